@@ -1,0 +1,113 @@
+# interlook: build, test, run.
+#   make            build everything (-Werror)
+#   make test       build and run every test; last line: "N passed, N failed"
+#   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run        start the stack with deploy/interlook.yml
+#   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/asan
+OPT      = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN    = -fsanitize=address,undefined
+else
+BUILD   ?= build/release
+OPT      = -O2
+LDSAN    =
+endif
+
+PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson
+CC      ?= cc
+CFLAGS  ?= -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Werror $(OPT) -I.
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+TESTLIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+LDFLAGS += $(LDSAN)
+
+LIB_SRC  = $(wildcard common/*.c) $(wildcard broker/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      = $(BUILD)/libinterlook.a
+
+# Every binary: name -> sources
+BIN_echo_SRC = $(wildcard extensions/echo/*.c)
+BINS         = interlook-echo
+BIN_interlook-echo_SRC = $(BIN_echo_SRC)
+
+CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
+ifneq ($(wildcard core/main.c),)
+BINS += interlookd
+BIN_interlookd_SRC = $(wildcard core/*.c)
+endif
+
+BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+INTEG_SRC  = $(wildcard tests/integration/test_*.c)
+TEST_HELP  = $(wildcard tests/support/*.c)
+TEST_BINS  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+
+.PHONY: all deps test asan run bench clean format format-check lint
+all: deps-check $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
+
+# Missing libraries are installed once, by the project's own script.
+deps-check:
+	@pkg-config --exists $(PKGS) cmocka 2>/dev/null || ./deploy/install-deps.sh
+deps:
+	./deploy/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+define BIN_RULE
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(BIN_$(1)_SRC)) $(BUILD)/libcore.a $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(BUILD)/libcore.a $(LIB) $$(LDLIBS)
+endef
+$(foreach b,$(BINS),$(eval $(call BIN_RULE,$(b))))
+
+# The core's modules (all but main) as a library, so tests can link them.
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/libcore.a: $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+TEST_HELP_OBJ = $(TEST_HELP:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/tests/%: tests/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(TESTLIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
+
+test: all
+	@BUILD=$(BUILD) ./tests/run.sh $(TEST_BINS)
+
+asan:
+	@$(MAKE) --no-print-directory SANITIZE=1 test
+
+run: all
+	@./deploy/run.sh $(BUILD)/bin
+
+bench: all
+	@BUILD=$(BUILD) ./tests/bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
+	    --suppress=missingIncludeSystem -I. common broker core extensions
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,611 @@
+/* broker: the core side of the ILP/1 bus, see broker.h. Data: extensions by
+ * name, each with its live instances and a FIFO of work waiting for credit;
+ * instances by routing id, each with the work it holds; work by id. */
+#include "broker/broker.h"
+#include "common/codec.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define S_RECV_BATCH 1000 /* messages handled per reader wake-up, to let timers run */
+#define S_WARN_PER_SEC 20 /* log lines for bad input per second; the rest are counted */
+
+typedef struct _s_ext_t s_ext_t;
+typedef struct _s_inst_t s_inst_t;
+
+typedef struct {
+    char *id;            /* work id, key in self->works */
+    s_ext_t *ext;        /* extension it goes to */
+    s_inst_t *inst;      /* instance holding it, NULL while queued */
+    void *queue_handle;  /* handle in ext->queue while queued */
+    zframe_t *body;      /* encoded WORK body, resent as is */
+} s_work_t;
+
+struct _s_ext_t {
+    char *name;
+    zlistx_t *instances; /* s_inst_t*, not owned */
+    zlistx_t *queue;     /* s_work_t* waiting for credit, not owned */
+};
+
+struct _s_inst_t {
+    char *key;           /* hex routing id, key in self->peers */
+    zframe_t *routing_id;
+    s_ext_t *ext;
+    char *instance;
+    char *version;
+    char *address;
+    uint32_t credit;
+    zhashx_t *works;     /* id -> s_work_t*, not owned */
+    int64_t last_recv;
+    int64_t last_sent;
+    int64_t since;
+};
+
+struct _broker_t {
+    zsock_t *router;
+    zsock_t *pub;
+    char *router_endpoint;
+    char *publish_endpoint;
+    char *core_id;
+    uint32_t heartbeat_ms;
+    uint32_t liveness;
+    int timer_id;
+    broker_handler_t handler;
+    void *arg;
+    zhashx_t *exts;      /* name -> s_ext_t*, owned */
+    zhashx_t *peers;     /* hex routing id -> s_inst_t*, owned */
+    zhashx_t *works;     /* id -> s_work_t*, owned */
+    broker_stats_t stats;
+    int64_t warn_second; /* rate limit of bad-input log lines */
+    int warn_count;
+    uint64_t warn_suppressed;
+};
+
+/* Lifecycle of the internal objects ---------------------------------------- */
+
+static void s_work_free(s_work_t **work_p)
+{
+    s_work_t *work = *work_p;
+    if (!work) return;
+    zframe_destroy(&work->body);
+    free(work->id);
+    free(work);
+    *work_p = NULL;
+}
+
+static void s_ext_free(s_ext_t **ext_p)
+{
+    s_ext_t *ext = *ext_p;
+    if (!ext) return;
+    zlistx_destroy(&ext->instances);
+    zlistx_destroy(&ext->queue);
+    free(ext->name);
+    free(ext);
+    *ext_p = NULL;
+}
+
+static void s_inst_free(s_inst_t **inst_p)
+{
+    s_inst_t *inst = *inst_p;
+    if (!inst) return;
+    zhashx_destroy(&inst->works);
+    zframe_destroy(&inst->routing_id);
+    free(inst->key);
+    free(inst->instance);
+    free(inst->version);
+    free(inst->address);
+    free(inst);
+    *inst_p = NULL;
+}
+
+/* Rate-limited warning for bad input, so that a flood cannot fill the disk. */
+static void s_warn(broker_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_warn(broker_t *self, const char *fmt, ...)
+{
+    int64_t second = zclock_mono() / 1000;
+    if (second != self->warn_second) {
+        if (self->warn_suppressed)
+            log_warn("bus: %llu more bad-input lines suppressed",
+                     (unsigned long long) self->warn_suppressed);
+        self->warn_second = second;
+        self->warn_count = 0;
+        self->warn_suppressed = 0;
+    }
+    if (++self->warn_count > S_WARN_PER_SEC) {
+        self->warn_suppressed++;
+        return;
+    }
+    char text[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    log_warn("%s", text);
+}
+
+/* Sending ------------------------------------------------------------------- */
+
+/* Sends [routing id, "ILP1", cmd, body]; body is copied. Returns -1 when the
+ * peer is gone (EHOSTUNREACH) or cannot take more (EAGAIN). */
+static int s_send_raw(broker_t *self, zframe_t *routing_id, ilp_cmd_t cmd, zframe_t *body)
+{
+    zmsg_t *zmsg = zmsg_new();
+    zframe_t *rid = zframe_dup(routing_id);
+    zframe_t *copy = zframe_dup(body);
+    zmsg_append(zmsg, &rid);
+    zmsg_addstr(zmsg, ILP_SIGNATURE);
+    zmsg_addstr(zmsg, ilp_cmd_name(cmd));
+    zmsg_append(zmsg, &copy);
+    int rc = zmsg_send(&zmsg, self->router);
+    if (rc != 0) {
+        self->stats.send_failures++;
+        zmsg_destroy(&zmsg);
+        return -1;
+    }
+    self->stats.msgs_out++;
+    return 0;
+}
+
+static int s_send(broker_t *self, zframe_t *routing_id, const ilp_msg_t *msg)
+{
+    zframe_t *body = ilp_msg_encode_body(msg);
+    if (!body) return -1;
+    int rc = s_send_raw(self, routing_id, msg->cmd, body);
+    zframe_destroy(&body);
+    return rc;
+}
+
+static void s_send_error(broker_t *self, zframe_t *routing_id, const char *reason, const char *id)
+{
+    ilp_msg_t msg = {.cmd = ILP_ERROR, .reason = (char *) reason, .id = (char *) id};
+    s_send(self, routing_id, &msg);
+}
+
+/* Work routing -------------------------------------------------------------- */
+
+/* The live instance of ext with free credit and the fewest items in flight. */
+static s_inst_t *s_pick(s_ext_t *ext)
+{
+    s_inst_t *best = NULL;
+    for (s_inst_t *inst = zlistx_first(ext->instances); inst; inst = zlistx_next(ext->instances)) {
+        size_t load = zhashx_size(inst->works);
+        if (load >= inst->credit) continue;
+        if (!best || load < zhashx_size(best->works)
+            || (load == zhashx_size(best->works) && inst->last_sent < best->last_sent))
+            best = inst;
+    }
+    return best;
+}
+
+static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why);
+
+/* Sends queued work of ext while some instance has credit. */
+static void s_pump(broker_t *self, s_ext_t *ext)
+{
+    while (zlistx_size(ext->queue) > 0) {
+        s_inst_t *inst = s_pick(ext);
+        if (!inst) return;
+        s_work_t *work = zlistx_first(ext->queue);
+        if (s_send_raw(self, inst->routing_id, ILP_WORK, work->body) != 0) {
+            if (errno == EHOSTUNREACH) {
+                s_inst_drop(self, inst, "unreachable");
+                continue;
+            }
+            return; /* full: the heartbeat tick pumps again */
+        }
+        zlistx_delete(ext->queue, work->queue_handle);
+        work->queue_handle = NULL;
+        work->inst = inst;
+        zhashx_insert(inst->works, work->id, work);
+        inst->last_sent = zclock_mono();
+        self->stats.work_sent++;
+    }
+}
+
+/* Detaches a work item from its instance or queue, without freeing it. */
+static void s_work_detach(s_work_t *work)
+{
+    if (work->inst) {
+        zhashx_delete(work->inst->works, work->id);
+        work->inst = NULL;
+    }
+    if (work->queue_handle) {
+        zlistx_delete(work->ext->queue, work->queue_handle);
+        work->queue_handle = NULL;
+    }
+}
+
+/* Removes an instance: its work goes back to the front of its extension's
+ * queue (oldest first) and is pumped to the others at once. */
+static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
+{
+    s_ext_t *ext = inst->ext;
+    size_t moved = zhashx_size(inst->works);
+    log_info("bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance, inst->address,
+             why, moved ? ", its work goes to another instance" : "");
+    for (s_work_t *work = zhashx_first(inst->works); work; work = zhashx_next(inst->works)) {
+        work->inst = NULL;
+        work->queue_handle = zlistx_add_start(ext->queue, work);
+        self->stats.work_redispatched++;
+    }
+    zhashx_purge(inst->works);
+    void *handle = zlistx_find(ext->instances, inst);
+    if (handle) zlistx_delete(ext->instances, handle);
+    char *instance = strdup(inst->instance);
+    zhashx_delete(self->peers, inst->key); /* frees inst */
+    if (self->handler.instance) self->handler.instance(self->arg, ext->name, instance, false);
+    free(instance);
+    s_pump(self, ext);
+}
+
+/* Incoming commands --------------------------------------------------------- */
+
+static s_inst_t *s_find_instance(s_ext_t *ext, const char *instance)
+{
+    for (s_inst_t *inst = zlistx_first(ext->instances); inst; inst = zlistx_next(ext->instances))
+        if (!strcmp(inst->instance, instance)) return inst;
+    return NULL;
+}
+
+static void s_on_hello(broker_t *self, zframe_t *rid, const char *key, const char *address,
+                       s_inst_t *known, ilp_msg_t *msg)
+{
+    s_ext_t *ext = zhashx_lookup(self->exts, msg->name);
+    if (!ext) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "extension '%s' is not in the workflow", msg->name);
+        s_warn(self, "bus: HELLO from %s (%s): %s", msg->instance, key, reason);
+        self->stats.denied++;
+        ilp_msg_t denied = {.cmd = ILP_DENIED, .reason = reason};
+        s_send(self, rid, &denied);
+        if (known) s_inst_drop(self, known, "said HELLO for another extension");
+        return;
+    }
+    if (known && (known->ext != ext || strcmp(known->instance, msg->instance))) {
+        s_inst_drop(self, known, "said HELLO as another instance");
+        known = NULL;
+    }
+    if (!known) {
+        s_inst_t *twin = s_find_instance(ext, msg->instance);
+        if (twin) s_inst_drop(self, twin, "reconnected");
+        s_inst_t *inst = calloc(1, sizeof *inst);
+        inst->key = strdup(key);
+        inst->routing_id = zframe_dup(rid);
+        inst->ext = ext;
+        inst->instance = strdup(msg->instance);
+        inst->address = strdup(address);
+        inst->works = zhashx_new();
+        inst->since = zclock_mono();
+        zhashx_insert(self->peers, key, inst);
+        zlistx_add_end(ext->instances, inst);
+        known = inst;
+        log_info("bus: %s instance %s registered from %s, credit %u", ext->name, msg->instance,
+                 known->address, msg->credit);
+    }
+    free(known->version);
+    known->version = msg->version ? strdup(msg->version) : NULL;
+    known->credit = msg->credit;
+    ilp_msg_t welcome = {.cmd = ILP_WELCOME,
+                         .heartbeat_ms = self->heartbeat_ms,
+                         .liveness = self->liveness,
+                         .core_id = self->core_id};
+    if (s_send(self, rid, &welcome) == 0) known->last_sent = zclock_mono();
+    if (self->handler.instance) self->handler.instance(self->arg, ext->name, msg->instance, true);
+    s_pump(self, ext);
+}
+
+static void s_on_result(broker_t *self, s_inst_t *inst, ilp_msg_t *msg)
+{
+    s_work_t *work = zhashx_lookup(self->works, msg->id);
+    if (!work || work->ext != inst->ext) {
+        self->stats.results_stale++;
+        log_debug("bus: stale RESULT %s from %s %s", msg->id, inst->ext->name, inst->instance);
+        return;
+    }
+    s_work_detach(work);
+    zhashx_delete(self->works, msg->id); /* frees work */
+    self->stats.results++;
+    if (self->handler.result)
+        self->handler.result(self->arg, msg->id, inst->ext->name, inst->instance, msg->error,
+                             &msg->service);
+    s_pump(self, inst->ext);
+}
+
+static void s_on_message(broker_t *self, zframe_t *rid, const char *address, ilp_msg_t *msg)
+{
+    char *key = zframe_strhex(rid);
+    s_inst_t *inst = zhashx_lookup(self->peers, key);
+    if (inst) inst->last_recv = zclock_mono();
+    if (msg->cmd == ILP_HELLO) {
+        s_on_hello(self, rid, key, address, inst, msg);
+        if ((inst = zhashx_lookup(self->peers, key))) inst->last_recv = zclock_mono();
+    } else if (msg->cmd >= ILP_WELCOME) {
+        self->stats.malformed++;
+        s_warn(self, "bus: peer %s sent %s, a core-to-extension command", key,
+               ilp_cmd_name(msg->cmd));
+        s_send_error(self, rid, "unexpected command: extensions do not send this", NULL);
+    } else if (!inst) {
+        if (msg->cmd != ILP_BYE) {
+            self->stats.unknown_peer++;
+            log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
+            s_send_error(self, rid, "unknown peer: send HELLO", NULL);
+        }
+    } else if (msg->cmd == ILP_EVENT) {
+        self->stats.events++;
+        if (self->handler.event)
+            self->handler.event(self->arg, inst->ext->name, inst->instance, msg->action,
+                                &msg->service);
+    } else if (msg->cmd == ILP_RESULT) {
+        s_on_result(self, inst, msg);
+    } else if (msg->cmd == ILP_BYE) {
+        s_inst_drop(self, inst, "said BYE");
+    }
+    /* HEARTBEAT: last_recv above is all it does */
+    free(key);
+}
+
+static void s_on_malformed(broker_t *self, zframe_t *rid, const char *address, const char *why)
+{
+    self->stats.malformed++;
+    char *key = rid ? zframe_strhex(rid) : strdup("?");
+    s_warn(self, "bus: malformed message from peer %s (%s): %s", key, address, why);
+    free(key);
+    if (rid) s_send_error(self, rid, why, NULL);
+}
+
+static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    broker_t *self = arg;
+    for (int n = 0; n < S_RECV_BATCH && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+        zmsg_t *zmsg = zmsg_recv(reader);
+        if (!zmsg) break;
+        self->stats.msgs_in++;
+        zframe_t *rid = zmsg_pop(zmsg);
+        /* The routing id is made by the ROUTER; the peer's frames carry its address. */
+        const char *address = zmsg_first(zmsg) ? zframe_meta(zmsg_first(zmsg), "Peer-Address") : NULL;
+        if (!address) address = "";
+        char why[300];
+        ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
+        if (msg) s_on_message(self, rid, address, msg);
+        else s_on_malformed(self, rid, address, why);
+        ilp_msg_destroy(&msg);
+        zframe_destroy(&rid);
+        zmsg_destroy(&zmsg);
+    }
+    return 0;
+}
+
+/* Heartbeats: drop the silent, ping the idle, pump what waits. */
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    broker_t *self = arg;
+    int64_t now = zclock_mono();
+    int64_t dead_after = (int64_t) self->heartbeat_ms * self->liveness;
+    zlistx_t *dead = zlistx_new();
+    for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers)) {
+        if (now - inst->last_recv > dead_after) {
+            zlistx_add_end(dead, inst);
+            continue;
+        }
+        if (now - inst->last_sent >= self->heartbeat_ms) {
+            ilp_msg_t hb = {.cmd = ILP_HEARTBEAT};
+            if (s_send(self, inst->routing_id, &hb) == 0) inst->last_sent = now;
+        }
+    }
+    for (s_inst_t *inst = zlistx_first(dead); inst; inst = zlistx_next(dead)) {
+        self->stats.instances_dead++;
+        char why[64];
+        snprintf(why, sizeof why, "silent for %lld ms", (long long) (now - inst->last_recv));
+        s_inst_drop(self, inst, why);
+    }
+    zlistx_destroy(&dead);
+    for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
+        s_pump(self, ext);
+    return 0;
+}
+
+/* Public API ---------------------------------------------------------------- */
+
+static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
+{
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        log_error("bus: cannot bind %s socket to %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    return zsock_last_endpoint(sock);
+}
+
+broker_t *broker_new(const broker_config_t *config, const broker_handler_t *handler, void *arg)
+{
+    if (!config || !config->router_endpoint || !config->publish_endpoint || !config->extensions
+        || !config->extensions[0]) {
+        log_error("bus: broker needs both endpoints and at least one extension name");
+        return NULL;
+    }
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
+    self->liveness = config->liveness ? config->liveness : 3;
+    if (handler) self->handler = *handler;
+    self->arg = arg;
+    self->timer_id = -1;
+    if (config->core_id) self->core_id = strdup(config->core_id);
+    else {
+        zuuid_t *uuid = zuuid_new();
+        self->core_id = strdup(zuuid_str_canonical(uuid));
+        zuuid_destroy(&uuid);
+    }
+    self->exts = zhashx_new();
+    zhashx_set_destructor(self->exts, (zhashx_destructor_fn *) s_ext_free);
+    self->peers = zhashx_new();
+    zhashx_set_destructor(self->peers, (zhashx_destructor_fn *) s_inst_free);
+    self->works = zhashx_new();
+    zhashx_set_destructor(self->works, (zhashx_destructor_fn *) s_work_free);
+    for (const char *const *name = config->extensions; *name; name++) {
+        if (zhashx_lookup(self->exts, *name)) continue;
+        s_ext_t *ext = calloc(1, sizeof *ext);
+        ext->name = strdup(*name);
+        ext->instances = zlistx_new();
+        ext->queue = zlistx_new();
+        zhashx_insert(self->exts, *name, ext);
+    }
+    self->router = zsock_new(ZMQ_ROUTER);
+    self->pub = zsock_new(ZMQ_PUB);
+    if (!self->router || !self->pub) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    /* Options before bind: a dead or slow peer must be an error, not a silent
+     * drop or a blocked loop; oversized frames disconnect the sender. */
+    zsock_set_router_mandatory(self->router, 1);
+    zsock_set_sndtimeo(self->router, 0);
+    zsock_set_maxmsgsize(self->router, CODEC_MAX_FRAME);
+    zsock_set_linger(self->router, 200);
+    zsock_set_sndhwm(self->router, 100000);
+    zsock_set_rcvhwm(self->router, 100000);
+    zsock_set_sndhwm(self->pub, 100000);
+    zsock_set_linger(self->pub, 200);
+    self->router_endpoint = s_bind(self->router, config->router_endpoint, "ROUTER");
+    self->publish_endpoint =
+        self->router_endpoint ? s_bind(self->pub, config->publish_endpoint, "PUB") : NULL;
+    if (!self->router_endpoint || !self->publish_endpoint) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    log_info("bus: core %s, ROUTER bound to %s, PUB bound to %s, heartbeat %u ms x %u",
+             self->core_id, self->router_endpoint, self->publish_endpoint, self->heartbeat_ms,
+             self->liveness);
+    return self;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    broker_t *self = *self_p;
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->pub);
+    zhashx_destroy(&self->peers); /* before works: instances index them */
+    zhashx_destroy(&self->exts);
+    zhashx_destroy(&self->works);
+    free(self->router_endpoint);
+    free(self->publish_endpoint);
+    free(self->core_id);
+    free(self);
+    *self_p = NULL;
+}
+
+int broker_attach(broker_t *self, zloop_t *loop)
+{
+    if (zloop_reader(loop, self->router, s_on_router, self) != 0) return -1;
+    self->timer_id = zloop_timer(loop, self->heartbeat_ms, 0, s_on_tick, self);
+    if (self->timer_id < 0) {
+        zloop_reader_end(loop, self->router);
+        return -1;
+    }
+    zmsg_t *started = ilp_msg_pub_core("started", self->core_id);
+    broker_publish(self, &started);
+    return 0;
+}
+
+void broker_detach(broker_t *self, zloop_t *loop)
+{
+    zloop_reader_end(loop, self->router);
+    if (self->timer_id >= 0) zloop_timer_end(loop, self->timer_id);
+    self->timer_id = -1;
+}
+
+int broker_dispatch(broker_t *self, const char *work_id, const char *extension,
+                    ilp_action_t action, uint32_t attempt, const service_t *service)
+{
+    s_ext_t *ext = extension ? zhashx_lookup(self->exts, extension) : NULL;
+    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service
+        || action == ILP_ACTION_NONE)
+        return -1;
+    ilp_msg_t msg = {.cmd = ILP_WORK,
+                     .id = (char *) work_id,
+                     .action = action,
+                     .attempt = attempt ? attempt : 1,
+                     .service = (service_t *) service};
+    zframe_t *body = ilp_msg_encode_body(&msg);
+    if (!body) return -1;
+    broker_cancel(self, work_id);
+    s_work_t *work = calloc(1, sizeof *work);
+    work->id = strdup(work_id);
+    work->ext = ext;
+    work->body = body;
+    zhashx_insert(self->works, work->id, work);
+    work->queue_handle = zlistx_add_end(ext->queue, work);
+    s_pump(self, ext);
+    return 0;
+}
+
+int broker_cancel(broker_t *self, const char *work_id)
+{
+    s_work_t *work = work_id ? zhashx_lookup(self->works, work_id) : NULL;
+    if (!work) return -1;
+    s_work_detach(work);
+    zhashx_delete(self->works, work_id);
+    return 0;
+}
+
+bool broker_outstanding(broker_t *self, const char *work_id)
+{
+    return work_id && zhashx_lookup(self->works, work_id) != NULL;
+}
+
+int broker_publish(broker_t *self, zmsg_t **msg_p)
+{
+    if (!msg_p || !*msg_p) return -1;
+    int rc = zmsg_send(msg_p, self->pub);
+    if (rc == 0) self->stats.published++;
+    else zmsg_destroy(msg_p);
+    return rc;
+}
+
+size_t broker_instance_count(broker_t *self, const char *extension)
+{
+    if (!extension) return zhashx_size(self->peers);
+    s_ext_t *ext = zhashx_lookup(self->exts, extension);
+    return ext ? zlistx_size(ext->instances) : 0;
+}
+
+void broker_foreach_instance(broker_t *self,
+                             void (*fn)(void *arg, const broker_instance_info_t *info), void *arg)
+{
+    for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers)) {
+        broker_instance_info_t info = {.extension = inst->ext->name,
+                                       .instance = inst->instance,
+                                       .version = inst->version,
+                                       .address = inst->address,
+                                       .credit = inst->credit,
+                                       .in_flight = (uint32_t) zhashx_size(inst->works),
+                                       .last_seen_ms = inst->last_recv,
+                                       .since_ms = inst->since};
+        fn(arg, &info);
+    }
+}
+
+const broker_stats_t *broker_stats(broker_t *self)
+{
+    return &self->stats;
+}
+
+const char *broker_core_id(broker_t *self)
+{
+    return self->core_id;
+}
+
+const char *broker_router_endpoint(broker_t *self)
+{
+    return self->router_endpoint;
+}
+
+const char *broker_publish_endpoint(broker_t *self)
+{
+    return self->publish_endpoint;
+}

@@ -1,0 +1,31 @@
+/* bus_config: core.bus.* settings and their environment overrides. */
+#include "broker/bus_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const known[] = {"router", "publish", "heartbeat", "liveness", NULL};
+    int64_t heartbeat, liveness;
+    if (config_check_keys(cfg, "core.bus", known)
+        || config_string(cfg, "core.bus.router", BUS_DEFAULT_ROUTER, &bus->router)
+        || config_string(cfg, "core.bus.publish", BUS_DEFAULT_PUBLISH, &bus->publish)
+        || config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat)
+        || config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness)) {
+        snprintf(err, errlen, "%s", config_error(cfg));
+        return -1;
+    }
+    if (heartbeat < 10 || heartbeat > 3600000) {
+        snprintf(err, errlen, "%s:%d: core.bus.heartbeat: must be from 10ms to 1h",
+                 config_name(cfg), config_line(cfg, "core.bus.heartbeat"));
+        return -1;
+    }
+    bus->heartbeat_ms = (uint32_t) heartbeat;
+    bus->liveness = (uint32_t) liveness;
+    const char *env = getenv("INTERLOOK_BUS_ROUTER");
+    if (env && *env) bus->router = env;
+    env = getenv("INTERLOOK_BUS_PUBLISH");
+    if (env && *env) bus->publish = env;
+    return 0;
+}

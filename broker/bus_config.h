@@ -1,0 +1,26 @@
+/* bus_config: the bus settings shared by the core and every extension
+ * (core.bus.* in the configuration file), with the environment overrides used
+ * in containers: INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH. */
+#ifndef INTERLOOK_BUS_CONFIG_H
+#define INTERLOOK_BUS_CONFIG_H
+
+#include "common/config.h"
+
+#include <stdint.h>
+
+#define BUS_DEFAULT_ROUTER  "tcp://127.0.0.1:5570"
+#define BUS_DEFAULT_PUBLISH "tcp://127.0.0.1:5571"
+
+typedef struct {
+    const char *router;    /* ROUTER endpoint (the core binds it, extensions connect) */
+    const char *publish;   /* PUB endpoint */
+    uint32_t heartbeat_ms; /* core.bus.heartbeat, default 1s */
+    uint32_t liveness;     /* core.bus.liveness, default 3 */
+} bus_config_t;
+
+/* Reads core.bus from cfg (defaults for what is missing), then the
+ * environment. Strings stay owned by cfg or the environment. Returns -1 with
+ * "FILE:LINE: key: reason" in err. */
+int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen);
+
+#endif

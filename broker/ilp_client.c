@@ -1,0 +1,492 @@
+/* ilp_client: the extension side of the ILP/1 bus, see ilp_client.h. */
+#include "broker/ilp_client.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/version.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define S_BACKOFF_MIN_MS 100
+
+struct _ilp_client_t {
+    zloop_t *loop;
+    zsock_t *dealer;
+    zsock_t *sub;
+    char *name;
+    char *instance;
+    char *version;
+    char *router_endpoint;
+    char *publish_endpoint;
+    char *refresh_topic;      /* "refresh.<name>" */
+    uint32_t credit;
+    uint32_t heartbeat_ms;    /* current: ours until WELCOME, then the core's */
+    uint32_t liveness;
+    uint32_t reconnect_max_ms;
+    ilp_client_handler_t handler;
+    void *arg;
+    bool connected;           /* WELCOME received, registration not lost */
+    bool stopping;
+    char core_id[ILP_MAX_ID + 1];
+    int64_t last_recv;        /* last message from the core */
+    int64_t last_sent;        /* last message to the core */
+    int64_t hello_at;         /* last HELLO sent */
+    uint32_t backoff_ms;      /* wait before the next new DEALER */
+    int timer_id;
+    uint32_t tick_ms;
+    zhashx_t *in_progress;    /* work id -> "" : delivered, not answered */
+    zhashx_t *results;        /* work id -> zframe_t* RESULT body, waiting for WELCOME */
+    zhashx_t *events;         /* service name -> zframe_t* EVENT body, waiting for WELCOME */
+    char last_denied[ILP_MAX_TEXT + 1];
+};
+
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
+
+/* Sending --------------------------------------------------------------------- */
+
+static int s_send_body(ilp_client_t *self, ilp_cmd_t cmd, zframe_t *body)
+{
+    zmsg_t *zmsg = zmsg_new();
+    zframe_t *copy = zframe_dup(body);
+    zmsg_addstr(zmsg, ILP_SIGNATURE);
+    zmsg_addstr(zmsg, ilp_cmd_name(cmd));
+    zmsg_append(zmsg, &copy);
+    int rc = zmsg_send(&zmsg, self->dealer);
+    zmsg_destroy(&zmsg);
+    if (rc == 0) self->last_sent = zclock_mono();
+    return rc;
+}
+
+static int s_send(ilp_client_t *self, const ilp_msg_t *msg)
+{
+    zframe_t *body = ilp_msg_encode_body(msg);
+    if (!body) return -1;
+    int rc = s_send_body(self, msg->cmd, body);
+    zframe_destroy(&body);
+    return rc;
+}
+
+static void s_send_hello(ilp_client_t *self)
+{
+    ilp_msg_t hello = {.cmd = ILP_HELLO,
+                       .name = self->name,
+                       .instance = self->instance,
+                       .version = self->version,
+                       .credit = self->credit};
+    s_send(self, &hello);
+    self->hello_at = zclock_mono();
+}
+
+/* Sends what waited for a registration; what the socket refuses waits on. */
+static void s_flush(ilp_client_t *self, zhashx_t *outbox, ilp_cmd_t cmd)
+{
+    zlistx_t *keys = zhashx_keys(outbox);
+    for (const char *key = zlistx_first(keys); key && self->connected; key = zlistx_next(keys)) {
+        if (s_send_body(self, cmd, zhashx_lookup(outbox, key)) != 0) break;
+        zhashx_delete(outbox, key);
+    }
+    zlistx_destroy(&keys);
+}
+
+/* Sends a message now, or keeps it under key until the next WELCOME. */
+static void s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd,
+                           zframe_t **body_p)
+{
+    if (self->connected && zhashx_size(outbox) == 0 && s_send_body(self, cmd, *body_p) == 0) {
+        zframe_destroy(body_p);
+        return;
+    }
+    zhashx_update(outbox, key, *body_p); /* replaces (and frees) an older body */
+    *body_p = NULL;
+}
+
+/* Connection ------------------------------------------------------------------ */
+
+static void s_set_connected(ilp_client_t *self, bool connected)
+{
+    if (self->connected == connected) return;
+    self->connected = connected;
+    if (self->handler.connected) self->handler.connected(self, connected, self->arg);
+}
+
+static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg);
+
+static int s_dealer_open(ilp_client_t *self)
+{
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->dealer) return -1;
+    zsock_set_sndtimeo(self->dealer, 0);
+    zsock_set_maxmsgsize(self->dealer, CODEC_MAX_FRAME);
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_sndhwm(self->dealer, 100000);
+    zsock_set_rcvhwm(self->dealer, 100000);
+    zsock_set_reconnect_ivl(self->dealer, 100);
+    zsock_set_reconnect_ivl_max(self->dealer, 2000);
+    if (zsock_connect(self->dealer, "%s", self->router_endpoint) != 0) {
+        log_error("bus: cannot connect to %s", self->router_endpoint);
+        zsock_destroy(&self->dealer);
+        return -1;
+    }
+    if (self->loop) zloop_reader(self->loop, self->dealer, s_on_dealer, self);
+    return 0;
+}
+
+/* A new DEALER (the old one may hold a dead TCP session or stale messages) and a new HELLO. */
+static void s_reconnect(ilp_client_t *self)
+{
+    if (self->loop && self->dealer) zloop_reader_end(self->loop, self->dealer);
+    zsock_destroy(&self->dealer);
+    s_set_connected(self, false);
+    if (s_dealer_open(self) == 0) s_send_hello(self);
+    self->last_recv = zclock_mono();
+}
+
+static void s_set_tick(ilp_client_t *self)
+{
+    uint32_t tick = self->heartbeat_ms / 4;
+    if (tick < 10) tick = 10;
+    if (tick == self->tick_ms && self->timer_id >= 0) return;
+    if (self->timer_id >= 0) zloop_timer_end(self->loop, self->timer_id);
+    self->tick_ms = tick;
+    self->timer_id = zloop_timer(self->loop, tick, 0, s_on_tick, self);
+}
+
+/* Incoming -------------------------------------------------------------------- */
+
+static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
+{
+    bool new_core = strcmp(self->core_id, msg->core_id) != 0;
+    snprintf(self->core_id, sizeof self->core_id, "%s", msg->core_id);
+    self->heartbeat_ms = msg->heartbeat_ms;
+    self->liveness = msg->liveness;
+    self->backoff_ms = S_BACKOFF_MIN_MS;
+    self->last_denied[0] = 0;
+    s_set_tick(self);
+    if (!self->connected || new_core)
+        log_info("bus: %s registered with core %s at %s (heartbeat %u ms x %u)", self->name,
+                 self->core_id, self->router_endpoint, self->heartbeat_ms, self->liveness);
+    if (self->connected && self->handler.connected) /* re-registered: tell the extension again */
+        self->handler.connected(self, true, self->arg);
+    s_set_connected(self, true);
+    s_flush(self, self->results, ILP_RESULT);
+    s_flush(self, self->events, ILP_EVENT);
+}
+
+static void s_on_work(ilp_client_t *self, ilp_msg_t *msg)
+{
+    if (zhashx_lookup(self->in_progress, msg->id)) {
+        log_debug("bus: WORK %s delivered again while in progress: ignored", msg->id);
+        return;
+    }
+    zhashx_insert(self->in_progress, msg->id, "");
+    if (self->handler.work) self->handler.work(self, msg, self->arg);
+    else ilp_client_reply(self, msg->id, "extension has no work handler", NULL);
+}
+
+static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
+{
+    switch (msg->cmd) {
+    case ILP_WELCOME:
+        s_on_welcome(self, msg);
+        break;
+    case ILP_DENIED:
+        if (strcmp(self->last_denied, msg->reason))
+            log_error("bus: core denied %s: %s (retrying with back-off)", self->name, msg->reason);
+        snprintf(self->last_denied, sizeof self->last_denied, "%s", msg->reason);
+        s_set_connected(self, false);
+        break;
+    case ILP_WORK:
+        s_on_work(self, msg);
+        break;
+    case ILP_ERROR:
+        if (msg->id) {
+            log_warn("bus: core refused a message about work %s: %s", msg->id, msg->reason);
+        } else if (self->connected) {
+            /* The core no longer knows us (it restarted): register again at once. */
+            log_info("bus: core says: %s; registering again", msg->reason);
+            s_set_connected(self, false);
+            s_send_hello(self);
+        } else {
+            log_debug("bus: core says: %s", msg->reason);
+        }
+        break;
+    case ILP_HEARTBEAT:
+        break;
+    default:
+        log_warn("bus: unexpected %s from the core: ignored", ilp_cmd_name(msg->cmd));
+    }
+}
+
+static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    ilp_client_t *self = arg;
+    for (int n = 0; n < 1000 && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+        zmsg_t *zmsg = zmsg_recv(reader);
+        if (!zmsg) break;
+        self->last_recv = zclock_mono();
+        char why[300];
+        ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
+        zmsg_destroy(&zmsg);
+        if (msg) s_on_message(self, msg);
+        else log_warn("bus: malformed message from the core: %s", why);
+        ilp_msg_destroy(&msg);
+        if (self->stopping) return -1;
+    }
+    return self->stopping ? -1 : 0;
+}
+
+static void s_on_core_event(ilp_client_t *self, const msgpack_object *body)
+{
+    char *event = NULL, *core_id = NULL;
+    char why[128];
+    if (codec_get_str(body, "event", 64, true, &event, why, sizeof why) == 0
+        && codec_get_str(body, "core_id", ILP_MAX_ID, true, &core_id, why, sizeof why) == 0
+        && !strcmp(event, "started") && strcmp(core_id, self->core_id) != 0) {
+        /* A new core: our registration (if any) is gone; do not wait for a timeout. */
+        log_info("bus: core %s started; registering", core_id);
+        s_set_connected(self, false);
+        s_send_hello(self);
+    }
+    free(event);
+    free(core_id);
+}
+
+static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    ilp_client_t *self = arg;
+    for (int n = 0; n < 1000 && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+        zmsg_t *zmsg = zmsg_recv(reader);
+        if (!zmsg) break;
+        char *topic = NULL;
+        char why[300];
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, why, sizeof why);
+        if (!body) {
+            log_warn("bus: malformed publication: %s", why);
+        } else if (!strcmp(topic, self->refresh_topic)) { /* SUB matches prefixes */
+            service_t *service = service_decode(codec_map_get(&up.data, "service"), why, sizeof why);
+            if (!service) log_warn("bus: malformed refresh request: %s", why);
+            else if (self->handler.refresh) self->handler.refresh(self, service->name, self->arg);
+            service_destroy(&service);
+        } else if (!strcmp(topic, "core")) {
+            s_on_core_event(self, &up.data);
+        }
+        msgpack_unpacked_destroy(&up);
+        zframe_destroy(&body);
+        free(topic);
+        zmsg_destroy(&zmsg);
+        if (self->stopping) return -1;
+    }
+    return self->stopping ? -1 : 0;
+}
+
+/* Heartbeat and reconnection. */
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    ilp_client_t *self = arg;
+    if (self->stopping) return -1;
+    int64_t now = zclock_mono();
+    int64_t dead_after = (int64_t) self->heartbeat_ms * self->liveness;
+    if (self->connected) {
+        if (now - self->last_recv > dead_after) {
+            log_warn("bus: core silent for %lld ms: reconnecting to %s",
+                     (long long) (now - self->last_recv), self->router_endpoint);
+            self->backoff_ms = S_BACKOFF_MIN_MS;
+            s_reconnect(self);
+        } else if (now - self->last_sent >= self->heartbeat_ms) {
+            ilp_msg_t hb = {.cmd = ILP_HEARTBEAT};
+            s_send(self, &hb);
+        }
+        /* Whatever the socket refused earlier (HWM) goes now. */
+        s_flush(self, self->results, ILP_RESULT);
+        s_flush(self, self->events, ILP_EVENT);
+        return 0;
+    }
+    /* Not registered: a HELLO unanswered for a liveness period means a new
+     * DEALER, spaced by a back-off that doubles up to its cap. */
+    if (now - self->hello_at >= (int64_t) dead_after + self->backoff_ms) {
+        log_debug("bus: no WELCOME from %s: new connection", self->router_endpoint);
+        s_reconnect(self);
+        self->backoff_ms *= 2;
+        if (self->backoff_ms > self->reconnect_max_ms) self->backoff_ms = self->reconnect_max_ms;
+    }
+    return 0;
+}
+
+static int s_on_stop(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+/* Public API -------------------------------------------------------------------- */
+
+static char *s_default_instance(void)
+{
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    host[64] = 0;
+    char *id = zsys_sprintf("%s-%d-%04x", host, (int) getpid(), (unsigned) randof(0x10000));
+    return id;
+}
+
+ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
+                             const ilp_client_handler_t *handler, void *arg)
+{
+    if (!config || !ilp_msg_ext_name_valid(config->name)) {
+        log_error("bus: invalid extension name '%s' (expected type.name)",
+                  config && config->name ? config->name : "");
+        return NULL;
+    }
+    if (config->credit > ILP_MAX_CREDIT) {
+        log_error("bus: credit %u exceeds %d", config->credit, ILP_MAX_CREDIT);
+        return NULL;
+    }
+    ilp_client_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->name = strdup(config->name);
+    self->instance = config->instance ? strdup(config->instance) : s_default_instance();
+    self->version = strdup(config->version ? config->version : INTERLOOK_VERSION);
+    self->router_endpoint =
+        strdup(config->router_endpoint ? config->router_endpoint : "tcp://127.0.0.1:5570");
+    self->publish_endpoint =
+        strdup(config->publish_endpoint ? config->publish_endpoint : "tcp://127.0.0.1:5571");
+    self->refresh_topic = zsys_sprintf("refresh.%s", self->name);
+    self->credit = config->credit ? config->credit : 1;
+    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
+    self->liveness = config->liveness ? config->liveness : 3;
+    self->reconnect_max_ms = config->reconnect_max_ms ? config->reconnect_max_ms : 30000;
+    self->backoff_ms = S_BACKOFF_MIN_MS;
+    self->timer_id = -1;
+    if (handler) self->handler = *handler;
+    self->arg = arg;
+    self->in_progress = zhashx_new();
+    zhashx_set_destructor(self->in_progress, NULL);
+    zhashx_set_duplicator(self->in_progress, NULL);
+    self->results = zhashx_new();
+    zhashx_set_destructor(self->results, (zhashx_destructor_fn *) zframe_destroy);
+    self->events = zhashx_new();
+    zhashx_set_destructor(self->events, (zhashx_destructor_fn *) zframe_destroy);
+    self->loop = zloop_new();
+    self->sub = zsock_new(ZMQ_SUB);
+    if (!self->loop || !self->sub || strlen(self->instance) > ILP_MAX_INSTANCE) {
+        log_error("bus: cannot create the client (instance id too long or out of memory)");
+        ilp_client_destroy(&self);
+        return NULL;
+    }
+    zsock_set_maxmsgsize(self->sub, CODEC_MAX_FRAME);
+    zsock_set_subscribe(self->sub, self->refresh_topic);
+    zsock_set_subscribe(self->sub, "core");
+    if (zsock_connect(self->sub, "%s", self->publish_endpoint) != 0) {
+        log_error("bus: cannot connect to %s", self->publish_endpoint);
+        ilp_client_destroy(&self);
+        return NULL;
+    }
+    if (s_dealer_open(self) != 0) {
+        ilp_client_destroy(&self);
+        return NULL;
+    }
+    zloop_reader(self->loop, self->sub, s_on_sub, self);
+    s_set_tick(self);
+    s_send_hello(self);
+    self->last_recv = zclock_mono();
+    log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name, self->instance,
+             self->router_endpoint, self->publish_endpoint, self->credit);
+    return self;
+}
+
+void ilp_client_destroy(ilp_client_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ilp_client_t *self = *self_p;
+    if (self->connected && self->dealer) {
+        ilp_msg_t bye = {.cmd = ILP_BYE};
+        zsock_set_linger(self->dealer, 500); /* let BYE leave */
+        s_send(self, &bye);
+    }
+    zloop_destroy(&self->loop);
+    zsock_destroy(&self->dealer);
+    zsock_destroy(&self->sub);
+    zhashx_destroy(&self->in_progress);
+    zhashx_destroy(&self->results);
+    zhashx_destroy(&self->events);
+    free(self->name);
+    free(self->instance);
+    free(self->version);
+    free(self->router_endpoint);
+    free(self->publish_endpoint);
+    free(self->refresh_topic);
+    free(self);
+    *self_p = NULL;
+}
+
+zloop_t *ilp_client_loop(ilp_client_t *self)
+{
+    return self->loop;
+}
+
+int ilp_client_run(ilp_client_t *self)
+{
+    self->stopping = false;
+    zloop_start(self->loop);
+    return 0;
+}
+
+void ilp_client_stop(ilp_client_t *self)
+{
+    self->stopping = true;
+    zloop_timer(self->loop, 1, 1, s_on_stop, self);
+}
+
+int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
+                     const service_t *service)
+{
+    if (!work_id || !zhashx_lookup(self->in_progress, work_id)) return -1;
+    ilp_msg_t msg = {.cmd = ILP_RESULT,
+                     .id = (char *) work_id,
+                     .error = (char *) error,
+                     .service = (service_t *) service};
+    if (!error && !service) msg.error = "extension answered without a service";
+    zframe_t *body = ilp_msg_encode_body(&msg);
+    if (!body) return -1;
+    zhashx_delete(self->in_progress, work_id);
+    s_send_or_keep(self, self->results, work_id, ILP_RESULT, &body);
+    return 0;
+}
+
+int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service)
+{
+    if (!service || action == ILP_ACTION_NONE) return -1;
+    ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *) service};
+    zframe_t *body = ilp_msg_encode_body(&msg);
+    if (!body) return -1;
+    s_send_or_keep(self, self->events, service->name, ILP_EVENT, &body);
+    return 0;
+}
+
+bool ilp_client_connected(ilp_client_t *self)
+{
+    return self->connected;
+}
+
+const char *ilp_client_core_id(ilp_client_t *self)
+{
+    return self->core_id;
+}
+
+size_t ilp_client_in_flight(ilp_client_t *self)
+{
+    return zhashx_size(self->in_progress);
+}
+
+const char *ilp_client_instance(ilp_client_t *self)
+{
+    return self->instance;
+}

@@ -1,0 +1,83 @@
+/* ilp_client: the extension side of the ILP/1 bus, the SDK every extension is
+ * written on. It connects a DEALER and a SUB socket to the core, says HELLO,
+ * keeps the session alive with heartbeats, hands each WORK to a callback and
+ * sends the RESULT the extension gives back (at once or later), sends EVENTs,
+ * passes refresh requests on, and re-registers by itself when the core
+ * restarts or goes silent (new DEALER, capped exponential back-off).
+ *
+ * What is sent while the core is not reachable is kept and sent after the next
+ * WELCOME: results by work id, events by service name (the latest wins). A
+ * provider should also re-report all its services in the connected callback,
+ * since events sent just before a core restart can be lost. */
+#ifndef INTERLOOK_ILP_CLIENT_H
+#define INTERLOOK_ILP_CLIENT_H
+
+#include "broker/ilp_msg.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct _ilp_client_t ilp_client_t;
+
+typedef struct {
+    const char *name;             /* extension name, "type.name" (required) */
+    const char *instance;         /* NULL: "<hostname>-<pid>-<random>" */
+    const char *version;          /* NULL: the interlook version */
+    uint32_t credit;              /* work items handled at once (default 1) */
+    const char *router_endpoint;  /* default tcp://127.0.0.1:5570 */
+    const char *publish_endpoint; /* default tcp://127.0.0.1:5571 */
+    uint32_t heartbeat_ms;        /* used until the core's WELCOME says otherwise (default 1000) */
+    uint32_t liveness;            /* likewise (default 3) */
+    uint32_t reconnect_max_ms;    /* cap of the reconnect back-off (default 30000) */
+} ilp_client_config_t;
+
+typedef struct {
+    /* A WORK item. The extension must answer it once with ilp_client_reply,
+     * now or later; it may take work->service (set it to NULL). A work id
+     * that is already being handled is not delivered twice. */
+    void (*work)(ilp_client_t *client, ilp_msg_t *work, void *arg);
+    /* The core asks a provider to re-report one service (EVENT add or delete). */
+    void (*refresh)(ilp_client_t *client, const char *service_name, void *arg);
+    /* Registered with a core (WELCOME), or the registration was lost. */
+    void (*connected)(ilp_client_t *client, bool connected, void *arg);
+} ilp_client_handler_t;
+
+/* Creates the sockets, connects and sends HELLO. Returns NULL and logs why
+ * (invalid name, bad endpoint). */
+ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
+                             const ilp_client_handler_t *handler, void *arg);
+
+/* Sends BYE when registered and closes everything. */
+void ilp_client_destroy(ilp_client_t **self_p);
+
+/* The loop the client runs on, for the extension's own readers and timers. */
+zloop_t *ilp_client_loop(ilp_client_t *self);
+
+/* Runs the loop until SIGINT/SIGTERM or ilp_client_stop. Returns 0. */
+int ilp_client_run(ilp_client_t *self);
+
+/* Makes ilp_client_run return (call it from a callback of the loop). */
+void ilp_client_stop(ilp_client_t *self);
+
+/* Answers a work item: error NULL and the resulting service on success, or an
+ * error text (service may then be NULL). Returns -1 when the id is not a work
+ * item in progress (already answered, unknown) or encoding fails. */
+int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
+                     const service_t *service);
+
+/* Reports a service (providers). Returns -1 on invalid arguments. */
+int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service);
+
+/* True between a WELCOME and the loss of the registration. */
+bool ilp_client_connected(ilp_client_t *self);
+
+/* The id of the core we are registered with ("" before the first WELCOME). */
+const char *ilp_client_core_id(ilp_client_t *self);
+
+/* Work items delivered and not yet answered. */
+size_t ilp_client_in_flight(ilp_client_t *self);
+
+/* This instance's id as sent in HELLO. */
+const char *ilp_client_instance(ilp_client_t *self);
+
+#endif

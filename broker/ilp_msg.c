@@ -1,0 +1,378 @@
+/* ilp_msg: the ILP/1 message codec, see ilp_msg.h and docs/protocol.md. */
+#include "broker/ilp_msg.h"
+#include "common/codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_cmd_names[] = {"?",       "HELLO",   "EVENT",  "RESULT", "HEARTBEAT",
+                                    "BYE",     "WELCOME", "DENIED", "WORK",   "ERROR"};
+#define S_CMD_COUNT ((int) (sizeof s_cmd_names / sizeof s_cmd_names[0]))
+
+ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd)
+{
+    ilp_msg_t *self = calloc(1, sizeof *self);
+    if (self) self->cmd = cmd;
+    return self;
+}
+
+void ilp_msg_destroy(ilp_msg_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    ilp_msg_t *self = *self_p;
+    free(self->name);
+    free(self->instance);
+    free(self->version);
+    service_destroy(&self->service);
+    free(self->id);
+    free(self->error);
+    free(self->core_id);
+    free(self->reason);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *ilp_cmd_name(ilp_cmd_t cmd)
+{
+    return (int) cmd > 0 && (int) cmd < S_CMD_COUNT ? s_cmd_names[cmd] : "?";
+}
+
+const char *ilp_action_name(ilp_action_t action)
+{
+    return action == ILP_ACTION_ADD ? "add" : action == ILP_ACTION_DELETE ? "delete" : "none";
+}
+
+bool ilp_msg_ext_name_valid(const char *name)
+{
+    if (!name) return false;
+    size_t len = strlen(name);
+    if (len == 0 || len > ILP_MAX_EXT_NAME) return false;
+    int segments = 1;
+    size_t seglen = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') {
+            if (seglen == 0) return false;
+            segments++;
+            seglen = 0;
+            continue;
+        }
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '-'))
+            return false;
+        seglen++;
+    }
+    return seglen > 0 && segments >= 2;
+}
+
+/* Body encoding ------------------------------------------------------------ */
+
+static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
+{
+    switch (self->cmd) {
+    case ILP_HELLO:
+        if (!self->name || !self->instance || self->credit == 0) return -1;
+        msgpack_pack_map(pk, 4);
+        codec_pack_key_str(pk, "name", self->name);
+        codec_pack_key_str(pk, "instance", self->instance);
+        codec_pack_key_str(pk, "version", self->version);
+        codec_pack_key_uint(pk, "credit", self->credit);
+        return 0;
+    case ILP_EVENT:
+        if (!self->service || self->action == ILP_ACTION_NONE) return -1;
+        msgpack_pack_map(pk, 2);
+        codec_pack_key_str(pk, "action", ilp_action_name(self->action));
+        codec_pack_str(pk, "service");
+        service_pack(self->service, pk);
+        return 0;
+    case ILP_RESULT:
+        if (!self->id || (!self->service && !self->error)) return -1;
+        msgpack_pack_map(pk, 2 + (self->service != NULL));
+        codec_pack_key_str(pk, "id", self->id);
+        codec_pack_key_str(pk, "error", self->error);
+        if (self->service) {
+            codec_pack_str(pk, "service");
+            service_pack(self->service, pk);
+        }
+        return 0;
+    case ILP_HEARTBEAT:
+    case ILP_BYE:
+        msgpack_pack_map(pk, 0);
+        return 0;
+    case ILP_WELCOME:
+        if (!self->core_id) return -1;
+        msgpack_pack_map(pk, 3);
+        codec_pack_key_uint(pk, "heartbeat_ms", self->heartbeat_ms);
+        codec_pack_key_uint(pk, "liveness", self->liveness);
+        codec_pack_key_str(pk, "core_id", self->core_id);
+        return 0;
+    case ILP_DENIED:
+        msgpack_pack_map(pk, 1);
+        codec_pack_key_str(pk, "reason", self->reason ? self->reason : "denied");
+        return 0;
+    case ILP_WORK:
+        if (!self->id || !self->service || self->action == ILP_ACTION_NONE) return -1;
+        msgpack_pack_map(pk, 4);
+        codec_pack_key_str(pk, "id", self->id);
+        codec_pack_key_str(pk, "action", ilp_action_name(self->action));
+        codec_pack_key_uint(pk, "attempt", self->attempt ? self->attempt : 1);
+        codec_pack_str(pk, "service");
+        service_pack(self->service, pk);
+        return 0;
+    case ILP_ERROR:
+        msgpack_pack_map(pk, 1 + (self->id != NULL));
+        codec_pack_key_str(pk, "reason", self->reason ? self->reason : "error");
+        if (self->id) codec_pack_key_str(pk, "id", self->id);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+zframe_t *ilp_msg_encode_body(const ilp_msg_t *self)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    zframe_t *frame = NULL;
+    if (s_pack_body(self, &pk) == 0) frame = zframe_new(buf.data, buf.size);
+    msgpack_sbuffer_destroy(&buf);
+    return frame;
+}
+
+zmsg_t *ilp_msg_encode(const ilp_msg_t *self)
+{
+    zframe_t *body = ilp_msg_encode_body(self);
+    if (!body) return NULL;
+    zmsg_t *zmsg = zmsg_new();
+    zmsg_addstr(zmsg, ILP_SIGNATURE);
+    zmsg_addstr(zmsg, ilp_cmd_name(self->cmd));
+    zmsg_append(zmsg, &body);
+    return zmsg;
+}
+
+int ilp_msg_send(const ilp_msg_t *self, zsock_t *sock, zframe_t *routing_id)
+{
+    zmsg_t *zmsg = ilp_msg_encode(self);
+    if (!zmsg) return -1;
+    if (routing_id) {
+        zframe_t *copy = zframe_dup(routing_id);
+        zmsg_prepend(zmsg, &copy);
+    }
+    int rc = zmsg_send(&zmsg, sock);
+    zmsg_destroy(&zmsg);
+    return rc;
+}
+
+/* Body decoding ------------------------------------------------------------ */
+
+static int s_get_action(const msgpack_object *body, ilp_action_t *action, char *err, size_t errlen)
+{
+    char *text = NULL;
+    if (codec_get_str(body, "action", 16, true, &text, err, errlen)) return -1;
+    int rc = 0;
+    if (!strcmp(text, "add")) *action = ILP_ACTION_ADD;
+    else if (!strcmp(text, "delete")) *action = ILP_ACTION_DELETE;
+    else {
+        snprintf(err, errlen, "action: expected \"add\" or \"delete\", got \"%s\"", text);
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+static int s_get_service(const msgpack_object *body, bool required, service_t **out, char *err,
+                         size_t errlen)
+{
+    const msgpack_object *v = codec_map_get(body, "service");
+    if (!v || v->type == MSGPACK_OBJECT_NIL) {
+        if (!required) return 0;
+        snprintf(err, errlen, "service: missing");
+        return -1;
+    }
+    *out = service_decode(v, err, errlen);
+    return *out ? 0 : -1;
+}
+
+static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err, size_t errlen)
+{
+    uint64_t n;
+    switch (self->cmd) {
+    case ILP_HELLO:
+        if (codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen)
+            || codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err,
+                             errlen)
+            || codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen)
+            || codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
+            return -1;
+        self->credit = (uint32_t) n;
+        if (!*self->instance) {
+            snprintf(err, errlen, "instance: empty");
+            return -1;
+        }
+        return 0;
+    case ILP_EVENT:
+        return s_get_action(body, &self->action, err, errlen)
+               || s_get_service(body, true, &self->service, err, errlen);
+    case ILP_RESULT:
+        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen)
+            || codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen)
+            || s_get_service(body, false, &self->service, err, errlen))
+            return -1;
+        if (self->error && !*self->error) { /* "" means no error */
+            free(self->error);
+            self->error = NULL;
+        }
+        if (!self->error && !self->service) {
+            snprintf(err, errlen, "service: missing (required when there is no error)");
+            return -1;
+        }
+        return 0;
+    case ILP_HEARTBEAT:
+    case ILP_BYE:
+        return 0;
+    case ILP_WELCOME:
+        if (codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen)) return -1;
+        self->heartbeat_ms = (uint32_t) n;
+        if (codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
+        self->liveness = (uint32_t) n;
+        return codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
+    case ILP_DENIED:
+        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen);
+    case ILP_WORK:
+        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen)
+            || s_get_action(body, &self->action, err, errlen)
+            || codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
+            return -1;
+        self->attempt = (uint32_t) n;
+        return s_get_service(body, true, &self->service, err, errlen);
+    case ILP_ERROR:
+        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen)
+               || codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
+    default:
+        return -1;
+    }
+}
+
+static ilp_cmd_t s_cmd_lookup(zframe_t *frame)
+{
+    size_t size = zframe_size(frame);
+    for (int i = 1; i < S_CMD_COUNT; i++)
+        if (strlen(s_cmd_names[i]) == size && !memcmp(zframe_data(frame), s_cmd_names[i], size))
+            return (ilp_cmd_t) i;
+    return ILP_INVALID;
+}
+
+ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen)
+{
+    if (!zmsg || zmsg_size(zmsg) != 3) {
+        snprintf(err, errlen, "expected 3 frames, got %zu", zmsg ? zmsg_size(zmsg) : 0);
+        return NULL;
+    }
+    zframe_t *sig = zmsg_first(zmsg);
+    zframe_t *cmd = zmsg_next(zmsg);
+    zframe_t *body = zmsg_next(zmsg);
+    if (zframe_size(sig) != strlen(ILP_SIGNATURE)
+        || memcmp(zframe_data(sig), ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
+        snprintf(err, errlen, "wrong protocol signature (expected \"%s\")", ILP_SIGNATURE);
+        return NULL;
+    }
+    ilp_cmd_t id = s_cmd_lookup(cmd);
+    if (id == ILP_INVALID) {
+        snprintf(err, errlen, "unknown command (%zu bytes)", zframe_size(cmd));
+        return NULL;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    ilp_msg_t *self = NULL;
+    char why[256] = "";
+    if (codec_unpack(zframe_data(body), zframe_size(body), &up, why, sizeof why)) {
+        snprintf(err, errlen, "%s: body: %s", s_cmd_names[id], why);
+    } else if (up.data.type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "%s: body: expected a map", s_cmd_names[id]);
+    } else if (!(self = ilp_msg_new(id))) {
+        snprintf(err, errlen, "out of memory");
+    } else if (s_decode_body(self, &up.data, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s", s_cmd_names[id], why);
+        ilp_msg_destroy(&self);
+    }
+    msgpack_unpacked_destroy(&up);
+    return self;
+}
+
+/* PUB messages -------------------------------------------------------------- */
+
+static zmsg_t *s_pub(const char *topic, msgpack_sbuffer *buf)
+{
+    zmsg_t *zmsg = zmsg_new();
+    zmsg_addstr(zmsg, topic);
+    zmsg_addmem(zmsg, buf->data, buf->size);
+    msgpack_sbuffer_destroy(buf);
+    return zmsg;
+}
+
+zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    codec_pack_str(&pk, "service");
+    msgpack_pack_map(&pk, 1);
+    codec_pack_key_str(&pk, "name", service_name);
+    char topic[ILP_MAX_EXT_NAME + 16];
+    snprintf(topic, sizeof topic, "refresh.%s", extension);
+    return s_pub(topic, &buf);
+}
+
+zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
+                          const char *error)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    codec_pack_str(&pk, "service");
+    service_pack(service, &pk);
+    codec_pack_key_str(&pk, "state", state);
+    codec_pack_key_str(&pk, "expected_state", expected);
+    codec_pack_key_str(&pk, "error", error);
+    return s_pub("state", &buf);
+}
+
+zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id)
+{
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    codec_pack_key_str(&pk, "event", event);
+    codec_pack_key_str(&pk, "core_id", core_id);
+    return s_pub("core", &buf);
+}
+
+zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, char *err,
+                             size_t errlen)
+{
+    if (!zmsg || zmsg_size(zmsg) != 2) {
+        snprintf(err, errlen, "expected 2 frames, got %zu", zmsg ? zmsg_size(zmsg) : 0);
+        return NULL;
+    }
+    zframe_t *tframe = zmsg_first(zmsg);
+    if (zframe_size(tframe) == 0 || zframe_size(tframe) > ILP_MAX_EXT_NAME + 16) {
+        snprintf(err, errlen, "topic of %zu bytes", zframe_size(tframe));
+        return NULL;
+    }
+    zframe_t *body = zmsg_next(zmsg);
+    if (codec_unpack(zframe_data(body), zframe_size(body), out, err, errlen)) return NULL;
+    if (out->data.type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "body: expected a map");
+        return NULL;
+    }
+    *topic = zframe_strdup(tframe);
+    zmsg_remove(zmsg, body);
+    return body;
+}

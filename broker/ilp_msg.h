@@ -1,0 +1,113 @@
+/* ilp_msg: the ILP/1 message codec (docs/protocol.md). A DEALER<->ROUTER
+ * message is three frames as the DEALER sees it: the signature "ILP1", a
+ * command name in ASCII, and one msgpack map (the body). The ROUTER side sees
+ * one more frame in front, the peer's routing id, which the broker handles.
+ *
+ * ilp_msg_t is one struct for every command (as zproto codecs do): fields a
+ * command does not use stay zero/NULL. The decoder is strict and safe on
+ * untrusted input; every failure says why. */
+#ifndef INTERLOOK_ILP_MSG_H
+#define INTERLOOK_ILP_MSG_H
+
+#include "common/service.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ILP_SIGNATURE      "ILP1"
+#define ILP_MAX_EXT_NAME   64   /* "type.name" */
+#define ILP_MAX_INSTANCE   128
+#define ILP_MAX_VERSION    64
+#define ILP_MAX_ID         64   /* work ids and core ids */
+#define ILP_MAX_TEXT       1024 /* error and reason strings */
+#define ILP_MAX_CREDIT     10000
+#define ILP_MAX_ATTEMPT    1000000
+
+typedef enum {
+    ILP_INVALID = 0,
+    /* extension -> core */
+    ILP_HELLO,
+    ILP_EVENT,
+    ILP_RESULT,
+    ILP_HEARTBEAT, /* both ways */
+    ILP_BYE,
+    /* core -> extension */
+    ILP_WELCOME,
+    ILP_DENIED,
+    ILP_WORK,
+    ILP_ERROR,
+} ilp_cmd_t;
+
+typedef enum { ILP_ACTION_NONE = 0, ILP_ACTION_ADD, ILP_ACTION_DELETE } ilp_action_t;
+
+typedef struct {
+    ilp_cmd_t cmd;
+    /* HELLO */
+    char *name;            /* extension name, "type.name" */
+    char *instance;        /* unique id of this process of the extension */
+    char *version;         /* free text, may be NULL */
+    uint32_t credit;       /* work items accepted at once, 1..ILP_MAX_CREDIT */
+    /* EVENT, WORK, RESULT */
+    ilp_action_t action;   /* EVENT, WORK */
+    service_t *service;    /* EVENT, WORK; RESULT (may be NULL when error is set) */
+    char *id;              /* WORK, RESULT; ERROR (optional) */
+    char *error;           /* RESULT: NULL on success */
+    uint32_t attempt;      /* WORK: 1 for the first try */
+    /* WELCOME */
+    uint32_t heartbeat_ms;
+    uint32_t liveness;
+    char *core_id;
+    /* DENIED, ERROR */
+    char *reason;
+} ilp_msg_t;
+
+/* A new, empty message of that command. NULL when out of memory. */
+ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd);
+
+void ilp_msg_destroy(ilp_msg_t **self_p);
+
+/* "HELLO", "WORK", ...; "?" for ILP_INVALID. */
+const char *ilp_cmd_name(ilp_cmd_t cmd);
+
+/* "add" / "delete" / "none". */
+const char *ilp_action_name(ilp_action_t action);
+
+/* True when name is a valid extension name: two or more dot-separated
+ * segments of [A-Za-z0-9_-], at most ILP_MAX_EXT_NAME bytes. */
+bool ilp_msg_ext_name_valid(const char *name);
+
+/* Encodes the message as the three frames ["ILP1", CMD, body]. NULL when a
+ * field the command requires is missing (API misuse) or out of memory. */
+zmsg_t *ilp_msg_encode(const ilp_msg_t *self);
+
+/* Encodes only the body frame (to keep and resend). NULL as above. */
+zframe_t *ilp_msg_encode_body(const ilp_msg_t *self);
+
+/* Decodes the three frames ["ILP1", CMD, body]. Returns NULL with the reason in
+ * err for a wrong frame count, signature, unknown command, a body that is not a
+ * map, or a field of the wrong type or outside its bounds. */
+ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen);
+
+/* Sends the message on a socket (DEALER), or to a routing id first when
+ * routing_id is not NULL (ROUTER). Does not take ownership. Returns -1 when
+ * encoding or sending fails (errno from zmq). */
+int ilp_msg_send(const ilp_msg_t *self, zsock_t *sock, zframe_t *routing_id);
+
+/* PUB messages: a topic frame and a msgpack map. */
+
+/* refresh.<extension>: {service: {name}} */
+zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name);
+/* state: {service, state, expected_state, error} (service is the full object). */
+zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
+                          const char *error);
+/* core: {event, core_id} */
+zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id);
+
+/* Decodes a PUB message: topic (new string) and body (msgpack map, decoded into
+ * out, whose strings point into the returned frame: keep it while using out).
+ * Returns the body frame, or NULL with the reason in err. */
+zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, char *err,
+                             size_t errlen);
+
+#endif

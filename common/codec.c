@@ -1,0 +1,277 @@
+/* codec: bounded msgpack decoding of untrusted frames and typed field access. */
+#include "common/codec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int s_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list args;
+        va_start(args, fmt);
+        vsnprintf(err, errlen, fmt, args);
+        va_end(args);
+    }
+    return -1;
+}
+
+static uint64_t s_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* What one header byte announces: payload bytes to skip, or child objects. */
+typedef struct {
+    size_t header;   /* bytes of the header itself, type byte included */
+    uint64_t skip;   /* payload bytes after the header */
+    uint64_t items;  /* array elements or map pairs */
+    int container;   /* 0 scalar, 1 array, 2 map */
+} s_head_t;
+
+/* Decodes the header at p (at least one byte available). Returns -1 for the
+ * never-used byte 0xc1 or a header cut by the end of the frame. */
+static int s_head(const uint8_t *p, size_t left, s_head_t *h)
+{
+    uint8_t b = p[0];
+    memset(h, 0, sizeof *h);
+    h->header = 1;
+    size_t lenbytes = 0; /* size of a length field that follows the type byte */
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 0;
+    if (b >= 0x80 && b <= 0x8f) { h->items = b & 0x0f; h->container = 2; return 0; }
+    if (b >= 0x90 && b <= 0x9f) { h->items = b & 0x0f; h->container = 1; return 0; }
+    if (b >= 0xa0 && b <= 0xbf) { h->skip = b & 0x1f; return 0; }
+    switch (b) {
+    case 0xc4: case 0xd9: lenbytes = 1; break;          /* bin8, str8 */
+    case 0xc5: case 0xda: lenbytes = 2; break;          /* bin16, str16 */
+    case 0xc6: case 0xdb: lenbytes = 4; break;          /* bin32, str32 */
+    case 0xc7: lenbytes = 1; h->skip = 1; break;        /* ext8: + type byte */
+    case 0xc8: lenbytes = 2; h->skip = 1; break;
+    case 0xc9: lenbytes = 4; h->skip = 1; break;
+    case 0xca: h->skip = 4; return 0;                   /* float32 */
+    case 0xcb: h->skip = 8; return 0;                   /* float64 */
+    case 0xcc: case 0xd0: h->skip = 1; return 0;
+    case 0xcd: case 0xd1: h->skip = 2; return 0;
+    case 0xce: case 0xd2: h->skip = 4; return 0;
+    case 0xcf: case 0xd3: h->skip = 8; return 0;
+    case 0xd4: h->skip = 2; return 0;                   /* fixext1..16: type + data */
+    case 0xd5: h->skip = 3; return 0;
+    case 0xd6: h->skip = 5; return 0;
+    case 0xd7: h->skip = 9; return 0;
+    case 0xd8: h->skip = 17; return 0;
+    case 0xdc: lenbytes = 2; h->container = 1; break;
+    case 0xdd: lenbytes = 4; h->container = 1; break;
+    case 0xde: lenbytes = 2; h->container = 2; break;
+    case 0xdf: lenbytes = 4; h->container = 2; break;
+    default: return -1; /* 0xc1 */
+    }
+    if (left < 1 + lenbytes) return -1;
+    uint64_t n = s_be(p + 1, lenbytes);
+    h->header = 1 + lenbytes;
+    if (h->container) h->items = n;
+    else h->skip += n;
+    return 0;
+}
+
+int codec_check(const void *data, size_t size, char *err, size_t errlen)
+{
+    if (!data || size == 0) return s_fail(err, errlen, "empty frame");
+    if (size > CODEC_MAX_FRAME)
+        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, CODEC_MAX_FRAME);
+    const uint8_t *p = data;
+    const uint8_t *end = p + size;
+    uint64_t remaining[CODEC_MAX_DEPTH + 1]; /* objects still to read at each level */
+    int depth = 0;
+    size_t objects = 0;
+    remaining[0] = 1;
+    while (depth >= 0) {
+        if (remaining[depth] == 0) { depth--; continue; }
+        remaining[depth]--;
+        size_t left = (size_t) (end - p);
+        if (left == 0) return s_fail(err, errlen, "truncated at byte %zu", size);
+        if (++objects > CODEC_MAX_OBJECTS)
+            return s_fail(err, errlen, "more than %d objects", CODEC_MAX_OBJECTS);
+        s_head_t h;
+        if (s_head(p, left, &h) != 0)
+            return s_fail(err, errlen, "bad msgpack byte 0x%02x at offset %zu", p[0],
+                          (size_t) (p - (const uint8_t *) data));
+        p += h.header;
+        left -= h.header;
+        if (!h.container) {
+            if (h.skip > CODEC_MAX_STRING + 1)
+                return s_fail(err, errlen, "string of %llu bytes exceeds %d",
+                              (unsigned long long) h.skip, CODEC_MAX_STRING);
+            if (h.skip > left) return s_fail(err, errlen, "truncated at byte %zu", size);
+            p += h.skip;
+            continue;
+        }
+        uint64_t children = h.container == 2 ? h.items * 2 : h.items;
+        if (h.items > CODEC_MAX_ITEMS)
+            return s_fail(err, errlen, "%s of %llu items exceeds %d",
+                          h.container == 2 ? "map" : "array", (unsigned long long) h.items,
+                          CODEC_MAX_ITEMS);
+        if (children > left)
+            return s_fail(err, errlen, "%s header announces %llu items, only %zu bytes left",
+                          h.container == 2 ? "map" : "array", (unsigned long long) h.items,
+                          left);
+        if (children == 0) continue;
+        if (depth + 1 > CODEC_MAX_DEPTH)
+            return s_fail(err, errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
+        remaining[++depth] = children;
+    }
+    if (p != end)
+        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t) (end - p));
+    return 0;
+}
+
+int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen)
+{
+    if (codec_check(data, size, err, errlen) != 0) return -1;
+    size_t offset = 0;
+    msgpack_unpack_return rc = msgpack_unpack_next(out, data, size, &offset);
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
+        return s_fail(err, errlen, "msgpack decoding failed (%d at offset %zu)", (int) rc, offset);
+    return 0;
+}
+
+const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t len = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
+            && memcmp(k->via.str.ptr, key, len) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* Valid UTF-8 without control characters (C0, DEL) and without NUL. */
+static int s_text_ok(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) return 0;
+            i++;
+            continue;
+        }
+        size_t more;
+        uint32_t cp;
+        if ((c & 0xe0) == 0xc0) { more = 1; cp = c & 0x1f; }
+        else if ((c & 0xf0) == 0xe0) { more = 2; cp = c & 0x0f; }
+        else if ((c & 0xf8) == 0xf0) { more = 3; cp = c & 0x07; }
+        else return 0;
+        if (i + more >= n) return 0; /* sequence cut by the end of the string */
+        for (size_t k = 1; k <= more; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        i += more + 1;
+    }
+    return 1;
+}
+
+int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
+                   char *err, size_t errlen)
+{
+    if (obj->type != MSGPACK_OBJECT_STR) return s_fail(err, errlen, "%s: expected a string", name);
+    size_t n = obj->via.str.size;
+    if (n > maxlen)
+        return s_fail(err, errlen, "%s: string of %zu bytes exceeds %zu", name, n, maxlen);
+    if (!s_text_ok((const uint8_t *) obj->via.str.ptr, n))
+        return s_fail(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
+    char *copy = malloc(n + 1);
+    if (!copy) return s_fail(err, errlen, "%s: out of memory", name);
+    memcpy(copy, obj->via.str.ptr, n);
+    copy[n] = 0;
+    *out = copy;
+    return 0;
+}
+
+static const msgpack_object *s_present(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = codec_map_get(map, key);
+    return (v && v->type != MSGPACK_OBJECT_NIL) ? v : NULL;
+}
+
+int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
+                  char **out, char *err, size_t errlen)
+{
+    const msgpack_object *v = s_present(map, key);
+    if (!v) {
+        if (required) return s_fail(err, errlen, "%s: missing", key);
+        *out = NULL;
+        return 0;
+    }
+    return codec_str_copy(v, key, maxlen, out, err, errlen);
+}
+
+int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
+                   bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
+{
+    const msgpack_object *v = s_present(map, key);
+    if (!v) {
+        if (required) return s_fail(err, errlen, "%s: missing", key);
+        *out = dflt;
+        return 0;
+    }
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < min || v->via.u64 > max)
+        return s_fail(err, errlen, "%s: expected an integer from %llu to %llu", key,
+                      (unsigned long long) min, (unsigned long long) max);
+    *out = v->via.u64;
+    return 0;
+}
+
+int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
+                   size_t errlen)
+{
+    const msgpack_object *v = s_present(map, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (v->type != MSGPACK_OBJECT_BOOLEAN) return s_fail(err, errlen, "%s: expected a boolean", key);
+    *out = v->via.boolean;
+    return 0;
+}
+
+void codec_pack_str(msgpack_packer *pk, const char *text)
+{
+    if (!text) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    size_t n = strlen(text);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, text, n);
+}
+
+void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
+{
+    codec_pack_str(pk, key);
+    codec_pack_str(pk, value);
+}
+
+void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
+{
+    codec_pack_str(pk, key);
+    msgpack_pack_uint64(pk, value);
+}
+
+void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
+{
+    codec_pack_str(pk, key);
+    if (value) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+}

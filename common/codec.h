@@ -1,0 +1,64 @@
+/* codec: safe msgpack decoding of untrusted frames, and small helpers to read
+ * typed fields from a decoded map and to write them.
+ *
+ * msgpack-c trusts its input: an array or map header makes it allocate
+ * count x 24 bytes before any element is read. codec_unpack therefore walks
+ * the raw bytes first (codec_check) and refuses any header whose count exceeds
+ * the bytes that remain or the limits below, then decodes the whole frame with
+ * msgpack_unpack_next and accepts it only when it ends exactly at the frame's
+ * end. */
+#ifndef INTERLOOK_CODEC_H
+#define INTERLOOK_CODEC_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on any frame, whatever its command (documented in docs/protocol.md). */
+#define CODEC_MAX_FRAME    (1024 * 1024) /* bytes in one frame */
+#define CODEC_MAX_DEPTH    16            /* nesting of arrays and maps */
+#define CODEC_MAX_ITEMS    4096          /* elements of one array, pairs of one map */
+#define CODEC_MAX_OBJECTS  65536         /* objects in one frame, all levels */
+#define CODEC_MAX_STRING   65536         /* bytes in one string/bin/ext */
+
+/* Checks that data is exactly one msgpack object within the bounds above.
+ * Returns 0, or -1 with the reason in err. Reads nothing past size. */
+int codec_check(const void *data, size_t size, char *err, size_t errlen);
+
+/* Checks, then decodes one frame into out (msgpack_unpacked_init'ed by the
+ * caller, msgpack_unpacked_destroy'ed by the caller even on failure). Strings
+ * in the result point into data, which must outlive it. Returns 0 or -1 with
+ * the reason in err. */
+int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen);
+
+/* The value of key in a map (string keys), NULL when absent or not a map. */
+const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
+
+/* Typed field readers. "Absent" means the key is missing or its value is nil.
+ * A required field that is absent, a value of the wrong type or out of bounds
+ * returns -1 with err naming the key, e.g. "credit: expected an integer from 1
+ * to 10000". Outputs are written only on success. */
+
+/* A string of at most maxlen bytes with no NUL or other control character;
+ * *out is a new heap string, or NULL when absent and not required. */
+int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
+                  char **out, char *err, size_t errlen);
+/* An unsigned integer in [min, max]; dflt when absent and not required. */
+int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
+                   bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
+/* A boolean; dflt when absent. */
+int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
+                   size_t errlen);
+
+/* Checks a string object as codec_get_str does and copies it; name is used in err. */
+int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
+                   char *err, size_t errlen);
+
+/* Writers. */
+void codec_pack_str(msgpack_packer *pk, const char *text);       /* nil when text is NULL */
+void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value);
+void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value);
+void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value);
+
+#endif

@@ -1,0 +1,308 @@
+/* service: the service data model and its msgpack codec, see service.h. */
+#include "common/service.h"
+#include "common/codec.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+service_t *service_new(const char *name)
+{
+    if (!name || !*name) return NULL;
+    service_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->name = strdup(name);
+    if (!self->name) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void service_destroy(service_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    service_t *self = *self_p;
+    for (size_t i = 0; i < self->target_count; i++) free(self->targets[i].host);
+    for (size_t i = 0; i < self->alias_count; i++) free(self->dns_aliases[i]);
+    free(self->targets);
+    free(self->dns_aliases);
+    free(self->name);
+    free(self->provider);
+    free(self->public_ip);
+    free(self);
+    *self_p = NULL;
+}
+
+int service_set_string(char **field, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value))) return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int s_target_cmp(const char *host_a, uint16_t port_a, const service_target_t *b)
+{
+    int c = strcmp(host_a, b->host);
+    if (c) return c;
+    return (int) port_a - (int) b->port;
+}
+
+/* Index where host:port is or would be inserted; *found tells which. */
+static size_t s_target_find(const service_t *self, const char *host, uint16_t port, bool *found)
+{
+    size_t lo = 0, hi = self->target_count;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = s_target_cmp(host, port, &self->targets[mid]);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight)
+{
+    if (!host || !*host || strlen(host) > SERVICE_MAX_HOST || port == 0 || weight == 0)
+        return -1;
+    bool found;
+    size_t at = s_target_find(self, host, port, &found);
+    if (found) {
+        uint64_t sum = (uint64_t) self->targets[at].weight + weight;
+        self->targets[at].weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t) sum;
+        return 0;
+    }
+    if (self->target_count >= SERVICE_MAX_TARGETS) return -1;
+    service_target_t *grown =
+        realloc(self->targets, (self->target_count + 1) * sizeof *self->targets);
+    if (!grown) return -1;
+    self->targets = grown;
+    char *copy = strdup(host);
+    if (!copy) return -1;
+    memmove(&grown[at + 1], &grown[at], (self->target_count - at) * sizeof *grown);
+    grown[at] = (service_target_t){copy, port, weight > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : weight};
+    self->target_count++;
+    return 0;
+}
+
+int service_add_alias(service_t *self, const char *alias)
+{
+    if (!alias || !*alias || strlen(alias) > SERVICE_MAX_ALIAS) return -1;
+    size_t lo = 0, hi = self->alias_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(alias, self->dns_aliases[mid]);
+        if (c == 0) return 0;
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    if (self->alias_count >= SERVICE_MAX_ALIASES) return -1;
+    char **grown = realloc(self->dns_aliases, (self->alias_count + 1) * sizeof *grown);
+    if (!grown) return -1;
+    self->dns_aliases = grown;
+    char *copy = strdup(alias);
+    if (!copy) return -1;
+    memmove(&grown[lo + 1], &grown[lo], (self->alias_count - lo) * sizeof *grown);
+    grown[lo] = copy;
+    self->alias_count++;
+    return 0;
+}
+
+static int s_target_qsort(const void *a, const void *b)
+{
+    const service_target_t *ta = a;
+    return s_target_cmp(ta->host, ta->port, b);
+}
+
+static int s_alias_qsort(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void service_normalize(service_t *self)
+{
+    if (self->target_count > 1)
+        qsort(self->targets, self->target_count, sizeof *self->targets, s_target_qsort);
+    if (self->alias_count > 1)
+        qsort(self->dns_aliases, self->alias_count, sizeof *self->dns_aliases, s_alias_qsort);
+}
+
+service_t *service_dup(const service_t *self)
+{
+    if (!self) return NULL;
+    service_t *copy = service_new(self->name);
+    if (!copy) return NULL;
+    copy->tls = self->tls;
+    int rc = service_set_string(&copy->provider, self->provider);
+    rc |= service_set_string(&copy->public_ip, self->public_ip);
+    for (size_t i = 0; i < self->target_count && rc == 0; i++)
+        rc = service_add_target(copy, self->targets[i].host, self->targets[i].port,
+                                self->targets[i].weight);
+    for (size_t i = 0; i < self->alias_count && rc == 0; i++)
+        rc = service_add_alias(copy, self->dns_aliases[i]);
+    if (rc) service_destroy(&copy);
+    return copy;
+}
+
+bool service_same_definition(const service_t *a, const service_t *b)
+{
+    if (a->tls != b->tls || a->target_count != b->target_count
+        || a->alias_count != b->alias_count)
+        return false;
+    for (size_t i = 0; i < a->target_count; i++) {
+        if (strcmp(a->targets[i].host, b->targets[i].host) || a->targets[i].port != b->targets[i].port
+            || a->targets[i].weight != b->targets[i].weight)
+            return false;
+    }
+    for (size_t i = 0; i < a->alias_count; i++)
+        if (strcmp(a->dns_aliases[i], b->dns_aliases[i])) return false;
+    return true;
+}
+
+void service_pack(const service_t *self, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 6);
+    codec_pack_key_str(pk, "name", self->name);
+    codec_pack_key_str(pk, "provider", self->provider);
+    codec_pack_str(pk, "targets");
+    msgpack_pack_array(pk, self->target_count);
+    for (size_t i = 0; i < self->target_count; i++) {
+        msgpack_pack_map(pk, 3);
+        codec_pack_key_str(pk, "host", self->targets[i].host);
+        codec_pack_key_uint(pk, "port", self->targets[i].port);
+        codec_pack_key_uint(pk, "weight", self->targets[i].weight);
+    }
+    codec_pack_key_bool(pk, "tls", self->tls);
+    codec_pack_key_str(pk, "public_ip", self->public_ip);
+    codec_pack_str(pk, "dns_aliases");
+    msgpack_pack_array(pk, self->alias_count);
+    for (size_t i = 0; i < self->alias_count; i++) codec_pack_str(pk, self->dns_aliases[i]);
+}
+
+bool service_ip_valid(const char *text)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return text && (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1);
+}
+
+static int s_decode_targets(service_t *self, const msgpack_object *list, char *err, size_t errlen)
+{
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf(err, errlen, "service.targets: expected an array");
+        return -1;
+    }
+    if (list->via.array.size > SERVICE_MAX_TARGETS) {
+        snprintf(err, errlen, "service.targets: more than %d targets", SERVICE_MAX_TARGETS);
+        return -1;
+    }
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *t = &list->via.array.ptr[i];
+        char why[160] = "";
+        char *host = NULL;
+        uint64_t port = 0, weight = 1;
+        int rc = -1;
+        if (t->type != MSGPACK_OBJECT_MAP) snprintf(why, sizeof why, "expected a map");
+        else if (codec_get_str(t, "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) == 0
+                 && codec_get_uint(t, "port", 1, 65535, true, 0, &port, why, sizeof why) == 0
+                 && codec_get_uint(t, "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
+                                   sizeof why) == 0) {
+            if (!*host) snprintf(why, sizeof why, "host: empty");
+            else rc = service_add_target(self, host, (uint16_t) port, (uint32_t) weight);
+            if (rc && !*why) snprintf(why, sizeof why, "out of memory");
+        }
+        free(host);
+        if (rc) {
+            snprintf(err, errlen, "service.targets[%u]: %s", i, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int s_decode_aliases(service_t *self, const msgpack_object *list, char *err, size_t errlen)
+{
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf(err, errlen, "service.dns_aliases: expected an array");
+        return -1;
+    }
+    if (list->via.array.size > SERVICE_MAX_ALIASES) {
+        snprintf(err, errlen, "service.dns_aliases: more than %d names", SERVICE_MAX_ALIASES);
+        return -1;
+    }
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        char why[160];
+        char *alias = NULL;
+        char label[32];
+        snprintf(label, sizeof label, "dns_aliases[%u]", i);
+        if (codec_str_copy(&list->via.array.ptr[i], label, SERVICE_MAX_ALIAS, &alias, why,
+                           sizeof why)) {
+            snprintf(err, errlen, "service.%s", why);
+            return -1;
+        }
+        int rc = *alias ? service_add_alias(self, alias) : -1;
+        free(alias);
+        if (rc) {
+            snprintf(err, errlen, "service.%s: empty name", label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
+{
+    char why[200] = "";
+    char *name = NULL, *provider = NULL, *ip = NULL;
+    service_t *self = NULL;
+    if (!obj || obj->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "service: expected a map");
+        return NULL;
+    }
+    if (codec_get_str(obj, "name", SERVICE_MAX_NAME, true, &name, why, sizeof why)
+        || codec_get_str(obj, "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why)
+        || codec_get_str(obj, "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
+        goto fail;
+    if (!*name) {
+        snprintf(why, sizeof why, "name: empty");
+        goto fail;
+    }
+    if (ip && *ip && !service_ip_valid(ip)) {
+        snprintf(why, sizeof why, "public_ip: '%s' is not an IP address", ip);
+        goto fail;
+    }
+    self = service_new(name);
+    if (!self) {
+        snprintf(why, sizeof why, "out of memory");
+        goto fail;
+    }
+    if (codec_get_bool(obj, "tls", false, &self->tls, why, sizeof why)) goto fail;
+    self->provider = provider && *provider ? provider : NULL;
+    if (!self->provider) free(provider);
+    provider = NULL;
+    self->public_ip = ip && *ip ? ip : NULL;
+    if (!self->public_ip) free(ip);
+    ip = NULL;
+    const msgpack_object *v = codec_map_get(obj, "targets");
+    if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_targets(self, v, err, errlen)) goto fail_set;
+    v = codec_map_get(obj, "dns_aliases");
+    if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_aliases(self, v, err, errlen)) goto fail_set;
+    free(name);
+    return self;
+
+fail:
+    snprintf(err, errlen, "service.%s", why);
+fail_set:
+    free(name);
+    free(provider);
+    free(ip);
+    service_destroy(&self);
+    return NULL;
+}

@@ -1,0 +1,81 @@
+/* service: the service object that travels on the bus — a name, the provider
+ * that reported it, its targets, TLS flag, public IP and DNS aliases — with a
+ * msgpack encoder and a strict decoder for untrusted input.
+ *
+ * The struct is a plain data model on purpose: the core's merge rules read
+ * and write its fields. Targets and aliases are kept sorted and without
+ * duplicates (service_normalize), so that two definitions compare with
+ * service_same_definition regardless of the order a provider listed them. */
+#ifndef INTERLOOK_SERVICE_H
+#define INTERLOOK_SERVICE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on decoded services (documented in docs/protocol.md). */
+#define SERVICE_MAX_NAME     255
+#define SERVICE_MAX_PROVIDER 64
+#define SERVICE_MAX_HOST     255
+#define SERVICE_MAX_ALIAS    253
+#define SERVICE_MAX_TARGETS  1024
+#define SERVICE_MAX_ALIASES  256
+#define SERVICE_MAX_WEIGHT   1000000
+#define SERVICE_MAX_IP       45
+
+typedef struct {
+    char *host;      /* address or host name of one backend */
+    uint16_t port;   /* 1..65535 */
+    uint32_t weight; /* 1..SERVICE_MAX_WEIGHT, default 1 */
+} service_target_t;
+
+typedef struct {
+    char *name;                 /* unique key of the service, never NULL */
+    char *provider;             /* extension that reported it, NULL when unknown */
+    service_target_t *targets;  /* target_count items, sorted by host then port */
+    size_t target_count;
+    bool tls;                   /* the service speaks TLS */
+    char *public_ip;            /* virtual IP given by IPAM, NULL when none */
+    char **dns_aliases;         /* alias_count names, sorted */
+    size_t alias_count;
+} service_t;
+
+/* A new service with that name and nothing else. NULL when name is empty or out of memory. */
+service_t *service_new(const char *name);
+
+void service_destroy(service_t **self_p);
+
+/* A deep copy, NULL when out of memory. */
+service_t *service_dup(const service_t *self);
+
+/* Adds a target; an identical host:port adds its weight to the existing one.
+ * Returns -1 when out of memory or beyond the bounds above. */
+int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight);
+
+/* Adds an alias (ignored when already present). Returns -1 on bounds or memory. */
+int service_add_alias(service_t *self, const char *alias);
+
+/* Replaces a string field (provider or public_ip); NULL clears it. Returns -1 on memory. */
+int service_set_string(char **field, const char *value);
+
+/* Sorts targets and aliases. The decoder and the adders keep this invariant. */
+void service_normalize(service_t *self);
+
+/* True when targets, tls and aliases are equal (what a provider defines). */
+bool service_same_definition(const service_t *a, const service_t *b);
+
+/* Writes the service as a msgpack map: name, provider, targets, tls,
+ * public_ip (nil when none), dns_aliases. */
+void service_pack(const service_t *self, msgpack_packer *pk);
+
+/* Reads a service map from untrusted input. Only name is required; unknown
+ * keys are ignored; missing optional keys take defaults (no targets, tls
+ * false, no public_ip, no aliases). A public_ip must be an IPv4 or IPv6
+ * address (an empty string means none). Returns NULL with the reason in err. */
+service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen);
+
+/* Parses a textual IPv4/IPv6 address; true when valid. */
+bool service_ip_valid(const char *text);
+
+#endif

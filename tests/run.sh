@@ -1,0 +1,46 @@
+#!/bin/sh
+# Runs every test binary given, each under a time bound, and sums up:
+# the last line is "N passed, N failed" (cmocka test cases). A binary that
+# crashes, hangs or runs no test counts as one failure. Exit status 1 when
+# anything failed.
+# VALGRIND=1 runs each binary under valgrind (leaks and errors are failures).
+set -u
+TIMEOUT=${TEST_TIMEOUT:-600}
+passed=0
+failed=0
+logdir=${TMPDIR:-/tmp}/interlook-tests.$$
+mkdir -p "$logdir"
+for bin in "$@"; do
+    name=$(basename "$bin")
+    out="$logdir/$name.log"
+    if [ "${VALGRIND:-0}" = 1 ]; then
+        timeout -k 10 "$TIMEOUT" valgrind -q --leak-check=full --error-exitcode=99 \
+            --trace-children=no "$bin" >"$out" 2>&1
+    else
+        timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1
+    fi
+    rc=$?
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1 # crashed, timed out or leaked: not a pass whatever it printed
+        echo "$name: exit status $rc" >>"$out"
+    fi
+    if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ]; then
+        f=1
+        echo "$name: ran no test" >>"$out"
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" -gt 0 ]; then
+        echo "FAIL $name ($p passed, $f failed) — log follows"
+        sed 's/^/    /' "$out" | tail -80
+    else
+        echo "ok   $name ($p passed)"
+    fi
+done
+rm -rf "$logdir"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
