@@ -30,9 +30,9 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libinterlook.a
 
 # Every binary: name -> sources
-BIN_echo_SRC = $(wildcard extensions/echo/*.c)
-BINS         = interlook-echo
-BIN_interlook-echo_SRC = $(BIN_echo_SRC)
+BINS                     = interlook-echo interlook-inject
+BIN_interlook-echo_SRC   = $(wildcard extensions/echo/*.c)
+BIN_interlook-inject_SRC = $(wildcard extensions/inject/*.c)
 
 CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
 ifneq ($(wildcard core/main.c),)

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t skip;   /* payload bytes after the header */
     uint64_t items;  /* array elements or map pairs */
     int container;   /* 0 scalar, 1 array, 2 map */
+    int ext_type;    /* 1 when skip includes an ext8/16/32 type byte */
 } s_head_t;
 
 /* Decodes the header at p (at least one byte available). Returns -1 for the
@@ -51,9 +52,9 @@ static int s_head(const uint8_t *p, size_t left, s_head_t *h)
     case 0xc4: case 0xd9: lenbytes = 1; break;          /* bin8, str8 */
     case 0xc5: case 0xda: lenbytes = 2; break;          /* bin16, str16 */
     case 0xc6: case 0xdb: lenbytes = 4; break;          /* bin32, str32 */
-    case 0xc7: lenbytes = 1; h->skip = 1; break;        /* ext8: + type byte */
-    case 0xc8: lenbytes = 2; h->skip = 1; break;
-    case 0xc9: lenbytes = 4; h->skip = 1; break;
+    case 0xc7: lenbytes = 1; h->skip = 1; h->ext_type = 1; break; /* ext8: + type byte */
+    case 0xc8: lenbytes = 2; h->skip = 1; h->ext_type = 1; break;
+    case 0xc9: lenbytes = 4; h->skip = 1; h->ext_type = 1; break;
     case 0xca: h->skip = 4; return 0;                   /* float32 */
     case 0xcb: h->skip = 8; return 0;                   /* float64 */
     case 0xcc: case 0xd0: h->skip = 1; return 0;
@@ -104,9 +105,9 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
         p += h.header;
         left -= h.header;
         if (!h.container) {
-            if (h.skip > CODEC_MAX_STRING + 1)
+            if (h.skip - h.ext_type > CODEC_MAX_STRING)
                 return s_fail(err, errlen, "string of %llu bytes exceeds %d",
-                              (unsigned long long) h.skip, CODEC_MAX_STRING);
+                              (unsigned long long) (h.skip - h.ext_type), CODEC_MAX_STRING);
             if (h.skip > left) return s_fail(err, errlen, "truncated at byte %zu", size);
             p += h.skip;
             continue;
@@ -120,9 +121,9 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
             return s_fail(err, errlen, "%s header announces %llu items, only %zu bytes left",
                           h.container == 2 ? "map" : "array", (unsigned long long) h.items,
                           left);
-        if (children == 0) continue;
-        if (depth + 1 > CODEC_MAX_DEPTH)
+        if (depth + 1 > CODEC_MAX_DEPTH) /* empty containers count too */
             return s_fail(err, errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
+        if (children == 0) continue;
         remaining[++depth] = children;
     }
     if (p != end)

@@ -1,6 +1,8 @@
 /* testutil: process and loop helpers for integration tests, see testutil.h. */
+#define _GNU_SOURCE /* pipe2 */
 #include "tests/support/testutil.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -22,7 +24,19 @@ const char *test_bin(const char *name)
     return path;
 }
 
+static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd);
+
 pid_t test_spawn(const char *name, const char *const *args)
+{
+    return s_spawn(name, args, NULL);
+}
+
+pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd)
+{
+    return s_spawn(name, args, stdin_fd);
+}
+
+static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
 {
     const char *path = test_bin(name);
     char *argv[64];
@@ -32,9 +46,16 @@ pid_t test_spawn(const char *name, const char *const *args)
     argv[argc] = NULL;
     char logpath[256];
     snprintf(logpath, sizeof logpath, "/tmp/interlook-test-%s-%d.log", name, (int) getpid());
+    int pipefd[2] = {-1, -1};
+    if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        if (stdin_fd) {
+            dup2(pipefd[0], 0);
+            close(pipefd[0]);
+            close(pipefd[1]);
+        }
         int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -44,6 +65,10 @@ pid_t test_spawn(const char *name, const char *const *args)
         execv(path, argv);
         fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
         _exit(127);
+    }
+    if (stdin_fd) {
+        close(pipefd[0]);
+        *stdin_fd = pipefd[1];
     }
     return pid;
 }
@@ -90,4 +115,74 @@ bool test_loop_until(zloop_t *loop, bool (*cond)(void *arg), void *arg, int time
     zloop_start(loop);
     zloop_timer_end(loop, timer);
     return until.result || cond(arg);
+}
+
+bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (!cond(arg)) {
+        if (zclock_mono() >= deadline) return cond(arg);
+        zclock_sleep(5); /* re-check interval, bounded by the deadline */
+    }
+    return true;
+}
+
+int test_free_ports(int *ports, int n)
+{
+    zsock_t *probes[16];
+    if (n > 16) return -1;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        probes[i] = zsock_new(ZMQ_PULL);
+        ports[i] = zsock_bind(probes[i], "tcp://127.0.0.1:*");
+        if (ports[i] <= 0) rc = -1;
+    }
+    for (int i = 0; i < n; i++) zsock_destroy(&probes[i]);
+    return rc;
+}
+
+static size_t s_curl_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    zchunk_extend((zchunk_t *) arg, data, size * nmemb);
+    return size * nmemb;
+}
+
+char *test_http_get(const char *url, long *status)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl) return NULL;
+    zchunk_t *body = zchunk_new(NULL, 4096);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_curl_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    char *text = NULL;
+    if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+        text = malloc(zchunk_size(body) + 1);
+        memcpy(text, zchunk_data(body), zchunk_size(body));
+        text[zchunk_size(body)] = 0;
+    }
+    zchunk_destroy(&body);
+    curl_easy_cleanup(curl);
+    return text;
+}
+
+char *test_tmpdir(void)
+{
+    char *path = strdup("/tmp/interlook-test-XXXXXX");
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+int test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int rc = fputs(text, f) < 0 ? -1 : 0;
+    return fclose(f) == 0 ? rc : -1;
 }

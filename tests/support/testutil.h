@@ -23,4 +23,23 @@ int test_stop(pid_t pid, int sig, int timeout_ms);
 bool test_loop_until(zloop_t *loop, bool (*cond)(void *arg), void *arg, int timeout_ms);
 
 
+/* As test_spawn, with the child's standard input a pipe: *stdin_fd is its write end. */
+pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd);
+
+/* Polls cond(arg) every few ms until true or timeout_ms passes. Returns the last value. */
+bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* n distinct TCP ports on 127.0.0.1 that were free a moment ago. Returns 0 or -1. */
+int test_free_ports(int *ports, int n);
+
+/* GET url with libcurl (5 s bound). Returns the body (caller frees) and sets
+ * *status; NULL when no connection could be made. */
+char *test_http_get(const char *url, long *status);
+
+/* A new empty directory under /tmp (caller frees the path). */
+char *test_tmpdir(void);
+
+/* Writes text to path. Returns 0 or -1. */
+int test_write_file(const char *path, const char *text);
+
 #endif

@@ -1,0 +1,116 @@
+/* core_config: the core section of the configuration file, see core_config.h. */
+#include "core/core_config.h"
+#include "broker/ilp_msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_known[] = {"logLevel",
+                                      "logFile",
+                                      "listen",
+                                      "workflowSteps",
+                                      "workflowEntriesFile",
+                                      "checkFlowInterval",
+                                      "workflowHousekeeperInterval",
+                                      "serviceWIPTimeout",
+                                      "serviceMaxLastUpdated",
+                                      "cleanUndeployedServiceAfter",
+                                      "retryBackoffMin",
+                                      "retryBackoffMax",
+                                      "persistDelay",
+                                      "bus",
+                                      NULL};
+
+static int s_where(config_t *cfg, const char *key, char *err, size_t errlen, const char *why)
+{
+    snprintf(err, errlen, "%s:%d: %s: %s", config_name(cfg), config_line(cfg, key), key, why);
+    return -1;
+}
+
+static int s_steps(core_config_t *self, config_t *cfg, char *err, size_t errlen)
+{
+    const char *key = "core.workflowSteps";
+    if (config_list(cfg, key, &self->step_list)) {
+        snprintf(err, errlen, "%s", config_error(cfg));
+        return -1;
+    }
+    if (!config_has(cfg, key)) {
+        zlistx_add_end(self->step_list, "provider.docker");
+        zlistx_add_end(self->step_list, "ipam.ipalloc");
+    }
+    char why[256];
+    self->nsteps = 0;
+    for (const char *step = zlistx_first(self->step_list); step;
+         step = zlistx_next(self->step_list)) {
+        if (self->nsteps == CORE_MAX_STEPS)
+            return s_where(cfg, key, err, errlen, "more than 32 steps");
+        if (!ilp_msg_ext_name_valid(step)) {
+            snprintf(why, sizeof why, "'%s' is not an extension name (type.name)", step);
+            return s_where(cfg, key, err, errlen, why);
+        }
+        for (int i = 0; i < self->nsteps; i++)
+            if (!strcmp(self->steps[i], step)) {
+                snprintf(why, sizeof why, "'%s' appears twice", step);
+                return s_where(cfg, key, err, errlen, why);
+            }
+        self->steps[self->nsteps++] = step;
+    }
+    self->steps[self->nsteps] = NULL;
+    if (self->nsteps == 0) return s_where(cfg, key, err, errlen, "no steps");
+    if (strncmp(self->steps[0], "provider.", 9)) {
+        snprintf(why, sizeof why, "the first step must be a provider (provider.*), not '%s'",
+                 self->steps[0]);
+        return s_where(cfg, key, err, errlen, why);
+    }
+    return 0;
+}
+
+int core_config_load(core_config_t *self, config_t *cfg, char *err, size_t errlen)
+{
+    memset(self, 0, sizeof *self);
+    const char *level = NULL;
+    if (config_check_keys(cfg, "core", s_known)
+        || config_string(cfg, "core.logLevel", "info", &level)
+        || config_string(cfg, "core.logFile", "stdout", &self->log_file)
+        || config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen)
+        || config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file)
+        || config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms)
+        || config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms)
+        || config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms)
+        || config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms)
+        || config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
+                           &self->clean_undeployed_ms)
+        || config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms)
+        || config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms)
+        || config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
+        snprintf(err, errlen, "%s", config_error(cfg));
+        return -1;
+    }
+    if (log_level_parse(level, &self->log_level))
+        return s_where(cfg, "core.logLevel", err, errlen, "expected debug, info, warn or error");
+    if (self->check_flow_ms < 10)
+        return s_where(cfg, "core.checkFlowInterval", err, errlen, "must be at least 10ms");
+    if (self->housekeeper_ms < 10)
+        return s_where(cfg, "core.workflowHousekeeperInterval", err, errlen,
+                       "must be at least 10ms");
+    if (self->retry_min_ms < 1)
+        return s_where(cfg, "core.retryBackoffMin", err, errlen, "must be at least 1ms");
+    if (self->retry_max_ms < self->retry_min_ms)
+        return s_where(cfg, "core.retryBackoffMax", err, errlen,
+                       "must not be less than core.retryBackoffMin");
+    if (!*self->entries_file)
+        return s_where(cfg, "core.workflowEntriesFile", err, errlen, "empty path");
+    if (s_steps(self, cfg, err, errlen)) return -1;
+    if (bus_config_load(&self->bus, cfg, err, errlen)) return -1;
+    const char *env = getenv("INTERLOOK_LISTEN");
+    if (env && *env) self->listen = env;
+    return 0;
+}
+
+void core_config_clear(core_config_t *self)
+{
+    zlistx_destroy(&self->step_list);
+    self->nsteps = 0;
+    self->steps[0] = NULL;
+}

@@ -1,0 +1,212 @@
+/* entry: a tracked service and its workflow position, see entry.h. */
+#include "core/entry.h"
+#include "common/codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+entry_t *entry_new(service_t **service_p, int64_t now)
+{
+    if (!service_p || !*service_p) return NULL;
+    entry_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->name = strdup((*service_p)->name);
+    if (!self->name) {
+        free(self);
+        return NULL;
+    }
+    self->service = *service_p;
+    *service_p = NULL;
+    self->state = ENTRY_AT_STEP;
+    self->expect_deployed = true;
+    self->attempt = 1;
+    self->time_detected = now;
+    self->last_update = now;
+    self->heap_index = SIZE_MAX;
+    return self;
+}
+
+void entry_destroy(entry_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    entry_t *self = *self_p;
+    service_destroy(&self->service);
+    free(self->error);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+/* The state reached (not counting work in progress): what the file keeps. */
+static const char *s_reached(const entry_t *self, const char *const *steps)
+{
+    if (self->state == ENTRY_DEPLOYED) return "deployed";
+    if (self->state == ENTRY_UNDEPLOYED) return "undeployed";
+    return steps[self->pos];
+}
+
+const char *entry_state_name(const entry_t *self, const char *const *steps)
+{
+    if (self->wip) return steps[self->wip_step];
+    if (self->state == ENTRY_DEPLOYED) return "deployed";
+    if (self->state == ENTRY_UNDEPLOYED) return "undeployed";
+    return steps[self->pos];
+}
+
+void entry_set_error(entry_t *self, const char *error)
+{
+    free(self->error);
+    self->error = error ? strdup(error) : NULL;
+}
+
+void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 14);
+    codec_pack_str(pk, "service");
+    service_pack(self->service, pk);
+    codec_pack_key_str(pk, "state", s_reached(self, steps));
+    codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
+    codec_pack_key_bool(pk, "wip", self->wip);
+    codec_pack_key_str(pk, "wip_step", self->wip ? steps[self->wip_step] : NULL);
+    codec_pack_key_str(pk, "wip_action", self->wip ? ilp_action_name(self->wip_action) : NULL);
+    codec_pack_key_bool(pk, "restart", self->restart);
+    codec_pack_key_uint(pk, "attempt", self->attempt);
+    codec_pack_key_str(pk, "error", self->error);
+    codec_pack_key_uint(pk, "wip_time", (uint64_t) self->wip_time);
+    codec_pack_key_uint(pk, "time_detected", (uint64_t) self->time_detected);
+    codec_pack_key_uint(pk, "last_update", (uint64_t) self->last_update);
+    codec_pack_key_uint(pk, "close_time", (uint64_t) self->close_time);
+    codec_pack_key_uint(pk, "next_try", (uint64_t) self->next_try);
+}
+
+static int s_step_index(const char *name, const char *const *steps, int nsteps)
+{
+    for (int i = 0; i < nsteps; i++)
+        if (!strcmp(name, steps[i])) return i;
+    return -1;
+}
+
+entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int nsteps, char *err,
+                      size_t errlen)
+{
+    char why[256] = "";
+    char *state = NULL, *expected = NULL, *wip_step = NULL, *wip_action = NULL, *error = NULL;
+    uint64_t attempt, wip_time, detected, updated, closed, next_try;
+    bool wip = false, restart = false;
+    entry_t *self = NULL;
+    service_t *service = NULL;
+    if (!obj || obj->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "entry: expected a map");
+        return NULL;
+    }
+    service = service_decode(codec_map_get(obj, "service"), why, sizeof why);
+    const int64_t max_ms = INT64_MAX / 2;
+    if (!service
+        || codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why)
+        || codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why)
+        || codec_get_bool(obj, "wip", false, &wip, why, sizeof why)
+        || codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why)
+        || codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why)
+        || codec_get_bool(obj, "restart", false, &restart, why, sizeof why)
+        || codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why)
+        || codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why)
+        || codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why)
+        || codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why)
+        || codec_get_uint(obj, "last_update", 0, max_ms, true, 0, &updated, why, sizeof why)
+        || codec_get_uint(obj, "close_time", 0, max_ms, false, 0, &closed, why, sizeof why)
+        || codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
+        goto done;
+    self = entry_new(&service, (int64_t) detected);
+    if (!self) {
+        snprintf(why, sizeof why, "out of memory");
+        goto done;
+    }
+    if (!strcmp(state, "deployed")) self->state = ENTRY_DEPLOYED;
+    else if (!strcmp(state, "undeployed")) self->state = ENTRY_UNDEPLOYED;
+    else if ((self->pos = s_step_index(state, steps, nsteps)) < 0) {
+        snprintf(why, sizeof why, "state: step '%s' is not in the workflow", state);
+        goto fail;
+    }
+    if (!strcmp(expected, "deployed")) self->expect_deployed = true;
+    else if (!strcmp(expected, "undeployed")) self->expect_deployed = false;
+    else {
+        snprintf(why, sizeof why, "expected_state: '%s'", expected);
+        goto fail;
+    }
+    if (wip) {
+        self->wip = true;
+        if (!wip_step || (self->wip_step = s_step_index(wip_step, steps, nsteps)) < 1) {
+            snprintf(why, sizeof why, "wip_step: '%s' is not a step after the provider",
+                     wip_step ? wip_step : "");
+            goto fail;
+        }
+        if (wip_action && !strcmp(wip_action, "add")) self->wip_action = ILP_ACTION_ADD;
+        else if (wip_action && !strcmp(wip_action, "delete")) self->wip_action = ILP_ACTION_DELETE;
+        else {
+            snprintf(why, sizeof why, "wip_action: expected add or delete");
+            goto fail;
+        }
+    }
+    self->restart = restart;
+    self->attempt = (uint32_t) attempt;
+    self->error = error;
+    error = NULL;
+    self->wip_time = (int64_t) wip_time;
+    self->last_update = (int64_t) updated;
+    self->close_time = (int64_t) closed;
+    self->next_try = (int64_t) next_try;
+    goto done;
+fail:
+    entry_destroy(&self);
+done:
+    if (!self) snprintf(err, errlen, "%s", why);
+    service_destroy(&service);
+    free(state);
+    free(expected);
+    free(wip_step);
+    free(wip_action);
+    free(error);
+    return self;
+}
+
+static json_t *s_service_json(const service_t *svc)
+{
+    json_t *targets = json_array();
+    for (size_t i = 0; i < svc->target_count; i++)
+        json_array_append_new(targets, json_pack("{s:s, s:i, s:i}", "host", svc->targets[i].host,
+                                                 "port", (json_int_t) svc->targets[i].port,
+                                                 "weight", (json_int_t) svc->targets[i].weight));
+    json_t *aliases = json_array();
+    for (size_t i = 0; i < svc->alias_count; i++)
+        json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
+    return json_pack("{s:s, s:s?, s:o, s:b, s:s?, s:o}", "name", svc->name, "provider",
+                     svc->provider, "targets", targets, "tls", svc->tls, "public_ip",
+                     svc->public_ip, "dns_aliases", aliases);
+}
+
+/* Milliseconds since the epoch as RFC 3339 UTC text, or JSON null for 0. */
+static json_t *s_time_json(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    time_t secs = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char text[40];
+    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(text + n, sizeof text - n, ".%03dZ", (int) (ms % 1000));
+    return json_string(text);
+}
+
+json_t *entry_to_json(const entry_t *self, const char *const *steps)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:i, s:s?, s:o, s:o, s:o, s:o, s:o}", "name",
+                     self->name, "state", entry_state_name(self, steps), "expected_state",
+                     self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip,
+                     "wip_step", self->wip ? steps[self->wip_step] : NULL, "attempt",
+                     (json_int_t) self->attempt, "error", self->error, "wip_time",
+                     s_time_json(self->wip ? self->wip_time : 0), "time_detected",
+                     s_time_json(self->time_detected), "last_update",
+                     s_time_json(self->last_update), "close_time", s_time_json(self->close_time),
+                     "service", s_service_json(self->service));
+}

@@ -1,0 +1,73 @@
+/* entry: one tracked service in the core — where it is in the workflow, where
+ * it should go, the work in progress, the last error and the times that the
+ * flow controller and the housekeeper act on. A plain data model with a
+ * msgpack codec (for the entries file) and a JSON view (for the HTTP API).
+ *
+ * Positions: the workflow has steps[0..n-1], steps[0] being the provider.
+ * While neither deployed nor undeployed, `pos` is the index of the last step
+ * completed for the current direction (0: only the provider has it). */
+#ifndef INTERLOOK_ENTRY_H
+#define INTERLOOK_ENTRY_H
+
+#include "broker/ilp_msg.h"
+#include "common/service.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    ENTRY_AT_STEP = 0,   /* state is steps[pos] */
+    ENTRY_DEPLOYED = 1,
+    ENTRY_UNDEPLOYED = 2,
+} entry_state_t;
+
+typedef struct {
+    char *name;               /* = service->name, key of the entry */
+    service_t *service;       /* the service as the core knows it */
+    entry_state_t state;
+    int pos;                  /* last completed step when state == ENTRY_AT_STEP */
+    bool expect_deployed;     /* expected_state: deployed (true) or undeployed */
+    bool wip;                 /* a WORK is out */
+    int wip_step;             /* step of that WORK */
+    ilp_action_t wip_action;  /* add or delete */
+    char work_id[ILP_MAX_ID + 1]; /* id of that WORK, "" when none */
+    bool restart;             /* definition changed while a step ran: redo from step 1 after it */
+    uint32_t attempt;         /* tries of the current step (1 = first) */
+    char *error;              /* last error, NULL when none */
+    int64_t wip_time;         /* wall-clock ms when the WORK went out */
+    int64_t time_detected;    /* wall-clock ms of the first EVENT add */
+    int64_t last_update;      /* wall-clock ms of the provider's last report */
+    int64_t close_time;       /* wall-clock ms it became undeployed, 0 otherwise */
+    int64_t next_try;         /* wall-clock ms before which no WORK is sent (back-off) */
+    size_t heap_index;        /* position in the core's deadline heap, SIZE_MAX when absent */
+    int64_t wip_mono_us;      /* monotonic time the WORK went out (latency metric; not saved) */
+} entry_t;
+
+/* A new entry for that service, at the provider step, expected deployed.
+ * Takes ownership of *service_p. NULL when out of memory. */
+entry_t *entry_new(service_t **service_p, int64_t now);
+
+void entry_destroy(entry_t **self_p);
+
+/* The entry's state as users see it: the step being worked on while wip,
+ * else the last step completed, "deployed" or "undeployed". */
+const char *entry_state_name(const entry_t *self, const char *const *steps);
+
+/* Sets or clears (NULL) the error. */
+void entry_set_error(entry_t *self, const char *error);
+
+/* Writes the entry as a msgpack map (the entries file format, see store.c). */
+void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk);
+
+/* Reads an entry written by entry_pack. Step names are mapped back to
+ * positions in steps (nsteps of them): a step that is no longer in the
+ * workflow is refused with an error naming it. NULL with the reason in err. */
+entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int nsteps, char *err,
+                      size_t errlen);
+
+/* The JSON object the HTTP API shows for an entry (new reference). */
+json_t *entry_to_json(const entry_t *self, const char *const *steps);
+
+#endif

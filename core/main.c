@@ -1,0 +1,98 @@
+/* interlookd: the interlook core. Parses the command line, loads the
+ * configuration, runs the server until SIGINT/SIGTERM. */
+#include "common/config.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "core/core_config.h"
+#include "core/server.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: interlookd [-c FILE] [--check-config]\n"
+            "The interlook core: runs the workflow that provisions published services.\n\n"
+            "  -c, --config FILE   configuration file (YAML; default: built-in defaults)\n"
+            "      --check-config  validate the configuration and exit\n"
+            "  -l, --log-level L   override core.logLevel (debug|info|warn|error)\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       the version\n\n"
+            "Environment: INTERLOOK_LISTEN, INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH override\n"
+            "core.listen, core.bus.router and core.bus.publish.\n"
+            "Exit status: 0 stopped by a signal (or valid configuration), 1 runtime failure,\n"
+            "2 bad usage or configuration.\n");
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"check-config", no_argument, NULL, 'k'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
+    const char *path = NULL, *level_arg = NULL;
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:l:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'k': check = 1; break;
+        case 'l': level_arg = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("interlookd %s (protocol ILP1)\n", INTERLOOK_VERSION); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "interlookd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    char err[1024];
+    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    if (!cfg) {
+        fprintf(stderr, "interlookd: %s\n", err);
+        return 2;
+    }
+    core_config_t core;
+    if (core_config_load(&core, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "interlookd: %s\n", err);
+        core_config_clear(&core);
+        config_destroy(&cfg);
+        return 2;
+    }
+    if (level_arg && log_level_parse(level_arg, &core.log_level) != 0) {
+        fprintf(stderr, "interlookd: --log-level: '%s' (use debug|info|warn|error)\n", level_arg);
+        core_config_clear(&core);
+        config_destroy(&cfg);
+        return 2;
+    }
+    if (check) {
+        printf("%s: configuration OK\n", path ? path : "(defaults)");
+        core_config_clear(&core);
+        config_destroy(&cfg);
+        return 0;
+    }
+    if (log_setup("interlookd", core.log_level, core.log_file) != 0) {
+        fprintf(stderr, "interlookd: core.logFile: cannot open '%s'\n", core.log_file);
+        core_config_clear(&core);
+        config_destroy(&cfg);
+        return 2;
+    }
+    zsys_init();
+    log_info("interlookd %s starting (config %s)", INTERLOOK_VERSION, path ? path : "defaults");
+    server_t *server = server_new(&core, err, sizeof err);
+    int rc = 1;
+    if (!server) {
+        log_error("cannot start: %s", err);
+    } else {
+        rc = server_run(server) == 0 ? 0 : 1;
+        server_destroy(&server);
+        log_info("interlookd stopped");
+    }
+    log_close();
+    core_config_clear(&core);
+    config_destroy(&cfg);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* server: the core daemon's one object. It owns the loop and wires the parts:
+ * bus events and results go into the workflow; the workflow's effects go out
+ * here, in one place (send or cancel WORK on the bus, persist the entries
+ * with coalescing, publish state, ask providers to refresh); timers drive the
+ * flow controller and the housekeeper; the HTTP API reads state in the loop. */
+#ifndef INTERLOOK_SERVER_H
+#define INTERLOOK_SERVER_H
+
+#include "core/core_config.h"
+
+typedef struct _server_t server_t;
+
+/* Loads the entries file, binds the bus and the API. NULL with the reason in
+ * err (bad entries file, endpoint in use, ...). */
+server_t *server_new(const core_config_t *config, char *err, size_t errlen);
+
+/* Saves the entries (when changed) and frees everything. */
+void server_destroy(server_t **self_p);
+
+/* Runs until SIGINT/SIGTERM. Returns 0, or -1 when the last save failed. */
+int server_run(server_t *self);
+
+#endif

@@ -1,0 +1,434 @@
+/* workflow: the core's state machine, see workflow.h. Every transition is
+ * decided in s_advance (what to do next for one entry) and s_finish (what a
+ * step's end means); the public functions only route inputs to them. */
+#include "core/workflow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _workflow_t {
+    char **steps;            /* copies, steps[0] is the provider */
+    int nsteps;
+    workflow_timing_t timing;
+    workflow_effects_t effects;
+    void *arg;
+    char *id_prefix;
+    uint64_t next_id;
+    zhashx_t *entries;       /* name -> entry_t*, owned */
+    zhashx_t *works;         /* work id -> entry_t*, not owned */
+    entry_t **heap;          /* min-heap on next_try: entries in back-off */
+    size_t heap_size;
+    size_t heap_cap;
+};
+
+/* Deadline heap: entries waiting for their back-off to end ----------------- */
+
+static void s_heap_swap(workflow_t *self, size_t a, size_t b)
+{
+    entry_t *t = self->heap[a];
+    self->heap[a] = self->heap[b];
+    self->heap[b] = t;
+    self->heap[a]->heap_index = a;
+    self->heap[b]->heap_index = b;
+}
+
+static void s_heap_up(workflow_t *self, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (self->heap[parent]->next_try <= self->heap[i]->next_try) return;
+        s_heap_swap(self, i, parent);
+        i = parent;
+    }
+}
+
+static void s_heap_down(workflow_t *self, size_t i)
+{
+    for (;;) {
+        size_t left = 2 * i + 1, right = left + 1, least = i;
+        if (left < self->heap_size && self->heap[left]->next_try < self->heap[least]->next_try)
+            least = left;
+        if (right < self->heap_size && self->heap[right]->next_try < self->heap[least]->next_try)
+            least = right;
+        if (least == i) return;
+        s_heap_swap(self, i, least);
+        i = least;
+    }
+}
+
+static void s_heap_remove(workflow_t *self, entry_t *entry)
+{
+    size_t i = entry->heap_index;
+    if (i == SIZE_MAX) return;
+    entry->heap_index = SIZE_MAX;
+    self->heap_size--;
+    if (i == self->heap_size) return;
+    self->heap[i] = self->heap[self->heap_size];
+    self->heap[i]->heap_index = i;
+    s_heap_up(self, i);
+    s_heap_down(self, i);
+}
+
+static void s_heap_push(workflow_t *self, entry_t *entry)
+{
+    s_heap_remove(self, entry);
+    if (self->heap_size == self->heap_cap) {
+        size_t cap = self->heap_cap ? self->heap_cap * 2 : 64;
+        entry_t **grown = realloc(self->heap, cap * sizeof *grown);
+        if (!grown) return; /* out of memory: the housekeeper's scan still finds it */
+        self->heap = grown;
+        self->heap_cap = cap;
+    }
+    entry->heap_index = self->heap_size;
+    self->heap[self->heap_size++] = entry;
+    s_heap_up(self, entry->heap_index);
+}
+
+/* Transitions ------------------------------------------------------------- */
+
+static bool s_is_ipam(const char *step)
+{
+    return strncmp(step, "ipam.", 5) == 0;
+}
+
+static void s_changed(workflow_t *self, entry_t *entry)
+{
+    if (self->effects.changed) self->effects.changed(self->arg, entry);
+}
+
+static void s_send_work(workflow_t *self, entry_t *entry, int step, ilp_action_t action,
+                        int64_t now)
+{
+    entry->wip = true;
+    entry->wip_step = step;
+    entry->wip_action = action;
+    entry->wip_time = now;
+    snprintf(entry->work_id, sizeof entry->work_id, "%s-%llx", self->id_prefix,
+             (unsigned long long) ++self->next_id);
+    zhashx_insert(self->works, entry->work_id, entry);
+    s_changed(self, entry);
+    if (self->effects.dispatch) self->effects.dispatch(self->arg, entry, self->steps[step], action);
+}
+
+/* Forgets the work in progress (answered, failed or timed out). */
+static void s_clear_work(workflow_t *self, entry_t *entry)
+{
+    if (entry->work_id[0]) zhashx_delete(self->works, entry->work_id);
+    entry->work_id[0] = 0;
+    entry->wip = false;
+}
+
+/* Decides and starts the next move of an entry that has no work in progress:
+ * one WORK towards its expected state, or the final state change. */
+static void s_advance(workflow_t *self, entry_t *entry, int64_t now)
+{
+    if (entry->wip) return;
+    if (entry->next_try > now) {
+        s_heap_push(self, entry);
+        return;
+    }
+    s_heap_remove(self, entry);
+    int last = self->nsteps - 1;
+    if (entry->expect_deployed) {
+        if (entry->state == ENTRY_DEPLOYED) return;
+        if (entry->state == ENTRY_UNDEPLOYED) {
+            entry->state = ENTRY_AT_STEP;
+            entry->pos = 0;
+            entry->close_time = 0;
+        }
+        if (entry->pos >= last) {
+            entry->state = ENTRY_DEPLOYED;
+            entry->attempt = 1;
+            s_changed(self, entry);
+            return;
+        }
+        s_send_work(self, entry, entry->pos + 1, ILP_ACTION_ADD, now);
+        return;
+    }
+    if (entry->state == ENTRY_UNDEPLOYED) return;
+    if (entry->state == ENTRY_DEPLOYED) {
+        entry->state = ENTRY_AT_STEP;
+        entry->pos = last;
+    }
+    if (entry->pos <= 0) {
+        entry->state = ENTRY_UNDEPLOYED;
+        entry->pos = 0;
+        entry->attempt = 1;
+        entry->close_time = now;
+        s_changed(self, entry);
+        return;
+    }
+    s_send_work(self, entry, entry->pos, ILP_ACTION_DELETE, now);
+}
+
+/* The step in progress ended without success (error or time-out): keep the
+ * error, and retry after a capped exponential back-off. When the expected
+ * direction flipped meanwhile, the step may have been half done: count it as
+ * done for the new direction, so that it is undone (or redone) too. */
+static void s_fail(workflow_t *self, entry_t *entry, const char *error, int64_t now)
+{
+    bool went_forward = entry->wip_action == ILP_ACTION_ADD;
+    int step = entry->wip_step;
+    s_clear_work(self, entry);
+    entry_set_error(entry, error);
+    if (went_forward != entry->expect_deployed) {
+        entry->pos = went_forward ? step : step - 1;
+        entry->attempt = 1;
+        entry->next_try = 0;
+    } else {
+        int64_t delay = self->timing.retry_min_ms;
+        for (uint32_t i = 1; i < entry->attempt && delay < self->timing.retry_max_ms; i++)
+            delay *= 2;
+        if (delay > self->timing.retry_max_ms) delay = self->timing.retry_max_ms;
+        entry->attempt++;
+        entry->next_try = now + delay;
+    }
+    s_changed(self, entry);
+    s_advance(self, entry, now);
+}
+
+/* The step in progress succeeded: merge what it may change, move on. */
+static void s_finish(workflow_t *self, entry_t *entry, service_t *result, int64_t now)
+{
+    int step = entry->wip_step;
+    bool added = entry->wip_action == ILP_ACTION_ADD;
+    s_clear_work(self, entry);
+    if (result && s_is_ipam(self->steps[step]))
+        service_set_string(&entry->service->public_ip, result->public_ip);
+    entry->pos = added ? step : step - 1;
+    entry->attempt = 1;
+    entry->next_try = 0;
+    entry_set_error(entry, NULL);
+    if (entry->restart && entry->expect_deployed) entry->pos = 0;
+    entry->restart = false;
+    s_changed(self, entry);
+    s_advance(self, entry, now);
+}
+
+/* Inputs ------------------------------------------------------------------ */
+
+static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
+{
+    service_t *service = *service_p;
+    entry_t *entry = zhashx_lookup(self->entries, service->name);
+    service_set_string(&service->public_ip, NULL); /* only IPAM sets it */
+    if (!entry) {
+        entry = entry_new(service_p, now);
+        if (!entry) return;
+        zhashx_insert(self->entries, entry->name, entry);
+        s_changed(self, entry);
+        s_advance(self, entry, now);
+        return;
+    }
+    entry->last_update = now;
+    bool same = service_same_definition(entry->service, service);
+    bool turn = !entry->expect_deployed;
+    if (same && !turn) return; /* a re-report: only last_update moves (not persisted at once) */
+    if (!same) {
+        /* The provider's definition wins; the public IP stays the core's. */
+        service_set_string(&service->public_ip, entry->service->public_ip);
+        service_destroy(&entry->service);
+        entry->service = service;
+        *service_p = NULL;
+        if (entry->wip) entry->restart = true;
+        else if (entry->state != ENTRY_UNDEPLOYED) {
+            entry->state = ENTRY_AT_STEP;
+            entry->pos = 0;
+        }
+    }
+    if (turn) {
+        entry->expect_deployed = true;
+        entry->attempt = 1;
+        entry->next_try = 0;
+    }
+    s_changed(self, entry);
+    s_advance(self, entry, now);
+}
+
+static void s_event_delete(workflow_t *self, const char *name, int64_t now)
+{
+    entry_t *entry = zhashx_lookup(self->entries, name);
+    if (!entry) return;
+    entry->last_update = now;
+    if (!entry->expect_deployed) return;
+    entry->expect_deployed = false;
+    entry->restart = false;
+    entry->attempt = 1;
+    entry->next_try = 0;
+    s_changed(self, entry);
+    s_advance(self, entry, now);
+}
+
+int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
+                   service_t **service_p, int64_t now)
+{
+    if (!extension || strcmp(extension, self->steps[0]) || !service_p || !*service_p) return -1;
+    service_set_string(&(*service_p)->provider, extension);
+    if (action == ILP_ACTION_ADD) s_event_add(self, service_p, now);
+    else if (action == ILP_ACTION_DELETE) s_event_delete(self, (*service_p)->name, now);
+    else return -1;
+    return 0;
+}
+
+int workflow_result(workflow_t *self, const char *work_id, const char *extension,
+                    const char *error, service_t **service_p, int64_t now)
+{
+    entry_t *entry = work_id ? zhashx_lookup(self->works, work_id) : NULL;
+    if (!entry || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
+    if (error) {
+        char text[ILP_MAX_TEXT + ILP_MAX_EXT_NAME + 8];
+        snprintf(text, sizeof text, "%s: %s", extension, error);
+        s_fail(self, entry, text, now);
+        return 0;
+    }
+    s_finish(self, entry, service_p ? *service_p : NULL, now);
+    return 0;
+}
+
+void workflow_tick(workflow_t *self, int64_t now)
+{
+    while (self->heap_size > 0 && self->heap[0]->next_try <= now) {
+        entry_t *entry = self->heap[0];
+        s_heap_remove(self, entry);
+        s_advance(self, entry, now);
+    }
+}
+
+void workflow_housekeep(workflow_t *self, int64_t now)
+{
+    zlistx_t *expired = zlistx_new();
+    for (entry_t *entry = zhashx_first(self->entries); entry;
+         entry = zhashx_next(self->entries)) {
+        if (entry->wip && now - entry->wip_time > self->timing.wip_timeout_ms) {
+            zlistx_add_end(expired, entry);
+        } else if (entry->state == ENTRY_UNDEPLOYED && entry->close_time
+                   && now - entry->close_time > self->timing.clean_after_ms) {
+            zlistx_add_end(expired, entry);
+        } else if (entry->state == ENTRY_DEPLOYED && entry->expect_deployed
+                   && now - entry->last_update > self->timing.max_last_updated_ms
+                   && self->effects.refresh) {
+            self->effects.refresh(self->arg, self->steps[0], entry->name);
+        }
+    }
+    for (entry_t *entry = zlistx_first(expired); entry; entry = zlistx_next(expired)) {
+        if (entry->wip) {
+            if (self->effects.cancel) self->effects.cancel(self->arg, entry->work_id);
+            char text[ILP_MAX_EXT_NAME + 64];
+            snprintf(text, sizeof text, "%s: no answer within %lld ms",
+                     self->steps[entry->wip_step], (long long) self->timing.wip_timeout_ms);
+            s_fail(self, entry, text, now);
+            continue;
+        }
+        if (self->effects.removed) self->effects.removed(self->arg, entry);
+        s_heap_remove(self, entry);
+        zhashx_delete(self->entries, entry->name); /* frees entry */
+    }
+    zlistx_destroy(&expired);
+}
+
+int workflow_adopt(workflow_t *self, entry_t **entry_p)
+{
+    entry_t *entry = *entry_p;
+    if (zhashx_lookup(self->entries, entry->name)) return -1;
+    entry->heap_index = SIZE_MAX;
+    zhashx_insert(self->entries, entry->name, entry);
+    *entry_p = NULL;
+    return 0;
+}
+
+void workflow_resume(workflow_t *self, int64_t now)
+{
+    zlistx_t *all = zlistx_new();
+    for (entry_t *entry = zhashx_first(self->entries); entry; entry = zhashx_next(self->entries))
+        zlistx_add_end(all, entry);
+    for (entry_t *entry = zlistx_first(all); entry; entry = zlistx_next(all)) {
+        if (entry->wip) {
+            /* The work of the previous run is lost with its broker: send it again. */
+            entry->wip = false;
+            entry->work_id[0] = 0;
+            s_send_work(self, entry, entry->wip_step, entry->wip_action, now);
+        } else {
+            s_advance(self, entry, now);
+        }
+    }
+    zlistx_destroy(&all);
+}
+
+/* Lifecycle and accessors ------------------------------------------------ */
+
+workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_timing_t *timing,
+                         const char *id_prefix, const workflow_effects_t *effects, void *arg)
+{
+    if (!steps || nsteps < 1 || !timing) return NULL;
+    workflow_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->steps = calloc((size_t) nsteps + 1, sizeof *self->steps);
+    for (int i = 0; i < nsteps; i++) self->steps[i] = strdup(steps[i]);
+    self->nsteps = nsteps;
+    self->timing = *timing;
+    if (self->timing.retry_min_ms <= 0) self->timing.retry_min_ms = 1000;
+    if (self->timing.retry_max_ms < self->timing.retry_min_ms)
+        self->timing.retry_max_ms = self->timing.retry_min_ms;
+    if (effects) self->effects = *effects;
+    self->arg = arg;
+    self->id_prefix = strdup(id_prefix ? id_prefix : "w");
+    self->entries = zhashx_new();
+    zhashx_set_destructor(self->entries, (zhashx_destructor_fn *) entry_destroy);
+    self->works = zhashx_new();
+    return self;
+}
+
+void workflow_destroy(workflow_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    workflow_t *self = *self_p;
+    zhashx_destroy(&self->works);
+    zhashx_destroy(&self->entries);
+    for (int i = 0; i < self->nsteps; i++) free(self->steps[i]);
+    free(self->steps);
+    free(self->heap);
+    free(self->id_prefix);
+    free(self);
+    *self_p = NULL;
+}
+
+entry_t *workflow_lookup(workflow_t *self, const char *name)
+{
+    return name ? zhashx_lookup(self->entries, name) : NULL;
+}
+
+entry_t *workflow_work_entry(workflow_t *self, const char *work_id)
+{
+    return work_id ? zhashx_lookup(self->works, work_id) : NULL;
+}
+
+entry_t *workflow_first(workflow_t *self)
+{
+    return zhashx_first(self->entries);
+}
+
+entry_t *workflow_next(workflow_t *self)
+{
+    return zhashx_next(self->entries);
+}
+
+size_t workflow_size(workflow_t *self)
+{
+    return zhashx_size(self->entries);
+}
+
+const char *const *workflow_steps(workflow_t *self)
+{
+    return (const char *const *) self->steps;
+}
+
+int workflow_nsteps(workflow_t *self)
+{
+    return self->nsteps;
+}
+
+size_t workflow_waiting(workflow_t *self)
+{
+    return self->heap_size;
+}

@@ -1,0 +1,90 @@
+/* workflow: the core's state machine. It tracks one entry per service and
+ * moves each, one step at a time, towards its expected state: forward through
+ * the workflow's steps with WORK add until `deployed`, backward with WORK
+ * delete until `undeployed`. It is pure: time comes in as an argument and
+ * every side effect (send a WORK, cancel one, persist and publish a change,
+ * ask a provider to refresh) goes out through the effects callbacks, so that
+ * the whole machine is unit-tested with an injected clock.
+ *
+ * Cost: events and results are O(1) (hash look-ups); the flow controller tick
+ * is O(k log n) in the k entries whose back-off ended; the housekeeper scans
+ * all entries, once per housekeeping interval. */
+#ifndef INTERLOOK_WORKFLOW_H
+#define INTERLOOK_WORKFLOW_H
+
+#include "core/entry.h"
+
+#include <czmq.h>
+
+typedef struct _workflow_t workflow_t;
+
+typedef struct {
+    int64_t wip_timeout_ms;      /* serviceWIPTimeout: a step without answer this long fails */
+    int64_t max_last_updated_ms; /* serviceMaxLastUpdated: refresh deployed entries this old */
+    int64_t clean_after_ms;      /* cleanUndeployedServiceAfter: forget undeployed entries */
+    int64_t retry_min_ms;        /* first back-off after a step error */
+    int64_t retry_max_ms;        /* cap of the back-off */
+} workflow_timing_t;
+
+typedef struct {
+    /* Send WORK entry->work_id (action) for entry->service to extension. */
+    void (*dispatch)(void *arg, const entry_t *entry, const char *extension, ilp_action_t action);
+    /* Forget an outstanding WORK (it timed out); its late RESULT must be dropped. */
+    void (*cancel)(void *arg, const char *work_id);
+    /* The entry changed: persist it, publish its state. */
+    void (*changed)(void *arg, const entry_t *entry);
+    /* The entry is about to be removed (entry is still valid during the call). */
+    void (*removed)(void *arg, const entry_t *entry);
+    /* Ask a provider to report a service again. */
+    void (*refresh)(void *arg, const char *provider, const char *name);
+} workflow_effects_t;
+
+/* A workflow over steps[0..nsteps-1] (steps[0] is the provider). The steps
+ * are copied. Work ids start with id_prefix (unique per core run). NULL when
+ * nsteps < 1 or out of memory. */
+workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_timing_t *timing,
+                         const char *id_prefix, const workflow_effects_t *effects, void *arg);
+
+void workflow_destroy(workflow_t **self_p);
+
+/* An EVENT from extension. Only the provider (steps[0]) may send them:
+ * returns -1 for any other sender and does nothing. Takes *service_p. */
+int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
+                   service_t **service_p, int64_t now);
+
+/* A RESULT. Returns -1 when work_id is not the work in progress of an entry
+ * or comes from another extension than it was sent to (stale). May take *service_p. */
+int workflow_result(workflow_t *self, const char *work_id, const char *extension,
+                    const char *error, service_t **service_p, int64_t now);
+
+/* Flow controller: dispatches entries whose back-off has ended. */
+void workflow_tick(workflow_t *self, int64_t now);
+
+/* Housekeeper: WIP time-outs, refresh of stale deployed entries, removal of old undeployed ones. */
+void workflow_housekeep(workflow_t *self, int64_t now);
+
+/* Adds an entry loaded from disk (not dispatched until workflow_resume).
+ * Takes *entry_p. Returns -1 when an entry of that name exists. */
+int workflow_adopt(workflow_t *self, entry_t **entry_p);
+
+/* After loading: re-dispatches work that was in progress and whatever is due. */
+void workflow_resume(workflow_t *self, int64_t now);
+
+/* The entry of that service, NULL when none. */
+entry_t *workflow_lookup(workflow_t *self, const char *name);
+
+/* The entry whose work in progress has that id, NULL when none. */
+entry_t *workflow_work_entry(workflow_t *self, const char *work_id);
+
+/* Iteration over all entries (no changes to the workflow while iterating). */
+entry_t *workflow_first(workflow_t *self);
+entry_t *workflow_next(workflow_t *self);
+
+size_t workflow_size(workflow_t *self);
+const char *const *workflow_steps(workflow_t *self);
+int workflow_nsteps(workflow_t *self);
+
+/* Entries waiting for their back-off to end (the flow controller's queue). */
+size_t workflow_waiting(workflow_t *self);
+
+#endif

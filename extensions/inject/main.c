@@ -1,0 +1,282 @@
+/* interlook-inject: a scripted provider. It registers as a provider (by
+ * default provider.docker) and reports the services it is told about, from
+ * its command line and from standard input, one command per line:
+ *
+ *   add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [tls]
+ *   delete NAME
+ *   add-many PREFIX COUNT [HOST:PORT]      (PREFIX0 .. PREFIX<COUNT-1>)
+ *   delete-many PREFIX COUNT
+ *   list
+ *   quit
+ *
+ * Like a real provider it re-reports everything it holds after each WELCOME
+ * and answers refresh requests (add if it holds the service, delete if not).
+ * It is the test peer of the core and a tool to inject services by hand. */
+#include "broker/bus_config.h"
+#include "broker/ilp_client.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/version.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    ilp_client_t *client;
+    zhashx_t *services; /* name -> service_t*, what this provider reports as present */
+    char line[8192];    /* partial input line */
+    size_t line_len;
+    bool once;          /* exit once the command line's work is sent */
+    bool stdin_open;
+} inject_t;
+
+static int s_target(service_t *svc, const char *text)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text) return -1;
+    char host[256];
+    size_t n = (size_t) (colon - text);
+    if (n >= sizeof host) return -1;
+    memcpy(host, text, n);
+    host[n] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) return -1;
+    return service_add_target(svc, host, (uint16_t) port, 1);
+}
+
+static void s_report(inject_t *self, ilp_action_t action, const service_t *svc)
+{
+    ilp_client_event(self->client, action, svc);
+}
+
+static void s_add(inject_t *self, service_t **svc_p)
+{
+    service_t *svc = *svc_p;
+    s_report(self, ILP_ACTION_ADD, svc);
+    zhashx_update(self->services, svc->name, svc);
+    *svc_p = NULL;
+}
+
+static void s_delete(inject_t *self, const char *name)
+{
+    service_t *svc = service_new(name);
+    if (!svc) return;
+    s_report(self, ILP_ACTION_DELETE, svc);
+    service_destroy(&svc);
+    zhashx_delete(self->services, name);
+}
+
+/* Runs one command (argv form). Returns -1 on a bad command, 1 for quit. */
+static int s_command(inject_t *self, int argc, char **argv)
+{
+    if (argc == 0) return 0;
+    const char *cmd = argv[0];
+    if (!strcmp(cmd, "quit")) return 1;
+    if (!strcmp(cmd, "list")) {
+        for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
+            printf("%s\n", s->name);
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "add") && argc >= 2) {
+        service_t *svc = service_new(argv[1]);
+        if (!svc) return -1;
+        for (int i = 2; i < argc; i++) {
+            int rc = 0;
+            if (!strcmp(argv[i], "tls")) svc->tls = true;
+            else if (!strncmp(argv[i], "alias=", 6)) rc = service_add_alias(svc, argv[i] + 6);
+            else rc = s_target(svc, argv[i]);
+            if (rc) {
+                log_error("inject: bad item '%s' (HOST:PORT, alias=NAME or tls)", argv[i]);
+                service_destroy(&svc);
+                return -1;
+            }
+        }
+        s_add(self, &svc);
+        return 0;
+    }
+    if (!strcmp(cmd, "delete") && argc == 2) {
+        s_delete(self, argv[1]);
+        return 0;
+    }
+    if ((!strcmp(cmd, "add-many") || !strcmp(cmd, "delete-many")) && argc >= 3) {
+        char *end;
+        long count = strtol(argv[2], &end, 10);
+        if (*end || count < 0 || count > 10000000) return -1;
+        bool add = cmd[0] == 'a';
+        for (long i = 0; i < count; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "%s%ld", argv[1], i);
+            if (!add) {
+                s_delete(self, name);
+                continue;
+            }
+            service_t *svc = service_new(name);
+            if (!svc) return -1;
+            if (s_target(svc, argc >= 4 ? argv[3] : "192.0.2.1:8080")) {
+                service_destroy(&svc);
+                return -1;
+            }
+            s_add(self, &svc);
+        }
+        return 0;
+    }
+    log_error("inject: bad command '%s' (add, delete, add-many, delete-many, list, quit)", cmd);
+    return -1;
+}
+
+static int s_line(inject_t *self, char *line)
+{
+    char *argv[64];
+    int argc = 0;
+    for (char *tok = strtok(line, " \t\r"); tok && argc < 64; tok = strtok(NULL, " \t\r"))
+        argv[argc++] = tok;
+    return s_command(self, argc, argv);
+}
+
+static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    inject_t *self = arg;
+    char buf[4096];
+    ssize_t n = read(item->fd, buf, sizeof buf);
+    if (n <= 0) {
+        zloop_poller_end(loop, item);
+        self->stdin_open = false;
+        if (!self->once) ilp_client_stop(self->client);
+        return 0;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            if (self->line_len < sizeof self->line - 1) self->line[self->line_len++] = buf[i];
+            continue;
+        }
+        self->line[self->line_len] = 0;
+        self->line_len = 0;
+        if (s_line(self, self->line) == 1) ilp_client_stop(self->client);
+    }
+    return 0;
+}
+
+static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
+{
+    inject_t *self = arg;
+    if (!connected) return;
+    /* Re-report everything: events sent just before a core restart can be lost. */
+    for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
+        ilp_client_event(client, ILP_ACTION_ADD, s);
+    if (self->once) ilp_client_stop(client);
+}
+
+static void s_on_refresh(ilp_client_t *client, const char *name, void *arg)
+{
+    inject_t *self = arg;
+    (void) client;
+    service_t *svc = zhashx_lookup(self->services, name);
+    if (svc) {
+        s_report(self, ILP_ACTION_ADD, svc);
+    } else {
+        service_t *gone = service_new(name);
+        s_report(self, ILP_ACTION_DELETE, gone);
+        service_destroy(&gone);
+    }
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: interlook-inject [options] [COMMAND ARGS...]\n"
+            "A scripted provider: reports services to the core from the command line and from\n"
+            "standard input (one command per line):\n"
+            "  add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [tls]\n"
+            "  delete NAME\n"
+            "  add-many PREFIX COUNT [HOST:PORT]\n"
+            "  delete-many PREFIX COUNT\n"
+            "  list | quit\n\n"
+            "  -c, --config FILE    configuration file (core.bus.*)\n"
+            "  -n, --name NAME      provider name (default provider.docker)\n"
+            "  -i, --instance ID    instance id\n"
+            "      --router EP      core ROUTER endpoint (default %s)\n"
+            "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --once           exit once the command line's events are sent\n"
+            "                       (default: keep running until stdin ends or quit)\n"
+            "  -l, --log-level LVL  debug|info|warn|error (default info)\n"
+            "  -h, --help, -V, --version\n\n"
+            "Exit status: 0 done, 1 runtime failure, 2 bad usage or configuration.\n",
+            BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},   {"name", required_argument, NULL, 'n'},
+        {"instance", required_argument, NULL, 'i'}, {"router", required_argument, NULL, 'R'},
+        {"publish", required_argument, NULL, 'P'},  {"once", no_argument, NULL, 'o'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
+    const char *publish = NULL, *level_text = "info";
+    bool once = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+c:n:i:l:hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'n': name = optarg; break;
+        case 'i': instance = optarg; break;
+        case 'R': router = optarg; break;
+        case 'P': publish = optarg; break;
+        case 'o': once = true; break;
+        case 'l': level_text = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        case 'V': printf("interlook-inject %s\n", INTERLOOK_VERSION); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    log_level_t level;
+    if (log_level_parse(level_text, &level) != 0) {
+        fprintf(stderr, "interlook-inject: log level '%s' (use debug|info|warn|error)\n",
+                level_text);
+        return 2;
+    }
+    char err[512];
+    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    bus_config_t bus;
+    if (!cfg || bus_config_load(&bus, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "interlook-inject: %s\n", err);
+        config_destroy(&cfg);
+        return 2;
+    }
+    log_setup("interlook-inject", level, "stderr");
+    zsys_init();
+    inject_t self = {.once = once, .stdin_open = !once};
+    self.services = zhashx_new();
+    zhashx_set_destructor(self.services, (zhashx_destructor_fn *) service_destroy);
+    ilp_client_config_t cc = {.name = name,
+                              .instance = instance,
+                              .credit = 1,
+                              .router_endpoint = router ? router : bus.router,
+                              .publish_endpoint = publish ? publish : bus.publish,
+                              .heartbeat_ms = bus.heartbeat_ms,
+                              .liveness = bus.liveness};
+    ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
+    self.client = ilp_client_new(&cc, &handler, &self);
+    config_destroy(&cfg);
+    int rc = 0;
+    if (!self.client) {
+        rc = 2;
+    } else if (s_command(&self, argc - optind, argv + optind) < 0) {
+        rc = 2;
+    } else {
+        if (!once) {
+            zmq_pollitem_t item = {NULL, STDIN_FILENO, ZMQ_POLLIN, 0};
+            zloop_poller(ilp_client_loop(self.client), &item, s_on_stdin, &self);
+        }
+        ilp_client_run(self.client);
+    }
+    ilp_client_destroy(&self.client);
+    zhashx_destroy(&self.services);
+    return rc;
+}

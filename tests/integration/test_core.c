@@ -1,0 +1,357 @@
+/* End-to-end tests of the core with real processes over TCP loopback:
+ * interlookd + interlook-echo instances + interlook-inject as the provider,
+ * checked through the HTTP API; kill -9 of the core in the middle. */
+#include "tests/support/testutil.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define WAIT_MS 20000
+
+typedef struct {
+    char *dir;
+    char config[512];
+    char api[64];
+    char router[64];
+    char publish[64];
+    pid_t core;
+    pid_t echo[2];
+    pid_t inject;
+    int inject_in;        /* the injector's standard input */
+    /* conditions */
+    const char *want_state;
+    int want_count;
+} ctx_t;
+
+static int s_setup(void **state)
+{
+    ctx_t *ctx = calloc(1, sizeof *ctx);
+    ctx->dir = test_tmpdir();
+    assert_non_null(ctx->dir);
+    int ports[3];
+    assert_int_equal(test_free_ports(ports, 3), 0);
+    snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
+    snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
+    snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
+    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "# written by test_core\n"
+             "core:\n"
+             "  logLevel: debug\n"
+             "  logFile: %s/core.log\n"
+             "  listen: 127.0.0.1:%d\n"
+             "  workflowSteps: provider.test,provisioner.echo\n"
+             "  workflowEntriesFile: %s/var/entries.db\n"
+             "  checkFlowInterval: 100ms\n"
+             "  workflowHousekeeperInterval: 500ms\n"
+             "  serviceWIPTimeout: 10s\n"
+             "  serviceMaxLastUpdated: 1h\n"
+             "  cleanUndeployedServiceAfter: 1h\n"
+             "  persistDelay: 20ms\n"
+             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n",
+             ctx->dir, ports[0], ctx->dir, ctx->router, ctx->publish);
+    assert_int_equal(test_write_file(ctx->config, text), 0);
+    ctx->inject_in = -1;
+    *state = ctx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    ctx_t *ctx = *state;
+    if (ctx->inject_in >= 0) close(ctx->inject_in);
+    test_stop(ctx->inject, SIGKILL, 2000);
+    test_stop(ctx->echo[0], SIGKILL, 2000);
+    test_stop(ctx->echo[1], SIGKILL, 2000);
+    test_stop(ctx->core, SIGKILL, 2000);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", ctx->dir);
+    free(ctx->dir);
+    free(ctx);
+    return 0;
+}
+
+static bool s_healthy(void *arg)
+{
+    ctx_t *ctx = arg;
+    char url[128];
+    snprintf(url, sizeof url, "%s/health", ctx->api);
+    long status = 0;
+    char *body = test_http_get(url, &status);
+    free(body);
+    return status == 200;
+}
+
+static void s_start_core(ctx_t *ctx)
+{
+    const char *args[] = {"-c", ctx->config, NULL};
+    ctx->core = test_spawn("interlookd", args);
+    assert_true(ctx->core > 0);
+    assert_true(test_wait(s_healthy, ctx, WAIT_MS));
+}
+
+static void s_start_echo(ctx_t *ctx, int i, const char *delay)
+{
+    char instance[32];
+    snprintf(instance, sizeof instance, "echo-%d", i);
+    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
+                          "provisioner.echo", "--instance", instance, "--credit", "5",
+                          "--delay", delay, NULL};
+    ctx->echo[i] = test_spawn("interlook-echo", args);
+    assert_true(ctx->echo[i] > 0);
+}
+
+static void s_start_inject(ctx_t *ctx)
+{
+    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
+                          "provider.test", NULL};
+    ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
+    assert_true(ctx->inject > 0);
+}
+
+static void s_say(ctx_t *ctx, const char *line)
+{
+    size_t n = strlen(line);
+    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t) n);
+}
+
+/* GET path, parsed; NULL when unreachable. */
+static json_t *s_get(ctx_t *ctx, const char *path, long *status)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", ctx->api, path);
+    char *body = test_http_get(url, status);
+    if (!body) return NULL;
+    json_t *json = json_loads(body, 0, NULL);
+    free(body);
+    return json;
+}
+
+static int s_count_state(ctx_t *ctx, const char *state, int *total)
+{
+    long status = 0;
+    json_t *all = s_get(ctx, "/services", &status);
+    if (!all || status != 200) {
+        json_decref(all);
+        return -1;
+    }
+    int n = 0;
+    const char *key;
+    json_t *entry;
+    json_object_foreach(all, key, entry)
+    {
+        const char *s = json_string_value(json_object_get(entry, "state"));
+        bool wip = json_is_true(json_object_get(entry, "wip"));
+        if (s && !strcmp(s, state) && !wip) n++;
+    }
+    if (total) *total = (int) json_object_size(all);
+    json_decref(all);
+    return n;
+}
+
+static bool s_reached(void *arg)
+{
+    ctx_t *ctx = arg;
+    return s_count_state(ctx, ctx->want_state, NULL) >= ctx->want_count;
+}
+
+static void s_wait_state(ctx_t *ctx, const char *state, int count)
+{
+    ctx->want_state = state;
+    ctx->want_count = count;
+    if (!test_wait(s_reached, ctx, WAIT_MS))
+        fail_msg("%d services %s: only %d after %d ms", count, state,
+                 s_count_state(ctx, state, NULL), WAIT_MS);
+}
+
+static void test_deploy_and_undeploy_100(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    s_start_echo(ctx, 0, "0");
+    s_start_echo(ctx, 1, "0");
+    s_start_inject(ctx);
+    s_say(ctx, "add-many svc- 100 192.0.2.7:8080\n");
+    s_wait_state(ctx, "deployed", 100);
+
+    long status = 0;
+    json_t *one = s_get(ctx, "/services/svc-42", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(one, "expected_state")), "deployed");
+    json_t *svc = json_object_get(one, "service");
+    assert_string_equal(json_string_value(json_object_get(svc, "provider")), "provider.test");
+    json_t *target = json_array_get(json_object_get(svc, "targets"), 0);
+    assert_string_equal(json_string_value(json_object_get(target, "host")), "192.0.2.7");
+    assert_int_equal(json_integer_value(json_object_get(target, "port")), 8080);
+    json_decref(one);
+
+    json_t *flow = s_get(ctx, "/workflow", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(flow, "steps"), 1)),
+                        "provisioner.echo");
+    json_decref(flow);
+
+    json_t *exts = s_get(ctx, "/extensions", &status);
+    assert_int_equal(status, 200);
+    assert_int_equal(json_array_size(json_object_get(exts, "provisioner.echo")), 2);
+    assert_int_equal(json_array_size(json_object_get(exts, "provider.test")), 1);
+    json_decref(exts);
+
+    s_say(ctx, "delete-many svc- 100\n");
+    s_wait_state(ctx, "undeployed", 100);
+    int total = 0;
+    assert_int_equal(s_count_state(ctx, "undeployed", &total), 100);
+    assert_int_equal(total, 100);
+
+    char url[128];
+    snprintf(url, sizeof url, "%s/metrics", ctx->api);
+    char *metrics = test_http_get(url, &status);
+    assert_non_null(metrics);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(metrics, "interlook_entries{state=\"undeployed\"} 100\n"));
+    assert_non_null(strstr(metrics, "interlook_results_total 200\n"));
+    assert_non_null(strstr(metrics, "interlook_instances_alive{extension=\"provisioner.echo\"} 2\n"));
+    free(metrics);
+
+    json_t *missing = s_get(ctx, "/services/nope", &status);
+    assert_int_equal(status, 404);
+    assert_non_null(json_object_get(missing, "error"));
+    json_decref(missing);
+    json_t *bad = s_get(ctx, "/nowhere", &status);
+    assert_int_equal(status, 404);
+    json_decref(bad);
+}
+
+static bool s_some_deployed(void *arg)
+{
+    ctx_t *ctx = arg;
+    int n = s_count_state(ctx, ctx->want_state, NULL);
+    return n >= ctx->want_count;
+}
+
+static void test_kill9_core_midway(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    s_start_echo(ctx, 0, "20ms"); /* slow enough to be caught in the middle */
+    s_start_inject(ctx);
+    s_say(ctx, "add-many k- 100\n");
+    ctx->want_state = "deployed";
+    ctx->want_count = 10;
+    assert_true(test_wait(s_some_deployed, ctx, WAIT_MS));
+    test_stop(ctx->core, SIGKILL, 2000);
+    s_start_core(ctx);
+    /* Entries come back from the file; the provider re-reports at WELCOME. */
+    s_wait_state(ctx, "deployed", 100);
+
+    s_say(ctx, "delete-many k- 100\n");
+    ctx->want_state = "undeployed";
+    ctx->want_count = 10;
+    assert_true(test_wait(s_some_deployed, ctx, WAIT_MS));
+    test_stop(ctx->core, SIGKILL, 2000);
+    s_start_core(ctx);
+    s_wait_state(ctx, "undeployed", 100);
+    int total = 0;
+    assert_int_equal(s_count_state(ctx, "undeployed", &total), 100);
+    assert_int_equal(total, 100); /* none lost, none duplicated */
+}
+
+/* Runs interlookd with args; returns its exit status and its output. */
+static int s_run_core(const char *const *args, char *out, size_t outlen)
+{
+    char cmd[2048];
+    int n = snprintf(cmd, sizeof cmd, "%s", test_bin("interlookd"));
+    for (; *args; args++) n += snprintf(cmd + n, sizeof cmd - n, " '%s'", *args);
+    snprintf(cmd + n, sizeof cmd - n, " 2>&1");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = fread(out, 1, outlen - 1, p);
+    out[len] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_check_config(void **state)
+{
+    ctx_t *ctx = *state;
+    char out[4096];
+    const char *good[] = {"--check-config", "-c", ctx->config, NULL};
+    assert_int_equal(s_run_core(good, out, sizeof out), 0);
+    assert_non_null(strstr(out, "OK"));
+
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.yml", ctx->dir);
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"core:\n  lisen: 1\n", "bad.yml:2: core.lisen: unknown key"},
+        {"core:\n  checkFlowInterval: soon\n", "bad.yml:2: core.checkFlowInterval"},
+        {"core:\n  workflowSteps: ipam.ipalloc\n", "core.workflowSteps"},
+        {"core:\n  workflowSteps: provider.docker,provider.docker\n", "appears twice"},
+        {"core:\n  logLevel: loud\n", "core.logLevel"},
+        {"core:\n  bus: { heartbeat: 1ms }\n", "core.bus.heartbeat"},
+        {"core: [1, 2\n", "bad.yml:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(test_write_file(bad, cases[i].text), 0);
+        const char *args[] = {"--check-config", "-c", bad, NULL};
+        assert_int_equal(s_run_core(args, out, sizeof out), 2);
+        if (!strstr(out, cases[i].expect))
+            fail_msg("case %zu: expected '%s' in: %s", i, cases[i].expect, out);
+    }
+    const char *missing[] = {"-c", "/nonexistent/interlook.yml", NULL};
+    assert_int_equal(s_run_core(missing, out, sizeof out), 2);
+    assert_non_null(strstr(out, "/nonexistent/interlook.yml"));
+}
+
+static void test_corrupt_entries_file_refused(void **state)
+{
+    ctx_t *ctx = *state;
+    char var[600], db[700];
+    snprintf(var, sizeof var, "%s/var", ctx->dir);
+    snprintf(db, sizeof db, "%s/entries.db", var);
+    assert_int_equal(mkdir(var, 0755), 0);
+    assert_int_equal(test_write_file(db, "this is not an entries file"), 0);
+    char out[4096];
+    const char *args[] = {"-c", ctx->config, NULL};
+    assert_int_equal(s_run_core(args, out, sizeof out), 1);
+    /* The log goes to core.log; the file must be untouched. */
+    char log[700];
+    snprintf(log, sizeof log, "%s/core.log", ctx->dir);
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    assert_non_null(strstr(text, db));
+    f = fopen(db, "r");
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    assert_string_equal(text, "this is not an entries file");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_check_config, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

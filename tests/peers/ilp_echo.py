@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""ilp_echo.py -- an ILP/1 "echo provisioner", the cross-language test peer.
+
+Written from docs/protocol.md alone (no C source of interlook was read), to
+show that the document is enough to write an extension in another language.
+It answers every WORK with a RESULT carrying the service it received,
+unchanged.  With a `provider.*` name and --provider-events N it also reports
+the services py-0 .. py-(N-1) and answers refresh requests for them.
+
+Reliability (protocol.md section 5): heartbeats both ways; a core silent for
+liveness x heartbeat means a new DEALER and HELLO, repeated with back-off
+until WELCOME; HELLO again on ERROR without id and on a `core` publication
+with another core_id; RESULTs and EVENTs are kept while not registered and
+sent after WELCOME; a WORK id already being worked on is ignored; BYE on
+SIGTERM/SIGINT, exit 0.  Malformed input is logged and ignored.
+
+Needs Debian's python3-zmq and python3-msgpack: run it with /usr/bin/python3.
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import sys
+import time
+
+import msgpack
+import zmq
+
+SIGNATURE = b"ILP1"
+VERSION = "ilp_echo.py/1"
+MAX_FRAME = 1048576                        # 1 MiB, section 1 and 2
+CORE_COMMANDS = (b"WELCOME", b"DENIED", b"WORK", b"HEARTBEAT", b"ERROR")
+OWN_HEARTBEAT, OWN_LIVENESS = 1.0, 3       # section 5: used before WELCOME
+BACKOFF_START, BACKOFF_CAP = 0.1, 30.0     # section 5
+NAME_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\Z")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Malformed(Exception):
+    """The message breaks a rule of the protocol: log it and ignore it."""
+
+
+def _first_wins(pairs):
+    body = {}
+    for key, value in pairs:               # keys are str; a repeated key: first counts
+        if not isinstance(key, str):
+            raise Malformed("a map key is not a str")
+        body.setdefault(key, value)
+    return body
+
+
+def decode(frame):
+    """One body frame -> dict, with the bounds of section 2."""
+    if len(frame) > MAX_FRAME:
+        raise Malformed("frame larger than 1 MiB")
+    try:                                   # unpackb refuses trailing bytes (ExtraData)
+        body = msgpack.unpackb(frame, raw=False, object_pairs_hook=_first_wins,
+                               max_str_len=65536, max_bin_len=65536, max_ext_len=65536,
+                               max_array_len=4096, max_map_len=4096)
+    except Malformed:
+        raise
+    except Exception as e:
+        raise Malformed(f"bad msgpack ({type(e).__name__}: {e})") from None
+    if not isinstance(body, dict):
+        raise Malformed("the body is not a map")
+    count, stack = 0, [(body, 1)]          # iterative: no recursion limit to hit
+    while stack:
+        obj, depth = stack.pop()
+        count += 1
+        if isinstance(obj, (dict, list)):
+            if depth > 16:
+                raise Malformed("nested deeper than 16 levels")
+            items = list(obj.values()) if isinstance(obj, dict) else obj
+            count += len(obj) if isinstance(obj, dict) else 0   # the keys
+            stack.extend((item, depth + 1) for item in items)
+        if count > 65536:
+            raise Malformed("more than 65536 objects")
+    return body
+
+
+def text(m, key, lo=0, hi=65536, required=True):
+    """A text field (nil = absent); length in UTF-8 bytes."""
+    v = m.get(key)
+    if v is None:
+        if required:
+            raise Malformed(f"{key}: missing")
+        return None
+    if not isinstance(v, str) or not lo <= len(v.encode()) <= hi or CONTROL_RE.search(v):
+        raise Malformed(f"{key}: expected a str of {lo}-{hi} bytes without control characters")
+    return v
+
+
+def uint(m, key, lo, hi):
+    v = m.get(key)
+    if type(v) is not int or not lo <= v <= hi:   # type(): a msgpack bool is no integer
+        raise Malformed(f"{key}: expected an integer from {lo} to {hi}")
+    return v
+
+
+def short(body):
+    s = repr(body)
+    return s if len(s) <= 300 else s[:297] + "..."
+
+
+class Echo:
+    def __init__(self, args):
+        self.a = args
+        self.ctx = zmq.Context()
+        self.poller = zmq.Poller()
+        self.dealer = None
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.connect(args.publish)
+        self.refresh_topic = b"refresh." + args.name.encode()
+        for topic in (self.refresh_topic, b"core"):
+            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
+        self.poller.register(self.sub, zmq.POLLIN)
+        self.registered, self.core_id, self.stop = False, None, False
+        self.hb, self.liveness = OWN_HEARTBEAT, OWN_LIVENESS
+        self.backoff, self.next_hello, self.heard = BACKOFF_START, 0.0, False
+        self.last_recv = self.last_send = time.monotonic()
+        self.results, self.events = {}, {}  # kept while not registered: by id / by name
+        self.working = {}                   # work id -> (time the RESULT is due, RESULT)
+        self.services = {}
+        if args.provider_events and args.name.startswith("provider."):
+            for i in range(args.provider_events):
+                self.services[f"py-{i}"] = {"name": f"py-{i}",
+                                            "targets": [{"host": "192.0.2.1", "port": 8000 + i}]}
+
+    def log(self, msg):
+        print(f"ilp_echo[{self.a.instance}]: {msg}", file=sys.stderr, flush=True)
+
+    # -- sending ---------------------------------------------------------
+    def new_dealer(self):
+        if self.dealer is not None:         # drop what is still queued for the old core
+            self.poller.unregister(self.dealer)
+            self.dealer.close(linger=0)
+        self.dealer = self.ctx.socket(zmq.DEALER)   # no ZMQ_ROUTING_ID (section 1)
+        self.dealer.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
+        self.dealer.setsockopt(zmq.LINGER, 0)
+        self.dealer.connect(self.a.router)
+        self.poller.register(self.dealer, zmq.POLLIN)
+
+    def send(self, cmd, body):
+        self.last_send = time.monotonic()
+        try:                                # never block: a full queue is a failed send
+            self.dealer.send_multipart([SIGNATURE, cmd, msgpack.packb(body, use_bin_type=True)],
+                                       flags=zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            return False
+
+    def hello(self, new_socket=False, reset_backoff=False):
+        if new_socket or self.dealer is None:
+            self.new_dealer()
+        if reset_backoff:
+            self.backoff = BACKOFF_START
+        self.registered, self.heard = False, False
+        self.hb, self.liveness = OWN_HEARTBEAT, OWN_LIVENESS
+        self.send(b"HELLO", {"name": self.a.name, "instance": self.a.instance,
+                             "version": VERSION, "credit": self.a.credit})
+        self.next_hello = time.monotonic() + self.hb * self.liveness + self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_CAP)
+
+    def emit(self, cmd, key, body):
+        """Send a RESULT or EVENT now, or keep it until the next WELCOME."""
+        if not (self.registered and self.send(cmd, body)):
+            (self.results if cmd == b"RESULT" else self.events)[key] = body
+
+    def flush(self):
+        for store, cmd in ((self.results, b"RESULT"), (self.events, b"EVENT")):
+            for key in list(store):
+                if not self.send(cmd, store[key]):
+                    return
+                del store[key]
+
+    # -- receiving -------------------------------------------------------
+    def on_dealer(self, frames):
+        self.last_recv, self.heard = time.monotonic(), True   # any message is life
+        if len(frames) != 3 or frames[0] != SIGNATURE or frames[1] not in CORE_COMMANDS:
+            raise Malformed(f"refused: {len(frames)} frames {short(frames[:2])}")
+        body = decode(frames[2])
+        if self.a.log:
+            self.log(f"<- {frames[1].decode()} {short(body)}")
+        getattr(self, "on_" + frames[1].decode().lower())(body)
+
+    def on_welcome(self, body):
+        hb, liveness = uint(body, "heartbeat_ms", 10, 3600000), uint(body, "liveness", 1, 100)
+        self.core_id = text(body, "core_id", 0, 64)
+        self.hb, self.liveness, self.registered = hb / 1000, liveness, True
+        self.backoff = BACKOFF_START
+        for name, svc in self.services.items():    # providers re-report after every WELCOME
+            self.events[name] = {"action": "add", "service": svc}
+        self.flush()
+
+    def on_denied(self, body):
+        self.registered = False                    # HELLO again on the back-off schedule
+        self.log(f"DENIED: {text(body, 'reason', required=False)}")
+
+    def on_heartbeat(self, body):
+        pass
+
+    def on_error(self, body):
+        reason, wid = text(body, "reason", required=False), text(body, "id", 0, 64, False)
+        if wid is not None:
+            self.log(f"ERROR about work {wid!r}: {reason}")
+        elif self.registered:
+            self.log(f"ERROR without id ({reason}): the core forgot us, HELLO again")
+            self.hello(reset_backoff=True)
+        else:                                      # we only send HELLO while unregistered
+            self.log(f"ERROR while registering ({reason}): HELLO again after back-off")
+
+    def on_work(self, body):
+        wid = text(body, "id", 0, 64)
+        if wid in self.working:
+            self.log(f"WORK {wid!r} delivered again while in progress: ignored")
+            return
+        try:
+            if text(body, "action") not in ("add", "delete"):
+                raise Malformed(f"action: unknown {body['action']!r}")
+            uint(body, "attempt", 1, 2**64 - 1)
+            service = body.get("service")
+            if not isinstance(service, dict):
+                raise Malformed("service: expected a map")
+            text(service, "name", 1, 255)
+            result = {"id": wid, "service": service}
+            if len(msgpack.packb(result, use_bin_type=True)) > MAX_FRAME:
+                raise Malformed("the RESULT would be larger than 1 MiB")
+        except Malformed as e:
+            self.log(f"bad WORK {wid!r}: {e}; answering with an error")
+            result = {"id": wid, "error": f"bad WORK: {e}"[:1024]}
+        self.working[wid] = (time.monotonic() + self.a.delay_ms / 1000, result)
+
+    def on_sub(self, frames):
+        if len(frames) != 2:
+            raise Malformed(f"publication with {len(frames)} frames")
+        topic = frames[0]
+        if topic not in (self.refresh_topic, b"core"):
+            return                                 # subscriptions match by prefix only
+        body = decode(frames[1])
+        if self.a.log:
+            self.log(f"<- PUB {topic.decode()} {short(body)}")
+        if topic == b"core":
+            if body.get("event") != "started":
+                return
+            core_id = text(body, "core_id", 0, 64)
+            if not self.registered or core_id != self.core_id:
+                self.log(f"core {core_id!r} started: HELLO again")
+                self.hello(new_socket=True, reset_backoff=True)
+            return
+        service = body.get("service")
+        if not isinstance(service, dict):
+            raise Malformed("refresh: service: expected a map")
+        name = text(service, "name", 1, 255)
+        if name in self.services:
+            self.emit(b"EVENT", name, {"action": "add", "service": self.services[name]})
+        else:
+            self.emit(b"EVENT", name, {"action": "delete", "service": {"name": name}})
+
+    # -- main loop -------------------------------------------------------
+    def timers(self):
+        now = time.monotonic()
+        for wid, (due, result) in list(self.working.items()):
+            if due <= now:
+                del self.working[wid]
+                self.emit(b"RESULT", wid, result)
+        if self.registered:
+            if now - self.last_recv >= self.hb * self.liveness:
+                self.log("the core is silent: new DEALER and HELLO")
+                self.hello(new_socket=True, reset_backoff=True)
+            elif now - self.last_send >= self.hb:
+                self.send(b"HEARTBEAT", {})
+            if self.results or self.events:
+                self.flush()
+        elif now >= self.next_hello:
+            self.hello(new_socket=not self.heard)  # a core that answers keeps its socket
+
+    def drain(self, sock, handler):
+        for _ in range(1000):                      # bounded: timers must run too
+            if sock.closed:
+                return
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                handler(frames)
+            except Malformed as e:
+                self.log(f"malformed message ignored: {e}")
+            except Exception as e:                 # never crash on input
+                self.log(f"message ignored, {type(e).__name__}: {e}")
+
+    def run(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: setattr(self, "stop", True))
+        self.hello(new_socket=True)
+        while not self.stop:
+            ready = dict(self.poller.poll(100))    # short timeout: timers and signals
+            if ready.get(self.dealer):
+                self.drain(self.dealer, self.on_dealer)
+            if ready.get(self.sub):
+                self.drain(self.sub, self.on_sub)
+            self.timers()
+        self.send(b"BYE", {})
+        self.dealer.close(linger=1000)
+        self.sub.close()
+        self.ctx.term()
+        self.log("stopped (BYE sent)")
+
+
+def main():
+    p = argparse.ArgumentParser(description="ILP/1 echo provisioner (test peer)")
+    p.add_argument("--router", default=os.environ.get("INTERLOOK_BUS_ROUTER", "tcp://127.0.0.1:5570"))
+    p.add_argument("--publish", default=os.environ.get("INTERLOOK_BUS_PUBLISH", "tcp://127.0.0.1:5571"))
+    p.add_argument("--name", default="provisioner.echo")
+    p.add_argument("--instance", default=f"{socket.gethostname()}-{os.getpid()}")
+    p.add_argument("--credit", type=int, default=10)
+    p.add_argument("--provider-events", type=int, default=0, metavar="N")
+    p.add_argument("--delay-ms", type=int, default=0, help="hold each RESULT this long (tests)")
+    p.add_argument("--log", action="store_true", help="one line per received command on stderr")
+    a = p.parse_args()
+    if len(a.name) > 64 or not NAME_RE.match(a.name):
+        p.error("--name: two or more '.'-separated segments of [A-Za-z0-9_-], at most 64")
+    if not 1 <= len(a.instance.encode()) <= 128 or CONTROL_RE.search(a.instance):
+        p.error("--instance: 1-128 bytes without control characters")
+    if not 1 <= a.credit <= 10000:
+        p.error("--credit: from 1 to 10000")
+    if a.provider_events < 0 or a.provider_events > 57535 or a.delay_ms < 0:
+        p.error("--provider-events and --delay-ms must be >= 0 (ports stay <= 65535)")
+    Echo(a).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

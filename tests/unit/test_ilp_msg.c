@@ -1,0 +1,887 @@
+/* test_ilp_msg: unit tests of broker/ilp_msg (the ILP/1 message codec and the
+ * PUB helpers). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/ilp_msg.h"
+#include "common/codec.h"
+#include "common/service.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+#define assert_contains(haystack, needle)                                                          \
+    do {                                                                                           \
+        const char *h_ = (haystack), *n_ = (needle);                                               \
+        if (!h_ || !strstr(h_, n_))                                                                \
+            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
+    } while (0)
+
+/* Test input notation --------------------------------------------------------
+ * A msgpack value written as text: nil, true, false, integers (-5, 70000),
+ * decimals (1.5, packed as float64), 'strings' ('x'*300 for 300 copies of the
+ * text), [arrays] and {key: value} maps. "hex:c1 00" gives raw bytes. */
+
+static const char *s_skip_space(const char *p)
+{
+    while (*p == ' ' || *p == '\n')
+        p++;
+    return p;
+}
+
+/* Parses one value at p; packs it when pk is not NULL. Returns the end. */
+static const char *s_spec_value(msgpack_packer *pk, const char *p)
+{
+    p = s_skip_space(p);
+    if (*p == '[' || *p == '{') {
+        bool map = *p == '{';
+        char close = map ? '}' : ']';
+        /* First pass: count the elements. */
+        uint32_t count = 0;
+        const char *q = s_skip_space(p + 1);
+        while (*q != close) {
+            q = s_spec_value(NULL, q);
+            if (map) {
+                q = s_skip_space(q);
+                if (*q++ != ':') fail_msg("spec: ':' expected at '%s'", q - 1);
+                q = s_spec_value(NULL, q);
+            }
+            count++;
+            q = s_skip_space(q);
+            if (*q == ',')
+                q = s_skip_space(q + 1);
+            else if (*q != close)
+                fail_msg("spec: ',' or '%c' expected at '%s'", close, q);
+        }
+        if (pk) {
+            if (map)
+                msgpack_pack_map(pk, count);
+            else
+                msgpack_pack_array(pk, count);
+            q = s_skip_space(p + 1);
+            for (uint32_t i = 0; i < count; i++) {
+                q = s_spec_value(pk, q);
+                if (map) q = s_spec_value(pk, s_skip_space(q) + 1);
+                q = s_skip_space(q);
+                if (*q == ',') q++;
+            }
+        }
+        return q + 1;
+    }
+    if (*p == '\'') {
+        const char *end = strchr(p + 1, '\'');
+        if (!end) fail_msg("spec: unterminated string at '%s'", p);
+        size_t len = (size_t)(end - p - 1);
+        unsigned long times = 1;
+        const char *after = end + 1;
+        if (*after == '*') times = strtoul(after + 1, (char **)&after, 10);
+        if (pk) {
+            msgpack_pack_str(pk, len * times);
+            for (unsigned long i = 0; i < times; i++)
+                msgpack_pack_str_body(pk, p + 1, len);
+        }
+        return after;
+    }
+    if (!strncmp(p, "nil", 3) || !strncmp(p, "true", 4) || !strncmp(p, "false", 5)) {
+        if (pk) {
+            if (*p == 'n')
+                msgpack_pack_nil(pk);
+            else if (*p == 't')
+                msgpack_pack_true(pk);
+            else
+                msgpack_pack_false(pk);
+        }
+        return p + (*p == 'f' ? 5 : 4) - (*p == 'n');
+    }
+    if (*p == '-' || (*p >= '0' && *p <= '9')) {
+        char *end;
+        size_t digits = strspn(p + (*p == '-'), "0123456789");
+        if (p[(*p == '-') + digits] == '.') {
+            double d = strtod(p, &end);
+            if (pk) msgpack_pack_double(pk, d);
+        } else if (*p == '-') {
+            long long v = strtoll(p, &end, 10);
+            if (pk) msgpack_pack_int64(pk, v);
+        } else {
+            unsigned long long v = strtoull(p, &end, 10);
+            if (pk) msgpack_pack_uint64(pk, v);
+        }
+        return end;
+    }
+    fail_msg("spec: unexpected '%s'", p);
+    return p;
+}
+
+/* The bytes of a spec (or "hex:..." bytes) as a new frame. */
+static zframe_t *s_spec_frame(const char *spec)
+{
+    if (!strncmp(spec, "hex:", 4)) {
+        uint8_t bytes[256];
+        size_t n = 0;
+        for (const char *p = spec + 4; *p;) {
+            if (*p == ' ') {
+                p++;
+                continue;
+            }
+            unsigned int byte;
+            if (n == sizeof bytes || sscanf(p, "%2x", &byte) != 1)
+                fail_msg("bad hex in spec '%s'", spec);
+            bytes[n++] = (uint8_t)byte;
+            p += 2;
+        }
+        return zframe_new(n ? bytes : NULL, n);
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    const char *end = s_skip_space(s_spec_value(&pk, spec));
+    if (*end) fail_msg("spec: trailing '%s'", end);
+    zframe_t *frame = zframe_new(sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return frame;
+}
+
+/* Services -------------------------------------------------------------------- */
+
+static service_t *s_service(int kind)
+{
+    if (kind == 0) return NULL;
+    service_t *s = service_new(kind == 1 ? "web.example" : "bare");
+    assert_non_null(s);
+    if (kind == 1) {
+        assert_int_equal(service_add_target(s, "10.0.0.2", 8080, 3), 0);
+        assert_int_equal(service_add_target(s, "10.0.0.1", 443, 1), 0);
+        assert_int_equal(service_add_target(s, "::1", 80, SERVICE_MAX_WEIGHT), 0);
+        assert_int_equal(service_add_alias(s, "www.example"), 0);
+        assert_int_equal(service_add_alias(s, "api.example"), 0);
+        assert_int_equal(service_set_string(&s->provider, "provider.docker"), 0);
+        assert_int_equal(service_set_string(&s->public_ip, "10.32.30.10"), 0);
+        s->tls = true;
+    }
+    return s;
+}
+
+static void s_assert_same_string(const char *a, const char *b, const char *field)
+{
+    if (!a || !b) {
+        if (a != b) fail_msg("%s: '%s' vs '%s'", field, a ? a : "(null)", b ? b : "(null)");
+        return;
+    }
+    if (strcmp(a, b)) fail_msg("%s: '%s' vs '%s'", field, a, b);
+}
+
+static void s_assert_same_service(const service_t *a, const service_t *b)
+{
+    if (!a || !b) {
+        if (a != b) fail_msg("service: one is NULL");
+        return;
+    }
+    s_assert_same_string(a->name, b->name, "service.name");
+    s_assert_same_string(a->provider, b->provider, "service.provider");
+    s_assert_same_string(a->public_ip, b->public_ip, "service.public_ip");
+    assert_int_equal(a->tls, b->tls);
+    assert_int_equal(a->target_count, b->target_count);
+    for (size_t i = 0; i < a->target_count; i++) {
+        s_assert_same_string(a->targets[i].host, b->targets[i].host, "service.targets[].host");
+        assert_int_equal(a->targets[i].port, b->targets[i].port);
+        assert_int_equal(a->targets[i].weight, b->targets[i].weight);
+    }
+    assert_int_equal(a->alias_count, b->alias_count);
+    for (size_t i = 0; i < a->alias_count; i++)
+        s_assert_same_string(a->dns_aliases[i], b->dns_aliases[i], "service.dns_aliases[]");
+}
+
+/* Messages ------------------------------------------------------------------- */
+
+/* A message described by value; service: 0 none, 1 full, 2 bare. */
+typedef struct {
+    const char *what;
+    ilp_cmd_t cmd;
+    const char *name, *instance, *version;
+    uint32_t credit;
+    ilp_action_t action;
+    int service;
+    const char *id, *error;
+    uint32_t attempt, heartbeat_ms, liveness;
+    const char *core_id, *reason;
+} msg_case_t;
+
+static char *s_dup(const char *text)
+{
+    if (!text) return NULL;
+    char *copy = strdup(text);
+    assert_non_null(copy);
+    return copy;
+}
+
+static ilp_msg_t *s_build(const msg_case_t *c)
+{
+    ilp_msg_t *m = ilp_msg_new(c->cmd);
+    assert_non_null(m);
+    assert_int_equal(m->cmd, c->cmd);
+    m->name = s_dup(c->name);
+    m->instance = s_dup(c->instance);
+    m->version = s_dup(c->version);
+    m->credit = c->credit;
+    m->action = c->action;
+    m->service = s_service(c->service);
+    m->id = s_dup(c->id);
+    m->error = s_dup(c->error);
+    m->attempt = c->attempt;
+    m->heartbeat_ms = c->heartbeat_ms;
+    m->liveness = c->liveness;
+    m->core_id = s_dup(c->core_id);
+    m->reason = s_dup(c->reason);
+    return m;
+}
+
+static void s_assert_same_msg(const ilp_msg_t *a, const ilp_msg_t *b)
+{
+    assert_int_equal(a->cmd, b->cmd);
+    s_assert_same_string(a->name, b->name, "name");
+    s_assert_same_string(a->instance, b->instance, "instance");
+    s_assert_same_string(a->version, b->version, "version");
+    assert_int_equal(a->credit, b->credit);
+    assert_int_equal(a->action, b->action);
+    s_assert_same_service(a->service, b->service);
+    s_assert_same_string(a->id, b->id, "id");
+    s_assert_same_string(a->error, b->error, "error");
+    assert_int_equal(a->attempt, b->attempt);
+    assert_int_equal(a->heartbeat_ms, b->heartbeat_ms);
+    assert_int_equal(a->liveness, b->liveness);
+    s_assert_same_string(a->core_id, b->core_id, "core_id");
+    s_assert_same_string(a->reason, b->reason, "reason");
+}
+
+static const msg_case_t s_round_trips[] = {
+    {.what = "HELLO",
+     .cmd = ILP_HELLO,
+     .name = "provider.docker",
+     .instance = "host-42-ab12",
+     .version = "1.2.3",
+     .credit = 10},
+    {.what = "HELLO bounds",
+     .cmd = ILP_HELLO,
+     .name = "ipam.ip-alloc_2",
+     .instance = "i",
+     .credit = ILP_MAX_CREDIT},
+    {.what = "HELLO credit 1", .cmd = ILP_HELLO, .name = "a.b", .instance = "x", .credit = 1},
+    {.what = "EVENT add", .cmd = ILP_EVENT, .action = ILP_ACTION_ADD, .service = 1},
+    {.what = "EVENT delete", .cmd = ILP_EVENT, .action = ILP_ACTION_DELETE, .service = 2},
+    {.what = "RESULT success", .cmd = ILP_RESULT, .id = "w-2a", .service = 1},
+    {.what = "RESULT error", .cmd = ILP_RESULT, .id = "w-2b", .error = "no address left"},
+    {.what = "RESULT error and service",
+     .cmd = ILP_RESULT,
+     .id = "w-2c",
+     .error = "partial",
+     .service = 2},
+    {.what = "HEARTBEAT", .cmd = ILP_HEARTBEAT},
+    {.what = "BYE", .cmd = ILP_BYE},
+    {.what = "WELCOME",
+     .cmd = ILP_WELCOME,
+     .heartbeat_ms = 1000,
+     .liveness = 3,
+     .core_id = "core-5f3a"},
+    {.what = "WELCOME low bounds",
+     .cmd = ILP_WELCOME,
+     .heartbeat_ms = 10,
+     .liveness = 1,
+     .core_id = "c"},
+    {.what = "WELCOME high bounds",
+     .cmd = ILP_WELCOME,
+     .heartbeat_ms = 3600000,
+     .liveness = 100,
+     .core_id = "c"},
+    {.what = "DENIED", .cmd = ILP_DENIED, .reason = "extension 'dns.foo' is not in the workflow"},
+    {.what = "WORK add",
+     .cmd = ILP_WORK,
+     .id = "w-1",
+     .action = ILP_ACTION_ADD,
+     .attempt = 1,
+     .service = 1},
+    {.what = "WORK delete retry",
+     .cmd = ILP_WORK,
+     .id = "w-2",
+     .action = ILP_ACTION_DELETE,
+     .attempt = ILP_MAX_ATTEMPT,
+     .service = 2},
+    {.what = "ERROR", .cmd = ILP_ERROR, .reason = "unknown peer: send HELLO"},
+    {.what = "ERROR with id", .cmd = ILP_ERROR, .reason = "stale", .id = "w-9"},
+};
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(s_round_trips); i++) {
+        const msg_case_t *c = &s_round_trips[i];
+        ilp_msg_t *msg = s_build(c);
+        zmsg_t *zmsg = ilp_msg_encode(msg);
+        if (!zmsg) fail_msg("%s: not encoded", c->what);
+        assert_int_equal(zmsg_size(zmsg), 3);
+        assert_true(zframe_streq(zmsg_first(zmsg), "ILP1"));
+        if (!zframe_streq(zmsg_next(zmsg), ilp_cmd_name(c->cmd)))
+            fail_msg("%s: command frame is not %s", c->what, ilp_cmd_name(c->cmd));
+        zframe_t *body = zmsg_next(zmsg);
+        /* The body frame alone is the same bytes. */
+        zframe_t *alone = ilp_msg_encode_body(msg);
+        assert_non_null(alone);
+        assert_true(zframe_eq(alone, body));
+        zframe_destroy(&alone);
+        /* A map, within the codec's bounds. */
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        char err[300] = "";
+        if (codec_unpack(zframe_data(body), zframe_size(body), &up, err, sizeof err))
+            fail_msg("%s: body: %s", c->what, err);
+        assert_int_equal(up.data.type, MSGPACK_OBJECT_MAP);
+        msgpack_unpacked_destroy(&up);
+
+        ilp_msg_t *back = ilp_msg_decode(zmsg, err, sizeof err);
+        if (!back) fail_msg("%s: decode refused its own encoding: %s", c->what, err);
+        assert_int_equal(zmsg_size(zmsg), 3); /* not consumed */
+        zmsg_destroy(&zmsg);                  /* the decoded message owns its strings */
+        s_assert_same_msg(msg, back);
+        ilp_msg_destroy(&back);
+        ilp_msg_destroy(&msg);
+        assert_null(msg);
+    }
+}
+
+/* Fields the encoder fills in, and decoder defaults. */
+static void test_encode_defaults(void **state)
+{
+    (void)state;
+    struct {
+        msg_case_t in;
+        msg_case_t out;
+    } cases[] = {
+        {{.cmd = ILP_DENIED}, {.cmd = ILP_DENIED, .reason = "denied"}},
+        {{.cmd = ILP_ERROR}, {.cmd = ILP_ERROR, .reason = "error"}},
+        {{.cmd = ILP_WORK, .id = "w", .action = ILP_ACTION_ADD, .service = 2},
+         {.cmd = ILP_WORK, .id = "w", .action = ILP_ACTION_ADD, .service = 2, .attempt = 1}},
+        {{.cmd = ILP_RESULT, .id = "w", .error = "", .service = 2},
+         {.cmd = ILP_RESULT, .id = "w", .service = 2}}, /* "" is success */
+        /* Fields of other commands are not sent. */
+        {{.cmd = ILP_HEARTBEAT, .name = "a.b", .id = "x", .reason = "r", .credit = 5, .service = 1},
+         {.cmd = ILP_HEARTBEAT}},
+        {{.cmd = ILP_DENIED, .reason = "r", .core_id = "c", .heartbeat_ms = 100, .liveness = 2},
+         {.cmd = ILP_DENIED, .reason = "r"}},
+        {{.cmd = ILP_HELLO, .name = "a.b", .instance = "i", .credit = 2, .id = "x", .attempt = 7},
+         {.cmd = ILP_HELLO, .name = "a.b", .instance = "i", .credit = 2}},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        ilp_msg_t *msg = s_build(&cases[i].in);
+        ilp_msg_t *expect = s_build(&cases[i].out);
+        zmsg_t *zmsg = ilp_msg_encode(msg);
+        assert_non_null(zmsg);
+        char err[300] = "";
+        ilp_msg_t *back = ilp_msg_decode(zmsg, err, sizeof err);
+        if (!back) fail_msg("case %zu: %s", i, err);
+        s_assert_same_msg(expect, back);
+        ilp_msg_destroy(&back);
+        ilp_msg_destroy(&expect);
+        ilp_msg_destroy(&msg);
+        zmsg_destroy(&zmsg);
+    }
+}
+
+static const msg_case_t s_unencodable[] = {
+    {.what = "HELLO without name", .cmd = ILP_HELLO, .instance = "i", .credit = 1},
+    {.what = "HELLO without instance", .cmd = ILP_HELLO, .name = "a.b", .credit = 1},
+    {.what = "HELLO with credit 0", .cmd = ILP_HELLO, .name = "a.b", .instance = "i"},
+    {.what = "EVENT without service", .cmd = ILP_EVENT, .action = ILP_ACTION_ADD},
+    {.what = "EVENT without action", .cmd = ILP_EVENT, .service = 2},
+    {.what = "RESULT without id", .cmd = ILP_RESULT, .service = 2},
+    {.what = "RESULT without service or error", .cmd = ILP_RESULT, .id = "w"},
+    {.what = "WELCOME without core_id", .cmd = ILP_WELCOME, .heartbeat_ms = 100, .liveness = 3},
+    {.what = "WORK without id", .cmd = ILP_WORK, .action = ILP_ACTION_ADD, .service = 2},
+    {.what = "WORK without action", .cmd = ILP_WORK, .id = "w", .service = 2},
+    {.what = "WORK without service", .cmd = ILP_WORK, .id = "w", .action = ILP_ACTION_DELETE},
+    {.what = "INVALID", .cmd = ILP_INVALID, .reason = "r"},
+    {.what = "command 99", .cmd = (ilp_cmd_t)99, .reason = "r"},
+};
+
+static void test_encode_refused(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(s_unencodable); i++) {
+        ilp_msg_t *msg = s_build(&s_unencodable[i]);
+        zmsg_t *zmsg = ilp_msg_encode(msg);
+        zframe_t *body = ilp_msg_encode_body(msg);
+        if (zmsg || body) {
+            zmsg_destroy(&zmsg);
+            zframe_destroy(&body);
+            fail_msg("%s: encoded", s_unencodable[i].what);
+        }
+        ilp_msg_destroy(&msg);
+    }
+}
+
+typedef struct {
+    int frames;       /* 3, or 0/1/2/4 for a wrong count */
+    const char *sig;  /* frame 1 */
+    const char *cmd;  /* frame 2 */
+    const char *body; /* frame 3: a spec */
+    const char *expect;
+} decode_case_t;
+
+#define WORK_OK "'id': 'w', 'action': 'add', 'service': {'name': 'web'}"
+
+static const decode_case_t s_undecodable[] = {
+    /* Frames and envelope. */
+    {0, NULL, NULL, NULL, "expected 3 frames, got 0"},
+    {1, "ILP1", NULL, NULL, "expected 3 frames, got 1"},
+    {2, "ILP1", "HEARTBEAT", NULL, "expected 3 frames, got 2"},
+    {4, "ILP1", "HEARTBEAT", "{}", "expected 3 frames, got 4"},
+    {3, "ILP2", "HEARTBEAT", "{}", "wrong protocol signature (expected \"ILP1\")"},
+    {3, "ilp1", "HEARTBEAT", "{}", "wrong protocol signature"},
+    {3, "", "HEARTBEAT", "{}", "wrong protocol signature"},
+    {3, "ILP", "HEARTBEAT", "{}", "wrong protocol signature"},
+    {3, "ILP1 ", "HEARTBEAT", "{}", "wrong protocol signature"},
+    {3, "HEARTBEAT", "ILP1", "{}", "wrong protocol signature"},
+    {3, "ILP1", "PING", "{}", "unknown command (4 bytes)"},
+    {3, "ILP1", "hello", "{}", "unknown command (5 bytes)"},
+    {3, "ILP1", "Hello", "{}", "unknown command"},
+    {3, "ILP1", "", "{}", "unknown command (0 bytes)"},
+    {3, "ILP1", "HELL", "{}", "unknown command"},
+    {3, "ILP1", "HELLOX", "{}", "unknown command"},
+    {3, "ILP1", " BYE", "{}", "unknown command"},
+    {3, "ILP1", "?", "{}", "unknown command"},
+    /* Body. */
+    {3, "ILP1", "HELLO", "[]", "HELLO: body: expected a map"},
+    {3, "ILP1", "HEARTBEAT", "'x'", "HEARTBEAT: body: expected a map"},
+    {3, "ILP1", "BYE", "nil", "BYE: body: expected a map"},
+    {3, "ILP1", "WORK", "1", "WORK: body: expected a map"},
+    {3, "ILP1", "BYE", "hex:", "BYE: body: empty frame"},
+    {3, "ILP1", "BYE", "hex:c1", "BYE: body: bad msgpack byte 0xc1"},
+    {3, "ILP1", "BYE", "hex:80 80", "BYE: body: 1 trailing bytes"},
+    {3, "ILP1", "BYE", "hex:df ff ff ff ff", "BYE: body: map of 4294967295 items exceeds"},
+    /* HELLO */
+    {3, "ILP1", "HELLO", "{'instance': 'i', 'credit': 1}", "HELLO: name: missing"},
+    {3, "ILP1", "HELLO", "{'name': nil, 'instance': 'i'}", "HELLO: name: missing"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'credit': 1}", "HELLO: instance: missing"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': ''}", "HELLO: instance: empty"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 5}", "HELLO: instance: expected a string"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i'*129}",
+     "HELLO: instance: string of 129 bytes exceeds 128"},
+    {3, "ILP1", "HELLO", "{'name': 'a.'*33, 'instance': 'i'}",
+     "HELLO: name: string of 66 bytes exceeds 64"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'version': 'v'*65}",
+     "HELLO: version: string of 65 bytes exceeds 64"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': 0}",
+     "HELLO: credit: expected an integer from 1 to 10000"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': 10001}",
+     "HELLO: credit: expected an integer from 1 to 10000"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': '10'}",
+     "HELLO: credit: expected an integer from 1 to 10000"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': -1}",
+     "HELLO: credit: expected an integer"},
+    {3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': 1.5}",
+     "HELLO: credit: expected an integer"},
+    /* EVENT */
+    {3, "ILP1", "EVENT", "{'action': 'update', 'service': {'name': 'web'}}",
+     "EVENT: action: expected \"add\" or \"delete\", got \"update\""},
+    {3, "ILP1", "EVENT", "{'action': 'ADD', 'service': {'name': 'web'}}",
+     "EVENT: action: expected \"add\" or \"delete\", got \"ADD\""},
+    {3, "ILP1", "EVENT", "{'action': '', 'service': {'name': 'web'}}", "EVENT: action: expected"},
+    {3, "ILP1", "EVENT", "{'service': {'name': 'web'}}", "EVENT: action: missing"},
+    {3, "ILP1", "EVENT", "{'action': 1, 'service': {'name': 'web'}}",
+     "EVENT: action: expected a string"},
+    {3, "ILP1", "EVENT", "{'action': 'a'*17, 'service': {'name': 'web'}}",
+     "EVENT: action: string of 17 bytes exceeds 16"},
+    {3, "ILP1", "EVENT", "{'action': 'add'}", "EVENT: service: missing"},
+    {3, "ILP1", "EVENT", "{'action': 'add', 'service': nil}", "EVENT: service: missing"},
+    {3, "ILP1", "EVENT", "{'action': 'add', 'service': 'web'}", "EVENT: service: expected a map"},
+    {3, "ILP1", "EVENT", "{'action': 'add', 'service': {'tls': true}}",
+     "EVENT: service.name: missing"},
+    {3, "ILP1", "EVENT",
+     "{'action': 'add', 'service': {'name': 'web', 'targets': [{'host': 'h', 'port': 0}]}}",
+     "EVENT: service.targets[0]: port: expected an integer from 1 to 65535"},
+    /* RESULT */
+    {3, "ILP1", "RESULT", "{'id': 'w'}",
+     "RESULT: service: missing (required when there is no error)"},
+    {3, "ILP1", "RESULT", "{'id': 'w', 'error': ''}",
+     "RESULT: service: missing (required when there is no error)"},
+    {3, "ILP1", "RESULT", "{'id': 'w', 'error': nil, 'service': nil}", "RESULT: service: missing"},
+    {3, "ILP1", "RESULT", "{'service': {'name': 'web'}}", "RESULT: id: missing"},
+    {3, "ILP1", "RESULT", "{'id': 'i'*65, 'error': 'x'}",
+     "RESULT: id: string of 65 bytes exceeds 64"},
+    {3, "ILP1", "RESULT", "{'id': 'w', 'error': 'e'*1025}",
+     "RESULT: error: string of 1025 bytes exceeds 1024"},
+    {3, "ILP1", "RESULT", "{'id': 'w', 'error': 42}", "RESULT: error: expected a string"},
+    {3, "ILP1", "RESULT", "{'id': 'w', 'error': 'boom', 'service': {'name': ''}}",
+     "RESULT: service.name: empty"},
+    /* WORK */
+    {3, "ILP1", "WORK", "{" WORK_OK ", 'attempt': 0}",
+     "WORK: attempt: expected an integer from 1 to 1000000"},
+    {3, "ILP1", "WORK", "{" WORK_OK ", 'attempt': 1000001}",
+     "WORK: attempt: expected an integer from 1 to 1000000"},
+    {3, "ILP1", "WORK", "{" WORK_OK ", 'attempt': true}", "WORK: attempt: expected an integer"},
+    {3, "ILP1", "WORK", "{'action': 'add', 'service': {'name': 'web'}}", "WORK: id: missing"},
+    {3, "ILP1", "WORK", "{'id': 'i'*65, 'action': 'add', 'service': {'name': 'web'}}",
+     "WORK: id: string of 65 bytes exceeds 64"},
+    {3, "ILP1", "WORK", "{'id': 'w', 'action': 'update', 'service': {'name': 'web'}}",
+     "WORK: action: expected \"add\" or \"delete\", got \"update\""},
+    {3, "ILP1", "WORK", "{'id': 'w', 'action': 'add'}", "WORK: service: missing"},
+    {3, "ILP1", "WORK", "{'id': 'w', 'action': 'add', 'service': {'name': 'web', 'tls': 1}}",
+     "WORK: service.tls: expected a boolean"},
+    /* WELCOME */
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 5, 'liveness': 3, 'core_id': 'c'}",
+     "WELCOME: heartbeat_ms: expected an integer from 10 to 3600000"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 3600001, 'liveness': 3, 'core_id': 'c'}",
+     "WELCOME: heartbeat_ms: expected an integer from 10 to 3600000"},
+    {3, "ILP1", "WELCOME", "{'liveness': 3, 'core_id': 'c'}", "WELCOME: heartbeat_ms: missing"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 100, 'liveness': 0, 'core_id': 'c'}",
+     "WELCOME: liveness: expected an integer from 1 to 100"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 100, 'liveness': 101, 'core_id': 'c'}",
+     "WELCOME: liveness: expected an integer from 1 to 100"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 100, 'core_id': 'c'}", "WELCOME: liveness: missing"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 100, 'liveness': 3}", "WELCOME: core_id: missing"},
+    {3, "ILP1", "WELCOME", "{'heartbeat_ms': 100, 'liveness': 3, 'core_id': 'c'*65}",
+     "WELCOME: core_id: string of 65 bytes exceeds 64"},
+    /* DENIED, ERROR */
+    {3, "ILP1", "DENIED", "{}", "DENIED: reason: missing"},
+    {3, "ILP1", "DENIED", "{'reason': 'r'*1025}", "DENIED: reason: string of 1025 bytes exceeds"},
+    {3, "ILP1", "DENIED", "{'reason': 'a\nb'}", "DENIED: reason: not UTF-8 text"},
+    {3, "ILP1", "ERROR", "{'id': 'w'}", "ERROR: reason: missing"},
+    {3, "ILP1", "ERROR", "{'reason': 'r', 'id': 'i'*65}",
+     "ERROR: id: string of 65 bytes exceeds 64"},
+    {3, "ILP1", "ERROR", "{'reason': 'r', 'id': 7}", "ERROR: id: expected a string"},
+};
+
+static zmsg_t *s_decode_case_msg(const decode_case_t *c)
+{
+    zmsg_t *zmsg = zmsg_new();
+    assert_non_null(zmsg);
+    if (c->frames >= 1) zmsg_addmem(zmsg, c->sig, strlen(c->sig));
+    if (c->frames >= 2) zmsg_addmem(zmsg, c->cmd, strlen(c->cmd));
+    if (c->frames >= 3) {
+        zframe_t *body = s_spec_frame(c->body);
+        zmsg_append(zmsg, &body);
+    }
+    if (c->frames >= 4) zmsg_addstr(zmsg, "extra");
+    assert_int_equal(zmsg_size(zmsg), c->frames);
+    return zmsg;
+}
+
+static void test_decode_refused(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(s_undecodable); i++) {
+        const decode_case_t *c = &s_undecodable[i];
+        zmsg_t *zmsg = s_decode_case_msg(c);
+        char err[300] = "";
+        ilp_msg_t *msg = ilp_msg_decode(zmsg, err, sizeof err);
+        if (msg) {
+            ilp_msg_destroy(&msg);
+            fail_msg("case %zu (%s %s): accepted", i, c->cmd ? c->cmd : "", c->body ? c->body : "");
+        }
+        if (!strstr(err, c->expect))
+            fail_msg("case %zu (%s %s): '%s' does not contain '%s'", i, c->cmd ? c->cmd : "",
+                     c->body ? c->body : "", err, c->expect);
+        assert_int_equal(zmsg_size(zmsg), c->frames); /* left as it was */
+        zmsg_destroy(&zmsg);
+    }
+    char err[64] = "";
+    assert_null(ilp_msg_decode(NULL, err, sizeof err));
+    assert_string_equal(err, "expected 3 frames, got 0");
+}
+
+/* Bodies other peers may send: optional keys absent, unknown keys, nil. */
+static void test_decode_lenient(void **state)
+{
+    (void)state;
+    struct {
+        decode_case_t in;
+        msg_case_t out;
+    } cases[] = {
+        {{3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i'}", NULL},
+         {.cmd = ILP_HELLO, .name = "a.b", .instance = "i", .credit = 1}},
+        {{3, "ILP1", "HELLO", "{'name': 'a.b', 'instance': 'i', 'credit': nil, 'version': nil}",
+          NULL},
+         {.cmd = ILP_HELLO, .name = "a.b", .instance = "i", .credit = 1}},
+        {{3, "ILP1", "HELLO",
+          "{'credit': 10000, 'future': [1, 2], 'instance': 'h-1', 'name': 'x.y', 'version': ''}",
+          NULL},
+         {.cmd = ILP_HELLO, .name = "x.y", .instance = "h-1", .version = "", .credit = 10000}},
+        {{3, "ILP1", "HEARTBEAT", "{'anything': {'goes': true}}", NULL}, {.cmd = ILP_HEARTBEAT}},
+        {{3, "ILP1", "BYE", "{}", NULL}, {.cmd = ILP_BYE}},
+        {{3, "ILP1", "WORK", "{" WORK_OK "}", NULL},
+         {.cmd = ILP_WORK, .id = "w", .action = ILP_ACTION_ADD, .attempt = 1, .service = 3}},
+        {{3, "ILP1", "RESULT", "{'id': 'w', 'error': 'failed'}", NULL},
+         {.cmd = ILP_RESULT, .id = "w", .error = "failed"}},
+        {{3, "ILP1", "RESULT", "{'id': 'w', 'error': '', 'service': {'name': 'web'}}", NULL},
+         {.cmd = ILP_RESULT, .id = "w", .service = 3}},
+        {{3, "ILP1", "ERROR", "{'reason': 'r', 'id': nil}", NULL},
+         {.cmd = ILP_ERROR, .reason = "r"}},
+        {{3, "ILP1", "DENIED", "{'reason': ''}", NULL}, {.cmd = ILP_DENIED, .reason = ""}},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        zmsg_t *zmsg = s_decode_case_msg(&cases[i].in);
+        char err[300] = "";
+        ilp_msg_t *msg = ilp_msg_decode(zmsg, err, sizeof err);
+        if (!msg) fail_msg("case %zu (%s): refused: %s", i, cases[i].in.body, err);
+        zmsg_destroy(&zmsg);
+        msg_case_t expect = cases[i].out;
+        int service = expect.service;
+        expect.service = 0;
+        ilp_msg_t *want = s_build(&expect);
+        if (service == 3) want->service = service_new("web");
+        s_assert_same_msg(want, msg);
+        ilp_msg_destroy(&want);
+        ilp_msg_destroy(&msg);
+    }
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"?",   "HELLO",   "EVENT",  "RESULT", "HEARTBEAT",
+                           "BYE", "WELCOME", "DENIED", "WORK",   "ERROR"};
+    for (int i = 0; i < (int)COUNT(names); i++)
+        assert_string_equal(ilp_cmd_name((ilp_cmd_t)i), names[i]);
+    assert_string_equal(ilp_cmd_name((ilp_cmd_t)10), "?");
+    assert_string_equal(ilp_cmd_name((ilp_cmd_t)-1), "?");
+    assert_string_equal(ilp_action_name(ILP_ACTION_ADD), "add");
+    assert_string_equal(ilp_action_name(ILP_ACTION_DELETE), "delete");
+    assert_string_equal(ilp_action_name(ILP_ACTION_NONE), "none");
+
+    ilp_msg_t *msg = ilp_msg_new(ILP_WORK);
+    assert_non_null(msg);
+    assert_int_equal(msg->cmd, ILP_WORK);
+    assert_null(msg->service);
+    assert_null(msg->id);
+    assert_int_equal(msg->attempt, 0);
+    ilp_msg_destroy(&msg);
+    assert_null(msg);
+    ilp_msg_destroy(&msg); /* harmless twice */
+    ilp_msg_destroy(NULL);
+}
+
+static void test_ext_name_valid(void **state)
+{
+    (void)state;
+    char longest[ILP_MAX_EXT_NAME + 1], too_long[ILP_MAX_EXT_NAME + 2];
+    memset(longest, 'x', sizeof longest - 1);
+    longest[1] = '.';
+    longest[sizeof longest - 1] = 0;
+    memset(too_long, 'x', sizeof too_long - 1);
+    too_long[1] = '.';
+    too_long[sizeof too_long - 1] = 0;
+    assert_int_equal(strlen(longest), 64);
+    assert_int_equal(strlen(too_long), 65);
+
+    const char *valid[] = {
+        "provider.docker", "ipam.ip-alloc_2", "a.b.c", "a.b", "A.Z", "0.9", "_._", "-.-",
+        longest,           "a.b.c.d.e.f"};
+    for (size_t i = 0; i < COUNT(valid); i++)
+        if (!ilp_msg_ext_name_valid(valid[i])) fail_msg("'%s' refused", valid[i]);
+    const char *invalid[] = {
+        "",     "docker", ".a",    "a.",    "a..b",  "a b.c", too_long,        ".",     "..",
+        "a.b.", ".a.b",   "a.b/c", "a.b\n", "a:b.c", "a.b*",  "caf\xc3\xa9.x", "a.b c", "\t.a"};
+    for (size_t i = 0; i < COUNT(invalid); i++)
+        if (ilp_msg_ext_name_valid(invalid[i])) fail_msg("'%s' accepted", invalid[i]);
+    assert_false(ilp_msg_ext_name_valid(NULL));
+}
+
+/* PUB ------------------------------------------------------------------------ */
+
+/* Decodes a PUB message that must be accepted; the zmsg keeps only its topic. */
+static zframe_t *s_pub_accept(zmsg_t *zmsg, char **topic, msgpack_unpacked *up)
+{
+    char err[300] = "";
+    *topic = NULL;
+    zframe_t *body = ilp_msg_pub_decode(zmsg, topic, up, err, sizeof err);
+    if (!body) fail_msg("pub_decode refused: %s", err);
+    assert_non_null(*topic);
+    assert_int_equal(zmsg_size(zmsg), 1);
+    assert_int_equal(up->data.type, MSGPACK_OBJECT_MAP);
+    return body;
+}
+
+static void s_assert_str_field(const msgpack_object *map, const char *key, const char *expect)
+{
+    const msgpack_object *v = codec_map_get(map, key);
+    if (!v) fail_msg("%s: missing", key);
+    if (!expect) {
+        assert_int_equal(v->type, MSGPACK_OBJECT_NIL);
+        return;
+    }
+    assert_int_equal(v->type, MSGPACK_OBJECT_STR);
+    if (v->via.str.size != strlen(expect) || memcmp(v->via.str.ptr, expect, v->via.str.size))
+        fail_msg("%s: '%.*s', expected '%s'", key, (int)v->via.str.size, v->via.str.ptr, expect);
+}
+
+static void test_pub_refresh(void **state)
+{
+    (void)state;
+    zmsg_t *zmsg = ilp_msg_pub_refresh("provider.docker", "web");
+    assert_non_null(zmsg);
+    assert_int_equal(zmsg_size(zmsg), 2);
+    char *topic;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    zframe_t *body = s_pub_accept(zmsg, &topic, &up);
+    zmsg_destroy(&zmsg); /* out points into body, not into the message */
+    assert_string_equal(topic, "refresh.provider.docker");
+    assert_int_equal(up.data.via.map.size, 1);
+    const msgpack_object *service = codec_map_get(&up.data, "service");
+    assert_non_null(service);
+    assert_int_equal(service->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(service->via.map.size, 1);
+    s_assert_str_field(service, "name", "web");
+    msgpack_unpacked_destroy(&up);
+    zframe_destroy(&body);
+    free(topic);
+
+    /* The longest extension name fits the topic bound. */
+    char longest[ILP_MAX_EXT_NAME + 1];
+    memset(longest, 'e', sizeof longest - 1);
+    longest[1] = '.';
+    longest[sizeof longest - 1] = 0;
+    zmsg = ilp_msg_pub_refresh(longest, "web");
+    msgpack_unpacked_init(&up);
+    body = s_pub_accept(zmsg, &topic, &up);
+    assert_int_equal(strlen(topic), strlen("refresh.") + ILP_MAX_EXT_NAME);
+    assert_string_equal(topic + strlen("refresh."), longest);
+    msgpack_unpacked_destroy(&up);
+    zframe_destroy(&body);
+    free(topic);
+    zmsg_destroy(&zmsg);
+}
+
+static void test_pub_state(void **state)
+{
+    (void)state;
+    const char *errors[] = {NULL, "ipam.ipalloc: no address left"};
+    for (size_t i = 0; i < COUNT(errors); i++) {
+        service_t *service = s_service(1);
+        zmsg_t *zmsg = ilp_msg_pub_state(service, "failed", "running", errors[i]);
+        assert_non_null(zmsg);
+        char *topic;
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        zframe_t *body = s_pub_accept(zmsg, &topic, &up);
+        zmsg_destroy(&zmsg);
+        assert_string_equal(topic, "state");
+        assert_int_equal(up.data.via.map.size, 4);
+        s_assert_str_field(&up.data, "state", "failed");
+        s_assert_str_field(&up.data, "expected_state", "running");
+        s_assert_str_field(&up.data, "error", errors[i]);
+        char err[300] = "";
+        service_t *back = service_decode(codec_map_get(&up.data, "service"), err, sizeof err);
+        if (!back) fail_msg("state service: %s", err);
+        s_assert_same_service(service, back);
+        service_destroy(&back);
+        service_destroy(&service);
+        msgpack_unpacked_destroy(&up);
+        zframe_destroy(&body);
+        free(topic);
+    }
+}
+
+static void test_pub_core(void **state)
+{
+    (void)state;
+    zmsg_t *zmsg = ilp_msg_pub_core("started", "core-5f3a");
+    assert_non_null(zmsg);
+    char *topic;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    zframe_t *body = s_pub_accept(zmsg, &topic, &up);
+    zmsg_destroy(&zmsg);
+    assert_string_equal(topic, "core");
+    assert_int_equal(up.data.via.map.size, 2);
+    s_assert_str_field(&up.data, "event", "started");
+    s_assert_str_field(&up.data, "core_id", "core-5f3a");
+    msgpack_unpacked_destroy(&up);
+    zframe_destroy(&body);
+    free(topic);
+}
+
+typedef struct {
+    int frames;        /* 1..3: topic, body, extra */
+    const char *topic; /* spelled out, 'x'*N allowed as in specs */
+    const char *body;  /* spec */
+    const char *expect;
+} pub_case_t;
+
+static const pub_case_t s_pub_refused[] = {
+    {1, "core", NULL, "expected 2 frames, got 1"},
+    {3, "core", "{}", "expected 2 frames, got 3"},
+    {2, "core", "[]", "body: expected a map"},
+    {2, "state", "'state'", "body: expected a map"},
+    {2, "core", "nil", "body: expected a map"},
+    {2, "core", "hex:", "empty frame"},
+    {2, "core", "hex:c1", "bad msgpack byte 0xc1"},
+    {2, "core", "hex:dd 01 00 00 00 01", "array of 16777216 items exceeds"},
+    {2, "core", "hex:81 a1 61", "truncated"},
+    {2, "", "{}", "topic of 0 bytes"},
+    {2, "'t'*81", "{}", "topic of 81 bytes"},
+};
+
+static void test_pub_refused(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < COUNT(s_pub_refused); i++) {
+        const pub_case_t *c = &s_pub_refused[i];
+        zmsg_t *zmsg = zmsg_new();
+        if (!strncmp(c->topic, "'t'*", 4)) {
+            size_t n = strtoul(c->topic + 4, NULL, 10);
+            char *t = malloc(n);
+            assert_non_null(t);
+            memset(t, 't', n);
+            zmsg_addmem(zmsg, t, n);
+            free(t);
+        } else {
+            zmsg_addmem(zmsg, c->topic, strlen(c->topic));
+        }
+        if (c->frames >= 2) {
+            zframe_t *body = s_spec_frame(c->body);
+            zmsg_append(zmsg, &body);
+        }
+        if (c->frames >= 3) zmsg_addstr(zmsg, "extra");
+        char *topic = NULL;
+        char err[300] = "";
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, err, sizeof err);
+        if (body) {
+            zframe_destroy(&body);
+            fail_msg("case %zu: accepted", i);
+        }
+        assert_null(topic);
+        if (!strstr(err, c->expect))
+            fail_msg("case %zu: '%s' does not contain '%s'", i, err, c->expect);
+        assert_int_equal(zmsg_size(zmsg), c->frames); /* left as it was */
+        msgpack_unpacked_destroy(&up);
+        zmsg_destroy(&zmsg);
+    }
+    char err[64] = "";
+    char *topic = NULL;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_null(ilp_msg_pub_decode(NULL, &topic, &up, err, sizeof err));
+    assert_string_equal(err, "expected 2 frames, got 0");
+    msgpack_unpacked_destroy(&up);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_encode_defaults),
+        cmocka_unit_test(test_encode_refused), cmocka_unit_test(test_decode_refused),
+        cmocka_unit_test(test_decode_lenient), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_ext_name_valid), cmocka_unit_test(test_pub_refresh),
+        cmocka_unit_test(test_pub_state),      cmocka_unit_test(test_pub_core),
+        cmocka_unit_test(test_pub_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
