@@ -157,9 +157,11 @@ static int s_send(broker_t *self, zframe_t *routing_id, const ilp_msg_t *msg)
     return rc;
 }
 
-static void s_send_error(broker_t *self, zframe_t *routing_id, const char *reason, const char *id)
+static void s_send_error(broker_t *self, zframe_t *routing_id, const char *code,
+                         const char *reason, const char *id)
 {
-    ilp_msg_t msg = {.cmd = ILP_ERROR, .reason = (char *) reason, .id = (char *) id};
+    ilp_msg_t msg = {
+        .cmd = ILP_ERROR, .code = (char *) code, .reason = (char *) reason, .id = (char *) id};
     s_send(self, routing_id, &msg);
 }
 
@@ -325,12 +327,13 @@ static void s_on_message(broker_t *self, zframe_t *rid, const char *address, ilp
         self->stats.malformed++;
         s_warn(self, "bus: peer %s sent %s, a core-to-extension command", key,
                ilp_cmd_name(msg->cmd));
-        s_send_error(self, rid, "unexpected command: extensions do not send this", NULL);
+        s_send_error(self, rid, ILP_CODE_UNEXPECTED,
+                     "unexpected command: extensions do not send this", NULL);
     } else if (!inst) {
         if (msg->cmd != ILP_BYE) {
             self->stats.unknown_peer++;
             log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
-            s_send_error(self, rid, "unknown peer: send HELLO", NULL);
+            s_send_error(self, rid, ILP_CODE_UNKNOWN_PEER, "unknown peer: send HELLO", NULL);
         }
     } else if (msg->cmd == ILP_EVENT) {
         self->stats.events++;
@@ -352,7 +355,7 @@ static void s_on_malformed(broker_t *self, zframe_t *rid, const char *address, c
     char *key = rid ? zframe_strhex(rid) : strdup("?");
     s_warn(self, "bus: malformed message from peer %s (%s): %s", key, address, why);
     free(key);
-    if (rid) s_send_error(self, rid, why, NULL);
+    if (rid) s_send_error(self, rid, ILP_CODE_MALFORMED, why, NULL);
 }
 
 static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)

@@ -199,15 +199,14 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
         s_on_work(self, msg);
         break;
     case ILP_ERROR:
-        if (msg->id) {
-            log_warn("bus: core refused a message about work %s: %s", msg->id, msg->reason);
-        } else if (self->connected) {
-            /* The core no longer knows us (it restarted): register again at once. */
+        if (msg->code && !strcmp(msg->code, ILP_CODE_UNKNOWN_PEER)) {
+            /* The core no longer knows us (it restarted, or dropped us): register again. */
             log_info("bus: core says: %s; registering again", msg->reason);
             s_set_connected(self, false);
             s_send_hello(self);
         } else {
-            log_debug("bus: core says: %s", msg->reason);
+            log_warn("bus: core refused a message%s%s: %s", msg->id ? " about work " : "",
+                     msg->id ? msg->id : "", msg->reason);
         }
         break;
     case ILP_HEARTBEAT:

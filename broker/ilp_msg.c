@@ -28,6 +28,7 @@ void ilp_msg_destroy(ilp_msg_t **self_p)
     free(self->error);
     free(self->core_id);
     free(self->reason);
+    free(self->code);
     free(self);
     *self_p = NULL;
 }
@@ -85,7 +86,7 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
         service_pack(self->service, pk);
         return 0;
     case ILP_RESULT:
-        if (!self->id || (!self->service && !self->error)) return -1;
+        if (!self->id || (!self->service && (!self->error || !*self->error))) return -1;
         msgpack_pack_map(pk, 2 + (self->service != NULL));
         codec_pack_key_str(pk, "id", self->id);
         codec_pack_key_str(pk, "error", self->error);
@@ -119,8 +120,9 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
         service_pack(self->service, pk);
         return 0;
     case ILP_ERROR:
-        msgpack_pack_map(pk, 1 + (self->id != NULL));
+        msgpack_pack_map(pk, 2 + (self->id != NULL));
         codec_pack_key_str(pk, "reason", self->reason ? self->reason : "error");
+        codec_pack_key_str(pk, "code", self->code ? self->code : ILP_CODE_UNEXPECTED);
         if (self->id) codec_pack_key_str(pk, "id", self->id);
         return 0;
     default:
@@ -210,6 +212,10 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
             snprintf(err, errlen, "instance: empty");
             return -1;
         }
+        if (!ilp_msg_ext_name_valid(self->name)) {
+            snprintf(err, errlen, "name: '%s' is not an extension name (type.name)", self->name);
+            return -1;
+        }
         return 0;
     case ILP_EVENT:
         return s_get_action(body, &self->action, err, errlen)
@@ -248,6 +254,7 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
         return s_get_service(body, true, &self->service, err, errlen);
     case ILP_ERROR:
         return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen)
+               || codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen)
                || codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
     default:
         return -1;

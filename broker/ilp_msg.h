@@ -23,6 +23,12 @@
 #define ILP_MAX_TEXT       1024 /* error and reason strings */
 #define ILP_MAX_CREDIT     10000
 #define ILP_MAX_ATTEMPT    1000000
+#define ILP_MAX_CODE       32
+
+/* ERROR codes. */
+#define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
+#define ILP_CODE_MALFORMED    "malformed"    /* the message could not be decoded */
+#define ILP_CODE_UNEXPECTED   "unexpected"   /* a valid message the core does not accept */
 
 typedef enum {
     ILP_INVALID = 0,
@@ -60,6 +66,7 @@ typedef struct {
     char *core_id;
     /* DENIED, ERROR */
     char *reason;
+    char *code;            /* ERROR: "unknown-peer", "malformed" or "unexpected" */
 } ilp_msg_t;
 
 /* A new, empty message of that command. NULL when out of memory. */

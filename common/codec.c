@@ -148,7 +148,7 @@ const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
-            && memcmp(k->via.str.ptr, key, len) == 0)
+            && (len == 0 || memcmp(k->via.str.ptr, key, len) == 0))
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -194,7 +194,7 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
         return s_fail(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
     char *copy = malloc(n + 1);
     if (!copy) return s_fail(err, errlen, "%s: out of memory", name);
-    memcpy(copy, obj->via.str.ptr, n);
+    if (n) memcpy(copy, obj->via.str.ptr, n); /* msgpack-c gives NULL for "" */
     copy[n] = 0;
     *out = copy;
     return 0;

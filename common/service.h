@@ -49,8 +49,10 @@ void service_destroy(service_t **self_p);
 /* A deep copy, NULL when out of memory. */
 service_t *service_dup(const service_t *self);
 
-/* Adds a target; an identical host:port adds its weight to the existing one.
- * Returns -1 when out of memory or beyond the bounds above. */
+/* Adds a target; an identical host:port adds its weight to the existing one,
+ * and a weight above SERVICE_MAX_WEIGHT is capped to it. Returns -1 for an
+ * empty or too long host, port 0, weight 0, more than SERVICE_MAX_TARGETS
+ * targets, or out of memory. */
 int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight);
 
 /* Adds an alias (ignored when already present). Returns -1 on bounds or memory. */

@@ -64,7 +64,7 @@ static void s_set_err(char *err, size_t errlen, const char *fmt, ...)
  * into addr. Returns -1 with the reason in err. */
 static int s_parse(const char *address, struct sockaddr_storage *addr, char *err, size_t errlen)
 {
-    if (!address || !*address) {
+    if (!address) {
         s_set_err(err, errlen, "api: no listen address given");
         return -1;
     }
@@ -72,7 +72,8 @@ static int s_parse(const char *address, struct sockaddr_storage *addr, char *err
     const char *port = NULL;
     const char *what = NULL;
     bool bracketed = address[0] == '[';
-    if (strlen(address) >= sizeof host) what = "too long";
+    if (!*address) what = "empty";
+    else if (strlen(address) >= sizeof host) what = "too long";
     else if (bracketed) {
         const char *close = strchr(address, ']');
         if (!close || close[1] != ':') what = "expected [IPV6]:PORT";
@@ -228,7 +229,8 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
     uint32_t status = 0;
     char *content_type = NULL, *body = NULL;
     if (s_ask_loop(self, method, url, &status, &content_type, &body) != 0) {
-        log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
+        if (atomic_load(&self->stopping)) log_debug("api: %s %s: shutting down", method, url);
+        else log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
         return s_respond_error(conn, 503, "core busy or not running");
     }
     enum MHD_Result rc = s_respond(conn, status, content_type ? content_type : API_JSON, body,
@@ -273,7 +275,7 @@ static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
         if (zsock_send(reader, "84ss", id, (uint32_t) reply.status,
                        reply.content_type ? reply.content_type : API_JSON,
                        reply.body ? reply.body : "") != 0)
-            log_warn("api: %s %s: answer not delivered: %s", method, path, zmq_strerror(errno));
+            log_warn("api: %s %s: answer not delivered: %s", method, path, strerror(errno));
         free(reply.body);
     }
     zstr_free(&method);
@@ -308,7 +310,7 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     if (!self->back || !self->front || zsock_bind(self->back, "%s", endpoint) != 0
         || zsock_connect(self->front, "%s", endpoint) != 0) {
         s_set_err(err, errlen, "api: cannot listen on %s: inproc pair: %s", address,
-                  zmq_strerror(errno));
+                  strerror(errno));
         api_destroy(&self);
         return NULL;
     }

@@ -69,7 +69,9 @@ int main(int argc, char *argv[])
         return 2;
     }
     if (check) {
-        printf("%s: configuration OK\n", path ? path : "(defaults)");
+        printf("%s: configuration OK\nworkflow: ", path ? path : "(defaults)");
+        for (int i = 0; i < core.nsteps; i++) printf("%s%s", i ? "," : "", core.steps[i]);
+        printf("\n");
         core_config_clear(&core);
         config_destroy(&cfg);
         return 0;

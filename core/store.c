@@ -90,9 +90,12 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     store_t *self = calloc(1, sizeof *self);
     if (!self || !(self->path = strdup(path))) goto oom;
     const char *slash = strrchr(path, '/');
-    if (!slash) self->dir = strdup(".");
-    else if (slash == path) self->dir = strdup("/");
-    else self->dir = strndup(path, (size_t) (slash - path));
+    if (!slash)
+        self->dir = strdup(".");
+    else if (slash == path)
+        self->dir = strdup("/");
+    else
+        self->dir = strndup(path, (size_t)(slash - path));
     if (!self->dir) goto oom;
 
     char *prefix = strdup(self->dir);
@@ -149,7 +152,7 @@ static int s_write_all(int fd, const void *data, size_t len)
             return -1;
         }
         p += n;
-        len -= (size_t) n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -175,19 +178,19 @@ static size_t s_record_begin(s_out_t *out)
 
 /* Ends the record begun at start: fills in its length, writes the buffer out
  * when it is full enough. Returns -1 with err (what = the record) on failure. */
-static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what,
-                        char *err, size_t errlen)
+static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what, char *err,
+                        size_t errlen)
 {
     if (out->oom) return s_fail(err, errlen, "%s: %s: out of memory", path, what);
     size_t len = out->buf.size - start - 4;
     if (len > CODEC_MAX_FRAME)
         return s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
                       CODEC_MAX_FRAME);
-    unsigned char *p = (unsigned char *) out->buf.data + start;
-    p[0] = (unsigned char) (len >> 24);
-    p[1] = (unsigned char) (len >> 16);
-    p[2] = (unsigned char) (len >> 8);
-    p[3] = (unsigned char) len;
+    unsigned char *p = (unsigned char *)out->buf.data + start;
+    p[0] = (unsigned char)(len >> 24);
+    p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8);
+    p[3] = (unsigned char)len;
     if (out->buf.size >= STORE_FLUSH) {
         if (s_write_all(out->fd, out->buf.data, out->buf.size) != 0)
             return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
@@ -200,7 +203,7 @@ static int64_t s_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Writes header, entries and trailer to out->fd, then flushes. */
@@ -217,9 +220,10 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     codec_pack_key_str(&pk, "format", STORE_FORMAT);
     codec_pack_key_uint(&pk, "version", STORE_VERSION);
     codec_pack_str(&pk, "steps");
-    msgpack_pack_array(&pk, (size_t) nsteps);
-    for (int i = 0; i < nsteps; i++) codec_pack_str(&pk, steps[i]);
-    codec_pack_key_uint(&pk, "saved_at", (uint64_t) s_now_ms());
+    msgpack_pack_array(&pk, (size_t)nsteps);
+    for (int i = 0; i < nsteps; i++)
+        codec_pack_str(&pk, steps[i]);
+    codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
     if (s_record_end(out, start, path, "header", err, errlen) != 0) return -1;
 
     uint64_t count = 0;
@@ -253,7 +257,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     size_t tmplen = strlen(path) + 32;
     char *tmp = malloc(tmplen);
     if (!tmp) return s_fail(err, errlen, "%s: out of memory", path);
-    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long) getpid());
+    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
 
     s_out_t out = {.fd = -1};
     msgpack_sbuffer_init(&out.buf);
@@ -315,7 +319,7 @@ static int s_read_all(int fd, char **data, size_t *size)
         errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         return -1;
     }
-    size_t cap = (size_t) st.st_size + 1; /* +1: see the end of the file at once */
+    size_t cap = (size_t)st.st_size + 1; /* +1: see the end of the file at once */
     size_t len = 0;
     char *buf = malloc(cap);
     if (!buf) return -1;
@@ -338,7 +342,7 @@ static int s_read_all(int fd, char **data, size_t *size)
             return -1;
         }
         if (n == 0) break;
-        len += (size_t) n;
+        len += (size_t)n;
     }
     *data = buf;
     *size = len;
@@ -350,9 +354,9 @@ static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
 {
     if (obj->type != MSGPACK_OBJECT_MAP) return s_fail(why, whylen, "header: expected a map");
     const msgpack_object *format = codec_map_get(obj, "format");
-    if (!format || format->type != MSGPACK_OBJECT_STR
-        || format->via.str.size != strlen(STORE_FORMAT)
-        || memcmp(format->via.str.ptr, STORE_FORMAT, format->via.str.size) != 0)
+    if (!format || format->type != MSGPACK_OBJECT_STR ||
+        format->via.str.size != strlen(STORE_FORMAT) ||
+        memcmp(format->via.str.ptr, STORE_FORMAT, format->via.str.size) != 0)
         return s_fail(why, whylen, "not an interlook entries file (no format \"%s\")",
                       STORE_FORMAT);
     uint64_t version = 0;
@@ -360,23 +364,21 @@ static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
         return -1;
     if (version != STORE_VERSION)
         return s_fail(why, whylen, "unsupported version %llu (this interlookd reads version %d)",
-                      (unsigned long long) version, STORE_VERSION);
+                      (unsigned long long)version, STORE_VERSION);
     return 0;
 }
 
 /* Checks the trailer record against the count of entries read. */
-static int s_check_trailer(const msgpack_object *obj, uint64_t entries, char *why,
-                           size_t whylen)
+static int s_check_trailer(const msgpack_object *obj, uint64_t entries, char *why, size_t whylen)
 {
     const msgpack_object *end = codec_map_get(obj, "end");
     if (end->type != MSGPACK_OBJECT_BOOLEAN || !end->via.boolean)
         return s_fail(why, whylen, "trailer: end: expected true");
     uint64_t count = 0;
-    if (codec_get_uint(obj, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0)
-        return -1;
+    if (codec_get_uint(obj, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0) return -1;
     if (count != entries)
         return s_fail(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %llu)",
-                      (unsigned long long) count, (unsigned long long) entries);
+                      (unsigned long long)count, (unsigned long long)entries);
     return 0;
 }
 
@@ -387,7 +389,7 @@ static int s_load_records(const char *data, size_t size, workflow_t *workflow, s
 {
     const char *const *steps = workflow_steps(workflow);
     int nsteps = workflow_nsteps(workflow);
-    const unsigned char *p = (const unsigned char *) data;
+    const unsigned char *p = (const unsigned char *)data;
     size_t off = 0;
     uint64_t entries = 0;
     bool ended = false;
@@ -398,12 +400,12 @@ static int s_load_records(const char *data, size_t size, workflow_t *workflow, s
         if (size - off < 4)
             return s_fail(why, whylen, "truncated or corrupt (record length cut at byte %zu)",
                           size);
-        size_t len = (size_t) p[off] << 24 | (size_t) p[off + 1] << 16
-                     | (size_t) p[off + 2] << 8 | (size_t) p[off + 3];
+        size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
+                     (size_t)p[off + 3];
         off += 4;
         if (len == 0 || len > CODEC_MAX_FRAME)
-            return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)",
-                          len, off - 4);
+            return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
+                          off - 4);
         if (len > size - off)
             return s_fail(why, whylen,
                           "truncated or corrupt (record of %zu bytes, only %zu left in the file)",
@@ -414,18 +416,14 @@ static int s_load_records(const char *data, size_t size, workflow_t *workflow, s
         int rc = -1;
         if (codec_unpack(data + off, len, &msg, reason, sizeof reason) != 0) {
             s_fail(why, whylen, "truncated or corrupt (%s)", reason);
-        }
-        else if (*k == 1) {
+        } else if (*k == 1) {
             rc = s_check_header(&msg.data, why, whylen);
-        }
-        else if (msg.data.type != MSGPACK_OBJECT_MAP) {
+        } else if (msg.data.type != MSGPACK_OBJECT_MAP) {
             s_fail(why, whylen, "expected a map");
-        }
-        else if (codec_map_get(&msg.data, "end")) {
+        } else if (codec_map_get(&msg.data, "end")) {
             rc = s_check_trailer(&msg.data, entries, why, whylen);
             ended = true;
-        }
-        else {
+        } else {
             entry_t *entry = entry_unpack(&msg.data, steps, nsteps, reason, sizeof reason);
             if (!entry)
                 s_fail(why, whylen, "%s", reason);

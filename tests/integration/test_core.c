@@ -268,6 +268,35 @@ static void test_kill9_core_midway(void **state)
     assert_int_equal(total, 100); /* none lost, none duplicated */
 }
 
+/* The Python peer, written from docs/protocol.md alone, does the echo step. */
+static void test_python_peer_joins(void **state)
+{
+    ctx_t *ctx = *state;
+    const char *peer = "tests/peers/ilp_echo.py";
+    assert_int_equal(access(peer, R_OK), 0);
+    s_start_core(ctx);
+    const char *args[] = {peer, "--router", ctx->router, "--publish", ctx->publish, "--name",
+                          "provisioner.echo", "--instance", "py-1", "--credit", "20", NULL};
+    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    assert_true(ctx->echo[0] > 0);
+    s_start_inject(ctx);
+    s_say(ctx, "add-many py- 50\n");
+    s_wait_state(ctx, "deployed", 50);
+
+    /* A core restart: the Python peer registers again by itself. */
+    test_stop(ctx->core, SIGKILL, 2000);
+    s_start_core(ctx);
+    s_say(ctx, "add-many pz- 20\n");
+    s_wait_state(ctx, "deployed", 70);
+    s_say(ctx, "delete-many py- 50\n");
+    s_wait_state(ctx, "undeployed", 50);
+    long status = 0;
+    json_t *exts = s_get(ctx, "/extensions", &status);
+    json_t *inst = json_array_get(json_object_get(exts, "provisioner.echo"), 0);
+    assert_string_equal(json_string_value(json_object_get(inst, "instance")), "py-1");
+    json_decref(exts);
+}
+
 /* Runs interlookd with args; returns its exit status and its output. */
 static int s_run_core(const char *const *args, char *out, size_t outlen)
 {
@@ -352,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

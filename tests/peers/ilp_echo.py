@@ -9,7 +9,7 @@ the services py-0 .. py-(N-1) and answers refresh requests for them.
 
 Reliability (protocol.md section 5): heartbeats both ways; a core silent for
 liveness x heartbeat means a new DEALER and HELLO, repeated with back-off
-until WELCOME; HELLO again on ERROR without id and on a `core` publication
+until WELCOME; HELLO again on ERROR code unknown-peer and on a `core` publication
 with another core_id; RESULTs and EVENTs are kept while not registered and
 sent after WELCOME; a WORK id already being worked on is ignored; BYE on
 SIGTERM/SIGINT, exit 0.  Malformed input is logged and ignored.
@@ -203,14 +203,12 @@ class Echo:
         pass
 
     def on_error(self, body):
-        reason, wid = text(body, "reason", required=False), text(body, "id", 0, 64, False)
-        if wid is not None:
-            self.log(f"ERROR about work {wid!r}: {reason}")
-        elif self.registered:
-            self.log(f"ERROR without id ({reason}): the core forgot us, HELLO again")
+        reason, code = text(body, "reason", required=False), text(body, "code", 0, 32, False)
+        if code == "unknown-peer":                 # the core forgot us: register again
+            self.log(f"ERROR {code} ({reason}): HELLO again")
             self.hello(reset_backoff=True)
-        else:                                      # we only send HELLO while unregistered
-            self.log(f"ERROR while registering ({reason}): HELLO again after back-off")
+        else:
+            self.log(f"ERROR {code} about work {text(body, 'id', 0, 64, False)!r}: {reason}")
 
     def on_work(self, body):
         wid = text(body, "id", 0, 64)

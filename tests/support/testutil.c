@@ -38,14 +38,15 @@ pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd)
 
 static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
 {
-    const char *path = test_bin(name);
+    const char *path = strchr(name, '/') ? name : test_bin(name);
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     char *argv[64];
     int argc = 0;
     argv[argc++] = (char *) path;
     for (; args && *args && argc < 63; args++) argv[argc++] = (char *) *args;
     argv[argc] = NULL;
     char logpath[256];
-    snprintf(logpath, sizeof logpath, "/tmp/interlook-test-%s-%d.log", name, (int) getpid());
+    snprintf(logpath, sizeof logpath, "/tmp/interlook-test-%s-%d.log", base, (int) getpid());
     int pipefd[2] = {-1, -1};
     if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();

@@ -11,7 +11,7 @@
 /* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo). */
 const char *test_bin(const char *name);
 
-/* Starts BUILD/bin/name with the NULL-terminated arguments; its output goes
+/* Starts BUILD/bin/name (or name itself when it contains a '/') with the NULL-terminated arguments; its output goes
  * to a log file under /tmp (path logged on failure). Returns the pid, or -1. */
 pid_t test_spawn(const char *name, const char *const *args);
 

@@ -24,7 +24,7 @@
     } while (0)
 
 static const char *s_steps[] = {"provider.docker", "ipam.pool", "dns.bind", "lb.haproxy"};
-#define NSTEPS ((int) (sizeof s_steps / sizeof s_steps[0]))
+#define NSTEPS ((int)(sizeof s_steps / sizeof s_steps[0]))
 
 /* A scratch directory per test, removed afterwards. */
 typedef struct {
@@ -73,23 +73,23 @@ static int s_teardown(void **state)
 
 static void s_dispatch(void *arg, const entry_t *entry, const char *extension, ilp_action_t action)
 {
-    (void) arg, (void) entry, (void) extension, (void) action;
+    (void)arg, (void)entry, (void)extension, (void)action;
 }
 static void s_cancel(void *arg, const char *work_id)
 {
-    (void) arg, (void) work_id;
+    (void)arg, (void)work_id;
 }
 static void s_changed(void *arg, const entry_t *entry)
 {
-    (void) arg, (void) entry;
+    (void)arg, (void)entry;
 }
 static void s_removed(void *arg, const entry_t *entry)
 {
-    (void) arg, (void) entry;
+    (void)arg, (void)entry;
 }
 static void s_refresh(void *arg, const char *provider, const char *name)
 {
-    (void) arg, (void) provider, (void) name;
+    (void)arg, (void)provider, (void)name;
 }
 
 /* A workflow over steps (nothing is dispatched: adopt only). */
@@ -125,8 +125,7 @@ static service_t *s_service(const char *name, int targets, int aliases)
     for (int i = 0; i < targets; i++) {
         char host[32];
         snprintf(host, sizeof host, "10.0.%d.%d", i / 250, i % 250 + 1);
-        assert_int_equal(service_add_target(svc, host, (uint16_t) (8000 + i), (uint32_t) i + 1),
-                         0);
+        assert_int_equal(service_add_target(svc, host, (uint16_t)(8000 + i), (uint32_t)i + 1), 0);
     }
     for (int i = 0; i < aliases; i++) {
         char alias[64];
@@ -148,7 +147,7 @@ static entry_t *s_add(workflow_t *wf, entry_t *entry)
 /* The four shapes of entry, varied by i. */
 static entry_t *s_entry(const char *name, int shape, int64_t i)
 {
-    service_t *svc = s_service(name, 1 + (int) (i % 3), (int) (i % 2));
+    service_t *svc = s_service(name, 1 + (int)(i % 3), (int)(i % 2));
     int64_t t0 = 1764070000000 + i * 1000;
     entry_t *e = entry_new(&svc, t0);
     assert_non_null(e);
@@ -193,8 +192,10 @@ static entry_t *s_entry(const char *name, int shape, int64_t i)
 
 static void s_assert_str_eq(const char *a, const char *b)
 {
-    if (!a || !b) assert_ptr_equal(a, b);
-    else assert_string_equal(a, b);
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
 }
 
 static void s_assert_service_eq(const service_t *a, const service_t *b)
@@ -273,8 +274,8 @@ static workflow_t *s_load(const char *path, size_t expect)
 }
 
 /* Loads path, which must be refused with a message naming it; returns the message. */
-static const char *s_refuse_with(const char *path, const char *const *steps, int nsteps,
-                                 char *err, size_t errlen)
+static const char *s_refuse_with(const char *path, const char *const *steps, int nsteps, char *err,
+                                 size_t errlen)
 {
     store_t *store = s_store(path);
     workflow_t *wf = s_workflow_of(steps, nsteps);
@@ -304,11 +305,11 @@ static unsigned char *s_read(const char *path, size_t *size)
     long n = ftell(f);
     assert_true(n >= 0);
     rewind(f);
-    unsigned char *data = malloc((size_t) n + 1);
+    unsigned char *data = malloc((size_t)n + 1);
     assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t) n, f), (size_t) n);
+    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
     fclose(f);
-    *size = (size_t) n;
+    *size = (size_t)n;
     return data;
 }
 
@@ -326,8 +327,8 @@ static size_t s_records(const unsigned char *data, size_t size, size_t *starts, 
     size_t n = 0, off = 0;
     while (off + 4 <= size && n < max) {
         starts[n++] = off;
-        off += 4 + ((size_t) data[off] << 24 | (size_t) data[off + 1] << 16
-                    | (size_t) data[off + 2] << 8 | data[off + 3]);
+        off += 4 + ((size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+                    (size_t)data[off + 2] << 8 | data[off + 3]);
     }
     assert_int_equal(off, size);
     return n;
@@ -350,10 +351,10 @@ static void s_make_begin(maker_t *m)
 /* Appends the packed record with its length. */
 static void s_make_record(maker_t *m)
 {
-    uint32_t n = (uint32_t) m->rec.size;
-    unsigned char len[4] = {(unsigned char) (n >> 24), (unsigned char) (n >> 16),
-                            (unsigned char) (n >> 8), (unsigned char) n};
-    msgpack_sbuffer_write(&m->file, (const char *) len, 4);
+    uint32_t n = (uint32_t)m->rec.size;
+    unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                            (unsigned char)(n >> 8), (unsigned char)n};
+    msgpack_sbuffer_write(&m->file, (const char *)len, 4);
     msgpack_sbuffer_write(&m->file, m->rec.data, m->rec.size);
     msgpack_sbuffer_clear(&m->rec);
 }
@@ -393,7 +394,8 @@ static workflow_t *s_sample(void)
 {
     workflow_t *wf = s_workflow();
     const char *names[] = {"web", "api", "db", "cache", "queue", "search", "auth", "mail"};
-    for (int i = 0; i < 8; i++) s_add(wf, s_entry(names[i], i, i));
+    for (int i = 0; i < 8; i++)
+        s_add(wf, s_entry(names[i], i, i));
     return wf;
 }
 
@@ -434,9 +436,9 @@ static void test_round_trip(void **state)
     assert_int_equal(steps->via.array.ptr[2].via.str.size, strlen("dns.bind"));
     assert_memory_equal(steps->via.array.ptr[2].via.str.ptr, "dns.bind", strlen("dns.bind"));
     uint64_t saved_at = 0;
-    assert_int_equal(codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at, err, sizeof err),
+        0);
     msgpack_unpacked_destroy(&msg);
     free(data);
 
@@ -581,7 +583,7 @@ static void test_failed_save_keeps_old_file(void **state)
     s_add(wf, s_entry("newcomer", 1, 1));
 
     /* The temporary file cannot be created (a directory is in the way). */
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     assert_int_equal(mkdir(tmp, 0755), 0);
     err[0] = '\0';
     assert_int_equal(store_save(store, wf, err, sizeof err), -1);
@@ -647,19 +649,19 @@ static void test_truncated_refused(void **state)
     assert_int_equal(n, 10);
     size_t trailer = starts[n - 1];
     size_t cuts[] = {
-        0,                 /* empty file */
-        2,                 /* inside the first length */
-        4,                 /* a length and nothing */
-        4 + 3,             /* inside the header */
-        starts[1],         /* the header alone */
-        starts[3] + 1,     /* inside the length of entry 3 */
-        starts[3] + 4,     /* entry 3's length without its map */
-        starts[3] + 20,    /* inside entry 3 */
-        starts[4] - 1,     /* entry 3 but its last byte */
-        trailer,           /* just before the trailer */
-        trailer + 3,       /* inside the trailer's length */
-        trailer + 4 + 5,   /* inside the trailer */
-        size - 1,          /* all but the last byte */
+        0,               /* empty file */
+        2,               /* inside the first length */
+        4,               /* a length and nothing */
+        4 + 3,           /* inside the header */
+        starts[1],       /* the header alone */
+        starts[3] + 1,   /* inside the length of entry 3 */
+        starts[3] + 4,   /* entry 3's length without its map */
+        starts[3] + 20,  /* inside entry 3 */
+        starts[4] - 1,   /* entry 3 but its last byte */
+        trailer,         /* just before the trailer */
+        trailer + 3,     /* inside the trailer's length */
+        trailer + 4 + 5, /* inside the trailer */
+        size - 1,        /* all but the last byte */
     };
     char err[512];
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
@@ -734,11 +736,9 @@ static void test_flipped_bytes_refused(void **state)
                 assert_contains(err, fx->path);
                 assert_contains(err, ": record ");
                 refused++;
-            }
-            else if (in_length) {
+            } else if (in_length) {
                 fail_msg("a flipped length byte at %zu was accepted", off);
-            }
-            else {
+            } else {
                 assert_true(loaded <= 2);
             }
             workflow_destroy(&got);
