@@ -30,14 +30,18 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libinterlook.a
 
 # Every binary: name -> sources
-BINS                     = interlook-echo interlook-inject
-BIN_interlook-echo_SRC   = $(wildcard extensions/echo/*.c)
-BIN_interlook-inject_SRC = $(wildcard extensions/inject/*.c)
+BINS                      = interlook-echo interlook-inject interlook-ipalloc
+BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
+BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
+BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
 
-CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
+# The core's and the extensions' modules (all but each main.c), linked into
+# the binaries and the tests.
+CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c)) \
+           $(filter-out %/main.c,$(wildcard extensions/*/*.c))
 ifneq ($(wildcard core/main.c),)
 BINS += interlookd
-BIN_interlookd_SRC = $(wildcard core/*.c)
+BIN_interlookd_SRC = core/main.c
 endif
 
 BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
@@ -66,7 +70,7 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 define BIN_RULE
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(BIN_$(1)_SRC)) $(BUILD)/libcore.a $(LIB)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %/main.c,$(BIN_$(1)_SRC))) $(BUILD)/libcore.a $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(BUILD)/libcore.a $(LIB) $$(LDLIBS)
 endef

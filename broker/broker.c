@@ -38,6 +38,7 @@ struct _s_inst_t {
     char *address;
     uint32_t credit;
     zhashx_t *works;     /* id -> s_work_t*, not owned */
+    uint64_t results;    /* RESULTs accepted from it */
     int64_t last_recv;
     int64_t last_sent;
     int64_t since;
@@ -309,6 +310,7 @@ static void s_on_result(broker_t *self, s_inst_t *inst, ilp_msg_t *msg)
     s_work_detach(work);
     zhashx_delete(self->works, msg->id); /* frees work */
     self->stats.results++;
+    inst->results++;
     if (self->handler.result)
         self->handler.result(self->arg, msg->id, inst->ext->name, inst->instance, msg->error,
                              &msg->service);
@@ -587,6 +589,7 @@ void broker_foreach_instance(broker_t *self,
                                        .address = inst->address,
                                        .credit = inst->credit,
                                        .in_flight = (uint32_t) zhashx_size(inst->works),
+                                       .results = inst->results,
                                        .last_seen_ms = inst->last_recv,
                                        .since_ms = inst->since};
         fn(arg, &info);

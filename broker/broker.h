@@ -65,6 +65,7 @@ typedef struct {
     const char *address;   /* peer address as seen by the ROUTER, may be "" */
     uint32_t credit;
     uint32_t in_flight;
+    uint64_t results;      /* RESULTs accepted from it */
     int64_t last_seen_ms;  /* zclock_mono of the last message from it */
     int64_t since_ms;      /* zclock_mono of its HELLO */
 } broker_instance_info_t;

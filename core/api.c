@@ -21,12 +21,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#define API_WAIT_MS        5000              /* how long a request waits for the loop */
-#define API_CONN_LIMIT     64                /* connections served at once */
-#define API_CONN_TIMEOUT_S 10                /* an idle connection is closed after this */
-#define API_MAX_PATH       2048              /* longer URL paths get 414 */
-#define API_MAX_BODY       (64 * 1024)       /* larger request bodies get 413 */
-#define API_MAX_DRAIN      (1024 * 1024)     /* a chunked body past this closes the connection */
+#define API_WAIT_MS        5000          /* how long a request waits for the loop */
+#define API_CONN_LIMIT     64            /* connections served at once */
+#define API_CONN_TIMEOUT_S 10            /* an idle connection is closed after this */
+#define API_MAX_PATH       2048          /* longer URL paths get 414 */
+#define API_MAX_BODY       (64 * 1024)   /* larger request bodies get 413 */
+#define API_MAX_DRAIN      (1024 * 1024) /* a chunked body past this closes the connection */
 #define API_JSON           "application/json"
 
 struct _api_t {
@@ -72,22 +72,26 @@ static int s_parse(const char *address, struct sockaddr_storage *addr, char *err
     const char *port = NULL;
     const char *what = NULL;
     bool bracketed = address[0] == '[';
-    if (!*address) what = "empty";
-    else if (strlen(address) >= sizeof host) what = "too long";
+    if (!*address)
+        what = "empty";
+    else if (strlen(address) >= sizeof host)
+        what = "too long";
     else if (bracketed) {
         const char *close = strchr(address, ']');
-        if (!close || close[1] != ':') what = "expected [IPV6]:PORT";
+        if (!close || close[1] != ':')
+            what = "expected [IPV6]:PORT";
         else {
-            memcpy(host, address + 1, (size_t) (close - address - 1));
+            memcpy(host, address + 1, (size_t)(close - address - 1));
             port = close + 2;
         }
     } else {
         const char *colon = strrchr(address, ':');
-        if (!colon) what = "expected HOST:PORT";
+        if (!colon)
+            what = "expected HOST:PORT";
         else if (strchr(address, ':') != colon)
             what = "an IPv6 address goes in brackets, as [::1]:PORT";
         else {
-            memcpy(host, address, (size_t) (colon - address));
+            memcpy(host, address, (size_t)(colon - address));
             port = colon + 1;
         }
     }
@@ -97,8 +101,10 @@ static int s_parse(const char *address, struct sockaddr_storage *addr, char *err
             what = "the port must be a number from 0 to 65535";
     }
     if (!what && !bracketed) {
-        if (!*host || !strcmp(host, "*")) strcpy(host, "0.0.0.0");
-        else if (!strcasecmp(host, "localhost")) strcpy(host, "127.0.0.1");
+        if (!*host || !strcmp(host, "*"))
+            strcpy(host, "0.0.0.0");
+        else if (!strcasecmp(host, "localhost"))
+            strcpy(host, "127.0.0.1");
     }
     if (!what) {
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -132,7 +138,8 @@ static void s_on_mhd_log(void *cls, const char *fmt, va_list ap)
     char text[256];
     vsnprintf(text, sizeof text, fmt, ap);
     size_t len = strlen(text);
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = '\0';
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = '\0';
     if (pthread_equal(pthread_self(), self->starter))
         snprintf(self->start_error, sizeof self->start_error, "%s", text);
     log_warn("api: %s", text);
@@ -143,7 +150,7 @@ static enum MHD_Result s_respond(struct MHD_Connection *conn, unsigned status,
                                  const char *content_type, const char *body, size_t size)
 {
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(size, (void *) (body ? body : ""), MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(size, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
     if (!response) return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -158,7 +165,7 @@ static enum MHD_Result s_respond_error(struct MHD_Connection *conn, unsigned sta
 {
     char body[128];
     int size = snprintf(body, sizeof body, "{\"error\":\"%s\"}", message);
-    return s_respond(conn, status, API_JSON, body, (size_t) size);
+    return s_respond(conn, status, API_JSON, body, (size_t)size);
 }
 
 /* Hands one request to the loop and waits (bounded) for its answer. Returns
@@ -169,12 +176,12 @@ static int s_ask_loop(api_t *self, const char *method, const char *path, uint32_
     if (atomic_load(&self->stopping)) return -1;
     uint64_t id = ++self->last_id;
     int64_t deadline = zclock_mono() + API_WAIT_MS;
-    if (zsock_send(self->front, "88ss", id, (uint64_t) deadline, method, path) != 0)
+    if (zsock_send(self->front, "88ss", id, (uint64_t)deadline, method, path) != 0)
         return -1; /* queue full: the loop has not read for a long time */
     while (!atomic_load(&self->stopping)) {
         int64_t left = deadline - zclock_mono();
         if (left <= 0) break;
-        zsock_set_rcvtimeo(self->front, (int) left);
+        zsock_set_rcvtimeo(self->front, (int)left);
         uint64_t got = 0;
         uint32_t got_status = 0;
         char *got_type = NULL, *got_body = NULL;
@@ -197,12 +204,11 @@ static int s_ask_loop(api_t *self, const char *method, const char *path, uint32_
 /* The server thread's request callback: called once with the headers, then
  * once per piece of body, then once more when the request is complete. */
 static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
-    (void) version;
-    (void) upload_data;
+    (void)version;
+    (void)upload_data;
     api_t *self = cls;
     s_request_t *request = *con_cls;
     if (!request) {
@@ -229,8 +235,10 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
     uint32_t status = 0;
     char *content_type = NULL, *body = NULL;
     if (s_ask_loop(self, method, url, &status, &content_type, &body) != 0) {
-        if (atomic_load(&self->stopping)) log_debug("api: %s %s: shutting down", method, url);
-        else log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
+        if (atomic_load(&self->stopping))
+            log_debug("api: %s %s: shutting down", method, url);
+        else
+            log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
         return s_respond_error(conn, 503, "core busy or not running");
     }
     enum MHD_Result rc = s_respond(conn, status, content_type ? content_type : API_JSON, body,
@@ -243,9 +251,9 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
 static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-    (void) cls;
-    (void) conn;
-    (void) toe;
+    (void)cls;
+    (void)conn;
+    (void)toe;
     free(*con_cls);
     *con_cls = NULL;
 }
@@ -253,13 +261,14 @@ static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 /* The loop's side: one request in, the handler's answer out. */
 static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     api_t *self = arg;
     uint64_t id = 0, deadline = 0;
     char *method = NULL, *path = NULL;
     if (zsock_recv(reader, "88ss", &id, &deadline, &method, &path) != 0) return 0;
-    if (!id || !method || !path) log_warn("api: malformed request on the inproc pair");
-    else if ((int64_t) deadline <= zclock_mono())
+    if (!id || !method || !path)
+        log_warn("api: malformed request on the inproc pair");
+    else if ((int64_t)deadline <= zclock_mono())
         log_debug("api: %s %s: dropped, the client already got 503", method, path);
     else {
         api_reply_t reply = {.status = 500, .body = NULL, .content_type = API_JSON};
@@ -272,7 +281,7 @@ static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
             reply.content_type = API_JSON;
         }
         log_debug("api: %s %s -> %d", method, path, reply.status);
-        if (zsock_send(reader, "84ss", id, (uint32_t) reply.status,
+        if (zsock_send(reader, "84ss", id, (uint32_t)reply.status,
                        reply.content_type ? reply.content_type : API_JSON,
                        reply.body ? reply.body : "") != 0)
             log_warn("api: %s %s: answer not delivered: %s", method, path, strerror(errno));
@@ -302,35 +311,43 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     self->arg = arg;
     atomic_init(&self->stopping, false);
 
-    /* The pair: unique per instance, both ends never block on send. */
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://interlook-api-%p", (void *) self);
+    /* The pair: unique per instance (the counter, as ZeroMQ may release the
+     * name of a closed inproc socket late and a new api_t may get the address
+     * of a freed one); neither end ever blocks on send. */
+    static atomic_uint s_instances;
+    char endpoint[96];
+    snprintf(endpoint, sizeof endpoint, "inproc://interlook-api-%p-%u", (void *)self,
+             atomic_fetch_add(&s_instances, 1));
     self->back = zsock_new(ZMQ_PAIR);
     self->front = zsock_new(ZMQ_PAIR);
-    if (!self->back || !self->front || zsock_bind(self->back, "%s", endpoint) != 0
-        || zsock_connect(self->front, "%s", endpoint) != 0) {
-        s_set_err(err, errlen, "api: cannot listen on %s: inproc pair: %s", address,
+    if (self->back) {
+        zsock_set_sndtimeo(self->back, 0);
+        zsock_set_linger(self->back, 0);
+    }
+    if (self->front) {
+        zsock_set_sndtimeo(self->front, 0);
+        zsock_set_linger(self->front, 0);
+    }
+    if (!self->back || !self->front || zsock_bind(self->back, "%s", endpoint) != 0 ||
+        zsock_connect(self->front, "%s", endpoint) != 0) {
+        s_set_err(err, errlen, "api: cannot listen on %s: inproc pair %s: %s", address, endpoint,
                   strerror(errno));
         api_destroy(&self);
         return NULL;
     }
-    zsock_set_sndtimeo(self->back, 0);
-    zsock_set_sndtimeo(self->front, 0);
-    zsock_set_linger(self->back, 0);
-    zsock_set_linger(self->front, 0);
 
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_DUAL_STACK;
-    uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &addr)->sin6_port
-                                                     : ((struct sockaddr_in *) &addr)->sin_port);
+    uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                     : ((struct sockaddr_in *)&addr)->sin_port);
     self->starter = pthread_self();
     errno = 0;
-    self->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, s_on_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int) API_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int) API_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self,
-        MHD_OPTION_END);
+    self->daemon =
+        MHD_start_daemon(flags, port, NULL, NULL, s_on_access, self, MHD_OPTION_EXTERNAL_LOGGER,
+                         s_on_mhd_log, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONN_LIMIT,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
+                         MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_END);
     if (!self->daemon) {
         int code = errno;
         if (self->start_error[0])
@@ -345,22 +362,29 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     self->port = info && info->port ? info->port : port;
 
     char host[INET6_ADDRSTRLEN + 16] = "?";
-    socklen_t addrlen = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                   : sizeof(struct sockaddr_in);
-    getnameinfo((struct sockaddr *) &addr, addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST);
-    if (addr.ss_family == AF_INET6) log_info("api: listening on http://[%s]:%d", host, self->port);
-    else log_info("api: listening on http://%s:%d", host, self->port);
+    socklen_t addrlen =
+        addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    getnameinfo((struct sockaddr *)&addr, addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST);
+    if (addr.ss_family == AF_INET6)
+        log_info("api: listening on http://[%s]:%d", host, self->port);
+    else
+        log_info("api: listening on http://%s:%d", host, self->port);
     return self;
 }
 
+/* Safe whether or not the loop runs; an attached loop must still exist (its
+ * reader is removed), so destroy the api before its loop. */
 void api_destroy(api_t **self_p)
 {
     if (!self_p || !*self_p) return;
     api_t *self = *self_p;
     atomic_store(&self->stopping, true);
-    /* Id 0 wakes a request that is waiting for the loop. */
-    if (self->back) zsock_send(self->back, "8", (uint64_t) 0);
-    if (self->daemon) MHD_stop_daemon(self->daemon);
+    if (self->daemon) {
+        /* Id 0 wakes a request that is waiting for the loop (never blocks:
+         * send timeout 0). */
+        zsock_send(self->back, "8", (uint64_t)0);
+        MHD_stop_daemon(self->daemon);
+    }
     if (self->loop) zloop_reader_end(self->loop, self->back);
     zsock_destroy(&self->front);
     zsock_destroy(&self->back);

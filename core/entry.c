@@ -68,8 +68,10 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
     codec_pack_key_str(pk, "state", s_reached(self, steps));
     codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
     codec_pack_key_bool(pk, "wip", self->wip);
-    codec_pack_key_str(pk, "wip_step", self->wip ? steps[self->wip_step] : NULL);
-    codec_pack_key_str(pk, "wip_action", self->wip ? ilp_action_name(self->wip_action) : NULL);
+    /* The step of the last try is kept while it is retried after an error too. */
+    bool step_known = self->wip || (self->error && self->wip_step > 0);
+    codec_pack_key_str(pk, "wip_step", step_known ? steps[self->wip_step] : NULL);
+    codec_pack_key_str(pk, "wip_action", step_known ? ilp_action_name(self->wip_action) : NULL);
     codec_pack_key_bool(pk, "restart", self->restart);
     codec_pack_key_uint(pk, "attempt", self->attempt);
     codec_pack_key_str(pk, "error", self->error);
@@ -134,8 +136,8 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
         snprintf(why, sizeof why, "expected_state: '%s'", expected);
         goto fail;
     }
-    if (wip) {
-        self->wip = true;
+    if (wip || wip_step) {
+        self->wip = wip;
         if (!wip_step || (self->wip_step = s_step_index(wip_step, steps, nsteps)) < 1) {
             snprintf(why, sizeof why, "wip_step: '%s' is not a step after the provider",
                      wip_step ? wip_step : "");
@@ -174,7 +176,7 @@ static json_t *s_service_json(const service_t *svc)
 {
     json_t *targets = json_array();
     for (size_t i = 0; i < svc->target_count; i++)
-        json_array_append_new(targets, json_pack("{s:s, s:i, s:i}", "host", svc->targets[i].host,
+        json_array_append_new(targets, json_pack("{s:s, s:I, s:I}", "host", svc->targets[i].host,
                                                  "port", (json_int_t) svc->targets[i].port,
                                                  "weight", (json_int_t) svc->targets[i].weight));
     json_t *aliases = json_array();
@@ -200,7 +202,7 @@ static json_t *s_time_json(int64_t ms)
 
 json_t *entry_to_json(const entry_t *self, const char *const *steps)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:i, s:s?, s:o, s:o, s:o, s:o, s:o}", "name",
+    return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:I, s:s?, s:o, s:o, s:o, s:o, s:o}", "name",
                      self->name, "state", entry_state_name(self, steps), "expected_state",
                      self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip,
                      "wip_step", self->wip ? steps[self->wip_step] : NULL, "attempt",

@@ -30,7 +30,7 @@ typedef struct {
     int pos;                  /* last completed step when state == ENTRY_AT_STEP */
     bool expect_deployed;     /* expected_state: deployed (true) or undeployed */
     bool wip;                 /* a WORK is out */
-    int wip_step;             /* step of that WORK */
+    int wip_step;             /* step of that WORK (kept while a failed try waits to be retried) */
     ilp_action_t wip_action;  /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* id of that WORK, "" when none */
     bool restart;             /* definition changed while a step ran: redo from step 1 after it */

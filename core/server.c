@@ -73,13 +73,17 @@ static void s_save(server_t *self)
     self->metrics.last_save_seconds = (double) (zclock_usecs() - start) / 1e6;
 }
 
-/* Coalesces changes: the first change arms one save persistDelay later. */
+/* Coalesces changes: the first change arms one save persistDelay later, or
+ * later still when saves are slow (many entries), so that writing the file
+ * never takes more than about a fifth of the loop's time. */
 static void s_mark_dirty(server_t *self)
 {
     self->dirty = true;
     if (self->save_timer >= 0) return;
-    self->save_timer =
-        zloop_timer(self->loop, (size_t) self->config->persist_delay_ms, 1, s_on_save, self);
+    int64_t delay = self->config->persist_delay_ms;
+    int64_t adaptive = (int64_t) (self->metrics.last_save_seconds * 1000 * 4);
+    if (adaptive > delay) delay = adaptive > 10000 ? 10000 : adaptive;
+    self->save_timer = zloop_timer(self->loop, (size_t) delay, 1, s_on_save, self);
 }
 
 static int s_on_save(zloop_t *loop, int timer_id, void *arg)
@@ -257,9 +261,10 @@ static void s_ext_item(void *arg, const broker_instance_info_t *info)
     json_t *list = json_object_get(walk->by_ext, info->extension);
     if (!list) return;
     json_array_append_new(
-        list, json_pack("{s:s, s:s?, s:s, s:i, s:i, s:i, s:i}", "instance", info->instance,
+        list, json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I}", "instance", info->instance,
                         "version", info->version, "address", info->address, "credit",
                         (json_int_t) info->credit, "in_flight", (json_int_t) info->in_flight,
+                        "results", (json_int_t) info->results,
                         "last_heartbeat_ms_ago", (json_int_t) (walk->now - info->last_seen_ms),
                         "connected_for_ms", (json_int_t) (walk->now - info->since_ms)));
 }
@@ -386,7 +391,7 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
     }
     if (!strcmp(path, "/health")) {
         s_reply_json(reply, 200,
-                     json_pack("{s:s, s:s, s:i, s:b}", "status", "ok", "core_id",
+                     json_pack("{s:s, s:s, s:I, s:b}", "status", "ok", "core_id",
                                broker_core_id(self->broker), "entries",
                                (json_int_t) workflow_size(self->workflow), "entries_saved",
                                !self->dirty));

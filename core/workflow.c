@@ -206,6 +206,27 @@ static void s_finish(workflow_t *self, entry_t *entry, service_t *result, int64_
     s_advance(self, entry, now);
 }
 
+/* True when the last try of step wip_step failed and waits for its retry. */
+static bool s_failed_pending(const entry_t *entry)
+{
+    return !entry->wip && entry->error && entry->attempt > 1 && entry->wip_step > 0;
+}
+
+/* The expected direction flips while a failed step waits for its retry: that
+ * step may have been half done, so it counts as done for the new direction
+ * (undone when going back, redone when going forward), as in s_fail. */
+static void s_turn(entry_t *entry, bool expect_deployed)
+{
+    if (s_failed_pending(entry)) {
+        bool went_forward = entry->wip_action == ILP_ACTION_ADD;
+        if (went_forward != expect_deployed && entry->state == ENTRY_AT_STEP)
+            entry->pos = went_forward ? entry->wip_step : entry->wip_step - 1;
+    }
+    entry->expect_deployed = expect_deployed;
+    entry->attempt = 1;
+    entry->next_try = 0;
+}
+
 /* Inputs ------------------------------------------------------------------ */
 
 static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
@@ -237,11 +258,7 @@ static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
             entry->pos = 0;
         }
     }
-    if (turn) {
-        entry->expect_deployed = true;
-        entry->attempt = 1;
-        entry->next_try = 0;
-    }
+    if (turn) s_turn(entry, true);
     s_changed(self, entry);
     s_advance(self, entry, now);
 }
@@ -252,10 +269,8 @@ static void s_event_delete(workflow_t *self, const char *name, int64_t now)
     if (!entry) return;
     entry->last_update = now;
     if (!entry->expect_deployed) return;
-    entry->expect_deployed = false;
+    s_turn(entry, false);
     entry->restart = false;
-    entry->attempt = 1;
-    entry->next_try = 0;
     s_changed(self, entry);
     s_advance(self, entry, now);
 }

@@ -41,13 +41,13 @@ typedef struct {
     const char *path;   /* path and query after http://127.0.0.1:PORT */
     const char *body;   /* request body or NULL */
     size_t body_size;
-    bool chunked;       /* send the body with Transfer-Encoding: chunked */
-    size_t body_sent;   /* read callback position */
-    CURLcode code;      /* curl's result */
+    bool chunked;     /* send the body with Transfer-Encoding: chunked */
+    size_t body_sent; /* read callback position */
+    CURLcode code;    /* curl's result */
     long status;
     char content_type[128];
-    bool no_store;      /* "Cache-Control: no-store" was in the answer */
-    char *response;     /* heap, NUL-terminated */
+    bool no_store;  /* "Cache-Control: no-store" was in the answer */
+    char *response; /* heap, NUL-terminated */
     size_t response_size;
     int64_t elapsed_ms;
 } s_req_t;
@@ -81,7 +81,7 @@ static bool s_client_wait_completed(s_client_t *client, size_t n, int timeout_ms
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
@@ -166,9 +166,9 @@ static size_t s_on_read(char *buffer, size_t size, size_t n, void *arg)
 
 static int s_on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
-    (void) curl;
-    (void) data;
-    (void) size;
+    (void)curl;
+    (void)data;
+    (void)size;
     s_client_t *client = arg;
     if (type == CURLINFO_HEADER_OUT) atomic_store(&client->sent, true);
     return 0;
@@ -184,7 +184,7 @@ static void s_perform(CURL *curl, int port, s_req_t *req, s_client_t *client)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) CURL_MAX_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)CURL_MAX_MS);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, req);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, s_on_header);
@@ -202,10 +202,12 @@ static void s_perform(CURL *curl, int port, s_req_t *req, s_client_t *client)
         headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
     } else if (req->body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) req->body_size);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)req->body_size);
     }
-    if (req->method && !strcmp(req->method, "HEAD")) curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    else if (req->method) curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->method && !strcmp(req->method, "HEAD"))
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    else if (req->method)
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
     if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
     int64_t start = zclock_mono();
@@ -224,8 +226,10 @@ static void *s_client_main(void *arg)
     s_client_t *client = arg;
     CURL *curl = curl_easy_init();
     for (size_t i = 0; i < client->count; i++) {
-        if (curl) s_perform(curl, client->port, &client->reqs[i], i == 0 ? client : NULL);
-        else client->reqs[i].code = CURLE_FAILED_INIT;
+        if (curl)
+            s_perform(curl, client->port, &client->reqs[i], i == 0 ? client : NULL);
+        else
+            client->reqs[i].code = CURLE_FAILED_INIT;
         pthread_mutex_lock(&client->lock);
         client->completed++;
         pthread_cond_broadcast(&client->cond);
@@ -274,14 +278,14 @@ static void s_run(ctx_t *ctx, s_req_t *reqs, size_t count)
 
 static void s_reqs_free(s_req_t *reqs, size_t count)
 {
-    for (size_t i = 0; i < count; i++) free(reqs[i].response);
+    for (size_t i = 0; i < count; i++)
+        free(reqs[i].response);
 }
 
 static void s_assert_answer(const s_req_t *req, long status, const char *content_type,
                             const char *body)
 {
-    if (req->code != CURLE_OK)
-        fail_msg("%s: curl: %s", req->path, curl_easy_strerror(req->code));
+    if (req->code != CURLE_OK) fail_msg("%s: curl: %s", req->path, curl_easy_strerror(req->code));
     if (req->status != status)
         fail_msg("%s: status %ld, want %ld (body %s)", req->path, req->status, status,
                  req->response);
@@ -350,9 +354,11 @@ static void test_sequential(void **state)
     ctx_t *ctx = *state;
     s_req_t reqs[100];
     memset(reqs, 0, sizeof reqs);
-    for (size_t i = 0; i < 100; i++) reqs[i].path = "/hello";
+    for (size_t i = 0; i < 100; i++)
+        reqs[i].path = "/hello";
     s_run(ctx, reqs, 100);
-    for (size_t i = 0; i < 100; i++) s_assert_answer(&reqs[i], 200, "application/json", HELLO_BODY);
+    for (size_t i = 0; i < 100; i++)
+        s_assert_answer(&reqs[i], 200, "application/json", HELLO_BODY);
     assert_int_equal(ctx->calls, 100);
     s_reqs_free(reqs, 100);
 }
@@ -456,14 +462,14 @@ static bool s_ipv6_loopback(void)
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
     if (fd < 0) return false;
     struct sockaddr_in6 addr = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    bool ok = bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    bool ok = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
     close(fd);
     return ok;
 }
 
 static void test_addresses(void **state)
 {
-    (void) state;
+    (void)state;
     ctx_t ctx = {0};
     char err[256];
     const char *good[] = {"127.0.0.1:0", "localhost:0", "*:0", ":0", "0.0.0.0:0", NULL, NULL};
@@ -514,7 +520,7 @@ static void test_addresses(void **state)
 
 static void test_port_in_use(void **state)
 {
-    (void) state;
+    (void)state;
     ctx_t ctx = {0};
     char err[256] = "";
     api_t *first = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
@@ -531,6 +537,20 @@ static void test_port_in_use(void **state)
     if (!second) fail_msg("%s after destroy: %s", address, err);
     assert_int_equal(api_port(second), atoi(strchr(address, ':') + 1));
     api_destroy(&second);
+}
+
+/* New and destroy in a row: every instance gets a pair of its own even when
+ * it lands at the address of the one just freed. */
+static void test_create_destroy_many(void **state)
+{
+    (void)state;
+    ctx_t ctx = {0};
+    char err[256];
+    for (int i = 0; i < 50; i++) {
+        api_t *api = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
+        if (!api) fail_msg("round %d: %s", i, err);
+        api_destroy(&api);
+    }
 }
 
 /* Two servers in one process and one loop, each with its own pair and handler. */
@@ -571,7 +591,7 @@ static void test_two_apis(void **state)
 
 static void test_log_line(void **state)
 {
-    (void) state;
+    (void)state;
     char path[] = "/tmp/interlook-test-api-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -608,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_apis, s_setup, s_teardown),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_create_destroy_many),
         cmocka_unit_test(test_log_line),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,90 @@
+/* alloc_db: the IP allocator's durable record of which service holds which
+ * address (ipam.ipalloc.db_file), shared safely by several allocator
+ * instances on one host or volume.
+ *
+ * The file is an append-only log of text lines, each sealed with a checksum:
+ *   # interlook-ipalloc 1
+ *   A <ip> <unix-ms> <hash> <service name>      an allocation
+ *   R <ip> <unix-ms> <hash> <service name>      a release
+ * (<hash>: 16 hex digits of FNV-1a 64 over the line's other fields.) Appends
+ * are made under an exclusive flock on "<db_file>.lock", written and fsynced
+ * before alloc_db_commit returns: what a RESULT announces is on disk first.
+ * Before each batch the db reads what other instances appended since (or
+ * reloads the whole file when it was compacted: new inode). When the log holds
+ * much more dead than live records it is compacted: a snapshot of the live
+ * allocations is written to a temporary file, fsynced, renamed over the file,
+ * and the directory fsynced.
+ *
+ * A torn last line (a crash mid-append: it was never acknowledged) is dropped
+ * with a warning; any other bad line, an unknown header or a checksum mismatch
+ * before the end refuses the load with "PATH:LINE: reason". */
+#ifndef INTERLOOK_ALLOC_DB_H
+#define INTERLOOK_ALLOC_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _alloc_db_t alloc_db_t;
+
+/* One live allocation. */
+typedef struct {
+    const char *name; /* service name */
+    const char *ip;   /* textual address as recorded */
+    int64_t time_ms;  /* when it was allocated */
+} alloc_db_entry_t;
+
+/* Opens (creating if missing, with parent directories) and loads the db.
+ * NULL with "PATH[:LINE]: reason" in err. */
+alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen);
+
+void alloc_db_destroy(alloc_db_t **self_p);
+
+/* Starts a batch: takes the exclusive lock and catches up with what other
+ * instances wrote. The caller then reads and stages changes, and ends the
+ * batch with alloc_db_commit (or alloc_db_abort). Returns -1 with the reason
+ * in err (lock or read failure, or a file another instance corrupted). */
+int alloc_db_begin(alloc_db_t *self, char *err, size_t errlen);
+
+/* Told of changes other instances made, as alloc_db_begin reads them: op 'A'
+ * (ip allocated) or 'R' (ip released); after a full reload (another instance
+ * compacted the file) first '0' (forget everything, ip NULL), then an 'A' for
+ * each live allocation. Not called for this handle's own staged changes. */
+typedef void(alloc_db_observer_fn)(void *arg, char op, const char *ip);
+
+/* Sets (or clears, fn NULL) the observer. */
+void alloc_db_set_observer(alloc_db_t *self, alloc_db_observer_fn *fn, void *arg);
+
+/* Within a batch: the address held by a service, NULL when none. */
+const char *alloc_db_ip_of(alloc_db_t *self, const char *name);
+
+/* Within a batch: the service holding an address, NULL when none. */
+const char *alloc_db_holder_of(alloc_db_t *self, const char *ip);
+
+/* Within a batch: stages an allocation / a release (applied to the in-memory
+ * view at once). Returns -1 when the name already holds an address / holds
+ * none, or the address is held by another service. */
+int alloc_db_stage_allocate(alloc_db_t *self, const char *name, const char *ip, int64_t now_ms);
+int alloc_db_stage_release(alloc_db_t *self, const char *name, int64_t now_ms);
+
+/* Appends the staged records, fsyncs, compacts when worthwhile, releases the
+ * lock. Returns -1 with the reason in err: then the staged changes are undone
+ * in memory and nothing staged may be announced. */
+int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen);
+
+/* Undoes the staged changes and releases the lock. */
+void alloc_db_abort(alloc_db_t *self);
+
+/* Live allocations, for listing; calls fn for each (any order). */
+void alloc_db_foreach(alloc_db_t *self, void (*fn)(void *arg, const alloc_db_entry_t *entry),
+                      void *arg);
+
+size_t alloc_db_count(alloc_db_t *self);
+
+/* Records (lines) in the log and syncs made, for tests and metrics. */
+size_t alloc_db_log_records(alloc_db_t *self);
+uint64_t alloc_db_syncs(alloc_db_t *self);
+
+const char *alloc_db_path(alloc_db_t *self);
+
+#endif

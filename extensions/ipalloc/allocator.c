@@ -1,0 +1,354 @@
+/* allocator: the ipam.ipalloc extension's object, see allocator.h. Work
+ * enters through s_on_work into a batch; s_on_flush is the one place that
+ * decides (pool + db), commits, and answers. */
+#include "extensions/ipalloc/allocator.h"
+#include "common/log.h"
+#include "extensions/ipalloc/alloc_db.h"
+#include "extensions/ipalloc/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_BATCH 1000 /* work items committed with one fsync at most */
+
+typedef struct {
+    char *id;
+    ilp_action_t action;
+    service_t *service;
+    char *error;      /* set when this item fails */
+    bool took;        /* an address was taken from the pool for it */
+    pool_addr_t addr; /* that address */
+    bool released;    /* its address is released once the batch is committed */
+} s_item_t;
+
+struct _allocator_t {
+    allocator_config_t config;
+    pool_t *pool;
+    alloc_db_t *db;
+    ilp_client_t *client;
+    zlistx_t *batch;      /* s_item_t* waiting for the next flush */
+    bool flush_armed;
+    uint64_t allocated;   /* counters for the log */
+    uint64_t released;
+    const char **reserved; /* NULL-terminated, strings owned by config.reserved */
+};
+
+static void s_item_free(s_item_t **item_p)
+{
+    s_item_t *item = *item_p;
+    if (!item) return;
+    free(item->id);
+    free(item->error);
+    service_destroy(&item->service);
+    free(item);
+    *item_p = NULL;
+}
+
+/* Configuration -------------------------------------------------------------- */
+
+int allocator_config_load(allocator_config_t *self, config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const known[] = {"network_cidr", "ip_start", "ip_end", "db_file",
+                                        "reserved",     "credit",   "logLevel", NULL};
+    memset(self, 0, sizeof *self);
+    if (config_check_keys(cfg, "ipam.ipalloc", known)
+        || config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr)
+        || config_string(cfg, "ipam.ipalloc.ip_start", NULL, &self->ip_start)
+        || config_string(cfg, "ipam.ipalloc.ip_end", NULL, &self->ip_end)
+        || config_string(cfg, "ipam.ipalloc.db_file", "./var/ipalloc.db", &self->db_file)
+        || config_list(cfg, "ipam.ipalloc.reserved", &self->reserved)
+        || config_int(cfg, "ipam.ipalloc.credit", 100, 1, ILP_MAX_CREDIT, &self->credit)
+        || config_string(cfg, "ipam.ipalloc.logLevel", "info", &self->log_level)) {
+        snprintf(err, errlen, "%s", config_error(cfg));
+        return -1;
+    }
+    if (!self->cidr) {
+        snprintf(err, errlen, "%s: ipam.ipalloc.network_cidr: missing (e.g. 10.32.30.0/24)",
+                 config_name(cfg));
+        return -1;
+    }
+    return 0;
+}
+
+void allocator_config_clear(allocator_config_t *self)
+{
+    zlistx_destroy(&self->reserved);
+}
+
+/* Keeping the pool in step with what other instances wrote to the db. */
+static void s_on_db_change(void *arg, char op, const char *ip)
+{
+    allocator_t *self = arg;
+    pool_addr_t addr;
+    int family;
+    if (op == '0') { /* the db is reloaded from scratch: so is the pool ('A's follow) */
+        char err[256];
+        pool_t *fresh = pool_new(self->config.cidr, self->config.ip_start, self->config.ip_end,
+                                 self->reserved, err, sizeof err);
+        if (!fresh) return; /* cannot happen: the same settings built the first one */
+        pool_destroy(&self->pool);
+        self->pool = fresh;
+        return;
+    }
+    if (!ip || pool_addr_parse(ip, &addr, &family) != 0) return;
+    if (op == 'A') pool_take(self->pool, addr);
+    else if (op == 'R') pool_release(self->pool, addr);
+}
+
+typedef struct {
+    allocator_t *self;
+    size_t outside;
+} s_load_t;
+
+static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
+{
+    s_load_t *load = arg;
+    pool_addr_t addr;
+    int family;
+    if (pool_addr_parse(entry->ip, &addr, &family) != 0 || family != pool_family(load->self->pool)
+        || pool_take(load->self->pool, addr) != 0) {
+        log_warn("ipalloc: %s holds %s, outside the pool %s: kept, never handed out again",
+                 entry->name, entry->ip, pool_describe(load->self->pool));
+        load->outside++;
+    }
+}
+
+allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen)
+{
+    allocator_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->config = *config;
+    size_t n = 0, count = config->reserved ? zlistx_size(config->reserved) : 0;
+    self->reserved = calloc(count + 1, sizeof *self->reserved);
+    if (config->reserved)
+        for (const char *r = zlistx_first(config->reserved); r; r = zlistx_next(config->reserved))
+            self->reserved[n++] = r;
+    self->pool =
+        pool_new(config->cidr, config->ip_start, config->ip_end, self->reserved, err, errlen);
+    if (!self->pool) goto fail;
+    self->db = alloc_db_open(config->db_file, err, errlen);
+    if (!self->db) goto fail;
+    s_load_t load = {self, 0};
+    alloc_db_foreach(self->db, s_take_loaded, &load);
+    alloc_db_set_observer(self->db, s_on_db_change, self);
+    self->batch = zlistx_new();
+    zlistx_set_destructor(self->batch, (zlistx_destructor_fn *) s_item_free);
+    log_info("ipalloc: pool %s (%llu free), %zu allocations in %s", pool_describe(self->pool),
+             (unsigned long long) pool_free_count(self->pool), alloc_db_count(self->db),
+             alloc_db_path(self->db));
+    return self;
+fail:
+    allocator_destroy(&self);
+    return NULL;
+}
+
+void allocator_destroy(allocator_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    allocator_t *self = *self_p;
+    ilp_client_destroy(&self->client);
+    zlistx_destroy(&self->batch);
+    alloc_db_destroy(&self->db);
+    pool_destroy(&self->pool);
+    free(self->reserved);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Deciding one item (inside a db batch) ------------------------------------- */
+
+static void s_item_error(s_item_t *item, const char *fmt, const char *arg)
+{
+    char text[ILP_MAX_TEXT];
+    snprintf(text, sizeof text, fmt, arg);
+    free(item->error);
+    item->error = strdup(text);
+}
+
+static void s_decide_add(allocator_t *self, s_item_t *item, int64_t now)
+{
+    const char *name = item->service->name;
+    const char *held = alloc_db_ip_of(self->db, name);
+    if (held) { /* idempotent: the same service gets the same address */
+        service_set_string(&item->service->public_ip, held);
+        return;
+    }
+    pool_addr_t addr;
+    int family;
+    const char *wanted = item->service->public_ip;
+    /* A service that comes with an address it still may hold keeps it. */
+    bool reuse = wanted && pool_addr_parse(wanted, &addr, &family) == 0
+                 && family == pool_family(self->pool) && !alloc_db_holder_of(self->db, wanted)
+                 && pool_take(self->pool, addr) == 0;
+    if (!reuse && pool_take_lowest(self->pool, &addr) != 0) {
+        s_item_error(item, "no free address in %s", pool_describe(self->pool));
+        return;
+    }
+    char text[64];
+    pool_addr_format(addr, pool_family(self->pool), text, sizeof text);
+    if (alloc_db_stage_allocate(self->db, name, text, now) != 0) {
+        pool_release(self->pool, addr);
+        s_item_error(item, "cannot record an allocation for %s", name);
+        return;
+    }
+    item->took = true;
+    item->addr = addr;
+    service_set_string(&item->service->public_ip, text);
+}
+
+static void s_decide_delete(allocator_t *self, s_item_t *item, int64_t now)
+{
+    const char *held = alloc_db_ip_of(self->db, item->service->name);
+    if (held) {
+        int family;
+        if (pool_addr_parse(held, &item->addr, &family) == 0) item->released = true;
+        alloc_db_stage_release(self->db, item->service->name, now);
+    }
+    /* A service without an address is released already: success. */
+    service_set_string(&item->service->public_ip, NULL);
+}
+
+/* The batch: decide all, commit once, answer all -------------------------------- */
+
+static void s_answer(allocator_t *self, s_item_t *item)
+{
+    if (item->error)
+        log_warn("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
+                 item->error);
+    else
+        log_debug("ipalloc: %s %s -> %s", ilp_action_name(item->action), item->service->name,
+                  item->service->public_ip ? item->service->public_ip : "(none)");
+    ilp_client_reply(self->client, item->id, item->error, item->error ? NULL : item->service);
+}
+
+static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    allocator_t *self = arg;
+    self->flush_armed = false;
+    char err[512];
+    int64_t now = zclock_time();
+    if (alloc_db_begin(self->db, err, sizeof err) != 0) {
+        log_error("ipalloc: %s", err);
+        for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
+            s_item_error(item, "allocation database unavailable: %s", err);
+            s_answer(self, item);
+        }
+        zlistx_purge(self->batch);
+        return 0;
+    }
+    for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
+        if (item->action == ILP_ACTION_ADD) s_decide_add(self, item, now);
+        else s_decide_delete(self, item, now);
+    }
+    if (alloc_db_commit(self->db, err, sizeof err) != 0) {
+        log_error("ipalloc: %s", err);
+        for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
+            if (item->took) pool_release(self->pool, item->addr);
+            if (!item->error) s_item_error(item, "cannot record the change: %s", err);
+            s_answer(self, item);
+        }
+        zlistx_purge(self->batch);
+        return 0;
+    }
+    /* On disk: now the pool may reuse released addresses, and peers may hear. */
+    for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
+        if (item->released) {
+            pool_release(self->pool, item->addr);
+            self->released++;
+        }
+        if (item->took) self->allocated++;
+        s_answer(self, item);
+    }
+    zlistx_purge(self->batch);
+    return 0;
+}
+
+static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)
+{
+    allocator_t *self = arg;
+    s_item_t *item = calloc(1, sizeof *item);
+    item->id = strdup(work->id);
+    item->action = work->action;
+    item->service = work->service;
+    work->service = NULL;
+    zlistx_add_end(self->batch, item);
+    /* Everything that arrives before the loop turns goes into the same batch. */
+    if (zlistx_size(self->batch) >= S_MAX_BATCH) {
+        s_on_flush(NULL, 0, self);
+    } else if (!self->flush_armed) {
+        self->flush_armed = true;
+        zloop_timer(ilp_client_loop(client), 1, 1, s_on_flush, self);
+    }
+}
+
+int allocator_run(allocator_t *self, const ilp_client_config_t *client_config)
+{
+    ilp_client_handler_t handler = {.work = s_on_work};
+    self->client = ilp_client_new(client_config, &handler, self);
+    if (!self->client) return -1;
+    ilp_client_run(self->client);
+    log_info("ipalloc: stopping (%llu allocated, %llu released in this run)",
+             (unsigned long long) self->allocated, (unsigned long long) self->released);
+    return 0;
+}
+
+/* Listing ------------------------------------------------------------------------ */
+
+typedef struct {
+    pool_addr_t addr;
+    const alloc_db_entry_t *entry;
+    alloc_db_entry_t copy;
+} s_row_t;
+
+static void s_collect(void *arg, const alloc_db_entry_t *entry)
+{
+    zlistx_t *rows = arg;
+    s_row_t *row = calloc(1, sizeof *row);
+    int family;
+    if (pool_addr_parse(entry->ip, &row->addr, &family) != 0) row->addr = 0;
+    row->copy.name = strdup(entry->name);
+    row->copy.ip = strdup(entry->ip);
+    row->copy.time_ms = entry->time_ms;
+    zlistx_add_end(rows, row);
+}
+
+static int s_row_cmp(const void *a, const void *b)
+{
+    const s_row_t *ra = a, *rb = b;
+    return ra->addr < rb->addr ? -1 : ra->addr > rb->addr;
+}
+
+static void s_row_free(s_row_t **row_p)
+{
+    s_row_t *row = *row_p;
+    if (!row) return;
+    free((char *) row->copy.name);
+    free((char *) row->copy.ip);
+    free(row);
+    *row_p = NULL;
+}
+
+void allocator_list(allocator_t *self, FILE *out)
+{
+    zlistx_t *rows = zlistx_new();
+    zlistx_set_destructor(rows, (zlistx_destructor_fn *) s_row_free);
+    zlistx_set_comparator(rows, (zlistx_comparator_fn *) s_row_cmp);
+    alloc_db_foreach(self->db, s_collect, rows);
+    zlistx_sort(rows);
+    fprintf(out, "%-40s %-39s %s\n", "SERVICE", "IP", "ALLOCATED");
+    for (s_row_t *row = zlistx_first(rows); row; row = zlistx_next(rows)) {
+        time_t secs = (time_t) (row->copy.time_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf(out, "%-40s %-39s %s\n", row->copy.name, row->copy.ip, when);
+    }
+    fprintf(out, "%zu allocations in %s; pool %s, %llu free\n", zlistx_size(rows),
+            alloc_db_path(self->db), pool_describe(self->pool),
+            (unsigned long long) pool_free_count(self->pool));
+    zlistx_destroy(&rows);
+}

@@ -1,0 +1,1103 @@
+/* bench_core: how fast and how lean the core is. It pushes N services through
+ * a two-step workflow of no-op extensions (interlookd + two interlook-echo
+ * processes, this process being the provider) and prints services per second,
+ * step round trips per second, per-step and end-to-end latency, and the core's
+ * memory per tracked entry; next to them, a raw ZeroMQ DEALER/ROUTER round
+ * trip of the same message size measured in this same run, and the ratio.
+ * It is not a test: targets are reported as PASS/MISS, never as a failure.
+ *
+ * usage: bench_core [N ...]          (default: 1000 10000 100000)
+ * Environment: BENCH_TIMEOUT_S bounds each core run (default 120).
+ * Exit status: 0 figures printed (whatever the targets), 1 a run could not be
+ * set up or did not complete, 2 bad usage. */
+#define _GNU_SOURCE /* memmem */
+#include "broker/ilp_client.h"
+#include "broker/ilp_msg.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "tests/support/testutil.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_WINDOW         100    /* credit of the extensions = window of the baseline */
+#define S_BASE_COUNT     200000 /* pipelined baseline round trips */
+#define S_BASE_SYNC      20000  /* synchronous baseline round trips */
+#define S_BASE_WARMUP    20000  /* untimed round trips before each baseline */
+#define S_MAX_RUNS       8
+#define S_STALL_MS       2000 /* SUB count unchanged this long: ask /metrics */
+#define S_WAIT_MS        15000
+#define S_TARGET_RT      50000.0 /* step round trips per second */
+#define S_TARGET_RATIO   0.5
+#define S_TARGET_BYTES   2048.0 /* core memory per tracked entry at 100k entries */
+#define S_TARGET_ENTRIES 100000
+#define S_SVC_PREFIX     "svc-"
+#define S_STEPS          2 /* steps after the provider: noop.a, noop.b */
+
+static char s_bindir[4096]; /* BUILD/bin, next to BUILD/bench/bench_core */
+
+/* Helpers ------------------------------------------------------------------ */
+
+static int64_t s_now_us(void)
+{
+    return zclock_usecs();
+}
+
+static int s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of n sorted values. */
+static int64_t s_quantile(const int64_t *sorted, size_t n, double q)
+{
+    if (n == 0) return 0;
+    size_t rank = (size_t)(q * (double)n + 0.999999);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return sorted[rank - 1];
+}
+
+/* Starts BUILD/bin/name with args, output to logpath. Returns the pid or -1. */
+static pid_t s_spawn(const char *name, const char *const *args, const char *logpath)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", s_bindir, name);
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = path;
+    for (; args && *args && argc < 31; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(path, argv);
+        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* True while the child runs; reaps it (and sets *pid_p to -1) once it ended. */
+static bool s_alive(pid_t *pid_p, int *status)
+{
+    if (*pid_p <= 0) return false;
+    if (waitpid(*pid_p, status, WNOHANG) == *pid_p) {
+        *pid_p = -1;
+        return false;
+    }
+    return true;
+}
+
+/* A "Vm...:" line of /proc/PID/status in KiB, -1 when unreadable. */
+static long s_proc_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kb = -1;
+    size_t len = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, len) && line[len] == ':') {
+            kb = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* User + system CPU seconds from a /proc stat file, -1 when unreadable. */
+static double s_stat_cpu(const char *path)
+{
+    char text[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    unsigned long long utime = 0, stime = 0;
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of a process (all threads). */
+static double s_proc_cpu(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return s_stat_cpu(path);
+}
+
+/* CPU seconds of a process's main thread (the core's loop). */
+static double s_main_thread_cpu(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    return s_stat_cpu(path);
+}
+
+/* Seconds the main thread of a process spent runnable but waiting for a CPU. */
+static double s_main_thread_wait(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    unsigned long long run_ns = 0, wait_ns = 0;
+    int n = fscanf(f, "%llu %llu", &run_ns, &wait_ns);
+    fclose(f);
+    return n == 2 ? (double)wait_ns / 1e9 : -1;
+}
+
+/* Busy and total CPU time of the machine so far (jiffies, all CPUs). */
+static void s_machine_cpu(double *busy, double *total)
+{
+    unsigned long long v[10] = {0};
+    *busy = *total = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8) return;
+    for (int i = 0; i < 8; i++)
+        *total += (double)v[i];
+    *busy = *total - (double)v[3] - (double)v[4]; /* all but idle and iowait */
+}
+
+static double s_self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Counts the WARN and ERROR lines of a log file and prints the first few. */
+static int s_log_problems(const char *path, const char *label, int show)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[1024];
+    int count = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, " WARN: ") || strstr(line, " ERROR: ") || strstr(line, "exec ")) {
+            if (count++ < show) printf("    %s: %s", label, line);
+        }
+    fclose(f);
+    return count;
+}
+
+/* The service of index i: one target and one alias. */
+static service_t *s_service(int i)
+{
+    char name[64], alias[96];
+    snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
+    snprintf(alias, sizeof alias, "%s.bench.example", name);
+    service_t *svc = service_new(name);
+    if (!svc || service_add_target(svc, "192.0.2.10", 8080, 1) || service_add_alias(svc, alias))
+        service_destroy(&svc);
+    return svc;
+}
+
+/* A WORK body as the core sends it for service i (provider set, per-run id). */
+static zframe_t *s_work_body(int i)
+{
+    service_t *svc = s_service(i);
+    if (!svc) return NULL;
+    service_set_string(&svc->provider, "provider.bench");
+    char id[32];
+    snprintf(id, sizeof id, "%08x-%x", 0x5eed1234u, (unsigned)(2 * i + 1));
+    ilp_msg_t msg = {
+        .cmd = ILP_WORK, .id = id, .action = ILP_ACTION_ADD, .attempt = 1, .service = svc};
+    zframe_t *body = ilp_msg_encode_body(&msg);
+    service_destroy(&svc);
+    return body;
+}
+
+/* Raw ZeroMQ baseline ------------------------------------------------------ */
+
+typedef struct {
+    zsock_t *router;   /* used by the server thread only once it runs */
+    volatile int stop; /* set by the main thread */
+    uint64_t echoed;
+} s_echo_srv_t;
+
+/* The ROUTER echo: every message goes back to its sender as it came. */
+static void *s_echo_server(void *arg)
+{
+    s_echo_srv_t *srv = arg;
+    while (!srv->stop) {
+        zmsg_t *msg = zmsg_recv(srv->router); /* RCVTIMEO bounds the wait */
+        if (!msg) continue;
+        if (zmsg_send(&msg, srv->router) != 0)
+            zmsg_destroy(&msg);
+        else
+            srv->echoed++;
+    }
+    return NULL;
+}
+
+/* Sends ["ILP1", "WORK", body] as the core does (a new message per send). */
+static int s_send_work(zsock_t *sock, zframe_t *body)
+{
+    zmsg_t *msg = zmsg_new();
+    zframe_t *copy = zframe_dup(body);
+    zmsg_addstr(msg, ILP_SIGNATURE);
+    zmsg_addstr(msg, "WORK");
+    zmsg_append(msg, &copy);
+    int rc = zmsg_send(&msg, sock);
+    if (rc != 0) zmsg_destroy(&msg);
+    return rc;
+}
+
+typedef struct {
+    int window;
+    int count;
+    double seconds;
+    double per_s;
+    int64_t p50_us, p99_us;
+} s_base_t;
+
+/* count round trips with at most window in flight; lat (count items) gets
+ * each round trip's time (replies come back in order). Returns 0 or -1. */
+static int s_pipeline(zsock_t *dealer, zframe_t *body, int window, int count, int64_t *lat,
+                      double *seconds)
+{
+    int64_t *sent_at = calloc((size_t)count, sizeof *sent_at);
+    if (!sent_at) return -1;
+    int sent = 0, received = 0, rc = 0;
+    int64_t start = s_now_us();
+    while (sent < window && sent < count) {
+        sent_at[sent] = s_now_us();
+        if (s_send_work(dealer, body) != 0) break;
+        sent++;
+    }
+    while (received < count) {
+        zmsg_t *reply = zmsg_recv(dealer);
+        if (!reply) {
+            rc = -1;
+            break;
+        }
+        int64_t now = s_now_us();
+        if (lat) lat[received] = now - sent_at[received];
+        received++;
+        zmsg_destroy(&reply);
+        if (sent < count) {
+            sent_at[sent] = s_now_us();
+            if (s_send_work(dealer, body) != 0) {
+                rc = -1;
+                break;
+            }
+            sent++;
+        }
+    }
+    *seconds = (double)(s_now_us() - start) / 1e6;
+    free(sent_at);
+    return rc;
+}
+
+static int s_baseline(zframe_t *body, s_base_t *pipelined, s_base_t *sync)
+{
+    s_echo_srv_t srv = {.router = zsock_new(ZMQ_ROUTER)};
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!srv.router || !dealer) return -1;
+    zsock_set_rcvtimeo(srv.router, 100);
+    zsock_set_sndhwm(srv.router, 100000);
+    zsock_set_rcvhwm(srv.router, 100000);
+    zsock_set_linger(srv.router, 0);
+    int port = zsock_bind(srv.router, "tcp://127.0.0.1:*");
+    zsock_set_rcvtimeo(dealer, 5000);
+    zsock_set_sndhwm(dealer, 100000);
+    zsock_set_rcvhwm(dealer, 100000);
+    zsock_set_linger(dealer, 0);
+    pthread_t thread;
+    int rc = -1;
+    if (port <= 0 || zsock_connect(dealer, "tcp://127.0.0.1:%d", port) != 0 ||
+        pthread_create(&thread, NULL, s_echo_server, &srv) != 0) {
+        zsock_destroy(&dealer);
+        zsock_destroy(&srv.router);
+        return -1;
+    }
+    s_base_t *runs[2] = {pipelined, sync};
+    int windows[2] = {S_WINDOW, 1}, counts[2] = {S_BASE_COUNT, S_BASE_SYNC};
+    for (int r = 0; r < 2; r++) {
+        s_base_t *b = runs[r];
+        double warm;
+        int64_t *lat = calloc((size_t)counts[r], sizeof *lat);
+        if (!lat || s_pipeline(dealer, body, windows[r], S_BASE_WARMUP, NULL, &warm) != 0 ||
+            s_pipeline(dealer, body, windows[r], counts[r], lat, &b->seconds) != 0) {
+            fprintf(stderr, "bench_core: baseline W=%d: no reply within 5 s\n", windows[r]);
+            free(lat);
+            goto done;
+        }
+        b->window = windows[r];
+        b->count = counts[r];
+        b->per_s = counts[r] / b->seconds;
+        qsort(lat, (size_t)counts[r], sizeof *lat, s_cmp_i64);
+        b->p50_us = s_quantile(lat, (size_t)counts[r], 0.50);
+        b->p99_us = s_quantile(lat, (size_t)counts[r], 0.99);
+        free(lat);
+    }
+    rc = 0;
+done:
+    srv.stop = 1;
+    pthread_join(thread, NULL);
+    zsock_destroy(&dealer);
+    zsock_destroy(&srv.router);
+    return rc;
+}
+
+/* Core run ----------------------------------------------------------------- */
+
+#define S_MAX_BUCKETS 32
+
+typedef struct {
+    int nb;                   /* finite buckets */
+    double le[S_MAX_BUCKETS]; /* upper bounds, seconds */
+    uint64_t cum[S_MAX_BUCKETS];
+    uint64_t count; /* all observations (+Inf bucket) */
+    double sum;
+} s_hist_t;
+
+typedef struct {
+    bool ok;           /* parsed */
+    uint64_t deployed; /* interlook_entries{state="deployed"} */
+    uint64_t retried, failed, stale, saves, redispatched, dead;
+    double save_seconds; /* duration of the last save of the entries file */
+    s_hist_t hist;
+} s_metrics_t;
+
+typedef struct {
+    int n;
+    bool complete;    /* all N deployed */
+    bool via_metrics; /* completion confirmed by /metrics, not seen on SUB */
+    int seen;         /* deployed seen on SUB */
+    uint64_t pubs;    /* state publications received */
+    double elapsed;   /* first EVENT -> last service deployed, seconds */
+    double svc_per_s, rt_per_s, ratio;
+    double step_p50, step_p99, step_mean; /* bucket bounds in s; < 0: beyond the last */
+    int64_t e2e_p50_us, e2e_p99_us;
+    long rss0_kb, hwm_kb, rss_end_kb;
+    double per_entry, retained_per_entry; /* bytes */
+    double cpu_core, cpu_core_main, cpu_echo[2], cpu_self;
+    double core_wait;    /* the core's loop runnable, waiting for a CPU (s) */
+    double machine_busy; /* share of all CPUs busy during the run */
+    double others_cpu;   /* CPU s of processes outside the stack during the run */
+    double save_seconds;
+    uint64_t retried, failed, stale, saves, redispatched, dead;
+    int log_problems;
+} s_result_t;
+
+typedef struct {
+    int n;
+    char *dir;
+    char api[64];
+    char router[64];
+    char publish[64];
+    char config[512];
+    pid_t core;
+    pid_t echo[2];
+    ilp_client_t *client;
+    zsock_t *sub;
+    int64_t *sent_us; /* per service index: when its EVENT was sent */
+    uint8_t *done;    /* per service index: deployed seen */
+    int64_t *lat_us;  /* end-to-end latencies, seen of them */
+    int seen;
+    int64_t last_seen_us;
+    uint64_t pubs;
+    uint64_t pubs_bad;
+    int warm_sent;
+    int warm_deployed;
+} s_run_t;
+
+static char *s_http(s_run_t *run, const char *path, long *status)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", run->api, path);
+    *status = 0;
+    return test_http_get(url, status);
+}
+
+static uint64_t s_metric(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)); p += len)
+        if ((p == text || p[-1] == '\n') && p[len] == ' ') return strtoull(p + len + 1, NULL, 10);
+    return 0;
+}
+
+static int s_get_metrics(s_run_t *run, s_metrics_t *m)
+{
+    memset(m, 0, sizeof *m);
+    long status;
+    char *text = s_http(run, "/metrics", &status);
+    if (!text || status != 200) {
+        free(text);
+        return -1;
+    }
+    m->deployed = s_metric(text, "interlook_entries{state=\"deployed\"}");
+    m->retried = s_metric(text, "interlook_work_retried_total");
+    m->failed = s_metric(text, "interlook_work_failed_total");
+    m->stale = s_metric(text, "interlook_results_stale_total");
+    m->saves = s_metric(text, "interlook_entries_saves_total");
+    m->redispatched = s_metric(text, "interlook_work_redispatched_total");
+    m->dead = s_metric(text, "interlook_instances_dead_total");
+    const char *save = strstr(text, "\ninterlook_entries_save_seconds ");
+    if (save) m->save_seconds = strtod(save + strlen("\ninterlook_entries_save_seconds "), NULL);
+    static const char bucket[] = "interlook_dispatch_latency_seconds_bucket{le=\"";
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) next++;
+        if (strncmp(line, bucket, sizeof bucket - 1)) continue;
+        char *le = line + sizeof bucket - 1;
+        char *close = strstr(le, "\"} ");
+        if (!close) continue;
+        uint64_t value = strtoull(close + 3, NULL, 10);
+        if (!strncmp(le, "+Inf", 4))
+            m->hist.count = value;
+        else if (m->hist.nb < S_MAX_BUCKETS) {
+            m->hist.le[m->hist.nb] = strtod(le, NULL);
+            m->hist.cum[m->hist.nb++] = value;
+        }
+    }
+    const char *sum = strstr(text, "\ninterlook_dispatch_latency_seconds_sum ");
+    if (sum) m->hist.sum = strtod(sum + strlen("\ninterlook_dispatch_latency_seconds_sum "), NULL);
+    m->ok = m->hist.nb > 0;
+    free(text);
+    return m->ok ? 0 : -1;
+}
+
+/* The bound of the first bucket holding the q-quantile of after - before;
+ * -1 when beyond the last finite bucket. */
+static double s_hist_quantile(const s_hist_t *after, const s_hist_t *before, double q)
+{
+    uint64_t count = after->count - before->count;
+    if (count == 0) return 0;
+    uint64_t rank = (uint64_t)(q * (double)count + 0.999999);
+    if (rank < 1) rank = 1;
+    for (int b = 0; b < after->nb; b++)
+        if (after->cum[b] - (b < before->nb ? before->cum[b] : 0) >= rank) return after->le[b];
+    return -1;
+}
+
+static bool s_healthy(void *arg)
+{
+    long status;
+    char *body = s_http(arg, "/health", &status);
+    free(body);
+    return status == 200;
+}
+
+static bool s_extensions_ready(void *arg)
+{
+    long status;
+    char *body = s_http(arg, "/extensions", &status);
+    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    bool ready = json && json_array_size(json_object_get(json, "noop.a")) > 0 &&
+                 json_array_size(json_object_get(json, "noop.b")) > 0;
+    json_decref(json);
+    return ready;
+}
+
+/* Entries saved: the core has settled after the run. */
+static bool s_saved(void *arg)
+{
+    long status;
+    char *body = s_http(arg, "/health", &status);
+    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    bool saved = json && json_is_true(json_object_get(json, "entries_saved"));
+    json_decref(json);
+    return saved;
+}
+
+static bool s_connected(void *arg)
+{
+    s_run_t *run = arg;
+    return ilp_client_connected(run->client);
+}
+
+static bool s_warm(void *arg)
+{
+    return ((s_run_t *)arg)->warm_deployed > 0;
+}
+
+static bool s_all_seen(void *arg)
+{
+    s_run_t *run = arg;
+    return run->seen >= run->n;
+}
+
+/* One state publication: counts services whose state became "deployed". */
+static void s_on_state(s_run_t *run, zmsg_t *zmsg)
+{
+    /* Only "state: deployed" needs decoding: the encoded key and value
+     * ("\xa5state\xa8deployed"; "expected_state" cannot match) pre-filter the
+     * other five publications of each service cheaply, so that observing
+     * takes as little CPU as possible from the core on this small machine. */
+    static const char needle[] = "\xa5state\xa8"
+                                 "deployed";
+    zframe_t *last = zmsg_last(zmsg);
+    run->pubs++;
+    if (!last || !memmem(zframe_data(last), zframe_size(last), needle, sizeof needle - 1)) return;
+    char *topic = NULL;
+    char why[300];
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, why, sizeof why);
+    const msgpack_object *state = body ? codec_map_get(&up.data, "state") : NULL;
+    const msgpack_object *svc = body ? codec_map_get(&up.data, "service") : NULL;
+    const msgpack_object *name = svc ? codec_map_get(svc, "name") : NULL;
+    if (!body || strcmp(topic, "state") || !state || state->type != MSGPACK_OBJECT_STR || !name ||
+        name->type != MSGPACK_OBJECT_STR) {
+        run->pubs_bad++;
+    } else if (state->via.str.size == 8 && !memcmp(state->via.str.ptr, "deployed", 8)) {
+        char text[64];
+        size_t len = name->via.str.size < sizeof text - 1 ? name->via.str.size : sizeof text - 1;
+        memcpy(text, name->via.str.ptr, len);
+        text[len] = 0;
+        char *end;
+        long i = strtol(text + strlen(S_SVC_PREFIX), &end, 10);
+        if (!strncmp(text, "warmup-", 7)) {
+            run->warm_deployed++;
+        } else if (!strncmp(text, S_SVC_PREFIX, strlen(S_SVC_PREFIX)) && !*end && i >= 0 &&
+                   i < run->n && !run->done[i]) {
+            int64_t now = s_now_us();
+            run->done[i] = 1;
+            run->lat_us[run->seen++] = now - run->sent_us[i];
+            run->last_seen_us = now;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    zframe_destroy(&body);
+    free(topic);
+}
+
+static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    s_run_t *run = arg;
+    /* RCVTIMEO is 0: a receive that finds nothing returns NULL at once (no
+     * ZMQ_EVENTS query per message, which costs two system calls here). */
+    for (int n = 0; n < 10000; n++) {
+        zmsg_t *zmsg = zmsg_recv(reader);
+        if (!zmsg) break;
+        s_on_state(run, zmsg);
+        zmsg_destroy(&zmsg);
+    }
+    return 0;
+}
+
+static int s_event(s_run_t *run, int i)
+{
+    service_t *svc = s_service(i);
+    if (!svc) return -1;
+    run->sent_us[i] = s_now_us();
+    int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
+    service_destroy(&svc);
+    return rc;
+}
+
+static int s_warm_event(s_run_t *run)
+{
+    char name[32];
+    snprintf(name, sizeof name, "warmup-%d", ++run->warm_sent);
+    service_t *svc = service_new(name);
+    if (!svc) return -1;
+    service_add_target(svc, "192.0.2.10", 8080, 1);
+    int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
+    service_destroy(&svc);
+    return rc;
+}
+
+static int s_setup(s_run_t *run)
+{
+    run->dir = test_tmpdir();
+    int ports[3];
+    if (!run->dir || test_free_ports(ports, 3) != 0) {
+        fprintf(stderr, "bench_core: no temporary directory or free ports\n");
+        return -1;
+    }
+    snprintf(run->api, sizeof run->api, "http://127.0.0.1:%d", ports[0]);
+    snprintf(run->router, sizeof run->router, "tcp://127.0.0.1:%d", ports[1]);
+    snprintf(run->publish, sizeof run->publish, "tcp://127.0.0.1:%d", ports[2]);
+    snprintf(run->config, sizeof run->config, "%s/interlook.yml", run->dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "# written by bench_core\n"
+             "core:\n"
+             "  logLevel: warn\n"
+             "  logFile: %s/core.log\n"
+             "  listen: 127.0.0.1:%d\n"
+             "  workflowSteps: provider.bench,noop.a,noop.b\n"
+             "  workflowEntriesFile: %s/var/entries.db\n"
+             "  bus: { router: %s, publish: %s }\n",
+             run->dir, ports[0], run->dir, run->router, run->publish);
+    if (test_write_file(run->config, text) != 0) {
+        fprintf(stderr, "bench_core: cannot write %s\n", run->config);
+        return -1;
+    }
+    char log[600];
+    snprintf(log, sizeof log, "%s/core.out", run->dir);
+    const char *core_args[] = {"-c", run->config, NULL};
+    run->core = s_spawn("interlookd", core_args, log);
+    if (run->core <= 0 || !test_wait(s_healthy, run, S_WAIT_MS)) {
+        fprintf(stderr, "bench_core: interlookd not healthy within %d ms\n", S_WAIT_MS);
+        return -1;
+    }
+    static const char *const names[2] = {"noop.a", "noop.b"};
+    for (int i = 0; i < 2; i++) {
+        char instance[32], credit[16];
+        snprintf(instance, sizeof instance, "%s-1", names[i]);
+        snprintf(credit, sizeof credit, "%d", S_WINDOW);
+        snprintf(log, sizeof log, "%s/%s.log", run->dir, names[i]);
+        const char *args[] = {"--router", run->router, "--publish",  run->publish,
+                              "--name",   names[i],    "--instance", instance,
+                              "--credit", credit,      NULL};
+        run->echo[i] = s_spawn("interlook-echo", args, log);
+        if (run->echo[i] <= 0) return -1;
+    }
+    if (!test_wait(s_extensions_ready, run, S_WAIT_MS)) {
+        fprintf(stderr, "bench_core: noop.a and noop.b not registered within %d ms\n", S_WAIT_MS);
+        return -1;
+    }
+    /* The observer first, so that it is subscribed before anything happens. */
+    run->sub = zsock_new(ZMQ_SUB);
+    zsock_set_rcvhwm(run->sub, 4000000);
+    zsock_set_rcvtimeo(run->sub, 0);
+    zsock_set_subscribe(run->sub, "state");
+    if (zsock_connect(run->sub, "%s", run->publish) != 0) return -1;
+    ilp_client_config_t cc = {.name = "provider.bench",
+                              .instance = "provider-bench-1",
+                              .credit = 1,
+                              .router_endpoint = run->router,
+                              .publish_endpoint = run->publish};
+    ilp_client_handler_t handler = {0};
+    run->client = ilp_client_new(&cc, &handler, run);
+    if (!run->client) return -1;
+    zloop_t *loop = ilp_client_loop(run->client);
+    zloop_reader(loop, run->sub, s_on_sub, run);
+    if (!test_loop_until(loop, s_connected, run, S_WAIT_MS)) {
+        fprintf(stderr, "bench_core: provider.bench not registered within %d ms\n", S_WAIT_MS);
+        return -1;
+    }
+    /* Warm-up: until a service is seen deployed, which proves the whole path
+     * (including the subscription, which ZeroMQ sets up asynchronously). */
+    for (int k = 0; k < 20 && !run->warm_deployed; k++) {
+        s_warm_event(run);
+        test_loop_until(loop, s_warm, run, 500);
+    }
+    if (!run->warm_deployed) {
+        fprintf(stderr, "bench_core: warm-up service never seen deployed\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void s_teardown(s_run_t *run)
+{
+    if (run->client && run->sub) zloop_reader_end(ilp_client_loop(run->client), run->sub);
+    zsock_destroy(&run->sub);
+    ilp_client_destroy(&run->client);
+    for (int i = 0; i < 2; i++)
+        if (run->echo[i] > 0) test_stop(run->echo[i], SIGTERM, 5000);
+    if (run->core > 0) {
+        int status = test_stop(run->core, SIGTERM, 30000);
+        if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            printf("    note: interlookd did not stop cleanly on SIGTERM (status %d)\n", status);
+    }
+    if (run->dir) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", run->dir);
+        if (system(cmd) != 0) fprintf(stderr, "bench_core: could not remove %s\n", run->dir);
+    }
+    free(run->dir);
+    free(run->sent_us);
+    free(run->done);
+    free(run->lat_us);
+}
+
+/* Runs N services through the core. Returns 0 when all were deployed. */
+static int s_core_run(int n, double base_per_s, s_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    res->n = n;
+    s_run_t run = {.n = n, .core = -1, .echo = {-1, -1}};
+    run.sent_us = calloc((size_t)n, sizeof *run.sent_us);
+    run.done = calloc((size_t)n, 1);
+    run.lat_us = calloc((size_t)n, sizeof *run.lat_us);
+    int rc = -1;
+    s_metrics_t before, after;
+    if (!run.sent_us || !run.done || !run.lat_us || s_setup(&run) != 0 ||
+        s_get_metrics(&run, &before) != 0) {
+        fprintf(stderr, "bench_core: N=%d: setup failed (logs follow)\n", n);
+        goto report_logs;
+    }
+    zloop_t *loop = ilp_client_loop(run.client);
+    res->rss0_kb = s_proc_kb(run.core, "VmRSS");
+    double cpu0_core = s_proc_cpu(run.core), cpu0_self = s_self_cpu();
+    double cpu0_main = s_main_thread_cpu(run.core), wait0 = s_main_thread_wait(run.core);
+    double busy0, total0, busy1, total1;
+    s_machine_cpu(&busy0, &total0);
+    double cpu0_echo[2] = {s_proc_cpu(run.echo[0]), s_proc_cpu(run.echo[1])};
+
+    int64_t start = s_now_us();
+    for (int i = 0; i < n; i++)
+        if (s_event(&run, i) != 0) {
+            fprintf(stderr, "bench_core: N=%d: EVENT %d refused by the client\n", n, i);
+            goto report_logs;
+        }
+    const char *timeout_env = getenv("BENCH_TIMEOUT_S");
+    int64_t timeout_ms = (timeout_env ? atoll(timeout_env) : 120) * 1000;
+    int64_t deadline = start + timeout_ms * 1000;
+    int last_seen = -1;
+    int64_t last_progress = s_now_us(), end = 0;
+    int status = 0;
+    while (!zsys_interrupted) {
+        test_loop_until(loop, s_all_seen, &run, 200);
+        int64_t now = s_now_us();
+        if (run.seen >= n) {
+            end = run.last_seen_us;
+            break;
+        }
+        if (!s_alive(&run.core, &status) || !s_alive(&run.echo[0], &status) ||
+            !s_alive(&run.echo[1], &status)) {
+            fprintf(stderr, "bench_core: N=%d: a process of the stack ended (status %d)\n", n,
+                    status);
+            break;
+        }
+        if (run.seen != last_seen) {
+            last_seen = run.seen;
+            last_progress = now;
+        } else if (now - last_progress >= S_STALL_MS * 1000) {
+            /* PUB may drop: does the core itself say they are all deployed? */
+            s_metrics_t m;
+            if (s_get_metrics(&run, &m) == 0 && m.deployed >= (uint64_t)(n + run.warm_deployed)) {
+                end = run.last_seen_us ? run.last_seen_us : now;
+                res->via_metrics = true;
+                break;
+            }
+            last_progress = now;
+        }
+        if (now >= deadline) {
+            fprintf(stderr, "bench_core: N=%d: only %d deployed seen after %lld s\n", n, run.seen,
+                    (long long)(timeout_ms / 1000));
+            break;
+        }
+    }
+    res->seen = run.seen;
+    res->pubs = run.pubs;
+    if (!end) goto report_logs;
+    res->complete = true;
+    res->elapsed = (double)(end - start) / 1e6;
+    res->cpu_core = s_proc_cpu(run.core) - cpu0_core;
+    res->cpu_core_main = s_main_thread_cpu(run.core) - cpu0_main;
+    res->core_wait = s_main_thread_wait(run.core) - wait0;
+    s_machine_cpu(&busy1, &total1);
+    res->machine_busy = total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0;
+    res->cpu_echo[0] = s_proc_cpu(run.echo[0]) - cpu0_echo[0];
+    res->cpu_echo[1] = s_proc_cpu(run.echo[1]) - cpu0_echo[1];
+    res->cpu_self = s_self_cpu() - cpu0_self;
+    res->others_cpu = (busy1 - busy0) / (double)sysconf(_SC_CLK_TCK) - res->cpu_core -
+                      res->cpu_echo[0] - res->cpu_echo[1] - res->cpu_self;
+    res->svc_per_s = n / res->elapsed;
+    res->rt_per_s = S_STEPS * n / res->elapsed;
+    res->ratio = res->rt_per_s / base_per_s;
+    qsort(run.lat_us, (size_t)run.seen, sizeof *run.lat_us, s_cmp_i64);
+    res->e2e_p50_us = s_quantile(run.lat_us, (size_t)run.seen, 0.50);
+    res->e2e_p99_us = s_quantile(run.lat_us, (size_t)run.seen, 0.99);
+    /* The rest once the core has settled (its last save done); VmHWM is the
+     * peak of the whole run. */
+    test_wait(s_saved, &run, S_WAIT_MS);
+    if (s_get_metrics(&run, &after) == 0) {
+        res->step_p50 = s_hist_quantile(&after.hist, &before.hist, 0.50);
+        res->step_p99 = s_hist_quantile(&after.hist, &before.hist, 0.99);
+        uint64_t count = after.hist.count - before.hist.count;
+        res->step_mean = count ? (after.hist.sum - before.hist.sum) / (double)count : 0;
+        res->retried = after.retried - before.retried;
+        res->failed = after.failed - before.failed;
+        res->stale = after.stale - before.stale;
+        res->saves = after.saves - before.saves;
+        res->redispatched = after.redispatched - before.redispatched;
+        res->dead = after.dead - before.dead;
+        res->save_seconds = after.save_seconds;
+    }
+    res->hwm_kb = s_proc_kb(run.core, "VmHWM");
+    res->rss_end_kb = s_proc_kb(run.core, "VmRSS");
+    res->per_entry = (double)(res->hwm_kb - res->rss0_kb) * 1024.0 / n;
+    res->retained_per_entry = (double)(res->rss_end_kb - res->rss0_kb) * 1024.0 / n;
+    rc = 0;
+report_logs:
+    if (run.dir) {
+        char path[600];
+        int show = rc == 0 ? 3 : 20;
+        snprintf(path, sizeof path, "%s/core.log", run.dir);
+        res->log_problems = s_log_problems(path, "core", show);
+        snprintf(path, sizeof path, "%s/core.out", run.dir);
+        res->log_problems += s_log_problems(path, "core", show);
+        snprintf(path, sizeof path, "%s/noop.a.log", run.dir);
+        res->log_problems += s_log_problems(path, "noop.a", show);
+        snprintf(path, sizeof path, "%s/noop.b.log", run.dir);
+        res->log_problems += s_log_problems(path, "noop.b", show);
+    }
+    s_teardown(&run);
+    return rc;
+}
+
+/* Output ------------------------------------------------------------------- */
+
+static const char *s_bound(double seconds, char *buf, size_t len)
+{
+    if (seconds < 0)
+        snprintf(buf, len, "> 10 s");
+    else if (seconds < 1)
+        snprintf(buf, len, "<= %g ms", seconds * 1000);
+    else
+        snprintf(buf, len, "<= %g s", seconds);
+    return buf;
+}
+
+#define S_LABEL 44
+#define S_COL   15
+
+static void s_row(const char *label, const s_result_t *res, int nres,
+                  void (*cell)(const s_result_t *r, char *buf, size_t len))
+{
+    printf("  %-*s", S_LABEL, label);
+    for (int i = 0; i < nres; i++) {
+        char buf[64] = "-";
+        if (res[i].complete) cell(&res[i], buf, sizeof buf);
+        printf("%*s", S_COL, buf);
+    }
+    printf("\n");
+}
+
+#define S_CELL(fn, ...)                                                                            \
+    static void fn(const s_result_t *r, char *buf, size_t len)                                     \
+    {                                                                                              \
+        snprintf(buf, len, __VA_ARGS__);                                                           \
+    }
+S_CELL(s_c_elapsed, "%.3f", r->elapsed)
+S_CELL(s_c_via, "%s", r->via_metrics ? "metrics" : "SUB")
+S_CELL(s_c_svc, "%.0f", r->svc_per_s)
+S_CELL(s_c_rt, "%.0f", r->rt_per_s)
+S_CELL(s_c_ratio, "%.3f", r->ratio)
+S_CELL(s_c_mean, "%.2f ms", r->step_mean * 1000)
+S_CELL(s_c_e50, "%.2f ms", r->e2e_p50_us / 1000.0)
+S_CELL(s_c_e99, "%.2f ms", r->e2e_p99_us / 1000.0)
+S_CELL(s_c_rss0, "%.1f", r->rss0_kb / 1024.0)
+S_CELL(s_c_hwm, "%.1f", r->hwm_kb / 1024.0)
+S_CELL(s_c_rssend, "%.1f", r->rss_end_kb / 1024.0)
+S_CELL(s_c_per, "%.0f", r->per_entry)
+S_CELL(s_c_ret, "%.0f", r->retained_per_entry)
+S_CELL(s_c_cpucore, "%.2f (%.0f%%)", r->cpu_core, 100 * r->cpu_core / r->elapsed)
+S_CELL(s_c_cpumain, "%.2f (%.0f%%)", r->cpu_core_main, 100 * r->cpu_core_main / r->elapsed)
+S_CELL(s_c_wait, "%.2f (%.0f%%)", r->core_wait, 100 * r->core_wait / r->elapsed)
+S_CELL(s_c_busy, "%.0f%%", 100 * r->machine_busy)
+S_CELL(s_c_others, "%.2f", r->others_cpu > 0 ? r->others_cpu : 0)
+S_CELL(s_c_cpuecho, "%.2f / %.2f", r->cpu_echo[0], r->cpu_echo[1])
+S_CELL(s_c_cpuself, "%.2f", r->cpu_self)
+S_CELL(s_c_anom, "%llu/%llu/%llu/%llu", (unsigned long long)r->retried,
+       (unsigned long long)r->failed, (unsigned long long)r->stale,
+       (unsigned long long)r->redispatched)
+S_CELL(s_c_saves, "%llu", (unsigned long long)r->saves)
+S_CELL(s_c_savesec, "%.1f ms", r->save_seconds * 1000)
+S_CELL(s_c_pubs, "%.3f", r->n ? (double)r->pubs / (6.0 * r->n) : 0)
+S_CELL(s_c_logs, "%d", r->log_problems)
+
+static void s_c_p50(const s_result_t *r, char *buf, size_t len)
+{
+    s_bound(r->step_p50, buf, len);
+}
+
+static void s_c_p99(const s_result_t *r, char *buf, size_t len)
+{
+    s_bound(r->step_p99, buf, len);
+}
+
+static void s_c_n(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "N=%d", r->n);
+}
+
+static const char *s_verdict(bool pass)
+{
+    return pass ? "PASS" : "MISS";
+}
+
+static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_result_t *res,
+                    int nres)
+{
+    printf("\nRaw ZeroMQ baseline (DEALER -> ROUTER echo thread in this process, tcp loopback)\n");
+    const s_base_t *bases[2] = {pipelined, sync};
+    for (int b = 0; b < 2; b++)
+        printf("  %-9s W=%-3d %7d round trips in %6.3f s = %8.0f rt/s   latency p50 %4lld us, "
+               "p99 %5lld us\n",
+               b ? "sync" : "pipelined", bases[b]->window, bases[b]->count, bases[b]->seconds,
+               bases[b]->per_s, (long long)bases[b]->p50_us, (long long)bases[b]->p99_us);
+
+    printf("\nCore: interlookd + interlook-echo noop.a and noop.b (credit %d each) + this\n"
+           "process as provider.bench; workflow provider.bench -> noop.a -> noop.b\n"
+           "(2 step round trips per service). Elapsed: first EVENT sent -> last service seen\n"
+           "deployed on the core's PUB \"state\" topic.\n\n",
+           S_WINDOW);
+    printf("  %-*s", S_LABEL, "");
+    for (int i = 0; i < nres; i++) {
+        char buf[32];
+        s_c_n(&res[i], buf, sizeof buf);
+        printf("%*s", S_COL, buf);
+    }
+    printf("\n");
+    s_row("elapsed (s)", res, nres, s_c_elapsed);
+    s_row("completion seen via", res, nres, s_c_via);
+    s_row("services/s", res, nres, s_c_svc);
+    s_row("step round trips/s (2N/elapsed)", res, nres, s_c_rt);
+    s_row("ratio to raw pipelined W=100", res, nres, s_c_ratio);
+    s_row("step latency p50 (core histogram)", res, nres, s_c_p50);
+    s_row("step latency p99 (core histogram)", res, nres, s_c_p99);
+    s_row("step latency mean (core histogram)", res, nres, s_c_mean);
+    s_row("end-to-end p50 (EVENT -> deployed)", res, nres, s_c_e50);
+    s_row("end-to-end p99 (EVENT -> deployed)", res, nres, s_c_e99);
+    s_row("core RSS after start (MiB)", res, nres, s_c_rss0);
+    s_row("core peak RSS, VmHWM (MiB)", res, nres, s_c_hwm);
+    s_row("core RSS at end, settled (MiB)", res, nres, s_c_rssend);
+    s_row("core bytes/entry (VmHWM - start)/N", res, nres, s_c_per);
+    s_row("core bytes/entry retained (end - start)/N", res, nres, s_c_ret);
+    s_row("CPU s during run: core (% of elapsed)", res, nres, s_c_cpucore);
+    s_row("  of which its main thread (the loop)", res, nres, s_c_cpumain);
+    s_row("  its main thread waiting for a CPU, s", res, nres, s_c_wait);
+    s_row("CPU s during run: noop.a / noop.b", res, nres, s_c_cpuecho);
+    s_row("CPU s during run: bench (provider+SUB)", res, nres, s_c_cpuself);
+    s_row("machine CPU busy during run (all CPUs)", res, nres, s_c_busy);
+    s_row("CPU s of other processes during run", res, nres, s_c_others);
+    s_row("retried/failed/stale/redispatched", res, nres, s_c_anom);
+    s_row("entries file saves (until settled)", res, nres, s_c_saves);
+    s_row("last save of the entries file took", res, nres, s_c_savesec);
+    s_row("state publications seen / 6N", res, nres, s_c_pubs);
+    s_row("WARN/ERROR lines in the logs", res, nres, s_c_logs);
+
+    for (int i = 0; i < nres; i++)
+        if (res[i].complete && res[i].others_cpu > 0.1 * res[i].elapsed)
+            printf("\n  note: N=%d: processes outside the stack used %.2f CPU s during the run "
+                   "(%.0f%% of one CPU): the machine was not quiet, figures are pessimistic\n",
+                   res[i].n, res[i].others_cpu, 100 * res[i].others_cpu / res[i].elapsed);
+    printf("\nTargets (informational, 2-core machine)\n");
+    for (int i = 0; i < nres; i++) {
+        const s_result_t *r = &res[i];
+        if (!r->complete) {
+            printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
+            continue;
+        }
+        printf("  N=%-7d step round trips/s >= %.0f: %-4s (%.0f)   ratio >= %.1f: %-4s (%.3f)",
+               r->n, S_TARGET_RT, s_verdict(r->rt_per_s >= S_TARGET_RT), r->rt_per_s,
+               S_TARGET_RATIO, s_verdict(r->ratio >= S_TARGET_RATIO), r->ratio);
+        if (r->n >= S_TARGET_ENTRIES)
+            printf("   memory < %.0f B/entry: %s (%.0f)", S_TARGET_BYTES,
+                   s_verdict(r->per_entry < S_TARGET_BYTES), r->per_entry);
+        printf("\n");
+    }
+}
+
+/* Main --------------------------------------------------------------------- */
+
+int main(int argc, char *argv[])
+{
+    int ns[S_MAX_RUNS], nruns = 0;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        long n = strtol(argv[i], &end, 10);
+        if (*end || n < 1 || n > 10000000 || nruns == S_MAX_RUNS) {
+            fprintf(stderr, "usage: bench_core [N ...] (up to %d counts, each 1..10000000)\n",
+                    S_MAX_RUNS);
+            return 2;
+        }
+        ns[nruns++] = (int)n;
+    }
+    if (nruns == 0) {
+        ns[nruns++] = 1000;
+        ns[nruns++] = 10000;
+        ns[nruns++] = 100000;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("command:");
+    for (int i = 0; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("\n");
+
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len < 0) return 1;
+    self[len] = 0;
+    snprintf(s_bindir, sizeof s_bindir, "%s/bin", dirname(dirname(self))); /* BUILD/bench/x */
+    char core_path[4200];
+    snprintf(core_path, sizeof core_path, "%s/interlookd", s_bindir);
+    if (access(core_path, X_OK) != 0) {
+        fprintf(stderr, "bench_core: %s: not found (build first)\n", core_path);
+        return 1;
+    }
+    struct utsname un;
+    uname(&un);
+    int major, minor, patch;
+    zmq_version(&major, &minor, &patch);
+    printf("machine: %ld CPUs online, %s %s; libzmq %d.%d.%d, czmq %d.%d.%d; binaries %s\n",
+           sysconf(_SC_NPROCESSORS_ONLN), un.sysname, un.release, major, minor, patch,
+           CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH, s_bindir);
+
+    log_setup("bench_core", LOG_LEVEL_WARN, "stderr");
+    zsys_init();
+    zsys_set_linger(0);
+
+    zframe_t *body = s_work_body(ns[nruns - 1] - 1);
+    if (!body) return 1;
+    printf("message: 3 frames \"ILP1\", \"WORK\", msgpack body of %zu bytes (service with one "
+           "target and one alias)\n",
+           zframe_size(body));
+    s_base_t pipelined = {0}, sync = {0};
+    int rc = s_baseline(body, &pipelined, &sync);
+    zframe_destroy(&body);
+    if (rc != 0) {
+        fprintf(stderr, "bench_core: the raw baseline failed\n");
+        return 1;
+    }
+    printf("baseline: pipelined W=%d %.0f rt/s, sync %.0f rt/s\n", S_WINDOW, pipelined.per_s,
+           sync.per_s);
+
+    s_result_t res[S_MAX_RUNS];
+    int failed = 0;
+    for (int i = 0; i < nruns && !zsys_interrupted; i++) {
+        printf("core run N=%d ...\n", ns[i]);
+        if (s_core_run(ns[i], pipelined.per_s, &res[i]) != 0)
+            failed++;
+        else
+            printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
+                   res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
+    }
+    if (zsys_interrupted) return 1;
+    s_print(&pipelined, &sync, res, nruns);
+    if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
+    return failed ? 1 : 0;
+}
