@@ -9,7 +9,10 @@ TIMEOUT=${TEST_TIMEOUT:-600}
 passed=0
 failed=0
 logdir=${TMPDIR:-/tmp}/interlook-tests.$$
-mkdir -p "$logdir"
+mkdir -p "$logdir/children"
+# Processes the tests start log here; a sanitizer report in any of them fails the run.
+INTERLOOK_TEST_LOGDIR="$logdir/children"
+export INTERLOOK_TEST_LOGDIR
 for bin in "$@"; do
     name=$(basename "$bin")
     out="$logdir/$name.log"
@@ -41,6 +44,15 @@ for bin in "$@"; do
         echo "ok   $name ($p passed)"
     fi
 done
+reports=$(grep -l -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' \
+    "$logdir"/children/*.log 2>/dev/null)
+if [ -n "$reports" ]; then
+    for r in $reports; do
+        echo "FAIL sanitizer report in a child process: $(basename "$r")"
+        grep -E -A30 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$r" | head -40 | sed 's/^/    /'
+        failed=$((failed + 1))
+    done
+fi
 rm -rf "$logdir"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

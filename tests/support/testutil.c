@@ -46,7 +46,9 @@ static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
     for (; args && *args && argc < 63; args++) argv[argc++] = (char *) *args;
     argv[argc] = NULL;
     char logpath[256];
-    snprintf(logpath, sizeof logpath, "/tmp/interlook-test-%s-%d.log", base, (int) getpid());
+    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
+    snprintf(logpath, sizeof logpath, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp",
+             base, (int) getpid());
     int pipefd[2] = {-1, -1};
     if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();

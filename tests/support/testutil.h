@@ -11,8 +11,10 @@
 /* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo). */
 const char *test_bin(const char *name);
 
-/* Starts BUILD/bin/name (or name itself when it contains a '/') with the NULL-terminated arguments; its output goes
- * to a log file under /tmp (path logged on failure). Returns the pid, or -1. */
+/* Starts BUILD/bin/name (or name itself when it contains a '/') with the
+ * NULL-terminated arguments; its output goes to a log file in
+ * $INTERLOOK_TEST_LOGDIR (default /tmp), which tests/run.sh scans for
+ * sanitizer reports. Returns the pid, or -1. */
 pid_t test_spawn(const char *name, const char *const *args);
 
 /* Sends sig and waits (bounded) for the process to end. Returns its wait status or -1. */
