@@ -30,7 +30,8 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libinterlook.a
 
 # Every binary: name -> sources
-BINS                      = interlook-echo interlook-inject interlook-ipalloc
+BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker
+BIN_interlook-docker_SRC  = $(wildcard extensions/docker/*.c)
 BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
 BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
 BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)

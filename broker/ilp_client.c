@@ -116,6 +116,7 @@ static int s_dealer_open(ilp_client_t *self)
     self->dealer = zsock_new(ZMQ_DEALER);
     if (!self->dealer) return -1;
     zsock_set_sndtimeo(self->dealer, 0);
+    zsock_set_rcvtimeo(self->dealer, 0);
     zsock_set_maxmsgsize(self->dealer, CODEC_MAX_FRAME);
     zsock_set_linger(self->dealer, 0);
     zsock_set_sndhwm(self->dealer, 100000);
@@ -220,7 +221,7 @@ static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     ilp_client_t *self = arg;
-    for (int n = 0; n < 1000 && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+    for (int n = 0; n < 1000; n++) { /* receive time-out 0: NULL once drained */
         zmsg_t *zmsg = zmsg_recv(reader);
         if (!zmsg) break;
         self->last_recv = zclock_mono();
@@ -255,7 +256,7 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     ilp_client_t *self = arg;
-    for (int n = 0; n < 1000 && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+    for (int n = 0; n < 1000; n++) { /* receive time-out 0: NULL once drained */
         zmsg_t *zmsg = zmsg_recv(reader);
         if (!zmsg) break;
         char *topic = NULL;
@@ -381,6 +382,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
         return NULL;
     }
     zsock_set_maxmsgsize(self->sub, CODEC_MAX_FRAME);
+    zsock_set_rcvtimeo(self->sub, 0);
     zsock_set_subscribe(self->sub, self->refresh_topic);
     zsock_set_subscribe(self->sub, "core");
     if (zsock_connect(self->sub, "%s", self->publish_endpoint) != 0) {
@@ -483,6 +485,11 @@ const char *ilp_client_core_id(ilp_client_t *self)
 size_t ilp_client_in_flight(ilp_client_t *self)
 {
     return zhashx_size(self->in_progress);
+}
+
+const char *ilp_client_name(ilp_client_t *self)
+{
+    return self->name;
 }
 
 const char *ilp_client_instance(ilp_client_t *self)

@@ -77,6 +77,9 @@ const char *ilp_client_core_id(ilp_client_t *self);
 /* Work items delivered and not yet answered. */
 size_t ilp_client_in_flight(ilp_client_t *self);
 
+/* The extension name as sent in HELLO. */
+const char *ilp_client_name(ilp_client_t *self);
+
 /* This instance's id as sent in HELLO. */
 const char *ilp_client_instance(ilp_client_t *self);
 

@@ -6,8 +6,21 @@
  * trip of the same message size measured in this same run, and the ratio.
  * It is not a test: targets are reported as PASS/MISS, never as a failure.
  *
- * usage: bench_core [N ...]          (default: 1000 10000 100000)
- * Environment: BENCH_TIMEOUT_S bounds each core run (default 120).
+ * With --ipalloc M ..., it then measures allocations per second through the
+ * core with durability on: the same harness with the workflow
+ * provider.bench -> ipam.ipalloc and one interlook-ipalloc (pool 10.40.0.0/16,
+ * db_file in the run's temporary directory, credit 100), which fsyncs each
+ * batch of allocations before answering. Next to it: the allocator's db file
+ * size, the plain services/s of the same N when measured in this run, and a
+ * check that every service ended deployed with a distinct public_ip. When
+ * strace is installed, a second run of each M with the allocator under strace
+ * counts its fsync/fdatasync calls (strace slows it: the allocations/s figure
+ * comes from the run without it).
+ *
+ * usage: bench_core [N ...] [--ipalloc [M ...]]
+ *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
+ * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
+ * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed.
  * Exit status: 0 figures printed (whatever the targets), 1 a run could not be
  * set up or did not complete, 2 bad usage. */
 #define _GNU_SOURCE /* memmem */
@@ -26,8 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,8 +61,15 @@
 #define S_TARGET_ENTRIES 100000
 #define S_SVC_PREFIX     "svc-"
 #define S_STEPS          2 /* steps after the provider: noop.a, noop.b */
+#define S_IPALLOC_CIDR   "10.40.0.0/16"
+#define S_IPALLOC_NET    0x0a280000u /* 10.40.0.0 */
+#define S_IPALLOC_MASK   0xffff0000u
+#define S_IPALLOC_MAX    65000 /* services per run: the /16 holds 65534, warm-up included */
+#define S_TMPFS_MAGIC    0x01021994
 
-static char s_bindir[4096]; /* BUILD/bin, next to BUILD/bench/bench_core */
+static char s_bindir[4096];   /* BUILD/bin, next to BUILD/bench/bench_core */
+static char s_strace[4096];   /* strace to count the allocator's fsyncs; "" when none */
+static bool s_strace_seccomp; /* it stops the allocator on the traced calls only */
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -60,6 +84,12 @@ static int s_cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int s_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* The q-quantile (nearest rank) of n sorted values. */
 static int64_t s_quantile(const int64_t *sorted, size_t n, double q)
 {
@@ -70,11 +100,15 @@ static int64_t s_quantile(const int64_t *sorted, size_t n, double q)
     return sorted[rank - 1];
 }
 
-/* Starts BUILD/bin/name with args, output to logpath. Returns the pid or -1. */
+/* Starts BUILD/bin/name (or name itself when it holds a '/') with args,
+ * output to logpath. Returns the pid or -1. */
 static pid_t s_spawn(const char *name, const char *const *args, const char *logpath)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", s_bindir, name);
+    if (strchr(name, '/'))
+        snprintf(path, sizeof path, "%s", name);
+    else
+        snprintf(path, sizeof path, "%s/%s", s_bindir, name);
     char *argv[32];
     int argc = 0;
     argv[argc++] = path;
@@ -209,6 +243,112 @@ static int s_log_problems(const char *path, const char *label, int show)
         }
     fclose(f);
     return count;
+}
+
+/* The child of pid running a program named name (strace also forks
+ * short-lived probes of its own), -1 when there is none yet. */
+static pid_t s_child_of(pid_t pid, const char *name)
+{
+    DIR *proc = opendir("/proc");
+    if (!proc) return -1;
+    pid_t child = -1;
+    for (struct dirent *d; child < 0 && (d = readdir(proc));) {
+        if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
+        char path[300], text[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", d->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = 0;
+        char *p = strrchr(text, ')');
+        int ppid;
+        if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != pid) continue;
+        char target[4200];
+        snprintf(path, sizeof path, "/proc/%s/exe", d->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = 0;
+        char *base = strrchr(target, '/');
+        if (base && !strncmp(base + 1, name, strlen(name)) &&
+            (!base[1 + strlen(name)] || base[1 + strlen(name)] == ' ')) /* " (deleted)" */
+            child = atoi(d->d_name);
+    }
+    closedir(proc);
+    return child;
+}
+
+static long long s_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Lines of a file, -1 when unreadable. */
+static long s_file_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long lines = 0;
+    for (int c; (c = getc(f)) != EOF;)
+        lines += c == '\n';
+    fclose(f);
+    return lines;
+}
+
+/* strace -f -T output from offset on: counts the fsync and fdatasync calls
+ * and adds up the time spent in them (the "<seconds>" at the end of the line
+ * that completes each call). Returns -1 when the file cannot be read. */
+static long s_count_syncs(const char *path, long long offset, double *seconds)
+{
+    *seconds = 0;
+    FILE *f = fopen(path, "r");
+    if (!f || fseeko(f, (off_t)offset, SEEK_SET) != 0) {
+        if (f) fclose(f);
+        return -1;
+    }
+    long calls = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        bool call = strstr(line, " fsync(") || strstr(line, " fdatasync(");
+        bool resumed =
+            strstr(line, "<... fsync resumed>") || strstr(line, "<... fdatasync resumed>");
+        calls += call;
+        char *lt = strrchr(line, '<'), *end;
+        if ((call || resumed) && lt) {
+            double t = strtod(lt + 1, &end);
+            if (end != lt + 1 && *end == '>') *seconds += t;
+        }
+    }
+    fclose(f);
+    return calls;
+}
+
+/* Finds strace on PATH and whether it can trace with seccomp-bpf (then only
+ * the traced calls stop the allocator, not every system call it makes). */
+static void s_find_strace(void)
+{
+    s_strace[0] = 0;
+    const char *env = getenv("BENCH_STRACE");
+    if (env && !strcmp(env, "0")) return;
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : "/usr/bin:/bin");
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char candidate[4096];
+        snprintf(candidate, sizeof candidate, "%s/strace", *dir ? dir : ".");
+        if (access(candidate, X_OK) == 0) {
+            snprintf(s_strace, sizeof s_strace, "%s", candidate);
+            break;
+        }
+    }
+    free(copy);
+    if (!s_strace[0]) return;
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd,
+             "'%s' -f --seccomp-bpf -e trace=fsync,fdatasync -o /dev/null true >/dev/null 2>&1",
+             s_strace);
+    s_strace_seccomp = system(cmd) == 0;
 }
 
 /* The service of index i: one target and one alias. */
@@ -389,6 +529,8 @@ typedef struct {
 
 typedef struct {
     int n;
+    bool ipalloc;     /* workflow provider.bench -> ipam.ipalloc (else noop.a, noop.b) */
+    int steps;        /* step round trips per service */
     bool complete;    /* all N deployed */
     bool via_metrics; /* completion confirmed by /metrics, not seen on SUB */
     int seen;         /* deployed seen on SUB */
@@ -398,14 +540,32 @@ typedef struct {
     double step_p50, step_p99, step_mean; /* bucket bounds in s; < 0: beyond the last */
     int64_t e2e_p50_us, e2e_p99_us;
     long rss0_kb, hwm_kb, rss_end_kb;
-    double per_entry, retained_per_entry; /* bytes */
-    double cpu_core, cpu_core_main, cpu_echo[2], cpu_self;
+    double per_entry, retained_per_entry;                  /* bytes */
+    double cpu_core, cpu_core_main, cpu_echo[2], cpu_self; /* ipalloc: cpu_echo[0] */
     double core_wait;    /* the core's loop runnable, waiting for a CPU (s) */
     double machine_busy; /* share of all CPUs busy during the run */
     double others_cpu;   /* CPU s of processes outside the stack during the run */
     double save_seconds;
     uint64_t retried, failed, stale, saves, redispatched, dead;
     int log_problems;
+    /* ipalloc runs */
+    double plain_svc_per_s; /* plain services/s of the same N in this run; 0: none */
+    long long db_bytes;     /* the allocator's db file at the end */
+    long db_records;        /* its A/R lines */
+    long fsyncs;            /* fsync + fdatasync calls during the run; -1: not counted */
+    double fsync_seconds;   /* time spent in them */
+    double cpu_strace;      /* CPU s of strace itself during the run */
+    bool ips_checked;       /* GET /services was read */
+    int ips_distinct;       /* services deployed with a distinct public_ip in the pool */
+    int ips_missing;        /* not deployed, or deployed without a public_ip */
+    int ips_dup;            /* services whose public_ip another one holds too */
+    int ips_outside;        /* public_ip outside the pool */
+    /* the strace run of the same N (fsyncs and fsync_seconds are its own) */
+    bool traced;             /* it completed */
+    double traced_elapsed;   /* its elapsed time */
+    double traced_svc_per_s; /* its allocations/s */
+    bool traced_ips_checked, traced_ips_ok;
+    int traced_log_problems;
 } s_result_t;
 
 typedef struct {
@@ -415,8 +575,14 @@ typedef struct {
     char router[64];
     char publish[64];
     char config[512];
+    bool ipalloc;
+    bool traced; /* the allocator runs under strace */
+    int next;    /* extension processes: 2 (noop.a, noop.b) or 1 (ipam.ipalloc) */
     pid_t core;
-    pid_t echo[2];
+    pid_t echo[2];        /* the extension children (the allocator's strace, when counting) */
+    pid_t ext[2];         /* the extension processes themselves */
+    char db[600];         /* the allocator's db_file */
+    char strace_out[600]; /* strace's output, "" when not counting */
     ilp_client_t *client;
     zsock_t *sub;
     int64_t *sent_us; /* per service index: when its EVENT was sent */
@@ -514,8 +680,10 @@ static bool s_extensions_ready(void *arg)
     char *body = s_http(arg, "/extensions", &status);
     json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
     free(body);
-    bool ready = json && json_array_size(json_object_get(json, "noop.a")) > 0 &&
-                 json_array_size(json_object_get(json, "noop.b")) > 0;
+    bool ready = ((s_run_t *)arg)->ipalloc
+                     ? json && json_array_size(json_object_get(json, "ipam.ipalloc")) > 0
+                     : json && json_array_size(json_object_get(json, "noop.a")) > 0 &&
+                           json_array_size(json_object_get(json, "noop.b")) > 0;
     json_decref(json);
     return ready;
 }
@@ -530,6 +698,14 @@ static bool s_saved(void *arg)
     bool saved = json && json_is_true(json_object_get(json, "entries_saved"));
     json_decref(json);
     return saved;
+}
+
+/* The allocator runs under strace: its pid is known. */
+static bool s_tracee_found(void *arg)
+{
+    s_run_t *run = arg;
+    run->ext[0] = s_child_of(run->echo[0], "interlook-ipalloc");
+    return run->ext[0] > 0;
 }
 
 static bool s_connected(void *arg)
@@ -643,17 +819,30 @@ static int s_setup(s_run_t *run)
     snprintf(run->router, sizeof run->router, "tcp://127.0.0.1:%d", ports[1]);
     snprintf(run->publish, sizeof run->publish, "tcp://127.0.0.1:%d", ports[2]);
     snprintf(run->config, sizeof run->config, "%s/interlook.yml", run->dir);
+    snprintf(run->db, sizeof run->db, "%s/var/ipalloc.db", run->dir);
     char text[2048];
-    snprintf(text, sizeof text,
-             "# written by bench_core\n"
-             "core:\n"
-             "  logLevel: warn\n"
-             "  logFile: %s/core.log\n"
-             "  listen: 127.0.0.1:%d\n"
-             "  workflowSteps: provider.bench,noop.a,noop.b\n"
-             "  workflowEntriesFile: %s/var/entries.db\n"
-             "  bus: { router: %s, publish: %s }\n",
-             run->dir, ports[0], run->dir, run->router, run->publish);
+    int len =
+        snprintf(text, sizeof text,
+                 "# written by bench_core\n"
+                 "core:\n"
+                 "  logLevel: warn\n"
+                 "  logFile: %s/core.log\n"
+                 "  listen: 127.0.0.1:%d\n"
+                 "  workflowSteps: %s\n"
+                 "  workflowEntriesFile: %s/var/entries.db\n"
+                 "  bus: { router: %s, publish: %s }\n",
+                 run->dir, ports[0],
+                 run->ipalloc ? "provider.bench,ipam.ipalloc" : "provider.bench,noop.a,noop.b",
+                 run->dir, run->router, run->publish);
+    if (run->ipalloc)
+        snprintf(text + len, sizeof text - (size_t)len,
+                 "ipam:\n"
+                 "  ipalloc:\n"
+                 "    network_cidr: %s\n"
+                 "    db_file: %s\n"
+                 "    credit: %d\n"
+                 "    logLevel: warn\n",
+                 S_IPALLOC_CIDR, run->db, S_WINDOW);
     if (test_write_file(run->config, text) != 0) {
         fprintf(stderr, "bench_core: cannot write %s\n", run->config);
         return -1;
@@ -667,7 +856,36 @@ static int s_setup(s_run_t *run)
         return -1;
     }
     static const char *const names[2] = {"noop.a", "noop.b"};
-    for (int i = 0; i < 2; i++) {
+    if (run->ipalloc) {
+        snprintf(log, sizeof log, "%s/ipalloc.log", run->dir);
+        const char *args[32] = {0};
+        int argc = 0;
+        char bin[4200];
+        if (run->traced) { /* the allocator under strace, counting its fsyncs */
+            snprintf(run->strace_out, sizeof run->strace_out, "%s/ipalloc.strace", run->dir);
+            snprintf(bin, sizeof bin, "%s/interlook-ipalloc", s_bindir);
+            args[argc++] = "-f";
+            if (s_strace_seccomp) args[argc++] = "--seccomp-bpf";
+            args[argc++] = "-T";
+            args[argc++] = "-e";
+            args[argc++] = "trace=fsync,fdatasync";
+            args[argc++] = "-o";
+            args[argc++] = run->strace_out;
+            args[argc++] = bin;
+        }
+        const char *rest[] = {"-c",         run->config,  "--router",  run->router, "--publish",
+                              run->publish, "--instance", "ipalloc-1", NULL};
+        for (int k = 0; rest[k]; k++)
+            args[argc++] = rest[k];
+        run->echo[0] = s_spawn(run->traced ? s_strace : "interlook-ipalloc", args, log);
+        run->ext[0] = run->echo[0];
+        if (run->echo[0] <= 0) return -1;
+        if (run->traced && !test_wait(s_tracee_found, run, S_WAIT_MS)) {
+            fprintf(stderr, "bench_core: strace started no allocator within %d ms\n", S_WAIT_MS);
+            return -1;
+        }
+    }
+    for (int i = 0; i < run->next && !run->ipalloc; i++) { /* noop.a, noop.b */
         char instance[32], credit[16];
         snprintf(instance, sizeof instance, "%s-1", names[i]);
         snprintf(credit, sizeof credit, "%d", S_WINDOW);
@@ -675,11 +893,12 @@ static int s_setup(s_run_t *run)
         const char *args[] = {"--router", run->router, "--publish",  run->publish,
                               "--name",   names[i],    "--instance", instance,
                               "--credit", credit,      NULL};
-        run->echo[i] = s_spawn("interlook-echo", args, log);
+        run->echo[i] = run->ext[i] = s_spawn("interlook-echo", args, log);
         if (run->echo[i] <= 0) return -1;
     }
     if (!test_wait(s_extensions_ready, run, S_WAIT_MS)) {
-        fprintf(stderr, "bench_core: noop.a and noop.b not registered within %d ms\n", S_WAIT_MS);
+        fprintf(stderr, "bench_core: %s not registered within %d ms\n",
+                run->ipalloc ? "ipam.ipalloc" : "noop.a and noop.b", S_WAIT_MS);
         return -1;
     }
     /* The observer first, so that it is subscribed before anything happens. */
@@ -720,8 +939,20 @@ static void s_teardown(s_run_t *run)
     if (run->client && run->sub) zloop_reader_end(ilp_client_loop(run->client), run->sub);
     zsock_destroy(&run->sub);
     ilp_client_destroy(&run->client);
-    for (int i = 0; i < 2; i++)
-        if (run->echo[i] > 0) test_stop(run->echo[i], SIGTERM, 5000);
+    for (int i = 0; i < 2; i++) {
+        if (run->echo[i] > 0 && run->strace_out[0]) {
+            /* strace blocks fatal signals: the allocator is stopped, strace then ends */
+            pid_t tracee = s_child_of(run->echo[i], "interlook-ipalloc");
+            if (tracee > 0) kill(tracee, SIGTERM);
+            int status = test_stop(run->echo[i], 0, 5000); /* signal 0: only waits */
+            if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                printf("    note: interlook-ipalloc did not stop cleanly on SIGTERM (status %d)\n",
+                       status);
+            if (status == -1 && tracee > 0) kill(tracee, SIGKILL); /* strace killed: detached */
+        } else if (run->echo[i] > 0) {
+            test_stop(run->echo[i], SIGTERM, 5000);
+        }
+    }
     if (run->core > 0) {
         int status = test_stop(run->core, SIGTERM, 30000);
         if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -738,12 +969,75 @@ static void s_teardown(s_run_t *run)
     free(run->lat_us);
 }
 
-/* Runs N services through the core. Returns 0 when all were deployed. */
-static int s_core_run(int n, double base_per_s, s_result_t *res)
+static uint32_t s_ipv4(const char *text)
+{
+    struct in_addr a;
+    return text && inet_pton(AF_INET, text, &a) == 1 ? ntohl(a.s_addr) : 0;
+}
+
+/* Reads GET /services once: every service of the run must be deployed with a
+ * public_ip of the pool that no other service holds. */
+static void s_check_ips(s_run_t *run, s_result_t *res)
+{
+    long status;
+    char *body = s_http(run, "/services", &status);
+    json_t *all = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    if (!json_is_object(all)) {
+        json_decref(all);
+        return;
+    }
+    uint32_t *ips = calloc((size_t)run->n, sizeof *ips);
+    if (!ips) {
+        json_decref(all);
+        return;
+    }
+    int count = 0;
+    const char *name;
+    json_t *entry;
+    json_object_foreach(all, name, entry)
+    {
+        if (strncmp(name, S_SVC_PREFIX, strlen(S_SVC_PREFIX))) continue; /* the warm-up ones */
+        char *end;
+        long i = strtol(name + strlen(S_SVC_PREFIX), &end, 10);
+        if (*end || i < 0 || i >= run->n) continue;
+        const char *state = json_string_value(json_object_get(entry, "state"));
+        uint32_t ip = s_ipv4(
+            json_string_value(json_object_get(json_object_get(entry, "service"), "public_ip")));
+        if (!state || strcmp(state, "deployed") || !ip) continue;
+        if ((ip & S_IPALLOC_MASK) != S_IPALLOC_NET)
+            res->ips_outside++;
+        else
+            ips[count++] = ip;
+    }
+    json_decref(all);
+    qsort(ips, (size_t)count, sizeof *ips, s_cmp_u32);
+    for (int i = 0; i < count; i++)
+        if ((i > 0 && ips[i] == ips[i - 1]) || (i + 1 < count && ips[i] == ips[i + 1]))
+            res->ips_dup++;
+    res->ips_distinct = count - res->ips_dup;
+    res->ips_missing = run->n - count - res->ips_outside;
+    res->ips_checked = true;
+    free(ips);
+}
+
+/* Runs N services through the core (plain: two no-op steps; ipalloc: the
+ * allocator, under strace when traced). Returns 0 when all were deployed. */
+static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_result_t *res)
 {
     memset(res, 0, sizeof *res);
     res->n = n;
-    s_run_t run = {.n = n, .core = -1, .echo = {-1, -1}};
+    res->ipalloc = ipalloc;
+    res->steps = ipalloc ? 1 : S_STEPS;
+    res->fsyncs = -1;
+    const char *label = !ipalloc ? "" : traced ? "ipalloc strace " : "ipalloc ";
+    s_run_t run = {.n = n,
+                   .ipalloc = ipalloc,
+                   .traced = ipalloc && traced && s_strace[0],
+                   .next = ipalloc ? 1 : 2,
+                   .core = -1,
+                   .echo = {-1, -1},
+                   .ext = {-1, -1}};
     run.sent_us = calloc((size_t)n, sizeof *run.sent_us);
     run.done = calloc((size_t)n, 1);
     run.lat_us = calloc((size_t)n, sizeof *run.lat_us);
@@ -751,7 +1045,7 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
     s_metrics_t before, after;
     if (!run.sent_us || !run.done || !run.lat_us || s_setup(&run) != 0 ||
         s_get_metrics(&run, &before) != 0) {
-        fprintf(stderr, "bench_core: N=%d: setup failed (logs follow)\n", n);
+        fprintf(stderr, "bench_core: %sN=%d: setup failed (logs follow)\n", label, n);
         goto report_logs;
     }
     zloop_t *loop = ilp_client_loop(run.client);
@@ -760,12 +1054,14 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
     double cpu0_main = s_main_thread_cpu(run.core), wait0 = s_main_thread_wait(run.core);
     double busy0, total0, busy1, total1;
     s_machine_cpu(&busy0, &total0);
-    double cpu0_echo[2] = {s_proc_cpu(run.echo[0]), s_proc_cpu(run.echo[1])};
+    double cpu0_echo[2] = {s_proc_cpu(run.ext[0]), s_proc_cpu(run.ext[1])};
+    long long strace_off = run.strace_out[0] ? s_file_size(run.strace_out) : -1;
+    double cpu0_strace = strace_off >= 0 ? s_proc_cpu(run.echo[0]) : 0;
 
     int64_t start = s_now_us();
     for (int i = 0; i < n; i++)
         if (s_event(&run, i) != 0) {
-            fprintf(stderr, "bench_core: N=%d: EVENT %d refused by the client\n", n, i);
+            fprintf(stderr, "bench_core: %sN=%d: EVENT %d refused by the client\n", label, n, i);
             goto report_logs;
         }
     const char *timeout_env = getenv("BENCH_TIMEOUT_S");
@@ -782,9 +1078,9 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
             break;
         }
         if (!s_alive(&run.core, &status) || !s_alive(&run.echo[0], &status) ||
-            !s_alive(&run.echo[1], &status)) {
-            fprintf(stderr, "bench_core: N=%d: a process of the stack ended (status %d)\n", n,
-                    status);
+            (run.next > 1 && !s_alive(&run.echo[1], &status))) {
+            fprintf(stderr, "bench_core: %sN=%d: a process of the stack ended (status %d)\n", label,
+                    n, status);
             break;
         }
         if (run.seen != last_seen) {
@@ -801,8 +1097,8 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
             last_progress = now;
         }
         if (now >= deadline) {
-            fprintf(stderr, "bench_core: N=%d: only %d deployed seen after %lld s\n", n, run.seen,
-                    (long long)(timeout_ms / 1000));
+            fprintf(stderr, "bench_core: %sN=%d: only %d deployed seen after %lld s\n", label, n,
+                    run.seen, (long long)(timeout_ms / 1000));
             break;
         }
     }
@@ -811,18 +1107,21 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
     if (!end) goto report_logs;
     res->complete = true;
     res->elapsed = (double)(end - start) / 1e6;
+    if (strace_off >= 0) /* every allocation was synced before its RESULT left */
+        res->fsyncs = s_count_syncs(run.strace_out, strace_off, &res->fsync_seconds);
     res->cpu_core = s_proc_cpu(run.core) - cpu0_core;
     res->cpu_core_main = s_main_thread_cpu(run.core) - cpu0_main;
     res->core_wait = s_main_thread_wait(run.core) - wait0;
     s_machine_cpu(&busy1, &total1);
     res->machine_busy = total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0;
-    res->cpu_echo[0] = s_proc_cpu(run.echo[0]) - cpu0_echo[0];
-    res->cpu_echo[1] = s_proc_cpu(run.echo[1]) - cpu0_echo[1];
+    res->cpu_echo[0] = s_proc_cpu(run.ext[0]) - cpu0_echo[0];
+    res->cpu_echo[1] = run.next > 1 ? s_proc_cpu(run.ext[1]) - cpu0_echo[1] : 0;
     res->cpu_self = s_self_cpu() - cpu0_self;
+    res->cpu_strace = strace_off >= 0 ? s_proc_cpu(run.echo[0]) - cpu0_strace : 0;
     res->others_cpu = (busy1 - busy0) / (double)sysconf(_SC_CLK_TCK) - res->cpu_core -
-                      res->cpu_echo[0] - res->cpu_echo[1] - res->cpu_self;
+                      res->cpu_echo[0] - res->cpu_echo[1] - res->cpu_self - res->cpu_strace;
     res->svc_per_s = n / res->elapsed;
-    res->rt_per_s = S_STEPS * n / res->elapsed;
+    res->rt_per_s = res->steps * n / res->elapsed;
     res->ratio = res->rt_per_s / base_per_s;
     qsort(run.lat_us, (size_t)run.seen, sizeof *run.lat_us, s_cmp_i64);
     res->e2e_p50_us = s_quantile(run.lat_us, (size_t)run.seen, 0.50);
@@ -847,6 +1146,12 @@ static int s_core_run(int n, double base_per_s, s_result_t *res)
     res->rss_end_kb = s_proc_kb(run.core, "VmRSS");
     res->per_entry = (double)(res->hwm_kb - res->rss0_kb) * 1024.0 / n;
     res->retained_per_entry = (double)(res->rss_end_kb - res->rss0_kb) * 1024.0 / n;
+    if (ipalloc) {
+        res->db_bytes = s_file_size(run.db);
+        long lines = s_file_lines(run.db);
+        res->db_records = lines > 0 ? lines - 1 : lines; /* less the header */
+        s_check_ips(&run, res);
+    }
     rc = 0;
 report_logs:
     if (run.dir) {
@@ -860,6 +1165,8 @@ report_logs:
         res->log_problems += s_log_problems(path, "noop.a", show);
         snprintf(path, sizeof path, "%s/noop.b.log", run.dir);
         res->log_problems += s_log_problems(path, "noop.b", show);
+        snprintf(path, sizeof path, "%s/ipalloc.log", run.dir);
+        res->log_problems += s_log_problems(path, "ipam.ipalloc", show);
     }
     s_teardown(&run);
     return rc;
@@ -926,6 +1233,99 @@ S_CELL(s_c_savesec, "%.1f ms", r->save_seconds * 1000)
 S_CELL(s_c_pubs, "%.2f", r->n ? (double)r->pubs / r->n : 0)
 S_CELL(s_c_logs, "%d", r->log_problems)
 
+S_CELL(s_c_alloc, "%.0f", r->svc_per_s)
+S_CELL(s_c_cpualloc, "%.2f (%.0f%%)", r->cpu_echo[0], 100 * r->cpu_echo[0] / r->elapsed)
+S_CELL(s_c_dbsize, "%lld", r->db_bytes)
+S_CELL(s_c_dbrec, "%ld", r->db_records)
+
+static void s_c_plain(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->plain_svc_per_s > 0) snprintf(buf, len, "%.0f", r->plain_svc_per_s);
+}
+
+static void s_c_vsplain(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->plain_svc_per_s > 0) snprintf(buf, len, "%.3f", r->svc_per_s / r->plain_svc_per_s);
+}
+
+static void s_c_tracedsvc(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->traced)
+        snprintf(buf, len, "%.0f", r->traced_svc_per_s);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_tracedips(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->traced)
+        snprintf(buf, len, "%s",
+                 !r->traced_ips_checked ? "not read"
+                 : r->traced_ips_ok     ? "OK"
+                                        : "FAIL");
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_tracedlogs(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->traced)
+        snprintf(buf, len, "%d", r->traced_log_problems);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_fsyncs(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->fsyncs >= 0)
+        snprintf(buf, len, "%ld", r->fsyncs);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_perfsync(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->fsyncs > 0)
+        snprintf(buf, len, "%.1f", r->n / (double)r->fsyncs);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_fsyncmean(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->fsyncs > 0)
+        snprintf(buf, len, "%.2f ms", 1000 * r->fsync_seconds / (double)r->fsyncs);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void s_c_fsynctime(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->fsyncs >= 0)
+        snprintf(buf, len, "%.2f (%.0f%%)", r->fsync_seconds,
+                 100 * r->fsync_seconds / r->traced_elapsed);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static bool s_ips_ok(const s_result_t *r)
+{
+    return r->ips_checked && r->ips_distinct == r->n;
+}
+
+static void s_c_ips(const s_result_t *r, char *buf, size_t len)
+{
+    if (!r->ips_checked)
+        snprintf(buf, len, "not read");
+    else
+        snprintf(buf, len, "%d %s", r->ips_distinct, s_ips_ok(r) ? "OK" : "FAIL");
+}
+
+static void s_c_ipsbad(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->ips_checked) snprintf(buf, len, "%d/%d/%d", r->ips_missing, r->ips_dup, r->ips_outside);
+}
+
 static void s_c_p50(const s_result_t *r, char *buf, size_t len)
 {
     s_bound(r->step_p50, buf, len);
@@ -944,6 +1344,21 @@ static void s_c_n(const s_result_t *r, char *buf, size_t len)
 static const char *s_verdict(bool pass)
 {
     return pass ? "PASS" : "MISS";
+}
+
+/* Notes the runs during which the machine was busy with other work. */
+static void s_print_noisy(const s_result_t *res, int nres)
+{
+    bool noted = false;
+    for (int i = 0; i < nres; i++)
+        if (res[i].complete && res[i].others_cpu > 0.25 * res[i].elapsed &&
+            res[i].others_cpu > 0.2) {
+            printf("%s  note: %sN=%d: processes outside the stack used %.2f CPU s during the run "
+                   "(%.0f%% of one CPU): the machine was not quiet, figures are pessimistic\n",
+                   noted ? "" : "\n", res[i].ipalloc ? "ipalloc " : "", res[i].n, res[i].others_cpu,
+                   100 * res[i].others_cpu / res[i].elapsed);
+            noted = true;
+        }
 }
 
 static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_result_t *res,
@@ -997,16 +1412,7 @@ static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_res
     s_row("state publications seen per service", res, nres, s_c_pubs);
     s_row("WARN/ERROR lines in the logs", res, nres, s_c_logs);
 
-    bool noted = false;
-    for (int i = 0; i < nres; i++)
-        if (res[i].complete && res[i].others_cpu > 0.25 * res[i].elapsed &&
-            res[i].others_cpu > 0.2) {
-            printf("%s  note: N=%d: processes outside the stack used %.2f CPU s during the run "
-                   "(%.0f%% of one CPU): the machine was not quiet, figures are pessimistic\n",
-                   noted ? "" : "\n", res[i].n, res[i].others_cpu,
-                   100 * res[i].others_cpu / res[i].elapsed);
-            noted = true;
-        }
+    s_print_noisy(res, nres);
     printf("\nTargets (informational, 2-core machine)\n");
     for (int i = 0; i < nres; i++) {
         const s_result_t *r = &res[i];
@@ -1024,25 +1430,148 @@ static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_res
     }
 }
 
+static const char *s_fs_name(const char *path, char *buf, size_t len)
+{
+    struct statfs fs;
+    if (statfs(path, &fs) != 0) return "unknown";
+    switch ((unsigned long)fs.f_type) {
+    case 0xef53:
+        return "ext2/3/4";
+    case 0x58465342:
+        return "xfs";
+    case 0x9123683e:
+        return "btrfs";
+    case 0x794c7630:
+        return "overlayfs";
+    case S_TMPFS_MAGIC:
+        return "tmpfs (fsync does nothing there)";
+    default:
+        snprintf(buf, len, "type 0x%lx", (unsigned long)fs.f_type);
+        return buf;
+    }
+}
+
+static void s_print_ipalloc(const s_base_t *pipelined, const s_result_t *res, int nres)
+{
+    char fs[64];
+    printf("\nIP allocator with durability on: interlookd + one interlook-ipalloc (ipam.ipalloc,\n"
+           "pool %s, credit %d, db_file in the run's temporary directory on %s)\n"
+           "+ this process as provider.bench; workflow provider.bench -> ipam.ipalloc (1 step\n"
+           "round trip per service; the allocator appends each batch of allocations to its\n"
+           "db file and fdatasyncs it before any RESULT of the batch leaves: group commit).\n"
+           "Elapsed: first EVENT sent -> last service seen deployed on the core's PUB \"state\".\n",
+           S_IPALLOC_CIDR, S_WINDOW, s_fs_name("/tmp", fs, sizeof fs));
+    if (!s_strace[0])
+        printf("fsyncs: not counted (%s): those rows are skipped.\n",
+               getenv("BENCH_STRACE") && !strcmp(getenv("BENCH_STRACE"), "0")
+                   ? "BENCH_STRACE=0"
+                   : "strace is not installed");
+    else
+        printf("fsyncs: counted in a second run of each N (\"strace run\"), the allocator\n"
+               "started under\n  %s -f%s -T -e trace=fsync,fdatasync\n"
+               "and its calls counted from the first EVENT to the last deployed.\n"
+               "%s, so every other figure,\n"
+               "allocations/s included, is from the run without strace.\n",
+               s_strace, s_strace_seccomp ? " --seccomp-bpf" : "",
+               s_strace_seccomp ? "Only those calls stop the allocator, but each stop costs"
+                                : "Every system call stops the allocator (no seccomp-bpf here)");
+    printf("public_ip check: GET /services once at the end; every service must be deployed with\n"
+           "an address of the pool that no other service holds.\n\n");
+    printf("  %-*s", S_LABEL, "");
+    for (int i = 0; i < nres; i++) {
+        char buf[32];
+        s_c_n(&res[i], buf, sizeof buf);
+        printf("%*s", S_COL, buf);
+    }
+    printf("\n");
+    s_row("elapsed (s)", res, nres, s_c_elapsed);
+    s_row("completion seen via", res, nres, s_c_via);
+    s_row("allocations/s (N/elapsed)", res, nres, s_c_alloc);
+    s_row("plain 2-no-op services/s, same N, this run", res, nres, s_c_plain);
+    s_row("ratio allocations/s / plain services/s", res, nres, s_c_vsplain);
+    s_row("ratio to raw pipelined W=100 (rt/s)", res, nres, s_c_ratio);
+    s_row("step latency p50 (core histogram)", res, nres, s_c_p50);
+    s_row("step latency p99 (core histogram)", res, nres, s_c_p99);
+    s_row("step latency mean (core histogram)", res, nres, s_c_mean);
+    s_row("end-to-end p50 (EVENT -> deployed)", res, nres, s_c_e50);
+    s_row("end-to-end p99 (EVENT -> deployed)", res, nres, s_c_e99);
+    s_row("allocator db file at end (bytes)", res, nres, s_c_dbsize);
+    s_row("allocator db records (A/R lines)", res, nres, s_c_dbrec);
+    s_row("CPU s during run: core (% of elapsed)", res, nres, s_c_cpucore);
+    s_row("CPU s during run: allocator", res, nres, s_c_cpualloc);
+    s_row("CPU s during run: bench (provider+SUB)", res, nres, s_c_cpuself);
+    s_row("machine CPU busy during run (all CPUs)", res, nres, s_c_busy);
+    s_row("CPU s of other processes during run", res, nres, s_c_others);
+    s_row("retried/failed/stale/redispatched", res, nres, s_c_anom);
+    s_row("distinct public_ip in the pool", res, nres, s_c_ips);
+    s_row("  missing/duplicated/outside the pool", res, nres, s_c_ipsbad);
+    s_row("WARN/ERROR lines in the logs", res, nres, s_c_logs);
+    if (s_strace[0]) {
+        s_row("strace run: allocations/s", res, nres, s_c_tracedsvc);
+        s_row("strace run: fsync+fdatasync calls", res, nres, s_c_fsyncs);
+        s_row("strace run: allocations per fsync", res, nres, s_c_perfsync);
+        s_row("strace run: mean time of one fsync", res, nres, s_c_fsyncmean);
+        s_row("strace run: time in fsync, s (% elapsed)", res, nres, s_c_fsynctime);
+        s_row("strace run: distinct public_ip", res, nres, s_c_tracedips);
+        s_row("strace run: WARN/ERROR lines in the logs", res, nres, s_c_tracedlogs);
+    }
+    s_print_noisy(res, nres);
+    printf("\nAllocations per second through the core with durability on\n");
+    for (int i = 0; i < nres; i++) {
+        const s_result_t *r = &res[i];
+        if (!r->complete) {
+            printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
+            continue;
+        }
+        printf("  N=%-7d %8.0f allocations/s", r->n, r->svc_per_s);
+        if (r->plain_svc_per_s > 0)
+            printf(" = %.3f x plain services/s (%.0f)", r->svc_per_s / r->plain_svc_per_s,
+                   r->plain_svc_per_s);
+        printf("%s %.3f x raw pipelined rt/s (%.0f)\n%*s", r->plain_svc_per_s > 0 ? "," : " =",
+               r->rt_per_s / pipelined->per_s, pipelined->per_s, 12, "");
+        if (r->fsyncs > 0)
+            printf("%ld fsyncs in the strace run (%.1f allocations each); ", r->fsyncs,
+                   r->n / (double)r->fsyncs);
+        bool ok = s_ips_ok(r) && (!r->traced || r->traced_ips_ok);
+        printf("distinct public_ip: %s\n", ok ? "PASS" : r->ips_checked ? "FAIL" : "NOT CHECKED");
+    }
+}
+
 /* Main --------------------------------------------------------------------- */
 
 int main(int argc, char *argv[])
 {
-    int ns[S_MAX_RUNS], nruns = 0;
+    int ns[S_MAX_RUNS], nruns = 0, ms[S_MAX_RUNS], nipalloc = 0;
+    bool ipalloc = false;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--ipalloc") && !ipalloc) {
+            ipalloc = true;
+            continue;
+        }
         char *end;
         long n = strtol(argv[i], &end, 10);
-        if (*end || n < 1 || n > 10000000 || nruns == S_MAX_RUNS) {
-            fprintf(stderr, "usage: bench_core [N ...] (up to %d counts, each 1..10000000)\n",
-                    S_MAX_RUNS);
+        if (*end || n < 1 || n > (ipalloc ? S_IPALLOC_MAX : 10000000) ||
+            (ipalloc ? nipalloc : nruns) == S_MAX_RUNS) {
+            fprintf(stderr,
+                    "usage: bench_core [N ...] [--ipalloc [M ...]]\n"
+                    "  up to %d counts each; N 1..10000000 (default 1000 10000 100000),\n"
+                    "  M 1..%d (default 10000 50000)\n",
+                    S_MAX_RUNS, S_IPALLOC_MAX);
             return 2;
         }
-        ns[nruns++] = (int)n;
+        if (ipalloc)
+            ms[nipalloc++] = (int)n;
+        else
+            ns[nruns++] = (int)n;
     }
     if (nruns == 0) {
         ns[nruns++] = 1000;
         ns[nruns++] = 10000;
         ns[nruns++] = 100000;
+    }
+    if (ipalloc && nipalloc == 0) {
+        ms[nipalloc++] = 10000;
+        ms[nipalloc++] = 50000;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("command:");
@@ -1088,18 +1617,48 @@ int main(int argc, char *argv[])
     printf("baseline: pipelined W=%d %.0f rt/s, sync %.0f rt/s\n", S_WINDOW, pipelined.per_s,
            sync.per_s);
 
-    s_result_t res[S_MAX_RUNS];
+    s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS];
     int failed = 0;
     for (int i = 0; i < nruns && !zsys_interrupted; i++) {
         printf("core run N=%d ...\n", ns[i]);
-        if (s_core_run(ns[i], pipelined.per_s, &res[i]) != 0)
+        if (s_core_run(ns[i], false, false, pipelined.per_s, &res[i]) != 0)
             failed++;
         else
             printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
                    res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
     }
+    if (nipalloc) s_find_strace();
+    for (int i = 0; i < nipalloc && !zsys_interrupted; i++) {
+        printf("ipalloc run N=%d ...\n", ms[i]);
+        if (s_core_run(ms[i], true, false, pipelined.per_s, &ares[i]) != 0) {
+            failed++;
+            continue;
+        }
+        for (int k = 0; k < nruns; k++)
+            if (res[k].complete && res[k].n == ms[i]) ares[i].plain_svc_per_s = res[k].svc_per_s;
+        printf("ipalloc run N=%d: %.3f s, %.0f allocations/s\n", ms[i], ares[i].elapsed,
+               ares[i].svc_per_s);
+        if (!s_strace[0] || zsys_interrupted) continue;
+        s_result_t traced;
+        printf("ipalloc strace run N=%d ...\n", ms[i]);
+        if (s_core_run(ms[i], true, true, pipelined.per_s, &traced) != 0) {
+            failed++;
+            continue;
+        }
+        ares[i].traced = true;
+        ares[i].traced_elapsed = traced.elapsed;
+        ares[i].traced_svc_per_s = traced.svc_per_s;
+        ares[i].traced_ips_checked = traced.ips_checked;
+        ares[i].traced_ips_ok = s_ips_ok(&traced);
+        ares[i].traced_log_problems = traced.log_problems;
+        ares[i].fsyncs = traced.fsyncs;
+        ares[i].fsync_seconds = traced.fsync_seconds;
+        printf("ipalloc strace run N=%d: %.3f s, %.0f allocations/s, %ld fsyncs\n", ms[i],
+               traced.elapsed, traced.svc_per_s, traced.fsyncs);
+    }
     if (zsys_interrupted) return 1;
     s_print(&pipelined, &sync, res, nruns);
+    if (nipalloc) s_print_ipalloc(&pipelined, ares, nipalloc);
     if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
     return failed ? 1 : 0;
 }

@@ -2,15 +2,18 @@
 # Runs the benchmarks of this build ($BUILD, default build/release) and prints
 # their figures. Targets missed are reported, not failed: the exit status is
 # non-zero only when a benchmark could not run (missing binary, a stack that
-# did not start or did not finish). BENCH_N overrides the service counts.
+# did not start or did not finish). BENCH_N overrides the service counts of
+# the plain core runs; BENCH_IPALLOC_N those of the IP allocator runs
+# (allocations per second with durability on; empty: none).
 set -u
 BUILD=${BUILD:-build/release}
 N=${BENCH_N:-1000 10000 100000}
+IPALLOC_N=${BENCH_IPALLOC_N-10000 50000}
 bin="$BUILD/bench/bench_core"
 if [ ! -x "$bin" ]; then
     echo "bench: $bin not found (run make first)" >&2
     exit 1
 fi
-echo "\$ $bin $N"
-# shellcheck disable=SC2086 # N is a list of counts
-exec "$bin" $N
+echo "\$ $bin $N${IPALLOC_N:+ --ipalloc $IPALLOC_N}"
+# shellcheck disable=SC2086 # N and IPALLOC_N are lists of counts
+exec "$bin" $N ${IPALLOC_N:+--ipalloc $IPALLOC_N}

@@ -1,0 +1,57 @@
+/* discovery: what Docker objects mean to interlook, free of I/O so that it is
+ * unit-tested on JSON fixtures. From the Engine's answers it builds the
+ * published services (service_t, keyed by name) and reports, through a
+ * callback, the objects it skips and why (a missing or invalid label).
+ *
+ * A Docker object takes part when it carries at least one label starting with
+ * "interlook." (or one of the label selector's); it is published when it has
+ * every required label and they are valid:
+ *   interlook.hosts  comma-separated DNS names -> dns_aliases (required)
+ *   interlook.port   the container/target port, 1..65535 (required)
+ *   interlook.ssl    true/false/yes/no/1/0 -> tls (optional, default false)
+ *   interlook.name   the service name (optional)
+ *   every label of the label selector (required, any value)
+ * Objects without any such label are ignored silently. */
+#ifndef INTERLOOK_DISCOVERY_H
+#define INTERLOOK_DISCOVERY_H
+
+#include "common/service.h"
+
+#include <czmq.h>
+#include <jansson.h>
+
+typedef struct {
+    const char *host_ip;               /* published for ports bound to 0.0.0.0 or :: */
+    const char *const *label_selector; /* NULL-terminated extra labels, or NULL */
+    const char *provider;              /* set as service->provider, e.g. "provider.docker" */
+} discovery_config_t;
+
+/* An object is skipped: its id and name, and why (naming the label). */
+typedef void(discovery_skip_fn)(void *arg, const char *id, const char *name, const char *reason);
+
+/* Containers mode, from GET /containers/json (a JSON array; only running
+ * containers count). The service name is interlook.name, else
+ * "<com.docker.compose.project>_<com.docker.compose.service>", else the
+ * container's name. Containers sharing a name are one service; its targets
+ * are their published host:port for interlook.port (tcp), a port bound to
+ * 0.0.0.0 or :: giving host_ip; a container publishing it on both 0.0.0.0 and
+ * :: counts once; weight = number of containers with the same target. A
+ * labelled container that does not publish interlook.port is skipped.
+ * Returns a new hash name -> service_t* (owned by the hash). NULL only when
+ * containers is not an array or out of memory. */
+zhashx_t *discovery_containers(const json_t *containers, const discovery_config_t *config,
+                               discovery_skip_fn *skip, void *arg);
+
+/* Swarm mode, from GET /services, GET /tasks and GET /nodes (JSON arrays).
+ * Labels are the service's (Spec.Labels); the name is interlook.name, else
+ * Spec.Name. interlook.port must be the TargetPort of one of the service's
+ * published ports (Endpoint.Ports, tcp); targets are, for each running task
+ * (Status.State "running") of the service, its node's address (Status.Addr,
+ * or ManagerStatus.Addr's host when Status.Addr is 0.0.0.0) with the
+ * PublishedPort — for ingress and host publish modes alike; weight = number
+ * of running tasks on that node. A published service with no running task
+ * yet has no targets (it is still reported). NULL as above. */
+zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const json_t *nodes,
+                          const discovery_config_t *config, discovery_skip_fn *skip, void *arg);
+
+#endif
