@@ -54,6 +54,9 @@ TEST_BINS  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUIL
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps test asan run bench clean format format-check lint
+# Keep every object: none is an intermediate file for make to delete (which
+# would also print after the test summary, the line CI reads).
+.SECONDARY:
 all: deps-check $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
 
 # Missing libraries are installed once, by the project's own script.

@@ -1,5 +1,6 @@
 /* store: the core's entries file, saved atomically and durably, loaded strictly (see store.h). */
 #include "core/store.h"
+#include "common/fileio.h"
 #include "common/codec.h"
 #include "common/log.h"
 
@@ -46,36 +47,6 @@ static int s_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* Makes dir exist as a directory. Returns -1 with errno set otherwise. */
-static int s_ensure_dir(const char *dir)
-{
-    struct stat st;
-    for (int tries = 0; tries < 2; tries++) {
-        if (stat(dir, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) return 0;
-            errno = ENOTDIR;
-            return -1;
-        }
-        if (errno != ENOENT) return -1;
-        if (mkdir(dir, 0755) == 0) return 0;
-        if (errno != EEXIST) return -1; /* else created meanwhile: look again */
-    }
-    return -1;
-}
-
-/* mkdir -p dir (0755). Returns -1 with errno set and the failing prefix in dir. */
-static int s_make_dirs(char *dir)
-{
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/' || p[-1] == '/') continue;
-        *p = '\0';
-        int rc = s_ensure_dir(dir);
-        if (rc != 0) return -1; /* dir now names the prefix that failed */
-        *p = '/';
-    }
-    return s_ensure_dir(dir);
-}
-
 store_t *store_new(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path) {
@@ -100,7 +71,7 @@ store_t *store_new(const char *path, char *err, size_t errlen)
 
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
-    if (s_make_dirs(prefix) != 0) {
+    if (fileio_mkdirs(prefix) != 0) {
         s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         store_destroy(&self);
@@ -137,26 +108,6 @@ const char *store_path(store_t *self)
 
 /* ---- save ---------------------------------------------------------------- */
 
-/* Writes all of data, retrying short writes and EINTR. -1 with errno set. */
-static int s_write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* The packer's write callback: appends to the pending buffer, notes a failure. */
 static int s_out_write(void *data, const char *buf, size_t len)
 {
@@ -192,7 +143,7 @@ static int s_record_end(s_out_t *out, size_t start, const char *path, const char
     p[2] = (unsigned char)(len >> 8);
     p[3] = (unsigned char)len;
     if (out->buf.size >= STORE_FLUSH) {
-        if (s_write_all(out->fd, out->buf.data, out->buf.size) != 0)
+        if (fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
             return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
         msgpack_sbuffer_clear(&out->buf);
     }
@@ -244,7 +195,7 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     codec_pack_key_bool(&pk, "end", true);
     codec_pack_key_uint(&pk, "count", count);
     if (s_record_end(out, start, path, "trailer", err, errlen) != 0) return -1;
-    if (out->buf.size > 0 && s_write_all(out->fd, out->buf.data, out->buf.size) != 0)
+    if (out->buf.size > 0 && fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
         return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
     msgpack_sbuffer_clear(&out->buf);
     return 0;
@@ -261,7 +212,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
 
     s_out_t out = {.fd = -1};
     msgpack_sbuffer_init(&out.buf);
-    int rc = -1, fd = -1, dfd = -1;
+    int rc = -1, fd = -1;
     out.fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (out.fd < 0) {
         s_fail(err, errlen, "%s: create %s: %s", path, tmp, strerror(errno));
@@ -284,17 +235,10 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     }
     /* The new file is in place; the directory fsync makes the rename durable.
      * Past this point nothing can be undone: a failure is reported as such. */
-    dfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        s_fail(err, errlen, "%s: open directory %s: %s", path, self->dir, strerror(errno));
-        goto done;
-    }
-    if (fsync(dfd) != 0 && errno != EINVAL) { /* EINVAL: no fsync for directories here */
+    if (fileio_sync_dir(self->dir) != 0) {
         s_fail(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
-        close(dfd);
         goto done;
     }
-    close(dfd);
     rc = 0;
     goto done;
 fail:
@@ -309,45 +253,6 @@ done:
 }
 
 /* ---- load ---------------------------------------------------------------- */
-
-/* Reads the whole regular file at fd into *data (*size bytes). -1 with errno set. */
-static int s_read_all(int fd, char **data, size_t *size)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) return -1;
-    if (!S_ISREG(st.st_mode)) {
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        return -1;
-    }
-    size_t cap = (size_t)st.st_size + 1; /* +1: see the end of the file at once */
-    size_t len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
-    for (;;) {
-        if (len == cap) { /* the file grew while being read */
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return -1;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int saved = errno;
-            free(buf);
-            errno = saved;
-            return -1;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    *data = buf;
-    *size = len;
-    return 0;
-}
 
 /* Checks the header record. */
 static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
@@ -463,7 +368,7 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
     }
     char *data = NULL;
     size_t size = 0;
-    int rc = s_read_all(fd, &data, &size);
+    int rc = fileio_read_from(fd, 0, &data, &size);
     int saved = errno;
     close(fd);
     if (rc != 0) return s_fail(err, errlen, "%s: read: %s", self->path, strerror(saved));

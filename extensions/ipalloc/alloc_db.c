@@ -30,6 +30,7 @@
  * their own. Complete lines of a batch that died mid-write are kept: they are
  * a prefix of a valid sequence of changes, so the file stays consistent. */
 #include "extensions/ipalloc/alloc_db.h"
+#include "common/fileio.h"
 #include "common/log.h"
 
 #include <czmq.h>
@@ -224,105 +225,11 @@ static void s_view_remove(s_view_t *view, s_record_t *record)
 
 /* ---- files ---------------------------------------------------------------- */
 
-/* Writes all of data, retrying short writes and EINTR. -1 with errno set. */
-static int s_write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads fd from offset to its end into *data (*size bytes, caller frees).
- * -1 with errno set. */
-static int s_read_from(int fd, off_t offset, char **data, size_t *size)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) return -1;
-    size_t cap = (st.st_size > offset ? (size_t)(st.st_size - offset) : 0) + 1;
-    size_t len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
-    for (;;) {
-        if (len == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        ssize_t n = pread(fd, buf + len, cap - len, offset + (off_t)len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int saved = errno;
-            free(buf);
-            errno = saved;
-            return -1;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    *data = buf;
-    *size = len;
-    return 0;
-}
-
-/* Makes dir exist as a directory. -1 with errno set otherwise. */
-static int s_ensure_dir(const char *dir)
-{
-    struct stat st;
-    for (int tries = 0; tries < 2; tries++) {
-        if (stat(dir, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) return 0;
-            errno = ENOTDIR;
-            return -1;
-        }
-        if (errno != ENOENT) return -1;
-        if (mkdir(dir, 0755) == 0) return 0;
-        if (errno != EEXIST) return -1;
-    }
-    return -1;
-}
-
-/* mkdir -p dir (0755). -1 with errno set and the failing prefix left in dir. */
-static int s_make_dirs(char *dir)
-{
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/' || p[-1] == '/') continue;
-        *p = '\0';
-        if (s_ensure_dir(dir) != 0) return -1;
-        *p = '/';
-    }
-    return s_ensure_dir(dir);
-}
-
 /* fsyncs the parent directory (makes a rename durable). -1 with errno set. */
 static int s_sync_dir(alloc_db_t *self)
 {
-    int dfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return -1;
-    int rc = fsync(dfd);
-    int saved = errno;
-    close(dfd);
     self->syncs++;
-    if (rc != 0 && saved != EINVAL) { /* EINVAL: this file system syncs no directories */
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return fileio_sync_dir(self->dir);
 }
 
 /* Takes the exclusive lock, waiting for it. -1 with errno set. */
@@ -356,7 +263,7 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
         return -1;
     }
     const char *what = "write";
-    int rc = s_write_all(fd, text, len);
+    int rc = fileio_write_all(fd, text, len);
     if (rc == 0) {
         what = "fsync";
         rc = fsync(fd);
@@ -479,7 +386,7 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
 {
     char *data = NULL;
     size_t size = 0;
-    if (s_read_from(view->fd, view->offset, &data, &size) != 0)
+    if (fileio_read_from(view->fd, view->offset, &data, &size) != 0)
         return s_fail(err, errlen, "%s: read: %s", self->path, strerror(errno));
     int rc = 0;
     size_t pos = 0;
@@ -735,7 +642,7 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
 
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
-    if (s_make_dirs(prefix) != 0) {
+    if (fileio_mkdirs(prefix) != 0) {
         s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         goto fail;
@@ -872,7 +779,7 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
     if (!self->in_batch) return s_fail(err, errlen, "%s: no batch open", self->path);
     if (self->pending_len > 0) {
         s_view_t *view = &self->view;
-        int rc = s_write_all(view->fd, self->pending, self->pending_len);
+        int rc = fileio_write_all(view->fd, self->pending, self->pending_len);
         if (rc == 0) {
             rc = fdatasync(view->fd);
             self->syncs++;

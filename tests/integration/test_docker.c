@@ -71,6 +71,8 @@ static void s_write_config(ctx_t *ctx, const char *mode)
              "  workflowSteps: provider.docker,ipam.ipalloc\n"
              "  workflowEntriesFile: %s/entries.db\n"
              "  checkFlowInterval: 100ms\n"
+             "  workflowHousekeeperInterval: 300ms\n"
+             "  serviceMaxLastUpdated: 1s\n"
              "  retryBackoffMin: 100ms\n"
              "  retryBackoffMax: 500ms\n"
              "  persistDelay: 20ms\n"
@@ -338,6 +340,29 @@ static void test_dockerd_restart(void **state)
     assert_false(ctx->any_undeployed);
 }
 
+/* A container removed while the provider was down does not stay registered:
+ * the core asks about services its provider has not confirmed lately, and the
+ * provider, back, answers that this one is gone. */
+static void test_removed_while_provider_down(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_stack(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "%s-orphan", ctx->prefix);
+    int ports[1];
+    assert_int_equal(test_free_ports(ports, 1), 0);
+    s_run(ctx, name, ports[0], NULL);
+    s_wait(ctx, name, "deployed", 1);
+    int status = test_stop(ctx->docker, SIGTERM, 5000);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(s_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null",
+                          name),
+                     0);
+    const char *args[] = {"-c", ctx->config, NULL};
+    ctx->docker = test_spawn("interlook-docker", args);
+    s_wait(ctx, name, "undeployed", SIZE_MAX);
+}
+
 static void test_swarm_services(void **state)
 {
     ctx_t *ctx = *state;
@@ -387,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_container_deploy_scale_remove, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_label_warned_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dockerd_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_removed_while_provider_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_services, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -396,6 +396,41 @@ static void test_two_instances_one_file(void **state)
     assert_non_null(strstr(out, "0 allocations in"));
 }
 
+/* A pool narrowed in the configuration keeps the allocations that now fall
+ * outside it (with a warning), and hands out only addresses of the new range. */
+static void test_changed_pool_keeps_allocations(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start(ctx);
+    ctx->alloc[0] = s_allocator(ctx, "ipa-1");
+    s_say(ctx, "add-many old- 5\n");
+    s_wait_state(ctx, "deployed", 5);
+    int status = test_stop(ctx->alloc[0], SIGTERM, 5000);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    s_config(ctx, "    network_cidr: 10.32.30.0/24\n"
+                  "    ip_start: 10.32.30.100\n"
+                  "    ip_end: 10.32.30.200\n");
+    char out[8192];
+    assert_int_equal(s_list(ctx, out, sizeof out), 0);
+    assert_non_null(strstr(out, "5 allocations in"));
+    assert_non_null(strstr(out, "outside the pool"));
+    assert_non_null(strstr(out, "10.32.30.10 "));
+    ctx->alloc[0] = s_allocator(ctx, "ipa-2");
+    s_say(ctx, "add new-0\n");
+    s_wait_state(ctx, "deployed", 6);
+    json_t *all = s_services(ctx);
+    const char *ip = json_string_value(
+        json_object_get(json_object_get(json_object_get(all, "new-0"), "service"), "public_ip"));
+    assert_non_null(ip);
+    assert_string_equal(ip, "10.32.30.100");
+    json_decref(all);
+    /* An old one leaves: its address is released even though outside the pool. */
+    s_say(ctx, "delete old-0\n");
+    s_wait_state(ctx, "undeployed", 1);
+    assert_int_equal(s_list(ctx, out, sizeof out), 0);
+    assert_non_null(strstr(out, "5 allocations in"));
+}
+
 static void test_bad_configuration_refused(void **state)
 {
     ctx_t *ctx = *state;
@@ -444,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exhaustion_names_the_pool, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_kill9_allocator_in_a_loop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
