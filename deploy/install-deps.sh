@@ -5,7 +5,7 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
 libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev"
-TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl docker.io busybox-static"
+TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

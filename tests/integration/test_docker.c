@@ -30,6 +30,7 @@ typedef struct {
     char label[64];       /* interlook.test=<this run>: every container of the test */
     char prefix[32];      /* service names of this run */
     pid_t core, alloc, docker;
+    int spare_port;       /* free like the stack's, for a daemon's TLS listener */
     /* conditions */
     const char *name;
     const char *state;
@@ -60,9 +61,25 @@ static bool s_docker_down(void *arg)
     return !s_docker_up(arg);
 }
 
+/* The provider.docker section's endpoint lines (unix socket by default). */
+static char s_endpoint[4096] = "    endpoint: unix:///var/run/docker.sock\n";
+
+static bool s_no_dockerd(void *arg)
+{
+    (void) arg;
+    return s_sh("pidof dockerd >/dev/null") != 0;
+}
+
+/* The untrusted provider logged that listing failed (ctx->name is its log). */
+static bool s_log_has_refusal(void *arg)
+{
+    ctx_t *ctx = arg;
+    return s_sh("grep -q 'cannot list from tcp://' '%s'", ctx->name) == 0;
+}
+
 static void s_write_config(ctx_t *ctx, const char *mode)
 {
-    char text[4096];
+    char text[8192];
     snprintf(text, sizeof text,
              "core:\n"
              "  logLevel: debug\n"
@@ -81,12 +98,13 @@ static void s_write_config(ctx_t *ctx, const char *mode)
              "  ipalloc: { network_cidr: 10.77.0.0/24, db_file: %s/ipalloc.db }\n"
              "provider:\n"
              "  docker:\n"
-             "    endpoint: unix:///var/run/docker.sock\n"
+             "%s"
              "    mode: %s\n"
              "    labelSelector: [interlook.test]\n"
              "    pollInterval: 2s\n"
              "    hostIP: " HOST_IP "\n",
-             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir, mode);
+             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir, s_endpoint,
+             mode);
     assert_int_equal(test_write_file(ctx->config, text), 0);
 }
 
@@ -100,8 +118,9 @@ static int s_setup(void **state)
         fail_msg("cannot build the image interlook-test:latest (tests/support/docker-image.sh)");
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->dir = test_tmpdir();
-    int ports[3];
-    assert_int_equal(test_free_ports(ports, 3), 0);
+    int ports[4];
+    assert_int_equal(test_free_ports(ports, 4), 0);
+    ctx->spare_port = ports[3];
     snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
     snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
     snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
@@ -116,6 +135,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     ctx_t *ctx = *state;
+    snprintf(s_endpoint, sizeof s_endpoint, "    endpoint: unix:///var/run/docker.sock\n");
     if (!s_docker_up(NULL)) { /* a failed restart test must not leave the daemon down */
         s_sh("dockerd >>/tmp/interlook-test-dockerd.log 2>&1 &");
         test_wait(s_docker_up, NULL, 60000);
@@ -363,6 +383,74 @@ static void test_removed_while_provider_down(void **state)
     s_wait(ctx, name, "undeployed", SIZE_MAX);
 }
 
+/* Restarts dockerd, with extra arguments (NULL: plain, as .ci/run starts it). */
+static void s_restart_dockerd(const char *extra)
+{
+    assert_int_equal(s_sh("kill -TERM $(pidof dockerd)"), 0);
+    assert_true(test_wait(s_docker_down, NULL, WAIT_MS));
+    /* the daemon may still be releasing its pid file after the socket went */
+    assert_true(test_wait(s_no_dockerd, NULL, WAIT_MS));
+    assert_int_equal(s_sh("dockerd %s >>/tmp/interlook-test-dockerd.log 2>&1 &", extra ? extra : ""),
+                     0);
+    assert_true(test_wait(s_docker_up, NULL, 60000));
+}
+
+/* TCP with TLS client certificates, against dockerd --tlsverify; a client
+ * with a certificate the daemon does not trust lists nothing and deletes nothing. */
+static void test_tls_endpoint(void **state)
+{
+    ctx_t *ctx = *state;
+    char certs[256];
+    snprintf(certs, sizeof certs, "%s/tls", ctx->dir);
+    assert_int_equal(s_sh("tests/support/tls-certs.sh '%s'", certs), 0);
+    int port[1] = {ctx->spare_port};
+    char extra[2048];
+    snprintf(extra, sizeof extra,
+             "-H unix:///var/run/docker.sock -H tcp://127.0.0.1:%d --tlsverify "
+             "--tlscacert %s/ca.pem --tlscert %s/server.pem --tlskey %s/server-key.pem",
+             port[0], certs, certs, certs);
+    s_restart_dockerd(extra);
+    snprintf(s_endpoint, sizeof s_endpoint,
+             "    endpoint: tcp://127.0.0.1:%d\n"
+             "    tlsCa: %s/ca.pem\n    tlsCert: %s/cert.pem\n    tlsKey: %s/key.pem\n",
+             port[0], certs, certs, certs);
+    s_write_config(ctx, "containers");
+    s_start_stack(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "%s-tls", ctx->prefix);
+    int ports[1];
+    assert_int_equal(test_free_ports(ports, 1), 0);
+    s_run(ctx, name, ports[0], NULL);
+    s_wait(ctx, name, "deployed", 1);
+
+    /* A second provider instance with an untrusted certificate: refused by the
+     * daemon, it reports nothing, and the service stays deployed. */
+    char bad_config[300];
+    snprintf(bad_config, sizeof bad_config, "%s/bad-tls.yml", ctx->dir);
+    snprintf(s_endpoint, sizeof s_endpoint,
+             "    endpoint: tcp://127.0.0.1:%d\n"
+             "    tlsCa: %s/ca.pem\n    tlsCert: %s/other-cert.pem\n    tlsKey: %s/other-key.pem\n",
+             port[0], certs, certs, certs);
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", ctx->config);
+    snprintf(ctx->config, sizeof ctx->config, "%s", bad_config);
+    s_write_config(ctx, "containers");
+    snprintf(ctx->config, sizeof ctx->config, "%s", saved);
+    const char *args[] = {"-c", bad_config, "--instance", "untrusted", NULL};
+    pid_t bad = test_spawn("interlook-docker", args);
+    char log[256];
+    snprintf(log, sizeof log, "%s/interlook-test-interlook-docker-%d.log",
+             getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp",
+             (int) getpid());
+    ctx->name = log;
+    assert_true(test_wait(s_log_has_refusal, ctx, WAIT_MS));
+    s_wait(ctx, name, "deployed", 1);
+    test_stop(bad, SIGTERM, 5000);
+    snprintf(s_endpoint, sizeof s_endpoint, "    endpoint: unix:///var/run/docker.sock\n");
+    s_sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", ctx->label);
+    s_restart_dockerd(NULL);
+}
+
 static void test_swarm_services(void **state)
 {
     ctx_t *ctx = *state;
@@ -408,11 +496,14 @@ static void test_swarm_services(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* TEST_FILTER=pattern runs only the matching tests (for debugging by hand). */
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_container_deploy_scale_remove, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_label_warned_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dockerd_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_removed_while_provider_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_services, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
