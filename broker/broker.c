@@ -58,6 +58,7 @@ struct _broker_t {
     zhashx_t *exts;      /* name -> s_ext_t*, owned */
     zhashx_t *peers;     /* hex routing id -> s_inst_t*, owned */
     zhashx_t *works;     /* id -> s_work_t*, owned */
+    zhashx_t *subscriptions; /* topic prefixes subscribers asked for (XPUB) -> "" */
     broker_stats_t stats;
     int64_t warn_second; /* rate limit of bad-input log lines */
     int warn_count;
@@ -385,6 +386,29 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+/* Subscriptions arriving on the XPUB socket: 1 + prefix subscribes, 0 +
+ * prefix unsubscribes (XPUB passes the first and the last of each). */
+static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    broker_t *self = arg;
+    for (int n = 0; n < S_RECV_BATCH; n++) {
+        zframe_t *frame = zframe_recv(reader);
+        if (!frame) break;
+        size_t size = zframe_size(frame);
+        const byte *data = zframe_data(frame);
+        if (size >= 1 && (data[0] == 0 || data[0] == 1) && size - 1 <= ILP_MAX_EXT_NAME + 16) {
+            char topic[ILP_MAX_EXT_NAME + 17];
+            memcpy(topic, data + 1, size - 1);
+            topic[size - 1] = 0;
+            if (data[0] == 1) zhashx_update(self->subscriptions, topic, "");
+            else zhashx_delete(self->subscriptions, topic);
+        }
+        zframe_destroy(&frame);
+    }
+    return 0;
+}
+
 /* Heartbeats: drop the silent, ping the idle, pump what waits. */
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
@@ -461,8 +485,11 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
         ext->queue = zlistx_new();
         zhashx_insert(self->exts, *name, ext);
     }
+    self->subscriptions = zhashx_new();
     self->router = zsock_new(ZMQ_ROUTER);
-    self->pub = zsock_new(ZMQ_PUB);
+    /* XPUB: a PUB that also tells which topics someone listens to, so that
+     * publications nobody would receive are not even built. */
+    self->pub = zsock_new(ZMQ_XPUB);
     if (!self->router || !self->pub) {
         broker_destroy(&self);
         return NULL;
@@ -478,6 +505,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zsock_set_rcvhwm(self->router, 100000);
     zsock_set_sndhwm(self->pub, 100000);
     zsock_set_linger(self->pub, 200);
+    zsock_set_rcvtimeo(self->pub, 0);
     self->router_endpoint = s_bind(self->router, config->router_endpoint, "ROUTER");
     self->publish_endpoint =
         self->router_endpoint ? s_bind(self->pub, config->publish_endpoint, "PUB") : NULL;
@@ -500,6 +528,7 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->peers); /* before works: instances index them */
     zhashx_destroy(&self->exts);
     zhashx_destroy(&self->works);
+    zhashx_destroy(&self->subscriptions);
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->core_id);
@@ -510,6 +539,10 @@ void broker_destroy(broker_t **self_p)
 int broker_attach(broker_t *self, zloop_t *loop)
 {
     if (zloop_reader(loop, self->router, s_on_router, self) != 0) return -1;
+    if (zloop_reader(loop, self->pub, s_on_xpub, self) != 0) {
+        zloop_reader_end(loop, self->router);
+        return -1;
+    }
     self->timer_id = zloop_timer(loop, self->heartbeat_ms, 0, s_on_tick, self);
     if (self->timer_id < 0) {
         zloop_reader_end(loop, self->router);
@@ -523,6 +556,7 @@ int broker_attach(broker_t *self, zloop_t *loop)
 void broker_detach(broker_t *self, zloop_t *loop)
 {
     zloop_reader_end(loop, self->router);
+    zloop_reader_end(loop, self->pub);
     if (self->timer_id >= 0) zloop_timer_end(loop, self->timer_id);
     self->timer_id = -1;
 }
@@ -573,6 +607,15 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
     if (rc == 0) self->stats.published++;
     else zmsg_destroy(msg_p);
     return rc;
+}
+
+bool broker_has_subscriber(broker_t *self, const char *topic)
+{
+    for (void *v = zhashx_first(self->subscriptions); v; v = zhashx_next(self->subscriptions)) {
+        const char *prefix = zhashx_cursor(self->subscriptions);
+        if (strncmp(topic, prefix, strlen(prefix)) == 0) return true;
+    }
+    return false;
 }
 
 size_t broker_instance_count(broker_t *self, const char *extension)

@@ -99,6 +99,10 @@ bool broker_outstanding(broker_t *self, const char *work_id);
 /* Publishes a message built with ilp_msg_pub_*; takes ownership. Returns -1 on failure. */
 int broker_publish(broker_t *self, zmsg_t **msg_p);
 
+/* True when some subscriber would receive a publication on that topic (the
+ * PUB socket is an XPUB that sees subscriptions). */
+bool broker_has_subscriber(broker_t *self, const char *topic);
+
 /* Live instances of an extension (all extensions when NULL). */
 size_t broker_instance_count(broker_t *self, const char *extension);
 

@@ -130,6 +130,7 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         log_info("core: %s undeployed", entry->name);
     s_mark_dirty(self);
+    if (!broker_has_subscriber(self->broker, "state")) return; /* nobody to tell */
     /* Observers see each visible change once (state, expected state, error). */
     entry_t *e = (entry_t *) entry;
     const char *state = entry_state_name(entry, steps);

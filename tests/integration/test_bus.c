@@ -486,6 +486,28 @@ static void test_client_survives_garbage(void **state)
     zsock_destroy(&pub);
 }
 
+static bool s_state_listened(void *arg)
+{
+    ctx_t *ctx = arg;
+    return broker_has_subscriber(ctx->broker, "state") == (ctx->want != 0);
+}
+
+/* The broker knows whether anyone listens to a topic (XPUB), so that it can
+ * skip building publications nobody would receive. */
+static void test_knows_subscribers(void **state)
+{
+    ctx_t *ctx = *state;
+    assert_false(broker_has_subscriber(ctx->broker, "state"));
+    zsock_t *sub = zsock_new_sub(ctx->publish, "state");
+    assert_non_null(sub);
+    ctx->want = 1;
+    assert_true(test_loop_until(ctx->loop, s_state_listened, ctx, WAIT_MS));
+    assert_false(broker_has_subscriber(ctx->broker, "refresh.provider.test"));
+    zsock_destroy(&sub);
+    ctx->want = 0;
+    assert_true(test_loop_until(ctx->loop, s_state_listened, ctx, WAIT_MS));
+}
+
 int main(void)
 {
     log_setup("test_bus", LOG_LEVEL_WARN, "stderr");
@@ -500,6 +522,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_core_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_frames, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_survives_garbage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_knows_subscribers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
