@@ -9,18 +9,18 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define S_RECV_BATCH 1000 /* messages handled per reader wake-up, to let timers run */
-#define S_WARN_PER_SEC 20 /* log lines for bad input per second; the rest are counted */
+#define S_RECV_BATCH   1000 /* messages handled per reader wake-up, to let timers run */
+#define S_WARN_PER_SEC 20   /* log lines for bad input per second; the rest are counted */
 
 typedef struct _s_ext_t s_ext_t;
 typedef struct _s_inst_t s_inst_t;
 
 typedef struct {
-    char *id;            /* work id, key in self->works */
-    s_ext_t *ext;        /* extension it goes to */
-    s_inst_t *inst;      /* instance holding it, NULL while queued */
-    void *queue_handle;  /* handle in ext->queue while queued */
-    zframe_t *body;      /* encoded WORK body, resent as is */
+    char *id;           /* work id, key in self->works */
+    s_ext_t *ext;       /* extension it goes to */
+    s_inst_t *inst;     /* instance holding it, NULL while queued */
+    void *queue_handle; /* handle in ext->queue while queued */
+    zframe_t *body;     /* encoded WORK body, resent as is */
 } s_work_t;
 
 struct _s_ext_t {
@@ -30,15 +30,15 @@ struct _s_ext_t {
 };
 
 struct _s_inst_t {
-    char *key;           /* hex routing id, key in self->peers */
+    char *key; /* hex routing id, key in self->peers */
     zframe_t *routing_id;
     s_ext_t *ext;
     char *instance;
     char *version;
     char *address;
     uint32_t credit;
-    zhashx_t *works;     /* id -> s_work_t*, not owned */
-    uint64_t results;    /* RESULTs accepted from it */
+    zhashx_t *works;  /* id -> s_work_t*, not owned */
+    uint64_t results; /* RESULTs accepted from it */
     int64_t last_recv;
     int64_t last_sent;
     int64_t since;
@@ -55,9 +55,9 @@ struct _broker_t {
     int timer_id;
     broker_handler_t handler;
     void *arg;
-    zhashx_t *exts;      /* name -> s_ext_t*, owned */
-    zhashx_t *peers;     /* hex routing id -> s_inst_t*, owned */
-    zhashx_t *works;     /* id -> s_work_t*, owned */
+    zhashx_t *exts;          /* name -> s_ext_t*, owned */
+    zhashx_t *peers;         /* hex routing id -> s_inst_t*, owned */
+    zhashx_t *works;         /* id -> s_work_t*, owned */
     zhashx_t *subscriptions; /* topic prefixes subscribers asked for (XPUB) -> "" */
     broker_stats_t stats;
     int64_t warn_second; /* rate limit of bad-input log lines */
@@ -110,7 +110,7 @@ static void s_warn(broker_t *self, const char *fmt, ...)
     if (second != self->warn_second) {
         if (self->warn_suppressed)
             log_warn("bus: %llu more bad-input lines suppressed",
-                     (unsigned long long) self->warn_suppressed);
+                     (unsigned long long)self->warn_suppressed);
         self->warn_second = second;
         self->warn_count = 0;
         self->warn_suppressed = 0;
@@ -159,11 +159,11 @@ static int s_send(broker_t *self, zframe_t *routing_id, const ilp_msg_t *msg)
     return rc;
 }
 
-static void s_send_error(broker_t *self, zframe_t *routing_id, const char *code,
-                         const char *reason, const char *id)
+static void s_send_error(broker_t *self, zframe_t *routing_id, const char *code, const char *reason,
+                         const char *id)
 {
     ilp_msg_t msg = {
-        .cmd = ILP_ERROR, .code = (char *) code, .reason = (char *) reason, .id = (char *) id};
+        .cmd = ILP_ERROR, .code = (char *)code, .reason = (char *)reason, .id = (char *)id};
     s_send(self, routing_id, &msg);
 }
 
@@ -176,8 +176,8 @@ static s_inst_t *s_pick(s_ext_t *ext)
     for (s_inst_t *inst = zlistx_first(ext->instances); inst; inst = zlistx_next(ext->instances)) {
         size_t load = zhashx_size(inst->works);
         if (load >= inst->credit) continue;
-        if (!best || load < zhashx_size(best->works)
-            || (load == zhashx_size(best->works) && inst->last_sent < best->last_sent))
+        if (!best || load < zhashx_size(best->works) ||
+            (load == zhashx_size(best->works) && inst->last_sent < best->last_sent))
             best = inst;
     }
     return best;
@@ -363,7 +363,7 @@ static void s_on_malformed(broker_t *self, zframe_t *rid, const char *address, c
 
 static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     broker_t *self = arg;
     /* The socket's receive time-out is 0: recv returns NULL once it is drained
      * (cheaper than asking zsock_events before each message). */
@@ -373,12 +373,15 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         self->stats.msgs_in++;
         zframe_t *rid = zmsg_pop(zmsg);
         /* The routing id is made by the ROUTER; the peer's frames carry its address. */
-        const char *address = zmsg_first(zmsg) ? zframe_meta(zmsg_first(zmsg), "Peer-Address") : NULL;
+        const char *address =
+            zmsg_first(zmsg) ? zframe_meta(zmsg_first(zmsg), "Peer-Address") : NULL;
         if (!address) address = "";
         char why[300];
         ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
-        if (msg) s_on_message(self, rid, address, msg);
-        else s_on_malformed(self, rid, address, why);
+        if (msg)
+            s_on_message(self, rid, address, msg);
+        else
+            s_on_malformed(self, rid, address, why);
         ilp_msg_destroy(&msg);
         zframe_destroy(&rid);
         zmsg_destroy(&zmsg);
@@ -390,7 +393,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
  * prefix unsubscribes (XPUB passes the first and the last of each). */
 static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     broker_t *self = arg;
     for (int n = 0; n < S_RECV_BATCH; n++) {
         zframe_t *frame = zframe_recv(reader);
@@ -401,8 +404,10 @@ static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
             char topic[ILP_MAX_EXT_NAME + 17];
             memcpy(topic, data + 1, size - 1);
             topic[size - 1] = 0;
-            if (data[0] == 1) zhashx_update(self->subscriptions, topic, "");
-            else zhashx_delete(self->subscriptions, topic);
+            if (data[0] == 1)
+                zhashx_update(self->subscriptions, topic, "");
+            else
+                zhashx_delete(self->subscriptions, topic);
         }
         zframe_destroy(&frame);
     }
@@ -412,11 +417,11 @@ static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 /* Heartbeats: drop the silent, ping the idle, pump what waits. */
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     broker_t *self = arg;
     int64_t now = zclock_mono();
-    int64_t dead_after = (int64_t) self->heartbeat_ms * self->liveness;
+    int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
     zlistx_t *dead = zlistx_new();
     for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers)) {
         if (now - inst->last_recv > dead_after) {
@@ -431,7 +436,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     for (s_inst_t *inst = zlistx_first(dead); inst; inst = zlistx_next(dead)) {
         self->stats.instances_dead++;
         char why[64];
-        snprintf(why, sizeof why, "silent for %lld ms", (long long) (now - inst->last_recv));
+        snprintf(why, sizeof why, "silent for %lld ms", (long long)(now - inst->last_recv));
         s_inst_drop(self, inst, why);
     }
     zlistx_destroy(&dead);
@@ -445,7 +450,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
 {
     if (zsock_bind(sock, "%s", endpoint) < 0) {
-        log_error("bus: cannot bind %s socket to %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+        log_error("bus: cannot bind %s socket to %s: %s", what, endpoint,
+                  zmq_strerror(zmq_errno()));
         return NULL;
     }
     return zsock_last_endpoint(sock);
@@ -453,8 +459,8 @@ static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
 
 broker_t *broker_new(const broker_config_t *config, const broker_handler_t *handler, void *arg)
 {
-    if (!config || !config->router_endpoint || !config->publish_endpoint || !config->extensions
-        || !config->extensions[0]) {
+    if (!config || !config->router_endpoint || !config->publish_endpoint || !config->extensions ||
+        !config->extensions[0]) {
         log_error("bus: broker needs both endpoints and at least one extension name");
         return NULL;
     }
@@ -465,18 +471,19 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     if (handler) self->handler = *handler;
     self->arg = arg;
     self->timer_id = -1;
-    if (config->core_id) self->core_id = strdup(config->core_id);
+    if (config->core_id)
+        self->core_id = strdup(config->core_id);
     else {
         zuuid_t *uuid = zuuid_new();
         self->core_id = strdup(zuuid_str_canonical(uuid));
         zuuid_destroy(&uuid);
     }
     self->exts = zhashx_new();
-    zhashx_set_destructor(self->exts, (zhashx_destructor_fn *) s_ext_free);
+    zhashx_set_destructor(self->exts, (zhashx_destructor_fn *)s_ext_free);
     self->peers = zhashx_new();
-    zhashx_set_destructor(self->peers, (zhashx_destructor_fn *) s_inst_free);
+    zhashx_set_destructor(self->peers, (zhashx_destructor_fn *)s_inst_free);
     self->works = zhashx_new();
-    zhashx_set_destructor(self->works, (zhashx_destructor_fn *) s_work_free);
+    zhashx_set_destructor(self->works, (zhashx_destructor_fn *)s_work_free);
     for (const char *const *name = config->extensions; *name; name++) {
         if (zhashx_lookup(self->exts, *name)) continue;
         s_ext_t *ext = calloc(1, sizeof *ext);
@@ -561,18 +568,18 @@ void broker_detach(broker_t *self, zloop_t *loop)
     self->timer_id = -1;
 }
 
-int broker_dispatch(broker_t *self, const char *work_id, const char *extension,
-                    ilp_action_t action, uint32_t attempt, const service_t *service)
+int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
+                    uint32_t attempt, const service_t *service)
 {
     s_ext_t *ext = extension ? zhashx_lookup(self->exts, extension) : NULL;
-    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service
-        || action == ILP_ACTION_NONE)
+    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service ||
+        action == ILP_ACTION_NONE)
         return -1;
     ilp_msg_t msg = {.cmd = ILP_WORK,
-                     .id = (char *) work_id,
+                     .id = (char *)work_id,
                      .action = action,
                      .attempt = attempt ? attempt : 1,
-                     .service = (service_t *) service};
+                     .service = (service_t *)service};
     zframe_t *body = ilp_msg_encode_body(&msg);
     if (!body) return -1;
     broker_cancel(self, work_id);
@@ -604,8 +611,10 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
 {
     if (!msg_p || !*msg_p) return -1;
     int rc = zmsg_send(msg_p, self->pub);
-    if (rc == 0) self->stats.published++;
-    else zmsg_destroy(msg_p);
+    if (rc == 0)
+        self->stats.published++;
+    else
+        zmsg_destroy(msg_p);
     return rc;
 }
 
@@ -634,7 +643,7 @@ void broker_foreach_instance(broker_t *self,
                                        .version = inst->version,
                                        .address = inst->address,
                                        .credit = inst->credit,
-                                       .in_flight = (uint32_t) zhashx_size(inst->works),
+                                       .in_flight = (uint32_t)zhashx_size(inst->works),
                                        .results = inst->results,
                                        .last_seen_ms = inst->last_recv,
                                        .since_ms = inst->since};

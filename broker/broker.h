@@ -21,11 +21,11 @@
 typedef struct _broker_t broker_t;
 
 typedef struct {
-    const char *router_endpoint;  /* bound ROUTER, e.g. "tcp://127.0.0.1:5570" */
-    const char *publish_endpoint; /* bound PUB, e.g. "tcp://127.0.0.1:5571" */
-    uint32_t heartbeat_ms;        /* heartbeat interval announced in WELCOME (default 1000) */
-    uint32_t liveness;            /* heartbeats missed before a peer is dead (default 3) */
-    const char *core_id;          /* NULL: a new random id */
+    const char *router_endpoint;   /* bound ROUTER, e.g. "tcp://127.0.0.1:5570" */
+    const char *publish_endpoint;  /* bound PUB, e.g. "tcp://127.0.0.1:5571" */
+    uint32_t heartbeat_ms;         /* heartbeat interval announced in WELCOME (default 1000) */
+    uint32_t liveness;             /* heartbeats missed before a peer is dead (default 3) */
+    const char *core_id;           /* NULL: a new random id */
     const char *const *extensions; /* NULL-terminated names allowed to say HELLO */
 } broker_config_t;
 
@@ -43,31 +43,31 @@ typedef struct {
 } broker_handler_t;
 
 typedef struct {
-    uint64_t msgs_in;          /* messages received on the ROUTER */
-    uint64_t msgs_out;         /* messages sent on the ROUTER */
-    uint64_t malformed;        /* refused: framing, signature, command or body */
-    uint64_t denied;           /* HELLO refused */
-    uint64_t unknown_peer;     /* messages from peers that did not say HELLO */
-    uint64_t events;           /* EVENTs passed to the core */
-    uint64_t work_sent;        /* WORK messages sent (redispatches included) */
+    uint64_t msgs_in;           /* messages received on the ROUTER */
+    uint64_t msgs_out;          /* messages sent on the ROUTER */
+    uint64_t malformed;         /* refused: framing, signature, command or body */
+    uint64_t denied;            /* HELLO refused */
+    uint64_t unknown_peer;      /* messages from peers that did not say HELLO */
+    uint64_t events;            /* EVENTs passed to the core */
+    uint64_t work_sent;         /* WORK messages sent (redispatches included) */
     uint64_t work_redispatched; /* work moved from a dead instance */
-    uint64_t results;          /* RESULTs passed to the core */
-    uint64_t results_stale;    /* RESULTs for unknown or already answered work */
-    uint64_t send_failures;    /* sends refused by a peer (gone or full) */
-    uint64_t instances_dead;   /* instances dropped for silence */
-    uint64_t published;        /* PUB messages */
+    uint64_t results;           /* RESULTs passed to the core */
+    uint64_t results_stale;     /* RESULTs for unknown or already answered work */
+    uint64_t send_failures;     /* sends refused by a peer (gone or full) */
+    uint64_t instances_dead;    /* instances dropped for silence */
+    uint64_t published;         /* PUB messages */
 } broker_stats_t;
 
 typedef struct {
     const char *extension;
     const char *instance;
-    const char *version;   /* may be NULL */
-    const char *address;   /* peer address as seen by the ROUTER, may be "" */
+    const char *version; /* may be NULL */
+    const char *address; /* peer address as seen by the ROUTER, may be "" */
     uint32_t credit;
     uint32_t in_flight;
-    uint64_t results;      /* RESULTs accepted from it */
-    int64_t last_seen_ms;  /* zclock_mono of the last message from it */
-    int64_t since_ms;      /* zclock_mono of its HELLO */
+    uint64_t results;     /* RESULTs accepted from it */
+    int64_t last_seen_ms; /* zclock_mono of the last message from it */
+    int64_t since_ms;     /* zclock_mono of its HELLO */
 } broker_instance_info_t;
 
 /* Binds both sockets. Returns NULL and logs the reason (endpoint in use,
@@ -87,8 +87,8 @@ void broker_detach(broker_t *self, zloop_t *loop);
  * free credit; otherwise it goes out as soon as one does. A work id already
  * outstanding is replaced (its late RESULT is dropped). Returns -1 when the
  * extension is unknown or arguments are invalid. */
-int broker_dispatch(broker_t *self, const char *work_id, const char *extension,
-                    ilp_action_t action, uint32_t attempt, const service_t *service);
+int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
+                    uint32_t attempt, const service_t *service);
 
 /* Forgets an outstanding work id (a late RESULT is dropped). Returns -1 when unknown. */
 int broker_cancel(broker_t *self, const char *work_id);

@@ -8,11 +8,11 @@ int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {"router", "publish", "heartbeat", "liveness", NULL};
     int64_t heartbeat, liveness;
-    if (config_check_keys(cfg, "core.bus", known)
-        || config_string(cfg, "core.bus.router", BUS_DEFAULT_ROUTER, &bus->router)
-        || config_string(cfg, "core.bus.publish", BUS_DEFAULT_PUBLISH, &bus->publish)
-        || config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat)
-        || config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness)) {
+    if (config_check_keys(cfg, "core.bus", known) ||
+        config_string(cfg, "core.bus.router", BUS_DEFAULT_ROUTER, &bus->router) ||
+        config_string(cfg, "core.bus.publish", BUS_DEFAULT_PUBLISH, &bus->publish) ||
+        config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat) ||
+        config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness)) {
         snprintf(err, errlen, "%s", config_error(cfg));
         return -1;
     }
@@ -21,8 +21,8 @@ int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
                  config_name(cfg), config_line(cfg, "core.bus.heartbeat"));
         return -1;
     }
-    bus->heartbeat_ms = (uint32_t) heartbeat;
-    bus->liveness = (uint32_t) liveness;
+    bus->heartbeat_ms = (uint32_t)heartbeat;
+    bus->liveness = (uint32_t)liveness;
     const char *env = getenv("INTERLOOK_BUS_ROUTER");
     if (env && *env) bus->router = env;
     env = getenv("INTERLOOK_BUS_PUBLISH");

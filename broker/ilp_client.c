@@ -18,25 +18,25 @@ struct _ilp_client_t {
     char *version;
     char *router_endpoint;
     char *publish_endpoint;
-    char *refresh_topic;      /* "refresh.<name>" */
+    char *refresh_topic; /* "refresh.<name>" */
     uint32_t credit;
-    uint32_t heartbeat_ms;    /* current: ours until WELCOME, then the core's */
+    uint32_t heartbeat_ms; /* current: ours until WELCOME, then the core's */
     uint32_t liveness;
     uint32_t reconnect_max_ms;
     ilp_client_handler_t handler;
     void *arg;
-    bool connected;           /* WELCOME received, registration not lost */
+    bool connected; /* WELCOME received, registration not lost */
     bool stopping;
     char core_id[ILP_MAX_ID + 1];
-    int64_t last_recv;        /* last message from the core */
-    int64_t last_sent;        /* last message to the core */
-    int64_t hello_at;         /* last HELLO sent */
-    uint32_t backoff_ms;      /* wait before the next new DEALER */
+    int64_t last_recv;   /* last message from the core */
+    int64_t last_sent;   /* last message to the core */
+    int64_t hello_at;    /* last HELLO sent */
+    uint32_t backoff_ms; /* wait before the next new DEALER */
     int timer_id;
     uint32_t tick_ms;
-    zhashx_t *in_progress;    /* work id -> "" : delivered, not answered */
-    zhashx_t *results;        /* work id -> zframe_t* RESULT body, waiting for WELCOME */
-    zhashx_t *events;         /* service name -> zframe_t* EVENT body, waiting for WELCOME */
+    zhashx_t *in_progress; /* work id -> "" : delivered, not answered */
+    zhashx_t *results;     /* work id -> zframe_t* RESULT body, waiting for WELCOME */
+    zhashx_t *events;      /* service name -> zframe_t* EVENT body, waiting for WELCOME */
     char last_denied[ILP_MAX_TEXT + 1];
 };
 
@@ -180,8 +180,10 @@ static void s_on_work(ilp_client_t *self, ilp_msg_t *msg)
         return;
     }
     zhashx_insert(self->in_progress, msg->id, "");
-    if (self->handler.work) self->handler.work(self, msg, self->arg);
-    else ilp_client_reply(self, msg->id, "extension has no work handler", NULL);
+    if (self->handler.work)
+        self->handler.work(self, msg, self->arg);
+    else
+        ilp_client_reply(self, msg->id, "extension has no work handler", NULL);
 }
 
 static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
@@ -219,7 +221,7 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
 
 static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     ilp_client_t *self = arg;
     for (int n = 0; n < 1000; n++) { /* receive time-out 0: NULL once drained */
         zmsg_t *zmsg = zmsg_recv(reader);
@@ -228,8 +230,10 @@ static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
         char why[300];
         ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
         zmsg_destroy(&zmsg);
-        if (msg) s_on_message(self, msg);
-        else log_warn("bus: malformed message from the core: %s", why);
+        if (msg)
+            s_on_message(self, msg);
+        else
+            log_warn("bus: malformed message from the core: %s", why);
         ilp_msg_destroy(&msg);
         if (self->stopping) return -1;
     }
@@ -240,9 +244,9 @@ static void s_on_core_event(ilp_client_t *self, const msgpack_object *body)
 {
     char *event = NULL, *core_id = NULL;
     char why[128];
-    if (codec_get_str(body, "event", 64, true, &event, why, sizeof why) == 0
-        && codec_get_str(body, "core_id", ILP_MAX_ID, true, &core_id, why, sizeof why) == 0
-        && !strcmp(event, "started") && strcmp(core_id, self->core_id) != 0) {
+    if (codec_get_str(body, "event", 64, true, &event, why, sizeof why) == 0 &&
+        codec_get_str(body, "core_id", ILP_MAX_ID, true, &core_id, why, sizeof why) == 0 &&
+        !strcmp(event, "started") && strcmp(core_id, self->core_id) != 0) {
         /* A new core: our registration (if any) is gone; do not wait for a timeout. */
         log_info("bus: core %s started; registering", core_id);
         s_set_connected(self, false);
@@ -254,7 +258,7 @@ static void s_on_core_event(ilp_client_t *self, const msgpack_object *body)
 
 static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) loop;
+    (void)loop;
     ilp_client_t *self = arg;
     for (int n = 0; n < 1000; n++) { /* receive time-out 0: NULL once drained */
         zmsg_t *zmsg = zmsg_recv(reader);
@@ -267,9 +271,12 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
         if (!body) {
             log_warn("bus: malformed publication: %s", why);
         } else if (!strcmp(topic, self->refresh_topic)) { /* SUB matches prefixes */
-            service_t *service = service_decode(codec_map_get(&up.data, "service"), why, sizeof why);
-            if (!service) log_warn("bus: malformed refresh request: %s", why);
-            else if (self->handler.refresh) self->handler.refresh(self, service->name, self->arg);
+            service_t *service =
+                service_decode(codec_map_get(&up.data, "service"), why, sizeof why);
+            if (!service)
+                log_warn("bus: malformed refresh request: %s", why);
+            else if (self->handler.refresh)
+                self->handler.refresh(self, service->name, self->arg);
             service_destroy(&service);
         } else if (!strcmp(topic, "core")) {
             s_on_core_event(self, &up.data);
@@ -286,16 +293,16 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 /* Heartbeat and reconnection. */
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     ilp_client_t *self = arg;
     if (self->stopping) return -1;
     int64_t now = zclock_mono();
-    int64_t dead_after = (int64_t) self->heartbeat_ms * self->liveness;
+    int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
     if (self->connected) {
         if (now - self->last_recv > dead_after) {
             log_warn("bus: core silent for %lld ms: reconnecting to %s",
-                     (long long) (now - self->last_recv), self->router_endpoint);
+                     (long long)(now - self->last_recv), self->router_endpoint);
             self->backoff_ms = S_BACKOFF_MIN_MS;
             s_reconnect(self);
         } else if (now - self->last_sent >= self->heartbeat_ms) {
@@ -309,7 +316,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     }
     /* Not registered: a HELLO unanswered for a liveness period means a new
      * DEALER, spaced by a back-off that doubles up to its cap. */
-    if (now - self->hello_at >= (int64_t) dead_after + self->backoff_ms) {
+    if (now - self->hello_at >= (int64_t)dead_after + self->backoff_ms) {
         log_debug("bus: no WELCOME from %s: new connection", self->router_endpoint);
         s_reconnect(self);
         self->backoff_ms *= 2;
@@ -320,9 +327,9 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_stop(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
     return -1;
 }
 
@@ -333,12 +340,12 @@ static char *s_default_instance(void)
     char host[256] = "host";
     gethostname(host, sizeof host - 1);
     host[64] = 0;
-    char *id = zsys_sprintf("%s-%d-%04x", host, (int) getpid(), (unsigned) randof(0x10000));
+    char *id = zsys_sprintf("%s-%d-%04x", host, (int)getpid(), (unsigned)randof(0x10000));
     return id;
 }
 
-ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
-                             const ilp_client_handler_t *handler, void *arg)
+ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client_handler_t *handler,
+                             void *arg)
 {
     if (!config || !ilp_msg_ext_name_valid(config->name)) {
         log_error("bus: invalid extension name '%s' (expected type.name)",
@@ -371,9 +378,9 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
     zhashx_set_destructor(self->in_progress, NULL);
     zhashx_set_duplicator(self->in_progress, NULL);
     self->results = zhashx_new();
-    zhashx_set_destructor(self->results, (zhashx_destructor_fn *) zframe_destroy);
+    zhashx_set_destructor(self->results, (zhashx_destructor_fn *)zframe_destroy);
     self->events = zhashx_new();
-    zhashx_set_destructor(self->events, (zhashx_destructor_fn *) zframe_destroy);
+    zhashx_set_destructor(self->events, (zhashx_destructor_fn *)zframe_destroy);
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     if (!self->loop || !self->sub || strlen(self->instance) > ILP_MAX_INSTANCE) {
@@ -451,9 +458,9 @@ int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
 {
     if (!work_id || !zhashx_lookup(self->in_progress, work_id)) return -1;
     ilp_msg_t msg = {.cmd = ILP_RESULT,
-                     .id = (char *) work_id,
-                     .error = (char *) error,
-                     .service = (service_t *) service};
+                     .id = (char *)work_id,
+                     .error = (char *)error,
+                     .service = (service_t *)service};
     if (!error && !service) msg.error = "extension answered without a service";
     zframe_t *body = ilp_msg_encode_body(&msg);
     if (!body) return -1;
@@ -465,7 +472,7 @@ int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
 int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service)
 {
     if (!service || action == ILP_ACTION_NONE) return -1;
-    ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *) service};
+    ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *)service};
     zframe_t *body = ilp_msg_encode_body(&msg);
     if (!body) return -1;
     s_send_or_keep(self, self->events, service->name, ILP_EVENT, &body);

@@ -44,8 +44,8 @@ typedef struct {
 
 /* Creates the sockets, connects and sends HELLO. Returns NULL and logs why
  * (invalid name, bad endpoint). */
-ilp_client_t *ilp_client_new(const ilp_client_config_t *config,
-                             const ilp_client_handler_t *handler, void *arg);
+ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client_handler_t *handler,
+                             void *arg);
 
 /* Sends BYE when registered and closes everything. */
 void ilp_client_destroy(ilp_client_t **self_p);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *s_cmd_names[] = {"?",       "HELLO",   "EVENT",  "RESULT", "HEARTBEAT",
-                                    "BYE",     "WELCOME", "DENIED", "WORK",   "ERROR"};
-#define S_CMD_COUNT ((int) (sizeof s_cmd_names / sizeof s_cmd_names[0]))
+static const char *s_cmd_names[] = {"?",   "HELLO",   "EVENT",  "RESULT", "HEARTBEAT",
+                                    "BYE", "WELCOME", "DENIED", "WORK",   "ERROR"};
+#define S_CMD_COUNT ((int)(sizeof s_cmd_names / sizeof s_cmd_names[0]))
 
 ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd)
 {
@@ -35,7 +35,7 @@ void ilp_msg_destroy(ilp_msg_t **self_p)
 
 const char *ilp_cmd_name(ilp_cmd_t cmd)
 {
-    return (int) cmd > 0 && (int) cmd < S_CMD_COUNT ? s_cmd_names[cmd] : "?";
+    return (int)cmd > 0 && (int)cmd < S_CMD_COUNT ? s_cmd_names[cmd] : "?";
 }
 
 const char *ilp_action_name(ilp_action_t action)
@@ -57,8 +57,8 @@ bool ilp_msg_ext_name_valid(const char *name)
             seglen = 0;
             continue;
         }
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '-'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
             return false;
         seglen++;
     }
@@ -173,8 +173,10 @@ static int s_get_action(const msgpack_object *body, ilp_action_t *action, char *
     char *text = NULL;
     if (codec_get_str(body, "action", 16, true, &text, err, errlen)) return -1;
     int rc = 0;
-    if (!strcmp(text, "add")) *action = ILP_ACTION_ADD;
-    else if (!strcmp(text, "delete")) *action = ILP_ACTION_DELETE;
+    if (!strcmp(text, "add"))
+        *action = ILP_ACTION_ADD;
+    else if (!strcmp(text, "delete"))
+        *action = ILP_ACTION_DELETE;
     else {
         snprintf(err, errlen, "action: expected \"add\" or \"delete\", got \"%s\"", text);
         rc = -1;
@@ -201,13 +203,12 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
     uint64_t n;
     switch (self->cmd) {
     case ILP_HELLO:
-        if (codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen)
-            || codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err,
-                             errlen)
-            || codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen)
-            || codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
+        if (codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen) ||
+            codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err, errlen) ||
+            codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen) ||
+            codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
             return -1;
-        self->credit = (uint32_t) n;
+        self->credit = (uint32_t)n;
         if (!*self->instance) {
             snprintf(err, errlen, "instance: empty");
             return -1;
@@ -218,12 +219,12 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
         }
         return 0;
     case ILP_EVENT:
-        return s_get_action(body, &self->action, err, errlen)
-               || s_get_service(body, true, &self->service, err, errlen);
+        return s_get_action(body, &self->action, err, errlen) ||
+               s_get_service(body, true, &self->service, err, errlen);
     case ILP_RESULT:
-        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen)
-            || codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen)
-            || s_get_service(body, false, &self->service, err, errlen))
+        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
+            codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen) ||
+            s_get_service(body, false, &self->service, err, errlen))
             return -1;
         if (self->error && !*self->error) { /* "" means no error */
             free(self->error);
@@ -239,23 +240,23 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
         return 0;
     case ILP_WELCOME:
         if (codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen)) return -1;
-        self->heartbeat_ms = (uint32_t) n;
+        self->heartbeat_ms = (uint32_t)n;
         if (codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
-        self->liveness = (uint32_t) n;
+        self->liveness = (uint32_t)n;
         return codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
     case ILP_DENIED:
         return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen);
     case ILP_WORK:
-        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen)
-            || s_get_action(body, &self->action, err, errlen)
-            || codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
+        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
+            s_get_action(body, &self->action, err, errlen) ||
+            codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
             return -1;
-        self->attempt = (uint32_t) n;
+        self->attempt = (uint32_t)n;
         return s_get_service(body, true, &self->service, err, errlen);
     case ILP_ERROR:
-        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen)
-               || codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen)
-               || codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
+        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen) ||
+               codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen) ||
+               codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
     default:
         return -1;
     }
@@ -266,7 +267,7 @@ static ilp_cmd_t s_cmd_lookup(zframe_t *frame)
     size_t size = zframe_size(frame);
     for (int i = 1; i < S_CMD_COUNT; i++)
         if (strlen(s_cmd_names[i]) == size && !memcmp(zframe_data(frame), s_cmd_names[i], size))
-            return (ilp_cmd_t) i;
+            return (ilp_cmd_t)i;
     return ILP_INVALID;
 }
 
@@ -279,8 +280,8 @@ ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen)
     zframe_t *sig = zmsg_first(zmsg);
     zframe_t *cmd = zmsg_next(zmsg);
     zframe_t *body = zmsg_next(zmsg);
-    if (zframe_size(sig) != strlen(ILP_SIGNATURE)
-        || memcmp(zframe_data(sig), ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
+    if (zframe_size(sig) != strlen(ILP_SIGNATURE) ||
+        memcmp(zframe_data(sig), ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
         snprintf(err, errlen, "wrong protocol signature (expected \"%s\")", ILP_SIGNATURE);
         return NULL;
     }

@@ -15,15 +15,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ILP_SIGNATURE      "ILP1"
-#define ILP_MAX_EXT_NAME   64   /* "type.name" */
-#define ILP_MAX_INSTANCE   128
-#define ILP_MAX_VERSION    64
-#define ILP_MAX_ID         64   /* work ids and core ids */
-#define ILP_MAX_TEXT       1024 /* error and reason strings */
-#define ILP_MAX_CREDIT     10000
-#define ILP_MAX_ATTEMPT    1000000
-#define ILP_MAX_CODE       32
+#define ILP_SIGNATURE    "ILP1"
+#define ILP_MAX_EXT_NAME 64 /* "type.name" */
+#define ILP_MAX_INSTANCE 128
+#define ILP_MAX_VERSION  64
+#define ILP_MAX_ID       64   /* work ids and core ids */
+#define ILP_MAX_TEXT     1024 /* error and reason strings */
+#define ILP_MAX_CREDIT   10000
+#define ILP_MAX_ATTEMPT  1000000
+#define ILP_MAX_CODE     32
 
 /* ERROR codes. */
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
@@ -50,23 +50,23 @@ typedef enum { ILP_ACTION_NONE = 0, ILP_ACTION_ADD, ILP_ACTION_DELETE } ilp_acti
 typedef struct {
     ilp_cmd_t cmd;
     /* HELLO */
-    char *name;            /* extension name, "type.name" */
-    char *instance;        /* unique id of this process of the extension */
-    char *version;         /* free text, may be NULL */
-    uint32_t credit;       /* work items accepted at once, 1..ILP_MAX_CREDIT */
+    char *name;      /* extension name, "type.name" */
+    char *instance;  /* unique id of this process of the extension */
+    char *version;   /* free text, may be NULL */
+    uint32_t credit; /* work items accepted at once, 1..ILP_MAX_CREDIT */
     /* EVENT, WORK, RESULT */
-    ilp_action_t action;   /* EVENT, WORK */
-    service_t *service;    /* EVENT, WORK; RESULT (may be NULL when error is set) */
-    char *id;              /* WORK, RESULT; ERROR (optional) */
-    char *error;           /* RESULT: NULL on success */
-    uint32_t attempt;      /* WORK: 1 for the first try */
+    ilp_action_t action; /* EVENT, WORK */
+    service_t *service;  /* EVENT, WORK; RESULT (may be NULL when error is set) */
+    char *id;            /* WORK, RESULT; ERROR (optional) */
+    char *error;         /* RESULT: NULL on success */
+    uint32_t attempt;    /* WORK: 1 for the first try */
     /* WELCOME */
     uint32_t heartbeat_ms;
     uint32_t liveness;
     char *core_id;
     /* DENIED, ERROR */
     char *reason;
-    char *code;            /* ERROR: "unknown-peer", "malformed" or "unexpected" */
+    char *code; /* ERROR: "unknown-peer", "malformed" or "unexpected" */
 } ilp_msg_t;
 
 /* A new, empty message of that command. NULL when out of memory. */

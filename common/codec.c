@@ -23,17 +23,18 @@ static int s_fail(char *err, size_t errlen, const char *fmt, ...)
 static uint64_t s_be(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
 /* What one header byte announces: payload bytes to skip, or child objects. */
 typedef struct {
-    size_t header;   /* bytes of the header itself, type byte included */
-    uint64_t skip;   /* payload bytes after the header */
-    uint64_t items;  /* array elements or map pairs */
-    int container;   /* 0 scalar, 1 array, 2 map */
-    int ext_type;    /* 1 when skip includes an ext8/16/32 type byte */
+    size_t header;  /* bytes of the header itself, type byte included */
+    uint64_t skip;  /* payload bytes after the header */
+    uint64_t items; /* array elements or map pairs */
+    int container;  /* 0 scalar, 1 array, 2 map */
+    int ext_type;   /* 1 when skip includes an ext8/16/32 type byte */
 } s_head_t;
 
 /* Decodes the header at p (at least one byte available). Returns -1 for the
@@ -45,38 +46,111 @@ static int s_head(const uint8_t *p, size_t left, s_head_t *h)
     h->header = 1;
     size_t lenbytes = 0; /* size of a length field that follows the type byte */
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 0;
-    if (b >= 0x80 && b <= 0x8f) { h->items = b & 0x0f; h->container = 2; return 0; }
-    if (b >= 0x90 && b <= 0x9f) { h->items = b & 0x0f; h->container = 1; return 0; }
-    if (b >= 0xa0 && b <= 0xbf) { h->skip = b & 0x1f; return 0; }
+    if (b >= 0x80 && b <= 0x8f) {
+        h->items = b & 0x0f;
+        h->container = 2;
+        return 0;
+    }
+    if (b >= 0x90 && b <= 0x9f) {
+        h->items = b & 0x0f;
+        h->container = 1;
+        return 0;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        h->skip = b & 0x1f;
+        return 0;
+    }
     switch (b) {
-    case 0xc4: case 0xd9: lenbytes = 1; break;          /* bin8, str8 */
-    case 0xc5: case 0xda: lenbytes = 2; break;          /* bin16, str16 */
-    case 0xc6: case 0xdb: lenbytes = 4; break;          /* bin32, str32 */
-    case 0xc7: lenbytes = 1; h->skip = 1; h->ext_type = 1; break; /* ext8: + type byte */
-    case 0xc8: lenbytes = 2; h->skip = 1; h->ext_type = 1; break;
-    case 0xc9: lenbytes = 4; h->skip = 1; h->ext_type = 1; break;
-    case 0xca: h->skip = 4; return 0;                   /* float32 */
-    case 0xcb: h->skip = 8; return 0;                   /* float64 */
-    case 0xcc: case 0xd0: h->skip = 1; return 0;
-    case 0xcd: case 0xd1: h->skip = 2; return 0;
-    case 0xce: case 0xd2: h->skip = 4; return 0;
-    case 0xcf: case 0xd3: h->skip = 8; return 0;
-    case 0xd4: h->skip = 2; return 0;                   /* fixext1..16: type + data */
-    case 0xd5: h->skip = 3; return 0;
-    case 0xd6: h->skip = 5; return 0;
-    case 0xd7: h->skip = 9; return 0;
-    case 0xd8: h->skip = 17; return 0;
-    case 0xdc: lenbytes = 2; h->container = 1; break;
-    case 0xdd: lenbytes = 4; h->container = 1; break;
-    case 0xde: lenbytes = 2; h->container = 2; break;
-    case 0xdf: lenbytes = 4; h->container = 2; break;
-    default: return -1; /* 0xc1 */
+    case 0xc4:
+    case 0xd9:
+        lenbytes = 1;
+        break; /* bin8, str8 */
+    case 0xc5:
+    case 0xda:
+        lenbytes = 2;
+        break; /* bin16, str16 */
+    case 0xc6:
+    case 0xdb:
+        lenbytes = 4;
+        break; /* bin32, str32 */
+    case 0xc7:
+        lenbytes = 1;
+        h->skip = 1;
+        h->ext_type = 1;
+        break; /* ext8: + type byte */
+    case 0xc8:
+        lenbytes = 2;
+        h->skip = 1;
+        h->ext_type = 1;
+        break;
+    case 0xc9:
+        lenbytes = 4;
+        h->skip = 1;
+        h->ext_type = 1;
+        break;
+    case 0xca:
+        h->skip = 4;
+        return 0; /* float32 */
+    case 0xcb:
+        h->skip = 8;
+        return 0; /* float64 */
+    case 0xcc:
+    case 0xd0:
+        h->skip = 1;
+        return 0;
+    case 0xcd:
+    case 0xd1:
+        h->skip = 2;
+        return 0;
+    case 0xce:
+    case 0xd2:
+        h->skip = 4;
+        return 0;
+    case 0xcf:
+    case 0xd3:
+        h->skip = 8;
+        return 0;
+    case 0xd4:
+        h->skip = 2;
+        return 0; /* fixext1..16: type + data */
+    case 0xd5:
+        h->skip = 3;
+        return 0;
+    case 0xd6:
+        h->skip = 5;
+        return 0;
+    case 0xd7:
+        h->skip = 9;
+        return 0;
+    case 0xd8:
+        h->skip = 17;
+        return 0;
+    case 0xdc:
+        lenbytes = 2;
+        h->container = 1;
+        break;
+    case 0xdd:
+        lenbytes = 4;
+        h->container = 1;
+        break;
+    case 0xde:
+        lenbytes = 2;
+        h->container = 2;
+        break;
+    case 0xdf:
+        lenbytes = 4;
+        h->container = 2;
+        break;
+    default:
+        return -1; /* 0xc1 */
     }
     if (left < 1 + lenbytes) return -1;
     uint64_t n = s_be(p + 1, lenbytes);
     h->header = 1 + lenbytes;
-    if (h->container) h->items = n;
-    else h->skip += n;
+    if (h->container)
+        h->items = n;
+    else
+        h->skip += n;
     return 0;
 }
 
@@ -92,22 +166,25 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
     size_t objects = 0;
     remaining[0] = 1;
     while (depth >= 0) {
-        if (remaining[depth] == 0) { depth--; continue; }
+        if (remaining[depth] == 0) {
+            depth--;
+            continue;
+        }
         remaining[depth]--;
-        size_t left = (size_t) (end - p);
+        size_t left = (size_t)(end - p);
         if (left == 0) return s_fail(err, errlen, "truncated at byte %zu", size);
         if (++objects > CODEC_MAX_OBJECTS)
             return s_fail(err, errlen, "more than %d objects", CODEC_MAX_OBJECTS);
         s_head_t h;
         if (s_head(p, left, &h) != 0)
             return s_fail(err, errlen, "bad msgpack byte 0x%02x at offset %zu", p[0],
-                          (size_t) (p - (const uint8_t *) data));
+                          (size_t)(p - (const uint8_t *)data));
         p += h.header;
         left -= h.header;
         if (!h.container) {
             if (h.skip - h.ext_type > CODEC_MAX_STRING)
                 return s_fail(err, errlen, "string of %llu bytes exceeds %d",
-                              (unsigned long long) (h.skip - h.ext_type), CODEC_MAX_STRING);
+                              (unsigned long long)(h.skip - h.ext_type), CODEC_MAX_STRING);
             if (h.skip > left) return s_fail(err, errlen, "truncated at byte %zu", size);
             p += h.skip;
             continue;
@@ -115,19 +192,18 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
         uint64_t children = h.container == 2 ? h.items * 2 : h.items;
         if (h.items > CODEC_MAX_ITEMS)
             return s_fail(err, errlen, "%s of %llu items exceeds %d",
-                          h.container == 2 ? "map" : "array", (unsigned long long) h.items,
+                          h.container == 2 ? "map" : "array", (unsigned long long)h.items,
                           CODEC_MAX_ITEMS);
         if (children > left)
             return s_fail(err, errlen, "%s header announces %llu items, only %zu bytes left",
-                          h.container == 2 ? "map" : "array", (unsigned long long) h.items,
-                          left);
+                          h.container == 2 ? "map" : "array", (unsigned long long)h.items, left);
         if (depth + 1 > CODEC_MAX_DEPTH) /* empty containers count too */
             return s_fail(err, errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
         if (children == 0) continue;
         remaining[++depth] = children;
     }
     if (p != end)
-        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t) (end - p));
+        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t)(end - p));
     return 0;
 }
 
@@ -137,7 +213,7 @@ int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(out, data, size, &offset);
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
-        return s_fail(err, errlen, "msgpack decoding failed (%d at offset %zu)", (int) rc, offset);
+        return s_fail(err, errlen, "msgpack decoding failed (%d at offset %zu)", (int)rc, offset);
     return 0;
 }
 
@@ -147,8 +223,8 @@ const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
     size_t len = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
-            && (len == 0 || memcmp(k->via.str.ptr, key, len) == 0))
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            (len == 0 || memcmp(k->via.str.ptr, key, len) == 0))
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -167,10 +243,17 @@ static int s_text_ok(const uint8_t *s, size_t n)
         }
         size_t more;
         uint32_t cp;
-        if ((c & 0xe0) == 0xc0) { more = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { more = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { more = 3; cp = c & 0x07; }
-        else return 0;
+        if ((c & 0xe0) == 0xc0) {
+            more = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            more = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            more = 3;
+            cp = c & 0x07;
+        } else
+            return 0;
         if (i + more >= n) return 0; /* sequence cut by the end of the string */
         for (size_t k = 1; k <= more; k++) {
             if ((s[i + k] & 0xc0) != 0x80) return 0;
@@ -190,7 +273,7 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
     size_t n = obj->via.str.size;
     if (n > maxlen)
         return s_fail(err, errlen, "%s: string of %zu bytes exceeds %zu", name, n, maxlen);
-    if (!s_text_ok((const uint8_t *) obj->via.str.ptr, n))
+    if (!s_text_ok((const uint8_t *)obj->via.str.ptr, n))
         return s_fail(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
     char *copy = malloc(n + 1);
     if (!copy) return s_fail(err, errlen, "%s: out of memory", name);
@@ -229,7 +312,7 @@ int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uin
     }
     if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < min || v->via.u64 > max)
         return s_fail(err, errlen, "%s: expected an integer from %llu to %llu", key,
-                      (unsigned long long) min, (unsigned long long) max);
+                      (unsigned long long)min, (unsigned long long)max);
     *out = v->via.u64;
     return 0;
 }
@@ -242,7 +325,8 @@ int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *
         *out = dflt;
         return 0;
     }
-    if (v->type != MSGPACK_OBJECT_BOOLEAN) return s_fail(err, errlen, "%s: expected a boolean", key);
+    if (v->type != MSGPACK_OBJECT_BOOLEAN)
+        return s_fail(err, errlen, "%s: expected a boolean", key);
     *out = v->via.boolean;
     return 0;
 }
@@ -273,6 +357,8 @@ void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
 {
     codec_pack_str(pk, key);
-    if (value) msgpack_pack_true(pk);
-    else msgpack_pack_false(pk);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
 }

@@ -16,11 +16,11 @@
 #include <stdint.h>
 
 /* Bounds on any frame, whatever its command (documented in docs/protocol.md). */
-#define CODEC_MAX_FRAME    (1024 * 1024) /* bytes in one frame */
-#define CODEC_MAX_DEPTH    16            /* nesting of arrays and maps */
-#define CODEC_MAX_ITEMS    4096          /* elements of one array, pairs of one map */
-#define CODEC_MAX_OBJECTS  65536         /* objects in one frame, all levels */
-#define CODEC_MAX_STRING   65536         /* bytes in one string/bin/ext */
+#define CODEC_MAX_FRAME   (1024 * 1024) /* bytes in one frame */
+#define CODEC_MAX_DEPTH   16            /* nesting of arrays and maps */
+#define CODEC_MAX_ITEMS   4096          /* elements of one array, pairs of one map */
+#define CODEC_MAX_OBJECTS 65536         /* objects in one frame, all levels */
+#define CODEC_MAX_STRING  65536         /* bytes in one string/bin/ext */
 
 /* Checks that data is exactly one msgpack object within the bounds above.
  * Returns 0, or -1 with the reason in err. Reads nothing past size. */
@@ -56,7 +56,7 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
                    char *err, size_t errlen);
 
 /* Writers. */
-void codec_pack_str(msgpack_packer *pk, const char *text);       /* nil when text is NULL */
+void codec_pack_str(msgpack_packer *pk, const char *text); /* nil when text is NULL */
 void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value);
 void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value);
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value);

@@ -21,7 +21,7 @@ int fileio_write_all(int fd, const void *data, size_t len)
             return -1;
         }
         p += n;
-        len -= (size_t) n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -35,7 +35,7 @@ int fileio_read_from(int fd, off_t offset, char **data, size_t *size)
         return -1;
     }
     /* +1: room for the NUL, and end of file is seen at once when it did not grow */
-    size_t cap = (st.st_size > offset ? (size_t) (st.st_size - offset) : 0) + 1;
+    size_t cap = (st.st_size > offset ? (size_t)(st.st_size - offset) : 0) + 1;
     size_t len = 0;
     char *buf = malloc(cap);
     if (!buf) return -1;
@@ -50,7 +50,7 @@ int fileio_read_from(int fd, off_t offset, char **data, size_t *size)
             buf = bigger;
             cap *= 2;
         }
-        ssize_t n = pread(fd, buf + len, cap - len, offset + (off_t) len);
+        ssize_t n = pread(fd, buf + len, cap - len, offset + (off_t)len);
         if (n < 0) {
             if (errno == EINTR) continue;
             int saved = errno;
@@ -59,7 +59,7 @@ int fileio_read_from(int fd, off_t offset, char **data, size_t *size)
             return -1;
         }
         if (n == 0) break;
-        len += (size_t) n;
+        len += (size_t)n;
     }
     if (len == cap) { /* make room for the terminator */
         char *bigger = realloc(buf, cap + 1);

@@ -21,11 +21,16 @@ static const char *s_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 int log_level_parse(const char *text, log_level_t *level)
 {
     if (!text) return -1;
-    if (!strcasecmp(text, "debug")) *level = LOG_LEVEL_DEBUG;
-    else if (!strcasecmp(text, "info")) *level = LOG_LEVEL_INFO;
-    else if (!strcasecmp(text, "warn") || !strcasecmp(text, "warning")) *level = LOG_LEVEL_WARN;
-    else if (!strcasecmp(text, "error")) *level = LOG_LEVEL_ERROR;
-    else return -1;
+    if (!strcasecmp(text, "debug"))
+        *level = LOG_LEVEL_DEBUG;
+    else if (!strcasecmp(text, "info"))
+        *level = LOG_LEVEL_INFO;
+    else if (!strcasecmp(text, "warn") || !strcasecmp(text, "warning"))
+        *level = LOG_LEVEL_WARN;
+    else if (!strcasecmp(text, "error"))
+        *level = LOG_LEVEL_ERROR;
+    else
+        return -1;
     return 0;
 }
 
@@ -33,8 +38,10 @@ int log_setup(const char *progname, log_level_t level, const char *destination)
 {
     FILE *file = NULL;
     int owned = 0;
-    if (!destination || !strcmp(destination, "stderr")) file = NULL;
-    else if (!strcmp(destination, "stdout")) file = stdout;
+    if (!destination || !strcmp(destination, "stderr"))
+        file = NULL;
+    else if (!strcmp(destination, "stdout"))
+        file = stdout;
     else {
         file = fopen(destination, "a");
         if (!file) return -1;
@@ -73,8 +80,8 @@ void log_write(log_level_t level, const char *fmt, ...)
 
     pthread_mutex_lock(&s_lock);
     FILE *out = s_file ? s_file : stderr;
-    fprintf(out, "%s.%03ldZ %s[%d] %s: %s\n", stamp, (long) (now.tv_usec / 1000), s_prog,
-            (int) getpid(), s_names[level], text);
+    fprintf(out, "%s.%03ldZ %s[%d] %s: %s\n", stamp, (long)(now.tv_usec / 1000), s_prog,
+            (int)getpid(), s_names[level], text);
     fflush(out);
     pthread_mutex_unlock(&s_lock);
 }

@@ -6,7 +6,12 @@
 
 #include <stdarg.h>
 
-typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_WARN = 2, LOG_LEVEL_ERROR = 3 } log_level_t;
+typedef enum {
+    LOG_LEVEL_DEBUG = 0,
+    LOG_LEVEL_INFO = 1,
+    LOG_LEVEL_WARN = 2,
+    LOG_LEVEL_ERROR = 3
+} log_level_t;
 
 /* Parses "debug", "info", "warn"/"warning" or "error". Returns -1 on anything else. */
 int log_level_parse(const char *text, log_level_t *level);

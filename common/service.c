@@ -24,8 +24,10 @@ void service_destroy(service_t **self_p)
 {
     if (!self_p || !*self_p) return;
     service_t *self = *self_p;
-    for (size_t i = 0; i < self->target_count; i++) free(self->targets[i].host);
-    for (size_t i = 0; i < self->alias_count; i++) free(self->dns_aliases[i]);
+    for (size_t i = 0; i < self->target_count; i++)
+        free(self->targets[i].host);
+    for (size_t i = 0; i < self->alias_count; i++)
+        free(self->dns_aliases[i]);
     free(self->targets);
     free(self->dns_aliases);
     free(self->name);
@@ -48,7 +50,7 @@ static int s_target_cmp(const char *host_a, uint16_t port_a, const service_targe
 {
     int c = strcmp(host_a, b->host);
     if (c) return c;
-    return (int) port_a - (int) b->port;
+    return (int)port_a - (int)b->port;
 }
 
 /* Index where host:port is or would be inserted; *found tells which. */
@@ -63,21 +65,22 @@ static size_t s_target_find(const service_t *self, const char *host, uint16_t po
             *found = true;
             return mid;
         }
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }
 
 int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight)
 {
-    if (!host || !*host || strlen(host) > SERVICE_MAX_HOST || port == 0 || weight == 0)
-        return -1;
+    if (!host || !*host || strlen(host) > SERVICE_MAX_HOST || port == 0 || weight == 0) return -1;
     bool found;
     size_t at = s_target_find(self, host, port, &found);
     if (found) {
-        uint64_t sum = (uint64_t) self->targets[at].weight + weight;
-        self->targets[at].weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t) sum;
+        uint64_t sum = (uint64_t)self->targets[at].weight + weight;
+        self->targets[at].weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t)sum;
         return 0;
     }
     if (self->target_count >= SERVICE_MAX_TARGETS) return -1;
@@ -88,7 +91,9 @@ int service_add_target(service_t *self, const char *host, uint16_t port, uint32_
     char *copy = strdup(host);
     if (!copy) return -1;
     memmove(&grown[at + 1], &grown[at], (self->target_count - at) * sizeof *grown);
-    grown[at] = (service_target_t){copy, port, weight > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : weight};
+    grown[at].host = copy;
+    grown[at].port = port;
+    grown[at].weight = weight > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : weight;
     self->target_count++;
     return 0;
 }
@@ -101,8 +106,10 @@ int service_add_alias(service_t *self, const char *alias)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(alias, self->dns_aliases[mid]);
         if (c == 0) return 0;
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     if (self->alias_count >= SERVICE_MAX_ALIASES) return -1;
     char **grown = realloc(self->dns_aliases, (self->alias_count + 1) * sizeof *grown);
@@ -124,7 +131,7 @@ static int s_target_qsort(const void *a, const void *b)
 
 static int s_alias_qsort(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 void service_normalize(service_t *self)
@@ -154,12 +161,12 @@ service_t *service_dup(const service_t *self)
 
 bool service_same_definition(const service_t *a, const service_t *b)
 {
-    if (a->tls != b->tls || a->target_count != b->target_count
-        || a->alias_count != b->alias_count)
+    if (a->tls != b->tls || a->target_count != b->target_count || a->alias_count != b->alias_count)
         return false;
     for (size_t i = 0; i < a->target_count; i++) {
-        if (strcmp(a->targets[i].host, b->targets[i].host) || a->targets[i].port != b->targets[i].port
-            || a->targets[i].weight != b->targets[i].weight)
+        if (strcmp(a->targets[i].host, b->targets[i].host) ||
+            a->targets[i].port != b->targets[i].port ||
+            a->targets[i].weight != b->targets[i].weight)
             return false;
     }
     for (size_t i = 0; i < a->alias_count; i++)
@@ -184,7 +191,8 @@ void service_pack(const service_t *self, msgpack_packer *pk)
     codec_pack_key_str(pk, "public_ip", self->public_ip);
     codec_pack_str(pk, "dns_aliases");
     msgpack_pack_array(pk, self->alias_count);
-    for (size_t i = 0; i < self->alias_count; i++) codec_pack_str(pk, self->dns_aliases[i]);
+    for (size_t i = 0; i < self->alias_count; i++)
+        codec_pack_str(pk, self->dns_aliases[i]);
 }
 
 bool service_ip_valid(const char *text)
@@ -209,13 +217,16 @@ static int s_decode_targets(service_t *self, const msgpack_object *list, char *e
         char *host = NULL;
         uint64_t port = 0, weight = 1;
         int rc = -1;
-        if (t->type != MSGPACK_OBJECT_MAP) snprintf(why, sizeof why, "expected a map");
-        else if (codec_get_str(t, "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) == 0
-                 && codec_get_uint(t, "port", 1, 65535, true, 0, &port, why, sizeof why) == 0
-                 && codec_get_uint(t, "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
-                                   sizeof why) == 0) {
-            if (!*host) snprintf(why, sizeof why, "host: empty");
-            else rc = service_add_target(self, host, (uint16_t) port, (uint32_t) weight);
+        if (t->type != MSGPACK_OBJECT_MAP)
+            snprintf(why, sizeof why, "expected a map");
+        else if (codec_get_str(t, "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) == 0 &&
+                 codec_get_uint(t, "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
+                 codec_get_uint(t, "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
+                                sizeof why) == 0) {
+            if (!*host)
+                snprintf(why, sizeof why, "host: empty");
+            else
+                rc = service_add_target(self, host, (uint16_t)port, (uint32_t)weight);
             if (rc && !*why) snprintf(why, sizeof why, "out of memory");
         }
         free(host);
@@ -266,9 +277,9 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
         snprintf(err, errlen, "service: expected a map");
         return NULL;
     }
-    if (codec_get_str(obj, "name", SERVICE_MAX_NAME, true, &name, why, sizeof why)
-        || codec_get_str(obj, "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why)
-        || codec_get_str(obj, "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
+    if (codec_get_str(obj, "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
+        codec_get_str(obj, "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why) ||
+        codec_get_str(obj, "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
         goto fail;
     if (!*name) {
         snprintf(why, sizeof why, "name: empty");

@@ -31,13 +31,13 @@ typedef struct {
 } service_target_t;
 
 typedef struct {
-    char *name;                 /* unique key of the service, never NULL */
-    char *provider;             /* extension that reported it, NULL when unknown */
-    service_target_t *targets;  /* target_count items, sorted by host then port */
+    char *name;                /* unique key of the service, never NULL */
+    char *provider;            /* extension that reported it, NULL when unknown */
+    service_target_t *targets; /* target_count items, sorted by host then port */
     size_t target_count;
-    bool tls;                   /* the service speaks TLS */
-    char *public_ip;            /* virtual IP given by IPAM, NULL when none */
-    char **dns_aliases;         /* alias_count names, sorted */
+    bool tls;           /* the service speaks TLS */
+    char *public_ip;    /* virtual IP given by IPAM, NULL when none */
+    char **dns_aliases; /* alias_count names, sorted */
     size_t alias_count;
 } service_t;
 

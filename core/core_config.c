@@ -70,20 +70,20 @@ int core_config_load(core_config_t *self, config_t *cfg, char *err, size_t errle
 {
     memset(self, 0, sizeof *self);
     const char *level = NULL;
-    if (config_check_keys(cfg, "core", s_known)
-        || config_string(cfg, "core.logLevel", "info", &level)
-        || config_string(cfg, "core.logFile", "stdout", &self->log_file)
-        || config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen)
-        || config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file)
-        || config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms)
-        || config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms)
-        || config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms)
-        || config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms)
-        || config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
-                           &self->clean_undeployed_ms)
-        || config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms)
-        || config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms)
-        || config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
+    if (config_check_keys(cfg, "core", s_known) ||
+        config_string(cfg, "core.logLevel", "info", &level) ||
+        config_string(cfg, "core.logFile", "stdout", &self->log_file) ||
+        config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen) ||
+        config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file) ||
+        config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms) ||
+        config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms) ||
+        config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms) ||
+        config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms) ||
+        config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
+                        &self->clean_undeployed_ms) ||
+        config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms) ||
+        config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms) ||
+        config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
         snprintf(err, errlen, "%s", config_error(cfg));
         return -1;
     }

@@ -11,22 +11,22 @@
 #define CORE_MAX_STEPS 32
 
 typedef struct {
-    log_level_t log_level;           /* core.logLevel (info) */
-    const char *log_file;            /* core.logFile (stdout) */
-    const char *listen;              /* core.listen (127.0.0.1:8080); "" or "off" disables the API */
+    log_level_t log_level; /* core.logLevel (info) */
+    const char *log_file;  /* core.logFile (stdout) */
+    const char *listen;    /* core.listen (127.0.0.1:8080); "" or "off" disables the API */
     const char *steps[CORE_MAX_STEPS + 1]; /* core.workflowSteps, NULL-terminated */
     int nsteps;
-    const char *entries_file;        /* core.workflowEntriesFile (./var/entries.db) */
-    int64_t check_flow_ms;           /* core.checkFlowInterval (1s) */
-    int64_t housekeeper_ms;          /* core.workflowHousekeeperInterval (60s) */
-    int64_t wip_timeout_ms;          /* core.serviceWIPTimeout (90s) */
-    int64_t max_last_updated_ms;     /* core.serviceMaxLastUpdated (90s) */
-    int64_t clean_undeployed_ms;     /* core.cleanUndeployedServiceAfter (10m) */
-    int64_t retry_min_ms;            /* core.retryBackoffMin (1s) */
-    int64_t retry_max_ms;            /* core.retryBackoffMax (60s) */
-    int64_t persist_delay_ms;        /* core.persistDelay (100ms): coalescing window of saves */
-    bus_config_t bus;                /* core.bus.* */
-    zlistx_t *step_list;             /* owns the step strings */
+    const char *entries_file;    /* core.workflowEntriesFile (./var/entries.db) */
+    int64_t check_flow_ms;       /* core.checkFlowInterval (1s) */
+    int64_t housekeeper_ms;      /* core.workflowHousekeeperInterval (60s) */
+    int64_t wip_timeout_ms;      /* core.serviceWIPTimeout (90s) */
+    int64_t max_last_updated_ms; /* core.serviceMaxLastUpdated (90s) */
+    int64_t clean_undeployed_ms; /* core.cleanUndeployedServiceAfter (10m) */
+    int64_t retry_min_ms;        /* core.retryBackoffMin (1s) */
+    int64_t retry_max_ms;        /* core.retryBackoffMax (60s) */
+    int64_t persist_delay_ms;    /* core.persistDelay (100ms): coalescing window of saves */
+    bus_config_t bus;            /* core.bus.* */
+    zlistx_t *step_list;         /* owns the step strings */
 } core_config_t;
 
 /* Reads and validates the core section. Strings stay owned by cfg (or by

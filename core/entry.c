@@ -75,11 +75,11 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
     codec_pack_key_bool(pk, "restart", self->restart);
     codec_pack_key_uint(pk, "attempt", self->attempt);
     codec_pack_key_str(pk, "error", self->error);
-    codec_pack_key_uint(pk, "wip_time", (uint64_t) self->wip_time);
-    codec_pack_key_uint(pk, "time_detected", (uint64_t) self->time_detected);
-    codec_pack_key_uint(pk, "last_update", (uint64_t) self->last_update);
-    codec_pack_key_uint(pk, "close_time", (uint64_t) self->close_time);
-    codec_pack_key_uint(pk, "next_try", (uint64_t) self->next_try);
+    codec_pack_key_uint(pk, "wip_time", (uint64_t)self->wip_time);
+    codec_pack_key_uint(pk, "time_detected", (uint64_t)self->time_detected);
+    codec_pack_key_uint(pk, "last_update", (uint64_t)self->last_update);
+    codec_pack_key_uint(pk, "close_time", (uint64_t)self->close_time);
+    codec_pack_key_uint(pk, "next_try", (uint64_t)self->next_try);
 }
 
 static int s_step_index(const char *name, const char *const *steps, int nsteps)
@@ -104,34 +104,37 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
     }
     service = service_decode(codec_map_get(obj, "service"), why, sizeof why);
     const int64_t max_ms = INT64_MAX / 2;
-    if (!service
-        || codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why)
-        || codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why)
-        || codec_get_bool(obj, "wip", false, &wip, why, sizeof why)
-        || codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why)
-        || codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why)
-        || codec_get_bool(obj, "restart", false, &restart, why, sizeof why)
-        || codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why)
-        || codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why)
-        || codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why)
-        || codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why)
-        || codec_get_uint(obj, "last_update", 0, max_ms, true, 0, &updated, why, sizeof why)
-        || codec_get_uint(obj, "close_time", 0, max_ms, false, 0, &closed, why, sizeof why)
-        || codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
+    if (!service || codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
+        codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why) ||
+        codec_get_bool(obj, "wip", false, &wip, why, sizeof why) ||
+        codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why) ||
+        codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why) ||
+        codec_get_bool(obj, "restart", false, &restart, why, sizeof why) ||
+        codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why) ||
+        codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why) ||
+        codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why) ||
+        codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why) ||
+        codec_get_uint(obj, "last_update", 0, max_ms, true, 0, &updated, why, sizeof why) ||
+        codec_get_uint(obj, "close_time", 0, max_ms, false, 0, &closed, why, sizeof why) ||
+        codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
         goto done;
-    self = entry_new(&service, (int64_t) detected);
+    self = entry_new(&service, (int64_t)detected);
     if (!self) {
         snprintf(why, sizeof why, "out of memory");
         goto done;
     }
-    if (!strcmp(state, "deployed")) self->state = ENTRY_DEPLOYED;
-    else if (!strcmp(state, "undeployed")) self->state = ENTRY_UNDEPLOYED;
+    if (!strcmp(state, "deployed"))
+        self->state = ENTRY_DEPLOYED;
+    else if (!strcmp(state, "undeployed"))
+        self->state = ENTRY_UNDEPLOYED;
     else if ((self->pos = s_step_index(state, steps, nsteps)) < 0) {
         snprintf(why, sizeof why, "state: step '%s' is not in the workflow", state);
         goto fail;
     }
-    if (!strcmp(expected, "deployed")) self->expect_deployed = true;
-    else if (!strcmp(expected, "undeployed")) self->expect_deployed = false;
+    if (!strcmp(expected, "deployed"))
+        self->expect_deployed = true;
+    else if (!strcmp(expected, "undeployed"))
+        self->expect_deployed = false;
     else {
         snprintf(why, sizeof why, "expected_state: '%s'", expected);
         goto fail;
@@ -143,21 +146,23 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
                      wip_step ? wip_step : "");
             goto fail;
         }
-        if (wip_action && !strcmp(wip_action, "add")) self->wip_action = ILP_ACTION_ADD;
-        else if (wip_action && !strcmp(wip_action, "delete")) self->wip_action = ILP_ACTION_DELETE;
+        if (wip_action && !strcmp(wip_action, "add"))
+            self->wip_action = ILP_ACTION_ADD;
+        else if (wip_action && !strcmp(wip_action, "delete"))
+            self->wip_action = ILP_ACTION_DELETE;
         else {
             snprintf(why, sizeof why, "wip_action: expected add or delete");
             goto fail;
         }
     }
     self->restart = restart;
-    self->attempt = (uint32_t) attempt;
+    self->attempt = (uint32_t)attempt;
     self->error = error;
     error = NULL;
-    self->wip_time = (int64_t) wip_time;
-    self->last_update = (int64_t) updated;
-    self->close_time = (int64_t) closed;
-    self->next_try = (int64_t) next_try;
+    self->wip_time = (int64_t)wip_time;
+    self->last_update = (int64_t)updated;
+    self->close_time = (int64_t)closed;
+    self->next_try = (int64_t)next_try;
     goto done;
 fail:
     entry_destroy(&self);
@@ -177,8 +182,8 @@ static json_t *s_service_json(const service_t *svc)
     json_t *targets = json_array();
     for (size_t i = 0; i < svc->target_count; i++)
         json_array_append_new(targets, json_pack("{s:s, s:I, s:I}", "host", svc->targets[i].host,
-                                                 "port", (json_int_t) svc->targets[i].port,
-                                                 "weight", (json_int_t) svc->targets[i].weight));
+                                                 "port", (json_int_t)svc->targets[i].port, "weight",
+                                                 (json_int_t)svc->targets[i].weight));
     json_t *aliases = json_array();
     for (size_t i = 0; i < svc->alias_count; i++)
         json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
@@ -191,24 +196,23 @@ static json_t *s_service_json(const service_t *svc)
 static json_t *s_time_json(int64_t ms)
 {
     if (ms <= 0) return json_null();
-    time_t secs = (time_t) (ms / 1000);
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char text[40];
     size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%03dZ", (int) (ms % 1000));
+    snprintf(text + n, sizeof text - n, ".%03dZ", (int)(ms % 1000));
     return json_string(text);
 }
 
 json_t *entry_to_json(const entry_t *self, const char *const *steps)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:I, s:s?, s:o, s:o, s:o, s:o, s:o}", "name",
-                     self->name, "state", entry_state_name(self, steps), "expected_state",
-                     self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip,
-                     "wip_step", self->wip ? steps[self->wip_step] : NULL, "attempt",
-                     (json_int_t) self->attempt, "error", self->error, "wip_time",
-                     s_time_json(self->wip ? self->wip_time : 0), "time_detected",
-                     s_time_json(self->time_detected), "last_update",
-                     s_time_json(self->last_update), "close_time", s_time_json(self->close_time),
-                     "service", s_service_json(self->service));
+    return json_pack(
+        "{s:s, s:s, s:s, s:b, s:s?, s:I, s:s?, s:o, s:o, s:o, s:o, s:o}", "name", self->name,
+        "state", entry_state_name(self, steps), "expected_state",
+        self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip, "wip_step",
+        self->wip ? steps[self->wip_step] : NULL, "attempt", (json_int_t)self->attempt, "error",
+        self->error, "wip_time", s_time_json(self->wip ? self->wip_time : 0), "time_detected",
+        s_time_json(self->time_detected), "last_update", s_time_json(self->last_update),
+        "close_time", s_time_json(self->close_time), "service", s_service_json(self->service));
 }

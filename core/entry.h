@@ -18,32 +18,32 @@
 #include <stdint.h>
 
 typedef enum {
-    ENTRY_AT_STEP = 0,   /* state is steps[pos] */
+    ENTRY_AT_STEP = 0, /* state is steps[pos] */
     ENTRY_DEPLOYED = 1,
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
 
 typedef struct {
-    char *name;               /* = service->name, key of the entry */
-    service_t *service;       /* the service as the core knows it */
+    char *name;         /* = service->name, key of the entry */
+    service_t *service; /* the service as the core knows it */
     entry_state_t state;
-    int pos;                  /* last completed step when state == ENTRY_AT_STEP */
-    bool expect_deployed;     /* expected_state: deployed (true) or undeployed */
-    bool wip;                 /* a WORK is out */
-    int wip_step;             /* step of that WORK (kept while a failed try waits to be retried) */
-    ilp_action_t wip_action;  /* add or delete */
+    int pos;                 /* last completed step when state == ENTRY_AT_STEP */
+    bool expect_deployed;    /* expected_state: deployed (true) or undeployed */
+    bool wip;                /* a WORK is out */
+    int wip_step;            /* step of that WORK (kept while a failed try waits to be retried) */
+    ilp_action_t wip_action; /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* id of that WORK, "" when none */
-    bool restart;             /* definition changed while a step ran: redo from step 1 after it */
-    uint32_t attempt;         /* tries of the current step (1 = first) */
-    char *error;              /* last error, NULL when none */
-    int64_t wip_time;         /* wall-clock ms when the WORK went out */
-    int64_t time_detected;    /* wall-clock ms of the first EVENT add */
-    int64_t last_update;      /* wall-clock ms of the provider's last report */
-    int64_t close_time;       /* wall-clock ms it became undeployed, 0 otherwise */
-    int64_t next_try;         /* wall-clock ms before which no WORK is sent (back-off) */
-    size_t heap_index;        /* position in the core's deadline heap, SIZE_MAX when absent */
-    int64_t wip_mono_us;      /* monotonic time the WORK went out (latency metric; not saved) */
-    const char *pub_state;    /* state last published (not saved): publish changes only */
+    bool restart;          /* definition changed while a step ran: redo from step 1 after it */
+    uint32_t attempt;      /* tries of the current step (1 = first) */
+    char *error;           /* last error, NULL when none */
+    int64_t wip_time;      /* wall-clock ms when the WORK went out */
+    int64_t time_detected; /* wall-clock ms of the first EVENT add */
+    int64_t last_update;   /* wall-clock ms of the provider's last report */
+    int64_t close_time;    /* wall-clock ms it became undeployed, 0 otherwise */
+    int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
+    size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
+    int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
+    const char *pub_state; /* state last published (not saved): publish changes only */
     bool pub_expected;
     const char *pub_error;
 } entry_t;

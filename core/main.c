@@ -27,22 +27,32 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check-config", no_argument, NULL, 'k'},
-                                            {"log-level", required_argument, NULL, 'l'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},    {"check-config", no_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
     const char *path = NULL, *level_arg = NULL;
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:l:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'k': check = 1; break;
-        case 'l': level_arg = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("interlookd %s (protocol ILP1)\n", INTERLOOK_VERSION); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'l':
+            level_arg = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("interlookd %s (protocol ILP1)\n", INTERLOOK_VERSION);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -70,7 +80,8 @@ int main(int argc, char *argv[])
     }
     if (check) {
         printf("%s: configuration OK\nworkflow: ", path ? path : "(defaults)");
-        for (int i = 0; i < core.nsteps; i++) printf("%s%s", i ? "," : "", core.steps[i]);
+        for (int i = 0; i < core.nsteps; i++)
+            printf("%s%s", i ? "," : "", core.steps[i]);
         printf("\n");
         core_config_clear(&core);
         config_destroy(&cfg);

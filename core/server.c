@@ -18,14 +18,14 @@ static const double s_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 #define S_NBUCKETS (sizeof s_buckets / sizeof s_buckets[0])
 
 typedef struct {
-    uint64_t events;          /* EVENTs accepted */
-    uint64_t events_refused;  /* EVENTs from an extension that is not the provider */
-    uint64_t work_sent;       /* WORK dispatched by the workflow */
-    uint64_t work_retried;    /* of which retries (attempt > 1) */
-    uint64_t work_failed;     /* error RESULTs and time-outs */
-    uint64_t results;         /* RESULTs accepted */
-    uint64_t results_stale;   /* RESULTs the workflow did not expect */
-    uint64_t saves;           /* entries file writes */
+    uint64_t events;         /* EVENTs accepted */
+    uint64_t events_refused; /* EVENTs from an extension that is not the provider */
+    uint64_t work_sent;      /* WORK dispatched by the workflow */
+    uint64_t work_retried;   /* of which retries (attempt > 1) */
+    uint64_t work_failed;    /* error RESULTs and time-outs */
+    uint64_t results;        /* RESULTs accepted */
+    uint64_t results_stale;  /* RESULTs the workflow did not expect */
+    uint64_t saves;          /* entries file writes */
     uint64_t save_failures;
     double last_save_seconds;
     uint64_t latency[S_NBUCKETS + 1]; /* dispatch -> result, cumulative at export */
@@ -40,11 +40,11 @@ struct _server_t {
     workflow_t *workflow;
     store_t *store;
     api_t *api;
-    bool dirty;               /* entries changed since the last save */
-    int save_timer;           /* pending coalesced save, -1 when none */
+    bool dirty;     /* entries changed since the last save */
+    int save_timer; /* pending coalesced save, -1 when none */
     bool save_failed;
     s_metrics_t metrics;
-    int64_t started;          /* wall-clock ms */
+    int64_t started; /* wall-clock ms */
 };
 
 static int64_t s_now(void)
@@ -70,7 +70,7 @@ static void s_save(server_t *self)
     self->save_failed = false;
     self->dirty = false;
     self->metrics.saves++;
-    self->metrics.last_save_seconds = (double) (zclock_usecs() - start) / 1e6;
+    self->metrics.last_save_seconds = (double)(zclock_usecs() - start) / 1e6;
 }
 
 /* Coalesces changes: the first change arms one save persistDelay later, or
@@ -81,15 +81,15 @@ static void s_mark_dirty(server_t *self)
     self->dirty = true;
     if (self->save_timer >= 0) return;
     int64_t delay = self->config->persist_delay_ms;
-    int64_t adaptive = (int64_t) (self->metrics.last_save_seconds * 1000 * 10);
+    int64_t adaptive = (int64_t)(self->metrics.last_save_seconds * 1000 * 10);
     if (adaptive > delay) delay = adaptive > 10000 ? 10000 : adaptive;
-    self->save_timer = zloop_timer(self->loop, (size_t) delay, 1, s_on_save, self);
+    self->save_timer = zloop_timer(self->loop, (size_t)delay, 1, s_on_save, self);
 }
 
 static int s_on_save(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     server_t *self = arg;
     self->save_timer = -1;
     if (self->dirty) s_save(self);
@@ -104,12 +104,11 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     server_t *self = arg;
     self->metrics.work_sent++;
     if (entry->attempt > 1) self->metrics.work_retried++;
-    ((entry_t *) entry)->wip_mono_us = zclock_usecs();
+    ((entry_t *)entry)->wip_mono_us = zclock_usecs();
     log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
               extension, entry->attempt, entry->work_id);
     if (broker_dispatch(self->broker, entry->work_id, extension, action, entry->attempt,
-                        entry->service)
-        != 0)
+                        entry->service) != 0)
         log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -132,16 +131,15 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     s_mark_dirty(self);
     if (!broker_has_subscriber(self->broker, "state")) return; /* nobody to tell */
     /* Observers see each visible change once (state, expected state, error). */
-    entry_t *e = (entry_t *) entry;
+    entry_t *e = (entry_t *)entry;
     const char *state = entry_state_name(entry, steps);
     if (e->pub_state == state && e->pub_expected == e->expect_deployed && e->pub_error == e->error)
         return;
     e->pub_state = state;
     e->pub_expected = e->expect_deployed;
     e->pub_error = e->error;
-    zmsg_t *pub = ilp_msg_pub_state(entry->service, state,
-                                    entry->expect_deployed ? "deployed" : "undeployed",
-                                    entry->error);
+    zmsg_t *pub = ilp_msg_pub_state(
+        entry->service, state, entry->expect_deployed ? "deployed" : "undeployed", entry->error);
     broker_publish(self->broker, &pub);
 }
 
@@ -149,7 +147,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
-             (long long) ((s_now() - entry->close_time) / 1000));
+             (long long)((s_now() - entry->close_time) / 1000));
     zmsg_t *pub = ilp_msg_pub_state(entry->service, "removed", "undeployed", NULL);
     broker_publish(self->broker, &pub);
     s_mark_dirty(self);
@@ -165,8 +163,8 @@ static void s_fx_refresh(void *arg, const char *provider, const char *name)
 
 /* Inputs: the bus ----------------------------------------------------------- */
 
-static void s_on_event(void *arg, const char *extension, const char *instance,
-                       ilp_action_t action, service_t **service_p)
+static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
+                       service_t **service_p)
 {
     server_t *self = arg;
     const char *name = (*service_p)->name;
@@ -183,16 +181,17 @@ static void s_on_event(void *arg, const char *extension, const char *instance,
 static void s_observe_latency(server_t *self, int64_t since_us)
 {
     if (since_us <= 0) return;
-    double seconds = (double) (zclock_usecs() - since_us) / 1e6;
+    double seconds = (double)(zclock_usecs() - since_us) / 1e6;
     size_t b = 0;
-    while (b < S_NBUCKETS && seconds > s_buckets[b]) b++;
+    while (b < S_NBUCKETS && seconds > s_buckets[b])
+        b++;
     self->metrics.latency[b]++;
     self->metrics.latency_sum += seconds;
     self->metrics.latency_count++;
 }
 
-static void s_on_result(void *arg, const char *work_id, const char *extension,
-                        const char *instance, const char *error, service_t **service_p)
+static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
+                        const char *error, service_t **service_p)
 {
     server_t *self = arg;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
@@ -214,8 +213,8 @@ static void s_on_result(void *arg, const char *work_id, const char *extension,
 
 static int s_on_flow(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     server_t *self = arg;
     workflow_tick(self->workflow, s_now());
     return 0;
@@ -223,8 +222,8 @@ static int s_on_flow(zloop_t *loop, int timer_id, void *arg)
 
 static int s_on_housekeep(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     server_t *self = arg;
     workflow_housekeep(self->workflow, s_now());
     return 0;
@@ -272,10 +271,10 @@ static void s_ext_item(void *arg, const broker_instance_info_t *info)
     json_array_append_new(
         list, json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:I, s:I}", "instance", info->instance,
                         "version", info->version, "address", info->address, "credit",
-                        (json_int_t) info->credit, "in_flight", (json_int_t) info->in_flight,
-                        "results", (json_int_t) info->results,
-                        "last_heartbeat_ms_ago", (json_int_t) (walk->now - info->last_seen_ms),
-                        "connected_for_ms", (json_int_t) (walk->now - info->since_ms)));
+                        (json_int_t)info->credit, "in_flight", (json_int_t)info->in_flight,
+                        "results", (json_int_t)info->results, "last_heartbeat_ms_ago",
+                        (json_int_t)(walk->now - info->last_seen_ms), "connected_for_ms",
+                        (json_int_t)(walk->now - info->since_ms)));
 }
 
 static json_t *s_extensions_json(server_t *self)
@@ -296,24 +295,28 @@ static char *s_metrics_text(server_t *self)
     for (entry_t *e = workflow_first(self->workflow); e; e = workflow_next(self->workflow)) {
         if (e->wip) wip++;
         if (e->error) errors++;
-        if (e->state == ENTRY_DEPLOYED) deployed++;
-        else if (e->state == ENTRY_UNDEPLOYED) undeployed++;
-        else by_pos[e->pos]++;
+        if (e->state == ENTRY_DEPLOYED)
+            deployed++;
+        else if (e->state == ENTRY_UNDEPLOYED)
+            undeployed++;
+        else
+            by_pos[e->pos]++;
     }
     const broker_stats_t *bus = broker_stats(self->broker);
     const s_metrics_t *m = &self->metrics;
     zchunk_t *out = zchunk_new(NULL, 4096);
     char line[512];
-#define S_PUT(...)                                                                         \
-    do {                                                                                   \
-        snprintf(line, sizeof line, __VA_ARGS__);                                          \
-        zchunk_extend(out, line, strlen(line));                                            \
+#define S_PUT(...)                                                                                 \
+    do {                                                                                           \
+        snprintf(line, sizeof line, __VA_ARGS__);                                                  \
+        zchunk_extend(out, line, strlen(line));                                                    \
     } while (0)
     S_PUT("# HELP interlook_entries Tracked services by state reached.\n"
           "# TYPE interlook_entries gauge\n");
     S_PUT("interlook_entries{state=\"deployed\"} %zu\n", deployed);
     S_PUT("interlook_entries{state=\"undeployed\"} %zu\n", undeployed);
-    for (int i = 0; i < nsteps; i++) S_PUT("interlook_entries{state=\"%s\"} %zu\n", steps[i], by_pos[i]);
+    for (int i = 0; i < nsteps; i++)
+        S_PUT("interlook_entries{state=\"%s\"} %zu\n", steps[i], by_pos[i]);
     S_PUT("# TYPE interlook_entries_wip gauge\ninterlook_entries_wip %zu\n", wip);
     S_PUT("# TYPE interlook_entries_error gauge\ninterlook_entries_error %zu\n", errors);
     S_PUT("# TYPE interlook_entries_backoff gauge\ninterlook_entries_backoff %zu\n",
@@ -350,7 +353,7 @@ static char *s_metrics_text(server_t *self)
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         S_PUT("# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name, counters[i].help,
-              counters[i].name, counters[i].name, (unsigned long long) counters[i].value);
+              counters[i].name, counters[i].name, (unsigned long long)counters[i].value);
     S_PUT("# HELP interlook_instances_alive Live instances per extension.\n"
           "# TYPE interlook_instances_alive gauge\n");
     for (int i = 0; i < nsteps; i++)
@@ -362,13 +365,12 @@ static char *s_metrics_text(server_t *self)
     for (size_t b = 0; b < S_NBUCKETS; b++) {
         cumulative += m->latency[b];
         S_PUT("interlook_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", s_buckets[b],
-              (unsigned long long) cumulative);
+              (unsigned long long)cumulative);
     }
     S_PUT("interlook_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-          (unsigned long long) m->latency_count);
+          (unsigned long long)m->latency_count);
     S_PUT("interlook_dispatch_latency_seconds_sum %.6f\n", m->latency_sum);
-    S_PUT("interlook_dispatch_latency_seconds_count %llu\n",
-          (unsigned long long) m->latency_count);
+    S_PUT("interlook_dispatch_latency_seconds_count %llu\n", (unsigned long long)m->latency_count);
     S_PUT("# TYPE interlook_entries_save_seconds gauge\ninterlook_entries_save_seconds %.6f\n",
           m->last_save_seconds);
 #undef S_PUT
@@ -382,10 +384,11 @@ static char *s_metrics_text(server_t *self)
 static void s_on_request(void *arg, const char *method, const char *path, api_reply_t *reply)
 {
     server_t *self = arg;
-    static const char *const known[] = {"/health", "/services", "/workflow", "/extensions",
-                                        "/version", "/metrics", NULL};
+    static const char *const known[] = {"/health",  "/services", "/workflow", "/extensions",
+                                        "/version", "/metrics",  NULL};
     bool is_known = strncmp(path, "/services/", 10) == 0 && path[10];
-    for (const char *const *k = known; *k && !is_known; k++) is_known = !strcmp(path, *k);
+    for (const char *const *k = known; *k && !is_known; k++)
+        is_known = !strcmp(path, *k);
     if (!is_known) {
         reply->status = 404;
         reply->content_type = "application/json";
@@ -402,7 +405,7 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
         s_reply_json(reply, 200,
                      json_pack("{s:s, s:s, s:I, s:b}", "status", "ok", "core_id",
                                broker_core_id(self->broker), "entries",
-                               (json_int_t) workflow_size(self->workflow), "entries_saved",
+                               (json_int_t)workflow_size(self->workflow), "entries_saved",
                                !self->dirty));
     } else if (!strcmp(path, "/services")) {
         s_reply_json(reply, 200, s_services_json(self));
@@ -456,7 +459,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     /* Work ids carry a per-run prefix, so a RESULT from before a restart can
      * never complete a newer WORK that happens to reuse the counter. */
     char prefix[16];
-    snprintf(prefix, sizeof prefix, "%08x", (unsigned) (randof(0x7fffffff) ^ (unsigned) s_now()));
+    snprintf(prefix, sizeof prefix, "%08x", (unsigned)(randof(0x7fffffff) ^ (unsigned)s_now()));
     self->workflow = workflow_new(config->steps, config->nsteps, &timing, prefix, &effects, self);
     self->store = self->workflow ? store_new(config->entries_file, err, errlen) : NULL;
     if (!self->loop || !self->store) goto fail;
@@ -484,9 +487,9 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         self->api = api_new(config->listen, s_on_request, self, err, errlen);
         if (!self->api || api_attach(self->api, self->loop) != 0) goto fail;
     }
-    if (broker_attach(self->broker, self->loop) != 0
-        || zloop_timer(self->loop, (size_t) config->check_flow_ms, 0, s_on_flow, self) < 0
-        || zloop_timer(self->loop, (size_t) config->housekeeper_ms, 0, s_on_housekeep, self) < 0) {
+    if (broker_attach(self->broker, self->loop) != 0 ||
+        zloop_timer(self->loop, (size_t)config->check_flow_ms, 0, s_on_flow, self) < 0 ||
+        zloop_timer(self->loop, (size_t)config->housekeeper_ms, 0, s_on_housekeep, self) < 0) {
         snprintf(err, errlen, "cannot start the loop");
         goto fail;
     }

@@ -8,16 +8,16 @@
 #include <string.h>
 
 struct _workflow_t {
-    char **steps;            /* copies, steps[0] is the provider */
+    char **steps; /* copies, steps[0] is the provider */
     int nsteps;
     workflow_timing_t timing;
     workflow_effects_t effects;
     void *arg;
     char *id_prefix;
     uint64_t next_id;
-    zhashx_t *entries;       /* name -> entry_t*, owned */
-    zhashx_t *works;         /* work id -> entry_t*, not owned */
-    entry_t **heap;          /* min-heap on next_try: entries in back-off */
+    zhashx_t *entries; /* name -> entry_t*, owned */
+    zhashx_t *works;   /* work id -> entry_t*, not owned */
+    entry_t **heap;    /* min-heap on next_try: entries in back-off */
     size_t heap_size;
     size_t heap_cap;
 };
@@ -105,7 +105,7 @@ static void s_send_work(workflow_t *self, entry_t *entry, int step, ilp_action_t
     entry->wip_action = action;
     entry->wip_time = now;
     snprintf(entry->work_id, sizeof entry->work_id, "%s-%llx", self->id_prefix,
-             (unsigned long long) ++self->next_id);
+             (unsigned long long)++self->next_id);
     zhashx_insert(self->works, entry->work_id, entry);
     s_changed(self, entry);
     if (self->effects.dispatch) self->effects.dispatch(self->arg, entry, self->steps[step], action);
@@ -252,7 +252,8 @@ static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
         service_destroy(&entry->service);
         entry->service = service;
         *service_p = NULL;
-        if (entry->wip) entry->restart = true;
+        if (entry->wip)
+            entry->restart = true;
         else if (entry->state != ENTRY_UNDEPLOYED) {
             entry->state = ENTRY_AT_STEP;
             entry->pos = 0;
@@ -280,14 +281,17 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
 {
     if (!extension || strcmp(extension, self->steps[0]) || !service_p || !*service_p) return -1;
     service_set_string(&(*service_p)->provider, extension);
-    if (action == ILP_ACTION_ADD) s_event_add(self, service_p, now);
-    else if (action == ILP_ACTION_DELETE) s_event_delete(self, (*service_p)->name, now);
-    else return -1;
+    if (action == ILP_ACTION_ADD)
+        s_event_add(self, service_p, now);
+    else if (action == ILP_ACTION_DELETE)
+        s_event_delete(self, (*service_p)->name, now);
+    else
+        return -1;
     return 0;
 }
 
-int workflow_result(workflow_t *self, const char *work_id, const char *extension,
-                    const char *error, service_t **service_p, int64_t now)
+int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
+                    service_t **service_p, int64_t now)
 {
     entry_t *entry = work_id ? zhashx_lookup(self->works, work_id) : NULL;
     if (!entry || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
@@ -313,16 +317,15 @@ void workflow_tick(workflow_t *self, int64_t now)
 void workflow_housekeep(workflow_t *self, int64_t now)
 {
     zlistx_t *expired = zlistx_new();
-    for (entry_t *entry = zhashx_first(self->entries); entry;
-         entry = zhashx_next(self->entries)) {
+    for (entry_t *entry = zhashx_first(self->entries); entry; entry = zhashx_next(self->entries)) {
         if (entry->wip && now - entry->wip_time > self->timing.wip_timeout_ms) {
             zlistx_add_end(expired, entry);
-        } else if (entry->state == ENTRY_UNDEPLOYED && entry->close_time
-                   && now - entry->close_time > self->timing.clean_after_ms) {
+        } else if (entry->state == ENTRY_UNDEPLOYED && entry->close_time &&
+                   now - entry->close_time > self->timing.clean_after_ms) {
             zlistx_add_end(expired, entry);
-        } else if (entry->state == ENTRY_DEPLOYED && entry->expect_deployed
-                   && now - entry->last_update > self->timing.max_last_updated_ms
-                   && self->effects.refresh) {
+        } else if (entry->state == ENTRY_DEPLOYED && entry->expect_deployed &&
+                   now - entry->last_update > self->timing.max_last_updated_ms &&
+                   self->effects.refresh) {
             self->effects.refresh(self->arg, self->steps[0], entry->name);
         }
     }
@@ -331,7 +334,7 @@ void workflow_housekeep(workflow_t *self, int64_t now)
             if (self->effects.cancel) self->effects.cancel(self->arg, entry->work_id);
             char text[ILP_MAX_EXT_NAME + 64];
             snprintf(text, sizeof text, "%s: no answer within %lld ms",
-                     self->steps[entry->wip_step], (long long) self->timing.wip_timeout_ms);
+                     self->steps[entry->wip_step], (long long)self->timing.wip_timeout_ms);
             s_fail(self, entry, text, now);
             continue;
         }
@@ -378,8 +381,9 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     if (!steps || nsteps < 1 || !timing) return NULL;
     workflow_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    self->steps = calloc((size_t) nsteps + 1, sizeof *self->steps);
-    for (int i = 0; i < nsteps; i++) self->steps[i] = strdup(steps[i]);
+    self->steps = calloc((size_t)nsteps + 1, sizeof *self->steps);
+    for (int i = 0; i < nsteps; i++)
+        self->steps[i] = strdup(steps[i]);
     self->nsteps = nsteps;
     self->timing = *timing;
     if (self->timing.retry_min_ms <= 0) self->timing.retry_min_ms = 1000;
@@ -389,7 +393,7 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     self->arg = arg;
     self->id_prefix = strdup(id_prefix ? id_prefix : "w");
     self->entries = zhashx_new();
-    zhashx_set_destructor(self->entries, (zhashx_destructor_fn *) entry_destroy);
+    zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
     return self;
 }
@@ -400,7 +404,8 @@ void workflow_destroy(workflow_t **self_p)
     workflow_t *self = *self_p;
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->entries);
-    for (int i = 0; i < self->nsteps; i++) free(self->steps[i]);
+    for (int i = 0; i < self->nsteps; i++)
+        free(self->steps[i]);
     free(self->steps);
     free(self->heap);
     free(self->id_prefix);
@@ -435,7 +440,7 @@ size_t workflow_size(workflow_t *self)
 
 const char *const *workflow_steps(workflow_t *self)
 {
-    return (const char *const *) self->steps;
+    return (const char *const *)self->steps;
 }
 
 int workflow_nsteps(workflow_t *self)

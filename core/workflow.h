@@ -54,8 +54,8 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
 
 /* A RESULT. Returns -1 when work_id is not the work in progress of an entry
  * or comes from another extension than it was sent to (stale). May take *service_p. */
-int workflow_result(workflow_t *self, const char *work_id, const char *extension,
-                    const char *error, service_t **service_p, int64_t now);
+int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
+                    service_t **service_p, int64_t now);
 
 /* Flow controller: dispatches entries whose back-off has ended. */
 void workflow_tick(workflow_t *self, int64_t now);

@@ -107,7 +107,7 @@ static uint16_t s_port(const json_t *object, const char *key)
 static const char *s_show(const char *value, char *out, size_t outlen)
 {
     size_t n = 0;
-    for (; value[n] && n < S_SHOW && n + 4 < outlen; n++) {
+    for (; n < S_SHOW && n + 4 < outlen && value[n]; n++) {
         unsigned char c = (unsigned char)value[n];
         out[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
     }

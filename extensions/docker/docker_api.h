@@ -2,9 +2,9 @@
  * libcurl's multi interface driven by the extension's zloop (curl's sockets
  * become zloop pollers, and so does its timer, through a timerfd: czmq 4.2's
  * zloop_timer_end only takes effect once the loop has run, which made an ended
- * timer fire on a freed client), so that nothing blocks the loop. One-shot GETs and the /events stream, over the unix socket or over
- * TCP (with TLS client certificates when configured). It only ever issues GET
- * requests, so a read-only socket proxy is enough. */
+ * timer fire on a freed client), so that nothing blocks the loop. One-shot GETs and the /events
+ * stream, over the unix socket or over TCP (with TLS client certificates when configured). It only
+ * ever issues GET requests, so a read-only socket proxy is enough. */
 #ifndef INTERLOOK_DOCKER_API_H
 #define INTERLOOK_DOCKER_API_H
 
@@ -15,11 +15,11 @@
 typedef struct _docker_api_t docker_api_t;
 
 typedef struct {
-    const char *endpoint;    /* "unix:///var/run/docker.sock", "tcp://host:2376" */
-    const char *tls_ca;      /* tcp only: CA, client certificate and key (PEM files); */
-    const char *tls_cert;    /* with all three set the connection is https and the */
-    const char *tls_key;     /* server is verified; with none it is plain http */
-    int64_t timeout_ms;      /* one-shot requests: whole-transfer bound (default 10000) */
+    const char *endpoint;       /* "unix:///var/run/docker.sock", "tcp://host:2376" */
+    const char *tls_ca;         /* tcp only: CA, client certificate and key (PEM files); */
+    const char *tls_cert;       /* with all three set the connection is https and the */
+    const char *tls_key;        /* server is verified; with none it is plain http */
+    int64_t timeout_ms;         /* one-shot requests: whole-transfer bound (default 10000) */
     int64_t connect_timeout_ms; /* default 3000 */
 } docker_api_config_t;
 

@@ -30,26 +30,47 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"name", required_argument, NULL, 'n'},
-        {"instance", required_argument, NULL, 'i'}, {"router", required_argument, NULL, 'R'},
-        {"publish", required_argument, NULL, 'P'},  {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"name", required_argument, NULL, 'n'},
+                                            {"instance", required_argument, NULL, 'i'},
+                                            {"router", required_argument, NULL, 'R'},
+                                            {"publish", required_argument, NULL, 'P'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
     const char *publish = NULL, *level_arg = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'n': name = optarg; break;
-        case 'i': instance = optarg; break;
-        case 'R': router = optarg; break;
-        case 'P': publish = optarg; break;
-        case 'l': level_arg = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("interlook-docker %s\n", INTERLOOK_VERSION); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'i':
+            instance = optarg;
+            break;
+        case 'R':
+            router = optarg;
+            break;
+        case 'P':
+            publish = optarg;
+            break;
+        case 'l':
+            level_arg = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("interlook-docker %s\n", INTERLOOK_VERSION);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -62,8 +83,8 @@ int main(int argc, char *argv[])
     bus_config_t bus;
     log_level_t level = LOG_LEVEL_INFO;
     int rc = 2;
-    if (!cfg || provider_config_load(&pc, cfg, err, sizeof err) != 0
-        || bus_config_load(&bus, cfg, err, sizeof err) != 0) {
+    if (!cfg || provider_config_load(&pc, cfg, err, sizeof err) != 0 ||
+        bus_config_load(&bus, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlook-docker: %s\n", err);
         goto done;
     }

@@ -15,9 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S_DEBOUNCE_MS   20    /* events that come together cause one listing */
-#define S_RETRY_MIN_MS  500   /* first retry after Docker failed to answer */
-#define S_LIST_PARTS    3     /* swarm mode: services, tasks, nodes */
+#define S_DEBOUNCE_MS  20  /* events that come together cause one listing */
+#define S_RETRY_MIN_MS 500 /* first retry after Docker failed to answer */
+#define S_LIST_PARTS   3   /* swarm mode: services, tasks, nodes */
 
 typedef struct {
     provider_t *self;
@@ -29,30 +29,30 @@ struct _provider_t {
     ilp_client_t *client;
     zloop_t *loop;
     docker_api_t *api;
-    const char **selector;    /* NULL-terminated, strings owned by config */
-    zhashx_t *reported;       /* name -> service_t*: what the core was told exists */
-    zhashx_t *refresh;        /* names the core asked about, answered after the next listing */
-    zhashx_t *warned;         /* "id\treason" -> name: skips already logged */
-    zhashx_t *vanished;       /* name -> (intptr_t) deadline: absent, delete due then */
-    bool stream_failing;      /* the events stream's failure was logged */
+    const char **selector; /* NULL-terminated, strings owned by config */
+    zhashx_t *reported;    /* name -> service_t*: what the core was told exists */
+    zhashx_t *refresh;     /* names the core asked about, answered after the next listing */
+    zhashx_t *warned;      /* "id\treason" -> name: skips already logged */
+    zhashx_t *vanished;    /* name -> (intptr_t) deadline: absent, delete due then */
+    bool stream_failing;   /* the events stream's failure was logged */
     /* listing in progress */
-    bool listing;             /* requests are out */
-    bool relist;              /* something changed during the listing: list again after it */
+    bool listing; /* requests are out */
+    bool relist;  /* something changed during the listing: list again after it */
     int list_ids[S_LIST_PARTS];
     s_part_t part_args[S_LIST_PARTS];
     json_t *parts[S_LIST_PARTS];
     int parts_left;
     char *list_error;
-    int list_timer;           /* pending debounced listing, -1 when none */
+    int list_timer; /* pending debounced listing, -1 when none */
     /* Docker's state */
-    bool docker_up;           /* the last listing succeeded */
-    bool docker_known;        /* at least one listing ended (for logging state changes) */
-    int64_t retry_ms;         /* current retry delay after a failure */
+    bool docker_up;    /* the last listing succeeded */
+    bool docker_known; /* at least one listing ended (for logging state changes) */
+    int64_t retry_ms;  /* current retry delay after a failure */
     /* events stream */
-    int stream_id;            /* -1 when not streaming */
-    int stream_timer;         /* pending reconnection, -1 when none */
-    int64_t since;            /* time (s) of the last event seen, for ?since= */
-    uint64_t listings;        /* successful listings (log) */
+    int stream_id;     /* -1 when not streaming */
+    int stream_timer;  /* pending reconnection, -1 when none */
+    int64_t since;     /* time (s) of the last event seen, for ?since= */
+    uint64_t listings; /* successful listings (log) */
 };
 
 static void s_list_soon(provider_t *self, int64_t delay_ms);
@@ -71,8 +71,8 @@ static char *s_primary_address(void)
         inet_pton(AF_INET, "192.0.2.1", &to.sin_addr); /* TEST-NET-1: never contacted */
         struct sockaddr_in me;
         socklen_t len = sizeof me;
-        if (connect(fd, (struct sockaddr *) &to, sizeof to) == 0
-            && getsockname(fd, (struct sockaddr *) &me, &len) == 0)
+        if (connect(fd, (struct sockaddr *)&to, sizeof to) == 0 &&
+            getsockname(fd, (struct sockaddr *)&me, &len) == 0)
             inet_ntop(AF_INET, &me.sin_addr, text, sizeof text);
         close(fd);
     }
@@ -87,18 +87,18 @@ int provider_config_load(provider_config_t *self, config_t *cfg, char *err, size
     memset(self, 0, sizeof *self);
     const char *env = getenv("DOCKER_HOST");
     const char *mode = NULL;
-    if (config_check_keys(cfg, "provider.docker", known)
-        || config_string(cfg, "provider.docker.endpoint",
-                         env && *env ? env : "unix:///var/run/docker.sock", &self->endpoint)
-        || config_string(cfg, "provider.docker.tlsCa", NULL, &self->tls_ca)
-        || config_string(cfg, "provider.docker.tlsCert", NULL, &self->tls_cert)
-        || config_string(cfg, "provider.docker.tlsKey", NULL, &self->tls_key)
-        || config_string(cfg, "provider.docker.mode", "containers", &mode)
-        || config_list(cfg, "provider.docker.labelSelector", &self->label_selector)
-        || config_duration(cfg, "provider.docker.pollInterval", 30000, &self->poll_ms)
-        || config_duration(cfg, "provider.docker.deleteGrace", 2000, &self->delete_grace_ms)
-        || config_string(cfg, "provider.docker.hostIP", NULL, &self->host_ip)
-        || config_string(cfg, "provider.docker.logLevel", "info", &self->log_level)) {
+    if (config_check_keys(cfg, "provider.docker", known) ||
+        config_string(cfg, "provider.docker.endpoint",
+                      env && *env ? env : "unix:///var/run/docker.sock", &self->endpoint) ||
+        config_string(cfg, "provider.docker.tlsCa", NULL, &self->tls_ca) ||
+        config_string(cfg, "provider.docker.tlsCert", NULL, &self->tls_cert) ||
+        config_string(cfg, "provider.docker.tlsKey", NULL, &self->tls_key) ||
+        config_string(cfg, "provider.docker.mode", "containers", &mode) ||
+        config_list(cfg, "provider.docker.labelSelector", &self->label_selector) ||
+        config_duration(cfg, "provider.docker.pollInterval", 30000, &self->poll_ms) ||
+        config_duration(cfg, "provider.docker.deleteGrace", 2000, &self->delete_grace_ms) ||
+        config_string(cfg, "provider.docker.hostIP", NULL, &self->host_ip) ||
+        config_string(cfg, "provider.docker.logLevel", "info", &self->log_level)) {
         snprintf(err, errlen, "%s", config_error(cfg));
         return -1;
     }
@@ -174,15 +174,17 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
             zhashx_delete(self->vanished, svc->name);
             continue;
         }
-        intptr_t due = (intptr_t) zhashx_lookup(self->vanished, svc->name);
+        intptr_t due = (intptr_t)zhashx_lookup(self->vanished, svc->name);
         if (!due) {
-            due = (intptr_t) (now + self->config.delete_grace_ms);
-            zhashx_insert(self->vanished, svc->name, (void *) due);
+            due = (intptr_t)(now + self->config.delete_grace_ms);
+            zhashx_insert(self->vanished, svc->name, (void *)due);
             log_debug("docker: %s vanished; deleted if still absent in %lld ms", svc->name,
-                      (long long) self->config.delete_grace_ms);
+                      (long long)self->config.delete_grace_ms);
         }
-        if (now >= due) zlistx_add_end(gone, svc);
-        else if (!next || due < next) next = due;
+        if (now >= due)
+            zlistx_add_end(gone, svc);
+        else if (!next || due < next)
+            next = due;
     }
     for (service_t *svc = zlistx_first(gone); svc; svc = zlistx_next(gone)) {
         log_debug("docker: %s is gone", svc->name);
@@ -198,7 +200,7 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
     for (void *v = zhashx_first(self->refresh); v; v = zhashx_next(self->refresh)) {
         const char *name = zhashx_cursor(self->refresh);
         if (zhashx_lookup(self->vanished, name)) continue;
-        zlistx_add_end(answered, (void *) name);
+        zlistx_add_end(answered, (void *)name);
         if (zhashx_lookup(current, name)) continue; /* answered with an add above */
         service_t *svc = service_new(name);
         if (svc) s_report(self, ILP_ACTION_DELETE, svc);
@@ -227,16 +229,15 @@ static void s_listing_done(provider_t *self)
     self->listing = false;
     zhashx_t *current = NULL;
     zhashx_t *seen = zhashx_new();
-    zhashx_set_destructor(seen, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(seen, (zhashx_destructor_fn *)zstr_free);
     discovery_config_t dc = {.host_ip = self->config.host_ip,
                              .label_selector = self->selector,
                              .provider = ilp_client_name(self->client)};
     /* A listing that failed or was cut short reports nothing. */
     if (!self->list_error) {
-        current = self->config.swarm
-                      ? discovery_swarm(self->parts[0], self->parts[1], self->parts[2], &dc,
-                                        s_on_skip, seen)
-                      : discovery_containers(self->parts[0], &dc, s_on_skip, seen);
+        current = self->config.swarm ? discovery_swarm(self->parts[0], self->parts[1],
+                                                       self->parts[2], &dc, s_on_skip, seen)
+                                     : discovery_containers(self->parts[0], &dc, s_on_skip, seen);
         if (!current) self->list_error = strdup("unexpected answer (not a JSON array)");
     }
     if (current) {
@@ -259,8 +260,8 @@ static void s_listing_done(provider_t *self)
                      zhashx_size(self->vanished));
         zhashx_purge(self->vanished);
         s_list_soon(self, self->retry_ms);
-        self->retry_ms = self->retry_ms * 2 > self->config.poll_ms ? self->config.poll_ms
-                                                                   : self->retry_ms * 2;
+        self->retry_ms =
+            self->retry_ms * 2 > self->config.poll_ms ? self->config.poll_ms : self->retry_ms * 2;
     }
     for (int i = 0; i < S_LIST_PARTS; i++) {
         json_decref(self->parts[i]);
@@ -271,10 +272,9 @@ static void s_listing_done(provider_t *self)
     self->list_error = NULL;
 }
 
-
 static void s_on_part(void *arg, long status, const char *body, size_t len, const char *error)
 {
-    (void) len;
+    (void)len;
     s_part_t *part = arg;
     provider_t *self = part->self;
     self->list_ids[part->part] = -1;
@@ -316,7 +316,8 @@ static void s_list_now(provider_t *self)
         self->list_ids[i] = docker_api_get(self->api, paths[i], s_on_part, &self->part_args[i]);
         if (self->list_ids[i] >= 0) continue;
         /* Could not even start: give up this listing, retry as after a failure. */
-        for (int j = 0; j < i; j++) docker_api_cancel(self->api, self->list_ids[j]);
+        for (int j = 0; j < i; j++)
+            docker_api_cancel(self->api, self->list_ids[j]);
         free(self->list_error);
         self->list_error = strdup("cannot start a request to the Docker API");
         s_listing_done(self);
@@ -326,8 +327,8 @@ static void s_list_now(provider_t *self)
 
 static int s_on_list_timer(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     provider_t *self = arg;
     self->list_timer = -1;
     s_list_now(self);
@@ -338,14 +339,14 @@ static int s_on_list_timer(zloop_t *loop, int timer_id, void *arg)
 static void s_list_soon(provider_t *self, int64_t delay_ms)
 {
     if (self->list_timer >= 0) return;
-    self->list_timer = zloop_timer(self->loop, (size_t) (delay_ms > 0 ? delay_ms : 1), 1,
-                                   s_on_list_timer, self);
+    self->list_timer =
+        zloop_timer(self->loop, (size_t)(delay_ms > 0 ? delay_ms : 1), 1, s_on_list_timer, self);
 }
 
 static int s_on_poll(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     s_list_now(arg); /* the safety net: events can be lost, a listing cannot lie */
     return 0;
 }
@@ -373,8 +374,8 @@ static void s_on_event_line(void *arg, const char *line, size_t len)
 
 static int s_on_stream_timer(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     provider_t *self = arg;
     self->stream_timer = -1;
     s_stream_start(self);
@@ -393,7 +394,7 @@ static void s_on_event_end(void *arg, const char *error)
     self->stream_failing = true;
     /* Back-off shared with listings; the listing after reconnecting closes the gap. */
     self->stream_timer =
-        zloop_timer(self->loop, (size_t) self->retry_ms, 1, s_on_stream_timer, self);
+        zloop_timer(self->loop, (size_t)self->retry_ms, 1, s_on_stream_timer, self);
 }
 
 static void s_stream_start(provider_t *self)
@@ -406,7 +407,7 @@ static void s_stream_start(provider_t *self)
     char *escaped = docker_api_escape(filters);
     char path[1024];
     if (self->since > 0)
-        snprintf(path, sizeof path, "/events?since=%lld&filters=%s", (long long) self->since,
+        snprintf(path, sizeof path, "/events?since=%lld&filters=%s", (long long)self->since,
                  escaped);
     else
         snprintf(path, sizeof path, "/events?filters=%s", escaped);
@@ -423,7 +424,7 @@ static void s_stream_start(provider_t *self)
 
 static void s_on_refresh(ilp_client_t *client, const char *name, void *arg)
 {
-    (void) client;
+    (void)client;
     provider_t *self = arg;
     zhashx_update(self->refresh, name, "");
     s_list_soon(self, S_DEBOUNCE_MS);
@@ -447,8 +448,10 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
     provider_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->config = *config;
-    if (!config->host_ip) self->config.host_ip = s_primary_address();
-    else self->config.host_ip = strdup(config->host_ip);
+    if (!config->host_ip)
+        self->config.host_ip = s_primary_address();
+    else
+        self->config.host_ip = strdup(config->host_ip);
     size_t n = 0, count = config->label_selector ? zlistx_size(config->label_selector) : 0;
     self->selector = calloc(count + 1, sizeof *self->selector);
     if (config->label_selector)
@@ -456,7 +459,7 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
              l = zlistx_next(config->label_selector))
             self->selector[n++] = l;
     self->reported = zhashx_new();
-    zhashx_set_destructor(self->reported, (zhashx_destructor_fn *) service_destroy);
+    zhashx_set_destructor(self->reported, (zhashx_destructor_fn *)service_destroy);
     self->refresh = zhashx_new();
     self->warned = zhashx_new();
     self->vanished = zhashx_new();
@@ -464,7 +467,8 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
     self->stream_id = -1;
     self->stream_timer = -1;
     self->retry_ms = S_RETRY_MIN_MS;
-    for (int i = 0; i < S_LIST_PARTS; i++) self->list_ids[i] = -1;
+    for (int i = 0; i < S_LIST_PARTS; i++)
+        self->list_ids[i] = -1;
     ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
     self->client = ilp_client_new(client, &handler, self);
     if (!self->client) {
@@ -482,11 +486,11 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
         provider_destroy(&self);
         return NULL;
     }
-    zloop_timer(self->loop, (size_t) config->poll_ms, 0, s_on_poll, self);
+    zloop_timer(self->loop, (size_t)config->poll_ms, 0, s_on_poll, self);
     log_info("docker: %s mode, endpoint %s, published address for 0.0.0.0: %s, re-list every "
              "%lld ms",
              config->swarm ? "swarm" : "containers", config->endpoint, self->config.host_ip,
-             (long long) config->poll_ms);
+             (long long)config->poll_ms);
     s_list_soon(self, 1);
     return self;
 }
@@ -497,14 +501,15 @@ void provider_destroy(provider_t **self_p)
     provider_t *self = *self_p;
     docker_api_destroy(&self->api);
     ilp_client_destroy(&self->client);
-    for (int i = 0; i < S_LIST_PARTS; i++) json_decref(self->parts[i]);
+    for (int i = 0; i < S_LIST_PARTS; i++)
+        json_decref(self->parts[i]);
     zhashx_destroy(&self->reported);
     zhashx_destroy(&self->refresh);
     zhashx_destroy(&self->warned);
     zhashx_destroy(&self->vanished);
     free(self->list_error);
     free(self->selector);
-    free((char *) self->config.host_ip);
+    free((char *)self->config.host_ip);
     free(self);
     *self_p = NULL;
 }
@@ -512,6 +517,6 @@ void provider_destroy(provider_t **self_p)
 int provider_run(provider_t *self)
 {
     ilp_client_run(self->client);
-    log_info("docker: stopping (%llu listings)", (unsigned long long) self->listings);
+    log_info("docker: stopping (%llu listings)", (unsigned long long)self->listings);
     return 0;
 }

@@ -19,16 +19,18 @@
 typedef struct _provider_t provider_t;
 
 typedef struct {
-    const char *endpoint;     /* provider.docker.endpoint (DOCKER_HOST, else unix:///var/run/docker.sock) */
-    const char *tls_ca;       /* provider.docker.tlsCa / tlsCert / tlsKey */
+    const char
+        *endpoint; /* provider.docker.endpoint (DOCKER_HOST, else unix:///var/run/docker.sock) */
+    const char *tls_ca; /* provider.docker.tlsCa / tlsCert / tlsKey */
     const char *tls_cert;
     const char *tls_key;
     bool swarm;               /* provider.docker.mode: containers (false) | swarm (true) */
     zlistx_t *label_selector; /* provider.docker.labelSelector */
     int64_t poll_ms;          /* provider.docker.pollInterval (30s) */
-    int64_t delete_grace_ms;  /* provider.docker.deleteGrace (2s): absent this long before a delete */
-    const char *host_ip;      /* provider.docker.hostIP (default: the host's primary address) */
-    const char *log_level;    /* provider.docker.logLevel (info) */
+    int64_t
+        delete_grace_ms;   /* provider.docker.deleteGrace (2s): absent this long before a delete */
+    const char *host_ip;   /* provider.docker.hostIP (default: the host's primary address) */
+    const char *log_level; /* provider.docker.logLevel (info) */
 } provider_config_t;
 
 /* Reads provider.docker. Returns -1 with "FILE:LINE: key: reason" in err. */

@@ -29,7 +29,7 @@ typedef struct {
     zhashx_t *services; /* name -> service_t*, what this provider reports as present */
     char line[8192];    /* partial input line */
     size_t line_len;
-    bool once;          /* exit once the command line's work is sent */
+    bool once; /* exit once the command line's work is sent */
     bool stdin_open;
 } inject_t;
 
@@ -38,14 +38,14 @@ static int s_target(service_t *svc, const char *text)
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text) return -1;
     char host[256];
-    size_t n = (size_t) (colon - text);
+    size_t n = (size_t)(colon - text);
     if (n >= sizeof host) return -1;
     memcpy(host, text, n);
     host[n] = 0;
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 1 || port > 65535) return -1;
-    return service_add_target(svc, host, (uint16_t) port, 1);
+    return service_add_target(svc, host, (uint16_t)port, 1);
 }
 
 static void s_report(inject_t *self, ilp_action_t action, const service_t *svc)
@@ -87,9 +87,12 @@ static int s_command(inject_t *self, int argc, char **argv)
         if (!svc) return -1;
         for (int i = 2; i < argc; i++) {
             int rc = 0;
-            if (!strcmp(argv[i], "tls")) svc->tls = true;
-            else if (!strncmp(argv[i], "alias=", 6)) rc = service_add_alias(svc, argv[i] + 6);
-            else rc = s_target(svc, argv[i]);
+            if (!strcmp(argv[i], "tls"))
+                svc->tls = true;
+            else if (!strncmp(argv[i], "alias=", 6))
+                rc = service_add_alias(svc, argv[i] + 6);
+            else
+                rc = s_target(svc, argv[i]);
             if (rc) {
                 log_error("inject: bad item '%s' (HOST:PORT, alias=NAME or tls)", argv[i]);
                 service_destroy(&svc);
@@ -174,7 +177,7 @@ static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
 static void s_on_refresh(ilp_client_t *client, const char *name, void *arg)
 {
     inject_t *self = arg;
-    (void) client;
+    (void)client;
     service_t *svc = zhashx_lookup(self->services, name);
     if (svc) {
         s_report(self, ILP_ACTION_ADD, svc);
@@ -212,27 +215,47 @@ static void s_usage(FILE *out)
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"name", required_argument, NULL, 'n'},
-        {"instance", required_argument, NULL, 'i'}, {"router", required_argument, NULL, 'R'},
-        {"publish", required_argument, NULL, 'P'},  {"once", no_argument, NULL, 'o'},
+        {"config", required_argument, NULL, 'c'},    {"name", required_argument, NULL, 'n'},
+        {"instance", required_argument, NULL, 'i'},  {"router", required_argument, NULL, 'R'},
+        {"publish", required_argument, NULL, 'P'},   {"once", no_argument, NULL, 'o'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
     const char *publish = NULL, *level_text = "info";
     bool once = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "+c:n:i:l:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'n': name = optarg; break;
-        case 'i': instance = optarg; break;
-        case 'R': router = optarg; break;
-        case 'P': publish = optarg; break;
-        case 'o': once = true; break;
-        case 'l': level_text = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("interlook-inject %s\n", INTERLOOK_VERSION); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'i':
+            instance = optarg;
+            break;
+        case 'R':
+            router = optarg;
+            break;
+        case 'P':
+            publish = optarg;
+            break;
+        case 'o':
+            once = true;
+            break;
+        case 'l':
+            level_text = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("interlook-inject %s\n", INTERLOOK_VERSION);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     log_level_t level;
@@ -253,7 +276,7 @@ int main(int argc, char *argv[])
     zsys_init();
     inject_t self = {.once = once, .stdin_open = !once};
     self.services = zhashx_new();
-    zhashx_set_destructor(self.services, (zhashx_destructor_fn *) service_destroy);
+    zhashx_set_destructor(self.services, (zhashx_destructor_fn *)service_destroy);
     ilp_client_config_t cc = {.name = name,
                               .instance = instance,
                               .credit = 1,

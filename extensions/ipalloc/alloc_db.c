@@ -69,9 +69,9 @@ typedef struct {
     int fd;            /* the db file, O_RDWR | O_APPEND; -1: reload at next begin */
     dev_t dev;         /* identity of the file fd refers to */
     ino_t ino;
-    off_t offset;   /* bytes read and applied, always at a line boundary */
-    size_t lines;   /* complete lines read (the header is line 1) */
-    size_t records; /* A and R lines read or appended */
+    off_t offset;                   /* bytes read and applied, always at a line boundary */
+    size_t lines;                   /* complete lines read (the header is line 1) */
+    size_t records;                 /* A and R lines read or appended */
     alloc_db_observer_fn *observer; /* told of every record read while catching up */
     void *observer_arg;
 } s_view_t;

@@ -27,9 +27,9 @@ struct _allocator_t {
     pool_t *pool;
     alloc_db_t *db;
     ilp_client_t *client;
-    zlistx_t *batch;      /* s_item_t* waiting for the next flush */
+    zlistx_t *batch; /* s_item_t* waiting for the next flush */
     bool flush_armed;
-    uint64_t allocated;   /* counters for the log */
+    uint64_t allocated; /* counters for the log */
     uint64_t released;
     const char **reserved; /* NULL-terminated, strings owned by config.reserved */
 };
@@ -49,17 +49,17 @@ static void s_item_free(s_item_t **item_p)
 
 int allocator_config_load(allocator_config_t *self, config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {"network_cidr", "ip_start", "ip_end", "db_file",
+    static const char *const known[] = {"network_cidr", "ip_start", "ip_end",   "db_file",
                                         "reserved",     "credit",   "logLevel", NULL};
     memset(self, 0, sizeof *self);
-    if (config_check_keys(cfg, "ipam.ipalloc", known)
-        || config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr)
-        || config_string(cfg, "ipam.ipalloc.ip_start", NULL, &self->ip_start)
-        || config_string(cfg, "ipam.ipalloc.ip_end", NULL, &self->ip_end)
-        || config_string(cfg, "ipam.ipalloc.db_file", "./var/ipalloc.db", &self->db_file)
-        || config_list(cfg, "ipam.ipalloc.reserved", &self->reserved)
-        || config_int(cfg, "ipam.ipalloc.credit", 100, 1, ILP_MAX_CREDIT, &self->credit)
-        || config_string(cfg, "ipam.ipalloc.logLevel", "info", &self->log_level)) {
+    if (config_check_keys(cfg, "ipam.ipalloc", known) ||
+        config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr) ||
+        config_string(cfg, "ipam.ipalloc.ip_start", NULL, &self->ip_start) ||
+        config_string(cfg, "ipam.ipalloc.ip_end", NULL, &self->ip_end) ||
+        config_string(cfg, "ipam.ipalloc.db_file", "./var/ipalloc.db", &self->db_file) ||
+        config_list(cfg, "ipam.ipalloc.reserved", &self->reserved) ||
+        config_int(cfg, "ipam.ipalloc.credit", 100, 1, ILP_MAX_CREDIT, &self->credit) ||
+        config_string(cfg, "ipam.ipalloc.logLevel", "info", &self->log_level)) {
         snprintf(err, errlen, "%s", config_error(cfg));
         return -1;
     }
@@ -92,8 +92,10 @@ static void s_on_db_change(void *arg, char op, const char *ip)
         return;
     }
     if (!ip || pool_addr_parse(ip, &addr, &family) != 0) return;
-    if (op == 'A') pool_take(self->pool, addr);
-    else if (op == 'R') pool_release(self->pool, addr);
+    if (op == 'A')
+        pool_take(self->pool, addr);
+    else if (op == 'R')
+        pool_release(self->pool, addr);
 }
 
 typedef struct {
@@ -106,8 +108,8 @@ static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
     s_load_t *load = arg;
     pool_addr_t addr;
     int family;
-    if (pool_addr_parse(entry->ip, &addr, &family) != 0 || family != pool_family(load->self->pool)
-        || pool_take(load->self->pool, addr) != 0) {
+    if (pool_addr_parse(entry->ip, &addr, &family) != 0 ||
+        family != pool_family(load->self->pool) || pool_take(load->self->pool, addr) != 0) {
         log_warn("ipalloc: %s holds %s, outside the pool %s: kept, never handed out again",
                  entry->name, entry->ip, pool_describe(load->self->pool));
         load->outside++;
@@ -133,9 +135,9 @@ allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t e
     alloc_db_foreach(self->db, s_take_loaded, &load);
     alloc_db_set_observer(self->db, s_on_db_change, self);
     self->batch = zlistx_new();
-    zlistx_set_destructor(self->batch, (zlistx_destructor_fn *) s_item_free);
+    zlistx_set_destructor(self->batch, (zlistx_destructor_fn *)s_item_free);
     log_info("ipalloc: pool %s (%llu free), %zu allocations in %s", pool_describe(self->pool),
-             (unsigned long long) pool_free_count(self->pool), alloc_db_count(self->db),
+             (unsigned long long)pool_free_count(self->pool), alloc_db_count(self->db),
              alloc_db_path(self->db));
     return self;
 fail:
@@ -178,9 +180,9 @@ static void s_decide_add(allocator_t *self, s_item_t *item, int64_t now)
     int family;
     const char *wanted = item->service->public_ip;
     /* A service that comes with an address it still may hold keeps it. */
-    bool reuse = wanted && pool_addr_parse(wanted, &addr, &family) == 0
-                 && family == pool_family(self->pool) && !alloc_db_holder_of(self->db, wanted)
-                 && pool_take(self->pool, addr) == 0;
+    bool reuse = wanted && pool_addr_parse(wanted, &addr, &family) == 0 &&
+                 family == pool_family(self->pool) && !alloc_db_holder_of(self->db, wanted) &&
+                 pool_take(self->pool, addr) == 0;
     if (!reuse && pool_take_lowest(self->pool, &addr) != 0) {
         s_item_error(item, "no free address in %s", pool_describe(self->pool));
         return;
@@ -224,8 +226,8 @@ static void s_answer(allocator_t *self, s_item_t *item)
 
 static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     allocator_t *self = arg;
     self->flush_armed = false;
     char err[512];
@@ -240,8 +242,10 @@ static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
         return 0;
     }
     for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
-        if (item->action == ILP_ACTION_ADD) s_decide_add(self, item, now);
-        else s_decide_delete(self, item, now);
+        if (item->action == ILP_ACTION_ADD)
+            s_decide_add(self, item, now);
+        else
+            s_decide_delete(self, item, now);
     }
     if (alloc_db_commit(self->db, err, sizeof err) != 0) {
         log_error("ipalloc: %s", err);
@@ -291,7 +295,7 @@ int allocator_run(allocator_t *self, const ilp_client_config_t *client_config)
     if (!self->client) return -1;
     ilp_client_run(self->client);
     log_info("ipalloc: stopping (%llu allocated, %llu released in this run)",
-             (unsigned long long) self->allocated, (unsigned long long) self->released);
+             (unsigned long long)self->allocated, (unsigned long long)self->released);
     return 0;
 }
 
@@ -325,8 +329,8 @@ static void s_row_free(s_row_t **row_p)
 {
     s_row_t *row = *row_p;
     if (!row) return;
-    free((char *) row->copy.name);
-    free((char *) row->copy.ip);
+    free((char *)row->copy.name);
+    free((char *)row->copy.ip);
     free(row);
     *row_p = NULL;
 }
@@ -334,13 +338,13 @@ static void s_row_free(s_row_t **row_p)
 void allocator_list(allocator_t *self, FILE *out)
 {
     zlistx_t *rows = zlistx_new();
-    zlistx_set_destructor(rows, (zlistx_destructor_fn *) s_row_free);
-    zlistx_set_comparator(rows, (zlistx_comparator_fn *) s_row_cmp);
+    zlistx_set_destructor(rows, (zlistx_destructor_fn *)s_row_free);
+    zlistx_set_comparator(rows, (zlistx_comparator_fn *)s_row_cmp);
     alloc_db_foreach(self->db, s_collect, rows);
     zlistx_sort(rows);
     fprintf(out, "%-40s %-39s %s\n", "SERVICE", "IP", "ALLOCATED");
     for (s_row_t *row = zlistx_first(rows); row; row = zlistx_next(rows)) {
-        time_t secs = (time_t) (row->copy.time_ms / 1000);
+        time_t secs = (time_t)(row->copy.time_ms / 1000);
         struct tm tm;
         gmtime_r(&secs, &tm);
         char when[32];
@@ -349,6 +353,6 @@ void allocator_list(allocator_t *self, FILE *out)
     }
     fprintf(out, "%zu allocations in %s; pool %s, %llu free\n", zlistx_size(rows),
             alloc_db_path(self->db), pool_describe(self->pool),
-            (unsigned long long) pool_free_count(self->pool));
+            (unsigned long long)pool_free_count(self->pool));
     zlistx_destroy(&rows);
 }

@@ -12,13 +12,13 @@
 typedef struct _allocator_t allocator_t;
 
 typedef struct {
-    const char *cidr;          /* ipam.ipalloc.network_cidr (required) */
-    const char *ip_start;      /* ipam.ipalloc.ip_start, NULL: start of the network */
-    const char *ip_end;        /* ipam.ipalloc.ip_end, NULL: end of the network */
-    const char *db_file;       /* ipam.ipalloc.db_file (./var/ipalloc.db) */
-    zlistx_t *reserved;        /* ipam.ipalloc.reserved */
-    int64_t credit;            /* ipam.ipalloc.credit (100) */
-    const char *log_level;     /* ipam.ipalloc.logLevel (info) */
+    const char *cidr;      /* ipam.ipalloc.network_cidr (required) */
+    const char *ip_start;  /* ipam.ipalloc.ip_start, NULL: start of the network */
+    const char *ip_end;    /* ipam.ipalloc.ip_end, NULL: end of the network */
+    const char *db_file;   /* ipam.ipalloc.db_file (./var/ipalloc.db) */
+    zlistx_t *reserved;    /* ipam.ipalloc.reserved */
+    int64_t credit;        /* ipam.ipalloc.credit (100) */
+    const char *log_level; /* ipam.ipalloc.logLevel (info) */
 } allocator_config_t;
 
 /* Reads the ipam.ipalloc section. Returns -1 with "FILE:LINE: key: reason" in err. */

@@ -29,26 +29,46 @@ static void s_usage(FILE *out)
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"list", no_argument, NULL, 'L'},
-        {"name", required_argument, NULL, 'n'},     {"instance", required_argument, NULL, 'i'},
-        {"router", required_argument, NULL, 'R'},   {"publish", required_argument, NULL, 'P'},
+        {"config", required_argument, NULL, 'c'},    {"list", no_argument, NULL, 'L'},
+        {"name", required_argument, NULL, 'n'},      {"instance", required_argument, NULL, 'i'},
+        {"router", required_argument, NULL, 'R'},    {"publish", required_argument, NULL, 'P'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = "ipam.ipalloc", *instance = NULL, *router = NULL;
     const char *publish = NULL, *level_arg = NULL;
     int list = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'L': list = 1; break;
-        case 'n': name = optarg; break;
-        case 'i': instance = optarg; break;
-        case 'R': router = optarg; break;
-        case 'P': publish = optarg; break;
-        case 'l': level_arg = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("interlook-ipalloc %s\n", INTERLOOK_VERSION); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            path = optarg;
+            break;
+        case 'L':
+            list = 1;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'i':
+            instance = optarg;
+            break;
+        case 'R':
+            router = optarg;
+            break;
+        case 'P':
+            publish = optarg;
+            break;
+        case 'l':
+            level_arg = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("interlook-ipalloc %s\n", INTERLOOK_VERSION);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc || !path) {
@@ -62,8 +82,8 @@ int main(int argc, char *argv[])
     bus_config_t bus;
     log_level_t level = LOG_LEVEL_INFO;
     int rc = 2;
-    if (!cfg || allocator_config_load(&ac, cfg, err, sizeof err) != 0
-        || bus_config_load(&bus, cfg, err, sizeof err) != 0) {
+    if (!cfg || allocator_config_load(&ac, cfg, err, sizeof err) != 0 ||
+        bus_config_load(&bus, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlook-ipalloc: %s\n", err);
         goto done;
     }
@@ -85,7 +105,7 @@ int main(int argc, char *argv[])
     } else {
         ilp_client_config_t cc = {.name = name,
                                   .instance = instance,
-                                  .credit = (uint32_t) ac.credit,
+                                  .credit = (uint32_t)ac.credit,
                                   .router_endpoint = router ? router : bus.router,
                                   .publish_endpoint = publish ? publish : bus.publish,
                                   .heartbeat_ms = bus.heartbeat_ms,

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#define HB_MS 100
+#define HB_MS   100
 #define WAIT_MS 10000
 
 typedef struct {
@@ -19,29 +19,29 @@ typedef struct {
     broker_t *broker;
     char router[64];
     char publish[64];
-    zhashx_t *results;   /* work id -> instance that answered */
+    zhashx_t *results; /* work id -> instance that answered */
     size_t result_errors;
     size_t events;
     char last_event[256];
-    size_t want;         /* for conditions */
+    size_t want; /* for conditions */
     const char *ext;
     pid_t pids[4];
 } ctx_t;
 
-static void s_on_result(void *arg, const char *work_id, const char *extension,
-                        const char *instance, const char *error, service_t **service_p)
+static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
+                        const char *error, service_t **service_p)
 {
-    (void) extension;
+    (void)extension;
     ctx_t *ctx = arg;
     if (error || !*service_p) ctx->result_errors++;
     zhashx_update(ctx->results, work_id, strdup(instance));
 }
 
-static void s_on_event(void *arg, const char *extension, const char *instance,
-                       ilp_action_t action, service_t **service_p)
+static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
+                       service_t **service_p)
 {
-    (void) extension;
-    (void) instance;
+    (void)extension;
+    (void)instance;
     ctx_t *ctx = arg;
     ctx->events++;
     snprintf(ctx->last_event, sizeof ctx->last_event, "%s %s", ilp_action_name(action),
@@ -68,7 +68,7 @@ static int s_setup(void **state)
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->loop = zloop_new();
     ctx->results = zhashx_new();
-    zhashx_set_destructor(ctx->results, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(ctx->results, (zhashx_destructor_fn *)zstr_free);
     ctx->broker = s_broker(ctx, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
     assert_non_null(ctx->broker);
     snprintf(ctx->router, sizeof ctx->router, "%s", broker_router_endpoint(ctx->broker));
@@ -91,9 +91,9 @@ static int s_teardown(void **state)
 
 static pid_t s_echo(ctx_t *ctx, const char *instance, const char *credit, const char *delay)
 {
-    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--instance",
-                          instance, "--credit", credit, "--delay", delay, "--log-level", "debug",
-                          NULL};
+    const char *args[] = {"--router",    ctx->router, "--publish", ctx->publish, "--instance",
+                          instance,      "--credit",  credit,      "--delay",    delay,
+                          "--log-level", "debug",     NULL};
     pid_t pid = test_spawn("interlook-echo", args);
     assert_true(pid > 0);
     return pid;
@@ -134,7 +134,8 @@ static void s_dispatch(ctx_t *ctx, const char *id, const char *name)
 {
     service_t *svc = service_new(name);
     service_add_target(svc, "10.0.0.1", 80, 1);
-    assert_int_equal(broker_dispatch(ctx->broker, id, "provisioner.echo", ILP_ACTION_ADD, 1, svc), 0);
+    assert_int_equal(broker_dispatch(ctx->broker, id, "provisioner.echo", ILP_ACTION_ADD, 1, svc),
+                     0);
     service_destroy(&svc);
 }
 
@@ -354,12 +355,12 @@ static void test_core_restart(void **state)
 
 typedef struct {
     const char *what;
-    int frames;          /* 3: signature, command, body as given */
+    int frames; /* 3: signature, command, body as given */
     const char *sig;
     const char *cmd;
-    const char *body;    /* raw bytes */
+    const char *body; /* raw bytes */
     size_t body_len;
-    bool answered;       /* an ERROR comes back */
+    bool answered; /* an ERROR comes back */
 } s_garbage_t;
 
 static void test_garbage_frames(void **state)
@@ -457,7 +458,8 @@ static void test_client_survives_garbage(void **state)
     zmsg_addmem(pjunk, "\xdd\xff\xff\xff\xff", 5);
     zmsg_send(&pjunk, pub);
 
-    ilp_msg_t welcome = {.cmd = ILP_WELCOME, .heartbeat_ms = 1000, .liveness = 3, .core_id = "fake"};
+    ilp_msg_t welcome = {
+        .cmd = ILP_WELCOME, .heartbeat_ms = 1000, .liveness = 3, .core_id = "fake"};
     assert_int_equal(ilp_msg_send(&welcome, router, rid), 0);
     ilp_msg_t work = {.cmd = ILP_WORK, .id = "w1", .action = ILP_ACTION_ADD, .attempt = 1};
     work.service = service_new("svc");
@@ -473,8 +475,10 @@ static void test_client_survives_garbage(void **state)
         zframe_destroy(&from);
         ilp_msg_t *m = ilp_msg_decode(in, err, sizeof err);
         zmsg_destroy(&in);
-        if (m && m->cmd == ILP_RESULT) result = m;
-        else ilp_msg_destroy(&m);
+        if (m && m->cmd == ILP_RESULT)
+            result = m;
+        else
+            ilp_msg_destroy(&m);
     }
     assert_non_null(result);
     assert_string_equal(result->id, "w1");

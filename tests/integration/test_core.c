@@ -27,7 +27,7 @@ typedef struct {
     pid_t core;
     pid_t echo[2];
     pid_t inject;
-    int inject_in;        /* the injector's standard input */
+    int inject_in; /* the injector's standard input */
     /* conditions */
     const char *want_state;
     int want_count;
@@ -106,17 +106,17 @@ static void s_start_echo(ctx_t *ctx, int i, const char *delay)
 {
     char instance[32];
     snprintf(instance, sizeof instance, "echo-%d", i);
-    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
-                          "provisioner.echo", "--instance", instance, "--credit", "5",
-                          "--delay", delay, NULL};
+    const char *args[] = {"--router",         ctx->router,  "--publish", ctx->publish, "--name",
+                          "provisioner.echo", "--instance", instance,    "--credit",   "5",
+                          "--delay",          delay,        NULL};
     ctx->echo[i] = test_spawn("interlook-echo", args);
     assert_true(ctx->echo[i] > 0);
 }
 
 static void s_start_inject(ctx_t *ctx)
 {
-    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
-                          "provider.test", NULL};
+    const char *args[] = {"--router", ctx->router,     "--publish", ctx->publish,
+                          "--name",   "provider.test", NULL};
     ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
 }
@@ -124,7 +124,7 @@ static void s_start_inject(ctx_t *ctx)
 static void s_say(ctx_t *ctx, const char *line)
 {
     size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t) n);
+    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
 }
 
 /* GET path, parsed; NULL when unreachable. */
@@ -156,7 +156,7 @@ static int s_count_state(ctx_t *ctx, const char *state, int *total)
         bool wip = json_is_true(json_object_get(entry, "wip"));
         if (s && !strcmp(s, state) && !wip) n++;
     }
-    if (total) *total = (int) json_object_size(all);
+    if (total) *total = (int)json_object_size(all);
     json_decref(all);
     return n;
 }
@@ -222,7 +222,8 @@ static void test_deploy_and_undeploy_100(void **state)
     assert_int_equal(status, 200);
     assert_non_null(strstr(metrics, "interlook_entries{state=\"undeployed\"} 100\n"));
     assert_non_null(strstr(metrics, "interlook_results_total 200\n"));
-    assert_non_null(strstr(metrics, "interlook_instances_alive{extension=\"provisioner.echo\"} 2\n"));
+    assert_non_null(
+        strstr(metrics, "interlook_instances_alive{extension=\"provisioner.echo\"} 2\n"));
     free(metrics);
 
     json_t *missing = s_get(ctx, "/services/nope", &status);
@@ -275,8 +276,18 @@ static void test_python_peer_joins(void **state)
     const char *peer = "tests/peers/ilp_echo.py";
     assert_int_equal(access(peer, R_OK), 0);
     s_start_core(ctx);
-    const char *args[] = {peer, "--router", ctx->router, "--publish", ctx->publish, "--name",
-                          "provisioner.echo", "--instance", "py-1", "--credit", "20", NULL};
+    const char *args[] = {peer,
+                          "--router",
+                          ctx->router,
+                          "--publish",
+                          ctx->publish,
+                          "--name",
+                          "provisioner.echo",
+                          "--instance",
+                          "py-1",
+                          "--credit",
+                          "20",
+                          NULL};
     ctx->echo[0] = test_spawn("/usr/bin/python3", args);
     assert_true(ctx->echo[0] > 0);
     s_start_inject(ctx);
@@ -332,7 +343,8 @@ static int s_run_core(const char *const *args, char *out, size_t outlen)
 {
     char cmd[2048];
     int n = snprintf(cmd, sizeof cmd, "%s", test_bin("interlookd"));
-    for (; *args; args++) n += snprintf(cmd + n, sizeof cmd - n, " '%s'", *args);
+    for (; *args; args++)
+        n += snprintf(cmd + n, sizeof cmd - n, " '%s'", *args);
     snprintf(cmd + n, sizeof cmd - n, " 2>&1");
     FILE *p = popen(cmd, "r");
     assert_non_null(p);

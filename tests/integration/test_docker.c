@@ -27,15 +27,15 @@ typedef struct {
     char api[64];
     char router[64];
     char publish[64];
-    char label[64];       /* interlook.test=<this run>: every container of the test */
-    char prefix[32];      /* service names of this run */
+    char label[64];  /* interlook.test=<this run>: every container of the test */
+    char prefix[32]; /* service names of this run */
     pid_t core, alloc, docker;
-    int spare_port;       /* free like the stack's, for a daemon's TLS listener */
+    int spare_port; /* free like the stack's, for a daemon's TLS listener */
     /* conditions */
     const char *name;
     const char *state;
     size_t targets;
-    bool any_undeployed;  /* seen while watching */
+    bool any_undeployed; /* seen while watching */
 } ctx_t;
 
 static int s_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -52,7 +52,7 @@ static int s_sh(const char *fmt, ...)
 
 static bool s_docker_up(void *arg)
 {
-    (void) arg;
+    (void)arg;
     return s_sh("docker info >/dev/null 2>&1") == 0;
 }
 
@@ -66,7 +66,7 @@ static char s_endpoint[4096] = "    endpoint: unix:///var/run/docker.sock\n";
 
 static bool s_no_dockerd(void *arg)
 {
-    (void) arg;
+    (void)arg;
     return s_sh("pidof dockerd >/dev/null") != 0;
 }
 
@@ -113,8 +113,8 @@ static int s_setup(void **state)
     if (!s_docker_up(NULL))
         fail_msg("no Docker daemon answers on /var/run/docker.sock: start dockerd "
                  "(.ci/run does) — these tests never skip");
-    if (s_sh("docker image inspect interlook-test:latest >/dev/null 2>&1") != 0
-        && s_sh("tests/support/docker-image.sh") != 0)
+    if (s_sh("docker image inspect interlook-test:latest >/dev/null 2>&1") != 0 &&
+        s_sh("tests/support/docker-image.sh") != 0)
         fail_msg("cannot build the image interlook-test:latest (tests/support/docker-image.sh)");
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->dir = test_tmpdir();
@@ -125,8 +125,8 @@ static int s_setup(void **state)
     snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
     snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
     snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
-    snprintf(ctx->label, sizeof ctx->label, "interlook.test=%d", (int) getpid());
-    snprintf(ctx->prefix, sizeof ctx->prefix, "t%d", (int) getpid());
+    snprintf(ctx->label, sizeof ctx->label, "interlook.test=%d", (int)getpid());
+    snprintf(ctx->prefix, sizeof ctx->prefix, "t%d", (int)getpid());
     s_write_config(ctx, "containers");
     *state = ctx;
     return 0;
@@ -194,9 +194,9 @@ static bool s_is(void *arg)
         const char *state = json_string_value(json_object_get(e, "state"));
         json_t *svc = json_object_get(e, "service");
         if (state && !strcmp(state, "undeployed")) ctx->any_undeployed = true;
-        ok = state && !strcmp(state, ctx->state) && !json_is_true(json_object_get(e, "wip"))
-             && (ctx->targets == SIZE_MAX
-                 || json_array_size(json_object_get(svc, "targets")) == ctx->targets);
+        ok = state && !strcmp(state, ctx->state) && !json_is_true(json_object_get(e, "wip")) &&
+             (ctx->targets == SIZE_MAX ||
+              json_array_size(json_object_get(svc, "targets")) == ctx->targets);
         json_decref(e);
     }
     return ok;
@@ -217,10 +217,11 @@ static void s_wait(ctx_t *ctx, const char *name, const char *state, size_t targe
 
 static void s_run(ctx_t *ctx, const char *name, int port, const char *extra)
 {
-    assert_int_equal(s_sh("docker run -d -l %s -l interlook.name=%s -l interlook.hosts=%s.example.com "
-                          "-l interlook.port=80 -p %d:80 %s interlook-test:latest >/dev/null",
-                          ctx->label, name, name, port, extra ? extra : ""),
-                     0);
+    assert_int_equal(
+        s_sh("docker run -d -l %s -l interlook.name=%s -l interlook.hosts=%s.example.com "
+             "-l interlook.port=80 -p %d:80 %s interlook-test:latest >/dev/null",
+             ctx->label, name, name, port, extra ? extra : ""),
+        0);
 }
 
 static void test_container_deploy_scale_remove(void **state)
@@ -236,7 +237,7 @@ static void test_container_deploy_scale_remove(void **state)
     int64_t start = zclock_mono(); /* from the moment the container runs */
     s_wait(ctx, name, "deployed", 1);
     print_message("      container running -> deployed with its IP: %lld ms\n",
-                  (long long) (zclock_mono() - start));
+                  (long long)(zclock_mono() - start));
     json_t *e = s_entry(ctx, name);
     json_t *svc = json_object_get(e, "service");
     char ip[64];
@@ -258,19 +259,19 @@ static void test_container_deploy_scale_remove(void **state)
     start = zclock_mono();
     s_wait(ctx, name, "deployed", 2);
     print_message("      second replica -> two targets: %lld ms\n",
-                  (long long) (zclock_mono() - start));
+                  (long long)(zclock_mono() - start));
     e = s_entry(ctx, name);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "service"), "public_ip")),
-                        ip);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(e, "service"), "public_ip")), ip);
     json_decref(e);
 
     /* Removed: undeployed, the IP released. */
     start = zclock_mono();
-    assert_int_equal(s_sh("docker ps -q --filter label=%s | xargs -r docker rm -f >/dev/null",
-                          ctx->label),
-                     0);
+    assert_int_equal(
+        s_sh("docker ps -q --filter label=%s | xargs -r docker rm -f >/dev/null", ctx->label), 0);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
-    print_message("      docker rm -f -> undeployed: %lld ms\n", (long long) (zclock_mono() - start));
+    print_message("      docker rm -f -> undeployed: %lld ms\n",
+                  (long long)(zclock_mono() - start));
     e = s_entry(ctx, name);
     assert_true(json_is_null(json_object_get(json_object_get(e, "service"), "public_ip")));
     json_decref(e);
@@ -302,7 +303,7 @@ static void test_invalid_label_warned_once(void **state)
     char log[256];
     snprintf(log, sizeof log, "%s/interlook-test-interlook-docker-%d.log",
              getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp",
-             (int) getpid());
+             (int)getpid());
     /* exactly one line names the bad container, and it names the label */
     assert_int_equal(s_sh("test $(grep -c '%s' '%s') -eq 1", bad, log), 0);
     assert_int_equal(s_sh("grep '%s' '%s' | grep -q interlook.port", bad, log), 0);
@@ -339,12 +340,11 @@ static void test_dockerd_restart(void **state)
     char log[256];
     snprintf(log, sizeof log, "%s/interlook-test-interlook-docker-%d.log",
              getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp",
-             (int) getpid());
+             (int)getpid());
     int64_t noticed = 0, until = zclock_mono() + WAIT_MS;
     while (zclock_mono() < until) {
         assert_true(s_is(ctx));
-        if (!noticed && s_sh("grep -q 'cannot list from' '%s'", log) == 0)
-            noticed = zclock_mono();
+        if (!noticed && s_sh("grep -q 'cannot list from' '%s'", log) == 0) noticed = zclock_mono();
         if (noticed && zclock_mono() - noticed > 2 * 2000) break; /* two poll periods seen */
         zclock_sleep(100); /* sampling interval of the watch */
     }
@@ -375,9 +375,8 @@ static void test_removed_while_provider_down(void **state)
     s_wait(ctx, name, "deployed", 1);
     int status = test_stop(ctx->docker, SIGTERM, 5000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(s_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null",
-                          name),
-                     0);
+    assert_int_equal(
+        s_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null", name), 0);
     const char *args[] = {"-c", ctx->config, NULL};
     ctx->docker = test_spawn("interlook-docker", args);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
@@ -390,8 +389,8 @@ static void s_restart_dockerd(const char *extra)
     assert_true(test_wait(s_docker_down, NULL, WAIT_MS));
     /* the daemon may still be releasing its pid file after the socket went */
     assert_true(test_wait(s_no_dockerd, NULL, WAIT_MS));
-    assert_int_equal(s_sh("dockerd %s >>/tmp/interlook-test-dockerd.log 2>&1 &", extra ? extra : ""),
-                     0);
+    assert_int_equal(
+        s_sh("dockerd %s >>/tmp/interlook-test-dockerd.log 2>&1 &", extra ? extra : ""), 0);
     assert_true(test_wait(s_docker_up, NULL, 60000));
 }
 
@@ -441,7 +440,7 @@ static void test_tls_endpoint(void **state)
     char log[256];
     snprintf(log, sizeof log, "%s/interlook-test-interlook-docker-%d.log",
              getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp",
-             (int) getpid());
+             (int)getpid());
     ctx->name = log;
     assert_true(test_wait(s_log_has_refusal, ctx, WAIT_MS));
     s_wait(ctx, name, "deployed", 1);
@@ -462,10 +461,11 @@ static void test_swarm_services(void **state)
     snprintf(name, sizeof name, "%s-sw", ctx->prefix);
     int ports[1];
     assert_int_equal(test_free_ports(ports, 1), 0);
-    assert_int_equal(s_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
-                          "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
-                          name, ctx->label, name, ports[0]),
-                     0);
+    assert_int_equal(
+        s_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
+             "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+             name, ctx->label, name, ports[0]),
+        0);
     s_wait(ctx, name, "deployed", 1);
     json_t *e = s_entry(ctx, name);
     json_t *target = json_array_get(json_object_get(json_object_get(e, "service"), "targets"), 0);
@@ -481,8 +481,8 @@ static void test_swarm_services(void **state)
     while (!weighted && zclock_mono() < until) {
         e = s_entry(ctx, name);
         target = json_array_get(json_object_get(json_object_get(e, "service"), "targets"), 0);
-        weighted = json_integer_value(json_object_get(target, "weight")) == 2
-                   && !strcmp(json_string_value(json_object_get(e, "state")), "deployed");
+        weighted = json_integer_value(json_object_get(target, "weight")) == 2 &&
+                   !strcmp(json_string_value(json_object_get(e, "state")), "deployed");
         json_decref(e);
         if (!weighted) zclock_sleep(50); /* re-check interval, bounded by until */
     }

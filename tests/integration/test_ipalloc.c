@@ -57,8 +57,7 @@ static void s_config(ctx_t *ctx, const char *ipalloc_yaml)
              "  ipalloc:\n"
              "    db_file: %s/var/ipalloc.db\n"
              "%s",
-             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir,
-             ipalloc_yaml);
+             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir, ipalloc_yaml);
     assert_int_equal(test_write_file(ctx->config, text), 0);
 }
 
@@ -114,8 +113,8 @@ static void s_start(ctx_t *ctx)
     ctx->core = test_spawn("interlookd", core_args);
     assert_true(ctx->core > 0);
     assert_true(test_wait(s_healthy, ctx, WAIT_MS));
-    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
-                          "provider.test", NULL};
+    const char *args[] = {"--router", ctx->router,     "--publish", ctx->publish,
+                          "--name",   "provider.test", NULL};
     ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
 }
@@ -131,7 +130,7 @@ static pid_t s_allocator(ctx_t *ctx, const char *instance)
 static void s_say(ctx_t *ctx, const char *line)
 {
     size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t) n);
+    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
 }
 
 static json_t *s_services(ctx_t *ctx)
@@ -194,13 +193,15 @@ static int s_check_range(ctx_t *ctx, zhashx_t *by_name, const char *first, const
     json_object_foreach(all, key, e)
     {
         if (strcmp(json_string_value(json_object_get(e, "state")), "deployed")) continue;
-        const char *ip = json_string_value(json_object_get(json_object_get(e, "service"), "public_ip"));
+        const char *ip =
+            json_string_value(json_object_get(json_object_get(e, "service"), "public_ip"));
         if (!ip) fail_msg("%s deployed without an IP", key);
-        if (zhashx_lookup(ips, ip)) fail_msg("%s and %s share %s", key, (char *) zhashx_lookup(ips, ip), ip);
+        if (zhashx_lookup(ips, ip))
+            fail_msg("%s and %s share %s", key, (char *)zhashx_lookup(ips, ip), ip);
         pool_addr_t addr;
         assert_int_equal(pool_addr_parse(ip, &addr, &family), 0);
         assert_true(addr >= lo && addr <= hi && addr != reserved);
-        zhashx_insert(ips, ip, (void *) key);
+        zhashx_insert(ips, ip, (void *)key);
         if (by_name) zhashx_insert(by_name, key, strdup(ip));
         n++;
     }
@@ -218,8 +219,7 @@ static int s_check_distinct(ctx_t *ctx, zhashx_t *by_name)
 static int s_list(ctx_t *ctx, char *out, size_t outlen)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -c '%s' --list 2>&1", test_bin("interlook-ipalloc"),
-             ctx->config);
+    snprintf(cmd, sizeof cmd, "%s -c '%s' --list 2>&1", test_bin("interlook-ipalloc"), ctx->config);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t len = fread(out, 1, outlen - 1, p);
@@ -237,11 +237,12 @@ static void s_check_file_agrees(ctx_t *ctx, zhashx_t *by_name)
     size_t rows = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         char name[300], ip[64], when[40];
-        if (sscanf(line, "%299s %63s %39s", name, ip, when) != 3 || !strcmp(name, "SERVICE")
-            || strstr(line, "allocations in"))
+        if (sscanf(line, "%299s %63s %39s", name, ip, when) != 3 || !strcmp(name, "SERVICE") ||
+            strstr(line, "allocations in"))
             continue;
         const char *core_ip = zhashx_lookup(by_name, name);
-        if (!core_ip || strcmp(core_ip, ip)) fail_msg("file says %s=%s, core says %s", name, ip, core_ip ? core_ip : "nothing");
+        if (!core_ip || strcmp(core_ip, ip))
+            fail_msg("file says %s=%s, core says %s", name, ip, core_ip ? core_ip : "nothing");
         rows++;
     }
     assert_int_equal(rows, zhashx_size(by_name));
@@ -256,7 +257,7 @@ static void test_allocate_and_release(void **state)
     s_say(ctx, "add-many web- 50\n");
     s_wait_state(ctx, "deployed", 50);
     zhashx_t *by_name = zhashx_new();
-    zhashx_set_destructor(by_name, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(by_name, (zhashx_destructor_fn *)zstr_free);
     assert_int_equal(s_check_distinct(ctx, by_name), 50);
     /* Lowest first, the reserved address skipped: 50 services take .10, .12 .. .60. */
     bool low = false, high = false;
@@ -292,8 +293,8 @@ static bool s_two_exhausted(void *arg)
     {
         const char *err = json_string_value(json_object_get(e, "error"));
         if (!err) continue;
-        if (strstr(err, "no free address in 10.32.30.2-10.32.30.5")
-            && strcmp(json_string_value(json_object_get(e, "state")), "deployed"))
+        if (strstr(err, "no free address in 10.32.30.2-10.32.30.5") &&
+            strcmp(json_string_value(json_object_get(e, "state")), "deployed"))
             errors++;
         else
             others++;
@@ -348,7 +349,7 @@ static void test_kill9_allocator_in_a_loop(void **state)
     ctx->alloc[0] = s_allocator(ctx, "ipa-last");
     s_wait_state(ctx, "deployed", 150);
     zhashx_t *by_name = zhashx_new();
-    zhashx_set_destructor(by_name, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(by_name, (zhashx_destructor_fn *)zstr_free);
     assert_int_equal(s_check_distinct(ctx, by_name), 150);
     s_check_file_agrees(ctx, by_name);
     zhashx_destroy(&by_name);
@@ -368,7 +369,7 @@ static void test_two_instances_one_file(void **state)
     s_say(ctx, "add-many pair- 180\n");
     s_wait_state(ctx, "deployed", 180);
     zhashx_t *by_name = zhashx_new();
-    zhashx_set_destructor(by_name, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(by_name, (zhashx_destructor_fn *)zstr_free);
     assert_int_equal(s_check_distinct(ctx, by_name), 180);
     s_check_file_agrees(ctx, by_name);
     zhashx_destroy(&by_name);
@@ -383,7 +384,8 @@ static void test_two_instances_one_file(void **state)
     assert_int_equal(json_array_size(list), 2);
     json_int_t total = 0;
     for (size_t i = 0; i < 2; i++) {
-        json_int_t results = json_integer_value(json_object_get(json_array_get(list, i), "results"));
+        json_int_t results =
+            json_integer_value(json_object_get(json_array_get(list, i), "results"));
         assert_true(results > 0);
         total += results;
     }
@@ -450,7 +452,8 @@ static void test_bad_configuration_refused(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         s_config(ctx, cases[i].yaml);
         assert_int_equal(s_list(ctx, out, sizeof out), 2);
-        if (!strstr(out, cases[i].expect)) fail_msg("case %zu: '%s' not in: %s", i, cases[i].expect, out);
+        if (!strstr(out, cases[i].expect))
+            fail_msg("case %zu: '%s' not in: %s", i, cases[i].expect, out);
     }
     /* A corrupt allocation file is refused with its path, and left as it is. */
     s_config(ctx, "    network_cidr: 10.32.30.0/24\n");

@@ -42,13 +42,14 @@ static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
     const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     char *argv[64];
     int argc = 0;
-    argv[argc++] = (char *) path;
-    for (; args && *args && argc < 63; args++) argv[argc++] = (char *) *args;
+    argv[argc++] = (char *)path;
+    for (; args && *args && argc < 63; args++)
+        argv[argc++] = (char *)*args;
     argv[argc] = NULL;
     char logpath[256];
     const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
-    snprintf(logpath, sizeof logpath, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp",
-             base, (int) getpid());
+    snprintf(logpath, sizeof logpath, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp", base,
+             (int)getpid());
     int pipefd[2] = {-1, -1};
     if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
@@ -102,8 +103,8 @@ typedef struct {
 
 static int s_check(zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
-    (void) timer_id;
+    (void)loop;
+    (void)timer_id;
     s_until_t *until = arg;
     until->result = until->cond(until->arg);
     if (until->result || zclock_mono() >= until->deadline) return -1;
@@ -140,13 +141,14 @@ int test_free_ports(int *ports, int n)
         ports[i] = zsock_bind(probes[i], "tcp://127.0.0.1:*");
         if (ports[i] <= 0) rc = -1;
     }
-    for (int i = 0; i < n; i++) zsock_destroy(&probes[i]);
+    for (int i = 0; i < n; i++)
+        zsock_destroy(&probes[i]);
     return rc;
 }
 
 static size_t s_curl_write(char *data, size_t size, size_t nmemb, void *arg)
 {
-    zchunk_extend((zchunk_t *) arg, data, size * nmemb);
+    zchunk_extend((zchunk_t *)arg, data, size * nmemb);
     return size * nmemb;
 }
 

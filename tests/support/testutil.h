@@ -24,7 +24,6 @@ int test_stop(pid_t pid, int sig, int timeout_ms);
  * every few ms and after each loop wake-up. Returns the last value of cond. */
 bool test_loop_until(zloop_t *loop, bool (*cond)(void *arg), void *arg, int timeout_ms);
 
-
 /* As test_spawn, with the child's standard input a pipe: *stdin_fd is its write end. */
 pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd);
 

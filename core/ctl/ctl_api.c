@@ -1,0 +1,112 @@
+/* ctl_api: GET requests to the core's HTTP API, see ctl_api.h. */
+#include "core/ctl/ctl_api.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *data;  /* the body so far, NUL-terminated */
+    size_t size; /* bytes in data */
+    size_t cap;  /* bytes allocated */
+    bool overflow;
+} s_body_t;
+
+static size_t s_on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    s_body_t *body = arg;
+    size_t n = size * nmemb;
+    if (body->size + n + 1 > (size_t) CTL_API_MAX_BODY) {
+        body->overflow = true;
+        return 0; /* aborts the transfer */
+    }
+    if (body->size + n + 1 > body->cap) {
+        size_t cap = body->cap ? body->cap : 16384;
+        while (cap < body->size + n + 1) cap *= 2;
+        char *grown = realloc(body->data, cap);
+        if (!grown) return 0;
+        body->data = grown;
+        body->cap = cap;
+    }
+    memcpy(body->data + body->size, data, n);
+    body->size += n;
+    body->data[body->size] = 0;
+    return n;
+}
+
+ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, json_t **json,
+                             char *err, size_t errlen)
+{
+    *json = NULL;
+    *status = 0;
+    size_t urllen = strlen(base) + strlen(path) + 1;
+    char *url = malloc(urllen);
+    CURL *curl = curl_easy_init();
+    if (!url || !curl) {
+        free(url);
+        if (curl) curl_easy_cleanup(curl);
+        snprintf(err, errlen, "out of memory");
+        return CTL_API_UNREACHABLE;
+    }
+    snprintf(url, urllen, "%s%s", base, path);
+    s_body_t body = {0};
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) CTL_API_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "interlookctl");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    CURLcode rc = curl_easy_perform(curl);
+    ctl_api_result_t result = CTL_API_OK;
+    if (body.overflow) {
+        snprintf(err, errlen, "the answer is larger than %ld bytes", CTL_API_MAX_BODY);
+        result = CTL_API_INVALID;
+    } else if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", *curl_err ? curl_err : curl_easy_strerror(rc));
+        result = CTL_API_UNREACHABLE;
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+        json_error_t jerr;
+        *json = json_loadb(body.data ? body.data : "", body.size, 0, &jerr);
+        if (!*json) {
+            if (*status != 200)
+                snprintf(err, errlen, "HTTP %ld, and the body is not JSON: %s (line %d)",
+                         *status, jerr.text, jerr.line);
+            else
+                snprintf(err, errlen, "%s (line %d, column %d)", jerr.text, jerr.line,
+                         jerr.column);
+            result = CTL_API_INVALID;
+        }
+    }
+    free(body.data);
+    curl_easy_cleanup(curl);
+    free(url);
+    return result;
+}
+
+char *ctl_api_escape(const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(strlen(name) * 3 + 1);
+    if (!out) return NULL;
+    char *p = out;
+    for (const unsigned char *c = (const unsigned char *) name; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+            || strchr("-._~", *c)) {
+            *p++ = (char) *c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*c >> 4];
+            *p++ = hex[*c & 15];
+        }
+    }
+    *p = 0;
+    return out;
+}
