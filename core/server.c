@@ -471,6 +471,10 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                  config->steps[i]);
     log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
              store_path(self->store));
+    if (store_steps_changed(self->store) && loaded > 0)
+        log_info("core: the workflow changed since the entries were saved: %zu deployed "
+                 "services run its steps again",
+                 workflow_rerun_deployed(self->workflow));
     broker_config_t bus = {.router_endpoint = config->bus.router,
                            .publish_endpoint = config->bus.publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,

@@ -23,6 +23,7 @@
 struct _store_t {
     char *path; /* the entries file */
     char *dir;  /* its parent directory (fsynced after a rename) */
+    bool steps_changed; /* the file was saved with another workflow */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is
@@ -99,6 +100,11 @@ void store_destroy(store_t **self_p)
     free(self->dir);
     free(self);
     *self_p = NULL;
+}
+
+bool store_steps_changed(store_t *self)
+{
+    return self->steps_changed;
 }
 
 const char *store_path(store_t *self)
@@ -289,8 +295,23 @@ static int s_check_trailer(const msgpack_object *obj, uint64_t entries, char *wh
 
 /* Decodes the records in data into the workflow. On failure, why says what
  * is wrong with record *k. */
+/* True when the header's steps differ from the workflow's. */
+static bool s_steps_differ(const msgpack_object *header, const char *const *steps, int nsteps)
+{
+    const msgpack_object *list = codec_map_get(header, "steps");
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size != (uint32_t)nsteps)
+        return true;
+    for (int i = 0; i < nsteps; i++) {
+        const msgpack_object *item = &list->via.array.ptr[i];
+        if (item->type != MSGPACK_OBJECT_STR || item->via.str.size != strlen(steps[i]) ||
+            memcmp(item->via.str.ptr, steps[i], item->via.str.size) != 0)
+            return true;
+    }
+    return false;
+}
+
 static int s_load_records(const char *data, size_t size, workflow_t *workflow, size_t *loaded,
-                          size_t *k, char *why, size_t whylen)
+                          size_t *k, bool *changed, char *why, size_t whylen)
 {
     const char *const *steps = workflow_steps(workflow);
     int nsteps = workflow_nsteps(workflow);
@@ -323,6 +344,7 @@ static int s_load_records(const char *data, size_t size, workflow_t *workflow, s
             s_fail(why, whylen, "truncated or corrupt (%s)", reason);
         } else if (*k == 1) {
             rc = s_check_header(&msg.data, why, whylen);
+            if (rc == 0) *changed = s_steps_differ(&msg.data, steps, nsteps);
         } else if (msg.data.type != MSGPACK_OBJECT_MAP) {
             s_fail(why, whylen, "expected a map");
         } else if (codec_map_get(&msg.data, "end")) {
@@ -375,7 +397,7 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
 
     char why[512] = "";
     size_t k = 0;
-    rc = s_load_records(data, size, workflow, loaded, &k, why, sizeof why);
+    rc = s_load_records(data, size, workflow, loaded, &k, &self->steps_changed, why, sizeof why);
     if (rc != 0) s_fail(err, errlen, "%s: record %zu: %s", self->path, k, why);
     free(data);
     return rc;

@@ -34,6 +34,9 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
  * the reason in err (the previous file is then untouched). */
 int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen);
 
+/* After a load: true when the file was saved with other workflow steps. */
+bool store_steps_changed(store_t *self);
+
 const char *store_path(store_t *self);
 
 #endif

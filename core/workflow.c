@@ -355,6 +355,19 @@ int workflow_adopt(workflow_t *self, entry_t **entry_p)
     return 0;
 }
 
+size_t workflow_rerun_deployed(workflow_t *self)
+{
+    size_t n = 0;
+    for (entry_t *entry = zhashx_first(self->entries); entry;
+         entry = zhashx_next(self->entries)) {
+        if (entry->state != ENTRY_DEPLOYED || !entry->expect_deployed) continue;
+        entry->state = ENTRY_AT_STEP;
+        entry->pos = 0;
+        n++;
+    }
+    return n;
+}
+
 void workflow_resume(workflow_t *self, int64_t now)
 {
     zlistx_t *all = zlistx_new();

@@ -67,6 +67,12 @@ void workflow_housekeep(workflow_t *self, int64_t now);
  * Takes *entry_p. Returns -1 when an entry of that name exists. */
 int workflow_adopt(workflow_t *self, entry_t **entry_p);
 
+/* The workflow's steps changed since the entries were saved: every entry that
+ * is deployed runs the steps again from the first (steps are idempotent), so
+ * that a step added to the workflow reaches the services already deployed.
+ * Call before workflow_resume. Returns how many entries will run again. */
+size_t workflow_rerun_deployed(workflow_t *self);
+
 /* After loading: re-dispatches work that was in progress and whatever is due. */
 void workflow_resume(workflow_t *self, int64_t now);
 

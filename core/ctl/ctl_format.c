@@ -152,8 +152,7 @@ static int s_append(char **buf, size_t *len, size_t *cap, const char *text)
     return 0;
 }
 
-/* One target as text, or -1 when item is not a target. */
-static int s_target(const json_t *item, char *buf, size_t len)
+int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t len)
 {
     const char *host = json_string_value(json_object_get(item, "host"));
     json_t *port = json_object_get(item, "port");
@@ -165,7 +164,8 @@ static int s_target(const json_t *item, char *buf, size_t len)
     int n = snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", clean, v6 ? "]" : "",
                      (long long) json_integer_value(port));
     free(clean);
-    if (json_is_integer(weight) && json_integer_value(weight) != 1 && n > 0 && (size_t) n < len)
+    if (with_weight && json_is_integer(weight) && json_integer_value(weight) != 1 && n > 0
+        && (size_t) n < len)
         snprintf(buf + n, len - (size_t) n, "x%lld", (long long) json_integer_value(weight));
     return 0;
 }
@@ -175,7 +175,7 @@ char *ctl_format_targets(const json_t *targets, size_t max)
     size_t count = 0;
     for (size_t i = 0; i < json_array_size(targets); i++) {
         char one[600];
-        if (s_target(json_array_get(targets, i), one, sizeof one) == 0) count++;
+        if (ctl_format_target(json_array_get(targets, i), true, one, sizeof one) == 0) count++;
     }
     if (count == 0) return ctl_format_clean("-", 0);
     char *list = NULL;
@@ -183,7 +183,7 @@ char *ctl_format_targets(const json_t *targets, size_t max)
     char more[48] = "";
     for (size_t i = 0; i < json_array_size(targets); i++) {
         char one[600];
-        if (s_target(json_array_get(targets, i), one, sizeof one) != 0) continue;
+        if (ctl_format_target(json_array_get(targets, i), true, one, sizeof one) != 0) continue;
         size_t width = ctl_format_width(list ? list : "") + (kept ? 1 : 0) + ctl_format_width(one);
         if (kept + 1 < count)
             snprintf(more, sizeof more, " (+%zu more)", count - kept - 1);

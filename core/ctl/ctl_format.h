@@ -6,6 +6,7 @@
 #define INTERLOOK_CTL_FORMAT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,11 @@ int ctl_format_parse_time(const char *text, int64_t *ms);
 
 /* The time now as the API writes times: "2026-11-25T10:00:00.123Z" (UTC). */
 void ctl_format_now(char *buf, size_t len);
+
+/* One target {host, port, weight} as "host:port" ("[v6]:port"), followed by
+ * "xW" when with_weight and the weight is not 1; the host is cleaned as
+ * ctl_format_clean does. Returns -1 when item is not a target. */
+int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t len);
 
 /* A JSON array of {host, port, weight} as "host:port,host:portxW" (the weight
  * only when it is not 1). When the list is wider than max characters, as many

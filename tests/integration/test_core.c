@@ -338,6 +338,46 @@ static void test_clean_shutdown(void **state)
     assert_int_equal(total, 5);
 }
 
+/* A step added to the workflow reaches the services already deployed: after
+ * a restart with the new workflow, each runs the steps again. */
+static void test_added_step_reaches_deployed(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    s_start_echo(ctx, 0, "0");
+    s_start_inject(ctx);
+    s_say(ctx, "add-many grow- 5\n");
+    s_wait_state(ctx, "deployed", 5);
+    int status = test_stop(ctx->core, SIGTERM, 5000);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The same file with one more step. */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's/workflowSteps: provider.test,provisioner.echo$/"
+             "workflowSteps: provider.test,provisioner.echo,provisioner.more/' '%s'",
+             ctx->config);
+    assert_int_equal(system(cmd), 0);
+    const char *args[] = {"--router", ctx->router, "--publish", ctx->publish, "--name",
+                          "provisioner.more", "--instance", "more-1", NULL};
+    ctx->echo[1] = test_spawn("interlook-echo", args);
+    s_start_core(ctx);
+    ctx->want_state = "deployed";
+    ctx->want_count = 5;
+    long status_code = 0;
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    json_int_t results = 0;
+    while (zclock_mono() < deadline) {
+        json_t *exts = s_get(ctx, "/extensions", &status_code);
+        json_t *more = json_array_get(json_object_get(exts, "provisioner.more"), 0);
+        results = more ? json_integer_value(json_object_get(more, "results")) : 0;
+        json_decref(exts);
+        if (results == 5 && s_count_state(ctx, "deployed", NULL) == 5) break;
+        zclock_sleep(20); /* re-check interval, bounded by the deadline */
+    }
+    assert_int_equal(results, 5);
+    assert_int_equal(s_count_state(ctx, "deployed", NULL), 5);
+}
+
 /* Runs interlookd with args; returns its exit status and its output. */
 static int s_run_core(const char *const *args, char *out, size_t outlen)
 {
@@ -425,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
