@@ -30,15 +30,17 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libinterlook.a
 
 # Every binary: name -> sources
-BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker
+BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker interlookctl
 BIN_interlook-docker_SRC  = $(wildcard extensions/docker/*.c)
 BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
 BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
 BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
+BIN_interlookctl_SRC      = $(wildcard core/ctl/*.c)
 
 # The core's and the extensions' modules (all but each main.c), linked into
 # the binaries and the tests.
 CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c)) \
+           $(filter-out %/main.c,$(wildcard core/*/*.c)) \
            $(filter-out %/main.c,$(wildcard extensions/*/*.c))
 ifneq ($(wildcard core/main.c),)
 BINS += interlookd

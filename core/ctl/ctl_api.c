@@ -18,13 +18,14 @@ static size_t s_on_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     s_body_t *body = arg;
     size_t n = size * nmemb;
-    if (body->size + n + 1 > (size_t) CTL_API_MAX_BODY) {
+    if (body->size + n + 1 > (size_t)CTL_API_MAX_BODY) {
         body->overflow = true;
         return 0; /* aborts the transfer */
     }
     if (body->size + n + 1 > body->cap) {
         size_t cap = body->cap ? body->cap : 16384;
-        while (cap < body->size + n + 1) cap *= 2;
+        while (cap < body->size + n + 1)
+            cap *= 2;
         char *grown = realloc(body->data, cap);
         if (!grown) return 0;
         body->data = grown;
@@ -54,7 +55,7 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
     s_body_t body = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) CTL_API_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)CTL_API_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
@@ -77,11 +78,10 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
         *json = json_loadb(body.data ? body.data : "", body.size, 0, &jerr);
         if (!*json) {
             if (*status != 200)
-                snprintf(err, errlen, "HTTP %ld, and the body is not JSON: %s (line %d)",
-                         *status, jerr.text, jerr.line);
+                snprintf(err, errlen, "HTTP %ld, and the body is not JSON: %s (line %d)", *status,
+                         jerr.text, jerr.line);
             else
-                snprintf(err, errlen, "%s (line %d, column %d)", jerr.text, jerr.line,
-                         jerr.column);
+                snprintf(err, errlen, "%s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
             result = CTL_API_INVALID;
         }
     }
@@ -97,10 +97,10 @@ char *ctl_api_escape(const char *name)
     char *out = malloc(strlen(name) * 3 + 1);
     if (!out) return NULL;
     char *p = out;
-    for (const unsigned char *c = (const unsigned char *) name; *c; c++) {
-        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
-            || strchr("-._~", *c)) {
-            *p++ = (char) *c;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c)) {
+            *p++ = (char)*c;
         } else {
             *p++ = '%';
             *p++ = hex[*c >> 4];

@@ -26,7 +26,8 @@ static int s_fetch(const ctl_cmd_options_t *opt, const char *path, bool allow_40
         fprintf(stderr, "interlookctl: invalid JSON from the core at %s%s: %s\n", opt->api, path,
                 err);
         return 1;
-    case CTL_API_OK: break;
+    case CTL_API_OK:
+        break;
     }
     if (*status == 200 || (allow_404 && *status == 404)) return 0;
     const char *why = json_string_value(json_object_get(*json, "error"));
@@ -40,8 +41,8 @@ static int s_fetch(const ctl_cmd_options_t *opt, const char *path, bool allow_40
 /* Prints json as --json does. Returns 0, or 1 when stdout fails. */
 static int s_print_json(const json_t *json)
 {
-    if (json_dumpf(json, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0 || fputc('\n', stdout) < 0
-        || fflush(stdout) != 0) {
+    if (json_dumpf(json, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0 ||
+        fputc('\n', stdout) < 0 || fflush(stdout) != 0) {
         fprintf(stderr, "interlookctl: cannot write the output\n");
         return 1;
     }
@@ -69,7 +70,7 @@ static int64_t s_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* An API time as its age ("5s"), "-" when absent or not a time. */
@@ -84,7 +85,7 @@ static void s_age(const json_t *time, int64_t now, char *buf, size_t len)
 
 static int s_by_name(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *) a, *(const char *const *) b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int ctl_cmd_services(const ctl_cmd_options_t *opt)
@@ -123,8 +124,8 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
         entry = json_object_get(all, names[i]);
         json_t *svc = json_object_get(entry, "service");
         char *targets = ctl_format_targets(json_object_get(svc, "targets"), S_TARGETS_WIDTH);
-        char *error = ctl_format_clean(json_string_value(json_object_get(entry, "error")),
-                                       S_ERROR_WIDTH);
+        char *error =
+            ctl_format_clean(json_string_value(json_object_get(entry, "error")), S_ERROR_WIDTH);
         char age[32];
         s_age(json_object_get(entry, "time_detected"), now, age, sizeof age);
         const char *cells[] = {names[i],
@@ -180,7 +181,7 @@ static const char *s_scalar(const json_t *value, char *buf, size_t len)
     if (json_is_string(value)) return json_string_value(value);
     if (json_is_boolean(value)) return json_is_true(value) ? "true" : "false";
     if (json_is_integer(value)) {
-        snprintf(buf, len, "%lld", (long long) json_integer_value(value));
+        snprintf(buf, len, "%lld", (long long)json_integer_value(value));
         return buf;
     }
     return NULL;
@@ -200,7 +201,13 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
     long status;
     json_t *entry;
     int rc = s_fetch(opt, path, true, &status, &entry);
-    if (rc == 0 && status == 404) {
+    const char *why = rc == 0 ? json_string_value(json_object_get(entry, "error")) : NULL;
+    if (rc == 0 && status == 404 && why && !strncmp(why, "no such path", 12)) {
+        /* not the core's API at that address, or not this version's */
+        fprintf(stderr, "interlookctl: the core at %s answered HTTP 404 to GET %s: %s\n", opt->api,
+                path, why);
+        rc = 1;
+    } else if (rc == 0 && status == 404) {
         char *clean = ctl_format_clean(name, 0);
         fprintf(stderr, "interlookctl: no service named '%s'\n", clean ? clean : name);
         free(clean);
@@ -213,8 +220,8 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
         int64_t now = s_now_ms();
         char buf[32];
         json_t *svc = json_object_get(entry, "service");
-        static const char *const scalars[] = {"name", "state", "expected_state", "wip",
-                                              "wip_step", "attempt", "error", NULL};
+        static const char *const scalars[] = {"name",     "state",   "expected_state", "wip",
+                                              "wip_step", "attempt", "error",          NULL};
         for (const char *const *k = scalars; *k; k++)
             s_line(*k, s_scalar(json_object_get(entry, *k), buf, sizeof buf));
         static const char *const times[] = {"wip_time", "time_detected", "last_update",
@@ -229,7 +236,7 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
             char one[600], value[700];
             if (ctl_format_target(item, false, one, sizeof one) != 0) continue;
             snprintf(value, sizeof value, "%s (weight %lld)", one,
-                     (long long) json_integer_value(json_object_get(item, "weight")));
+                     (long long)json_integer_value(json_object_get(item, "weight")));
             s_line(i == 0 ? "targets" : "", value);
         }
         s_line("tls", s_scalar(json_object_get(svc, "tls"), buf, sizeof buf));
@@ -247,8 +254,8 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
 
 static int s_by_instance(const void *a, const void *b)
 {
-    const char *x = json_string_value(json_object_get(*(json_t *const *) a, "instance"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *) b, "instance"));
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "instance"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "instance"));
     return strcmp(x ? x : "", y ? y : "");
 }
 
@@ -266,7 +273,7 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
         json_decref(all);
         return s_unexpected(opt, "/extensions", "expected an object");
     }
-    static const char *const headers[] = {"EXTENSION", "INSTANCE", "ADDRESS",       "CREDIT",
+    static const char *const headers[] = {"EXTENSION", "INSTANCE", "ADDRESS",        "CREDIT",
                                           "IN FLIGHT", "RESULTS",  "LAST HEARTBEAT", NULL};
     ctl_table_t *table = ctl_table_new(headers);
     if (!table) {
@@ -274,7 +281,8 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
         fprintf(stderr, "interlookctl: out of memory\n");
         return 1;
     }
-    for (size_t c = 3; c <= 5; c++) ctl_table_align_right(table, c);
+    for (size_t c = 3; c <= 5; c++)
+        ctl_table_align_right(table, c);
     int rc = 0;
     const char *ext;
     json_t *list;
@@ -291,7 +299,8 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
             rc = 1;
             break;
         }
-        for (size_t i = 0; i < n; i++) items[i] = json_array_get(list, i);
+        for (size_t i = 0; i < n; i++)
+            items[i] = json_array_get(list, i);
         qsort(items, n, sizeof *items, s_by_instance);
         for (size_t i = 0; i < n; i++) {
             char credit[32], in_flight[32], results[32], beat[48] = "-";

@@ -9,7 +9,7 @@
 
 void ctl_format_age(int64_t seconds, char *buf, size_t len)
 {
-    long long s = seconds < 0 ? 0 : (long long) seconds;
+    long long s = seconds < 0 ? 0 : (long long)seconds;
     if (s < 60)
         snprintf(buf, len, "%llds", s);
     else if (s < 3600)
@@ -22,7 +22,7 @@ void ctl_format_age(int64_t seconds, char *buf, size_t len)
 
 void ctl_format_ago_ms(int64_t ms, char *buf, size_t len)
 {
-    long long m = ms < 0 ? 0 : (long long) ms;
+    long long m = ms < 0 ? 0 : (long long)ms;
     if (m < 1000)
         snprintf(buf, len, "%lldms ago", m);
     else if (m < 60000)
@@ -39,13 +39,12 @@ int ctl_format_parse_time(const char *text, int64_t *ms)
     if (!text) return -1;
     struct tm tm = {0};
     int n = 0;
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
-            != 6
-        || n != 19)
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        n != 19)
         return -1;
-    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1
-        || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
         return -1;
     const char *p = text + n;
     int64_t millis = 0;
@@ -55,14 +54,15 @@ int ctl_format_parse_time(const char *text, int64_t *ms)
         for (; *p >= '0' && *p <= '9'; p++, digits++)
             if (digits < 3) millis = millis * 10 + (*p - '0');
         if (digits == 0) return -1;
-        for (; digits < 3; digits++) millis *= 10;
+        for (; digits < 3; digits++)
+            millis *= 10;
     }
     if (strcmp(p, "Z") != 0) return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t secs = timegm(&tm);
-    if (secs == (time_t) -1) return -1;
-    *ms = (int64_t) secs * 1000 + millis;
+    if (secs == (time_t)-1) return -1;
+    *ms = (int64_t)secs * 1000 + millis;
     return 0;
 }
 
@@ -73,15 +73,17 @@ void ctl_format_now(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n > 0) snprintf(buf + n, len - n, ".%03dZ", (int) (ts.tv_nsec / 1000000));
+    if (n > 0) snprintf(buf + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
 }
 
 /* Bytes of the UTF-8 character at p (1 for an invalid byte, with *valid false). */
 static size_t s_char_len(const unsigned char *p, bool *valid)
 {
-    size_t len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                                                     : (*p & 0xF8) == 0xF0 ? 4
-                                                                           : 0;
+    size_t len = *p < 0x80             ? 1
+                 : (*p & 0xE0) == 0xC0 ? 2
+                 : (*p & 0xF0) == 0xE0 ? 3
+                 : (*p & 0xF8) == 0xF0 ? 4
+                                       : 0;
     *valid = len > 0;
     for (size_t i = 1; *valid && i < len; i++)
         if ((p[i] & 0xC0) != 0x80) *valid = false;
@@ -97,9 +99,9 @@ char *ctl_format_clean(const char *text, size_t max)
     size_t size = strlen(text);
     char *out = malloc(size + 4);
     if (!out) return NULL;
-    const unsigned char *p = (const unsigned char *) text;
+    const unsigned char *p = (const unsigned char *)text;
     size_t o = 0, chars = 0;
-    size_t cut = 0;       /* out offset after max - 3 characters */
+    size_t cut = 0; /* out offset after max - 3 characters */
     bool fits = true;
     while (*p) {
         if (max && chars == (max > 3 ? max - 3 : 0)) cut = o;
@@ -130,7 +132,7 @@ char *ctl_format_clean(const char *text, size_t max)
 size_t ctl_format_width(const char *text)
 {
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
         if ((*p & 0xC0) != 0x80) n++;
     return n;
 }
@@ -141,7 +143,8 @@ static int s_append(char **buf, size_t *len, size_t *cap, const char *text)
     size_t n = strlen(text);
     if (*len + n + 1 > *cap) {
         size_t grown = *cap ? *cap * 2 : 128;
-        while (grown < *len + n + 1) grown *= 2;
+        while (grown < *len + n + 1)
+            grown *= 2;
         char *p = realloc(*buf, grown);
         if (!p) return -1;
         *buf = p;
@@ -162,11 +165,11 @@ int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t le
     if (!clean) return -1;
     bool v6 = strchr(clean, ':') != NULL;
     int n = snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", clean, v6 ? "]" : "",
-                     (long long) json_integer_value(port));
+                     (long long)json_integer_value(port));
     free(clean);
-    if (with_weight && json_is_integer(weight) && json_integer_value(weight) != 1 && n > 0
-        && (size_t) n < len)
-        snprintf(buf + n, len - (size_t) n, "x%lld", (long long) json_integer_value(weight));
+    if (with_weight && json_is_integer(weight) && json_integer_value(weight) != 1 && n > 0 &&
+        (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, "x%lld", (long long)json_integer_value(weight));
     return 0;
 }
 

@@ -28,7 +28,8 @@ static int s_add(ctl_table_t *self, const char *const *cells)
     for (size_t c = 0; c < self->ncols; c++) {
         row[c] = ctl_format_clean(cells[c], 0);
         if (!row[c]) {
-            while (c--) free(row[c]);
+            while (c--)
+                free(row[c]);
             return -1;
         }
         size_t w = ctl_format_width(row[c]);
@@ -41,7 +42,8 @@ ctl_table_t *ctl_table_new(const char *const *headers)
 {
     ctl_table_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    while (headers[self->ncols]) self->ncols++;
+    while (headers[self->ncols])
+        self->ncols++;
     self->cap = 8;
     self->cells = calloc(self->cap * self->ncols, sizeof *self->cells);
     self->width = calloc(self->ncols, sizeof *self->width);
@@ -58,7 +60,8 @@ void ctl_table_destroy(ctl_table_t **self_p)
     ctl_table_t *self = *self_p;
     if (!self) return;
     if (self->cells)
-        for (size_t i = 0; i < (self->rows + 1) * self->ncols; i++) free(self->cells[i]);
+        for (size_t i = 0; i < (self->rows + 1) * self->ncols; i++)
+            free(self->cells[i]);
     free(self->cells);
     free(self->width);
     free(self->right);
@@ -93,9 +96,9 @@ int ctl_table_print(const ctl_table_t *self, FILE *out)
         for (size_t c = 0; c < self->ncols; c++) {
             size_t pad = self->width[c] - ctl_format_width(row[c]);
             bool last = c + 1 == self->ncols;
-            if (self->right[c]) fprintf(out, "%*s", (int) pad, "");
+            if (self->right[c]) fprintf(out, "%*s", (int)pad, "");
             fputs(row[c], out);
-            if (!last && !self->right[c]) fprintf(out, "%*s", (int) pad, "");
+            if (!last && !self->right[c]) fprintf(out, "%*s", (int)pad, "");
             fputs(last ? "\n" : "  ", out);
         }
     }

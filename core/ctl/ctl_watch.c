@@ -1,0 +1,164 @@
+/* ctl_watch: the state feed of the core on a terminal, see ctl_watch.h. */
+#include "core/ctl/ctl_watch.h"
+#include "broker/ilp_msg.h"
+#include "common/codec.h"
+#include "core/ctl/ctl_format.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_POLL_MS 500 /* zsys_interrupted is checked at least this often */
+
+/* A state publication, decoded. */
+typedef struct {
+    service_t *service;
+    char *state;
+    char *expected;
+    char *error; /* NULL when none */
+} s_change_t;
+
+static void s_change_clear(s_change_t *change)
+{
+    service_destroy(&change->service);
+    free(change->state);
+    free(change->expected);
+    free(change->error);
+}
+
+/* Decodes a "state" body. Returns -1 with the reason in err. */
+static int s_change_decode(const msgpack_object *map, s_change_t *change, char *err, size_t errlen)
+{
+    memset(change, 0, sizeof *change);
+    change->service = service_decode(codec_map_get(map, "service"), err, errlen);
+    if (!change->service ||
+        codec_get_str(map, "state", ILP_MAX_EXT_NAME, true, &change->state, err, errlen) ||
+        codec_get_str(map, "expected_state", ILP_MAX_EXT_NAME, true, &change->expected, err,
+                      errlen) ||
+        codec_get_str(map, "error", CODEC_MAX_STRING, false, &change->error, err, errlen)) {
+        s_change_clear(change);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes one line for the change. Returns -1 when out of memory. */
+static int s_watch_text(const s_change_t *change, const char *now)
+{
+    char *name = ctl_format_clean(change->service->name, 0);
+    char *state = ctl_format_clean(change->state, 0);
+    char *expected = ctl_format_clean(change->expected, 0);
+    char *error = change->error ? ctl_format_clean(change->error, 0) : NULL;
+    int rc = -1;
+    if (name && state && expected && (error || !change->error)) {
+        printf("%s %s %s (expected %s)%s%s\n", now, name, state, expected, error ? " error: " : "",
+               error ? error : "");
+        rc = 0;
+    }
+    free(name);
+    free(state);
+    free(expected);
+    free(error);
+    return rc;
+}
+
+/* A JSON string of text cleaned (valid UTF-8), or null for NULL. */
+static json_t *s_json_text(const char *text)
+{
+    if (!text) return json_null();
+    char *clean = ctl_format_clean(text, 0);
+    json_t *value = clean ? json_string(clean) : NULL;
+    free(clean);
+    return value;
+}
+
+static int s_watch_json(const s_change_t *change, const char *now)
+{
+    const service_t *svc = change->service;
+    json_t *targets = json_array();
+    for (size_t i = 0; targets && i < svc->target_count; i++)
+        json_array_append_new(targets, json_pack("{s:o, s:I, s:I}", "host",
+                                                 s_json_text(svc->targets[i].host), "port",
+                                                 (json_int_t)svc->targets[i].port, "weight",
+                                                 (json_int_t)svc->targets[i].weight));
+    json_t *obj = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "time", now, "name", s_json_text(svc->name), "state",
+        s_json_text(change->state), "expected_state", s_json_text(change->expected), "error",
+        s_json_text(change->error), "public_ip", s_json_text(svc->public_ip), "targets", targets);
+    char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!line) return -1;
+    printf("%s\n", line);
+    free(line);
+    return 0;
+}
+
+/* Handles one message from the SUB socket. Returns -1 when stdout fails. */
+static int s_on_message(zmsg_t **msg_p, bool json)
+{
+    char err[256], *topic = NULL;
+    msgpack_unpacked body;
+    msgpack_unpacked_init(&body);
+    zframe_t *frame = ilp_msg_pub_decode(*msg_p, &topic, &body, err, sizeof err);
+    int rc = 0;
+    if (!frame) {
+        fprintf(stderr, "interlookctl: skipping a malformed publication: %s\n", err);
+    } else if (!strcmp(topic, "state")) { /* subscriptions match a prefix */
+        s_change_t change;
+        if (s_change_decode(&body.data, &change, err, sizeof err) != 0) {
+            fprintf(stderr, "interlookctl: skipping a malformed state publication: %s\n", err);
+        } else {
+            char now[48];
+            ctl_format_now(now, sizeof now);
+            if ((json ? s_watch_json(&change, now) : s_watch_text(&change, now)) != 0)
+                fprintf(stderr, "interlookctl: out of memory, a change was not shown\n");
+            s_change_clear(&change);
+            if (fflush(stdout) != 0 || ferror(stdout)) rc = -1;
+        }
+    }
+    msgpack_unpacked_destroy(&body);
+    zframe_destroy(&frame);
+    free(topic);
+    zmsg_destroy(msg_p);
+    return rc;
+}
+
+int ctl_watch_run(const char *endpoint, bool json)
+{
+    zsys_init(); /* installs the SIGINT/SIGTERM handler: zsys_interrupted */
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    if (!sub) {
+        fprintf(stderr, "interlookctl: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
+        return 1;
+    }
+    zsock_set_linger(sub, 0);
+    zsock_set_subscribe(sub, "state");
+    if (zsock_connect(sub, "%s", endpoint) != 0) {
+        fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n", endpoint,
+                zmq_strerror(errno));
+        zsock_destroy(&sub);
+        return 2;
+    }
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "interlookctl: watching %s (Ctrl-C to stop)\n", endpoint);
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    int rc = poller ? 0 : 1;
+    while (rc == 0 && !zsys_interrupted) {
+        if (!zpoller_wait(poller, S_POLL_MS)) {
+            if (zpoller_terminated(poller)) break;
+            continue;
+        }
+        zmsg_t *msg = zmsg_recv(sub);
+        if (!msg) break; /* interrupted */
+        if (s_on_message(&msg, json) != 0) {
+            fprintf(stderr, "interlookctl: cannot write the output\n");
+            rc = 1;
+        }
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&sub);
+    return rc;
+}

@@ -1,0 +1,18 @@
+/* ctl_watch: `interlookctl watch`: a SUB socket on the core's PUB endpoint,
+ * subscribed to "state", printing one line per change of an entry until
+ * SIGINT or SIGTERM. */
+#ifndef INTERLOOK_CTL_WATCH_H
+#define INTERLOOK_CTL_WATCH_H
+
+#include <stdbool.h>
+
+/* Watches endpoint: each state publication prints
+ * "TIME NAME STATE (expected EXPECTED)[ error: ERROR]", or with json one
+ * compact object {time, name, state, expected_state, error, public_ip,
+ * targets} per line. Malformed publications are skipped with a warning on
+ * stderr. Returns the exit status: 0 when stopped by SIGINT/SIGTERM, 1 when
+ * the output cannot be written or the socket fails, 2 for an endpoint ZeroMQ
+ * refuses. */
+int ctl_watch_run(const char *endpoint, bool json);
+
+#endif

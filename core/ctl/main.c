@@ -1,0 +1,253 @@
+/* interlookctl: the command-line client of interlookd. It reads the core's
+ * HTTP API (services, one service, extensions, workflow) and prints tables or
+ * the API's JSON, and follows the core's "state" publications (watch).
+ *
+ *   interlookctl [-c FILE] [--api URL] [--json] services | service NAME |
+ *                extensions | workflow
+ *   interlookctl [-c FILE] [--publish EP] [--json] watch
+ *
+ * The API address is --api, else $INTERLOOK_API, else core.listen as the core
+ * reads it (-c FILE, then $INTERLOOK_LISTEN), else http://127.0.0.1:8080; the
+ * publish endpoint is --publish, else core.bus.publish as the extensions read
+ * it (-c FILE, then $INTERLOOK_BUS_PUBLISH), else tcp://127.0.0.1:5571. */
+#include "broker/bus_config.h"
+#include "common/config.h"
+#include "common/version.h"
+#include "core/ctl/ctl_cmd.h"
+#include "core/ctl/ctl_watch.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_DEFAULT_API "http://127.0.0.1:8080"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: interlookctl [options] COMMAND\n"
+            "The command-line client of interlookd.\n\n"
+            "Commands:\n"
+            "  services            every service: state, expected state, public IP, targets,\n"
+            "                      error, age (since detected), sorted by name\n"
+            "  service NAME        every field of one service\n"
+            "  extensions          the live instances of each extension of the workflow\n"
+            "  workflow            the workflow's steps\n"
+            "  watch               one line per change of a service, until SIGINT/SIGTERM\n\n"
+            "Options:\n"
+            "  -c, --config FILE   the stack's configuration file (core.listen,\n"
+            "                      core.bus.publish)\n"
+            "  -a, --api URL       the core's HTTP API (default %s;\n"
+            "                      else $INTERLOOK_API, else core.listen of FILE or\n"
+            "                      $INTERLOOK_LISTEN, '*' and 0.0.0.0 meaning 127.0.0.1)\n"
+            "  -p, --publish EP    the core's PUB endpoint, for watch (default\n"
+            "                      %s; else core.bus.publish of FILE or\n"
+            "                      $INTERLOOK_BUS_PUBLISH)\n"
+            "  -j, --json          print the API's JSON (indented); watch: one compact object\n"
+            "                      per change {time, name, state, expected_state, error,\n"
+            "                      public_ip, targets}\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       the version\n\n"
+            "Exit status: 0 success (watch: stopped by SIGINT/SIGTERM), 1 runtime failure\n"
+            "(core unreachable, no such service, an invalid answer), 2 bad usage or\n"
+            "configuration.\n",
+            S_DEFAULT_API, BUS_DEFAULT_PUBLISH);
+}
+
+static void s_short_usage(void)
+{
+    fprintf(stderr, "usage: interlookctl [-c FILE] [--api URL] [--publish EP] [--json]\n"
+                    "                    services | service NAME | extensions | workflow | watch\n"
+                    "(interlookctl --help tells more)\n");
+}
+
+/* Checks an --api / $INTERLOOK_API URL and copies it without trailing '/'.
+ * Returns -1 when it is not an http:// or https:// URL. */
+static int s_api_url(const char *url, char *out, size_t outlen)
+{
+    const char *rest = !strncmp(url, "http://", 7)    ? url + 7
+                       : !strncmp(url, "https://", 8) ? url + 8
+                                                      : NULL;
+    if (!rest || !*rest || *rest == '/' || strlen(url) >= outlen) return -1;
+    snprintf(out, outlen, "%s", url);
+    size_t n = strlen(out);
+    while (n > (size_t)(rest - url) && out[n - 1] == '/')
+        out[--n] = 0;
+    return 0;
+}
+
+/* The API URL of the core listening on address (core.listen): "HOST:PORT",
+ * "[V6]:PORT", "*:PORT", ":PORT". A wildcard host becomes the loopback
+ * address. Returns -1 with the reason in err. */
+static int s_listen_url(const char *address, char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (!strcmp(address, "off")) {
+        snprintf(err, errlen, "the core's HTTP API is off: give --api");
+        return -1;
+    }
+    char host[256];
+    const char *port;
+    bool v6 = address[0] == '[';
+    if (v6) {
+        const char *close = strchr(address, ']');
+        if (!close || close[1] != ':' || (size_t)(close - address) > sizeof host) goto bad;
+        memcpy(host, address + 1, (size_t)(close - address - 1));
+        host[close - address - 1] = 0;
+        port = close + 2;
+        if (!strcmp(host, "::")) strcpy(host, "::1");
+    } else {
+        const char *colon = strrchr(address, ':');
+        if (!colon || (size_t)(colon - address) >= sizeof host) goto bad;
+        memcpy(host, address, (size_t)(colon - address));
+        host[colon - address] = 0;
+        port = colon + 1;
+        if (!*host || !strcmp(host, "*") || !strcmp(host, "0.0.0.0")) strcpy(host, "127.0.0.1");
+    }
+    size_t digits = strspn(port, "0123456789");
+    if (digits == 0 || digits > 5 || port[digits] || atoi(port) > 65535) goto bad;
+    if (atoi(port) == 0) {
+        snprintf(err, errlen, "'%s': the core listens on a port the system chooses: give --api",
+                 address);
+        return -1;
+    }
+    snprintf(out, outlen, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", atoi(port));
+    return 0;
+bad:
+    snprintf(err, errlen, "'%s' is not HOST:PORT", address);
+    return -1;
+}
+
+/* A wildcard endpoint where a core binds ("tcp://" then "*:PORT" or "0.0.0.0:PORT") as one
+ * to connect to. */
+static void s_publish_endpoint(const char *endpoint, char *out, size_t outlen)
+{
+    if (!strncmp(endpoint, "tcp://*:", 8))
+        snprintf(out, outlen, "tcp://127.0.0.1:%s", endpoint + 8);
+    else if (!strncmp(endpoint, "tcp://0.0.0.0:", 14))
+        snprintf(out, outlen, "tcp://127.0.0.1:%s", endpoint + 14);
+    else
+        snprintf(out, outlen, "%s", endpoint);
+}
+
+/* Says what is wrong with the command line, then the usage; returns 2. */
+static int s_bad_usage(const char *what, const char *arg)
+{
+    fprintf(stderr, "interlookctl: %s%s%s%s\n", what, arg ? " '" : "", arg ? arg : "",
+            arg ? "'" : "");
+    s_short_usage();
+    return 2;
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"api", required_argument, NULL, 'a'},
+                                            {"publish", required_argument, NULL, 'p'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
+    const char *path = NULL, *api_arg = NULL, *publish_arg = NULL;
+    bool json = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:a:p:jhV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'a':
+            api_arg = optarg;
+            break;
+        case 'p':
+            publish_arg = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("interlookctl %s\n", INTERLOOK_VERSION);
+            return 0;
+        default:
+            s_short_usage();
+            return 2;
+        }
+    }
+    if (optind >= argc) return s_bad_usage("no command given", NULL);
+    const char *command = argv[optind];
+    int nargs = argc - optind - 1;
+    static const char *const commands[] = {"services", "service", "extensions",
+                                           "workflow", "watch",   NULL};
+    const char *const *known = commands;
+    while (*known && strcmp(*known, command))
+        known++;
+    if (!*known) return s_bad_usage("unknown command", command);
+    bool is_service = !strcmp(command, "service");
+    if (is_service && (nargs != 1 || !*argv[optind + 1]))
+        return s_bad_usage("service: give one service name", NULL);
+    if (!is_service && nargs > 0) return s_bad_usage("unexpected argument", argv[optind + 1]);
+
+    /* Where the core is: options, environment, configuration file. */
+    char err[512], api[1024], publish[1024];
+    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    if (!cfg) {
+        fprintf(stderr, "interlookctl: %s\n", path ? err : "out of memory");
+        return 2;
+    }
+    bus_config_t bus;
+    const char *listen = NULL;
+    if (bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
+        (config_string(cfg, "core.listen", "127.0.0.1:8080", &listen) &&
+         snprintf(err, sizeof err, "%s", config_error(cfg)))) {
+        fprintf(stderr, "interlookctl: %s\n", err);
+        config_destroy(&cfg);
+        return 2;
+    }
+    const char *env_api = getenv("INTERLOOK_API");
+    const char *env_listen = getenv("INTERLOOK_LISTEN");
+    if (env_listen && *env_listen) listen = env_listen;
+    bool watch = !strcmp(command, "watch");
+    int rc = 0;
+    if (watch) {
+        s_publish_endpoint(publish_arg ? publish_arg : bus.publish, publish, sizeof publish);
+    } else if (api_arg || (env_api && *env_api)) {
+        const char *url = api_arg ? api_arg : env_api;
+        if (s_api_url(url, api, sizeof api) != 0) {
+            fprintf(stderr, "interlookctl: %s: '%s' is not an http:// or https:// URL\n",
+                    api_arg ? "--api" : "INTERLOOK_API", url);
+            rc = 2;
+        }
+    } else if (s_listen_url(listen, api, sizeof api, err, sizeof err) != 0) {
+        if (env_listen && *env_listen)
+            fprintf(stderr, "interlookctl: INTERLOOK_LISTEN: %s\n", err);
+        else if (path)
+            fprintf(stderr, "interlookctl: %s:%d: core.listen: %s\n", path,
+                    config_line(cfg, "core.listen"), err);
+        else
+            fprintf(stderr, "interlookctl: core.listen: %s\n", err);
+        rc = 2;
+    }
+    config_destroy(&cfg);
+    if (rc) return rc;
+
+    if (watch) return ctl_watch_run(publish, json);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "interlookctl: cannot initialise libcurl\n");
+        return 1;
+    }
+    ctl_cmd_options_t cmd = {.api = api, .json = json};
+    if (!strcmp(command, "services"))
+        rc = ctl_cmd_services(&cmd);
+    else if (is_service)
+        rc = ctl_cmd_service(&cmd, argv[optind + 1]);
+    else if (!strcmp(command, "extensions"))
+        rc = ctl_cmd_extensions(&cmd);
+    else
+        rc = ctl_cmd_workflow(&cmd);
+    curl_global_cleanup();
+    return rc;
+}
