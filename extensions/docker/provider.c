@@ -96,7 +96,7 @@ int provider_config_load(provider_config_t *self, config_t *cfg, char *err, size
         config_string(cfg, "provider.docker.mode", "containers", &mode) ||
         config_list(cfg, "provider.docker.labelSelector", &self->label_selector) ||
         config_duration(cfg, "provider.docker.pollInterval", 30000, &self->poll_ms) ||
-        config_duration(cfg, "provider.docker.deleteGrace", 2000, &self->delete_grace_ms) ||
+        config_duration(cfg, "provider.docker.deleteGrace", 5000, &self->delete_grace_ms) ||
         config_string(cfg, "provider.docker.hostIP", NULL, &self->host_ip) ||
         config_string(cfg, "provider.docker.logLevel", "info", &self->log_level)) {
         snprintf(err, errlen, "%s", config_error(cfg));

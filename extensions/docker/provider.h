@@ -28,7 +28,7 @@ typedef struct {
     zlistx_t *label_selector; /* provider.docker.labelSelector */
     int64_t poll_ms;          /* provider.docker.pollInterval (30s) */
     int64_t
-        delete_grace_ms;   /* provider.docker.deleteGrace (2s): absent this long before a delete */
+        delete_grace_ms;   /* provider.docker.deleteGrace (5s): absent this long before a delete */
     const char *host_ip;   /* provider.docker.hostIP (default: the host's primary address) */
     const char *log_level; /* provider.docker.logLevel (info) */
 } provider_config_t;
