@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # make run: starts interlookd and the extensions of its workflow that this
 # build has, all with the same configuration file, logging to this terminal.
 # Ctrl-C (or SIGTERM) stops them all cleanly.
@@ -39,4 +39,12 @@ for step in $steps; do
     fi
 done
 echo "run: started (workflow: $steps); Ctrl-C stops"
+# One process ending (the core failing to bind its port, say) stops them all.
+wait -n
+status=$?
+trap - INT TERM
+echo "run: a process ended (status $status); stopping the others"
+# shellcheck disable=SC2086
+kill -TERM $pids 2>/dev/null
 wait
+exit "$status"
