@@ -133,13 +133,9 @@ static void s_warn(broker_t *self, const char *fmt, ...)
  * peer is gone (EHOSTUNREACH) or cannot take more (EAGAIN). */
 static int s_send_raw(broker_t *self, zframe_t *routing_id, ilp_cmd_t cmd, zframe_t *body)
 {
-    zmsg_t *zmsg = zmsg_new();
+    zmsg_t *zmsg = ilp_msg_frames(cmd, body);
     zframe_t *rid = zframe_dup(routing_id);
-    zframe_t *copy = zframe_dup(body);
-    zmsg_append(zmsg, &rid);
-    zmsg_addstr(zmsg, ILP_SIGNATURE);
-    zmsg_addstr(zmsg, ilp_cmd_name(cmd));
-    zmsg_append(zmsg, &copy);
+    zmsg_prepend(zmsg, &rid);
     int rc = zmsg_send(&zmsg, self->router);
     if (rc != 0) {
         self->stats.send_failures++;

@@ -29,3 +29,16 @@ int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
     if (env && *env) bus->publish = env;
     return 0;
 }
+
+ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
+                                      const char *instance, uint32_t credit, const char *router,
+                                      const char *publish)
+{
+    return (ilp_client_config_t){.name = name,
+                                 .instance = instance,
+                                 .credit = credit,
+                                 .router_endpoint = router ? router : bus->router,
+                                 .publish_endpoint = publish ? publish : bus->publish,
+                                 .heartbeat_ms = bus->heartbeat_ms,
+                                 .liveness = bus->liveness};
+}

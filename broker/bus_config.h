@@ -4,6 +4,7 @@
 #ifndef INTERLOOK_BUS_CONFIG_H
 #define INTERLOOK_BUS_CONFIG_H
 
+#include "broker/ilp_client.h"
 #include "common/config.h"
 
 #include <stdint.h>
@@ -22,5 +23,11 @@ typedef struct {
  * environment. Strings stay owned by cfg or the environment. Returns -1 with
  * "FILE:LINE: key: reason" in err. */
 int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen);
+
+/* The SDK's settings for an extension: endpoints from the command line when
+ * given (router, publish not NULL), else from bus; heartbeat from bus. */
+ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
+                                      const char *instance, uint32_t credit, const char *router,
+                                      const char *publish);
 
 #endif

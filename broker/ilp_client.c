@@ -46,11 +46,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
 
 static int s_send_body(ilp_client_t *self, ilp_cmd_t cmd, zframe_t *body)
 {
-    zmsg_t *zmsg = zmsg_new();
-    zframe_t *copy = zframe_dup(body);
-    zmsg_addstr(zmsg, ILP_SIGNATURE);
-    zmsg_addstr(zmsg, ilp_cmd_name(cmd));
-    zmsg_append(zmsg, &copy);
+    zmsg_t *zmsg = ilp_msg_frames(cmd, body);
     int rc = zmsg_send(&zmsg, self->dealer);
     zmsg_destroy(&zmsg);
     if (rc == 0) self->last_sent = zclock_mono();

@@ -146,10 +146,18 @@ zmsg_t *ilp_msg_encode(const ilp_msg_t *self)
 {
     zframe_t *body = ilp_msg_encode_body(self);
     if (!body) return NULL;
+    zmsg_t *zmsg = ilp_msg_frames(self->cmd, body);
+    zframe_destroy(&body);
+    return zmsg;
+}
+
+zmsg_t *ilp_msg_frames(ilp_cmd_t cmd, zframe_t *body)
+{
     zmsg_t *zmsg = zmsg_new();
+    zframe_t *copy = zframe_dup(body);
     zmsg_addstr(zmsg, ILP_SIGNATURE);
-    zmsg_addstr(zmsg, ilp_cmd_name(self->cmd));
-    zmsg_append(zmsg, &body);
+    zmsg_addstr(zmsg, ilp_cmd_name(cmd));
+    zmsg_append(zmsg, &copy);
     return zmsg;
 }
 

@@ -91,6 +91,9 @@ zmsg_t *ilp_msg_encode(const ilp_msg_t *self);
 /* Encodes only the body frame (to keep and resend). NULL as above. */
 zframe_t *ilp_msg_encode_body(const ilp_msg_t *self);
 
+/* The three frames ["ILP1", CMD, body] around an encoded body (copied). */
+zmsg_t *ilp_msg_frames(ilp_cmd_t cmd, zframe_t *body);
+
 /* Decodes the three frames ["ILP1", CMD, body]. Returns NULL with the reason in
  * err for a wrong frame count, signature, unknown command, a body that is not a
  * map, or a field of the wrong type or outside its bounds. */

@@ -231,22 +231,20 @@ static int s_on_housekeep(zloop_t *loop, int timer_id, void *arg)
 
 /* Inputs: the HTTP API (answered in the loop) -------------------------------- */
 
-static char *s_json_error(const char *fmt, const char *arg)
-{
-    char text[512];
-    snprintf(text, sizeof text, fmt, arg);
-    json_t *obj = json_pack("{s:s}", "error", text);
-    char *body = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    return body;
-}
-
 static void s_reply_json(api_reply_t *reply, int status, json_t *obj)
 {
     reply->status = status;
     reply->content_type = "application/json";
     reply->body = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
+}
+
+/* {"error": text} with that status; fmt takes one string. */
+static void s_reply_error(api_reply_t *reply, int status, const char *fmt, const char *arg)
+{
+    char text[512];
+    snprintf(text, sizeof text, fmt, arg);
+    s_reply_json(reply, status, json_pack("{s:s}", "error", text));
 }
 
 static json_t *s_services_json(server_t *self)
@@ -390,15 +388,11 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
     for (const char *const *k = known; *k && !is_known; k++)
         is_known = !strcmp(path, *k);
     if (!is_known) {
-        reply->status = 404;
-        reply->content_type = "application/json";
-        reply->body = s_json_error("no such path: %s", path);
+        s_reply_error(reply, 404, "no such path: %s", path);
         return;
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        reply->status = 405;
-        reply->content_type = "application/json";
-        reply->body = s_json_error("method %s not allowed (use GET)", method);
+        s_reply_error(reply, 405, "method %s not allowed (use GET)", method);
         return;
     }
     if (!strcmp(path, "/health")) {
@@ -412,9 +406,7 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
     } else if (!strncmp(path, "/services/", 10)) {
         entry_t *entry = workflow_lookup(self->workflow, path + 10);
         if (!entry) {
-            reply->status = 404;
-            reply->content_type = "application/json";
-            reply->body = s_json_error("no service named '%s'", path + 10);
+            s_reply_error(reply, 404, "no service named '%s'", path + 10);
             return;
         }
         s_reply_json(reply, 200, entry_to_json(entry, workflow_steps(self->workflow)));

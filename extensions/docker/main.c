@@ -95,13 +95,7 @@ int main(int argc, char *argv[])
     }
     log_setup("interlook-docker", level, "stderr");
     zsys_init();
-    ilp_client_config_t cc = {.name = name,
-                              .instance = instance,
-                              .credit = 1,
-                              .router_endpoint = router ? router : bus.router,
-                              .publish_endpoint = publish ? publish : bus.publish,
-                              .heartbeat_ms = bus.heartbeat_ms,
-                              .liveness = bus.liveness};
+    ilp_client_config_t cc = bus_config_client(&bus, name, instance, 1, router, publish);
     provider_t *provider = provider_new(&pc, &cc, err, sizeof err);
     if (!provider) {
         fprintf(stderr, "interlook-docker: %s\n", err);

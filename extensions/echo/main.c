@@ -191,13 +191,8 @@ int main(int argc, char *argv[])
     }
     log_setup("interlook-echo", level, "stderr");
 
-    ilp_client_config_t cc = {.name = name ? name : cfg_name,
-                              .instance = instance,
-                              .credit = (uint32_t)credit,
-                              .router_endpoint = router ? router : bus.router,
-                              .publish_endpoint = publish ? publish : bus.publish,
-                              .heartbeat_ms = bus.heartbeat_ms,
-                              .liveness = bus.liveness};
+    ilp_client_config_t cc = bus_config_client(&bus, name ? name : cfg_name, instance,
+                                               (uint32_t)credit, router, publish);
     echo_t echo = {.delay_ms = delay};
     echo.held = zlistx_new();
     zlistx_set_destructor(echo.held, (zlistx_destructor_fn *)s_held_free);

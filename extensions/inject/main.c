@@ -277,13 +277,7 @@ int main(int argc, char *argv[])
     inject_t self = {.once = once, .stdin_open = !once};
     self.services = zhashx_new();
     zhashx_set_destructor(self.services, (zhashx_destructor_fn *)service_destroy);
-    ilp_client_config_t cc = {.name = name,
-                              .instance = instance,
-                              .credit = 1,
-                              .router_endpoint = router ? router : bus.router,
-                              .publish_endpoint = publish ? publish : bus.publish,
-                              .heartbeat_ms = bus.heartbeat_ms,
-                              .liveness = bus.liveness};
+    ilp_client_config_t cc = bus_config_client(&bus, name, instance, 1, router, publish);
     ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
     self.client = ilp_client_new(&cc, &handler, &self);
     config_destroy(&cfg);

@@ -103,13 +103,8 @@ int main(int argc, char *argv[])
         allocator_list(allocator, stdout);
         rc = 0;
     } else {
-        ilp_client_config_t cc = {.name = name,
-                                  .instance = instance,
-                                  .credit = (uint32_t)ac.credit,
-                                  .router_endpoint = router ? router : bus.router,
-                                  .publish_endpoint = publish ? publish : bus.publish,
-                                  .heartbeat_ms = bus.heartbeat_ms,
-                                  .liveness = bus.liveness};
+        ilp_client_config_t cc =
+            bus_config_client(&bus, name, instance, (uint32_t)ac.credit, router, publish);
         rc = allocator_run(allocator, &cc) == 0 ? 0 : 1;
     }
     allocator_destroy(&allocator);
