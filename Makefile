@@ -4,6 +4,8 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
+#   make bins       the binaries only (no tests, no cmocka needed)
+#   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -55,11 +57,12 @@ TEST_HELP  = $(wildcard tests/support/*.c)
 TEST_BINS  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps test asan run bench clean format format-check lint
+.PHONY: all bins deps test asan run bench clean format format-check lint install
 # Keep every object: none is an intermediate file for make to delete (which
 # would also print after the test summary, the line CI reads).
 .SECONDARY:
 all: deps-check $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
+bins: $(BIN_PATHS)
 
 # Missing libraries are installed once, by the project's own script.
 deps-check:
@@ -98,7 +101,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
 
 test: all
-	@BUILD=$(BUILD) ./tests/run.sh $(TEST_BINS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) ./tests/run.sh $(TEST_BINS)
 
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 test
@@ -116,6 +119,25 @@ format-check:
 lint:
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
 	    --suppress=missingIncludeSystem -I. common broker core extensions
+
+# Installation (as packagers expect: PREFIX, DESTDIR). The configuration is
+# never overwritten; the units run the binaries from $(BINDIR).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+STATEDIR   ?= /var/lib
+UNITS       = $(wildcard deploy/systemd/*.service)
+install: bins
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/interlook $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(INSTALL_STRIP) $(BIN_PATHS) $(DESTDIR)$(BINDIR)
+	[ -e $(DESTDIR)$(SYSCONFDIR)/interlook/interlook.yml ] || \
+	    sed 's|\./var/entries\.db|$(STATEDIR)/interlook-core/entries.db|; s|\./var/ipalloc\.db|$(STATEDIR)/interlook-ipalloc/ipalloc.db|' \
+	        deploy/interlook.yml >$(DESTDIR)$(SYSCONFDIR)/interlook/interlook.yml
+	for u in $(UNITS); do \
+	    sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+	        >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
 
 clean:
 	rm -rf build

@@ -1,11 +1,27 @@
 #!/bin/sh
 # Installs the Debian 12 packages interlook needs to build, test and run.
 # Idempotent; run as root (or through sudo). Every package the project uses is listed here.
+#   usage: install-deps.sh [all|build|runtime] [EXTRA_PACKAGE ...]
+#     all      (default) build, test and deploy-test packages
+#     build    what `make bins` needs (the image's build stage)
+#     runtime  the shared libraries the binaries load (the image's final stage)
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
 libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev"
-TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static"
+TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static \
+debootstrap docker-compose systemd"
+RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 ca-certificates"
+
+mode=all
+case "${1:-}" in
+    all | build | runtime) mode=$1; shift ;;
+esac
+case "$mode" in
+    all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+    build) PKGS="$BUILD_PKGS" ;;
+    runtime) PKGS="$RUNTIME_PKGS" ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -14,7 +30,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=""
-for p in $BUILD_PKGS $TEST_PKGS "$@"; do
+for p in $PKGS "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
@@ -24,3 +40,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ "$mode" != all ]; then # an image layer: leave no package lists behind
+    $SUDO apt-get clean
+    $SUDO rm -rf /var/lib/apt/lists/*
+fi

@@ -236,8 +236,13 @@ static char *s_curl_error(docker_api_t *self, CURL *easy, CURLcode rc, char *err
     curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
     const char *reason = os_errno ? strerror((int)os_errno) : NULL;
     if (reason && detail && strstr(detail, reason)) reason = NULL;
-    return s_printf("%s%s%s (%s%s%s)", what, detail ? ": " : "", detail ? detail : "",
-                    self->endpoint, reason ? ": " : "", reason ? reason : "");
+    /* The usual cause on a fresh install: name the fix, not only the symptom. */
+    const char *hint =
+        os_errno == EACCES && self->unix_path
+            ? "; run as root or in the socket's group (in docker-compose: DOCKER_GID)"
+            : "";
+    return s_printf("%s%s%s (%s%s%s)%s", what, detail ? ": " : "", detail ? detail : "",
+                    self->endpoint, reason ? ": " : "", reason ? reason : "", hint);
 }
 
 /* Write callbacks (inside curl: store bytes only) ----------------------------- */

@@ -4,8 +4,10 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -190,4 +192,69 @@ int test_write_file(const char *path, const char *text)
     if (!f) return -1;
     int rc = fputs(text, f) < 0 ? -1 : 0;
     return fclose(f) == 0 ? rc : -1;
+}
+
+int test_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
+    int status = system(cmd);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *test_sh_output(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= sizeof cmd) return NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    zchunk_t *out = zchunk_new(NULL, 256);
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0)
+        zchunk_extend(out, buf, got);
+    int status = pclose(p);
+    char *text = NULL;
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        size_t len = zchunk_size(out);
+        while (len > 0 && zchunk_data(out)[len - 1] == '\n')
+            len--;
+        text = malloc(len + 1);
+        memcpy(text, zchunk_data(out), len);
+        text[len] = 0;
+    }
+    zchunk_destroy(&out);
+    return text;
+}
+
+json_t *test_get_json(const char *api, const char *path)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", api, path);
+    long status = 0;
+    char *body = test_http_get(url, &status);
+    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    return json;
+}
+
+bool test_entry_is(const char *api, const char *name, const char *state, size_t targets)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/services/%s", name);
+    json_t *e = test_get_json(api, path);
+    const char *now = json_string_value(json_object_get(e, "state"));
+    json_t *svc = json_object_get(e, "service");
+    bool ok = now && !strcmp(now, state) && !json_is_true(json_object_get(e, "wip")) &&
+              (targets == SIZE_MAX || json_array_size(json_object_get(svc, "targets")) == targets);
+    json_decref(e);
+    return ok;
 }

@@ -5,6 +5,7 @@
 #define INTERLOOK_TESTUTIL_H
 
 #include <czmq.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -42,5 +43,20 @@ char *test_tmpdir(void);
 
 /* Writes text to path. Returns 0 or -1. */
 int test_write_file(const char *path, const char *text);
+
+/* Runs the printf-formatted command with sh (system()). Returns its exit
+ * status, or -1 when it could not run or was killed. */
+int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs the command and returns its standard output without trailing
+ * newlines (caller frees); NULL when it could not run or exited non-zero. */
+char *test_sh_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* GET api+path and parse the 200 answer as JSON (caller decrefs); NULL otherwise. */
+json_t *test_get_json(const char *api, const char *path);
+
+/* The core at api has an entry name in that state, not in progress, with
+ * that many targets (SIZE_MAX: any number). */
+bool test_entry_is(const char *api, const char *name, const char *state, size_t targets);
 
 #endif

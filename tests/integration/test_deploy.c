@@ -1,0 +1,416 @@
+/* The deployment artefacts of deploy/, used for real:
+ *  - the systemd units, installed by `make install` into a temporary prefix,
+ *    checked by systemd-analyze verify, and their command lines run (there is
+ *    no systemd as PID 1 here to start them);
+ *  - the image of deploy/Dockerfile, built on the base that
+ *    deploy/docker/base-image.sh makes with debootstrap (no registry);
+ *  - deploy/docker-compose.yml brought up on the real dockerd: a labelled
+ *    container is deployed through the stack, survives a kill -9 of the
+ *    core, is undeployed when removed, and the stack comes down;
+ *  - deploy/stack.yml deployed on a one-node swarm: a labelled swarm service
+ *    is deployed and undeployed.
+ * Run from the repository root (make test does). Needs root, dockerd,
+ * debootstrap and docker-compose (.ci/run provides them); without them the
+ * tests fail, loudly: none is skipped. */
+#include "tests/support/testutil.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define IMAGE   "interlook:test"
+#define UP_MS   120000 /* a stack's start: containers, registration */
+#define WAIT_MS 30000  /* a service's way through the workflow (deleteGrace 5 s) */
+
+static const char *const s_units[] = {"interlookd", "interlook-ipalloc", "interlook-docker",
+                                      "interlook-echo", NULL};
+
+typedef struct {
+    char api[64];
+    const char *name;
+    const char *state;
+    size_t targets;
+    const char *const *extensions;
+} wait_t;
+
+static bool s_registered(void *arg)
+{
+    wait_t *w = arg;
+    json_t *ext = test_get_json(w->api, "/extensions");
+    bool all = ext != NULL;
+    for (size_t i = 0; all && w->extensions[i]; i++)
+        all = json_array_size(json_object_get(ext, w->extensions[i])) > 0;
+    json_decref(ext);
+    return all;
+}
+
+static bool s_entry(void *arg)
+{
+    wait_t *w = arg;
+    return test_entry_is(w->api, w->name, w->state, w->targets);
+}
+
+static void s_wait_entry(wait_t *w, const char *name, const char *state, size_t targets)
+{
+    w->name = name;
+    w->state = state;
+    w->targets = targets;
+    if (!test_wait(s_entry, w, WAIT_MS)) {
+        char path[256];
+        snprintf(path, sizeof path, "/services/%s", name);
+        json_t *e = test_get_json(w->api, path);
+        char *text = e ? json_dumps(e, JSON_COMPACT) : strdup("(no entry)");
+        json_decref(e);
+        fail_msg("%s did not become %s with %zu target(s) within %d ms: %s", name, state, targets,
+                 WAIT_MS, text);
+    }
+}
+
+static void s_wait_registered(wait_t *w)
+{
+    static const char *const both[] = {"provider.docker", "ipam.ipalloc", NULL};
+    w->extensions = both;
+    if (!test_wait(s_registered, w, UP_MS))
+        fail_msg("the stack's extensions did not register with the core at %s within %d ms", w->api,
+                 UP_MS);
+}
+
+/* The public_ip of an entry (caller frees), NULL when it has none. */
+static char *s_public_ip(const char *api, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/services/%s", name);
+    json_t *e = test_get_json(api, path);
+    const char *ip = json_string_value(json_object_get(json_object_get(e, "service"), "public_ip"));
+    char *copy = ip ? strdup(ip) : NULL;
+    json_decref(e);
+    return copy;
+}
+
+static void s_set_ports(wait_t *w)
+{
+    int ports[3];
+    assert_int_equal(test_free_ports(ports, 3), 0);
+    char text[16];
+    snprintf(text, sizeof text, "%d", ports[0]);
+    setenv("INTERLOOK_API_PORT", text, 1);
+    snprintf(text, sizeof text, "%d", ports[1]);
+    setenv("INTERLOOK_ROUTER_PORT", text, 1);
+    snprintf(text, sizeof text, "%d", ports[2]);
+    setenv("INTERLOOK_PUBLISH_PORT", text, 1);
+    snprintf(w->api, sizeof w->api, "http://127.0.0.1:%d", ports[0]);
+}
+
+/* systemd --------------------------------------------------------------- */
+
+static pid_t s_unit_pids[3];
+
+static int s_units_down(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if (s_unit_pids[i] > 0) test_stop(s_unit_pids[i], SIGKILL, 5000);
+    unsetenv("INTERLOOK_LISTEN");
+    unsetenv("INTERLOOK_BUS_ROUTER");
+    unsetenv("INTERLOOK_BUS_PUBLISH");
+    return 0;
+}
+
+static bool s_file_has(const char *path, const char *line)
+{
+    return test_sh("grep -qx '%s' '%s'", line, path) == 0;
+}
+
+static void test_systemd_units(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir();
+    assert_non_null(root);
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build/release";
+    const char *sanitize = getenv("SANITIZE") ? getenv("SANITIZE") : "";
+    assert_int_equal(test_sh("make -s --no-print-directory install BUILD=%s SANITIZE=%s "
+                             "PREFIX=%s/usr SYSCONFDIR=%s/etc UNITDIR=%s/units "
+                             "STATEDIR=%s/var/lib >%s/install.log 2>&1",
+                             build, sanitize, root, root, root, root, root),
+                     0);
+    char conf[512];
+    snprintf(conf, sizeof conf, "%s/etc/interlook/interlook.yml", root);
+    struct stat st;
+    assert_int_equal(stat(conf, &st), 0);
+    /* The installed configuration keeps its state where the units' StateDirectory is. */
+    assert_int_equal(
+        test_sh("grep -q 'workflowEntriesFile: %s/var/lib/interlook-core/entries.db' "
+                "'%s' && grep -q 'db_file: %s/var/lib/interlook-ipalloc/ipalloc.db' '%s'",
+                root, conf, root, conf),
+        0);
+    for (size_t i = 0; s_units[i]; i++) {
+        char unit[512];
+        snprintf(unit, sizeof unit, "%s/units/%s.service", root, s_units[i]);
+        assert_int_equal(stat(unit, &st), 0);
+        /* verify prints every unknown key, bad value or missing binary. */
+        char *out = test_sh_output("systemd-analyze verify '%s' 2>&1; echo \"rc=$?\"", unit);
+        assert_non_null(out);
+        if (strcmp(out, "rc=0")) fail_msg("systemd-analyze verify %s: %s", unit, out);
+        free(out);
+        assert_true(s_file_has(unit, "Restart=on-failure"));
+        assert_true(s_file_has(unit, "RestartPreventExitStatus=2"));
+        assert_true(s_file_has(unit, "NoNewPrivileges=yes"));
+        assert_true(s_file_has(unit, "ProtectSystem=strict"));
+        assert_true(s_file_has(unit, "DynamicUser=yes"));
+        /* The unit's command line names the installed binary and configuration. */
+        char *exec = test_sh_output("sed -n 's/^ExecStart=//p' '%s'", unit);
+        assert_non_null(exec);
+        char expected[1024];
+        snprintf(expected, sizeof expected, "%s/usr/bin/%s -c %s", root, s_units[i], conf);
+        assert_string_equal(exec, expected);
+        free(exec);
+    }
+
+    /* Run the units' command lines (as systemd would, state directories
+     * made) against each other on free ports: the allocator and the Docker
+     * provider register with the core, and SIGTERM stops each with status 0. */
+    wait_t w = {0};
+    s_set_ports(&w);
+    char listen[64], router[64], publish[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%s", getenv("INTERLOOK_API_PORT"));
+    snprintf(router, sizeof router, "tcp://127.0.0.1:%s", getenv("INTERLOOK_ROUTER_PORT"));
+    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%s", getenv("INTERLOOK_PUBLISH_PORT"));
+    setenv("INTERLOOK_LISTEN", listen, 1);
+    setenv("INTERLOOK_BUS_ROUTER", router, 1);
+    setenv("INTERLOOK_BUS_PUBLISH", publish, 1);
+    assert_int_equal(
+        test_sh("mkdir -p %s/var/lib/interlook-core %s/var/lib/interlook-ipalloc", root, root), 0);
+    const char *names[] = {"interlookd", "interlook-ipalloc", "interlook-docker"};
+    for (int i = 0; i < 3; i++) {
+        char bin[512];
+        snprintf(bin, sizeof bin, "%s/usr/bin/%s", root, names[i]);
+        const char *args[] = {"-c", conf, NULL};
+        s_unit_pids[i] = test_spawn(bin, args);
+        assert_true(s_unit_pids[i] > 0);
+    }
+    s_wait_registered(&w);
+    for (int i = 2; i >= 0; i--) {
+        int status = test_stop(s_unit_pids[i], SIGTERM, 5000);
+        s_unit_pids[i] = 0;
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(test_sh("%s/usr/bin/interlook-echo --version >/dev/null", root), 0);
+    char db[512];
+    snprintf(db, sizeof db, "%s/var/lib/interlook-ipalloc/ipalloc.db", root);
+    assert_int_equal(stat(db, &st), 0); /* the allocator's state is in its StateDirectory */
+    test_sh("rm -rf '%s'", root);
+    free(root);
+}
+
+/* The image ---------------------------------------------------------------- */
+
+static void test_image_builds_offline(void **state)
+{
+    (void)state;
+    /* The base: debootstrap + docker import, no registry. Kept between runs. */
+    assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
+                             "deploy/docker/base-image.sh interlook-base:bookworm"),
+                     0);
+    /* The build through the compose file's build section (deploy/Dockerfile). */
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    assert_int_equal(test_sh("docker-compose -p interlook-build -f deploy/docker-compose.yml "
+                             "build -q core >/tmp/interlook-test-image-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-image-build.log; exit 1; }"),
+                     0);
+    /* Every binary is in it, runs as the unprivileged user, and the image's
+     * configuration passes the core's own check. */
+    char *id = test_sh_output("docker run --rm %s id -u", IMAGE);
+    assert_non_null(id);
+    assert_string_equal(id, "10001");
+    free(id);
+    for (size_t i = 0; s_units[i]; i++)
+        assert_int_equal(test_sh("docker run --rm %s %s --version >/dev/null", IMAGE, s_units[i]),
+                         0);
+    assert_int_equal(test_sh("docker run --rm %s interlookctl --version >/dev/null", IMAGE), 0);
+    assert_int_equal(test_sh("docker run --rm %s interlookd --check-config "
+                             "-c /etc/interlook/interlook.yml >/dev/null",
+                             IMAGE),
+                     0);
+}
+
+/* docker-compose ------------------------------------------------------------ */
+
+typedef struct {
+    char project[64];
+    char compose[128];
+    char web[80];
+} compose_t;
+
+static compose_t s_compose;
+
+/* Whatever the test left (it may have failed half-way) goes. */
+static int s_compose_down(void **state)
+{
+    (void)state;
+    test_sh("docker rm -f %s >/dev/null 2>&1", s_compose.web);
+    test_sh("%s down -v >/dev/null 2>&1", s_compose.compose);
+    return 0;
+}
+
+static void test_compose_stack(void **state)
+{
+    (void)state;
+    wait_t w = {0};
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ildeploy%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose, "docker-compose -p %s -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    s_compose = c;
+    s_set_ports(&w);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    char gid[16];
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(gid, sizeof gid, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", gid, 1);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    s_wait_registered(&w);
+    /* No part of the stack runs as root. */
+    const char *parts[] = {"core", "docker", "ipalloc"};
+    for (int i = 0; i < 3; i++) {
+        char *uid = test_sh_output("%s exec -T %s id -u", c.compose, parts[i]);
+        assert_non_null(uid);
+        assert_string_equal(uid, "10001");
+        free(uid);
+    }
+
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             c.web, c.web),
+                     0);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+
+    /* kill -9 of the core's container, then up again: its volume kept the
+     * entry, and the service is still deployed with the same address. */
+    assert_int_equal(test_sh("%s kill -s SIGKILL core >/dev/null 2>&1", c.compose), 0);
+    assert_int_equal(test_sh("%s up -d core >/dev/null 2>&1", c.compose), 0);
+    s_wait_registered(&w);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *again = s_public_ip(w.api, c.web);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip);
+
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", c.web), 0);
+    s_wait_entry(&w, c.web, "undeployed", SIZE_MAX);
+
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+    char *left =
+        test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s", c.project);
+    assert_non_null(left);
+    assert_string_equal(left, "");
+    free(left);
+}
+
+/* docker stack deploy ------------------------------------------------------- */
+
+typedef struct {
+    char stack[64];
+    char svc[80];
+    bool joined; /* the node was in a swarm before the test */
+} swarm_t;
+
+static swarm_t s_swarm;
+
+static bool s_stack_gone(void *arg)
+{
+    return test_sh("docker network ls -q --filter name=%s_ | grep -q .", (const char *)arg) != 0;
+}
+
+static int s_swarm_down(void **state)
+{
+    (void)state;
+    if (!*s_swarm.stack) return 0;
+    test_sh("docker service rm %s >/dev/null 2>&1", s_swarm.svc);
+    test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm.stack);
+    test_wait(s_stack_gone, s_swarm.stack, WAIT_MS);
+    test_sh("docker volume rm %s_core-state %s_ipalloc-state >/dev/null 2>&1", s_swarm.stack,
+            s_swarm.stack);
+    if (!s_swarm.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
+    return 0;
+}
+
+static void test_swarm_stack(void **state)
+{
+    (void)state;
+    wait_t w = {0};
+    s_set_ports(&w);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    char *stack = s_swarm.stack, *svc = s_swarm.svc;
+    snprintf(s_swarm.stack, sizeof s_swarm.stack, "ilstack%d", (int)getpid());
+    snprintf(s_swarm.svc, sizeof s_swarm.svc, "%s-web", stack);
+    s_swarm.joined =
+        test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
+    if (!s_swarm.joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
+
+    assert_int_equal(test_sh("docker stack deploy -c deploy/stack.yml %s >/dev/null 2>&1", stack),
+                     0);
+    s_wait_registered(&w);
+    int port[1];
+    assert_int_equal(test_free_ports(port, 1), 0);
+    assert_int_equal(
+        test_sh("docker service create -d --name %s -l interlook.hosts=%s.example.test "
+                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+                svc, svc, port[0]),
+        0);
+    s_wait_entry(&w, svc, "deployed", 1);
+    char *ip = s_public_ip(w.api, svc);
+    assert_non_null(ip);
+    free(ip);
+    assert_int_equal(test_sh("docker service rm %s >/dev/null", svc), 0);
+    s_wait_entry(&w, svc, "undeployed", SIZE_MAX);
+
+    assert_int_equal(test_sh("docker stack rm %s >/dev/null 2>&1", stack), 0);
+    assert_true(test_wait(s_stack_gone, stack, WAIT_MS));
+}
+
+static bool s_docker_up(void *arg)
+{
+    (void)arg;
+    return test_sh("docker info >/dev/null 2>&1") == 0;
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    struct stat st;
+    if (stat("deploy/docker-compose.yml", &st) != 0) {
+        fprintf(stderr, "test_deploy: run from the repository root (deploy/ not found)\n");
+        return -1;
+    }
+    if (!s_docker_up(NULL)) {
+        fprintf(stderr, "test_deploy: dockerd is not running (.ci/run starts it)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_systemd_units, s_units_down),
+        cmocka_unit_test(test_image_builds_offline),
+        cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
+        cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
+    };
+    return cmocka_run_group_tests(tests, s_setup, NULL);
+}
