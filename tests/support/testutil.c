@@ -3,6 +3,7 @@
 #include "tests/support/testutil.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -10,6 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,19 +136,38 @@ bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
     return true;
 }
 
+/* A port nobody listens on (any address) right now. */
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    bool free_now = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return free_now;
+}
+
+/* Random ports below the kernel's ephemeral range (32768-60999 by default),
+ * so that no outgoing connection takes one meanwhile, and so that test
+ * binaries running at the same time (another checkout, a helper) rarely pick
+ * the same: binding port 0 would hand every one of them the same sequence. */
 int test_free_ports(int *ports, int n)
 {
-    zsock_t *probes[16];
-    if (n > 16) return -1;
-    int rc = 0;
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid() ^ (unsigned)zclock_usecs();
     for (int i = 0; i < n; i++) {
-        probes[i] = zsock_new(ZMQ_PULL);
-        ports[i] = zsock_bind(probes[i], "tcp://127.0.0.1:*");
-        if (ports[i] <= 0) rc = -1;
+        int tries = 0;
+        bool ok = false;
+        while (!ok && tries++ < 1000) {
+            ports[i] = 20000 + (int)(rand_r(&seed) % 12000u);
+            ok = s_port_free(ports[i]);
+            for (int j = 0; ok && j < i; j++)
+                ok = ports[j] != ports[i];
+        }
+        if (!ok) return -1;
     }
-    for (int i = 0; i < n; i++)
-        zsock_destroy(&probes[i]);
-    return rc;
+    return 0;
 }
 
 static size_t s_curl_write(char *data, size_t size, size_t nmemb, void *arg)

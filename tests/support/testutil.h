@@ -31,7 +31,8 @@ pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd)
 /* Polls cond(arg) every few ms until true or timeout_ms passes. Returns the last value. */
 bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
-/* n distinct TCP ports on 127.0.0.1 that were free a moment ago. Returns 0 or -1. */
+/* n distinct TCP ports (20000-31999, chosen at random) that nobody listened
+ * on, on any address, a moment ago. Returns 0 or -1. */
 int test_free_ports(int *ports, int n);
 
 /* GET url with libcurl (5 s bound). Returns the body (caller frees) and sets
