@@ -44,7 +44,9 @@ struct _server_t {
     int save_timer; /* pending coalesced save, -1 when none */
     bool save_failed;
     s_metrics_t metrics;
-    int64_t started; /* wall-clock ms */
+    int64_t started;  /* wall-clock ms */
+    int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
+    bool resynced;    /* done (once per start) */
 };
 
 static int64_t s_now(void)
@@ -428,6 +430,39 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
     }
 }
 
+/* Start-up re-synchronisation -------------------------------------------------
+ * The entries file is written shortly after changes, not before the work they
+ * cause is sent: after a kill -9, an entry can come back deployed although its
+ * provider had reported it deleted (and its steps may have been undone).
+ * Providers re-report what exists after each WELCOME; what they do not
+ * re-report within a few heartbeats of the first registration is asked
+ * about, once, with a refresh (answered add or delete). */
+
+static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    server_t *self = arg;
+    self->resync_timer = -1;
+    self->resynced = true;
+    size_t asked = workflow_resync(self->workflow, self->started);
+    if (asked > 0)
+        log_info("core: asked %s about %zu entries it has not re-reported since the start",
+                 self->config->steps[0], asked);
+    return 0;
+}
+
+static void s_on_instance(void *arg, const char *extension, const char *instance, bool alive)
+{
+    server_t *self = arg;
+    (void)instance;
+    if (!alive || self->resynced || self->resync_timer >= 0 ||
+        strcmp(extension, self->config->steps[0]))
+        return;
+    size_t delay = (size_t)self->config->bus.heartbeat_ms * 3;
+    self->resync_timer = zloop_timer(self->loop, delay, 1, s_on_resync, self);
+}
+
 /* Lifecycle ------------------------------------------------------------------ */
 
 server_t *server_new(const core_config_t *config, char *err, size_t errlen)
@@ -436,6 +471,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     if (!self) return NULL;
     self->config = config;
     self->save_timer = -1;
+    self->resync_timer = -1;
     self->started = s_now();
     self->loop = zloop_new();
     workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
@@ -472,7 +508,8 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .extensions = config->steps};
-    broker_handler_t handler = {.event = s_on_event, .result = s_on_result};
+    broker_handler_t handler = {
+        .event = s_on_event, .result = s_on_result, .instance = s_on_instance};
     self->broker = broker_new(&bus, &handler, self);
     if (!self->broker) {
         snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", config->bus.router,

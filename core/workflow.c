@@ -358,8 +358,7 @@ int workflow_adopt(workflow_t *self, entry_t **entry_p)
 size_t workflow_rerun_deployed(workflow_t *self)
 {
     size_t n = 0;
-    for (entry_t *entry = zhashx_first(self->entries); entry;
-         entry = zhashx_next(self->entries)) {
+    for (entry_t *entry = zhashx_first(self->entries); entry; entry = zhashx_next(self->entries)) {
         if (entry->state != ENTRY_DEPLOYED || !entry->expect_deployed) continue;
         entry->state = ENTRY_AT_STEP;
         entry->pos = 0;
@@ -384,6 +383,18 @@ void workflow_resume(workflow_t *self, int64_t now)
         }
     }
     zlistx_destroy(&all);
+}
+
+size_t workflow_resync(workflow_t *self, int64_t since)
+{
+    size_t asked = 0;
+    if (!self->effects.refresh) return 0;
+    for (entry_t *entry = zhashx_first(self->entries); entry; entry = zhashx_next(self->entries))
+        if (entry->expect_deployed && entry->last_update < since) {
+            self->effects.refresh(self->arg, self->steps[0], entry->name);
+            asked++;
+        }
+    return asked;
 }
 
 /* Lifecycle and accessors ------------------------------------------------ */

@@ -76,6 +76,13 @@ size_t workflow_rerun_deployed(workflow_t *self);
 /* After loading: re-dispatches work that was in progress and whatever is due. */
 void workflow_resume(workflow_t *self, int64_t now);
 
+/* Re-synchronisation with the provider after a start: asks it to refresh
+ * every entry expected deployed that it has not reported since `since` (wall
+ * clock ms), whatever its state. The provider answers add (still there) or
+ * delete (gone): an intent lost in a crash before it reached the entries file
+ * (a delete, typically) is learnt again. Returns how many were asked about. */
+size_t workflow_resync(workflow_t *self, int64_t since);
+
 /* The entry of that service, NULL when none. */
 entry_t *workflow_lookup(workflow_t *self, const char *name);
 

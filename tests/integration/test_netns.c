@@ -30,7 +30,6 @@ enum { CORE, ALLOC, ECHO, PROV };
 static const char *const s_host[NHOSTS] = {"core", "alloc", "echo", "prov"};
 
 typedef struct {
-    char tag[8];           /* this run: namespace and interface names */
     char sw[32];           /* the switch namespace */
     char ns[NHOSTS][32];   /* each host's namespace */
     char port[NHOSTS][16]; /* each host's port on the switch */
@@ -55,15 +54,15 @@ static json_t *s_get(ctx_t *ctx, const char *path)
 
 static int s_ns_setup(ctx_t *ctx)
 {
-    snprintf(ctx->tag, sizeof ctx->tag, "il%u", (unsigned)getpid() % 100000u);
-    snprintf(ctx->sw, sizeof ctx->sw, "%s-sw", ctx->tag);
+    unsigned id = (unsigned)getpid() % 100000u; /* interface names: 15 bytes at most */
+    snprintf(ctx->sw, sizeof ctx->sw, "il%u-sw", id);
     if (test_sh("ip netns add %s && ip -n %s link add br0 type bridge && "
                 "ip -n %s link set br0 up && ip -n %s link set lo up",
                 ctx->sw, ctx->sw, ctx->sw, ctx->sw))
         return -1;
     for (int h = 0; h < NHOSTS; h++) {
-        snprintf(ctx->ns[h], sizeof ctx->ns[h], "%s-%s", ctx->tag, s_host[h]);
-        snprintf(ctx->port[h], sizeof ctx->port[h], "%s%c", ctx->tag, s_host[h][0]);
+        snprintf(ctx->ns[h], sizeof ctx->ns[h], "il%u-%s", id, s_host[h]);
+        snprintf(ctx->port[h], sizeof ctx->port[h], "il%u%c", id, s_host[h][0]);
         if (test_sh("ip netns add %s && "
                     "ip -n %s link add eth0 type veth peer name %s netns %s && "
                     "ip -n %s addr add " SUBNET ".%d/24 dev eth0 && "

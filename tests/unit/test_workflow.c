@@ -1425,6 +1425,33 @@ static void test_refresh(void **state)
     s_fx_destroy(&fx);
 }
 
+/* After a start: every entry expected deployed that the provider has not
+ * reported since is asked about once, whatever its state; reported ones,
+ * and those expected undeployed, are not. */
+static void test_resync_after_start(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    int64_t t = T0;
+    s_deploy(fx, "gone", "192.0.2.10", t);
+    s_deploy(fx, "kept", "192.0.2.11", t);
+    s_deploy(fx, "closed", "192.0.2.12", t);
+    s_undeploy(fx, "closed", t + 1);
+    assert_int_equal(s_add(fx, s_web("midway"), t + 2), 0); /* its first step in progress */
+    size_t sent = fx->nsent;
+    int64_t started = t + 10;
+    assert_int_equal(s_add(fx, s_web("kept"), started + 1), 0); /* re-reported after the start */
+
+    assert_int_equal(workflow_resync(fx->wf, started), 2);
+    assert_int_equal(zlistx_size(fx->refreshes), 2);
+    assert_true(s_list_has(fx->refreshes, PROVIDER " gone"));
+    assert_true(s_list_has(fx->refreshes, PROVIDER " midway"));
+    assert_false(s_list_has(fx->refreshes, PROVIDER " kept"));
+    assert_false(s_list_has(fx->refreshes, PROVIDER " closed"));
+    assert_int_equal(fx->nsent, sent); /* asking sends no WORK */
+    s_fx_destroy(&fx);
+}
+
 static void test_provider_only(void **state)
 {
     (void)state;
@@ -2009,6 +2036,7 @@ int main(void)
         cmocka_unit_test_teardown(test_wip_timeout_while_turning, s_teardown),
         cmocka_unit_test_teardown(test_cleanup_undeployed, s_teardown),
         cmocka_unit_test_teardown(test_refresh, s_teardown),
+        cmocka_unit_test_teardown(test_resync_after_start, s_teardown),
         cmocka_unit_test_teardown(test_provider_only, s_teardown),
         cmocka_unit_test_teardown(test_two_steps, s_teardown),
         cmocka_unit_test_teardown(test_events_refused, s_teardown),
