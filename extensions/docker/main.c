@@ -20,6 +20,7 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id (default host-pid-random)\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --check-config   validate the configuration and exit\n"
             "  -l, --log-level LVL  debug|info|warn|error (default: provider.docker.logLevel)\n"
             "  -h, --help, -V, --version\n\n"
             "Environment: DOCKER_HOST is the default endpoint when provider.docker.endpoint is\n"
@@ -30,18 +31,15 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"name", required_argument, NULL, 'n'},
-                                            {"instance", required_argument, NULL, 'i'},
-                                            {"router", required_argument, NULL, 'R'},
-                                            {"publish", required_argument, NULL, 'P'},
-                                            {"log-level", required_argument, NULL, 'l'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},   {"name", required_argument, NULL, 'n'},
+        {"instance", required_argument, NULL, 'i'}, {"router", required_argument, NULL, 'R'},
+        {"publish", required_argument, NULL, 'P'},  {"log-level", required_argument, NULL, 'l'},
+        {"check-config", no_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
     const char *publish = NULL, *level_arg = NULL;
-    int opt;
+    int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -61,6 +59,9 @@ int main(int argc, char *argv[])
             break;
         case 'l':
             level_arg = optarg;
+            break;
+        case 'k':
+            check = 1;
             break;
         case 'h':
             s_usage(stdout);
@@ -91,6 +92,11 @@ int main(int argc, char *argv[])
     if (log_level_parse(level_arg ? level_arg : pc.log_level, &level) != 0) {
         fprintf(stderr, "interlook-docker: log level '%s' (use debug|info|warn|error)\n",
                 level_arg ? level_arg : pc.log_level);
+        goto done;
+    }
+    if (check) {
+        printf("%s: configuration OK\n", path ? path : "(defaults)");
+        rc = 0;
         goto done;
     }
     log_setup("interlook-docker", level, "stderr");

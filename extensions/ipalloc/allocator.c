@@ -116,6 +116,21 @@ static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
     }
 }
 
+int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen)
+{
+    size_t n = 0, count = config->reserved ? zlistx_size(config->reserved) : 0;
+    const char **reserved = calloc(count + 1, sizeof *reserved);
+    if (!reserved) return -1;
+    if (config->reserved)
+        for (const char *r = zlistx_first(config->reserved); r; r = zlistx_next(config->reserved))
+            reserved[n++] = r;
+    pool_t *pool = pool_new(config->cidr, config->ip_start, config->ip_end, reserved, err, errlen);
+    int rc = pool ? 0 : -1;
+    pool_destroy(&pool);
+    free(reserved);
+    return rc;
+}
+
 allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen)
 {
     allocator_t *self = calloc(1, sizeof *self);

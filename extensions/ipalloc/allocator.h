@@ -25,6 +25,10 @@ typedef struct {
 int allocator_config_load(allocator_config_t *self, config_t *cfg, char *err, size_t errlen);
 void allocator_config_clear(allocator_config_t *self);
 
+/* Builds the pool of config and drops it (for --check-config): 0, or -1 with
+ * the reason (naming the key and value) in err. The db is not opened. */
+int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen);
+
 /* Builds the pool and opens the db (no bus yet). NULL with the reason (naming
  * the key and value, or the db path) in err. */
 allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen);

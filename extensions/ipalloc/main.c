@@ -19,6 +19,7 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id (default host-pid-random)\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --check-config   validate the configuration and exit\n"
             "  -l, --log-level LVL  debug|info|warn|error (default: ipam.ipalloc.logLevel)\n"
             "  -h, --help, -V, --version\n\n"
             "Exit status: 0 stopped by a signal (or listed), 1 runtime failure,\n"
@@ -28,15 +29,20 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},    {"list", no_argument, NULL, 'L'},
-        {"name", required_argument, NULL, 'n'},      {"instance", required_argument, NULL, 'i'},
-        {"router", required_argument, NULL, 'R'},    {"publish", required_argument, NULL, 'P'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"list", no_argument, NULL, 'L'},
+                                            {"name", required_argument, NULL, 'n'},
+                                            {"instance", required_argument, NULL, 'i'},
+                                            {"router", required_argument, NULL, 'R'},
+                                            {"publish", required_argument, NULL, 'P'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"check-config", no_argument, NULL, 'k'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = "ipam.ipalloc", *instance = NULL, *router = NULL;
     const char *publish = NULL, *level_arg = NULL;
-    int list = 0, opt;
+    int list = 0, check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -59,6 +65,9 @@ int main(int argc, char *argv[])
             break;
         case 'l':
             level_arg = optarg;
+            break;
+        case 'k':
+            check = 1;
             break;
         case 'h':
             s_usage(stdout);
@@ -90,6 +99,15 @@ int main(int argc, char *argv[])
     if (log_level_parse(level_arg ? level_arg : ac.log_level, &level) != 0) {
         fprintf(stderr, "interlook-ipalloc: log level '%s' (use debug|info|warn|error)\n",
                 level_arg ? level_arg : ac.log_level);
+        goto done;
+    }
+    if (check) {
+        if (allocator_config_check(&ac, err, sizeof err) != 0) {
+            fprintf(stderr, "interlook-ipalloc: %s: ipam.ipalloc.%s\n", path, err);
+            goto done;
+        }
+        printf("%s: configuration OK\n", path ? path : "(defaults)");
+        rc = 0;
         goto done;
     }
     log_setup("interlook-ipalloc", list ? LOG_LEVEL_WARN : level, "stderr");

@@ -172,6 +172,11 @@ static void test_systemd_units(void **state)
         snprintf(expected, sizeof expected, "%s/usr/bin/%s -c %s", root, s_units[i], conf);
         assert_string_equal(exec, expected);
         free(exec);
+        /* The configuration check a unit runs first passes on the installed file. */
+        char *pre = test_sh_output("sed -n 's/^ExecStartPre=//p' '%s'", unit);
+        assert_non_null(pre);
+        if (*pre && test_sh("%s >/dev/null", pre) != 0) fail_msg("%s: %s failed", unit, pre);
+        free(pre);
     }
 
     /* Run the units' command lines (as systemd would, state directories

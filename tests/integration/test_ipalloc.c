@@ -216,16 +216,24 @@ static int s_check_distinct(ctx_t *ctx, zhashx_t *by_name)
 }
 
 /* Runs interlook-ipalloc --list; returns the exit status, output in out. */
-static int s_list(ctx_t *ctx, char *out, size_t outlen)
+/* Runs interlook-ipalloc -c CONFIG OPTION (--list, --check-config): its
+ * exit status, its output (both streams) in out. */
+static int s_run_option(ctx_t *ctx, const char *option, char *out, size_t outlen)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -c '%s' --list 2>&1", test_bin("interlook-ipalloc"), ctx->config);
+    snprintf(cmd, sizeof cmd, "%s -c '%s' %s 2>&1", test_bin("interlook-ipalloc"), ctx->config,
+             option);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t len = fread(out, 1, outlen - 1, p);
     out[len] = 0;
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int s_list(ctx_t *ctx, char *out, size_t outlen)
+{
+    return s_run_option(ctx, "--list", out, outlen);
 }
 
 /* The allocator's file agrees with the core: same name -> IP for every deployed service. */
@@ -454,7 +462,18 @@ static void test_bad_configuration_refused(void **state)
         assert_int_equal(s_list(ctx, out, sizeof out), 2);
         if (!strstr(out, cases[i].expect))
             fail_msg("case %zu: '%s' not in: %s", i, cases[i].expect, out);
+        /* --check-config finds the same, without touching the allocation file. */
+        assert_int_equal(s_run_option(ctx, "--check-config", out, sizeof out), 2);
+        if (!strstr(out, cases[i].expect) || !strstr(out, ctx->config))
+            fail_msg("case %zu: --check-config: '%s' or the path not in: %s", i, cases[i].expect,
+                     out);
     }
+    s_config(ctx, "    network_cidr: 10.32.30.0/24\n");
+    assert_int_equal(s_run_option(ctx, "--check-config", out, sizeof out), 0);
+    assert_non_null(strstr(out, "configuration OK"));
+    char never[700];
+    snprintf(never, sizeof never, "%s/var", ctx->dir);
+    assert_int_equal(access(never, F_OK), -1); /* no allocation file (nor its folder) made */
     /* A corrupt allocation file is refused with its path, and left as it is. */
     s_config(ctx, "    network_cidr: 10.32.30.0/24\n");
     char var[600], db[700];
