@@ -217,6 +217,17 @@ int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err
     return 0;
 }
 
+int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
+                      char *err, size_t errlen)
+{
+    if (codec_check(data, size, err, errlen) != 0) return -1;
+    size_t offset = 0;
+    msgpack_unpack_return rc = msgpack_unpack(data, size, &offset, zone, out);
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
+        return s_fail(err, errlen, "msgpack decoding failed (%d at offset %zu)", (int)rc, offset);
+    return 0;
+}
+
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;

@@ -32,6 +32,12 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen);
  * the reason in err. */
 int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen);
 
+/* The same with a zone the caller keeps (msgpack_zone_init'ed) and clears
+ * between frames (msgpack_zone_clear): a receive loop then decodes without
+ * allocating. Strings in *out point into data, other objects into zone. */
+int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
+                      char *err, size_t errlen);
+
 /* The value of key in a map (string keys), NULL when absent or not a map. */
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
 
