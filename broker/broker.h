@@ -99,6 +99,11 @@ bool broker_outstanding(broker_t *self, const char *work_id);
 /* Publishes a message built with ilp_msg_pub_*; takes ownership. Returns -1 on failure. */
 int broker_publish(broker_t *self, zmsg_t **msg_p);
 
+/* Publishes a "state" message (ilp_msg_pub_state) without building a zmsg.
+ * Returns -1 on failure. */
+int broker_publish_state(broker_t *self, const service_t *service, const char *state,
+                         const char *expected, const char *error);
+
 /* True when some subscriber would receive a publication on that topic (the
  * PUB socket is an XPUB that sees subscriptions). */
 bool broker_has_subscriber(broker_t *self, const char *topic);

@@ -138,9 +138,8 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     e->pub_state = state;
     e->pub_expected = e->expect_deployed;
     e->pub_error = e->error;
-    zmsg_t *pub = ilp_msg_pub_state(
-        entry->service, state, entry->expect_deployed ? "deployed" : "undeployed", entry->error);
-    broker_publish(self->broker, &pub);
+    broker_publish_state(self->broker, entry->service, state,
+                         entry->expect_deployed ? "deployed" : "undeployed", entry->error);
 }
 
 static void s_fx_removed(void *arg, const entry_t *entry)
@@ -148,8 +147,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     server_t *self = arg;
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
-    zmsg_t *pub = ilp_msg_pub_state(entry->service, "removed", "undeployed", NULL);
-    broker_publish(self->broker, &pub);
+    broker_publish_state(self->broker, entry->service, "removed", "undeployed", NULL);
     s_mark_dirty(self);
 }
 
