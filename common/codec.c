@@ -342,6 +342,77 @@ int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *
     return 0;
 }
 
+/* The writers below hand each key and value to the packer's callback in one
+ * piece (msgpack_pack_str + _body would make two calls, four for a key and
+ * its value): packing is most of the cost of saving entries and of every
+ * message the core sends. The bytes are those msgpack-c writes: the smallest
+ * str and uint forms. */
+#define S_SMALL 288 /* bytes packed on the stack in one piece */
+
+/* The header of a str of n bytes; returns its size. */
+static size_t s_str_header(unsigned char *p, size_t n)
+{
+    if (n < 32) {
+        p[0] = (unsigned char)(0xa0 | n);
+        return 1;
+    }
+    if (n < 256) {
+        p[0] = 0xd9;
+        p[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n < 65536) {
+        p[0] = 0xda;
+        p[1] = (unsigned char)(n >> 8);
+        p[2] = (unsigned char)n;
+        return 3;
+    }
+    p[0] = 0xdb;
+    p[1] = (unsigned char)(n >> 24);
+    p[2] = (unsigned char)(n >> 16);
+    p[3] = (unsigned char)(n >> 8);
+    p[4] = (unsigned char)n;
+    return 5;
+}
+
+/* A str (nil when text is NULL) into p, which has room; returns its size. */
+static size_t s_put_str(unsigned char *p, const char *text, size_t n)
+{
+    if (!text) {
+        p[0] = 0xc0;
+        return 1;
+    }
+    size_t h = s_str_header(p, n);
+    memcpy(p + h, text, n);
+    return h + n;
+}
+
+/* An unsigned integer into p (at most 9 bytes); returns its size. */
+static size_t s_put_uint(unsigned char *p, uint64_t v)
+{
+    size_t n;
+    if (v < 128) {
+        p[0] = (unsigned char)v;
+        return 1;
+    }
+    if (v < 256) {
+        p[0] = 0xcc;
+        n = 1;
+    } else if (v < 65536) {
+        p[0] = 0xcd;
+        n = 2;
+    } else if (v < (1ULL << 32)) {
+        p[0] = 0xce;
+        n = 4;
+    } else {
+        p[0] = 0xcf;
+        n = 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    return 1 + n;
+}
+
 void codec_pack_str(msgpack_packer *pk, const char *text)
 {
     if (!text) {
@@ -349,27 +420,56 @@ void codec_pack_str(msgpack_packer *pk, const char *text)
         return;
     }
     size_t n = strlen(text);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, text, n);
+    if (n + 5 > S_SMALL) {
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, text, n);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    pk->callback(pk->data, (const char *)buf, s_put_str(buf, text, n));
 }
 
 void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
 {
-    codec_pack_str(pk, key);
-    codec_pack_str(pk, value);
+    size_t kn = strlen(key), vn = value ? strlen(value) : 0;
+    if (kn + vn + 10 > S_SMALL) {
+        codec_pack_str(pk, key);
+        codec_pack_str(pk, value);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    len += s_put_str(buf + len, value, vn);
+    pk->callback(pk->data, (const char *)buf, len);
 }
 
 void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
 {
-    codec_pack_str(pk, key);
-    msgpack_pack_uint64(pk, value);
+    size_t kn = strlen(key);
+    if (kn + 14 > S_SMALL) {
+        codec_pack_str(pk, key);
+        msgpack_pack_uint64(pk, value);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    len += s_put_uint(buf + len, value);
+    pk->callback(pk->data, (const char *)buf, len);
 }
 
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
 {
-    codec_pack_str(pk, key);
-    if (value)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
+    size_t kn = strlen(key);
+    if (kn + 6 > S_SMALL) {
+        codec_pack_str(pk, key);
+        if (value)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    buf[len++] = value ? 0xc3 : 0xc2;
+    pk->callback(pk->data, (const char *)buf, len);
 }

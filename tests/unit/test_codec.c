@@ -979,6 +979,63 @@ static void test_error_truncation(void **state)
     s_doc_close(&doc);
 }
 
+/* The writers pack each key and value in one piece: the bytes must be what
+ * msgpack-c's own calls write, at every size boundary. */
+static void test_writers_bytes(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {0, 1, 31, 32, 255, 256, 270, 287, 288, 300, 65535, 65536};
+    static const uint64_t values[] = {
+        0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, UINT64_MAX - 1, UINT64_MAX};
+    char *text = malloc(65537);
+    assert_non_null(text);
+    memset(text, 'k', 65536);
+    msgpack_sbuffer a, b;
+    msgpack_sbuffer_init(&a);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer pa, pb;
+    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        for (size_t j = 0; j < sizeof lengths / sizeof lengths[0]; j++) {
+            char *key = strndup(text, lengths[i]), *value = strndup(text, lengths[j]);
+            assert_non_null(key);
+            assert_non_null(value);
+            msgpack_sbuffer_clear(&a);
+            msgpack_sbuffer_clear(&b);
+            codec_pack_str(&pa, value);
+            codec_pack_key_str(&pa, key, value);
+            codec_pack_key_str(&pa, key, NULL);
+            codec_pack_key_uint(&pa, key, values[j]);
+            codec_pack_key_bool(&pa, key, j % 2);
+            msgpack_pack_str_with_body(&pb, value, lengths[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_str_with_body(&pb, value, lengths[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_nil(&pb);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_uint64(&pb, values[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            if (j % 2)
+                msgpack_pack_true(&pb);
+            else
+                msgpack_pack_false(&pb);
+            if (a.size != b.size || memcmp(a.data, b.data, a.size))
+                fail_msg("key of %zu bytes, value of %zu bytes, uint %llu: other bytes", lengths[i],
+                         lengths[j], (unsigned long long)values[j]);
+            free(key);
+            free(value);
+        }
+    }
+    msgpack_sbuffer_clear(&a);
+    codec_pack_str(&pa, NULL);
+    assert_int_equal(a.size, 1);
+    assert_int_equal((unsigned char)a.data[0], 0xc0);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -988,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_frame_size),    cmocka_unit_test(test_get_str),
         cmocka_unit_test(test_get_str_text),  cmocka_unit_test(test_get_uint),
         cmocka_unit_test(test_get_bool),      cmocka_unit_test(test_error_truncation),
+        cmocka_unit_test(test_writers_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
