@@ -626,7 +626,7 @@ int broker_dispatch(broker_t *self, const char *work_id, const char *extension, 
     }
     memcpy(body, self->scratch.data, self->scratch.size);
     broker_cancel(self, work_id);
-    snprintf(work->id, sizeof work->id, "%s", work_id);
+    memcpy(work->id, work_id, strlen(work_id) + 1); /* at most ILP_MAX_ID, checked above */
     work->ext = ext;
     work->body = body;
     work->body_size = self->scratch.size;

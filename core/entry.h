@@ -43,6 +43,7 @@ typedef struct {
     int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
+    bool unsaved;          /* changed since the entries file last had it (not saved) */
     const char *pub_state; /* state last published (not saved): publish changes only */
     bool pub_expected;
     const char *pub_error;

@@ -128,7 +128,7 @@ static void s_fx_changed(void *arg, const entry_t *entry)
                  entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         log_info("core: %s undeployed", entry->name);
-    store_touch(self->store, entry->name);
+    store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
     if (!broker_has_subscriber(self->broker, "state")) return; /* nobody to tell */
     /* Observers see each visible change once (state, expected state, error). */
@@ -149,7 +149,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
     broker_publish_state(self->broker, entry->service, "removed", "undeployed", NULL);
-    store_touch(self->store, entry->name);
+    store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
 }
 

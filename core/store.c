@@ -128,9 +128,12 @@ size_t store_dropped(store_t *self)
     return self->dropped;
 }
 
-void store_touch(store_t *self, const char *name)
+void store_touch(store_t *self, entry_t *entry)
 {
-    if (name) zhashx_insert(self->touched, name, (void *)""); /* no-op when present */
+    /* The flag spares a hash look-up for each of an entry's many changes. */
+    if (entry->unsaved) return;
+    entry->unsaved = true;
+    zhashx_insert(self->touched, entry->name, (void *)""); /* no-op when present (re-added) */
 }
 
 /* ---- save ---------------------------------------------------------------- */
@@ -155,15 +158,21 @@ static size_t s_record_begin(s_out_t *out)
 }
 
 /* Ends the record begun at start: fills in its length, writes the buffer out
- * when it is full enough. Returns -1 with err (what = the record) on failure. */
-static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what, char *err,
-                        size_t errlen)
+ * when it is full enough. Returns -1 with err (what = the record, name = the
+ * entry's) on failure. */
+static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what,
+                        const char *name, char *err, size_t errlen)
 {
-    if (out->oom) return s_fail(err, errlen, "%s: %s: out of memory", path, what);
+    /* name: the entry's (formatted only when there is an error to report) */
+    if (out->oom)
+        return name ? s_fail(err, errlen, "%s: entry '%s': out of memory", path, name)
+                    : s_fail(err, errlen, "%s: %s: out of memory", path, what);
     size_t len = out->buf.size - start - 4;
     if (len > CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
-                      CODEC_MAX_FRAME);
+        return name ? s_fail(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
+                             name, len, CODEC_MAX_FRAME)
+                    : s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
+                             CODEC_MAX_FRAME);
     unsigned char *p = (unsigned char *)out->buf.data + start;
     p[0] = (unsigned char)(len >> 24);
     p[1] = (unsigned char)(len >> 16);
@@ -190,9 +199,7 @@ static int s_entry_record(s_out_t *out, msgpack_packer *pk, const entry_t *entry
 {
     size_t start = s_record_begin(out);
     entry_pack(entry, steps, pk);
-    char what[SERVICE_MAX_NAME + 16];
-    snprintf(what, sizeof what, "entry '%s'", entry->name);
-    return s_record_end(out, start, path, what, err, errlen);
+    return s_record_end(out, start, path, "entry", entry->name, err, errlen);
 }
 
 /* Writes the trailer that closes a batch (count: entries after it), then
@@ -205,7 +212,7 @@ static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const cha
     codec_pack_key_bool(pk, "end", true);
     codec_pack_key_uint(pk, "count", count);
     codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
-    if (s_record_end(out, start, path, "trailer", err, errlen) != 0) return -1;
+    if (s_record_end(out, start, path, "trailer", NULL, err, errlen) != 0) return -1;
     if (out->buf.size > 0 && fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
         return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
     msgpack_sbuffer_clear(&out->buf);
@@ -230,11 +237,12 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     for (int i = 0; i < nsteps; i++)
         codec_pack_str(&pk, steps[i]);
     codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
-    if (s_record_end(out, start, path, "header", err, errlen) != 0) return -1;
+    if (s_record_end(out, start, path, "header", NULL, err, errlen) != 0) return -1;
 
     uint64_t count = 0;
     for (entry_t *entry = workflow_first(workflow); entry; entry = workflow_next(workflow)) {
         if (s_entry_record(out, &pk, entry, steps, path, err, errlen) != 0) return -1;
+        entry->unsaved = false; /* if this save fails, the next one is full too */
         count++;
     }
     return s_trailer(out, &pk, count, path, err, errlen);
@@ -319,11 +327,12 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
         entry_t *entry = workflow_lookup(workflow, name);
         if (entry) {
             if (s_entry_record(&out, &pk, entry, steps, self->path, err, errlen) != 0) goto done;
+            entry->unsaved = false;
         } else {
             size_t start = s_record_begin(&out);
             msgpack_pack_map(&pk, 1);
             codec_pack_key_str(&pk, "removed", name);
-            if (s_record_end(&out, start, self->path, "removal", err, errlen) != 0) goto done;
+            if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
         }
         written++;
     }

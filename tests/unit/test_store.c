@@ -85,12 +85,12 @@ static store_t *s_touch_store;
 static void s_changed(void *arg, const entry_t *entry)
 {
     (void)arg;
-    if (s_touch_store) store_touch(s_touch_store, entry->name);
+    if (s_touch_store) store_touch(s_touch_store, (entry_t *)entry);
 }
 static void s_removed(void *arg, const entry_t *entry)
 {
     (void)arg;
-    if (s_touch_store) store_touch(s_touch_store, entry->name);
+    if (s_touch_store) store_touch(s_touch_store, (entry_t *)entry);
 }
 static void s_refresh(void *arg, const char *provider, const char *name)
 {
@@ -1025,13 +1025,12 @@ static void test_changes_appended(void **state)
     entry_t *web = workflow_lookup(wf, "web");
     web->attempt = 5;
     assert_int_equal(service_set_string(&web->service->public_ip, "198.51.100.7"), 0);
-    store_touch(store, "web");
-    store_touch(store, "web"); /* once is enough */
+    store_touch(store, web);
+    store_touch(store, web); /* once is enough */
     entry_t *api = workflow_lookup(wf, "api");
     entry_set_error(api, "dns.bind: refused");
-    store_touch(store, "api");
-    s_add(wf, s_entry("newcomer", 1, 11));
-    store_touch(store, "newcomer");
+    store_touch(store, api);
+    store_touch(store, s_add(wf, s_entry("newcomer", 1, 11)));
     s_save_changes(store, wf);
     size_t size2 = 0;
     unsigned char *data2 = s_read(fx->path, &size2);
@@ -1049,7 +1048,9 @@ static void test_changes_appended(void **state)
     workflow_housekeep(wf, 1764070000000LL + 10 * 3600000LL);
     assert_int_equal(workflow_size(wf), 7);
     assert_null(workflow_lookup(wf, "db"));
-    store_touch(store, "never-saved"); /* a removal of what the file never had */
+    entry_t *never = s_entry("never-saved", 1, 1); /* a removal of what the file never had */
+    store_touch(store, never);
+    entry_destroy(&never);
     s_save_changes(store, wf);
     size_t size3 = 0;
     unsigned char *data3 = s_read(fx->path, &size3);
@@ -1116,7 +1117,7 @@ static void test_compaction(void **state)
     for (int round = 0; round < 200 && !compacted; round++) {
         for (entry_t *e = workflow_first(wf); e; e = workflow_next(wf)) {
             e->attempt = (uint32_t)round + 1;
-            store_touch(store, e->name);
+            store_touch(store, e);
         }
         s_save_changes(store, wf);
         size_t size = 0;
@@ -1132,7 +1133,7 @@ static void test_compaction(void **state)
 
     /* The file removed while the core runs: the next save writes it whole. */
     assert_int_equal(unlink(fx->path), 0);
-    store_touch(store, "svc-03");
+    store_touch(store, workflow_lookup(wf, "svc-03"));
     s_save_changes(store, wf);
     back = s_load(fx->path, N);
     s_assert_workflows_eq(wf, back);
