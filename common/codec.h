@@ -2,11 +2,12 @@
  * typed fields from a decoded map and to write them.
  *
  * msgpack-c trusts its input: an array or map header makes it allocate
- * count x 24 bytes before any element is read. codec_unpack therefore walks
- * the raw bytes first (codec_check) and refuses any header whose count exceeds
- * the bytes that remain or the limits below, then decodes the whole frame with
- * msgpack_unpack_next and accepts it only when it ends exactly at the frame's
- * end. */
+ * count x 24 bytes before any element is read. codec_check therefore walks
+ * the raw bytes and refuses any header whose count exceeds the bytes that
+ * remain or the limits below, and a frame that is not exactly one object.
+ * codec_unpack / codec_unpack_zone make the same checks, in the same order
+ * and with the same reasons, while they build the objects in one pass; what
+ * they allocate stays bounded by CODEC_MAX_OBJECTS objects (see codec.c). */
 #ifndef INTERLOOK_CODEC_H
 #define INTERLOOK_CODEC_H
 
@@ -26,10 +27,10 @@
  * Returns 0, or -1 with the reason in err. Reads nothing past size. */
 int codec_check(const void *data, size_t size, char *err, size_t errlen);
 
-/* Checks, then decodes one frame into out (msgpack_unpacked_init'ed by the
- * caller, msgpack_unpacked_destroy'ed by the caller even on failure). Strings
- * in the result point into data, which must outlive it. Returns 0 or -1 with
- * the reason in err. */
+/* Checks and decodes one frame into out (msgpack_unpacked_init'ed by the
+ * caller, msgpack_unpacked_destroy'ed by the caller even on failure; on
+ * failure it holds nothing). Strings in the result point into data, which
+ * must outlive it. Returns 0 or -1 with the reason in err (as codec_check's). */
 int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen);
 
 /* The same with a zone the caller keeps (msgpack_zone_init'ed) and clears
