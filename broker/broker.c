@@ -607,16 +607,26 @@ void broker_detach(broker_t *self, zloop_t *loop)
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
                     uint32_t attempt, const service_t *service)
 {
+    if (!service) return -1;
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    service_pack(service, &pk);
+    int rc = broker_dispatch_packed(self, work_id, extension, action, attempt, buf.data, buf.size);
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
+}
+
+int broker_dispatch_packed(broker_t *self, const char *work_id, const char *extension,
+                           ilp_action_t action, uint32_t attempt, const char *service,
+                           size_t service_len)
+{
     s_ext_t *ext = extension ? zhashx_lookup(self->exts, extension) : NULL;
-    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service ||
+    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service || !service_len ||
         action == ILP_ACTION_NONE)
         return -1;
-    ilp_msg_t msg = {.cmd = ILP_WORK,
-                     .id = (char *)work_id,
-                     .action = action,
-                     .attempt = attempt ? attempt : 1,
-                     .service = (service_t *)service};
-    if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
+    ilp_msg_pack_work(&self->scratch, work_id, action, attempt, service, service_len);
     s_work_t *work = calloc(1, sizeof *work);
     char *body = malloc(self->scratch.size);
     if (!work || !body) {
@@ -661,10 +671,10 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
     return rc;
 }
 
-int broker_publish_state(broker_t *self, const service_t *service, const char *state,
+int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
                          const char *expected, const char *error)
 {
-    ilp_msg_pack_pub_state(&self->scratch, service, state, expected, error);
+    ilp_msg_pack_pub_state(&self->scratch, service, service_len, state, expected, error);
     void *pub = zsock_resolve(self->pub);
     /* PUB never blocks: past its high-water mark it drops, as documented. */
     if (zmq_send(pub, "state", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||

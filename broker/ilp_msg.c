@@ -190,6 +190,20 @@ int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd
     return 0;
 }
 
+void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action, uint32_t attempt,
+                       const char *service, size_t service_len)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(buf);
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4); /* as s_pack_body writes a WORK */
+    codec_pack_key_str(&pk, "id", id);
+    codec_pack_key_str(&pk, "action", ilp_action_name(action));
+    codec_pack_key_uint(&pk, "attempt", attempt ? attempt : 1);
+    codec_pack_str(&pk, "service");
+    codec_pack_raw(&pk, service, service_len);
+}
+
 zframe_t *ilp_msg_encode_body(const ilp_msg_t *self)
 {
     msgpack_sbuffer buf;
@@ -421,24 +435,31 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name)
     return s_pub(topic, &buf);
 }
 
-static void s_pack_pub_state(msgpack_packer *pk, const service_t *service, const char *state,
-                             const char *expected, const char *error)
+/* A state publication's body is {service, state, expected_state, error}:
+ * the caller writes the service between these two. */
+static void s_pub_state_head(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 4);
     codec_pack_str(pk, "service");
-    service_pack(service, pk);
+}
+
+static void s_pub_state_tail(msgpack_packer *pk, const char *state, const char *expected,
+                             const char *error)
+{
     codec_pack_key_str(pk, "state", state);
     codec_pack_key_str(pk, "expected_state", expected);
     codec_pack_key_str(pk, "error", error);
 }
 
-void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const service_t *service, const char *state,
-                            const char *expected, const char *error)
+void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
+                            const char *state, const char *expected, const char *error)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    s_pack_pub_state(&pk, service, state, expected, error);
+    s_pub_state_head(&pk);
+    codec_pack_raw(&pk, service, service_len);
+    s_pub_state_tail(&pk, state, expected, error);
 }
 
 zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
@@ -448,7 +469,9 @@ zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const cha
     msgpack_packer pk;
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    s_pack_pub_state(&pk, service, state, expected, error);
+    s_pub_state_head(&pk);
+    service_pack(service, &pk);
+    s_pub_state_tail(&pk, state, expected, error);
     return s_pub("state", &buf);
 }
 

@@ -144,6 +144,11 @@ int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd
  * buffer. Returns -1 where ilp_msg_encode_body returns NULL. */
 int ilp_msg_pack_body(const ilp_msg_t *self, msgpack_sbuffer *buf);
 
+/* A WORK body into buf (cleared first) with the service already packed
+ * (service_pack's bytes): the same bytes as ilp_msg_pack_body. */
+void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action, uint32_t attempt,
+                       const char *service, size_t service_len);
+
 /* Sends the message on a socket (DEALER), or to a routing id first when
  * routing_id is not NULL (ROUTER). Does not take ownership. Returns -1 when
  * encoding or sending fails (errno from zmq). */
@@ -156,9 +161,10 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name);
 /* state: {service, state, expected_state, error} (service is the full object). */
 zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
                           const char *error);
-/* The body of that publication into buf (cleared first), for reuse of one buffer. */
-void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const service_t *service, const char *state,
-                            const char *expected, const char *error);
+/* The body of that publication into buf (cleared first), for reuse of one
+ * buffer; the service given packed (service_pack's bytes). */
+void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
+                            const char *state, const char *expected, const char *error);
 /* core: {event, core_id} */
 zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id);
 

@@ -648,3 +648,8 @@ void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
     buf[len++] = value ? 0xc3 : 0xc2;
     pk->callback(pk->data, (const char *)buf, len);
 }
+
+void codec_pack_raw(msgpack_packer *pk, const void *data, size_t len)
+{
+    if (len) pk->callback(pk->data, data, len);
+}

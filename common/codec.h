@@ -67,5 +67,7 @@ void codec_pack_str(msgpack_packer *pk, const char *text); /* nil when text is N
 void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value);
 void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value);
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value);
+/* Bytes already packed (one or more whole objects), as they are. */
+void codec_pack_raw(msgpack_packer *pk, const void *data, size_t len);
 
 #endif

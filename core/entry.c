@@ -32,6 +32,7 @@ void entry_destroy(entry_t **self_p)
     if (!self_p || !*self_p) return;
     entry_t *self = *self_p;
     service_destroy(&self->service);
+    free(self->packed);
     free(self->error);
     free(self->name);
     free(self);
@@ -60,11 +61,62 @@ void entry_set_error(entry_t *self, const char *error)
     self->error = error ? strdup(error) : NULL;
 }
 
+static entry_packed_from_t s_packed_from(const service_t *svc)
+{
+    return (entry_packed_from_t){.service = svc,
+                                 .provider = svc->provider,
+                                 .public_ip = svc->public_ip,
+                                 .target_count = svc->target_count,
+                                 .alias_count = svc->alias_count,
+                                 .tls = svc->tls};
+}
+
+/* True when the packed service is there and made from the service as it is. */
+static bool s_packed_valid(const entry_t *self)
+{
+    entry_packed_from_t now = s_packed_from(self->service);
+    const entry_packed_from_t *was = &self->packed_from;
+    return self->packed && was->service == now.service && was->provider == now.provider &&
+           was->public_ip == now.public_ip && was->target_count == now.target_count &&
+           was->alias_count == now.alias_count && was->tls == now.tls;
+}
+
+void entry_service_changed(entry_t *self)
+{
+    free(self->packed);
+    self->packed = NULL;
+    self->packed_len = 0;
+}
+
+const char *entry_packed_service(entry_t *self, size_t *len)
+{
+    if (!s_packed_valid(self)) {
+        entry_service_changed(self);
+        msgpack_sbuffer buf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&buf);
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        service_pack(self->service, &pk);
+        self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
+        if (!self->packed) {
+            msgpack_sbuffer_destroy(&buf);
+            return NULL;
+        }
+        self->packed_len = buf.size;
+        self->packed_from = s_packed_from(self->service);
+    }
+    *len = self->packed_len;
+    return self->packed;
+}
+
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 14);
     codec_pack_str(pk, "service");
-    service_pack(self->service, pk);
+    if (s_packed_valid(self))
+        codec_pack_raw(pk, self->packed, self->packed_len);
+    else
+        service_pack(self->service, pk);
     codec_pack_key_str(pk, "state", s_reached(self, steps));
     codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
     codec_pack_key_bool(pk, "wip", self->wip);

@@ -23,6 +23,15 @@ typedef enum {
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
 
+/* What an entry's packed service was made from: a new service, provider or
+ * public IP string, or other counts, mean it is stale (a safety net: the
+ * workflow also says when it changes the service, entry_service_changed). */
+typedef struct {
+    const void *service, *provider, *public_ip;
+    size_t target_count, alias_count;
+    bool tls;
+} entry_packed_from_t;
+
 typedef struct {
     char *name;         /* = service->name, key of the entry */
     service_t *service; /* the service as the core knows it */
@@ -44,7 +53,10 @@ typedef struct {
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
     bool unsaved;          /* changed since the entries file last had it (not saved) */
-    const char *pub_state; /* state last published (not saved): publish changes only */
+    char *packed;          /* service as service_pack writes it, NULL until needed (not saved) */
+    size_t packed_len;
+    entry_packed_from_t packed_from; /* what it was packed from */
+    const char *pub_state;           /* state last published (not saved): publish changes only */
     bool pub_expected;
     const char *pub_error;
 } entry_t;
@@ -61,6 +73,14 @@ const char *entry_state_name(const entry_t *self, const char *const *steps);
 
 /* Sets or clears (NULL) the error. */
 void entry_set_error(entry_t *self, const char *error);
+
+/* The entry's service as service_pack writes it (*len bytes), packed once and
+ * kept while the service stays the same: each step of a service sends it in
+ * a WORK, publishes it and saves it. NULL when out of memory. */
+const char *entry_packed_service(entry_t *self, size_t *len);
+
+/* Drops the packed service; call after changing the service in place. */
+void entry_service_changed(entry_t *self);
 
 /* Writes the entry as a msgpack map (the entries file format, see store.c). */
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk);

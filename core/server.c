@@ -107,8 +107,10 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     ((entry_t *)entry)->wip_mono_us = zclock_usecs();
     log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
               extension, entry->attempt, entry->work_id);
-    if (broker_dispatch(self->broker, entry->work_id, extension, action, entry->attempt,
-                        entry->service) != 0)
+    size_t len = 0;
+    const char *service = entry_packed_service((entry_t *)entry, &len);
+    if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
+                                           entry->attempt, service, len) != 0)
         log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -139,8 +141,11 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     e->pub_state = state;
     e->pub_expected = e->expect_deployed;
     e->pub_error = e->error;
-    broker_publish_state(self->broker, entry->service, state,
-                         entry->expect_deployed ? "deployed" : "undeployed", entry->error);
+    size_t len = 0;
+    const char *service = entry_packed_service(e, &len);
+    if (service)
+        broker_publish_state(self->broker, service, len, state,
+                             entry->expect_deployed ? "deployed" : "undeployed", entry->error);
 }
 
 static void s_fx_removed(void *arg, const entry_t *entry)
@@ -148,7 +153,9 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     server_t *self = arg;
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
-    broker_publish_state(self->broker, entry->service, "removed", "undeployed", NULL);
+    size_t len = 0;
+    const char *service = entry_packed_service((entry_t *)entry, &len);
+    if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
     store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
 }

@@ -193,12 +193,15 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Writes one entry's record. */
-static int s_entry_record(s_out_t *out, msgpack_packer *pk, const entry_t *entry,
+/* Writes one entry's record. An entry at rest (deployed or undeployed, no
+ * work out) rarely changes again: the packed service it kept for its steps
+ * is let go, so that resting entries cost no more memory than before. */
+static int s_entry_record(s_out_t *out, msgpack_packer *pk, entry_t *entry,
                           const char *const *steps, const char *path, char *err, size_t errlen)
 {
     size_t start = s_record_begin(out);
     entry_pack(entry, steps, pk);
+    if (!entry->wip && entry->state != ENTRY_AT_STEP) entry_service_changed(entry);
     return s_record_end(out, start, path, "entry", entry->name, err, errlen);
 }
 

@@ -210,8 +210,10 @@ static void s_finish(workflow_t *self, entry_t *entry, service_t *result, int64_
     int step = entry->wip_step;
     bool added = entry->wip_action == ILP_ACTION_ADD;
     s_clear_work(self, entry);
-    if (result && s_is_ipam(self->steps[step]))
+    if (result && s_is_ipam(self->steps[step])) {
         service_set_string(&entry->service->public_ip, result->public_ip);
+        entry_service_changed(entry);
+    }
     entry->pos = added ? step : step - 1;
     entry->attempt = 1;
     entry->next_try = 0;
@@ -267,6 +269,7 @@ static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
         service_set_string(&service->public_ip, entry->service->public_ip);
         service_destroy(&entry->service);
         entry->service = service;
+        entry_service_changed(entry);
         *service_p = NULL;
         if (entry->wip)
             entry->restart = true;

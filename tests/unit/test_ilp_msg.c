@@ -766,9 +766,14 @@ static void test_pub_state(void **state)
         zmsg_t *zmsg = ilp_msg_pub_state(service, "failed", "running", errors[i]);
         assert_non_null(zmsg);
         /* The body packed into a reused buffer is the same bytes. */
-        msgpack_sbuffer buf;
+        msgpack_sbuffer packed, buf;
+        msgpack_sbuffer_init(&packed);
         msgpack_sbuffer_init(&buf);
-        ilp_msg_pack_pub_state(&buf, service, "failed", "running", errors[i]);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
+        service_pack(service, &pk);
+        ilp_msg_pack_pub_state(&buf, packed.data, packed.size, "failed", "running", errors[i]);
+        msgpack_sbuffer_destroy(&packed);
         assert_int_equal(zframe_size(zmsg_last(zmsg)), buf.size);
         assert_memory_equal(zframe_data(zmsg_last(zmsg)), buf.data, buf.size);
         msgpack_sbuffer_destroy(&buf);
@@ -907,6 +912,19 @@ static void test_wire(void **state)
         const msg_case_t *c = &s_round_trips[i];
         ilp_msg_t *msg = s_build(c);
         assert_int_equal(ilp_msg_pack_body(msg, &buf), 0);
+        if (c->cmd == ILP_WORK) { /* with the service packed beforehand: the same bytes */
+            msgpack_sbuffer svc, work;
+            msgpack_sbuffer_init(&svc);
+            msgpack_sbuffer_init(&work);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &svc, msgpack_sbuffer_write);
+            service_pack(msg->service, &pk);
+            ilp_msg_pack_work(&work, msg->id, msg->action, msg->attempt, svc.data, svc.size);
+            assert_int_equal(work.size, buf.size);
+            assert_memory_equal(work.data, buf.data, buf.size);
+            msgpack_sbuffer_destroy(&svc);
+            msgpack_sbuffer_destroy(&work);
+        }
         zframe_t *alone = ilp_msg_encode_body(msg); /* the same bytes */
         assert_int_equal(zframe_size(alone), buf.size);
         assert_memory_equal(zframe_data(alone), buf.data, buf.size);

@@ -1143,6 +1143,64 @@ static void test_compaction(void **state)
     store_destroy(&store);
 }
 
+/* The packed service an entry keeps (sent, published and saved with each
+ * step) is service_pack's bytes, and made again once the service changed. */
+static void s_assert_packed(entry_t *e)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    service_pack(e->service, &pk);
+    size_t len = 0;
+    const char *packed = entry_packed_service(e, &len);
+    assert_non_null(packed);
+    assert_int_equal(len, sb.size);
+    assert_memory_equal(packed, sb.data, len);
+    /* entry_pack writes the same record with the bytes kept or without. */
+    msgpack_sbuffer with, without;
+    msgpack_sbuffer_init(&with);
+    msgpack_sbuffer_init(&without);
+    msgpack_packer_init(&pk, &with, msgpack_sbuffer_write);
+    entry_pack(e, s_steps, &pk);
+    entry_service_changed(e);
+    assert_null(e->packed);
+    msgpack_packer_init(&pk, &without, msgpack_sbuffer_write);
+    entry_pack(e, s_steps, &pk);
+    assert_int_equal(with.size, without.size);
+    assert_memory_equal(with.data, without.data, with.size);
+    msgpack_sbuffer_destroy(&with);
+    msgpack_sbuffer_destroy(&without);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_packed_service(void **state)
+{
+    (void)state;
+    entry_t *e = s_entry("web", 1, 2);
+    s_assert_packed(e);
+    size_t len = 0;
+    const char *first = entry_packed_service(e, &len);
+    assert_ptr_equal(entry_packed_service(e, &len), first); /* kept */
+    /* Changes the safety net sees without being told. */
+    assert_int_equal(service_set_string(&e->service->public_ip, "198.51.100.1"), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_set_string(&e->service->provider, "provider.other"), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_add_target(e->service, "192.0.2.99", 443, 1), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_add_alias(e->service, "zz.example.org"), 0);
+    s_assert_packed(e);
+    e->service->tls = !e->service->tls;
+    s_assert_packed(e);
+    /* A change it cannot see (a weight in place) is told. */
+    entry_packed_service(e, &len);
+    e->service->targets[0].weight += 5;
+    entry_service_changed(e);
+    s_assert_packed(e);
+    entry_destroy(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1161,6 +1219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_entries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_changes_appended, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
+        cmocka_unit_test(test_packed_service),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
