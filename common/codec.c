@@ -469,16 +469,40 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
     return 0;
 }
 
-static const msgpack_object *s_present(const msgpack_object *map, const char *key)
+void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
+                    const msgpack_object **values)
 {
-    const msgpack_object *v = codec_map_get(map, key);
-    return (v && v->type != MSGPACK_OBJECT_NIL) ? v : NULL;
+    size_t lens[CODEC_FIND_MAX];
+    for (size_t i = 0; i < n; i++) {
+        values[i] = NULL;
+        lens[i] = strlen(keys[i]);
+    }
+    if (!map || map->type != MSGPACK_OBJECT_MAP) return;
+    size_t found = 0;
+    for (uint32_t k = 0; k < map->via.map.size && found < n; k++) {
+        const msgpack_object *key = &map->via.map.ptr[k].key;
+        if (key->type != MSGPACK_OBJECT_STR) continue;
+        for (size_t i = 0; i < n; i++) {
+            if (values[i] || key->via.str.size != lens[i] ||
+                (lens[i] && memcmp(key->via.str.ptr, keys[i], lens[i])))
+                continue;
+            values[i] = &map->via.map.ptr[k].val; /* the first occurrence counts */
+            found++;
+            break;
+        }
+    }
 }
 
 int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
                   char **out, char *err, size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_str(codec_map_get(map, key), key, maxlen, required, out, err, errlen);
+}
+
+int codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, bool required,
+                    char **out, char *err, size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         if (required) return s_fail(err, errlen, "%s: missing", key);
         *out = NULL;
@@ -490,7 +514,14 @@ int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, boo
 int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
                    bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_uint(codec_map_get(map, key), key, min, max, required, dflt, out, err,
+                            errlen);
+}
+
+int codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uint64_t max,
+                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         if (required) return s_fail(err, errlen, "%s: missing", key);
         *out = dflt;
@@ -506,7 +537,13 @@ int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uin
 int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
                    size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_bool(codec_map_get(map, key), key, dflt, out, err, errlen);
+}
+
+int codec_value_bool(const msgpack_object *v, const char *key, bool dflt, bool *out, char *err,
+                     size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         *out = dflt;
         return 0;

@@ -58,6 +58,21 @@ int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uin
 int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
                    size_t errlen);
 
+/* Several keys of a map found in one scan (a decoder reads a few keys of
+ * each map; codec_map_get scans the map for each): values[i] is the value of
+ * keys[i] (its first occurrence), NULL when absent. At most CODEC_FIND_MAX keys. */
+#define CODEC_FIND_MAX 8
+void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
+                    const msgpack_object **values);
+
+/* The readers above, given the value found (NULL or nil: absent); key names it in err. */
+int codec_value_str(const msgpack_object *value, const char *key, size_t maxlen, bool required,
+                    char **out, char *err, size_t errlen);
+int codec_value_uint(const msgpack_object *value, const char *key, uint64_t min, uint64_t max,
+                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
+int codec_value_bool(const msgpack_object *value, const char *key, bool dflt, bool *out, char *err,
+                     size_t errlen);
+
 /* Checks a string object as codec_get_str does and copies it; name is used in err. */
 int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
                    char *err, size_t errlen);

@@ -240,19 +240,25 @@ static int s_decode_targets(service_t *self, const msgpack_object *list, char *e
         snprintf(err, errlen, "service.targets: out of memory");
         return -1;
     }
+    static const char *const keys[] = {"host", "port", "weight"};
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *t = &list->via.array.ptr[i];
+        const msgpack_object *v[3];
         char why[160] = "";
         char *host = NULL;
         uint64_t port = 0, weight = 1;
-        if (t->type != MSGPACK_OBJECT_MAP)
+        if (t->type != MSGPACK_OBJECT_MAP) {
             snprintf(why, sizeof why, "expected a map");
-        else if (codec_get_str(t, "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) == 0 &&
-                 codec_get_uint(t, "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
-                 codec_get_uint(t, "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
-                                sizeof why) == 0 &&
-                 !*host)
-            snprintf(why, sizeof why, "host: empty");
+        } else {
+            codec_map_find(t, keys, 3, v);
+            if (codec_value_str(v[0], "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) ==
+                    0 &&
+                codec_value_uint(v[1], "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
+                codec_value_uint(v[2], "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
+                                 sizeof why) == 0 &&
+                !*host)
+                snprintf(why, sizeof why, "host: empty");
+        }
         if (*why) {
             free(host);
             snprintf(err, errlen, "service.targets[%u]: %s", i, why);
@@ -321,9 +327,15 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
         snprintf(err, errlen, "service: expected a map");
         return NULL;
     }
-    if (codec_get_str(obj, "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
-        codec_get_str(obj, "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why) ||
-        codec_get_str(obj, "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
+    /* The keys in one scan of the map; then checked in this order. */
+    static const char *const keys[] = {"name", "provider", "public_ip",
+                                       "tls",  "targets",  "dns_aliases"};
+    const msgpack_object *f[6];
+    codec_map_find(obj, keys, 6, f);
+    if (codec_value_str(f[0], "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
+        codec_value_str(f[1], "provider", SERVICE_MAX_PROVIDER, false, &provider, why,
+                        sizeof why) ||
+        codec_value_str(f[2], "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
         goto fail;
     if (!*name) {
         snprintf(why, sizeof why, "name: empty");
@@ -340,16 +352,16 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
     }
     self->name = name; /* the decoded copy, not another one */
     name = NULL;
-    if (codec_get_bool(obj, "tls", false, &self->tls, why, sizeof why)) goto fail;
+    if (codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;
     self->provider = provider && *provider ? provider : NULL;
     if (!self->provider) free(provider);
     provider = NULL;
     self->public_ip = ip && *ip ? ip : NULL;
     if (!self->public_ip) free(ip);
     ip = NULL;
-    const msgpack_object *v = codec_map_get(obj, "targets");
+    const msgpack_object *v = f[4];
     if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_targets(self, v, err, errlen)) goto fail_set;
-    v = codec_map_get(obj, "dns_aliases");
+    v = f[5];
     if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_aliases(self, v, err, errlen)) goto fail_set;
     free(name);
     return self;

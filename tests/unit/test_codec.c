@@ -1210,6 +1210,56 @@ static void test_one_pass_decoder(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* codec_map_find: several keys in one scan, the first occurrence of each. */
+static void test_map_find(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    codec_pack_key_uint(&pk, "b", 1);
+    msgpack_pack_uint64(&pk, 7); /* a key that is not a string */
+    msgpack_pack_uint64(&pk, 8);
+    codec_pack_key_uint(&pk, "a", 2);
+    codec_pack_key_uint(&pk, "b", 3); /* a second "b": the first counts */
+    codec_pack_key_str(&pk, "", "empty key");
+    codec_pack_key_str(&pk, "n", NULL);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    char err[128] = "";
+    assert_int_equal(codec_unpack(sb.data, sb.size, &up, err, sizeof err), 0);
+    static const char *const keys[] = {"a", "b", "c", "", "n"};
+    const msgpack_object *v[5];
+    codec_map_find(&up.data, keys, 5, v);
+    assert_int_equal(v[0]->via.u64, 2);
+    assert_int_equal(v[1]->via.u64, 1);
+    assert_null(v[2]);
+    assert_int_equal(v[3]->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(v[4]->type, MSGPACK_OBJECT_NIL);
+    /* The readers on found values: nil is absent. */
+    char *text = (char *)"untouched";
+    assert_int_equal(codec_value_str(v[4], "n", 10, false, &text, err, sizeof err), 0);
+    assert_null(text);
+    assert_int_equal(codec_value_str(v[2], "c", 10, true, &text, err, sizeof err), -1);
+    assert_string_equal(err, "c: missing");
+    uint64_t n = 0;
+    assert_int_equal(codec_value_uint(v[1], "b", 0, 5, true, 0, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    bool flag = true;
+    assert_int_equal(codec_value_bool(v[4], "n", false, &flag, err, sizeof err), 0);
+    assert_false(flag);
+    assert_int_equal(codec_value_bool(v[0], "a", false, &flag, err, sizeof err), -1);
+    assert_string_equal(err, "a: expected a boolean");
+    /* Not a map: nothing found. */
+    codec_map_find(&up.data.via.map.ptr[0].val, keys, 5, v);
+    for (int i = 0; i < 5; i++)
+        assert_null(v[i]);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1220,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_get_str_text),  cmocka_unit_test(test_get_uint),
         cmocka_unit_test(test_get_bool),      cmocka_unit_test(test_error_truncation),
         cmocka_unit_test(test_writers_bytes), cmocka_unit_test(test_one_pass_decoder),
+        cmocka_unit_test(test_map_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
