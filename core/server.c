@@ -522,5 +522,14 @@ int server_run(server_t *self)
     zloop_start(self->loop);
     log_info("core: stopping; saving %zu entries", workflow_size(self->workflow));
     if (self->dirty) s_save(self);
-    return self->dirty ? -1 : 0;
+    if (self->dirty) return -1;
+    /* Saved. A file that also holds superseded records is written whole, so
+     * that the next start reads no more than it needs; should that fail, the
+     * file as it is holds the same state. */
+    if (store_records(self->store) > workflow_size(self->workflow)) {
+        char err[512];
+        if (store_save(self->store, self->workflow, err, sizeof err) != 0)
+            log_warn("core: cannot compact the entries file: %s", err);
+    }
+    return 0;
 }

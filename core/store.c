@@ -123,6 +123,11 @@ const char *store_path(store_t *self)
     return self->path;
 }
 
+size_t store_records(store_t *self)
+{
+    return self->records;
+}
+
 size_t store_dropped(store_t *self)
 {
     return self->dropped;

@@ -57,6 +57,10 @@ void store_touch(store_t *self, entry_t *entry);
  * next call then makes a full save. */
 int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t errlen);
 
+/* Entry and removal records in the file as last saved (superseded ones
+ * included; the entries themselves after a full save). */
+size_t store_records(store_t *self);
+
 /* After a load: bytes of an incomplete last batch that were dropped (0 when none). */
 size_t store_dropped(store_t *self);
 

@@ -1011,6 +1011,7 @@ static void test_changes_appended(void **state)
     s_touch_store = store;
     workflow_t *wf = s_sample();
     s_save_changes(store, wf); /* the first save is a full one */
+    assert_int_equal(store_records(store), 8);
     size_t size1 = 0;
     unsigned char *data1 = s_read(fx->path, &size1);
     size_t starts[64];
@@ -1037,6 +1038,7 @@ static void test_changes_appended(void **state)
     assert_true(size2 > size1);
     assert_memory_equal(data2, data1, size1); /* appended, the rest untouched */
     assert_int_equal(s_records(data2, size2, starts, 64), 14);
+    assert_int_equal(store_records(store), 11); /* 3 superseded or new: a clean stop compacts */
     workflow_t *back = s_load(fx->path, 9);
     s_assert_workflows_eq(wf, back);
     workflow_destroy(&back);
