@@ -53,6 +53,7 @@ typedef struct {
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
     bool unsaved;          /* changed since the entries file last had it (not saved) */
+    size_t store_slot;     /* its place in the store's list of changed entries (not saved) */
     char *packed;          /* service as service_pack writes it, NULL until needed (not saved) */
     size_t packed_len;
     entry_packed_from_t packed_from; /* what it was packed from */

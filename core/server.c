@@ -156,7 +156,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     size_t len = 0;
     const char *service = entry_packed_service((entry_t *)entry, &len);
     if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
-    store_touch(self->store, (entry_t *)entry);
+    store_forget(self->store, (entry_t *)entry);
     s_mark_dirty(self);
 }
 

@@ -30,7 +30,10 @@ struct _store_t {
     int fd;             /* the file as last written in full, for appends; -1: none */
     bool need_full;     /* the next save must rewrite the file (after a failure) */
     size_t records;     /* entry and removal records in the file */
-    zhashx_t *touched;  /* names of the entries changed since the last save */
+    entry_t **changed;  /* entries changed since the last save (entry->unsaved) */
+    size_t nchanged;
+    size_t changed_cap;
+    zhashx_t *removed; /* names of the entries removed since the last save */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is
@@ -69,7 +72,7 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     store_t *self = calloc(1, sizeof *self);
     if (!self) goto oom;
     self->fd = -1;
-    if (!(self->path = strdup(path)) || !(self->touched = zhashx_new())) goto oom;
+    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new())) goto oom;
     const char *slash = strrchr(path, '/');
     if (!slash)
         self->dir = strdup(".");
@@ -106,7 +109,8 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
     if (self->fd >= 0) close(self->fd);
-    zhashx_destroy(&self->touched);
+    free(self->changed);
+    zhashx_destroy(&self->removed);
     free(self->path);
     free(self->dir);
     free(self);
@@ -133,12 +137,47 @@ size_t store_dropped(store_t *self)
     return self->dropped;
 }
 
+/* Forgets what changed since the last save (which wrote it all). */
+static void s_changes_clear(store_t *self)
+{
+    for (size_t i = 0; i < self->nchanged; i++)
+        self->changed[i]->unsaved = false;
+    self->nchanged = 0;
+    zhashx_purge(self->removed);
+}
+
 void store_touch(store_t *self, entry_t *entry)
 {
-    /* The flag spares a hash look-up for each of an entry's many changes. */
+    /* A list of entries, each once (the flag): an entry changes several times
+     * between two saves, and hashing its name each time costs. */
     if (entry->unsaved) return;
+    if (self->nchanged == self->changed_cap) {
+        size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
+        entry_t **grown = realloc(self->changed, cap * sizeof *grown);
+        if (!grown) {
+            self->need_full = true; /* out of memory: the next save writes everything */
+            return;
+        }
+        self->changed = grown;
+        self->changed_cap = cap;
+    }
     entry->unsaved = true;
-    zhashx_insert(self->touched, entry->name, (void *)""); /* no-op when present (re-added) */
+    entry->store_slot = self->nchanged;
+    self->changed[self->nchanged++] = entry;
+    if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
+}
+
+void store_forget(store_t *self, entry_t *entry)
+{
+    size_t slot = entry->store_slot;
+    if (entry->unsaved && slot < self->nchanged && self->changed[slot] == entry) {
+        self->changed[slot] = self->changed[--self->nchanged];
+        self->changed[slot]->store_slot = slot;
+    }
+    entry->unsaved = false;
+    if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
+        !zhashx_lookup(self->removed, entry->name))
+        self->need_full = true; /* out of memory */
 }
 
 /* ---- save ---------------------------------------------------------------- */
@@ -292,7 +331,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     if (self->fd >= 0) close(self->fd);
     self->fd = fd;
     self->records = workflow_size(workflow);
-    zhashx_purge(self->touched);
+    s_changes_clear(self);
     if (fileio_sync_dir(self->dir) != 0) {
         s_fail(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
         goto done;
@@ -330,18 +369,16 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
     msgpack_packer_init(&pk, &out, s_out_write);
     size_t written = 0;
     int rc = -1;
-    for (void *item = zhashx_first(self->touched); item; item = zhashx_next(self->touched)) {
-        const char *name = zhashx_cursor(self->touched);
-        entry_t *entry = workflow_lookup(workflow, name);
-        if (entry) {
-            if (s_entry_record(&out, &pk, entry, steps, self->path, err, errlen) != 0) goto done;
-            entry->unsaved = false;
-        } else {
-            size_t start = s_record_begin(&out);
-            msgpack_pack_map(&pk, 1);
-            codec_pack_key_str(&pk, "removed", name);
-            if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
-        }
+    for (size_t i = 0; i < self->nchanged; i++) {
+        if (s_entry_record(&out, &pk, self->changed[i], steps, self->path, err, errlen) != 0)
+            goto done;
+        written++;
+    }
+    for (void *item = zhashx_first(self->removed); item; item = zhashx_next(self->removed)) {
+        size_t start = s_record_begin(&out);
+        msgpack_pack_map(&pk, 1);
+        codec_pack_key_str(&pk, "removed", zhashx_cursor(self->removed));
+        if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
         written++;
     }
     if (s_trailer(&out, &pk, workflow_size(workflow), self->path, err, errlen) != 0) goto done;
@@ -351,7 +388,7 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
         goto done;
     }
     self->records += written;
-    zhashx_purge(self->touched);
+    s_changes_clear(self);
     rc = 0;
 done:
     msgpack_sbuffer_destroy(&out.buf);
@@ -367,7 +404,7 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
     if (self->fd < 0 || self->need_full ||
         self->records > 2 * workflow_size(workflow) + STORE_SLACK || s_replaced(self))
         return store_save(self, workflow, err, errlen);
-    if (zhashx_size(self->touched) == 0) return 0;
+    if (self->nchanged == 0 && zhashx_size(self->removed) == 0) return 0;
     return s_append(self, workflow, err, errlen);
 }
 

@@ -427,6 +427,12 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     self->entries = zhashx_new();
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
+    /* Keyed by entry->name and entry->work_id, which live in the entry as long
+     * as it is in the table (a work id is removed before it changes): no copies. */
+    zhashx_set_key_duplicator(self->entries, NULL);
+    zhashx_set_key_destructor(self->entries, NULL);
+    zhashx_set_key_duplicator(self->works, NULL);
+    zhashx_set_key_destructor(self->works, NULL);
     return self;
 }
 

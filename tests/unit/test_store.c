@@ -90,7 +90,7 @@ static void s_changed(void *arg, const entry_t *entry)
 static void s_removed(void *arg, const entry_t *entry)
 {
     (void)arg;
-    if (s_touch_store) store_touch(s_touch_store, (entry_t *)entry);
+    if (s_touch_store) store_forget(s_touch_store, (entry_t *)entry);
 }
 static void s_refresh(void *arg, const char *provider, const char *name)
 {
@@ -1051,7 +1051,7 @@ static void test_changes_appended(void **state)
     assert_int_equal(workflow_size(wf), 7);
     assert_null(workflow_lookup(wf, "db"));
     entry_t *never = s_entry("never-saved", 1, 1); /* a removal of what the file never had */
-    store_touch(store, never);
+    store_forget(store, never);
     entry_destroy(&never);
     s_save_changes(store, wf);
     size_t size3 = 0;
@@ -1203,6 +1203,41 @@ static void test_packed_service(void **state)
     entry_destroy(&e);
 }
 
+/* An entry changed then removed before the save: only its removal is
+ * written (it is no longer in the list of changes); removed then back under
+ * the same name: only its record (a batch names an entry once). */
+static void test_changed_then_removed(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    s_touch_store = store;
+    workflow_t *wf = s_sample();
+    s_save_changes(store, wf);
+    store_touch(store, workflow_lookup(wf, "db")); /* undeployed: the housekeeper removes it */
+    workflow_housekeep(wf, 1764070000000LL + 10 * 3600000LL);
+    assert_null(workflow_lookup(wf, "db"));
+    s_save_changes(store, wf);
+    workflow_t *back = s_load(fx->path, workflow_size(wf));
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+
+    entry_t *gone = s_entry("gone", 1, 4);
+    store_touch(store, gone);
+    store_forget(store, gone); /* before any save: nothing of it stays in the list */
+    entry_destroy(&gone);
+    entry_t *again = s_entry("auth", 1, 5); /* removed above, back now */
+    store_forget(store, again);
+    store_touch(store, s_add(wf, again));
+    s_save_changes(store, wf);
+    back = s_load(fx->path, workflow_size(wf));
+    s_assert_workflows_eq(wf, back);
+    assert_int_equal(workflow_lookup(back, "auth")->state, ENTRY_DEPLOYED);
+    workflow_destroy(&back);
+    s_touch_store = NULL;
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1222,6 +1257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changes_appended, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
         cmocka_unit_test(test_packed_service),
+        cmocka_unit_test_setup_teardown(test_changed_then_removed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
