@@ -23,15 +23,6 @@ typedef enum {
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
 
-/* What an entry's packed service was made from: a new service, provider or
- * public IP string, or other counts, mean it is stale (a safety net: the
- * workflow also says when it changes the service, entry_service_changed). */
-typedef struct {
-    const void *service, *provider, *public_ip;
-    size_t target_count, alias_count;
-    bool tls;
-} entry_packed_from_t;
-
 typedef struct {
     char *name;         /* = service->name, key of the entry */
     service_t *service; /* the service as the core knows it */
@@ -52,14 +43,15 @@ typedef struct {
     int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
-    bool unsaved;          /* changed since the entries file last had it (not saved) */
-    size_t store_slot;     /* its place in the store's list of changed entries (not saved) */
-    char *packed;          /* service as service_pack writes it, NULL until needed (not saved) */
-    size_t packed_len;
-    entry_packed_from_t packed_from; /* what it was packed from */
-    const char *pub_state;           /* state last published (not saved): publish changes only */
-    bool pub_expected;
+    /* Not saved either: */
+    char *packed;         /* service as service_pack writes it, NULL until needed */
+    uint64_t packed_from; /* digest of what it was packed from (entry.c): another means stale */
+    uint32_t packed_len;
+    uint32_t store_slot;   /* its place in the store's list of changed entries */
+    const char *pub_state; /* state last published: publish changes only */
     const char *pub_error;
+    bool pub_expected;
+    bool unsaved; /* changed since the entries file last had it */
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.

@@ -162,7 +162,7 @@ void store_touch(store_t *self, entry_t *entry)
         self->changed_cap = cap;
     }
     entry->unsaved = true;
-    entry->store_slot = self->nchanged;
+    entry->store_slot = (uint32_t)self->nchanged;
     self->changed[self->nchanged++] = entry;
     if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
 }
@@ -172,7 +172,7 @@ void store_forget(store_t *self, entry_t *entry)
     size_t slot = entry->store_slot;
     if (entry->unsaved && slot < self->nchanged && self->changed[slot] == entry) {
         self->changed[slot] = self->changed[--self->nchanged];
-        self->changed[slot]->store_slot = slot;
+        self->changed[slot]->store_slot = (uint32_t)slot;
     }
     entry->unsaved = false;
     if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
