@@ -15,12 +15,21 @@
 typedef struct _s_ext_t s_ext_t;
 typedef struct _s_inst_t s_inst_t;
 
+#define S_MAX_RID 255 /* bytes of a ZeroMQ routing id */
+
+/* A routing id as received: read in place, copied only by a new instance. */
 typedef struct {
-    char *id;           /* work id, key in self->works */
-    s_ext_t *ext;       /* extension it goes to */
-    s_inst_t *inst;     /* instance holding it, NULL while queued */
-    void *queue_handle; /* handle in ext->queue while queued */
-    zframe_t *body;     /* encoded WORK body, resent as is */
+    const void *data;
+    size_t size;
+} s_rid_t;
+
+typedef struct {
+    char id[ILP_MAX_ID + 1]; /* work id, key in self->works and inst->works (not copied) */
+    s_ext_t *ext;            /* extension it goes to */
+    s_inst_t *inst;          /* instance holding it, NULL while queued */
+    void *queue_handle;      /* handle in ext->queue while queued */
+    char *body;              /* encoded WORK body, resent as is */
+    size_t body_size;
 } s_work_t;
 
 struct _s_ext_t {
@@ -31,7 +40,8 @@ struct _s_ext_t {
 
 struct _s_inst_t {
     char *key; /* hex routing id, key in self->peers */
-    zframe_t *routing_id;
+    uint8_t rid[S_MAX_RID];
+    size_t rid_size;
     s_ext_t *ext;
     char *instance;
     char *version;
@@ -59,6 +69,9 @@ struct _broker_t {
     zhashx_t *peers;         /* hex routing id -> s_inst_t*, owned */
     zhashx_t *works;         /* id -> s_work_t*, owned */
     zhashx_t *subscriptions; /* topic prefixes subscribers asked for (XPUB) -> "" */
+    void *router_handle;     /* the ROUTER's libzmq socket, for the hot path */
+    msgpack_sbuffer scratch; /* reused for every body encoded, a WORK's is then copied */
+    msgpack_zone zone;       /* reused to decode every message received */
     broker_stats_t stats;
     int64_t warn_second; /* rate limit of bad-input log lines */
     int warn_count;
@@ -71,8 +84,7 @@ static void s_work_free(s_work_t **work_p)
 {
     s_work_t *work = *work_p;
     if (!work) return;
-    zframe_destroy(&work->body);
-    free(work->id);
+    free(work->body);
     free(work);
     *work_p = NULL;
 }
@@ -93,7 +105,6 @@ static void s_inst_free(s_inst_t **inst_p)
     s_inst_t *inst = *inst_p;
     if (!inst) return;
     zhashx_destroy(&inst->works);
-    zframe_destroy(&inst->routing_id);
     free(inst->key);
     free(inst->instance);
     free(inst->version);
@@ -129,38 +140,50 @@ static void s_warn(broker_t *self, const char *fmt, ...)
 
 /* Sending ------------------------------------------------------------------- */
 
-/* Sends [routing id, "ILP1", cmd, body]; body is copied. Returns -1 when the
- * peer is gone (EHOSTUNREACH) or cannot take more (EAGAIN). */
-static int s_send_raw(broker_t *self, zframe_t *routing_id, ilp_cmd_t cmd, zframe_t *body)
+/* Sends [routing id, "ILP1", cmd, body]. Returns -1 when the peer is gone
+ * (EHOSTUNREACH) or cannot take more (EAGAIN). */
+static int s_send_raw(broker_t *self, s_rid_t rid, ilp_cmd_t cmd, const void *body, size_t size)
 {
-    zmsg_t *zmsg = ilp_msg_frames(cmd, body);
-    zframe_t *rid = zframe_dup(routing_id);
-    zmsg_prepend(zmsg, &rid);
-    int rc = zmsg_send(&zmsg, self->router);
-    if (rc != 0) {
+    if (ilp_send(self->router_handle, rid.data, rid.size, cmd, body, size) != 0) {
         self->stats.send_failures++;
-        zmsg_destroy(&zmsg);
         return -1;
     }
     self->stats.msgs_out++;
     return 0;
 }
 
-static int s_send(broker_t *self, zframe_t *routing_id, const ilp_msg_t *msg)
+static int s_send(broker_t *self, s_rid_t rid, const ilp_msg_t *msg)
 {
-    zframe_t *body = ilp_msg_encode_body(msg);
-    if (!body) return -1;
-    int rc = s_send_raw(self, routing_id, msg->cmd, body);
-    zframe_destroy(&body);
-    return rc;
+    if (ilp_msg_pack_body(msg, &self->scratch) != 0) return -1;
+    return s_send_raw(self, rid, msg->cmd, self->scratch.data, self->scratch.size);
 }
 
-static void s_send_error(broker_t *self, zframe_t *routing_id, const char *code, const char *reason,
+static s_rid_t s_inst_rid(const s_inst_t *inst)
+{
+    return (s_rid_t){inst->rid, inst->rid_size};
+}
+
+/* The routing id in hex (the peers' key and how logs name a peer); key
+ * holds 2 * S_MAX_RID + 1 bytes. */
+static char *s_hex(s_rid_t rid, char *key)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    const uint8_t *p = rid.data;
+    size_t n = rid.size > S_MAX_RID ? S_MAX_RID : rid.size;
+    for (size_t i = 0; i < n; i++) {
+        key[2 * i] = digits[p[i] >> 4];
+        key[2 * i + 1] = digits[p[i] & 15];
+    }
+    key[2 * n] = 0;
+    return key;
+}
+
+static void s_send_error(broker_t *self, s_rid_t rid, const char *code, const char *reason,
                          const char *id)
 {
     ilp_msg_t msg = {
         .cmd = ILP_ERROR, .code = (char *)code, .reason = (char *)reason, .id = (char *)id};
-    s_send(self, routing_id, &msg);
+    s_send(self, rid, &msg);
 }
 
 /* Work routing -------------------------------------------------------------- */
@@ -188,7 +211,7 @@ static void s_pump(broker_t *self, s_ext_t *ext)
         s_inst_t *inst = s_pick(ext);
         if (!inst) return;
         s_work_t *work = zlistx_first(ext->queue);
-        if (s_send_raw(self, inst->routing_id, ILP_WORK, work->body) != 0) {
+        if (s_send_raw(self, s_inst_rid(inst), ILP_WORK, work->body, work->body_size) != 0) {
             if (errno == EHOSTUNREACH) {
                 s_inst_drop(self, inst, "unreachable");
                 continue;
@@ -249,7 +272,7 @@ static s_inst_t *s_find_instance(s_ext_t *ext, const char *instance)
     return NULL;
 }
 
-static void s_on_hello(broker_t *self, zframe_t *rid, const char *key, const char *address,
+static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char *address,
                        s_inst_t *known, ilp_msg_t *msg)
 {
     s_ext_t *ext = zhashx_lookup(self->exts, msg->name);
@@ -272,11 +295,15 @@ static void s_on_hello(broker_t *self, zframe_t *rid, const char *key, const cha
         if (twin) s_inst_drop(self, twin, "reconnected");
         s_inst_t *inst = calloc(1, sizeof *inst);
         inst->key = strdup(key);
-        inst->routing_id = zframe_dup(rid);
+        memcpy(inst->rid, rid.data, rid.size);
+        inst->rid_size = rid.size;
         inst->ext = ext;
         inst->instance = strdup(msg->instance);
         inst->address = strdup(address);
         inst->works = zhashx_new();
+        /* keyed by work->id, which lives as long as the work */
+        zhashx_set_key_duplicator(inst->works, NULL);
+        zhashx_set_key_destructor(inst->works, NULL);
         inst->since = zclock_mono();
         zhashx_insert(self->peers, key, inst);
         zlistx_add_end(ext->instances, inst);
@@ -314,13 +341,21 @@ static void s_on_result(broker_t *self, s_inst_t *inst, ilp_msg_t *msg)
     s_pump(self, inst->ext);
 }
 
-static void s_on_message(broker_t *self, zframe_t *rid, const char *address, ilp_msg_t *msg)
+/* The peer's address, as its frames carry it (the routing id is the ROUTER's own). */
+static const char *s_peer_address(ilp_recv_t *in)
 {
-    char *key = zframe_strhex(rid);
+    const char *address = in->kept > 1 ? zmq_msg_gets(&in->parts[1], "Peer-Address") : NULL;
+    return address ? address : "";
+}
+
+static void s_on_message(broker_t *self, s_rid_t rid, ilp_recv_t *in, ilp_msg_t *msg)
+{
+    char key[2 * S_MAX_RID + 1];
+    s_hex(rid, key);
     s_inst_t *inst = zhashx_lookup(self->peers, key);
     if (inst) inst->last_recv = zclock_mono();
     if (msg->cmd == ILP_HELLO) {
-        s_on_hello(self, rid, key, address, inst, msg);
+        s_on_hello(self, rid, key, s_peer_address(in), inst, msg);
         if ((inst = zhashx_lookup(self->peers, key))) inst->last_recv = zclock_mono();
     } else if (msg->cmd >= ILP_WELCOME) {
         self->stats.malformed++;
@@ -345,42 +380,39 @@ static void s_on_message(broker_t *self, zframe_t *rid, const char *address, ilp
         s_inst_drop(self, inst, "said BYE");
     }
     /* HEARTBEAT: last_recv above is all it does */
-    free(key);
 }
 
-static void s_on_malformed(broker_t *self, zframe_t *rid, const char *address, const char *why)
+static void s_on_malformed(broker_t *self, s_rid_t rid, ilp_recv_t *in, const char *why)
 {
     self->stats.malformed++;
-    char *key = rid ? zframe_strhex(rid) : strdup("?");
-    s_warn(self, "bus: malformed message from peer %s (%s): %s", key, address, why);
-    free(key);
-    if (rid) s_send_error(self, rid, ILP_CODE_MALFORMED, why, NULL);
+    char key[2 * S_MAX_RID + 1];
+    s_warn(self, "bus: malformed message from peer %s (%s): %s", s_hex(rid, key),
+           s_peer_address(in), why);
+    s_send_error(self, rid, ILP_CODE_MALFORMED, why, NULL);
 }
 
 static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
+    (void)reader;
     broker_t *self = arg;
-    /* The socket's receive time-out is 0: recv returns NULL once it is drained
-     * (cheaper than asking zsock_events before each message). */
+    /* Every message is read in place (zmq_msg_t), without a zmsg and its
+     * frames; ilp_recv returns -1 once the socket is drained. */
     for (int n = 0; n < S_RECV_BATCH; n++) {
-        zmsg_t *zmsg = zmsg_recv(reader);
-        if (!zmsg) break;
+        ilp_recv_t in;
+        if (ilp_recv(self->router_handle, &in) != 0) break;
         self->stats.msgs_in++;
-        zframe_t *rid = zmsg_pop(zmsg);
-        /* The routing id is made by the ROUTER; the peer's frames carry its address. */
-        const char *address =
-            zmsg_first(zmsg) ? zframe_meta(zmsg_first(zmsg), "Peer-Address") : NULL;
-        if (!address) address = "";
+        s_rid_t rid = {zmq_msg_data(&in.parts[0]), zmq_msg_size(&in.parts[0])};
+        ilp_frame_t frames[ILP_RECV_PARTS];
+        ilp_recv_frames(&in, 1, frames);
         char why[300];
-        ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
+        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count - 1, &self->zone, why, sizeof why);
         if (msg)
-            s_on_message(self, rid, address, msg);
+            s_on_message(self, rid, &in, msg);
         else
-            s_on_malformed(self, rid, address, why);
+            s_on_malformed(self, rid, &in, why);
         ilp_msg_destroy(&msg);
-        zframe_destroy(&rid);
-        zmsg_destroy(&zmsg);
+        ilp_recv_close(&in);
     }
     return 0;
 }
@@ -426,7 +458,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         }
         if (now - inst->last_sent >= self->heartbeat_ms) {
             ilp_msg_t hb = {.cmd = ILP_HEARTBEAT};
-            if (s_send(self, inst->routing_id, &hb) == 0) inst->last_sent = now;
+            if (s_send(self, s_inst_rid(inst), &hb) == 0) inst->last_sent = now;
         }
     }
     for (s_inst_t *inst = zlistx_first(dead); inst; inst = zlistx_next(dead)) {
@@ -480,6 +512,11 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zhashx_set_destructor(self->peers, (zhashx_destructor_fn *)s_inst_free);
     self->works = zhashx_new();
     zhashx_set_destructor(self->works, (zhashx_destructor_fn *)s_work_free);
+    /* keyed by work->id, which lives as long as the work */
+    zhashx_set_key_duplicator(self->works, NULL);
+    zhashx_set_key_destructor(self->works, NULL);
+    msgpack_sbuffer_init(&self->scratch);
+    msgpack_zone_init(&self->zone, 4096);
     for (const char *const *name = config->extensions; *name; name++) {
         if (zhashx_lookup(self->exts, *name)) continue;
         s_ext_t *ext = calloc(1, sizeof *ext);
@@ -499,6 +536,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     }
     /* Options before bind: a dead or slow peer must be an error, not a silent
      * drop or a blocked loop; oversized frames disconnect the sender. */
+    self->router_handle = zsock_resolve(self->router);
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_rcvtimeo(self->router, 0);
@@ -532,6 +570,8 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->exts);
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->subscriptions);
+    msgpack_sbuffer_destroy(&self->scratch);
+    msgpack_zone_destroy(&self->zone);
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->core_id);
@@ -567,22 +607,39 @@ void broker_detach(broker_t *self, zloop_t *loop)
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
                     uint32_t attempt, const service_t *service)
 {
+    if (!service) return -1;
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    service_pack(service, &pk);
+    int rc = broker_dispatch_packed(self, work_id, extension, action, attempt, buf.data, buf.size);
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
+}
+
+int broker_dispatch_packed(broker_t *self, const char *work_id, const char *extension,
+                           ilp_action_t action, uint32_t attempt, const char *service,
+                           size_t service_len)
+{
     s_ext_t *ext = extension ? zhashx_lookup(self->exts, extension) : NULL;
-    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service ||
+    if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service || !service_len ||
         action == ILP_ACTION_NONE)
         return -1;
-    ilp_msg_t msg = {.cmd = ILP_WORK,
-                     .id = (char *)work_id,
-                     .action = action,
-                     .attempt = attempt ? attempt : 1,
-                     .service = (service_t *)service};
-    zframe_t *body = ilp_msg_encode_body(&msg);
-    if (!body) return -1;
-    broker_cancel(self, work_id);
+    ilp_msg_pack_work(&self->scratch, work_id, action, attempt, service, service_len);
     s_work_t *work = calloc(1, sizeof *work);
-    work->id = strdup(work_id);
+    char *body = malloc(self->scratch.size);
+    if (!work || !body) {
+        free(work);
+        free(body);
+        return -1;
+    }
+    memcpy(body, self->scratch.data, self->scratch.size);
+    broker_cancel(self, work_id);
+    memcpy(work->id, work_id, strlen(work_id) + 1); /* at most ILP_MAX_ID, checked above */
     work->ext = ext;
     work->body = body;
+    work->body_size = self->scratch.size;
     zhashx_insert(self->works, work->id, work);
     work->queue_handle = zlistx_add_end(ext->queue, work);
     s_pump(self, ext);
@@ -612,6 +669,19 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
     else
         zmsg_destroy(msg_p);
     return rc;
+}
+
+int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
+                         const char *expected, const char *error)
+{
+    ilp_msg_pack_pub_state(&self->scratch, service, service_len, state, expected, error);
+    void *pub = zsock_resolve(self->pub);
+    /* PUB never blocks: past its high-water mark it drops, as documented. */
+    if (zmq_send(pub, "state", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(pub, self->scratch.data, self->scratch.size, ZMQ_DONTWAIT) < 0)
+        return -1;
+    self->stats.published++;
+    return 0;
 }
 
 bool broker_has_subscriber(broker_t *self, const char *topic)

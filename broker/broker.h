@@ -90,6 +90,11 @@ void broker_detach(broker_t *self, zloop_t *loop);
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
                     uint32_t attempt, const service_t *service);
 
+/* The same with the service already packed (service_pack's bytes). */
+int broker_dispatch_packed(broker_t *self, const char *work_id, const char *extension,
+                           ilp_action_t action, uint32_t attempt, const char *service,
+                           size_t service_len);
+
 /* Forgets an outstanding work id (a late RESULT is dropped). Returns -1 when unknown. */
 int broker_cancel(broker_t *self, const char *work_id);
 
@@ -98,6 +103,11 @@ bool broker_outstanding(broker_t *self, const char *work_id);
 
 /* Publishes a message built with ilp_msg_pub_*; takes ownership. Returns -1 on failure. */
 int broker_publish(broker_t *self, zmsg_t **msg_p);
+
+/* Publishes a "state" message (ilp_msg_pub_state) without building a zmsg,
+ * the service given packed (service_pack's bytes). Returns -1 on failure. */
+int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
+                         const char *expected, const char *error);
 
 /* True when some subscriber would receive a publication on that topic (the
  * PUB socket is an XPUB that sees subscriptions). */

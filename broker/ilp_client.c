@@ -34,9 +34,11 @@ struct _ilp_client_t {
     uint32_t backoff_ms; /* wait before the next new DEALER */
     int timer_id;
     uint32_t tick_ms;
-    zhashx_t *in_progress; /* work id -> "" : delivered, not answered */
-    zhashx_t *results;     /* work id -> zframe_t* RESULT body, waiting for WELCOME */
-    zhashx_t *events;      /* service name -> zframe_t* EVENT body, waiting for WELCOME */
+    zhashx_t *in_progress;   /* work id -> "" : delivered, not answered */
+    msgpack_sbuffer scratch; /* reused for every body encoded */
+    msgpack_zone zone;       /* reused to decode every message received */
+    zhashx_t *results;       /* work id -> zframe_t* RESULT body, waiting for WELCOME */
+    zhashx_t *events;        /* service name -> zframe_t* EVENT body, waiting for WELCOME */
     char last_denied[ILP_MAX_TEXT + 1];
 };
 
@@ -44,22 +46,23 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
 
 /* Sending --------------------------------------------------------------------- */
 
-static int s_send_body(ilp_client_t *self, ilp_cmd_t cmd, zframe_t *body)
+static int s_send_data(ilp_client_t *self, ilp_cmd_t cmd, const void *body, size_t size)
 {
-    zmsg_t *zmsg = ilp_msg_frames(cmd, body);
-    int rc = zmsg_send(&zmsg, self->dealer);
-    zmsg_destroy(&zmsg);
+    if (!self->dealer) return -1;
+    int rc = ilp_send(zsock_resolve(self->dealer), NULL, 0, cmd, body, size);
     if (rc == 0) self->last_sent = zclock_mono();
     return rc;
 }
 
+static int s_send_body(ilp_client_t *self, ilp_cmd_t cmd, zframe_t *body)
+{
+    return s_send_data(self, cmd, zframe_data(body), zframe_size(body));
+}
+
 static int s_send(ilp_client_t *self, const ilp_msg_t *msg)
 {
-    zframe_t *body = ilp_msg_encode_body(msg);
-    if (!body) return -1;
-    int rc = s_send_body(self, msg->cmd, body);
-    zframe_destroy(&body);
-    return rc;
+    if (ilp_msg_pack_body(msg, &self->scratch) != 0) return -1;
+    return s_send_data(self, msg->cmd, self->scratch.data, self->scratch.size);
 }
 
 static void s_send_hello(ilp_client_t *self)
@@ -84,16 +87,17 @@ static void s_flush(ilp_client_t *self, zhashx_t *outbox, ilp_cmd_t cmd)
     zlistx_destroy(&keys);
 }
 
-/* Sends a message now, or keeps it under key until the next WELCOME. */
-static void s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd,
-                           zframe_t **body_p)
+/* Sends the message encoded in self->scratch now, or keeps a copy under key
+ * until the next WELCOME. Returns -1 when out of memory. */
+static int s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd)
 {
-    if (self->connected && zhashx_size(outbox) == 0 && s_send_body(self, cmd, *body_p) == 0) {
-        zframe_destroy(body_p);
-        return;
-    }
-    zhashx_update(outbox, key, *body_p); /* replaces (and frees) an older body */
-    *body_p = NULL;
+    if (self->connected && zhashx_size(outbox) == 0 &&
+        s_send_data(self, cmd, self->scratch.data, self->scratch.size) == 0)
+        return 0;
+    zframe_t *body = zframe_new(self->scratch.data, self->scratch.size);
+    if (!body) return -1;
+    zhashx_update(outbox, key, body); /* replaces (and frees) an older body */
+    return 0;
 }
 
 /* Connection ------------------------------------------------------------------ */
@@ -219,13 +223,17 @@ static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     ilp_client_t *self = arg;
-    for (int n = 0; n < 1000; n++) { /* receive time-out 0: NULL once drained */
-        zmsg_t *zmsg = zmsg_recv(reader);
-        if (!zmsg) break;
+    void *handle = zsock_resolve(reader);
+    /* Read in place (zmq_msg_t); ilp_recv returns -1 once the socket is drained. */
+    for (int n = 0; n < 1000; n++) {
+        ilp_recv_t in;
+        if (ilp_recv(handle, &in) != 0) break;
         self->last_recv = zclock_mono();
         char why[300];
-        ilp_msg_t *msg = ilp_msg_decode(zmsg, why, sizeof why);
-        zmsg_destroy(&zmsg);
+        ilp_frame_t frames[ILP_RECV_PARTS];
+        ilp_recv_frames(&in, 0, frames);
+        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count, &self->zone, why, sizeof why);
+        ilp_recv_close(&in);
         if (msg)
             s_on_message(self, msg);
         else
@@ -377,6 +385,8 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     zhashx_set_destructor(self->results, (zhashx_destructor_fn *)zframe_destroy);
     self->events = zhashx_new();
     zhashx_set_destructor(self->events, (zhashx_destructor_fn *)zframe_destroy);
+    msgpack_sbuffer_init(&self->scratch);
+    msgpack_zone_init(&self->zone, 4096);
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     if (!self->loop || !self->sub || strlen(self->instance) > ILP_MAX_INSTANCE) {
@@ -421,6 +431,8 @@ void ilp_client_destroy(ilp_client_t **self_p)
     zhashx_destroy(&self->in_progress);
     zhashx_destroy(&self->results);
     zhashx_destroy(&self->events);
+    msgpack_sbuffer_destroy(&self->scratch);
+    msgpack_zone_destroy(&self->zone);
     free(self->name);
     free(self->instance);
     free(self->version);
@@ -458,21 +470,17 @@ int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
                      .error = (char *)error,
                      .service = (service_t *)service};
     if (!error && !service) msg.error = "extension answered without a service";
-    zframe_t *body = ilp_msg_encode_body(&msg);
-    if (!body) return -1;
+    if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
     zhashx_delete(self->in_progress, work_id);
-    s_send_or_keep(self, self->results, work_id, ILP_RESULT, &body);
-    return 0;
+    return s_send_or_keep(self, self->results, work_id, ILP_RESULT);
 }
 
 int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service)
 {
     if (!service || action == ILP_ACTION_NONE) return -1;
     ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *)service};
-    zframe_t *body = ilp_msg_encode_body(&msg);
-    if (!body) return -1;
-    s_send_or_keep(self, self->events, service->name, ILP_EVENT, &body);
-    return 0;
+    if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
+    return s_send_or_keep(self, self->events, service->name, ILP_EVENT);
 }
 
 bool ilp_client_connected(ilp_client_t *self)

@@ -130,6 +130,80 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
     }
 }
 
+int ilp_msg_pack_body(const ilp_msg_t *self, msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(buf);
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    return s_pack_body(self, &pk);
+}
+
+int ilp_recv(void *handle, ilp_recv_t *self)
+{
+    self->kept = self->count = 0;
+    zmq_msg_t extra;
+    for (;;) {
+        zmq_msg_t *part = self->kept < ILP_RECV_PARTS ? &self->parts[self->kept] : &extra;
+        zmq_msg_init(part);
+        if (zmq_msg_recv(part, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(part);
+            /* The frames of a message arrive together: only the first can be missing. */
+            return self->count ? 0 : -1;
+        }
+        self->count++;
+        bool more = zmq_msg_more(part);
+        if (part == &extra)
+            zmq_msg_close(&extra);
+        else
+            self->kept++;
+        if (!more) return 0;
+    }
+}
+
+size_t ilp_recv_frames(ilp_recv_t *self, size_t first, ilp_frame_t *out)
+{
+    size_t n = 0;
+    for (size_t i = first; i < self->kept; i++)
+        out[n++] = (ilp_frame_t){zmq_msg_data(&self->parts[i]), zmq_msg_size(&self->parts[i])};
+    return n;
+}
+
+void ilp_recv_close(ilp_recv_t *self)
+{
+    for (size_t i = 0; i < self->kept; i++)
+        zmq_msg_close(&self->parts[i]);
+    self->kept = self->count = 0;
+}
+
+int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd, const void *body,
+             size_t size)
+{
+    const char *name = ilp_cmd_name(cmd);
+    /* Only the first frame can be refused (HWM, unknown peer): ZeroMQ takes
+     * the rest of a message whose first frame it took. */
+    if (prefix_size && zmq_send(handle, prefix, prefix_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    if (zmq_send(handle, ILP_SIGNATURE, strlen(ILP_SIGNATURE), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(handle, name, strlen(name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(handle, body, size, ZMQ_DONTWAIT) < 0)
+        return -1;
+    return 0;
+}
+
+void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action, uint32_t attempt,
+                       const char *service, size_t service_len)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(buf);
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4); /* as s_pack_body writes a WORK */
+    codec_pack_key_str(&pk, "id", id);
+    codec_pack_key_str(&pk, "action", ilp_action_name(action));
+    codec_pack_key_uint(&pk, "attempt", attempt ? attempt : 1);
+    codec_pack_str(&pk, "service");
+    codec_pack_raw(&pk, service, service_len);
+}
+
 zframe_t *ilp_msg_encode_body(const ilp_msg_t *self)
 {
     msgpack_sbuffer buf;
@@ -270,49 +344,68 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
     }
 }
 
-static ilp_cmd_t s_cmd_lookup(zframe_t *frame)
+static ilp_cmd_t s_cmd_lookup(const ilp_frame_t *frame)
 {
-    size_t size = zframe_size(frame);
     for (int i = 1; i < S_CMD_COUNT; i++)
-        if (strlen(s_cmd_names[i]) == size && !memcmp(zframe_data(frame), s_cmd_names[i], size))
+        if (strlen(s_cmd_names[i]) == frame->size &&
+            !memcmp(frame->data, s_cmd_names[i], frame->size))
             return (ilp_cmd_t)i;
     return ILP_INVALID;
 }
 
 ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen)
 {
-    if (!zmsg || zmsg_size(zmsg) != 3) {
-        snprintf(err, errlen, "expected 3 frames, got %zu", zmsg ? zmsg_size(zmsg) : 0);
+    ilp_frame_t frames[3];
+    size_t count = zmsg ? zmsg_size(zmsg) : 0;
+    if (count != 3) {
+        snprintf(err, errlen, "expected 3 frames, got %zu", count);
         return NULL;
     }
-    zframe_t *sig = zmsg_first(zmsg);
-    zframe_t *cmd = zmsg_next(zmsg);
-    zframe_t *body = zmsg_next(zmsg);
-    if (zframe_size(sig) != strlen(ILP_SIGNATURE) ||
-        memcmp(zframe_data(sig), ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
+    size_t i = 0;
+    for (zframe_t *f = zmsg_first(zmsg); f && i < 3; f = zmsg_next(zmsg), i++)
+        frames[i] = (ilp_frame_t){zframe_data(f), zframe_size(f)};
+    return ilp_msg_decode_frames(frames, count, NULL, err, errlen);
+}
+
+ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                                 char *err, size_t errlen)
+{
+    if (!frames || count != 3) {
+        snprintf(err, errlen, "expected 3 frames, got %zu", frames ? count : 0);
+        return NULL;
+    }
+    const ilp_frame_t *sig = &frames[0], *body = &frames[2];
+    if (sig->size != strlen(ILP_SIGNATURE) ||
+        memcmp(sig->data, ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
         snprintf(err, errlen, "wrong protocol signature (expected \"%s\")", ILP_SIGNATURE);
         return NULL;
     }
-    ilp_cmd_t id = s_cmd_lookup(cmd);
+    ilp_cmd_t id = s_cmd_lookup(&frames[1]);
     if (id == ILP_INVALID) {
-        snprintf(err, errlen, "unknown command (%zu bytes)", zframe_size(cmd));
+        snprintf(err, errlen, "unknown command (%zu bytes)", frames[1].size);
         return NULL;
     }
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
+    msgpack_zone local;
+    if (zone)
+        msgpack_zone_clear(zone);
+    else if (!msgpack_zone_init(zone = &local, 2048)) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    msgpack_object obj;
     ilp_msg_t *self = NULL;
     char why[256] = "";
-    if (codec_unpack(zframe_data(body), zframe_size(body), &up, why, sizeof why)) {
+    if (codec_unpack_zone(body->data, body->size, zone, &obj, why, sizeof why)) {
         snprintf(err, errlen, "%s: body: %s", s_cmd_names[id], why);
-    } else if (up.data.type != MSGPACK_OBJECT_MAP) {
+    } else if (obj.type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "%s: body: expected a map", s_cmd_names[id]);
     } else if (!(self = ilp_msg_new(id))) {
         snprintf(err, errlen, "out of memory");
-    } else if (s_decode_body(self, &up.data, why, sizeof why)) {
+    } else if (s_decode_body(self, &obj, why, sizeof why)) {
         snprintf(err, errlen, "%s: %s", s_cmd_names[id], why);
         ilp_msg_destroy(&self);
     }
-    msgpack_unpacked_destroy(&up);
+    if (zone == &local) msgpack_zone_destroy(&local);
     return self;
 }
 
@@ -342,6 +435,33 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name)
     return s_pub(topic, &buf);
 }
 
+/* A state publication's body is {service, state, expected_state, error}:
+ * the caller writes the service between these two. */
+static void s_pub_state_head(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 4);
+    codec_pack_str(pk, "service");
+}
+
+static void s_pub_state_tail(msgpack_packer *pk, const char *state, const char *expected,
+                             const char *error)
+{
+    codec_pack_key_str(pk, "state", state);
+    codec_pack_key_str(pk, "expected_state", expected);
+    codec_pack_key_str(pk, "error", error);
+}
+
+void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
+                            const char *state, const char *expected, const char *error)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(buf);
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    s_pub_state_head(&pk);
+    codec_pack_raw(&pk, service, service_len);
+    s_pub_state_tail(&pk, state, expected, error);
+}
+
 zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
                           const char *error)
 {
@@ -349,12 +469,9 @@ zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const cha
     msgpack_packer pk;
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    codec_pack_str(&pk, "service");
+    s_pub_state_head(&pk);
     service_pack(service, &pk);
-    codec_pack_key_str(&pk, "state", state);
-    codec_pack_key_str(&pk, "expected_state", expected);
-    codec_pack_key_str(&pk, "error", error);
+    s_pub_state_tail(&pk, state, expected, error);
     return s_pub("state", &buf);
 }
 

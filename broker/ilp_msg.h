@@ -99,6 +99,56 @@ zmsg_t *ilp_msg_frames(ilp_cmd_t cmd, zframe_t *body);
  * map, or a field of the wrong type or outside its bounds. */
 ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen);
 
+/* The bytes of one received frame (a zmq_msg_t's), read in place. */
+typedef struct {
+    const void *data;
+    size_t size;
+} ilp_frame_t;
+
+/* Decodes count frames as ilp_msg_decode does, without copying them into a
+ * zmsg first. zone, when not NULL, is a msgpack zone the caller keeps for its
+ * receive loop (it is cleared here, so nothing is allocated to decode the
+ * body); NULL uses a temporary one. */
+ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                                 char *err, size_t errlen);
+
+/* Receiving and sending without zmsg/zframe: a receive loop handles every
+ * message, so it reads the frames in place (zmq_msg_t) and sends from the
+ * bytes it has, with no per-frame allocation of its own. */
+#define ILP_RECV_PARTS 4 /* frames kept: a ROUTER's routing id and the three of ILP/1 */
+
+typedef struct {
+    zmq_msg_t parts[ILP_RECV_PARTS]; /* the first frames of the message */
+    size_t kept;                     /* frames held in parts */
+    size_t count; /* frames the message had (those past the kept ones are dropped) */
+} ilp_recv_t;
+
+/* Receives one whole message without waiting. Returns -1 when none waits
+ * (then there is nothing to close). */
+int ilp_recv(void *handle, ilp_recv_t *self);
+
+/* The kept frames from index first on, into out (ILP_RECV_PARTS items);
+ * returns how many. */
+size_t ilp_recv_frames(ilp_recv_t *self, size_t first, ilp_frame_t *out);
+
+/* Releases the frames of a received message. */
+void ilp_recv_close(ilp_recv_t *self);
+
+/* Sends [prefix (when prefix_size > 0: a ROUTER's routing id), "ILP1", CMD,
+ * body] without waiting. Returns -1 with errno set by ZeroMQ (EAGAIN: full,
+ * EHOSTUNREACH: the routing id is unknown) when the socket refuses it. */
+int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd, const void *body,
+             size_t size);
+
+/* Encodes the body into buf (cleared first), for senders that reuse one
+ * buffer. Returns -1 where ilp_msg_encode_body returns NULL. */
+int ilp_msg_pack_body(const ilp_msg_t *self, msgpack_sbuffer *buf);
+
+/* A WORK body into buf (cleared first) with the service already packed
+ * (service_pack's bytes): the same bytes as ilp_msg_pack_body. */
+void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action, uint32_t attempt,
+                       const char *service, size_t service_len);
+
 /* Sends the message on a socket (DEALER), or to a routing id first when
  * routing_id is not NULL (ROUTER). Does not take ownership. Returns -1 when
  * encoding or sending fails (errno from zmq). */
@@ -111,6 +161,10 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name);
 /* state: {service, state, expected_state, error} (service is the full object). */
 zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
                           const char *error);
+/* The body of that publication into buf (cleared first), for reuse of one
+ * buffer; the service given packed (service_pack's bytes). */
+void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
+                            const char *state, const char *expected, const char *error);
 /* core: {event, core_id} */
 zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id);
 

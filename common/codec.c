@@ -207,14 +207,200 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
     return 0;
 }
 
+/* The decoder: one pass that checks each object exactly as codec_check does
+ * (same order, same bounds, same reasons) and builds it at once, instead of
+ * codec_check's walk followed by msgpack-c's. Strings, bins and exts point
+ * into the frame; arrays and maps are allocated in the zone as their headers
+ * are read, so the children they announce are counted first: a frame whose
+ * containers announce more objects than CODEC_MAX_OBJECTS cannot be valid,
+ * and allocates nothing more (codec_check then says why it is refused).
+ * What a frame makes us allocate is thus bounded as with msgpack-c after
+ * codec_check: CODEC_MAX_OBJECTS objects. */
+#define S_RECHECK (-2) /* s_parse: refused, codec_check has the reason */
+typedef struct {
+    const uint8_t *start; /* the frame */
+    const uint8_t *p;     /* the next byte to read */
+    const uint8_t *end;
+    size_t objects;     /* objects read so far */
+    uint64_t announced; /* children announced by the containers read so far */
+    msgpack_zone *zone;
+    char *err;
+    size_t errlen;
+} s_parser_t;
+
+static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
+{
+    size_t left = (size_t)(ps->end - ps->p);
+    if (left == 0)
+        return s_fail(ps->err, ps->errlen, "truncated at byte %zu", (size_t)(ps->end - ps->start));
+    if (++ps->objects > CODEC_MAX_OBJECTS)
+        return s_fail(ps->err, ps->errlen, "more than %d objects", CODEC_MAX_OBJECTS);
+    const uint8_t *at = ps->p;
+    uint8_t b = at[0];
+    /* The forms every message is made of, first; the rest as codec_check reads them. */
+    switch (b) {
+    case 0xa0 ... 0xbf: { /* fixstr */
+        size_t n = b & 0x1f;
+        if (n > left - 1)
+            return s_fail(ps->err, ps->errlen, "truncated at byte %zu",
+                          (size_t)(ps->end - ps->start));
+        o->type = MSGPACK_OBJECT_STR;
+        o->via.str.ptr = (const char *)at + 1;
+        o->via.str.size = (uint32_t)n;
+        ps->p = at + 1 + n;
+        return 0;
+    }
+    case 0x00 ... 0x7f:
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+        ps->p = at + 1;
+        return 0;
+    case 0xc0:
+        o->type = MSGPACK_OBJECT_NIL;
+        ps->p = at + 1;
+        return 0;
+    case 0xc2:
+    case 0xc3:
+        o->type = MSGPACK_OBJECT_BOOLEAN;
+        o->via.boolean = b == 0xc3;
+        ps->p = at + 1;
+        return 0;
+    default:
+        break;
+    }
+    s_head_t h;
+    if (s_head(at, left, &h) != 0)
+        return s_fail(ps->err, ps->errlen, "bad msgpack byte 0x%02x at offset %zu", at[0],
+                      (size_t)(at - ps->start));
+    left -= h.header;
+    const uint8_t *body = at + h.header;
+    if (!h.container) {
+        if (h.skip - h.ext_type > CODEC_MAX_STRING)
+            return s_fail(ps->err, ps->errlen, "string of %llu bytes exceeds %d",
+                          (unsigned long long)(h.skip - h.ext_type), CODEC_MAX_STRING);
+        if (h.skip > left)
+            return s_fail(ps->err, ps->errlen, "truncated at byte %zu",
+                          (size_t)(ps->end - ps->start));
+        ps->p = body + h.skip;
+        memset(o, 0, sizeof *o);
+        if (b >= 0xe0) {
+            o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+            o->via.i64 = (int8_t)b;
+        } else if (b >= 0xd9 && b <= 0xdb) {
+            o->type = MSGPACK_OBJECT_STR;
+            o->via.str.ptr = (const char *)body;
+            o->via.str.size = (uint32_t)h.skip;
+        } else if (b >= 0xc4 && b <= 0xc6) {
+            o->type = MSGPACK_OBJECT_BIN;
+            o->via.bin.ptr = (const char *)body;
+            o->via.bin.size = (uint32_t)h.skip;
+        } else if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) {
+            o->type = MSGPACK_OBJECT_EXT;
+            o->via.ext.type = (int8_t)body[0];
+            o->via.ext.ptr = (const char *)body + 1;
+            o->via.ext.size = (uint32_t)(h.skip - 1);
+        } else if (b == 0xca) {
+            uint32_t bits = (uint32_t)s_be(body, 4);
+            float f;
+            memcpy(&f, &bits, sizeof f);
+            o->type = MSGPACK_OBJECT_FLOAT32;
+            o->via.f64 = f;
+        } else if (b == 0xcb) {
+            uint64_t bits = s_be(body, 8);
+            double d;
+            memcpy(&d, &bits, sizeof d);
+            o->type = MSGPACK_OBJECT_FLOAT64;
+            o->via.f64 = d;
+        } else if (b >= 0xcc && b <= 0xcf) {
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = s_be(body, h.skip);
+        } else { /* 0xd0..0xd3: signed, a non-negative value is positive */
+            uint64_t bits = s_be(body, h.skip);
+            int64_t v = h.skip == 1   ? (int8_t)bits
+                        : h.skip == 2 ? (int16_t)bits
+                        : h.skip == 4 ? (int32_t)bits
+                                      : (int64_t)bits;
+            o->type = v < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            if (v < 0)
+                o->via.i64 = v;
+            else
+                o->via.u64 = (uint64_t)v;
+        }
+        return 0;
+    }
+    const char *kind = h.container == 2 ? "map" : "array";
+    uint64_t children = h.container == 2 ? h.items * 2 : h.items;
+    if (h.items > CODEC_MAX_ITEMS)
+        return s_fail(ps->err, ps->errlen, "%s of %llu items exceeds %d", kind,
+                      (unsigned long long)h.items, CODEC_MAX_ITEMS);
+    if (children > left)
+        return s_fail(ps->err, ps->errlen, "%s header announces %llu items, only %zu bytes left",
+                      kind, (unsigned long long)h.items, left);
+    if (depth + 1 > CODEC_MAX_DEPTH) /* empty containers count too */
+        return s_fail(ps->err, ps->errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
+    ps->announced += children;
+    if (ps->announced + 1 > CODEC_MAX_OBJECTS) return S_RECHECK;
+    ps->p = body;
+    uint32_t n = (uint32_t)h.items;
+    if (h.container == 2) {
+        msgpack_object_kv *kv = msgpack_zone_malloc(ps->zone, n * sizeof *kv);
+        if (!kv) return s_fail(ps->err, ps->errlen, "out of memory");
+        o->type = MSGPACK_OBJECT_MAP;
+        o->via.map.size = n;
+        o->via.map.ptr = kv;
+        for (uint32_t i = 0; i < n; i++) {
+            int rc = s_parse(ps, &kv[i].key, depth + 1);
+            if (rc == 0) rc = s_parse(ps, &kv[i].val, depth + 1);
+            if (rc) return rc;
+        }
+    } else {
+        msgpack_object *items = msgpack_zone_malloc(ps->zone, n * sizeof *items);
+        if (!items) return s_fail(ps->err, ps->errlen, "out of memory");
+        o->type = MSGPACK_OBJECT_ARRAY;
+        o->via.array.size = n;
+        o->via.array.ptr = items;
+        for (uint32_t i = 0; i < n; i++) {
+            int rc = s_parse(ps, &items[i], depth + 1);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
+                      char *err, size_t errlen)
+{
+    if (!data || size == 0) return s_fail(err, errlen, "empty frame");
+    if (size > CODEC_MAX_FRAME)
+        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, CODEC_MAX_FRAME);
+    s_parser_t ps = {.start = data,
+                     .p = data,
+                     .end = (const uint8_t *)data + size,
+                     .zone = zone,
+                     .err = err,
+                     .errlen = errlen};
+    msgpack_object obj;
+    int rc = s_parse(&ps, &obj, 0);
+    if (rc == S_RECHECK) {
+        /* Refused: the walk that allocates nothing finds the first reason. */
+        if (codec_check(data, size, err, errlen) != 0) return -1;
+        return s_fail(err, errlen, "more than %d objects", CODEC_MAX_OBJECTS); /* not reached */
+    }
+    if (rc != 0) return -1;
+    if (ps.p != ps.end)
+        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t)(ps.end - ps.p));
+    *out = obj;
+    return 0;
+}
+
 int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen)
 {
-    if (codec_check(data, size, err, errlen) != 0) return -1;
-    size_t offset = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next(out, data, size, &offset);
-    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
-        return s_fail(err, errlen, "msgpack decoding failed (%d at offset %zu)", (int)rc, offset);
-    return 0;
+    msgpack_unpacked_destroy(out);
+    out->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    if (!out->zone) return s_fail(err, errlen, "out of memory");
+    if (codec_unpack_zone(data, size, out->zone, &out->data, err, errlen) == 0) return 0;
+    msgpack_unpacked_destroy(out); /* nothing of a refused frame is kept */
+    return -1;
 }
 
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
@@ -283,16 +469,40 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
     return 0;
 }
 
-static const msgpack_object *s_present(const msgpack_object *map, const char *key)
+void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
+                    const msgpack_object **values)
 {
-    const msgpack_object *v = codec_map_get(map, key);
-    return (v && v->type != MSGPACK_OBJECT_NIL) ? v : NULL;
+    size_t lens[CODEC_FIND_MAX];
+    for (size_t i = 0; i < n; i++) {
+        values[i] = NULL;
+        lens[i] = strlen(keys[i]);
+    }
+    if (!map || map->type != MSGPACK_OBJECT_MAP) return;
+    size_t found = 0;
+    for (uint32_t k = 0; k < map->via.map.size && found < n; k++) {
+        const msgpack_object *key = &map->via.map.ptr[k].key;
+        if (key->type != MSGPACK_OBJECT_STR) continue;
+        for (size_t i = 0; i < n; i++) {
+            if (values[i] || key->via.str.size != lens[i] ||
+                (lens[i] && memcmp(key->via.str.ptr, keys[i], lens[i])))
+                continue;
+            values[i] = &map->via.map.ptr[k].val; /* the first occurrence counts */
+            found++;
+            break;
+        }
+    }
 }
 
 int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
                   char **out, char *err, size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_str(codec_map_get(map, key), key, maxlen, required, out, err, errlen);
+}
+
+int codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, bool required,
+                    char **out, char *err, size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         if (required) return s_fail(err, errlen, "%s: missing", key);
         *out = NULL;
@@ -304,7 +514,14 @@ int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, boo
 int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
                    bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_uint(codec_map_get(map, key), key, min, max, required, dflt, out, err,
+                            errlen);
+}
+
+int codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uint64_t max,
+                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         if (required) return s_fail(err, errlen, "%s: missing", key);
         *out = dflt;
@@ -320,7 +537,13 @@ int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uin
 int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
                    size_t errlen)
 {
-    const msgpack_object *v = s_present(map, key);
+    return codec_value_bool(codec_map_get(map, key), key, dflt, out, err, errlen);
+}
+
+int codec_value_bool(const msgpack_object *v, const char *key, bool dflt, bool *out, char *err,
+                     size_t errlen)
+{
+    if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
         *out = dflt;
         return 0;
@@ -331,6 +554,77 @@ int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *
     return 0;
 }
 
+/* The writers below hand each key and value to the packer's callback in one
+ * piece (msgpack_pack_str + _body would make two calls, four for a key and
+ * its value): packing is most of the cost of saving entries and of every
+ * message the core sends. The bytes are those msgpack-c writes: the smallest
+ * str and uint forms. */
+#define S_SMALL 288 /* bytes packed on the stack in one piece */
+
+/* The header of a str of n bytes; returns its size. */
+static size_t s_str_header(unsigned char *p, size_t n)
+{
+    if (n < 32) {
+        p[0] = (unsigned char)(0xa0 | n);
+        return 1;
+    }
+    if (n < 256) {
+        p[0] = 0xd9;
+        p[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n < 65536) {
+        p[0] = 0xda;
+        p[1] = (unsigned char)(n >> 8);
+        p[2] = (unsigned char)n;
+        return 3;
+    }
+    p[0] = 0xdb;
+    p[1] = (unsigned char)(n >> 24);
+    p[2] = (unsigned char)(n >> 16);
+    p[3] = (unsigned char)(n >> 8);
+    p[4] = (unsigned char)n;
+    return 5;
+}
+
+/* A str (nil when text is NULL) into p, which has room; returns its size. */
+static size_t s_put_str(unsigned char *p, const char *text, size_t n)
+{
+    if (!text) {
+        p[0] = 0xc0;
+        return 1;
+    }
+    size_t h = s_str_header(p, n);
+    memcpy(p + h, text, n);
+    return h + n;
+}
+
+/* An unsigned integer into p (at most 9 bytes); returns its size. */
+static size_t s_put_uint(unsigned char *p, uint64_t v)
+{
+    size_t n;
+    if (v < 128) {
+        p[0] = (unsigned char)v;
+        return 1;
+    }
+    if (v < 256) {
+        p[0] = 0xcc;
+        n = 1;
+    } else if (v < 65536) {
+        p[0] = 0xcd;
+        n = 2;
+    } else if (v < (1ULL << 32)) {
+        p[0] = 0xce;
+        n = 4;
+    } else {
+        p[0] = 0xcf;
+        n = 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    return 1 + n;
+}
+
 void codec_pack_str(msgpack_packer *pk, const char *text)
 {
     if (!text) {
@@ -338,27 +632,61 @@ void codec_pack_str(msgpack_packer *pk, const char *text)
         return;
     }
     size_t n = strlen(text);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, text, n);
+    if (n + 5 > S_SMALL) {
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, text, n);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    pk->callback(pk->data, (const char *)buf, s_put_str(buf, text, n));
 }
 
 void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
 {
-    codec_pack_str(pk, key);
-    codec_pack_str(pk, value);
+    size_t kn = strlen(key), vn = value ? strlen(value) : 0;
+    if (kn + vn + 10 > S_SMALL) {
+        codec_pack_str(pk, key);
+        codec_pack_str(pk, value);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    len += s_put_str(buf + len, value, vn);
+    pk->callback(pk->data, (const char *)buf, len);
 }
 
 void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
 {
-    codec_pack_str(pk, key);
-    msgpack_pack_uint64(pk, value);
+    size_t kn = strlen(key);
+    if (kn + 14 > S_SMALL) {
+        codec_pack_str(pk, key);
+        msgpack_pack_uint64(pk, value);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    len += s_put_uint(buf + len, value);
+    pk->callback(pk->data, (const char *)buf, len);
 }
 
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
 {
-    codec_pack_str(pk, key);
-    if (value)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
+    size_t kn = strlen(key);
+    if (kn + 6 > S_SMALL) {
+        codec_pack_str(pk, key);
+        if (value)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        return;
+    }
+    unsigned char buf[S_SMALL];
+    size_t len = s_put_str(buf, key, kn);
+    buf[len++] = value ? 0xc3 : 0xc2;
+    pk->callback(pk->data, (const char *)buf, len);
+}
+
+void codec_pack_raw(msgpack_packer *pk, const void *data, size_t len)
+{
+    if (len) pk->callback(pk->data, data, len);
 }

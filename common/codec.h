@@ -2,11 +2,12 @@
  * typed fields from a decoded map and to write them.
  *
  * msgpack-c trusts its input: an array or map header makes it allocate
- * count x 24 bytes before any element is read. codec_unpack therefore walks
- * the raw bytes first (codec_check) and refuses any header whose count exceeds
- * the bytes that remain or the limits below, then decodes the whole frame with
- * msgpack_unpack_next and accepts it only when it ends exactly at the frame's
- * end. */
+ * count x 24 bytes before any element is read. codec_check therefore walks
+ * the raw bytes and refuses any header whose count exceeds the bytes that
+ * remain or the limits below, and a frame that is not exactly one object.
+ * codec_unpack / codec_unpack_zone make the same checks, in the same order
+ * and with the same reasons, while they build the objects in one pass; what
+ * they allocate stays bounded by CODEC_MAX_OBJECTS objects (see codec.c). */
 #ifndef INTERLOOK_CODEC_H
 #define INTERLOOK_CODEC_H
 
@@ -26,11 +27,17 @@
  * Returns 0, or -1 with the reason in err. Reads nothing past size. */
 int codec_check(const void *data, size_t size, char *err, size_t errlen);
 
-/* Checks, then decodes one frame into out (msgpack_unpacked_init'ed by the
- * caller, msgpack_unpacked_destroy'ed by the caller even on failure). Strings
- * in the result point into data, which must outlive it. Returns 0 or -1 with
- * the reason in err. */
+/* Checks and decodes one frame into out (msgpack_unpacked_init'ed by the
+ * caller, msgpack_unpacked_destroy'ed by the caller even on failure; on
+ * failure it holds nothing). Strings in the result point into data, which
+ * must outlive it. Returns 0 or -1 with the reason in err (as codec_check's). */
 int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen);
+
+/* The same with a zone the caller keeps (msgpack_zone_init'ed) and clears
+ * between frames (msgpack_zone_clear): a receive loop then decodes without
+ * allocating. Strings in *out point into data, other objects into zone. */
+int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
+                      char *err, size_t errlen);
 
 /* The value of key in a map (string keys), NULL when absent or not a map. */
 const msgpack_object *codec_map_get(const msgpack_object *map, const char *key);
@@ -51,6 +58,21 @@ int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uin
 int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
                    size_t errlen);
 
+/* Several keys of a map found in one scan (a decoder reads a few keys of
+ * each map; codec_map_get scans the map for each): values[i] is the value of
+ * keys[i] (its first occurrence), NULL when absent. At most CODEC_FIND_MAX keys. */
+#define CODEC_FIND_MAX 8
+void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
+                    const msgpack_object **values);
+
+/* The readers above, given the value found (NULL or nil: absent); key names it in err. */
+int codec_value_str(const msgpack_object *value, const char *key, size_t maxlen, bool required,
+                    char **out, char *err, size_t errlen);
+int codec_value_uint(const msgpack_object *value, const char *key, uint64_t min, uint64_t max,
+                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
+int codec_value_bool(const msgpack_object *value, const char *key, bool dflt, bool *out, char *err,
+                     size_t errlen);
+
 /* Checks a string object as codec_get_str does and copies it; name is used in err. */
 int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
                    char *err, size_t errlen);
@@ -60,5 +82,7 @@ void codec_pack_str(msgpack_packer *pk, const char *text); /* nil when text is N
 void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value);
 void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value);
 void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value);
+/* Bytes already packed (one or more whole objects), as they are. */
+void codec_pack_raw(msgpack_packer *pk, const void *data, size_t len);
 
 #endif

@@ -201,6 +201,29 @@ bool service_ip_valid(const char *text)
     return text && (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1);
 }
 
+/* Sorts the decoded targets and merges a host:port listed twice (weights
+ * added, capped), as service_add_target would have, without its copies. */
+static void s_merge_targets(service_t *self)
+{
+    if (self->target_count < 2) return;
+    qsort(self->targets, self->target_count, sizeof *self->targets, s_target_qsort);
+    size_t out = 0;
+    for (size_t i = 1; i < self->target_count; i++) {
+        service_target_t *last = &self->targets[out], *t = &self->targets[i];
+        if (s_target_cmp(t->host, t->port, last) == 0) {
+            uint64_t sum = (uint64_t)last->weight + t->weight;
+            last->weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t)sum;
+            free(t->host);
+        } else {
+            self->targets[++out] = *t;
+        }
+    }
+    self->target_count = out + 1;
+}
+
+/* The decoder fills the arrays in one go (hosts and aliases as copied from
+ * the frame, each once), then sorts and merges: the same result as adding
+ * them one by one, at a fraction of the allocations. */
 static int s_decode_targets(service_t *self, const msgpack_object *list, char *err, size_t errlen)
 {
     if (list->type != MSGPACK_OBJECT_ARRAY) {
@@ -211,30 +234,40 @@ static int s_decode_targets(service_t *self, const msgpack_object *list, char *e
         snprintf(err, errlen, "service.targets: more than %d targets", SERVICE_MAX_TARGETS);
         return -1;
     }
+    if (list->via.array.size == 0) return 0;
+    self->targets = calloc(list->via.array.size, sizeof *self->targets);
+    if (!self->targets) {
+        snprintf(err, errlen, "service.targets: out of memory");
+        return -1;
+    }
+    static const char *const keys[] = {"host", "port", "weight"};
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *t = &list->via.array.ptr[i];
+        const msgpack_object *v[3];
         char why[160] = "";
         char *host = NULL;
         uint64_t port = 0, weight = 1;
-        int rc = -1;
-        if (t->type != MSGPACK_OBJECT_MAP)
+        if (t->type != MSGPACK_OBJECT_MAP) {
             snprintf(why, sizeof why, "expected a map");
-        else if (codec_get_str(t, "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) == 0 &&
-                 codec_get_uint(t, "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
-                 codec_get_uint(t, "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
-                                sizeof why) == 0) {
-            if (!*host)
+        } else {
+            codec_map_find(t, keys, 3, v);
+            if (codec_value_str(v[0], "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) ==
+                    0 &&
+                codec_value_uint(v[1], "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
+                codec_value_uint(v[2], "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
+                                 sizeof why) == 0 &&
+                !*host)
                 snprintf(why, sizeof why, "host: empty");
-            else
-                rc = service_add_target(self, host, (uint16_t)port, (uint32_t)weight);
-            if (rc && !*why) snprintf(why, sizeof why, "out of memory");
         }
-        free(host);
-        if (rc) {
+        if (*why) {
+            free(host);
             snprintf(err, errlen, "service.targets[%u]: %s", i, why);
             return -1;
         }
+        self->targets[self->target_count++] =
+            (service_target_t){.host = host, .port = (uint16_t)port, .weight = (uint32_t)weight};
     }
+    s_merge_targets(self);
     return 0;
 }
 
@@ -248,6 +281,12 @@ static int s_decode_aliases(service_t *self, const msgpack_object *list, char *e
         snprintf(err, errlen, "service.dns_aliases: more than %d names", SERVICE_MAX_ALIASES);
         return -1;
     }
+    if (list->via.array.size == 0) return 0;
+    self->dns_aliases = calloc(list->via.array.size, sizeof *self->dns_aliases);
+    if (!self->dns_aliases) {
+        snprintf(err, errlen, "service.dns_aliases: out of memory");
+        return -1;
+    }
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         char why[160];
         char *alias = NULL;
@@ -258,12 +297,23 @@ static int s_decode_aliases(service_t *self, const msgpack_object *list, char *e
             snprintf(err, errlen, "service.%s", why);
             return -1;
         }
-        int rc = *alias ? service_add_alias(self, alias) : -1;
-        free(alias);
-        if (rc) {
+        if (!*alias) {
+            free(alias);
             snprintf(err, errlen, "service.%s: empty name", label);
             return -1;
         }
+        self->dns_aliases[self->alias_count++] = alias;
+    }
+    if (self->alias_count > 1) {
+        qsort(self->dns_aliases, self->alias_count, sizeof *self->dns_aliases, s_alias_qsort);
+        size_t out = 0;
+        for (size_t i = 1; i < self->alias_count; i++) {
+            if (strcmp(self->dns_aliases[i], self->dns_aliases[out]) == 0)
+                free(self->dns_aliases[i]);
+            else
+                self->dns_aliases[++out] = self->dns_aliases[i];
+        }
+        self->alias_count = out + 1;
     }
     return 0;
 }
@@ -277,9 +327,15 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
         snprintf(err, errlen, "service: expected a map");
         return NULL;
     }
-    if (codec_get_str(obj, "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
-        codec_get_str(obj, "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why) ||
-        codec_get_str(obj, "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
+    /* The keys in one scan of the map; then checked in this order. */
+    static const char *const keys[] = {"name", "provider", "public_ip",
+                                       "tls",  "targets",  "dns_aliases"};
+    const msgpack_object *f[6];
+    codec_map_find(obj, keys, 6, f);
+    if (codec_value_str(f[0], "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
+        codec_value_str(f[1], "provider", SERVICE_MAX_PROVIDER, false, &provider, why,
+                        sizeof why) ||
+        codec_value_str(f[2], "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
         goto fail;
     if (!*name) {
         snprintf(why, sizeof why, "name: empty");
@@ -289,21 +345,23 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
         snprintf(why, sizeof why, "public_ip: '%s' is not an IP address", ip);
         goto fail;
     }
-    self = service_new(name);
+    self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(why, sizeof why, "out of memory");
         goto fail;
     }
-    if (codec_get_bool(obj, "tls", false, &self->tls, why, sizeof why)) goto fail;
+    self->name = name; /* the decoded copy, not another one */
+    name = NULL;
+    if (codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;
     self->provider = provider && *provider ? provider : NULL;
     if (!self->provider) free(provider);
     provider = NULL;
     self->public_ip = ip && *ip ? ip : NULL;
     if (!self->public_ip) free(ip);
     ip = NULL;
-    const msgpack_object *v = codec_map_get(obj, "targets");
+    const msgpack_object *v = f[4];
     if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_targets(self, v, err, errlen)) goto fail_set;
-    v = codec_map_get(obj, "dns_aliases");
+    v = f[5];
     if (v && v->type != MSGPACK_OBJECT_NIL && s_decode_aliases(self, v, err, errlen)) goto fail_set;
     free(name);
     return self;

@@ -32,6 +32,7 @@ void entry_destroy(entry_t **self_p)
     if (!self_p || !*self_p) return;
     entry_t *self = *self_p;
     service_destroy(&self->service);
+    free(self->packed);
     free(self->error);
     free(self->name);
     free(self);
@@ -60,11 +61,65 @@ void entry_set_error(entry_t *self, const char *error)
     self->error = error ? strdup(error) : NULL;
 }
 
+/* A digest of what the packed service is made from: the service, provider
+ * and public IP pointers (service_set_string makes a new string), the counts
+ * of targets and aliases, the TLS flag. A safety net for changes nobody
+ * announced (the workflow calls entry_service_changed), kept to 8 bytes: an
+ * entry is kept for every service. */
+static uint64_t s_packed_from(const service_t *svc)
+{
+    const uint64_t mix = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = (uint64_t)(uintptr_t)svc;
+    h = h * mix ^ (uint64_t)(uintptr_t)svc->provider;
+    h = h * mix ^ (uint64_t)(uintptr_t)svc->public_ip;
+    h = h * mix ^ (uint64_t)svc->target_count;
+    h = h * mix ^ (uint64_t)svc->alias_count;
+    h = h * mix ^ (uint64_t)svc->tls;
+    return h;
+}
+
+/* True when the packed service is there and made from the service as it is. */
+static bool s_packed_valid(const entry_t *self)
+{
+    return self->packed && self->packed_from == s_packed_from(self->service);
+}
+
+void entry_service_changed(entry_t *self)
+{
+    free(self->packed);
+    self->packed = NULL;
+    self->packed_len = 0;
+}
+
+const char *entry_packed_service(entry_t *self, size_t *len)
+{
+    if (!s_packed_valid(self)) {
+        entry_service_changed(self);
+        msgpack_sbuffer buf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&buf);
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        service_pack(self->service, &pk);
+        self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
+        if (!self->packed) {
+            msgpack_sbuffer_destroy(&buf);
+            return NULL;
+        }
+        self->packed_len = (uint32_t)buf.size; /* a service is far below 4 GiB (1 MiB frames) */
+        self->packed_from = s_packed_from(self->service);
+    }
+    *len = self->packed_len;
+    return self->packed;
+}
+
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 14);
     codec_pack_str(pk, "service");
-    service_pack(self->service, pk);
+    if (s_packed_valid(self))
+        codec_pack_raw(pk, self->packed, self->packed_len);
+    else
+        service_pack(self->service, pk);
     codec_pack_key_str(pk, "state", s_reached(self, steps));
     codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
     codec_pack_key_bool(pk, "wip", self->wip);

@@ -43,9 +43,15 @@ typedef struct {
     int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
-    const char *pub_state; /* state last published (not saved): publish changes only */
-    bool pub_expected;
+    /* Not saved either: */
+    char *packed;         /* service as service_pack writes it, NULL until needed */
+    uint64_t packed_from; /* digest of what it was packed from (entry.c): another means stale */
+    uint32_t packed_len;
+    uint32_t store_slot;   /* its place in the store's list of changed entries */
+    const char *pub_state; /* state last published: publish changes only */
     const char *pub_error;
+    bool pub_expected;
+    bool unsaved; /* changed since the entries file last had it */
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.
@@ -60,6 +66,14 @@ const char *entry_state_name(const entry_t *self, const char *const *steps);
 
 /* Sets or clears (NULL) the error. */
 void entry_set_error(entry_t *self, const char *error);
+
+/* The entry's service as service_pack writes it (*len bytes), packed once and
+ * kept while the service stays the same: each step of a service sends it in
+ * a WORK, publishes it and saves it. NULL when out of memory. */
+const char *entry_packed_service(entry_t *self, size_t *len);
+
+/* Drops the packed service; call after changing the service in place. */
+void entry_service_changed(entry_t *self);
 
 /* Writes the entry as a msgpack map (the entries file format, see store.c). */
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk);

@@ -62,7 +62,7 @@ static void s_save(server_t *self)
 {
     char err[512];
     int64_t start = zclock_usecs();
-    if (store_save(self->store, self->workflow, err, sizeof err) != 0) {
+    if (store_save_changes(self->store, self->workflow, err, sizeof err) != 0) {
         self->metrics.save_failures++;
         if (!self->save_failed) log_error("core: cannot save entries: %s (retrying)", err);
         self->save_failed = true;
@@ -109,8 +109,10 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     ((entry_t *)entry)->wip_mono_us = zclock_usecs();
     log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
               extension, entry->attempt, entry->work_id);
-    if (broker_dispatch(self->broker, entry->work_id, extension, action, entry->attempt,
-                        entry->service) != 0)
+    size_t len = 0;
+    const char *service = entry_packed_service((entry_t *)entry, &len);
+    if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
+                                           entry->attempt, service, len) != 0)
         log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -130,6 +132,7 @@ static void s_fx_changed(void *arg, const entry_t *entry)
                  entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         log_info("core: %s undeployed", entry->name);
+    store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
     if (!broker_has_subscriber(self->broker, "state")) return; /* nobody to tell */
     /* Observers see each visible change once (state, expected state, error). */
@@ -140,9 +143,11 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     e->pub_state = state;
     e->pub_expected = e->expect_deployed;
     e->pub_error = e->error;
-    zmsg_t *pub = ilp_msg_pub_state(
-        entry->service, state, entry->expect_deployed ? "deployed" : "undeployed", entry->error);
-    broker_publish(self->broker, &pub);
+    size_t len = 0;
+    const char *service = entry_packed_service(e, &len);
+    if (service)
+        broker_publish_state(self->broker, service, len, state,
+                             entry->expect_deployed ? "deployed" : "undeployed", entry->error);
 }
 
 static void s_fx_removed(void *arg, const entry_t *entry)
@@ -150,8 +155,10 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     server_t *self = arg;
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
-    zmsg_t *pub = ilp_msg_pub_state(entry->service, "removed", "undeployed", NULL);
-    broker_publish(self->broker, &pub);
+    size_t len = 0;
+    const char *service = entry_packed_service((entry_t *)entry, &len);
+    if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
+    store_forget(self->store, (entry_t *)entry);
     s_mark_dirty(self);
 }
 
@@ -552,5 +559,14 @@ int server_run(server_t *self)
     zloop_start(self->loop);
     log_info("core: stopping; saving %zu entries", workflow_size(self->workflow));
     if (self->dirty) s_save(self);
-    return self->dirty ? -1 : 0;
+    if (self->dirty) return -1;
+    /* Saved. A file that also holds superseded records is written whole, so
+     * that the next start reads no more than it needs; should that fail, the
+     * file as it is holds the same state. */
+    if (store_records(self->store) > workflow_size(self->workflow)) {
+        char err[512];
+        if (store_save(self->store, self->workflow, err, sizeof err) != 0)
+            log_warn("core: cannot compact the entries file: %s", err);
+    }
+    return 0;
 }

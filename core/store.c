@@ -1,4 +1,5 @@
 /* store: the core's entries file, saved atomically and durably, loaded strictly (see store.h). */
+#define _GNU_SOURCE /* memmem */
 #include "core/store.h"
 #include "common/fileio.h"
 #include "common/codec.h"
@@ -17,13 +18,22 @@
 #include <unistd.h>
 
 #define STORE_FORMAT  "interlook-entries"
-#define STORE_VERSION 1
+#define STORE_VERSION 2            /* written; version 1 files are read too */
 #define STORE_FLUSH   (256 * 1024) /* bytes buffered before a write(2) */
+#define STORE_SLACK   1000         /* records beyond 2x the entries before compacting */
 
 struct _store_t {
-    char *path; /* the entries file */
-    char *dir;  /* its parent directory (fsynced after a rename) */
+    char *path;         /* the entries file */
+    char *dir;          /* its parent directory (fsynced after a rename) */
     bool steps_changed; /* the file was saved with another workflow */
+    size_t dropped;     /* bytes of an incomplete last batch dropped at load */
+    int fd;             /* the file as last written in full, for appends; -1: none */
+    bool need_full;     /* the next save must rewrite the file (after a failure) */
+    size_t records;     /* entry and removal records in the file */
+    entry_t **changed;  /* entries changed since the last save (entry->unsaved) */
+    size_t nchanged;
+    size_t changed_cap;
+    zhashx_t *removed; /* names of the entries removed since the last save */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is
@@ -60,7 +70,9 @@ store_t *store_new(const char *path, char *err, size_t errlen)
         return NULL;
     }
     store_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->path = strdup(path))) goto oom;
+    if (!self) goto oom;
+    self->fd = -1;
+    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new())) goto oom;
     const char *slash = strrchr(path, '/');
     if (!slash)
         self->dir = strdup(".");
@@ -96,6 +108,9 @@ void store_destroy(store_t **self_p)
 {
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
+    if (self->fd >= 0) close(self->fd);
+    free(self->changed);
+    zhashx_destroy(&self->removed);
     free(self->path);
     free(self->dir);
     free(self);
@@ -110,6 +125,59 @@ bool store_steps_changed(store_t *self)
 const char *store_path(store_t *self)
 {
     return self->path;
+}
+
+size_t store_records(store_t *self)
+{
+    return self->records;
+}
+
+size_t store_dropped(store_t *self)
+{
+    return self->dropped;
+}
+
+/* Forgets what changed since the last save (which wrote it all). */
+static void s_changes_clear(store_t *self)
+{
+    for (size_t i = 0; i < self->nchanged; i++)
+        self->changed[i]->unsaved = false;
+    self->nchanged = 0;
+    zhashx_purge(self->removed);
+}
+
+void store_touch(store_t *self, entry_t *entry)
+{
+    /* A list of entries, each once (the flag): an entry changes several times
+     * between two saves, and hashing its name each time costs. */
+    if (entry->unsaved) return;
+    if (self->nchanged == self->changed_cap) {
+        size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
+        entry_t **grown = realloc(self->changed, cap * sizeof *grown);
+        if (!grown) {
+            self->need_full = true; /* out of memory: the next save writes everything */
+            return;
+        }
+        self->changed = grown;
+        self->changed_cap = cap;
+    }
+    entry->unsaved = true;
+    entry->store_slot = (uint32_t)self->nchanged;
+    self->changed[self->nchanged++] = entry;
+    if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
+}
+
+void store_forget(store_t *self, entry_t *entry)
+{
+    size_t slot = entry->store_slot;
+    if (entry->unsaved && slot < self->nchanged && self->changed[slot] == entry) {
+        self->changed[slot] = self->changed[--self->nchanged];
+        self->changed[slot]->store_slot = (uint32_t)slot;
+    }
+    entry->unsaved = false;
+    if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
+        !zhashx_lookup(self->removed, entry->name))
+        self->need_full = true; /* out of memory */
 }
 
 /* ---- save ---------------------------------------------------------------- */
@@ -134,15 +202,21 @@ static size_t s_record_begin(s_out_t *out)
 }
 
 /* Ends the record begun at start: fills in its length, writes the buffer out
- * when it is full enough. Returns -1 with err (what = the record) on failure. */
-static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what, char *err,
-                        size_t errlen)
+ * when it is full enough. Returns -1 with err (what = the record, name = the
+ * entry's) on failure. */
+static int s_record_end(s_out_t *out, size_t start, const char *path, const char *what,
+                        const char *name, char *err, size_t errlen)
 {
-    if (out->oom) return s_fail(err, errlen, "%s: %s: out of memory", path, what);
+    /* name: the entry's (formatted only when there is an error to report) */
+    if (out->oom)
+        return name ? s_fail(err, errlen, "%s: entry '%s': out of memory", path, name)
+                    : s_fail(err, errlen, "%s: %s: out of memory", path, what);
     size_t len = out->buf.size - start - 4;
     if (len > CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
-                      CODEC_MAX_FRAME);
+        return name ? s_fail(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
+                             name, len, CODEC_MAX_FRAME)
+                    : s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
+                             CODEC_MAX_FRAME);
     unsigned char *p = (unsigned char *)out->buf.data + start;
     p[0] = (unsigned char)(len >> 24);
     p[1] = (unsigned char)(len >> 16);
@@ -163,6 +237,35 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Writes one entry's record. An entry at rest (deployed or undeployed, no
+ * work out) rarely changes again: the packed service it kept for its steps
+ * is let go, so that resting entries cost no more memory than before. */
+static int s_entry_record(s_out_t *out, msgpack_packer *pk, entry_t *entry,
+                          const char *const *steps, const char *path, char *err, size_t errlen)
+{
+    size_t start = s_record_begin(out);
+    entry_pack(entry, steps, pk);
+    if (!entry->wip && entry->state != ENTRY_AT_STEP) entry_service_changed(entry);
+    return s_record_end(out, start, path, "entry", entry->name, err, errlen);
+}
+
+/* Writes the trailer that closes a batch (count: entries after it), then
+ * whatever is still buffered. */
+static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const char *path, char *err,
+                     size_t errlen)
+{
+    size_t start = s_record_begin(out);
+    msgpack_pack_map(pk, 3);
+    codec_pack_key_bool(pk, "end", true);
+    codec_pack_key_uint(pk, "count", count);
+    codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
+    if (s_record_end(out, start, path, "trailer", NULL, err, errlen) != 0) return -1;
+    if (out->buf.size > 0 && fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
+        return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
+    msgpack_sbuffer_clear(&out->buf);
+    return 0;
+}
+
 /* Writes header, entries and trailer to out->fd, then flushes. */
 static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, char *err,
                           size_t errlen)
@@ -181,30 +284,15 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     for (int i = 0; i < nsteps; i++)
         codec_pack_str(&pk, steps[i]);
     codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
-    if (s_record_end(out, start, path, "header", err, errlen) != 0) return -1;
+    if (s_record_end(out, start, path, "header", NULL, err, errlen) != 0) return -1;
 
     uint64_t count = 0;
     for (entry_t *entry = workflow_first(workflow); entry; entry = workflow_next(workflow)) {
-        start = s_record_begin(out);
-        entry_pack(entry, steps, &pk);
-        if (out->oom || out->buf.size - start - 4 > CODEC_MAX_FRAME) {
-            char what[SERVICE_MAX_NAME + 16];
-            snprintf(what, sizeof what, "entry '%s'", entry->name);
-            return s_record_end(out, start, path, what, err, errlen);
-        }
-        if (s_record_end(out, start, path, "entry", err, errlen) != 0) return -1;
+        if (s_entry_record(out, &pk, entry, steps, path, err, errlen) != 0) return -1;
+        entry->unsaved = false; /* if this save fails, the next one is full too */
         count++;
     }
-
-    start = s_record_begin(out);
-    msgpack_pack_map(&pk, 2);
-    codec_pack_key_bool(&pk, "end", true);
-    codec_pack_key_uint(&pk, "count", count);
-    if (s_record_end(out, start, path, "trailer", err, errlen) != 0) return -1;
-    if (out->buf.size > 0 && fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
-        return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
-    msgpack_sbuffer_clear(&out->buf);
-    return 0;
+    return s_trailer(out, &pk, count, path, err, errlen);
 }
 
 int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
@@ -216,6 +304,8 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     if (!tmp) return s_fail(err, errlen, "%s: out of memory", path);
     snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
 
+    /* Until this save is through, no batch may be appended to what is there. */
+    self->need_full = true;
     s_out_t out = {.fd = -1};
     msgpack_sbuffer_init(&out.buf);
     int rc = -1, fd = -1;
@@ -229,22 +319,24 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
         s_fail(err, errlen, "%s: fsync %s: %s", path, tmp, strerror(errno));
         goto fail;
     }
-    fd = out.fd;
-    out.fd = -1;
-    if (close(fd) != 0) {
-        s_fail(err, errlen, "%s: close %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
     if (rename(tmp, path) != 0) {
         s_fail(err, errlen, "%s: rename %s: %s", path, tmp, strerror(errno));
         goto fail;
     }
-    /* The new file is in place; the directory fsync makes the rename durable.
-     * Past this point nothing can be undone: a failure is reported as such. */
+    /* The new file is in place; its descriptor stays open for the batches
+     * appended to it. The directory fsync makes the rename durable. Past this
+     * point nothing can be undone: a failure is reported as such. */
+    fd = out.fd;
+    out.fd = -1;
+    if (self->fd >= 0) close(self->fd);
+    self->fd = fd;
+    self->records = workflow_size(workflow);
+    s_changes_clear(self);
     if (fileio_sync_dir(self->dir) != 0) {
         s_fail(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
         goto done;
     }
+    self->need_full = false;
     rc = 0;
     goto done;
 fail:
@@ -256,6 +348,64 @@ done:
     msgpack_sbuffer_destroy(&out.buf);
     free(tmp);
     return rc;
+}
+
+/* True when the file at the path is no longer the one appended to (it was
+ * replaced or removed behind the core's back). */
+static bool s_replaced(store_t *self)
+{
+    struct stat mine, there;
+    return fstat(self->fd, &mine) != 0 || stat(self->path, &there) != 0 ||
+           mine.st_ino != there.st_ino || mine.st_dev != there.st_dev;
+}
+
+/* Appends one batch: the touched entries (or their removal) and a trailer. */
+static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errlen)
+{
+    const char *const *steps = workflow_steps(workflow);
+    s_out_t out = {.fd = self->fd};
+    msgpack_sbuffer_init(&out.buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, s_out_write);
+    size_t written = 0;
+    int rc = -1;
+    for (size_t i = 0; i < self->nchanged; i++) {
+        if (s_entry_record(&out, &pk, self->changed[i], steps, self->path, err, errlen) != 0)
+            goto done;
+        written++;
+    }
+    for (void *item = zhashx_first(self->removed); item; item = zhashx_next(self->removed)) {
+        size_t start = s_record_begin(&out);
+        msgpack_pack_map(&pk, 1);
+        codec_pack_key_str(&pk, "removed", zhashx_cursor(self->removed));
+        if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
+        written++;
+    }
+    if (s_trailer(&out, &pk, workflow_size(workflow), self->path, err, errlen) != 0) goto done;
+    /* Saved only once it is on disk. */
+    if (fsync(self->fd) != 0) {
+        s_fail(err, errlen, "%s: fsync: %s", self->path, strerror(errno));
+        goto done;
+    }
+    self->records += written;
+    s_changes_clear(self);
+    rc = 0;
+done:
+    msgpack_sbuffer_destroy(&out.buf);
+    /* What was written may be a partial batch: never append after it, the
+     * next save rewrites the file instead (until then it is a torn tail). */
+    if (rc != 0) self->need_full = true;
+    return rc;
+}
+
+int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t errlen)
+{
+    assert(self && workflow);
+    if (self->fd < 0 || self->need_full ||
+        self->records > 2 * workflow_size(workflow) + STORE_SLACK || s_replaced(self))
+        return store_save(self, workflow, err, errlen);
+    if (self->nchanged == 0 && zhashx_size(self->removed) == 0) return 0;
+    return s_append(self, workflow, err, errlen);
 }
 
 /* ---- load ---------------------------------------------------------------- */
@@ -273,28 +423,13 @@ static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
     uint64_t version = 0;
     if (codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, &version, why, whylen) != 0)
         return -1;
-    if (version != STORE_VERSION)
-        return s_fail(why, whylen, "unsupported version %llu (this interlookd reads version %d)",
+    if (version != 1 && version != STORE_VERSION)
+        return s_fail(why, whylen,
+                      "unsupported version %llu (this interlookd reads versions 1 and %d)",
                       (unsigned long long)version, STORE_VERSION);
     return 0;
 }
 
-/* Checks the trailer record against the count of entries read. */
-static int s_check_trailer(const msgpack_object *obj, uint64_t entries, char *why, size_t whylen)
-{
-    const msgpack_object *end = codec_map_get(obj, "end");
-    if (end->type != MSGPACK_OBJECT_BOOLEAN || !end->via.boolean)
-        return s_fail(why, whylen, "trailer: end: expected true");
-    uint64_t count = 0;
-    if (codec_get_uint(obj, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0) return -1;
-    if (count != entries)
-        return s_fail(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %llu)",
-                      (unsigned long long)count, (unsigned long long)entries);
-    return 0;
-}
-
-/* Decodes the records in data into the workflow. On failure, why says what
- * is wrong with record *k. */
 /* True when the header's steps differ from the workflow's. */
 static bool s_steps_differ(const msgpack_object *header, const char *const *steps, int nsteps)
 {
@@ -310,71 +445,264 @@ static bool s_steps_differ(const msgpack_object *header, const char *const *step
     return false;
 }
 
-static int s_load_records(const char *data, size_t size, workflow_t *workflow, size_t *loaded,
-                          size_t *k, bool *changed, char *why, size_t whylen)
+typedef enum { S_ENTRY, S_REMOVAL, S_TRAILER, S_HEADER } s_kind_t;
+
+/* What a record after the header is (a non-map is an entry that entry_unpack refuses). */
+static s_kind_t s_kind(const msgpack_object *obj)
 {
-    const char *const *steps = workflow_steps(workflow);
-    int nsteps = workflow_nsteps(workflow);
+    if (obj->type != MSGPACK_OBJECT_MAP) return S_ENTRY;
+    if (codec_map_get(obj, "end")) return S_TRAILER;
+    if (codec_map_get(obj, "removed")) return S_REMOVAL;
+    if (codec_map_get(obj, "format")) return S_HEADER;
+    return S_ENTRY;
+}
+
+/* Where the latest record of an entry is, read in the first pass and decoded
+ * in the second (so that only the records that count are checked against the
+ * workflow: an older one may name a step that was removed since). */
+typedef struct {
+    size_t off, len; /* its msgpack bytes */
+    size_t k;        /* its record number (for errors) */
+    bool removed;    /* a removal record */
+} s_loc_t;
+
+/* Reads the record at off (the length, then one msgpack object into msg).
+ * *next is the offset after it when its length is plausible, else 0. */
+static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc, size_t *next,
+                         msgpack_unpacked *msg, char *why, size_t whylen)
+{
     const unsigned char *p = (const unsigned char *)data;
-    size_t off = 0;
-    uint64_t entries = 0;
-    bool ended = false;
+    *next = 0;
+    if (size - off < 4)
+        return s_fail(why, whylen, "truncated or corrupt (record length cut at byte %zu)", size);
+    size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
+                 (size_t)p[off + 3];
+    if (len == 0 || len > CODEC_MAX_FRAME)
+        return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
+                      off);
+    if (len > size - off - 4)
+        return s_fail(why, whylen,
+                      "truncated or corrupt (record of %zu bytes, only %zu left in the file)", len,
+                      size - off - 4);
+    *next = off + 4 + len;
+    loc->off = off + 4;
+    loc->len = len;
+    char reason[256] = "";
+    if (codec_unpack(data + off + 4, len, msg, reason, sizeof reason) != 0)
+        return s_fail(why, whylen, "truncated or corrupt (%s)", reason);
+    return 0;
+}
+
+/* True when a whole trailer comes somewhere after off: then the damage at
+ * off is not the cut end of an interrupted save (a save writes its trailer
+ * last) but corruption. The damage may be in a length, so the trailers are
+ * looked for by their bytes ({end: true, ...} as the writer packs it) and
+ * each candidate is read as a record. */
+static bool s_trailer_follows(const char *data, size_t size, size_t off)
+{
+    static const char mark[] = "\xa3"
+                               "end\xc3";
+    const size_t lead = 4 + 1; /* the record's length and the map's header */
+    for (size_t from = off + 1; from + sizeof mark - 1 <= size;) {
+        const char *hit = memmem(data + from, size - from, mark, sizeof mark - 1);
+        if (!hit) return false;
+        size_t at = (size_t)(hit - data);
+        from = at + 1;
+        if (at < off + lead) continue;
+        s_loc_t loc;
+        size_t next = 0;
+        char why[8];
+        msgpack_unpacked msg;
+        msgpack_unpacked_init(&msg);
+        bool trailer =
+            s_read_record(data, size, at - lead, &loc, &next, &msg, why, sizeof why) == 0 &&
+            s_kind(&msg.data) == S_TRAILER;
+        msgpack_unpacked_destroy(&msg);
+        if (trailer) return true;
+    }
+    return false;
+}
+
+/* The name an entry or removal record is about, into name. */
+static int s_record_name(const msgpack_object *obj, s_kind_t kind, char *name, size_t namelen,
+                         char *why, size_t whylen)
+{
+    char *text = NULL;
+    char reason[256] = "";
+    if (kind == S_REMOVAL) {
+        if (codec_get_str(obj, "removed", SERVICE_MAX_NAME, true, &text, why, whylen) != 0)
+            return -1;
+    } else {
+        const msgpack_object *service = codec_map_get(obj, "service");
+        if (!service || service->type != MSGPACK_OBJECT_MAP)
+            return s_fail(why, whylen, "service: expected a map");
+        if (codec_get_str(service, "name", SERVICE_MAX_NAME, true, &text, reason, sizeof reason) !=
+            0)
+            return s_fail(why, whylen, "service.%s", reason);
+    }
+    int rc = *text ? 0
+                   : s_fail(why, whylen, "%s: empty name",
+                            kind == S_REMOVAL ? "removed" : "service.name");
+    snprintf(name, namelen, "%s", text);
+    free(text);
+    return rc;
+}
+
+/* Applies a batch (name -> s_loc_t) to the entries read so far, and checks
+ * the trailer that closed it. */
+static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object *trailer, char *why,
+                         size_t whylen)
+{
+    for (s_loc_t *loc = zhashx_first(batch); loc; loc = zhashx_next(batch)) {
+        const char *name = zhashx_cursor(batch);
+        if (loc->removed) {
+            zhashx_delete(final, name);
+            continue;
+        }
+        s_loc_t *copy = malloc(sizeof *copy);
+        if (!copy) return s_fail(why, whylen, "out of memory");
+        *copy = *loc;
+        zhashx_update(final, name, copy);
+    }
+    zhashx_purge(batch);
+    const msgpack_object *end = codec_map_get(trailer, "end");
+    if (end->type != MSGPACK_OBJECT_BOOLEAN || !end->via.boolean)
+        return s_fail(why, whylen, "trailer: end: expected true");
+    uint64_t count = 0;
+    if (codec_get_uint(trailer, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0)
+        return -1;
+    if (count != zhashx_size(final))
+        return s_fail(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %zu)",
+                      (unsigned long long)count, zhashx_size(final));
+    return 0;
+}
+
+/* First pass: the structure of the file, and where the latest record of
+ * each entry is (into final). A batch that a crash cut short (no trailer
+ * after the damage) is dropped: its save never completed. On failure, why
+ * says what is wrong with record *k. */
+static int s_scan(store_t *self, const char *data, size_t size, const char *const *steps,
+                  int nsteps, zhashx_t *final, size_t *k, char *why, size_t whylen)
+{
+    zhashx_t *batch = zhashx_new();
+    if (!batch) return s_fail(why, whylen, "out of memory");
+    zhashx_set_destructor(batch, (zhashx_destructor_fn *)zstr_free);
+    size_t off = 0, good_end = 0, good_k = 0, batches = 0;
+    int rc = -1;
     *k = 0;
     while (off < size) {
         ++*k;
-        if (ended) return s_fail(why, whylen, "truncated or corrupt (data after the trailer)");
-        if (size - off < 4)
-            return s_fail(why, whylen, "truncated or corrupt (record length cut at byte %zu)",
-                          size);
-        size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
-                     (size_t)p[off + 3];
-        off += 4;
-        if (len == 0 || len > CODEC_MAX_FRAME)
-            return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
-                          off - 4);
-        if (len > size - off)
-            return s_fail(why, whylen,
-                          "truncated or corrupt (record of %zu bytes, only %zu left in the file)",
-                          len, size - off);
+        s_loc_t loc = {.k = *k};
+        size_t next = 0;
+        msgpack_unpacked msg;
+        msgpack_unpacked_init(&msg);
+        bool fatal = false; /* an error that cannot be an interrupted save */
+        int bad = s_read_record(data, size, off, &loc, &next, &msg, why, whylen);
+        if (!bad && *k == 1) {
+            fatal = true;
+            bad = s_check_header(&msg.data, why, whylen);
+            if (!bad) self->steps_changed = s_steps_differ(&msg.data, steps, nsteps);
+        } else if (!bad) {
+            s_kind_t kind = s_kind(&msg.data);
+            char name[SERVICE_MAX_NAME + 1];
+            if (kind == S_TRAILER) {
+                fatal = true; /* whole: not cut by a crash */
+                bad = s_apply_batch(batch, final, &msg.data, why, whylen);
+                batches++;
+                good_end = next;
+                good_k = *k;
+            } else if (kind == S_HEADER) {
+                bad = s_fail(why, whylen, "truncated or corrupt (a second header)");
+            } else if (!(bad = s_record_name(&msg.data, kind, name, sizeof name, why, whylen))) {
+                if (zhashx_lookup(batch, name))
+                    bad = s_fail(why, whylen, "duplicate entry '%s'", name);
+                else {
+                    loc.removed = kind == S_REMOVAL;
+                    s_loc_t *copy = malloc(sizeof *copy);
+                    if (copy) *copy = loc;
+                    bad = copy ? zhashx_insert(batch, name, copy)
+                               : s_fail(why, whylen, "out of memory");
+                }
+            }
+        }
+        msgpack_unpacked_destroy(&msg);
+        if (bad) {
+            if (fatal || batches == 0 || s_trailer_follows(data, size, off)) goto done;
+            break; /* the cut end of an interrupted save */
+        }
+        off = next;
+    }
+    if (batches == 0) {
+        ++*k; /* where the trailer should be */
+        s_fail(why, whylen, "truncated or corrupt (%s)", size == 0 ? "empty file" : "no trailer");
+        goto done;
+    }
+    if (good_end < size) {
+        self->dropped = size - good_end;
+        log_warn("%s: the last save was interrupted: its %zu bytes after record %zu are dropped",
+                 self->path, self->dropped, good_k);
+    }
+    rc = 0;
+done:
+    zhashx_destroy(&batch);
+    return rc;
+}
+
+static int s_by_offset(const void *a, const void *b)
+{
+    const s_loc_t *x = *(s_loc_t *const *)a, *y = *(s_loc_t *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Decodes the records in data into the workflow. On failure, why says what
+ * is wrong with record *k. */
+static int s_load_records(store_t *self, const char *data, size_t size, workflow_t *workflow,
+                          size_t *loaded, size_t *k, char *why, size_t whylen)
+{
+    const char *const *steps = workflow_steps(workflow);
+    int nsteps = workflow_nsteps(workflow);
+    zhashx_t *final = zhashx_new();
+    if (!final) return s_fail(why, whylen, "out of memory");
+    zhashx_set_destructor(final, (zhashx_destructor_fn *)zstr_free);
+    s_loc_t **order = NULL;
+    int rc = s_scan(self, data, size, steps, nsteps, final, k, why, whylen);
+    if (rc != 0) goto done;
+    /* Second pass: the latest record of each entry, in file order. */
+    size_t n = 0;
+    order = malloc((zhashx_size(final) + 1) * sizeof *order);
+    if (!order) {
+        rc = s_fail(why, whylen, "out of memory");
+        goto done;
+    }
+    for (s_loc_t *loc = zhashx_first(final); loc; loc = zhashx_next(final))
+        order[n++] = loc;
+    qsort(order, n, sizeof *order, s_by_offset);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        *k = order[i]->k;
         msgpack_unpacked msg;
         msgpack_unpacked_init(&msg);
         char reason[256] = "";
-        int rc = -1;
-        if (codec_unpack(data + off, len, &msg, reason, sizeof reason) != 0) {
+        entry_t *entry = NULL;
+        rc = -1;
+        if (codec_unpack(data + order[i]->off, order[i]->len, &msg, reason, sizeof reason) != 0)
             s_fail(why, whylen, "truncated or corrupt (%s)", reason);
-        } else if (*k == 1) {
-            rc = s_check_header(&msg.data, why, whylen);
-            if (rc == 0) *changed = s_steps_differ(&msg.data, steps, nsteps);
-        } else if (msg.data.type != MSGPACK_OBJECT_MAP) {
-            s_fail(why, whylen, "expected a map");
-        } else if (codec_map_get(&msg.data, "end")) {
-            rc = s_check_trailer(&msg.data, entries, why, whylen);
-            ended = true;
-        } else {
-            entry_t *entry = entry_unpack(&msg.data, steps, nsteps, reason, sizeof reason);
-            if (!entry)
-                s_fail(why, whylen, "%s", reason);
-            else if (workflow_lookup(workflow, entry->name))
-                s_fail(why, whylen, "duplicate entry '%s'", entry->name);
-            else if (workflow_adopt(workflow, &entry) != 0)
-                s_fail(why, whylen, "entry '%s' refused by the workflow", entry->name);
-            else {
-                entries++;
-                ++*loaded;
-                rc = 0;
-            }
-            entry_destroy(&entry); /* NULL once adopted */
+        else if (!(entry = entry_unpack(&msg.data, steps, nsteps, reason, sizeof reason)))
+            s_fail(why, whylen, "%s", reason);
+        else if (workflow_lookup(workflow, entry->name))
+            s_fail(why, whylen, "duplicate entry '%s'", entry->name);
+        else if (workflow_adopt(workflow, &entry) != 0)
+            s_fail(why, whylen, "entry '%s' refused by the workflow", entry->name);
+        else {
+            ++*loaded;
+            rc = 0;
         }
+        entry_destroy(&entry); /* NULL once adopted */
         msgpack_unpacked_destroy(&msg);
-        if (rc != 0) return -1;
-        off += len;
     }
-    if (!ended) {
-        ++*k;
-        return s_fail(why, whylen, "truncated or corrupt (%s)",
-                      size == 0 ? "empty file" : "no trailer");
-    }
-    return 0;
+done:
+    free(order);
+    zhashx_destroy(&final);
+    return rc;
 }
 
 int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, size_t errlen)
@@ -383,6 +711,7 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
     size_t dummy = 0;
     if (!loaded) loaded = &dummy;
     *loaded = 0;
+    self->dropped = 0;
     int fd = open(self->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
@@ -397,7 +726,7 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
 
     char why[512] = "";
     size_t k = 0;
-    rc = s_load_records(data, size, workflow, loaded, &k, &self->steps_changed, why, sizeof why);
+    rc = s_load_records(self, data, size, workflow, loaded, &k, why, sizeof why);
     if (rc != 0) s_fail(err, errlen, "%s: record %zu: %s", self->path, k, why);
     free(data);
     return rc;

@@ -1,16 +1,28 @@
-/* store: the core's entries file (core.workflowEntriesFile). A save writes a
- * whole snapshot to a temporary file in the same directory, fsyncs it, renames
- * it over the file and fsyncs the directory, so that a crash at any moment
- * leaves either the old or the new snapshot, never a mix. A load refuses a
- * corrupt or truncated file with an error naming the path and the record;
+/* store: the core's entries file (core.workflowEntriesFile), an append-only
+ * log that is compacted from time to time.
+ *
+ * A full save (compaction) writes a whole snapshot to a temporary file in the
+ * same directory, fsyncs it, renames it over the file and fsyncs the
+ * directory. Between full saves, a save appends only the entries that changed
+ * (store_touch) as one batch ending with a trailer, and fsyncs the file
+ * before it counts as saved; a batch cut by a crash (a torn tail) is dropped
+ * at the next load with a warning, so that a crash at any moment leaves the
+ * previous or the new state, never a mix. The file is compacted at the first
+ * save after a start, when it holds more than about twice as many records as
+ * there are entries, after a failed append, and when it was replaced.
+ *
+ * A load refuses a corrupt file with an error naming the path and the record;
  * it never starts from an empty set because of a bad file.
  *
  * Format (documented for operators in docs/entries-file.md): a sequence of
  * records, each a 4-byte big-endian length followed by that many bytes of
  * msgpack (one map, at most 1 MiB):
- *   1. header  {format: "interlook-entries", version: 1, steps: [...], saved_at: ms}
- *   2. one record per entry (entry_pack)
- *   3. trailer {end: true, count: N}   (N entries; a missing trailer = truncated file) */
+ *   1. header  {format: "interlook-entries", version: 2, steps: [...], saved_at: ms}
+ *   then batches, each:
+ *   2. one record per entry saved (entry_pack), or {removed: name}
+ *   3. trailer {end: true, count: N, saved_at: ms}   (N entries after the batch)
+ * A later record of an entry replaces the earlier ones. Version 1 files (one
+ * batch, no removals) are read as they are. */
 #ifndef INTERLOOK_STORE_H
 #define INTERLOOK_STORE_H
 
@@ -30,9 +42,30 @@ void store_destroy(store_t **self_p);
  * workflow no longer has. */
 int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, size_t errlen);
 
-/* Writes all entries of the workflow atomically and durably. Returns -1 with
- * the reason in err (the previous file is then untouched). */
+/* Writes all entries of the workflow atomically and durably (a full save,
+ * which also compacts the file). Returns -1 with the reason in err (the
+ * previous file is then untouched). */
 int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen);
+
+/* Notes that the entry changed: the next store_save_changes writes it. */
+void store_touch(store_t *self, entry_t *entry);
+
+/* Notes that the entry is being removed (call it before it is freed): the
+ * next store_save_changes writes its removal. */
+void store_forget(store_t *self, entry_t *entry);
+
+/* Saves what changed since the last save: appends the touched entries (and
+ * the removal of those no longer in the workflow) and fsyncs, or makes a full
+ * save when the file needs compacting. Returns -1 with the reason in err; the
+ * next call then makes a full save. */
+int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t errlen);
+
+/* Entry and removal records in the file as last saved (superseded ones
+ * included; the entries themselves after a full save). */
+size_t store_records(store_t *self);
+
+/* After a load: bytes of an incomplete last batch that were dropped (0 when none). */
+size_t store_dropped(store_t *self);
 
 /* After a load: true when the file was saved with other workflow steps. */
 bool store_steps_changed(store_t *self);

@@ -14,6 +14,7 @@ struct _workflow_t {
     workflow_effects_t effects;
     void *arg;
     char *id_prefix;
+    size_t id_prefix_len; /* at most ILP_MAX_ID - 17: room for "-" and the counter */
     uint64_t next_id;
     zhashx_t *entries; /* name -> entry_t*, owned */
     zhashx_t *works;   /* work id -> entry_t*, not owned */
@@ -97,6 +98,22 @@ static void s_changed(workflow_t *self, entry_t *entry)
     if (self->effects.changed) self->effects.changed(self->arg, entry);
 }
 
+/* The next work id, "<prefix>-<counter in hex>", into id (ILP_MAX_ID + 1
+ * bytes); built by hand, as it is for every step of every service. */
+static void s_work_id(workflow_t *self, char *id)
+{
+    char hex[17];
+    size_t n = 0;
+    for (uint64_t v = ++self->next_id; v; v >>= 4)
+        hex[n++] = "0123456789abcdef"[v & 15];
+    size_t len = self->id_prefix_len;
+    memcpy(id, self->id_prefix, len);
+    id[len++] = '-';
+    while (n && len < ILP_MAX_ID)
+        id[len++] = hex[--n];
+    id[len] = 0;
+}
+
 static void s_send_work(workflow_t *self, entry_t *entry, int step, ilp_action_t action,
                         int64_t now)
 {
@@ -104,8 +121,7 @@ static void s_send_work(workflow_t *self, entry_t *entry, int step, ilp_action_t
     entry->wip_step = step;
     entry->wip_action = action;
     entry->wip_time = now;
-    snprintf(entry->work_id, sizeof entry->work_id, "%s-%llx", self->id_prefix,
-             (unsigned long long)++self->next_id);
+    s_work_id(self, entry->work_id);
     zhashx_insert(self->works, entry->work_id, entry);
     s_changed(self, entry);
     if (self->effects.dispatch) self->effects.dispatch(self->arg, entry, self->steps[step], action);
@@ -194,8 +210,10 @@ static void s_finish(workflow_t *self, entry_t *entry, service_t *result, int64_
     int step = entry->wip_step;
     bool added = entry->wip_action == ILP_ACTION_ADD;
     s_clear_work(self, entry);
-    if (result && s_is_ipam(self->steps[step]))
+    if (result && s_is_ipam(self->steps[step])) {
         service_set_string(&entry->service->public_ip, result->public_ip);
+        entry_service_changed(entry);
+    }
     entry->pos = added ? step : step - 1;
     entry->attempt = 1;
     entry->next_try = 0;
@@ -251,6 +269,7 @@ static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
         service_set_string(&service->public_ip, entry->service->public_ip);
         service_destroy(&entry->service);
         entry->service = service;
+        entry_service_changed(entry);
         *service_p = NULL;
         if (entry->wip)
             entry->restart = true;
@@ -415,10 +434,17 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
         self->timing.retry_max_ms = self->timing.retry_min_ms;
     if (effects) self->effects = *effects;
     self->arg = arg;
-    self->id_prefix = strdup(id_prefix ? id_prefix : "w");
+    self->id_prefix = strndup(id_prefix ? id_prefix : "w", ILP_MAX_ID - 17);
+    self->id_prefix_len = strlen(self->id_prefix);
     self->entries = zhashx_new();
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
+    /* Keyed by entry->name and entry->work_id, which live in the entry as long
+     * as it is in the table (a work id is removed before it changes): no copies. */
+    zhashx_set_key_duplicator(self->entries, NULL);
+    zhashx_set_key_destructor(self->entries, NULL);
+    zhashx_set_key_duplicator(self->works, NULL);
+    zhashx_set_key_destructor(self->works, NULL);
     return self;
 }
 

@@ -161,6 +161,16 @@ static int s_count_state(ctx_t *ctx, const char *state, int *total)
     return n;
 }
 
+/* Both echo instances are registered. */
+static bool s_two_echoes(void *arg)
+{
+    long status = 0;
+    json_t *exts = s_get(arg, "/extensions", &status);
+    bool two = exts && json_array_size(json_object_get(exts, "provisioner.echo")) == 2;
+    json_decref(exts);
+    return two;
+}
+
 static bool s_reached(void *arg)
 {
     ctx_t *ctx = arg;
@@ -182,6 +192,9 @@ static void test_deploy_and_undeploy_100(void **state)
     s_start_core(ctx);
     s_start_echo(ctx, 0, "0");
     s_start_echo(ctx, 1, "0");
+    /* Both registered before the work starts: 100 services can be deployed
+     * before a second instance is even up. */
+    assert_true(test_wait(s_two_echoes, ctx, WAIT_MS));
     s_start_inject(ctx);
     s_say(ctx, "add-many svc- 100 192.0.2.7:8080\n");
     s_wait_state(ctx, "deployed", 100);

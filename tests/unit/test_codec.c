@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -979,6 +980,286 @@ static void test_error_truncation(void **state)
     s_doc_close(&doc);
 }
 
+/* The writers pack each key and value in one piece: the bytes must be what
+ * msgpack-c's own calls write, at every size boundary. */
+static void test_writers_bytes(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {0, 1, 31, 32, 255, 256, 270, 287, 288, 300, 65535, 65536};
+    static const uint64_t values[] = {
+        0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, UINT64_MAX - 1, UINT64_MAX};
+    char *text = malloc(65537);
+    assert_non_null(text);
+    memset(text, 'k', 65536);
+    msgpack_sbuffer a, b;
+    msgpack_sbuffer_init(&a);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer pa, pb;
+    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        for (size_t j = 0; j < sizeof lengths / sizeof lengths[0]; j++) {
+            char *key = strndup(text, lengths[i]), *value = strndup(text, lengths[j]);
+            assert_non_null(key);
+            assert_non_null(value);
+            msgpack_sbuffer_clear(&a);
+            msgpack_sbuffer_clear(&b);
+            codec_pack_str(&pa, value);
+            codec_pack_key_str(&pa, key, value);
+            codec_pack_key_str(&pa, key, NULL);
+            codec_pack_key_uint(&pa, key, values[j]);
+            codec_pack_key_bool(&pa, key, j % 2);
+            msgpack_pack_str_with_body(&pb, value, lengths[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_str_with_body(&pb, value, lengths[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_nil(&pb);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            msgpack_pack_uint64(&pb, values[j]);
+            msgpack_pack_str_with_body(&pb, key, lengths[i]);
+            if (j % 2)
+                msgpack_pack_true(&pb);
+            else
+                msgpack_pack_false(&pb);
+            if (a.size != b.size || memcmp(a.data, b.data, a.size))
+                fail_msg("key of %zu bytes, value of %zu bytes, uint %llu: other bytes", lengths[i],
+                         lengths[j], (unsigned long long)values[j]);
+            free(key);
+            free(value);
+        }
+    }
+    msgpack_sbuffer_clear(&a);
+    codec_pack_str(&pa, NULL);
+    assert_int_equal(a.size, 1);
+    assert_int_equal((unsigned char)a.data[0], 0xc0);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+    free(text);
+}
+
+/* codec_unpack_zone decodes in one pass what codec_check and msgpack-c did in
+ * two: on random frames (packed structures, then mutated bytes) it must give
+ * codec_check's verdict and reason, and msgpack-c's objects. */
+static uint64_t s_rand_state = 0x9e3779b97f4a7c15ULL;
+static uint32_t s_rand(void)
+{
+    s_rand_state ^= s_rand_state << 13;
+    s_rand_state ^= s_rand_state >> 7;
+    s_rand_state ^= s_rand_state << 17;
+    return (uint32_t)s_rand_state;
+}
+
+static void s_pack_random(msgpack_packer *pk, int depth)
+{
+    static const char *const texts[] = {
+        "", "a", "name", "public_ip", "x.example.org", "0123456789012345678901234567890123456789"};
+    switch (s_rand() % (depth < 5 ? 12 : 9)) {
+    case 0:
+        msgpack_pack_nil(pk);
+        break;
+    case 1:
+        if (s_rand() % 2)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
+    case 2:
+        msgpack_pack_uint64(pk, (uint64_t)s_rand() << (s_rand() % 33));
+        break;
+    case 3:
+        msgpack_pack_int64(pk, -(int64_t)(s_rand() >> (s_rand() % 32)) - 1);
+        break;
+    case 4:
+        msgpack_pack_double(pk, (double)s_rand() / 7.0);
+        break;
+    case 5:
+        msgpack_pack_float(pk, (float)s_rand() / 3.0f);
+        break;
+    case 6: {
+        const char *t = texts[s_rand() % 6];
+        msgpack_pack_str_with_body(pk, t, strlen(t));
+        break;
+    }
+    case 7:
+        msgpack_pack_bin_with_body(pk, "\x01\x02\x03", s_rand() % 4);
+        break;
+    case 8: {
+        static const size_t ext_sizes[] = {1, 2, 3, 4, 8, 16, 17};
+        char body[17] = {0};
+        size_t n = ext_sizes[s_rand() % 7];
+        msgpack_pack_ext_with_body(pk, body, n, (int8_t)(s_rand() % 100));
+        break;
+    }
+    case 9:
+    case 10: {
+        uint32_t n = s_rand() % 5;
+        msgpack_pack_map(pk, n);
+        for (uint32_t i = 0; i < n; i++) {
+            const char *t = texts[s_rand() % 6];
+            msgpack_pack_str_with_body(pk, t, strlen(t));
+            s_pack_random(pk, depth + 1);
+        }
+        break;
+    }
+    default: {
+        uint32_t n = s_rand() % 5;
+        msgpack_pack_array(pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            s_pack_random(pk, depth + 1);
+        break;
+    }
+    }
+}
+
+/* msgpack_object_equal, except that a NaN equals a NaN (a mutated float may be one). */
+static bool s_same(const msgpack_object *a, const msgpack_object *b)
+{
+    if (a->type != b->type) return false;
+    switch (a->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return (isnan(a->via.f64) && isnan(b->via.f64)) || a->via.f64 == b->via.f64;
+    case MSGPACK_OBJECT_ARRAY:
+        if (a->via.array.size != b->via.array.size) return false;
+        for (uint32_t i = 0; i < a->via.array.size; i++)
+            if (!s_same(&a->via.array.ptr[i], &b->via.array.ptr[i])) return false;
+        return true;
+    case MSGPACK_OBJECT_MAP:
+        if (a->via.map.size != b->via.map.size) return false;
+        for (uint32_t i = 0; i < a->via.map.size; i++)
+            if (!s_same(&a->via.map.ptr[i].key, &b->via.map.ptr[i].key) ||
+                !s_same(&a->via.map.ptr[i].val, &b->via.map.ptr[i].val))
+                return false;
+        return true;
+    default:
+        return msgpack_object_equal(*a, *b);
+    }
+}
+
+static void test_one_pass_decoder(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_zone zone;
+    assert_true(msgpack_zone_init(&zone, 1024));
+    int accepted = 0, refused = 0;
+    for (int round = 0; round < 30000; round++) {
+        msgpack_sbuffer_clear(&sb);
+        s_pack_random(&pk, 0);
+        uint8_t *data = malloc(sb.size + 8);
+        assert_non_null(data);
+        memcpy(data, sb.data, sb.size);
+        size_t size = sb.size;
+        int mutations = round % 3 == 0 ? 0 : (int)(s_rand() % 4);
+        for (int m = 0; m < mutations && size > 0; m++) {
+            switch (s_rand() % 3) {
+            case 0:
+                data[s_rand() % size] = (uint8_t)s_rand();
+                break;
+            case 1:
+                size -= s_rand() % size / 2 + 1; /* cut */
+                break;
+            default:
+                data[size++] = (uint8_t)s_rand(); /* a trailing byte */
+                break;
+            }
+        }
+        char err1[256] = "", err2[256] = "";
+        int rc1 = codec_check(data, size, err1, sizeof err1);
+        msgpack_zone_clear(&zone);
+        msgpack_object ours;
+        int rc2 = codec_unpack_zone(data, size, &zone, &ours, err2, sizeof err2);
+        if (rc1 != rc2 || strcmp(err1, err2))
+            fail_msg("round %d (%zu bytes): codec_check %d '%s', codec_unpack_zone %d '%s'", round,
+                     size, rc1, err1, rc2, err2);
+        if (rc1 == 0) {
+            msgpack_unpacked theirs;
+            msgpack_unpacked_init(&theirs);
+            size_t off = 0;
+            assert_int_equal(msgpack_unpack_next(&theirs, (const char *)data, size, &off),
+                             MSGPACK_UNPACK_SUCCESS);
+            if (!s_same(&ours, &theirs.data))
+                fail_msg("round %d: objects differ from msgpack-c's", round);
+            msgpack_unpacked_destroy(&theirs);
+            accepted++;
+        } else {
+            refused++;
+        }
+        free(data);
+    }
+    assert_true(accepted > 10000 && refused > 5000);
+    /* Containers that announce more objects than a frame may hold: refused
+     * with codec_check's reason, after bounded allocation. */
+    size_t size = 16 * 3 + 70000;
+    uint8_t *big = malloc(size);
+    assert_non_null(big);
+    for (int d = 0; d < 16; d++)
+        memcpy(big + 3 * d, "\xdc\x10\x00", 3);
+    memset(big + 48, 0xc0, size - 48);
+    char err1[256] = "", err2[256] = "";
+    msgpack_object obj;
+    assert_int_equal(codec_check(big, size, err1, sizeof err1), -1);
+    msgpack_zone_clear(&zone);
+    assert_int_equal(codec_unpack_zone(big, size, &zone, &obj, err2, sizeof err2), -1);
+    assert_string_equal(err1, err2);
+    free(big);
+    msgpack_zone_destroy(&zone);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* codec_map_find: several keys in one scan, the first occurrence of each. */
+static void test_map_find(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    codec_pack_key_uint(&pk, "b", 1);
+    msgpack_pack_uint64(&pk, 7); /* a key that is not a string */
+    msgpack_pack_uint64(&pk, 8);
+    codec_pack_key_uint(&pk, "a", 2);
+    codec_pack_key_uint(&pk, "b", 3); /* a second "b": the first counts */
+    codec_pack_key_str(&pk, "", "empty key");
+    codec_pack_key_str(&pk, "n", NULL);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    char err[128] = "";
+    assert_int_equal(codec_unpack(sb.data, sb.size, &up, err, sizeof err), 0);
+    static const char *const keys[] = {"a", "b", "c", "", "n"};
+    const msgpack_object *v[5];
+    codec_map_find(&up.data, keys, 5, v);
+    assert_int_equal(v[0]->via.u64, 2);
+    assert_int_equal(v[1]->via.u64, 1);
+    assert_null(v[2]);
+    assert_int_equal(v[3]->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(v[4]->type, MSGPACK_OBJECT_NIL);
+    /* The readers on found values: nil is absent. */
+    char *text = (char *)"untouched";
+    assert_int_equal(codec_value_str(v[4], "n", 10, false, &text, err, sizeof err), 0);
+    assert_null(text);
+    assert_int_equal(codec_value_str(v[2], "c", 10, true, &text, err, sizeof err), -1);
+    assert_string_equal(err, "c: missing");
+    uint64_t n = 0;
+    assert_int_equal(codec_value_uint(v[1], "b", 0, 5, true, 0, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    bool flag = true;
+    assert_int_equal(codec_value_bool(v[4], "n", false, &flag, err, sizeof err), 0);
+    assert_false(flag);
+    assert_int_equal(codec_value_bool(v[0], "a", false, &flag, err, sizeof err), -1);
+    assert_string_equal(err, "a: expected a boolean");
+    /* Not a map: nothing found. */
+    codec_map_find(&up.data.via.map.ptr[0].val, keys, 5, v);
+    for (int i = 0; i < 5; i++)
+        assert_null(v[i]);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -988,6 +1269,8 @@ int main(void)
         cmocka_unit_test(test_frame_size),    cmocka_unit_test(test_get_str),
         cmocka_unit_test(test_get_str_text),  cmocka_unit_test(test_get_uint),
         cmocka_unit_test(test_get_bool),      cmocka_unit_test(test_error_truncation),
+        cmocka_unit_test(test_writers_bytes), cmocka_unit_test(test_one_pass_decoder),
+        cmocka_unit_test(test_map_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

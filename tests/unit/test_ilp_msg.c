@@ -765,6 +765,18 @@ static void test_pub_state(void **state)
         service_t *service = s_service(1);
         zmsg_t *zmsg = ilp_msg_pub_state(service, "failed", "running", errors[i]);
         assert_non_null(zmsg);
+        /* The body packed into a reused buffer is the same bytes. */
+        msgpack_sbuffer packed, buf;
+        msgpack_sbuffer_init(&packed);
+        msgpack_sbuffer_init(&buf);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
+        service_pack(service, &pk);
+        ilp_msg_pack_pub_state(&buf, packed.data, packed.size, "failed", "running", errors[i]);
+        msgpack_sbuffer_destroy(&packed);
+        assert_int_equal(zframe_size(zmsg_last(zmsg)), buf.size);
+        assert_memory_equal(zframe_data(zmsg_last(zmsg)), buf.data, buf.size);
+        msgpack_sbuffer_destroy(&buf);
         char *topic;
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
@@ -873,6 +885,119 @@ static void test_pub_refused(void **state)
     msgpack_unpacked_destroy(&up);
 }
 
+/* Waits (at most 2 s) until a message can be read from the socket. */
+static void s_readable(void *handle)
+{
+    zmq_pollitem_t item = {.socket = handle, .events = ZMQ_POLLIN};
+    assert_int_equal(zmq_poll(&item, 1, 2000), 1);
+}
+
+/* The receive loops' path: ilp_send and ilp_recv over a real DEALER/ROUTER
+ * pair, decoded in place with one zone reused for every message, give the
+ * same messages as the zmsg path; wrong frame counts and bad bodies are
+ * refused the same way. */
+static void test_wire(void **state)
+{
+    (void)state;
+    zsock_t *router = zsock_new_router("inproc://test-wire");
+    zsock_t *dealer = zsock_new_dealer(">inproc://test-wire");
+    assert_non_null(router);
+    assert_non_null(dealer);
+    void *rh = zsock_resolve(router), *dh = zsock_resolve(dealer);
+    msgpack_zone zone;
+    assert_true(msgpack_zone_init(&zone, 256)); /* small: the long cases make it grow */
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    for (size_t i = 0; i < COUNT(s_round_trips); i++) {
+        const msg_case_t *c = &s_round_trips[i];
+        ilp_msg_t *msg = s_build(c);
+        assert_int_equal(ilp_msg_pack_body(msg, &buf), 0);
+        if (c->cmd == ILP_WORK) { /* with the service packed beforehand: the same bytes */
+            msgpack_sbuffer svc, work;
+            msgpack_sbuffer_init(&svc);
+            msgpack_sbuffer_init(&work);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &svc, msgpack_sbuffer_write);
+            service_pack(msg->service, &pk);
+            ilp_msg_pack_work(&work, msg->id, msg->action, msg->attempt, svc.data, svc.size);
+            assert_int_equal(work.size, buf.size);
+            assert_memory_equal(work.data, buf.data, buf.size);
+            msgpack_sbuffer_destroy(&svc);
+            msgpack_sbuffer_destroy(&work);
+        }
+        zframe_t *alone = ilp_msg_encode_body(msg); /* the same bytes */
+        assert_int_equal(zframe_size(alone), buf.size);
+        assert_memory_equal(zframe_data(alone), buf.data, buf.size);
+        zframe_destroy(&alone);
+        assert_int_equal(ilp_send(dh, NULL, 0, c->cmd, buf.data, buf.size), 0);
+        s_readable(rh); /* ilp_recv does not wait */
+        ilp_recv_t in;
+        assert_int_equal(ilp_recv(rh, &in), 0);
+        assert_int_equal(in.count, 4); /* the routing id in front */
+        assert_int_equal(in.kept, 4);
+        ilp_frame_t frames[ILP_RECV_PARTS];
+        assert_int_equal(ilp_recv_frames(&in, 1, frames), 3);
+        char err[300] = "";
+        ilp_msg_t *back = ilp_msg_decode_frames(frames, in.count - 1, &zone, err, sizeof err);
+        if (!back) fail_msg("%s: refused: %s", c->what, err);
+        s_assert_same_msg(msg, back);
+        ilp_msg_destroy(&back);
+        /* Back to the dealer, addressed by the routing id. */
+        assert_int_equal(ilp_send(rh, zmq_msg_data(&in.parts[0]), zmq_msg_size(&in.parts[0]),
+                                  c->cmd, buf.data, buf.size),
+                         0);
+        ilp_recv_close(&in);
+        assert_int_equal(in.kept, 0);
+        s_readable(dh);
+        assert_int_equal(ilp_recv(dh, &in), 0);
+        assert_int_equal(in.count, 3);
+        assert_int_equal(ilp_recv_frames(&in, 0, frames), 3);
+        back = ilp_msg_decode_frames(frames, in.count, NULL, err, sizeof err); /* own zone */
+        if (!back) fail_msg("%s: refused: %s", c->what, err);
+        s_assert_same_msg(msg, back);
+        ilp_msg_destroy(&back);
+        ilp_recv_close(&in);
+        ilp_msg_destroy(&msg);
+    }
+    /* Nothing waits: -1 at once, nothing to close. */
+    ilp_recv_t in;
+    assert_int_equal(ilp_recv(dh, &in), -1);
+    /* Six frames: the first four are kept, all six counted, and refused. */
+    zmsg_t *six = zmsg_new();
+    for (int k = 0; k < 6; k++)
+        zmsg_addstr(six, "ILP1");
+    assert_int_equal(zmsg_send(&six, dealer), 0);
+    s_readable(rh);
+    assert_int_equal(ilp_recv(rh, &in), 0);
+    assert_int_equal(in.count, 7);
+    assert_int_equal(in.kept, ILP_RECV_PARTS);
+    ilp_frame_t frames[ILP_RECV_PARTS];
+    assert_int_equal(ilp_recv_frames(&in, 1, frames), 3);
+    char err[300] = "";
+    assert_null(ilp_msg_decode_frames(frames, in.count - 1, &zone, err, sizeof err));
+    assert_string_equal(err, "expected 3 frames, got 6");
+    ilp_recv_close(&in);
+    /* Every undecodable case, through the reused zone. */
+    for (size_t i = 0; i < COUNT(s_undecodable); i++) {
+        const decode_case_t *c = &s_undecodable[i];
+        zmsg_t *zmsg = s_decode_case_msg(c);
+        ilp_frame_t f[4];
+        size_t n = 0;
+        for (zframe_t *fr = zmsg_first(zmsg); fr && n < 4; fr = zmsg_next(zmsg))
+            f[n++] = (ilp_frame_t){zframe_data(fr), zframe_size(fr)};
+        assert_null(ilp_msg_decode_frames(f, zmsg_size(zmsg), &zone, err, sizeof err));
+        if (!strstr(err, c->expect))
+            fail_msg("case %zu: '%s' does not contain '%s'", i, err, c->expect);
+        zmsg_destroy(&zmsg);
+    }
+    assert_null(ilp_msg_decode_frames(NULL, 3, &zone, err, sizeof err));
+    assert_string_equal(err, "expected 3 frames, got 0");
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_zone_destroy(&zone);
+    zsock_destroy(&dealer);
+    zsock_destroy(&router);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,7 +1006,7 @@ int main(void)
         cmocka_unit_test(test_decode_lenient), cmocka_unit_test(test_names),
         cmocka_unit_test(test_ext_name_valid), cmocka_unit_test(test_pub_refresh),
         cmocka_unit_test(test_pub_state),      cmocka_unit_test(test_pub_core),
-        cmocka_unit_test(test_pub_refused),
+        cmocka_unit_test(test_pub_refused),    cmocka_unit_test(test_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

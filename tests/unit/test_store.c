@@ -79,13 +79,18 @@ static void s_cancel(void *arg, const char *work_id)
 {
     (void)arg, (void)work_id;
 }
+/* The store that changes are reported to, as the core's server does. */
+static store_t *s_touch_store;
+
 static void s_changed(void *arg, const entry_t *entry)
 {
-    (void)arg, (void)entry;
+    (void)arg;
+    if (s_touch_store) store_touch(s_touch_store, (entry_t *)entry);
 }
 static void s_removed(void *arg, const entry_t *entry)
 {
-    (void)arg, (void)entry;
+    (void)arg;
+    if (s_touch_store) store_forget(s_touch_store, (entry_t *)entry);
 }
 static void s_refresh(void *arg, const char *provider, const char *name)
 {
@@ -624,6 +629,21 @@ static void test_failed_save_keeps_old_file(void **state)
     store_destroy(&store);
 }
 
+/* path loads as wf, once `dropped` bytes of an interrupted save are dropped. */
+static void s_assert_dropped(const char *path, workflow_t *wf, size_t dropped)
+{
+    store_t *store = s_store(path);
+    workflow_t *back = s_workflow();
+    size_t loaded = 0;
+    char err[512] = "";
+    if (store_load(store, back, &loaded, err, sizeof err) != 0) fail_msg("store_load: %s", err);
+    assert_int_equal(loaded, workflow_size(wf));
+    assert_int_equal(store_dropped(store), dropped);
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+    store_destroy(&store);
+}
+
 static void test_truncated_refused(void **state)
 {
     fixture_t *fx = *state;
@@ -664,16 +684,17 @@ static void test_truncated_refused(void **state)
     s_write(fx->path, data, starts[3] + 20);
     assert_contains(s_refuse(fx->path, err, sizeof err), "record 4: truncated or corrupt");
 
-    /* Bytes after the trailer: a whole record, a few bytes, one zero byte. */
+    /* Bytes after the trailer, with no trailer after them (a whole record, one
+     * zero byte): the cut end of a save that never completed, dropped. */
     unsigned char *longer = malloc(size * 2);
     assert_non_null(longer);
     memcpy(longer, data, size);
     memcpy(longer + size, data + starts[2], starts[3] - starts[2]);
     s_write(fx->path, longer, size + starts[3] - starts[2]);
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 11: truncated or corrupt");
+    s_assert_dropped(fx->path, wf, starts[3] - starts[2]);
     longer[size] = 0;
     s_write(fx->path, longer, size + 1);
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 11: truncated or corrupt");
+    s_assert_dropped(fx->path, wf, 1);
     /* Two files end to end. */
     memcpy(longer + size, data, size);
     s_write(fx->path, longer, size * 2);
@@ -753,10 +774,17 @@ static void test_format_and_version_refused(void **state)
     workflow_destroy(&wf);
 
     s_make_begin(&m);
-    s_make_header(&m, "interlook-entries", 2);
+    s_make_header(&m, "interlook-entries", 2); /* batches appended: read too */
     s_make_trailer(&m, 0);
     s_make_end(&m, fx->path);
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 1: unsupported version 2");
+    wf = s_load(fx->path, 0);
+    workflow_destroy(&wf);
+
+    s_make_begin(&m);
+    s_make_header(&m, "interlook-entries", 3);
+    s_make_trailer(&m, 0);
+    s_make_end(&m, fx->path);
+    assert_contains(s_refuse(fx->path, err, sizeof err), "record 1: unsupported version 3");
 
     s_make_begin(&m);
     s_make_header(&m, "interlook-entries", 0);
@@ -862,6 +890,20 @@ static void test_unknown_step_refused(void **state)
     assert_contains(s_refuse(fx->path, err, sizeof err), "record 2: ");
     assert_contains(err, "waf.modsec");
 
+    /* Only the latest record of an entry counts: an older one may name it. */
+    entry_t *later = s_entry("api", 1, 2); /* deployed since */
+    s_make_begin(&m);
+    s_make_header(&m, "interlook-entries", 2);
+    s_make_entry(&m, gone, old_steps);
+    s_make_trailer(&m, 1);
+    s_make_entry(&m, later, s_steps);
+    s_make_trailer(&m, 1);
+    s_make_end(&m, fx->path);
+    workflow_t *now = s_load(fx->path, 1);
+    assert_int_equal(workflow_lookup(now, "api")->state, ENTRY_DEPLOYED);
+    workflow_destroy(&now);
+    entry_destroy(&later);
+
     /* Steps reordered or added since: entries follow their step by name. */
     const char *new_steps[] = {"provider.docker", "waf.modsec", "ipam.pool", "cdn.edge",
                                "dns.bind"};
@@ -953,6 +995,249 @@ static void test_many_entries(void **state)
     store_destroy(&store);
 }
 
+static void s_save_changes(store_t *store, workflow_t *wf)
+{
+    char err[512] = "";
+    if (store_save_changes(store, wf, err, sizeof err) != 0)
+        fail_msg("store_save_changes: %s", err);
+}
+
+/* Between full saves only what changed is appended, as one batch with its
+ * trailer; removals too; a later record replaces an earlier one. */
+static void test_changes_appended(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    s_touch_store = store;
+    workflow_t *wf = s_sample();
+    s_save_changes(store, wf); /* the first save is a full one */
+    assert_int_equal(store_records(store), 8);
+    size_t size1 = 0;
+    unsigned char *data1 = s_read(fx->path, &size1);
+    size_t starts[64];
+    assert_int_equal(s_records(data1, size1, starts, 64), 10);
+    s_save_changes(store, wf); /* nothing changed: nothing written */
+    size_t size = 0;
+    unsigned char *data = s_read(fx->path, &size);
+    assert_int_equal(size, size1);
+    free(data);
+
+    /* Two entries change, one is new. */
+    entry_t *web = workflow_lookup(wf, "web");
+    web->attempt = 5;
+    assert_int_equal(service_set_string(&web->service->public_ip, "198.51.100.7"), 0);
+    store_touch(store, web);
+    store_touch(store, web); /* once is enough */
+    entry_t *api = workflow_lookup(wf, "api");
+    entry_set_error(api, "dns.bind: refused");
+    store_touch(store, api);
+    store_touch(store, s_add(wf, s_entry("newcomer", 1, 11)));
+    s_save_changes(store, wf);
+    size_t size2 = 0;
+    unsigned char *data2 = s_read(fx->path, &size2);
+    assert_true(size2 > size1);
+    assert_memory_equal(data2, data1, size1); /* appended, the rest untouched */
+    assert_int_equal(s_records(data2, size2, starts, 64), 14);
+    assert_int_equal(store_records(store), 11); /* 3 superseded or new: a clean stop compacts */
+    workflow_t *back = s_load(fx->path, 9);
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+    /* A snapshot of this state, for the torn tails below. */
+    workflow_t *state2 = s_load(fx->path, 9);
+
+    /* The housekeeper forgets the undeployed entries and fails the work
+     * that timed out: every change reaches the store through the effects. */
+    workflow_housekeep(wf, 1764070000000LL + 10 * 3600000LL);
+    assert_int_equal(workflow_size(wf), 7);
+    assert_null(workflow_lookup(wf, "db"));
+    entry_t *never = s_entry("never-saved", 1, 1); /* a removal of what the file never had */
+    store_forget(store, never);
+    entry_destroy(&never);
+    s_save_changes(store, wf);
+    size_t size3 = 0;
+    unsigned char *data3 = s_read(fx->path, &size3);
+    assert_memory_equal(data3, data2, size2);
+    back = s_load(fx->path, 7);
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+
+    /* A crash in the middle of the last append: any cut of its batch loads
+     * as the state before it, the cut part dropped. */
+    for (size_t cut = size2 + 1; cut < size3; cut += 7) {
+        s_write(fx->path, data3, cut);
+        s_assert_dropped(fx->path, state2, cut - size2);
+    }
+    /* Damage inside an earlier batch (a trailer follows it) is corruption. */
+    size_t n = s_records(data3, size3, starts, 64);
+    size_t victim = starts[11]; /* a record of the second batch */
+    data3[victim + 4] = 0xc1;   /* never-used msgpack byte */
+    s_write(fx->path, data3, size3);
+    char err[512];
+    assert_contains(s_refuse(fx->path, err, sizeof err), "record 12: truncated or corrupt");
+    /* So is a cut length in the middle of the file... */
+    data3[victim + 4] = data2[victim + 4];
+    data3[victim] = 0x7f;
+    s_write(fx->path, data3, size3);
+    assert_contains(s_refuse(fx->path, err, sizeof err), "record 12: truncated or corrupt");
+    /* ...unless nothing whole follows it: then it is the cut end. */
+    data3[victim] = data2[victim];
+    data3[starts[n - 2]] = 0x7f; /* the last record before the last trailer */
+    s_write(fx->path, data3, size3);
+    char expect[64];
+    snprintf(expect, sizeof expect, "record %zu: truncated or corrupt", n - 1);
+    assert_contains(s_refuse(fx->path, err, sizeof err), expect);
+    s_write(fx->path, data3, starts[n - 1]);
+    s_assert_dropped(fx->path, state2, starts[n - 1] - size2);
+
+    workflow_destroy(&state2);
+    free(data1);
+    free(data2);
+    free(data3);
+    s_touch_store = NULL;
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
+/* The log is rewritten (compacted) once it holds about twice as many records
+ * as entries, and when the file was replaced behind the store's back. */
+static void test_compaction(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    workflow_t *wf = s_workflow();
+    enum { N = 20 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "svc-%02d", i);
+        s_add(wf, s_entry(name, i, i));
+    }
+    s_save_changes(store, wf);
+    size_t full = 0;
+    free(s_read(fx->path, &full));
+    size_t largest = 0;
+    bool compacted = false;
+    for (int round = 0; round < 200 && !compacted; round++) {
+        for (entry_t *e = workflow_first(wf); e; e = workflow_next(wf)) {
+            e->attempt = (uint32_t)round + 1;
+            store_touch(store, e);
+        }
+        s_save_changes(store, wf);
+        size_t size = 0;
+        free(s_read(fx->path, &size));
+        if (size < largest) compacted = true;
+        if (size > largest) largest = size;
+    }
+    assert_true(compacted);
+    assert_true(largest > 2 * full); /* not before it was twice as large */
+    workflow_t *back = s_load(fx->path, N);
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+
+    /* The file removed while the core runs: the next save writes it whole. */
+    assert_int_equal(unlink(fx->path), 0);
+    store_touch(store, workflow_lookup(wf, "svc-03"));
+    s_save_changes(store, wf);
+    back = s_load(fx->path, N);
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+    s_assert_alone(fx->dir, "entries.msgpack");
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
+/* The packed service an entry keeps (sent, published and saved with each
+ * step) is service_pack's bytes, and made again once the service changed. */
+static void s_assert_packed(entry_t *e)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    service_pack(e->service, &pk);
+    size_t len = 0;
+    const char *packed = entry_packed_service(e, &len);
+    assert_non_null(packed);
+    assert_int_equal(len, sb.size);
+    assert_memory_equal(packed, sb.data, len);
+    /* entry_pack writes the same record with the bytes kept or without. */
+    msgpack_sbuffer with, without;
+    msgpack_sbuffer_init(&with);
+    msgpack_sbuffer_init(&without);
+    msgpack_packer_init(&pk, &with, msgpack_sbuffer_write);
+    entry_pack(e, s_steps, &pk);
+    entry_service_changed(e);
+    assert_null(e->packed);
+    msgpack_packer_init(&pk, &without, msgpack_sbuffer_write);
+    entry_pack(e, s_steps, &pk);
+    assert_int_equal(with.size, without.size);
+    assert_memory_equal(with.data, without.data, with.size);
+    msgpack_sbuffer_destroy(&with);
+    msgpack_sbuffer_destroy(&without);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_packed_service(void **state)
+{
+    (void)state;
+    entry_t *e = s_entry("web", 1, 2);
+    s_assert_packed(e);
+    size_t len = 0;
+    const char *first = entry_packed_service(e, &len);
+    assert_ptr_equal(entry_packed_service(e, &len), first); /* kept */
+    /* Changes the safety net sees without being told. */
+    assert_int_equal(service_set_string(&e->service->public_ip, "198.51.100.1"), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_set_string(&e->service->provider, "provider.other"), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_add_target(e->service, "192.0.2.99", 443, 1), 0);
+    s_assert_packed(e);
+    assert_int_equal(service_add_alias(e->service, "zz.example.org"), 0);
+    s_assert_packed(e);
+    e->service->tls = !e->service->tls;
+    s_assert_packed(e);
+    /* A change it cannot see (a weight in place) is told. */
+    entry_packed_service(e, &len);
+    e->service->targets[0].weight += 5;
+    entry_service_changed(e);
+    s_assert_packed(e);
+    entry_destroy(&e);
+}
+
+/* An entry changed then removed before the save: only its removal is
+ * written (it is no longer in the list of changes); removed then back under
+ * the same name: only its record (a batch names an entry once). */
+static void test_changed_then_removed(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    s_touch_store = store;
+    workflow_t *wf = s_sample();
+    s_save_changes(store, wf);
+    store_touch(store, workflow_lookup(wf, "db")); /* undeployed: the housekeeper removes it */
+    workflow_housekeep(wf, 1764070000000LL + 10 * 3600000LL);
+    assert_null(workflow_lookup(wf, "db"));
+    s_save_changes(store, wf);
+    workflow_t *back = s_load(fx->path, workflow_size(wf));
+    s_assert_workflows_eq(wf, back);
+    workflow_destroy(&back);
+
+    entry_t *gone = s_entry("gone", 1, 4);
+    store_touch(store, gone);
+    store_forget(store, gone); /* before any save: nothing of it stays in the list */
+    entry_destroy(&gone);
+    entry_t *again = s_entry("auth", 1, 5); /* removed above, back now */
+    store_forget(store, again);
+    store_touch(store, s_add(wf, again));
+    s_save_changes(store, wf);
+    back = s_load(fx->path, workflow_size(wf));
+    s_assert_workflows_eq(wf, back);
+    assert_int_equal(workflow_lookup(back, "auth")->state, ENTRY_DEPLOYED);
+    workflow_destroy(&back);
+    s_touch_store = NULL;
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -969,6 +1254,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_entries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_changes_appended, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
+        cmocka_unit_test(test_packed_service),
+        cmocka_unit_test_setup_teardown(test_changed_then_removed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
