@@ -23,6 +23,7 @@ struct _ilp_client_t {
     uint32_t heartbeat_ms; /* current: ours until WELCOME, then the core's */
     uint32_t liveness;
     uint32_t reconnect_max_ms;
+    uint32_t linger_ms;
     ilp_client_handler_t handler;
     void *arg;
     bool connected; /* WELCOME received, registration not lost */
@@ -374,6 +375,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
     self->liveness = config->liveness ? config->liveness : 3;
     self->reconnect_max_ms = config->reconnect_max_ms ? config->reconnect_max_ms : 30000;
+    self->linger_ms = config->linger_ms ? config->linger_ms : 500;
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->timer_id = -1;
     if (handler) self->handler = *handler;
@@ -422,7 +424,7 @@ void ilp_client_destroy(ilp_client_t **self_p)
     ilp_client_t *self = *self_p;
     if (self->connected && self->dealer) {
         ilp_msg_t bye = {.cmd = ILP_BYE};
-        zsock_set_linger(self->dealer, 500); /* let BYE leave */
+        zsock_set_linger(self->dealer, (int)self->linger_ms); /* let BYE leave */
         s_send(self, &bye);
     }
     zloop_destroy(&self->loop);
@@ -481,6 +483,11 @@ int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *s
     ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *)service};
     if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
     return s_send_or_keep(self, self->events, service->name, ILP_EVENT);
+}
+
+size_t ilp_client_pending(ilp_client_t *self)
+{
+    return zhashx_size(self->results) + zhashx_size(self->events);
 }
 
 bool ilp_client_connected(ilp_client_t *self)

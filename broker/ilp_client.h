@@ -29,6 +29,8 @@ typedef struct {
     uint32_t heartbeat_ms;        /* used until the core's WELCOME says otherwise (default 1000) */
     uint32_t liveness;            /* likewise (default 3) */
     uint32_t reconnect_max_ms;    /* cap of the reconnect back-off (default 30000) */
+    uint32_t linger_ms;           /* at destroy, how long what was sent may take to
+                                     leave (BYE, and the last events; default 500) */
 } ilp_client_config_t;
 
 typedef struct {
@@ -67,6 +69,10 @@ int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
 
 /* Reports a service (providers). Returns -1 on invalid arguments. */
 int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service);
+
+/* RESULTs and EVENTs kept for later (not registered, or the socket was
+ * full): what stopping now would lose. They leave on the next tick. */
+size_t ilp_client_pending(ilp_client_t *self);
 
 /* True between a WELCOME and the loss of the registration. */
 bool ilp_client_connected(ilp_client_t *self);

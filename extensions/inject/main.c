@@ -24,12 +24,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#define S_DRAIN_MS 10000 /* bound of the wait for the last events to leave */
+
 typedef struct {
     ilp_client_t *client;
     zhashx_t *services; /* name -> service_t*, what this provider reports as present */
     char line[8192];    /* partial input line */
     size_t line_len;
-    bool once; /* exit once the command line's work is sent */
+    bool once;           /* exit once the command line's work is sent */
+    bool draining;       /* stopping once every event has left */
+    int64_t drain_until; /* ... or at this time (monotonic ms) */
+    bool undelivered;    /* stopped with events left: exit status 1 */
     bool stdin_open;
 } inject_t;
 
@@ -141,6 +146,34 @@ static int s_line(inject_t *self, char *line)
     return s_command(self, argc, argv);
 }
 
+/* Stops once every event has left: with --once, at a quit or at the end of
+ * the input, what the socket could not take yet would otherwise be lost. */
+static int s_on_drain(zloop_t *loop, int timer_id, void *arg)
+{
+    inject_t *self = arg;
+    /* With --once, also registered: events sent on a connection that was
+     * then lost are re-reported after the next WELCOME. */
+    bool done = ilp_client_pending(self->client) == 0 &&
+                (ilp_client_connected(self->client) || !self->once);
+    if (!done && zclock_mono() < self->drain_until) return 0;
+    if (!done) {
+        log_error("inject: %zu event(s) not delivered within %d ms (core unreachable?)",
+                  ilp_client_pending(self->client), S_DRAIN_MS);
+        self->undelivered = true;
+    }
+    zloop_timer_end(loop, timer_id);
+    ilp_client_stop(self->client);
+    return 0;
+}
+
+static void s_finish(inject_t *self)
+{
+    if (self->draining) return;
+    self->draining = true;
+    self->drain_until = zclock_mono() + S_DRAIN_MS;
+    zloop_timer(ilp_client_loop(self->client), 10, 0, s_on_drain, self);
+}
+
 static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     inject_t *self = arg;
@@ -149,7 +182,7 @@ static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (n <= 0) {
         zloop_poller_end(loop, item);
         self->stdin_open = false;
-        if (!self->once) ilp_client_stop(self->client);
+        if (!self->once) s_finish(self);
         return 0;
     }
     for (ssize_t i = 0; i < n; i++) {
@@ -159,7 +192,7 @@ static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         }
         self->line[self->line_len] = 0;
         self->line_len = 0;
-        if (s_line(self, self->line) == 1) ilp_client_stop(self->client);
+        if (s_line(self, self->line) == 1) s_finish(self);
     }
     return 0;
 }
@@ -171,7 +204,6 @@ static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
     /* Re-report everything: events sent just before a core restart can be lost. */
     for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
         ilp_client_event(client, ILP_ACTION_ADD, s);
-    if (self->once) ilp_client_stop(client);
 }
 
 static void s_on_refresh(ilp_client_t *client, const char *name, void *arg)
@@ -204,11 +236,12 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
-            "      --once           exit once the command line's events are sent\n"
+            "      --once           exit once the command line's events have left for the core\n"
             "                       (default: keep running until stdin ends or quit)\n"
             "  -l, --log-level LVL  debug|info|warn|error (default info)\n"
             "  -h, --help, -V, --version\n\n"
-            "Exit status: 0 done, 1 runtime failure, 2 bad usage or configuration.\n",
+            "Exit status: 0 done, 1 runtime failure (among them: events still not\n"
+            "delivered 10 s after the end of the input), 2 bad usage or configuration.\n",
             BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
 }
 
@@ -278,6 +311,7 @@ int main(int argc, char *argv[])
     self.services = zhashx_new();
     zhashx_set_destructor(self.services, (zhashx_destructor_fn *)service_destroy);
     ilp_client_config_t cc = bus_config_client(&bus, name, instance, 1, router, publish);
+    cc.linger_ms = S_DRAIN_MS; /* the last events in the socket leave before the exit */
     ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
     self.client = ilp_client_new(&cc, &handler, &self);
     config_destroy(&cfg);
@@ -287,11 +321,14 @@ int main(int argc, char *argv[])
     } else if (s_command(&self, argc - optind, argv + optind) < 0) {
         rc = 2;
     } else {
-        if (!once) {
+        if (once) {
+            s_finish(&self); /* once registered and every event has left */
+        } else {
             zmq_pollitem_t item = {NULL, STDIN_FILENO, ZMQ_POLLIN, 0};
             zloop_poller(ilp_client_loop(self.client), &item, s_on_stdin, &self);
         }
         ilp_client_run(self.client);
+        if (self.undelivered) rc = 1;
     }
     ilp_client_destroy(&self.client);
     zhashx_destroy(&self.services);

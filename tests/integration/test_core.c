@@ -323,6 +323,22 @@ static void test_deletes_lost_in_crash_learnt_again(void **state)
     s_wait_state(ctx, "undeployed", 20);
 }
 
+/* interlook-inject --once with no core at the other end: it does not wait
+ * forever, and says what it could not deliver (exit status 1). */
+static void test_inject_once_without_core(void **state)
+{
+    (void)state;
+    int ports[2];
+    assert_int_equal(test_free_ports(ports, 2), 0);
+    char *out = test_sh_output("%s --router tcp://127.0.0.1:%d --publish tcp://127.0.0.1:%d "
+                               "--once add lone 2>&1; echo \"rc=$?\"",
+                               test_bin("interlook-inject"), ports[0], ports[1]);
+    assert_non_null(out);
+    if (!strstr(out, "1 event(s) not delivered") || !strstr(out, "rc=1"))
+        fail_msg("inject without a core: %s", out);
+    free(out);
+}
+
 /* The Python peer, written from docs/protocol.md alone, does the echo step. */
 static void test_python_peer_joins(void **state)
 {
@@ -519,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_deletes_lost_in_crash_learnt_again, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
