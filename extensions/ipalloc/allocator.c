@@ -116,14 +116,22 @@ static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
     }
 }
 
-int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen)
+/* config's reserved addresses as the NULL-terminated array pool_new takes
+ * (the strings stay config's); NULL when out of memory. */
+static const char **s_reserved(const allocator_config_t *config)
 {
     size_t n = 0, count = config->reserved ? zlistx_size(config->reserved) : 0;
     const char **reserved = calloc(count + 1, sizeof *reserved);
-    if (!reserved) return -1;
-    if (config->reserved)
+    if (reserved && config->reserved)
         for (const char *r = zlistx_first(config->reserved); r; r = zlistx_next(config->reserved))
             reserved[n++] = r;
+    return reserved;
+}
+
+int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen)
+{
+    const char **reserved = s_reserved(config);
+    if (!reserved) return -1;
     pool_t *pool = pool_new(config->cidr, config->ip_start, config->ip_end, reserved, err, errlen);
     int rc = pool ? 0 : -1;
     pool_destroy(&pool);
@@ -136,11 +144,11 @@ allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t e
     allocator_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->config = *config;
-    size_t n = 0, count = config->reserved ? zlistx_size(config->reserved) : 0;
-    self->reserved = calloc(count + 1, sizeof *self->reserved);
-    if (config->reserved)
-        for (const char *r = zlistx_first(config->reserved); r; r = zlistx_next(config->reserved))
-            self->reserved[n++] = r;
+    self->reserved = s_reserved(config);
+    if (!self->reserved) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     self->pool =
         pool_new(config->cidr, config->ip_start, config->ip_end, self->reserved, err, errlen);
     if (!self->pool) goto fail;
