@@ -341,6 +341,16 @@ static bool s_stack_gone(void *arg)
     return test_sh("docker network ls -q --filter name=%s_ | grep -q .", (const char *)arg) != 0;
 }
 
+/* The stack's volumes are gone (they can be removed only once the stack's
+ * containers are, a little after `docker stack rm` returns). */
+static bool s_volumes_removed(void *arg)
+{
+    const char *stack = arg;
+    return test_sh("docker volume rm %s_core-state %s_ipalloc-state >/dev/null 2>&1; "
+                   "! docker volume ls -q --filter name=%s_ | grep -q .",
+                   stack, stack, stack) == 0;
+}
+
 static int s_swarm_down(void **state)
 {
     (void)state;
@@ -348,8 +358,8 @@ static int s_swarm_down(void **state)
     test_sh("docker service rm %s >/dev/null 2>&1", s_swarm.svc);
     test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm.stack);
     test_wait(s_stack_gone, s_swarm.stack, WAIT_MS);
-    test_sh("docker volume rm %s_core-state %s_ipalloc-state >/dev/null 2>&1", s_swarm.stack,
-            s_swarm.stack);
+    if (!test_wait(s_volumes_removed, s_swarm.stack, WAIT_MS))
+        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm.stack);
     if (!s_swarm.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
     return 0;
 }
