@@ -298,9 +298,8 @@ static bool s_provider_registered(void *arg)
 static void test_deletes_lost_in_crash_learnt_again(void **state)
 {
     ctx_t *ctx = *state;
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "sed -i 's/persistDelay: 20ms/persistDelay: 30s/' '%s'", ctx->config);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_sh("sed -i 's/persistDelay: 20ms/persistDelay: 30s/' '%s'", ctx->config),
+                     0);
     s_start_core(ctx);
     s_start_echo(ctx, 0, "0");
     s_start_inject(ctx);

@@ -9,7 +9,6 @@
 #include <jansson.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,22 +37,10 @@ typedef struct {
     bool any_undeployed; /* seen while watching */
 } ctx_t;
 
-static int s_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int s_sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, args);
-    va_end(args);
-    int status = system(cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static bool s_docker_up(void *arg)
 {
     (void)arg;
-    return s_sh("docker info >/dev/null 2>&1") == 0;
+    return test_sh("docker info >/dev/null 2>&1") == 0;
 }
 
 static bool s_docker_down(void *arg)
@@ -67,14 +54,14 @@ static char s_endpoint[4096] = "    endpoint: unix:///var/run/docker.sock\n";
 static bool s_no_dockerd(void *arg)
 {
     (void)arg;
-    return s_sh("pidof dockerd >/dev/null") != 0;
+    return test_sh("pidof dockerd >/dev/null") != 0;
 }
 
 /* The untrusted provider logged that listing failed (ctx->name is its log). */
 static bool s_log_has_refusal(void *arg)
 {
     ctx_t *ctx = arg;
-    return s_sh("grep -q 'cannot list from tcp://' '%s'", ctx->name) == 0;
+    return test_sh("grep -q 'cannot list from tcp://' '%s'", ctx->name) == 0;
 }
 
 static void s_write_config(ctx_t *ctx, const char *mode)
@@ -113,8 +100,8 @@ static int s_setup(void **state)
     if (!s_docker_up(NULL))
         fail_msg("no Docker daemon answers on /var/run/docker.sock: start dockerd "
                  "(.ci/run does) — these tests never skip");
-    if (s_sh("docker image inspect interlook-test:latest >/dev/null 2>&1") != 0 &&
-        s_sh("tests/support/docker-image.sh") != 0)
+    if (test_sh("docker image inspect interlook-test:latest >/dev/null 2>&1") != 0 &&
+        test_sh("tests/support/docker-image.sh") != 0)
         fail_msg("cannot build the image interlook-test:latest (tests/support/docker-image.sh)");
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->dir = test_tmpdir();
@@ -137,17 +124,17 @@ static int s_teardown(void **state)
     ctx_t *ctx = *state;
     snprintf(s_endpoint, sizeof s_endpoint, "    endpoint: unix:///var/run/docker.sock\n");
     if (!s_docker_up(NULL)) { /* a failed restart test must not leave the daemon down */
-        s_sh("dockerd >>/tmp/interlook-test-dockerd.log 2>&1 &");
+        test_sh("dockerd >>/tmp/interlook-test-dockerd.log 2>&1 &");
         test_wait(s_docker_up, NULL, 60000);
     }
-    s_sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", ctx->label);
-    s_sh("docker service ls -q --filter label=%s 2>/dev/null | xargs -r docker service rm "
-         ">/dev/null 2>&1",
-         ctx->label);
+    test_sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", ctx->label);
+    test_sh("docker service ls -q --filter label=%s 2>/dev/null | xargs -r docker service rm "
+            ">/dev/null 2>&1",
+            ctx->label);
     test_stop(ctx->docker, SIGTERM, 5000);
     test_stop(ctx->alloc, SIGTERM, 5000);
     test_stop(ctx->core, SIGTERM, 5000);
-    s_sh("rm -rf '%s'", ctx->dir);
+    test_sh("rm -rf '%s'", ctx->dir);
     free(ctx->dir);
     free(ctx);
     return 0;
@@ -218,9 +205,9 @@ static void s_wait(ctx_t *ctx, const char *name, const char *state, size_t targe
 static void s_run(ctx_t *ctx, const char *name, int port, const char *extra)
 {
     assert_int_equal(
-        s_sh("docker run -d -l %s -l interlook.name=%s -l interlook.hosts=%s.example.com "
-             "-l interlook.port=80 -p %d:80 %s interlook-test:latest >/dev/null",
-             ctx->label, name, name, port, extra ? extra : ""),
+        test_sh("docker run -d -l %s -l interlook.name=%s -l interlook.hosts=%s.example.com "
+                "-l interlook.port=80 -p %d:80 %s interlook-test:latest >/dev/null",
+                ctx->label, name, name, port, extra ? extra : ""),
         0);
 }
 
@@ -268,7 +255,8 @@ static void test_container_deploy_scale_remove(void **state)
     /* Removed: undeployed, the IP released. */
     start = zclock_mono();
     assert_int_equal(
-        s_sh("docker ps -q --filter label=%s | xargs -r docker rm -f >/dev/null", ctx->label), 0);
+        test_sh("docker ps -q --filter label=%s | xargs -r docker rm -f >/dev/null", ctx->label),
+        0);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
     print_message("      docker rm -f -> undeployed: %lld ms\n",
                   (long long)(zclock_mono() - start));
@@ -284,19 +272,20 @@ static void test_invalid_label_warned_once(void **state)
     char bad[64], good[64];
     snprintf(bad, sizeof bad, "%s-bad", ctx->prefix);
     snprintf(good, sizeof good, "%s-good", ctx->prefix);
-    assert_int_equal(s_sh("docker run -d --name %s -l %s -l interlook.hosts=x.example.com "
-                          "-l interlook.port=http -p 80 interlook-test:latest >/dev/null",
-                          bad, ctx->label),
+    assert_int_equal(test_sh("docker run -d --name %s -l %s -l interlook.hosts=x.example.com "
+                             "-l interlook.port=http -p 80 interlook-test:latest >/dev/null",
+                             bad, ctx->label),
                      0);
     /* Several listings happen (events of the good one, the 2 s poll): one warning only. */
     int ports[1];
     assert_int_equal(test_free_ports(ports, 1), 0);
     s_run(ctx, good, ports[0], NULL);
     s_wait(ctx, good, "deployed", 1);
-    assert_int_equal(s_sh("docker ps -q --filter label=interlook.name=%s | xargs -r docker rm -f "
-                          ">/dev/null",
-                          good),
-                     0);
+    assert_int_equal(
+        test_sh("docker ps -q --filter label=interlook.name=%s | xargs -r docker rm -f "
+                ">/dev/null",
+                good),
+        0);
     s_wait(ctx, good, "undeployed", SIZE_MAX);
     json_t *none = s_entry(ctx, bad);
     assert_null(none);
@@ -305,8 +294,8 @@ static void test_invalid_label_warned_once(void **state)
              getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp",
              (int)getpid());
     /* exactly one line names the bad container, and it names the label */
-    assert_int_equal(s_sh("test $(grep -c '%s' '%s') -eq 1", bad, log), 0);
-    assert_int_equal(s_sh("grep '%s' '%s' | grep -q interlook.port", bad, log), 0);
+    assert_int_equal(test_sh("test $(grep -c '%s' '%s') -eq 1", bad, log), 0);
+    assert_int_equal(test_sh("grep '%s' '%s' | grep -q interlook.port", bad, log), 0);
 }
 
 static bool s_watch_until_up(void *arg)
@@ -329,7 +318,7 @@ static void test_dockerd_restart(void **state)
     s_wait(ctx, name, "deployed", 1);
 
     /* Stop the daemon: the provider must not take "unreachable" for "empty". */
-    assert_int_equal(s_sh("kill -TERM $(pidof dockerd)"), 0);
+    assert_int_equal(test_sh("kill -TERM $(pidof dockerd)"), 0);
     assert_true(test_wait(s_docker_down, NULL, WAIT_MS));
     ctx->name = name;
     ctx->state = "deployed";
@@ -344,12 +333,13 @@ static void test_dockerd_restart(void **state)
     int64_t noticed = 0, until = zclock_mono() + WAIT_MS;
     while (zclock_mono() < until) {
         assert_true(s_is(ctx));
-        if (!noticed && s_sh("grep -q 'cannot list from' '%s'", log) == 0) noticed = zclock_mono();
+        if (!noticed && test_sh("grep -q 'cannot list from' '%s'", log) == 0)
+            noticed = zclock_mono();
         if (noticed && zclock_mono() - noticed > 2 * 2000) break; /* two poll periods seen */
         zclock_sleep(100); /* sampling interval of the watch */
     }
     assert_true(noticed > 0);
-    assert_int_equal(s_sh("dockerd >>/tmp/interlook-test-dockerd.log 2>&1 &"), 0);
+    assert_int_equal(test_sh("dockerd >>/tmp/interlook-test-dockerd.log 2>&1 &"), 0);
     assert_true(test_wait(s_watch_until_up, ctx, 60000));
     assert_false(ctx->any_undeployed);
 
@@ -376,7 +366,8 @@ static void test_removed_while_provider_down(void **state)
     int status = test_stop(ctx->docker, SIGTERM, 5000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(
-        s_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null", name), 0);
+        test_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null", name),
+        0);
     const char *args[] = {"-c", ctx->config, NULL};
     ctx->docker = test_spawn("interlook-docker", args);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
@@ -385,12 +376,12 @@ static void test_removed_while_provider_down(void **state)
 /* Restarts dockerd, with extra arguments (NULL: plain, as .ci/run starts it). */
 static void s_restart_dockerd(const char *extra)
 {
-    assert_int_equal(s_sh("kill -TERM $(pidof dockerd)"), 0);
+    assert_int_equal(test_sh("kill -TERM $(pidof dockerd)"), 0);
     assert_true(test_wait(s_docker_down, NULL, WAIT_MS));
     /* the daemon may still be releasing its pid file after the socket went */
     assert_true(test_wait(s_no_dockerd, NULL, WAIT_MS));
     assert_int_equal(
-        s_sh("dockerd %s >>/tmp/interlook-test-dockerd.log 2>&1 &", extra ? extra : ""), 0);
+        test_sh("dockerd %s >>/tmp/interlook-test-dockerd.log 2>&1 &", extra ? extra : ""), 0);
     assert_true(test_wait(s_docker_up, NULL, 60000));
 }
 
@@ -401,7 +392,7 @@ static void test_tls_endpoint(void **state)
     ctx_t *ctx = *state;
     char certs[256];
     snprintf(certs, sizeof certs, "%s/tls", ctx->dir);
-    assert_int_equal(s_sh("tests/support/tls-certs.sh '%s'", certs), 0);
+    assert_int_equal(test_sh("tests/support/tls-certs.sh '%s'", certs), 0);
     int port[1] = {ctx->spare_port};
     char extra[2048];
     snprintf(extra, sizeof extra,
@@ -446,15 +437,16 @@ static void test_tls_endpoint(void **state)
     s_wait(ctx, name, "deployed", 1);
     test_stop(bad, SIGTERM, 5000);
     snprintf(s_endpoint, sizeof s_endpoint, "    endpoint: unix:///var/run/docker.sock\n");
-    s_sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", ctx->label);
+    test_sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", ctx->label);
     s_restart_dockerd(NULL);
 }
 
 static void test_swarm_services(void **state)
 {
     ctx_t *ctx = *state;
-    bool joined = s_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
-    if (!joined) assert_int_equal(s_sh("docker swarm init >/dev/null 2>&1"), 0);
+    bool joined =
+        test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
+    if (!joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
     s_write_config(ctx, "swarm");
     s_start_stack(ctx);
     char name[64];
@@ -462,9 +454,9 @@ static void test_swarm_services(void **state)
     int ports[1];
     assert_int_equal(test_free_ports(ports, 1), 0);
     assert_int_equal(
-        s_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
-             "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
-             name, ctx->label, name, ports[0]),
+        test_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
+                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+                name, ctx->label, name, ports[0]),
         0);
     s_wait(ctx, name, "deployed", 1);
     json_t *e = s_entry(ctx, name);
@@ -474,7 +466,7 @@ static void test_swarm_services(void **state)
     json_decref(e);
 
     /* Scale to 2: both tasks on this one node -> one target of weight 2. */
-    assert_int_equal(s_sh("docker service scale -d %s=2 >/dev/null 2>&1", name), 0);
+    assert_int_equal(test_sh("docker service scale -d %s=2 >/dev/null 2>&1", name), 0);
     ctx->name = name;
     bool weighted = false;
     int64_t until = zclock_mono() + WAIT_MS;
@@ -488,9 +480,9 @@ static void test_swarm_services(void **state)
     }
     assert_true(weighted);
 
-    assert_int_equal(s_sh("docker service rm %s >/dev/null", name), 0);
+    assert_int_equal(test_sh("docker service rm %s >/dev/null", name), 0);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
-    if (!joined) s_sh("docker swarm leave --force >/dev/null 2>&1");
+    if (!joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
 }
 
 int main(void)
