@@ -406,7 +406,8 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         ilp_frame_t frames[ILP_RECV_PARTS];
         ilp_recv_frames(&in, 1, frames);
         char why[300];
-        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count - 1, &self->zone, why, sizeof why);
+        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count - 1, &self->zone, ILP_DECODE_LEAN,
+                                               why, sizeof why);
         if (msg)
             s_on_message(self, rid, &in, msg);
         else

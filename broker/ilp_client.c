@@ -233,7 +233,7 @@ static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
         char why[300];
         ilp_frame_t frames[ILP_RECV_PARTS];
         ilp_recv_frames(&in, 0, frames);
-        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count, &self->zone, why, sizeof why);
+        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count, &self->zone, 0, why, sizeof why);
         ilp_recv_close(&in);
         if (msg)
             s_on_message(self, msg);

@@ -267,8 +267,8 @@ static int s_get_action(const msgpack_object *body, ilp_action_t *action, char *
     return rc;
 }
 
-static int s_get_service(const msgpack_object *body, bool required, service_t **out, char *err,
-                         size_t errlen)
+static int s_get_service(const msgpack_object *body, bool required, bool lean, service_t **out,
+                         char *err, size_t errlen)
 {
     const msgpack_object *v = codec_map_get(body, "service");
     if (!v || v->type == MSGPACK_OBJECT_NIL) {
@@ -276,11 +276,12 @@ static int s_get_service(const msgpack_object *body, bool required, service_t **
         snprintf(err, errlen, "service: missing");
         return -1;
     }
-    *out = service_decode(v, err, errlen);
+    *out = lean ? service_decode_result(v, err, errlen) : service_decode(v, err, errlen);
     return *out ? 0 : -1;
 }
 
-static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err, size_t errlen)
+static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned flags, char *err,
+                         size_t errlen)
 {
     uint64_t n;
     switch (self->cmd) {
@@ -302,11 +303,11 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
         return 0;
     case ILP_EVENT:
         return s_get_action(body, &self->action, err, errlen) ||
-               s_get_service(body, true, &self->service, err, errlen);
+               s_get_service(body, true, false, &self->service, err, errlen);
     case ILP_RESULT:
         if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
             codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen) ||
-            s_get_service(body, false, &self->service, err, errlen))
+            s_get_service(body, false, flags & ILP_DECODE_LEAN, &self->service, err, errlen))
             return -1;
         if (self->error && !*self->error) { /* "" means no error */
             free(self->error);
@@ -334,7 +335,7 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, char *err,
             codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
             return -1;
         self->attempt = (uint32_t)n;
-        return s_get_service(body, true, &self->service, err, errlen);
+        return s_get_service(body, true, false, &self->service, err, errlen);
     case ILP_ERROR:
         return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen) ||
                codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen) ||
@@ -364,11 +365,11 @@ ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen)
     size_t i = 0;
     for (zframe_t *f = zmsg_first(zmsg); f && i < 3; f = zmsg_next(zmsg), i++)
         frames[i] = (ilp_frame_t){zframe_data(f), zframe_size(f)};
-    return ilp_msg_decode_frames(frames, count, NULL, err, errlen);
+    return ilp_msg_decode_frames(frames, count, NULL, 0, err, errlen);
 }
 
 ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
-                                 char *err, size_t errlen)
+                                 unsigned flags, char *err, size_t errlen)
 {
     if (!frames || count != 3) {
         snprintf(err, errlen, "expected 3 frames, got %zu", frames ? count : 0);
@@ -401,7 +402,7 @@ ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpac
         snprintf(err, errlen, "%s: body: expected a map", s_cmd_names[id]);
     } else if (!(self = ilp_msg_new(id))) {
         snprintf(err, errlen, "out of memory");
-    } else if (s_decode_body(self, &obj, why, sizeof why)) {
+    } else if (s_decode_body(self, &obj, flags, why, sizeof why)) {
         snprintf(err, errlen, "%s: %s", s_cmd_names[id], why);
         ilp_msg_destroy(&self);
     }

@@ -105,12 +105,16 @@ typedef struct {
     size_t size;
 } ilp_frame_t;
 
+/* Flags of ilp_msg_decode_frames. */
+#define ILP_DECODE_LEAN 1u /* a RESULT's service: name and public_ip only (service_decode_result)  \
+                            */
+
 /* Decodes count frames as ilp_msg_decode does, without copying them into a
  * zmsg first. zone, when not NULL, is a msgpack zone the caller keeps for its
  * receive loop (it is cleared here, so nothing is allocated to decode the
- * body); NULL uses a temporary one. */
+ * body); NULL uses a temporary one. flags: 0 or ILP_DECODE_LEAN. */
 ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
-                                 char *err, size_t errlen);
+                                 unsigned flags, char *err, size_t errlen);
 
 /* Receiving and sending without zmsg/zframe: a receive loop handles every
  * message, so it reads the frames in place (zmq_msg_t) and sends from the

@@ -318,6 +318,53 @@ static int s_decode_aliases(service_t *self, const msgpack_object *list, char *e
     return 0;
 }
 
+/* The name (required, not empty) and public_ip (an address, "" = none) of a
+ * service map, as found by codec_map_find. 0, or -1 with the reason in why. */
+static int s_decode_head(const msgpack_object *fname, const msgpack_object *fip, char **name,
+                         char **ip, char *why, size_t whylen)
+{
+    if (codec_value_str(fname, "name", SERVICE_MAX_NAME, true, name, why, whylen) ||
+        codec_value_str(fip, "public_ip", SERVICE_MAX_IP, false, ip, why, whylen))
+        return -1;
+    if (!**name) {
+        snprintf(why, whylen, "name: empty");
+        return -1;
+    }
+    if (*ip && **ip && !service_ip_valid(*ip)) {
+        snprintf(why, whylen, "public_ip: '%s' is not an IP address", *ip);
+        return -1;
+    }
+    return 0;
+}
+
+service_t *service_decode_result(const msgpack_object *obj, char *err, size_t errlen)
+{
+    char why[200] = "";
+    char *name = NULL, *ip = NULL;
+    if (!obj || obj->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "service: expected a map");
+        return NULL;
+    }
+    static const char *const keys[] = {"name", "public_ip"};
+    const msgpack_object *f[2];
+    codec_map_find(obj, keys, 2, f);
+    if (s_decode_head(f[0], f[1], &name, &ip, why, sizeof why)) goto fail;
+    service_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, sizeof why, "out of memory");
+        goto fail;
+    }
+    self->name = name;
+    self->public_ip = ip && *ip ? ip : NULL;
+    if (!self->public_ip) free(ip);
+    return self;
+fail:
+    snprintf(err, errlen, "service.%s", why);
+    free(name);
+    free(ip);
+    return NULL;
+}
+
 service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
 {
     char why[200] = "";
@@ -332,19 +379,9 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
                                        "tls",  "targets",  "dns_aliases"};
     const msgpack_object *f[6];
     codec_map_find(obj, keys, 6, f);
-    if (codec_value_str(f[0], "name", SERVICE_MAX_NAME, true, &name, why, sizeof why) ||
-        codec_value_str(f[1], "provider", SERVICE_MAX_PROVIDER, false, &provider, why,
-                        sizeof why) ||
-        codec_value_str(f[2], "public_ip", SERVICE_MAX_IP, false, &ip, why, sizeof why))
+    if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
+        codec_value_str(f[1], "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why))
         goto fail;
-    if (!*name) {
-        snprintf(why, sizeof why, "name: empty");
-        goto fail;
-    }
-    if (ip && *ip && !service_ip_valid(ip)) {
-        snprintf(why, sizeof why, "public_ip: '%s' is not an IP address", ip);
-        goto fail;
-    }
     self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(why, sizeof why, "out of memory");

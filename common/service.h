@@ -77,6 +77,11 @@ void service_pack(const service_t *self, msgpack_packer *pk);
  * address (an empty string means none). Returns NULL with the reason in err. */
 service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen);
 
+/* What the core reads of a RESULT's service: its name and public_ip, checked
+ * as service_decode checks them; the other fields are not read (a RESULT may
+ * not change them, ILP section 4), so the service has no targets or aliases. */
+service_t *service_decode_result(const msgpack_object *obj, char *err, size_t errlen);
+
 /* Parses a textual IPv4/IPv6 address; true when valid. */
 bool service_ip_valid(const char *text);
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_PACK_START 256 /* bytes first allocated to pack a service */
+
 entry_t *entry_new(service_t **service_p, int64_t now)
 {
     if (!service_p || !*service_p) return NULL;
@@ -95,9 +97,11 @@ const char *entry_packed_service(entry_t *self, size_t *len)
 {
     if (!s_packed_valid(self)) {
         entry_service_changed(self);
-        msgpack_sbuffer buf;
+        /* msgpack_sbuffer's first write allocates 8 KiB: start from a size
+         * that fits a usual service instead (it doubles when it does not). */
+        msgpack_sbuffer buf = {.size = 0, .data = malloc(S_PACK_START), .alloc = S_PACK_START};
         msgpack_packer pk;
-        msgpack_sbuffer_init(&buf);
+        if (!buf.data) return NULL;
         msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
         service_pack(self->service, &pk);
         self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */

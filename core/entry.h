@@ -51,7 +51,8 @@ typedef struct {
     const char *pub_state; /* state last published: publish changes only */
     const char *pub_error;
     bool pub_expected;
-    bool unsaved; /* changed since the entries file last had it */
+    bool pub_queued; /* in the core's list of changes to publish after the current input */
+    bool unsaved;    /* changed since the entries file last had it */
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.

@@ -47,6 +47,8 @@ struct _server_t {
     int64_t started;  /* wall-clock ms */
     int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
     bool resynced;    /* done (once per start) */
+    entry_t **pubs;   /* entries changed by the input being handled, published after it */
+    size_t npubs, pubs_cap;
 };
 
 static int64_t s_now(void)
@@ -123,23 +125,12 @@ static void s_fx_cancel(void *arg, const char *work_id)
     broker_cancel(self->broker, work_id);
 }
 
-static void s_fx_changed(void *arg, const entry_t *entry)
+/* Publishes the entry's state when observers have not seen it yet. */
+static void s_publish_state(server_t *self, entry_t *e)
 {
-    server_t *self = arg;
-    const char *const *steps = workflow_steps(self->workflow);
-    if (!entry->wip && entry->state == ENTRY_DEPLOYED && entry->expect_deployed)
-        log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
-                 entry->service->public_ip ? entry->service->public_ip : "");
-    else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
-        log_info("core: %s undeployed", entry->name);
-    store_touch(self->store, (entry_t *)entry);
-    s_mark_dirty(self);
-    if (!broker_has_subscriber(self->broker, "state")) return; /* nobody to tell */
-    /* Observers see each visible change once (state, expected state, error). */
-    entry_t *e = (entry_t *)entry;
-    const char *state = entry_state_name(entry, steps);
+    const char *state = entry_state_name(e, workflow_steps(self->workflow));
     if (e->pub_state == state && e->pub_expected == e->expect_deployed && e->pub_error == e->error)
-        return;
+        return; /* observers see each visible change once */
     e->pub_state = state;
     e->pub_expected = e->expect_deployed;
     e->pub_error = e->error;
@@ -147,12 +138,53 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     const char *service = entry_packed_service(e, &len);
     if (service)
         broker_publish_state(self->broker, service, len, state,
-                             entry->expect_deployed ? "deployed" : "undeployed", entry->error);
+                             e->expect_deployed ? "deployed" : "undeployed", e->error);
+}
+
+/* Publishes the state of the entries the last input changed, once each: an
+ * input often moves an entry more than once (an EVENT creates it and sends
+ * its first WORK), and observers need where it ended up, not the steps it
+ * took without waiting for anything. */
+static void s_publish_changes(server_t *self)
+{
+    for (size_t i = 0; i < self->npubs; i++) {
+        self->pubs[i]->pub_queued = false;
+        s_publish_state(self, self->pubs[i]);
+    }
+    self->npubs = 0;
+}
+
+static void s_fx_changed(void *arg, const entry_t *entry)
+{
+    server_t *self = arg;
+    if (!entry->wip && entry->state == ENTRY_DEPLOYED && entry->expect_deployed)
+        log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
+                 entry->service->public_ip ? entry->service->public_ip : "");
+    else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
+        log_info("core: %s undeployed", entry->name);
+    store_touch(self->store, (entry_t *)entry);
+    s_mark_dirty(self);
+    entry_t *e = (entry_t *)entry;
+    if (e->pub_queued || !broker_has_subscriber(self->broker, "state")) return;
+    if (self->npubs == self->pubs_cap) {
+        size_t cap = self->pubs_cap ? self->pubs_cap * 2 : 64;
+        entry_t **pubs = realloc(self->pubs, cap * sizeof *pubs);
+        if (!pubs) { /* out of memory: publish now rather than never */
+            s_publish_changes(self);
+            s_publish_state(self, e);
+            return;
+        }
+        self->pubs = pubs;
+        self->pubs_cap = cap;
+    }
+    e->pub_queued = true;
+    self->pubs[self->npubs++] = e;
 }
 
 static void s_fx_removed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
+    s_publish_changes(self); /* its last change (if pending) before its removal */
     log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
@@ -185,6 +217,7 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
         return;
     }
     self->metrics.events++;
+    s_publish_changes(self);
 }
 
 static void s_observe_latency(server_t *self, int64_t since_us)
@@ -205,11 +238,13 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     server_t *self = arg;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
     int64_t since_us = entry ? entry->wip_mono_us : 0;
-    if (workflow_result(self->workflow, work_id, extension, error, service_p, s_now()) != 0) {
+    if (!entry ||
+        workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now()) != 0) {
         self->metrics.results_stale++;
         log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
         return;
     }
+    s_publish_changes(self);
     s_observe_latency(self, since_us);
     self->metrics.results++;
     if (error) {
@@ -226,6 +261,7 @@ static int s_on_flow(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     server_t *self = arg;
     workflow_tick(self->workflow, s_now());
+    s_publish_changes(self);
     return 0;
 }
 
@@ -235,6 +271,7 @@ static int s_on_housekeep(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     server_t *self = arg;
     workflow_housekeep(self->workflow, s_now());
+    s_publish_changes(self);
     return 0;
 }
 
@@ -534,6 +571,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     workflow_resume(self->workflow, s_now());
+    s_publish_changes(self);
     return self;
 fail:
     server_destroy(&self);
@@ -550,6 +588,7 @@ void server_destroy(server_t **self_p)
     workflow_destroy(&self->workflow);
     store_destroy(&self->store);
     zloop_destroy(&self->loop);
+    free(self->pubs);
     free(self);
     *self_p = NULL;
 }

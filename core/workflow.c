@@ -313,7 +313,13 @@ int workflow_result(workflow_t *self, const char *work_id, const char *extension
                     service_t **service_p, int64_t now)
 {
     entry_t *entry = work_id ? zhashx_lookup(self->works, work_id) : NULL;
-    if (!entry || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
+    return entry ? workflow_entry_result(self, entry, extension, error, service_p, now) : -1;
+}
+
+int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extension,
+                          const char *error, service_t **service_p, int64_t now)
+{
+    if (!entry->wip || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
     if (error) {
         char text[ILP_MAX_TEXT + ILP_MAX_EXT_NAME + 8];
         snprintf(text, sizeof text, "%s: %s", extension, error);

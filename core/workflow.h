@@ -57,6 +57,10 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
 int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
                     service_t **service_p, int64_t now);
 
+/* The same for the entry workflow_work_entry found (one lookup less). */
+int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extension,
+                          const char *error, service_t **service_p, int64_t now);
+
 /* Flow controller: dispatches entries whose back-off has ended. */
 void workflow_tick(workflow_t *self, int64_t now);
 

@@ -938,7 +938,7 @@ static void test_wire(void **state)
         ilp_frame_t frames[ILP_RECV_PARTS];
         assert_int_equal(ilp_recv_frames(&in, 1, frames), 3);
         char err[300] = "";
-        ilp_msg_t *back = ilp_msg_decode_frames(frames, in.count - 1, &zone, err, sizeof err);
+        ilp_msg_t *back = ilp_msg_decode_frames(frames, in.count - 1, &zone, 0, err, sizeof err);
         if (!back) fail_msg("%s: refused: %s", c->what, err);
         s_assert_same_msg(msg, back);
         ilp_msg_destroy(&back);
@@ -952,7 +952,7 @@ static void test_wire(void **state)
         assert_int_equal(ilp_recv(dh, &in), 0);
         assert_int_equal(in.count, 3);
         assert_int_equal(ilp_recv_frames(&in, 0, frames), 3);
-        back = ilp_msg_decode_frames(frames, in.count, NULL, err, sizeof err); /* own zone */
+        back = ilp_msg_decode_frames(frames, in.count, NULL, 0, err, sizeof err); /* own zone */
         if (!back) fail_msg("%s: refused: %s", c->what, err);
         s_assert_same_msg(msg, back);
         ilp_msg_destroy(&back);
@@ -974,7 +974,7 @@ static void test_wire(void **state)
     ilp_frame_t frames[ILP_RECV_PARTS];
     assert_int_equal(ilp_recv_frames(&in, 1, frames), 3);
     char err[300] = "";
-    assert_null(ilp_msg_decode_frames(frames, in.count - 1, &zone, err, sizeof err));
+    assert_null(ilp_msg_decode_frames(frames, in.count - 1, &zone, 0, err, sizeof err));
     assert_string_equal(err, "expected 3 frames, got 6");
     ilp_recv_close(&in);
     /* Every undecodable case, through the reused zone. */
@@ -985,13 +985,50 @@ static void test_wire(void **state)
         size_t n = 0;
         for (zframe_t *fr = zmsg_first(zmsg); fr && n < 4; fr = zmsg_next(zmsg))
             f[n++] = (ilp_frame_t){zframe_data(fr), zframe_size(fr)};
-        assert_null(ilp_msg_decode_frames(f, zmsg_size(zmsg), &zone, err, sizeof err));
+        assert_null(ilp_msg_decode_frames(f, zmsg_size(zmsg), &zone, 0, err, sizeof err));
         if (!strstr(err, c->expect))
             fail_msg("case %zu: '%s' does not contain '%s'", i, err, c->expect);
         zmsg_destroy(&zmsg);
     }
-    assert_null(ilp_msg_decode_frames(NULL, 3, &zone, err, sizeof err));
+    assert_null(ilp_msg_decode_frames(NULL, 3, &zone, 0, err, sizeof err));
     assert_string_equal(err, "expected 3 frames, got 0");
+    /* ILP_DECODE_LEAN: a RESULT's service is read for its name and public_ip
+     * only (what the core may take from it); the rest is not checked. */
+    {
+        msgpack_sbuffer body;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&body);
+        msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        codec_pack_key_str(&pk, "id", "w-1");
+        codec_pack_str(&pk, "service");
+        msgpack_pack_map(&pk, 3);
+        codec_pack_key_str(&pk, "name", "web");
+        codec_pack_key_str(&pk, "public_ip", "10.9.8.7");
+        codec_pack_key_str(&pk, "targets", "not an array");
+        ilp_frame_t f[3] = {{"ILP1", 4}, {"RESULT", 6}, {body.data, body.size}};
+        assert_null(ilp_msg_decode_frames(f, 3, &zone, 0, err, sizeof err));
+        assert_string_equal(err, "RESULT: service.targets: expected an array");
+        ilp_msg_t *lean = ilp_msg_decode_frames(f, 3, &zone, ILP_DECODE_LEAN, err, sizeof err);
+        assert_non_null(lean);
+        assert_string_equal(lean->id, "w-1");
+        assert_string_equal(lean->service->name, "web");
+        assert_string_equal(lean->service->public_ip, "10.9.8.7");
+        assert_int_equal(lean->service->target_count, 0);
+        ilp_msg_destroy(&lean);
+        /* The name and the address are still checked. */
+        msgpack_sbuffer_clear(&body);
+        msgpack_pack_map(&pk, 2);
+        codec_pack_key_str(&pk, "id", "w-1");
+        codec_pack_str(&pk, "service");
+        msgpack_pack_map(&pk, 2);
+        codec_pack_key_str(&pk, "name", "web");
+        codec_pack_key_str(&pk, "public_ip", "10.9.8");
+        f[2] = (ilp_frame_t){body.data, body.size};
+        assert_null(ilp_msg_decode_frames(f, 3, &zone, ILP_DECODE_LEAN, err, sizeof err));
+        assert_string_equal(err, "RESULT: service.public_ip: '10.9.8' is not an IP address");
+        msgpack_sbuffer_destroy(&body);
+    }
     msgpack_sbuffer_destroy(&buf);
     msgpack_zone_destroy(&zone);
     zsock_destroy(&dealer);

@@ -939,6 +939,60 @@ static void test_decode_refused(void **state)
     assert_string_equal(err, "service: expected a map");
 }
 
+/* A RESULT's service as the core reads it: the cases service_decode refuses
+ * for the name or the public_ip are refused with the same reason; those about
+ * the fields a RESULT cannot change (provider, targets, tls, aliases) are
+ * accepted, and the service has only its name and public_ip. */
+static void test_decode_result(void **state)
+{
+    (void)state;
+    int refused = 0, accepted = 0;
+    for (size_t i = 0; i < COUNT(s_refused); i++) {
+        doc_t doc;
+        s_doc_spec(&doc, s_refused[i].spec);
+        char err[256] = "";
+        service_t *s = service_decode_result(&doc.up.data, err, sizeof err);
+        bool head = !strcmp(s_refused[i].expect, "service: expected a map") ||
+                    strstr(s_refused[i].expect, "service.name") ||
+                    strstr(s_refused[i].expect, "service.public_ip");
+        if (head) {
+            if (s) fail_msg("accepted: %s", s_refused[i].spec);
+            if (!strstr(err, s_refused[i].expect))
+                fail_msg("%s\n  error '%s' does not contain '%s'", s_refused[i].spec, err,
+                         s_refused[i].expect);
+            refused++;
+        } else {
+            if (!s) fail_msg("refused: %s (%s)", s_refused[i].spec, err);
+            assert_string_equal(s->name, "web");
+            assert_int_equal(s->target_count, 0);
+            assert_int_equal(s->alias_count, 0);
+            assert_null(s->provider);
+            accepted++;
+        }
+        service_destroy(&s);
+        s_doc_close(&doc);
+    }
+    assert_true(refused >= 10);
+    assert_true(accepted >= 10);
+    doc_t doc;
+    s_doc_spec(&doc, "{'name': 'web', 'public_ip': '10.1.2.3', 'targets': 1}");
+    char err[128] = "";
+    assert_null(service_decode(&doc.up.data, err, sizeof err)); /* the full decoder refuses it */
+    service_t *s = service_decode_result(&doc.up.data, err, sizeof err);
+    assert_non_null(s);
+    assert_string_equal(s->public_ip, "10.1.2.3");
+    service_destroy(&s);
+    s_doc_close(&doc);
+    s_doc_spec(&doc, "{'name': 'web', 'public_ip': ''}");
+    s = service_decode_result(&doc.up.data, err, sizeof err);
+    assert_non_null(s);
+    assert_null(s->public_ip);
+    service_destroy(&s);
+    s_doc_close(&doc);
+    assert_null(service_decode_result(NULL, err, sizeof err));
+    assert_string_equal(err, "service: expected a map");
+}
+
 /* {name: 'web', key: [count items made by item(i)]} */
 static void s_doc_list(doc_t *doc, const char *key, int count,
                        void (*item)(msgpack_packer *pk, int i))
@@ -1010,7 +1064,7 @@ int main(void)
         cmocka_unit_test(test_pack_layout),      cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_decode_defaults),  cmocka_unit_test(test_decode_normalizes),
         cmocka_unit_test(test_decode_public_ip), cmocka_unit_test(test_decode_refused),
-        cmocka_unit_test(test_decode_limits),
+        cmocka_unit_test(test_decode_limits),    cmocka_unit_test(test_decode_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
