@@ -106,8 +106,9 @@ typedef struct {
 } ilp_frame_t;
 
 /* Flags of ilp_msg_decode_frames. */
-#define ILP_DECODE_LEAN 1u /* a RESULT's service: name and public_ip only (service_decode_result)  \
-                            */
+#define ILP_DECODE_LEAN                                                                            \
+    1u /* a RESULT's service: name and public_ip only (service_decode_result)                      \
+        */
 
 /* Decodes count frames as ilp_msg_decode does, without copying them into a
  * zmsg first. zone, when not NULL, is a msgpack zone the caller keeps for its

@@ -18,6 +18,7 @@
  * comes from the run without it).
  *
  * usage: bench_core [N ...] [--ipalloc [M ...]]
+ *        (bench_core --raw-echo ENDPOINT is its own cross-process echo)
  *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
  * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed.
@@ -507,6 +508,73 @@ done:
     return rc;
 }
 
+/* The same pipelined baseline with the ROUTER echo in another process (this
+ * program run with --raw-echo), as the core and an extension are: each side
+ * then has its own ZeroMQ I/O thread and every message crosses processes. */
+static int s_raw_echo_main(const char *endpoint)
+{
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (!router) return 1;
+    zsock_set_sndhwm(router, 100000);
+    zsock_set_rcvhwm(router, 100000);
+    zsock_set_linger(router, 0);
+    if (zsock_bind(router, "%s", endpoint) < 0) {
+        fprintf(stderr, "bench_core --raw-echo: cannot bind %s\n", endpoint);
+        zsock_destroy(&router);
+        return 1;
+    }
+    while (!zsys_interrupted) { /* SIGTERM from the parent ends it */
+        zmsg_t *msg = zmsg_recv(router);
+        if (!msg) continue;
+        if (zmsg_send(&msg, router) != 0) zmsg_destroy(&msg);
+    }
+    zsock_destroy(&router);
+    return 0;
+}
+
+static int s_baseline_xproc(zframe_t *body, s_base_t *out)
+{
+    int port;
+    char endpoint[64], self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len < 0 || test_free_ports(&port, 1) != 0) return -1;
+    self[len] = 0;
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    const char *args[] = {"--raw-echo", endpoint, NULL};
+    pid_t pid = s_spawn(self, args, "/dev/null");
+    if (pid <= 0) return -1;
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    int rc = -1;
+    if (!dealer) goto done;
+    zsock_set_rcvtimeo(dealer, 5000);
+    zsock_set_sndhwm(dealer, 100000);
+    zsock_set_rcvhwm(dealer, 100000);
+    zsock_set_linger(dealer, 0);
+    /* DEALER queues until the echo has bound: the warm-up waits for it. */
+    if (zsock_connect(dealer, "%s", endpoint) != 0) goto done;
+    double warm;
+    int64_t *lat = calloc(S_BASE_COUNT, sizeof *lat);
+    if (!lat || s_pipeline(dealer, body, S_WINDOW, S_BASE_WARMUP, NULL, &warm) != 0 ||
+        s_pipeline(dealer, body, S_WINDOW, S_BASE_COUNT, lat, &out->seconds) != 0) {
+        fprintf(stderr, "bench_core: cross-process baseline: no reply within 5 s\n");
+        free(lat);
+        goto done;
+    }
+    out->window = S_WINDOW;
+    out->count = S_BASE_COUNT;
+    out->per_s = S_BASE_COUNT / out->seconds;
+    qsort(lat, S_BASE_COUNT, sizeof *lat, s_cmp_i64);
+    out->p50_us = s_quantile(lat, S_BASE_COUNT, 0.50);
+    out->p99_us = s_quantile(lat, S_BASE_COUNT, 0.99);
+    free(lat);
+    rc = 0;
+done:
+    zsock_destroy(&dealer);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return rc;
+}
+
 /* Core run ----------------------------------------------------------------- */
 
 #define S_MAX_BUCKETS 32
@@ -537,6 +605,7 @@ typedef struct {
     uint64_t pubs;    /* state publications received */
     double elapsed;   /* first EVENT -> last service deployed, seconds */
     double svc_per_s, rt_per_s, ratio;
+    double ratio_x;                       /* to the cross-process baseline */
     double step_p50, step_p99, step_mean; /* bucket bounds in s; < 0: beyond the last */
     int64_t e2e_p50_us, e2e_p99_us;
     long rss0_kb, hwm_kb, rss_end_kb;
@@ -1210,6 +1279,7 @@ S_CELL(s_c_via, "%s", r->via_metrics ? "metrics" : "SUB")
 S_CELL(s_c_svc, "%.0f", r->svc_per_s)
 S_CELL(s_c_rt, "%.0f", r->rt_per_s)
 S_CELL(s_c_ratio, "%.3f", r->ratio)
+S_CELL(s_c_ratio_x, "%.3f", r->ratio_x)
 S_CELL(s_c_mean, "%.2f ms", r->step_mean * 1000)
 S_CELL(s_c_e50, "%.2f ms", r->e2e_p50_us / 1000.0)
 S_CELL(s_c_e99, "%.2f ms", r->e2e_p99_us / 1000.0)
@@ -1361,16 +1431,20 @@ static void s_print_noisy(const s_result_t *res, int nres)
         }
 }
 
-static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_result_t *res,
-                    int nres)
+static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_base_t *xproc,
+                    const s_result_t *res, int nres)
 {
-    printf("\nRaw ZeroMQ baseline (DEALER -> ROUTER echo thread in this process, tcp loopback)\n");
-    const s_base_t *bases[2] = {pipelined, sync};
-    for (int b = 0; b < 2; b++)
-        printf("  %-9s W=%-3d %7d round trips in %6.3f s = %8.0f rt/s   latency p50 %4lld us, "
+    printf("\nRaw ZeroMQ baseline (DEALER -> ROUTER echo, tcp loopback): \"pipelined\" and\n"
+           "\"sync\" with the echo a thread of this process (one ZeroMQ I/O thread for both\n"
+           "sockets); \"across procs\" with the echo in a process of its own, as the core\n"
+           "and an extension are\n");
+    const s_base_t *bases[3] = {pipelined, sync, xproc};
+    const char *names[3] = {"pipelined", "sync", "across procs"};
+    for (int b = 0; b < 3; b++)
+        printf("  %-12s W=%-3d %7d round trips in %6.3f s = %8.0f rt/s   latency p50 %4lld us, "
                "p99 %5lld us\n",
-               b ? "sync" : "pipelined", bases[b]->window, bases[b]->count, bases[b]->seconds,
-               bases[b]->per_s, (long long)bases[b]->p50_us, (long long)bases[b]->p99_us);
+               names[b], bases[b]->window, bases[b]->count, bases[b]->seconds, bases[b]->per_s,
+               (long long)bases[b]->p50_us, (long long)bases[b]->p99_us);
 
     printf("\nCore: interlookd + interlook-echo noop.a and noop.b (credit %d each) + this\n"
            "process as provider.bench; workflow provider.bench -> noop.a -> noop.b\n"
@@ -1388,7 +1462,8 @@ static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_res
     s_row("completion seen via", res, nres, s_c_via);
     s_row("services/s", res, nres, s_c_svc);
     s_row("step round trips/s (2N/elapsed)", res, nres, s_c_rt);
-    s_row("ratio to raw pipelined W=100", res, nres, s_c_ratio);
+    s_row("ratio to raw pipelined W=100 (in-process)", res, nres, s_c_ratio);
+    s_row("ratio to raw W=100 across processes", res, nres, s_c_ratio_x);
     s_row("step latency p50 (core histogram)", res, nres, s_c_p50);
     s_row("step latency p99 (core histogram)", res, nres, s_c_p99);
     s_row("step latency mean (core histogram)", res, nres, s_c_mean);
@@ -1420,9 +1495,11 @@ static void s_print(const s_base_t *pipelined, const s_base_t *sync, const s_res
             printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
             continue;
         }
-        printf("  N=%-7d step round trips/s >= %.0f: %-4s (%.0f)   ratio >= %.1f: %-4s (%.3f)",
+        printf("  N=%-7d step round trips/s >= %.0f: %-4s (%.0f)   ratio >= %.1f: in-process "
+               "%-4s (%.3f), across processes %-4s (%.3f)",
                r->n, S_TARGET_RT, s_verdict(r->rt_per_s >= S_TARGET_RT), r->rt_per_s,
-               S_TARGET_RATIO, s_verdict(r->ratio >= S_TARGET_RATIO), r->ratio);
+               S_TARGET_RATIO, s_verdict(r->ratio >= S_TARGET_RATIO), r->ratio,
+               s_verdict(r->ratio_x >= S_TARGET_RATIO), r->ratio_x);
         if (r->n >= S_TARGET_ENTRIES)
             printf("   memory < %.0f B/entry: %s (%.0f)", S_TARGET_BYTES,
                    s_verdict(r->per_entry < S_TARGET_BYTES), r->per_entry);
@@ -1543,6 +1620,7 @@ int main(int argc, char *argv[])
 {
     int ns[S_MAX_RUNS], nruns = 0, ms[S_MAX_RUNS], nipalloc = 0;
     bool ipalloc = false;
+    if (argc == 3 && !strcmp(argv[1], "--raw-echo")) return s_raw_echo_main(argv[2]);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ipalloc") && !ipalloc) {
             ipalloc = true;
@@ -1607,25 +1685,28 @@ int main(int argc, char *argv[])
     printf("message: 3 frames \"ILP1\", \"WORK\", msgpack body of %zu bytes (service with one "
            "target and one alias)\n",
            zframe_size(body));
-    s_base_t pipelined = {0}, sync = {0};
+    s_base_t pipelined = {0}, sync = {0}, xproc = {0};
     int rc = s_baseline(body, &pipelined, &sync);
+    if (rc == 0) rc = s_baseline_xproc(body, &xproc);
     zframe_destroy(&body);
     if (rc != 0) {
         fprintf(stderr, "bench_core: the raw baseline failed\n");
         return 1;
     }
-    printf("baseline: pipelined W=%d %.0f rt/s, sync %.0f rt/s\n", S_WINDOW, pipelined.per_s,
-           sync.per_s);
+    printf("baseline: pipelined W=%d %.0f rt/s, sync %.0f rt/s, across processes W=%d %.0f rt/s\n",
+           S_WINDOW, pipelined.per_s, sync.per_s, S_WINDOW, xproc.per_s);
 
     s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS];
     int failed = 0;
     for (int i = 0; i < nruns && !zsys_interrupted; i++) {
         printf("core run N=%d ...\n", ns[i]);
-        if (s_core_run(ns[i], false, false, pipelined.per_s, &res[i]) != 0)
+        if (s_core_run(ns[i], false, false, pipelined.per_s, &res[i]) != 0) {
             failed++;
-        else
-            printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
-                   res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
+            continue;
+        }
+        res[i].ratio_x = res[i].rt_per_s / xproc.per_s;
+        printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
+               res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
     }
     if (nipalloc) s_find_strace();
     for (int i = 0; i < nipalloc && !zsys_interrupted; i++) {
@@ -1657,7 +1738,7 @@ int main(int argc, char *argv[])
                traced.elapsed, traced.svc_per_s, traced.fsyncs);
     }
     if (zsys_interrupted) return 1;
-    s_print(&pipelined, &sync, res, nruns);
+    s_print(&pipelined, &sync, &xproc, res, nruns);
     if (nipalloc) s_print_ipalloc(&pipelined, ares, nipalloc);
     if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
     return failed ? 1 : 0;
