@@ -36,6 +36,7 @@ struct _s_ext_t {
     char *name;
     zlistx_t *instances; /* s_inst_t*, not owned */
     zlistx_t *queue;     /* s_work_t* waiting for credit, not owned */
+    bool pump_due;       /* work was queued while the ROUTER was being drained */
 };
 
 struct _s_inst_t {
@@ -47,6 +48,7 @@ struct _s_inst_t {
     char *version;
     char *address;
     uint32_t credit;
+    uint32_t batch;   /* WORK items it takes in one message (HELLO batch, 1 when absent) */
     zhashx_t *works;  /* id -> s_work_t*, not owned */
     uint64_t results; /* RESULTs accepted from it */
     int64_t last_recv;
@@ -71,6 +73,8 @@ struct _broker_t {
     zhashx_t *subscriptions; /* topic prefixes subscribers asked for (XPUB) -> "" */
     void *router_handle;     /* the ROUTER's libzmq socket, for the hot path */
     msgpack_sbuffer scratch; /* reused for every body encoded, a WORK's is then copied */
+    ilp_batch_t out;         /* reused to send WORK, one item or a batch */
+    bool draining;           /* in the ROUTER's reader: work is sent once it is drained */
     msgpack_zone zone;       /* reused to decode every message received */
     broker_stats_t stats;
     int64_t warn_second; /* rate limit of bad-input log lines */
@@ -204,26 +208,47 @@ static s_inst_t *s_pick(s_ext_t *ext)
 
 static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why);
 
-/* Sends queued work of ext while some instance has credit. */
+/* Sends queued work of ext while some instance has credit: to an instance
+ * that announced a batch size, as many items in one message as it takes and
+ * has credit for. While the ROUTER is drained (RESULTs arriving together make
+ * work together) it only notes that the extension has work, which is sent
+ * once the drain ends, in batches. */
 static void s_pump(broker_t *self, s_ext_t *ext)
 {
+    if (self->draining) {
+        ext->pump_due = true;
+        return;
+    }
+    ext->pump_due = false;
     while (zlistx_size(ext->queue) > 0) {
         s_inst_t *inst = s_pick(ext);
         if (!inst) return;
-        s_work_t *work = zlistx_first(ext->queue);
-        if (s_send_raw(self, s_inst_rid(inst), ILP_WORK, work->body, work->body_size) != 0) {
+        size_t room = inst->credit - zhashx_size(inst->works);
+        if (room > inst->batch) room = inst->batch;
+        ilp_batch_clear(&self->out);
+        for (s_work_t *work = zlistx_first(ext->queue);
+             work && self->out.count < room && ilp_batch_fits(&self->out, work->body_size);
+             work = zlistx_next(ext->queue))
+            if (ilp_batch_add(&self->out, work->body, work->body_size) != 0) break;
+        size_t size = 0;
+        const void *body = ilp_batch_body(&self->out, &size);
+        if (!body) return; /* out of memory: the heartbeat tick pumps again */
+        if (s_send_raw(self, s_inst_rid(inst), ILP_WORK, body, size) != 0) {
             if (errno == EHOSTUNREACH) {
                 s_inst_drop(self, inst, "unreachable");
                 continue;
             }
             return; /* full: the heartbeat tick pumps again */
         }
-        zlistx_delete(ext->queue, work->queue_handle);
-        work->queue_handle = NULL;
-        work->inst = inst;
-        zhashx_insert(inst->works, work->id, work);
+        for (size_t i = 0; i < self->out.count; i++) {
+            s_work_t *work = zlistx_first(ext->queue);
+            zlistx_delete(ext->queue, work->queue_handle);
+            work->queue_handle = NULL;
+            work->inst = inst;
+            zhashx_insert(inst->works, work->id, work);
+            self->stats.work_sent++;
+        }
         inst->last_sent = zclock_mono();
-        self->stats.work_sent++;
     }
 }
 
@@ -314,7 +339,9 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
     free(known->version);
     known->version = msg->version ? strdup(msg->version) : NULL;
     known->credit = msg->credit;
+    known->batch = msg->batch ? msg->batch : 1;
     ilp_msg_t welcome = {.cmd = ILP_WELCOME,
+                         .batch = ILP_MAX_BATCH,
                          .heartbeat_ms = self->heartbeat_ms,
                          .liveness = self->liveness,
                          .core_id = self->core_id};
@@ -348,10 +375,21 @@ static const char *s_peer_address(ilp_recv_t *in)
     return address ? address : "";
 }
 
-static void s_on_message(broker_t *self, s_rid_t rid, ilp_recv_t *in, ilp_msg_t *msg)
+/* One received message, whose items (one, or a batch) are handled in turn. */
+typedef struct {
+    broker_t *self;
+    s_rid_t rid;
+    ilp_recv_t *in;
+    char key[2 * S_MAX_RID + 1]; /* the routing id in hex */
+    bool told_unknown;           /* ERROR unknown-peer sent for this message */
+} s_input_t;
+
+static void s_on_message(s_input_t *input, ilp_msg_t *msg)
 {
-    char key[2 * S_MAX_RID + 1];
-    s_hex(rid, key);
+    broker_t *self = input->self;
+    s_rid_t rid = input->rid;
+    ilp_recv_t *in = input->in;
+    const char *key = input->key;
     s_inst_t *inst = zhashx_lookup(self->peers, key);
     if (inst) inst->last_recv = zclock_mono();
     if (msg->cmd == ILP_HELLO) {
@@ -364,10 +402,11 @@ static void s_on_message(broker_t *self, s_rid_t rid, ilp_recv_t *in, ilp_msg_t 
         s_send_error(self, rid, ILP_CODE_UNEXPECTED,
                      "unexpected command: extensions do not send this", NULL);
     } else if (!inst) {
-        if (msg->cmd != ILP_BYE) {
+        if (msg->cmd != ILP_BYE && !input->told_unknown) { /* once for a whole batch */
             self->stats.unknown_peer++;
             log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
             s_send_error(self, rid, ILP_CODE_UNKNOWN_PEER, "unknown peer: send HELLO", NULL);
+            input->told_unknown = true;
         }
     } else if (msg->cmd == ILP_EVENT) {
         self->stats.events++;
@@ -382,13 +421,23 @@ static void s_on_message(broker_t *self, s_rid_t rid, ilp_recv_t *in, ilp_msg_t 
     /* HEARTBEAT: last_recv above is all it does */
 }
 
-static void s_on_malformed(broker_t *self, s_rid_t rid, ilp_recv_t *in, const char *why)
+/* A message, or one item of a batch, that does not decode: id is the
+ * item's when it could be read, so that the extension knows which. */
+static void s_on_malformed(s_input_t *input, const char *why, const char *id)
 {
+    broker_t *self = input->self;
     self->stats.malformed++;
-    char key[2 * S_MAX_RID + 1];
-    s_warn(self, "bus: malformed message from peer %s (%s): %s", s_hex(rid, key),
-           s_peer_address(in), why);
-    s_send_error(self, rid, ILP_CODE_MALFORMED, why, NULL);
+    s_warn(self, "bus: malformed message from peer %s (%s): %s", input->key,
+           s_peer_address(input->in), why);
+    s_send_error(self, input->rid, ILP_CODE_MALFORMED, why, id);
+}
+
+static void s_on_item(void *arg, ilp_msg_t *msg, const char *why, const char *id)
+{
+    if (msg)
+        s_on_message(arg, msg);
+    else
+        s_on_malformed(arg, why, id);
 }
 
 static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
@@ -398,23 +447,25 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     broker_t *self = arg;
     /* Every message is read in place (zmq_msg_t), without a zmsg and its
      * frames; ilp_recv returns -1 once the socket is drained. */
+    self->draining = true;
     for (int n = 0; n < S_RECV_BATCH; n++) {
         ilp_recv_t in;
         if (ilp_recv(self->router_handle, &in) != 0) break;
         self->stats.msgs_in++;
-        s_rid_t rid = {zmq_msg_data(&in.parts[0]), zmq_msg_size(&in.parts[0])};
+        s_input_t input = {.self = self, .in = &in};
+        input.rid = (s_rid_t){zmq_msg_data(&in.parts[0]), zmq_msg_size(&in.parts[0])};
+        s_hex(input.rid, input.key);
         ilp_frame_t frames[ILP_RECV_PARTS];
         ilp_recv_frames(&in, 1, frames);
         char why[300];
-        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count - 1, &self->zone, ILP_DECODE_LEAN,
-                                               why, sizeof why);
-        if (msg)
-            s_on_message(self, rid, &in, msg);
-        else
-            s_on_malformed(self, rid, &in, why);
-        ilp_msg_destroy(&msg);
+        if (ilp_msg_decode_batch(frames, in.count - 1, &self->zone, ILP_DECODE_LEAN, s_on_item,
+                                 &input, why, sizeof why) < 0)
+            s_on_malformed(&input, why, NULL);
         ilp_recv_close(&in);
     }
+    self->draining = false;
+    for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
+        if (ext->pump_due) s_pump(self, ext);
     return 0;
 }
 
@@ -517,6 +568,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zhashx_set_key_duplicator(self->works, NULL);
     zhashx_set_key_destructor(self->works, NULL);
     msgpack_sbuffer_init(&self->scratch);
+    ilp_batch_init(&self->out);
     msgpack_zone_init(&self->zone, 4096);
     for (const char *const *name = config->extensions; *name; name++) {
         if (zhashx_lookup(self->exts, *name)) continue;
@@ -572,6 +624,7 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->subscriptions);
     msgpack_sbuffer_destroy(&self->scratch);
+    ilp_batch_destroy(&self->out);
     msgpack_zone_destroy(&self->zone);
     free(self->router_endpoint);
     free(self->publish_endpoint);

@@ -8,6 +8,14 @@
 #include <unistd.h>
 
 #define S_BACKOFF_MIN_MS 100
+#define S_BATCH_DEFAULT  64
+
+/* An item of the batch being built: what to keep it under if it cannot leave. */
+typedef struct {
+    char *key;   /* work id (RESULT) or service name (EVENT) */
+    size_t off;  /* where its bytes start in the batch buffer */
+    size_t size; /* its bytes */
+} s_item_t;
 
 struct _ilp_client_t {
     zloop_t *loop;
@@ -36,6 +44,12 @@ struct _ilp_client_t {
     int timer_id;
     uint32_t tick_ms;
     zhashx_t *in_progress;   /* work id -> "" : delivered, not answered */
+    uint32_t batch;          /* our HELLO batch: WORK items taken in one message */
+    uint32_t core_batch;     /* the core's WELCOME batch: items it takes (1: no batches) */
+    int batching;            /* ilp_client_batch_begin depth */
+    ilp_batch_t out;         /* RESULTs or EVENTs waiting for the end of the batch */
+    ilp_cmd_t out_cmd;
+    s_item_t out_items[ILP_MAX_BATCH];
     msgpack_sbuffer scratch; /* reused for every body encoded */
     msgpack_zone zone;       /* reused to decode every message received */
     zhashx_t *results;       /* work id -> zframe_t* RESULT body, waiting for WELCOME */
@@ -72,7 +86,8 @@ static void s_send_hello(ilp_client_t *self)
                        .name = self->name,
                        .instance = self->instance,
                        .version = self->version,
-                       .credit = self->credit};
+                       .credit = self->credit,
+                       .batch = self->batch};
     s_send(self, &hello);
     self->hello_at = zclock_mono();
 }
@@ -88,17 +103,69 @@ static void s_flush(ilp_client_t *self, zhashx_t *outbox, ilp_cmd_t cmd)
     zlistx_destroy(&keys);
 }
 
-/* Sends the message encoded in self->scratch now, or keeps a copy under key
- * until the next WELCOME. Returns -1 when out of memory. */
-static int s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd)
+/* Keeps a body under key until the next WELCOME (replacing an older one). */
+static int s_keep(zhashx_t *outbox, const char *key, const void *data, size_t size)
 {
-    if (self->connected && zhashx_size(outbox) == 0 &&
-        s_send_data(self, cmd, self->scratch.data, self->scratch.size) == 0)
-        return 0;
-    zframe_t *body = zframe_new(self->scratch.data, self->scratch.size);
+    zframe_t *body = zframe_new(data, size);
     if (!body) return -1;
     zhashx_update(outbox, key, body); /* replaces (and frees) an older body */
     return 0;
+}
+
+static zhashx_t *s_outbox(ilp_client_t *self, ilp_cmd_t cmd)
+{
+    return cmd == ILP_RESULT ? self->results : self->events;
+}
+
+/* Sends the batch being built as one message; when it cannot leave, each of
+ * its items is kept as if it had been sent alone. */
+static void s_out_flush(ilp_client_t *self)
+{
+    if (self->out.count == 0) return;
+    size_t size = 0;
+    const void *body = ilp_batch_body(&self->out, &size);
+    bool sent = self->connected && s_send_data(self, self->out_cmd, body, size) == 0;
+    for (size_t i = 0; i < self->out.count; i++) {
+        s_item_t *item = &self->out_items[i];
+        if (!sent && s_keep(s_outbox(self, self->out_cmd), item->key,
+                            self->out.buf.data + item->off, item->size) != 0)
+            log_error("bus: out of memory: %s %s lost", ilp_cmd_name(self->out_cmd), item->key);
+        free(item->key);
+        item->key = NULL;
+    }
+    ilp_batch_clear(&self->out);
+}
+
+/* Adds the message encoded in self->scratch to the batch being built. */
+static int s_out_add(ilp_client_t *self, const char *key, ilp_cmd_t cmd)
+{
+    size_t size = self->scratch.size;
+    if (self->out.count > 0 && (self->out_cmd != cmd || self->out.count >= self->core_batch ||
+                                !ilp_batch_fits(&self->out, size)))
+        s_out_flush(self);
+    char *copy = strdup(key);
+    if (!copy || ilp_batch_add(&self->out, self->scratch.data, size) != 0) {
+        free(copy);
+        return s_keep(s_outbox(self, cmd), key, self->scratch.data, size);
+    }
+    s_item_t *item = &self->out_items[self->out.count - 1];
+    item->key = copy;
+    item->off = self->out.buf.size - size;
+    item->size = size;
+    self->out_cmd = cmd;
+    return 0;
+}
+
+/* Sends the message encoded in self->scratch now (or with the batch being
+ * built), or keeps a copy under key until the next WELCOME. Returns -1 when
+ * out of memory. */
+static int s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd)
+{
+    if (self->connected && zhashx_size(outbox) == 0) {
+        if (self->batching > 0 && self->core_batch > 1) return s_out_add(self, key, cmd);
+        if (s_send_data(self, cmd, self->scratch.data, self->scratch.size) == 0) return 0;
+    }
+    return s_keep(outbox, key, self->scratch.data, self->scratch.size);
 }
 
 /* Connection ------------------------------------------------------------------ */
@@ -161,6 +228,7 @@ static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
     snprintf(self->core_id, sizeof self->core_id, "%s", msg->core_id);
     self->heartbeat_ms = msg->heartbeat_ms;
     self->liveness = msg->liveness;
+    self->core_batch = msg->batch ? msg->batch : 1;
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->last_denied[0] = 0;
     s_set_tick(self);
@@ -220,28 +288,36 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
     }
 }
 
+static void s_on_item(void *arg, ilp_msg_t *msg, const char *why, const char *id)
+{
+    (void)id;
+    if (msg)
+        s_on_message(arg, msg);
+    else
+        log_warn("bus: malformed message from the core: %s", why);
+}
+
 static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     ilp_client_t *self = arg;
     void *handle = zsock_resolve(reader);
+    /* What the handlers answer while this drain lasts leaves together. */
+    ilp_client_batch_begin(self);
     /* Read in place (zmq_msg_t); ilp_recv returns -1 once the socket is drained. */
-    for (int n = 0; n < 1000; n++) {
+    for (int n = 0; n < 1000 && !self->stopping; n++) {
         ilp_recv_t in;
         if (ilp_recv(handle, &in) != 0) break;
         self->last_recv = zclock_mono();
         char why[300];
         ilp_frame_t frames[ILP_RECV_PARTS];
         ilp_recv_frames(&in, 0, frames);
-        ilp_msg_t *msg = ilp_msg_decode_frames(frames, in.count, &self->zone, 0, why, sizeof why);
-        ilp_recv_close(&in);
-        if (msg)
-            s_on_message(self, msg);
-        else
+        if (ilp_msg_decode_batch(frames, in.count, &self->zone, 0, s_on_item, self, why,
+                                 sizeof why) < 0)
             log_warn("bus: malformed message from the core: %s", why);
-        ilp_msg_destroy(&msg);
-        if (self->stopping) return -1;
+        ilp_recv_close(&in);
     }
+    ilp_client_batch_end(self);
     return self->stopping ? -1 : 0;
 }
 
@@ -376,6 +452,10 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     self->liveness = config->liveness ? config->liveness : 3;
     self->reconnect_max_ms = config->reconnect_max_ms ? config->reconnect_max_ms : 30000;
     self->linger_ms = config->linger_ms ? config->linger_ms : 500;
+    self->batch = config->batch ? config->batch : S_BATCH_DEFAULT;
+    if (self->batch > ILP_MAX_BATCH) self->batch = ILP_MAX_BATCH;
+    self->core_batch = 1;
+    ilp_batch_init(&self->out);
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->timer_id = -1;
     if (handler) self->handler = *handler;
@@ -422,6 +502,8 @@ void ilp_client_destroy(ilp_client_t **self_p)
 {
     if (!self_p || !*self_p) return;
     ilp_client_t *self = *self_p;
+    self->batching = 0;
+    s_out_flush(self); /* what a handler left in a batch */
     if (self->connected && self->dealer) {
         ilp_msg_t bye = {.cmd = ILP_BYE};
         zsock_set_linger(self->dealer, (int)self->linger_ms); /* let BYE leave */
@@ -435,6 +517,7 @@ void ilp_client_destroy(ilp_client_t **self_p)
     zhashx_destroy(&self->events);
     msgpack_sbuffer_destroy(&self->scratch);
     msgpack_zone_destroy(&self->zone);
+    ilp_batch_destroy(&self->out);
     free(self->name);
     free(self->instance);
     free(self->version);
@@ -487,7 +570,17 @@ int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *s
 
 size_t ilp_client_pending(ilp_client_t *self)
 {
-    return zhashx_size(self->results) + zhashx_size(self->events);
+    return zhashx_size(self->results) + zhashx_size(self->events) + self->out.count;
+}
+
+void ilp_client_batch_begin(ilp_client_t *self)
+{
+    self->batching++;
+}
+
+void ilp_client_batch_end(ilp_client_t *self)
+{
+    if (self->batching > 0 && --self->batching == 0) s_out_flush(self);
 }
 
 bool ilp_client_connected(ilp_client_t *self)

@@ -31,6 +31,8 @@ typedef struct {
     uint32_t reconnect_max_ms;    /* cap of the reconnect back-off (default 30000) */
     uint32_t linger_ms;           /* at destroy, how long what was sent may take to
                                      leave (BYE, and the last events; default 500) */
+    uint32_t batch;               /* WORK items taken in one message, and RESULTs/EVENTs
+                                     sent together (default 64; 1: one per message) */
 } ilp_client_config_t;
 
 typedef struct {
@@ -69,6 +71,13 @@ int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
 
 /* Reports a service (providers). Returns -1 on invalid arguments. */
 int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service);
+
+/* Between these two calls, RESULTs and EVENTs are sent together, several in
+ * one message (when the core takes batches), instead of one message each:
+ * for a burst of events or answers. The client does it by itself around the
+ * handling of what it receives. Calls nest; the last end sends. */
+void ilp_client_batch_begin(ilp_client_t *self);
+void ilp_client_batch_end(ilp_client_t *self);
 
 /* RESULTs and EVENTs kept for later (not registered, or the socket was
  * full): what stopping now would lose. They leave on the next tick. */

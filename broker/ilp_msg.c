@@ -72,11 +72,12 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
     switch (self->cmd) {
     case ILP_HELLO:
         if (!self->name || !self->instance || self->credit == 0) return -1;
-        msgpack_pack_map(pk, 4);
+        msgpack_pack_map(pk, 4 + (self->batch > 1)); /* batch only when used: older cores */
         codec_pack_key_str(pk, "name", self->name);
         codec_pack_key_str(pk, "instance", self->instance);
         codec_pack_key_str(pk, "version", self->version);
         codec_pack_key_uint(pk, "credit", self->credit);
+        if (self->batch > 1) codec_pack_key_uint(pk, "batch", self->batch);
         return 0;
     case ILP_EVENT:
         if (!self->service || self->action == ILP_ACTION_NONE) return -1;
@@ -101,10 +102,11 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
         return 0;
     case ILP_WELCOME:
         if (!self->core_id) return -1;
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, 3 + (self->batch > 1));
         codec_pack_key_uint(pk, "heartbeat_ms", self->heartbeat_ms);
         codec_pack_key_uint(pk, "liveness", self->liveness);
         codec_pack_key_str(pk, "core_id", self->core_id);
+        if (self->batch > 1) codec_pack_key_uint(pk, "batch", self->batch);
         return 0;
     case ILP_DENIED:
         msgpack_pack_map(pk, 1);
@@ -292,6 +294,8 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
             codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
             return -1;
         self->credit = (uint32_t)n;
+        if (codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        self->batch = (uint32_t)n;
         if (!*self->instance) {
             snprintf(err, errlen, "instance: empty");
             return -1;
@@ -326,6 +330,8 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
         self->heartbeat_ms = (uint32_t)n;
         if (codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
         self->liveness = (uint32_t)n;
+        if (codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        self->batch = (uint32_t)n;
         return codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
     case ILP_DENIED:
         return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen);
@@ -368,46 +374,187 @@ ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen)
     return ilp_msg_decode_frames(frames, count, NULL, 0, err, errlen);
 }
 
-ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
-                                 unsigned flags, char *err, size_t errlen)
+/* The checks every message gets before its body: frame count, signature,
+ * command, and a body that unpacks. *cmd and *obj (in zone) on success. */
+static int s_decode_head(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                         ilp_cmd_t *cmd, msgpack_object *obj, char *err, size_t errlen)
 {
     if (!frames || count != 3) {
         snprintf(err, errlen, "expected 3 frames, got %zu", frames ? count : 0);
-        return NULL;
+        return -1;
     }
     const ilp_frame_t *sig = &frames[0], *body = &frames[2];
     if (sig->size != strlen(ILP_SIGNATURE) ||
         memcmp(sig->data, ILP_SIGNATURE, strlen(ILP_SIGNATURE))) {
         snprintf(err, errlen, "wrong protocol signature (expected \"%s\")", ILP_SIGNATURE);
-        return NULL;
+        return -1;
     }
-    ilp_cmd_t id = s_cmd_lookup(&frames[1]);
-    if (id == ILP_INVALID) {
+    *cmd = s_cmd_lookup(&frames[1]);
+    if (*cmd == ILP_INVALID) {
         snprintf(err, errlen, "unknown command (%zu bytes)", frames[1].size);
-        return NULL;
+        return -1;
     }
-    msgpack_zone local;
-    if (zone)
-        msgpack_zone_clear(zone);
-    else if (!msgpack_zone_init(zone = &local, 2048)) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    msgpack_object obj;
-    ilp_msg_t *self = NULL;
     char why[256] = "";
-    if (codec_unpack_zone(body->data, body->size, zone, &obj, why, sizeof why)) {
-        snprintf(err, errlen, "%s: body: %s", s_cmd_names[id], why);
-    } else if (obj.type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "%s: body: expected a map", s_cmd_names[id]);
-    } else if (!(self = ilp_msg_new(id))) {
+    msgpack_zone_clear(zone);
+    if (codec_unpack_zone(body->data, body->size, zone, obj, why, sizeof why)) {
+        snprintf(err, errlen, "%s: body: %s", s_cmd_names[*cmd], why);
+        return -1;
+    }
+    return 0;
+}
+
+/* One map body into a new message, NULL with the reason (prefixed by what). */
+static ilp_msg_t *s_decode_map(ilp_cmd_t cmd, const msgpack_object *obj, unsigned flags,
+                               const char *what, char *err, size_t errlen)
+{
+    char why[256] = "";
+    ilp_msg_t *self = NULL;
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        snprintf(err, errlen, "%s: body: expected a map", what);
+    else if (!(self = ilp_msg_new(cmd)))
         snprintf(err, errlen, "out of memory");
-    } else if (s_decode_body(self, &obj, flags, why, sizeof why)) {
-        snprintf(err, errlen, "%s: %s", s_cmd_names[id], why);
+    else if (s_decode_body(self, obj, flags, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s", what, why);
         ilp_msg_destroy(&self);
     }
-    if (zone == &local) msgpack_zone_destroy(&local);
     return self;
+}
+
+/* A zone for one call when the caller gives none. */
+static msgpack_zone *s_zone(msgpack_zone *zone, msgpack_zone *local, char *err, size_t errlen)
+{
+    if (zone) return zone;
+    if (msgpack_zone_init(local, 2048)) return local;
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+}
+
+ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                                 unsigned flags, char *err, size_t errlen)
+{
+    msgpack_zone local;
+    msgpack_zone *z = s_zone(zone, &local, err, errlen);
+    if (!z) return NULL;
+    ilp_cmd_t cmd;
+    msgpack_object obj;
+    ilp_msg_t *self = NULL;
+    if (s_decode_head(frames, count, z, &cmd, &obj, err, errlen) == 0)
+        self = s_decode_map(cmd, &obj, flags, s_cmd_names[cmd], err, errlen);
+    if (z == &local) msgpack_zone_destroy(&local);
+    return self;
+}
+
+static bool s_batchable(ilp_cmd_t cmd)
+{
+    return cmd == ILP_EVENT || cmd == ILP_RESULT || cmd == ILP_WORK;
+}
+
+/* The "id" of a batch item that did not decode, when it is a short string. */
+static const char *s_item_id(const msgpack_object *item, char *id, size_t idlen)
+{
+    const msgpack_object *v = item->type == MSGPACK_OBJECT_MAP ? codec_map_get(item, "id") : NULL;
+    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
+        v->via.str.size >= idlen || memchr(v->via.str.ptr, 0, v->via.str.size))
+        return NULL;
+    memcpy(id, v->via.str.ptr, v->via.str.size);
+    id[v->via.str.size] = 0;
+    return id;
+}
+
+int ilp_msg_decode_batch(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                         unsigned flags, ilp_msg_item_fn *fn, void *arg, char *err, size_t errlen)
+{
+    msgpack_zone local;
+    msgpack_zone *z = s_zone(zone, &local, err, errlen);
+    if (!z) return -1;
+    ilp_cmd_t cmd;
+    msgpack_object obj;
+    int items = -1;
+    if (s_decode_head(frames, count, z, &cmd, &obj, err, errlen) != 0) goto done;
+    if (obj.type == MSGPACK_OBJECT_MAP) {
+        char why[300] = "";
+        ilp_msg_t *msg = s_decode_map(cmd, &obj, flags, s_cmd_names[cmd], why, sizeof why);
+        char id[ILP_MAX_ID + 1];
+        fn(arg, msg, msg ? NULL : why, msg ? NULL : s_item_id(&obj, id, sizeof id));
+        ilp_msg_destroy(&msg);
+        items = 1;
+        goto done;
+    }
+    if (obj.type != MSGPACK_OBJECT_ARRAY || !s_batchable(cmd)) {
+        snprintf(err, errlen, "%s: body: expected a map%s", s_cmd_names[cmd],
+                 s_batchable(cmd) ? " or an array of maps" : "");
+        goto done;
+    }
+    if (obj.via.array.size < 1 || obj.via.array.size > ILP_MAX_BATCH) {
+        snprintf(err, errlen, "%s: body: a batch holds 1 to %d items, not %u", s_cmd_names[cmd],
+                 ILP_MAX_BATCH, (unsigned)obj.via.array.size);
+        goto done;
+    }
+    for (uint32_t i = 0; i < obj.via.array.size; i++) {
+        const msgpack_object *item = &obj.via.array.ptr[i];
+        char what[32], why[300] = "", id[ILP_MAX_ID + 1];
+        snprintf(what, sizeof what, "%s[%u]", s_cmd_names[cmd], (unsigned)i);
+        ilp_msg_t *msg = s_decode_map(cmd, item, flags, what, why, sizeof why);
+        fn(arg, msg, msg ? NULL : why, msg ? NULL : s_item_id(item, id, sizeof id));
+        ilp_msg_destroy(&msg);
+    }
+    items = (int)obj.via.array.size;
+done:
+    if (z == &local) msgpack_zone_destroy(&local);
+    return items;
+}
+
+/* Batches ------------------------------------------------------------------- */
+
+#define S_BATCH_HEAD 3 /* an array16 header: 0xdc and a big-endian count */
+
+void ilp_batch_init(ilp_batch_t *self)
+{
+    msgpack_sbuffer_init(&self->buf);
+    self->count = 0;
+}
+
+void ilp_batch_destroy(ilp_batch_t *self)
+{
+    msgpack_sbuffer_destroy(&self->buf);
+    self->count = 0;
+}
+
+void ilp_batch_clear(ilp_batch_t *self)
+{
+    msgpack_sbuffer_clear(&self->buf);
+    self->count = 0;
+}
+
+bool ilp_batch_fits(const ilp_batch_t *self, size_t size)
+{
+    if (self->count == 0) return true;
+    return self->count < ILP_MAX_BATCH && self->buf.size + size <= ILP_BATCH_BYTES;
+}
+
+int ilp_batch_add(ilp_batch_t *self, const void *item, size_t size)
+{
+    static const char room[S_BATCH_HEAD] = {0};
+    if (self->count == 0) msgpack_sbuffer_clear(&self->buf); /* also after a failed add */
+    if (self->count == 0 && msgpack_sbuffer_write(&self->buf, room, S_BATCH_HEAD) != 0) return -1;
+    if (msgpack_sbuffer_write(&self->buf, item, size) != 0) return -1;
+    self->count++;
+    return 0;
+}
+
+const void *ilp_batch_body(ilp_batch_t *self, size_t *size)
+{
+    if (self->count == 0) return NULL;
+    if (self->count == 1) { /* the map alone: what every receiver takes */
+        *size = self->buf.size - S_BATCH_HEAD;
+        return self->buf.data + S_BATCH_HEAD;
+    }
+    unsigned char *head = (unsigned char *)self->buf.data;
+    head[0] = 0xdc;
+    head[1] = (unsigned char)(self->count >> 8);
+    head[2] = (unsigned char)(self->count & 0xff);
+    *size = self->buf.size;
+    return self->buf.data;
 }
 
 /* PUB messages -------------------------------------------------------------- */

@@ -24,6 +24,8 @@
 #define ILP_MAX_CREDIT   10000
 #define ILP_MAX_ATTEMPT  1000000
 #define ILP_MAX_CODE     32
+#define ILP_MAX_BATCH    256   /* items of one batched message (an array body) */
+#define ILP_BATCH_BYTES  65536 /* senders keep a batched body below this (so below 65536 objects) */
 
 /* ERROR codes. */
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
@@ -54,6 +56,8 @@ typedef struct {
     char *instance;  /* unique id of this process of the extension */
     char *version;   /* free text, may be NULL */
     uint32_t credit; /* work items accepted at once, 1..ILP_MAX_CREDIT */
+    uint32_t batch;  /* HELLO: WORK items it takes in one message; WELCOME: EVENT/RESULT
+                        items the core takes in one message; 1..ILP_MAX_BATCH (0 = 1) */
     /* EVENT, WORK, RESULT */
     ilp_action_t action; /* EVENT, WORK */
     service_t *service;  /* EVENT, WORK; RESULT (may be NULL when error is set) */
@@ -104,6 +108,40 @@ typedef struct {
     const void *data;
     size_t size;
 } ilp_frame_t;
+
+/* Called by ilp_msg_decode_batch for each item of a message, in order: msg
+ * is the item decoded (the callee may take fields from it; it is destroyed
+ * after the call), or NULL when the item does not decode: why then says which
+ * item and why ("RESULT[2]: service.name: missing") and id is the item's "id"
+ * when it could be read (else NULL). */
+typedef void(ilp_msg_item_fn)(void *arg, ilp_msg_t *msg, const char *why, const char *id);
+
+/* Decodes a message whose body is one map, or for EVENT, RESULT and WORK an
+ * array of 1..ILP_MAX_BATCH maps (a batch: each map is handled as the body of
+ * a message of its own, in order), and calls fn for each item. Returns the
+ * number of items, or -1 with the reason in err when the message as a whole
+ * cannot be decoded (frames, signature, command, body; fn is then not called).
+ * zone and flags as for ilp_msg_decode_frames. */
+int ilp_msg_decode_batch(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
+                         unsigned flags, ilp_msg_item_fn *fn, void *arg, char *err, size_t errlen);
+
+/* Builds a batched body: items (each a packed map) appended one by one, sent
+ * as that map alone when there is one, as an array of them otherwise. */
+typedef struct {
+    msgpack_sbuffer buf; /* room for an array header, then the items */
+    size_t count;        /* items in buf */
+} ilp_batch_t;
+
+void ilp_batch_init(ilp_batch_t *self);
+void ilp_batch_destroy(ilp_batch_t *self);
+void ilp_batch_clear(ilp_batch_t *self);
+/* True when an item of size bytes still fits (ILP_MAX_BATCH, ILP_BATCH_BYTES);
+ * an empty batch takes any one item. */
+bool ilp_batch_fits(const ilp_batch_t *self, size_t size);
+/* Appends one packed map. Returns -1 when out of memory. */
+int ilp_batch_add(ilp_batch_t *self, const void *item, size_t size);
+/* The body to send (valid until the batch changes); NULL when empty. */
+const void *ilp_batch_body(ilp_batch_t *self, size_t *size);
 
 /* Flags of ilp_msg_decode_frames. */
 #define ILP_DECODE_LEAN                                                                            \

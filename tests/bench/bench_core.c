@@ -654,6 +654,8 @@ typedef struct {
     char strace_out[600]; /* strace's output, "" when not counting */
     ilp_client_t *client;
     zsock_t *sub;
+    msgpack_zone zone; /* reused to decode the publications that matter */
+    bool zone_ready;
     int64_t *sent_us; /* per service index: when its EVENT was sent */
     uint8_t *done;    /* per service index: deployed seen */
     int64_t *lat_us;  /* end-to-end latencies, seen of them */
@@ -794,62 +796,63 @@ static bool s_all_seen(void *arg)
     return run->seen >= run->n;
 }
 
-/* One state publication: counts services whose state became "deployed". */
-static void s_on_state(s_run_t *run, zmsg_t *zmsg)
+/* One state publication (topic and body frames, read in place): counts
+ * services whose state became "deployed". */
+static void s_on_state(s_run_t *run, const ilp_frame_t *topic, const ilp_frame_t *body)
 {
     /* Only "state: deployed" needs decoding: the encoded key and value
      * ("\xa5state\xa8deployed"; "expected_state" cannot match) pre-filter the
-     * other five publications of each service cheaply, so that observing
-     * takes as little CPU as possible from the core on this small machine. */
+     * other publications of each service cheaply, so that observing takes as
+     * little CPU as possible from the core on this small machine. */
     static const char needle[] = "\xa5state\xa8"
                                  "deployed";
-    zframe_t *last = zmsg_last(zmsg);
     run->pubs++;
-    if (!last || !memmem(zframe_data(last), zframe_size(last), needle, sizeof needle - 1)) return;
-    char *topic = NULL;
+    if (!memmem(body->data, body->size, needle, sizeof needle - 1)) return;
+    msgpack_object obj;
     char why[300];
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, why, sizeof why);
-    const msgpack_object *state = body ? codec_map_get(&up.data, "state") : NULL;
-    const msgpack_object *svc = body ? codec_map_get(&up.data, "service") : NULL;
+    msgpack_zone_clear(&run->zone);
+    int bad = topic->size != 5 || memcmp(topic->data, "state", 5) ||
+              codec_unpack_zone(body->data, body->size, &run->zone, &obj, why, sizeof why);
+    const msgpack_object *state = bad ? NULL : codec_map_get(&obj, "state");
+    const msgpack_object *svc = bad ? NULL : codec_map_get(&obj, "service");
     const msgpack_object *name = svc ? codec_map_get(svc, "name") : NULL;
-    if (!body || strcmp(topic, "state") || !state || state->type != MSGPACK_OBJECT_STR || !name ||
-        name->type != MSGPACK_OBJECT_STR) {
+    if (!state || state->type != MSGPACK_OBJECT_STR || !name || name->type != MSGPACK_OBJECT_STR) {
         run->pubs_bad++;
-    } else if (state->via.str.size == 8 && !memcmp(state->via.str.ptr, "deployed", 8)) {
-        char text[64];
-        size_t len = name->via.str.size < sizeof text - 1 ? name->via.str.size : sizeof text - 1;
-        memcpy(text, name->via.str.ptr, len);
-        text[len] = 0;
-        char *end;
-        long i = strtol(text + strlen(S_SVC_PREFIX), &end, 10);
-        if (!strncmp(text, "warmup-", 7)) {
-            run->warm_deployed++;
-        } else if (!strncmp(text, S_SVC_PREFIX, strlen(S_SVC_PREFIX)) && !*end && i >= 0 &&
-                   i < run->n && !run->done[i]) {
-            int64_t now = s_now_us();
-            run->done[i] = 1;
-            run->lat_us[run->seen++] = now - run->sent_us[i];
-            run->last_seen_us = now;
-        }
+        return;
     }
-    msgpack_unpacked_destroy(&up);
-    zframe_destroy(&body);
-    free(topic);
+    if (state->via.str.size != 8 || memcmp(state->via.str.ptr, "deployed", 8)) return;
+    char text[64];
+    size_t len = name->via.str.size < sizeof text - 1 ? name->via.str.size : sizeof text - 1;
+    memcpy(text, name->via.str.ptr, len);
+    text[len] = 0;
+    char *end;
+    long i = strtol(text + strlen(S_SVC_PREFIX), &end, 10);
+    if (!strncmp(text, "warmup-", 7)) {
+        run->warm_deployed++;
+    } else if (!strncmp(text, S_SVC_PREFIX, strlen(S_SVC_PREFIX)) && !*end && i >= 0 &&
+               i < run->n && !run->done[i]) {
+        int64_t now = s_now_us();
+        run->done[i] = 1;
+        run->lat_us[run->seen++] = now - run->sent_us[i];
+        run->last_seen_us = now;
+    }
 }
 
 static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     s_run_t *run = arg;
-    /* RCVTIMEO is 0: a receive that finds nothing returns NULL at once (no
-     * ZMQ_EVENTS query per message, which costs two system calls here). */
+    void *handle = zsock_resolve(reader);
+    /* Frames read in place (no zmsg); ilp_recv returns -1 once drained. */
     for (int n = 0; n < 10000; n++) {
-        zmsg_t *zmsg = zmsg_recv(reader);
-        if (!zmsg) break;
-        s_on_state(run, zmsg);
-        zmsg_destroy(&zmsg);
+        ilp_recv_t in;
+        if (ilp_recv(handle, &in) != 0) break;
+        ilp_frame_t frames[ILP_RECV_PARTS];
+        if (ilp_recv_frames(&in, 0, frames) == 2 && in.count == 2)
+            s_on_state(run, &frames[0], &frames[1]);
+        else
+            run->pubs_bad++;
+        ilp_recv_close(&in);
     }
     return 0;
 }
@@ -971,6 +974,8 @@ static int s_setup(s_run_t *run)
         return -1;
     }
     /* The observer first, so that it is subscribed before anything happens. */
+    if (!msgpack_zone_init(&run->zone, 4096)) return -1;
+    run->zone_ready = true;
     run->sub = zsock_new(ZMQ_SUB);
     zsock_set_rcvhwm(run->sub, 4000000);
     zsock_set_rcvtimeo(run->sub, 0);
@@ -1007,6 +1012,8 @@ static void s_teardown(s_run_t *run)
 {
     if (run->client && run->sub) zloop_reader_end(ilp_client_loop(run->client), run->sub);
     zsock_destroy(&run->sub);
+    if (run->zone_ready) msgpack_zone_destroy(&run->zone);
+    run->zone_ready = false;
     ilp_client_destroy(&run->client);
     for (int i = 0; i < 2; i++) {
         if (run->echo[i] > 0 && run->strace_out[0]) {
@@ -1128,11 +1135,15 @@ static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_res
     double cpu0_strace = strace_off >= 0 ? s_proc_cpu(run.echo[0]) : 0;
 
     int64_t start = s_now_us();
+    /* As a provider reporting many services at once: several EVENTs a message. */
+    ilp_client_batch_begin(run.client);
     for (int i = 0; i < n; i++)
         if (s_event(&run, i) != 0) {
+            ilp_client_batch_end(run.client);
             fprintf(stderr, "bench_core: %sN=%d: EVENT %d refused by the client\n", label, n, i);
             goto report_logs;
         }
+    ilp_client_batch_end(run.client);
     const char *timeout_env = getenv("BENCH_TIMEOUT_S");
     int64_t timeout_ms = (timeout_env ? atoll(timeout_env) : 120) * 1000;
     int64_t deadline = start + timeout_ms * 1000;
