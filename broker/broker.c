@@ -77,6 +77,7 @@ struct _broker_t {
     bool draining;           /* in the ROUTER's reader: work is sent once it is drained */
     msgpack_zone zone;       /* reused to decode every message received */
     broker_stats_t stats;
+    uint32_t batch;      /* items in one message at most (WELCOME, WORK) */
     int64_t warn_second; /* rate limit of bad-input log lines */
     int warn_count;
     uint64_t warn_suppressed;
@@ -225,6 +226,7 @@ static void s_pump(broker_t *self, s_ext_t *ext)
         if (!inst) return;
         size_t room = inst->credit - zhashx_size(inst->works);
         if (room > inst->batch) room = inst->batch;
+        if (room > self->batch) room = self->batch;
         ilp_batch_clear(&self->out);
         for (s_work_t *work = zlistx_first(ext->queue);
              work && self->out.count < room && ilp_batch_fits(&self->out, work->body_size);
@@ -240,6 +242,7 @@ static void s_pump(broker_t *self, s_ext_t *ext)
             }
             return; /* full: the heartbeat tick pumps again */
         }
+        if (self->out.count > 1) self->stats.batches_out++;
         for (size_t i = 0; i < self->out.count; i++) {
             s_work_t *work = zlistx_first(ext->queue);
             zlistx_delete(ext->queue, work->queue_handle);
@@ -341,7 +344,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
     known->credit = msg->credit;
     known->batch = msg->batch ? msg->batch : 1;
     ilp_msg_t welcome = {.cmd = ILP_WELCOME,
-                         .batch = ILP_MAX_BATCH,
+                         .batch = self->batch,
                          .heartbeat_ms = self->heartbeat_ms,
                          .liveness = self->liveness,
                          .core_id = self->core_id};
@@ -458,9 +461,10 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         ilp_frame_t frames[ILP_RECV_PARTS];
         ilp_recv_frames(&in, 1, frames);
         char why[300];
-        if (ilp_msg_decode_batch(frames, in.count - 1, &self->zone, ILP_DECODE_LEAN, s_on_item,
-                                 &input, why, sizeof why) < 0)
-            s_on_malformed(&input, why, NULL);
+        int items = ilp_msg_decode_batch(frames, in.count - 1, &self->zone, ILP_DECODE_LEAN,
+                                         s_on_item, &input, why, sizeof why);
+        if (items < 0) s_on_malformed(&input, why, NULL);
+        if (items > 1) self->stats.batches_in++;
         ilp_recv_close(&in);
     }
     self->draining = false;
@@ -548,6 +552,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     if (!self) return NULL;
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
     self->liveness = config->liveness ? config->liveness : 3;
+    self->batch = config->batch && config->batch <= ILP_MAX_BATCH ? config->batch : ILP_MAX_BATCH;
     if (handler) self->handler = *handler;
     self->arg = arg;
     self->timer_id = -1;

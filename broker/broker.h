@@ -27,6 +27,7 @@ typedef struct {
     uint32_t liveness;             /* heartbeats missed before a peer is dead (default 3) */
     const char *core_id;           /* NULL: a new random id */
     const char *const *extensions; /* NULL-terminated names allowed to say HELLO */
+    uint32_t batch; /* items in one message at most, both ways (default, 0: ILP_MAX_BATCH) */
 } broker_config_t;
 
 /* Callbacks into the core. Each may take ownership of *service_p (set it to NULL). */
@@ -56,6 +57,8 @@ typedef struct {
     uint64_t send_failures;     /* sends refused by a peer (gone or full) */
     uint64_t instances_dead;    /* instances dropped for silence */
     uint64_t published;         /* PUB messages */
+    uint64_t batches_in;        /* messages received with more than one item */
+    uint64_t batches_out;       /* WORK messages sent with more than one item */
 } broker_stats_t;
 
 typedef struct {

@@ -6,13 +6,15 @@
 
 int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {"router", "publish", "heartbeat", "liveness", NULL};
-    int64_t heartbeat, liveness;
+    static const char *const known[] = {"router",   "publish", "heartbeat",
+                                        "liveness", "batch",   NULL};
+    int64_t heartbeat, liveness, batch;
     if (config_check_keys(cfg, "core.bus", known) ||
         config_string(cfg, "core.bus.router", BUS_DEFAULT_ROUTER, &bus->router) ||
         config_string(cfg, "core.bus.publish", BUS_DEFAULT_PUBLISH, &bus->publish) ||
         config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat) ||
-        config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness)) {
+        config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness) ||
+        config_int(cfg, "core.bus.batch", BUS_DEFAULT_BATCH, 1, ILP_MAX_BATCH, &batch)) {
         snprintf(err, errlen, "%s", config_error(cfg));
         return -1;
     }
@@ -23,6 +25,7 @@ int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
     }
     bus->heartbeat_ms = (uint32_t)heartbeat;
     bus->liveness = (uint32_t)liveness;
+    bus->batch = (uint32_t)batch;
     const char *env = getenv("INTERLOOK_BUS_ROUTER");
     if (env && *env) bus->router = env;
     env = getenv("INTERLOOK_BUS_PUBLISH");
@@ -40,5 +43,6 @@ ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
                                  .router_endpoint = router ? router : bus->router,
                                  .publish_endpoint = publish ? publish : bus->publish,
                                  .heartbeat_ms = bus->heartbeat_ms,
-                                 .liveness = bus->liveness};
+                                 .liveness = bus->liveness,
+                                 .batch = bus->batch};
 }

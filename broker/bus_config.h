@@ -17,6 +17,7 @@ typedef struct {
     const char *publish;   /* PUB endpoint */
     uint32_t heartbeat_ms; /* core.bus.heartbeat, default 1s */
     uint32_t liveness;     /* core.bus.liveness, default 3 */
+    uint32_t batch;        /* core.bus.batch: items in one message at most, default 64 */
 } bus_config_t;
 
 /* Reads core.bus from cfg (defaults for what is missing), then the
@@ -24,8 +25,10 @@ typedef struct {
  * "FILE:LINE: key: reason" in err. */
 int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen);
 
+#define BUS_DEFAULT_BATCH 64
+
 /* The SDK's settings for an extension: endpoints from the command line when
- * given (router, publish not NULL), else from bus; heartbeat from bus. */
+ * given (router, publish not NULL), else from bus; heartbeat and batch from bus. */
 ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
                                       const char *instance, uint32_t credit, const char *router,
                                       const char *publish);

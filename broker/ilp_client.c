@@ -43,11 +43,11 @@ struct _ilp_client_t {
     uint32_t backoff_ms; /* wait before the next new DEALER */
     int timer_id;
     uint32_t tick_ms;
-    zhashx_t *in_progress;   /* work id -> "" : delivered, not answered */
-    uint32_t batch;          /* our HELLO batch: WORK items taken in one message */
-    uint32_t core_batch;     /* the core's WELCOME batch: items it takes (1: no batches) */
-    int batching;            /* ilp_client_batch_begin depth */
-    ilp_batch_t out;         /* RESULTs or EVENTs waiting for the end of the batch */
+    zhashx_t *in_progress; /* work id -> "" : delivered, not answered */
+    uint32_t batch;        /* our HELLO batch: WORK items taken in one message */
+    uint32_t core_batch;   /* the core's WELCOME batch: items it takes (1: no batches) */
+    int batching;          /* ilp_client_batch_begin depth */
+    ilp_batch_t out;       /* RESULTs or EVENTs waiting for the end of the batch */
     ilp_cmd_t out_cmd;
     s_item_t out_items[ILP_MAX_BATCH];
     msgpack_sbuffer scratch; /* reused for every body encoded */
@@ -92,17 +92,6 @@ static void s_send_hello(ilp_client_t *self)
     self->hello_at = zclock_mono();
 }
 
-/* Sends what waited for a registration; what the socket refuses waits on. */
-static void s_flush(ilp_client_t *self, zhashx_t *outbox, ilp_cmd_t cmd)
-{
-    zlistx_t *keys = zhashx_keys(outbox);
-    for (const char *key = zlistx_first(keys); key && self->connected; key = zlistx_next(keys)) {
-        if (s_send_body(self, cmd, zhashx_lookup(outbox, key)) != 0) break;
-        zhashx_delete(outbox, key);
-    }
-    zlistx_destroy(&keys);
-}
-
 /* Keeps a body under key until the next WELCOME (replacing an older one). */
 static int s_keep(zhashx_t *outbox, const char *key, const void *data, size_t size)
 {
@@ -136,17 +125,24 @@ static void s_out_flush(ilp_client_t *self)
     ilp_batch_clear(&self->out);
 }
 
-/* Adds the message encoded in self->scratch to the batch being built. */
-static int s_out_add(ilp_client_t *self, const char *key, ilp_cmd_t cmd)
+/* Items in one message we send: what the core takes, and our own setting. */
+static uint32_t s_out_max(const ilp_client_t *self)
 {
-    size_t size = self->scratch.size;
-    if (self->out.count > 0 && (self->out_cmd != cmd || self->out.count >= self->core_batch ||
+    return self->core_batch < self->batch ? self->core_batch : self->batch;
+}
+
+/* Adds a body to the batch being built: 0, or 1 when it could not and kept
+ * the body under key instead, -1 when out of memory. */
+static int s_out_add(ilp_client_t *self, const char *key, ilp_cmd_t cmd, const void *data,
+                     size_t size)
+{
+    if (self->out.count > 0 && (self->out_cmd != cmd || self->out.count >= s_out_max(self) ||
                                 !ilp_batch_fits(&self->out, size)))
         s_out_flush(self);
     char *copy = strdup(key);
-    if (!copy || ilp_batch_add(&self->out, self->scratch.data, size) != 0) {
+    if (!copy || ilp_batch_add(&self->out, data, size) != 0) {
         free(copy);
-        return s_keep(s_outbox(self, cmd), key, self->scratch.data, size);
+        return s_keep(s_outbox(self, cmd), key, data, size) == 0 ? 1 : -1;
     }
     s_item_t *item = &self->out_items[self->out.count - 1];
     item->key = copy;
@@ -162,10 +158,31 @@ static int s_out_add(ilp_client_t *self, const char *key, ilp_cmd_t cmd)
 static int s_send_or_keep(ilp_client_t *self, zhashx_t *outbox, const char *key, ilp_cmd_t cmd)
 {
     if (self->connected && zhashx_size(outbox) == 0) {
-        if (self->batching > 0 && self->core_batch > 1) return s_out_add(self, key, cmd);
+        if (self->batching > 0 && s_out_max(self) > 1)
+            return s_out_add(self, key, cmd, self->scratch.data, self->scratch.size) < 0 ? -1 : 0;
         if (s_send_data(self, cmd, self->scratch.data, self->scratch.size) == 0) return 0;
     }
     return s_keep(outbox, key, self->scratch.data, self->scratch.size);
+}
+
+/* Sends what waited for a registration (in batches when the core takes
+ * them); what the socket refuses waits on. */
+static void s_flush(ilp_client_t *self, zhashx_t *outbox, ilp_cmd_t cmd)
+{
+    zlistx_t *keys = zhashx_keys(outbox);
+    self->batching++;
+    for (const char *key = zlistx_first(keys); key && self->connected; key = zlistx_next(keys)) {
+        zframe_t *body = zhashx_lookup(outbox, key);
+        if (s_out_max(self) > 1) {
+            /* Copied into the batch; kept again if the batch cannot leave. */
+            if (s_out_add(self, key, cmd, zframe_data(body), zframe_size(body)) != 0) break;
+        } else if (s_send_body(self, cmd, body) != 0) {
+            break;
+        }
+        zhashx_delete(outbox, key);
+    }
+    if (--self->batching == 0) s_out_flush(self);
+    zlistx_destroy(&keys);
 }
 
 /* Connection ------------------------------------------------------------------ */

@@ -453,8 +453,8 @@ static bool s_batchable(ilp_cmd_t cmd)
 static const char *s_item_id(const msgpack_object *item, char *id, size_t idlen)
 {
     const msgpack_object *v = item->type == MSGPACK_OBJECT_MAP ? codec_map_get(item, "id") : NULL;
-    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
-        v->via.str.size >= idlen || memchr(v->via.str.ptr, 0, v->via.str.size))
+    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size >= idlen ||
+        memchr(v->via.str.ptr, 0, v->via.str.size))
         return NULL;
     memcpy(id, v->via.str.ptr, v->via.str.size);
     id[v->via.str.size] = 0;

@@ -25,7 +25,8 @@
 #define ILP_MAX_ATTEMPT  1000000
 #define ILP_MAX_CODE     32
 #define ILP_MAX_BATCH    256   /* items of one batched message (an array body) */
-#define ILP_BATCH_BYTES  65536 /* senders keep a batched body below this (so below 65536 objects) */
+#define ILP_BATCH_BYTES  65536 /* senders keep a batched body below this (so below 65536 objects)  \
+                                */
 
 /* ERROR codes. */
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */

@@ -384,6 +384,10 @@ static char *s_metrics_text(server_t *self)
          bus->work_redispatched},
         {"interlook_bus_messages_received_total", "Messages received on the bus.", bus->msgs_in},
         {"interlook_bus_messages_sent_total", "Messages sent on the bus.", bus->msgs_out},
+        {"interlook_bus_batches_received_total",
+         "Messages received with more than one item (EVENT, RESULT).", bus->batches_in},
+        {"interlook_bus_batches_sent_total", "WORK messages sent with more than one item.",
+         bus->batches_out},
         {"interlook_bus_malformed_total", "Malformed messages refused.", bus->malformed},
         {"interlook_bus_denied_total", "HELLOs refused.", bus->denied},
         {"interlook_bus_unknown_peer_total", "Messages from peers that did not say HELLO.",
@@ -551,6 +555,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .publish_endpoint = config->bus.publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
+                           .batch = config->bus.batch,
                            .extensions = config->steps};
     broker_handler_t handler = {
         .event = s_on_event, .result = s_on_result, .instance = s_on_instance};

@@ -412,6 +412,29 @@ static const char *s_container_name(const json_t *container)
     return first ? first : "";
 }
 
+/* True when ip is the wildcard address of the other family than host's. */
+static bool s_other_family_wildcard(const char *ip, const char *host)
+{
+    bool v6_host = strchr(host, ':') != NULL;
+    return !strcmp(ip, v6_host ? "0.0.0.0" : "::");
+}
+
+/* True when a tcp binding of private port on the wildcard address of host's
+ * family is in ports. */
+static bool s_has_family_wildcard(const json_t *ports, uint16_t private_port, const char *host)
+{
+    const char *wildcard = strchr(host, ':') ? "::" : "0.0.0.0";
+    for (size_t i = 0; i < json_array_size(ports); i++) {
+        const json_t *entry = json_array_get(ports, i);
+        const char *type = json_string_value(json_object_get(entry, "Type"));
+        const char *ip = json_string_value(json_object_get(entry, "IP"));
+        if (type && !strcmp(type, "tcp") && ip && !strcmp(ip, wildcard) &&
+            s_port(entry, "PrivatePort") == private_port && s_port(entry, "PublicPort"))
+            return true;
+    }
+    return false;
+}
+
 /* Adds the container's published targets for spec->port to service (which
  * holds only this container's targets so far). S_OK, S_SKIP or S_NOMEM. */
 static int s_container_targets(service_t *service, const json_t *container, const s_spec_t *spec,
@@ -435,6 +458,12 @@ static int s_container_targets(service_t *service, const json_t *container, cons
                 wildcard_unusable = true;
                 continue;
             }
+            /* Docker publishes a port on 0.0.0.0 and on ::, and may give
+             * them different host ports: when host_ip's family has its
+             * binding, the other one's is not what host_ip reaches. */
+            if (ip && s_other_family_wildcard(ip, host) &&
+                s_has_family_wildcard(ports, spec->port, host))
+                continue;
         } else if (!service_ip_valid(ip)) {
             continue;
         }
@@ -447,6 +476,7 @@ static int s_container_targets(service_t *service, const json_t *container, cons
             snprintf(reason, len,
                      S_L_PORT " %u is published on all interfaces but no host_ip is configured",
                      spec->port);
+
         else
             snprintf(reason, len, S_L_PORT " %u is not published (docker run -p ...:%u)",
                      spec->port, spec->port);

@@ -244,7 +244,9 @@ static void s_listing_done(provider_t *self)
         s_docker_state(self, true, NULL);
         s_log_skips(self, seen);
         seen = NULL;
+        ilp_client_batch_begin(self->client); /* what changed leaves together */
         s_apply_listing(self, current);
+        ilp_client_batch_end(self->client);
         zhashx_destroy(&current);
         self->listings++;
         self->retry_ms = S_RETRY_MIN_MS;

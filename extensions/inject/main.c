@@ -185,6 +185,7 @@ static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         if (!self->once) s_finish(self);
         return 0;
     }
+    ilp_client_batch_begin(self->client); /* the events of these lines leave together */
     for (ssize_t i = 0; i < n; i++) {
         if (buf[i] != '\n') {
             if (self->line_len < sizeof self->line - 1) self->line[self->line_len++] = buf[i];
@@ -194,6 +195,7 @@ static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         self->line_len = 0;
         if (s_line(self, self->line) == 1) s_finish(self);
     }
+    ilp_client_batch_end(self->client);
     return 0;
 }
 

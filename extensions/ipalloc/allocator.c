@@ -247,12 +247,23 @@ static void s_answer(allocator_t *self, s_item_t *item)
     ilp_client_reply(self->client, item->id, item->error, item->error ? NULL : item->service);
 }
 
+static void s_flush(allocator_t *self);
+
+/* The answers of one batch leave together (several RESULTs a message). */
 static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     allocator_t *self = arg;
     self->flush_armed = false;
+    ilp_client_batch_begin(self->client);
+    s_flush(self);
+    ilp_client_batch_end(self->client);
+    return 0;
+}
+
+static void s_flush(allocator_t *self)
+{
     char err[512];
     int64_t now = zclock_time();
     if (alloc_db_begin(self->db, err, sizeof err) != 0) {
@@ -262,7 +273,7 @@ static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
             s_answer(self, item);
         }
         zlistx_purge(self->batch);
-        return 0;
+        return;
     }
     for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
         if (item->action == ILP_ACTION_ADD)
@@ -278,7 +289,7 @@ static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
             s_answer(self, item);
         }
         zlistx_purge(self->batch);
-        return 0;
+        return;
     }
     /* On disk: now the pool may reuse released addresses, and peers may hear. */
     for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
@@ -290,7 +301,6 @@ static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
         s_answer(self, item);
     }
     zlistx_purge(self->batch);
-    return 0;
 }
 
 static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)

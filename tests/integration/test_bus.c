@@ -512,6 +512,218 @@ static void test_knows_subscribers(void **state)
     assert_true(test_loop_until(ctx->loop, s_state_listened, ctx, WAIT_MS));
 }
 
+/* Batches (ILP section 2.3): items of one message, handled one by one. */
+typedef struct {
+    char ids[64][ILP_MAX_ID + 1];
+    int n;
+    int bad;
+} s_items_t;
+
+static void s_collect(void *arg, ilp_msg_t *msg, const char *why, const char *id)
+{
+    (void)why;
+    (void)id;
+    s_items_t *items = arg;
+    if (!msg || msg->cmd != ILP_WORK || items->n == 64) {
+        items->bad++;
+        return;
+    }
+    snprintf(items->ids[items->n++], ILP_MAX_ID + 1, "%s", msg->id);
+}
+
+/* Runs the broker until the raw socket gets a message; its items into items.
+ * Returns how many items it had (-1: none came or it did not decode). */
+static int s_raw_recv_items(ctx_t *ctx, zsock_t *sock, s_items_t *items)
+{
+    s_recv_t recv = {sock, NULL};
+    if (!test_loop_until(ctx->loop, s_raw_ready, &recv, WAIT_MS)) return -1;
+    ilp_frame_t frames[3];
+    size_t n = 0;
+    for (zframe_t *f = zmsg_first(recv.msg); f && n < 3; f = zmsg_next(recv.msg))
+        frames[n++] = (ilp_frame_t){zframe_data(f), zframe_size(f)};
+    char err[256];
+    int before = items->n;
+    int rc = ilp_msg_decode_batch(frames, zmsg_size(recv.msg), NULL, 0, s_collect, items, err,
+                                  sizeof err);
+    zmsg_destroy(&recv.msg);
+    return rc < 0 ? -1 : items->n - before;
+}
+
+static void s_pack_result(msgpack_packer *pk, const char *id, const char *name)
+{
+    msgpack_pack_map(pk, 2);
+    codec_pack_key_str(pk, "id", id);
+    codec_pack_str(pk, "service");
+    msgpack_pack_map(pk, 1);
+    codec_pack_key_str(pk, "name", name);
+}
+
+static void test_batches(void **state)
+{
+    ctx_t *ctx = *state;
+    char id[32];
+    for (int i = 0; i < 40; i++) { /* queued: no instance yet */
+        snprintf(id, sizeof id, "b-%d", i);
+        s_dispatch(ctx, id, id);
+    }
+    /* An instance that takes batches of 10, 25 at once. */
+    zsock_t *raw = s_raw(ctx);
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    codec_pack_key_str(&pk, "name", "provisioner.echo");
+    codec_pack_key_str(&pk, "instance", "raw-batch");
+    codec_pack_key_uint(&pk, "credit", 25);
+    codec_pack_key_uint(&pk, "batch", 10);
+    s_raw_send(raw, "HELLO", buf.data, buf.size);
+    ilp_msg_t *msg = s_raw_recv(ctx, raw);
+    assert_non_null(msg);
+    assert_int_equal(msg->cmd, ILP_WELCOME);
+    assert_int_equal(msg->batch, ILP_MAX_BATCH); /* the core takes batches too */
+    ilp_msg_destroy(&msg);
+    /* The queued work leaves in batches of 10 until the credit is used. */
+    s_items_t items = {0};
+    assert_int_equal(s_raw_recv_items(ctx, raw, &items), 10);
+    assert_int_equal(s_raw_recv_items(ctx, raw, &items), 10);
+    assert_int_equal(s_raw_recv_items(ctx, raw, &items), 5);
+    assert_int_equal(items.bad, 0);
+    for (int i = 0; i < 25; i++) { /* in order */
+        snprintf(id, sizeof id, "b-%d", i);
+        assert_string_equal(items.ids[i], id);
+    }
+    /* All 25 answered in one message; item 3's service has no name. */
+    msgpack_sbuffer_clear(&buf);
+    msgpack_pack_array(&pk, 25);
+    for (int i = 0; i < 25; i++) {
+        if (i == 3) {
+            msgpack_pack_map(&pk, 2);
+            codec_pack_key_str(&pk, "id", items.ids[i]);
+            codec_pack_str(&pk, "service");
+            msgpack_pack_map(&pk, 0);
+        } else {
+            s_pack_result(&pk, items.ids[i], items.ids[i]);
+        }
+    }
+    s_raw_send(raw, "RESULT", buf.data, buf.size);
+    s_wait_results(ctx, 24);
+    msg = s_raw_recv(ctx, raw);
+    assert_non_null(msg);
+    assert_int_equal(msg->cmd, ILP_ERROR);
+    assert_string_equal(msg->code, ILP_CODE_MALFORMED);
+    assert_string_equal(msg->id, "b-3"); /* which item */
+    assert_non_null(strstr(msg->reason, "RESULT[3]: service.name: missing"));
+    ilp_msg_destroy(&msg);
+    assert_int_equal(zhashx_size(ctx->results), 24);
+    assert_null(zhashx_lookup(ctx->results, "b-3"));
+    assert_int_equal(broker_stats(ctx->broker)->malformed, 1);
+    assert_true(broker_outstanding(ctx->broker, "b-3"));
+    /* The credit freed by the 24 answers takes the other 15, in batches. */
+    assert_int_equal(s_raw_recv_items(ctx, raw, &items), 10);
+    assert_int_equal(s_raw_recv_items(ctx, raw, &items), 5);
+    assert_string_equal(items.ids[25], "b-25");
+    assert_string_equal(items.ids[39], "b-39");
+
+    /* Whole-message refusals: an empty batch, and one over the limit. */
+    msgpack_sbuffer_clear(&buf);
+    msgpack_pack_array(&pk, 0);
+    s_raw_send(raw, "RESULT", buf.data, buf.size);
+    msg = s_raw_recv(ctx, raw);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg->reason, "a batch holds 1 to 256 items, not 0"));
+    assert_null(msg->id);
+    ilp_msg_destroy(&msg);
+    msgpack_sbuffer_clear(&buf);
+    msgpack_pack_array(&pk, ILP_MAX_BATCH + 1);
+    for (int i = 0; i <= ILP_MAX_BATCH; i++)
+        s_pack_result(&pk, "late", "x");
+    s_raw_send(raw, "RESULT", buf.data, buf.size);
+    msg = s_raw_recv(ctx, raw);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg->reason, "not 257"));
+    ilp_msg_destroy(&msg);
+    assert_int_equal(zhashx_size(ctx->results), 24); /* nothing of them was taken */
+
+    /* EVENTs in a batch: from a peer that did not say HELLO, one ERROR for
+     * the whole message; once registered, each one is handled. */
+    zsock_t *prov = s_raw(ctx);
+    msgpack_sbuffer_clear(&buf);
+    msgpack_pack_array(&pk, 3);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "ev-%d", i);
+        msgpack_pack_map(&pk, 2);
+        codec_pack_key_str(&pk, "action", "add");
+        codec_pack_str(&pk, "service");
+        msgpack_pack_map(&pk, 1);
+        codec_pack_key_str(&pk, "name", name);
+    }
+    s_raw_send(prov, "EVENT", buf.data, buf.size);
+    msg = s_raw_recv(ctx, prov);
+    assert_non_null(msg);
+    assert_string_equal(msg->code, ILP_CODE_UNKNOWN_PEER);
+    ilp_msg_destroy(&msg);
+    /* The whole message was handled before the test loop got the ERROR back:
+     * one ERROR (counted when sent) for its three items. */
+    assert_int_equal(broker_stats(ctx->broker)->unknown_peer, 1);
+    msgpack_sbuffer batch_copy;
+    msgpack_sbuffer_init(&batch_copy);
+    msgpack_sbuffer_write(&batch_copy, buf.data, buf.size);
+    msgpack_sbuffer_clear(&buf);
+    s_pack_hello(&buf, "provider.test", "raw-prov");
+    s_raw_send(prov, "HELLO", buf.data, buf.size);
+    msg = s_raw_recv(ctx, prov);
+    assert_non_null(msg);
+    assert_int_equal(msg->cmd, ILP_WELCOME);
+    ilp_msg_destroy(&msg);
+    s_raw_send(prov, "EVENT", batch_copy.data, batch_copy.size);
+    ctx->want = 3;
+    assert_true(test_loop_until(ctx->loop, s_events, ctx, WAIT_MS));
+    assert_int_equal(ctx->events, 3);
+    assert_string_equal(ctx->last_event, "add ev-2"); /* in order */
+    msgpack_sbuffer_destroy(&batch_copy);
+    msgpack_sbuffer_destroy(&buf);
+    zsock_destroy(&prov);
+    zsock_destroy(&raw);
+}
+
+/* The SDK: an interlook-echo takes the queued work in one message and
+ * answers it in one; with core.bus.batch: 1 it takes and answers one by one. */
+static void s_sdk_batches(ctx_t *ctx, const char *config_text, uint64_t want_out, uint64_t want_in)
+{
+    char id[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof id, "sdk-%d", i);
+        s_dispatch(ctx, id, id);
+    }
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/echo.yml", dir);
+    test_write_file(path, config_text);
+    const char *args[] = {"-c",       path, "--router",    ctx->router, "--publish", ctx->publish,
+                          "--credit", "30", "--log-level", "warn",      NULL};
+    ctx->pids[0] = test_spawn("interlook-echo", args);
+    assert_true(ctx->pids[0] > 0);
+    s_wait_results(ctx, 30);
+    assert_int_equal(ctx->result_errors, 0);
+    const broker_stats_t *st = broker_stats(ctx->broker);
+    assert_int_equal(st->work_sent, 30);
+    assert_int_equal(st->batches_out, want_out);
+    assert_int_equal(st->batches_in, want_in);
+    free(dir);
+}
+
+static void test_sdk_batches(void **state)
+{
+    s_sdk_batches(*state, "# defaults: batches of up to 64\n", 1, 1);
+}
+
+static void test_sdk_batch_one(void **state)
+{
+    s_sdk_batches(*state, "core:\n  bus:\n    batch: 1\n", 0, 0);
+}
+
 int main(void)
 {
     log_setup("test_bus", LOG_LEVEL_WARN, "stderr");
@@ -527,6 +739,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_frames, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_survives_garbage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_knows_subscribers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sdk_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sdk_batch_one, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,6 +421,13 @@ static void test_bind_addresses(void **state)
         {"[{'IP': '0.0.0.0', 'PrivatePort': 80, 'PublicPort': 18080, 'Type': 'tcp'}]", HOST_IP,
          18080},
         {"[{'IP': '::', 'PrivatePort': 80, 'PublicPort': 18080, 'Type': 'tcp'}]", HOST_IP, 18080},
+        /* Docker gave the two families different host ports: host_ip's wins. */
+        {"[{'IP': '0.0.0.0', 'PrivatePort': 80, 'PublicPort': 32768, 'Type': 'tcp'},"
+         " {'IP': '::', 'PrivatePort': 80, 'PublicPort': 32769, 'Type': 'tcp'}]",
+         HOST_IP, 32768},
+        {"[{'IP': '::', 'PrivatePort': 80, 'PublicPort': 32769, 'Type': 'tcp'},"
+         " {'IP': '0.0.0.0', 'PrivatePort': 80, 'PublicPort': 32768, 'Type': 'tcp'}]",
+         HOST_IP, 32768},
         {"[{'IP': '', 'PrivatePort': 80, 'PublicPort': 18080, 'Type': 'tcp'}]", HOST_IP, 18080},
         {"[{'PrivatePort': 80, 'PublicPort': 18080, 'Type': 'tcp'}]", HOST_IP, 18080},
         {"[{'IP': '127.0.0.1', 'PrivatePort': 80, 'PublicPort': 18081, 'Type': 'tcp'}]",
@@ -458,6 +465,19 @@ static void test_bind_addresses(void **state)
         }
         zhashx_destroy(&services);
     }
+    /* An IPv6 host_ip takes the :: binding's port. */
+    const discovery_config_t v6 = {"2001:db8::7", NULL, PROVIDER};
+    s_skips_t skips;
+    zhashx_t *services =
+        s_containers("[{'Id': 'c1', 'Names': ['/one'], 'State': 'running', 'Labels':"
+                     " {'interlook.hosts': 'one.example.com', 'interlook.port': '80'}, 'Ports':"
+                     " [{'IP': '0.0.0.0', 'PrivatePort': 80, 'PublicPort': 32768, 'Type': 'tcp'},"
+                     "  {'IP': '::', 'PrivatePort': 80, 'PublicPort': 32769, 'Type': 'tcp'}]}]",
+                     &v6, &skips);
+    const service_t *one = s_get(services, "one");
+    assert_int_equal(one->target_count, 1);
+    assert_int_equal(s_weight(one, "2001:db8::7", 32769), 1);
+    zhashx_destroy(&services);
 }
 
 static void test_same_name_merges(void **state)

@@ -1,5 +1,6 @@
 /* test_ilp_msg: unit tests of broker/ilp_msg (the ILP/1 message codec and the
  * PUB helpers). */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1035,6 +1036,215 @@ static void test_wire(void **state)
     zsock_destroy(&router);
 }
 
+/* Batches ----------------------------------------------------------------- */
+
+typedef struct {
+    char log[2048]; /* one line per item: "ok <cmd> <id or name>" or "bad <id> <why>" */
+    int calls;
+} s_batch_log_t;
+
+static void s_log_item(void *arg, ilp_msg_t *msg, const char *why, const char *id)
+{
+    s_batch_log_t *log = arg;
+    size_t len = strlen(log->log);
+    log->calls++;
+    if (msg)
+        snprintf(log->log + len, sizeof log->log - len, "ok %s %s\n", ilp_cmd_name(msg->cmd),
+                 msg->id        ? msg->id
+                 : msg->service ? msg->service->name
+                                : "-");
+    else
+        snprintf(log->log + len, sizeof log->log - len, "bad %s %s\n", id ? id : "-", why);
+}
+
+static int s_decode_spec_batch(const char *cmd, const char *body, s_batch_log_t *log, char *err,
+                               size_t errlen)
+{
+    zframe_t *frame = s_spec_frame(body);
+    ilp_frame_t frames[3] = {
+        {"ILP1", 4}, {cmd, strlen(cmd)}, {zframe_data(frame), zframe_size(frame)}};
+    memset(log, 0, sizeof *log);
+    int rc = ilp_msg_decode_batch(frames, 3, NULL, 0, s_log_item, log, err, errlen);
+    zframe_destroy(&frame);
+    return rc;
+}
+
+static void test_decode_batch(void **state)
+{
+    (void)state;
+    s_batch_log_t log;
+    char err[300] = "";
+    /* One map: one item, as ilp_msg_decode_frames would give it. */
+    assert_int_equal(
+        s_decode_spec_batch("RESULT", "{'id': 'w1', 'error': 'e'}", &log, err, sizeof err), 1);
+    assert_string_equal(log.log, "ok RESULT w1\n");
+    /* An array: each item in order; a bad item says which and its id. */
+    assert_int_equal(
+        s_decode_spec_batch("RESULT",
+                            "[{'id': 'w1', 'error': 'e'}, {'id': 'w2', 'service': {}},"
+                            " 5, {'error': 'no id'}, {'id': 'w5', 'service': {'name': 'n'}}]",
+                            &log, err, sizeof err),
+        5);
+    assert_string_equal(log.log, "ok RESULT w1\n"
+                                 "bad w2 RESULT[1]: service.name: missing\n"
+                                 "bad - RESULT[2]: body: expected a map\n"
+                                 "bad - RESULT[3]: id: missing\n"
+                                 "ok RESULT w5\n");
+    assert_int_equal(s_decode_spec_batch("EVENT",
+                                         "[{'action': 'add', 'service': {'name': 'a'}},"
+                                         " {'action': 'delete', 'service': {'name': 'b'}}]",
+                                         &log, err, sizeof err),
+                     2);
+    assert_string_equal(log.log, "ok EVENT a\nok EVENT b\n");
+    assert_int_equal(s_decode_spec_batch("WORK",
+                                         "[{'id': 'k', 'action': 'add', 'service': {'name': 'a'}}]",
+                                         &log, err, sizeof err),
+                     1);
+    assert_string_equal(log.log, "ok WORK k\n");
+    /* Refused as a whole (no item handed over). */
+    static const struct {
+        const char *cmd, *body, *expect;
+    } refused[] = {
+        {"RESULT", "[]", "RESULT: body: a batch holds 1 to 256 items, not 0"},
+        {"HELLO", "[{'name': 'a.b', 'instance': 'i'}]", "HELLO: body: expected a map"},
+        {"HEARTBEAT", "[{}]", "HEARTBEAT: body: expected a map"},
+        {"EVENT", "'x'", "EVENT: body: expected a map or an array of maps"},
+        {"RESULT", "hex:93 01", "RESULT: body:"},
+    };
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        err[0] = 0;
+        if (s_decode_spec_batch(refused[i].cmd, refused[i].body, &log, err, sizeof err) != -1)
+            fail_msg("accepted: %s %s", refused[i].cmd, refused[i].body);
+        assert_int_equal(log.calls, 0);
+        assert_contains(err, refused[i].expect);
+    }
+    /* 257 items: over the limit. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, ILP_MAX_BATCH + 1);
+    for (int i = 0; i <= ILP_MAX_BATCH; i++) {
+        msgpack_pack_map(&pk, 2);
+        codec_pack_key_str(&pk, "id", "w");
+        codec_pack_key_str(&pk, "error", "e");
+    }
+    ilp_frame_t frames[3] = {{"ILP1", 4}, {"RESULT", 6}, {sb.data, sb.size}};
+    memset(&log, 0, sizeof log);
+    assert_int_equal(ilp_msg_decode_batch(frames, 3, NULL, 0, s_log_item, &log, err, sizeof err),
+                     -1);
+    assert_contains(err, "a batch holds 1 to 256 items, not 257");
+    assert_int_equal(log.calls, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The builder: one item goes as the map alone, more as an array; limits. */
+static void test_batch_builder(void **state)
+{
+    (void)state;
+    ilp_batch_t batch;
+    ilp_batch_init(&batch);
+    size_t size = 1;
+    assert_null(ilp_batch_body(&batch, &size));
+    char item[64];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int round = 0; round < 2; round++) { /* the second after a clear */
+        for (int i = 0; i < 3; i++) {
+            msgpack_sbuffer_clear(&sb);
+            snprintf(item, sizeof item, "w%d", i);
+            msgpack_pack_map(&pk, 2);
+            codec_pack_key_str(&pk, "id", item);
+            codec_pack_key_str(&pk, "error", "e");
+            assert_true(ilp_batch_fits(&batch, sb.size));
+            assert_int_equal(ilp_batch_add(&batch, sb.data, sb.size), 0);
+            const void *body = ilp_batch_body(&batch, &size);
+            if (i == 0) { /* a map, the same bytes */
+                assert_int_equal(size, sb.size);
+                assert_memory_equal(body, sb.data, sb.size);
+            }
+            ilp_frame_t frames[3] = {{"ILP1", 4}, {"RESULT", 6}, {body, size}};
+            s_batch_log_t log = {0};
+            char err[200];
+            assert_int_equal(
+                ilp_msg_decode_batch(frames, 3, NULL, 0, s_log_item, &log, err, sizeof err), i + 1);
+            assert_string_equal(log.log, i == 0   ? "ok RESULT w0\n"
+                                         : i == 1 ? "ok RESULT w0\nok RESULT w1\n"
+                                                  : "ok RESULT w0\nok RESULT w1\nok RESULT w2\n");
+        }
+        ilp_batch_clear(&batch);
+        assert_null(ilp_batch_body(&batch, &size));
+    }
+    /* Limits: ILP_MAX_BATCH items, ILP_BATCH_BYTES bytes; one item always fits. */
+    char big[ILP_BATCH_BYTES];
+    memset(big, 0x80, sizeof big); /* empty maps: any bytes will do for the count */
+    assert_true(ilp_batch_fits(&batch, sizeof big));
+    assert_int_equal(ilp_batch_add(&batch, big, 1), 0);
+    assert_false(ilp_batch_fits(&batch, ILP_BATCH_BYTES));
+    for (int i = 1; i < ILP_MAX_BATCH; i++) {
+        assert_true(ilp_batch_fits(&batch, 1));
+        assert_int_equal(ilp_batch_add(&batch, big, 1), 0);
+    }
+    assert_false(ilp_batch_fits(&batch, 1));
+    assert_int_equal(batch.count, ILP_MAX_BATCH);
+    msgpack_sbuffer_destroy(&sb);
+    ilp_batch_destroy(&batch);
+}
+
+/* HELLO and WELCOME carry batch only when above 1; bounds are checked. */
+static void test_batch_keys(void **state)
+{
+    (void)state;
+    ilp_msg_t hello = {.cmd = ILP_HELLO, .name = "a.b", .instance = "i", .credit = 5, .batch = 1};
+    zmsg_t *zmsg = ilp_msg_encode(&hello);
+    char err[300] = "";
+    ilp_msg_t *back = ilp_msg_decode(zmsg, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(back->batch, 1);
+    assert_null(memmem(zframe_data(zmsg_last(zmsg)), zframe_size(zmsg_last(zmsg)), "batch", 5));
+    ilp_msg_destroy(&back);
+    zmsg_destroy(&zmsg);
+    hello.batch = 64;
+    zmsg = ilp_msg_encode(&hello);
+    back = ilp_msg_decode(zmsg, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(back->batch, 64);
+    ilp_msg_destroy(&back);
+    zmsg_destroy(&zmsg);
+    ilp_msg_t welcome = {
+        .cmd = ILP_WELCOME, .heartbeat_ms = 100, .liveness = 3, .core_id = "c", .batch = 256};
+    zmsg = ilp_msg_encode(&welcome);
+    back = ilp_msg_decode(zmsg, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(back->batch, 256);
+    ilp_msg_destroy(&back);
+    zmsg_destroy(&zmsg);
+    static const struct {
+        const char *cmd, *body, *expect;
+    } refused[] = {
+        {"HELLO", "{'name': 'a.b', 'instance': 'i', 'batch': 0}",
+         "HELLO: batch: expected an integer from 1 to 256"},
+        {"HELLO", "{'name': 'a.b', 'instance': 'i', 'batch': 257}",
+         "HELLO: batch: expected an integer from 1 to 256"},
+        {"HELLO", "{'name': 'a.b', 'instance': 'i', 'batch': 'x'}",
+         "HELLO: batch: expected an integer"},
+        {"WELCOME", "{'heartbeat_ms': 100, 'liveness': 3, 'core_id': 'c', 'batch': 0}",
+         "WELCOME: batch: expected an integer from 1 to 256"},
+    };
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        zframe_t *frame = s_spec_frame(refused[i].body);
+        ilp_frame_t frames[3] = {{"ILP1", 4},
+                                 {refused[i].cmd, strlen(refused[i].cmd)},
+                                 {zframe_data(frame), zframe_size(frame)}};
+        err[0] = 0;
+        assert_null(ilp_msg_decode_frames(frames, 3, NULL, 0, err, sizeof err));
+        assert_contains(err, refused[i].expect);
+        zframe_destroy(&frame);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1044,6 +1254,8 @@ int main(void)
         cmocka_unit_test(test_ext_name_valid), cmocka_unit_test(test_pub_refresh),
         cmocka_unit_test(test_pub_state),      cmocka_unit_test(test_pub_core),
         cmocka_unit_test(test_pub_refused),    cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_decode_batch),   cmocka_unit_test(test_batch_builder),
+        cmocka_unit_test(test_batch_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
