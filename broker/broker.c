@@ -74,6 +74,9 @@ struct _broker_t {
     void *router_handle;     /* the ROUTER's libzmq socket, for the hot path */
     msgpack_sbuffer scratch; /* reused for every body encoded, a WORK's is then copied */
     ilp_batch_t out;         /* reused to send WORK, one item or a batch */
+    ilp_batch_t changes;     /* the "changes" publication being built */
+    bool sub_state;          /* someone listens to "state" */
+    bool sub_changes;        /* someone listens to "changes" */
     bool draining;           /* in the ROUTER's reader: work is sent once it is drained */
     msgpack_zone zone;       /* reused to decode every message received */
     broker_stats_t stats;
@@ -470,6 +473,8 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     self->draining = false;
     for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
         if (ext->pump_due) s_pump(self, ext);
+    if (self->handler.drained) self->handler.drained(self->arg);
+    broker_publish_flush(self);
     return 0;
 }
 
@@ -495,6 +500,8 @@ static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
         }
         zframe_destroy(&frame);
     }
+    self->sub_state = broker_has_subscriber(self, "state");
+    self->sub_changes = broker_has_subscriber(self, ILP_TOPIC_CHANGES);
     return 0;
 }
 
@@ -526,6 +533,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     zlistx_destroy(&dead);
     for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
         s_pump(self, ext);
+    broker_publish_flush(self);
     return 0;
 }
 
@@ -574,6 +582,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zhashx_set_key_destructor(self->works, NULL);
     msgpack_sbuffer_init(&self->scratch);
     ilp_batch_init(&self->out);
+    ilp_batch_init(&self->changes);
     msgpack_zone_init(&self->zone, 4096);
     for (const char *const *name = config->extensions; *name; name++) {
         if (zhashx_lookup(self->exts, *name)) continue;
@@ -630,6 +639,7 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->subscriptions);
     msgpack_sbuffer_destroy(&self->scratch);
     ilp_batch_destroy(&self->out);
+    ilp_batch_destroy(&self->changes);
     msgpack_zone_destroy(&self->zone);
     free(self->router_endpoint);
     free(self->publish_endpoint);
@@ -734,13 +744,40 @@ int broker_publish_state(broker_t *self, const char *service, size_t service_len
                          const char *expected, const char *error)
 {
     ilp_msg_pack_pub_state(&self->scratch, service, service_len, state, expected, error);
+    int rc = 0;
+    if (self->sub_state) {
+        void *pub = zsock_resolve(self->pub);
+        /* PUB never blocks: past its high-water mark it drops, as documented. */
+        if (zmq_send(pub, "state", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(pub, self->scratch.data, self->scratch.size, ZMQ_DONTWAIT) < 0)
+            rc = -1;
+        else
+            self->stats.published++;
+    }
+    if (self->sub_changes) {
+        if (!ilp_batch_fits(&self->changes, self->scratch.size)) broker_publish_flush(self);
+        if (ilp_batch_add(&self->changes, self->scratch.data, self->scratch.size) != 0) rc = -1;
+    }
+    return rc;
+}
+
+void broker_publish_flush(broker_t *self)
+{
+    size_t size = 0;
+    const void *body = ilp_batch_array(&self->changes, &size);
+    if (!body) return;
     void *pub = zsock_resolve(self->pub);
     /* PUB never blocks: past its high-water mark it drops, as documented. */
-    if (zmq_send(pub, "state", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(pub, self->scratch.data, self->scratch.size, ZMQ_DONTWAIT) < 0)
-        return -1;
-    self->stats.published++;
-    return 0;
+    if (zmq_send(pub, ILP_TOPIC_CHANGES, strlen(ILP_TOPIC_CHANGES), ZMQ_SNDMORE | ZMQ_DONTWAIT) >=
+            0 &&
+        zmq_send(pub, body, size, ZMQ_DONTWAIT) >= 0)
+        self->stats.published++;
+    ilp_batch_clear(&self->changes);
+}
+
+bool broker_wants_states(broker_t *self)
+{
+    return self->sub_state || self->sub_changes;
 }
 
 bool broker_has_subscriber(broker_t *self, const char *topic)

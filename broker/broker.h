@@ -41,6 +41,9 @@ typedef struct {
                    const char *error, service_t **service_p);
     /* An instance registered (alive) or was dropped (dead, BYE, replaced). May be NULL. */
     void (*instance)(void *arg, const char *extension, const char *instance, bool alive);
+    /* The messages that arrived together were handled (the moment to publish
+     * what they changed; the "changes" publication leaves after it). May be NULL. */
+    void (*drained)(void *arg);
 } broker_handler_t;
 
 typedef struct {
@@ -107,10 +110,19 @@ bool broker_outstanding(broker_t *self, const char *work_id);
 /* Publishes a message built with ilp_msg_pub_*; takes ownership. Returns -1 on failure. */
 int broker_publish(broker_t *self, zmsg_t **msg_p);
 
-/* Publishes a "state" message (ilp_msg_pub_state) without building a zmsg,
- * the service given packed (service_pack's bytes). Returns -1 on failure. */
+/* Publishes an entry's state without building a zmsg, the service given
+ * packed (service_pack's bytes): on "state" at once when someone listens to
+ * it, and into the next "changes" publication when someone listens to that
+ * (see broker_publish_flush). Returns -1 on failure. */
 int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
                          const char *expected, const char *error);
+
+/* Sends the "changes" publication being built, if any. The broker also does
+ * it after each drain of the ROUTER and at each heartbeat tick. */
+void broker_publish_flush(broker_t *self);
+
+/* True when someone listens to states ("state" or "changes"). */
+bool broker_wants_states(broker_t *self);
 
 /* True when some subscriber would receive a publication on that topic (the
  * PUB socket is an XPUB that sees subscriptions). */

@@ -549,6 +549,12 @@ const void *ilp_batch_body(ilp_batch_t *self, size_t *size)
         *size = self->buf.size - S_BATCH_HEAD;
         return self->buf.data + S_BATCH_HEAD;
     }
+    return ilp_batch_array(self, size);
+}
+
+const void *ilp_batch_array(ilp_batch_t *self, size_t *size)
+{
+    if (self->count == 0) return NULL;
     unsigned char *head = (unsigned char *)self->buf.data;
     head[0] = 0xdc;
     head[1] = (unsigned char)(self->count >> 8);
@@ -649,7 +655,19 @@ zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, 
     }
     zframe_t *body = zmsg_next(zmsg);
     if (codec_unpack(zframe_data(body), zframe_size(body), out, err, errlen)) return NULL;
-    if (out->data.type != MSGPACK_OBJECT_MAP) {
+    bool changes = zframe_streq(tframe, ILP_TOPIC_CHANGES);
+    const msgpack_object *obj = &out->data;
+    if (changes && (obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < 1 ||
+                    obj->via.array.size > ILP_MAX_BATCH)) {
+        snprintf(err, errlen, "body: expected an array of 1 to %d maps", ILP_MAX_BATCH);
+        return NULL;
+    }
+    for (uint32_t i = 0; changes && i < obj->via.array.size; i++)
+        if (obj->via.array.ptr[i].type != MSGPACK_OBJECT_MAP) {
+            snprintf(err, errlen, "body[%u]: expected a map", (unsigned)i);
+            return NULL;
+        }
+    if (!changes && obj->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "body: expected a map");
         return NULL;
     }

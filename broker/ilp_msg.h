@@ -24,9 +24,10 @@
 #define ILP_MAX_CREDIT   10000
 #define ILP_MAX_ATTEMPT  1000000
 #define ILP_MAX_CODE     32
-#define ILP_MAX_BATCH    256   /* items of one batched message (an array body) */
-#define ILP_BATCH_BYTES  65536 /* senders keep a batched body below this (so below 65536 objects)  \
-                                */
+#define ILP_MAX_BATCH    256 /* items of one batched message (an array body) */
+#define ILP_BATCH_BYTES                                                                            \
+    65536 /* senders keep a batched body below this (so below 65536 objects)                       \
+           */
 
 /* ERROR codes. */
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
@@ -143,6 +144,8 @@ bool ilp_batch_fits(const ilp_batch_t *self, size_t size);
 int ilp_batch_add(ilp_batch_t *self, const void *item, size_t size);
 /* The body to send (valid until the batch changes); NULL when empty. */
 const void *ilp_batch_body(ilp_batch_t *self, size_t *size);
+/* The same, an array even for one item (the "changes" publication). */
+const void *ilp_batch_array(ilp_batch_t *self, size_t *size);
 
 /* Flags of ilp_msg_decode_frames. */
 #define ILP_DECODE_LEAN                                                                            \
@@ -209,12 +212,16 @@ zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const cha
  * buffer; the service given packed (service_pack's bytes). */
 void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
                             const char *state, const char *expected, const char *error);
+/* changes: [{service, state, expected_state, error}, ...], 1..ILP_MAX_BATCH
+ * state bodies in one publication (built with an ilp_batch_t). */
+#define ILP_TOPIC_CHANGES "changes"
 /* core: {event, core_id} */
 zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id);
 
-/* Decodes a PUB message: topic (new string) and body (msgpack map, decoded into
- * out, whose strings point into the returned frame: keep it while using out).
- * Returns the body frame, or NULL with the reason in err. */
+/* Decodes a PUB message: topic (new string) and body (msgpack map, or for
+ * "changes" an array of 1..ILP_MAX_BATCH maps, decoded into out, whose
+ * strings point into the returned frame: keep it while using out). Returns
+ * the body frame, or NULL with the reason in err. */
 zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, char *err,
                              size_t errlen);
 

@@ -141,10 +141,11 @@ static void s_publish_state(server_t *self, entry_t *e)
                              e->expect_deployed ? "deployed" : "undeployed", e->error);
 }
 
-/* Publishes the state of the entries the last input changed, once each: an
- * input often moves an entry more than once (an EVENT creates it and sends
- * its first WORK), and observers need where it ended up, not the steps it
- * took without waiting for anything. */
+/* Publishes the state of the entries that what was just handled (the
+ * messages that arrived together, a timer) changed, once each: an entry often
+ * moves more than once meanwhile (an EVENT creates it and sends its first
+ * WORK), and observers need where it ended up, not the steps it took without
+ * waiting for anything. Then the "changes" publication leaves. */
 static void s_publish_changes(server_t *self)
 {
     for (size_t i = 0; i < self->npubs; i++) {
@@ -152,6 +153,7 @@ static void s_publish_changes(server_t *self)
         s_publish_state(self, self->pubs[i]);
     }
     self->npubs = 0;
+    broker_publish_flush(self->broker);
 }
 
 static void s_fx_changed(void *arg, const entry_t *entry)
@@ -165,7 +167,7 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
     entry_t *e = (entry_t *)entry;
-    if (e->pub_queued || !broker_has_subscriber(self->broker, "state")) return;
+    if (e->pub_queued || !broker_wants_states(self->broker)) return;
     if (self->npubs == self->pubs_cap) {
         size_t cap = self->pubs_cap ? self->pubs_cap * 2 : 64;
         entry_t **pubs = realloc(self->pubs, cap * sizeof *pubs);
@@ -217,7 +219,6 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
         return;
     }
     self->metrics.events++;
-    s_publish_changes(self);
 }
 
 static void s_observe_latency(server_t *self, int64_t since_us)
@@ -244,13 +245,18 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
         log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
         return;
     }
-    s_publish_changes(self);
     s_observe_latency(self, since_us);
     self->metrics.results++;
     if (error) {
         self->metrics.work_failed++;
         log_warn("core: %s %s failed: %s", extension, work_id, error);
     }
+}
+
+/* What arrived together was handled: publish what it changed. */
+static void s_on_drained(void *arg)
+{
+    s_publish_changes(arg);
 }
 
 /* Inputs: timers ------------------------------------------------------------ */
@@ -557,8 +563,10 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
                            .extensions = config->steps};
-    broker_handler_t handler = {
-        .event = s_on_event, .result = s_on_result, .instance = s_on_instance};
+    broker_handler_t handler = {.event = s_on_event,
+                                .result = s_on_result,
+                                .instance = s_on_instance,
+                                .drained = s_on_drained};
     self->broker = broker_new(&bus, &handler, self);
     if (!self->broker) {
         snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", config->bus.router,

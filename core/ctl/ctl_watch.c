@@ -96,6 +96,24 @@ static int s_watch_json(const s_change_t *change, const char *now)
     return 0;
 }
 
+/* Shows one state change (a map of a "changes" publication). Returns -1
+ * when stdout fails. */
+static int s_on_change(const msgpack_object *map, bool json)
+{
+    char err[256];
+    s_change_t change;
+    if (s_change_decode(map, &change, err, sizeof err) != 0) {
+        fprintf(stderr, "interlookctl: skipping a malformed state change: %s\n", err);
+        return 0;
+    }
+    char now[48];
+    ctl_format_now(now, sizeof now);
+    if ((json ? s_watch_json(&change, now) : s_watch_text(&change, now)) != 0)
+        fprintf(stderr, "interlookctl: out of memory, a change was not shown\n");
+    s_change_clear(&change);
+    return fflush(stdout) != 0 || ferror(stdout) ? -1 : 0;
+}
+
 /* Handles one message from the SUB socket. Returns -1 when stdout fails. */
 static int s_on_message(zmsg_t **msg_p, bool json)
 {
@@ -106,18 +124,9 @@ static int s_on_message(zmsg_t **msg_p, bool json)
     int rc = 0;
     if (!frame) {
         fprintf(stderr, "interlookctl: skipping a malformed publication: %s\n", err);
-    } else if (!strcmp(topic, "state")) { /* subscriptions match a prefix */
-        s_change_t change;
-        if (s_change_decode(&body.data, &change, err, sizeof err) != 0) {
-            fprintf(stderr, "interlookctl: skipping a malformed state publication: %s\n", err);
-        } else {
-            char now[48];
-            ctl_format_now(now, sizeof now);
-            if ((json ? s_watch_json(&change, now) : s_watch_text(&change, now)) != 0)
-                fprintf(stderr, "interlookctl: out of memory, a change was not shown\n");
-            s_change_clear(&change);
-            if (fflush(stdout) != 0 || ferror(stdout)) rc = -1;
-        }
+    } else if (!strcmp(topic, ILP_TOPIC_CHANGES)) { /* subscriptions match a prefix */
+        for (uint32_t i = 0; i < body.data.via.array.size && rc == 0; i++)
+            rc = s_on_change(&body.data.via.array.ptr[i], json);
     }
     msgpack_unpacked_destroy(&body);
     zframe_destroy(&frame);
@@ -135,7 +144,7 @@ int ctl_watch_run(const char *endpoint, bool json)
         return 1;
     }
     zsock_set_linger(sub, 0);
-    zsock_set_subscribe(sub, "state");
+    zsock_set_subscribe(sub, ILP_TOPIC_CHANGES); /* several changes a message */
     if (zsock_connect(sub, "%s", endpoint) != 0) {
         fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n", endpoint,
                 zmq_strerror(errno));
