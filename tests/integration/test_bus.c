@@ -512,6 +512,59 @@ static void test_knows_subscribers(void **state)
     assert_true(test_loop_until(ctx->loop, s_state_listened, ctx, WAIT_MS));
 }
 
+/* Runs the broker until sub gets a message; returns it (NULL: none came). */
+static zmsg_t *s_sub_recv(ctx_t *ctx, zsock_t *sub)
+{
+    s_recv_t recv = {sub, NULL};
+    return test_loop_until(ctx->loop, s_raw_ready, &recv, WAIT_MS) ? recv.msg : NULL;
+}
+
+static bool s_changes_listened(void *arg)
+{
+    ctx_t *ctx = arg;
+    return broker_wants_states(ctx->broker) == (ctx->want > 0);
+}
+
+/* "changes": what was published between two flushes, in one message, only
+ * while someone subscribes to it; "state" subscribers get one message each. */
+static void test_changes_publication(void **state)
+{
+    ctx_t *ctx = *state;
+    assert_false(broker_wants_states(ctx->broker));
+    zsock_t *sub = zsock_new_sub(ctx->publish, ILP_TOPIC_CHANGES);
+    assert_non_null(sub);
+    zsock_set_rcvtimeo(sub, 0);
+    ctx->want = 1;
+    assert_true(test_loop_until(ctx->loop, s_changes_listened, ctx, WAIT_MS));
+    assert_false(broker_has_subscriber(ctx->broker, "state"));
+    const char *svc = "\x81\xa4name\xa3web"; /* {name: "web"} */
+    assert_int_equal(broker_publish_state(ctx->broker, svc, 10, "noop.a", "deployed", NULL), 0);
+    assert_int_equal(broker_publish_state(ctx->broker, svc, 10, "deployed", "deployed", NULL), 0);
+    broker_publish_flush(ctx->broker);
+    broker_publish_flush(ctx->broker); /* nothing more: no empty publication */
+    zmsg_t *msg = s_sub_recv(ctx, sub);
+    assert_non_null(msg);
+    char *topic = NULL, err[256];
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    zframe_t *body = ilp_msg_pub_decode(msg, &topic, &up, err, sizeof err);
+    assert_non_null(body);
+    assert_string_equal(topic, "changes");
+    assert_int_equal(up.data.via.array.size, 2);
+    const msgpack_object *second = codec_map_get(&up.data.via.array.ptr[1], "state");
+    assert_non_null(second);
+    assert_int_equal(second->via.str.size, 8);
+    assert_memory_equal(second->via.str.ptr, "deployed", 8);
+    msgpack_unpacked_destroy(&up);
+    zframe_destroy(&body);
+    free(topic);
+    zmsg_destroy(&msg);
+    assert_int_equal(broker_stats(ctx->broker)->published, 2); /* "core started" + this one */
+    zsock_destroy(&sub);
+    ctx->want = 0;
+    assert_true(test_loop_until(ctx->loop, s_changes_listened, ctx, WAIT_MS));
+}
+
 /* Batches (ILP section 2.3): items of one message, handled one by one. */
 typedef struct {
     char ids[64][ILP_MAX_ID + 1];
@@ -739,6 +792,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_frames, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_survives_garbage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_knows_subscribers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_changes_publication, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sdk_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sdk_batch_one, s_setup, s_teardown),

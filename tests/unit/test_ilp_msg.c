@@ -703,7 +703,8 @@ static zframe_t *s_pub_accept(zmsg_t *zmsg, char **topic, msgpack_unpacked *up)
     if (!body) fail_msg("pub_decode refused: %s", err);
     assert_non_null(*topic);
     assert_int_equal(zmsg_size(zmsg), 1);
-    assert_int_equal(up->data.type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(up->data.type,
+                     strcmp(*topic, ILP_TOPIC_CHANGES) ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY);
     return body;
 }
 
@@ -838,7 +839,54 @@ static const pub_case_t s_pub_refused[] = {
     {2, "core", "hex:81 a1 61", "truncated"},
     {2, "", "{}", "topic of 0 bytes"},
     {2, "'t'*81", "{}", "topic of 81 bytes"},
+    /* "changes": an array of 1..256 maps, nothing else */
+    {2, "changes", "{}", "body: expected an array of 1 to 256 maps"},
+    {2, "changes", "[]", "body: expected an array of 1 to 256 maps"},
+    {2, "changes", "[{}, 5]", "body[1]: expected a map"},
+    {2, "changesx", "[{}]", "body: expected a map"},
 };
+
+/* "changes": several state bodies in one publication, built with ilp_batch_t. */
+static void test_pub_changes(void **state)
+{
+    (void)state;
+    service_t *service = s_service(1);
+    msgpack_sbuffer packed, buf;
+    msgpack_sbuffer_init(&packed);
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
+    service_pack(service, &pk);
+    ilp_batch_t batch;
+    ilp_batch_init(&batch);
+    const char *states[] = {"ipam.ipalloc", "deployed"};
+    for (int n = 1; n <= 2; n++) {
+        ilp_msg_pack_pub_state(&buf, packed.data, packed.size, states[n - 1], "deployed", NULL);
+        assert_int_equal(ilp_batch_add(&batch, buf.data, buf.size), 0);
+        size_t size = 0;
+        const void *data = ilp_batch_array(&batch, &size); /* an array even for one */
+        zmsg_t *zmsg = zmsg_new();
+        zmsg_addstr(zmsg, ILP_TOPIC_CHANGES);
+        zmsg_addmem(zmsg, data, size);
+        char *topic;
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        zframe_t *body = s_pub_accept(zmsg, &topic, &up);
+        zmsg_destroy(&zmsg);
+        assert_string_equal(topic, "changes");
+        assert_int_equal(up.data.type, MSGPACK_OBJECT_ARRAY);
+        assert_int_equal(up.data.via.array.size, n);
+        for (int k = 0; k < n; k++)
+            s_assert_str_field(&up.data.via.array.ptr[k], "state", states[k]);
+        msgpack_unpacked_destroy(&up);
+        zframe_destroy(&body);
+        free(topic);
+    }
+    ilp_batch_destroy(&batch);
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_sbuffer_destroy(&packed);
+    service_destroy(&service);
+}
 
 static void test_pub_refused(void **state)
 {
@@ -1255,7 +1303,7 @@ int main(void)
         cmocka_unit_test(test_pub_state),      cmocka_unit_test(test_pub_core),
         cmocka_unit_test(test_pub_refused),    cmocka_unit_test(test_wire),
         cmocka_unit_test(test_decode_batch),   cmocka_unit_test(test_batch_builder),
-        cmocka_unit_test(test_batch_keys),
+        cmocka_unit_test(test_batch_keys),     cmocka_unit_test(test_pub_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
