@@ -21,7 +21,9 @@
  *        (bench_core --raw-echo ENDPOINT is its own cross-process echo)
  *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
- * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed.
+ * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed;
+ * BENCH_BATCH=N sets core.bus.batch of the whole stack (default 64; 1: no
+ * ILP batches, one item per message as with an extension of an older release).
  * Exit status: 0 figures printed (whatever the targets), 1 a run could not be
  * set up or did not complete, 2 bad usage. */
 #define _GNU_SOURCE /* memmem */
@@ -69,6 +71,7 @@
 #define S_TMPFS_MAGIC    0x01021994
 
 static char s_bindir[4096];   /* BUILD/bin, next to BUILD/bench/bench_core */
+static int s_batch = 64;      /* core.bus.batch of the stack (BENCH_BATCH) */
 static char s_strace[4096];   /* strace to count the allocator's fsyncs; "" when none */
 static bool s_strace_seccomp; /* it stops the allocator on the traced calls only */
 
@@ -918,10 +921,10 @@ static int s_setup(s_run_t *run)
                  "  listen: 127.0.0.1:%d\n"
                  "  workflowSteps: %s\n"
                  "  workflowEntriesFile: %s/var/entries.db\n"
-                 "  bus: { router: %s, publish: %s }\n",
+                 "  bus: { router: %s, publish: %s, batch: %d }\n",
                  run->dir, ports[0],
                  run->ipalloc ? "provider.bench,ipam.ipalloc" : "provider.bench,noop.a,noop.b",
-                 run->dir, run->router, run->publish);
+                 run->dir, run->router, run->publish, s_batch);
     if (run->ipalloc)
         snprintf(text + len, sizeof text - (size_t)len,
                  "ipam:\n"
@@ -1001,7 +1004,8 @@ static int s_setup(s_run_t *run)
                               .instance = "provider-bench-1",
                               .credit = 1,
                               .router_endpoint = run->router,
-                              .publish_endpoint = run->publish};
+                              .publish_endpoint = run->publish,
+                              .batch = (uint32_t)s_batch};
     ilp_client_handler_t handler = {0};
     run->client = ilp_client_new(&cc, &handler, run);
     if (!run->client) return -1;
@@ -1682,6 +1686,16 @@ int main(int argc, char *argv[])
         ms[nipalloc++] = 10000;
         ms[nipalloc++] = 50000;
     }
+    const char *batch_env = getenv("BENCH_BATCH");
+    if (batch_env) {
+        char *end;
+        long b = strtol(batch_env, &end, 10);
+        if (*end || b < 1 || b > ILP_MAX_BATCH) {
+            fprintf(stderr, "bench_core: BENCH_BATCH: expected 1 to %d\n", ILP_MAX_BATCH);
+            return 2;
+        }
+        s_batch = (int)b;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("command:");
     for (int i = 0; i < argc; i++)
@@ -1713,6 +1727,7 @@ int main(int argc, char *argv[])
 
     zframe_t *body = s_work_body(ns[nruns - 1] - 1);
     if (!body) return 1;
+    printf("core.bus.batch: %d (BENCH_BATCH)\n", s_batch);
     printf("message: 3 frames \"ILP1\", \"WORK\", msgpack body of %zu bytes (service with one "
            "target and one alias)\n",
            zframe_size(body));
