@@ -1293,17 +1293,136 @@ static void test_batch_keys(void **state)
     }
 }
 
+/* Mutated batches: whatever the bytes, ilp_msg_decode_batch either refuses
+ * the message whole (no item handed over) or hands over exactly the number
+ * of items it returns, each decoded or with a reason; under ASan, it reads
+ * nothing out of bounds and leaks nothing. */
+typedef struct {
+    int calls, decoded, bad_without_reason;
+} s_fuzz_count_t;
+
+static void s_count_item(void *arg, ilp_msg_t *msg, const char *why, const char *id)
+{
+    s_fuzz_count_t *c = arg;
+    c->calls++;
+    if (msg)
+        c->decoded++;
+    else if (!why || !*why || (id && strlen(id) > ILP_MAX_ID))
+        c->bad_without_reason++;
+}
+
+static uint64_t s_fuzz_state = 0x2545f4914f6cdd1dULL;
+static uint32_t s_fuzz_rand(void)
+{
+    s_fuzz_state ^= s_fuzz_state << 13;
+    s_fuzz_state ^= s_fuzz_state >> 7;
+    s_fuzz_state ^= s_fuzz_state << 17;
+    return (uint32_t)s_fuzz_state;
+}
+
+static void test_decode_batch_mutated(void **state)
+{
+    (void)state;
+    /* Seeds: a WORK batch, a RESULT batch, an EVENT batch, one map. */
+    service_t *service = s_service(1);
+    msgpack_sbuffer seeds[4];
+    const char *cmds[4] = {"WORK", "RESULT", "EVENT", "RESULT"};
+    for (int k = 0; k < 4; k++) {
+        msgpack_sbuffer_init(&seeds[k]);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &seeds[k], msgpack_sbuffer_write);
+        int items = k == 3 ? 1 : 3;
+        if (k < 3) msgpack_pack_array(&pk, (size_t)items);
+        for (int i = 0; i < items; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "w-%d", i);
+            ilp_msg_t msg = {.cmd = k == 0   ? ILP_WORK
+                                    : k == 2 ? ILP_EVENT
+                                             : ILP_RESULT,
+                             .id = id,
+                             .action = ILP_ACTION_ADD,
+                             .attempt = 1,
+                             .error = i == 1 ? "failed" : NULL,
+                             .service = service};
+            msgpack_sbuffer one;
+            msgpack_sbuffer_init(&one);
+            assert_int_equal(ilp_msg_pack_body(&msg, &one), 0);
+            msgpack_sbuffer_write(&seeds[k], one.data, one.size);
+            msgpack_sbuffer_destroy(&one);
+        }
+    }
+    msgpack_zone zone;
+    assert_true(msgpack_zone_init(&zone, 2048));
+    int whole_refusals = 0, items_seen = 0;
+    for (int round = 0; round < 20000; round++) {
+        int k = (int)(s_fuzz_rand() % 4);
+        size_t size = seeds[k].size;
+        unsigned char buf[4096];
+        assert_true(size <= sizeof buf - 16);
+        memcpy(buf, seeds[k].data, size);
+        int mutations = 1 + (int)(s_fuzz_rand() % 4);
+        for (int m = 0; m < mutations && size > 0; m++) {
+            size_t at = s_fuzz_rand() % size;
+            switch (s_fuzz_rand() % 4) {
+            case 0:
+                buf[at] = (unsigned char)s_fuzz_rand();
+                break; /* any byte */
+            case 1:
+                buf[at] ^= (unsigned char)(1u << (s_fuzz_rand() % 8));
+                break;
+            case 2:
+                size = at;
+                break; /* truncated */
+            default:   /* a msgpack type byte where a value was */
+                buf[at] = (unsigned char)(0xc0 + s_fuzz_rand() % 0x20);
+            }
+        }
+        ilp_frame_t frames[3] = {{"ILP1", 4}, {cmds[k], strlen(cmds[k])}, {buf, size}};
+        s_fuzz_count_t count = {0};
+        char err[300] = "";
+        unsigned flags = round % 2 ? ILP_DECODE_LEAN : 0;
+        int rc = ilp_msg_decode_batch(frames, 3, round % 3 ? &zone : NULL, flags, s_count_item,
+                                      &count, err, sizeof err);
+        if (rc < 0) {
+            assert_int_equal(count.calls, 0);
+            if (!*err) fail_msg("round %d: refused without a reason", round);
+            whole_refusals++;
+        } else {
+            assert_true(rc >= 1 && rc <= ILP_MAX_BATCH);
+            assert_int_equal(count.calls, rc);
+            assert_int_equal(count.bad_without_reason, 0);
+            items_seen += rc;
+        }
+    }
+    /* Both outcomes happened: the mutations reach past the framing. */
+    assert_true(whole_refusals > 1000);
+    assert_true(items_seen > 1000);
+    msgpack_zone_destroy(&zone);
+    for (int k = 0; k < 4; k++)
+        msgpack_sbuffer_destroy(&seeds[k]);
+    service_destroy(&service);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_encode_defaults),
-        cmocka_unit_test(test_encode_refused), cmocka_unit_test(test_decode_refused),
-        cmocka_unit_test(test_decode_lenient), cmocka_unit_test(test_names),
-        cmocka_unit_test(test_ext_name_valid), cmocka_unit_test(test_pub_refresh),
-        cmocka_unit_test(test_pub_state),      cmocka_unit_test(test_pub_core),
-        cmocka_unit_test(test_pub_refused),    cmocka_unit_test(test_wire),
-        cmocka_unit_test(test_decode_batch),   cmocka_unit_test(test_batch_builder),
-        cmocka_unit_test(test_batch_keys),     cmocka_unit_test(test_pub_changes),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_encode_defaults),
+        cmocka_unit_test(test_encode_refused),
+        cmocka_unit_test(test_decode_refused),
+        cmocka_unit_test(test_decode_lenient),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_ext_name_valid),
+        cmocka_unit_test(test_pub_refresh),
+        cmocka_unit_test(test_pub_state),
+        cmocka_unit_test(test_pub_core),
+        cmocka_unit_test(test_pub_refused),
+        cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_decode_batch),
+        cmocka_unit_test(test_batch_builder),
+        cmocka_unit_test(test_batch_keys),
+        cmocka_unit_test(test_pub_changes),
+        cmocka_unit_test(test_decode_batch_mutated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
