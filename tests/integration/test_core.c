@@ -377,6 +377,59 @@ static void test_python_peer_joins(void **state)
     json_decref(exts);
 }
 
+/* The value of a counter in the core's /metrics, -1 when absent. */
+static long long s_metric(ctx_t *ctx, const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/metrics", ctx->api);
+    long status = 0;
+    char *text = test_http_get(url, &status);
+    long long value = -1;
+    size_t len = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, name, len) && p[len] == ' ') value = atoll(p + len + 1);
+    free(text);
+    return value;
+}
+
+/* The Python peer with --batch (docs/protocol.md section 2.3): it asks for
+ * WORK batches, takes them, and answers with RESULT batches. */
+static void test_python_peer_batches(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    const char *args[] = {"tests/peers/ilp_echo.py",
+                          "--router",
+                          ctx->router,
+                          "--publish",
+                          ctx->publish,
+                          "--name",
+                          "provisioner.echo",
+                          "--instance",
+                          "py-b",
+                          "--credit",
+                          "40",
+                          "--batch",
+                          "8",
+                          NULL};
+    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    assert_true(ctx->echo[0] > 0);
+    s_start_inject(ctx);
+    s_say(ctx, "add-many pb- 200\n");
+    s_wait_state(ctx, "deployed", 200);
+    s_say(ctx, "delete-many pb- 200\n");
+    s_wait_state(ctx, "undeployed", 200);
+    /* The peer is the only one to get WORK: the batches sent went to it. Its
+     * 400 RESULTs came in far fewer messages than 400 (everything the core
+     * received, heartbeats and the injector's EVENTs included, is counted). */
+    long long out = s_metric(ctx, "interlook_bus_batches_sent_total");
+    long long results = s_metric(ctx, "interlook_results_total");
+    long long msgs = s_metric(ctx, "interlook_bus_messages_received_total");
+    if (out <= 0 || results != 400 || msgs <= 0 || msgs >= 200)
+        fail_msg("WORK batches sent %lld, results %lld, messages received %lld", out, results,
+                 msgs);
+}
+
 /* SIGTERM stops each process cleanly and quickly: exit status 0 (under the
  * sanitizers, a leak or an error would make it non-zero), state saved. */
 static void test_clean_shutdown(void **state)
@@ -536,6 +589,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
     };

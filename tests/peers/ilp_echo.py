@@ -7,6 +7,10 @@ It answers every WORK with a RESULT carrying the service it received,
 unchanged.  With a `provider.*` name and --provider-events N it also reports
 the services py-0 .. py-(N-1) and answers refresh requests for them.
 
+Batches (section 2.3): with --batch N (N > 1) it asks for WORK batches of N
+in HELLO, takes a WORK body that is an array of maps, and sends its RESULTs
+in arrays of at most min(N, the WELCOME's batch) items (under 64 KiB).
+
 Reliability (protocol.md section 5): heartbeats both ways; a core silent for
 liveness x heartbeat means a new DEALER and HELLO, repeated with back-off
 until WELCOME; HELLO again on ERROR code unknown-peer and on a `core` publication
@@ -31,6 +35,7 @@ SIGNATURE = b"ILP1"
 VERSION = "ilp_echo.py/1"
 MAX_FRAME = 1048576                        # 1 MiB, section 1 and 2
 CORE_COMMANDS = (b"WELCOME", b"DENIED", b"WORK", b"HEARTBEAT", b"ERROR")
+MAX_BATCH, BATCH_BYTES = 256, 65536        # section 2.3
 OWN_HEARTBEAT, OWN_LIVENESS = 1.0, 3       # section 5: used before WELCOME
 BACKOFF_START, BACKOFF_CAP = 0.1, 30.0     # section 5
 NAME_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\Z")
@@ -50,8 +55,9 @@ def _first_wins(pairs):
     return body
 
 
-def decode(frame):
-    """One body frame -> dict, with the bounds of section 2."""
+def decode(frame, batch_ok=False):
+    """One body frame -> dict (or, when batch_ok, a list of 1-256 dicts: a
+    batch, section 2.3), with the bounds of section 2."""
     if len(frame) > MAX_FRAME:
         raise Malformed("frame larger than 1 MiB")
     try:                                   # unpackb refuses trailing bytes (ExtraData)
@@ -62,7 +68,10 @@ def decode(frame):
         raise
     except Exception as e:
         raise Malformed(f"bad msgpack ({type(e).__name__}: {e})") from None
-    if not isinstance(body, dict):
+    if batch_ok and isinstance(body, list):
+        if not 1 <= len(body) <= MAX_BATCH or not all(isinstance(b, dict) for b in body):
+            raise Malformed("a batch is an array of 1 to 256 maps")
+    elif not isinstance(body, dict):
         raise Malformed("the body is not a map")
     count, stack = 0, [(body, 1)]          # iterative: no recursion limit to hit
     while stack:
@@ -118,6 +127,7 @@ class Echo:
             self.sub.setsockopt(zmq.SUBSCRIBE, topic)
         self.poller.register(self.sub, zmq.POLLIN)
         self.registered, self.core_id, self.stop = False, None, False
+        self.core_batch = 1                 # RESULTs the core takes in one message
         self.hb, self.liveness = OWN_HEARTBEAT, OWN_LIVENESS
         self.backoff, self.next_hello, self.heard = BACKOFF_START, 0.0, False
         self.last_recv = self.last_send = time.monotonic()
@@ -159,8 +169,11 @@ class Echo:
             self.backoff = BACKOFF_START
         self.registered, self.heard = False, False
         self.hb, self.liveness = OWN_HEARTBEAT, OWN_LIVENESS
-        self.send(b"HELLO", {"name": self.a.name, "instance": self.a.instance,
-                             "version": VERSION, "credit": self.a.credit})
+        hello = {"name": self.a.name, "instance": self.a.instance,
+                 "version": VERSION, "credit": self.a.credit}
+        if self.a.batch > 1:
+            hello["batch"] = self.a.batch
+        self.send(b"HELLO", hello)
         self.next_hello = time.monotonic() + self.hb * self.liveness + self.backoff
         self.backoff = min(self.backoff * 2, BACKOFF_CAP)
 
@@ -168,6 +181,27 @@ class Echo:
         """Send a RESULT or EVENT now, or keep it until the next WELCOME."""
         if not (self.registered and self.send(cmd, body)):
             (self.results if cmd == b"RESULT" else self.events)[key] = body
+
+    def emit_results(self, results):
+        """Send due RESULTs, several in one message when both sides take
+        batches; what cannot leave is kept until the next WELCOME."""
+        size = min(self.a.batch, self.core_batch)
+        if size <= 1 or not self.registered:
+            for wid, result in results:
+                self.emit(b"RESULT", wid, result)
+            return
+        while results:
+            chunk, nbytes = [], 0
+            while results and len(chunk) < size:
+                n = len(msgpack.packb(results[0][1], use_bin_type=True))
+                if chunk and nbytes + n > BATCH_BYTES - 3:
+                    break
+                chunk.append(results.pop(0))
+                nbytes += n
+            body = chunk[0][1] if len(chunk) == 1 else [r for _, r in chunk]
+            if not self.send(b"RESULT", body):
+                for wid, result in chunk:
+                    self.results[wid] = result
 
     def flush(self):
         for store, cmd in ((self.results, b"RESULT"), (self.events, b"EVENT")):
@@ -181,14 +215,20 @@ class Echo:
         self.last_recv, self.heard = time.monotonic(), True   # any message is life
         if len(frames) != 3 or frames[0] != SIGNATURE or frames[1] not in CORE_COMMANDS:
             raise Malformed(f"refused: {len(frames)} frames {short(frames[:2])}")
-        body = decode(frames[2])
+        body = decode(frames[2], batch_ok=frames[1] == b"WORK" and self.a.batch > 1)
         if self.a.log:
             self.log(f"<- {frames[1].decode()} {short(body)}")
-        getattr(self, "on_" + frames[1].decode().lower())(body)
+        handler = getattr(self, "on_" + frames[1].decode().lower())
+        for item in body if isinstance(body, list) else [body]:
+            try:                                   # a bad item does not spoil the others
+                handler(item)
+            except Malformed as e:
+                self.log(f"malformed item ignored: {e}")
 
     def on_welcome(self, body):
         hb, liveness = uint(body, "heartbeat_ms", 10, 3600000), uint(body, "liveness", 1, 100)
         self.core_id = text(body, "core_id", 0, 64)
+        self.core_batch = uint(body, "batch", 1, MAX_BATCH) if body.get("batch") is not None else 1
         self.hb, self.liveness, self.registered = hb / 1000, liveness, True
         self.backoff = BACKOFF_START
         for name, svc in self.services.items():    # providers re-report after every WELCOME
@@ -260,10 +300,10 @@ class Echo:
     # -- main loop -------------------------------------------------------
     def timers(self):
         now = time.monotonic()
-        for wid, (due, result) in list(self.working.items()):
-            if due <= now:
-                del self.working[wid]
-                self.emit(b"RESULT", wid, result)
+        due = [(wid, result) for wid, (t, result) in self.working.items() if t <= now]
+        for wid, _ in due:
+            del self.working[wid]
+        self.emit_results(due)
         if self.registered:
             if now - self.last_recv >= self.hb * self.liveness:
                 self.log("the core is silent: new DEALER and HELLO")
@@ -315,6 +355,7 @@ def main():
     p.add_argument("--name", default="provisioner.echo")
     p.add_argument("--instance", default=f"{socket.gethostname()}-{os.getpid()}")
     p.add_argument("--credit", type=int, default=10)
+    p.add_argument("--batch", type=int, default=1, help="WORK/RESULT items per message (1-256)")
     p.add_argument("--provider-events", type=int, default=0, metavar="N")
     p.add_argument("--delay-ms", type=int, default=0, help="hold each RESULT this long (tests)")
     p.add_argument("--log", action="store_true", help="one line per received command on stderr")
@@ -325,6 +366,8 @@ def main():
         p.error("--instance: 1-128 bytes without control characters")
     if not 1 <= a.credit <= 10000:
         p.error("--credit: from 1 to 10000")
+    if not 1 <= a.batch <= MAX_BATCH:
+        p.error("--batch: from 1 to 256")
     if a.provider_events < 0 or a.provider_events > 57535 or a.delay_ms < 0:
         p.error("--provider-events and --delay-ms must be >= 0 (ports stay <= 65535)")
     Echo(a).run()
