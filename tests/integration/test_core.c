@@ -338,27 +338,25 @@ static void test_inject_once_without_core(void **state)
     free(out);
 }
 
+/* The Python peer as the echo step: its instance id, credit and batch size. */
+static void s_start_python_peer(ctx_t *ctx, const char *instance, const char *credit,
+                                const char *batch)
+{
+    const char *peer = "tests/peers/ilp_echo.py";
+    assert_int_equal(access(peer, R_OK), 0);
+    const char *args[] = {peer,     "--router",         ctx->router,  "--publish", ctx->publish,
+                          "--name", "provisioner.echo", "--instance", instance,    "--credit",
+                          credit,   "--batch",          batch,        NULL};
+    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    assert_true(ctx->echo[0] > 0);
+}
+
 /* The Python peer, written from docs/protocol.md alone, does the echo step. */
 static void test_python_peer_joins(void **state)
 {
     ctx_t *ctx = *state;
-    const char *peer = "tests/peers/ilp_echo.py";
-    assert_int_equal(access(peer, R_OK), 0);
     s_start_core(ctx);
-    const char *args[] = {peer,
-                          "--router",
-                          ctx->router,
-                          "--publish",
-                          ctx->publish,
-                          "--name",
-                          "provisioner.echo",
-                          "--instance",
-                          "py-1",
-                          "--credit",
-                          "20",
-                          NULL};
-    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
-    assert_true(ctx->echo[0] > 0);
+    s_start_python_peer(ctx, "py-1", "20", "1");
     s_start_inject(ctx);
     s_say(ctx, "add-many py- 50\n");
     s_wait_state(ctx, "deployed", 50);
@@ -398,22 +396,7 @@ static void test_python_peer_batches(void **state)
 {
     ctx_t *ctx = *state;
     s_start_core(ctx);
-    const char *args[] = {"tests/peers/ilp_echo.py",
-                          "--router",
-                          ctx->router,
-                          "--publish",
-                          ctx->publish,
-                          "--name",
-                          "provisioner.echo",
-                          "--instance",
-                          "py-b",
-                          "--credit",
-                          "40",
-                          "--batch",
-                          "8",
-                          NULL};
-    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
-    assert_true(ctx->echo[0] > 0);
+    s_start_python_peer(ctx, "py-b", "40", "8");
     s_start_inject(ctx);
     s_say(ctx, "add-many pb- 200\n");
     s_wait_state(ctx, "deployed", 200);
