@@ -75,7 +75,8 @@ int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *s
 /* Between these two calls, RESULTs and EVENTs are sent together, several in
  * one message (when the core takes batches), instead of one message each:
  * for a burst of events or answers. The client does it by itself around the
- * handling of what it receives. Calls nest; the last end sends. */
+ * handling of what it receives. Calls nest; the last end sends. End a batch
+ * in the callback that began it: nothing leaves while one is open. */
 void ilp_client_batch_begin(ilp_client_t *self);
 void ilp_client_batch_end(ilp_client_t *self);
 
