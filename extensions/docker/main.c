@@ -1,12 +1,11 @@
 /* interlook-docker: the provider.docker extension. Watches a Docker Engine
  * (containers, or Swarm services) for services labelled for publishing and
  * reports them to the core. Talks to the Engine API with GET requests only. */
-#include "broker/bus_config.h"
+#include "broker/ext_cli.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "extensions/docker/provider.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static void s_usage(FILE *out)
@@ -31,77 +30,30 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"name", required_argument, NULL, 'n'},
-        {"instance", required_argument, NULL, 'i'}, {"router", required_argument, NULL, 'R'},
-        {"publish", required_argument, NULL, 'P'},  {"log-level", required_argument, NULL, 'l'},
-        {"check-config", no_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
-    const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
-    const char *publish = NULL, *level_arg = NULL;
-    int check = 0, opt;
-    while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'i':
-            instance = optarg;
-            break;
-        case 'R':
-            router = optarg;
-            break;
-        case 'P':
-            publish = optarg;
-            break;
-        case 'l':
-            level_arg = optarg;
-            break;
-        case 'k':
-            check = 1;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case 'V':
-            printf("interlook-docker %s\n", INTERLOOK_VERSION);
-            return 0;
-        default:
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "interlook-docker: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    char err[1024];
-    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    const ext_cli_spec_t spec = {.prog = "interlook-docker",
+                                 .name = "provider.docker",
+                                 .usage = s_usage,
+                                 .check_config = true};
+    ext_cli_t cli;
     provider_config_t pc = {0};
-    bus_config_t bus;
-    log_level_t level = LOG_LEVEL_INFO;
+    log_level_t level;
+    char err[1024];
     int rc = 2;
-    if (!cfg || provider_config_load(&pc, cfg, err, sizeof err) != 0 ||
-        bus_config_load(&bus, cfg, err, sizeof err) != 0) {
+    if (ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0) goto done;
+    rc = 2;
+    if (provider_config_load(&pc, cli.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlook-docker: %s\n", err);
         goto done;
     }
-    if (log_level_parse(level_arg ? level_arg : pc.log_level, &level) != 0) {
-        fprintf(stderr, "interlook-docker: log level '%s' (use debug|info|warn|error)\n",
-                level_arg ? level_arg : pc.log_level);
-        goto done;
-    }
-    if (check) {
-        printf("%s: configuration OK\n", path ? path : "(defaults)");
+    if (ext_cli_log_level(&cli, spec.prog, pc.log_level, &level) != 0) goto done;
+    if (cli.check) {
+        printf("%s: configuration OK\n", cli.path ? cli.path : "(defaults)");
         rc = 0;
         goto done;
     }
     log_setup("interlook-docker", level, "stderr");
     zsys_init();
-    ilp_client_config_t cc = bus_config_client(&bus, name, instance, 1, router, publish);
+    ilp_client_config_t cc = ext_cli_client(&cli, 1);
     provider_t *provider = provider_new(&pc, &cc, err, sizeof err);
     if (!provider) {
         fprintf(stderr, "interlook-docker: %s\n", err);
@@ -111,6 +63,6 @@ int main(int argc, char *argv[])
     provider_destroy(&provider);
 done:
     provider_config_clear(&pc);
-    config_destroy(&cfg);
+    ext_cli_clear(&cli);
     return rc;
 }

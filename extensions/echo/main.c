@@ -6,13 +6,12 @@
  *   provisioner:
  *     echo: { name: provisioner.echo, credit: 10, delay: 0ms }
  * Command-line options override the file. */
-#include "broker/bus_config.h"
+#include "broker/ext_cli.h"
 #include "broker/ilp_client.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,124 +88,92 @@ static void s_usage(FILE *out)
         BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
 }
 
+/* --credit and --delay, read once the file is (the command line wins). */
+typedef struct {
+    const char *credit;
+    const char *delay;
+} s_own_t;
+
+static int s_on_own(void *arg, int value, const char *optarg)
+{
+    s_own_t *own = arg;
+    if (value == EXT_CLI_OWN)
+        own->credit = optarg;
+    else
+        own->delay = optarg;
+    return 0;
+}
+
+/* provisioner.echo from the file, then --credit and --delay. 0, or -1 after
+ * saying why on stderr. */
+static int s_settings(config_t *cfg, const s_own_t *own, const char **name, int64_t *credit,
+                      int64_t *delay, const char **level)
+{
+    static const char *const known[] = {"name", "credit", "delay", "logLevel", NULL};
+    if (config_check_keys(cfg, "provisioner.echo", known) ||
+        config_string(cfg, "provisioner.echo.name", "provisioner.echo", name) ||
+        config_int(cfg, "provisioner.echo.credit", 10, 1, ILP_MAX_CREDIT, credit) ||
+        config_duration(cfg, "provisioner.echo.delay", 0, delay) ||
+        config_string(cfg, "provisioner.echo.logLevel", "info", level)) {
+        fprintf(stderr, "interlook-echo: %s\n", config_error(cfg));
+        return -1;
+    }
+    if (own->credit) {
+        char *end;
+        *credit = strtol(own->credit, &end, 10);
+        if (*end || *credit < 1 || *credit > ILP_MAX_CREDIT) {
+            fprintf(stderr, "interlook-echo: --credit: expected 1..%d\n", ILP_MAX_CREDIT);
+            return -1;
+        }
+    }
+    if (own->delay && config_parse_duration(own->delay, delay) != 0) {
+        fprintf(stderr, "interlook-echo: --delay: '%s' is not a duration (e.g. 500ms)\n",
+                own->delay);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"name", required_argument, NULL, 'n'},
-                                            {"instance", required_argument, NULL, 'i'},
-                                            {"credit", required_argument, NULL, 'C'},
-                                            {"delay", required_argument, NULL, 'D'},
-                                            {"router", required_argument, NULL, 'R'},
-                                            {"publish", required_argument, NULL, 'P'},
-                                            {"log-level", required_argument, NULL, 'l'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
-    const char *path = NULL, *name = NULL, *instance = NULL, *router = NULL, *publish = NULL;
-    const char *credit_arg = NULL, *delay_arg = NULL, *level_arg = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:n:i:l:hV", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'i':
-            instance = optarg;
-            break;
-        case 'C':
-            credit_arg = optarg;
-            break;
-        case 'D':
-            delay_arg = optarg;
-            break;
-        case 'R':
-            router = optarg;
-            break;
-        case 'P':
-            publish = optarg;
-            break;
-        case 'l':
-            level_arg = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case 'V':
-            printf("interlook-echo %s\n", INTERLOOK_VERSION);
-            return 0;
-        default:
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "interlook-echo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    char err[512];
-    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
-    if (!cfg) {
-        fprintf(stderr, "interlook-echo: %s\n", err);
-        return 2;
-    }
-    static const char *const known[] = {"name", "credit", "delay", "logLevel", NULL};
-    bus_config_t bus;
-    const char *level_text = NULL, *cfg_name = NULL;
+    static const struct option own_options[] = {{"credit", required_argument, NULL, EXT_CLI_OWN},
+                                                {"delay", required_argument, NULL, EXT_CLI_OWN + 1},
+                                                {NULL, 0, NULL, 0}};
+    s_own_t own = {0};
+    const ext_cli_spec_t spec = {.prog = "interlook-echo",
+                                 .usage = s_usage,
+                                 .own = own_options,
+                                 .on_own = s_on_own,
+                                 .arg = &own};
+    ext_cli_t cli;
+    int status = 2;
+    const char *cfg_name = NULL, *level_text = NULL;
     int64_t credit = 10, delay = 0;
-    log_level_t level = LOG_LEVEL_INFO;
-    if (bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
-        ((config_check_keys(cfg, "provisioner.echo", known) ||
-          config_string(cfg, "provisioner.echo.name", "provisioner.echo", &cfg_name) ||
-          config_int(cfg, "provisioner.echo.credit", 10, 1, ILP_MAX_CREDIT, &credit) ||
-          config_duration(cfg, "provisioner.echo.delay", 0, &delay) ||
-          config_string(cfg, "provisioner.echo.logLevel", "info", &level_text)) &&
-         snprintf(err, sizeof err, "%s", config_error(cfg)))) {
-        fprintf(stderr, "interlook-echo: %s\n", err);
-        config_destroy(&cfg);
-        return 2;
-    }
-    if (credit_arg) {
-        char *end;
-        credit = strtol(credit_arg, &end, 10);
-        if (*end || credit < 1 || credit > ILP_MAX_CREDIT) {
-            fprintf(stderr, "interlook-echo: --credit: expected 1..%d\n", ILP_MAX_CREDIT);
-            config_destroy(&cfg);
-            return 2;
-        }
-    }
-    if (delay_arg && config_parse_duration(delay_arg, &delay) != 0) {
-        fprintf(stderr, "interlook-echo: --delay: '%s' is not a duration (e.g. 500ms)\n",
-                delay_arg);
-        config_destroy(&cfg);
-        return 2;
-    }
-    if (level_arg) level_text = level_arg;
-    if (log_level_parse(level_text, &level) != 0) {
-        fprintf(stderr, "interlook-echo: log level '%s' (use debug|info|warn|error)\n", level_text);
-        config_destroy(&cfg);
-        return 2;
+    log_level_t level;
+    if (ext_cli_parse(&cli, &spec, argc, argv, &status) != 0 ||
+        s_settings(cli.cfg, &own, &cfg_name, &credit, &delay, &level_text) != 0 ||
+        ext_cli_log_level(&cli, spec.prog, level_text, &level) != 0) {
+        ext_cli_clear(&cli);
+        return status;
     }
     log_setup("interlook-echo", level, "stderr");
-
-    ilp_client_config_t cc = bus_config_client(&bus, name ? name : cfg_name, instance,
-                                               (uint32_t)credit, router, publish);
+    if (!cli.name) cli.name = cfg_name;
+    ilp_client_config_t cc = ext_cli_client(&cli, (uint32_t)credit);
     echo_t echo = {.delay_ms = delay};
     echo.held = zlistx_new();
     zlistx_set_destructor(echo.held, (zlistx_destructor_fn *)s_held_free);
     ilp_client_handler_t handler = {.work = s_on_work};
     zsys_init();
     echo.client = ilp_client_new(&cc, &handler, &echo);
-    config_destroy(&cfg);
     if (!echo.client) {
         zlistx_destroy(&echo.held);
+        ext_cli_clear(&cli);
         return 2;
     }
     ilp_client_run(echo.client);
     log_info("echo: stopping");
     ilp_client_destroy(&echo.client);
     zlistx_destroy(&echo.held);
+    ext_cli_clear(&cli);
     return 0;
 }

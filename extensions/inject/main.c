@@ -12,13 +12,12 @@
  * Like a real provider it re-reports everything it holds after each WELCOME
  * and answers refresh requests (add if it holds the service, delete if not).
  * It is the test peer of the core and a tool to inject services by hand. */
-#include "broker/bus_config.h"
+#include "broker/ext_cli.h"
 #include "broker/ilp_client.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,80 +246,47 @@ static void s_usage(FILE *out)
             BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
 }
 
+static int s_on_own(void *arg, int value, const char *optarg)
+{
+    (void)value; /* --once is the only one */
+    (void)optarg;
+    *(bool *)arg = true;
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},    {"name", required_argument, NULL, 'n'},
-        {"instance", required_argument, NULL, 'i'},  {"router", required_argument, NULL, 'R'},
-        {"publish", required_argument, NULL, 'P'},   {"once", no_argument, NULL, 'o'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *name = "provider.docker", *instance = NULL, *router = NULL;
-    const char *publish = NULL, *level_text = "info";
+    static const struct option own[] = {{"once", no_argument, NULL, EXT_CLI_OWN},
+                                        {NULL, 0, NULL, 0}};
     bool once = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+c:n:i:l:hV", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'i':
-            instance = optarg;
-            break;
-        case 'R':
-            router = optarg;
-            break;
-        case 'P':
-            publish = optarg;
-            break;
-        case 'o':
-            once = true;
-            break;
-        case 'l':
-            level_text = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        case 'V':
-            printf("interlook-inject %s\n", INTERLOOK_VERSION);
-            return 0;
-        default:
-            s_usage(stderr);
-            return 2;
-        }
-    }
+    const ext_cli_spec_t spec = {.prog = "interlook-inject",
+                                 .name = "provider.docker",
+                                 .usage = s_usage,
+                                 .own = own,
+                                 .on_own = s_on_own,
+                                 .arg = &once,
+                                 .commands = true};
+    ext_cli_t cli;
+    int rc = 2;
     log_level_t level;
-    if (log_level_parse(level_text, &level) != 0) {
-        fprintf(stderr, "interlook-inject: log level '%s' (use debug|info|warn|error)\n",
-                level_text);
-        return 2;
-    }
-    char err[512];
-    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
-    bus_config_t bus;
-    if (!cfg || bus_config_load(&bus, cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "interlook-inject: %s\n", err);
-        config_destroy(&cfg);
-        return 2;
+    if (ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0 ||
+        ext_cli_log_level(&cli, spec.prog, NULL, &level) != 0) {
+        ext_cli_clear(&cli);
+        return rc;
     }
     log_setup("interlook-inject", level, "stderr");
     zsys_init();
     inject_t self = {.once = once, .stdin_open = !once};
     self.services = zhashx_new();
     zhashx_set_destructor(self.services, (zhashx_destructor_fn *)service_destroy);
-    ilp_client_config_t cc = bus_config_client(&bus, name, instance, 1, router, publish);
+    ilp_client_config_t cc = ext_cli_client(&cli, 1);
     cc.linger_ms = S_DRAIN_MS; /* the last events in the socket leave before the exit */
     ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
     self.client = ilp_client_new(&cc, &handler, &self);
-    config_destroy(&cfg);
-    int rc = 0;
+    rc = 0;
     if (!self.client) {
         rc = 2;
-    } else if (s_command(&self, argc - optind, argv + optind) < 0) {
+    } else if (s_command(&self, argc - cli.first_command, argv + cli.first_command) < 0) {
         rc = 2;
     } else {
         if (once) {
@@ -334,5 +300,6 @@ int main(int argc, char *argv[])
     }
     ilp_client_destroy(&self.client);
     zhashx_destroy(&self.services);
+    ext_cli_clear(&cli);
     return rc;
 }
