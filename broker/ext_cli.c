@@ -33,6 +33,8 @@ static void s_options(const ext_cli_spec_t *spec, struct option *out)
 static int s_option(ext_cli_t *self, const ext_cli_spec_t *spec, int opt)
 {
     switch (opt) {
+    case 0: /* an option of the extension with a flag: getopt set it */
+        return 0;
     case 'c':
         self->path = optarg;
         return 0;
@@ -115,8 +117,7 @@ ilp_client_config_t ext_cli_client(const ext_cli_t *self, uint32_t credit)
                              self->publish);
 }
 
-int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv,
-                  int *status)
+int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv, int *status)
 {
     int rc = s_parse(self, spec, argc, argv);
     *status = rc == 1 ? 0 : 2;

@@ -19,16 +19,18 @@
 #define EXT_CLI_OWN 256 /* the first getopt value free for an extension's own options */
 
 typedef struct {
-    const char *prog;          /* "interlook-echo": messages, --version */
-    const char *name;          /* default extension name (-n overrides) */
-    void (*usage)(FILE *out);  /* the extension's help text */
-    const struct option *own;  /* its own long options, values >= EXT_CLI_OWN; NULL-terminated */
+    const char *prog;         /* "interlook-echo": messages, --version */
+    const char *name;         /* default extension name (-n overrides) */
+    void (*usage)(FILE *out); /* the extension's help text */
+    /* Its own long options, NULL-terminated: with a flag (getopt sets it), or
+     * with a value >= EXT_CLI_OWN, given to on_own. */
+    const struct option *own;
     /* One of its own options (value, and optarg or NULL): 0, or -1 when the
      * value is refused (the callback said why on stderr). */
     int (*on_own)(void *arg, int value, const char *optarg);
     void *arg;
-    bool check_config;  /* it has --check-config */
-    bool commands;      /* arguments after the options are its commands (interlook-inject) */
+    bool check_config;        /* it has --check-config */
+    bool commands;            /* arguments after the options are its commands (interlook-inject) */
     const char *needs_config; /* when not NULL, -c FILE is required, for this reason */
 } ext_cli_spec_t;
 
@@ -49,8 +51,7 @@ typedef struct {
  * go on, or -1 to exit with *status: 0 when --help or --version was
  * answered, 2 when something was refused (said on stderr). self is cleared
  * first, and must be given to ext_cli_clear whatever the result. */
-int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv,
-                  int *status);
+int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv, int *status);
 
 /* The log level: -l when given, else configured (the extension's logLevel,
  * NULL: info). -1 after saying on stderr that it is not a level. */

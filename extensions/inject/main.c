@@ -246,25 +246,14 @@ static void s_usage(FILE *out)
             BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
 }
 
-static int s_on_own(void *arg, int value, const char *optarg)
-{
-    (void)value; /* --once is the only one */
-    (void)optarg;
-    *(bool *)arg = true;
-    return 0;
-}
-
 int main(int argc, char *argv[])
 {
-    static const struct option own[] = {{"once", no_argument, NULL, EXT_CLI_OWN},
-                                        {NULL, 0, NULL, 0}};
-    bool once = false;
+    int once = 0;
+    const struct option own[] = {{"once", no_argument, &once, 1}, {NULL, 0, NULL, 0}};
     const ext_cli_spec_t spec = {.prog = "interlook-inject",
                                  .name = "provider.docker",
                                  .usage = s_usage,
                                  .own = own,
-                                 .on_own = s_on_own,
-                                 .arg = &once,
                                  .commands = true};
     ext_cli_t cli;
     int rc = 2;

@@ -26,25 +26,14 @@ static void s_usage(FILE *out)
             BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
 }
 
-static int s_on_own(void *arg, int value, const char *optarg)
-{
-    (void)optarg;
-    (void)value; /* --list is the only one */
-    *(bool *)arg = true;
-    return 0;
-}
-
 int main(int argc, char *argv[])
 {
-    static const struct option own[] = {{"list", no_argument, NULL, EXT_CLI_OWN},
-                                        {NULL, 0, NULL, 0}};
-    bool list = false;
+    int list = 0;
+    const struct option own[] = {{"list", no_argument, &list, 1}, {NULL, 0, NULL, 0}};
     const ext_cli_spec_t spec = {.prog = "interlook-ipalloc",
                                  .name = "ipam.ipalloc",
                                  .usage = s_usage,
                                  .own = own,
-                                 .on_own = s_on_own,
-                                 .arg = &list,
                                  .check_config = true,
                                  .needs_config = "ipam.ipalloc.network_cidr"};
     ext_cli_t cli;

@@ -32,8 +32,9 @@ static int s_setup(void **state)
     snprintf(path, sizeof path, "%s/typo.yml", s_dir);
     test_write_file(path, "provisioner:\n  echo:\n    credits: 3\n");
     snprintf(path, sizeof path, "%s/pool.yml", s_dir);
-    test_write_file(path, "ipam:\n  ipalloc:\n    network_cidr: 10.9.0.0/24\n    db_file: /nonexistent/"
-                          "never-created.db\n");
+    test_write_file(path,
+                    "ipam:\n  ipalloc:\n    network_cidr: 10.9.0.0/24\n    db_file: /nonexistent/"
+                    "never-created.db\n");
     snprintf(path, sizeof path, "%s/level.yml", s_dir);
     test_write_file(path, "provider:\n  docker:\n    logLevel: loud\n");
     return 0;
