@@ -128,7 +128,7 @@ static void s_warn(broker_t *self, const char *fmt, ...)
     int64_t second = zclock_mono() / 1000;
     if (second != self->warn_second) {
         if (self->warn_suppressed)
-            log_warn("bus: %llu more bad-input lines suppressed",
+            il_log_warn("bus: %llu more bad-input lines suppressed",
                      (unsigned long long)self->warn_suppressed);
         self->warn_second = second;
         self->warn_count = 0;
@@ -143,7 +143,7 @@ static void s_warn(broker_t *self, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(text, sizeof text, fmt, args);
     va_end(args);
-    log_warn("%s", text);
+    il_log_warn("%s", text);
 }
 
 /* Sending ------------------------------------------------------------------- */
@@ -277,7 +277,7 @@ static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
 {
     s_ext_t *ext = inst->ext;
     size_t moved = zhashx_size(inst->works);
-    log_info("bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance, inst->address,
+    il_log_info("bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance, inst->address,
              why, moved ? ", its work goes to another instance" : "");
     for (s_work_t *work = zhashx_first(inst->works); work; work = zhashx_next(inst->works)) {
         work->inst = NULL;
@@ -339,7 +339,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
         zhashx_insert(self->peers, key, inst);
         zlistx_add_end(ext->instances, inst);
         known = inst;
-        log_info("bus: %s instance %s registered from %s, credit %u", ext->name, msg->instance,
+        il_log_info("bus: %s instance %s registered from %s, credit %u", ext->name, msg->instance,
                  known->address, msg->credit);
     }
     free(known->version);
@@ -361,7 +361,7 @@ static void s_on_result(broker_t *self, s_inst_t *inst, ilp_msg_t *msg)
     s_work_t *work = zhashx_lookup(self->works, msg->id);
     if (!work || work->ext != inst->ext) {
         self->stats.results_stale++;
-        log_debug("bus: stale RESULT %s from %s %s", msg->id, inst->ext->name, inst->instance);
+        il_log_debug("bus: stale RESULT %s from %s %s", msg->id, inst->ext->name, inst->instance);
         return;
     }
     s_work_detach(work);
@@ -410,7 +410,7 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
     } else if (!inst) {
         if (msg->cmd != ILP_BYE && !input->told_unknown) { /* once for a whole batch */
             self->stats.unknown_peer++;
-            log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
+            il_log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
             s_send_error(self, rid, ILP_CODE_UNKNOWN_PEER, "unknown peer: send HELLO", NULL);
             input->told_unknown = true;
         }
@@ -542,7 +542,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
 {
     if (zsock_bind(sock, "%s", endpoint) < 0) {
-        log_error("bus: cannot bind %s socket to %s: %s", what, endpoint,
+        il_log_error("bus: cannot bind %s socket to %s: %s", what, endpoint,
                   zmq_strerror(zmq_errno()));
         return NULL;
     }
@@ -553,7 +553,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
 {
     if (!config || !config->router_endpoint || !config->publish_endpoint || !config->extensions ||
         !config->extensions[0]) {
-        log_error("bus: broker needs both endpoints and at least one extension name");
+        il_log_error("bus: broker needs both endpoints and at least one extension name");
         return NULL;
     }
     broker_t *self = calloc(1, sizeof *self);
@@ -607,7 +607,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_sndtimeo(self->router, 0);
     zsock_set_rcvtimeo(self->router, 0);
-    zsock_set_maxmsgsize(self->router, CODEC_MAX_FRAME);
+    zsock_set_maxmsgsize(self->router, IL_CODEC_MAX_FRAME);
     zsock_set_linger(self->router, 200);
     zsock_set_sndhwm(self->router, 100000);
     zsock_set_rcvhwm(self->router, 100000);
@@ -621,7 +621,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
         broker_destroy(&self);
         return NULL;
     }
-    log_info("bus: core %s, ROUTER bound to %s, PUB bound to %s, heartbeat %u ms x %u",
+    il_log_info("bus: core %s, ROUTER bound to %s, PUB bound to %s, heartbeat %u ms x %u",
              self->core_id, self->router_endpoint, self->publish_endpoint, self->heartbeat_ms,
              self->liveness);
     return self;
@@ -674,14 +674,14 @@ void broker_detach(broker_t *self, zloop_t *loop)
 }
 
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
-                    uint32_t attempt, const service_t *service)
+                    uint32_t attempt, const il_service_t *service)
 {
     if (!service) return -1;
     msgpack_sbuffer buf;
     msgpack_packer pk;
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    service_pack(service, &pk);
+    il_service_pack(service, &pk);
     int rc = broker_dispatch_packed(self, work_id, extension, action, attempt, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
     return rc;

@@ -34,11 +34,11 @@ typedef struct {
 typedef struct {
     /* An EVENT from a registered instance. */
     void (*event)(void *arg, const char *extension, const char *instance, ilp_action_t action,
-                  service_t **service_p);
+                  il_service_t **service_p);
     /* The first RESULT for an outstanding work id; error is NULL on success,
      * *service_p may be NULL when error is set. */
     void (*result)(void *arg, const char *work_id, const char *extension, const char *instance,
-                   const char *error, service_t **service_p);
+                   const char *error, il_service_t **service_p);
     /* An instance registered (alive) or was dropped (dead, BYE, replaced). May be NULL. */
     void (*instance)(void *arg, const char *extension, const char *instance, bool alive);
     /* The messages that arrived together were handled (the moment to publish
@@ -94,9 +94,9 @@ void broker_detach(broker_t *self, zloop_t *loop);
  * outstanding is replaced (its late RESULT is dropped). Returns -1 when the
  * extension is unknown or arguments are invalid. */
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,
-                    uint32_t attempt, const service_t *service);
+                    uint32_t attempt, const il_service_t *service);
 
-/* The same with the service already packed (service_pack's bytes). */
+/* The same with the service already packed (il_service_pack's bytes). */
 int broker_dispatch_packed(broker_t *self, const char *work_id, const char *extension,
                            ilp_action_t action, uint32_t attempt, const char *service,
                            size_t service_len);
@@ -111,7 +111,7 @@ bool broker_outstanding(broker_t *self, const char *work_id);
 int broker_publish(broker_t *self, zmsg_t **msg_p);
 
 /* Publishes an entry's state without building a zmsg, the service given
- * packed (service_pack's bytes): on "state" at once when someone listens to
+ * packed (il_service_pack's bytes): on "state" at once when someone listens to
  * it, and into the next "changes" publication when someone listens to that
  * (see broker_publish_flush). Returns -1 on failure. */
 int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,

@@ -4,23 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
+int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {"router",   "publish", "heartbeat",
                                         "liveness", "batch",   NULL};
     int64_t heartbeat, liveness, batch;
-    if (config_check_keys(cfg, "core.bus", known) ||
-        config_string(cfg, "core.bus.router", BUS_DEFAULT_ROUTER, &bus->router) ||
-        config_string(cfg, "core.bus.publish", BUS_DEFAULT_PUBLISH, &bus->publish) ||
-        config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat) ||
-        config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness) ||
-        config_int(cfg, "core.bus.batch", BUS_DEFAULT_BATCH, 1, ILP_MAX_BATCH, &batch)) {
-        snprintf(err, errlen, "%s", config_error(cfg));
+    if (il_config_check_keys(cfg, "core.bus", known) ||
+        il_config_string(cfg, "core.bus.router", IL_BUS_DEFAULT_ROUTER, &bus->router) ||
+        il_config_string(cfg, "core.bus.publish", IL_BUS_DEFAULT_PUBLISH, &bus->publish) ||
+        il_config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat) ||
+        il_config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness) ||
+        il_config_int(cfg, "core.bus.batch", IL_BUS_DEFAULT_BATCH, 1, ILP_MAX_BATCH, &batch)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;
     }
     if (heartbeat < 10 || heartbeat > 3600000) {
         snprintf(err, errlen, "%s:%d: core.bus.heartbeat: must be from 10ms to 1h",
-                 config_name(cfg), config_line(cfg, "core.bus.heartbeat"));
+                 il_config_name(cfg), il_config_line(cfg, "core.bus.heartbeat"));
         return -1;
     }
     bus->heartbeat_ms = (uint32_t)heartbeat;
@@ -33,7 +33,7 @@ int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
-ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
+ilp_client_config_t il_bus_config_client(const il_bus_config_t *bus, const char *name,
                                       const char *instance, uint32_t credit, const char *router,
                                       const char *publish)
 {

@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#define BUS_DEFAULT_ROUTER  "tcp://127.0.0.1:5570"
-#define BUS_DEFAULT_PUBLISH "tcp://127.0.0.1:5571"
+#define IL_BUS_DEFAULT_ROUTER  "tcp://127.0.0.1:5570"
+#define IL_BUS_DEFAULT_PUBLISH "tcp://127.0.0.1:5571"
 
 typedef struct {
     const char *router;    /* ROUTER endpoint (the core binds it, extensions connect) */
@@ -18,18 +18,18 @@ typedef struct {
     uint32_t heartbeat_ms; /* core.bus.heartbeat, default 1s */
     uint32_t liveness;     /* core.bus.liveness, default 3 */
     uint32_t batch;        /* core.bus.batch: items in one message at most, default 64 */
-} bus_config_t;
+} il_bus_config_t;
 
 /* Reads core.bus from cfg (defaults for what is missing), then the
  * environment. Strings stay owned by cfg or the environment. Returns -1 with
  * "FILE:LINE: key: reason" in err. */
-int bus_config_load(bus_config_t *bus, config_t *cfg, char *err, size_t errlen);
+int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t errlen);
 
-#define BUS_DEFAULT_BATCH 64
+#define IL_BUS_DEFAULT_BATCH 64
 
 /* The SDK's settings for an extension: endpoints from the command line when
  * given (router, publish not NULL), else from bus; heartbeat and batch from bus. */
-ilp_client_config_t bus_config_client(const bus_config_t *bus, const char *name,
+ilp_client_config_t il_bus_config_client(const il_bus_config_t *bus, const char *name,
                                       const char *instance, uint32_t credit, const char *router,
                                       const char *publish);
 

@@ -10,7 +10,7 @@ enum { S_ROUTER = 'R', S_PUBLISH = 'P', S_CHECK = 'k' };
 
 /* The shared long options (--check-config when the extension has it), then
  * the extension's own, into out (S_MAX_OPTIONS, NULL-terminated). */
-static void s_options(const ext_cli_spec_t *spec, struct option *out)
+static void s_options(const il_ext_cli_spec_t *spec, struct option *out)
 {
     static const struct option shared[] = {{"config", required_argument, NULL, 'c'},
                                            {"name", required_argument, NULL, 'n'},
@@ -30,7 +30,7 @@ static void s_options(const ext_cli_spec_t *spec, struct option *out)
 }
 
 /* One option. Returns 0 to go on, 1 (answered: exit 0) or 2 (refused). */
-static int s_option(ext_cli_t *self, const ext_cli_spec_t *spec, int opt)
+static int s_option(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int opt)
 {
     switch (opt) {
     case 0: /* an option of the extension with a flag: getopt set it */
@@ -63,14 +63,14 @@ static int s_option(ext_cli_t *self, const ext_cli_spec_t *spec, int opt)
         printf("%s %s\n", spec->prog, INTERLOOK_VERSION);
         return 1;
     default:
-        if (opt >= EXT_CLI_OWN && spec->on_own)
+        if (opt >= IL_EXT_CLI_OWN && spec->on_own)
             return spec->on_own(spec->arg, opt, optarg) == 0 ? 0 : 2;
         spec->usage(stderr); /* getopt said which option */
         return 2;
     }
 }
 
-static int s_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv)
+static int s_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv)
 {
     memset(self, 0, sizeof *self);
     self->name = spec->name;
@@ -94,37 +94,37 @@ static int s_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char *
         return 2;
     }
     char err[1024];
-    self->cfg = self->path ? config_load(self->path, err, sizeof err) : config_new_empty();
-    if (!self->cfg || bus_config_load(&self->bus, self->cfg, err, sizeof err) != 0) {
+    self->cfg = self->path ? il_config_load(self->path, err, sizeof err) : il_config_new_empty();
+    if (!self->cfg || il_bus_config_load(&self->bus, self->cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->prog, err);
         return 2;
     }
     return 0;
 }
 
-int ext_cli_log_level(const ext_cli_t *self, const char *prog, const char *configured,
-                      log_level_t *level)
+int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
+                      il_log_level_t *level)
 {
     const char *text = self->log_level ? self->log_level : configured ? configured : "info";
-    if (log_level_parse(text, level) == 0) return 0;
+    if (il_log_level_parse(text, level) == 0) return 0;
     fprintf(stderr, "%s: log level '%s' (use debug|info|warn|error)\n", prog, text);
     return -1;
 }
 
-ilp_client_config_t ext_cli_client(const ext_cli_t *self, uint32_t credit)
+ilp_client_config_t il_ext_cli_client(const il_ext_cli_t *self, uint32_t credit)
 {
-    return bus_config_client(&self->bus, self->name, self->instance, credit, self->router,
+    return il_bus_config_client(&self->bus, self->name, self->instance, credit, self->router,
                              self->publish);
 }
 
-int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv, int *status)
+int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv, int *status)
 {
     int rc = s_parse(self, spec, argc, argv);
     *status = rc == 1 ? 0 : 2;
     return rc ? -1 : 0;
 }
 
-void ext_cli_clear(ext_cli_t *self)
+void il_ext_cli_clear(il_ext_cli_t *self)
 {
-    config_destroy(&self->cfg);
+    il_config_destroy(&self->cfg);
 }

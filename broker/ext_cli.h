@@ -16,14 +16,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define EXT_CLI_OWN 256 /* the first getopt value free for an extension's own options */
+#define IL_EXT_CLI_OWN 256 /* the first getopt value free for an extension's own options */
 
 typedef struct {
     const char *prog;         /* "interlook-echo": messages, --version */
     const char *name;         /* default extension name (-n overrides) */
     void (*usage)(FILE *out); /* the extension's help text */
     /* Its own long options, NULL-terminated: with a flag (getopt sets it), or
-     * with a value >= EXT_CLI_OWN, given to on_own. */
+     * with a value >= IL_EXT_CLI_OWN, given to on_own. */
     const struct option *own;
     /* One of its own options (value, and optarg or NULL): 0, or -1 when the
      * value is refused (the callback said why on stderr). */
@@ -32,7 +32,7 @@ typedef struct {
     bool check_config;        /* it has --check-config */
     bool commands;            /* arguments after the options are its commands (interlook-inject) */
     const char *needs_config; /* when not NULL, -c FILE is required, for this reason */
-} ext_cli_spec_t;
+} il_ext_cli_spec_t;
 
 typedef struct {
     const char *path;      /* -c FILE, NULL when not given */
@@ -43,26 +43,26 @@ typedef struct {
     const char *log_level; /* -l, NULL when not given */
     bool check;            /* --check-config */
     int first_command;     /* argv index of the first command (spec->commands) */
-    config_t *cfg;         /* the file (empty without -c); ext_cli_clear frees it */
-    bus_config_t bus;      /* its core.bus section and the environment */
-} ext_cli_t;
+    il_config_t *cfg;         /* the file (empty without -c); il_ext_cli_clear frees it */
+    il_bus_config_t bus;      /* its core.bus section and the environment */
+} il_ext_cli_t;
 
 /* Parses argv, then loads the configuration file and core.bus. Returns 0 to
  * go on, or -1 to exit with *status: 0 when --help or --version was
  * answered, 2 when something was refused (said on stderr). self is cleared
- * first, and must be given to ext_cli_clear whatever the result. */
-int ext_cli_parse(ext_cli_t *self, const ext_cli_spec_t *spec, int argc, char **argv, int *status);
+ * first, and must be given to il_ext_cli_clear whatever the result. */
+int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv, int *status);
 
 /* The log level: -l when given, else configured (the extension's logLevel,
  * NULL: info). -1 after saying on stderr that it is not a level. */
-int ext_cli_log_level(const ext_cli_t *self, const char *prog, const char *configured,
-                      log_level_t *level);
+int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
+                      il_log_level_t *level);
 
 /* The SDK's settings: name, instance and endpoints from the command line,
  * the rest from core.bus; credit as given. */
-ilp_client_config_t ext_cli_client(const ext_cli_t *self, uint32_t credit);
+ilp_client_config_t il_ext_cli_client(const il_ext_cli_t *self, uint32_t credit);
 
 /* Frees the configuration. */
-void ext_cli_clear(ext_cli_t *self);
+void il_ext_cli_clear(il_ext_cli_t *self);
 
 #endif

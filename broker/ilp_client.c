@@ -118,7 +118,7 @@ static void s_out_flush(ilp_client_t *self)
         s_item_t *item = &self->out_items[i];
         if (!sent && s_keep(s_outbox(self, self->out_cmd), item->key,
                             self->out.buf.data + item->off, item->size) != 0)
-            log_error("bus: out of memory: %s %s lost", ilp_cmd_name(self->out_cmd), item->key);
+            il_log_error("bus: out of memory: %s %s lost", ilp_cmd_name(self->out_cmd), item->key);
         free(item->key);
         item->key = NULL;
     }
@@ -202,14 +202,14 @@ static int s_dealer_open(ilp_client_t *self)
     if (!self->dealer) return -1;
     zsock_set_sndtimeo(self->dealer, 0);
     zsock_set_rcvtimeo(self->dealer, 0);
-    zsock_set_maxmsgsize(self->dealer, CODEC_MAX_FRAME);
+    zsock_set_maxmsgsize(self->dealer, IL_CODEC_MAX_FRAME);
     zsock_set_linger(self->dealer, 0);
     zsock_set_sndhwm(self->dealer, 100000);
     zsock_set_rcvhwm(self->dealer, 100000);
     zsock_set_reconnect_ivl(self->dealer, 100);
     zsock_set_reconnect_ivl_max(self->dealer, 2000);
     if (zsock_connect(self->dealer, "%s", self->router_endpoint) != 0) {
-        log_error("bus: cannot connect to %s", self->router_endpoint);
+        il_log_error("bus: cannot connect to %s", self->router_endpoint);
         zsock_destroy(&self->dealer);
         return -1;
     }
@@ -250,7 +250,7 @@ static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
     self->last_denied[0] = 0;
     s_set_tick(self);
     if (!self->connected || new_core)
-        log_info("bus: %s registered with core %s at %s (heartbeat %u ms x %u)", self->name,
+        il_log_info("bus: %s registered with core %s at %s (heartbeat %u ms x %u)", self->name,
                  self->core_id, self->router_endpoint, self->heartbeat_ms, self->liveness);
     if (self->connected && self->handler.connected) /* re-registered: tell the extension again */
         self->handler.connected(self, true, self->arg);
@@ -262,7 +262,7 @@ static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
 static void s_on_work(ilp_client_t *self, ilp_msg_t *msg)
 {
     if (zhashx_lookup(self->in_progress, msg->id)) {
-        log_debug("bus: WORK %s delivered again while in progress: ignored", msg->id);
+        il_log_debug("bus: WORK %s delivered again while in progress: ignored", msg->id);
         return;
     }
     zhashx_insert(self->in_progress, msg->id, "");
@@ -280,7 +280,7 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
         break;
     case ILP_DENIED:
         if (strcmp(self->last_denied, msg->reason))
-            log_error("bus: core denied %s: %s (retrying with back-off)", self->name, msg->reason);
+            il_log_error("bus: core denied %s: %s (retrying with back-off)", self->name, msg->reason);
         snprintf(self->last_denied, sizeof self->last_denied, "%s", msg->reason);
         s_set_connected(self, false);
         break;
@@ -290,18 +290,18 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
     case ILP_ERROR:
         if (msg->code && !strcmp(msg->code, ILP_CODE_UNKNOWN_PEER)) {
             /* The core no longer knows us (it restarted, or dropped us): register again. */
-            log_info("bus: core says: %s; registering again", msg->reason);
+            il_log_info("bus: core says: %s; registering again", msg->reason);
             s_set_connected(self, false);
             s_send_hello(self);
         } else {
-            log_warn("bus: core refused a message%s%s: %s", msg->id ? " about work " : "",
+            il_log_warn("bus: core refused a message%s%s: %s", msg->id ? " about work " : "",
                      msg->id ? msg->id : "", msg->reason);
         }
         break;
     case ILP_HEARTBEAT:
         break;
     default:
-        log_warn("bus: unexpected %s from the core: ignored", ilp_cmd_name(msg->cmd));
+        il_log_warn("bus: unexpected %s from the core: ignored", ilp_cmd_name(msg->cmd));
     }
 }
 
@@ -311,7 +311,7 @@ static void s_on_item(void *arg, ilp_msg_t *msg, const char *why, const char *id
     if (msg)
         s_on_message(arg, msg);
     else
-        log_warn("bus: malformed message from the core: %s", why);
+        il_log_warn("bus: malformed message from the core: %s", why);
 }
 
 static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
@@ -331,7 +331,7 @@ static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg)
         ilp_recv_frames(&in, 0, frames);
         if (ilp_msg_decode_batch(frames, in.count, &self->zone, 0, s_on_item, self, why,
                                  sizeof why) < 0)
-            log_warn("bus: malformed message from the core: %s", why);
+            il_log_warn("bus: malformed message from the core: %s", why);
         ilp_recv_close(&in);
     }
     ilp_client_batch_end(self);
@@ -342,11 +342,11 @@ static void s_on_core_event(ilp_client_t *self, const msgpack_object *body)
 {
     char *event = NULL, *core_id = NULL;
     char why[128];
-    if (codec_get_str(body, "event", 64, true, &event, why, sizeof why) == 0 &&
-        codec_get_str(body, "core_id", ILP_MAX_ID, true, &core_id, why, sizeof why) == 0 &&
+    if (il_codec_get_str(body, "event", 64, true, &event, why, sizeof why) == 0 &&
+        il_codec_get_str(body, "core_id", ILP_MAX_ID, true, &core_id, why, sizeof why) == 0 &&
         !strcmp(event, "started") && strcmp(core_id, self->core_id) != 0) {
         /* A new core: our registration (if any) is gone; do not wait for a timeout. */
-        log_info("bus: core %s started; registering", core_id);
+        il_log_info("bus: core %s started; registering", core_id);
         s_set_connected(self, false);
         s_send_hello(self);
     }
@@ -367,15 +367,15 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
         msgpack_unpacked_init(&up);
         zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, why, sizeof why);
         if (!body) {
-            log_warn("bus: malformed publication: %s", why);
+            il_log_warn("bus: malformed publication: %s", why);
         } else if (!strcmp(topic, self->refresh_topic)) { /* SUB matches prefixes */
-            service_t *service =
-                service_decode(codec_map_get(&up.data, "service"), why, sizeof why);
+            il_service_t *service =
+                il_service_decode(il_codec_map_get(&up.data, "service"), why, sizeof why);
             if (!service)
-                log_warn("bus: malformed refresh request: %s", why);
+                il_log_warn("bus: malformed refresh request: %s", why);
             else if (self->handler.refresh)
                 self->handler.refresh(self, service->name, self->arg);
-            service_destroy(&service);
+            il_service_destroy(&service);
         } else if (!strcmp(topic, "core")) {
             s_on_core_event(self, &up.data);
         }
@@ -399,7 +399,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
     if (self->connected) {
         if (now - self->last_recv > dead_after) {
-            log_warn("bus: core silent for %lld ms: reconnecting to %s",
+            il_log_warn("bus: core silent for %lld ms: reconnecting to %s",
                      (long long)(now - self->last_recv), self->router_endpoint);
             self->backoff_ms = S_BACKOFF_MIN_MS;
             s_reconnect(self);
@@ -415,7 +415,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     /* Not registered: a HELLO unanswered for a liveness period means a new
      * DEALER, spaced by a back-off that doubles up to its cap. */
     if (now - self->hello_at >= (int64_t)dead_after + self->backoff_ms) {
-        log_debug("bus: no WELCOME from %s: new connection", self->router_endpoint);
+        il_log_debug("bus: no WELCOME from %s: new connection", self->router_endpoint);
         s_reconnect(self);
         self->backoff_ms *= 2;
         if (self->backoff_ms > self->reconnect_max_ms) self->backoff_ms = self->reconnect_max_ms;
@@ -446,12 +446,12 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
                              void *arg)
 {
     if (!config || !ilp_msg_ext_name_valid(config->name)) {
-        log_error("bus: invalid extension name '%s' (expected type.name)",
+        il_log_error("bus: invalid extension name '%s' (expected type.name)",
                   config && config->name ? config->name : "");
         return NULL;
     }
     if (config->credit > ILP_MAX_CREDIT) {
-        log_error("bus: credit %u exceeds %d", config->credit, ILP_MAX_CREDIT);
+        il_log_error("bus: credit %u exceeds %d", config->credit, ILP_MAX_CREDIT);
         return NULL;
     }
     ilp_client_t *self = calloc(1, sizeof *self);
@@ -489,16 +489,16 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     self->loop = zloop_new();
     self->sub = zsock_new(ZMQ_SUB);
     if (!self->loop || !self->sub || strlen(self->instance) > ILP_MAX_INSTANCE) {
-        log_error("bus: cannot create the client (instance id too long or out of memory)");
+        il_log_error("bus: cannot create the client (instance id too long or out of memory)");
         ilp_client_destroy(&self);
         return NULL;
     }
-    zsock_set_maxmsgsize(self->sub, CODEC_MAX_FRAME);
+    zsock_set_maxmsgsize(self->sub, IL_CODEC_MAX_FRAME);
     zsock_set_rcvtimeo(self->sub, 0);
     zsock_set_subscribe(self->sub, self->refresh_topic);
     zsock_set_subscribe(self->sub, "core");
     if (zsock_connect(self->sub, "%s", self->publish_endpoint) != 0) {
-        log_error("bus: cannot connect to %s", self->publish_endpoint);
+        il_log_error("bus: cannot connect to %s", self->publish_endpoint);
         ilp_client_destroy(&self);
         return NULL;
     }
@@ -510,7 +510,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     s_set_tick(self);
     s_send_hello(self);
     self->last_recv = zclock_mono();
-    log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name, self->instance,
+    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name, self->instance,
              self->router_endpoint, self->publish_endpoint, self->credit);
     return self;
 }
@@ -564,23 +564,23 @@ void ilp_client_stop(ilp_client_t *self)
 }
 
 int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
-                     const service_t *service)
+                     const il_service_t *service)
 {
     if (!work_id || !zhashx_lookup(self->in_progress, work_id)) return -1;
     ilp_msg_t msg = {.cmd = ILP_RESULT,
                      .id = (char *)work_id,
                      .error = (char *)error,
-                     .service = (service_t *)service};
+                     .service = (il_service_t *)service};
     if (!error && !service) msg.error = "extension answered without a service";
     if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
     zhashx_delete(self->in_progress, work_id);
     return s_send_or_keep(self, self->results, work_id, ILP_RESULT);
 }
 
-int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service)
+int ilp_client_event(ilp_client_t *self, ilp_action_t action, const il_service_t *service)
 {
     if (!service || action == ILP_ACTION_NONE) return -1;
-    ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (service_t *)service};
+    ilp_msg_t msg = {.cmd = ILP_EVENT, .action = action, .service = (il_service_t *)service};
     if (ilp_msg_pack_body(&msg, &self->scratch) != 0) return -1;
     return s_send_or_keep(self, self->events, service->name, ILP_EVENT);
 }

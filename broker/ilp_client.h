@@ -67,10 +67,10 @@ void ilp_client_stop(ilp_client_t *self);
  * error text (service may then be NULL). Returns -1 when the id is not a work
  * item in progress (already answered, unknown) or encoding fails. */
 int ilp_client_reply(ilp_client_t *self, const char *work_id, const char *error,
-                     const service_t *service);
+                     const il_service_t *service);
 
 /* Reports a service (providers). Returns -1 on invalid arguments. */
-int ilp_client_event(ilp_client_t *self, ilp_action_t action, const service_t *service);
+int ilp_client_event(ilp_client_t *self, ilp_action_t action, const il_service_t *service);
 
 /* Between these two calls, RESULTs and EVENTs are sent together, several in
  * one message (when the core takes batches), instead of one message each:

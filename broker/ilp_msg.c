@@ -23,7 +23,7 @@ void ilp_msg_destroy(ilp_msg_t **self_p)
     free(self->name);
     free(self->instance);
     free(self->version);
-    service_destroy(&self->service);
+    il_service_destroy(&self->service);
     free(self->id);
     free(self->error);
     free(self->core_id);
@@ -73,27 +73,27 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
     case ILP_HELLO:
         if (!self->name || !self->instance || self->credit == 0) return -1;
         msgpack_pack_map(pk, 4 + (self->batch > 1)); /* batch only when used: older cores */
-        codec_pack_key_str(pk, "name", self->name);
-        codec_pack_key_str(pk, "instance", self->instance);
-        codec_pack_key_str(pk, "version", self->version);
-        codec_pack_key_uint(pk, "credit", self->credit);
-        if (self->batch > 1) codec_pack_key_uint(pk, "batch", self->batch);
+        il_codec_pack_key_str(pk, "name", self->name);
+        il_codec_pack_key_str(pk, "instance", self->instance);
+        il_codec_pack_key_str(pk, "version", self->version);
+        il_codec_pack_key_uint(pk, "credit", self->credit);
+        if (self->batch > 1) il_codec_pack_key_uint(pk, "batch", self->batch);
         return 0;
     case ILP_EVENT:
         if (!self->service || self->action == ILP_ACTION_NONE) return -1;
         msgpack_pack_map(pk, 2);
-        codec_pack_key_str(pk, "action", ilp_action_name(self->action));
-        codec_pack_str(pk, "service");
-        service_pack(self->service, pk);
+        il_codec_pack_key_str(pk, "action", ilp_action_name(self->action));
+        il_codec_pack_str(pk, "service");
+        il_service_pack(self->service, pk);
         return 0;
     case ILP_RESULT:
         if (!self->id || (!self->service && (!self->error || !*self->error))) return -1;
         msgpack_pack_map(pk, 2 + (self->service != NULL));
-        codec_pack_key_str(pk, "id", self->id);
-        codec_pack_key_str(pk, "error", self->error);
+        il_codec_pack_key_str(pk, "id", self->id);
+        il_codec_pack_key_str(pk, "error", self->error);
         if (self->service) {
-            codec_pack_str(pk, "service");
-            service_pack(self->service, pk);
+            il_codec_pack_str(pk, "service");
+            il_service_pack(self->service, pk);
         }
         return 0;
     case ILP_HEARTBEAT:
@@ -103,29 +103,29 @@ static int s_pack_body(const ilp_msg_t *self, msgpack_packer *pk)
     case ILP_WELCOME:
         if (!self->core_id) return -1;
         msgpack_pack_map(pk, 3 + (self->batch > 1));
-        codec_pack_key_uint(pk, "heartbeat_ms", self->heartbeat_ms);
-        codec_pack_key_uint(pk, "liveness", self->liveness);
-        codec_pack_key_str(pk, "core_id", self->core_id);
-        if (self->batch > 1) codec_pack_key_uint(pk, "batch", self->batch);
+        il_codec_pack_key_uint(pk, "heartbeat_ms", self->heartbeat_ms);
+        il_codec_pack_key_uint(pk, "liveness", self->liveness);
+        il_codec_pack_key_str(pk, "core_id", self->core_id);
+        if (self->batch > 1) il_codec_pack_key_uint(pk, "batch", self->batch);
         return 0;
     case ILP_DENIED:
         msgpack_pack_map(pk, 1);
-        codec_pack_key_str(pk, "reason", self->reason ? self->reason : "denied");
+        il_codec_pack_key_str(pk, "reason", self->reason ? self->reason : "denied");
         return 0;
     case ILP_WORK:
         if (!self->id || !self->service || self->action == ILP_ACTION_NONE) return -1;
         msgpack_pack_map(pk, 4);
-        codec_pack_key_str(pk, "id", self->id);
-        codec_pack_key_str(pk, "action", ilp_action_name(self->action));
-        codec_pack_key_uint(pk, "attempt", self->attempt ? self->attempt : 1);
-        codec_pack_str(pk, "service");
-        service_pack(self->service, pk);
+        il_codec_pack_key_str(pk, "id", self->id);
+        il_codec_pack_key_str(pk, "action", ilp_action_name(self->action));
+        il_codec_pack_key_uint(pk, "attempt", self->attempt ? self->attempt : 1);
+        il_codec_pack_str(pk, "service");
+        il_service_pack(self->service, pk);
         return 0;
     case ILP_ERROR:
         msgpack_pack_map(pk, 2 + (self->id != NULL));
-        codec_pack_key_str(pk, "reason", self->reason ? self->reason : "error");
-        codec_pack_key_str(pk, "code", self->code ? self->code : ILP_CODE_UNEXPECTED);
-        if (self->id) codec_pack_key_str(pk, "id", self->id);
+        il_codec_pack_key_str(pk, "reason", self->reason ? self->reason : "error");
+        il_codec_pack_key_str(pk, "code", self->code ? self->code : ILP_CODE_UNEXPECTED);
+        if (self->id) il_codec_pack_key_str(pk, "id", self->id);
         return 0;
     default:
         return -1;
@@ -199,11 +199,11 @@ void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4); /* as s_pack_body writes a WORK */
-    codec_pack_key_str(&pk, "id", id);
-    codec_pack_key_str(&pk, "action", ilp_action_name(action));
-    codec_pack_key_uint(&pk, "attempt", attempt ? attempt : 1);
-    codec_pack_str(&pk, "service");
-    codec_pack_raw(&pk, service, service_len);
+    il_codec_pack_key_str(&pk, "id", id);
+    il_codec_pack_key_str(&pk, "action", ilp_action_name(action));
+    il_codec_pack_key_uint(&pk, "attempt", attempt ? attempt : 1);
+    il_codec_pack_str(&pk, "service");
+    il_codec_pack_raw(&pk, service, service_len);
 }
 
 zframe_t *ilp_msg_encode_body(const ilp_msg_t *self)
@@ -255,7 +255,7 @@ int ilp_msg_send(const ilp_msg_t *self, zsock_t *sock, zframe_t *routing_id)
 static int s_get_action(const msgpack_object *body, ilp_action_t *action, char *err, size_t errlen)
 {
     char *text = NULL;
-    if (codec_get_str(body, "action", 16, true, &text, err, errlen)) return -1;
+    if (il_codec_get_str(body, "action", 16, true, &text, err, errlen)) return -1;
     int rc = 0;
     if (!strcmp(text, "add"))
         *action = ILP_ACTION_ADD;
@@ -269,16 +269,16 @@ static int s_get_action(const msgpack_object *body, ilp_action_t *action, char *
     return rc;
 }
 
-static int s_get_service(const msgpack_object *body, bool required, bool lean, service_t **out,
+static int s_get_service(const msgpack_object *body, bool required, bool lean, il_service_t **out,
                          char *err, size_t errlen)
 {
-    const msgpack_object *v = codec_map_get(body, "service");
+    const msgpack_object *v = il_codec_map_get(body, "service");
     if (!v || v->type == MSGPACK_OBJECT_NIL) {
         if (!required) return 0;
         snprintf(err, errlen, "service: missing");
         return -1;
     }
-    *out = lean ? service_decode_result(v, err, errlen) : service_decode(v, err, errlen);
+    *out = lean ? il_service_decode_result(v, err, errlen) : il_service_decode(v, err, errlen);
     return *out ? 0 : -1;
 }
 
@@ -288,13 +288,13 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
     uint64_t n;
     switch (self->cmd) {
     case ILP_HELLO:
-        if (codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen) ||
-            codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err, errlen) ||
-            codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen) ||
-            codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
+        if (il_codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen) ||
+            il_codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err, errlen) ||
+            il_codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen) ||
+            il_codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
             return -1;
         self->credit = (uint32_t)n;
-        if (codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
         self->batch = (uint32_t)n;
         if (!*self->instance) {
             snprintf(err, errlen, "instance: empty");
@@ -309,8 +309,8 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
         return s_get_action(body, &self->action, err, errlen) ||
                s_get_service(body, true, false, &self->service, err, errlen);
     case ILP_RESULT:
-        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
-            codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen) ||
+        if (il_codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
+            il_codec_get_str(body, "error", ILP_MAX_TEXT, false, &self->error, err, errlen) ||
             s_get_service(body, false, flags & ILP_DECODE_LEAN, &self->service, err, errlen))
             return -1;
         if (self->error && !*self->error) { /* "" means no error */
@@ -326,26 +326,26 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
     case ILP_BYE:
         return 0;
     case ILP_WELCOME:
-        if (codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen)) return -1;
         self->heartbeat_ms = (uint32_t)n;
-        if (codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
         self->liveness = (uint32_t)n;
-        if (codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
         self->batch = (uint32_t)n;
-        return codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
+        return il_codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
     case ILP_DENIED:
-        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen);
+        return il_codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen);
     case ILP_WORK:
-        if (codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
+        if (il_codec_get_str(body, "id", ILP_MAX_ID, true, &self->id, err, errlen) ||
             s_get_action(body, &self->action, err, errlen) ||
-            codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
+            il_codec_get_uint(body, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &n, err, errlen))
             return -1;
         self->attempt = (uint32_t)n;
         return s_get_service(body, true, false, &self->service, err, errlen);
     case ILP_ERROR:
-        return codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen) ||
-               codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen) ||
-               codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
+        return il_codec_get_str(body, "reason", ILP_MAX_TEXT, true, &self->reason, err, errlen) ||
+               il_codec_get_str(body, "code", ILP_MAX_CODE, false, &self->code, err, errlen) ||
+               il_codec_get_str(body, "id", ILP_MAX_ID, false, &self->id, err, errlen);
     default:
         return -1;
     }
@@ -396,7 +396,7 @@ static int s_decode_head(const ilp_frame_t *frames, size_t count, msgpack_zone *
     }
     char why[256] = "";
     msgpack_zone_clear(zone);
-    if (codec_unpack_zone(body->data, body->size, zone, obj, why, sizeof why)) {
+    if (il_codec_unpack_zone(body->data, body->size, zone, obj, why, sizeof why)) {
         snprintf(err, errlen, "%s: body: %s", s_cmd_names[*cmd], why);
         return -1;
     }
@@ -452,7 +452,7 @@ static bool s_batchable(ilp_cmd_t cmd)
 /* The "id" of a batch item that did not decode, when it is a short string. */
 static const char *s_item_id(const msgpack_object *item, char *id, size_t idlen)
 {
-    const msgpack_object *v = item->type == MSGPACK_OBJECT_MAP ? codec_map_get(item, "id") : NULL;
+    const msgpack_object *v = item->type == MSGPACK_OBJECT_MAP ? il_codec_map_get(item, "id") : NULL;
     if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size >= idlen ||
         memchr(v->via.str.ptr, 0, v->via.str.size))
         return NULL;
@@ -581,9 +581,9 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name)
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 1);
-    codec_pack_str(&pk, "service");
+    il_codec_pack_str(&pk, "service");
     msgpack_pack_map(&pk, 1);
-    codec_pack_key_str(&pk, "name", service_name);
+    il_codec_pack_key_str(&pk, "name", service_name);
     char topic[ILP_MAX_EXT_NAME + 16];
     snprintf(topic, sizeof topic, "refresh.%s", extension);
     return s_pub(topic, &buf);
@@ -594,15 +594,15 @@ zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name)
 static void s_pub_state_head(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 4);
-    codec_pack_str(pk, "service");
+    il_codec_pack_str(pk, "service");
 }
 
 static void s_pub_state_tail(msgpack_packer *pk, const char *state, const char *expected,
                              const char *error)
 {
-    codec_pack_key_str(pk, "state", state);
-    codec_pack_key_str(pk, "expected_state", expected);
-    codec_pack_key_str(pk, "error", error);
+    il_codec_pack_key_str(pk, "state", state);
+    il_codec_pack_key_str(pk, "expected_state", expected);
+    il_codec_pack_key_str(pk, "error", error);
 }
 
 void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
@@ -612,11 +612,11 @@ void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t se
     msgpack_sbuffer_clear(buf);
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
     s_pub_state_head(&pk);
-    codec_pack_raw(&pk, service, service_len);
+    il_codec_pack_raw(&pk, service, service_len);
     s_pub_state_tail(&pk, state, expected, error);
 }
 
-zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
+zmsg_t *ilp_msg_pub_state(const il_service_t *service, const char *state, const char *expected,
                           const char *error)
 {
     msgpack_sbuffer buf;
@@ -624,7 +624,7 @@ zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const cha
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     s_pub_state_head(&pk);
-    service_pack(service, &pk);
+    il_service_pack(service, &pk);
     s_pub_state_tail(&pk, state, expected, error);
     return s_pub("state", &buf);
 }
@@ -636,8 +636,8 @@ zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id)
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    codec_pack_key_str(&pk, "event", event);
-    codec_pack_key_str(&pk, "core_id", core_id);
+    il_codec_pack_key_str(&pk, "event", event);
+    il_codec_pack_key_str(&pk, "core_id", core_id);
     return s_pub("core", &buf);
 }
 
@@ -654,7 +654,7 @@ zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, 
         return NULL;
     }
     zframe_t *body = zmsg_next(zmsg);
-    if (codec_unpack(zframe_data(body), zframe_size(body), out, err, errlen)) return NULL;
+    if (il_codec_unpack(zframe_data(body), zframe_size(body), out, err, errlen)) return NULL;
     bool changes = zframe_streq(tframe, ILP_TOPIC_CHANGES);
     const msgpack_object *obj = &out->data;
     if (changes && (obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < 1 ||

@@ -62,7 +62,7 @@ typedef struct {
                         items the core takes in one message; 1..ILP_MAX_BATCH (0 = 1) */
     /* EVENT, WORK, RESULT */
     ilp_action_t action; /* EVENT, WORK */
-    service_t *service;  /* EVENT, WORK; RESULT (may be NULL when error is set) */
+    il_service_t *service;  /* EVENT, WORK; RESULT (may be NULL when error is set) */
     char *id;            /* WORK, RESULT; ERROR (optional) */
     char *error;         /* RESULT: NULL on success */
     uint32_t attempt;    /* WORK: 1 for the first try */
@@ -149,7 +149,7 @@ const void *ilp_batch_array(ilp_batch_t *self, size_t *size);
 
 /* Flags of ilp_msg_decode_frames. */
 #define ILP_DECODE_LEAN                                                                            \
-    1u /* a RESULT's service: name and public_ip only (service_decode_result)                      \
+    1u /* a RESULT's service: name and public_ip only (il_service_decode_result)                      \
         */
 
 /* Decodes count frames as ilp_msg_decode does, without copying them into a
@@ -192,7 +192,7 @@ int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd
 int ilp_msg_pack_body(const ilp_msg_t *self, msgpack_sbuffer *buf);
 
 /* A WORK body into buf (cleared first) with the service already packed
- * (service_pack's bytes): the same bytes as ilp_msg_pack_body. */
+ * (il_service_pack's bytes): the same bytes as ilp_msg_pack_body. */
 void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action, uint32_t attempt,
                        const char *service, size_t service_len);
 
@@ -206,10 +206,10 @@ int ilp_msg_send(const ilp_msg_t *self, zsock_t *sock, zframe_t *routing_id);
 /* refresh.<extension>: {service: {name}} */
 zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name);
 /* state: {service, state, expected_state, error} (service is the full object). */
-zmsg_t *ilp_msg_pub_state(const service_t *service, const char *state, const char *expected,
+zmsg_t *ilp_msg_pub_state(const il_service_t *service, const char *state, const char *expected,
                           const char *error);
 /* The body of that publication into buf (cleared first), for reuse of one
- * buffer; the service given packed (service_pack's bytes). */
+ * buffer; the service given packed (il_service_pack's bytes). */
 void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
                             const char *state, const char *expected, const char *error);
 /* changes: [{service, state, expected_state, error}, ...], 1..ILP_MAX_BATCH

@@ -154,14 +154,14 @@ static int s_head(const uint8_t *p, size_t left, s_head_t *h)
     return 0;
 }
 
-int codec_check(const void *data, size_t size, char *err, size_t errlen)
+int il_codec_check(const void *data, size_t size, char *err, size_t errlen)
 {
     if (!data || size == 0) return s_fail(err, errlen, "empty frame");
-    if (size > CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, CODEC_MAX_FRAME);
+    if (size > IL_CODEC_MAX_FRAME)
+        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
     const uint8_t *p = data;
     const uint8_t *end = p + size;
-    uint64_t remaining[CODEC_MAX_DEPTH + 1]; /* objects still to read at each level */
+    uint64_t remaining[IL_CODEC_MAX_DEPTH + 1]; /* objects still to read at each level */
     int depth = 0;
     size_t objects = 0;
     remaining[0] = 1;
@@ -173,8 +173,8 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
         remaining[depth]--;
         size_t left = (size_t)(end - p);
         if (left == 0) return s_fail(err, errlen, "truncated at byte %zu", size);
-        if (++objects > CODEC_MAX_OBJECTS)
-            return s_fail(err, errlen, "more than %d objects", CODEC_MAX_OBJECTS);
+        if (++objects > IL_CODEC_MAX_OBJECTS)
+            return s_fail(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
         s_head_t h;
         if (s_head(p, left, &h) != 0)
             return s_fail(err, errlen, "bad msgpack byte 0x%02x at offset %zu", p[0],
@@ -182,23 +182,23 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
         p += h.header;
         left -= h.header;
         if (!h.container) {
-            if (h.skip - h.ext_type > CODEC_MAX_STRING)
+            if (h.skip - h.ext_type > IL_CODEC_MAX_STRING)
                 return s_fail(err, errlen, "string of %llu bytes exceeds %d",
-                              (unsigned long long)(h.skip - h.ext_type), CODEC_MAX_STRING);
+                              (unsigned long long)(h.skip - h.ext_type), IL_CODEC_MAX_STRING);
             if (h.skip > left) return s_fail(err, errlen, "truncated at byte %zu", size);
             p += h.skip;
             continue;
         }
         uint64_t children = h.container == 2 ? h.items * 2 : h.items;
-        if (h.items > CODEC_MAX_ITEMS)
+        if (h.items > IL_CODEC_MAX_ITEMS)
             return s_fail(err, errlen, "%s of %llu items exceeds %d",
                           h.container == 2 ? "map" : "array", (unsigned long long)h.items,
-                          CODEC_MAX_ITEMS);
+                          IL_CODEC_MAX_ITEMS);
         if (children > left)
             return s_fail(err, errlen, "%s header announces %llu items, only %zu bytes left",
                           h.container == 2 ? "map" : "array", (unsigned long long)h.items, left);
-        if (depth + 1 > CODEC_MAX_DEPTH) /* empty containers count too */
-            return s_fail(err, errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
+        if (depth + 1 > IL_CODEC_MAX_DEPTH) /* empty containers count too */
+            return s_fail(err, errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
         if (children == 0) continue;
         remaining[++depth] = children;
     }
@@ -207,16 +207,16 @@ int codec_check(const void *data, size_t size, char *err, size_t errlen)
     return 0;
 }
 
-/* The decoder: one pass that checks each object exactly as codec_check does
+/* The decoder: one pass that checks each object exactly as il_codec_check does
  * (same order, same bounds, same reasons) and builds it at once, instead of
- * codec_check's walk followed by msgpack-c's. Strings, bins and exts point
+ * il_codec_check's walk followed by msgpack-c's. Strings, bins and exts point
  * into the frame; arrays and maps are allocated in the zone as their headers
  * are read, so the children they announce are counted first: a frame whose
- * containers announce more objects than CODEC_MAX_OBJECTS cannot be valid,
- * and allocates nothing more (codec_check then says why it is refused).
+ * containers announce more objects than IL_CODEC_MAX_OBJECTS cannot be valid,
+ * and allocates nothing more (il_codec_check then says why it is refused).
  * What a frame makes us allocate is thus bounded as with msgpack-c after
- * codec_check: CODEC_MAX_OBJECTS objects. */
-#define S_RECHECK (-2) /* s_parse: refused, codec_check has the reason */
+ * il_codec_check: IL_CODEC_MAX_OBJECTS objects. */
+#define S_RECHECK (-2) /* s_parse: refused, il_codec_check has the reason */
 typedef struct {
     const uint8_t *start; /* the frame */
     const uint8_t *p;     /* the next byte to read */
@@ -233,11 +233,11 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     size_t left = (size_t)(ps->end - ps->p);
     if (left == 0)
         return s_fail(ps->err, ps->errlen, "truncated at byte %zu", (size_t)(ps->end - ps->start));
-    if (++ps->objects > CODEC_MAX_OBJECTS)
-        return s_fail(ps->err, ps->errlen, "more than %d objects", CODEC_MAX_OBJECTS);
+    if (++ps->objects > IL_CODEC_MAX_OBJECTS)
+        return s_fail(ps->err, ps->errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
     const uint8_t *at = ps->p;
     uint8_t b = at[0];
-    /* The forms every message is made of, first; the rest as codec_check reads them. */
+    /* The forms every message is made of, first; the rest as il_codec_check reads them. */
     switch (b) {
     case 0xa0 ... 0xbf: { /* fixstr */
         size_t n = b & 0x1f;
@@ -275,9 +275,9 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     left -= h.header;
     const uint8_t *body = at + h.header;
     if (!h.container) {
-        if (h.skip - h.ext_type > CODEC_MAX_STRING)
+        if (h.skip - h.ext_type > IL_CODEC_MAX_STRING)
             return s_fail(ps->err, ps->errlen, "string of %llu bytes exceeds %d",
-                          (unsigned long long)(h.skip - h.ext_type), CODEC_MAX_STRING);
+                          (unsigned long long)(h.skip - h.ext_type), IL_CODEC_MAX_STRING);
         if (h.skip > left)
             return s_fail(ps->err, ps->errlen, "truncated at byte %zu",
                           (size_t)(ps->end - ps->start));
@@ -330,16 +330,16 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     }
     const char *kind = h.container == 2 ? "map" : "array";
     uint64_t children = h.container == 2 ? h.items * 2 : h.items;
-    if (h.items > CODEC_MAX_ITEMS)
+    if (h.items > IL_CODEC_MAX_ITEMS)
         return s_fail(ps->err, ps->errlen, "%s of %llu items exceeds %d", kind,
-                      (unsigned long long)h.items, CODEC_MAX_ITEMS);
+                      (unsigned long long)h.items, IL_CODEC_MAX_ITEMS);
     if (children > left)
         return s_fail(ps->err, ps->errlen, "%s header announces %llu items, only %zu bytes left",
                       kind, (unsigned long long)h.items, left);
-    if (depth + 1 > CODEC_MAX_DEPTH) /* empty containers count too */
-        return s_fail(ps->err, ps->errlen, "nesting deeper than %d", CODEC_MAX_DEPTH);
+    if (depth + 1 > IL_CODEC_MAX_DEPTH) /* empty containers count too */
+        return s_fail(ps->err, ps->errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
     ps->announced += children;
-    if (ps->announced + 1 > CODEC_MAX_OBJECTS) return S_RECHECK;
+    if (ps->announced + 1 > IL_CODEC_MAX_OBJECTS) return S_RECHECK;
     ps->p = body;
     uint32_t n = (uint32_t)h.items;
     if (h.container == 2) {
@@ -367,12 +367,12 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     return 0;
 }
 
-int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
+int il_codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
                       char *err, size_t errlen)
 {
     if (!data || size == 0) return s_fail(err, errlen, "empty frame");
-    if (size > CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, CODEC_MAX_FRAME);
+    if (size > IL_CODEC_MAX_FRAME)
+        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
     s_parser_t ps = {.start = data,
                      .p = data,
                      .end = (const uint8_t *)data + size,
@@ -383,8 +383,8 @@ int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack
     int rc = s_parse(&ps, &obj, 0);
     if (rc == S_RECHECK) {
         /* Refused: the walk that allocates nothing finds the first reason. */
-        if (codec_check(data, size, err, errlen) != 0) return -1;
-        return s_fail(err, errlen, "more than %d objects", CODEC_MAX_OBJECTS); /* not reached */
+        if (il_codec_check(data, size, err, errlen) != 0) return -1;
+        return s_fail(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS); /* not reached */
     }
     if (rc != 0) return -1;
     if (ps.p != ps.end)
@@ -393,17 +393,17 @@ int codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack
     return 0;
 }
 
-int codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen)
+int il_codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *err, size_t errlen)
 {
     msgpack_unpacked_destroy(out);
     out->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     if (!out->zone) return s_fail(err, errlen, "out of memory");
-    if (codec_unpack_zone(data, size, out->zone, &out->data, err, errlen) == 0) return 0;
+    if (il_codec_unpack_zone(data, size, out->zone, &out->data, err, errlen) == 0) return 0;
     msgpack_unpacked_destroy(out); /* nothing of a refused frame is kept */
     return -1;
 }
 
-const msgpack_object *codec_map_get(const msgpack_object *map, const char *key)
+const msgpack_object *il_codec_map_get(const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
     size_t len = strlen(key);
@@ -452,7 +452,7 @@ static int s_text_ok(const uint8_t *s, size_t n)
     return 1;
 }
 
-int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
+int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
                    char *err, size_t errlen)
 {
     if (obj->type != MSGPACK_OBJECT_STR) return s_fail(err, errlen, "%s: expected a string", name);
@@ -469,10 +469,10 @@ int codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, c
     return 0;
 }
 
-void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
+void il_codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
                     const msgpack_object **values)
 {
-    size_t lens[CODEC_FIND_MAX];
+    size_t lens[IL_CODEC_FIND_MAX];
     for (size_t i = 0; i < n; i++) {
         values[i] = NULL;
         lens[i] = strlen(keys[i]);
@@ -493,13 +493,13 @@ void codec_map_find(const msgpack_object *map, const char *const *keys, size_t n
     }
 }
 
-int codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
+int il_codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
                   char **out, char *err, size_t errlen)
 {
-    return codec_value_str(codec_map_get(map, key), key, maxlen, required, out, err, errlen);
+    return il_codec_value_str(il_codec_map_get(map, key), key, maxlen, required, out, err, errlen);
 }
 
-int codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, bool required,
+int il_codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, bool required,
                     char **out, char *err, size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
@@ -508,17 +508,17 @@ int codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, boo
         *out = NULL;
         return 0;
     }
-    return codec_str_copy(v, key, maxlen, out, err, errlen);
+    return il_codec_str_copy(v, key, maxlen, out, err, errlen);
 }
 
-int codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
+int il_codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
                    bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
-    return codec_value_uint(codec_map_get(map, key), key, min, max, required, dflt, out, err,
+    return il_codec_value_uint(il_codec_map_get(map, key), key, min, max, required, dflt, out, err,
                             errlen);
 }
 
-int codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uint64_t max,
+int il_codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uint64_t max,
                      bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
@@ -534,13 +534,13 @@ int codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uin
     return 0;
 }
 
-int codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
+int il_codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
                    size_t errlen)
 {
-    return codec_value_bool(codec_map_get(map, key), key, dflt, out, err, errlen);
+    return il_codec_value_bool(il_codec_map_get(map, key), key, dflt, out, err, errlen);
 }
 
-int codec_value_bool(const msgpack_object *v, const char *key, bool dflt, bool *out, char *err,
+int il_codec_value_bool(const msgpack_object *v, const char *key, bool dflt, bool *out, char *err,
                      size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
@@ -625,7 +625,7 @@ static size_t s_put_uint(unsigned char *p, uint64_t v)
     return 1 + n;
 }
 
-void codec_pack_str(msgpack_packer *pk, const char *text)
+void il_codec_pack_str(msgpack_packer *pk, const char *text)
 {
     if (!text) {
         msgpack_pack_nil(pk);
@@ -641,12 +641,12 @@ void codec_pack_str(msgpack_packer *pk, const char *text)
     pk->callback(pk->data, (const char *)buf, s_put_str(buf, text, n));
 }
 
-void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
+void il_codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
 {
     size_t kn = strlen(key), vn = value ? strlen(value) : 0;
     if (kn + vn + 10 > S_SMALL) {
-        codec_pack_str(pk, key);
-        codec_pack_str(pk, value);
+        il_codec_pack_str(pk, key);
+        il_codec_pack_str(pk, value);
         return;
     }
     unsigned char buf[S_SMALL];
@@ -655,11 +655,11 @@ void codec_pack_key_str(msgpack_packer *pk, const char *key, const char *value)
     pk->callback(pk->data, (const char *)buf, len);
 }
 
-void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
+void il_codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
 {
     size_t kn = strlen(key);
     if (kn + 14 > S_SMALL) {
-        codec_pack_str(pk, key);
+        il_codec_pack_str(pk, key);
         msgpack_pack_uint64(pk, value);
         return;
     }
@@ -669,11 +669,11 @@ void codec_pack_key_uint(msgpack_packer *pk, const char *key, uint64_t value)
     pk->callback(pk->data, (const char *)buf, len);
 }
 
-void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
+void il_codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
 {
     size_t kn = strlen(key);
     if (kn + 6 > S_SMALL) {
-        codec_pack_str(pk, key);
+        il_codec_pack_str(pk, key);
         if (value)
             msgpack_pack_true(pk);
         else
@@ -686,7 +686,7 @@ void codec_pack_key_bool(msgpack_packer *pk, const char *key, bool value)
     pk->callback(pk->data, (const char *)buf, len);
 }
 
-void codec_pack_raw(msgpack_packer *pk, const void *data, size_t len)
+void il_codec_pack_raw(msgpack_packer *pk, const void *data, size_t len)
 {
     if (len) pk->callback(pk->data, data, len);
 }

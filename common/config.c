@@ -29,7 +29,7 @@ struct _node_t {
     node_t *next;         /* next sibling */
 };
 
-struct _config_t {
+struct _il_config_t {
     char *name;       /* file name used in messages */
     node_t *root;     /* the top-level mapping, NULL when empty */
     char error[1024]; /* last getter error, "" when none */
@@ -332,9 +332,9 @@ fail:
     return -1;
 }
 
-static config_t *s_config_new(const char *name, node_t *root)
+static il_config_t *s_config_new(const char *name, node_t *root)
 {
-    config_t *self = calloc(1, sizeof *self);
+    il_config_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->name = strdup(name);
     if (!self->name) {
@@ -346,7 +346,7 @@ static config_t *s_config_new(const char *name, node_t *root)
 }
 
 /* Parses length bytes of text. */
-static config_t *s_load(const char *text, size_t length, const char *name, char *err, size_t errlen)
+static il_config_t *s_load(const char *text, size_t length, const char *name, char *err, size_t errlen)
 {
     reader_t r = {.name = name, .text = text, .length = length, .err = err, .errlen = errlen};
     if (err && errlen) err[0] = '\0';
@@ -364,7 +364,7 @@ static config_t *s_load(const char *text, size_t length, const char *name, char 
     int rc = s_parse(&r, &root);
     yaml_parser_delete(&r.parser);
     if (rc) return NULL;
-    config_t *self = s_config_new(name, root);
+    il_config_t *self = s_config_new(name, root);
     if (!self) {
         s_node_destroy(&root);
         if (err && errlen) snprintf(err, errlen, "%s: out of memory", name);
@@ -372,7 +372,7 @@ static config_t *s_load(const char *text, size_t length, const char *name, char 
     return self;
 }
 
-config_t *config_load(const char *path, char *err, size_t errlen)
+il_config_t *il_config_load(const char *path, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = '\0';
     FILE *file = fopen(path, "rb");
@@ -390,7 +390,7 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     size_t length = fread(text, 1, CONFIG_MAX_BYTES + 1, file);
     int failed = ferror(file) ? errno : 0;
     fclose(file);
-    config_t *self = NULL;
+    il_config_t *self = NULL;
     if (failed) {
         if (err && errlen) snprintf(err, errlen, "%s: %s", path, strerror(failed));
     } else
@@ -399,7 +399,7 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     return self;
 }
 
-config_t *config_load_string(const char *text, const char *name, char *err, size_t errlen)
+il_config_t *il_config_load_string(const char *text, const char *name, char *err, size_t errlen)
 {
     if (!name) name = "<string>";
     if (!text) {
@@ -409,27 +409,27 @@ config_t *config_load_string(const char *text, const char *name, char *err, size
     return s_load(text, strlen(text), name, err, errlen);
 }
 
-config_t *config_new_empty(void)
+il_config_t *il_config_new_empty(void)
 {
     return s_config_new("<empty>", NULL);
 }
 
-void config_destroy(config_t **self_p)
+void il_config_destroy(il_config_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    config_t *self = *self_p;
+    il_config_t *self = *self_p;
     s_node_destroy(&self->root);
     free(self->name);
     free(self);
     *self_p = NULL;
 }
 
-const char *config_error(config_t *self)
+const char *il_config_error(il_config_t *self)
 {
     return self ? self->error : "";
 }
 
-const char *config_name(config_t *self)
+const char *il_config_name(il_config_t *self)
 {
     return self ? self->name : "";
 }
@@ -438,9 +438,9 @@ const char *config_name(config_t *self)
 // Getters
 
 /* Sets the error "NAME:LINE: KEY: reason"; returns -1. */
-static int s_fail(config_t *self, int line, const char *key, const char *fmt, ...)
+static int s_fail(il_config_t *self, int line, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int s_fail(config_t *self, int line, const char *key, const char *fmt, ...)
+static int s_fail(il_config_t *self, int line, const char *key, const char *fmt, ...)
 {
     int n = snprintf(self->error, sizeof self->error, "%s:%d: %s: ", self->name, line, key);
     if (n >= 0 && (size_t)n < sizeof self->error) {
@@ -455,7 +455,7 @@ static int s_fail(config_t *self, int line, const char *key, const char *fmt, ..
 /* Finds the node of a dotted key: *node_p is NULL when absent (or under a null).
  * Returns -1 when a part of the key holds a scalar or a sequence instead of a
  * mapping, setting the error when report is true. */
-static int s_walk(config_t *self, const char *key, node_t **node_p, bool report)
+static int s_walk(il_config_t *self, const char *key, node_t **node_p, bool report)
 {
     *node_p = NULL;
     if (!self->root || !key) return 0;
@@ -490,7 +490,7 @@ static int s_walk(config_t *self, const char *key, node_t **node_p, bool report)
 }
 
 /* The scalar at key: *node_p is NULL when absent or null. */
-static int s_scalar(config_t *self, const char *key, node_t **node_p)
+static int s_scalar(il_config_t *self, const char *key, node_t **node_p)
 {
     node_t *node;
     *node_p = NULL;
@@ -502,20 +502,20 @@ static int s_scalar(config_t *self, const char *key, node_t **node_p)
     return 0;
 }
 
-bool config_has(config_t *self, const char *key)
+bool il_config_has(il_config_t *self, const char *key)
 {
     node_t *node;
     return s_walk(self, key, &node, false) == 0 && node;
 }
 
-int config_line(config_t *self, const char *key)
+int il_config_line(il_config_t *self, const char *key)
 {
     node_t *node;
     if (s_walk(self, key, &node, false) || !node) return 0;
     return node->line;
 }
 
-int config_string(config_t *self, const char *key, const char *dflt, const char **value)
+int il_config_string(il_config_t *self, const char *key, const char *dflt, const char **value)
 {
     node_t *node;
     if (s_scalar(self, key, &node)) return -1;
@@ -538,7 +538,7 @@ static int s_parse_int(const char *text, int64_t *value)
     return 0;
 }
 
-int config_int(config_t *self, const char *key, int64_t dflt, int64_t min, int64_t max,
+int il_config_int(il_config_t *self, const char *key, int64_t dflt, int64_t min, int64_t max,
                int64_t *value)
 {
     node_t *node;
@@ -559,7 +559,7 @@ int config_int(config_t *self, const char *key, int64_t dflt, int64_t min, int64
     return 0;
 }
 
-int config_bool(config_t *self, const char *key, bool dflt, bool *value)
+int il_config_bool(il_config_t *self, const char *key, bool dflt, bool *value)
 {
     static const char *const truths[] = {"true", "yes", "on", "1"};
     static const char *const lies[] = {"false", "no", "off", "0"};
@@ -583,7 +583,7 @@ int config_bool(config_t *self, const char *key, bool dflt, bool *value)
                   "'%s' is not a boolean (use true/false, yes/no, on/off or 1/0)", node->text);
 }
 
-int config_parse_duration(const char *text, int64_t *value_ms)
+int il_config_parse_duration(const char *text, int64_t *value_ms)
 {
     /* Units in the order they must appear: "1h30m", not "30m1h". */
     static const struct {
@@ -627,7 +627,7 @@ int config_parse_duration(const char *text, int64_t *value_ms)
     return 0;
 }
 
-int config_duration(config_t *self, const char *key, int64_t dflt_ms, int64_t *value_ms)
+int il_config_duration(il_config_t *self, const char *key, int64_t dflt_ms, int64_t *value_ms)
 {
     node_t *node;
     if (s_scalar(self, key, &node)) return -1;
@@ -635,7 +635,7 @@ int config_duration(config_t *self, const char *key, int64_t dflt_ms, int64_t *v
         *value_ms = dflt_ms;
         return 0;
     }
-    if (config_parse_duration(node->text, value_ms))
+    if (il_config_parse_duration(node->text, value_ms))
         return s_fail(self, node->line, key, "'%s' is not a duration (use e.g. 500ms, 3s, 10m, 1h)",
                       node->text);
     return 0;
@@ -653,7 +653,7 @@ static void s_item_free(void **item_p)
 }
 
 /* Adds the comma-separated items of text, blanks trimmed; refuses empty ones. */
-static int s_split(config_t *self, const node_t *node, const char *key, zlistx_t *list)
+static int s_split(il_config_t *self, const node_t *node, const char *key, zlistx_t *list)
 {
     const char *p = node->text;
     while (isspace((unsigned char)*p))
@@ -681,7 +681,7 @@ static int s_split(config_t *self, const node_t *node, const char *key, zlistx_t
     return rc;
 }
 
-int config_list(config_t *self, const char *key, zlistx_t **value)
+int il_config_list(il_config_t *self, const char *key, zlistx_t **value)
 {
     node_t *node;
     if (s_walk(self, key, &node, true)) return -1;
@@ -716,7 +716,7 @@ int config_list(config_t *self, const char *key, zlistx_t **value)
     return 0;
 }
 
-int config_check_keys(config_t *self, const char *section, const char *const *known)
+int il_config_check_keys(il_config_t *self, const char *section, const char *const *known)
 {
     node_t *node = self->root;
     if (section && *section && s_walk(self, section, &node, true)) return -1;

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fileio_write_all(int fd, const void *data, size_t len)
+int il_fileio_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -26,7 +26,7 @@ int fileio_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int fileio_read_from(int fd, off_t offset, char **data, size_t *size)
+int il_fileio_read_from(int fd, off_t offset, char **data, size_t *size)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return -1;
@@ -93,7 +93,7 @@ static int s_ensure_dir(const char *dir)
     return -1;
 }
 
-int fileio_mkdirs(char *dir)
+int il_fileio_mkdirs(char *dir)
 {
     for (char *p = dir + 1; *p; p++) {
         if (*p != '/' || p[-1] == '/') continue;
@@ -104,7 +104,7 @@ int fileio_mkdirs(char *dir)
     return s_ensure_dir(dir);
 }
 
-int fileio_sync_dir(const char *dir)
+int il_fileio_sync_dir(const char *dir)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return -1;

@@ -9,19 +9,19 @@
 #include <sys/types.h>
 
 /* Writes all len bytes of data to fd. */
-int fileio_write_all(int fd, const void *data, size_t len);
+int il_fileio_write_all(int fd, const void *data, size_t len);
 
 /* Reads fd from offset to its end (it may grow meanwhile) into a new buffer
  * *data of *size bytes (NUL-terminated one byte past the end; caller frees).
  * A file that is not regular fails with EISDIR or EINVAL. */
-int fileio_read_from(int fd, off_t offset, char **data, size_t *size);
+int il_fileio_read_from(int fd, off_t offset, char **data, size_t *size);
 
 /* mkdir -p (mode 0755). On failure dir is cut to the prefix that failed, for
  * the error message. */
-int fileio_mkdirs(char *dir);
+int il_fileio_mkdirs(char *dir);
 
 /* fsyncs a directory. A file system that cannot sync directories (EINVAL) is
  * not an error. */
-int fileio_sync_dir(const char *dir);
+int il_fileio_sync_dir(const char *dir);
 
 #endif

@@ -1,5 +1,5 @@
 /* log: levelled log lines, see log.h. The state below is the process's logging
- * setup, written by main through log_setup before any thread starts. */
+ * setup, written by main through il_log_setup before any thread starts. */
 #include "common/log.h"
 
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static log_level_t s_level = LOG_LEVEL_INFO;
+static il_log_level_t s_level = IL_LOG_INFO;
 static FILE *s_file = NULL; /* NULL: stderr; otherwise stdout or an opened file */
 static int s_owned = 0;     /* s_file was opened by us */
 static char s_prog[32] = "interlook";
@@ -18,23 +18,23 @@ static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *s_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
-int log_level_parse(const char *text, log_level_t *level)
+int il_log_level_parse(const char *text, il_log_level_t *level)
 {
     if (!text) return -1;
     if (!strcasecmp(text, "debug"))
-        *level = LOG_LEVEL_DEBUG;
+        *level = IL_LOG_DEBUG;
     else if (!strcasecmp(text, "info"))
-        *level = LOG_LEVEL_INFO;
+        *level = IL_LOG_INFO;
     else if (!strcasecmp(text, "warn") || !strcasecmp(text, "warning"))
-        *level = LOG_LEVEL_WARN;
+        *level = IL_LOG_WARN;
     else if (!strcasecmp(text, "error"))
-        *level = LOG_LEVEL_ERROR;
+        *level = IL_LOG_ERROR;
     else
         return -1;
     return 0;
 }
 
-int log_setup(const char *progname, log_level_t level, const char *destination)
+int il_log_setup(const char *progname, il_log_level_t level, const char *destination)
 {
     FILE *file = NULL;
     int owned = 0;
@@ -57,12 +57,12 @@ int log_setup(const char *progname, log_level_t level, const char *destination)
     return 0;
 }
 
-int log_enabled(log_level_t level)
+int il_log_enabled(il_log_level_t level)
 {
     return level >= s_level;
 }
 
-void log_write(log_level_t level, const char *fmt, ...)
+void il_log_write(il_log_level_t level, const char *fmt, ...)
 {
     if (level < s_level) return;
     char text[2048];
@@ -86,7 +86,7 @@ void log_write(log_level_t level, const char *fmt, ...)
     pthread_mutex_unlock(&s_lock);
 }
 
-void log_close(void)
+void il_log_close(void)
 {
     pthread_mutex_lock(&s_lock);
     if (s_owned && s_file) fclose(s_file);

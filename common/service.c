@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-service_t *service_new(const char *name)
+il_service_t *il_service_new(const char *name)
 {
     if (!name || !*name) return NULL;
-    service_t *self = calloc(1, sizeof *self);
+    il_service_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->name = strdup(name);
     if (!self->name) {
@@ -20,10 +20,10 @@ service_t *service_new(const char *name)
     return self;
 }
 
-void service_destroy(service_t **self_p)
+void il_service_destroy(il_service_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    service_t *self = *self_p;
+    il_service_t *self = *self_p;
     for (size_t i = 0; i < self->target_count; i++)
         free(self->targets[i].host);
     for (size_t i = 0; i < self->alias_count; i++)
@@ -37,7 +37,7 @@ void service_destroy(service_t **self_p)
     *self_p = NULL;
 }
 
-int service_set_string(char **field, const char *value)
+int il_service_set_string(char **field, const char *value)
 {
     char *copy = NULL;
     if (value && !(copy = strdup(value))) return -1;
@@ -46,7 +46,7 @@ int service_set_string(char **field, const char *value)
     return 0;
 }
 
-static int s_target_cmp(const char *host_a, uint16_t port_a, const service_target_t *b)
+static int s_target_cmp(const char *host_a, uint16_t port_a, const il_service_target_t *b)
 {
     int c = strcmp(host_a, b->host);
     if (c) return c;
@@ -54,7 +54,7 @@ static int s_target_cmp(const char *host_a, uint16_t port_a, const service_targe
 }
 
 /* Index where host:port is or would be inserted; *found tells which. */
-static size_t s_target_find(const service_t *self, const char *host, uint16_t port, bool *found)
+static size_t s_target_find(const il_service_t *self, const char *host, uint16_t port, bool *found)
 {
     size_t lo = 0, hi = self->target_count;
     *found = false;
@@ -73,18 +73,18 @@ static size_t s_target_find(const service_t *self, const char *host, uint16_t po
     return lo;
 }
 
-int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight)
+int il_service_add_target(il_service_t *self, const char *host, uint16_t port, uint32_t weight)
 {
-    if (!host || !*host || strlen(host) > SERVICE_MAX_HOST || port == 0 || weight == 0) return -1;
+    if (!host || !*host || strlen(host) > IL_SERVICE_MAX_HOST || port == 0 || weight == 0) return -1;
     bool found;
     size_t at = s_target_find(self, host, port, &found);
     if (found) {
         uint64_t sum = (uint64_t)self->targets[at].weight + weight;
-        self->targets[at].weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t)sum;
+        self->targets[at].weight = sum > IL_SERVICE_MAX_WEIGHT ? IL_SERVICE_MAX_WEIGHT : (uint32_t)sum;
         return 0;
     }
-    if (self->target_count >= SERVICE_MAX_TARGETS) return -1;
-    service_target_t *grown =
+    if (self->target_count >= IL_SERVICE_MAX_TARGETS) return -1;
+    il_service_target_t *grown =
         realloc(self->targets, (self->target_count + 1) * sizeof *self->targets);
     if (!grown) return -1;
     self->targets = grown;
@@ -93,14 +93,14 @@ int service_add_target(service_t *self, const char *host, uint16_t port, uint32_
     memmove(&grown[at + 1], &grown[at], (self->target_count - at) * sizeof *grown);
     grown[at].host = copy;
     grown[at].port = port;
-    grown[at].weight = weight > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : weight;
+    grown[at].weight = weight > IL_SERVICE_MAX_WEIGHT ? IL_SERVICE_MAX_WEIGHT : weight;
     self->target_count++;
     return 0;
 }
 
-int service_add_alias(service_t *self, const char *alias)
+int il_service_add_alias(il_service_t *self, const char *alias)
 {
-    if (!alias || !*alias || strlen(alias) > SERVICE_MAX_ALIAS) return -1;
+    if (!alias || !*alias || strlen(alias) > IL_SERVICE_MAX_ALIAS) return -1;
     size_t lo = 0, hi = self->alias_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -111,7 +111,7 @@ int service_add_alias(service_t *self, const char *alias)
         else
             lo = mid + 1;
     }
-    if (self->alias_count >= SERVICE_MAX_ALIASES) return -1;
+    if (self->alias_count >= IL_SERVICE_MAX_ALIASES) return -1;
     char **grown = realloc(self->dns_aliases, (self->alias_count + 1) * sizeof *grown);
     if (!grown) return -1;
     self->dns_aliases = grown;
@@ -125,7 +125,7 @@ int service_add_alias(service_t *self, const char *alias)
 
 static int s_target_qsort(const void *a, const void *b)
 {
-    const service_target_t *ta = a;
+    const il_service_target_t *ta = a;
     return s_target_cmp(ta->host, ta->port, b);
 }
 
@@ -134,7 +134,7 @@ static int s_alias_qsort(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void service_normalize(service_t *self)
+void il_service_normalize(il_service_t *self)
 {
     if (self->target_count > 1)
         qsort(self->targets, self->target_count, sizeof *self->targets, s_target_qsort);
@@ -142,24 +142,24 @@ void service_normalize(service_t *self)
         qsort(self->dns_aliases, self->alias_count, sizeof *self->dns_aliases, s_alias_qsort);
 }
 
-service_t *service_dup(const service_t *self)
+il_service_t *il_service_dup(const il_service_t *self)
 {
     if (!self) return NULL;
-    service_t *copy = service_new(self->name);
+    il_service_t *copy = il_service_new(self->name);
     if (!copy) return NULL;
     copy->tls = self->tls;
-    int rc = service_set_string(&copy->provider, self->provider);
-    rc |= service_set_string(&copy->public_ip, self->public_ip);
+    int rc = il_service_set_string(&copy->provider, self->provider);
+    rc |= il_service_set_string(&copy->public_ip, self->public_ip);
     for (size_t i = 0; i < self->target_count && rc == 0; i++)
-        rc = service_add_target(copy, self->targets[i].host, self->targets[i].port,
+        rc = il_service_add_target(copy, self->targets[i].host, self->targets[i].port,
                                 self->targets[i].weight);
     for (size_t i = 0; i < self->alias_count && rc == 0; i++)
-        rc = service_add_alias(copy, self->dns_aliases[i]);
-    if (rc) service_destroy(&copy);
+        rc = il_service_add_alias(copy, self->dns_aliases[i]);
+    if (rc) il_service_destroy(&copy);
     return copy;
 }
 
-bool service_same_definition(const service_t *a, const service_t *b)
+bool il_service_same_definition(const il_service_t *a, const il_service_t *b)
 {
     if (a->tls != b->tls || a->target_count != b->target_count || a->alias_count != b->alias_count)
         return false;
@@ -174,45 +174,45 @@ bool service_same_definition(const service_t *a, const service_t *b)
     return true;
 }
 
-void service_pack(const service_t *self, msgpack_packer *pk)
+void il_service_pack(const il_service_t *self, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 6);
-    codec_pack_key_str(pk, "name", self->name);
-    codec_pack_key_str(pk, "provider", self->provider);
-    codec_pack_str(pk, "targets");
+    il_codec_pack_key_str(pk, "name", self->name);
+    il_codec_pack_key_str(pk, "provider", self->provider);
+    il_codec_pack_str(pk, "targets");
     msgpack_pack_array(pk, self->target_count);
     for (size_t i = 0; i < self->target_count; i++) {
         msgpack_pack_map(pk, 3);
-        codec_pack_key_str(pk, "host", self->targets[i].host);
-        codec_pack_key_uint(pk, "port", self->targets[i].port);
-        codec_pack_key_uint(pk, "weight", self->targets[i].weight);
+        il_codec_pack_key_str(pk, "host", self->targets[i].host);
+        il_codec_pack_key_uint(pk, "port", self->targets[i].port);
+        il_codec_pack_key_uint(pk, "weight", self->targets[i].weight);
     }
-    codec_pack_key_bool(pk, "tls", self->tls);
-    codec_pack_key_str(pk, "public_ip", self->public_ip);
-    codec_pack_str(pk, "dns_aliases");
+    il_codec_pack_key_bool(pk, "tls", self->tls);
+    il_codec_pack_key_str(pk, "public_ip", self->public_ip);
+    il_codec_pack_str(pk, "dns_aliases");
     msgpack_pack_array(pk, self->alias_count);
     for (size_t i = 0; i < self->alias_count; i++)
-        codec_pack_str(pk, self->dns_aliases[i]);
+        il_codec_pack_str(pk, self->dns_aliases[i]);
 }
 
-bool service_ip_valid(const char *text)
+bool il_service_ip_valid(const char *text)
 {
     unsigned char buf[sizeof(struct in6_addr)];
     return text && (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1);
 }
 
 /* Sorts the decoded targets and merges a host:port listed twice (weights
- * added, capped), as service_add_target would have, without its copies. */
-static void s_merge_targets(service_t *self)
+ * added, capped), as il_service_add_target would have, without its copies. */
+static void s_merge_targets(il_service_t *self)
 {
     if (self->target_count < 2) return;
     qsort(self->targets, self->target_count, sizeof *self->targets, s_target_qsort);
     size_t out = 0;
     for (size_t i = 1; i < self->target_count; i++) {
-        service_target_t *last = &self->targets[out], *t = &self->targets[i];
+        il_service_target_t *last = &self->targets[out], *t = &self->targets[i];
         if (s_target_cmp(t->host, t->port, last) == 0) {
             uint64_t sum = (uint64_t)last->weight + t->weight;
-            last->weight = sum > SERVICE_MAX_WEIGHT ? SERVICE_MAX_WEIGHT : (uint32_t)sum;
+            last->weight = sum > IL_SERVICE_MAX_WEIGHT ? IL_SERVICE_MAX_WEIGHT : (uint32_t)sum;
             free(t->host);
         } else {
             self->targets[++out] = *t;
@@ -224,14 +224,14 @@ static void s_merge_targets(service_t *self)
 /* The decoder fills the arrays in one go (hosts and aliases as copied from
  * the frame, each once), then sorts and merges: the same result as adding
  * them one by one, at a fraction of the allocations. */
-static int s_decode_targets(service_t *self, const msgpack_object *list, char *err, size_t errlen)
+static int s_decode_targets(il_service_t *self, const msgpack_object *list, char *err, size_t errlen)
 {
     if (list->type != MSGPACK_OBJECT_ARRAY) {
         snprintf(err, errlen, "service.targets: expected an array");
         return -1;
     }
-    if (list->via.array.size > SERVICE_MAX_TARGETS) {
-        snprintf(err, errlen, "service.targets: more than %d targets", SERVICE_MAX_TARGETS);
+    if (list->via.array.size > IL_SERVICE_MAX_TARGETS) {
+        snprintf(err, errlen, "service.targets: more than %d targets", IL_SERVICE_MAX_TARGETS);
         return -1;
     }
     if (list->via.array.size == 0) return 0;
@@ -250,11 +250,11 @@ static int s_decode_targets(service_t *self, const msgpack_object *list, char *e
         if (t->type != MSGPACK_OBJECT_MAP) {
             snprintf(why, sizeof why, "expected a map");
         } else {
-            codec_map_find(t, keys, 3, v);
-            if (codec_value_str(v[0], "host", SERVICE_MAX_HOST, true, &host, why, sizeof why) ==
+            il_codec_map_find(t, keys, 3, v);
+            if (il_codec_value_str(v[0], "host", IL_SERVICE_MAX_HOST, true, &host, why, sizeof why) ==
                     0 &&
-                codec_value_uint(v[1], "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
-                codec_value_uint(v[2], "weight", 1, SERVICE_MAX_WEIGHT, false, 1, &weight, why,
+                il_codec_value_uint(v[1], "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
+                il_codec_value_uint(v[2], "weight", 1, IL_SERVICE_MAX_WEIGHT, false, 1, &weight, why,
                                  sizeof why) == 0 &&
                 !*host)
                 snprintf(why, sizeof why, "host: empty");
@@ -265,20 +265,20 @@ static int s_decode_targets(service_t *self, const msgpack_object *list, char *e
             return -1;
         }
         self->targets[self->target_count++] =
-            (service_target_t){.host = host, .port = (uint16_t)port, .weight = (uint32_t)weight};
+            (il_service_target_t){.host = host, .port = (uint16_t)port, .weight = (uint32_t)weight};
     }
     s_merge_targets(self);
     return 0;
 }
 
-static int s_decode_aliases(service_t *self, const msgpack_object *list, char *err, size_t errlen)
+static int s_decode_aliases(il_service_t *self, const msgpack_object *list, char *err, size_t errlen)
 {
     if (list->type != MSGPACK_OBJECT_ARRAY) {
         snprintf(err, errlen, "service.dns_aliases: expected an array");
         return -1;
     }
-    if (list->via.array.size > SERVICE_MAX_ALIASES) {
-        snprintf(err, errlen, "service.dns_aliases: more than %d names", SERVICE_MAX_ALIASES);
+    if (list->via.array.size > IL_SERVICE_MAX_ALIASES) {
+        snprintf(err, errlen, "service.dns_aliases: more than %d names", IL_SERVICE_MAX_ALIASES);
         return -1;
     }
     if (list->via.array.size == 0) return 0;
@@ -292,7 +292,7 @@ static int s_decode_aliases(service_t *self, const msgpack_object *list, char *e
         char *alias = NULL;
         char label[32];
         snprintf(label, sizeof label, "dns_aliases[%u]", i);
-        if (codec_str_copy(&list->via.array.ptr[i], label, SERVICE_MAX_ALIAS, &alias, why,
+        if (il_codec_str_copy(&list->via.array.ptr[i], label, IL_SERVICE_MAX_ALIAS, &alias, why,
                            sizeof why)) {
             snprintf(err, errlen, "service.%s", why);
             return -1;
@@ -319,25 +319,25 @@ static int s_decode_aliases(service_t *self, const msgpack_object *list, char *e
 }
 
 /* The name (required, not empty) and public_ip (an address, "" = none) of a
- * service map, as found by codec_map_find. 0, or -1 with the reason in why. */
+ * service map, as found by il_codec_map_find. 0, or -1 with the reason in why. */
 static int s_decode_head(const msgpack_object *fname, const msgpack_object *fip, char **name,
                          char **ip, char *why, size_t whylen)
 {
-    if (codec_value_str(fname, "name", SERVICE_MAX_NAME, true, name, why, whylen) ||
-        codec_value_str(fip, "public_ip", SERVICE_MAX_IP, false, ip, why, whylen))
+    if (il_codec_value_str(fname, "name", IL_SERVICE_MAX_NAME, true, name, why, whylen) ||
+        il_codec_value_str(fip, "public_ip", IL_SERVICE_MAX_IP, false, ip, why, whylen))
         return -1;
     if (!**name) {
         snprintf(why, whylen, "name: empty");
         return -1;
     }
-    if (*ip && **ip && !service_ip_valid(*ip)) {
+    if (*ip && **ip && !il_service_ip_valid(*ip)) {
         snprintf(why, whylen, "public_ip: '%s' is not an IP address", *ip);
         return -1;
     }
     return 0;
 }
 
-service_t *service_decode_result(const msgpack_object *obj, char *err, size_t errlen)
+il_service_t *il_service_decode_result(const msgpack_object *obj, char *err, size_t errlen)
 {
     char why[200] = "";
     char *name = NULL, *ip = NULL;
@@ -347,9 +347,9 @@ service_t *service_decode_result(const msgpack_object *obj, char *err, size_t er
     }
     static const char *const keys[] = {"name", "public_ip"};
     const msgpack_object *f[2];
-    codec_map_find(obj, keys, 2, f);
+    il_codec_map_find(obj, keys, 2, f);
     if (s_decode_head(f[0], f[1], &name, &ip, why, sizeof why)) goto fail;
-    service_t *self = calloc(1, sizeof *self);
+    il_service_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(why, sizeof why, "out of memory");
         goto fail;
@@ -365,11 +365,11 @@ fail:
     return NULL;
 }
 
-service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
+il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t errlen)
 {
     char why[200] = "";
     char *name = NULL, *provider = NULL, *ip = NULL;
-    service_t *self = NULL;
+    il_service_t *self = NULL;
     if (!obj || obj->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "service: expected a map");
         return NULL;
@@ -378,9 +378,9 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
     static const char *const keys[] = {"name", "provider", "public_ip",
                                        "tls",  "targets",  "dns_aliases"};
     const msgpack_object *f[6];
-    codec_map_find(obj, keys, 6, f);
+    il_codec_map_find(obj, keys, 6, f);
     if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
-        codec_value_str(f[1], "provider", SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why))
+        il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why))
         goto fail;
     self = calloc(1, sizeof *self);
     if (!self) {
@@ -389,7 +389,7 @@ service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen)
     }
     self->name = name; /* the decoded copy, not another one */
     name = NULL;
-    if (codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;
+    if (il_codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;
     self->provider = provider && *provider ? provider : NULL;
     if (!self->provider) free(provider);
     provider = NULL;
@@ -409,6 +409,6 @@ fail_set:
     free(name);
     free(provider);
     free(ip);
-    service_destroy(&self);
+    il_service_destroy(&self);
     return NULL;
 }

@@ -4,8 +4,8 @@
  *
  * The struct is a plain data model on purpose: the core's merge rules read
  * and write its fields. Targets and aliases are kept sorted and without
- * duplicates (service_normalize), so that two definitions compare with
- * service_same_definition regardless of the order a provider listed them. */
+ * duplicates (il_service_normalize), so that two definitions compare with
+ * il_service_same_definition regardless of the order a provider listed them. */
 #ifndef INTERLOOK_SERVICE_H
 #define INTERLOOK_SERVICE_H
 
@@ -15,74 +15,74 @@
 #include <stdint.h>
 
 /* Bounds on decoded services (documented in docs/protocol.md). */
-#define SERVICE_MAX_NAME     255
-#define SERVICE_MAX_PROVIDER 64
-#define SERVICE_MAX_HOST     255
-#define SERVICE_MAX_ALIAS    253
-#define SERVICE_MAX_TARGETS  1024
-#define SERVICE_MAX_ALIASES  256
-#define SERVICE_MAX_WEIGHT   1000000
-#define SERVICE_MAX_IP       45
+#define IL_SERVICE_MAX_NAME     255
+#define IL_SERVICE_MAX_PROVIDER 64
+#define IL_SERVICE_MAX_HOST     255
+#define IL_SERVICE_MAX_ALIAS    253
+#define IL_SERVICE_MAX_TARGETS  1024
+#define IL_SERVICE_MAX_ALIASES  256
+#define IL_SERVICE_MAX_WEIGHT   1000000
+#define IL_SERVICE_MAX_IP       45
 
 typedef struct {
     char *host;      /* address or host name of one backend */
     uint16_t port;   /* 1..65535 */
-    uint32_t weight; /* 1..SERVICE_MAX_WEIGHT, default 1 */
-} service_target_t;
+    uint32_t weight; /* 1..IL_SERVICE_MAX_WEIGHT, default 1 */
+} il_service_target_t;
 
 typedef struct {
     char *name;                /* unique key of the service, never NULL */
     char *provider;            /* extension that reported it, NULL when unknown */
-    service_target_t *targets; /* target_count items, sorted by host then port */
+    il_service_target_t *targets; /* target_count items, sorted by host then port */
     size_t target_count;
     bool tls;           /* the service speaks TLS */
     char *public_ip;    /* virtual IP given by IPAM, NULL when none */
     char **dns_aliases; /* alias_count names, sorted */
     size_t alias_count;
-} service_t;
+} il_service_t;
 
 /* A new service with that name and nothing else. NULL when name is empty or out of memory. */
-service_t *service_new(const char *name);
+il_service_t *il_service_new(const char *name);
 
-void service_destroy(service_t **self_p);
+void il_service_destroy(il_service_t **self_p);
 
 /* A deep copy, NULL when out of memory. */
-service_t *service_dup(const service_t *self);
+il_service_t *il_service_dup(const il_service_t *self);
 
 /* Adds a target; an identical host:port adds its weight to the existing one,
- * and a weight above SERVICE_MAX_WEIGHT is capped to it. Returns -1 for an
- * empty or too long host, port 0, weight 0, more than SERVICE_MAX_TARGETS
+ * and a weight above IL_SERVICE_MAX_WEIGHT is capped to it. Returns -1 for an
+ * empty or too long host, port 0, weight 0, more than IL_SERVICE_MAX_TARGETS
  * targets, or out of memory. */
-int service_add_target(service_t *self, const char *host, uint16_t port, uint32_t weight);
+int il_service_add_target(il_service_t *self, const char *host, uint16_t port, uint32_t weight);
 
 /* Adds an alias (ignored when already present). Returns -1 on bounds or memory. */
-int service_add_alias(service_t *self, const char *alias);
+int il_service_add_alias(il_service_t *self, const char *alias);
 
 /* Replaces a string field (provider or public_ip); NULL clears it. Returns -1 on memory. */
-int service_set_string(char **field, const char *value);
+int il_service_set_string(char **field, const char *value);
 
 /* Sorts targets and aliases. The decoder and the adders keep this invariant. */
-void service_normalize(service_t *self);
+void il_service_normalize(il_service_t *self);
 
 /* True when targets, tls and aliases are equal (what a provider defines). */
-bool service_same_definition(const service_t *a, const service_t *b);
+bool il_service_same_definition(const il_service_t *a, const il_service_t *b);
 
 /* Writes the service as a msgpack map: name, provider, targets, tls,
  * public_ip (nil when none), dns_aliases. */
-void service_pack(const service_t *self, msgpack_packer *pk);
+void il_service_pack(const il_service_t *self, msgpack_packer *pk);
 
 /* Reads a service map from untrusted input. Only name is required; unknown
  * keys are ignored; missing optional keys take defaults (no targets, tls
  * false, no public_ip, no aliases). A public_ip must be an IPv4 or IPv6
  * address (an empty string means none). Returns NULL with the reason in err. */
-service_t *service_decode(const msgpack_object *obj, char *err, size_t errlen);
+il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t errlen);
 
 /* What the core reads of a RESULT's service: its name and public_ip, checked
- * as service_decode checks them; the other fields are not read (a RESULT may
+ * as il_service_decode checks them; the other fields are not read (a RESULT may
  * not change them, ILP section 4), so the service has no targets or aliases. */
-service_t *service_decode_result(const msgpack_object *obj, char *err, size_t errlen);
+il_service_t *il_service_decode_result(const msgpack_object *obj, char *err, size_t errlen);
 
 /* Parses a textual IPv4/IPv6 address; true when valid. */
-bool service_ip_valid(const char *text);
+bool il_service_ip_valid(const char *text);
 
 #endif

@@ -142,7 +142,7 @@ static void s_on_mhd_log(void *cls, const char *fmt, va_list ap)
         text[--len] = '\0';
     if (pthread_equal(pthread_self(), self->starter))
         snprintf(self->start_error, sizeof self->start_error, "%s", text);
-    log_warn("api: %s", text);
+    il_log_warn("api: %s", text);
 }
 
 /* Queues an answer with our headers. body is copied. */
@@ -236,9 +236,9 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
     char *content_type = NULL, *body = NULL;
     if (s_ask_loop(self, method, url, &status, &content_type, &body) != 0) {
         if (atomic_load(&self->stopping))
-            log_debug("api: %s %s: shutting down", method, url);
+            il_log_debug("api: %s %s: shutting down", method, url);
         else
-            log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
+            il_log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
         return s_respond_error(conn, 503, "core busy or not running");
     }
     enum MHD_Result rc = s_respond(conn, status, content_type ? content_type : API_JSON, body,
@@ -267,24 +267,24 @@ static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
     char *method = NULL, *path = NULL;
     if (zsock_recv(reader, "88ss", &id, &deadline, &method, &path) != 0) return 0;
     if (!id || !method || !path)
-        log_warn("api: malformed request on the inproc pair");
+        il_log_warn("api: malformed request on the inproc pair");
     else if ((int64_t)deadline <= zclock_mono())
-        log_debug("api: %s %s: dropped, the client already got 503", method, path);
+        il_log_debug("api: %s %s: dropped, the client already got 503", method, path);
     else {
         api_reply_t reply = {.status = 500, .body = NULL, .content_type = API_JSON};
         self->handler(self->arg, method, path, &reply);
         if (reply.status < 100 || reply.status > 599) {
-            log_error("api: %s %s: handler gave status %d", method, path, reply.status);
+            il_log_error("api: %s %s: handler gave status %d", method, path, reply.status);
             free(reply.body);
             reply.body = strdup("{\"error\":\"internal error\"}");
             reply.status = 500;
             reply.content_type = API_JSON;
         }
-        log_debug("api: %s %s -> %d", method, path, reply.status);
+        il_log_debug("api: %s %s -> %d", method, path, reply.status);
         if (zsock_send(reader, "84ss", id, (uint32_t)reply.status,
                        reply.content_type ? reply.content_type : API_JSON,
                        reply.body ? reply.body : "") != 0)
-            log_warn("api: %s %s: answer not delivered: %s", method, path, strerror(errno));
+            il_log_warn("api: %s %s: answer not delivered: %s", method, path, strerror(errno));
         free(reply.body);
     }
     zstr_free(&method);
@@ -366,9 +366,9 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
         addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     getnameinfo((struct sockaddr *)&addr, addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST);
     if (addr.ss_family == AF_INET6)
-        log_info("api: listening on http://[%s]:%d", host, self->port);
+        il_log_info("api: listening on http://[%s]:%d", host, self->port);
     else
-        log_info("api: listening on http://%s:%d", host, self->port);
+        il_log_info("api: listening on http://%s:%d", host, self->port);
     return self;
 }
 

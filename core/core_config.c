@@ -22,20 +22,20 @@ static const char *const s_known[] = {"logLevel",
                                       "bus",
                                       NULL};
 
-static int s_where(config_t *cfg, const char *key, char *err, size_t errlen, const char *why)
+static int s_where(il_config_t *cfg, const char *key, char *err, size_t errlen, const char *why)
 {
-    snprintf(err, errlen, "%s:%d: %s: %s", config_name(cfg), config_line(cfg, key), key, why);
+    snprintf(err, errlen, "%s:%d: %s: %s", il_config_name(cfg), il_config_line(cfg, key), key, why);
     return -1;
 }
 
-static int s_steps(core_config_t *self, config_t *cfg, char *err, size_t errlen)
+static int s_steps(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     const char *key = "core.workflowSteps";
-    if (config_list(cfg, key, &self->step_list)) {
-        snprintf(err, errlen, "%s", config_error(cfg));
+    if (il_config_list(cfg, key, &self->step_list)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;
     }
-    if (!config_has(cfg, key)) {
+    if (!il_config_has(cfg, key)) {
         zlistx_add_end(self->step_list, "provider.docker");
         zlistx_add_end(self->step_list, "ipam.ipalloc");
     }
@@ -66,28 +66,28 @@ static int s_steps(core_config_t *self, config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int core_config_load(core_config_t *self, config_t *cfg, char *err, size_t errlen)
+int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     memset(self, 0, sizeof *self);
     const char *level = NULL;
-    if (config_check_keys(cfg, "core", s_known) ||
-        config_string(cfg, "core.logLevel", "info", &level) ||
-        config_string(cfg, "core.logFile", "stdout", &self->log_file) ||
-        config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen) ||
-        config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file) ||
-        config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms) ||
-        config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms) ||
-        config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms) ||
-        config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms) ||
-        config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
+    if (il_config_check_keys(cfg, "core", s_known) ||
+        il_config_string(cfg, "core.logLevel", "info", &level) ||
+        il_config_string(cfg, "core.logFile", "stdout", &self->log_file) ||
+        il_config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen) ||
+        il_config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file) ||
+        il_config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms) ||
+        il_config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms) ||
+        il_config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms) ||
+        il_config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms) ||
+        il_config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
                         &self->clean_undeployed_ms) ||
-        config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms) ||
-        config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms) ||
-        config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
-        snprintf(err, errlen, "%s", config_error(cfg));
+        il_config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms) ||
+        il_config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms) ||
+        il_config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;
     }
-    if (log_level_parse(level, &self->log_level))
+    if (il_log_level_parse(level, &self->log_level))
         return s_where(cfg, "core.logLevel", err, errlen, "expected debug, info, warn or error");
     if (self->check_flow_ms < 10)
         return s_where(cfg, "core.checkFlowInterval", err, errlen, "must be at least 10ms");
@@ -102,7 +102,7 @@ int core_config_load(core_config_t *self, config_t *cfg, char *err, size_t errle
     if (!*self->entries_file)
         return s_where(cfg, "core.workflowEntriesFile", err, errlen, "empty path");
     if (s_steps(self, cfg, err, errlen)) return -1;
-    if (bus_config_load(&self->bus, cfg, err, errlen)) return -1;
+    if (il_bus_config_load(&self->bus, cfg, err, errlen)) return -1;
     const char *env = getenv("INTERLOOK_LISTEN");
     if (env && *env) self->listen = env;
     return 0;

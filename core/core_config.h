@@ -11,7 +11,7 @@
 #define CORE_MAX_STEPS 32
 
 typedef struct {
-    log_level_t log_level; /* core.logLevel (info) */
+    il_log_level_t log_level; /* core.logLevel (info) */
     const char *log_file;  /* core.logFile (stdout) */
     const char *listen;    /* core.listen (127.0.0.1:8080); "" or "off" disables the API */
     const char *steps[CORE_MAX_STEPS + 1]; /* core.workflowSteps, NULL-terminated */
@@ -25,14 +25,14 @@ typedef struct {
     int64_t retry_min_ms;        /* core.retryBackoffMin (1s) */
     int64_t retry_max_ms;        /* core.retryBackoffMax (60s) */
     int64_t persist_delay_ms;    /* core.persistDelay (100ms): coalescing window of saves */
-    bus_config_t bus;            /* core.bus.* */
+    il_bus_config_t bus;            /* core.bus.* */
     zlistx_t *step_list;         /* owns the step strings */
 } core_config_t;
 
 /* Reads and validates the core section. Strings stay owned by cfg (or by
  * self->step_list, or the environment). Returns -1 with "FILE:LINE: key:
  * reason" in err. */
-int core_config_load(core_config_t *self, config_t *cfg, char *err, size_t errlen);
+int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t errlen);
 
 /* Frees what core_config_load allocated. */
 void core_config_clear(core_config_t *self);

@@ -8,7 +8,7 @@
 
 #define S_PACK_START 256 /* bytes first allocated to pack a service */
 
-entry_t *entry_new(service_t **service_p, int64_t now)
+entry_t *entry_new(il_service_t **service_p, int64_t now)
 {
     if (!service_p || !*service_p) return NULL;
     entry_t *self = calloc(1, sizeof *self);
@@ -33,7 +33,7 @@ void entry_destroy(entry_t **self_p)
 {
     if (!self_p || !*self_p) return;
     entry_t *self = *self_p;
-    service_destroy(&self->service);
+    il_service_destroy(&self->service);
     free(self->packed);
     free(self->error);
     free(self->name);
@@ -64,11 +64,11 @@ void entry_set_error(entry_t *self, const char *error)
 }
 
 /* A digest of what the packed service is made from: the service, provider
- * and public IP pointers (service_set_string makes a new string), the counts
+ * and public IP pointers (il_service_set_string makes a new string), the counts
  * of targets and aliases, the TLS flag. A safety net for changes nobody
  * announced (the workflow calls entry_service_changed), kept to 8 bytes: an
  * entry is kept for every service. */
-static uint64_t s_packed_from(const service_t *svc)
+static uint64_t s_packed_from(const il_service_t *svc)
 {
     const uint64_t mix = 0x9e3779b97f4a7c15ULL;
     uint64_t h = (uint64_t)(uintptr_t)svc;
@@ -103,7 +103,7 @@ const char *entry_packed_service(entry_t *self, size_t *len)
         msgpack_packer pk;
         if (!buf.data) return NULL;
         msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-        service_pack(self->service, &pk);
+        il_service_pack(self->service, &pk);
         self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
         if (!self->packed) {
             msgpack_sbuffer_destroy(&buf);
@@ -119,26 +119,26 @@ const char *entry_packed_service(entry_t *self, size_t *len)
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 14);
-    codec_pack_str(pk, "service");
+    il_codec_pack_str(pk, "service");
     if (s_packed_valid(self))
-        codec_pack_raw(pk, self->packed, self->packed_len);
+        il_codec_pack_raw(pk, self->packed, self->packed_len);
     else
-        service_pack(self->service, pk);
-    codec_pack_key_str(pk, "state", s_reached(self, steps));
-    codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
-    codec_pack_key_bool(pk, "wip", self->wip);
+        il_service_pack(self->service, pk);
+    il_codec_pack_key_str(pk, "state", s_reached(self, steps));
+    il_codec_pack_key_str(pk, "expected_state", self->expect_deployed ? "deployed" : "undeployed");
+    il_codec_pack_key_bool(pk, "wip", self->wip);
     /* The step of the last try is kept while it is retried after an error too. */
     bool step_known = self->wip || (self->error && self->wip_step > 0);
-    codec_pack_key_str(pk, "wip_step", step_known ? steps[self->wip_step] : NULL);
-    codec_pack_key_str(pk, "wip_action", step_known ? ilp_action_name(self->wip_action) : NULL);
-    codec_pack_key_bool(pk, "restart", self->restart);
-    codec_pack_key_uint(pk, "attempt", self->attempt);
-    codec_pack_key_str(pk, "error", self->error);
-    codec_pack_key_uint(pk, "wip_time", (uint64_t)self->wip_time);
-    codec_pack_key_uint(pk, "time_detected", (uint64_t)self->time_detected);
-    codec_pack_key_uint(pk, "last_update", (uint64_t)self->last_update);
-    codec_pack_key_uint(pk, "close_time", (uint64_t)self->close_time);
-    codec_pack_key_uint(pk, "next_try", (uint64_t)self->next_try);
+    il_codec_pack_key_str(pk, "wip_step", step_known ? steps[self->wip_step] : NULL);
+    il_codec_pack_key_str(pk, "wip_action", step_known ? ilp_action_name(self->wip_action) : NULL);
+    il_codec_pack_key_bool(pk, "restart", self->restart);
+    il_codec_pack_key_uint(pk, "attempt", self->attempt);
+    il_codec_pack_key_str(pk, "error", self->error);
+    il_codec_pack_key_uint(pk, "wip_time", (uint64_t)self->wip_time);
+    il_codec_pack_key_uint(pk, "time_detected", (uint64_t)self->time_detected);
+    il_codec_pack_key_uint(pk, "last_update", (uint64_t)self->last_update);
+    il_codec_pack_key_uint(pk, "close_time", (uint64_t)self->close_time);
+    il_codec_pack_key_uint(pk, "next_try", (uint64_t)self->next_try);
 }
 
 static int s_step_index(const char *name, const char *const *steps, int nsteps)
@@ -156,26 +156,26 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
     uint64_t attempt, wip_time, detected, updated, closed, next_try;
     bool wip = false, restart = false;
     entry_t *self = NULL;
-    service_t *service = NULL;
+    il_service_t *service = NULL;
     if (!obj || obj->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "entry: expected a map");
         return NULL;
     }
-    service = service_decode(codec_map_get(obj, "service"), why, sizeof why);
+    service = il_service_decode(il_codec_map_get(obj, "service"), why, sizeof why);
     const int64_t max_ms = INT64_MAX / 2;
-    if (!service || codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
-        codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why) ||
-        codec_get_bool(obj, "wip", false, &wip, why, sizeof why) ||
-        codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why) ||
-        codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why) ||
-        codec_get_bool(obj, "restart", false, &restart, why, sizeof why) ||
-        codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why) ||
-        codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why) ||
-        codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why) ||
-        codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why) ||
-        codec_get_uint(obj, "last_update", 0, max_ms, true, 0, &updated, why, sizeof why) ||
-        codec_get_uint(obj, "close_time", 0, max_ms, false, 0, &closed, why, sizeof why) ||
-        codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
+    if (!service || il_codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
+        il_codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why) ||
+        il_codec_get_bool(obj, "wip", false, &wip, why, sizeof why) ||
+        il_codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why) ||
+        il_codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why) ||
+        il_codec_get_bool(obj, "restart", false, &restart, why, sizeof why) ||
+        il_codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why) ||
+        il_codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why) ||
+        il_codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why) ||
+        il_codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why) ||
+        il_codec_get_uint(obj, "last_update", 0, max_ms, true, 0, &updated, why, sizeof why) ||
+        il_codec_get_uint(obj, "close_time", 0, max_ms, false, 0, &closed, why, sizeof why) ||
+        il_codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
         goto done;
     self = entry_new(&service, (int64_t)detected);
     if (!self) {
@@ -227,7 +227,7 @@ fail:
     entry_destroy(&self);
 done:
     if (!self) snprintf(err, errlen, "%s", why);
-    service_destroy(&service);
+    il_service_destroy(&service);
     free(state);
     free(expected);
     free(wip_step);
@@ -236,7 +236,7 @@ done:
     return self;
 }
 
-static json_t *s_service_json(const service_t *svc)
+static json_t *s_service_json(const il_service_t *svc)
 {
     json_t *targets = json_array();
     for (size_t i = 0; i < svc->target_count; i++)

@@ -25,7 +25,7 @@ typedef enum {
 
 typedef struct {
     char *name;         /* = service->name, key of the entry */
-    service_t *service; /* the service as the core knows it */
+    il_service_t *service; /* the service as the core knows it */
     entry_state_t state;
     int pos;                 /* last completed step when state == ENTRY_AT_STEP */
     bool expect_deployed;    /* expected_state: deployed (true) or undeployed */
@@ -44,7 +44,7 @@ typedef struct {
     size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
     int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
     /* Not saved either: */
-    char *packed;         /* service as service_pack writes it, NULL until needed */
+    char *packed;         /* service as il_service_pack writes it, NULL until needed */
     uint64_t packed_from; /* digest of what it was packed from (entry.c): another means stale */
     uint32_t packed_len;
     uint32_t store_slot;   /* its place in the store's list of changed entries */
@@ -57,7 +57,7 @@ typedef struct {
 
 /* A new entry for that service, at the provider step, expected deployed.
  * Takes ownership of *service_p. NULL when out of memory. */
-entry_t *entry_new(service_t **service_p, int64_t now);
+entry_t *entry_new(il_service_t **service_p, int64_t now);
 
 void entry_destroy(entry_t **self_p);
 
@@ -68,7 +68,7 @@ const char *entry_state_name(const entry_t *self, const char *const *steps);
 /* Sets or clears (NULL) the error. */
 void entry_set_error(entry_t *self, const char *error);
 
-/* The entry's service as service_pack writes it (*len bytes), packed once and
+/* The entry's service as il_service_pack writes it (*len bytes), packed once and
  * kept while the service stays the same: each step of a service sends it in
  * a WORK, publishes it and saves it. NULL when out of memory. */
 const char *entry_packed_service(entry_t *self, size_t *len);

@@ -60,7 +60,7 @@ int main(int argc, char *argv[])
         return 2;
     }
     char err[1024];
-    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    il_config_t *cfg = path ? il_config_load(path, err, sizeof err) : il_config_new_empty();
     if (!cfg) {
         fprintf(stderr, "interlookd: %s\n", err);
         return 2;
@@ -69,13 +69,13 @@ int main(int argc, char *argv[])
     if (core_config_load(&core, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlookd: %s\n", err);
         core_config_clear(&core);
-        config_destroy(&cfg);
+        il_config_destroy(&cfg);
         return 2;
     }
-    if (level_arg && log_level_parse(level_arg, &core.log_level) != 0) {
+    if (level_arg && il_log_level_parse(level_arg, &core.log_level) != 0) {
         fprintf(stderr, "interlookd: --log-level: '%s' (use debug|info|warn|error)\n", level_arg);
         core_config_clear(&core);
-        config_destroy(&cfg);
+        il_config_destroy(&cfg);
         return 2;
     }
     if (check) {
@@ -84,28 +84,28 @@ int main(int argc, char *argv[])
             printf("%s%s", i ? "," : "", core.steps[i]);
         printf("\n");
         core_config_clear(&core);
-        config_destroy(&cfg);
+        il_config_destroy(&cfg);
         return 0;
     }
-    if (log_setup("interlookd", core.log_level, core.log_file) != 0) {
+    if (il_log_setup("interlookd", core.log_level, core.log_file) != 0) {
         fprintf(stderr, "interlookd: core.logFile: cannot open '%s'\n", core.log_file);
         core_config_clear(&core);
-        config_destroy(&cfg);
+        il_config_destroy(&cfg);
         return 2;
     }
     zsys_init();
-    log_info("interlookd %s starting (config %s)", INTERLOOK_VERSION, path ? path : "defaults");
+    il_log_info("interlookd %s starting (config %s)", INTERLOOK_VERSION, path ? path : "defaults");
     server_t *server = server_new(&core, err, sizeof err);
     int rc = 1;
     if (!server) {
-        log_error("cannot start: %s", err);
+        il_log_error("cannot start: %s", err);
     } else {
         rc = server_run(server) == 0 ? 0 : 1;
         server_destroy(&server);
-        log_info("interlookd stopped");
+        il_log_info("interlookd stopped");
     }
-    log_close();
+    il_log_close();
     core_config_clear(&core);
-    config_destroy(&cfg);
+    il_config_destroy(&cfg);
     return rc;
 }

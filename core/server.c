@@ -66,11 +66,11 @@ static void s_save(server_t *self)
     int64_t start = zclock_usecs();
     if (store_save_changes(self->store, self->workflow, err, sizeof err) != 0) {
         self->metrics.save_failures++;
-        if (!self->save_failed) log_error("core: cannot save entries: %s (retrying)", err);
+        if (!self->save_failed) il_log_error("core: cannot save entries: %s (retrying)", err);
         self->save_failed = true;
         return;
     }
-    if (self->save_failed) log_info("core: entries saved again to %s", store_path(self->store));
+    if (self->save_failed) il_log_info("core: entries saved again to %s", store_path(self->store));
     self->save_failed = false;
     self->dirty = false;
     self->metrics.saves++;
@@ -109,13 +109,13 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     self->metrics.work_sent++;
     if (entry->attempt > 1) self->metrics.work_retried++;
     ((entry_t *)entry)->wip_mono_us = zclock_usecs();
-    log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
+    il_log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
               extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service((entry_t *)entry, &len);
     if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
                                            entry->attempt, service, len) != 0)
-        log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
+        il_log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
 static void s_fx_cancel(void *arg, const char *work_id)
@@ -160,10 +160,10 @@ static void s_fx_changed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
     if (!entry->wip && entry->state == ENTRY_DEPLOYED && entry->expect_deployed)
-        log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
+        il_log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
                  entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
-        log_info("core: %s undeployed", entry->name);
+        il_log_info("core: %s undeployed", entry->name);
     store_touch(self->store, (entry_t *)entry);
     s_mark_dirty(self);
     entry_t *e = (entry_t *)entry;
@@ -187,7 +187,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
     s_publish_changes(self); /* its last change (if pending) before its removal */
-    log_info("core: %s removed (undeployed since %lld s)", entry->name,
+    il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
              (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
     const char *service = entry_packed_service((entry_t *)entry, &len);
@@ -199,7 +199,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
 static void s_fx_refresh(void *arg, const char *provider, const char *name)
 {
     server_t *self = arg;
-    log_debug("core: asking %s to refresh %s", provider, name);
+    il_log_debug("core: asking %s to refresh %s", provider, name);
     zmsg_t *pub = ilp_msg_pub_refresh(provider, name);
     broker_publish(self->broker, &pub);
 }
@@ -207,13 +207,13 @@ static void s_fx_refresh(void *arg, const char *provider, const char *name)
 /* Inputs: the bus ----------------------------------------------------------- */
 
 static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
-                       service_t **service_p)
+                       il_service_t **service_p)
 {
     server_t *self = arg;
     const char *name = (*service_p)->name;
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->metrics.events_refused++;
-        log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
+        il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
                  ilp_action_name(action), name, extension, instance,
                  workflow_steps(self->workflow)[0]);
         return;
@@ -234,7 +234,7 @@ static void s_observe_latency(server_t *self, int64_t since_us)
 }
 
 static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
-                        const char *error, service_t **service_p)
+                        const char *error, il_service_t **service_p)
 {
     server_t *self = arg;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
@@ -242,14 +242,14 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     if (!entry ||
         workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now()) != 0) {
         self->metrics.results_stale++;
-        log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
+        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
         return;
     }
     s_observe_latency(self, since_us);
     self->metrics.results++;
     if (error) {
         self->metrics.work_failed++;
-        log_warn("core: %s %s failed: %s", extension, work_id, error);
+        il_log_warn("core: %s %s failed: %s", extension, work_id, error);
     }
 }
 
@@ -501,7 +501,7 @@ static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
     self->resynced = true;
     size_t asked = workflow_resync(self->workflow, self->started);
     if (asked > 0)
-        log_info("core: asked %s about %zu entries it has not re-reported since the start",
+        il_log_info("core: asked %s about %zu entries it has not re-reported since the start",
                  self->config->steps[0], asked);
     return 0;
 }
@@ -551,10 +551,10 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     for (int i = 0; i < config->nsteps; i++)
         snprintf(flow + strlen(flow), sizeof flow - strlen(flow), "%s%s", i ? " -> " : "",
                  config->steps[i]);
-    log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
+    il_log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
              store_path(self->store));
     if (store_steps_changed(self->store) && loaded > 0)
-        log_info("core: the workflow changed since the entries were saved: %zu deployed "
+        il_log_info("core: the workflow changed since the entries were saved: %zu deployed "
                  "services run its steps again",
                  workflow_rerun_deployed(self->workflow));
     broker_config_t bus = {.router_endpoint = config->bus.router,
@@ -609,7 +609,7 @@ void server_destroy(server_t **self_p)
 int server_run(server_t *self)
 {
     zloop_start(self->loop);
-    log_info("core: stopping; saving %zu entries", workflow_size(self->workflow));
+    il_log_info("core: stopping; saving %zu entries", workflow_size(self->workflow));
     if (self->dirty) s_save(self);
     if (self->dirty) return -1;
     /* Saved. A file that also holds superseded records is written whole, so
@@ -618,7 +618,7 @@ int server_run(server_t *self)
     if (store_records(self->store) > workflow_size(self->workflow)) {
         char err[512];
         if (store_save(self->store, self->workflow, err, sizeof err) != 0)
-            log_warn("core: cannot compact the entries file: %s", err);
+            il_log_warn("core: cannot compact the entries file: %s", err);
     }
     return 0;
 }

@@ -84,7 +84,7 @@ store_t *store_new(const char *path, char *err, size_t errlen)
 
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
-    if (fileio_mkdirs(prefix) != 0) {
+    if (il_fileio_mkdirs(prefix) != 0) {
         s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         store_destroy(&self);
@@ -212,18 +212,18 @@ static int s_record_end(s_out_t *out, size_t start, const char *path, const char
         return name ? s_fail(err, errlen, "%s: entry '%s': out of memory", path, name)
                     : s_fail(err, errlen, "%s: %s: out of memory", path, what);
     size_t len = out->buf.size - start - 4;
-    if (len > CODEC_MAX_FRAME)
+    if (len > IL_CODEC_MAX_FRAME)
         return name ? s_fail(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
-                             name, len, CODEC_MAX_FRAME)
+                             name, len, IL_CODEC_MAX_FRAME)
                     : s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
-                             CODEC_MAX_FRAME);
+                             IL_CODEC_MAX_FRAME);
     unsigned char *p = (unsigned char *)out->buf.data + start;
     p[0] = (unsigned char)(len >> 24);
     p[1] = (unsigned char)(len >> 16);
     p[2] = (unsigned char)(len >> 8);
     p[3] = (unsigned char)len;
     if (out->buf.size >= STORE_FLUSH) {
-        if (fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
+        if (il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
             return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
         msgpack_sbuffer_clear(&out->buf);
     }
@@ -256,11 +256,11 @@ static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const cha
 {
     size_t start = s_record_begin(out);
     msgpack_pack_map(pk, 3);
-    codec_pack_key_bool(pk, "end", true);
-    codec_pack_key_uint(pk, "count", count);
-    codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
+    il_codec_pack_key_bool(pk, "end", true);
+    il_codec_pack_key_uint(pk, "count", count);
+    il_codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
     if (s_record_end(out, start, path, "trailer", NULL, err, errlen) != 0) return -1;
-    if (out->buf.size > 0 && fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
+    if (out->buf.size > 0 && il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
         return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
     msgpack_sbuffer_clear(&out->buf);
     return 0;
@@ -277,13 +277,13 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
 
     size_t start = s_record_begin(out);
     msgpack_pack_map(&pk, 4);
-    codec_pack_key_str(&pk, "format", STORE_FORMAT);
-    codec_pack_key_uint(&pk, "version", STORE_VERSION);
-    codec_pack_str(&pk, "steps");
+    il_codec_pack_key_str(&pk, "format", STORE_FORMAT);
+    il_codec_pack_key_uint(&pk, "version", STORE_VERSION);
+    il_codec_pack_str(&pk, "steps");
     msgpack_pack_array(&pk, (size_t)nsteps);
     for (int i = 0; i < nsteps; i++)
-        codec_pack_str(&pk, steps[i]);
-    codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
+        il_codec_pack_str(&pk, steps[i]);
+    il_codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
     if (s_record_end(out, start, path, "header", NULL, err, errlen) != 0) return -1;
 
     uint64_t count = 0;
@@ -332,7 +332,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     self->fd = fd;
     self->records = workflow_size(workflow);
     s_changes_clear(self);
-    if (fileio_sync_dir(self->dir) != 0) {
+    if (il_fileio_sync_dir(self->dir) != 0) {
         s_fail(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
         goto done;
     }
@@ -343,7 +343,7 @@ fail:
     if (out.fd >= 0) close(out.fd);
     out.fd = -1;
     if (unlink(tmp) != 0 && errno != ENOENT)
-        log_warn("%s: cannot remove %s: %s", path, tmp, strerror(errno));
+        il_log_warn("%s: cannot remove %s: %s", path, tmp, strerror(errno));
 done:
     msgpack_sbuffer_destroy(&out.buf);
     free(tmp);
@@ -377,7 +377,7 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
     for (void *item = zhashx_first(self->removed); item; item = zhashx_next(self->removed)) {
         size_t start = s_record_begin(&out);
         msgpack_pack_map(&pk, 1);
-        codec_pack_key_str(&pk, "removed", zhashx_cursor(self->removed));
+        il_codec_pack_key_str(&pk, "removed", zhashx_cursor(self->removed));
         if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
         written++;
     }
@@ -414,14 +414,14 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
 static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
 {
     if (obj->type != MSGPACK_OBJECT_MAP) return s_fail(why, whylen, "header: expected a map");
-    const msgpack_object *format = codec_map_get(obj, "format");
+    const msgpack_object *format = il_codec_map_get(obj, "format");
     if (!format || format->type != MSGPACK_OBJECT_STR ||
         format->via.str.size != strlen(STORE_FORMAT) ||
         memcmp(format->via.str.ptr, STORE_FORMAT, format->via.str.size) != 0)
         return s_fail(why, whylen, "not an interlook entries file (no format \"%s\")",
                       STORE_FORMAT);
     uint64_t version = 0;
-    if (codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, &version, why, whylen) != 0)
+    if (il_codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, &version, why, whylen) != 0)
         return -1;
     if (version != 1 && version != STORE_VERSION)
         return s_fail(why, whylen,
@@ -433,7 +433,7 @@ static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
 /* True when the header's steps differ from the workflow's. */
 static bool s_steps_differ(const msgpack_object *header, const char *const *steps, int nsteps)
 {
-    const msgpack_object *list = codec_map_get(header, "steps");
+    const msgpack_object *list = il_codec_map_get(header, "steps");
     if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size != (uint32_t)nsteps)
         return true;
     for (int i = 0; i < nsteps; i++) {
@@ -451,9 +451,9 @@ typedef enum { S_ENTRY, S_REMOVAL, S_TRAILER, S_HEADER } s_kind_t;
 static s_kind_t s_kind(const msgpack_object *obj)
 {
     if (obj->type != MSGPACK_OBJECT_MAP) return S_ENTRY;
-    if (codec_map_get(obj, "end")) return S_TRAILER;
-    if (codec_map_get(obj, "removed")) return S_REMOVAL;
-    if (codec_map_get(obj, "format")) return S_HEADER;
+    if (il_codec_map_get(obj, "end")) return S_TRAILER;
+    if (il_codec_map_get(obj, "removed")) return S_REMOVAL;
+    if (il_codec_map_get(obj, "format")) return S_HEADER;
     return S_ENTRY;
 }
 
@@ -477,7 +477,7 @@ static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc
         return s_fail(why, whylen, "truncated or corrupt (record length cut at byte %zu)", size);
     size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
                  (size_t)p[off + 3];
-    if (len == 0 || len > CODEC_MAX_FRAME)
+    if (len == 0 || len > IL_CODEC_MAX_FRAME)
         return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
                       off);
     if (len > size - off - 4)
@@ -488,7 +488,7 @@ static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc
     loc->off = off + 4;
     loc->len = len;
     char reason[256] = "";
-    if (codec_unpack(data + off + 4, len, msg, reason, sizeof reason) != 0)
+    if (il_codec_unpack(data + off + 4, len, msg, reason, sizeof reason) != 0)
         return s_fail(why, whylen, "truncated or corrupt (%s)", reason);
     return 0;
 }
@@ -530,13 +530,13 @@ static int s_record_name(const msgpack_object *obj, s_kind_t kind, char *name, s
     char *text = NULL;
     char reason[256] = "";
     if (kind == S_REMOVAL) {
-        if (codec_get_str(obj, "removed", SERVICE_MAX_NAME, true, &text, why, whylen) != 0)
+        if (il_codec_get_str(obj, "removed", IL_SERVICE_MAX_NAME, true, &text, why, whylen) != 0)
             return -1;
     } else {
-        const msgpack_object *service = codec_map_get(obj, "service");
+        const msgpack_object *service = il_codec_map_get(obj, "service");
         if (!service || service->type != MSGPACK_OBJECT_MAP)
             return s_fail(why, whylen, "service: expected a map");
-        if (codec_get_str(service, "name", SERVICE_MAX_NAME, true, &text, reason, sizeof reason) !=
+        if (il_codec_get_str(service, "name", IL_SERVICE_MAX_NAME, true, &text, reason, sizeof reason) !=
             0)
             return s_fail(why, whylen, "service.%s", reason);
     }
@@ -565,11 +565,11 @@ static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object 
         zhashx_update(final, name, copy);
     }
     zhashx_purge(batch);
-    const msgpack_object *end = codec_map_get(trailer, "end");
+    const msgpack_object *end = il_codec_map_get(trailer, "end");
     if (end->type != MSGPACK_OBJECT_BOOLEAN || !end->via.boolean)
         return s_fail(why, whylen, "trailer: end: expected true");
     uint64_t count = 0;
-    if (codec_get_uint(trailer, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0)
+    if (il_codec_get_uint(trailer, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0)
         return -1;
     if (count != zhashx_size(final))
         return s_fail(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %zu)",
@@ -604,7 +604,7 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
             if (!bad) self->steps_changed = s_steps_differ(&msg.data, steps, nsteps);
         } else if (!bad) {
             s_kind_t kind = s_kind(&msg.data);
-            char name[SERVICE_MAX_NAME + 1];
+            char name[IL_SERVICE_MAX_NAME + 1];
             if (kind == S_TRAILER) {
                 fatal = true; /* whole: not cut by a crash */
                 bad = s_apply_batch(batch, final, &msg.data, why, whylen);
@@ -639,7 +639,7 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
     }
     if (good_end < size) {
         self->dropped = size - good_end;
-        log_warn("%s: the last save was interrupted: its %zu bytes after record %zu are dropped",
+        il_log_warn("%s: the last save was interrupted: its %zu bytes after record %zu are dropped",
                  self->path, self->dropped, good_k);
     }
     rc = 0;
@@ -684,7 +684,7 @@ static int s_load_records(store_t *self, const char *data, size_t size, workflow
         char reason[256] = "";
         entry_t *entry = NULL;
         rc = -1;
-        if (codec_unpack(data + order[i]->off, order[i]->len, &msg, reason, sizeof reason) != 0)
+        if (il_codec_unpack(data + order[i]->off, order[i]->len, &msg, reason, sizeof reason) != 0)
             s_fail(why, whylen, "truncated or corrupt (%s)", reason);
         else if (!(entry = entry_unpack(&msg.data, steps, nsteps, reason, sizeof reason)))
             s_fail(why, whylen, "%s", reason);
@@ -719,7 +719,7 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
     }
     char *data = NULL;
     size_t size = 0;
-    int rc = fileio_read_from(fd, 0, &data, &size);
+    int rc = il_fileio_read_from(fd, 0, &data, &size);
     int saved = errno;
     close(fd);
     if (rc != 0) return s_fail(err, errlen, "%s: read: %s", self->path, strerror(saved));

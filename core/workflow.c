@@ -205,13 +205,13 @@ static void s_fail(workflow_t *self, entry_t *entry, const char *error, int64_t 
 }
 
 /* The step in progress succeeded: merge what it may change, move on. */
-static void s_finish(workflow_t *self, entry_t *entry, service_t *result, int64_t now)
+static void s_finish(workflow_t *self, entry_t *entry, il_service_t *result, int64_t now)
 {
     int step = entry->wip_step;
     bool added = entry->wip_action == ILP_ACTION_ADD;
     s_clear_work(self, entry);
     if (result && s_is_ipam(self->steps[step])) {
-        service_set_string(&entry->service->public_ip, result->public_ip);
+        il_service_set_string(&entry->service->public_ip, result->public_ip);
         entry_service_changed(entry);
     }
     entry->pos = added ? step : step - 1;
@@ -247,11 +247,11 @@ static void s_turn(entry_t *entry, bool expect_deployed)
 
 /* Inputs ------------------------------------------------------------------ */
 
-static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
+static void s_event_add(workflow_t *self, il_service_t **service_p, int64_t now)
 {
-    service_t *service = *service_p;
+    il_service_t *service = *service_p;
     entry_t *entry = zhashx_lookup(self->entries, service->name);
-    service_set_string(&service->public_ip, NULL); /* only IPAM sets it */
+    il_service_set_string(&service->public_ip, NULL); /* only IPAM sets it */
     if (!entry) {
         entry = entry_new(service_p, now);
         if (!entry) return;
@@ -261,13 +261,13 @@ static void s_event_add(workflow_t *self, service_t **service_p, int64_t now)
         return;
     }
     entry->last_update = now;
-    bool same = service_same_definition(entry->service, service);
+    bool same = il_service_same_definition(entry->service, service);
     bool turn = !entry->expect_deployed;
     if (same && !turn) return; /* a re-report: only last_update moves (not persisted at once) */
     if (!same) {
         /* The provider's definition wins; the public IP stays the core's. */
-        service_set_string(&service->public_ip, entry->service->public_ip);
-        service_destroy(&entry->service);
+        il_service_set_string(&service->public_ip, entry->service->public_ip);
+        il_service_destroy(&entry->service);
         entry->service = service;
         entry_service_changed(entry);
         *service_p = NULL;
@@ -296,10 +296,10 @@ static void s_event_delete(workflow_t *self, const char *name, int64_t now)
 }
 
 int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
-                   service_t **service_p, int64_t now)
+                   il_service_t **service_p, int64_t now)
 {
     if (!extension || strcmp(extension, self->steps[0]) || !service_p || !*service_p) return -1;
-    service_set_string(&(*service_p)->provider, extension);
+    il_service_set_string(&(*service_p)->provider, extension);
     if (action == ILP_ACTION_ADD)
         s_event_add(self, service_p, now);
     else if (action == ILP_ACTION_DELETE)
@@ -310,14 +310,14 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
 }
 
 int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
-                    service_t **service_p, int64_t now)
+                    il_service_t **service_p, int64_t now)
 {
     entry_t *entry = work_id ? zhashx_lookup(self->works, work_id) : NULL;
     return entry ? workflow_entry_result(self, entry, extension, error, service_p, now) : -1;
 }
 
 int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extension,
-                          const char *error, service_t **service_p, int64_t now)
+                          const char *error, il_service_t **service_p, int64_t now)
 {
     if (!entry->wip || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
     if (error) {

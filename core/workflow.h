@@ -50,16 +50,16 @@ void workflow_destroy(workflow_t **self_p);
 /* An EVENT from extension. Only the provider (steps[0]) may send them:
  * returns -1 for any other sender and does nothing. Takes *service_p. */
 int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
-                   service_t **service_p, int64_t now);
+                   il_service_t **service_p, int64_t now);
 
 /* A RESULT. Returns -1 when work_id is not the work in progress of an entry
  * or comes from another extension than it was sent to (stale). May take *service_p. */
 int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
-                    service_t **service_p, int64_t now);
+                    il_service_t **service_p, int64_t now);
 
 /* The same for the entry workflow_work_entry found (one lookup less). */
 int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extension,
-                          const char *error, service_t **service_p, int64_t now);
+                          const char *error, il_service_t **service_p, int64_t now);
 
 /* Flow controller: dispatches entries whose back-off has ended. */
 void workflow_tick(workflow_t *self, int64_t now);

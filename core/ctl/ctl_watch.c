@@ -15,7 +15,7 @@
 
 /* A state publication, decoded. */
 typedef struct {
-    service_t *service;
+    il_service_t *service;
     char *state;
     char *expected;
     char *error; /* NULL when none */
@@ -23,7 +23,7 @@ typedef struct {
 
 static void s_change_clear(s_change_t *change)
 {
-    service_destroy(&change->service);
+    il_service_destroy(&change->service);
     free(change->state);
     free(change->expected);
     free(change->error);
@@ -33,12 +33,12 @@ static void s_change_clear(s_change_t *change)
 static int s_change_decode(const msgpack_object *map, s_change_t *change, char *err, size_t errlen)
 {
     memset(change, 0, sizeof *change);
-    change->service = service_decode(codec_map_get(map, "service"), err, errlen);
+    change->service = il_service_decode(il_codec_map_get(map, "service"), err, errlen);
     if (!change->service ||
-        codec_get_str(map, "state", ILP_MAX_EXT_NAME, true, &change->state, err, errlen) ||
-        codec_get_str(map, "expected_state", ILP_MAX_EXT_NAME, true, &change->expected, err,
+        il_codec_get_str(map, "state", ILP_MAX_EXT_NAME, true, &change->state, err, errlen) ||
+        il_codec_get_str(map, "expected_state", ILP_MAX_EXT_NAME, true, &change->expected, err,
                       errlen) ||
-        codec_get_str(map, "error", CODEC_MAX_STRING, false, &change->error, err, errlen)) {
+        il_codec_get_str(map, "error", IL_CODEC_MAX_STRING, false, &change->error, err, errlen)) {
         s_change_clear(change);
         return -1;
     }
@@ -77,7 +77,7 @@ static json_t *s_json_text(const char *text)
 
 static int s_watch_json(const s_change_t *change, const char *now)
 {
-    const service_t *svc = change->service;
+    const il_service_t *svc = change->service;
     json_t *targets = json_array();
     for (size_t i = 0; targets && i < svc->target_count; i++)
         json_array_append_new(targets, json_pack("{s:o, s:I, s:I}", "host",

@@ -53,7 +53,7 @@ static void s_usage(FILE *out)
             "Exit status: 0 success (watch: stopped by SIGINT/SIGTERM), 1 runtime failure\n"
             "(core unreachable, no such service, an invalid answer), 2 bad usage or\n"
             "configuration.\n",
-            S_DEFAULT_API, BUS_DEFAULT_PUBLISH);
+            S_DEFAULT_API, IL_BUS_DEFAULT_PUBLISH);
 }
 
 static void s_short_usage(void)
@@ -193,18 +193,18 @@ int main(int argc, char *argv[])
 
     /* Where the core is: options, environment, configuration file. */
     char err[512], api[1024], publish[1024];
-    config_t *cfg = path ? config_load(path, err, sizeof err) : config_new_empty();
+    il_config_t *cfg = path ? il_config_load(path, err, sizeof err) : il_config_new_empty();
     if (!cfg) {
         fprintf(stderr, "interlookctl: %s\n", path ? err : "out of memory");
         return 2;
     }
-    bus_config_t bus;
+    il_bus_config_t bus;
     const char *listen = NULL;
-    if (bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
-        (config_string(cfg, "core.listen", "127.0.0.1:8080", &listen) &&
-         snprintf(err, sizeof err, "%s", config_error(cfg)))) {
+    if (il_bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
+        (il_config_string(cfg, "core.listen", "127.0.0.1:8080", &listen) &&
+         snprintf(err, sizeof err, "%s", il_config_error(cfg)))) {
         fprintf(stderr, "interlookctl: %s\n", err);
-        config_destroy(&cfg);
+        il_config_destroy(&cfg);
         return 2;
     }
     const char *env_api = getenv("INTERLOOK_API");
@@ -226,12 +226,12 @@ int main(int argc, char *argv[])
             fprintf(stderr, "interlookctl: INTERLOOK_LISTEN: %s\n", err);
         else if (path)
             fprintf(stderr, "interlookctl: %s:%d: core.listen: %s\n", path,
-                    config_line(cfg, "core.listen"), err);
+                    il_config_line(cfg, "core.listen"), err);
         else
             fprintf(stderr, "interlookctl: core.listen: %s\n", err);
         rc = 2;
     }
-    config_destroy(&cfg);
+    il_config_destroy(&cfg);
     if (rc) return rc;
 
     if (watch) return ctl_watch_run(publish, json);

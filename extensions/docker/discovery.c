@@ -13,7 +13,7 @@
  *    are lower-cased (DNS is case-insensitive), so aliases compare equal. A
  *    trailing dot (an absolute name) is an empty label, hence invalid. The
  *    253 bound counts the whole entry, "*." included. At most
- *    SERVICE_MAX_ALIASES distinct names.
+ *    IL_SERVICE_MAX_ALIASES distinct names.
  *  - interlook.port: ASCII digits only (no sign, no white space); leading
  *    zeros are accepted ("080" is 80).
  *  - interlook.name is taken as it is (not trimmed); control characters are
@@ -41,12 +41,12 @@
  *    without an ID matches no task. A node's Status.Addr of "0.0.0.0", "::"
  *    or "" is unspecified, and so is the host of ManagerStatus.Addr; a
  *    ManagerStatus.Addr with several ':' and no brackets is a bare IPv6
- *    address. Weights are capped to SERVICE_MAX_WEIGHT.
+ *    address. Weights are capped to IL_SERVICE_MAX_WEIGHT.
  *  - Swarm name clashes: services are taken in the order of the array; a
  *    service that fails validation, or is not published, claims no name.
- *  - Bounds: a service that would exceed SERVICE_MAX_TARGETS is skipped (in
+ *  - Bounds: a service that would exceed IL_SERVICE_MAX_TARGETS is skipped (in
  *    containers mode, the container that would exceed it); so is an object
- *    whose name (compose or container) would exceed SERVICE_MAX_NAME.
+ *    whose name (compose or container) would exceed IL_SERVICE_MAX_NAME.
  *  - Reasons quote at most S_SHOW characters of a bad value, control
  *    characters shown as '?'. The callback gets "" for a missing Id/ID or
  *    name (container name, or Spec.Name in swarm mode); skip may be NULL.
@@ -134,7 +134,7 @@ static bool s_is_ldh(char c)
  * end of a label), 253 characters at most, optionally after a "*." wildcard. */
 static bool s_dns_name_valid(const char *name, size_t len)
 {
-    if (len > SERVICE_MAX_ALIAS) return false;
+    if (len > IL_SERVICE_MAX_ALIAS) return false;
     if (len >= 2 && name[0] == '*' && name[1] == '.') {
         name += 2;
         len -= 2;
@@ -155,7 +155,7 @@ static bool s_dns_name_valid(const char *name, size_t len)
 
 /* Checks interlook.hosts, and adds its names (lower-cased) to service when
  * not NULL. S_OK, S_SKIP with the reason, or S_NOMEM. */
-static int s_hosts_apply(const char *value, service_t *service, char *reason, size_t len)
+static int s_hosts_apply(const char *value, il_service_t *service, char *reason, size_t len)
 {
     char show[S_SHOW + 4];
     const char *p = value;
@@ -180,7 +180,7 @@ static int s_hosts_apply(const char *value, service_t *service, char *reason, si
                      s_show(value, show, sizeof show));
             return S_SKIP;
         }
-        char name[SERVICE_MAX_ALIAS + 1];
+        char name[IL_SERVICE_MAX_ALIAS + 1];
         if (!s_dns_name_valid(a, n)) {
             size_t shown = n < sizeof name ? n : sizeof name - 1;
             memcpy(name, a, shown);
@@ -192,9 +192,9 @@ static int s_hosts_apply(const char *value, service_t *service, char *reason, si
         for (size_t i = 0; i < n; i++)
             name[i] = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
         name[n] = '\0';
-        if (service && service_add_alias(service, name)) {
-            if (service->alias_count < SERVICE_MAX_ALIASES) return S_NOMEM;
-            snprintf(reason, len, "label " S_L_HOSTS ": more than %d names", SERVICE_MAX_ALIASES);
+        if (service && il_service_add_alias(service, name)) {
+            if (service->alias_count < IL_SERVICE_MAX_ALIASES) return S_NOMEM;
+            snprintf(reason, len, "label " S_L_HOSTS ": more than %d names", IL_SERVICE_MAX_ALIASES);
             return S_SKIP;
         }
         if (!*end) return S_OK;
@@ -305,9 +305,9 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
             snprintf(reason, len, "label " S_L_NAME ": empty");
             return S_SKIP;
         }
-        if (n > SERVICE_MAX_NAME) {
+        if (n > IL_SERVICE_MAX_NAME) {
             snprintf(reason, len, "label " S_L_NAME ": '%s' is longer than %d characters",
-                     s_show(text, show, sizeof show), SERVICE_MAX_NAME);
+                     s_show(text, show, sizeof show), IL_SERVICE_MAX_NAME);
             return S_SKIP;
         }
         for (size_t i = 0; i < n; i++) {
@@ -332,26 +332,26 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
 
 /* A new service named name from spec: provider, tls and aliases. S_OK, S_SKIP or S_NOMEM. */
 static int s_candidate_new(const char *name, const s_spec_t *spec, const discovery_config_t *config,
-                           service_t **service_p, char *reason, size_t len)
+                           il_service_t **service_p, char *reason, size_t len)
 {
-    service_t *service = service_new(name);
+    il_service_t *service = il_service_new(name);
     *service_p = NULL;
     if (!service) return S_NOMEM;
-    if (service_set_string(&service->provider, config->provider)) {
-        service_destroy(&service);
+    if (il_service_set_string(&service->provider, config->provider)) {
+        il_service_destroy(&service);
         return S_NOMEM;
     }
     service->tls = spec->tls;
     int rc = s_hosts_apply(spec->hosts, service, reason, len);
     if (rc != S_OK) {
-        service_destroy(&service);
+        il_service_destroy(&service);
         return rc;
     }
     *service_p = service;
     return S_OK;
 }
 
-static bool s_has_target(const service_t *service, const char *host, uint16_t port)
+static bool s_has_target(const il_service_t *service, const char *host, uint16_t port)
 {
     for (size_t i = 0; i < service->target_count; i++)
         if (service->targets[i].port == port && !strcmp(service->targets[i].host, host))
@@ -359,7 +359,7 @@ static bool s_has_target(const service_t *service, const char *host, uint16_t po
     return false;
 }
 
-static bool s_has_alias(const service_t *service, const char *alias)
+static bool s_has_alias(const il_service_t *service, const char *alias)
 {
     for (size_t i = 0; i < service->alias_count; i++)
         if (!strcmp(service->dns_aliases[i], alias)) return true;
@@ -367,19 +367,19 @@ static bool s_has_alias(const service_t *service, const char *alias)
 }
 
 /* Adds a target whose host and port are valid. S_OK, S_SKIP (too many targets) or S_NOMEM. */
-static int s_add_target(service_t *service, const char *host, uint16_t port, uint32_t weight,
+static int s_add_target(il_service_t *service, const char *host, uint16_t port, uint32_t weight,
                         char *reason, size_t len)
 {
-    if (service_add_target(service, host, port, weight) == 0) return S_OK;
-    if (service->target_count < SERVICE_MAX_TARGETS) return S_NOMEM;
+    if (il_service_add_target(service, host, port, weight) == 0) return S_OK;
+    if (service->target_count < IL_SERVICE_MAX_TARGETS) return S_NOMEM;
     snprintf(reason, len, "service '%s' would have more than %d targets", service->name,
-             SERVICE_MAX_TARGETS);
+             IL_SERVICE_MAX_TARGETS);
     return S_SKIP;
 }
 
 static void s_item_destroy(void **item)
 {
-    service_destroy((service_t **)item);
+    il_service_destroy((il_service_t **)item);
 }
 
 static zhashx_t *s_hash_new(void)
@@ -437,7 +437,7 @@ static bool s_has_family_wildcard(const json_t *ports, uint16_t private_port, co
 
 /* Adds the container's published targets for spec->port to service (which
  * holds only this container's targets so far). S_OK, S_SKIP or S_NOMEM. */
-static int s_container_targets(service_t *service, const json_t *container, const s_spec_t *spec,
+static int s_container_targets(il_service_t *service, const json_t *container, const s_spec_t *spec,
                                const discovery_config_t *config, char *reason, size_t len)
 {
     bool wildcard_unusable = false;
@@ -454,7 +454,7 @@ static int s_container_targets(service_t *service, const json_t *container, cons
         const char *host = ip;
         if (!ip || !*ip || !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::")) {
             host = config->host_ip;
-            if (!host || !*host || strlen(host) > SERVICE_MAX_HOST) {
+            if (!host || !*host || strlen(host) > IL_SERVICE_MAX_HOST) {
                 wildcard_unusable = true;
                 continue;
             }
@@ -464,7 +464,7 @@ static int s_container_targets(service_t *service, const json_t *container, cons
             if (ip && s_other_family_wildcard(ip, host) &&
                 s_has_family_wildcard(ports, spec->port, host))
                 continue;
-        } else if (!service_ip_valid(ip)) {
+        } else if (!il_service_ip_valid(ip)) {
             continue;
         }
         if (s_has_target(service, host, public_port)) continue; /* 0.0.0.0 and :: */
@@ -486,7 +486,7 @@ static int s_container_targets(service_t *service, const json_t *container, cons
 }
 
 /* Adds candidate's targets and aliases to service, checking first that it fits. */
-static int s_merge(service_t *service, const service_t *candidate, char *reason, size_t len)
+static int s_merge(il_service_t *service, const il_service_t *candidate, char *reason, size_t len)
 {
     if (service->tls != candidate->tls) {
         snprintf(reason, len,
@@ -500,22 +500,22 @@ static int s_merge(service_t *service, const service_t *candidate, char *reason,
             new_targets++;
     for (size_t i = 0; i < candidate->alias_count; i++)
         if (!s_has_alias(service, candidate->dns_aliases[i])) new_aliases++;
-    if (service->target_count + new_targets > SERVICE_MAX_TARGETS) {
+    if (service->target_count + new_targets > IL_SERVICE_MAX_TARGETS) {
         snprintf(reason, len, "service '%s' would have more than %d targets", service->name,
-                 SERVICE_MAX_TARGETS);
+                 IL_SERVICE_MAX_TARGETS);
         return S_SKIP;
     }
-    if (service->alias_count + new_aliases > SERVICE_MAX_ALIASES) {
+    if (service->alias_count + new_aliases > IL_SERVICE_MAX_ALIASES) {
         snprintf(reason, len, "label " S_L_HOSTS ": service '%s' would have more than %d names",
-                 service->name, SERVICE_MAX_ALIASES);
+                 service->name, IL_SERVICE_MAX_ALIASES);
         return S_SKIP;
     }
     for (size_t i = 0; i < candidate->target_count; i++)
-        if (service_add_target(service, candidate->targets[i].host, candidate->targets[i].port,
+        if (il_service_add_target(service, candidate->targets[i].host, candidate->targets[i].port,
                                candidate->targets[i].weight))
             return S_NOMEM;
     for (size_t i = 0; i < candidate->alias_count; i++)
-        if (service_add_alias(service, candidate->dns_aliases[i])) return S_NOMEM;
+        if (il_service_add_alias(service, candidate->dns_aliases[i])) return S_NOMEM;
     return S_OK;
 }
 
@@ -533,12 +533,12 @@ static int s_container_service_name(const json_t *container, const s_spec_t *spe
     const char *cservice = json_string_value(json_object_get(labels, S_L_CSERV));
     if (project && *project && cservice && *cservice) {
         size_t np = strlen(project), ns = strlen(cservice);
-        if (np + 1 + ns > SERVICE_MAX_NAME || np + 1 + ns >= buflen) {
+        if (np + 1 + ns > IL_SERVICE_MAX_NAME || np + 1 + ns >= buflen) {
             snprintf(reason, len,
                      "labels " S_L_CPROJ " and " S_L_CSERV
                      ": the name '<project>_<service>' would be longer than %d characters (set "
                      "label " S_L_NAME ")",
-                     SERVICE_MAX_NAME);
+                     IL_SERVICE_MAX_NAME);
             return S_SKIP;
         }
         memcpy(buf, project, np);
@@ -547,7 +547,7 @@ static int s_container_service_name(const json_t *container, const s_spec_t *spe
         return S_OK;
     }
     const char *cname = s_container_name(container);
-    if (!*cname || strlen(cname) > SERVICE_MAX_NAME) {
+    if (!*cname || strlen(cname) > IL_SERVICE_MAX_NAME) {
         snprintf(reason, len, "the container has no usable name (set label " S_L_NAME ")");
         return S_SKIP;
     }
@@ -566,15 +566,15 @@ static int s_container(zhashx_t *services, const json_t *container,
     s_spec_t spec;
     int rc = s_spec_read(json_object_get(container, "Labels"), config, &spec, reason, len);
     if (rc != S_OK) return rc;
-    char name[SERVICE_MAX_NAME + 1];
+    char name[IL_SERVICE_MAX_NAME + 1];
     rc = s_container_service_name(container, &spec, name, sizeof name, reason, len);
     if (rc != S_OK) return rc;
 
-    service_t *candidate = NULL;
+    il_service_t *candidate = NULL;
     rc = s_candidate_new(name, &spec, config, &candidate, reason, len);
     if (rc == S_OK) rc = s_container_targets(candidate, container, &spec, config, reason, len);
     if (rc == S_OK) {
-        service_t *service = zhashx_lookup(services, name);
+        il_service_t *service = zhashx_lookup(services, name);
         if (service) {
             rc = s_merge(service, candidate, reason, len);
         } else if (zhashx_insert(services, name, candidate) == 0) {
@@ -583,7 +583,7 @@ static int s_container(zhashx_t *services, const json_t *container,
             rc = S_NOMEM;
         }
     }
-    service_destroy(&candidate);
+    il_service_destroy(&candidate);
     return rc;
 }
 
@@ -633,12 +633,12 @@ static void s_host_part(const char *addr, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* The node's address into out (SERVICE_MAX_HOST + 1 bytes): Status.Addr,
+/* The node's address into out (IL_SERVICE_MAX_HOST + 1 bytes): Status.Addr,
  * else ManagerStatus.Addr's host, else host_ip. "" when it has none. */
 static void s_node_addr(const json_t *node, const char *host_ip, char *out, size_t outlen)
 {
     const char *addr = s_str(json_object_get(node, "Status"), "Addr");
-    char manager[SERVICE_MAX_HOST + 1] = "";
+    char manager[IL_SERVICE_MAX_HOST + 1] = "";
     if (s_unspecified(addr)) {
         s_host_part(s_str(json_object_get(node, "ManagerStatus"), "Addr"), manager, sizeof manager);
         addr = manager;
@@ -664,7 +664,7 @@ static zhashx_t *s_nodes_index(const json_t *nodes, const discovery_config_t *co
         const json_t *node = json_array_get(nodes, i);
         const char *id = s_str(node, "ID");
         if (!*id || strlen(id) > S_MAX_ID || zhashx_lookup(index, id)) continue;
-        char addr[SERVICE_MAX_HOST + 1];
+        char addr[IL_SERVICE_MAX_HOST + 1];
         s_node_addr(node, config->host_ip, addr, sizeof addr);
         if (!*addr) continue;
         char *copy = strdup(addr);
@@ -745,7 +745,7 @@ static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *o
     if (rc != S_OK) return rc;
     const char *id = s_str(object, "ID");
     const char *name = spec.name ? spec.name : s_str(spec_json, "Name");
-    if (!*name || strlen(name) > SERVICE_MAX_NAME) {
+    if (!*name || strlen(name) > IL_SERVICE_MAX_NAME) {
         snprintf(reason, len, "the service has no usable name (set label " S_L_NAME ")");
         return S_SKIP;
     }
@@ -765,7 +765,7 @@ static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *o
         return S_SKIP;
     }
 
-    service_t *candidate = NULL;
+    il_service_t *candidate = NULL;
     rc = s_candidate_new(name, &spec, config, &candidate, reason, len);
     if (rc != S_OK) return rc;
     if (*id && strlen(id) <= S_MAX_ID) {
@@ -774,17 +774,17 @@ static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *o
             char key[2 * S_MAX_ID + 2];
             snprintf(key, sizeof key, "%s %s", id, (const char *)zhashx_cursor(swarm->nodes));
             uintptr_t count = (uintptr_t)zhashx_lookup(swarm->tasks, key);
-            if (count > SERVICE_MAX_WEIGHT) count = SERVICE_MAX_WEIGHT;
+            if (count > IL_SERVICE_MAX_WEIGHT) count = IL_SERVICE_MAX_WEIGHT;
             for (size_t k = 0; k < port_count && count && rc == S_OK; k++)
                 rc = s_add_target(candidate, addr, published[k], (uint32_t)count, reason, len);
         }
     }
     if (rc != S_OK) {
-        service_destroy(&candidate);
+        il_service_destroy(&candidate);
         return rc;
     }
     if (zhashx_insert(services, name, candidate)) {
-        service_destroy(&candidate);
+        il_service_destroy(&candidate);
         return S_NOMEM;
     }
     /* services owns candidate now */

@@ -1,6 +1,6 @@
 /* discovery: what Docker objects mean to interlook, free of I/O so that it is
  * unit-tested on JSON fixtures. From the Engine's answers it builds the
- * published services (service_t, keyed by name) and reports, through a
+ * published services (il_service_t, keyed by name) and reports, through a
  * callback, the objects it skips and why (a missing or invalid label).
  *
  * A Docker object takes part when it carries at least one label starting with
@@ -37,7 +37,7 @@ typedef void(discovery_skip_fn)(void *arg, const char *id, const char *name, con
  * 0.0.0.0 or :: giving host_ip; a container publishing it on both 0.0.0.0 and
  * :: counts once; weight = number of containers with the same target. A
  * labelled container that does not publish interlook.port is skipped.
- * Returns a new hash name -> service_t* (owned by the hash). NULL only when
+ * Returns a new hash name -> il_service_t* (owned by the hash). NULL only when
  * containers is not an array or out of memory. */
 zhashx_t *discovery_containers(const json_t *containers, const discovery_config_t *config,
                                discovery_skip_fn *skip, void *arg);

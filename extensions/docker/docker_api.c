@@ -142,7 +142,7 @@ static bool s_curl_ready(void)
 
 static void s_oom(void)
 {
-    log_error("docker_api: out of memory");
+    il_log_error("docker_api: out of memory");
     abort();
 }
 
@@ -428,7 +428,7 @@ static void s_action(docker_api_t *self, curl_socket_t fd, int mask)
     int running = 0;
     CURLMcode mc = curl_multi_socket_action(self->multi, fd, mask, &running);
     if (mc != CURLM_OK)
-        log_warn("docker_api: curl_multi_socket_action: %s", curl_multi_strerror(mc));
+        il_log_warn("docker_api: curl_multi_socket_action: %s", curl_multi_strerror(mc));
     s_collect(self);
     s_dispatch(self);
 }
@@ -607,7 +607,7 @@ docker_api_t *docker_api_new(const docker_api_config_t *config, zloop_t *loop, c
     }
     bool tls = given == 3 && is_tcp;
     if (given == 3 && is_unix)
-        log_warn("docker_api: tlsCa, tlsCert and tlsKey are ignored for %s", endpoint);
+        il_log_warn("docker_api: tlsCa, tlsCert and tlsKey are ignored for %s", endpoint);
     for (int i = 0; tls && i < 3; i++)
         if (s_check_file(keys[i], files[i], err, errlen)) return NULL;
     if (!s_curl_ready()) {
@@ -710,7 +710,7 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
     assert(self);
     assert(path);
     if (path[0] != '/') {
-        log_warn("docker_api: GET %s: the path must start with '/'", path);
+        il_log_warn("docker_api: GET %s: the path must start with '/'", path);
         return -1;
     }
     s_request_t *req = calloc(1, sizeof *req);
@@ -723,7 +723,7 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
     req->arg = arg;
     req->easy = curl_easy_init();
     if (!req->easy) {
-        log_warn("docker_api: GET %s: curl_easy_init failed", path);
+        il_log_warn("docker_api: GET %s: curl_easy_init failed", path);
         free(req);
         return -1;
     }
@@ -759,7 +759,7 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
     if (rc != CURLE_OK) {
-        log_warn("docker_api: GET %s: %s", path, curl_easy_strerror(rc));
+        il_log_warn("docker_api: GET %s: %s", path, curl_easy_strerror(rc));
         curl_easy_cleanup(easy);
         free(req);
         return -1;
@@ -768,14 +768,14 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
     if (zhashx_insert(self->requests, S_KEY(req->id), req) != 0) s_oom();
     CURLMcode mc = curl_multi_add_handle(self->multi, easy);
     if (mc != CURLM_OK) {
-        log_warn("docker_api: GET %s: %s", path, curl_multi_strerror(mc));
+        il_log_warn("docker_api: GET %s: %s", path, curl_multi_strerror(mc));
         zhashx_delete(self->requests, S_KEY(req->id));
         curl_easy_cleanup(easy);
         req->easy = NULL;
         s_request_free(self, req);
         return -1;
     }
-    log_debug("docker_api: #%d GET %s%s", req->id, path, stream ? " (stream)" : "");
+    il_log_debug("docker_api: #%d GET %s%s", req->id, path, stream ? " (stream)" : "");
     return req->id;
 }
 

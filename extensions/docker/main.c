@@ -25,35 +25,35 @@ static void s_usage(FILE *out)
             "Environment: DOCKER_HOST is the default endpoint when provider.docker.endpoint is\n"
             "not set. Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad usage or\n"
             "configuration.\n",
-            BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
+            IL_BUS_DEFAULT_ROUTER, IL_BUS_DEFAULT_PUBLISH);
 }
 
 int main(int argc, char *argv[])
 {
-    const ext_cli_spec_t spec = {.prog = "interlook-docker",
+    const il_ext_cli_spec_t spec = {.prog = "interlook-docker",
                                  .name = "provider.docker",
                                  .usage = s_usage,
                                  .check_config = true};
-    ext_cli_t cli;
+    il_ext_cli_t cli;
     provider_config_t pc = {0};
-    log_level_t level;
+    il_log_level_t level;
     char err[1024];
     int rc = 2;
-    if (ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0) goto done;
+    if (il_ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0) goto done;
     rc = 2;
     if (provider_config_load(&pc, cli.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlook-docker: %s\n", err);
         goto done;
     }
-    if (ext_cli_log_level(&cli, spec.prog, pc.log_level, &level) != 0) goto done;
+    if (il_ext_cli_log_level(&cli, spec.prog, pc.log_level, &level) != 0) goto done;
     if (cli.check) {
         printf("%s: configuration OK\n", cli.path ? cli.path : "(defaults)");
         rc = 0;
         goto done;
     }
-    log_setup("interlook-docker", level, "stderr");
+    il_log_setup("interlook-docker", level, "stderr");
     zsys_init();
-    ilp_client_config_t cc = ext_cli_client(&cli, 1);
+    ilp_client_config_t cc = il_ext_cli_client(&cli, 1);
     provider_t *provider = provider_new(&pc, &cc, err, sizeof err);
     if (!provider) {
         fprintf(stderr, "interlook-docker: %s\n", err);
@@ -63,6 +63,6 @@ int main(int argc, char *argv[])
     provider_destroy(&provider);
 done:
     provider_config_clear(&pc);
-    ext_cli_clear(&cli);
+    il_ext_cli_clear(&cli);
     return rc;
 }

@@ -30,7 +30,7 @@ struct _provider_t {
     zloop_t *loop;
     docker_api_t *api;
     const char **selector; /* NULL-terminated, strings owned by config */
-    zhashx_t *reported;    /* name -> service_t*: what the core was told exists */
+    zhashx_t *reported;    /* name -> il_service_t*: what the core was told exists */
     zhashx_t *refresh;     /* names the core asked about, answered after the next listing */
     zhashx_t *warned;      /* "id\treason" -> name: skips already logged */
     zhashx_t *vanished;    /* name -> (intptr_t) deadline: absent, delete due then */
@@ -79,7 +79,7 @@ static char *s_primary_address(void)
     return strdup(text);
 }
 
-int provider_config_load(provider_config_t *self, config_t *cfg, char *err, size_t errlen)
+int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
         "endpoint",     "tlsCa",       "tlsCert", "tlsKey",   "mode", "labelSelector",
@@ -87,35 +87,35 @@ int provider_config_load(provider_config_t *self, config_t *cfg, char *err, size
     memset(self, 0, sizeof *self);
     const char *env = getenv("DOCKER_HOST");
     const char *mode = NULL;
-    if (config_check_keys(cfg, "provider.docker", known) ||
-        config_string(cfg, "provider.docker.endpoint",
+    if (il_config_check_keys(cfg, "provider.docker", known) ||
+        il_config_string(cfg, "provider.docker.endpoint",
                       env && *env ? env : "unix:///var/run/docker.sock", &self->endpoint) ||
-        config_string(cfg, "provider.docker.tlsCa", NULL, &self->tls_ca) ||
-        config_string(cfg, "provider.docker.tlsCert", NULL, &self->tls_cert) ||
-        config_string(cfg, "provider.docker.tlsKey", NULL, &self->tls_key) ||
-        config_string(cfg, "provider.docker.mode", "containers", &mode) ||
-        config_list(cfg, "provider.docker.labelSelector", &self->label_selector) ||
-        config_duration(cfg, "provider.docker.pollInterval", 30000, &self->poll_ms) ||
-        config_duration(cfg, "provider.docker.deleteGrace", 5000, &self->delete_grace_ms) ||
-        config_string(cfg, "provider.docker.hostIP", NULL, &self->host_ip) ||
-        config_string(cfg, "provider.docker.logLevel", "info", &self->log_level)) {
-        snprintf(err, errlen, "%s", config_error(cfg));
+        il_config_string(cfg, "provider.docker.tlsCa", NULL, &self->tls_ca) ||
+        il_config_string(cfg, "provider.docker.tlsCert", NULL, &self->tls_cert) ||
+        il_config_string(cfg, "provider.docker.tlsKey", NULL, &self->tls_key) ||
+        il_config_string(cfg, "provider.docker.mode", "containers", &mode) ||
+        il_config_list(cfg, "provider.docker.labelSelector", &self->label_selector) ||
+        il_config_duration(cfg, "provider.docker.pollInterval", 30000, &self->poll_ms) ||
+        il_config_duration(cfg, "provider.docker.deleteGrace", 5000, &self->delete_grace_ms) ||
+        il_config_string(cfg, "provider.docker.hostIP", NULL, &self->host_ip) ||
+        il_config_string(cfg, "provider.docker.logLevel", "info", &self->log_level)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;
     }
     if (strcmp(mode, "containers") && strcmp(mode, "swarm")) {
         snprintf(err, errlen, "%s:%d: provider.docker.mode: '%s' (use containers or swarm)",
-                 config_name(cfg), config_line(cfg, "provider.docker.mode"), mode);
+                 il_config_name(cfg), il_config_line(cfg, "provider.docker.mode"), mode);
         return -1;
     }
     self->swarm = !strcmp(mode, "swarm");
     if (self->poll_ms < 1000) {
         snprintf(err, errlen, "%s:%d: provider.docker.pollInterval: must be at least 1s",
-                 config_name(cfg), config_line(cfg, "provider.docker.pollInterval"));
+                 il_config_name(cfg), il_config_line(cfg, "provider.docker.pollInterval"));
         return -1;
     }
-    if (self->host_ip && !service_ip_valid(self->host_ip)) {
+    if (self->host_ip && !il_service_ip_valid(self->host_ip)) {
         snprintf(err, errlen, "%s:%d: provider.docker.hostIP: '%s' is not an IP address",
-                 config_name(cfg), config_line(cfg, "provider.docker.hostIP"), self->host_ip);
+                 il_config_name(cfg), il_config_line(cfg, "provider.docker.hostIP"), self->host_ip);
         return -1;
     }
     return 0;
@@ -143,13 +143,13 @@ static void s_log_skips(provider_t *self, zhashx_t *seen)
         const char *key = zhashx_cursor(seen);
         if (zhashx_lookup(self->warned, key)) continue;
         const char *reason = strchr(key, '\t') + 1;
-        log_warn("docker: skipping %s (%.12s): %s", name, key, reason);
+        il_log_warn("docker: skipping %s (%.12s): %s", name, key, reason);
     }
     zhashx_destroy(&self->warned);
     self->warned = seen;
 }
 
-static void s_report(provider_t *self, ilp_action_t action, const service_t *service)
+static void s_report(provider_t *self, ilp_action_t action, const il_service_t *service)
 {
     ilp_client_event(self->client, action, service);
 }
@@ -157,19 +157,19 @@ static void s_report(provider_t *self, ilp_action_t action, const service_t *ser
 static void s_apply_listing(provider_t *self, zhashx_t *current)
 {
     /* Added or changed. */
-    for (service_t *svc = zhashx_first(current); svc; svc = zhashx_next(current)) {
-        service_t *known = zhashx_lookup(self->reported, svc->name);
+    for (il_service_t *svc = zhashx_first(current); svc; svc = zhashx_next(current)) {
+        il_service_t *known = zhashx_lookup(self->reported, svc->name);
         bool answer = zhashx_lookup(self->refresh, svc->name) != NULL;
-        if (known && service_same_definition(known, svc) && !answer) continue;
-        log_debug("docker: %s %s (%zu targets)", known ? "changed" : "found", svc->name,
+        if (known && il_service_same_definition(known, svc) && !answer) continue;
+        il_log_debug("docker: %s %s (%zu targets)", known ? "changed" : "found", svc->name,
                   svc->target_count);
         s_report(self, ILP_ACTION_ADD, svc);
-        zhashx_update(self->reported, svc->name, service_dup(svc));
+        zhashx_update(self->reported, svc->name, il_service_dup(svc));
     }
     /* Gone: only a successful listing can say so, and only after the grace. */
     int64_t now = zclock_mono(), next = 0;
     zlistx_t *gone = zlistx_new();
-    for (service_t *svc = zhashx_first(self->reported); svc; svc = zhashx_next(self->reported)) {
+    for (il_service_t *svc = zhashx_first(self->reported); svc; svc = zhashx_next(self->reported)) {
         if (zhashx_lookup(current, svc->name)) {
             zhashx_delete(self->vanished, svc->name);
             continue;
@@ -178,7 +178,7 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
         if (!due) {
             due = (intptr_t)(now + self->config.delete_grace_ms);
             zhashx_insert(self->vanished, svc->name, (void *)due);
-            log_debug("docker: %s vanished; deleted if still absent in %lld ms", svc->name,
+            il_log_debug("docker: %s vanished; deleted if still absent in %lld ms", svc->name,
                       (long long)self->config.delete_grace_ms);
         }
         if (now >= due)
@@ -186,8 +186,8 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
         else if (!next || due < next)
             next = due;
     }
-    for (service_t *svc = zlistx_first(gone); svc; svc = zlistx_next(gone)) {
-        log_debug("docker: %s is gone", svc->name);
+    for (il_service_t *svc = zlistx_first(gone); svc; svc = zlistx_next(gone)) {
+        il_log_debug("docker: %s is gone", svc->name);
         s_report(self, ILP_ACTION_DELETE, svc);
         zhashx_delete(self->vanished, svc->name);
         zhashx_delete(self->reported, svc->name);
@@ -202,9 +202,9 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
         if (zhashx_lookup(self->vanished, name)) continue;
         zlistx_add_end(answered, (void *)name);
         if (zhashx_lookup(current, name)) continue; /* answered with an add above */
-        service_t *svc = service_new(name);
+        il_service_t *svc = il_service_new(name);
         if (svc) s_report(self, ILP_ACTION_DELETE, svc);
-        service_destroy(&svc);
+        il_service_destroy(&svc);
     }
     for (const char *name = zlistx_first(answered); name; name = zlistx_next(answered))
         zhashx_delete(self->refresh, name);
@@ -214,10 +214,10 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
 static void s_docker_state(provider_t *self, bool up, const char *error)
 {
     if (up && (!self->docker_up || !self->docker_known))
-        log_info("docker: listing %s from %s", self->config.swarm ? "Swarm services" : "containers",
+        il_log_info("docker: listing %s from %s", self->config.swarm ? "Swarm services" : "containers",
                  self->config.endpoint);
     if (!up && (self->docker_up || !self->docker_known))
-        log_error("docker: cannot list from %s: %s; retrying, and reporting no deletion until it "
+        il_log_error("docker: cannot list from %s: %s; retrying, and reporting no deletion until it "
                   "answers",
                   self->config.endpoint, error);
     self->docker_up = up;
@@ -258,7 +258,7 @@ static void s_listing_done(provider_t *self)
         /* Vanished just before the daemon went away: most likely stopped by its
          * shutdown. Decide again, from scratch, once it answers. */
         if (zhashx_size(self->vanished))
-            log_info("docker: %zu vanished services kept until the daemon answers again",
+            il_log_info("docker: %zu vanished services kept until the daemon answers again",
                      zhashx_size(self->vanished));
         zhashx_purge(self->vanished);
         s_list_soon(self, self->retry_ms);
@@ -361,14 +361,14 @@ static void s_on_event_line(void *arg, const char *line, size_t len)
     json_error_t jerr;
     json_t *event = json_loadb(line, len, 0, &jerr);
     if (!event) {
-        log_warn("docker: unreadable event: %s", jerr.text);
+        il_log_warn("docker: unreadable event: %s", jerr.text);
         return;
     }
-    if (self->stream_failing) log_info("docker: events stream connected again");
+    if (self->stream_failing) il_log_info("docker: events stream connected again");
     self->stream_failing = false;
     json_int_t when = json_integer_value(json_object_get(event, "time"));
     if (when > self->since) self->since = when;
-    log_debug("docker: event %s %s", json_string_value(json_object_get(event, "Type")),
+    il_log_debug("docker: event %s %s", json_string_value(json_object_get(event, "Type")),
               json_string_value(json_object_get(event, "Action")));
     json_decref(event);
     s_list_soon(self, S_DEBOUNCE_MS);
@@ -389,10 +389,10 @@ static void s_on_event_end(void *arg, const char *error)
     provider_t *self = arg;
     self->stream_id = -1;
     if (!self->stream_failing)
-        log_warn("docker: events stream ended (%s); reconnecting, then listing again",
+        il_log_warn("docker: events stream ended (%s); reconnecting, then listing again",
                  error ? error : "closed by the daemon");
     else
-        log_debug("docker: events stream: %s", error ? error : "closed by the daemon");
+        il_log_debug("docker: events stream: %s", error ? error : "closed by the daemon");
     self->stream_failing = true;
     /* Back-off shared with listings; the listing after reconnecting closes the gap. */
     self->stream_timer =
@@ -437,7 +437,7 @@ static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
     provider_t *self = arg;
     if (!connected) return;
     /* A core that restarted may have missed events: tell it everything again. */
-    for (service_t *svc = zhashx_first(self->reported); svc; svc = zhashx_next(self->reported))
+    for (il_service_t *svc = zhashx_first(self->reported); svc; svc = zhashx_next(self->reported))
         ilp_client_event(client, ILP_ACTION_ADD, svc);
     s_list_soon(self, S_DEBOUNCE_MS);
 }
@@ -461,7 +461,7 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
              l = zlistx_next(config->label_selector))
             self->selector[n++] = l;
     self->reported = zhashx_new();
-    zhashx_set_destructor(self->reported, (zhashx_destructor_fn *)service_destroy);
+    zhashx_set_destructor(self->reported, (zhashx_destructor_fn *)il_service_destroy);
     self->refresh = zhashx_new();
     self->warned = zhashx_new();
     self->vanished = zhashx_new();
@@ -489,7 +489,7 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
         return NULL;
     }
     zloop_timer(self->loop, (size_t)config->poll_ms, 0, s_on_poll, self);
-    log_info("docker: %s mode, endpoint %s, published address for 0.0.0.0: %s, re-list every "
+    il_log_info("docker: %s mode, endpoint %s, published address for 0.0.0.0: %s, re-list every "
              "%lld ms",
              config->swarm ? "swarm" : "containers", config->endpoint, self->config.host_ip,
              (long long)config->poll_ms);
@@ -519,6 +519,6 @@ void provider_destroy(provider_t **self_p)
 int provider_run(provider_t *self)
 {
     ilp_client_run(self->client);
-    log_info("docker: stopping (%llu listings)", (unsigned long long)self->listings);
+    il_log_info("docker: stopping (%llu listings)", (unsigned long long)self->listings);
     return 0;
 }

@@ -34,7 +34,7 @@ typedef struct {
 } provider_config_t;
 
 /* Reads provider.docker. Returns -1 with "FILE:LINE: key: reason" in err. */
-int provider_config_load(provider_config_t *self, config_t *cfg, char *err, size_t errlen);
+int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, size_t errlen);
 void provider_config_clear(provider_config_t *self);
 
 /* Connects to the core (client) and prepares the Docker client. NULL with the reason in err. */

@@ -25,7 +25,7 @@ typedef struct {
 typedef struct {
     echo_t *echo;
     char *id;
-    service_t *service;
+    il_service_t *service;
     void *handle; /* in echo->held */
 } s_held_t;
 
@@ -34,7 +34,7 @@ static void s_held_free(s_held_t **held_p)
     s_held_t *held = *held_p;
     if (!held) return;
     free(held->id);
-    service_destroy(&held->service);
+    il_service_destroy(&held->service);
     free(held);
     *held_p = NULL;
 }
@@ -53,7 +53,7 @@ static int s_on_delay(zloop_t *loop, int timer_id, void *arg)
 static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)
 {
     echo_t *echo = arg;
-    log_debug("echo: WORK %s %s %s (attempt %u)", work->id, ilp_action_name(work->action),
+    il_log_debug("echo: WORK %s %s %s (attempt %u)", work->id, ilp_action_name(work->action),
               work->service->name, work->attempt);
     if (echo->delay_ms <= 0) {
         ilp_client_reply(client, work->id, NULL, work->service);
@@ -85,7 +85,7 @@ static void s_usage(FILE *out)
         "  -h, --help            this text\n"
         "  -V, --version         the version\n\n"
         "Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad usage or configuration.\n",
-        BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
+        IL_BUS_DEFAULT_ROUTER, IL_BUS_DEFAULT_PUBLISH);
 }
 
 /* --credit and --delay, read once the file is (the command line wins). */
@@ -97,7 +97,7 @@ typedef struct {
 static int s_on_own(void *arg, int value, const char *optarg)
 {
     s_own_t *own = arg;
-    if (value == EXT_CLI_OWN)
+    if (value == IL_EXT_CLI_OWN)
         own->credit = optarg;
     else
         own->delay = optarg;
@@ -106,16 +106,16 @@ static int s_on_own(void *arg, int value, const char *optarg)
 
 /* provisioner.echo from the file, then --credit and --delay. 0, or -1 after
  * saying why on stderr. */
-static int s_settings(config_t *cfg, const s_own_t *own, const char **name, int64_t *credit,
+static int s_settings(il_config_t *cfg, const s_own_t *own, const char **name, int64_t *credit,
                       int64_t *delay, const char **level)
 {
     static const char *const known[] = {"name", "credit", "delay", "logLevel", NULL};
-    if (config_check_keys(cfg, "provisioner.echo", known) ||
-        config_string(cfg, "provisioner.echo.name", "provisioner.echo", name) ||
-        config_int(cfg, "provisioner.echo.credit", 10, 1, ILP_MAX_CREDIT, credit) ||
-        config_duration(cfg, "provisioner.echo.delay", 0, delay) ||
-        config_string(cfg, "provisioner.echo.logLevel", "info", level)) {
-        fprintf(stderr, "interlook-echo: %s\n", config_error(cfg));
+    if (il_config_check_keys(cfg, "provisioner.echo", known) ||
+        il_config_string(cfg, "provisioner.echo.name", "provisioner.echo", name) ||
+        il_config_int(cfg, "provisioner.echo.credit", 10, 1, ILP_MAX_CREDIT, credit) ||
+        il_config_duration(cfg, "provisioner.echo.delay", 0, delay) ||
+        il_config_string(cfg, "provisioner.echo.logLevel", "info", level)) {
+        fprintf(stderr, "interlook-echo: %s\n", il_config_error(cfg));
         return -1;
     }
     if (own->credit) {
@@ -126,7 +126,7 @@ static int s_settings(config_t *cfg, const s_own_t *own, const char **name, int6
             return -1;
         }
     }
-    if (own->delay && config_parse_duration(own->delay, delay) != 0) {
+    if (own->delay && il_config_parse_duration(own->delay, delay) != 0) {
         fprintf(stderr, "interlook-echo: --delay: '%s' is not a duration (e.g. 500ms)\n",
                 own->delay);
         return -1;
@@ -136,29 +136,29 @@ static int s_settings(config_t *cfg, const s_own_t *own, const char **name, int6
 
 int main(int argc, char *argv[])
 {
-    static const struct option own_options[] = {{"credit", required_argument, NULL, EXT_CLI_OWN},
-                                                {"delay", required_argument, NULL, EXT_CLI_OWN + 1},
+    static const struct option own_options[] = {{"credit", required_argument, NULL, IL_EXT_CLI_OWN},
+                                                {"delay", required_argument, NULL, IL_EXT_CLI_OWN + 1},
                                                 {NULL, 0, NULL, 0}};
     s_own_t own = {0};
-    const ext_cli_spec_t spec = {.prog = "interlook-echo",
+    const il_ext_cli_spec_t spec = {.prog = "interlook-echo",
                                  .usage = s_usage,
                                  .own = own_options,
                                  .on_own = s_on_own,
                                  .arg = &own};
-    ext_cli_t cli;
+    il_ext_cli_t cli;
     int status = 2;
     const char *cfg_name = NULL, *level_text = NULL;
     int64_t credit = 10, delay = 0;
-    log_level_t level;
-    if (ext_cli_parse(&cli, &spec, argc, argv, &status) != 0 ||
+    il_log_level_t level;
+    if (il_ext_cli_parse(&cli, &spec, argc, argv, &status) != 0 ||
         s_settings(cli.cfg, &own, &cfg_name, &credit, &delay, &level_text) != 0 ||
-        ext_cli_log_level(&cli, spec.prog, level_text, &level) != 0) {
-        ext_cli_clear(&cli);
+        il_ext_cli_log_level(&cli, spec.prog, level_text, &level) != 0) {
+        il_ext_cli_clear(&cli);
         return status;
     }
-    log_setup("interlook-echo", level, "stderr");
+    il_log_setup("interlook-echo", level, "stderr");
     if (!cli.name) cli.name = cfg_name;
-    ilp_client_config_t cc = ext_cli_client(&cli, (uint32_t)credit);
+    ilp_client_config_t cc = il_ext_cli_client(&cli, (uint32_t)credit);
     echo_t echo = {.delay_ms = delay};
     echo.held = zlistx_new();
     zlistx_set_destructor(echo.held, (zlistx_destructor_fn *)s_held_free);
@@ -167,13 +167,13 @@ int main(int argc, char *argv[])
     echo.client = ilp_client_new(&cc, &handler, &echo);
     if (!echo.client) {
         zlistx_destroy(&echo.held);
-        ext_cli_clear(&cli);
+        il_ext_cli_clear(&cli);
         return 2;
     }
     ilp_client_run(echo.client);
-    log_info("echo: stopping");
+    il_log_info("echo: stopping");
     ilp_client_destroy(&echo.client);
     zlistx_destroy(&echo.held);
-    ext_cli_clear(&cli);
+    il_ext_cli_clear(&cli);
     return 0;
 }

@@ -27,7 +27,7 @@
 
 typedef struct {
     ilp_client_t *client;
-    zhashx_t *services; /* name -> service_t*, what this provider reports as present */
+    zhashx_t *services; /* name -> il_service_t*, what this provider reports as present */
     char line[8192];    /* partial input line */
     size_t line_len;
     bool once;           /* exit once the command line's work is sent */
@@ -37,7 +37,7 @@ typedef struct {
     bool stdin_open;
 } inject_t;
 
-static int s_target(service_t *svc, const char *text)
+static int s_target(il_service_t *svc, const char *text)
 {
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text) return -1;
@@ -49,17 +49,17 @@ static int s_target(service_t *svc, const char *text)
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (*end || port < 1 || port > 65535) return -1;
-    return service_add_target(svc, host, (uint16_t)port, 1);
+    return il_service_add_target(svc, host, (uint16_t)port, 1);
 }
 
-static void s_report(inject_t *self, ilp_action_t action, const service_t *svc)
+static void s_report(inject_t *self, ilp_action_t action, const il_service_t *svc)
 {
     ilp_client_event(self->client, action, svc);
 }
 
-static void s_add(inject_t *self, service_t **svc_p)
+static void s_add(inject_t *self, il_service_t **svc_p)
 {
-    service_t *svc = *svc_p;
+    il_service_t *svc = *svc_p;
     s_report(self, ILP_ACTION_ADD, svc);
     zhashx_update(self->services, svc->name, svc);
     *svc_p = NULL;
@@ -67,10 +67,10 @@ static void s_add(inject_t *self, service_t **svc_p)
 
 static void s_delete(inject_t *self, const char *name)
 {
-    service_t *svc = service_new(name);
+    il_service_t *svc = il_service_new(name);
     if (!svc) return;
     s_report(self, ILP_ACTION_DELETE, svc);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     zhashx_delete(self->services, name);
 }
 
@@ -81,25 +81,25 @@ static int s_command(inject_t *self, int argc, char **argv)
     const char *cmd = argv[0];
     if (!strcmp(cmd, "quit")) return 1;
     if (!strcmp(cmd, "list")) {
-        for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
+        for (il_service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
             printf("%s\n", s->name);
         fflush(stdout);
         return 0;
     }
     if (!strcmp(cmd, "add") && argc >= 2) {
-        service_t *svc = service_new(argv[1]);
+        il_service_t *svc = il_service_new(argv[1]);
         if (!svc) return -1;
         for (int i = 2; i < argc; i++) {
             int rc = 0;
             if (!strcmp(argv[i], "tls"))
                 svc->tls = true;
             else if (!strncmp(argv[i], "alias=", 6))
-                rc = service_add_alias(svc, argv[i] + 6);
+                rc = il_service_add_alias(svc, argv[i] + 6);
             else
                 rc = s_target(svc, argv[i]);
             if (rc) {
-                log_error("inject: bad item '%s' (HOST:PORT, alias=NAME or tls)", argv[i]);
-                service_destroy(&svc);
+                il_log_error("inject: bad item '%s' (HOST:PORT, alias=NAME or tls)", argv[i]);
+                il_service_destroy(&svc);
                 return -1;
             }
         }
@@ -122,17 +122,17 @@ static int s_command(inject_t *self, int argc, char **argv)
                 s_delete(self, name);
                 continue;
             }
-            service_t *svc = service_new(name);
+            il_service_t *svc = il_service_new(name);
             if (!svc) return -1;
             if (s_target(svc, argc >= 4 ? argv[3] : "192.0.2.1:8080")) {
-                service_destroy(&svc);
+                il_service_destroy(&svc);
                 return -1;
             }
             s_add(self, &svc);
         }
         return 0;
     }
-    log_error("inject: bad command '%s' (add, delete, add-many, delete-many, list, quit)", cmd);
+    il_log_error("inject: bad command '%s' (add, delete, add-many, delete-many, list, quit)", cmd);
     return -1;
 }
 
@@ -156,7 +156,7 @@ static int s_on_drain(zloop_t *loop, int timer_id, void *arg)
                 (ilp_client_connected(self->client) || !self->once);
     if (!done && zclock_mono() < self->drain_until) return 0;
     if (!done) {
-        log_error("inject: %zu event(s) not delivered within %d ms (core unreachable?)",
+        il_log_error("inject: %zu event(s) not delivered within %d ms (core unreachable?)",
                   ilp_client_pending(self->client), S_DRAIN_MS);
         self->undelivered = true;
     }
@@ -203,7 +203,7 @@ static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
     inject_t *self = arg;
     if (!connected) return;
     /* Re-report everything: events sent just before a core restart can be lost. */
-    for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
+    for (il_service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
         ilp_client_event(client, ILP_ACTION_ADD, s);
 }
 
@@ -211,13 +211,13 @@ static void s_on_refresh(ilp_client_t *client, const char *name, void *arg)
 {
     inject_t *self = arg;
     (void)client;
-    service_t *svc = zhashx_lookup(self->services, name);
+    il_service_t *svc = zhashx_lookup(self->services, name);
     if (svc) {
         s_report(self, ILP_ACTION_ADD, svc);
     } else {
-        service_t *gone = service_new(name);
+        il_service_t *gone = il_service_new(name);
         s_report(self, ILP_ACTION_DELETE, gone);
-        service_destroy(&gone);
+        il_service_destroy(&gone);
     }
 }
 
@@ -243,32 +243,32 @@ static void s_usage(FILE *out)
             "  -h, --help, -V, --version\n\n"
             "Exit status: 0 done, 1 runtime failure (among them: events still not\n"
             "delivered 10 s after the end of the input), 2 bad usage or configuration.\n",
-            BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
+            IL_BUS_DEFAULT_ROUTER, IL_BUS_DEFAULT_PUBLISH);
 }
 
 int main(int argc, char *argv[])
 {
     int once = 0;
     const struct option own[] = {{"once", no_argument, &once, 1}, {NULL, 0, NULL, 0}};
-    const ext_cli_spec_t spec = {.prog = "interlook-inject",
+    const il_ext_cli_spec_t spec = {.prog = "interlook-inject",
                                  .name = "provider.docker",
                                  .usage = s_usage,
                                  .own = own,
                                  .commands = true};
-    ext_cli_t cli;
+    il_ext_cli_t cli;
     int rc = 2;
-    log_level_t level;
-    if (ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0 ||
-        ext_cli_log_level(&cli, spec.prog, NULL, &level) != 0) {
-        ext_cli_clear(&cli);
+    il_log_level_t level;
+    if (il_ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0 ||
+        il_ext_cli_log_level(&cli, spec.prog, NULL, &level) != 0) {
+        il_ext_cli_clear(&cli);
         return rc;
     }
-    log_setup("interlook-inject", level, "stderr");
+    il_log_setup("interlook-inject", level, "stderr");
     zsys_init();
     inject_t self = {.once = once, .stdin_open = !once};
     self.services = zhashx_new();
-    zhashx_set_destructor(self.services, (zhashx_destructor_fn *)service_destroy);
-    ilp_client_config_t cc = ext_cli_client(&cli, 1);
+    zhashx_set_destructor(self.services, (zhashx_destructor_fn *)il_service_destroy);
+    ilp_client_config_t cc = il_ext_cli_client(&cli, 1);
     cc.linger_ms = S_DRAIN_MS; /* the last events in the socket leave before the exit */
     ilp_client_handler_t handler = {.refresh = s_on_refresh, .connected = s_on_connected};
     self.client = ilp_client_new(&cc, &handler, &self);
@@ -289,6 +289,6 @@ int main(int argc, char *argv[])
     }
     ilp_client_destroy(&self.client);
     zhashx_destroy(&self.services);
-    ext_cli_clear(&cli);
+    il_ext_cli_clear(&cli);
     return rc;
 }

@@ -229,7 +229,7 @@ static void s_view_remove(s_view_t *view, s_record_t *record)
 static int s_sync_dir(alloc_db_t *self)
 {
     self->syncs++;
-    return fileio_sync_dir(self->dir);
+    return il_fileio_sync_dir(self->dir);
 }
 
 /* Takes the exclusive lock, waiting for it. -1 with errno set. */
@@ -244,7 +244,7 @@ static int s_lock(alloc_db_t *self)
 static void s_unlock(alloc_db_t *self)
 {
     if (flock(self->lock_fd, LOCK_UN) != 0)
-        log_warn("%s: cannot unlock %s: %s", self->path, self->lock_path, strerror(errno));
+        il_log_warn("%s: cannot unlock %s: %s", self->path, self->lock_path, strerror(errno));
 }
 
 /* Writes text to "<path>.tmp.<pid>", fsyncs it, renames it over the db file
@@ -263,7 +263,7 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
         return -1;
     }
     const char *what = "write";
-    int rc = fileio_write_all(fd, text, len);
+    int rc = il_fileio_write_all(fd, text, len);
     if (rc == 0) {
         what = "fsync";
         rc = fsync(fd);
@@ -283,7 +283,7 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
     if (rc != 0) {
         s_fail(err, errlen, "%s: %s %s: %s", self->path, what, tmp, strerror(saved));
         if (unlink(tmp) != 0 && errno != ENOENT)
-            log_warn("%s: cannot remove %s: %s", self->path, tmp, strerror(errno));
+            il_log_warn("%s: cannot remove %s: %s", self->path, tmp, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -386,7 +386,7 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
 {
     char *data = NULL;
     size_t size = 0;
-    if (fileio_read_from(view->fd, view->offset, &data, &size) != 0)
+    if (il_fileio_read_from(view->fd, view->offset, &data, &size) != 0)
         return s_fail(err, errlen, "%s: read: %s", self->path, strerror(errno));
     int rc = 0;
     size_t pos = 0;
@@ -407,7 +407,7 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
         const char *line = data + pos;
         const char *nl = memchr(line, '\n', size - pos);
         if (!nl) { /* torn tail: a write that never completed, never acknowledged */
-            log_warn("%s:%zu: dropping a torn last line (%zu bytes without a newline)", self->path,
+            il_log_warn("%s:%zu: dropping a torn last line (%zu bytes without a newline)", self->path,
                      view->lines + 1, size - pos);
             if (ftruncate(view->fd, view->offset) != 0)
                 rc = s_fail(err, errlen, "%s:%zu: cannot truncate a torn last line: %s", self->path,
@@ -539,7 +539,7 @@ static void s_end_staging(alloc_db_t *self, bool undo)
                 free(record);
             } else if (s_view_insert(&self->view, record) != 0) {
                 /* Out of memory: the view is no longer the file's; read it afresh. */
-                log_error("%s: out of memory undoing a batch; reloading at next begin", self->path);
+                il_log_error("%s: out of memory undoing a batch; reloading at next begin", self->path);
                 free(record);
                 if (self->view.fd >= 0) close(self->view.fd);
                 self->view.fd = -1;
@@ -580,18 +580,18 @@ static void s_compact(alloc_db_t *self)
     if (rc != 0) {
         struct stat st;
         if (stat(self->path, &st) == 0 && st.st_ino != self->view.ino) {
-            log_warn("%s: compaction: %s (the new file is in place)", self->path, err);
+            il_log_warn("%s: compaction: %s (the new file is in place)", self->path, err);
             goto reopen;
         }
-        log_warn("%s: compaction failed, the log stays as it was: %s", self->path, err);
+        il_log_warn("%s: compaction failed, the log stays as it was: %s", self->path, err);
         return;
     }
-    log_info("%s: compacted %zu records into %zu live allocations", self->path, before, live);
+    il_log_info("%s: compacted %zu records into %zu live allocations", self->path, before, live);
 reopen:;
     int fd = open(self->path, O_RDWR | O_APPEND | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        log_warn("%s: cannot reopen after compaction: %s; reloading at next begin", self->path,
+        il_log_warn("%s: cannot reopen after compaction: %s; reloading at next begin", self->path,
                  strerror(errno));
         if (fd >= 0) close(fd);
         close(self->view.fd);
@@ -608,7 +608,7 @@ reopen:;
     return;
 oom:
     free(buf);
-    log_warn("%s: compaction: out of memory", self->path);
+    il_log_warn("%s: compaction: out of memory", self->path);
 }
 
 /* ---- public API ------------------------------------------------------------ */
@@ -642,7 +642,7 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
 
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
-    if (fileio_mkdirs(prefix) != 0) {
+    if (il_fileio_mkdirs(prefix) != 0) {
         s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         goto fail;
@@ -709,7 +709,7 @@ int alloc_db_begin(alloc_db_t *self, char *err, size_t errlen)
     } else if (self->view.fd < 0 || st.st_dev != self->view.dev || st.st_ino != self->view.ino) {
         rc = s_reload(self, err, errlen); /* compacted by another instance (or never loaded) */
     } else if (st.st_size < self->view.offset) {
-        log_warn("%s: the file shrank (%lld bytes, %lld read); reloading", self->path,
+        il_log_warn("%s: the file shrank (%lld bytes, %lld read); reloading", self->path,
                  (long long)st.st_size, (long long)self->view.offset);
         rc = s_reload(self, err, errlen);
     } else if (st.st_size > self->view.offset) {
@@ -779,7 +779,7 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
     if (!self->in_batch) return s_fail(err, errlen, "%s: no batch open", self->path);
     if (self->pending_len > 0) {
         s_view_t *view = &self->view;
-        int rc = fileio_write_all(view->fd, self->pending, self->pending_len);
+        int rc = il_fileio_write_all(view->fd, self->pending, self->pending_len);
         if (rc == 0) {
             rc = fdatasync(view->fd);
             self->syncs++;
@@ -789,7 +789,7 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
             /* Best effort: whatever stays is read back by the next begin (a
              * torn last line is dropped, complete lines are a valid prefix). */
             if (ftruncate(view->fd, view->offset) != 0)
-                log_warn("%s: cannot truncate a failed batch away: %s", self->path,
+                il_log_warn("%s: cannot truncate a failed batch away: %s", self->path,
                          strerror(errno));
             s_end_staging(self, true);
             self->in_batch = false;
@@ -824,7 +824,7 @@ void alloc_db_foreach(alloc_db_t *self, void (*fn)(void *arg, const alloc_db_ent
     size_t count = zhashx_size(self->view.by_name);
     s_record_t **records = malloc((count ? count : 1) * sizeof *records);
     if (!records) {
-        log_error("%s: out of memory listing allocations", self->path);
+        il_log_error("%s: out of memory listing allocations", self->path);
         return;
     }
     size_t n = 0;

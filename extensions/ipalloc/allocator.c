@@ -15,7 +15,7 @@
 typedef struct {
     char *id;
     ilp_action_t action;
-    service_t *service;
+    il_service_t *service;
     char *error;      /* set when this item fails */
     bool took;        /* an address was taken from the pool for it */
     pool_addr_t addr; /* that address */
@@ -40,32 +40,32 @@ static void s_item_free(s_item_t **item_p)
     if (!item) return;
     free(item->id);
     free(item->error);
-    service_destroy(&item->service);
+    il_service_destroy(&item->service);
     free(item);
     *item_p = NULL;
 }
 
 /* Configuration -------------------------------------------------------------- */
 
-int allocator_config_load(allocator_config_t *self, config_t *cfg, char *err, size_t errlen)
+int allocator_config_load(allocator_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {"network_cidr", "ip_start", "ip_end",   "db_file",
                                         "reserved",     "credit",   "logLevel", NULL};
     memset(self, 0, sizeof *self);
-    if (config_check_keys(cfg, "ipam.ipalloc", known) ||
-        config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr) ||
-        config_string(cfg, "ipam.ipalloc.ip_start", NULL, &self->ip_start) ||
-        config_string(cfg, "ipam.ipalloc.ip_end", NULL, &self->ip_end) ||
-        config_string(cfg, "ipam.ipalloc.db_file", "./var/ipalloc.db", &self->db_file) ||
-        config_list(cfg, "ipam.ipalloc.reserved", &self->reserved) ||
-        config_int(cfg, "ipam.ipalloc.credit", 100, 1, ILP_MAX_CREDIT, &self->credit) ||
-        config_string(cfg, "ipam.ipalloc.logLevel", "info", &self->log_level)) {
-        snprintf(err, errlen, "%s", config_error(cfg));
+    if (il_config_check_keys(cfg, "ipam.ipalloc", known) ||
+        il_config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr) ||
+        il_config_string(cfg, "ipam.ipalloc.ip_start", NULL, &self->ip_start) ||
+        il_config_string(cfg, "ipam.ipalloc.ip_end", NULL, &self->ip_end) ||
+        il_config_string(cfg, "ipam.ipalloc.db_file", "./var/ipalloc.db", &self->db_file) ||
+        il_config_list(cfg, "ipam.ipalloc.reserved", &self->reserved) ||
+        il_config_int(cfg, "ipam.ipalloc.credit", 100, 1, ILP_MAX_CREDIT, &self->credit) ||
+        il_config_string(cfg, "ipam.ipalloc.logLevel", "info", &self->log_level)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;
     }
     if (!self->cidr) {
         snprintf(err, errlen, "%s: ipam.ipalloc.network_cidr: missing (e.g. 10.32.30.0/24)",
-                 config_name(cfg));
+                 il_config_name(cfg));
         return -1;
     }
     return 0;
@@ -110,7 +110,7 @@ static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
     int family;
     if (pool_addr_parse(entry->ip, &addr, &family) != 0 ||
         family != pool_family(load->self->pool) || pool_take(load->self->pool, addr) != 0) {
-        log_warn("ipalloc: %s holds %s, outside the pool %s: kept, never handed out again",
+        il_log_warn("ipalloc: %s holds %s, outside the pool %s: kept, never handed out again",
                  entry->name, entry->ip, pool_describe(load->self->pool));
         load->outside++;
     }
@@ -159,7 +159,7 @@ allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t e
     alloc_db_set_observer(self->db, s_on_db_change, self);
     self->batch = zlistx_new();
     zlistx_set_destructor(self->batch, (zlistx_destructor_fn *)s_item_free);
-    log_info("ipalloc: pool %s (%llu free), %zu allocations in %s", pool_describe(self->pool),
+    il_log_info("ipalloc: pool %s (%llu free), %zu allocations in %s", pool_describe(self->pool),
              (unsigned long long)pool_free_count(self->pool), alloc_db_count(self->db),
              alloc_db_path(self->db));
     return self;
@@ -196,7 +196,7 @@ static void s_decide_add(allocator_t *self, s_item_t *item, int64_t now)
     const char *name = item->service->name;
     const char *held = alloc_db_ip_of(self->db, name);
     if (held) { /* idempotent: the same service gets the same address */
-        service_set_string(&item->service->public_ip, held);
+        il_service_set_string(&item->service->public_ip, held);
         return;
     }
     pool_addr_t addr;
@@ -219,7 +219,7 @@ static void s_decide_add(allocator_t *self, s_item_t *item, int64_t now)
     }
     item->took = true;
     item->addr = addr;
-    service_set_string(&item->service->public_ip, text);
+    il_service_set_string(&item->service->public_ip, text);
 }
 
 static void s_decide_delete(allocator_t *self, s_item_t *item, int64_t now)
@@ -231,7 +231,7 @@ static void s_decide_delete(allocator_t *self, s_item_t *item, int64_t now)
         alloc_db_stage_release(self->db, item->service->name, now);
     }
     /* A service without an address is released already: success. */
-    service_set_string(&item->service->public_ip, NULL);
+    il_service_set_string(&item->service->public_ip, NULL);
 }
 
 /* The batch: decide all, commit once, answer all -------------------------------- */
@@ -239,10 +239,10 @@ static void s_decide_delete(allocator_t *self, s_item_t *item, int64_t now)
 static void s_answer(allocator_t *self, s_item_t *item)
 {
     if (item->error)
-        log_warn("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
+        il_log_warn("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
                  item->error);
     else
-        log_debug("ipalloc: %s %s -> %s", ilp_action_name(item->action), item->service->name,
+        il_log_debug("ipalloc: %s %s -> %s", ilp_action_name(item->action), item->service->name,
                   item->service->public_ip ? item->service->public_ip : "(none)");
     ilp_client_reply(self->client, item->id, item->error, item->error ? NULL : item->service);
 }
@@ -267,7 +267,7 @@ static void s_flush(allocator_t *self)
     char err[512];
     int64_t now = zclock_time();
     if (alloc_db_begin(self->db, err, sizeof err) != 0) {
-        log_error("ipalloc: %s", err);
+        il_log_error("ipalloc: %s", err);
         for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
             s_item_error(item, "allocation database unavailable: %s", err);
             s_answer(self, item);
@@ -282,7 +282,7 @@ static void s_flush(allocator_t *self)
             s_decide_delete(self, item, now);
     }
     if (alloc_db_commit(self->db, err, sizeof err) != 0) {
-        log_error("ipalloc: %s", err);
+        il_log_error("ipalloc: %s", err);
         for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
             if (item->took) pool_release(self->pool, item->addr);
             if (!item->error) s_item_error(item, "cannot record the change: %s", err);
@@ -327,7 +327,7 @@ int allocator_run(allocator_t *self, const ilp_client_config_t *client_config)
     self->client = ilp_client_new(client_config, &handler, self);
     if (!self->client) return -1;
     ilp_client_run(self->client);
-    log_info("ipalloc: stopping (%llu allocated, %llu released in this run)",
+    il_log_info("ipalloc: stopping (%llu allocated, %llu released in this run)",
              (unsigned long long)self->allocated, (unsigned long long)self->released);
     return 0;
 }

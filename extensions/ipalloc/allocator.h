@@ -22,7 +22,7 @@ typedef struct {
 } allocator_config_t;
 
 /* Reads the ipam.ipalloc section. Returns -1 with "FILE:LINE: key: reason" in err. */
-int allocator_config_load(allocator_config_t *self, config_t *cfg, char *err, size_t errlen);
+int allocator_config_load(allocator_config_t *self, il_config_t *cfg, char *err, size_t errlen);
 void allocator_config_clear(allocator_config_t *self);
 
 /* Builds the pool of config and drops it (for --check-config): 0, or -1 with

@@ -23,31 +23,31 @@ static void s_usage(FILE *out)
             "  -h, --help, -V, --version\n\n"
             "Exit status: 0 stopped by a signal (or listed), 1 runtime failure,\n"
             "2 bad usage, configuration or allocation file.\n",
-            BUS_DEFAULT_ROUTER, BUS_DEFAULT_PUBLISH);
+            IL_BUS_DEFAULT_ROUTER, IL_BUS_DEFAULT_PUBLISH);
 }
 
 int main(int argc, char *argv[])
 {
     int list = 0;
     const struct option own[] = {{"list", no_argument, &list, 1}, {NULL, 0, NULL, 0}};
-    const ext_cli_spec_t spec = {.prog = "interlook-ipalloc",
+    const il_ext_cli_spec_t spec = {.prog = "interlook-ipalloc",
                                  .name = "ipam.ipalloc",
                                  .usage = s_usage,
                                  .own = own,
                                  .check_config = true,
                                  .needs_config = "ipam.ipalloc.network_cidr"};
-    ext_cli_t cli;
+    il_ext_cli_t cli;
     allocator_config_t ac = {0};
-    log_level_t level;
+    il_log_level_t level;
     char err[1024];
     int rc = 2;
-    if (ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0) goto done;
+    if (il_ext_cli_parse(&cli, &spec, argc, argv, &rc) != 0) goto done;
     rc = 2;
     if (allocator_config_load(&ac, cli.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "interlook-ipalloc: %s\n", err);
         goto done;
     }
-    if (ext_cli_log_level(&cli, spec.prog, ac.log_level, &level) != 0) goto done;
+    if (il_ext_cli_log_level(&cli, spec.prog, ac.log_level, &level) != 0) goto done;
     if (cli.check) {
         if (allocator_config_check(&ac, err, sizeof err) != 0) {
             fprintf(stderr, "interlook-ipalloc: %s: ipam.ipalloc.%s\n", cli.path, err);
@@ -57,7 +57,7 @@ int main(int argc, char *argv[])
         rc = 0;
         goto done;
     }
-    log_setup("interlook-ipalloc", list ? LOG_LEVEL_WARN : level, "stderr");
+    il_log_setup("interlook-ipalloc", list ? IL_LOG_WARN : level, "stderr");
     zsys_init();
     allocator_t *allocator = allocator_new(&ac, err, sizeof err);
     if (!allocator) {
@@ -68,12 +68,12 @@ int main(int argc, char *argv[])
         allocator_list(allocator, stdout);
         rc = 0;
     } else {
-        ilp_client_config_t cc = ext_cli_client(&cli, (uint32_t)ac.credit);
+        ilp_client_config_t cc = il_ext_cli_client(&cli, (uint32_t)ac.credit);
         rc = allocator_run(allocator, &cc) == 0 ? 0 : 1;
     }
     allocator_destroy(&allocator);
 done:
     allocator_config_clear(&ac);
-    ext_cli_clear(&cli);
+    il_ext_cli_clear(&cli);
     return rc;
 }

@@ -356,29 +356,29 @@ static void s_find_strace(void)
 }
 
 /* The service of index i: one target and one alias. */
-static service_t *s_service(int i)
+static il_service_t *s_service(int i)
 {
     char name[64], alias[96];
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
     snprintf(alias, sizeof alias, "%s.bench.example", name);
-    service_t *svc = service_new(name);
-    if (!svc || service_add_target(svc, "192.0.2.10", 8080, 1) || service_add_alias(svc, alias))
-        service_destroy(&svc);
+    il_service_t *svc = il_service_new(name);
+    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) || il_service_add_alias(svc, alias))
+        il_service_destroy(&svc);
     return svc;
 }
 
 /* A WORK body as the core sends it for service i (provider set, per-run id). */
 static zframe_t *s_work_body(int i)
 {
-    service_t *svc = s_service(i);
+    il_service_t *svc = s_service(i);
     if (!svc) return NULL;
-    service_set_string(&svc->provider, "provider.bench");
+    il_service_set_string(&svc->provider, "provider.bench");
     char id[32];
     snprintf(id, sizeof id, "%08x-%x", 0x5eed1234u, (unsigned)(2 * i + 1));
     ilp_msg_t msg = {
         .cmd = ILP_WORK, .id = id, .action = ILP_ACTION_ADD, .attempt = 1, .service = svc};
     zframe_t *body = ilp_msg_encode_body(&msg);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     return body;
 }
 
@@ -806,9 +806,9 @@ static bool s_all_seen(void *arg)
  * whose state became "deployed". */
 static void s_on_change(s_run_t *run, const msgpack_object *change)
 {
-    const msgpack_object *state = codec_map_get(change, "state");
-    const msgpack_object *svc = codec_map_get(change, "service");
-    const msgpack_object *name = svc ? codec_map_get(svc, "name") : NULL;
+    const msgpack_object *state = il_codec_map_get(change, "state");
+    const msgpack_object *svc = il_codec_map_get(change, "service");
+    const msgpack_object *name = svc ? il_codec_map_get(svc, "name") : NULL;
     if (!state || state->type != MSGPACK_OBJECT_STR || !name || name->type != MSGPACK_OBJECT_STR) {
         run->pubs_bad++;
         return;
@@ -846,7 +846,7 @@ static void s_on_changes(s_run_t *run, const ilp_frame_t *topic, const ilp_frame
     msgpack_zone_clear(&run->zone);
     if (topic->size != strlen(ILP_TOPIC_CHANGES) ||
         memcmp(topic->data, ILP_TOPIC_CHANGES, topic->size) ||
-        codec_unpack_zone(body->data, body->size, &run->zone, &obj, why, sizeof why) ||
+        il_codec_unpack_zone(body->data, body->size, &run->zone, &obj, why, sizeof why) ||
         obj.type != MSGPACK_OBJECT_ARRAY) {
         run->pubs_bad++;
         return;
@@ -878,11 +878,11 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 
 static int s_event(s_run_t *run, int i)
 {
-    service_t *svc = s_service(i);
+    il_service_t *svc = s_service(i);
     if (!svc) return -1;
     run->sent_us[i] = s_now_us();
     int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     return rc;
 }
 
@@ -890,11 +890,11 @@ static int s_warm_event(s_run_t *run)
 {
     char name[32];
     snprintf(name, sizeof name, "warmup-%d", ++run->warm_sent);
-    service_t *svc = service_new(name);
+    il_service_t *svc = il_service_new(name);
     if (!svc) return -1;
-    service_add_target(svc, "192.0.2.10", 8080, 1);
+    il_service_add_target(svc, "192.0.2.10", 8080, 1);
     int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     return rc;
 }
 
@@ -1721,7 +1721,7 @@ int main(int argc, char *argv[])
            sysconf(_SC_NPROCESSORS_ONLN), un.sysname, un.release, major, minor, patch,
            CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH, s_bindir);
 
-    log_setup("bench_core", LOG_LEVEL_WARN, "stderr");
+    il_log_setup("bench_core", IL_LOG_WARN, "stderr");
     zsys_init();
     zsys_set_linger(0);
 

@@ -596,11 +596,11 @@ static void test_log_line(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(log_setup("test_api", LOG_LEVEL_INFO, path), 0);
+    assert_int_equal(il_log_setup("test_api", IL_LOG_INFO, path), 0);
     ctx_t ctx = {0};
     char err[256];
     api_t *api = api_new("localhost:0", s_handler, &ctx, err, sizeof err);
-    log_setup("test_api", LOG_LEVEL_INFO, "stderr");
+    il_log_setup("test_api", IL_LOG_INFO, "stderr");
     assert_non_null(api);
     char want[64];
     snprintf(want, sizeof want, "api: listening on http://127.0.0.1:%d", api_port(api));

@@ -29,7 +29,7 @@ typedef struct {
 } ctx_t;
 
 static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
-                        const char *error, service_t **service_p)
+                        const char *error, il_service_t **service_p)
 {
     (void)extension;
     ctx_t *ctx = arg;
@@ -38,7 +38,7 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
 }
 
 static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
-                       service_t **service_p)
+                       il_service_t **service_p)
 {
     (void)extension;
     (void)instance;
@@ -132,11 +132,11 @@ static void s_wait_results(ctx_t *ctx, size_t n)
 
 static void s_dispatch(ctx_t *ctx, const char *id, const char *name)
 {
-    service_t *svc = service_new(name);
-    service_add_target(svc, "10.0.0.1", 80, 1);
+    il_service_t *svc = il_service_new(name);
+    il_service_add_target(svc, "10.0.0.1", 80, 1);
     assert_int_equal(broker_dispatch(ctx->broker, id, "provisioner.echo", ILP_ACTION_ADD, 1, svc),
                      0);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
 }
 
 /* A raw DEALER that speaks ILP/1 by hand, as a peer in another language would. */
@@ -185,9 +185,9 @@ static void s_pack_hello(msgpack_sbuffer *buf, const char *name, const char *ins
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
-    codec_pack_key_str(&pk, "name", name);
-    codec_pack_key_str(&pk, "instance", instance);
-    codec_pack_key_uint(&pk, "credit", 5);
+    il_codec_pack_key_str(&pk, "name", name);
+    il_codec_pack_key_str(&pk, "instance", instance);
+    il_codec_pack_key_uint(&pk, "credit", 5);
 }
 
 /* Tests ------------------------------------------------------------------------ */
@@ -212,9 +212,9 @@ static void test_hello_welcome(void **state)
 
     /* An EVENT from the registered provider reaches the core. */
     ilp_msg_t event = {.cmd = ILP_EVENT, .action = ILP_ACTION_ADD};
-    event.service = service_new("web");
+    event.service = il_service_new("web");
     assert_int_equal(ilp_msg_send(&event, raw, NULL), 0);
-    service_destroy(&event.service);
+    il_service_destroy(&event.service);
     ctx->want = 1;
     assert_true(test_loop_until(ctx->loop, s_events, ctx, WAIT_MS));
     assert_string_equal(ctx->last_event, "add web");
@@ -399,7 +399,7 @@ static void test_garbage_frames(void **state)
 
     /* A frame above the size limit: the sender is disconnected, the broker serves on. */
     zsock_t *big = s_raw(ctx);
-    size_t size = CODEC_MAX_FRAME + 1000;
+    size_t size = IL_CODEC_MAX_FRAME + 1000;
     char *blob = calloc(1, size);
     s_raw_send(big, "HELLO", blob, size);
     free(blob);
@@ -462,9 +462,9 @@ static void test_client_survives_garbage(void **state)
         .cmd = ILP_WELCOME, .heartbeat_ms = 1000, .liveness = 3, .core_id = "fake"};
     assert_int_equal(ilp_msg_send(&welcome, router, rid), 0);
     ilp_msg_t work = {.cmd = ILP_WORK, .id = "w1", .action = ILP_ACTION_ADD, .attempt = 1};
-    work.service = service_new("svc");
+    work.service = il_service_new("svc");
     assert_int_equal(ilp_msg_send(&work, router, rid), 0);
-    service_destroy(&work.service);
+    il_service_destroy(&work.service);
     /* The echo is alive and answers the valid WORK. */
     ilp_msg_t *result = NULL;
     int64_t deadline = zclock_mono() + WAIT_MS;
@@ -551,7 +551,7 @@ static void test_changes_publication(void **state)
     assert_non_null(body);
     assert_string_equal(topic, "changes");
     assert_int_equal(up.data.via.array.size, 2);
-    const msgpack_object *second = codec_map_get(&up.data.via.array.ptr[1], "state");
+    const msgpack_object *second = il_codec_map_get(&up.data.via.array.ptr[1], "state");
     assert_non_null(second);
     assert_int_equal(second->via.str.size, 8);
     assert_memory_equal(second->via.str.ptr, "deployed", 8);
@@ -605,10 +605,10 @@ static int s_raw_recv_items(ctx_t *ctx, zsock_t *sock, s_items_t *items)
 static void s_pack_result(msgpack_packer *pk, const char *id, const char *name)
 {
     msgpack_pack_map(pk, 2);
-    codec_pack_key_str(pk, "id", id);
-    codec_pack_str(pk, "service");
+    il_codec_pack_key_str(pk, "id", id);
+    il_codec_pack_str(pk, "service");
     msgpack_pack_map(pk, 1);
-    codec_pack_key_str(pk, "name", name);
+    il_codec_pack_key_str(pk, "name", name);
 }
 
 static void test_batches(void **state)
@@ -626,10 +626,10 @@ static void test_batches(void **state)
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    codec_pack_key_str(&pk, "name", "provisioner.echo");
-    codec_pack_key_str(&pk, "instance", "raw-batch");
-    codec_pack_key_uint(&pk, "credit", 25);
-    codec_pack_key_uint(&pk, "batch", 10);
+    il_codec_pack_key_str(&pk, "name", "provisioner.echo");
+    il_codec_pack_key_str(&pk, "instance", "raw-batch");
+    il_codec_pack_key_uint(&pk, "credit", 25);
+    il_codec_pack_key_uint(&pk, "batch", 10);
     s_raw_send(raw, "HELLO", buf.data, buf.size);
     ilp_msg_t *msg = s_raw_recv(ctx, raw);
     assert_non_null(msg);
@@ -652,8 +652,8 @@ static void test_batches(void **state)
     for (int i = 0; i < 25; i++) {
         if (i == 3) {
             msgpack_pack_map(&pk, 2);
-            codec_pack_key_str(&pk, "id", items.ids[i]);
-            codec_pack_str(&pk, "service");
+            il_codec_pack_key_str(&pk, "id", items.ids[i]);
+            il_codec_pack_str(&pk, "service");
             msgpack_pack_map(&pk, 0);
         } else {
             s_pack_result(&pk, items.ids[i], items.ids[i]);
@@ -707,10 +707,10 @@ static void test_batches(void **state)
         char name[16];
         snprintf(name, sizeof name, "ev-%d", i);
         msgpack_pack_map(&pk, 2);
-        codec_pack_key_str(&pk, "action", "add");
-        codec_pack_str(&pk, "service");
+        il_codec_pack_key_str(&pk, "action", "add");
+        il_codec_pack_str(&pk, "service");
         msgpack_pack_map(&pk, 1);
-        codec_pack_key_str(&pk, "name", name);
+        il_codec_pack_key_str(&pk, "name", name);
     }
     s_raw_send(prov, "EVENT", buf.data, buf.size);
     msg = s_raw_recv(ctx, prov);
@@ -779,7 +779,7 @@ static void test_sdk_batch_one(void **state)
 
 int main(void)
 {
-    log_setup("test_bus", LOG_LEVEL_WARN, "stderr");
+    il_log_setup("test_bus", IL_LOG_WARN, "stderr");
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello_welcome, s_setup, s_teardown),

@@ -940,7 +940,7 @@ static void test_fake_stream_cut(void **state)
 
 int main(void)
 {
-    log_setup("test_docker_api", LOG_LEVEL_WARN, "stderr");
+    il_log_setup("test_docker_api", IL_LOG_WARN, "stderr");
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version, s_setup, s_teardown),

@@ -192,12 +192,12 @@ static bool s_lock_free(const char *path)
 static void s_log_to(const fixture_t *fx, char *logpath, size_t len)
 {
     snprintf(logpath, len, "%s/test.log", fx->dir);
-    assert_int_equal(log_setup("test_alloc_db", LOG_LEVEL_WARN, logpath), 0);
+    assert_int_equal(il_log_setup("test_alloc_db", IL_LOG_WARN, logpath), 0);
 }
 
 static void s_log_restore(void)
 {
-    log_setup(NULL, LOG_LEVEL_WARN, "stderr");
+    il_log_setup(NULL, IL_LOG_WARN, "stderr");
 }
 
 typedef struct {
@@ -878,7 +878,7 @@ static void test_write_failure(void **state)
 
 int main(void)
 {
-    log_setup("test_alloc_db", LOG_LEVEL_WARN, "stderr");
+    il_log_setup("test_alloc_db", IL_LOG_WARN, "stderr");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_allocate_release, s_setup, s_teardown),

@@ -114,10 +114,10 @@ static frame_t s_take(buf_t *b)
 static void s_accept(const frame_t *f, msgpack_unpacked *up, const char *what)
 {
     char err[256] = "";
-    if (codec_check(f->data, f->size, err, sizeof err) != 0)
-        fail_msg("%s: codec_check refused: %s", what, err);
-    if (codec_unpack(f->data, f->size, up, err, sizeof err) != 0)
-        fail_msg("%s: codec_unpack refused: %s", what, err);
+    if (il_codec_check(f->data, f->size, err, sizeof err) != 0)
+        fail_msg("%s: il_codec_check refused: %s", what, err);
+    if (il_codec_unpack(f->data, f->size, up, err, sizeof err) != 0)
+        fail_msg("%s: il_codec_unpack refused: %s", what, err);
 }
 
 /* A frame both functions must refuse, with a message containing expect; and
@@ -126,14 +126,14 @@ static void s_accept(const frame_t *f, msgpack_unpacked *up, const char *what)
 static void s_refuse(const frame_t *f, const char *expect, const char *what)
 {
     char err[256] = "";
-    if (codec_check(f->data, f->size, err, sizeof err) == 0)
-        fail_msg("%s: codec_check accepted it", what);
+    if (il_codec_check(f->data, f->size, err, sizeof err) == 0)
+        fail_msg("%s: il_codec_check accepted it", what);
     if (!strstr(err, expect)) fail_msg("%s: '%s' does not contain '%s'", what, err, expect);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     char err2[256] = "";
-    if (codec_unpack(f->data, f->size, &up, err2, sizeof err2) == 0)
-        fail_msg("%s: codec_unpack accepted it", what);
+    if (il_codec_unpack(f->data, f->size, &up, err2, sizeof err2) == 0)
+        fail_msg("%s: il_codec_unpack accepted it", what);
     assert_string_equal(err2, err);
     if (up.zone != NULL) fail_msg("%s: msgpack ran on a refused frame", what);
     msgpack_unpacked_destroy(&up);
@@ -178,14 +178,14 @@ static const valid_case_t s_valid[] = {
     {"str8", "d9 ff", 255, 'x', MSGPACK_OBJECT_STR, 255, 0, 0},
     {"str16", "da 01 2c", 300, 'x', MSGPACK_OBJECT_STR, 300, 0, 0},
     {"str32", "db 00 00 00 03 61 62 63", 0, 0, MSGPACK_OBJECT_STR, 3, 0, 0},
-    {"str32 at CODEC_MAX_STRING", "db 00 01 00 00", CODEC_MAX_STRING, 'x', MSGPACK_OBJECT_STR,
-     CODEC_MAX_STRING, 0, 0},
+    {"str32 at IL_CODEC_MAX_STRING", "db 00 01 00 00", IL_CODEC_MAX_STRING, 'x', MSGPACK_OBJECT_STR,
+     IL_CODEC_MAX_STRING, 0, 0},
     {"bin8", "c4 02 00 ff", 0, 0, MSGPACK_OBJECT_BIN, 2, 0, 0},
     {"bin8 empty", "c4 00", 0, 0, MSGPACK_OBJECT_BIN, 0, 0, 0},
     {"bin16", "c5 01 00", 256, 0, MSGPACK_OBJECT_BIN, 256, 0, 0},
     {"bin32", "c6 00 00 00 04 01 02 03 04", 0, 0, MSGPACK_OBJECT_BIN, 4, 0, 0},
-    {"bin32 at CODEC_MAX_STRING", "c6 00 01 00 00", CODEC_MAX_STRING, 0, MSGPACK_OBJECT_BIN,
-     CODEC_MAX_STRING, 0, 0},
+    {"bin32 at IL_CODEC_MAX_STRING", "c6 00 01 00 00", IL_CODEC_MAX_STRING, 0, MSGPACK_OBJECT_BIN,
+     IL_CODEC_MAX_STRING, 0, 0},
     {"fixext1", "d4 05 aa", 0, 0, MSGPACK_OBJECT_EXT, 1, 5, 0},
     {"fixext2", "d5 06 aa bb", 0, 0, MSGPACK_OBJECT_EXT, 2, 6, 0},
     {"fixext4", "d6 07", 4, 0xaa, MSGPACK_OBJECT_EXT, 4, 7, 0},
@@ -195,21 +195,21 @@ static const valid_case_t s_valid[] = {
     {"ext8 empty", "c7 00 09", 0, 0, MSGPACK_OBJECT_EXT, 0, 9, 0},
     {"ext16", "c8 01 00 0a", 256, 0x55, MSGPACK_OBJECT_EXT, 256, 10, 0},
     {"ext32", "c9 00 00 00 02 0b 01 02", 0, 0, MSGPACK_OBJECT_EXT, 2, 11, 0},
-    {"ext32 at CODEC_MAX_STRING", "c9 00 01 00 00 0c", CODEC_MAX_STRING, 0x55, MSGPACK_OBJECT_EXT,
-     CODEC_MAX_STRING, 12, 0},
+    {"ext32 at IL_CODEC_MAX_STRING", "c9 00 01 00 00 0c", IL_CODEC_MAX_STRING, 0x55, MSGPACK_OBJECT_EXT,
+     IL_CODEC_MAX_STRING, 12, 0},
     {"fixarray empty", "90", 0, 0, MSGPACK_OBJECT_ARRAY, 0, 0, 0},
     {"fixarray", "93 01 a1 61 c0", 0, 0, MSGPACK_OBJECT_ARRAY, 3, 0, 0},
     {"fixarray 15", "9f", 15, 0xc0, MSGPACK_OBJECT_ARRAY, 15, 0, 0},
     {"array16", "dc 00 10", 16, 0x01, MSGPACK_OBJECT_ARRAY, 16, 0, 0},
-    {"array16 at CODEC_MAX_ITEMS", "dc 10 00", CODEC_MAX_ITEMS, 0xc0, MSGPACK_OBJECT_ARRAY,
-     CODEC_MAX_ITEMS, 0, 0},
+    {"array16 at IL_CODEC_MAX_ITEMS", "dc 10 00", IL_CODEC_MAX_ITEMS, 0xc0, MSGPACK_OBJECT_ARRAY,
+     IL_CODEC_MAX_ITEMS, 0, 0},
     {"array32", "dd 00 00 00 02 01 02", 0, 0, MSGPACK_OBJECT_ARRAY, 2, 0, 0},
     {"array32 empty", "dd 00 00 00 00", 0, 0, MSGPACK_OBJECT_ARRAY, 0, 0, 0},
     {"fixmap empty", "80", 0, 0, MSGPACK_OBJECT_MAP, 0, 0, 0},
     {"fixmap", "82 a1 61 01 a1 62 c3", 0, 0, MSGPACK_OBJECT_MAP, 2, 0, 0},
     {"map16", "de 00 03", 6, 0x01, MSGPACK_OBJECT_MAP, 3, 0, 0},
-    {"map16 at CODEC_MAX_ITEMS", "de 10 00", 2 * CODEC_MAX_ITEMS, 0xc0, MSGPACK_OBJECT_MAP,
-     CODEC_MAX_ITEMS, 0, 0},
+    {"map16 at IL_CODEC_MAX_ITEMS", "de 10 00", 2 * IL_CODEC_MAX_ITEMS, 0xc0, MSGPACK_OBJECT_MAP,
+     IL_CODEC_MAX_ITEMS, 0, 0},
     {"map32", "df 00 00 00 01 a1 6b 92 01 02", 0, 0, MSGPACK_OBJECT_MAP, 1, 0, 0},
     {"nested", "82 a1 61 93 01 81 a1 62 92 c0 c3 a0 a1 63 dc 00 01 de 00 01 01 90", 0, 0,
      MSGPACK_OBJECT_MAP, 2, 0, 0},
@@ -277,15 +277,15 @@ static void test_packer_round_trip(void **state)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    codec_pack_key_str(&pk, "name", "web");
-    codec_pack_key_uint(&pk, "n", 70000);
-    codec_pack_str(&pk, "list");
+    il_codec_pack_key_str(&pk, "name", "web");
+    il_codec_pack_key_uint(&pk, "n", 70000);
+    il_codec_pack_str(&pk, "list");
     msgpack_pack_array(&pk, 3);
     msgpack_pack_int64(&pk, -5);
     msgpack_pack_double(&pk, 0.25);
     msgpack_pack_map(&pk, 1);
-    codec_pack_key_bool(&pk, "deep", true);
-    codec_pack_key_str(&pk, "none", NULL);
+    il_codec_pack_key_bool(&pk, "deep", true);
+    il_codec_pack_key_str(&pk, "none", NULL);
 
     frame_t f = {malloc(sb.size), sb.size};
     assert_non_null(f.data);
@@ -299,31 +299,31 @@ static void test_packer_round_trip(void **state)
     const msgpack_object *m = &up.data;
     assert_int_equal(m->type, MSGPACK_OBJECT_MAP);
     assert_int_equal(m->via.map.size, 4);
-    const msgpack_object *name = codec_map_get(m, "name");
+    const msgpack_object *name = il_codec_map_get(m, "name");
     assert_non_null(name);
     assert_int_equal(name->type, MSGPACK_OBJECT_STR);
     assert_int_equal(name->via.str.size, 3);
     assert_memory_equal(name->via.str.ptr, "web", 3);
-    const msgpack_object *n = codec_map_get(m, "n");
+    const msgpack_object *n = il_codec_map_get(m, "n");
     assert_non_null(n);
     assert_true(n->type == MSGPACK_OBJECT_POSITIVE_INTEGER && n->via.u64 == 70000);
-    const msgpack_object *list = codec_map_get(m, "list");
+    const msgpack_object *list = il_codec_map_get(m, "list");
     assert_non_null(list);
     assert_int_equal(list->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(list->via.array.size, 3);
     assert_true(list->via.array.ptr[0].via.i64 == -5);
     assert_true(list->via.array.ptr[1].via.f64 == 0.25);
-    const msgpack_object *deep = codec_map_get(&list->via.array.ptr[2], "deep");
+    const msgpack_object *deep = il_codec_map_get(&list->via.array.ptr[2], "deep");
     assert_non_null(deep);
     assert_true(deep->type == MSGPACK_OBJECT_BOOLEAN && deep->via.boolean);
-    const msgpack_object *none = codec_map_get(m, "none");
+    const msgpack_object *none = il_codec_map_get(m, "none");
     assert_non_null(none);
     assert_int_equal(none->type, MSGPACK_OBJECT_NIL);
-    assert_null(codec_map_get(m, "missing"));
-    assert_null(codec_map_get(m, "nam"));     /* a prefix is not the key */
-    assert_null(codec_map_get(m, "names"));   /* nor a longer one */
-    assert_null(codec_map_get(list, "name")); /* not a map */
-    assert_null(codec_map_get(NULL, "name"));
+    assert_null(il_codec_map_get(m, "missing"));
+    assert_null(il_codec_map_get(m, "nam"));     /* a prefix is not the key */
+    assert_null(il_codec_map_get(m, "names"));   /* nor a longer one */
+    assert_null(il_codec_map_get(list, "name")); /* not a map */
+    assert_null(il_codec_map_get(NULL, "name"));
     msgpack_unpacked_destroy(&up);
     s_frame_free(&f);
 }
@@ -411,15 +411,15 @@ static const refuse_case_t s_refused[] = {
      "map header announces 2048 items, only 4095 bytes left"},
     {"inner array32 huge", "92 01 dd 7f ff ff ff", 0, 0, "array of 2147483647 items"},
     /* Bounds. */
-    {"array16 over CODEC_MAX_ITEMS", "dc 10 01", CODEC_MAX_ITEMS + 1, 0xc0,
+    {"array16 over IL_CODEC_MAX_ITEMS", "dc 10 01", IL_CODEC_MAX_ITEMS + 1, 0xc0,
      "array of 4097 items exceeds 4096"},
-    {"map16 over CODEC_MAX_ITEMS", "de 10 01", 2 * (CODEC_MAX_ITEMS + 1), 0xc0,
+    {"map16 over IL_CODEC_MAX_ITEMS", "de 10 01", 2 * (IL_CODEC_MAX_ITEMS + 1), 0xc0,
      "map of 4097 items exceeds 4096"},
-    {"str32 over CODEC_MAX_STRING", "db 00 01 00 01", CODEC_MAX_STRING + 1, 'x',
+    {"str32 over IL_CODEC_MAX_STRING", "db 00 01 00 01", IL_CODEC_MAX_STRING + 1, 'x',
      "string of 65537 bytes exceeds 65536"},
-    {"bin32 over CODEC_MAX_STRING", "c6 00 01 00 01", CODEC_MAX_STRING + 1, 0,
+    {"bin32 over IL_CODEC_MAX_STRING", "c6 00 01 00 01", IL_CODEC_MAX_STRING + 1, 0,
      "string of 65537 bytes exceeds 65536"},
-    {"ext32 over CODEC_MAX_STRING", "c9 00 01 00 01 01", CODEC_MAX_STRING + 1, 0,
+    {"ext32 over IL_CODEC_MAX_STRING", "c9 00 01 00 01 01", IL_CODEC_MAX_STRING + 1, 0,
      "string of 65537 bytes exceeds 65536"},
     {"ext8 255 bytes, 254 present", "c7 ff 01", 254, 0, "truncated"},
     {"str32 4G, no payload", "db ff ff ff ff", 0, 0, "exceeds 65536"},
@@ -443,28 +443,28 @@ static void test_empty_frame(void **state)
 {
     (void)state;
     char err[128] = "";
-    assert_int_equal(codec_check(NULL, 0, err, sizeof err), -1);
+    assert_int_equal(il_codec_check(NULL, 0, err, sizeof err), -1);
     assert_string_equal(err, "empty frame");
     err[0] = 0;
-    assert_int_equal(codec_check("x", 0, err, sizeof err), -1);
+    assert_int_equal(il_codec_check("x", 0, err, sizeof err), -1);
     assert_string_equal(err, "empty frame");
     err[0] = 0;
-    assert_int_equal(codec_check(NULL, 5, err, sizeof err), -1);
+    assert_int_equal(il_codec_check(NULL, 5, err, sizeof err), -1);
     assert_string_equal(err, "empty frame");
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     err[0] = 0;
-    assert_int_equal(codec_unpack(NULL, 0, &up, err, sizeof err), -1);
+    assert_int_equal(il_codec_unpack(NULL, 0, &up, err, sizeof err), -1);
     assert_string_equal(err, "empty frame");
     assert_null(up.zone);
     msgpack_unpacked_destroy(&up);
     /* A NULL or zero-length err buffer is tolerated. */
-    assert_int_equal(codec_check(NULL, 0, NULL, 0), -1);
-    assert_int_equal(codec_check("\xc1", 1, err, 0), -1);
+    assert_int_equal(il_codec_check(NULL, 0, NULL, 0), -1);
+    assert_int_equal(il_codec_check("\xc1", 1, err, 0), -1);
     /* A short err buffer is truncated, not overrun. */
     char small[6];
     memset(small, 'z', sizeof small);
-    assert_int_equal(codec_check("\xc1", 1, small, 4), -1);
+    assert_int_equal(il_codec_check("\xc1", 1, small, 4), -1);
     assert_string_equal(small, "bad");
     assert_int_equal(small[4], 'z');
 }
@@ -497,7 +497,7 @@ static void test_depth(void **state)
     for (int maps = 0; maps <= 1; maps++) {
         for (int empty = 0; empty <= 1; empty++) {
             char what[96];
-            for (int n = 1; n <= CODEC_MAX_DEPTH; n++) {
+            for (int n = 1; n <= IL_CODEC_MAX_DEPTH; n++) {
                 snprintf(what, sizeof what, "%d nested %s%s", n, maps ? "maps" : "arrays",
                          empty ? " (innermost empty)" : "");
                 frame_t f = s_nested(n, maps, empty);
@@ -515,7 +515,7 @@ static void test_depth(void **state)
                 msgpack_unpacked_destroy(&up);
                 s_frame_free(&f);
             }
-            for (int n = CODEC_MAX_DEPTH + 1; n <= CODEC_MAX_DEPTH + 2; n++) {
+            for (int n = IL_CODEC_MAX_DEPTH + 1; n <= IL_CODEC_MAX_DEPTH + 2; n++) {
                 snprintf(what, sizeof what, "%d nested %s%s", n, maps ? "maps" : "arrays",
                          empty ? " (innermost empty)" : "");
                 frame_t f = s_nested(n, maps, empty);
@@ -550,14 +550,14 @@ static void test_object_count(void **state)
     (void)state;
     size_t counts[16];
     for (size_t i = 0; i < 16; i++)
-        counts[i] = CODEC_MAX_ITEMS;
+        counts[i] = IL_CODEC_MAX_ITEMS;
     /* 1 + 16 + 15 * 4096 + 4079 = 65536 objects: accepted. */
-    counts[15] = CODEC_MAX_OBJECTS - 1 - 16 - 15 * CODEC_MAX_ITEMS;
+    counts[15] = IL_CODEC_MAX_OBJECTS - 1 - 16 - 15 * IL_CODEC_MAX_ITEMS;
     assert_int_equal(counts[15], 4079);
     frame_t f = s_many_objects(16, counts);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    s_accept(&f, &up, "exactly CODEC_MAX_OBJECTS objects");
+    s_accept(&f, &up, "exactly IL_CODEC_MAX_OBJECTS objects");
     assert_int_equal(up.data.via.array.size, 16);
     assert_int_equal(up.data.via.array.ptr[15].via.array.size, 4079);
     msgpack_unpacked_destroy(&up);
@@ -565,13 +565,13 @@ static void test_object_count(void **state)
     /* One more. */
     counts[15]++;
     f = s_many_objects(16, counts);
-    s_refuse(&f, "more than 65536 objects", "CODEC_MAX_OBJECTS + 1 objects");
+    s_refuse(&f, "more than 65536 objects", "IL_CODEC_MAX_OBJECTS + 1 objects");
     s_frame_free(&f);
     /* Far more. */
-    counts[15] = CODEC_MAX_ITEMS;
+    counts[15] = IL_CODEC_MAX_ITEMS;
     size_t more[20];
     for (size_t i = 0; i < 20; i++)
-        more[i] = CODEC_MAX_ITEMS;
+        more[i] = IL_CODEC_MAX_ITEMS;
     f = s_many_objects(20, more);
     s_refuse(&f, "more than 65536 objects", "81941 objects");
     s_frame_free(&f);
@@ -597,31 +597,31 @@ static frame_t s_bins(size_t n, const size_t *sizes)
 static void test_frame_size(void **state)
 {
     (void)state;
-    /* 3 + 16 * 5 + sum(sizes) == CODEC_MAX_FRAME */
+    /* 3 + 16 * 5 + sum(sizes) == IL_CODEC_MAX_FRAME */
     size_t sizes[16];
     for (size_t i = 0; i < 15; i++)
-        sizes[i] = CODEC_MAX_STRING;
-    sizes[15] = CODEC_MAX_FRAME - 3 - 16 * 5 - 15 * CODEC_MAX_STRING;
+        sizes[i] = IL_CODEC_MAX_STRING;
+    sizes[15] = IL_CODEC_MAX_FRAME - 3 - 16 * 5 - 15 * IL_CODEC_MAX_STRING;
     frame_t f = s_bins(16, sizes);
-    assert_int_equal(f.size, CODEC_MAX_FRAME);
+    assert_int_equal(f.size, IL_CODEC_MAX_FRAME);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    s_accept(&f, &up, "frame of CODEC_MAX_FRAME bytes");
+    s_accept(&f, &up, "frame of IL_CODEC_MAX_FRAME bytes");
     assert_int_equal(up.data.via.array.ptr[15].via.bin.size, sizes[15]);
     msgpack_unpacked_destroy(&up);
     s_frame_free(&f);
 
     sizes[15]++;
     f = s_bins(16, sizes);
-    assert_int_equal(f.size, CODEC_MAX_FRAME + 1);
-    s_refuse(&f, "frame of 1048577 bytes exceeds 1048576", "frame of CODEC_MAX_FRAME + 1 bytes");
+    assert_int_equal(f.size, IL_CODEC_MAX_FRAME + 1);
+    s_refuse(&f, "frame of 1048577 bytes exceeds 1048576", "frame of IL_CODEC_MAX_FRAME + 1 bytes");
     s_frame_free(&f);
 
     /* The size is checked before any byte is read: a huge size with a
      * one-byte buffer is refused without reading it. */
     uint8_t one = 0xc0;
     char err[128] = "";
-    assert_int_equal(codec_check(&one, (size_t)CODEC_MAX_FRAME * 4, err, sizeof err), -1);
+    assert_int_equal(il_codec_check(&one, (size_t)IL_CODEC_MAX_FRAME * 4, err, sizeof err), -1);
     assert_contains(err, "exceeds 1048576");
 }
 
@@ -659,7 +659,7 @@ static void s_doc_str(doc_t *doc, const char *bytes, size_t n)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 1);
-    codec_pack_str(&pk, "v");
+    il_codec_pack_str(&pk, "v");
     msgpack_pack_str(&pk, n);
     msgpack_pack_str_body(&pk, bytes, n);
     s_doc_open(doc, &sb);
@@ -673,27 +673,27 @@ static void s_doc_kinds(doc_t *doc)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 14);
-    codec_pack_key_str(&pk, "str", "hello");
-    codec_pack_key_str(&pk, "empty", "");
-    codec_pack_key_str(&pk, "nil", NULL);
-    codec_pack_key_uint(&pk, "zero", 0);
-    codec_pack_key_uint(&pk, "ten", 10);
-    codec_pack_key_uint(&pk, "max", UINT64_MAX);
-    codec_pack_str(&pk, "neg");
+    il_codec_pack_key_str(&pk, "str", "hello");
+    il_codec_pack_key_str(&pk, "empty", "");
+    il_codec_pack_key_str(&pk, "nil", NULL);
+    il_codec_pack_key_uint(&pk, "zero", 0);
+    il_codec_pack_key_uint(&pk, "ten", 10);
+    il_codec_pack_key_uint(&pk, "max", UINT64_MAX);
+    il_codec_pack_str(&pk, "neg");
     msgpack_pack_int64(&pk, -1);
-    codec_pack_str(&pk, "float");
+    il_codec_pack_str(&pk, "float");
     msgpack_pack_double(&pk, 3.0);
-    codec_pack_key_bool(&pk, "yes", true);
-    codec_pack_key_bool(&pk, "no", false);
-    codec_pack_str(&pk, "bin");
+    il_codec_pack_key_bool(&pk, "yes", true);
+    il_codec_pack_key_bool(&pk, "no", false);
+    il_codec_pack_str(&pk, "bin");
     msgpack_pack_bin(&pk, 3);
     msgpack_pack_bin_body(&pk, "abc", 3);
-    codec_pack_str(&pk, "list");
+    il_codec_pack_str(&pk, "list");
     msgpack_pack_array(&pk, 1);
-    codec_pack_str(&pk, "x");
+    il_codec_pack_str(&pk, "x");
     msgpack_pack_uint8(&pk, 7); /* a non-string key */
-    codec_pack_str(&pk, "seven");
-    codec_pack_key_str(&pk, "", "empty key");
+    il_codec_pack_str(&pk, "seven");
+    il_codec_pack_key_str(&pk, "", "empty key");
     s_doc_open(doc, &sb);
 }
 
@@ -707,19 +707,19 @@ static void test_get_str(void **state)
     char *out;
 
     out = NULL;
-    assert_int_equal(codec_get_str(m, "str", 100, true, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_str(m, "str", 100, true, &out, err, sizeof err), 0);
     assert_string_equal(out, "hello");
     free(out);
     out = NULL;
-    assert_int_equal(codec_get_str(m, "str", 5, false, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_str(m, "str", 5, false, &out, err, sizeof err), 0);
     assert_string_equal(out, "hello"); /* exactly maxlen */
     free(out);
     out = NULL;
-    assert_int_equal(codec_get_str(m, "empty", 0, true, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_str(m, "empty", 0, true, &out, err, sizeof err), 0);
     assert_string_equal(out, ""); /* present, even when empty */
     free(out);
     out = NULL;
-    assert_int_equal(codec_get_str(m, "", 100, true, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_str(m, "", 100, true, &out, err, sizeof err), 0);
     assert_string_equal(out, "empty key"); /* an empty key is a key */
     free(out);
 
@@ -729,12 +729,12 @@ static void test_get_str(void **state)
         char *sentinel = (char *)"unchanged";
         out = sentinel;
         err[0] = 0;
-        assert_int_equal(codec_get_str(m, absent[i], 100, true, &out, err, sizeof err), -1);
+        assert_int_equal(il_codec_get_str(m, absent[i], 100, true, &out, err, sizeof err), -1);
         assert_ptr_equal(out, sentinel);
         char expect[64];
         snprintf(expect, sizeof expect, "%s: missing", absent[i]);
         assert_string_equal(err, expect);
-        assert_int_equal(codec_get_str(m, absent[i], 100, false, &out, err, sizeof err), 0);
+        assert_int_equal(il_codec_get_str(m, absent[i], 100, false, &out, err, sizeof err), 0);
         assert_null(out);
     }
 
@@ -745,7 +745,7 @@ static void test_get_str(void **state)
         for (int required = 0; required <= 1; required++) {
             out = sentinel;
             err[0] = 0;
-            assert_int_equal(codec_get_str(m, wrong[i], 100, required, &out, err, sizeof err), -1);
+            assert_int_equal(il_codec_get_str(m, wrong[i], 100, required, &out, err, sizeof err), -1);
             assert_ptr_equal(out, sentinel);
             char expect[64];
             snprintf(expect, sizeof expect, "%s: expected a string", wrong[i]);
@@ -756,14 +756,14 @@ static void test_get_str(void **state)
     /* Too long. */
     out = NULL;
     err[0] = 0;
-    assert_int_equal(codec_get_str(m, "str", 4, false, &out, err, sizeof err), -1);
+    assert_int_equal(il_codec_get_str(m, "str", 4, false, &out, err, sizeof err), -1);
     assert_null(out);
     assert_string_equal(err, "str: string of 5 bytes exceeds 4");
 
     /* Not a map. */
-    const msgpack_object *list = codec_map_get(m, "list");
+    const msgpack_object *list = il_codec_map_get(m, "list");
     err[0] = 0;
-    assert_int_equal(codec_get_str(list, "x", 10, true, &out, err, sizeof err), -1);
+    assert_int_equal(il_codec_get_str(list, "x", 10, true, &out, err, sizeof err), -1);
     assert_contains(err, "x: missing");
     s_doc_close(&doc);
 }
@@ -836,15 +836,15 @@ static void test_get_str_text(void **state)
         s_doc_str(&doc, s_bad_text[i].bytes, s_bad_text[i].size);
         char err[256] = "";
         char *out = NULL;
-        if (codec_get_str(&doc.up.data, "v", 100, true, &out, err, sizeof err) == 0) {
+        if (il_codec_get_str(&doc.up.data, "v", 100, true, &out, err, sizeof err) == 0) {
             free(out);
             fail_msg("%s: accepted", s_bad_text[i].what);
         }
         assert_null(out);
         assert_string_equal(err, "v: not UTF-8 text (or contains control characters)");
-        /* codec_str_copy refuses it too, naming its label. */
-        const msgpack_object *v = codec_map_get(&doc.up.data, "v");
-        assert_int_equal(codec_str_copy(v, "label[3]", 100, &out, err, sizeof err), -1);
+        /* il_codec_str_copy refuses it too, naming its label. */
+        const msgpack_object *v = il_codec_map_get(&doc.up.data, "v");
+        assert_int_equal(il_codec_str_copy(v, "label[3]", 100, &out, err, sizeof err), -1);
         assert_null(out);
         assert_contains(err, "label[3]: not UTF-8");
         s_doc_close(&doc);
@@ -854,7 +854,7 @@ static void test_get_str_text(void **state)
         s_doc_str(&doc, s_good_text[i].bytes, s_good_text[i].size);
         char err[256] = "";
         char *out = NULL;
-        if (codec_get_str(&doc.up.data, "v", 100, true, &out, err, sizeof err) != 0)
+        if (il_codec_get_str(&doc.up.data, "v", 100, true, &out, err, sizeof err) != 0)
             fail_msg("%s: refused: %s", s_good_text[i].what, err);
         assert_int_equal(strlen(out), s_good_text[i].size);
         assert_memory_equal(out, s_good_text[i].bytes, s_good_text[i].size);
@@ -862,7 +862,7 @@ static void test_get_str_text(void **state)
         /* maxlen counts bytes, not characters. */
         out = NULL;
         assert_int_equal(
-            codec_get_str(&doc.up.data, "v", s_good_text[i].size - 1, true, &out, err, sizeof err),
+            il_codec_get_str(&doc.up.data, "v", s_good_text[i].size - 1, true, &out, err, sizeof err),
             -1);
         assert_null(out);
         assert_contains(err, "v: string of");
@@ -911,7 +911,7 @@ static void test_get_uint(void **state)
         const uint_case_t *c = &s_uints[i];
         char err[256] = "";
         uint64_t out = 12345;
-        int rc = codec_get_uint(&doc.up.data, c->key, c->min, c->max, c->required, 42, &out, err,
+        int rc = il_codec_get_uint(&doc.up.data, c->key, c->min, c->max, c->required, 42, &out, err,
                                 sizeof err);
         if (rc != c->rc)
             fail_msg("case %zu (%s): rc %d, expected %d (%s)", i, c->key, rc, c->rc, err);
@@ -939,23 +939,23 @@ static void test_get_bool(void **state)
     const msgpack_object *m = &doc.up.data;
     char err[256] = "";
     bool out = false;
-    assert_int_equal(codec_get_bool(m, "yes", false, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_bool(m, "yes", false, &out, err, sizeof err), 0);
     assert_true(out);
-    assert_int_equal(codec_get_bool(m, "no", true, &out, err, sizeof err), 0);
+    assert_int_equal(il_codec_get_bool(m, "no", true, &out, err, sizeof err), 0);
     assert_false(out);
     for (int dflt = 0; dflt <= 1; dflt++) {
         out = !dflt;
-        assert_int_equal(codec_get_bool(m, "missing", dflt, &out, err, sizeof err), 0);
+        assert_int_equal(il_codec_get_bool(m, "missing", dflt, &out, err, sizeof err), 0);
         assert_int_equal(out, dflt);
         out = !dflt;
-        assert_int_equal(codec_get_bool(m, "nil", dflt, &out, err, sizeof err), 0);
+        assert_int_equal(il_codec_get_bool(m, "nil", dflt, &out, err, sizeof err), 0);
         assert_int_equal(out, dflt);
     }
     const char *wrong[] = {"ten", "zero", "str", "empty", "neg", "float", "bin", "list"};
     for (size_t i = 0; i < COUNT(wrong); i++) {
         out = true;
         err[0] = 0;
-        assert_int_equal(codec_get_bool(m, wrong[i], false, &out, err, sizeof err), -1);
+        assert_int_equal(il_codec_get_bool(m, wrong[i], false, &out, err, sizeof err), -1);
         assert_true(out); /* untouched */
         char expect[64];
         snprintf(expect, sizeof expect, "%s: expected a boolean", wrong[i]);
@@ -973,10 +973,10 @@ static void test_error_truncation(void **state)
     char err[8];
     memset(err, 'z', sizeof err);
     uint64_t n = 0;
-    assert_int_equal(codec_get_uint(&doc.up.data, "str", 0, 1, true, 0, &n, err, 5), -1);
+    assert_int_equal(il_codec_get_uint(&doc.up.data, "str", 0, 1, true, 0, &n, err, 5), -1);
     assert_string_equal(err, "str:");
     assert_int_equal(err[5], 'z');
-    assert_int_equal(codec_get_uint(&doc.up.data, "str", 0, 1, true, 0, &n, NULL, 0), -1);
+    assert_int_equal(il_codec_get_uint(&doc.up.data, "str", 0, 1, true, 0, &n, NULL, 0), -1);
     s_doc_close(&doc);
 }
 
@@ -1004,11 +1004,11 @@ static void test_writers_bytes(void **state)
             assert_non_null(value);
             msgpack_sbuffer_clear(&a);
             msgpack_sbuffer_clear(&b);
-            codec_pack_str(&pa, value);
-            codec_pack_key_str(&pa, key, value);
-            codec_pack_key_str(&pa, key, NULL);
-            codec_pack_key_uint(&pa, key, values[j]);
-            codec_pack_key_bool(&pa, key, j % 2);
+            il_codec_pack_str(&pa, value);
+            il_codec_pack_key_str(&pa, key, value);
+            il_codec_pack_key_str(&pa, key, NULL);
+            il_codec_pack_key_uint(&pa, key, values[j]);
+            il_codec_pack_key_bool(&pa, key, j % 2);
             msgpack_pack_str_with_body(&pb, value, lengths[j]);
             msgpack_pack_str_with_body(&pb, key, lengths[i]);
             msgpack_pack_str_with_body(&pb, value, lengths[j]);
@@ -1029,7 +1029,7 @@ static void test_writers_bytes(void **state)
         }
     }
     msgpack_sbuffer_clear(&a);
-    codec_pack_str(&pa, NULL);
+    il_codec_pack_str(&pa, NULL);
     assert_int_equal(a.size, 1);
     assert_int_equal((unsigned char)a.data[0], 0xc0);
     msgpack_sbuffer_destroy(&a);
@@ -1037,9 +1037,9 @@ static void test_writers_bytes(void **state)
     free(text);
 }
 
-/* codec_unpack_zone decodes in one pass what codec_check and msgpack-c did in
+/* il_codec_unpack_zone decodes in one pass what il_codec_check and msgpack-c did in
  * two: on random frames (packed structures, then mutated bytes) it must give
- * codec_check's verdict and reason, and msgpack-c's objects. */
+ * il_codec_check's verdict and reason, and msgpack-c's objects. */
 static uint64_t s_rand_state = 0x9e3779b97f4a7c15ULL;
 static uint32_t s_rand(void)
 {
@@ -1168,12 +1168,12 @@ static void test_one_pass_decoder(void **state)
             }
         }
         char err1[256] = "", err2[256] = "";
-        int rc1 = codec_check(data, size, err1, sizeof err1);
+        int rc1 = il_codec_check(data, size, err1, sizeof err1);
         msgpack_zone_clear(&zone);
         msgpack_object ours;
-        int rc2 = codec_unpack_zone(data, size, &zone, &ours, err2, sizeof err2);
+        int rc2 = il_codec_unpack_zone(data, size, &zone, &ours, err2, sizeof err2);
         if (rc1 != rc2 || strcmp(err1, err2))
-            fail_msg("round %d (%zu bytes): codec_check %d '%s', codec_unpack_zone %d '%s'", round,
+            fail_msg("round %d (%zu bytes): il_codec_check %d '%s', il_codec_unpack_zone %d '%s'", round,
                      size, rc1, err1, rc2, err2);
         if (rc1 == 0) {
             msgpack_unpacked theirs;
@@ -1192,7 +1192,7 @@ static void test_one_pass_decoder(void **state)
     }
     assert_true(accepted > 10000 && refused > 5000);
     /* Containers that announce more objects than a frame may hold: refused
-     * with codec_check's reason, after bounded allocation. */
+     * with il_codec_check's reason, after bounded allocation. */
     size_t size = 16 * 3 + 70000;
     uint8_t *big = malloc(size);
     assert_non_null(big);
@@ -1201,16 +1201,16 @@ static void test_one_pass_decoder(void **state)
     memset(big + 48, 0xc0, size - 48);
     char err1[256] = "", err2[256] = "";
     msgpack_object obj;
-    assert_int_equal(codec_check(big, size, err1, sizeof err1), -1);
+    assert_int_equal(il_codec_check(big, size, err1, sizeof err1), -1);
     msgpack_zone_clear(&zone);
-    assert_int_equal(codec_unpack_zone(big, size, &zone, &obj, err2, sizeof err2), -1);
+    assert_int_equal(il_codec_unpack_zone(big, size, &zone, &obj, err2, sizeof err2), -1);
     assert_string_equal(err1, err2);
     free(big);
     msgpack_zone_destroy(&zone);
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* codec_map_find: several keys in one scan, the first occurrence of each. */
+/* il_codec_map_find: several keys in one scan, the first occurrence of each. */
 static void test_map_find(void **state)
 {
     (void)state;
@@ -1219,20 +1219,20 @@ static void test_map_find(void **state)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 6);
-    codec_pack_key_uint(&pk, "b", 1);
+    il_codec_pack_key_uint(&pk, "b", 1);
     msgpack_pack_uint64(&pk, 7); /* a key that is not a string */
     msgpack_pack_uint64(&pk, 8);
-    codec_pack_key_uint(&pk, "a", 2);
-    codec_pack_key_uint(&pk, "b", 3); /* a second "b": the first counts */
-    codec_pack_key_str(&pk, "", "empty key");
-    codec_pack_key_str(&pk, "n", NULL);
+    il_codec_pack_key_uint(&pk, "a", 2);
+    il_codec_pack_key_uint(&pk, "b", 3); /* a second "b": the first counts */
+    il_codec_pack_key_str(&pk, "", "empty key");
+    il_codec_pack_key_str(&pk, "n", NULL);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     char err[128] = "";
-    assert_int_equal(codec_unpack(sb.data, sb.size, &up, err, sizeof err), 0);
+    assert_int_equal(il_codec_unpack(sb.data, sb.size, &up, err, sizeof err), 0);
     static const char *const keys[] = {"a", "b", "c", "", "n"};
     const msgpack_object *v[5];
-    codec_map_find(&up.data, keys, 5, v);
+    il_codec_map_find(&up.data, keys, 5, v);
     assert_int_equal(v[0]->via.u64, 2);
     assert_int_equal(v[1]->via.u64, 1);
     assert_null(v[2]);
@@ -1240,20 +1240,20 @@ static void test_map_find(void **state)
     assert_int_equal(v[4]->type, MSGPACK_OBJECT_NIL);
     /* The readers on found values: nil is absent. */
     char *text = (char *)"untouched";
-    assert_int_equal(codec_value_str(v[4], "n", 10, false, &text, err, sizeof err), 0);
+    assert_int_equal(il_codec_value_str(v[4], "n", 10, false, &text, err, sizeof err), 0);
     assert_null(text);
-    assert_int_equal(codec_value_str(v[2], "c", 10, true, &text, err, sizeof err), -1);
+    assert_int_equal(il_codec_value_str(v[2], "c", 10, true, &text, err, sizeof err), -1);
     assert_string_equal(err, "c: missing");
     uint64_t n = 0;
-    assert_int_equal(codec_value_uint(v[1], "b", 0, 5, true, 0, &n, err, sizeof err), 0);
+    assert_int_equal(il_codec_value_uint(v[1], "b", 0, 5, true, 0, &n, err, sizeof err), 0);
     assert_int_equal(n, 1);
     bool flag = true;
-    assert_int_equal(codec_value_bool(v[4], "n", false, &flag, err, sizeof err), 0);
+    assert_int_equal(il_codec_value_bool(v[4], "n", false, &flag, err, sizeof err), 0);
     assert_false(flag);
-    assert_int_equal(codec_value_bool(v[0], "a", false, &flag, err, sizeof err), -1);
+    assert_int_equal(il_codec_value_bool(v[0], "a", false, &flag, err, sizeof err), -1);
     assert_string_equal(err, "a: expected a boolean");
     /* Not a map: nothing found. */
-    codec_map_find(&up.data.via.map.ptr[0].val, keys, 5, v);
+    il_codec_map_find(&up.data.via.map.ptr[0].val, keys, 5, v);
     for (int i = 0; i < 5; i++)
         assert_null(v[i]);
     msgpack_unpacked_destroy(&up);

@@ -20,10 +20,10 @@
     } while (0)
 
 /* Loads text named "test.yml"; fails the test with the parser's message otherwise. */
-static config_t *s_load(const char *text)
+static il_config_t *s_load(const char *text)
 {
     char err[512] = "";
-    config_t *config = config_load_string(text, "test.yml", err, sizeof err);
+    il_config_t *config = il_config_load_string(text, "test.yml", err, sizeof err);
     if (!config) fail_msg("load failed: %s", err);
     return config;
 }
@@ -31,9 +31,9 @@ static config_t *s_load(const char *text)
 /* Loads text that must be refused; returns the message. */
 static const char *s_refuse(const char *text, char *err, size_t errlen)
 {
-    config_t *config = config_load_string(text, "test.yml", err, errlen);
+    il_config_t *config = il_config_load_string(text, "test.yml", err, errlen);
     if (config) {
-        config_destroy(&config);
+        il_config_destroy(&config);
         fail_msg("loaded, but should be refused:\n%s", text);
     }
     assert_true(err[0] != '\0');
@@ -56,55 +56,55 @@ static const char *s_nested_yaml = "# interlook\n"                              
 static void test_nested_and_flow(void **state)
 {
     (void)state;
-    config_t *config = s_load(s_nested_yaml);
-    assert_string_equal(config_name(config), "test.yml");
-    assert_string_equal(config_error(config), "");
+    il_config_t *config = s_load(s_nested_yaml);
+    assert_string_equal(il_config_name(config), "test.yml");
+    assert_string_equal(il_config_error(config), "");
 
     const char *text = NULL;
-    assert_int_equal(config_string(config, "core.logLevel", "info", &text), 0);
+    assert_int_equal(il_config_string(config, "core.logLevel", "info", &text), 0);
     assert_string_equal(text, "debug");
-    assert_int_equal(config_string(config, "core.bus.router", NULL, &text), 0);
+    assert_int_equal(il_config_string(config, "core.bus.router", NULL, &text), 0);
     assert_string_equal(text, "tcp://127.0.0.1:5570");
-    assert_int_equal(config_string(config, "core.deep.er.est", NULL, &text), 0);
+    assert_int_equal(il_config_string(config, "core.deep.er.est", NULL, &text), 0);
     assert_string_equal(text, "bottom");
 
     int64_t ms = 0;
-    assert_int_equal(config_duration(config, "core.bus.heartbeat", 5, &ms), 0);
+    assert_int_equal(il_config_duration(config, "core.bus.heartbeat", 5, &ms), 0);
     assert_int_equal(ms, 1000);
     int64_t port = 0;
-    assert_int_equal(config_int(config, "core.port", 1, 1, 65535, &port), 0);
+    assert_int_equal(il_config_int(config, "core.port", 1, 1, 65535, &port), 0);
     assert_int_equal(port, 5570);
     bool verbose = false;
-    assert_int_equal(config_bool(config, "core.verbose", false, &verbose), 0);
+    assert_int_equal(il_config_bool(config, "core.verbose", false, &verbose), 0);
     assert_true(verbose);
 
-    assert_true(config_has(config, "core"));
-    assert_true(config_has(config, "core.bus"));
-    assert_true(config_has(config, "core.bus.heartbeat"));
-    assert_false(config_has(config, "core.bus.dealer"));
-    assert_false(config_has(config, "core.port.sub")); /* under a scalar */
-    assert_false(config_has(config, "nothing"));
-    assert_int_equal(config_line(config, "core.logLevel"), 3);
-    assert_int_equal(config_line(config, "core.bus.router"), 4);
-    assert_int_equal(config_line(config, "core.port"), 5);
-    assert_int_equal(config_line(config, "core.deep.er.est"), 12);
-    assert_int_equal(config_line(config, "core.missing"), 0);
-    assert_string_equal(config_error(config), ""); /* has/line never set errors */
+    assert_true(il_config_has(config, "core"));
+    assert_true(il_config_has(config, "core.bus"));
+    assert_true(il_config_has(config, "core.bus.heartbeat"));
+    assert_false(il_config_has(config, "core.bus.dealer"));
+    assert_false(il_config_has(config, "core.port.sub")); /* under a scalar */
+    assert_false(il_config_has(config, "nothing"));
+    assert_int_equal(il_config_line(config, "core.logLevel"), 3);
+    assert_int_equal(il_config_line(config, "core.bus.router"), 4);
+    assert_int_equal(il_config_line(config, "core.port"), 5);
+    assert_int_equal(il_config_line(config, "core.deep.er.est"), 12);
+    assert_int_equal(il_config_line(config, "core.missing"), 0);
+    assert_string_equal(il_config_error(config), ""); /* has/line never set errors */
 
     zlistx_t *list = NULL;
-    assert_int_equal(config_list(config, "core.extensions", &list), 0);
+    assert_int_equal(il_config_list(config, "core.extensions", &list), 0);
     assert_int_equal(zlistx_size(list), 2);
     assert_string_equal(zlistx_first(list), "echo");
     assert_string_equal(zlistx_next(list), "http gateway");
     zlistx_destroy(&list);
-    config_destroy(&config);
+    il_config_destroy(&config);
     assert_null(config);
 }
 
 static void test_defaults(void **state)
 {
     (void)state;
-    config_t *config = s_load("core:\n"
+    il_config_t *config = s_load("core:\n"
                               "  a: ~\n"
                               "  b: null\n"
                               "  c:\n"
@@ -118,38 +118,38 @@ static void test_defaults(void **state)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *key = keys[i];
         const char *text = "unset";
-        assert_int_equal(config_string(config, key, "dflt", &text), 0);
+        assert_int_equal(il_config_string(config, key, "dflt", &text), 0);
         assert_string_equal(text, "dflt");
-        assert_int_equal(config_string(config, key, NULL, &text), 0);
+        assert_int_equal(il_config_string(config, key, NULL, &text), 0);
         assert_null(text);
         int64_t n = 0;
-        assert_int_equal(config_int(config, key, 42, 0, 100, &n), 0);
+        assert_int_equal(il_config_int(config, key, 42, 0, 100, &n), 0);
         assert_int_equal(n, 42);
         bool b = false;
-        assert_int_equal(config_bool(config, key, true, &b), 0);
+        assert_int_equal(il_config_bool(config, key, true, &b), 0);
         assert_true(b);
         int64_t ms = 0;
-        assert_int_equal(config_duration(config, key, 750, &ms), 0);
+        assert_int_equal(il_config_duration(config, key, 750, &ms), 0);
         assert_int_equal(ms, 750);
         zlistx_t *list = NULL;
-        assert_int_equal(config_list(config, key, &list), 0);
+        assert_int_equal(il_config_list(config, key, &list), 0);
         assert_non_null(list);
         assert_int_equal(zlistx_size(list), 0);
         zlistx_destroy(&list);
     }
     /* Present-but-null keys are present. */
-    assert_true(config_has(config, "core.a"));
-    assert_int_equal(config_line(config, "core.b"), 3);
+    assert_true(il_config_has(config, "core.a"));
+    assert_int_equal(il_config_line(config, "core.b"), 3);
     /* Quoted scalars are strings as they are. */
     const char *text = NULL;
-    assert_int_equal(config_string(config, "core.quoted", "dflt", &text), 0);
+    assert_int_equal(il_config_string(config, "core.quoted", "dflt", &text), 0);
     assert_string_equal(text, "~");
-    assert_int_equal(config_string(config, "core.dquoted", "dflt", &text), 0);
+    assert_int_equal(il_config_string(config, "core.dquoted", "dflt", &text), 0);
     assert_string_equal(text, "null");
-    assert_int_equal(config_string(config, "core.empty", "dflt", &text), 0);
+    assert_int_equal(il_config_string(config, "core.empty", "dflt", &text), 0);
     assert_string_equal(text, "");
-    assert_string_equal(config_error(config), "");
-    config_destroy(&config);
+    assert_string_equal(il_config_error(config), "");
+    il_config_destroy(&config);
 }
 
 static void test_empty_configs(void **state)
@@ -158,26 +158,26 @@ static void test_empty_configs(void **state)
     const char *texts[] = {
         "", "# only a comment\n\n   # and another\n", "---\n", "---\n...\n", "~\n", "{}\n"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        config_t *config = s_load(texts[i]);
-        assert_false(config_has(config, "core"));
+        il_config_t *config = s_load(texts[i]);
+        assert_false(il_config_has(config, "core"));
         int64_t n = 0;
-        assert_int_equal(config_int(config, "core.port", 7, 0, 10, &n), 0);
+        assert_int_equal(il_config_int(config, "core.port", 7, 0, 10, &n), 0);
         assert_int_equal(n, 7);
         const char *const known[] = {"core", NULL};
-        assert_int_equal(config_check_keys(config, "", known), 0);
-        config_destroy(&config);
+        assert_int_equal(il_config_check_keys(config, "", known), 0);
+        il_config_destroy(&config);
     }
-    config_t *config = config_new_empty();
+    il_config_t *config = il_config_new_empty();
     assert_non_null(config);
-    assert_string_equal(config_error(config), "");
-    assert_false(config_has(config, "core"));
-    assert_int_equal(config_line(config, "core"), 0);
+    assert_string_equal(il_config_error(config), "");
+    assert_false(il_config_has(config, "core"));
+    assert_int_equal(il_config_line(config, "core"), 0);
     const char *text = NULL;
-    assert_int_equal(config_string(config, "core.name", "x", &text), 0);
+    assert_int_equal(il_config_string(config, "core.name", "x", &text), 0);
     assert_string_equal(text, "x");
-    config_destroy(&config);
+    il_config_destroy(&config);
     assert_null(config);
-    config_destroy(&config); /* harmless twice */
+    il_config_destroy(&config); /* harmless twice */
 }
 
 /* Getter errors: file, line, dotted key and reason. */
@@ -232,7 +232,7 @@ static void test_getter_errors(void **state)
         {GET_STRING, "core.port.x", "2: core.port: expected a mapping, found a scalar"},
         {GET_INT, "core.bus.router.x", "7: core.bus.router: expected a mapping, found a sequence"},
     };
-    config_t *config = s_load(s_errors_yaml);
+    il_config_t *config = s_load(s_errors_yaml);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *text = "unset";
         int64_t n = -77;
@@ -241,19 +241,19 @@ static void test_getter_errors(void **state)
         int rc = 0;
         switch (cases[i].getter) {
         case GET_STRING:
-            rc = config_string(config, cases[i].key, "dflt", &text);
+            rc = il_config_string(config, cases[i].key, "dflt", &text);
             break;
         case GET_INT:
-            rc = config_int(config, cases[i].key, 1, 1, 65535, &n);
+            rc = il_config_int(config, cases[i].key, 1, 1, 65535, &n);
             break;
         case GET_BOOL:
-            rc = config_bool(config, cases[i].key, false, &b);
+            rc = il_config_bool(config, cases[i].key, false, &b);
             break;
         case GET_DURATION:
-            rc = config_duration(config, cases[i].key, 1, &n);
+            rc = il_config_duration(config, cases[i].key, 1, &n);
             break;
         case GET_LIST:
-            rc = config_list(config, cases[i].key, &list);
+            rc = il_config_list(config, cases[i].key, &list);
             break;
         }
         if (rc != -1) fail_msg("%s: accepted", cases[i].key);
@@ -264,13 +264,13 @@ static void test_getter_errors(void **state)
         assert_null(list);
         char expect[256];
         snprintf(expect, sizeof expect, "test.yml:%s", cases[i].expect);
-        assert_contains(config_error(config), expect);
+        assert_contains(il_config_error(config), expect);
     }
     /* A range that allows negatives does. */
     int64_t n = 0;
-    assert_int_equal(config_int(config, "core.negative", 0, -10, 10, &n), 0);
+    assert_int_equal(il_config_int(config, "core.negative", 0, -10, 10, &n), 0);
     assert_int_equal(n, -5);
-    config_destroy(&config);
+    il_config_destroy(&config);
 }
 
 static void test_durations(void **state)
@@ -296,7 +296,7 @@ static void test_durations(void **state)
     };
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         int64_t ms = -1;
-        if (config_parse_duration(valid[i].text, &ms) != 0) fail_msg("'%s' refused", valid[i].text);
+        if (il_config_parse_duration(valid[i].text, &ms) != 0) fail_msg("'%s' refused", valid[i].text);
         if (ms != valid[i].ms)
             fail_msg("'%s' gave %lld, not %lld", valid[i].text, (long long)ms,
                      (long long)valid[i].ms);
@@ -325,21 +325,21 @@ static void test_durations(void **state)
     };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         int64_t ms = 12345;
-        if (config_parse_duration(invalid[i], &ms) != -1) fail_msg("'%s' accepted", invalid[i]);
+        if (il_config_parse_duration(invalid[i], &ms) != -1) fail_msg("'%s' accepted", invalid[i]);
         assert_int_equal(ms, 12345);
     }
     int64_t ms = 1;
-    assert_int_equal(config_parse_duration(NULL, &ms), -1);
+    assert_int_equal(il_config_parse_duration(NULL, &ms), -1);
 
     /* Through the getter: quoted empty is a value (not null), so it is refused. */
-    config_t *config = s_load("a: 1m30s\nb: ''\nc: -1s\n");
-    assert_int_equal(config_duration(config, "a", 0, &ms), 0);
+    il_config_t *config = s_load("a: 1m30s\nb: ''\nc: -1s\n");
+    assert_int_equal(il_config_duration(config, "a", 0, &ms), 0);
     assert_int_equal(ms, 90000);
-    assert_int_equal(config_duration(config, "b", 0, &ms), -1);
-    assert_contains(config_error(config), "test.yml:2: b: '' is not a duration");
-    assert_int_equal(config_duration(config, "c", 0, &ms), -1);
-    assert_contains(config_error(config), "test.yml:3: c: '-1s' is not a duration (use e.g.");
-    config_destroy(&config);
+    assert_int_equal(il_config_duration(config, "b", 0, &ms), -1);
+    assert_contains(il_config_error(config), "test.yml:2: b: '' is not a duration");
+    assert_int_equal(il_config_duration(config, "c", 0, &ms), -1);
+    assert_contains(il_config_error(config), "test.yml:3: c: '-1s' is not a duration (use e.g.");
+    il_config_destroy(&config);
 }
 
 static void test_bools(void **state)
@@ -357,23 +357,23 @@ static void test_bools(void **state)
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         char yaml[64];
         snprintf(yaml, sizeof yaml, "flag: %s\n", valid[i].text);
-        config_t *config = s_load(yaml);
+        il_config_t *config = s_load(yaml);
         bool value = !valid[i].value;
-        if (config_bool(config, "flag", !valid[i].value, &value) != 0)
-            fail_msg("'%s' refused: %s", valid[i].text, config_error(config));
+        if (il_config_bool(config, "flag", !valid[i].value, &value) != 0)
+            fail_msg("'%s' refused: %s", valid[i].text, il_config_error(config));
         assert_int_equal(value, valid[i].value);
-        config_destroy(&config);
+        il_config_destroy(&config);
     }
     static const char *const invalid[] = {"maybe", "2", "''", "y", "truee", "[true]", "-1"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         char yaml[64];
         snprintf(yaml, sizeof yaml, "\nflag: %s\n", invalid[i]);
-        config_t *config = s_load(yaml);
+        il_config_t *config = s_load(yaml);
         bool value = true;
-        if (config_bool(config, "flag", true, &value) != -1) fail_msg("'%s' accepted", invalid[i]);
+        if (il_config_bool(config, "flag", true, &value) != -1) fail_msg("'%s' accepted", invalid[i]);
         assert_true(value);
-        assert_contains(config_error(config), "test.yml:2: flag: ");
-        config_destroy(&config);
+        assert_contains(il_config_error(config), "test.yml:2: flag: ");
+        il_config_destroy(&config);
     }
 }
 
@@ -406,24 +406,24 @@ static void test_ints(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char yaml[64];
         snprintf(yaml, sizeof yaml, "n: %s\n", cases[i].text);
-        config_t *config = s_load(yaml);
+        il_config_t *config = s_load(yaml);
         int64_t value = 4242;
-        int rc = config_int(config, "n", 0, cases[i].min, cases[i].max, &value);
+        int rc = il_config_int(config, "n", 0, cases[i].min, cases[i].max, &value);
         if (cases[i].ok) {
-            if (rc != 0) fail_msg("'%s' refused: %s", cases[i].text, config_error(config));
+            if (rc != 0) fail_msg("'%s' refused: %s", cases[i].text, il_config_error(config));
             assert_true(value == cases[i].value);
         } else {
             if (rc != -1) fail_msg("'%s' accepted", cases[i].text);
             assert_int_equal(value, 4242);
-            assert_contains(config_error(config), "test.yml:1: n: ");
+            assert_contains(il_config_error(config), "test.yml:1: n: ");
         }
-        config_destroy(&config);
+        il_config_destroy(&config);
     }
-    config_t *config = s_load("n: 0\n");
+    il_config_t *config = s_load("n: 0\n");
     int64_t value = 0;
-    assert_int_equal(config_int(config, "n", 5, 1, 10, &value), -1);
-    assert_contains(config_error(config), "test.yml:1: n: 0 is out of range [1, 10]");
-    config_destroy(&config);
+    assert_int_equal(il_config_int(config, "n", 5, 1, 10, &value), -1);
+    assert_contains(il_config_error(config), "test.yml:1: n: 0 is out of range [1, 10]");
+    il_config_destroy(&config);
 }
 
 /* Checks that list holds exactly the items of expect (NULL-terminated). */
@@ -441,7 +441,7 @@ static void s_assert_list(zlistx_t *list, const char *const *expect)
 static void test_lists(void **state)
 {
     (void)state;
-    config_t *config = s_load("block:\n"
+    il_config_t *config = s_load("block:\n"
                               "  - a\n"
                               "  - b c\n"
                               "flow: [a, 'b,c', \"d\"]\n"
@@ -467,28 +467,28 @@ static void test_lists(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zlistx_t *list = NULL;
-        if (config_list(config, cases[i].key, &list) != 0)
-            fail_msg("%s: %s", cases[i].key, config_error(config));
+        if (il_config_list(config, cases[i].key, &list) != 0)
+            fail_msg("%s: %s", cases[i].key, il_config_error(config));
         s_assert_list(list, cases[i].items);
         zlistx_destroy(&list);
         assert_null(list);
     }
     /* The list owns its items and copies the ones the caller adds. */
     zlistx_t *list = NULL;
-    assert_int_equal(config_list(config, "block", &list), 0);
+    assert_int_equal(il_config_list(config, "block", &list), 0);
     char extra[] = "extra";
     assert_non_null(zlistx_add_end(list, extra));
     extra[0] = 'X';
     assert_string_equal(zlistx_last(list), "extra");
     zlistx_destroy(&list);
 
-    config_t *bad = s_load("core:\n  ext: echo,,http\n");
+    il_config_t *bad = s_load("core:\n  ext: echo,,http\n");
     list = NULL;
-    assert_int_equal(config_list(bad, "core.ext", &list), -1);
+    assert_int_equal(il_config_list(bad, "core.ext", &list), -1);
     assert_null(list);
-    assert_contains(config_error(bad), "test.yml:2: core.ext: item 2 is empty in 'echo,,http'");
-    config_destroy(&bad);
-    config_destroy(&config);
+    assert_contains(il_config_error(bad), "test.yml:2: core.ext: item 2 is empty in 'echo,,http'");
+    il_config_destroy(&bad);
+    il_config_destroy(&config);
 }
 
 /* Texts the loader refuses, with the expected message (after "test.yml:"). */
@@ -529,10 +529,10 @@ static void test_refused(void **state)
             fail_msg("for:\n%s\ngot:      %s\nexpected: %s", cases[i].text, err, expect);
     }
     /* err may be NULL, or too small: still refused, never overrun. */
-    assert_null(config_load_string("- a\n", "test.yml", NULL, 0));
+    assert_null(il_config_load_string("- a\n", "test.yml", NULL, 0));
     char tiny[8];
     memset(tiny, 'z', sizeof tiny);
-    assert_null(config_load_string("- a\n", "test.yml", tiny, 6));
+    assert_null(il_config_load_string("- a\n", "test.yml", tiny, 6));
     assert_string_equal(tiny, "test.");
     assert_int_equal(tiny[6], 'z');
 }
@@ -555,9 +555,9 @@ static void test_limits(void **state)
 {
     (void)state;
     char *text = s_nested(31); /* 32 levels */
-    config_t *config = s_load(text);
-    assert_true(config_has(config, "a"));
-    config_destroy(&config);
+    il_config_t *config = s_load(text);
+    assert_true(il_config_has(config, "a"));
+    il_config_destroy(&config);
     free(text);
 
     char err[256] = "";
@@ -575,7 +575,7 @@ static void test_limits(void **state)
     text[size - 1] = '\n';
     text[size] = '\0';
     config = s_load(text);
-    config_destroy(&config);
+    il_config_destroy(&config);
     text[size - 1] = '#';
     text[size] = '\n';
     text[size + 1] = '\0';
@@ -587,36 +587,36 @@ static void test_limits(void **state)
 static void test_check_keys(void **state)
 {
     (void)state;
-    config_t *config = s_load("core:\n"
+    il_config_t *config = s_load("core:\n"
                               "  logLevel: info\n"
                               "  lisen: tcp://*:1\n"
                               "  bus: {router: x}\n"
                               "extensions: {}\n"
                               "scalar: 1\n");
     const char *const core_keys[] = {"logLevel", "logFile", "listen", "bus", NULL};
-    assert_int_equal(config_check_keys(config, "core", core_keys), -1);
-    assert_contains(config_error(config),
+    assert_int_equal(il_config_check_keys(config, "core", core_keys), -1);
+    assert_contains(il_config_error(config),
                     "test.yml:3: core.lisen: unknown key (known: logLevel, logFile, listen, bus)");
 
     const char *const top_keys[] = {"core", "extensions", "scalar", NULL};
-    assert_int_equal(config_check_keys(config, "", top_keys), 0);
-    assert_int_equal(config_check_keys(config, NULL, top_keys), 0);
+    assert_int_equal(il_config_check_keys(config, "", top_keys), 0);
+    assert_int_equal(il_config_check_keys(config, NULL, top_keys), 0);
     const char *const top_short[] = {"core", "scalar", NULL};
-    assert_int_equal(config_check_keys(config, "", top_short), -1);
-    assert_contains(config_error(config),
+    assert_int_equal(il_config_check_keys(config, "", top_short), -1);
+    assert_contains(il_config_error(config),
                     "test.yml:5: extensions: unknown key (known: core, scalar)");
 
     const char *const bus_keys[] = {"router", NULL};
-    assert_int_equal(config_check_keys(config, "core.bus", bus_keys), 0);
+    assert_int_equal(il_config_check_keys(config, "core.bus", bus_keys), 0);
     const char *const none[] = {NULL};
-    assert_int_equal(config_check_keys(config, "core.bus", none), -1);
-    assert_contains(config_error(config), "test.yml:4: core.bus.router: unknown key (known: none)");
-    assert_int_equal(config_check_keys(config, "extensions", none), 0); /* empty mapping */
-    assert_int_equal(config_check_keys(config, "missing", none), 0);
-    assert_int_equal(config_check_keys(config, "core.missing", none), 0);
-    assert_int_equal(config_check_keys(config, "scalar", none), -1);
-    assert_contains(config_error(config), "test.yml:6: scalar: expected a mapping, found a scalar");
-    config_destroy(&config);
+    assert_int_equal(il_config_check_keys(config, "core.bus", none), -1);
+    assert_contains(il_config_error(config), "test.yml:4: core.bus.router: unknown key (known: none)");
+    assert_int_equal(il_config_check_keys(config, "extensions", none), 0); /* empty mapping */
+    assert_int_equal(il_config_check_keys(config, "missing", none), 0);
+    assert_int_equal(il_config_check_keys(config, "core.missing", none), 0);
+    assert_int_equal(il_config_check_keys(config, "scalar", none), -1);
+    assert_contains(il_config_error(config), "test.yml:6: scalar: expected a mapping, found a scalar");
+    il_config_destroy(&config);
 }
 
 static void test_load_file(void **state)
@@ -630,19 +630,19 @@ static void test_load_file(void **state)
     close(fd);
 
     char err[512] = "";
-    config_t *config = config_load(path, err, sizeof err);
+    il_config_t *config = il_config_load(path, err, sizeof err);
     if (!config) fail_msg("%s", err);
     assert_string_equal(err, "");
-    assert_string_equal(config_name(config), path);
+    assert_string_equal(il_config_name(config), path);
     int64_t port = 0;
-    assert_int_equal(config_int(config, "core.port", 0, 1, 65535, &port), 0);
+    assert_int_equal(il_config_int(config, "core.port", 0, 1, 65535, &port), 0);
     assert_int_equal(port, 5570);
     int64_t ms = 0;
-    assert_int_equal(config_duration(config, "core.heartbeat", 0, &ms), -1);
+    assert_int_equal(il_config_duration(config, "core.heartbeat", 0, &ms), -1);
     char expect[128];
     snprintf(expect, sizeof expect, "%s:3: core.heartbeat: 'soon' is not a duration", path);
-    assert_contains(config_error(config), expect);
-    config_destroy(&config);
+    assert_contains(il_config_error(config), expect);
+    il_config_destroy(&config);
 
     /* A file over 1 MiB. */
     FILE *file = fopen(path, "w");
@@ -650,7 +650,7 @@ static void test_load_file(void **state)
     for (int i = 0; i < 1024 * 1024 / 16 + 1; i++)
         fputs("# fifteen bytes\n", file);
     fclose(file);
-    assert_null(config_load(path, err, sizeof err));
+    assert_null(il_config_load(path, err, sizeof err));
     snprintf(expect, sizeof expect, "%s: larger than 1 MiB", path);
     assert_contains(err, expect);
 
@@ -659,15 +659,15 @@ static void test_load_file(void **state)
     assert_non_null(file);
     fputs("a: 1\nb: [\n", file);
     fclose(file);
-    assert_null(config_load(path, err, sizeof err));
+    assert_null(il_config_load(path, err, sizeof err));
     snprintf(expect, sizeof expect, "%s:3: ", path);
     assert_contains(err, expect);
 
     unlink(path);
-    assert_null(config_load(path, err, sizeof err));
+    assert_null(il_config_load(path, err, sizeof err));
     assert_contains(err, path);
     assert_contains(err, strerror(ENOENT));
-    assert_null(config_load(path, NULL, 0));
+    assert_null(il_config_load(path, NULL, 0));
 }
 
 int main(void)

@@ -300,9 +300,9 @@ static zhashx_t *s_swarm(const char *services_fx, const char *tasks_fx, const ch
     return services;
 }
 
-static const service_t *s_get(zhashx_t *services, const char *name)
+static const il_service_t *s_get(zhashx_t *services, const char *name)
 {
-    const service_t *service = zhashx_lookup(services, name);
+    const il_service_t *service = zhashx_lookup(services, name);
     if (!service) fail_msg("no service '%s'", name);
     assert_string_equal(service->name, name);
     assert_non_null(service->provider);
@@ -312,7 +312,7 @@ static const service_t *s_get(zhashx_t *services, const char *name)
 }
 
 /* The weight of host:port in service, 0 when it is not a target. */
-static uint32_t s_weight(const service_t *service, const char *host, uint16_t port)
+static uint32_t s_weight(const il_service_t *service, const char *host, uint16_t port)
 {
     for (size_t i = 0; i < service->target_count; i++)
         if (!strcmp(service->targets[i].host, host) && service->targets[i].port == port)
@@ -321,7 +321,7 @@ static uint32_t s_weight(const service_t *service, const char *host, uint16_t po
 }
 
 /* Checks that service has exactly these aliases, in this (sorted) order; NULL-terminated. */
-static void s_assert_aliases(const service_t *service, const char *const *expected)
+static void s_assert_aliases(const il_service_t *service, const char *const *expected)
 {
     size_t n = 0;
     while (expected[n])
@@ -373,26 +373,26 @@ static void test_real_containers(void **state)
     assert_int_equal(zhashx_size(services), 4);
 
     /* 0.0.0.0 and :: are one binding: weight 1, not 2. */
-    const service_t *web = s_get(services, "disc-web");
+    const il_service_t *web = s_get(services, "disc-web");
     assert_int_equal(web->target_count, 1);
     assert_int_equal(s_weight(web, HOST_IP, 28080), 1);
     assert_false(web->tls);
     s_assert_aliases(web, (const char *const[]){"web.example.com", "www.example.com", NULL});
 
     /* -p 127.0.0.1:28081:80 */
-    const service_t *local = s_get(services, "disc-local");
+    const il_service_t *local = s_get(services, "disc-local");
     assert_int_equal(local->target_count, 1);
     assert_int_equal(s_weight(local, "127.0.0.1", 28081), 1);
     assert_true(local->tls);
     s_assert_aliases(local, (const char *const[]){"local.example.com", NULL});
 
     /* Two published ports: the one of interlook.port, under interlook.name. */
-    const service_t *two = s_get(services, "twoports");
+    const il_service_t *two = s_get(services, "twoports");
     assert_int_equal(two->target_count, 1);
     assert_int_equal(s_weight(two, HOST_IP, 28083), 1);
 
     /* Compose labels name the service. */
-    const service_t *shop = s_get(services, "shop_front");
+    const il_service_t *shop = s_get(services, "shop_front");
     assert_int_equal(shop->target_count, 1);
     assert_int_equal(s_weight(shop, HOST_IP, 28085), 1);
 
@@ -453,7 +453,7 @@ static void test_bind_addresses(void **state)
         zhashx_t *services = s_containers(fixture, &s_config, &skips);
         if (cases[i].host) {
             if (skips.count) fail_msg("%s: skipped: %s", cases[i].ports, skips.reason[0]);
-            const service_t *one = s_get(services, "one");
+            const il_service_t *one = s_get(services, "one");
             assert_int_equal(one->target_count, 1);
             if (s_weight(one, cases[i].host, cases[i].port) != 1)
                 fail_msg("%s: target %s:%u", cases[i].ports, one->targets[0].host,
@@ -474,7 +474,7 @@ static void test_bind_addresses(void **state)
                      " [{'IP': '0.0.0.0', 'PrivatePort': 80, 'PublicPort': 32768, 'Type': 'tcp'},"
                      "  {'IP': '::', 'PrivatePort': 80, 'PublicPort': 32769, 'Type': 'tcp'}]}]",
                      &v6, &skips);
-    const service_t *one = s_get(services, "one");
+    const il_service_t *one = s_get(services, "one");
     assert_int_equal(one->target_count, 1);
     assert_int_equal(s_weight(one, "2001:db8::7", 32769), 1);
     zhashx_destroy(&services);
@@ -506,12 +506,12 @@ static void test_same_name_merges(void **state)
         &s_config, &skips);
     assert_int_equal(skips.count, 0);
     assert_int_equal(zhashx_size(services), 2);
-    const service_t *api = s_get(services, "api");
+    const il_service_t *api = s_get(services, "api");
     assert_int_equal(api->target_count, 2);
     assert_int_equal(s_weight(api, HOST_IP, 18090), 1);
     assert_int_equal(s_weight(api, HOST_IP, 18091), 1);
     s_assert_aliases(api, (const char *const[]){"api.example.com", "v2.api.example.com", NULL});
-    const service_t *twice = s_get(services, "twice");
+    const il_service_t *twice = s_get(services, "twice");
     assert_int_equal(twice->target_count, 2);
     assert_int_equal(s_weight(twice, HOST_IP, 18092), 1);
     assert_int_equal(s_weight(twice, HOST_IP, 18093), 1);
@@ -537,7 +537,7 @@ static void test_identical_targets_add_weight(void **state)
         " 'Ports': [{'IP': '192.0.2.6', 'PrivatePort': 80, 'PublicPort': 8000, 'Type': 'tcp'}]}"
         "]",
         &s_config, &skips);
-    const service_t *lb = s_get(services, "lb");
+    const il_service_t *lb = s_get(services, "lb");
     assert_int_equal(lb->target_count, 1);
     assert_int_equal(s_weight(lb, "192.0.2.5", 8000), 2);
     assert_false(lb->tls);
@@ -662,7 +662,7 @@ static void test_valid_labels(void **state)
         s_skips_t skips;
         zhashx_t *services = s_containers(fixture, &s_config, &skips);
         if (skips.count) fail_msg("%s: skipped: %s", cases[i].labels, skips.reason[0]);
-        const service_t *one = s_get(services, "one");
+        const il_service_t *one = s_get(services, "one");
         s_assert_aliases(one, cases[i].aliases);
         assert_int_equal(one->tls, cases[i].tls);
         assert_int_equal(s_weight(one, HOST_IP, 18080), 1);
@@ -1002,7 +1002,7 @@ static void test_no_host_ip(void **state)
     json_decref(json);
     /* Only the container bound to 127.0.0.1 has a target. */
     assert_int_equal(zhashx_size(services), 1);
-    const service_t *local = zhashx_lookup(services, "disc-local");
+    const il_service_t *local = zhashx_lookup(services, "disc-local");
     assert_non_null(local);
     assert_null(local->provider);
     assert_int_equal(s_weight(local, "127.0.0.1", 28081), 1);
@@ -1016,7 +1016,7 @@ static void test_too_many_targets(void **state)
     (void)state;
     /* 1025 containers under one name, each on its own port: the last one does not fit. */
     json_t *list = json_array();
-    for (int i = 0; i <= SERVICE_MAX_TARGETS; i++) {
+    for (int i = 0; i <= IL_SERVICE_MAX_TARGETS; i++) {
         char id[32];
         snprintf(id, sizeof id, "c%d", i);
         json_t *c =
@@ -1032,8 +1032,8 @@ static void test_too_many_targets(void **state)
     zhashx_t *services = discovery_containers(list, &s_config, s_on_skip, &skips);
     json_decref(list);
     assert_non_null(services);
-    const service_t *many = s_get(services, "many");
-    assert_int_equal(many->target_count, SERVICE_MAX_TARGETS);
+    const il_service_t *many = s_get(services, "many");
+    assert_int_equal(many->target_count, IL_SERVICE_MAX_TARGETS);
     assert_int_equal(skips.count, 1);
     assert_string_equal(skips.id[0], "c1024");
     assert_contains(skips.reason[0], "more than 1024 targets");
@@ -1051,16 +1051,16 @@ static void test_real_swarm(void **state)
         s_swarm(s_real_services, s_real_tasks_settled, s_real_nodes, &s_config, &skips);
     assert_int_equal(skips.count, 0);
     assert_int_equal(zhashx_size(services), 3);
-    const service_t *web = s_get(services, "disc-svc-web");
+    const il_service_t *web = s_get(services, "disc-svc-web");
     assert_int_equal(web->target_count, 1);
     assert_int_equal(s_weight(web, "192.0.2.2", 28090), 2);
     assert_false(web->tls);
     s_assert_aliases(web, (const char *const[]){"svc.example.com", NULL});
-    const service_t *host = s_get(services, "disc-svc-host");
+    const il_service_t *host = s_get(services, "disc-svc-host");
     assert_int_equal(host->target_count, 1);
     assert_int_equal(s_weight(host, "192.0.2.2", 28091), 1);
     assert_true(host->tls);
-    const service_t *zero = s_get(services, "disc-svc-zero");
+    const il_service_t *zero = s_get(services, "disc-svc-zero");
     assert_int_equal(zero->target_count, 0);
     s_assert_aliases(zero, (const char *const[]){"zero.example.com", NULL});
     zhashx_destroy(&services);
@@ -1082,7 +1082,7 @@ static void test_swarm_nodes_and_tasks(void **state)
 
     /* Ingress, two running tasks on two nodes (one failed task ignored); node2's Status.Addr
      * is 0.0.0.0, so its ManagerStatus.Addr gives the address. */
-    const service_t *web = s_get(services, "web");
+    const il_service_t *web = s_get(services, "web");
     assert_int_equal(web->target_count, 2);
     assert_int_equal(s_weight(web, "10.0.0.11", 30080), 1);
     assert_int_equal(s_weight(web, "10.0.0.12", 30080), 1);
@@ -1090,19 +1090,19 @@ static void test_swarm_nodes_and_tasks(void **state)
 
     /* Two running tasks on node1: weight 2; starting and complete tasks ignored; the udp and
      * other-target ports ignored. */
-    const service_t *api = s_get(services, "api");
+    const il_service_t *api = s_get(services, "api");
     assert_int_equal(api->target_count, 1);
     assert_int_equal(s_weight(api, "10.0.0.11", 30081), 2);
     assert_true(api->tls);
 
     /* Host mode: [v6]:port manager address; a worker with 0.0.0.0 falls back to host_ip. */
-    const service_t *edge = s_get(services, "edge");
+    const il_service_t *edge = s_get(services, "edge");
     assert_int_equal(edge->target_count, 2);
     assert_int_equal(s_weight(edge, "2001:db8::13", 443), 1);
     assert_int_equal(s_weight(edge, HOST_IP, 443), 1);
 
     /* No running task yet: reported without targets. */
-    const service_t *idle = s_get(services, "idle");
+    const il_service_t *idle = s_get(services, "idle");
     assert_int_equal(idle->target_count, 0);
 
     /* Unlabelled: ignored silently. front claims 'web', taken by the service listed before. */
@@ -1163,7 +1163,7 @@ static void test_swarm_node_addresses(void **state)
                                      "[{'ID': 't1', 'ServiceID': 's1', 'NodeID': 'n1', 'Status':"
                                      " {'State': 'running'}, 'DesiredState': 'running'}]",
                                      nodes, &s_config, &skips);
-        const service_t *one = s_get(services, "one");
+        const il_service_t *one = s_get(services, "one");
         assert_int_equal(one->target_count, 1);
         if (s_weight(one, cases[i].addr, 18080) != 1)
             fail_msg("%s: got %s, expected %s", cases[i].node, one->targets[0].host, cases[i].addr);
@@ -1227,7 +1227,7 @@ static void test_swarm_publishing(void **state)
                                                  "service create --publish ...:80)");
         } else {
             if (skips.count) fail_msg("%s: skipped: %s", cases[i].endpoint, skips.reason[0]);
-            const service_t *one = s_get(services, "one");
+            const il_service_t *one = s_get(services, "one");
             size_t n = 0;
             for (; n < 3 && cases[i].published[n]; n++)
                 assert_int_equal(s_weight(one, "10.0.0.1", cases[i].published[n]), 1);
@@ -1270,7 +1270,7 @@ static void test_swarm_malformed(void **state)
     /* noid has no ID to match tasks: published without targets. */
     assert_int_equal(zhashx_size(services), 2);
     assert_int_equal(s_get(services, "noid")->target_count, 0);
-    const service_t *good = s_get(services, "good");
+    const il_service_t *good = s_get(services, "good");
     assert_int_equal(good->target_count, 1);
     assert_int_equal(s_weight(good, "10.0.0.1", 30081), 1);
     assert_int_equal(skips.count, 2);
@@ -1318,7 +1318,7 @@ static void test_swarm_duplicate_names(void **state)
         "[{'ServiceID': 'd2', 'NodeID': 'n1', 'Status': {'State': 'running'}}]",
         "[{'ID': 'n1', 'Status': {'Addr': '10.0.0.1'}}]", &s_config, &skips);
     assert_int_equal(zhashx_size(services), 1);
-    const service_t *shared = s_get(services, "shared");
+    const il_service_t *shared = s_get(services, "shared");
     s_assert_aliases(shared, (const char *const[]){"a.example.com", NULL});
     assert_int_equal(shared->target_count, 0);
     assert_int_equal(skips.count, 2);

@@ -151,19 +151,19 @@ static zframe_t *s_spec_frame(const char *spec)
 
 /* Services -------------------------------------------------------------------- */
 
-static service_t *s_service(int kind)
+static il_service_t *s_service(int kind)
 {
     if (kind == 0) return NULL;
-    service_t *s = service_new(kind == 1 ? "web.example" : "bare");
+    il_service_t *s = il_service_new(kind == 1 ? "web.example" : "bare");
     assert_non_null(s);
     if (kind == 1) {
-        assert_int_equal(service_add_target(s, "10.0.0.2", 8080, 3), 0);
-        assert_int_equal(service_add_target(s, "10.0.0.1", 443, 1), 0);
-        assert_int_equal(service_add_target(s, "::1", 80, SERVICE_MAX_WEIGHT), 0);
-        assert_int_equal(service_add_alias(s, "www.example"), 0);
-        assert_int_equal(service_add_alias(s, "api.example"), 0);
-        assert_int_equal(service_set_string(&s->provider, "provider.docker"), 0);
-        assert_int_equal(service_set_string(&s->public_ip, "10.32.30.10"), 0);
+        assert_int_equal(il_service_add_target(s, "10.0.0.2", 8080, 3), 0);
+        assert_int_equal(il_service_add_target(s, "10.0.0.1", 443, 1), 0);
+        assert_int_equal(il_service_add_target(s, "::1", 80, IL_SERVICE_MAX_WEIGHT), 0);
+        assert_int_equal(il_service_add_alias(s, "www.example"), 0);
+        assert_int_equal(il_service_add_alias(s, "api.example"), 0);
+        assert_int_equal(il_service_set_string(&s->provider, "provider.docker"), 0);
+        assert_int_equal(il_service_set_string(&s->public_ip, "10.32.30.10"), 0);
         s->tls = true;
     }
     return s;
@@ -178,7 +178,7 @@ static void s_assert_same_string(const char *a, const char *b, const char *field
     if (strcmp(a, b)) fail_msg("%s: '%s' vs '%s'", field, a, b);
 }
 
-static void s_assert_same_service(const service_t *a, const service_t *b)
+static void s_assert_same_service(const il_service_t *a, const il_service_t *b)
 {
     if (!a || !b) {
         if (a != b) fail_msg("service: one is NULL");
@@ -339,7 +339,7 @@ static void test_round_trip(void **state)
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
         char err[300] = "";
-        if (codec_unpack(zframe_data(body), zframe_size(body), &up, err, sizeof err))
+        if (il_codec_unpack(zframe_data(body), zframe_size(body), &up, err, sizeof err))
             fail_msg("%s: body: %s", c->what, err);
         assert_int_equal(up.data.type, MSGPACK_OBJECT_MAP);
         msgpack_unpacked_destroy(&up);
@@ -634,7 +634,7 @@ static void test_decode_lenient(void **state)
         int service = expect.service;
         expect.service = 0;
         ilp_msg_t *want = s_build(&expect);
-        if (service == 3) want->service = service_new("web");
+        if (service == 3) want->service = il_service_new("web");
         s_assert_same_msg(want, msg);
         ilp_msg_destroy(&want);
         ilp_msg_destroy(&msg);
@@ -710,7 +710,7 @@ static zframe_t *s_pub_accept(zmsg_t *zmsg, char **topic, msgpack_unpacked *up)
 
 static void s_assert_str_field(const msgpack_object *map, const char *key, const char *expect)
 {
-    const msgpack_object *v = codec_map_get(map, key);
+    const msgpack_object *v = il_codec_map_get(map, key);
     if (!v) fail_msg("%s: missing", key);
     if (!expect) {
         assert_int_equal(v->type, MSGPACK_OBJECT_NIL);
@@ -734,7 +734,7 @@ static void test_pub_refresh(void **state)
     zmsg_destroy(&zmsg); /* out points into body, not into the message */
     assert_string_equal(topic, "refresh.provider.docker");
     assert_int_equal(up.data.via.map.size, 1);
-    const msgpack_object *service = codec_map_get(&up.data, "service");
+    const msgpack_object *service = il_codec_map_get(&up.data, "service");
     assert_non_null(service);
     assert_int_equal(service->type, MSGPACK_OBJECT_MAP);
     assert_int_equal(service->via.map.size, 1);
@@ -764,7 +764,7 @@ static void test_pub_state(void **state)
     (void)state;
     const char *errors[] = {NULL, "ipam.ipalloc: no address left"};
     for (size_t i = 0; i < COUNT(errors); i++) {
-        service_t *service = s_service(1);
+        il_service_t *service = s_service(1);
         zmsg_t *zmsg = ilp_msg_pub_state(service, "failed", "running", errors[i]);
         assert_non_null(zmsg);
         /* The body packed into a reused buffer is the same bytes. */
@@ -773,7 +773,7 @@ static void test_pub_state(void **state)
         msgpack_sbuffer_init(&buf);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
-        service_pack(service, &pk);
+        il_service_pack(service, &pk);
         ilp_msg_pack_pub_state(&buf, packed.data, packed.size, "failed", "running", errors[i]);
         msgpack_sbuffer_destroy(&packed);
         assert_int_equal(zframe_size(zmsg_last(zmsg)), buf.size);
@@ -790,11 +790,11 @@ static void test_pub_state(void **state)
         s_assert_str_field(&up.data, "expected_state", "running");
         s_assert_str_field(&up.data, "error", errors[i]);
         char err[300] = "";
-        service_t *back = service_decode(codec_map_get(&up.data, "service"), err, sizeof err);
+        il_service_t *back = il_service_decode(il_codec_map_get(&up.data, "service"), err, sizeof err);
         if (!back) fail_msg("state service: %s", err);
         s_assert_same_service(service, back);
-        service_destroy(&back);
-        service_destroy(&service);
+        il_service_destroy(&back);
+        il_service_destroy(&service);
         msgpack_unpacked_destroy(&up);
         zframe_destroy(&body);
         free(topic);
@@ -850,13 +850,13 @@ static const pub_case_t s_pub_refused[] = {
 static void test_pub_changes(void **state)
 {
     (void)state;
-    service_t *service = s_service(1);
+    il_service_t *service = s_service(1);
     msgpack_sbuffer packed, buf;
     msgpack_sbuffer_init(&packed);
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
-    service_pack(service, &pk);
+    il_service_pack(service, &pk);
     ilp_batch_t batch;
     ilp_batch_init(&batch);
     const char *states[] = {"ipam.ipalloc", "deployed"};
@@ -885,7 +885,7 @@ static void test_pub_changes(void **state)
     ilp_batch_destroy(&batch);
     msgpack_sbuffer_destroy(&buf);
     msgpack_sbuffer_destroy(&packed);
-    service_destroy(&service);
+    il_service_destroy(&service);
 }
 
 static void test_pub_refused(void **state)
@@ -967,7 +967,7 @@ static void test_wire(void **state)
             msgpack_sbuffer_init(&work);
             msgpack_packer pk;
             msgpack_packer_init(&pk, &svc, msgpack_sbuffer_write);
-            service_pack(msg->service, &pk);
+            il_service_pack(msg->service, &pk);
             ilp_msg_pack_work(&work, msg->id, msg->action, msg->attempt, svc.data, svc.size);
             assert_int_equal(work.size, buf.size);
             assert_memory_equal(work.data, buf.data, buf.size);
@@ -1049,12 +1049,12 @@ static void test_wire(void **state)
         msgpack_sbuffer_init(&body);
         msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 2);
-        codec_pack_key_str(&pk, "id", "w-1");
-        codec_pack_str(&pk, "service");
+        il_codec_pack_key_str(&pk, "id", "w-1");
+        il_codec_pack_str(&pk, "service");
         msgpack_pack_map(&pk, 3);
-        codec_pack_key_str(&pk, "name", "web");
-        codec_pack_key_str(&pk, "public_ip", "10.9.8.7");
-        codec_pack_key_str(&pk, "targets", "not an array");
+        il_codec_pack_key_str(&pk, "name", "web");
+        il_codec_pack_key_str(&pk, "public_ip", "10.9.8.7");
+        il_codec_pack_key_str(&pk, "targets", "not an array");
         ilp_frame_t f[3] = {{"ILP1", 4}, {"RESULT", 6}, {body.data, body.size}};
         assert_null(ilp_msg_decode_frames(f, 3, &zone, 0, err, sizeof err));
         assert_string_equal(err, "RESULT: service.targets: expected an array");
@@ -1068,11 +1068,11 @@ static void test_wire(void **state)
         /* The name and the address are still checked. */
         msgpack_sbuffer_clear(&body);
         msgpack_pack_map(&pk, 2);
-        codec_pack_key_str(&pk, "id", "w-1");
-        codec_pack_str(&pk, "service");
+        il_codec_pack_key_str(&pk, "id", "w-1");
+        il_codec_pack_str(&pk, "service");
         msgpack_pack_map(&pk, 2);
-        codec_pack_key_str(&pk, "name", "web");
-        codec_pack_key_str(&pk, "public_ip", "10.9.8");
+        il_codec_pack_key_str(&pk, "name", "web");
+        il_codec_pack_key_str(&pk, "public_ip", "10.9.8");
         f[2] = (ilp_frame_t){body.data, body.size};
         assert_null(ilp_msg_decode_frames(f, 3, &zone, ILP_DECODE_LEAN, err, sizeof err));
         assert_string_equal(err, "RESULT: service.public_ip: '10.9.8' is not an IP address");
@@ -1174,8 +1174,8 @@ static void test_decode_batch(void **state)
     msgpack_pack_array(&pk, ILP_MAX_BATCH + 1);
     for (int i = 0; i <= ILP_MAX_BATCH; i++) {
         msgpack_pack_map(&pk, 2);
-        codec_pack_key_str(&pk, "id", "w");
-        codec_pack_key_str(&pk, "error", "e");
+        il_codec_pack_key_str(&pk, "id", "w");
+        il_codec_pack_key_str(&pk, "error", "e");
     }
     ilp_frame_t frames[3] = {{"ILP1", 4}, {"RESULT", 6}, {sb.data, sb.size}};
     memset(&log, 0, sizeof log);
@@ -1204,8 +1204,8 @@ static void test_batch_builder(void **state)
             msgpack_sbuffer_clear(&sb);
             snprintf(item, sizeof item, "w%d", i);
             msgpack_pack_map(&pk, 2);
-            codec_pack_key_str(&pk, "id", item);
-            codec_pack_key_str(&pk, "error", "e");
+            il_codec_pack_key_str(&pk, "id", item);
+            il_codec_pack_key_str(&pk, "error", "e");
             assert_true(ilp_batch_fits(&batch, sb.size));
             assert_int_equal(ilp_batch_add(&batch, sb.data, sb.size), 0);
             const void *body = ilp_batch_body(&batch, &size);
@@ -1324,7 +1324,7 @@ static void test_decode_batch_mutated(void **state)
 {
     (void)state;
     /* Seeds: a WORK batch, a RESULT batch, an EVENT batch, one map. */
-    service_t *service = s_service(1);
+    il_service_t *service = s_service(1);
     msgpack_sbuffer seeds[4];
     const char *cmds[4] = {"WORK", "RESULT", "EVENT", "RESULT"};
     for (int k = 0; k < 4; k++) {
@@ -1400,7 +1400,7 @@ static void test_decode_batch_mutated(void **state)
     msgpack_zone_destroy(&zone);
     for (int k = 0; k < 4; k++)
         msgpack_sbuffer_destroy(&seeds[k]);
-    service_destroy(&service);
+    il_service_destroy(&service);
 }
 
 int main(void)

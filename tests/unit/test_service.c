@@ -133,8 +133,8 @@ static void s_doc_from_buffer(doc_t *doc, msgpack_sbuffer *sb)
     msgpack_sbuffer_destroy(sb);
     msgpack_unpacked_init(&doc->up);
     char err[256] = "";
-    if (codec_unpack(doc->frame, doc->size, &doc->up, err, sizeof err))
-        fail_msg("codec_unpack: %s", err);
+    if (il_codec_unpack(doc->frame, doc->size, &doc->up, err, sizeof err))
+        fail_msg("il_codec_unpack: %s", err);
 }
 
 static void s_doc_spec(doc_t *doc, const char *spec)
@@ -148,13 +148,13 @@ static void s_doc_spec(doc_t *doc, const char *spec)
     s_doc_from_buffer(doc, &sb);
 }
 
-static void s_doc_service(doc_t *doc, const service_t *service)
+static void s_doc_service(doc_t *doc, const il_service_t *service)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    service_pack(service, &pk);
+    il_service_pack(service, &pk);
     s_doc_from_buffer(doc, &sb);
 }
 
@@ -166,12 +166,12 @@ static void s_doc_close(doc_t *doc)
 }
 
 /* Decodes a spec that must be accepted. */
-static service_t *s_decode_spec(const char *spec)
+static il_service_t *s_decode_spec(const char *spec)
 {
     doc_t doc;
     s_doc_spec(&doc, spec);
     char err[256] = "";
-    service_t *service = service_decode(&doc.up.data, err, sizeof err);
+    il_service_t *service = il_service_decode(&doc.up.data, err, sizeof err);
     s_doc_close(&doc);
     if (!service) fail_msg("refused: %s\n  %s", err, spec);
     return service;
@@ -189,7 +189,7 @@ static void s_assert_same_string(const char *a, const char *b, const char *field
 }
 
 /* Every field equal; no pointer shared. */
-static void s_assert_same_service(const service_t *a, const service_t *b)
+static void s_assert_same_service(const il_service_t *a, const il_service_t *b)
 {
     assert_ptr_not_equal(a, b);
     s_assert_same_string(a->name, b->name, "name");
@@ -209,11 +209,11 @@ static void s_assert_same_service(const service_t *a, const service_t *b)
         s_assert_same_string(a->dns_aliases[i], b->dns_aliases[i], "dns_aliases[]");
         assert_ptr_not_equal(a->dns_aliases[i], b->dns_aliases[i]);
     }
-    assert_true(service_same_definition(a, b));
-    assert_true(service_same_definition(b, a));
+    assert_true(il_service_same_definition(a, b));
+    assert_true(il_service_same_definition(b, a));
 }
 
-static void s_assert_target(const service_t *s, size_t i, const char *host, uint16_t port,
+static void s_assert_target(const il_service_t *s, size_t i, const char *host, uint16_t port,
                             uint32_t weight)
 {
     if (i >= s->target_count) fail_msg("no target %zu (count %zu)", i, s->target_count);
@@ -224,9 +224,9 @@ static void s_assert_target(const service_t *s, size_t i, const char *host, uint
 }
 
 /* A service with every field set, targets and aliases added in the order given. */
-static service_t *s_full(bool reverse)
+static il_service_t *s_full(bool reverse)
 {
-    service_t *s = service_new("web.example");
+    il_service_t *s = il_service_new("web.example");
     assert_non_null(s);
     static const struct {
         const char *host;
@@ -235,21 +235,21 @@ static service_t *s_full(bool reverse)
     } targets[] = {{"10.0.0.2", 8080, 1},
                    {"10.0.0.1", 443, 5},
                    {"10.0.0.1", 80, 2},
-                   {"backend.local", 65535, SERVICE_MAX_WEIGHT},
+                   {"backend.local", 65535, IL_SERVICE_MAX_WEIGHT},
                    {"::1", 1, 3}};
     static const char *aliases[] = {"www.example", "example", "api.example"};
     for (size_t k = 0; k < COUNT(targets); k++) {
         size_t i = reverse ? COUNT(targets) - 1 - k : k;
-        assert_int_equal(service_add_target(s, targets[i].host, targets[i].port, targets[i].weight),
+        assert_int_equal(il_service_add_target(s, targets[i].host, targets[i].port, targets[i].weight),
                          0);
     }
     for (size_t k = 0; k < COUNT(aliases); k++) {
         size_t i = reverse ? COUNT(aliases) - 1 - k : k;
-        assert_int_equal(service_add_alias(s, aliases[i]), 0);
+        assert_int_equal(il_service_add_alias(s, aliases[i]), 0);
     }
     s->tls = true;
-    assert_int_equal(service_set_string(&s->provider, "provider.docker"), 0);
-    assert_int_equal(service_set_string(&s->public_ip, "192.0.2.10"), 0);
+    assert_int_equal(il_service_set_string(&s->provider, "provider.docker"), 0);
+    assert_int_equal(il_service_set_string(&s->public_ip, "192.0.2.10"), 0);
     return s;
 }
 
@@ -258,7 +258,7 @@ static service_t *s_full(bool reverse)
 static void test_new_destroy(void **state)
 {
     (void)state;
-    service_t *s = service_new("web");
+    il_service_t *s = il_service_new("web");
     assert_non_null(s);
     assert_string_equal(s->name, "web");
     assert_null(s->provider);
@@ -268,35 +268,35 @@ static void test_new_destroy(void **state)
     assert_null(s->public_ip);
     assert_null(s->dns_aliases);
     assert_int_equal(s->alias_count, 0);
-    service_destroy(&s);
+    il_service_destroy(&s);
     assert_null(s);
-    service_destroy(&s); /* harmless twice */
-    service_destroy(NULL);
+    il_service_destroy(&s); /* harmless twice */
+    il_service_destroy(NULL);
 
-    assert_null(service_new(""));
-    assert_null(service_new(NULL));
+    assert_null(il_service_new(""));
+    assert_null(il_service_new(NULL));
 
     /* The name is copied. */
     char name[] = "copied";
-    s = service_new(name);
+    s = il_service_new(name);
     assert_non_null(s);
     name[0] = 'X';
     assert_string_equal(s->name, "copied");
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
 static void test_add_target(void **state)
 {
     (void)state;
-    service_t *s = service_new("web");
+    il_service_t *s = il_service_new("web");
     assert_non_null(s);
     /* Sorted by host (bytes), then port as a number. */
-    assert_int_equal(service_add_target(s, "b", 80, 1), 0);
-    assert_int_equal(service_add_target(s, "a", 8080, 1), 0);
-    assert_int_equal(service_add_target(s, "a", 443, 2), 0);
-    assert_int_equal(service_add_target(s, "c", 1, 3), 0);
-    assert_int_equal(service_add_target(s, "a", 80, 4), 0);
-    assert_int_equal(service_add_target(s, "B", 80, 5), 0);
+    assert_int_equal(il_service_add_target(s, "b", 80, 1), 0);
+    assert_int_equal(il_service_add_target(s, "a", 8080, 1), 0);
+    assert_int_equal(il_service_add_target(s, "a", 443, 2), 0);
+    assert_int_equal(il_service_add_target(s, "c", 1, 3), 0);
+    assert_int_equal(il_service_add_target(s, "a", 80, 4), 0);
+    assert_int_equal(il_service_add_target(s, "B", 80, 5), 0);
     assert_int_equal(s->target_count, 6);
     s_assert_target(s, 0, "B", 80, 5);
     s_assert_target(s, 1, "a", 80, 4);
@@ -306,124 +306,124 @@ static void test_add_target(void **state)
     s_assert_target(s, 5, "c", 1, 3);
 
     /* The same host:port adds its weight; the sum stops at the maximum. */
-    assert_int_equal(service_add_target(s, "a", 443, 10), 0);
+    assert_int_equal(il_service_add_target(s, "a", 443, 10), 0);
     assert_int_equal(s->target_count, 6);
     s_assert_target(s, 2, "a", 443, 12);
-    assert_int_equal(service_add_target(s, "a", 443, SERVICE_MAX_WEIGHT), 0);
-    s_assert_target(s, 2, "a", 443, SERVICE_MAX_WEIGHT);
+    assert_int_equal(il_service_add_target(s, "a", 443, IL_SERVICE_MAX_WEIGHT), 0);
+    s_assert_target(s, 2, "a", 443, IL_SERVICE_MAX_WEIGHT);
     /* Same host, other port, is another target. */
-    assert_int_equal(service_add_target(s, "a", 444, 1), 0);
+    assert_int_equal(il_service_add_target(s, "a", 444, 1), 0);
     assert_int_equal(s->target_count, 7);
     s_assert_target(s, 3, "a", 444, 1);
 
     /* The host is copied. */
     char host[] = "zz";
-    assert_int_equal(service_add_target(s, host, 9, 1), 0);
+    assert_int_equal(il_service_add_target(s, host, 9, 1), 0);
     host[0] = 'A';
     s_assert_target(s, 7, "zz", 9, 1);
 
     /* Refusals leave the service as it was. */
-    char long_host[SERVICE_MAX_HOST + 2];
+    char long_host[IL_SERVICE_MAX_HOST + 2];
     memset(long_host, 'h', sizeof long_host - 1);
     long_host[sizeof long_host - 1] = 0;
     size_t before = s->target_count;
-    assert_int_equal(service_add_target(s, "a", 0, 1), -1);
-    assert_int_equal(service_add_target(s, "", 80, 1), -1);
-    assert_int_equal(service_add_target(s, NULL, 80, 1), -1);
-    assert_int_equal(service_add_target(s, "a", 80, 0), -1);
-    assert_int_equal(service_add_target(s, long_host, 80, 1), -1);
+    assert_int_equal(il_service_add_target(s, "a", 0, 1), -1);
+    assert_int_equal(il_service_add_target(s, "", 80, 1), -1);
+    assert_int_equal(il_service_add_target(s, NULL, 80, 1), -1);
+    assert_int_equal(il_service_add_target(s, "a", 80, 0), -1);
+    assert_int_equal(il_service_add_target(s, long_host, 80, 1), -1);
     assert_int_equal(s->target_count, before);
     s_assert_target(s, 1, "a", 80, 4);
-    long_host[SERVICE_MAX_HOST] = 0; /* exactly the maximum */
-    assert_int_equal(service_add_target(s, long_host, 80, 1), 0);
+    long_host[IL_SERVICE_MAX_HOST] = 0; /* exactly the maximum */
+    assert_int_equal(il_service_add_target(s, long_host, 80, 1), 0);
     assert_int_equal(s->target_count, before + 1);
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
 static void test_target_limit(void **state)
 {
     (void)state;
-    service_t *s = service_new("many");
+    il_service_t *s = il_service_new("many");
     assert_non_null(s);
     /* Added from the highest port down: each goes in front. */
-    for (int port = SERVICE_MAX_TARGETS; port >= 1; port--)
-        assert_int_equal(service_add_target(s, "h", (uint16_t)port, 1), 0);
-    assert_int_equal(s->target_count, SERVICE_MAX_TARGETS);
+    for (int port = IL_SERVICE_MAX_TARGETS; port >= 1; port--)
+        assert_int_equal(il_service_add_target(s, "h", (uint16_t)port, 1), 0);
+    assert_int_equal(s->target_count, IL_SERVICE_MAX_TARGETS);
     for (size_t i = 0; i < s->target_count; i++)
         assert_int_equal(s->targets[i].port, i + 1);
-    assert_int_equal(service_add_target(s, "h", SERVICE_MAX_TARGETS + 1, 1), -1);
-    assert_int_equal(service_add_target(s, "a", 1, 1), -1);
-    assert_int_equal(s->target_count, SERVICE_MAX_TARGETS);
+    assert_int_equal(il_service_add_target(s, "h", IL_SERVICE_MAX_TARGETS + 1, 1), -1);
+    assert_int_equal(il_service_add_target(s, "a", 1, 1), -1);
+    assert_int_equal(s->target_count, IL_SERVICE_MAX_TARGETS);
     /* At the limit, an existing target still takes more weight. */
-    assert_int_equal(service_add_target(s, "h", 7, 2), 0);
+    assert_int_equal(il_service_add_target(s, "h", 7, 2), 0);
     s_assert_target(s, 6, "h", 7, 3);
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
 static void test_add_alias(void **state)
 {
     (void)state;
-    service_t *s = service_new("web");
+    il_service_t *s = il_service_new("web");
     assert_non_null(s);
     const char *in[] = {"www.example", "example",     "b.example", "example",
                         "a.example",   "www.example", "A.example"};
     for (size_t i = 0; i < COUNT(in); i++)
-        assert_int_equal(service_add_alias(s, in[i]), 0);
+        assert_int_equal(il_service_add_alias(s, in[i]), 0);
     const char *expect[] = {"A.example", "a.example", "b.example", "example", "www.example"};
     assert_int_equal(s->alias_count, COUNT(expect));
     for (size_t i = 0; i < COUNT(expect); i++)
         assert_string_equal(s->dns_aliases[i], expect[i]);
 
-    char long_alias[SERVICE_MAX_ALIAS + 2];
+    char long_alias[IL_SERVICE_MAX_ALIAS + 2];
     memset(long_alias, 'a', sizeof long_alias - 1);
     long_alias[sizeof long_alias - 1] = 0;
-    assert_int_equal(service_add_alias(s, ""), -1);
-    assert_int_equal(service_add_alias(s, NULL), -1);
-    assert_int_equal(service_add_alias(s, long_alias), -1);
+    assert_int_equal(il_service_add_alias(s, ""), -1);
+    assert_int_equal(il_service_add_alias(s, NULL), -1);
+    assert_int_equal(il_service_add_alias(s, long_alias), -1);
     assert_int_equal(s->alias_count, COUNT(expect));
-    long_alias[SERVICE_MAX_ALIAS] = 0;
-    assert_int_equal(service_add_alias(s, long_alias), 0);
+    long_alias[IL_SERVICE_MAX_ALIAS] = 0;
+    assert_int_equal(il_service_add_alias(s, long_alias), 0);
     assert_int_equal(s->alias_count, COUNT(expect) + 1);
-    service_destroy(&s);
+    il_service_destroy(&s);
 
-    /* At most SERVICE_MAX_ALIASES; a duplicate is still fine at the limit. */
-    s = service_new("many");
+    /* At most IL_SERVICE_MAX_ALIASES; a duplicate is still fine at the limit. */
+    s = il_service_new("many");
     assert_non_null(s);
-    for (int i = 0; i < SERVICE_MAX_ALIASES; i++) {
+    for (int i = 0; i < IL_SERVICE_MAX_ALIASES; i++) {
         char name[32];
-        snprintf(name, sizeof name, "n%03d.example", SERVICE_MAX_ALIASES - i);
-        assert_int_equal(service_add_alias(s, name), 0);
+        snprintf(name, sizeof name, "n%03d.example", IL_SERVICE_MAX_ALIASES - i);
+        assert_int_equal(il_service_add_alias(s, name), 0);
     }
-    assert_int_equal(s->alias_count, SERVICE_MAX_ALIASES);
+    assert_int_equal(s->alias_count, IL_SERVICE_MAX_ALIASES);
     assert_string_equal(s->dns_aliases[0], "n001.example");
-    assert_string_equal(s->dns_aliases[SERVICE_MAX_ALIASES - 1], "n256.example");
-    assert_int_equal(service_add_alias(s, "n000.example"), -1);
-    assert_int_equal(service_add_alias(s, "n100.example"), 0);
-    assert_int_equal(s->alias_count, SERVICE_MAX_ALIASES);
-    service_destroy(&s);
+    assert_string_equal(s->dns_aliases[IL_SERVICE_MAX_ALIASES - 1], "n256.example");
+    assert_int_equal(il_service_add_alias(s, "n000.example"), -1);
+    assert_int_equal(il_service_add_alias(s, "n100.example"), 0);
+    assert_int_equal(s->alias_count, IL_SERVICE_MAX_ALIASES);
+    il_service_destroy(&s);
 }
 
 static void test_set_string(void **state)
 {
     (void)state;
     char *field = NULL;
-    assert_int_equal(service_set_string(&field, "one"), 0);
+    assert_int_equal(il_service_set_string(&field, "one"), 0);
     assert_string_equal(field, "one");
     char text[] = "two";
-    assert_int_equal(service_set_string(&field, text), 0);
+    assert_int_equal(il_service_set_string(&field, text), 0);
     text[0] = 'X';
     assert_string_equal(field, "two");
-    assert_int_equal(service_set_string(&field, NULL), 0);
+    assert_int_equal(il_service_set_string(&field, NULL), 0);
     assert_null(field);
-    assert_int_equal(service_set_string(&field, NULL), 0);
+    assert_int_equal(il_service_set_string(&field, NULL), 0);
     assert_null(field);
 }
 
 static void test_dup(void **state)
 {
     (void)state;
-    service_t *a = s_full(false);
-    service_t *b = service_dup(a);
+    il_service_t *a = s_full(false);
+    il_service_t *b = il_service_dup(a);
     assert_non_null(b);
     s_assert_same_service(a, b);
     assert_ptr_not_equal(a->provider, b->provider);
@@ -433,32 +433,32 @@ static void test_dup(void **state)
     b->targets[0].host[0] = 'X';
     b->dns_aliases[0][0] = 'X';
     b->name[0] = 'X';
-    assert_int_equal(service_add_target(b, "new", 1, 1), 0);
+    assert_int_equal(il_service_add_target(b, "new", 1, 1), 0);
     assert_string_equal(a->targets[0].host, "10.0.0.1");
     assert_string_equal(a->dns_aliases[0], "api.example");
     assert_string_equal(a->name, "web.example");
     assert_int_equal(a->target_count, 5);
-    service_destroy(&b);
+    il_service_destroy(&b);
 
     /* A bare service. */
-    service_t *bare = service_new("bare");
-    b = service_dup(bare);
+    il_service_t *bare = il_service_new("bare");
+    b = il_service_dup(bare);
     assert_non_null(b);
     s_assert_same_service(bare, b);
     assert_null(b->provider);
     assert_null(b->public_ip);
     assert_null(b->targets);
-    service_destroy(&b);
-    service_destroy(&bare);
-    service_destroy(&a);
-    assert_null(service_dup(NULL));
+    il_service_destroy(&b);
+    il_service_destroy(&bare);
+    il_service_destroy(&a);
+    assert_null(il_service_dup(NULL));
 }
 
 static void test_normalize(void **state)
 {
     (void)state;
     /* The struct is plain data: fill it out of order, then normalize. */
-    service_t *s = service_new("raw");
+    il_service_t *s = il_service_new("raw");
     assert_non_null(s);
     const char *hosts[] = {"b", "a", "a", "c"};
     const uint16_t ports[] = {1, 9000, 22, 5};
@@ -476,7 +476,7 @@ static void test_normalize(void **state)
     for (size_t i = 0; i < 3; i++)
         s->dns_aliases[i] = strdup(aliases[i]);
     s->alias_count = 3;
-    service_normalize(s);
+    il_service_normalize(s);
     s_assert_target(s, 0, "a", 22, 3);
     s_assert_target(s, 1, "a", 9000, 2);
     s_assert_target(s, 2, "b", 1, 1);
@@ -485,88 +485,88 @@ static void test_normalize(void **state)
     assert_string_equal(s->dns_aliases[1], "m");
     assert_string_equal(s->dns_aliases[2], "z");
     /* Adders keep working on the normalized arrays. */
-    assert_int_equal(service_add_target(s, "a", 100, 1), 0);
+    assert_int_equal(il_service_add_target(s, "a", 100, 1), 0);
     s_assert_target(s, 1, "a", 100, 1);
-    assert_int_equal(service_add_alias(s, "b"), 0);
+    assert_int_equal(il_service_add_alias(s, "b"), 0);
     assert_string_equal(s->dns_aliases[1], "b");
-    service_destroy(&s);
+    il_service_destroy(&s);
 
     /* Nothing to sort. */
-    s = service_new("empty");
-    service_normalize(s);
+    s = il_service_new("empty");
+    il_service_normalize(s);
     assert_int_equal(s->target_count, 0);
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
-/* service_same_definition --------------------------------------------------- */
+/* il_service_same_definition --------------------------------------------------- */
 
 typedef struct {
     const char *what;
     bool same;
-    void (*change)(service_t *s);
+    void (*change)(il_service_t *s);
 } same_case_t;
 
-static void s_none(service_t *s)
+static void s_none(il_service_t *s)
 {
     (void)s;
 }
-static void s_tls(service_t *s)
+static void s_tls(il_service_t *s)
 {
     s->tls = !s->tls;
 }
-static void s_extra_target(service_t *s)
+static void s_extra_target(il_service_t *s)
 {
-    assert_int_equal(service_add_target(s, "10.0.0.3", 80, 1), 0);
+    assert_int_equal(il_service_add_target(s, "10.0.0.3", 80, 1), 0);
 }
-static void s_more_weight(service_t *s)
+static void s_more_weight(il_service_t *s)
 {
-    assert_int_equal(service_add_target(s, "10.0.0.1", 80, 1), 0);
+    assert_int_equal(il_service_add_target(s, "10.0.0.1", 80, 1), 0);
 }
-static void s_other_port(service_t *s)
+static void s_other_port(il_service_t *s)
 {
     s->targets[0].port++;
 }
-static void s_other_host(service_t *s)
+static void s_other_host(il_service_t *s)
 {
     s->targets[s->target_count - 1].host[0] = 'X';
 }
-static void s_extra_alias(service_t *s)
+static void s_extra_alias(il_service_t *s)
 {
-    assert_int_equal(service_add_alias(s, "more.example"), 0);
+    assert_int_equal(il_service_add_alias(s, "more.example"), 0);
 }
-static void s_other_alias(service_t *s)
+static void s_other_alias(il_service_t *s)
 {
     s->dns_aliases[1][0] = 'X';
 }
-static void s_no_aliases(service_t *s)
+static void s_no_aliases(il_service_t *s)
 {
     for (size_t i = 0; i < s->alias_count; i++)
         free(s->dns_aliases[i]);
     s->alias_count = 0;
 }
-static void s_no_targets(service_t *s)
+static void s_no_targets(il_service_t *s)
 {
     for (size_t i = 0; i < s->target_count; i++)
         free(s->targets[i].host);
     s->target_count = 0;
 }
-static void s_other_ip(service_t *s)
+static void s_other_ip(il_service_t *s)
 {
-    assert_int_equal(service_set_string(&s->public_ip, "2001:db8::1"), 0);
+    assert_int_equal(il_service_set_string(&s->public_ip, "2001:db8::1"), 0);
 }
-static void s_no_ip(service_t *s)
+static void s_no_ip(il_service_t *s)
 {
-    assert_int_equal(service_set_string(&s->public_ip, NULL), 0);
+    assert_int_equal(il_service_set_string(&s->public_ip, NULL), 0);
 }
-static void s_other_provider(service_t *s)
+static void s_other_provider(il_service_t *s)
 {
-    assert_int_equal(service_set_string(&s->provider, "provider.file"), 0);
+    assert_int_equal(il_service_set_string(&s->provider, "provider.file"), 0);
 }
-static void s_no_provider(service_t *s)
+static void s_no_provider(il_service_t *s)
 {
-    assert_int_equal(service_set_string(&s->provider, NULL), 0);
+    assert_int_equal(il_service_set_string(&s->provider, NULL), 0);
 }
-static void s_ip_and_provider(service_t *s)
+static void s_ip_and_provider(il_service_t *s)
 {
     s_other_ip(s);
     s_no_provider(s);
@@ -593,31 +593,31 @@ static const same_case_t s_same_cases[] = {
 static void test_same_definition(void **state)
 {
     (void)state;
-    service_t *base = s_full(false);
+    il_service_t *base = s_full(false);
     /* Listed in the other order: the same definition. */
-    service_t *reversed = s_full(true);
+    il_service_t *reversed = s_full(true);
     s_assert_same_service(base, reversed);
-    service_destroy(&reversed);
-    assert_true(service_same_definition(base, base));
+    il_service_destroy(&reversed);
+    assert_true(il_service_same_definition(base, base));
 
     for (size_t i = 0; i < COUNT(s_same_cases); i++) {
-        service_t *other = s_full(i % 2 == 1);
+        il_service_t *other = s_full(i % 2 == 1);
         s_same_cases[i].change(other);
-        bool ab = service_same_definition(base, other), ba = service_same_definition(other, base);
+        bool ab = il_service_same_definition(base, other), ba = il_service_same_definition(other, base);
         if (ab != s_same_cases[i].same || ba != s_same_cases[i].same)
             fail_msg("%s: same_definition %d/%d, expected %d", s_same_cases[i].what, ab, ba,
                      s_same_cases[i].same);
-        service_destroy(&other);
+        il_service_destroy(&other);
     }
-    service_destroy(&base);
+    il_service_destroy(&base);
 
     /* Two bare services. */
-    service_t *x = service_new("x"), *y = service_new("y");
-    assert_true(service_same_definition(x, y));
+    il_service_t *x = il_service_new("x"), *y = il_service_new("y");
+    assert_true(il_service_same_definition(x, y));
     y->tls = true;
-    assert_false(service_same_definition(x, y));
-    service_destroy(&x);
-    service_destroy(&y);
+    assert_false(il_service_same_definition(x, y));
+    il_service_destroy(&x);
+    il_service_destroy(&y);
 }
 
 /* Encoding and decoding ------------------------------------------------------ */
@@ -625,7 +625,7 @@ static void test_same_definition(void **state)
 static void test_pack_layout(void **state)
 {
     (void)state;
-    service_t *s = service_new("bare");
+    il_service_t *s = il_service_new("bare");
     doc_t doc;
     s_doc_service(&doc, s);
     const msgpack_object *m = &doc.up.data;
@@ -633,44 +633,44 @@ static void test_pack_layout(void **state)
     assert_int_equal(m->via.map.size, 6);
     const char *nil_keys[] = {"provider", "public_ip"};
     for (size_t i = 0; i < COUNT(nil_keys); i++) {
-        const msgpack_object *v = codec_map_get(m, nil_keys[i]);
+        const msgpack_object *v = il_codec_map_get(m, nil_keys[i]);
         assert_non_null(v);
         assert_int_equal(v->type, MSGPACK_OBJECT_NIL);
     }
     const char *array_keys[] = {"targets", "dns_aliases"};
     for (size_t i = 0; i < COUNT(array_keys); i++) {
-        const msgpack_object *v = codec_map_get(m, array_keys[i]);
+        const msgpack_object *v = il_codec_map_get(m, array_keys[i]);
         assert_non_null(v);
         assert_int_equal(v->type, MSGPACK_OBJECT_ARRAY);
         assert_int_equal(v->via.array.size, 0);
     }
-    const msgpack_object *tls = codec_map_get(m, "tls");
+    const msgpack_object *tls = il_codec_map_get(m, "tls");
     assert_non_null(tls);
     assert_true(tls->type == MSGPACK_OBJECT_BOOLEAN && !tls->via.boolean);
     s_doc_close(&doc);
-    service_destroy(&s);
+    il_service_destroy(&s);
 
     s = s_full(false);
     s_doc_service(&doc, s);
-    const msgpack_object *targets = codec_map_get(&doc.up.data, "targets");
+    const msgpack_object *targets = il_codec_map_get(&doc.up.data, "targets");
     assert_non_null(targets);
     assert_int_equal(targets->via.array.size, 5);
     const msgpack_object *t0 = &targets->via.array.ptr[0];
     assert_int_equal(t0->type, MSGPACK_OBJECT_MAP);
     assert_int_equal(t0->via.map.size, 3);
-    const msgpack_object *port = codec_map_get(t0, "port");
+    const msgpack_object *port = il_codec_map_get(t0, "port");
     assert_non_null(port);
     assert_int_equal(port->via.u64, 80);
     s_doc_close(&doc);
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
-static service_t *s_round_trip(const service_t *s)
+static il_service_t *s_round_trip(const il_service_t *s)
 {
     doc_t doc;
     s_doc_service(&doc, s);
     char err[256] = "";
-    service_t *back = service_decode(&doc.up.data, err, sizeof err);
+    il_service_t *back = il_service_decode(&doc.up.data, err, sizeof err);
     if (!back) fail_msg("decode of a packed service refused: %s", err);
     s_doc_close(&doc);
     return back;
@@ -679,28 +679,28 @@ static service_t *s_round_trip(const service_t *s)
 static void test_round_trip(void **state)
 {
     (void)state;
-    service_t *cases[6];
+    il_service_t *cases[6];
     cases[0] = s_full(false);
-    cases[1] = service_new("bare");
-    cases[2] = service_new("v6 and UTF-8 caf\xc3\xa9");
-    assert_int_equal(service_set_string(&cases[2]->public_ip, "2001:db8::42"), 0);
-    assert_int_equal(service_add_target(cases[2], "fe80::1", 8443, 7), 0);
-    cases[3] = service_new("tls only");
+    cases[1] = il_service_new("bare");
+    cases[2] = il_service_new("v6 and UTF-8 caf\xc3\xa9");
+    assert_int_equal(il_service_set_string(&cases[2]->public_ip, "2001:db8::42"), 0);
+    assert_int_equal(il_service_add_target(cases[2], "fe80::1", 8443, 7), 0);
+    cases[3] = il_service_new("tls only");
     cases[3]->tls = true;
-    cases[4] = service_new("many");
-    for (int i = 0; i < SERVICE_MAX_TARGETS; i++) {
+    cases[4] = il_service_new("many");
+    for (int i = 0; i < IL_SERVICE_MAX_TARGETS; i++) {
         char host[32];
         snprintf(host, sizeof host, "10.%d.%d.1", i / 256, i % 256);
-        assert_int_equal(service_add_target(cases[4], host, (uint16_t)(1000 + i), 1 + i), 0);
+        assert_int_equal(il_service_add_target(cases[4], host, (uint16_t)(1000 + i), 1 + i), 0);
     }
-    for (int i = 0; i < SERVICE_MAX_ALIASES; i++) {
+    for (int i = 0; i < IL_SERVICE_MAX_ALIASES; i++) {
         char alias[32];
         snprintf(alias, sizeof alias, "alias%d.example", i);
-        assert_int_equal(service_add_alias(cases[4], alias), 0);
+        assert_int_equal(il_service_add_alias(cases[4], alias), 0);
     }
     /* Longest strings the decoder takes. */
-    char name[SERVICE_MAX_NAME + 1], host[SERVICE_MAX_HOST + 1], alias[SERVICE_MAX_ALIAS + 1],
-        provider[SERVICE_MAX_PROVIDER + 1];
+    char name[IL_SERVICE_MAX_NAME + 1], host[IL_SERVICE_MAX_HOST + 1], alias[IL_SERVICE_MAX_ALIAS + 1],
+        provider[IL_SERVICE_MAX_PROVIDER + 1];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
     memset(host, 'h', sizeof host - 1);
@@ -709,25 +709,25 @@ static void test_round_trip(void **state)
     alias[sizeof alias - 1] = 0;
     memset(provider, 'p', sizeof provider - 1);
     provider[sizeof provider - 1] = 0;
-    cases[5] = service_new(name);
-    assert_int_equal(service_add_target(cases[5], host, 65535, SERVICE_MAX_WEIGHT), 0);
-    assert_int_equal(service_add_alias(cases[5], alias), 0);
-    assert_int_equal(service_set_string(&cases[5]->provider, provider), 0);
+    cases[5] = il_service_new(name);
+    assert_int_equal(il_service_add_target(cases[5], host, 65535, IL_SERVICE_MAX_WEIGHT), 0);
+    assert_int_equal(il_service_add_alias(cases[5], alias), 0);
+    assert_int_equal(il_service_set_string(&cases[5]->provider, provider), 0);
     assert_int_equal(
-        service_set_string(&cases[5]->public_ip, "0000:0000:0000:0000:0000:ffff:192.168.100.228"),
+        il_service_set_string(&cases[5]->public_ip, "0000:0000:0000:0000:0000:ffff:192.168.100.228"),
         0);
-    assert_int_equal(strlen(cases[5]->public_ip), SERVICE_MAX_IP);
+    assert_int_equal(strlen(cases[5]->public_ip), IL_SERVICE_MAX_IP);
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         assert_non_null(cases[i]);
-        service_t *back = s_round_trip(cases[i]);
+        il_service_t *back = s_round_trip(cases[i]);
         s_assert_same_service(cases[i], back);
         /* And again: the encoding is stable. */
-        service_t *again = s_round_trip(back);
+        il_service_t *again = s_round_trip(back);
         s_assert_same_service(back, again);
-        service_destroy(&again);
-        service_destroy(&back);
-        service_destroy(&cases[i]);
+        il_service_destroy(&again);
+        il_service_destroy(&back);
+        il_service_destroy(&cases[i]);
     }
 }
 
@@ -745,29 +745,29 @@ static void test_decode_defaults(void **state)
         "nil: true, 'TLS': true, 'Name': 'other', 'extra': -1.5}",
     };
     for (size_t i = 0; i < COUNT(specs); i++) {
-        service_t *s = s_decode_spec(specs[i]);
+        il_service_t *s = s_decode_spec(specs[i]);
         assert_string_equal(s->name, "web");
         assert_null(s->provider);
         assert_int_equal(s->target_count, 0);
         assert_false(s->tls);
         assert_null(s->public_ip);
         assert_int_equal(s->alias_count, 0);
-        service_destroy(&s);
+        il_service_destroy(&s);
     }
 
     /* Weight is optional (1), or nil. */
-    service_t *s = s_decode_spec("{'name': 'w', 'targets': [{'host': 'h', 'port': 1}, "
+    il_service_t *s = s_decode_spec("{'name': 'w', 'targets': [{'host': 'h', 'port': 1}, "
                                  "{'host': 'h', 'port': 2, 'weight': nil, 'x': 'ignored'}]}");
     assert_int_equal(s->target_count, 2);
     s_assert_target(s, 0, "h", 1, 1);
     s_assert_target(s, 1, "h", 2, 1);
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
 static void test_decode_normalizes(void **state)
 {
     (void)state;
-    service_t *s = s_decode_spec(
+    il_service_t *s = s_decode_spec(
         "{'name': 'web', 'tls': true, 'provider': 'provider.docker', 'public_ip': '10.1.2.3', "
         " 'targets': [{'host': 'b', 'port': 80, 'weight': 2}, {'host': 'a', 'port': 443}, "
         "             {'host': 'a', 'port': 80, 'weight': 600000},"
@@ -778,14 +778,14 @@ static void test_decode_normalizes(void **state)
     assert_string_equal(s->provider, "provider.docker");
     assert_string_equal(s->public_ip, "10.1.2.3");
     assert_int_equal(s->target_count, 3);
-    s_assert_target(s, 0, "a", 80, SERVICE_MAX_WEIGHT); /* 600000 twice, capped */
+    s_assert_target(s, 0, "a", 80, IL_SERVICE_MAX_WEIGHT); /* 600000 twice, capped */
     s_assert_target(s, 1, "a", 443, 1);
     s_assert_target(s, 2, "b", 80, 5);
     assert_int_equal(s->alias_count, 3);
     assert_string_equal(s->dns_aliases[0], "a.example");
     assert_string_equal(s->dns_aliases[1], "m.example");
     assert_string_equal(s->dns_aliases[2], "z.example");
-    service_destroy(&s);
+    il_service_destroy(&s);
 }
 
 typedef struct {
@@ -810,22 +810,22 @@ static void test_decode_public_ip(void **state)
     for (size_t i = 0; i < COUNT(cases); i++) {
         char spec[128];
         snprintf(spec, sizeof spec, "{'name': 'web', 'public_ip': %s}", cases[i].ip);
-        service_t *s = s_decode_spec(spec);
+        il_service_t *s = s_decode_spec(spec);
         if (cases[i].expect)
             assert_string_equal(s->public_ip, cases[i].expect);
         else
             assert_null(s->public_ip);
-        service_destroy(&s);
+        il_service_destroy(&s);
     }
     const char *valid[] = {"1.2.3.4", "::", "fe80::1", "2001:db8:0:0:0:0:0:1"};
     for (size_t i = 0; i < COUNT(valid); i++)
-        assert_true(service_ip_valid(valid[i]));
+        assert_true(il_service_ip_valid(valid[i]));
     const char *invalid[] = {"",           "1.2.3",    "1.2.3.4.5",         "256.1.1.1",
                              "1.2.3.4/24", "::g",      "1:2:3:4:5:6:7:8:9", "host.example",
                              " 1.2.3.4",   "1.2.3.4 ", "fe80::1%eth0"};
     for (size_t i = 0; i < COUNT(invalid); i++)
-        if (service_ip_valid(invalid[i])) fail_msg("'%s' taken as an IP", invalid[i]);
-    assert_false(service_ip_valid(NULL));
+        if (il_service_ip_valid(invalid[i])) fail_msg("'%s' taken as an IP", invalid[i]);
+    assert_false(il_service_ip_valid(NULL));
 }
 
 typedef struct {
@@ -924,9 +924,9 @@ static void test_decode_refused(void **state)
         doc_t doc;
         s_doc_spec(&doc, s_refused[i].spec);
         char err[256] = "";
-        service_t *s = service_decode(&doc.up.data, err, sizeof err);
+        il_service_t *s = il_service_decode(&doc.up.data, err, sizeof err);
         if (s) {
-            service_destroy(&s);
+            il_service_destroy(&s);
             fail_msg("accepted: %s", s_refused[i].spec);
         }
         if (!strstr(err, s_refused[i].expect))
@@ -935,11 +935,11 @@ static void test_decode_refused(void **state)
         s_doc_close(&doc);
     }
     char err[64] = "";
-    assert_null(service_decode(NULL, err, sizeof err));
+    assert_null(il_service_decode(NULL, err, sizeof err));
     assert_string_equal(err, "service: expected a map");
 }
 
-/* A RESULT's service as the core reads it: the cases service_decode refuses
+/* A RESULT's service as the core reads it: the cases il_service_decode refuses
  * for the name or the public_ip are refused with the same reason; those about
  * the fields a RESULT cannot change (provider, targets, tls, aliases) are
  * accepted, and the service has only its name and public_ip. */
@@ -951,7 +951,7 @@ static void test_decode_result(void **state)
         doc_t doc;
         s_doc_spec(&doc, s_refused[i].spec);
         char err[256] = "";
-        service_t *s = service_decode_result(&doc.up.data, err, sizeof err);
+        il_service_t *s = il_service_decode_result(&doc.up.data, err, sizeof err);
         bool head = !strcmp(s_refused[i].expect, "service: expected a map") ||
                     strstr(s_refused[i].expect, "service.name") ||
                     strstr(s_refused[i].expect, "service.public_ip");
@@ -969,7 +969,7 @@ static void test_decode_result(void **state)
             assert_null(s->provider);
             accepted++;
         }
-        service_destroy(&s);
+        il_service_destroy(&s);
         s_doc_close(&doc);
     }
     assert_true(refused >= 10);
@@ -977,19 +977,19 @@ static void test_decode_result(void **state)
     doc_t doc;
     s_doc_spec(&doc, "{'name': 'web', 'public_ip': '10.1.2.3', 'targets': 1}");
     char err[128] = "";
-    assert_null(service_decode(&doc.up.data, err, sizeof err)); /* the full decoder refuses it */
-    service_t *s = service_decode_result(&doc.up.data, err, sizeof err);
+    assert_null(il_service_decode(&doc.up.data, err, sizeof err)); /* the full decoder refuses it */
+    il_service_t *s = il_service_decode_result(&doc.up.data, err, sizeof err);
     assert_non_null(s);
     assert_string_equal(s->public_ip, "10.1.2.3");
-    service_destroy(&s);
+    il_service_destroy(&s);
     s_doc_close(&doc);
     s_doc_spec(&doc, "{'name': 'web', 'public_ip': ''}");
-    s = service_decode_result(&doc.up.data, err, sizeof err);
+    s = il_service_decode_result(&doc.up.data, err, sizeof err);
     assert_non_null(s);
     assert_null(s->public_ip);
-    service_destroy(&s);
+    il_service_destroy(&s);
     s_doc_close(&doc);
-    assert_null(service_decode_result(NULL, err, sizeof err));
+    assert_null(il_service_decode_result(NULL, err, sizeof err));
     assert_string_equal(err, "service: expected a map");
 }
 
@@ -1002,8 +1002,8 @@ static void s_doc_list(doc_t *doc, const char *key, int count,
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    codec_pack_key_str(&pk, "name", "web");
-    codec_pack_str(&pk, key);
+    il_codec_pack_key_str(&pk, "name", "web");
+    il_codec_pack_str(&pk, key);
     msgpack_pack_array(&pk, (size_t)count);
     for (int i = 0; i < count; i++)
         item(&pk, i);
@@ -1013,15 +1013,15 @@ static void s_doc_list(doc_t *doc, const char *key, int count,
 static void s_target_item(msgpack_packer *pk, int i)
 {
     msgpack_pack_map(pk, 2);
-    codec_pack_key_str(pk, "host", "h");
-    codec_pack_key_uint(pk, "port", (uint64_t)i + 1);
+    il_codec_pack_key_str(pk, "host", "h");
+    il_codec_pack_key_uint(pk, "port", (uint64_t)i + 1);
 }
 
 static void s_alias_item(msgpack_packer *pk, int i)
 {
     char name[32];
     snprintf(name, sizeof name, "a%d", i);
-    codec_pack_str(pk, name);
+    il_codec_pack_str(pk, name);
 }
 
 static void test_decode_limits(void **state)
@@ -1033,22 +1033,22 @@ static void test_decode_limits(void **state)
         void (*item)(msgpack_packer *pk, int i);
         const char *expect;
     } lists[] = {
-        {"targets", SERVICE_MAX_TARGETS, s_target_item, "service.targets: more than 1024 targets"},
-        {"dns_aliases", SERVICE_MAX_ALIASES, s_alias_item,
+        {"targets", IL_SERVICE_MAX_TARGETS, s_target_item, "service.targets: more than 1024 targets"},
+        {"dns_aliases", IL_SERVICE_MAX_ALIASES, s_alias_item,
          "service.dns_aliases: more than 256 names"},
     };
     for (size_t i = 0; i < COUNT(lists); i++) {
         doc_t doc;
         char err[256] = "";
         s_doc_list(&doc, lists[i].key, lists[i].max, lists[i].item);
-        service_t *s = service_decode(&doc.up.data, err, sizeof err);
+        il_service_t *s = il_service_decode(&doc.up.data, err, sizeof err);
         if (!s) fail_msg("%d %s refused: %s", lists[i].max, lists[i].key, err);
         assert_int_equal(i == 0 ? s->target_count : s->alias_count, lists[i].max);
-        service_destroy(&s);
+        il_service_destroy(&s);
         s_doc_close(&doc);
 
         s_doc_list(&doc, lists[i].key, lists[i].max + 1, lists[i].item);
-        assert_null(service_decode(&doc.up.data, err, sizeof err));
+        assert_null(il_service_decode(&doc.up.data, err, sizeof err));
         assert_string_equal(err, lists[i].expect);
         s_doc_close(&doc);
     }

@@ -122,20 +122,20 @@ static store_t *s_store(const char *path)
 }
 
 /* A service with a provider and as many targets and aliases as asked. */
-static service_t *s_service(const char *name, int targets, int aliases)
+static il_service_t *s_service(const char *name, int targets, int aliases)
 {
-    service_t *svc = service_new(name);
+    il_service_t *svc = il_service_new(name);
     assert_non_null(svc);
-    assert_int_equal(service_set_string(&svc->provider, "provider.docker"), 0);
+    assert_int_equal(il_service_set_string(&svc->provider, "provider.docker"), 0);
     for (int i = 0; i < targets; i++) {
         char host[32];
         snprintf(host, sizeof host, "10.0.%d.%d", i / 250, i % 250 + 1);
-        assert_int_equal(service_add_target(svc, host, (uint16_t)(8000 + i), (uint32_t)i + 1), 0);
+        assert_int_equal(il_service_add_target(svc, host, (uint16_t)(8000 + i), (uint32_t)i + 1), 0);
     }
     for (int i = 0; i < aliases; i++) {
         char alias[64];
         snprintf(alias, sizeof alias, "a%d.%s.example.org", i, name);
-        assert_int_equal(service_add_alias(svc, alias), 0);
+        assert_int_equal(il_service_add_alias(svc, alias), 0);
     }
     return svc;
 }
@@ -152,7 +152,7 @@ static entry_t *s_add(workflow_t *wf, entry_t *entry)
 /* The four shapes of entry, varied by i. */
 static entry_t *s_entry(const char *name, int shape, int64_t i)
 {
-    service_t *svc = s_service(name, 1 + (int)(i % 3), (int)(i % 2));
+    il_service_t *svc = s_service(name, 1 + (int)(i % 3), (int)(i % 2));
     int64_t t0 = 1764070000000 + i * 1000;
     entry_t *e = entry_new(&svc, t0);
     assert_non_null(e);
@@ -172,7 +172,7 @@ static entry_t *s_entry(const char *name, int shape, int64_t i)
     case 1: /* deployed with a virtual IP */
         e->state = ENTRY_DEPLOYED;
         e->service->tls = true;
-        assert_int_equal(service_set_string(&e->service->public_ip, "192.0.2.10"), 0);
+        assert_int_equal(il_service_set_string(&e->service->public_ip, "192.0.2.10"), 0);
         break;
     case 2: /* undeployed since close_time */
         e->state = ENTRY_UNDEPLOYED;
@@ -203,7 +203,7 @@ static void s_assert_str_eq(const char *a, const char *b)
         assert_string_equal(a, b);
 }
 
-static void s_assert_service_eq(const service_t *a, const service_t *b)
+static void s_assert_service_eq(const il_service_t *a, const il_service_t *b)
 {
     assert_string_equal(a->name, b->name);
     s_assert_str_eq(a->provider, b->provider);
@@ -367,9 +367,9 @@ static void s_make_record(maker_t *m)
 static void s_make_header(maker_t *m, const char *format, uint64_t version)
 {
     msgpack_pack_map(&m->pk, 3);
-    codec_pack_key_str(&m->pk, "format", format);
-    codec_pack_key_uint(&m->pk, "version", version);
-    codec_pack_key_uint(&m->pk, "saved_at", 1764070000000);
+    il_codec_pack_key_str(&m->pk, "format", format);
+    il_codec_pack_key_uint(&m->pk, "version", version);
+    il_codec_pack_key_uint(&m->pk, "saved_at", 1764070000000);
     s_make_record(m);
 }
 
@@ -382,8 +382,8 @@ static void s_make_entry(maker_t *m, const entry_t *e, const char *const *steps)
 static void s_make_trailer(maker_t *m, uint64_t count)
 {
     msgpack_pack_map(&m->pk, 2);
-    codec_pack_key_bool(&m->pk, "end", true);
-    codec_pack_key_uint(&m->pk, "count", count);
+    il_codec_pack_key_bool(&m->pk, "end", true);
+    il_codec_pack_key_uint(&m->pk, "count", count);
     s_make_record(m);
 }
 
@@ -433,8 +433,8 @@ static void test_round_trip(void **state)
     msgpack_unpacked_init(&msg);
     char err[256] = "";
     size_t len = starts[1] - 4;
-    if (codec_unpack(data + 4, len, &msg, err, sizeof err) != 0) fail_msg("%s", err);
-    const msgpack_object *steps = codec_map_get(&msg.data, "steps");
+    if (il_codec_unpack(data + 4, len, &msg, err, sizeof err) != 0) fail_msg("%s", err);
+    const msgpack_object *steps = il_codec_map_get(&msg.data, "steps");
     assert_non_null(steps);
     assert_int_equal(steps->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(steps->via.array.size, NSTEPS);
@@ -442,7 +442,7 @@ static void test_round_trip(void **state)
     assert_memory_equal(steps->via.array.ptr[2].via.str.ptr, "dns.bind", strlen("dns.bind"));
     uint64_t saved_at = 0;
     assert_int_equal(
-        codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at, err, sizeof err),
+        il_codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at, err, sizeof err),
         0);
     msgpack_unpacked_destroy(&msg);
     free(data);
@@ -801,7 +801,7 @@ static void test_format_and_version_refused(void **state)
     /* No version at all. */
     s_make_begin(&m);
     msgpack_pack_map(&m.pk, 1);
-    codec_pack_key_str(&m.pk, "format", "interlook-entries");
+    il_codec_pack_key_str(&m.pk, "format", "interlook-entries");
     s_make_record(&m);
     s_make_trailer(&m, 0);
     s_make_end(&m, fx->path);
@@ -848,8 +848,8 @@ static void test_format_and_version_refused(void **state)
     s_make_begin(&m);
     s_make_header(&m, "interlook-entries", 1);
     msgpack_pack_map(&m.pk, 2);
-    codec_pack_key_bool(&m.pk, "end", false);
-    codec_pack_key_uint(&m.pk, "count", 0);
+    il_codec_pack_key_bool(&m.pk, "end", false);
+    il_codec_pack_key_uint(&m.pk, "count", 0);
     s_make_record(&m);
     s_make_end(&m, fx->path);
     assert_contains(s_refuse(fx->path, err, sizeof err), "record 2: ");
@@ -949,7 +949,7 @@ static void test_duplicate_refused(void **state)
     s_make_begin(&m);
     s_make_header(&m, "interlook-entries", 1);
     msgpack_pack_map(&m.pk, 1);
-    codec_pack_key_str(&m.pk, "state", "deployed");
+    il_codec_pack_key_str(&m.pk, "state", "deployed");
     s_make_record(&m);
     s_make_trailer(&m, 1);
     s_make_end(&m, fx->path);
@@ -1025,7 +1025,7 @@ static void test_changes_appended(void **state)
     /* Two entries change, one is new. */
     entry_t *web = workflow_lookup(wf, "web");
     web->attempt = 5;
-    assert_int_equal(service_set_string(&web->service->public_ip, "198.51.100.7"), 0);
+    assert_int_equal(il_service_set_string(&web->service->public_ip, "198.51.100.7"), 0);
     store_touch(store, web);
     store_touch(store, web); /* once is enough */
     entry_t *api = workflow_lookup(wf, "api");
@@ -1146,14 +1146,14 @@ static void test_compaction(void **state)
 }
 
 /* The packed service an entry keeps (sent, published and saved with each
- * step) is service_pack's bytes, and made again once the service changed. */
+ * step) is il_service_pack's bytes, and made again once the service changed. */
 static void s_assert_packed(entry_t *e)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    service_pack(e->service, &pk);
+    il_service_pack(e->service, &pk);
     size_t len = 0;
     const char *packed = entry_packed_service(e, &len);
     assert_non_null(packed);
@@ -1185,13 +1185,13 @@ static void test_packed_service(void **state)
     const char *first = entry_packed_service(e, &len);
     assert_ptr_equal(entry_packed_service(e, &len), first); /* kept */
     /* Changes the safety net sees without being told. */
-    assert_int_equal(service_set_string(&e->service->public_ip, "198.51.100.1"), 0);
+    assert_int_equal(il_service_set_string(&e->service->public_ip, "198.51.100.1"), 0);
     s_assert_packed(e);
-    assert_int_equal(service_set_string(&e->service->provider, "provider.other"), 0);
+    assert_int_equal(il_service_set_string(&e->service->provider, "provider.other"), 0);
     s_assert_packed(e);
-    assert_int_equal(service_add_target(e->service, "192.0.2.99", 443, 1), 0);
+    assert_int_equal(il_service_add_target(e->service, "192.0.2.99", 443, 1), 0);
     s_assert_packed(e);
-    assert_int_equal(service_add_alias(e->service, "zz.example.org"), 0);
+    assert_int_equal(il_service_add_alias(e->service, "zz.example.org"), 0);
     s_assert_packed(e);
     e->service->tls = !e->service->tls;
     s_assert_packed(e);

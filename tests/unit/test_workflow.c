@@ -52,7 +52,7 @@ typedef struct {
     char *extension;              /* where the WORK went */
     ilp_action_t action;          /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* entry->work_id at dispatch */
-    service_t *service;           /* copy of entry->service at dispatch */
+    il_service_t *service;           /* copy of entry->service at dispatch */
     char *state;                  /* entry_state_name at dispatch */
     bool wip;                     /* entry->wip at dispatch */
 } sent_t;
@@ -97,7 +97,7 @@ static void s_on_dispatch(void *arg, const entry_t *entry, const char *extension
     s->extension = strdup(extension);
     s->action = action;
     snprintf(s->work_id, sizeof s->work_id, "%s", entry->work_id);
-    s->service = service_dup(entry->service);
+    s->service = il_service_dup(entry->service);
     assert_non_null(s->service);
     s->state = strdup(entry_state_name(entry, workflow_steps(fx->wf)));
     s->wip = entry->wip;
@@ -169,7 +169,7 @@ static void s_fx_destroy(fx_t **fx_p)
     for (size_t i = 0; i < fx->nsent; i++) {
         free(fx->sent[i]->extension);
         free(fx->sent[i]->state);
-        service_destroy(&fx->sent[i]->service);
+        il_service_destroy(&fx->sent[i]->service);
         free(fx->sent[i]);
     }
     free(fx->sent);
@@ -264,32 +264,32 @@ static bool s_list_has(zlistx_t *list, const char *text)
 /* Inputs ------------------------------------------------------------------------ */
 
 /* A service as a provider reports it: one target, tls, at most one alias. */
-static service_t *s_svc(const char *name, const char *host, uint16_t port, bool tls,
+static il_service_t *s_svc(const char *name, const char *host, uint16_t port, bool tls,
                         const char *alias)
 {
-    service_t *svc = service_new(name);
+    il_service_t *svc = il_service_new(name);
     assert_non_null(svc);
-    assert_int_equal(service_add_target(svc, host, port, 1), 0);
+    assert_int_equal(il_service_add_target(svc, host, port, 1), 0);
     svc->tls = tls;
-    if (alias) assert_int_equal(service_add_alias(svc, alias), 0);
+    if (alias) assert_int_equal(il_service_add_alias(svc, alias), 0);
     return svc;
 }
 
-static service_t *s_web(const char *name)
+static il_service_t *s_web(const char *name)
 {
     return s_svc(name, "10.9.0.1", 8080, false, "www.example.org");
 }
 
 /* EVENT add from extension; frees whatever the workflow did not take. */
-static int s_event(fx_t *fx, const char *extension, ilp_action_t action, service_t *svc,
+static int s_event(fx_t *fx, const char *extension, ilp_action_t action, il_service_t *svc,
                    int64_t now)
 {
     int rc = workflow_event(fx->wf, extension, action, &svc, now);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     return rc;
 }
 
-static int s_add(fx_t *fx, service_t *svc, int64_t now)
+static int s_add(fx_t *fx, il_service_t *svc, int64_t now)
 {
     return s_event(fx, PROVIDER, ILP_ACTION_ADD, svc, now);
 }
@@ -297,7 +297,7 @@ static int s_add(fx_t *fx, service_t *svc, int64_t now)
 /* EVENT delete from the provider, carrying only the name. */
 static int s_delete(fx_t *fx, const char *name, int64_t now)
 {
-    service_t *svc = service_new(name);
+    il_service_t *svc = il_service_new(name);
     assert_non_null(svc);
     return s_event(fx, PROVIDER, ILP_ACTION_DELETE, svc, now);
 }
@@ -310,11 +310,11 @@ static int s_answer_ip(fx_t *fx, size_t i, const char *ip, int64_t now)
     char work_id[ILP_MAX_ID + 1], extension[ILP_MAX_EXT_NAME + 1];
     snprintf(work_id, sizeof work_id, "%s", fx->sent[i]->work_id);
     snprintf(extension, sizeof extension, "%s", fx->sent[i]->extension);
-    service_t *svc = service_dup(fx->sent[i]->service);
+    il_service_t *svc = il_service_dup(fx->sent[i]->service);
     assert_non_null(svc);
-    if (ip) assert_int_equal(service_set_string(&svc->public_ip, ip), 0);
+    if (ip) assert_int_equal(il_service_set_string(&svc->public_ip, ip), 0);
     int rc = workflow_result(fx->wf, work_id, extension, NULL, &svc, now);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     return rc;
 }
 
@@ -395,9 +395,9 @@ static void test_new_and_accessors(void **state)
     assert_null(workflow_first(wf));
 
     /* Without effects, the machine still runs. */
-    service_t *svc = s_web("web");
+    il_service_t *svc = s_web("web");
     assert_int_equal(workflow_event(wf, PROVIDER, ILP_ACTION_ADD, &svc, T0), 0);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     assert_int_equal(workflow_size(wf), 1);
     assert_true(workflow_lookup(wf, "web")->wip);
     workflow_tick(wf, T0 + 1);
@@ -504,21 +504,21 @@ static void test_public_ip_merge(void **state)
     fx_t *fx = s_fx_new(s_steps3, 3);
     int64_t t = T0;
     /* A provider cannot set the public IP. */
-    service_t *svc = s_web("web");
-    assert_int_equal(service_set_string(&svc->public_ip, "203.0.113.66"), 0);
+    il_service_t *svc = s_web("web");
+    assert_int_equal(il_service_set_string(&svc->public_ip, "203.0.113.66"), 0);
     assert_int_equal(s_add(fx, svc, t), 0);
     entry_t *e = workflow_lookup(fx->wf, "web");
     assert_null(e->service->public_ip);
     assert_null(fx->sent[0]->service->public_ip);
 
     /* IPAM's answer sets public_ip, and nothing of the definition. */
-    service_t *answer = service_dup(fx->sent[0]->service);
-    assert_int_equal(service_set_string(&answer->public_ip, "192.0.2.10"), 0);
-    assert_int_equal(service_add_target(answer, "10.66.66.66", 6666, 5), 0);
-    assert_int_equal(service_add_alias(answer, "evil.example.org"), 0);
+    il_service_t *answer = il_service_dup(fx->sent[0]->service);
+    assert_int_equal(il_service_set_string(&answer->public_ip, "192.0.2.10"), 0);
+    assert_int_equal(il_service_add_target(answer, "10.66.66.66", 6666, 5), 0);
+    assert_int_equal(il_service_add_alias(answer, "evil.example.org"), 0);
     answer->tls = !answer->tls;
     assert_int_equal(workflow_result(fx->wf, fx->sent[0]->work_id, IPAM, NULL, &answer, ++t), 0);
-    service_destroy(&answer);
+    il_service_destroy(&answer);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
     assert_int_equal(e->service->target_count, 1);
     assert_string_equal(e->service->targets[0].host, "10.9.0.1");
@@ -531,13 +531,13 @@ static void test_public_ip_merge(void **state)
     assert_false(fx->sent[1]->service->tls);
 
     /* A non-IPAM step changes neither public_ip nor the definition. */
-    answer = service_dup(fx->sent[1]->service);
-    assert_int_equal(service_set_string(&answer->public_ip, "198.51.100.99"), 0);
-    assert_int_equal(service_add_target(answer, "10.66.66.66", 6666, 5), 0);
-    assert_int_equal(service_add_alias(answer, "evil.example.org"), 0);
+    answer = il_service_dup(fx->sent[1]->service);
+    assert_int_equal(il_service_set_string(&answer->public_ip, "198.51.100.99"), 0);
+    assert_int_equal(il_service_add_target(answer, "10.66.66.66", 6666, 5), 0);
+    assert_int_equal(il_service_add_alias(answer, "evil.example.org"), 0);
     answer->tls = true;
     assert_int_equal(workflow_result(fx->wf, fx->sent[1]->work_id, DNS, NULL, &answer, ++t), 0);
-    service_destroy(&answer);
+    il_service_destroy(&answer);
     assert_int_equal(e->state, ENTRY_DEPLOYED);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
     assert_int_equal(e->service->target_count, 1);
@@ -547,10 +547,10 @@ static void test_public_ip_merge(void **state)
     /* Nor can it clear public_ip. */
     assert_int_equal(s_add(fx, s_svc("web", "10.9.0.2", 8080, false, "www.example.org"), ++t), 0);
     assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0); /* IPAM echoes the same IP */
-    answer = service_dup(s_last(fx)->service);
-    assert_int_equal(service_set_string(&answer->public_ip, NULL), 0);
+    answer = il_service_dup(s_last(fx)->service);
+    assert_int_equal(il_service_set_string(&answer->public_ip, NULL), 0);
     assert_int_equal(workflow_result(fx->wf, s_last(fx)->work_id, DNS, NULL, &answer, ++t), 0);
-    service_destroy(&answer);
+    il_service_destroy(&answer);
     assert_int_equal(e->state, ENTRY_DEPLOYED);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
     s_fx_destroy(&fx);
@@ -831,8 +831,8 @@ static void test_identical_readd(void **state)
     fx_t *fx = s_fx_new(s_steps3, 3);
     int64_t t = T0;
     /* Two targets, reported later in the other order: same definition. */
-    service_t *svc = s_web("web");
-    assert_int_equal(service_add_target(svc, "10.9.0.2", 8080, 1), 0);
+    il_service_t *svc = s_web("web");
+    assert_int_equal(il_service_add_target(svc, "10.9.0.2", 8080, 1), 0);
     assert_int_equal(s_add(fx, svc, t), 0);
     entry_t *e = workflow_lookup(fx->wf, "web");
 
@@ -840,7 +840,7 @@ static void test_identical_readd(void **state)
     char work_id[ILP_MAX_ID + 1];
     snprintf(work_id, sizeof work_id, "%s", e->work_id);
     svc = s_svc("web", "10.9.0.2", 8080, false, "www.example.org");
-    assert_int_equal(service_add_target(svc, "10.9.0.1", 8080, 1), 0);
+    assert_int_equal(il_service_add_target(svc, "10.9.0.1", 8080, 1), 0);
     assert_int_equal(s_add(fx, svc, t + 5), 0);
     assert_int_equal(fx->nsent, 1);
     assert_string_equal(e->work_id, work_id);
@@ -854,7 +854,7 @@ static void test_identical_readd(void **state)
     size_t base = fx->nsent;
     t += 60000;
     svc = s_svc("web", "10.9.0.2", 8080, false, "www.example.org");
-    assert_int_equal(service_add_target(svc, "10.9.0.1", 8080, 1), 0);
+    assert_int_equal(il_service_add_target(svc, "10.9.0.1", 8080, 1), 0);
     assert_int_equal(s_add(fx, svc, t), 0);
     assert_int_equal(fx->nsent, base);
     assert_int_equal(e->last_update, t);
@@ -882,10 +882,10 @@ static void test_changed_definition_deployed(void **state)
         snprintf(name, sizeof name, "web%d", kind);
         entry_t *e = s_deploy(fx, name, "192.0.2.10", t);
         size_t base = fx->nsent;
-        service_t *svc = s_web(name);
-        if (kind == 0) assert_int_equal(service_add_target(svc, "10.9.0.7", 9090, 2), 0);
+        il_service_t *svc = s_web(name);
+        if (kind == 0) assert_int_equal(il_service_add_target(svc, "10.9.0.7", 9090, 2), 0);
         if (kind == 1) svc->tls = true;
-        if (kind == 2) assert_int_equal(service_add_alias(svc, "api.example.org"), 0);
+        if (kind == 2) assert_int_equal(il_service_add_alias(svc, "api.example.org"), 0);
         t += 1000;
         assert_int_equal(s_add(fx, svc, t), 0);
 
@@ -1528,14 +1528,14 @@ static void test_events_refused(void **state)
     int64_t t = T0;
     const char *senders[] = {IPAM, DNS, "provider.docker2", "provider", "provider.kube"};
     for (size_t i = 0; i < COUNT(senders); i++) {
-        service_t *svc = s_web("web");
+        il_service_t *svc = s_web("web");
         assert_int_equal(workflow_event(fx->wf, senders[i], ILP_ACTION_ADD, &svc, t), -1);
         assert_non_null(svc); /* refused: the caller keeps it */
-        service_destroy(&svc);
+        il_service_destroy(&svc);
     }
-    service_t *svc = s_web("web");
+    il_service_t *svc = s_web("web");
     assert_int_equal(workflow_event(fx->wf, NULL, ILP_ACTION_ADD, &svc, t), -1);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     assert_int_equal(workflow_size(fx->wf), 0);
     assert_int_equal(fx->nsent, 0);
     assert_int_equal(fx->changed, 0);
@@ -1543,7 +1543,7 @@ static void test_events_refused(void **state)
     /* Nor may another extension delete or change a service. */
     entry_t *e = s_deploy(fx, "web", "192.0.2.10", t);
     size_t sent = fx->nsent, changed = fx->changed;
-    assert_int_equal(s_event(fx, DNS, ILP_ACTION_DELETE, service_new("web"), t + 1), -1);
+    assert_int_equal(s_event(fx, DNS, ILP_ACTION_DELETE, il_service_new("web"), t + 1), -1);
     assert_int_equal(
         s_event(fx, IPAM, ILP_ACTION_ADD, s_svc("web", "10.6.6.6", 666, true, NULL), t + 1), -1);
     assert_int_equal(e->state, ENTRY_DEPLOYED);
@@ -1566,8 +1566,8 @@ static void test_stale_results(void **state)
     size_t changed = fx->changed;
 
     /* Unknown id, with and without error. */
-    service_t *svc = s_web("web");
-    assert_int_equal(service_set_string(&svc->public_ip, "192.0.2.99"), 0);
+    il_service_t *svc = s_web("web");
+    assert_int_equal(il_service_set_string(&svc->public_ip, "192.0.2.99"), 0);
     assert_int_equal(workflow_result(fx->wf, PREFIX "-ffff", IPAM, NULL, &svc, ++t), -1);
     assert_int_equal(workflow_result(fx->wf, PREFIX "-ffff", IPAM, "boom", NULL, ++t), -1);
     assert_int_equal(workflow_result(fx->wf, NULL, IPAM, NULL, &svc, ++t), -1);
@@ -1577,7 +1577,7 @@ static void test_stale_results(void **state)
     assert_int_equal(workflow_result(fx->wf, id, PROVIDER, NULL, &svc, ++t), -1);
     assert_int_equal(workflow_result(fx->wf, id, DNS, "boom", NULL, ++t), -1);
     assert_int_equal(workflow_result(fx->wf, id, NULL, NULL, &svc, ++t), -1);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
     /* Nothing changed. */
     assert_true(e->wip);
     assert_string_equal(e->work_id, id);
@@ -1614,9 +1614,9 @@ static void test_stale_results(void **state)
 static entry_t *s_loaded(const char *name, entry_state_t st, int pos, bool expect_deployed,
                          const char *ip)
 {
-    service_t *svc = s_web(name);
-    assert_int_equal(service_set_string(&svc->provider, PROVIDER), 0);
-    if (ip) assert_int_equal(service_set_string(&svc->public_ip, ip), 0);
+    il_service_t *svc = s_web(name);
+    assert_int_equal(il_service_set_string(&svc->provider, PROVIDER), 0);
+    if (ip) assert_int_equal(il_service_set_string(&svc->public_ip, ip), 0);
     entry_t *e = entry_new(&svc, T0 - 100000);
     assert_non_null(e);
     assert_null(svc);
@@ -1679,9 +1679,9 @@ static void test_adopt_resume(void **state)
     assert_int_equal(fx->nsent, 0);
     assert_int_equal(zlistx_size(fx->cancels), 0);
     /* The old run's work id is not valid. */
-    service_t *svc = s_web("inflight");
+    il_service_t *svc = s_web("inflight");
     assert_int_equal(workflow_result(fx->wf, "oldrun-7", DNS, NULL, &svc, t), -1);
-    service_destroy(&svc);
+    il_service_destroy(&svc);
 
     workflow_resume(fx->wf, t);
     assert_int_equal(fx->nsent, 4);
