@@ -2,6 +2,9 @@
  * name, each with its live instances and a FIFO of work waiting for credit;
  * instances by routing id, each with the work it holds; work by id. */
 #include "broker/broker.h"
+#include "broker/ilp_batch.h"
+#include "broker/ilp_frame.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "common/log.h"
 
@@ -660,7 +663,7 @@ int broker_attach(broker_t *self, zloop_t *loop)
         zloop_reader_end(loop, self->router);
         return -1;
     }
-    zmsg_t *started = ilp_msg_pub_core("started", self->core_id);
+    zmsg_t *started = ilp_pub_core("started", self->core_id);
     broker_publish(self, &started);
     return 0;
 }
@@ -743,7 +746,7 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
 int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
                          const char *expected, const char *error)
 {
-    ilp_msg_pack_pub_state(&self->scratch, service, service_len, state, expected, error);
+    ilp_pub_pack_state(&self->scratch, service, service_len, state, expected, error);
     int rc = 0;
     if (self->sub_state) {
         void *pub = zsock_resolve(self->pub);

@@ -107,7 +107,7 @@ int broker_cancel(broker_t *self, const char *work_id);
 /* True while the work id is outstanding (queued or in flight). */
 bool broker_outstanding(broker_t *self, const char *work_id);
 
-/* Publishes a message built with ilp_msg_pub_*; takes ownership. Returns -1 on failure. */
+/* Publishes a message built with ilp_pub_*; takes ownership. Returns -1 on failure. */
 int broker_publish(broker_t *self, zmsg_t **msg_p);
 
 /* Publishes an entry's state without building a zmsg, the service given

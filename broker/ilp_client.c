@@ -1,5 +1,8 @@
 /* ilp_client: the extension side of the ILP/1 bus, see ilp_client.h. */
 #include "broker/ilp_client.h"
+#include "broker/ilp_batch.h"
+#include "broker/ilp_frame.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -365,7 +368,7 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
         char why[300];
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
-        zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, why, sizeof why);
+        zframe_t *body = ilp_pub_decode(zmsg, &topic, &up, why, sizeof why);
         if (!body) {
             il_log_warn("bus: malformed publication: %s", why);
         } else if (!strcmp(topic, self->refresh_topic)) { /* SUB matches prefixes */

@@ -5,7 +5,8 @@
  *
  * ilp_msg_t is one struct for every command (as zproto codecs do): fields a
  * command does not use stay zero/NULL. The decoder is strict and safe on
- * untrusted input; every failure says why. */
+ * untrusted input; every failure says why. Beside it: ilp_frame (receive and
+ * send in place), ilp_batch (batched bodies), ilp_pub (the PUB messages). */
 #ifndef INTERLOOK_ILP_MSG_H
 #define INTERLOOK_ILP_MSG_H
 
@@ -25,9 +26,6 @@
 #define ILP_MAX_ATTEMPT  1000000
 #define ILP_MAX_CODE     32
 #define ILP_MAX_BATCH    256 /* items of one batched message (an array body) */
-#define ILP_BATCH_BYTES                                                                            \
-    65536 /* senders keep a batched body below this (so below 65536 objects)                       \
-           */
 
 /* ERROR codes. */
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
@@ -75,6 +73,9 @@ typedef struct {
     char *code; /* ERROR: "unknown-peer", "malformed" or "unexpected" */
 } ilp_msg_t;
 
+/* One frame's bytes, read in place (broker/ilp_frame.h). */
+typedef struct ilp_frame_t ilp_frame_t;
+
 /* A new, empty message of that command. NULL when out of memory. */
 ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd);
 
@@ -105,12 +106,6 @@ zmsg_t *ilp_msg_frames(ilp_cmd_t cmd, zframe_t *body);
  * map, or a field of the wrong type or outside its bounds. */
 ilp_msg_t *ilp_msg_decode(zmsg_t *zmsg, char *err, size_t errlen);
 
-/* The bytes of one received frame (a zmq_msg_t's), read in place. */
-typedef struct {
-    const void *data;
-    size_t size;
-} ilp_frame_t;
-
 /* Called by ilp_msg_decode_batch for each item of a message, in order: msg
  * is the item decoded (the callee may take fields from it; it is destroyed
  * after the call), or NULL when the item does not decode: why then says which
@@ -127,26 +122,6 @@ typedef void(ilp_msg_item_fn)(void *arg, ilp_msg_t *msg, const char *why, const 
 int ilp_msg_decode_batch(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
                          unsigned flags, ilp_msg_item_fn *fn, void *arg, char *err, size_t errlen);
 
-/* Builds a batched body: items (each a packed map) appended one by one, sent
- * as that map alone when there is one, as an array of them otherwise. */
-typedef struct {
-    msgpack_sbuffer buf; /* room for an array header, then the items */
-    size_t count;        /* items in buf */
-} ilp_batch_t;
-
-void ilp_batch_init(ilp_batch_t *self);
-void ilp_batch_destroy(ilp_batch_t *self);
-void ilp_batch_clear(ilp_batch_t *self);
-/* True when an item of size bytes still fits (ILP_MAX_BATCH, ILP_BATCH_BYTES);
- * an empty batch takes any one item. */
-bool ilp_batch_fits(const ilp_batch_t *self, size_t size);
-/* Appends one packed map. Returns -1 when out of memory. */
-int ilp_batch_add(ilp_batch_t *self, const void *item, size_t size);
-/* The body to send (valid until the batch changes); NULL when empty. */
-const void *ilp_batch_body(ilp_batch_t *self, size_t *size);
-/* The same, an array even for one item (the "changes" publication). */
-const void *ilp_batch_array(ilp_batch_t *self, size_t *size);
-
 /* Flags of ilp_msg_decode_frames. */
 #define ILP_DECODE_LEAN                                                                            \
     1u /* a RESULT's service: name and public_ip only (il_service_decode_result)                      \
@@ -158,34 +133,6 @@ const void *ilp_batch_array(ilp_batch_t *self, size_t *size);
  * body); NULL uses a temporary one. flags: 0 or ILP_DECODE_LEAN. */
 ilp_msg_t *ilp_msg_decode_frames(const ilp_frame_t *frames, size_t count, msgpack_zone *zone,
                                  unsigned flags, char *err, size_t errlen);
-
-/* Receiving and sending without zmsg/zframe: a receive loop handles every
- * message, so it reads the frames in place (zmq_msg_t) and sends from the
- * bytes it has, with no per-frame allocation of its own. */
-#define ILP_RECV_PARTS 4 /* frames kept: a ROUTER's routing id and the three of ILP/1 */
-
-typedef struct {
-    zmq_msg_t parts[ILP_RECV_PARTS]; /* the first frames of the message */
-    size_t kept;                     /* frames held in parts */
-    size_t count; /* frames the message had (those past the kept ones are dropped) */
-} ilp_recv_t;
-
-/* Receives one whole message without waiting. Returns -1 when none waits
- * (then there is nothing to close). */
-int ilp_recv(void *handle, ilp_recv_t *self);
-
-/* The kept frames from index first on, into out (ILP_RECV_PARTS items);
- * returns how many. */
-size_t ilp_recv_frames(ilp_recv_t *self, size_t first, ilp_frame_t *out);
-
-/* Releases the frames of a received message. */
-void ilp_recv_close(ilp_recv_t *self);
-
-/* Sends [prefix (when prefix_size > 0: a ROUTER's routing id), "ILP1", CMD,
- * body] without waiting. Returns -1 with errno set by ZeroMQ (EAGAIN: full,
- * EHOSTUNREACH: the routing id is unknown) when the socket refuses it. */
-int ilp_send(void *handle, const void *prefix, size_t prefix_size, ilp_cmd_t cmd, const void *body,
-             size_t size);
 
 /* Encodes the body into buf (cleared first), for senders that reuse one
  * buffer. Returns -1 where ilp_msg_encode_body returns NULL. */
@@ -200,29 +147,5 @@ void ilp_msg_pack_work(msgpack_sbuffer *buf, const char *id, ilp_action_t action
  * routing_id is not NULL (ROUTER). Does not take ownership. Returns -1 when
  * encoding or sending fails (errno from zmq). */
 int ilp_msg_send(const ilp_msg_t *self, zsock_t *sock, zframe_t *routing_id);
-
-/* PUB messages: a topic frame and a msgpack map. */
-
-/* refresh.<extension>: {service: {name}} */
-zmsg_t *ilp_msg_pub_refresh(const char *extension, const char *service_name);
-/* state: {service, state, expected_state, error} (service is the full object). */
-zmsg_t *ilp_msg_pub_state(const il_service_t *service, const char *state, const char *expected,
-                          const char *error);
-/* The body of that publication into buf (cleared first), for reuse of one
- * buffer; the service given packed (il_service_pack's bytes). */
-void ilp_msg_pack_pub_state(msgpack_sbuffer *buf, const char *service, size_t service_len,
-                            const char *state, const char *expected, const char *error);
-/* changes: [{service, state, expected_state, error}, ...], 1..ILP_MAX_BATCH
- * state bodies in one publication (built with an ilp_batch_t). */
-#define ILP_TOPIC_CHANGES "changes"
-/* core: {event, core_id} */
-zmsg_t *ilp_msg_pub_core(const char *event, const char *core_id);
-
-/* Decodes a PUB message: topic (new string) and body (msgpack map, or for
- * "changes" an array of 1..ILP_MAX_BATCH maps, decoded into out, whose
- * strings point into the returned frame: keep it while using out). Returns
- * the body frame, or NULL with the reason in err. */
-zframe_t *ilp_msg_pub_decode(zmsg_t *zmsg, char **topic, msgpack_unpacked *out, char *err,
-                             size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
  * below is the only place that sends, persists and publishes. */
 #include "core/server.h"
 #include "broker/broker.h"
+#include "broker/ilp_pub.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "core/api.h"
@@ -200,7 +201,7 @@ static void s_fx_refresh(void *arg, const char *provider, const char *name)
 {
     server_t *self = arg;
     il_log_debug("core: asking %s to refresh %s", provider, name);
-    zmsg_t *pub = ilp_msg_pub_refresh(provider, name);
+    zmsg_t *pub = ilp_pub_refresh(provider, name);
     broker_publish(self->broker, &pub);
 }
 

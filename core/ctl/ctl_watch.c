@@ -1,6 +1,6 @@
 /* ctl_watch: the state feed of the core on a terminal, see ctl_watch.h. */
 #include "core/ctl/ctl_watch.h"
-#include "broker/ilp_msg.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "core/ctl/ctl_format.h"
 
@@ -120,7 +120,7 @@ static int s_on_message(zmsg_t **msg_p, bool json)
     char err[256], *topic = NULL;
     msgpack_unpacked body;
     msgpack_unpacked_init(&body);
-    zframe_t *frame = ilp_msg_pub_decode(*msg_p, &topic, &body, err, sizeof err);
+    zframe_t *frame = ilp_pub_decode(*msg_p, &topic, &body, err, sizeof err);
     int rc = 0;
     if (!frame) {
         fprintf(stderr, "interlookctl: skipping a malformed publication: %s\n", err);

@@ -28,7 +28,9 @@
  * set up or did not complete, 2 bad usage. */
 #define _GNU_SOURCE /* memmem */
 #include "broker/ilp_client.h"
+#include "broker/ilp_frame.h"
 #include "broker/ilp_msg.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "common/log.h"
 #include "tests/support/testutil.h"

@@ -1,6 +1,8 @@
 /* Bus tests over real TCP loopback sockets: a broker in this process, real
  * interlook-echo processes and raw ZeroMQ sockets as extensions. */
 #include "broker/broker.h"
+#include "broker/ilp_frame.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "common/log.h"
 #include "tests/support/testutil.h"
@@ -547,7 +549,7 @@ static void test_changes_publication(void **state)
     char *topic = NULL, err[256];
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    zframe_t *body = ilp_msg_pub_decode(msg, &topic, &up, err, sizeof err);
+    zframe_t *body = ilp_pub_decode(msg, &topic, &up, err, sizeof err);
     assert_non_null(body);
     assert_string_equal(topic, "changes");
     assert_int_equal(up.data.via.array.size, 2);

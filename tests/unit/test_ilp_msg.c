@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/ilp_batch.h"
+#include "broker/ilp_frame.h"
 #include "broker/ilp_msg.h"
+#include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "common/service.h"
 
@@ -699,7 +702,7 @@ static zframe_t *s_pub_accept(zmsg_t *zmsg, char **topic, msgpack_unpacked *up)
 {
     char err[300] = "";
     *topic = NULL;
-    zframe_t *body = ilp_msg_pub_decode(zmsg, topic, up, err, sizeof err);
+    zframe_t *body = ilp_pub_decode(zmsg, topic, up, err, sizeof err);
     if (!body) fail_msg("pub_decode refused: %s", err);
     assert_non_null(*topic);
     assert_int_equal(zmsg_size(zmsg), 1);
@@ -724,7 +727,7 @@ static void s_assert_str_field(const msgpack_object *map, const char *key, const
 static void test_pub_refresh(void **state)
 {
     (void)state;
-    zmsg_t *zmsg = ilp_msg_pub_refresh("provider.docker", "web");
+    zmsg_t *zmsg = ilp_pub_refresh("provider.docker", "web");
     assert_non_null(zmsg);
     assert_int_equal(zmsg_size(zmsg), 2);
     char *topic;
@@ -748,7 +751,7 @@ static void test_pub_refresh(void **state)
     memset(longest, 'e', sizeof longest - 1);
     longest[1] = '.';
     longest[sizeof longest - 1] = 0;
-    zmsg = ilp_msg_pub_refresh(longest, "web");
+    zmsg = ilp_pub_refresh(longest, "web");
     msgpack_unpacked_init(&up);
     body = s_pub_accept(zmsg, &topic, &up);
     assert_int_equal(strlen(topic), strlen("refresh.") + ILP_MAX_EXT_NAME);
@@ -765,7 +768,7 @@ static void test_pub_state(void **state)
     const char *errors[] = {NULL, "ipam.ipalloc: no address left"};
     for (size_t i = 0; i < COUNT(errors); i++) {
         il_service_t *service = s_service(1);
-        zmsg_t *zmsg = ilp_msg_pub_state(service, "failed", "running", errors[i]);
+        zmsg_t *zmsg = ilp_pub_state(service, "failed", "running", errors[i]);
         assert_non_null(zmsg);
         /* The body packed into a reused buffer is the same bytes. */
         msgpack_sbuffer packed, buf;
@@ -774,7 +777,7 @@ static void test_pub_state(void **state)
         msgpack_packer pk;
         msgpack_packer_init(&pk, &packed, msgpack_sbuffer_write);
         il_service_pack(service, &pk);
-        ilp_msg_pack_pub_state(&buf, packed.data, packed.size, "failed", "running", errors[i]);
+        ilp_pub_pack_state(&buf, packed.data, packed.size, "failed", "running", errors[i]);
         msgpack_sbuffer_destroy(&packed);
         assert_int_equal(zframe_size(zmsg_last(zmsg)), buf.size);
         assert_memory_equal(zframe_data(zmsg_last(zmsg)), buf.data, buf.size);
@@ -804,7 +807,7 @@ static void test_pub_state(void **state)
 static void test_pub_core(void **state)
 {
     (void)state;
-    zmsg_t *zmsg = ilp_msg_pub_core("started", "core-5f3a");
+    zmsg_t *zmsg = ilp_pub_core("started", "core-5f3a");
     assert_non_null(zmsg);
     char *topic;
     msgpack_unpacked up;
@@ -861,7 +864,7 @@ static void test_pub_changes(void **state)
     ilp_batch_init(&batch);
     const char *states[] = {"ipam.ipalloc", "deployed"};
     for (int n = 1; n <= 2; n++) {
-        ilp_msg_pack_pub_state(&buf, packed.data, packed.size, states[n - 1], "deployed", NULL);
+        ilp_pub_pack_state(&buf, packed.data, packed.size, states[n - 1], "deployed", NULL);
         assert_int_equal(ilp_batch_add(&batch, buf.data, buf.size), 0);
         size_t size = 0;
         const void *data = ilp_batch_array(&batch, &size); /* an array even for one */
@@ -913,7 +916,7 @@ static void test_pub_refused(void **state)
         char err[300] = "";
         msgpack_unpacked up;
         msgpack_unpacked_init(&up);
-        zframe_t *body = ilp_msg_pub_decode(zmsg, &topic, &up, err, sizeof err);
+        zframe_t *body = ilp_pub_decode(zmsg, &topic, &up, err, sizeof err);
         if (body) {
             zframe_destroy(&body);
             fail_msg("case %zu: accepted", i);
@@ -929,7 +932,7 @@ static void test_pub_refused(void **state)
     char *topic = NULL;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    assert_null(ilp_msg_pub_decode(NULL, &topic, &up, err, sizeof err));
+    assert_null(ilp_pub_decode(NULL, &topic, &up, err, sizeof err));
     assert_string_equal(err, "expected 2 frames, got 0");
     msgpack_unpacked_destroy(&up);
 }
