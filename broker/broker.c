@@ -2,6 +2,7 @@
  * name, each with its live instances and a FIFO of work waiting for credit;
  * instances by routing id, each with the work it holds; work by id. */
 #include "broker/broker.h"
+#include "broker/bus_config.h"
 #include "broker/ilp_batch.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
@@ -561,8 +562,8 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     }
     broker_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
-    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
-    self->liveness = config->liveness ? config->liveness : 3;
+    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;
+    self->liveness = config->liveness ? config->liveness : IL_BUS_DEFAULT_LIVENESS;
     self->batch = config->batch && config->batch <= ILP_MAX_BATCH ? config->batch : ILP_MAX_BATCH;
     if (handler) self->handler = *handler;
     self->arg = arg;

@@ -12,8 +12,8 @@ int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t
     if (il_config_check_keys(cfg, "core.bus", known) ||
         il_config_string(cfg, "core.bus.router", IL_BUS_DEFAULT_ROUTER, &bus->router) ||
         il_config_string(cfg, "core.bus.publish", IL_BUS_DEFAULT_PUBLISH, &bus->publish) ||
-        il_config_duration(cfg, "core.bus.heartbeat", 1000, &heartbeat) ||
-        il_config_int(cfg, "core.bus.liveness", 3, 1, 100, &liveness) ||
+        il_config_duration(cfg, "core.bus.heartbeat", IL_BUS_DEFAULT_HEARTBEAT_MS, &heartbeat) ||
+        il_config_int(cfg, "core.bus.liveness", IL_BUS_DEFAULT_LIVENESS, 1, 100, &liveness) ||
         il_config_int(cfg, "core.bus.batch", IL_BUS_DEFAULT_BATCH, 1, ILP_MAX_BATCH, &batch)) {
         snprintf(err, errlen, "%s", il_config_error(cfg));
         return -1;

@@ -9,23 +9,26 @@
 
 #include <stdint.h>
 
-#define IL_BUS_DEFAULT_ROUTER  "tcp://127.0.0.1:5570"
-#define IL_BUS_DEFAULT_PUBLISH "tcp://127.0.0.1:5571"
+/* The bus defaults, decided here only: core.bus.* when absent, and what the
+ * broker and ilp_client take for a setting left at 0 or NULL. */
+#define IL_BUS_DEFAULT_ROUTER       "tcp://127.0.0.1:5570"
+#define IL_BUS_DEFAULT_PUBLISH      "tcp://127.0.0.1:5571"
+#define IL_BUS_DEFAULT_HEARTBEAT_MS 1000
+#define IL_BUS_DEFAULT_LIVENESS     3
+#define IL_BUS_DEFAULT_BATCH        64
 
 typedef struct {
     const char *router;    /* ROUTER endpoint (the core binds it, extensions connect) */
     const char *publish;   /* PUB endpoint */
-    uint32_t heartbeat_ms; /* core.bus.heartbeat, default 1s */
-    uint32_t liveness;     /* core.bus.liveness, default 3 */
-    uint32_t batch;        /* core.bus.batch: items in one message at most, default 64 */
+    uint32_t heartbeat_ms; /* core.bus.heartbeat */
+    uint32_t liveness;     /* core.bus.liveness */
+    uint32_t batch;        /* core.bus.batch: items in one message at most */
 } il_bus_config_t;
 
 /* Reads core.bus from cfg (defaults for what is missing), then the
  * environment. Strings stay owned by cfg or the environment. Returns -1 with
  * "FILE:LINE: key: reason" in err. */
 int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t errlen);
-
-#define IL_BUS_DEFAULT_BATCH 64
 
 /* The SDK's settings for an extension: endpoints from the command line when
  * given (router, publish not NULL), else from bus; heartbeat and batch from bus. */

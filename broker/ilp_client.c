@@ -1,5 +1,6 @@
 /* ilp_client: the extension side of the ILP/1 bus, see ilp_client.h. */
 #include "broker/ilp_client.h"
+#include "broker/bus_config.h"
 #include "broker/ilp_batch.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #define S_BACKOFF_MIN_MS 100
-#define S_BATCH_DEFAULT  64
 
 /* An item of the batch being built: what to keep it under if it cannot leave. */
 typedef struct {
@@ -463,16 +463,16 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     self->instance = config->instance ? strdup(config->instance) : s_default_instance();
     self->version = strdup(config->version ? config->version : INTERLOOK_VERSION);
     self->router_endpoint =
-        strdup(config->router_endpoint ? config->router_endpoint : "tcp://127.0.0.1:5570");
+        strdup(config->router_endpoint ? config->router_endpoint : IL_BUS_DEFAULT_ROUTER);
     self->publish_endpoint =
-        strdup(config->publish_endpoint ? config->publish_endpoint : "tcp://127.0.0.1:5571");
+        strdup(config->publish_endpoint ? config->publish_endpoint : IL_BUS_DEFAULT_PUBLISH);
     self->refresh_topic = zsys_sprintf("refresh.%s", self->name);
     self->credit = config->credit ? config->credit : 1;
-    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : 1000;
-    self->liveness = config->liveness ? config->liveness : 3;
+    self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;
+    self->liveness = config->liveness ? config->liveness : IL_BUS_DEFAULT_LIVENESS;
     self->reconnect_max_ms = config->reconnect_max_ms ? config->reconnect_max_ms : 30000;
     self->linger_ms = config->linger_ms ? config->linger_ms : 500;
-    self->batch = config->batch ? config->batch : S_BATCH_DEFAULT;
+    self->batch = config->batch ? config->batch : IL_BUS_DEFAULT_BATCH;
     if (self->batch > ILP_MAX_BATCH) self->batch = ILP_MAX_BATCH;
     self->core_batch = 1;
     ilp_batch_init(&self->out);

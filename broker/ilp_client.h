@@ -24,15 +24,16 @@ typedef struct {
     const char *instance;         /* NULL: "<hostname>-<pid>-<random>" */
     const char *version;          /* NULL: the interlook version */
     uint32_t credit;              /* work items handled at once (default 1) */
-    const char *router_endpoint;  /* default tcp://127.0.0.1:5570 */
-    const char *publish_endpoint; /* default tcp://127.0.0.1:5571 */
-    uint32_t heartbeat_ms;        /* used until the core's WELCOME says otherwise (default 1000) */
-    uint32_t liveness;            /* likewise (default 3) */
+    const char *router_endpoint;  /* default IL_BUS_DEFAULT_ROUTER */
+    const char *publish_endpoint; /* default IL_BUS_DEFAULT_PUBLISH */
+    uint32_t heartbeat_ms;        /* used until the core's WELCOME says otherwise
+                                     (IL_BUS_DEFAULT_HEARTBEAT_MS) */
+    uint32_t liveness;            /* likewise (IL_BUS_DEFAULT_LIVENESS) */
     uint32_t reconnect_max_ms;    /* cap of the reconnect back-off (default 30000) */
     uint32_t linger_ms;           /* at destroy, how long what was sent may take to
                                      leave (BYE, and the last events; default 500) */
     uint32_t batch;               /* WORK items taken in one message, and RESULTs/EVENTs
-                                     sent together (default 64; 1: one per message) */
+                                     sent together (IL_BUS_DEFAULT_BATCH; 1: one per message) */
 } ilp_client_config_t;
 
 typedef struct {
