@@ -23,8 +23,8 @@ typedef struct _broker_t broker_t;
 typedef struct {
     const char *router_endpoint;   /* bound ROUTER, e.g. "tcp://127.0.0.1:5570" */
     const char *publish_endpoint;  /* bound PUB, e.g. "tcp://127.0.0.1:5571" */
-    uint32_t heartbeat_ms;         /* interval announced in WELCOME (0: IL_BUS_DEFAULT_HEARTBEAT_MS) */
-    uint32_t liveness;             /* missed heartbeats meaning dead (0: IL_BUS_DEFAULT_LIVENESS) */
+    uint32_t heartbeat_ms;         /* sent in WELCOME (0: IL_BUS_DEFAULT_HEARTBEAT_MS) */
+    uint32_t liveness;             /* dead after missing this many (0: IL_BUS_DEFAULT_LIVENESS) */
     const char *core_id;           /* NULL: a new random id */
     const char *const *extensions; /* NULL-terminated names allowed to say HELLO */
     uint32_t batch; /* items in one message at most, both ways (default, 0: ILP_MAX_BATCH) */
