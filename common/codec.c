@@ -1,24 +1,10 @@
 /* codec: bounded msgpack decoding of untrusted frames and typed field access. */
 #include "common/codec.h"
+#include "common/err.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
-    return -1;
-}
 
 static uint64_t s_be(const uint8_t *p, size_t n)
 {
@@ -156,9 +142,9 @@ static int s_head(const uint8_t *p, size_t left, s_head_t *h)
 
 int il_codec_check(const void *data, size_t size, char *err, size_t errlen)
 {
-    if (!data || size == 0) return s_fail(err, errlen, "empty frame");
+    if (!data || size == 0) return il_err(err, errlen, "empty frame");
     if (size > IL_CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
+        return il_err(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
     const uint8_t *p = data;
     const uint8_t *end = p + size;
     uint64_t remaining[IL_CODEC_MAX_DEPTH + 1]; /* objects still to read at each level */
@@ -172,38 +158,38 @@ int il_codec_check(const void *data, size_t size, char *err, size_t errlen)
         }
         remaining[depth]--;
         size_t left = (size_t)(end - p);
-        if (left == 0) return s_fail(err, errlen, "truncated at byte %zu", size);
+        if (left == 0) return il_err(err, errlen, "truncated at byte %zu", size);
         if (++objects > IL_CODEC_MAX_OBJECTS)
-            return s_fail(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
+            return il_err(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
         s_head_t h;
         if (s_head(p, left, &h) != 0)
-            return s_fail(err, errlen, "bad msgpack byte 0x%02x at offset %zu", p[0],
+            return il_err(err, errlen, "bad msgpack byte 0x%02x at offset %zu", p[0],
                           (size_t)(p - (const uint8_t *)data));
         p += h.header;
         left -= h.header;
         if (!h.container) {
             if (h.skip - h.ext_type > IL_CODEC_MAX_STRING)
-                return s_fail(err, errlen, "string of %llu bytes exceeds %d",
+                return il_err(err, errlen, "string of %llu bytes exceeds %d",
                               (unsigned long long)(h.skip - h.ext_type), IL_CODEC_MAX_STRING);
-            if (h.skip > left) return s_fail(err, errlen, "truncated at byte %zu", size);
+            if (h.skip > left) return il_err(err, errlen, "truncated at byte %zu", size);
             p += h.skip;
             continue;
         }
         uint64_t children = h.container == 2 ? h.items * 2 : h.items;
         if (h.items > IL_CODEC_MAX_ITEMS)
-            return s_fail(err, errlen, "%s of %llu items exceeds %d",
+            return il_err(err, errlen, "%s of %llu items exceeds %d",
                           h.container == 2 ? "map" : "array", (unsigned long long)h.items,
                           IL_CODEC_MAX_ITEMS);
         if (children > left)
-            return s_fail(err, errlen, "%s header announces %llu items, only %zu bytes left",
+            return il_err(err, errlen, "%s header announces %llu items, only %zu bytes left",
                           h.container == 2 ? "map" : "array", (unsigned long long)h.items, left);
         if (depth + 1 > IL_CODEC_MAX_DEPTH) /* empty containers count too */
-            return s_fail(err, errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
+            return il_err(err, errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
         if (children == 0) continue;
         remaining[++depth] = children;
     }
     if (p != end)
-        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t)(end - p));
+        return il_err(err, errlen, "%zu trailing bytes after the object", (size_t)(end - p));
     return 0;
 }
 
@@ -232,9 +218,9 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
 {
     size_t left = (size_t)(ps->end - ps->p);
     if (left == 0)
-        return s_fail(ps->err, ps->errlen, "truncated at byte %zu", (size_t)(ps->end - ps->start));
+        return il_err(ps->err, ps->errlen, "truncated at byte %zu", (size_t)(ps->end - ps->start));
     if (++ps->objects > IL_CODEC_MAX_OBJECTS)
-        return s_fail(ps->err, ps->errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
+        return il_err(ps->err, ps->errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS);
     const uint8_t *at = ps->p;
     uint8_t b = at[0];
     /* The forms every message is made of, first; the rest as il_codec_check reads them. */
@@ -242,7 +228,7 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     case 0xa0 ... 0xbf: { /* fixstr */
         size_t n = b & 0x1f;
         if (n > left - 1)
-            return s_fail(ps->err, ps->errlen, "truncated at byte %zu",
+            return il_err(ps->err, ps->errlen, "truncated at byte %zu",
                           (size_t)(ps->end - ps->start));
         o->type = MSGPACK_OBJECT_STR;
         o->via.str.ptr = (const char *)at + 1;
@@ -270,16 +256,16 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     }
     s_head_t h;
     if (s_head(at, left, &h) != 0)
-        return s_fail(ps->err, ps->errlen, "bad msgpack byte 0x%02x at offset %zu", at[0],
+        return il_err(ps->err, ps->errlen, "bad msgpack byte 0x%02x at offset %zu", at[0],
                       (size_t)(at - ps->start));
     left -= h.header;
     const uint8_t *body = at + h.header;
     if (!h.container) {
         if (h.skip - h.ext_type > IL_CODEC_MAX_STRING)
-            return s_fail(ps->err, ps->errlen, "string of %llu bytes exceeds %d",
+            return il_err(ps->err, ps->errlen, "string of %llu bytes exceeds %d",
                           (unsigned long long)(h.skip - h.ext_type), IL_CODEC_MAX_STRING);
         if (h.skip > left)
-            return s_fail(ps->err, ps->errlen, "truncated at byte %zu",
+            return il_err(ps->err, ps->errlen, "truncated at byte %zu",
                           (size_t)(ps->end - ps->start));
         ps->p = body + h.skip;
         memset(o, 0, sizeof *o);
@@ -331,20 +317,20 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
     const char *kind = h.container == 2 ? "map" : "array";
     uint64_t children = h.container == 2 ? h.items * 2 : h.items;
     if (h.items > IL_CODEC_MAX_ITEMS)
-        return s_fail(ps->err, ps->errlen, "%s of %llu items exceeds %d", kind,
+        return il_err(ps->err, ps->errlen, "%s of %llu items exceeds %d", kind,
                       (unsigned long long)h.items, IL_CODEC_MAX_ITEMS);
     if (children > left)
-        return s_fail(ps->err, ps->errlen, "%s header announces %llu items, only %zu bytes left",
+        return il_err(ps->err, ps->errlen, "%s header announces %llu items, only %zu bytes left",
                       kind, (unsigned long long)h.items, left);
     if (depth + 1 > IL_CODEC_MAX_DEPTH) /* empty containers count too */
-        return s_fail(ps->err, ps->errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
+        return il_err(ps->err, ps->errlen, "nesting deeper than %d", IL_CODEC_MAX_DEPTH);
     ps->announced += children;
     if (ps->announced + 1 > IL_CODEC_MAX_OBJECTS) return S_RECHECK;
     ps->p = body;
     uint32_t n = (uint32_t)h.items;
     if (h.container == 2) {
         msgpack_object_kv *kv = msgpack_zone_malloc(ps->zone, n * sizeof *kv);
-        if (!kv) return s_fail(ps->err, ps->errlen, "out of memory");
+        if (!kv) return il_err(ps->err, ps->errlen, "out of memory");
         o->type = MSGPACK_OBJECT_MAP;
         o->via.map.size = n;
         o->via.map.ptr = kv;
@@ -355,7 +341,7 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
         }
     } else {
         msgpack_object *items = msgpack_zone_malloc(ps->zone, n * sizeof *items);
-        if (!items) return s_fail(ps->err, ps->errlen, "out of memory");
+        if (!items) return il_err(ps->err, ps->errlen, "out of memory");
         o->type = MSGPACK_OBJECT_ARRAY;
         o->via.array.size = n;
         o->via.array.ptr = items;
@@ -370,9 +356,9 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
 int il_codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
                       char *err, size_t errlen)
 {
-    if (!data || size == 0) return s_fail(err, errlen, "empty frame");
+    if (!data || size == 0) return il_err(err, errlen, "empty frame");
     if (size > IL_CODEC_MAX_FRAME)
-        return s_fail(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
+        return il_err(err, errlen, "frame of %zu bytes exceeds %d", size, IL_CODEC_MAX_FRAME);
     s_parser_t ps = {.start = data,
                      .p = data,
                      .end = (const uint8_t *)data + size,
@@ -384,11 +370,11 @@ int il_codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgp
     if (rc == S_RECHECK) {
         /* Refused: the walk that allocates nothing finds the first reason. */
         if (il_codec_check(data, size, err, errlen) != 0) return -1;
-        return s_fail(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS); /* not reached */
+        return il_err(err, errlen, "more than %d objects", IL_CODEC_MAX_OBJECTS); /* not reached */
     }
     if (rc != 0) return -1;
     if (ps.p != ps.end)
-        return s_fail(err, errlen, "%zu trailing bytes after the object", (size_t)(ps.end - ps.p));
+        return il_err(err, errlen, "%zu trailing bytes after the object", (size_t)(ps.end - ps.p));
     *out = obj;
     return 0;
 }
@@ -397,7 +383,7 @@ int il_codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *
 {
     msgpack_unpacked_destroy(out);
     out->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
-    if (!out->zone) return s_fail(err, errlen, "out of memory");
+    if (!out->zone) return il_err(err, errlen, "out of memory");
     if (il_codec_unpack_zone(data, size, out->zone, &out->data, err, errlen) == 0) return 0;
     msgpack_unpacked_destroy(out); /* nothing of a refused frame is kept */
     return -1;
@@ -455,14 +441,14 @@ static int s_text_ok(const uint8_t *s, size_t n)
 int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
                    char *err, size_t errlen)
 {
-    if (obj->type != MSGPACK_OBJECT_STR) return s_fail(err, errlen, "%s: expected a string", name);
+    if (obj->type != MSGPACK_OBJECT_STR) return il_err(err, errlen, "%s: expected a string", name);
     size_t n = obj->via.str.size;
     if (n > maxlen)
-        return s_fail(err, errlen, "%s: string of %zu bytes exceeds %zu", name, n, maxlen);
+        return il_err(err, errlen, "%s: string of %zu bytes exceeds %zu", name, n, maxlen);
     if (!s_text_ok((const uint8_t *)obj->via.str.ptr, n))
-        return s_fail(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
+        return il_err(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
     char *copy = malloc(n + 1);
-    if (!copy) return s_fail(err, errlen, "%s: out of memory", name);
+    if (!copy) return il_err(err, errlen, "%s: out of memory", name);
     if (n) memcpy(copy, obj->via.str.ptr, n); /* msgpack-c gives NULL for "" */
     copy[n] = 0;
     *out = copy;
@@ -504,7 +490,7 @@ int il_codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, 
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
-        if (required) return s_fail(err, errlen, "%s: missing", key);
+        if (required) return il_err(err, errlen, "%s: missing", key);
         *out = NULL;
         return 0;
     }
@@ -523,12 +509,12 @@ int il_codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, 
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
-        if (required) return s_fail(err, errlen, "%s: missing", key);
+        if (required) return il_err(err, errlen, "%s: missing", key);
         *out = dflt;
         return 0;
     }
     if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < min || v->via.u64 > max)
-        return s_fail(err, errlen, "%s: expected an integer from %llu to %llu", key,
+        return il_err(err, errlen, "%s: expected an integer from %llu to %llu", key,
                       (unsigned long long)min, (unsigned long long)max);
     *out = v->via.u64;
     return 0;
@@ -549,7 +535,7 @@ int il_codec_value_bool(const msgpack_object *v, const char *key, bool dflt, boo
         return 0;
     }
     if (v->type != MSGPACK_OBJECT_BOOLEAN)
-        return s_fail(err, errlen, "%s: expected a boolean", key);
+        return il_err(err, errlen, "%s: expected a boolean", key);
     *out = v->via.boolean;
     return 0;
 }

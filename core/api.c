@@ -5,6 +5,7 @@
  * body]. Ids only grow, so an answer that arrives after its request gave up
  * (503) is recognised and dropped, never given to a later request. */
 #include "core/api.h"
+#include "common/err.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -48,24 +49,12 @@ typedef struct {
     size_t body_size; /* request body bytes seen (and dropped) */
 } s_request_t;
 
-static void s_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
-
 /* Parses "HOST:PORT", "[V6]:PORT", "*:PORT", ":PORT" or "localhost:PORT"
  * into addr. Returns -1 with the reason in err. */
 static int s_parse(const char *address, struct sockaddr_storage *addr, char *err, size_t errlen)
 {
     if (!address) {
-        s_set_err(err, errlen, "api: no listen address given");
+        il_err(err, errlen, "api: no listen address given");
         return -1;
     }
     char host[256] = "";
@@ -124,7 +113,7 @@ static int s_parse(const char *address, struct sockaddr_storage *addr, char *err
         if (res) freeaddrinfo(res);
     }
     if (what) {
-        s_set_err(err, errlen, "api: invalid listen address '%s': %s", address, what);
+        il_err(err, errlen, "api: invalid listen address '%s': %s", address, what);
         return -1;
     }
     return 0;
@@ -294,9 +283,9 @@ static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
 
 api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *err, size_t errlen)
 {
-    s_set_err(err, errlen, "%s", "");
+    il_err(err, errlen, "%s", "");
     if (!handler) {
-        s_set_err(err, errlen, "api: no handler for '%s'", address ? address : "(null)");
+        il_err(err, errlen, "api: no handler for '%s'", address ? address : "(null)");
         return NULL;
     }
     struct sockaddr_storage addr;
@@ -304,7 +293,7 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
 
     api_t *self = calloc(1, sizeof *self);
     if (!self) {
-        s_set_err(err, errlen, "api: out of memory for '%s'", address);
+        il_err(err, errlen, "api: out of memory for '%s'", address);
         return NULL;
     }
     self->handler = handler;
@@ -330,8 +319,8 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     }
     if (!self->back || !self->front || zsock_bind(self->back, "%s", endpoint) != 0 ||
         zsock_connect(self->front, "%s", endpoint) != 0) {
-        s_set_err(err, errlen, "api: cannot listen on %s: inproc pair %s: %s", address, endpoint,
-                  strerror(errno));
+        il_err(err, errlen, "api: cannot listen on %s: inproc pair %s: %s", address, endpoint,
+               strerror(errno));
         api_destroy(&self);
         return NULL;
     }
@@ -351,10 +340,10 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     if (!self->daemon) {
         int code = errno;
         if (self->start_error[0])
-            s_set_err(err, errlen, "api: cannot listen on %s: %s", address, self->start_error);
+            il_err(err, errlen, "api: cannot listen on %s: %s", address, self->start_error);
         else
-            s_set_err(err, errlen, "api: cannot listen on %s: %s", address,
-                      code ? strerror(code) : "cannot start the HTTP server");
+            il_err(err, errlen, "api: cannot listen on %s: %s", address,
+                   code ? strerror(code) : "cannot start the HTTP server");
         api_destroy(&self);
         return NULL;
     }

@@ -1,6 +1,7 @@
 /* store: the core's entries file, saved atomically and durably, loaded strictly (see store.h). */
 #define _GNU_SOURCE /* memmem */
 #include "core/store.h"
+#include "common/err.h"
 #include "common/fileio.h"
 #include "common/codec.h"
 #include "common/log.h"
@@ -44,29 +45,15 @@ typedef struct {
     bool oom;            /* a write into buf failed: the pending record is incomplete */
 } s_out_t;
 
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
-    return -1;
-}
-
 store_t *store_new(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        s_fail(err, errlen, "entries file: empty path");
+        il_err(err, errlen, "entries file: empty path");
         return NULL;
     }
     size_t len = strlen(path);
     if (path[len - 1] == '/') {
-        s_fail(err, errlen, "%s: is a directory", path);
+        il_err(err, errlen, "%s: is a directory", path);
         return NULL;
     }
     store_t *self = calloc(1, sizeof *self);
@@ -85,7 +72,7 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
     if (il_fileio_mkdirs(prefix) != 0) {
-        s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
+        il_err(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         store_destroy(&self);
         return NULL;
@@ -93,13 +80,13 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     free(prefix);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        s_fail(err, errlen, "%s: is a directory", path);
+        il_err(err, errlen, "%s: is a directory", path);
         store_destroy(&self);
         return NULL;
     }
     return self;
 oom:
-    s_fail(err, errlen, "%s: out of memory", path);
+    il_err(err, errlen, "%s: out of memory", path);
     store_destroy(&self);
     return NULL;
 }
@@ -209,13 +196,13 @@ static int s_record_end(s_out_t *out, size_t start, const char *path, const char
 {
     /* name: the entry's (formatted only when there is an error to report) */
     if (out->oom)
-        return name ? s_fail(err, errlen, "%s: entry '%s': out of memory", path, name)
-                    : s_fail(err, errlen, "%s: %s: out of memory", path, what);
+        return name ? il_err(err, errlen, "%s: entry '%s': out of memory", path, name)
+                    : il_err(err, errlen, "%s: %s: out of memory", path, what);
     size_t len = out->buf.size - start - 4;
     if (len > IL_CODEC_MAX_FRAME)
-        return name ? s_fail(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
+        return name ? il_err(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
                              name, len, IL_CODEC_MAX_FRAME)
-                    : s_fail(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
+                    : il_err(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
                              IL_CODEC_MAX_FRAME);
     unsigned char *p = (unsigned char *)out->buf.data + start;
     p[0] = (unsigned char)(len >> 24);
@@ -224,7 +211,7 @@ static int s_record_end(s_out_t *out, size_t start, const char *path, const char
     p[3] = (unsigned char)len;
     if (out->buf.size >= STORE_FLUSH) {
         if (il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
-            return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
+            return il_err(err, errlen, "%s: write: %s", path, strerror(errno));
         msgpack_sbuffer_clear(&out->buf);
     }
     return 0;
@@ -261,7 +248,7 @@ static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const cha
     il_codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
     if (s_record_end(out, start, path, "trailer", NULL, err, errlen) != 0) return -1;
     if (out->buf.size > 0 && il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
-        return s_fail(err, errlen, "%s: write: %s", path, strerror(errno));
+        return il_err(err, errlen, "%s: write: %s", path, strerror(errno));
     msgpack_sbuffer_clear(&out->buf);
     return 0;
 }
@@ -301,7 +288,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     const char *path = self->path;
     size_t tmplen = strlen(path) + 32;
     char *tmp = malloc(tmplen);
-    if (!tmp) return s_fail(err, errlen, "%s: out of memory", path);
+    if (!tmp) return il_err(err, errlen, "%s: out of memory", path);
     snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
 
     /* Until this save is through, no batch may be appended to what is there. */
@@ -311,16 +298,16 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     int rc = -1, fd = -1;
     out.fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (out.fd < 0) {
-        s_fail(err, errlen, "%s: create %s: %s", path, tmp, strerror(errno));
+        il_err(err, errlen, "%s: create %s: %s", path, tmp, strerror(errno));
         goto done; /* nothing to unlink: it is not ours */
     }
     if (s_save_records(&out, workflow, path, err, errlen) != 0) goto fail;
     if (fsync(out.fd) != 0) {
-        s_fail(err, errlen, "%s: fsync %s: %s", path, tmp, strerror(errno));
+        il_err(err, errlen, "%s: fsync %s: %s", path, tmp, strerror(errno));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
-        s_fail(err, errlen, "%s: rename %s: %s", path, tmp, strerror(errno));
+        il_err(err, errlen, "%s: rename %s: %s", path, tmp, strerror(errno));
         goto fail;
     }
     /* The new file is in place; its descriptor stays open for the batches
@@ -333,7 +320,7 @@ int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
     self->records = workflow_size(workflow);
     s_changes_clear(self);
     if (il_fileio_sync_dir(self->dir) != 0) {
-        s_fail(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
+        il_err(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
         goto done;
     }
     self->need_full = false;
@@ -384,7 +371,7 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
     if (s_trailer(&out, &pk, workflow_size(workflow), self->path, err, errlen) != 0) goto done;
     /* Saved only once it is on disk. */
     if (fsync(self->fd) != 0) {
-        s_fail(err, errlen, "%s: fsync: %s", self->path, strerror(errno));
+        il_err(err, errlen, "%s: fsync: %s", self->path, strerror(errno));
         goto done;
     }
     self->records += written;
@@ -413,18 +400,18 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
 /* Checks the header record. */
 static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
 {
-    if (obj->type != MSGPACK_OBJECT_MAP) return s_fail(why, whylen, "header: expected a map");
+    if (obj->type != MSGPACK_OBJECT_MAP) return il_err(why, whylen, "header: expected a map");
     const msgpack_object *format = il_codec_map_get(obj, "format");
     if (!format || format->type != MSGPACK_OBJECT_STR ||
         format->via.str.size != strlen(STORE_FORMAT) ||
         memcmp(format->via.str.ptr, STORE_FORMAT, format->via.str.size) != 0)
-        return s_fail(why, whylen, "not an interlook entries file (no format \"%s\")",
+        return il_err(why, whylen, "not an interlook entries file (no format \"%s\")",
                       STORE_FORMAT);
     uint64_t version = 0;
     if (il_codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, &version, why, whylen) != 0)
         return -1;
     if (version != 1 && version != STORE_VERSION)
-        return s_fail(why, whylen,
+        return il_err(why, whylen,
                       "unsupported version %llu (this interlookd reads versions 1 and %d)",
                       (unsigned long long)version, STORE_VERSION);
     return 0;
@@ -474,14 +461,14 @@ static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc
     const unsigned char *p = (const unsigned char *)data;
     *next = 0;
     if (size - off < 4)
-        return s_fail(why, whylen, "truncated or corrupt (record length cut at byte %zu)", size);
+        return il_err(why, whylen, "truncated or corrupt (record length cut at byte %zu)", size);
     size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
                  (size_t)p[off + 3];
     if (len == 0 || len > IL_CODEC_MAX_FRAME)
-        return s_fail(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
+        return il_err(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
                       off);
     if (len > size - off - 4)
-        return s_fail(why, whylen,
+        return il_err(why, whylen,
                       "truncated or corrupt (record of %zu bytes, only %zu left in the file)", len,
                       size - off - 4);
     *next = off + 4 + len;
@@ -489,7 +476,7 @@ static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc
     loc->len = len;
     char reason[256] = "";
     if (il_codec_unpack(data + off + 4, len, msg, reason, sizeof reason) != 0)
-        return s_fail(why, whylen, "truncated or corrupt (%s)", reason);
+        return il_err(why, whylen, "truncated or corrupt (%s)", reason);
     return 0;
 }
 
@@ -535,13 +522,13 @@ static int s_record_name(const msgpack_object *obj, s_kind_t kind, char *name, s
     } else {
         const msgpack_object *service = il_codec_map_get(obj, "service");
         if (!service || service->type != MSGPACK_OBJECT_MAP)
-            return s_fail(why, whylen, "service: expected a map");
+            return il_err(why, whylen, "service: expected a map");
         if (il_codec_get_str(service, "name", IL_SERVICE_MAX_NAME, true, &text, reason, sizeof reason) !=
             0)
-            return s_fail(why, whylen, "service.%s", reason);
+            return il_err(why, whylen, "service.%s", reason);
     }
     int rc = *text ? 0
-                   : s_fail(why, whylen, "%s: empty name",
+                   : il_err(why, whylen, "%s: empty name",
                             kind == S_REMOVAL ? "removed" : "service.name");
     snprintf(name, namelen, "%s", text);
     free(text);
@@ -560,19 +547,19 @@ static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object 
             continue;
         }
         s_loc_t *copy = malloc(sizeof *copy);
-        if (!copy) return s_fail(why, whylen, "out of memory");
+        if (!copy) return il_err(why, whylen, "out of memory");
         *copy = *loc;
         zhashx_update(final, name, copy);
     }
     zhashx_purge(batch);
     const msgpack_object *end = il_codec_map_get(trailer, "end");
     if (end->type != MSGPACK_OBJECT_BOOLEAN || !end->via.boolean)
-        return s_fail(why, whylen, "trailer: end: expected true");
+        return il_err(why, whylen, "trailer: end: expected true");
     uint64_t count = 0;
     if (il_codec_get_uint(trailer, "count", 0, UINT64_MAX, true, 0, &count, why, whylen) != 0)
         return -1;
     if (count != zhashx_size(final))
-        return s_fail(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %zu)",
+        return il_err(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %zu)",
                       (unsigned long long)count, zhashx_size(final));
     return 0;
 }
@@ -585,7 +572,7 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
                   int nsteps, zhashx_t *final, size_t *k, char *why, size_t whylen)
 {
     zhashx_t *batch = zhashx_new();
-    if (!batch) return s_fail(why, whylen, "out of memory");
+    if (!batch) return il_err(why, whylen, "out of memory");
     zhashx_set_destructor(batch, (zhashx_destructor_fn *)zstr_free);
     size_t off = 0, good_end = 0, good_k = 0, batches = 0;
     int rc = -1;
@@ -612,16 +599,16 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
                 good_end = next;
                 good_k = *k;
             } else if (kind == S_HEADER) {
-                bad = s_fail(why, whylen, "truncated or corrupt (a second header)");
+                bad = il_err(why, whylen, "truncated or corrupt (a second header)");
             } else if (!(bad = s_record_name(&msg.data, kind, name, sizeof name, why, whylen))) {
                 if (zhashx_lookup(batch, name))
-                    bad = s_fail(why, whylen, "duplicate entry '%s'", name);
+                    bad = il_err(why, whylen, "duplicate entry '%s'", name);
                 else {
                     loc.removed = kind == S_REMOVAL;
                     s_loc_t *copy = malloc(sizeof *copy);
                     if (copy) *copy = loc;
                     bad = copy ? zhashx_insert(batch, name, copy)
-                               : s_fail(why, whylen, "out of memory");
+                               : il_err(why, whylen, "out of memory");
                 }
             }
         }
@@ -634,7 +621,7 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
     }
     if (batches == 0) {
         ++*k; /* where the trailer should be */
-        s_fail(why, whylen, "truncated or corrupt (%s)", size == 0 ? "empty file" : "no trailer");
+        il_err(why, whylen, "truncated or corrupt (%s)", size == 0 ? "empty file" : "no trailer");
         goto done;
     }
     if (good_end < size) {
@@ -662,7 +649,7 @@ static int s_load_records(store_t *self, const char *data, size_t size, workflow
     const char *const *steps = workflow_steps(workflow);
     int nsteps = workflow_nsteps(workflow);
     zhashx_t *final = zhashx_new();
-    if (!final) return s_fail(why, whylen, "out of memory");
+    if (!final) return il_err(why, whylen, "out of memory");
     zhashx_set_destructor(final, (zhashx_destructor_fn *)zstr_free);
     s_loc_t **order = NULL;
     int rc = s_scan(self, data, size, steps, nsteps, final, k, why, whylen);
@@ -671,7 +658,7 @@ static int s_load_records(store_t *self, const char *data, size_t size, workflow
     size_t n = 0;
     order = malloc((zhashx_size(final) + 1) * sizeof *order);
     if (!order) {
-        rc = s_fail(why, whylen, "out of memory");
+        rc = il_err(why, whylen, "out of memory");
         goto done;
     }
     for (s_loc_t *loc = zhashx_first(final); loc; loc = zhashx_next(final))
@@ -685,13 +672,13 @@ static int s_load_records(store_t *self, const char *data, size_t size, workflow
         entry_t *entry = NULL;
         rc = -1;
         if (il_codec_unpack(data + order[i]->off, order[i]->len, &msg, reason, sizeof reason) != 0)
-            s_fail(why, whylen, "truncated or corrupt (%s)", reason);
+            il_err(why, whylen, "truncated or corrupt (%s)", reason);
         else if (!(entry = entry_unpack(&msg.data, steps, nsteps, reason, sizeof reason)))
-            s_fail(why, whylen, "%s", reason);
+            il_err(why, whylen, "%s", reason);
         else if (workflow_lookup(workflow, entry->name))
-            s_fail(why, whylen, "duplicate entry '%s'", entry->name);
+            il_err(why, whylen, "duplicate entry '%s'", entry->name);
         else if (workflow_adopt(workflow, &entry) != 0)
-            s_fail(why, whylen, "entry '%s' refused by the workflow", entry->name);
+            il_err(why, whylen, "entry '%s' refused by the workflow", entry->name);
         else {
             ++*loaded;
             rc = 0;
@@ -715,19 +702,19 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
     int fd = open(self->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        return s_fail(err, errlen, "%s: open: %s", self->path, strerror(errno));
+        return il_err(err, errlen, "%s: open: %s", self->path, strerror(errno));
     }
     char *data = NULL;
     size_t size = 0;
     int rc = il_fileio_read_from(fd, 0, &data, &size);
     int saved = errno;
     close(fd);
-    if (rc != 0) return s_fail(err, errlen, "%s: read: %s", self->path, strerror(saved));
+    if (rc != 0) return il_err(err, errlen, "%s: read: %s", self->path, strerror(saved));
 
     char why[512] = "";
     size_t k = 0;
     rc = s_load_records(self, data, size, workflow, loaded, &k, why, sizeof why);
-    if (rc != 0) s_fail(err, errlen, "%s: record %zu: %s", self->path, k, why);
+    if (rc != 0) il_err(err, errlen, "%s: record %zu: %s", self->path, k, why);
     free(data);
     return rc;
 }

@@ -30,6 +30,7 @@
  * their own. Complete lines of a batch that died mid-write are kept: they are
  * a prefix of a valid sequence of changes, so the file stays consistent. */
 #include "extensions/ipalloc/alloc_db.h"
+#include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
 
@@ -98,20 +99,6 @@ struct _alloc_db_t {
     size_t undo_cap;
     uint64_t syncs; /* fsync / fdatasync calls made */
 };
-
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int s_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
-    return -1;
-}
 
 /* ---- records and the view ------------------------------------------------ */
 
@@ -254,11 +241,11 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
 {
     size_t tmplen = strlen(self->path) + 32;
     char *tmp = malloc(tmplen);
-    if (!tmp) return s_fail(err, errlen, "%s: out of memory", self->path);
+    if (!tmp) return il_err(err, errlen, "%s: out of memory", self->path);
     snprintf(tmp, tmplen, "%s.tmp.%ld", self->path, (long)getpid());
     int fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) {
-        s_fail(err, errlen, "%s: create %s: %s", self->path, tmp, strerror(errno));
+        il_err(err, errlen, "%s: create %s: %s", self->path, tmp, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -281,7 +268,7 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
         saved = errno;
     }
     if (rc != 0) {
-        s_fail(err, errlen, "%s: %s %s: %s", self->path, what, tmp, strerror(saved));
+        il_err(err, errlen, "%s: %s %s: %s", self->path, what, tmp, strerror(saved));
         if (unlink(tmp) != 0 && errno != ENOENT)
             il_log_warn("%s: cannot remove %s: %s", self->path, tmp, strerror(errno));
         free(tmp);
@@ -289,7 +276,7 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *
     }
     free(tmp);
     if (s_sync_dir(self) != 0)
-        return s_fail(err, errlen, "%s: fsync directory %s: %s", self->path, self->dir,
+        return il_err(err, errlen, "%s: fsync directory %s: %s", self->path, self->dir,
                       strerror(errno));
     return 0;
 }
@@ -303,7 +290,7 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
     const char *end = line + len;
     const char *p = line;
     if (len < 2 || (line[0] != 'A' && line[0] != 'R') || line[1] != ' ')
-        return s_fail(why, whylen, "malformed record (expected 'A|R <ip> <ms> <hash> <name>')");
+        return il_err(why, whylen, "malformed record (expected 'A|R <ip> <ms> <hash> <name>')");
     char op = line[0];
     p += 2;
     const char *ip = p;
@@ -311,23 +298,23 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
         p++;
     size_t iplen = (size_t)(p - ip);
     if (p == end || !s_valid_ip(ip, iplen))
-        return s_fail(why, whylen, "malformed record (bad address field)");
+        return il_err(why, whylen, "malformed record (bad address field)");
     const char *ms = ++p;
     while (p < end && *p >= '0' && *p <= '9')
         p++;
     size_t mslen = (size_t)(p - ms);
     if (p == end || *p != ' ' || mslen == 0 || mslen > ALLOC_DB_MAX_MS)
-        return s_fail(why, whylen, "malformed record (bad time field)");
+        return il_err(why, whylen, "malformed record (bad time field)");
     uint64_t time = 0;
     for (size_t i = 0; i < mslen; i++) {
         uint64_t digit = (uint64_t)(ms[i] - '0');
         if (time > ((uint64_t)INT64_MAX - digit) / 10)
-            return s_fail(why, whylen, "malformed record (time out of range)");
+            return il_err(why, whylen, "malformed record (time out of range)");
         time = time * 10 + digit;
     }
     const char *hash = ++p;
     if (end - hash < 18 || hash[16] != ' ')
-        return s_fail(why, whylen, "malformed record (bad checksum field)");
+        return il_err(why, whylen, "malformed record (bad checksum field)");
     uint64_t stored = 0;
     for (int i = 0; i < 16; i++) {
         char c = hash[i];
@@ -337,15 +324,15 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
         else if (c >= 'a' && c <= 'f')
             v = (unsigned)(c - 'a' + 10);
         else
-            return s_fail(why, whylen, "malformed record (bad checksum field)");
+            return il_err(why, whylen, "malformed record (bad checksum field)");
         stored = stored << 4 | v;
     }
     const char *name = hash + 17;
     size_t namelen = (size_t)(end - name);
     if (!s_valid_name(name, namelen))
-        return s_fail(why, whylen, "malformed record (bad service name)");
+        return il_err(why, whylen, "malformed record (bad service name)");
     if (s_line_hash(op, ip, iplen, ms, mslen, name, namelen) != stored)
-        return s_fail(why, whylen, "checksum mismatch");
+        return il_err(why, whylen, "checksum mismatch");
 
     /* Look up with NUL-terminated copies (the line is not terminated). */
     char namez[ALLOC_DB_MAX_NAME + 1], ipz[ALLOC_DB_MAX_IP + 1];
@@ -356,20 +343,20 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
     s_record_t *held = zhashx_lookup(view->by_name, namez);
     if (op == 'A') {
         if (held)
-            return s_fail(why, whylen, "A for %s: it already holds %s", namez, held->entry.ip);
+            return il_err(why, whylen, "A for %s: it already holds %s", namez, held->entry.ip);
         s_record_t *holder = zhashx_lookup(view->by_ip, ipz);
         if (holder)
-            return s_fail(why, whylen, "A for %s: ip %s already held by %s", namez, ipz,
+            return il_err(why, whylen, "A for %s: ip %s already held by %s", namez, ipz,
                           holder->entry.name);
         s_record_t *record = s_record_new(name, namelen, ip, iplen, (int64_t)time);
         if (!record || s_view_insert(view, record) != 0) {
             free(record);
-            return s_fail(why, whylen, "out of memory");
+            return il_err(why, whylen, "out of memory");
         }
     } else {
-        if (!held) return s_fail(why, whylen, "R for %s: it holds no address", namez);
+        if (!held) return il_err(why, whylen, "R for %s: it holds no address", namez);
         if (strcmp(held->entry.ip, ipz) != 0)
-            return s_fail(why, whylen, "R for %s: it holds %s, not %s", namez, held->entry.ip, ipz);
+            return il_err(why, whylen, "R for %s: it holds %s, not %s", namez, held->entry.ip, ipz);
         s_view_remove(view, held);
         free(held);
     }
@@ -387,7 +374,7 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
     char *data = NULL;
     size_t size = 0;
     if (il_fileio_read_from(view->fd, view->offset, &data, &size) != 0)
-        return s_fail(err, errlen, "%s: read: %s", self->path, strerror(errno));
+        return il_err(err, errlen, "%s: read: %s", self->path, strerror(errno));
     int rc = 0;
     size_t pos = 0;
     char why[512];
@@ -396,7 +383,7 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
         size_t hlen = strlen(ALLOC_DB_HEADER);
         if (!nl || (size_t)(nl - data) != hlen || memcmp(data, ALLOC_DB_HEADER, hlen) != 0) {
             free(data);
-            return s_fail(err, errlen, "%s:1: not an interlook-ipalloc file (expected '%s')",
+            return il_err(err, errlen, "%s:1: not an interlook-ipalloc file (expected '%s')",
                           self->path, ALLOC_DB_HEADER);
         }
         pos = hlen + 1;
@@ -410,13 +397,13 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
             il_log_warn("%s:%zu: dropping a torn last line (%zu bytes without a newline)", self->path,
                      view->lines + 1, size - pos);
             if (ftruncate(view->fd, view->offset) != 0)
-                rc = s_fail(err, errlen, "%s:%zu: cannot truncate a torn last line: %s", self->path,
+                rc = il_err(err, errlen, "%s:%zu: cannot truncate a torn last line: %s", self->path,
                             view->lines + 1, strerror(errno));
             break;
         }
         size_t len = (size_t)(nl - line);
         if (s_apply_line(view, line, len, why, sizeof why) != 0) {
-            rc = s_fail(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
+            rc = il_err(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
             break;
         }
         pos += len + 1;
@@ -433,20 +420,20 @@ static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen
 static int s_reload(alloc_db_t *self, char *err, size_t errlen)
 {
     s_view_t fresh;
-    if (s_view_init(&fresh) != 0) return s_fail(err, errlen, "%s: out of memory", self->path);
+    if (s_view_init(&fresh) != 0) return il_err(err, errlen, "%s: out of memory", self->path);
     fresh.fd = open(self->path, O_RDWR | O_APPEND | O_CLOEXEC);
     struct stat st;
     memset(&st, 0, sizeof st);
     int rc = -1;
     if (fresh.fd < 0)
-        s_fail(err, errlen, "%s: open: %s", self->path, strerror(errno));
+        il_err(err, errlen, "%s: open: %s", self->path, strerror(errno));
     else if (fstat(fresh.fd, &st) != 0)
-        s_fail(err, errlen, "%s: stat: %s", self->path, strerror(errno));
+        il_err(err, errlen, "%s: stat: %s", self->path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        s_fail(err, errlen, "%s: not a regular file", self->path);
+        il_err(err, errlen, "%s: not a regular file", self->path);
     else if (s_sync_dir(self) != 0) /* the file may have been renamed in by a process
                                        that died before syncing the directory */
-        s_fail(err, errlen, "%s: fsync directory %s: %s", self->path, self->dir, strerror(errno));
+        il_err(err, errlen, "%s: fsync directory %s: %s", self->path, self->dir, strerror(errno));
     else
         rc = s_catch_up(self, &fresh, err, errlen);
     if (rc != 0) {
@@ -616,12 +603,12 @@ oom:
 alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        s_fail(err, errlen, "ipalloc db file: empty path");
+        il_err(err, errlen, "ipalloc db file: empty path");
         return NULL;
     }
     size_t len = strlen(path);
     if (path[len - 1] == '/') {
-        s_fail(err, errlen, "%s: is a directory", path);
+        il_err(err, errlen, "%s: is a directory", path);
         return NULL;
     }
     alloc_db_t *self = calloc(1, sizeof *self);
@@ -643,23 +630,23 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
     char *prefix = strdup(self->dir);
     if (!prefix) goto oom;
     if (il_fileio_mkdirs(prefix) != 0) {
-        s_fail(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
+        il_err(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
         goto fail;
     }
     free(prefix);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { /* before creating "<path>.lock" */
-        s_fail(err, errlen, "%s: is a directory", path);
+        il_err(err, errlen, "%s: is a directory", path);
         goto fail;
     }
     self->lock_fd = open(self->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (self->lock_fd < 0) {
-        s_fail(err, errlen, "%s: open %s: %s", path, self->lock_path, strerror(errno));
+        il_err(err, errlen, "%s: open %s: %s", path, self->lock_path, strerror(errno));
         goto fail;
     }
     if (s_lock(self) != 0) {
-        s_fail(err, errlen, "%s: lock %s: %s", path, self->lock_path, strerror(errno));
+        il_err(err, errlen, "%s: lock %s: %s", path, self->lock_path, strerror(errno));
         goto fail;
     }
     int rc = 0;
@@ -667,14 +654,14 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
         if (errno == ENOENT)
             rc = s_create(self, err, errlen);
         else
-            rc = s_fail(err, errlen, "%s: stat: %s", path, strerror(errno));
+            rc = il_err(err, errlen, "%s: stat: %s", path, strerror(errno));
     }
     if (rc == 0) rc = s_reload(self, err, errlen);
     s_unlock(self);
     if (rc != 0) goto fail;
     return self;
 oom:
-    s_fail(err, errlen, "%s: out of memory", path);
+    il_err(err, errlen, "%s: out of memory", path);
 fail:
     alloc_db_destroy(&self);
     return NULL;
@@ -698,14 +685,14 @@ void alloc_db_destroy(alloc_db_t **self_p)
 
 int alloc_db_begin(alloc_db_t *self, char *err, size_t errlen)
 {
-    if (!self) return s_fail(err, errlen, "ipalloc db: no db");
-    if (self->in_batch) return s_fail(err, errlen, "%s: a batch is already open", self->path);
+    if (!self) return il_err(err, errlen, "ipalloc db: no db");
+    if (self->in_batch) return il_err(err, errlen, "%s: a batch is already open", self->path);
     if (s_lock(self) != 0)
-        return s_fail(err, errlen, "%s: lock %s: %s", self->path, self->lock_path, strerror(errno));
+        return il_err(err, errlen, "%s: lock %s: %s", self->path, self->lock_path, strerror(errno));
     struct stat st;
     int rc = 0;
     if (stat(self->path, &st) != 0) {
-        rc = s_fail(err, errlen, "%s: stat: %s", self->path, strerror(errno));
+        rc = il_err(err, errlen, "%s: stat: %s", self->path, strerror(errno));
     } else if (self->view.fd < 0 || st.st_dev != self->view.dev || st.st_ino != self->view.ino) {
         rc = s_reload(self, err, errlen); /* compacted by another instance (or never loaded) */
     } else if (st.st_size < self->view.offset) {
@@ -775,8 +762,8 @@ int alloc_db_stage_release(alloc_db_t *self, const char *name, int64_t now_ms)
 
 int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
 {
-    if (!self) return s_fail(err, errlen, "ipalloc db: no db");
-    if (!self->in_batch) return s_fail(err, errlen, "%s: no batch open", self->path);
+    if (!self) return il_err(err, errlen, "ipalloc db: no db");
+    if (!self->in_batch) return il_err(err, errlen, "%s: no batch open", self->path);
     if (self->pending_len > 0) {
         s_view_t *view = &self->view;
         int rc = il_fileio_write_all(view->fd, self->pending, self->pending_len);
@@ -794,7 +781,7 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
             s_end_staging(self, true);
             self->in_batch = false;
             s_unlock(self);
-            return s_fail(err, errlen, "%s: write failed: %s", self->path, strerror(saved));
+            return il_err(err, errlen, "%s: write failed: %s", self->path, strerror(saved));
         }
         view->offset += (off_t)self->pending_len;
         view->lines += self->pending_lines;

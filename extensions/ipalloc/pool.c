@@ -1,9 +1,9 @@
 /* pool: the IP allocator's address pool, free space kept as merged ranges in a treap. */
 #include "extensions/ipalloc/pool.h"
+#include "common/err.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +44,6 @@ struct _pool_t {
 
 // --------------------------------------------------------------------------
 // Addresses
-
-/* Writes a message into err when there is room for one. */
-static void s_error(char *err, size_t errlen, const char *format, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, errlen, format, args);
-    va_end(args);
-}
 
 int pool_addr_parse(const char *text, pool_addr_t *addr, int *family)
 {
@@ -129,48 +119,48 @@ static int s_parse_prefix(const char *text)
 static int s_parse_cidr(pool_t *self, const char *cidr, char *err, size_t errlen)
 {
     if (!cidr || !*cidr) {
-        s_error(err, errlen, "network_cidr: missing (expected ADDR/PREFIX, e.g. 10.32.30.0/24)");
+        il_err(err, errlen, "network_cidr: missing (expected ADDR/PREFIX, e.g. 10.32.30.0/24)");
         return -1;
     }
     const char *slash = strchr(cidr, '/');
     if (!slash) {
-        s_error(err, errlen, "network_cidr: '%s' is not ADDR/PREFIX (e.g. 10.32.30.0/24)", cidr);
+        il_err(err, errlen, "network_cidr: '%s' is not ADDR/PREFIX (e.g. 10.32.30.0/24)", cidr);
         return -1;
     }
     char text[INET6_ADDRSTRLEN + 1];
     size_t length = (size_t)(slash - cidr);
     pool_addr_t addr;
     if (length == 0 || length >= sizeof text) {
-        s_error(err, errlen, "network_cidr: '%s': '%.*s' is not an IP address", cidr, (int)length,
-                cidr);
+        il_err(err, errlen, "network_cidr: '%s': '%.*s' is not an IP address", cidr, (int)length,
+               cidr);
         return -1;
     }
     memcpy(text, cidr, length);
     text[length] = '\0';
     if (pool_addr_parse(text, &addr, &self->family) != 0) {
-        s_error(err, errlen, "network_cidr: '%s': '%s' is not an IP address", cidr, text);
+        il_err(err, errlen, "network_cidr: '%s': '%s' is not an IP address", cidr, text);
         return -1;
     }
     int bits = self->family == 4 ? 32 : 128;
     int prefix = s_parse_prefix(slash + 1);
     if (prefix < 0) {
-        s_error(err, errlen,
-                "network_cidr: '%s': the prefix '%s' is not a decimal number "
-                "(digits only, no sign, spaces or leading zeros)",
-                cidr, slash + 1);
+        il_err(err, errlen,
+               "network_cidr: '%s': the prefix '%s' is not a decimal number "
+               "(digits only, no sign, spaces or leading zeros)",
+               cidr, slash + 1);
         return -1;
     }
     if (prefix > bits) {
-        s_error(err, errlen, "network_cidr: '%s': prefix /%d is out of range 0..%d for IPv%d", cidr,
-                prefix, bits, self->family);
+        il_err(err, errlen, "network_cidr: '%s': prefix /%d is out of range 0..%d for IPv%d", cidr,
+               prefix, bits, self->family);
         return -1;
     }
     pool_addr_t host = s_host_mask(bits, prefix);
     if (addr & host) {
         char network[INET6_ADDRSTRLEN];
         pool_addr_format(addr & ~host, self->family, network, sizeof network);
-        s_error(err, errlen, "network_cidr: %s has host bits set (did you mean %s/%d?)", cidr,
-                network, prefix);
+        il_err(err, errlen, "network_cidr: %s has host bits set (did you mean %s/%d?)", cidr,
+               network, prefix);
         return -1;
     }
     self->prefix = prefix;
@@ -186,16 +176,16 @@ static int s_parse_bound(pool_t *self, const char *key, const char *text, const 
 {
     int family;
     if (pool_addr_parse(text, addr, &family) != 0) {
-        s_error(err, errlen, "%s: '%s' is not an IP address", key, text);
+        il_err(err, errlen, "%s: '%s' is not an IP address", key, text);
         return -1;
     }
     if (family != self->family) {
-        s_error(err, errlen, "%s: %s is IPv%d but network_cidr %s is IPv%d", key, text, family,
-                cidr, self->family);
+        il_err(err, errlen, "%s: %s is IPv%d but network_cidr %s is IPv%d", key, text, family, cidr,
+               self->family);
         return -1;
     }
     if (*addr < self->network || *addr > self->last) {
-        s_error(err, errlen, "%s: %s is outside %s", key, text, cidr);
+        il_err(err, errlen, "%s: %s is outside %s", key, text, cidr);
         return -1;
     }
     return 0;
@@ -419,7 +409,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     if (err && errlen > 0) err[0] = '\0';
     pool_t *self = calloc(1, sizeof *self);
     if (!self) {
-        s_error(err, errlen, "out of memory");
+        il_err(err, errlen, "out of memory");
         return NULL;
     }
     if (s_parse_cidr(self, cidr, err, errlen) != 0) goto failed;
@@ -430,7 +420,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     if (ip_end && s_parse_bound(self, "ip_end", ip_end, cidr, &self->end, err, errlen) != 0)
         goto failed;
     if (self->start > self->end) {
-        s_error(err, errlen, "ip_start: %s is after ip_end %s", ip_start, ip_end);
+        il_err(err, errlen, "ip_start: %s is after ip_end %s", ip_start, ip_end);
         goto failed;
     }
     char start[INET6_ADDRSTRLEN], end[INET6_ADDRSTRLEN];
@@ -441,11 +431,11 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     range_t multicast = s_multicast(self->family);
     if (self->start >= multicast.lo && self->end <= multicast.hi) {
         if (self->start == self->network && self->end == self->last)
-            s_error(err, errlen, "network_cidr: %s is a multicast range", cidr);
+            il_err(err, errlen, "network_cidr: %s is a multicast range", cidr);
         else
-            s_error(err, errlen,
-                    "ip_start: %s is a multicast range (ip_start..ip_end in network_cidr %s)",
-                    self->describe, cidr);
+            il_err(err, errlen,
+                   "ip_start: %s is a multicast range (ip_start..ip_end in network_cidr %s)",
+                   self->describe, cidr);
         goto failed;
     }
 
@@ -454,19 +444,19 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
         count++;
     self->excluded = malloc((count + 3) * sizeof *self->excluded);
     if (!self->excluded) {
-        s_error(err, errlen, "out of memory");
+        il_err(err, errlen, "out of memory");
         goto failed;
     }
     for (size_t i = 0; i < count; i++) {
         pool_addr_t addr;
         int family;
         if (pool_addr_parse(reserved[i], &addr, &family) != 0) {
-            s_error(err, errlen, "reserved: '%s' is not an IP address", reserved[i]);
+            il_err(err, errlen, "reserved: '%s' is not an IP address", reserved[i]);
             goto failed;
         }
         if (family != self->family) {
-            s_error(err, errlen, "reserved: %s is IPv%d but network_cidr %s is IPv%d", reserved[i],
-                    family, cidr, self->family);
+            il_err(err, errlen, "reserved: %s is IPv%d but network_cidr %s is IPv%d", reserved[i],
+                   family, cidr, self->family);
             goto failed;
         }
         s_exclude(self, addr, addr);
@@ -489,7 +479,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     self->rng = seed ? seed : 0x2545F4914F6CDD1Du;
 
     if (s_fill(self) != 0) {
-        s_error(err, errlen, "out of memory");
+        il_err(err, errlen, "out of memory");
         goto failed;
     }
     return self;

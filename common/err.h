@@ -1,0 +1,14 @@
+/* err: the reason a call failed, written into the caller's buffer. Calls that
+ * can fail on bad input take (char *err, size_t errlen) and fill it; this is
+ * the one helper that does, so that each module need not carry its own. */
+#ifndef INTERLOOK_ERR_H
+#define INTERLOOK_ERR_H
+
+#include <stddef.h>
+
+/* Writes the printf-like reason into err (truncated to errlen; nothing when
+ * err is NULL or errlen is 0). Returns -1, so that a failing call can end
+ * with `return il_err(err, errlen, "...", ...);`. */
+int il_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
