@@ -1,12 +1,12 @@
 /* ctl_watch: `interlookctl watch`: a SUB socket on the core's PUB endpoint,
- * subscribed to "state", printing one line per change of an entry until
- * SIGINT or SIGTERM. */
+ * subscribed to "changes" (several state bodies a message), printing one line
+ * per change of an entry until SIGINT or SIGTERM. */
 #ifndef INTERLOOK_CTL_WATCH_H
 #define INTERLOOK_CTL_WATCH_H
 
 #include <stdbool.h>
 
-/* Watches endpoint: each state publication prints
+/* Watches endpoint: each change of a "changes" publication prints
  * "TIME NAME STATE (expected EXPECTED)[ error: ERROR]", or with json one
  * compact object {time, name, state, expected_state, error, public_ip,
  * targets} per line. Malformed publications are skipped with a warning on
