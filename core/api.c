@@ -7,6 +7,7 @@
 #include "core/api.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "core/listen_addr.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #define API_WAIT_MS        5000          /* how long a request waits for the loop */
@@ -49,73 +49,12 @@ typedef struct {
     size_t body_size; /* request body bytes seen (and dropped) */
 } s_request_t;
 
-/* Parses "HOST:PORT", "[V6]:PORT", "*:PORT", ":PORT" or "localhost:PORT"
- * into addr. Returns -1 with the reason in err. */
+/* The address as listen_addr parses it; the reason prefixed "api: ". */
 static int s_parse(const char *address, struct sockaddr_storage *addr, char *err, size_t errlen)
 {
-    if (!address) {
-        il_err(err, errlen, "api: no listen address given");
-        return -1;
-    }
-    char host[256] = "";
-    const char *port = NULL;
-    const char *what = NULL;
-    bool bracketed = address[0] == '[';
-    if (!*address)
-        what = "empty";
-    else if (strlen(address) >= sizeof host)
-        what = "too long";
-    else if (bracketed) {
-        const char *close = strchr(address, ']');
-        if (!close || close[1] != ':')
-            what = "expected [IPV6]:PORT";
-        else {
-            memcpy(host, address + 1, (size_t)(close - address - 1));
-            port = close + 2;
-        }
-    } else {
-        const char *colon = strrchr(address, ':');
-        if (!colon)
-            what = "expected HOST:PORT";
-        else if (strchr(address, ':') != colon)
-            what = "an IPv6 address goes in brackets, as [::1]:PORT";
-        else {
-            memcpy(host, address, (size_t)(colon - address));
-            port = colon + 1;
-        }
-    }
-    if (!what) {
-        size_t digits = strspn(port, "0123456789");
-        if (digits == 0 || digits > 5 || port[digits] != '\0' || atoi(port) > 65535)
-            what = "the port must be a number from 0 to 65535";
-    }
-    if (!what && !bracketed) {
-        if (!*host || !strcmp(host, "*"))
-            strcpy(host, "0.0.0.0");
-        else if (!strcasecmp(host, "localhost"))
-            strcpy(host, "127.0.0.1");
-    }
-    if (!what) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                                 .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-        struct addrinfo *res = NULL;
-        if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
-            what = "the host must be a numeric IPv4 or IPv6 address, '*' or 'localhost'";
-        else if (bracketed && res->ai_family != AF_INET6)
-            what = "brackets are for IPv6 addresses only";
-        else if (res->ai_addrlen > sizeof *addr)
-            what = "unsupported address";
-        else {
-            memset(addr, 0, sizeof *addr);
-            memcpy(addr, res->ai_addr, res->ai_addrlen);
-        }
-        if (res) freeaddrinfo(res);
-    }
-    if (what) {
-        il_err(err, errlen, "api: invalid listen address '%s': %s", address, what);
-        return -1;
-    }
+    char why[512];
+    if (listen_addr_parse(address, addr, why, sizeof why))
+        return il_err(err, errlen, "api: %s", why);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* core_config: the core section of the configuration file, see core_config.h. */
 #include "core/core_config.h"
 #include "broker/ilp_msg.h"
+#include "core/listen_addr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,14 +74,15 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
     if (il_config_check_keys(cfg, "core", s_known) ||
         il_config_string(cfg, "core.logLevel", "info", &level) ||
         il_config_string(cfg, "core.logFile", "stdout", &self->log_file) ||
-        il_config_string(cfg, "core.listen", "127.0.0.1:8080", &self->listen) ||
-        il_config_string(cfg, "core.workflowEntriesFile", "./var/entries.db", &self->entries_file) ||
+        listen_addr_load(cfg, &self->listen, NULL, err, errlen) ||
+        il_config_string(cfg, "core.workflowEntriesFile", "./var/entries.db",
+                         &self->entries_file) ||
         il_config_duration(cfg, "core.checkFlowInterval", 1000, &self->check_flow_ms) ||
         il_config_duration(cfg, "core.workflowHousekeeperInterval", 60000, &self->housekeeper_ms) ||
         il_config_duration(cfg, "core.serviceWIPTimeout", 90000, &self->wip_timeout_ms) ||
         il_config_duration(cfg, "core.serviceMaxLastUpdated", 90000, &self->max_last_updated_ms) ||
         il_config_duration(cfg, "core.cleanUndeployedServiceAfter", 600000,
-                        &self->clean_undeployed_ms) ||
+                           &self->clean_undeployed_ms) ||
         il_config_duration(cfg, "core.retryBackoffMin", 1000, &self->retry_min_ms) ||
         il_config_duration(cfg, "core.retryBackoffMax", 60000, &self->retry_max_ms) ||
         il_config_duration(cfg, "core.persistDelay", 100, &self->persist_delay_ms)) {
@@ -103,8 +105,6 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
         return s_where(cfg, "core.workflowEntriesFile", err, errlen, "empty path");
     if (s_steps(self, cfg, err, errlen)) return -1;
     if (il_bus_config_load(&self->bus, cfg, err, errlen)) return -1;
-    const char *env = getenv("INTERLOOK_LISTEN");
-    if (env && *env) self->listen = env;
     return 0;
 }
 

@@ -13,7 +13,7 @@
 typedef struct {
     il_log_level_t log_level; /* core.logLevel (info) */
     const char *log_file;  /* core.logFile (stdout) */
-    const char *listen;    /* core.listen (127.0.0.1:8080); "" or "off" disables the API */
+    const char *listen;    /* core.listen or $INTERLOOK_LISTEN (core/listen_addr.h) */
     const char *steps[CORE_MAX_STEPS + 1]; /* core.workflowSteps, NULL-terminated */
     int nsteps;
     const char *entries_file;    /* core.workflowEntriesFile (./var/entries.db) */

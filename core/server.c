@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "core/api.h"
+#include "core/listen_addr.h"
 #include "core/store.h"
 #include "core/workflow.h"
 
@@ -574,7 +575,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                  config->bus.publish);
         goto fail;
     }
-    if (*config->listen && strcmp(config->listen, "off")) {
+    if (!listen_addr_off(config->listen)) {
         self->api = api_new(config->listen, s_on_request, self, err, errlen);
         if (!self->api || api_attach(self->api, self->loop) != 0) goto fail;
     }

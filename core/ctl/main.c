@@ -1,28 +1,27 @@
 /* interlookctl: the command-line client of interlookd. It reads the core's
  * HTTP API (services, one service, extensions, workflow) and prints tables or
- * the API's JSON, and follows the core's "state" publications (watch).
+ * the API's JSON, and follows the core's "changes" publications (watch).
  *
  *   interlookctl [-c FILE] [--api URL] [--json] services | service NAME |
  *                extensions | workflow
  *   interlookctl [-c FILE] [--publish EP] [--json] watch
  *
  * The API address is --api, else $INTERLOOK_API, else core.listen as the core
- * reads it (-c FILE, then $INTERLOOK_LISTEN), else http://127.0.0.1:8080; the
- * publish endpoint is --publish, else core.bus.publish as the extensions read
- * it (-c FILE, then $INTERLOOK_BUS_PUBLISH), else tcp://127.0.0.1:5571. */
+ * reads it (core/listen_addr.h: -c FILE, then $INTERLOOK_LISTEN, else its
+ * default); the publish endpoint is --publish, else core.bus.publish as the
+ * extensions read it (-c FILE, then $INTERLOOK_BUS_PUBLISH, else its default). */
 #include "broker/bus_config.h"
 #include "common/config.h"
 #include "common/version.h"
 #include "core/ctl/ctl_cmd.h"
 #include "core/ctl/ctl_watch.h"
+#include "core/listen_addr.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_DEFAULT_API "http://127.0.0.1:8080"
 
 static void s_usage(FILE *out)
 {
@@ -53,7 +52,7 @@ static void s_usage(FILE *out)
             "Exit status: 0 success (watch: stopped by SIGINT/SIGTERM), 1 runtime failure\n"
             "(core unreachable, no such service, an invalid answer), 2 bad usage or\n"
             "configuration.\n",
-            S_DEFAULT_API, IL_BUS_DEFAULT_PUBLISH);
+            "http://" LISTEN_ADDR_DEFAULT, IL_BUS_DEFAULT_PUBLISH);
 }
 
 static void s_short_usage(void)
@@ -76,47 +75,6 @@ static int s_api_url(const char *url, char *out, size_t outlen)
     while (n > (size_t)(rest - url) && out[n - 1] == '/')
         out[--n] = 0;
     return 0;
-}
-
-/* The API URL of the core listening on address (core.listen): "HOST:PORT",
- * "[V6]:PORT", "*:PORT", ":PORT". A wildcard host becomes the loopback
- * address. Returns -1 with the reason in err. */
-static int s_listen_url(const char *address, char *out, size_t outlen, char *err, size_t errlen)
-{
-    if (!strcmp(address, "off")) {
-        snprintf(err, errlen, "the core's HTTP API is off: give --api");
-        return -1;
-    }
-    char host[256];
-    const char *port;
-    bool v6 = address[0] == '[';
-    if (v6) {
-        const char *close = strchr(address, ']');
-        if (!close || close[1] != ':' || (size_t)(close - address) > sizeof host) goto bad;
-        memcpy(host, address + 1, (size_t)(close - address - 1));
-        host[close - address - 1] = 0;
-        port = close + 2;
-        if (!strcmp(host, "::")) strcpy(host, "::1");
-    } else {
-        const char *colon = strrchr(address, ':');
-        if (!colon || (size_t)(colon - address) >= sizeof host) goto bad;
-        memcpy(host, address, (size_t)(colon - address));
-        host[colon - address] = 0;
-        port = colon + 1;
-        if (!*host || !strcmp(host, "*") || !strcmp(host, "0.0.0.0")) strcpy(host, "127.0.0.1");
-    }
-    size_t digits = strspn(port, "0123456789");
-    if (digits == 0 || digits > 5 || port[digits] || atoi(port) > 65535) goto bad;
-    if (atoi(port) == 0) {
-        snprintf(err, errlen, "'%s': the core listens on a port the system chooses: give --api",
-                 address);
-        return -1;
-    }
-    snprintf(out, outlen, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", atoi(port));
-    return 0;
-bad:
-    snprintf(err, errlen, "'%s' is not HOST:PORT", address);
-    return -1;
 }
 
 /* A wildcard endpoint where a core binds ("tcp://" then "*:PORT" or "0.0.0.0:PORT") as one
@@ -200,16 +158,14 @@ int main(int argc, char *argv[])
     }
     il_bus_config_t bus;
     const char *listen = NULL;
+    bool listen_env = false;
     if (il_bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
-        (il_config_string(cfg, "core.listen", "127.0.0.1:8080", &listen) &&
-         snprintf(err, sizeof err, "%s", il_config_error(cfg)))) {
+        listen_addr_load(cfg, &listen, &listen_env, err, sizeof err) != 0) {
         fprintf(stderr, "interlookctl: %s\n", err);
         il_config_destroy(&cfg);
         return 2;
     }
     const char *env_api = getenv("INTERLOOK_API");
-    const char *env_listen = getenv("INTERLOOK_LISTEN");
-    if (env_listen && *env_listen) listen = env_listen;
     bool watch = !strcmp(command, "watch");
     int rc = 0;
     if (watch) {
@@ -221,14 +177,14 @@ int main(int argc, char *argv[])
                     api_arg ? "--api" : "INTERLOOK_API", url);
             rc = 2;
         }
-    } else if (s_listen_url(listen, api, sizeof api, err, sizeof err) != 0) {
-        if (env_listen && *env_listen)
-            fprintf(stderr, "interlookctl: INTERLOOK_LISTEN: %s\n", err);
+    } else if (listen_addr_url(listen, api, sizeof api, err, sizeof err) != 0) {
+        if (listen_env)
+            fprintf(stderr, "interlookctl: %s: %s; give --api\n", LISTEN_ADDR_ENV, err);
         else if (path)
-            fprintf(stderr, "interlookctl: %s:%d: core.listen: %s\n", path,
+            fprintf(stderr, "interlookctl: %s:%d: core.listen: %s; give --api\n", path,
                     il_config_line(cfg, "core.listen"), err);
         else
-            fprintf(stderr, "interlookctl: core.listen: %s\n", err);
+            fprintf(stderr, "interlookctl: core.listen: %s; give --api\n", err);
         rc = 2;
     }
     il_config_destroy(&cfg);
