@@ -6,6 +6,7 @@
 #include "broker/ilp_batch.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
+#include "common/alloc.h"
 #include "common/codec.h"
 #include "common/log.h"
 
@@ -291,7 +292,7 @@ static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
     zhashx_purge(inst->works);
     void *handle = zlistx_find(ext->instances, inst);
     if (handle) zlistx_delete(ext->instances, handle);
-    char *instance = strdup(inst->instance);
+    char *instance = il_strdup(inst->instance);
     zhashx_delete(self->peers, inst->key); /* frees inst */
     if (self->handler.instance) self->handler.instance(self->arg, ext->name, instance, false);
     free(instance);
@@ -328,13 +329,13 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
     if (!known) {
         s_inst_t *twin = s_find_instance(ext, msg->instance);
         if (twin) s_inst_drop(self, twin, "reconnected");
-        s_inst_t *inst = calloc(1, sizeof *inst);
-        inst->key = strdup(key);
+        s_inst_t *inst = il_calloc(1, sizeof *inst);
+        inst->key = il_strdup(key);
         memcpy(inst->rid, rid.data, rid.size);
         inst->rid_size = rid.size;
         inst->ext = ext;
-        inst->instance = strdup(msg->instance);
-        inst->address = strdup(address);
+        inst->instance = il_strdup(msg->instance);
+        inst->address = il_strdup(address);
         inst->works = zhashx_new();
         /* keyed by work->id, which lives as long as the work */
         zhashx_set_key_duplicator(inst->works, NULL);
@@ -347,7 +348,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
                  known->address, msg->credit);
     }
     free(known->version);
-    known->version = msg->version ? strdup(msg->version) : NULL;
+    known->version = msg->version ? il_strdup(msg->version) : NULL;
     known->credit = msg->credit;
     known->batch = msg->batch ? msg->batch : 1;
     ilp_msg_t welcome = {.cmd = ILP_WELCOME,
@@ -560,8 +561,7 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
         il_log_error("bus: broker needs both endpoints and at least one extension name");
         return NULL;
     }
-    broker_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    broker_t *self = il_calloc(1, sizeof *self);
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;
     self->liveness = config->liveness ? config->liveness : IL_BUS_DEFAULT_LIVENESS;
     self->batch = config->batch && config->batch <= ILP_MAX_BATCH ? config->batch : ILP_MAX_BATCH;
@@ -569,10 +569,10 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     self->arg = arg;
     self->timer_id = -1;
     if (config->core_id)
-        self->core_id = strdup(config->core_id);
+        self->core_id = il_strdup(config->core_id);
     else {
         zuuid_t *uuid = zuuid_new();
-        self->core_id = strdup(zuuid_str_canonical(uuid));
+        self->core_id = il_strdup(zuuid_str_canonical(uuid));
         zuuid_destroy(&uuid);
     }
     self->exts = zhashx_new();
@@ -590,8 +590,8 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     msgpack_zone_init(&self->zone, 4096);
     for (const char *const *name = config->extensions; *name; name++) {
         if (zhashx_lookup(self->exts, *name)) continue;
-        s_ext_t *ext = calloc(1, sizeof *ext);
-        ext->name = strdup(*name);
+        s_ext_t *ext = il_calloc(1, sizeof *ext);
+        ext->name = il_strdup(*name);
         ext->instances = zlistx_new();
         ext->queue = zlistx_new();
         zhashx_insert(self->exts, *name, ext);
@@ -700,13 +700,8 @@ int broker_dispatch_packed(broker_t *self, const char *work_id, const char *exte
         action == ILP_ACTION_NONE)
         return -1;
     ilp_msg_pack_work(&self->scratch, work_id, action, attempt, service, service_len);
-    s_work_t *work = calloc(1, sizeof *work);
-    char *body = malloc(self->scratch.size);
-    if (!work || !body) {
-        free(work);
-        free(body);
-        return -1;
-    }
+    s_work_t *work = il_calloc(1, sizeof *work);
+    char *body = il_malloc(self->scratch.size);
     memcpy(body, self->scratch.data, self->scratch.size);
     broker_cancel(self, work_id);
     memcpy(work->id, work_id, strlen(work_id) + 1); /* at most ILP_MAX_ID, checked above */

@@ -4,6 +4,7 @@
 #include "broker/ilp_batch.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
+#include "common/alloc.h"
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -142,8 +143,8 @@ static int s_out_add(ilp_client_t *self, const char *key, ilp_cmd_t cmd, const v
     if (self->out.count > 0 && (self->out_cmd != cmd || self->out.count >= s_out_max(self) ||
                                 !ilp_batch_fits(&self->out, size)))
         s_out_flush(self);
-    char *copy = strdup(key);
-    if (!copy || ilp_batch_add(&self->out, data, size) != 0) {
+    char *copy = il_strdup(key);
+    if (ilp_batch_add(&self->out, data, size) != 0) {
         free(copy);
         return s_keep(s_outbox(self, cmd), key, data, size) == 0 ? 1 : -1;
     }
@@ -457,15 +458,14 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
         il_log_error("bus: credit %u exceeds %d", config->credit, ILP_MAX_CREDIT);
         return NULL;
     }
-    ilp_client_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->name = strdup(config->name);
-    self->instance = config->instance ? strdup(config->instance) : s_default_instance();
-    self->version = strdup(config->version ? config->version : INTERLOOK_VERSION);
+    ilp_client_t *self = il_calloc(1, sizeof *self);
+    self->name = il_strdup(config->name);
+    self->instance = config->instance ? il_strdup(config->instance) : s_default_instance();
+    self->version = il_strdup(config->version ? config->version : INTERLOOK_VERSION);
     self->router_endpoint =
-        strdup(config->router_endpoint ? config->router_endpoint : IL_BUS_DEFAULT_ROUTER);
+        il_strdup(config->router_endpoint ? config->router_endpoint : IL_BUS_DEFAULT_ROUTER);
     self->publish_endpoint =
-        strdup(config->publish_endpoint ? config->publish_endpoint : IL_BUS_DEFAULT_PUBLISH);
+        il_strdup(config->publish_endpoint ? config->publish_endpoint : IL_BUS_DEFAULT_PUBLISH);
     self->refresh_topic = zsys_sprintf("refresh.%s", self->name);
     self->credit = config->credit ? config->credit : 1;
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;

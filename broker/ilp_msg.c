@@ -1,6 +1,7 @@
 /* ilp_msg: the ILP/1 message codec, see ilp_msg.h and docs/protocol.md. */
 #include "broker/ilp_msg.h"
 #include "broker/ilp_frame.h"
+#include "common/alloc.h"
 #include "common/codec.h"
 
 #include <stdlib.h>
@@ -12,8 +13,8 @@ static const char *s_cmd_names[] = {"?",   "HELLO",   "EVENT",  "RESULT", "HEART
 
 ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd)
 {
-    ilp_msg_t *self = calloc(1, sizeof *self);
-    if (self) self->cmd = cmd;
+    ilp_msg_t *self = il_calloc(1, sizeof *self);
+    self->cmd = cmd;
     return self;
 }
 
@@ -357,12 +358,12 @@ static ilp_msg_t *s_decode_map(ilp_cmd_t cmd, const msgpack_object *obj, unsigne
                                const char *what, char *err, size_t errlen)
 {
     char why[256] = "";
-    ilp_msg_t *self = NULL;
-    if (obj->type != MSGPACK_OBJECT_MAP)
+    if (obj->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "%s: body: expected a map", what);
-    else if (!(self = ilp_msg_new(cmd)))
-        snprintf(err, errlen, "out of memory");
-    else if (s_decode_body(self, obj, flags, why, sizeof why)) {
+        return NULL;
+    }
+    ilp_msg_t *self = ilp_msg_new(cmd);
+    if (s_decode_body(self, obj, flags, why, sizeof why)) {
         snprintf(err, errlen, "%s: %s", what, why);
         ilp_msg_destroy(&self);
     }

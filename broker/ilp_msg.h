@@ -76,7 +76,7 @@ typedef struct {
 /* One frame's bytes, read in place (broker/ilp_frame.h). */
 typedef struct ilp_frame_t ilp_frame_t;
 
-/* A new, empty message of that command. NULL when out of memory. */
+/* A new, empty message of that command. Never NULL. */
 ilp_msg_t *ilp_msg_new(ilp_cmd_t cmd);
 
 void ilp_msg_destroy(ilp_msg_t **self_p);

@@ -1,5 +1,6 @@
 /* codec: bounded msgpack decoding of untrusted frames and typed field access. */
 #include "common/codec.h"
+#include "common/alloc.h"
 #include "common/err.h"
 
 #include <stdio.h>
@@ -447,8 +448,7 @@ int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen
         return il_err(err, errlen, "%s: string of %zu bytes exceeds %zu", name, n, maxlen);
     if (!s_text_ok((const uint8_t *)obj->via.str.ptr, n))
         return il_err(err, errlen, "%s: not UTF-8 text (or contains control characters)", name);
-    char *copy = malloc(n + 1);
-    if (!copy) return il_err(err, errlen, "%s: out of memory", name);
+    char *copy = il_malloc(n + 1);
     if (n) memcpy(copy, obj->via.str.ptr, n); /* msgpack-c gives NULL for "" */
     copy[n] = 0;
     *out = copy;

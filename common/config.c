@@ -1,5 +1,6 @@
 /* config: the YAML configuration as a tree of line-numbered nodes, with typed getters. */
 #include "common/config.h"
+#include "common/alloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -52,8 +53,7 @@ typedef struct {
 
 static node_t *s_node_new(node_kind_t kind, int line)
 {
-    node_t *node = calloc(1, sizeof *node);
-    if (!node) return NULL;
+    node_t *node = il_calloc(1, sizeof *node);
     node->kind = kind;
     node->line = line;
     if (kind == NODE_MAPPING) {
@@ -200,10 +200,9 @@ static int s_build_mapping(reader_t *r, node_t *map, int depth)
             rc = s_reader_fail(r, key_line, true, "a key must not be empty");
         else if (strlen((char *)event.data.scalar.value) != event.data.scalar.length)
             rc = s_reader_fail(r, key_line, true, "a key must not contain a NUL character");
-        char *key = rc ? NULL : strdup((char *)event.data.scalar.value);
+        char *key = rc ? NULL : il_strdup((char *)event.data.scalar.value);
         yaml_event_delete(&event);
         if (rc) return -1;
-        if (!key) return s_reader_fail(r, key_line, true, "out of memory");
 
         size_t saved = s_path_push(r, key, 0);
         node_t *child = NULL;
@@ -264,7 +263,7 @@ static node_t *s_build(reader_t *r, yaml_event_t *event, int depth)
         const char *text = (const char *)event->data.scalar.value;
         if (strlen(text) != event->data.scalar.length)
             s_reader_fail(r, line, true, "a value must not contain a NUL character");
-        else if (!(node = s_node_new(NODE_SCALAR, line)) || !(node->text = strdup(text))) {
+        else if (!(node = s_node_new(NODE_SCALAR, line)) || !(node->text = il_strdup(text))) {
             s_node_destroy(&node);
             s_reader_fail(r, line, true, "out of memory");
         } else
@@ -334,13 +333,8 @@ fail:
 
 static il_config_t *s_config_new(const char *name, node_t *root)
 {
-    il_config_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->name = strdup(name);
-    if (!self->name) {
-        free(self);
-        return NULL;
-    }
+    il_config_t *self = il_calloc(1, sizeof *self);
+    self->name = il_strdup(name);
     self->root = root;
     return self;
 }
@@ -364,12 +358,7 @@ static il_config_t *s_load(const char *text, size_t length, const char *name, ch
     int rc = s_parse(&r, &root);
     yaml_parser_delete(&r.parser);
     if (rc) return NULL;
-    il_config_t *self = s_config_new(name, root);
-    if (!self) {
-        s_node_destroy(&root);
-        if (err && errlen) snprintf(err, errlen, "%s: out of memory", name);
-    }
-    return self;
+    return s_config_new(name, root);
 }
 
 il_config_t *il_config_load(const char *path, char *err, size_t errlen)
@@ -381,12 +370,7 @@ il_config_t *il_config_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     /* Read one byte more than allowed, to tell a file of exactly 1 MiB from a larger one. */
-    char *text = malloc(CONFIG_MAX_BYTES + 1);
-    if (!text) {
-        fclose(file);
-        if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
+    char *text = il_malloc(CONFIG_MAX_BYTES + 1);
     size_t length = fread(text, 1, CONFIG_MAX_BYTES + 1, file);
     int failed = ferror(file) ? errno : 0;
     fclose(file);
@@ -459,8 +443,7 @@ static int s_walk(il_config_t *self, const char *key, node_t **node_p, bool repo
 {
     *node_p = NULL;
     if (!self->root || !key) return 0;
-    char *path = strdup(key);
-    if (!path) return report ? s_fail(self, 0, key, "out of memory") : -1;
+    char *path = il_strdup(key);
     node_t *node = self->root;
     char *segment = path;
     int rc = 0;
@@ -643,7 +626,7 @@ int il_config_duration(il_config_t *self, const char *key, int64_t dflt_ms, int6
 
 static void *s_item_dup(const void *item)
 {
-    return strdup((const char *)item);
+    return il_strdup((const char *)item);
 }
 
 static void s_item_free(void **item_p)
@@ -659,8 +642,7 @@ static int s_split(il_config_t *self, const node_t *node, const char *key, zlist
     while (isspace((unsigned char)*p))
         p++;
     if (!*p) return 0; /* only blanks: no items */
-    char *copy = strdup(node->text);
-    if (!copy) return s_fail(self, node->line, key, "out of memory");
+    char *copy = il_strdup(node->text);
     int rc = 0;
     size_t number = 1;
     for (char *item = copy; item && rc == 0; number++) {

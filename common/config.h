@@ -21,7 +21,7 @@ il_config_t *il_config_load(const char *path, char *err, size_t errlen);
 /* The same from text in memory; name stands for the file in messages. */
 il_config_t *il_config_load_string(const char *text, const char *name, char *err, size_t errlen);
 
-/* An empty configuration: every getter returns its default. Never NULL unless out of memory. */
+/* An empty configuration: every getter returns its default. Never NULL. */
 il_config_t *il_config_new_empty(void);
 
 void il_config_destroy(il_config_t **self_p);

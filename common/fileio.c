@@ -1,5 +1,6 @@
 /* fileio: durable-state file helpers, see fileio.h. */
 #include "common/fileio.h"
+#include "common/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,17 +38,10 @@ int il_fileio_read_from(int fd, off_t offset, char **data, size_t *size)
     /* +1: room for the NUL, and end of file is seen at once when it did not grow */
     size_t cap = (st.st_size > offset ? (size_t)(st.st_size - offset) : 0) + 1;
     size_t len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
+    char *buf = il_malloc(cap);
     for (;;) {
         if (len == cap) { /* the file grew while being read */
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = bigger;
+            buf = il_realloc(buf, cap * 2);
             cap *= 2;
         }
         ssize_t n = pread(fd, buf + len, cap - len, offset + (off_t)len);
@@ -61,15 +55,7 @@ int il_fileio_read_from(int fd, off_t offset, char **data, size_t *size)
         if (n == 0) break;
         len += (size_t)n;
     }
-    if (len == cap) { /* make room for the terminator */
-        char *bigger = realloc(buf, cap + 1);
-        if (!bigger) {
-            free(buf);
-            errno = ENOMEM;
-            return -1;
-        }
-        buf = bigger;
-    }
+    if (len == cap) buf = il_realloc(buf, cap + 1); /* room for the terminator */
     buf[len] = 0;
     *data = buf;
     *size = len;

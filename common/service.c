@@ -1,5 +1,6 @@
 /* service: the service data model and its msgpack codec, see service.h. */
 #include "common/service.h"
+#include "common/alloc.h"
 #include "common/codec.h"
 
 #include <arpa/inet.h>
@@ -10,13 +11,8 @@
 il_service_t *il_service_new(const char *name)
 {
     if (!name || !*name) return NULL;
-    il_service_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->name = strdup(name);
-    if (!self->name) {
-        free(self);
-        return NULL;
-    }
+    il_service_t *self = il_calloc(1, sizeof *self);
+    self->name = il_strdup(name);
     return self;
 }
 
@@ -39,8 +35,7 @@ void il_service_destroy(il_service_t **self_p)
 
 int il_service_set_string(char **field, const char *value)
 {
-    char *copy = NULL;
-    if (value && !(copy = strdup(value))) return -1;
+    char *copy = il_strdup(value);
     free(*field);
     *field = copy;
     return 0;
@@ -85,11 +80,9 @@ int il_service_add_target(il_service_t *self, const char *host, uint16_t port, u
     }
     if (self->target_count >= IL_SERVICE_MAX_TARGETS) return -1;
     il_service_target_t *grown =
-        realloc(self->targets, (self->target_count + 1) * sizeof *self->targets);
-    if (!grown) return -1;
+        il_realloc(self->targets, (self->target_count + 1) * sizeof *self->targets);
     self->targets = grown;
-    char *copy = strdup(host);
-    if (!copy) return -1;
+    char *copy = il_strdup(host);
     memmove(&grown[at + 1], &grown[at], (self->target_count - at) * sizeof *grown);
     grown[at].host = copy;
     grown[at].port = port;
@@ -112,11 +105,9 @@ int il_service_add_alias(il_service_t *self, const char *alias)
             lo = mid + 1;
     }
     if (self->alias_count >= IL_SERVICE_MAX_ALIASES) return -1;
-    char **grown = realloc(self->dns_aliases, (self->alias_count + 1) * sizeof *grown);
-    if (!grown) return -1;
+    char **grown = il_realloc(self->dns_aliases, (self->alias_count + 1) * sizeof *grown);
     self->dns_aliases = grown;
-    char *copy = strdup(alias);
-    if (!copy) return -1;
+    char *copy = il_strdup(alias);
     memmove(&grown[lo + 1], &grown[lo], (self->alias_count - lo) * sizeof *grown);
     grown[lo] = copy;
     self->alias_count++;
@@ -235,11 +226,7 @@ static int s_decode_targets(il_service_t *self, const msgpack_object *list, char
         return -1;
     }
     if (list->via.array.size == 0) return 0;
-    self->targets = calloc(list->via.array.size, sizeof *self->targets);
-    if (!self->targets) {
-        snprintf(err, errlen, "service.targets: out of memory");
-        return -1;
-    }
+    self->targets = il_calloc(list->via.array.size, sizeof *self->targets);
     static const char *const keys[] = {"host", "port", "weight"};
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *t = &list->via.array.ptr[i];
@@ -282,11 +269,7 @@ static int s_decode_aliases(il_service_t *self, const msgpack_object *list, char
         return -1;
     }
     if (list->via.array.size == 0) return 0;
-    self->dns_aliases = calloc(list->via.array.size, sizeof *self->dns_aliases);
-    if (!self->dns_aliases) {
-        snprintf(err, errlen, "service.dns_aliases: out of memory");
-        return -1;
-    }
+    self->dns_aliases = il_calloc(list->via.array.size, sizeof *self->dns_aliases);
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         char why[160];
         char *alias = NULL;
@@ -349,11 +332,7 @@ il_service_t *il_service_decode_result(const msgpack_object *obj, char *err, siz
     const msgpack_object *f[2];
     il_codec_map_find(obj, keys, 2, f);
     if (s_decode_head(f[0], f[1], &name, &ip, why, sizeof why)) goto fail;
-    il_service_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(why, sizeof why, "out of memory");
-        goto fail;
-    }
+    il_service_t *self = il_calloc(1, sizeof *self);
     self->name = name;
     self->public_ip = ip && *ip ? ip : NULL;
     if (!self->public_ip) free(ip);
@@ -382,11 +361,7 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
     if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
         il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why))
         goto fail;
-    self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(why, sizeof why, "out of memory");
-        goto fail;
-    }
+    self = il_calloc(1, sizeof *self);
     self->name = name; /* the decoded copy, not another one */
     name = NULL;
     if (il_codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;

@@ -41,24 +41,24 @@ typedef struct {
     size_t alias_count;
 } il_service_t;
 
-/* A new service with that name and nothing else. NULL when name is empty or out of memory. */
+/* A new service with that name and nothing else. NULL when name is empty. */
 il_service_t *il_service_new(const char *name);
 
 void il_service_destroy(il_service_t **self_p);
 
-/* A deep copy, NULL when out of memory. */
+/* A deep copy (NULL for NULL). */
 il_service_t *il_service_dup(const il_service_t *self);
 
 /* Adds a target; an identical host:port adds its weight to the existing one,
  * and a weight above IL_SERVICE_MAX_WEIGHT is capped to it. Returns -1 for an
  * empty or too long host, port 0, weight 0, more than IL_SERVICE_MAX_TARGETS
- * targets, or out of memory. */
+ * targets. */
 int il_service_add_target(il_service_t *self, const char *host, uint16_t port, uint32_t weight);
 
-/* Adds an alias (ignored when already present). Returns -1 on bounds or memory. */
+/* Adds an alias (ignored when already present). Returns -1 on bounds. */
 int il_service_add_alias(il_service_t *self, const char *alias);
 
-/* Replaces a string field (provider or public_ip); NULL clears it. Returns -1 on memory. */
+/* Replaces a string field (provider or public_ip); NULL clears it. Returns 0. */
 int il_service_set_string(char **field, const char *value);
 
 /* Sorts targets and aliases. The decoder and the adders keep this invariant. */

@@ -2,6 +2,7 @@
  * decided in s_advance (what to do next for one entry) and s_finish (what a
  * step's end means); the public functions only route inputs to them. */
 #include "core/workflow.h"
+#include "common/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,11 +429,10 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
                          const char *id_prefix, const workflow_effects_t *effects, void *arg)
 {
     if (!steps || nsteps < 1 || !timing) return NULL;
-    workflow_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->steps = calloc((size_t)nsteps + 1, sizeof *self->steps);
+    workflow_t *self = il_calloc(1, sizeof *self);
+    self->steps = il_calloc((size_t)nsteps + 1, sizeof *self->steps);
     for (int i = 0; i < nsteps; i++)
-        self->steps[i] = strdup(steps[i]);
+        self->steps[i] = il_strdup(steps[i]);
     self->nsteps = nsteps;
     self->timing = *timing;
     if (self->timing.retry_min_ms <= 0) self->timing.retry_min_ms = 1000;
@@ -440,7 +440,7 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
         self->timing.retry_max_ms = self->timing.retry_min_ms;
     if (effects) self->effects = *effects;
     self->arg = arg;
-    self->id_prefix = strndup(id_prefix ? id_prefix : "w", ILP_MAX_ID - 17);
+    self->id_prefix = il_strndup(id_prefix ? id_prefix : "w", ILP_MAX_ID - 17);
     self->id_prefix_len = strlen(self->id_prefix);
     self->entries = zhashx_new();
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);

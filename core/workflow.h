@@ -41,7 +41,7 @@ typedef struct {
 
 /* A workflow over steps[0..nsteps-1] (steps[0] is the provider). The steps
  * are copied. Work ids start with id_prefix (unique per core run). NULL when
- * nsteps < 1 or out of memory. */
+ * nsteps < 1 or timing is NULL (out of memory aborts, common/alloc.h). */
 workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_timing_t *timing,
                          const char *id_prefix, const workflow_effects_t *effects, void *arg);
 

@@ -50,8 +50,9 @@
  * the same moment, so create the first client before starting threads that
  * use curl. curl_global_cleanup is never called (libcurl keeps its global
  * state until exit). */
-#define _GNU_SOURCE /* memrchr, vasprintf */
+#define _GNU_SOURCE /* memrchr */
 #include "extensions/docker/docker_api.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "common/version.h"
 
@@ -140,47 +141,37 @@ static bool s_curl_ready(void)
     return pthread_once(&s_curl_once, s_curl_global_init) == 0 && s_curl_rc == CURLE_OK;
 }
 
-static void s_oom(void)
-{
-    il_log_error("docker_api: out of memory");
-    abort();
-}
-
-static char *s_strdup(const char *text)
-{
-    if (!text) return NULL;
-    char *copy = strdup(text);
-    if (!copy) s_oom();
-    return copy;
-}
-
 static char *s_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *s_printf(const char *fmt, ...)
 {
-    va_list args;
+    va_list args, again;
     va_start(args, fmt);
-    char *text = NULL;
-    if (vasprintf(&text, fmt, args) < 0) s_oom();
+    va_copy(again, args);
+    int n = vsnprintf(NULL, 0, fmt, args);
     va_end(args);
+    size_t size = n > 0 ? (size_t)n + 1 : 1;
+    char *text = il_malloc(size);
+    if (n < 0)
+        *text = 0;
+    else
+        vsnprintf(text, size, fmt, again);
+    va_end(again);
     return text;
 }
 
-/* Appends n bytes and keeps the buffer NUL-terminated. Returns -1 when out of memory. */
-static int s_buf_append(s_buf_t *buf, const char *data, size_t n)
+/* Appends n bytes and keeps the buffer NUL-terminated. */
+static void s_buf_append(s_buf_t *buf, const char *data, size_t n)
 {
     if (buf->len + n + 1 > buf->cap) {
         size_t cap = buf->cap ? buf->cap : 4096;
         while (cap < buf->len + n + 1)
             cap *= 2;
-        char *grown = realloc(buf->data, cap);
-        if (!grown) return -1;
-        buf->data = grown;
+        buf->data = il_realloc(buf->data, cap);
         buf->cap = cap;
     }
     memcpy(buf->data + buf->len, data, n);
     buf->len += n;
     buf->data[buf->len] = 0;
-    return 0;
 }
 
 /* Request table: integer ids as zhashx keys. */
@@ -205,7 +196,7 @@ static s_request_t *s_lookup(docker_api_t *self, int id)
 static void s_queue(docker_api_t *self, s_request_t *req)
 {
     if (req->queued) return;
-    if (!zlistx_add_end(self->ready, S_KEY(req->id))) s_oom();
+    zlistx_add_end(self->ready, S_KEY(req->id)); /* czmq aborts when out of memory */
     req->queued = true;
 }
 
@@ -256,10 +247,7 @@ static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
                               DOCKER_API_MAX_BODY / (1024 * 1024), req->api->endpoint);
         return CURL_WRITEFUNC_ERROR;
     }
-    if (s_buf_append(&req->buf, data, n)) {
-        req->error = s_strdup("out of memory for the response body");
-        return CURL_WRITEFUNC_ERROR;
-    }
+    s_buf_append(&req->buf, data, n);
     return n;
 }
 
@@ -272,7 +260,7 @@ static size_t s_on_stream_data(char *data, size_t size, size_t nmemb, void *arg)
         /* Keep the start of the error body for the message, then stop. */
         size_t room = DOCKER_API_ERROR_BODY - req->buf.len;
         size_t take = n < room ? n : room;
-        if (take && s_buf_append(&req->buf, data, take)) return CURL_WRITEFUNC_ERROR;
+        if (take) s_buf_append(&req->buf, data, take);
         return req->buf.len >= DOCKER_API_ERROR_BODY ? CURL_WRITEFUNC_ERROR : n;
     }
     size_t pending = req->buf.len - req->tail; /* the line in progress */
@@ -286,10 +274,7 @@ static size_t s_on_stream_data(char *data, size_t size, size_t nmemb, void *arg)
         return CURL_WRITEFUNC_ERROR;
     }
     size_t old = req->buf.len;
-    if (s_buf_append(&req->buf, data, n)) {
-        req->error = s_strdup("out of memory for the stream");
-        return CURL_WRITEFUNC_ERROR;
-    }
+    s_buf_append(&req->buf, data, n);
     if (last) {
         req->tail = old + (size_t)(last - data) + 1;
         s_queue(req->api, req);
@@ -380,7 +365,7 @@ static bool s_deliver(docker_api_t *self, int id)
         s_buf_t batch = req->buf;
         req->buf = (s_buf_t){0};
         req->tail = 0;
-        if (len < batch.len && s_buf_append(&req->buf, batch.data + len, batch.len - len)) s_oom();
+        if (len < batch.len) s_buf_append(&req->buf, batch.data + len, batch.len - len);
         int alive = s_lines(self, id, batch.data, len);
         free(batch.data);
         if (alive < 0) return false;
@@ -475,8 +460,7 @@ static int s_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, vo
         size_t cap = self->sock_cap ? self->sock_cap : 64;
         while (cap <= (size_t)fd)
             cap *= 2;
-        int *grown = realloc(self->sock_events, cap * sizeof *grown);
-        if (!grown) return -1;
+        int *grown = il_realloc(self->sock_events, cap * sizeof *grown);
         memset(grown + self->sock_cap, 0, (cap - self->sock_cap) * sizeof *grown);
         self->sock_events = grown;
         self->sock_cap = cap;
@@ -615,20 +599,19 @@ docker_api_t *docker_api_new(const docker_api_config_t *config, zloop_t *loop, c
         return NULL;
     }
 
-    docker_api_t *self = calloc(1, sizeof *self);
-    if (!self) s_oom();
+    docker_api_t *self = il_calloc(1, sizeof *self);
     self->loop = loop;
-    self->endpoint = s_strdup(endpoint);
+    self->endpoint = il_strdup(endpoint);
     if (is_unix) {
-        self->unix_path = s_strdup(endpoint + 7);
-        self->base_url = s_strdup("http://localhost");
+        self->unix_path = il_strdup(endpoint + 7);
+        self->base_url = il_strdup("http://localhost");
     } else {
         self->base_url = s_printf("%s://%s", tls ? "https" : "http", endpoint + 6);
     }
     if (tls) {
-        self->tls_ca = s_strdup(files[0]);
-        self->tls_cert = s_strdup(files[1]);
-        self->tls_key = s_strdup(files[2]);
+        self->tls_ca = il_strdup(files[0]);
+        self->tls_cert = il_strdup(files[1]);
+        self->tls_key = il_strdup(files[2]);
     }
     self->timeout_ms = config->timeout_ms > 0 ? (long)config->timeout_ms : DOCKER_API_TIMEOUT_MS;
     self->connect_timeout_ms =
@@ -713,8 +696,7 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
         il_log_warn("docker_api: GET %s: the path must start with '/'", path);
         return -1;
     }
-    s_request_t *req = calloc(1, sizeof *req);
-    if (!req) s_oom();
+    s_request_t *req = il_calloc(1, sizeof *req);
     req->api = self;
     req->stream = stream;
     req->done = done;
@@ -765,7 +747,7 @@ static int s_start(docker_api_t *self, const char *path, bool stream, docker_api
         return -1;
     }
     req->id = s_next_id(self);
-    if (zhashx_insert(self->requests, S_KEY(req->id), req) != 0) s_oom();
+    if (zhashx_insert(self->requests, S_KEY(req->id), req) != 0) abort(); /* ids are unique */
     CURLMcode mc = curl_multi_add_handle(self->multi, easy);
     if (mc != CURLM_OK) {
         il_log_warn("docker_api: GET %s: %s", path, curl_multi_strerror(mc));
@@ -813,7 +795,7 @@ char *docker_api_escape(const char *text)
     if (!text || !s_curl_ready()) return NULL;
     char *escaped = curl_easy_escape(NULL, text, (int)strlen(text));
     if (!escaped) return NULL;
-    char *copy = strdup(escaped);
+    char *copy = il_strdup(escaped);
     curl_free(escaped);
     return copy;
 }

@@ -8,6 +8,7 @@
  * Command-line options override the file. */
 #include "broker/ext_cli.h"
 #include "broker/ilp_client.h"
+#include "common/alloc.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -59,9 +60,9 @@ static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)
         ilp_client_reply(client, work->id, NULL, work->service);
         return;
     }
-    s_held_t *held = calloc(1, sizeof *held);
+    s_held_t *held = il_calloc(1, sizeof *held); /* out of memory aborts (common/alloc.h) */
     held->echo = echo;
-    held->id = strdup(work->id);
+    held->id = il_strdup(work->id);
     held->service = work->service;
     work->service = NULL;
     held->handle = zlistx_add_end(echo->held, held);
