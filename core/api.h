@@ -20,9 +20,9 @@ typedef struct {
  * "POST", ...; path is the URL path without the query string. */
 typedef void(api_handler_fn)(void *arg, const char *method, const char *path, api_reply_t *reply);
 
-/* Listens on "HOST:PORT" ("127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080",
- * port 0 = any free port). NULL with the reason in err (bad address, port in
- * use). */
+/* Listens on an address as listen_addr_parse reads it ("127.0.0.1:8080",
+ * "*:8080", "[::1]:8080", port 0 = any free port). NULL with the reason in
+ * err (bad address, port in use). */
 api_t *api_new(const char *listen, api_handler_fn *handler, void *arg, char *err, size_t errlen);
 
 /* Stops the server thread and frees everything. */
