@@ -239,12 +239,15 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
     switch (self->cmd) {
     case ILP_HELLO:
         if (il_codec_get_str(body, "name", ILP_MAX_EXT_NAME, true, &self->name, err, errlen) ||
-            il_codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err, errlen) ||
-            il_codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err, errlen) ||
+            il_codec_get_str(body, "instance", ILP_MAX_INSTANCE, true, &self->instance, err,
+                             errlen) ||
+            il_codec_get_str(body, "version", ILP_MAX_VERSION, false, &self->version, err,
+                             errlen) ||
             il_codec_get_uint(body, "credit", 1, ILP_MAX_CREDIT, false, 1, &n, err, errlen))
             return -1;
         self->credit = (uint32_t)n;
-        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen))
+            return -1;
         self->batch = (uint32_t)n;
         if (!*self->instance) {
             snprintf(err, errlen, "instance: empty");
@@ -276,11 +279,13 @@ static int s_decode_body(ilp_msg_t *self, const msgpack_object *body, unsigned f
     case ILP_BYE:
         return 0;
     case ILP_WELCOME:
-        if (il_codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "heartbeat_ms", 10, 3600000, true, 0, &n, err, errlen))
+            return -1;
         self->heartbeat_ms = (uint32_t)n;
         if (il_codec_get_uint(body, "liveness", 1, 100, true, 0, &n, err, errlen)) return -1;
         self->liveness = (uint32_t)n;
-        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen)) return -1;
+        if (il_codec_get_uint(body, "batch", 1, ILP_MAX_BATCH, false, 1, &n, err, errlen))
+            return -1;
         self->batch = (uint32_t)n;
         return il_codec_get_str(body, "core_id", ILP_MAX_ID, true, &self->core_id, err, errlen);
     case ILP_DENIED:
@@ -402,7 +407,8 @@ static bool s_batchable(ilp_cmd_t cmd)
 /* The "id" of a batch item that did not decode, when it is a short string. */
 static const char *s_item_id(const msgpack_object *item, char *id, size_t idlen)
 {
-    const msgpack_object *v = item->type == MSGPACK_OBJECT_MAP ? il_codec_map_get(item, "id") : NULL;
+    const msgpack_object *v =
+        item->type == MSGPACK_OBJECT_MAP ? il_codec_map_get(item, "id") : NULL;
     if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size >= idlen ||
         memchr(v->via.str.ptr, 0, v->via.str.size))
         return NULL;

@@ -59,11 +59,11 @@ typedef struct {
     uint32_t batch;  /* HELLO: WORK items it takes in one message; WELCOME: EVENT/RESULT
                         items the core takes in one message; 1..ILP_MAX_BATCH (0 = 1) */
     /* EVENT, WORK, RESULT */
-    ilp_action_t action; /* EVENT, WORK */
-    il_service_t *service;  /* EVENT, WORK; RESULT (may be NULL when error is set) */
-    char *id;            /* WORK, RESULT; ERROR (optional) */
-    char *error;         /* RESULT: NULL on success */
-    uint32_t attempt;    /* WORK: 1 for the first try */
+    ilp_action_t action;   /* EVENT, WORK */
+    il_service_t *service; /* EVENT, WORK; RESULT (may be NULL when error is set) */
+    char *id;              /* WORK, RESULT; ERROR (optional) */
+    char *error;           /* RESULT: NULL on success */
+    uint32_t attempt;      /* WORK: 1 for the first try */
     /* WELCOME */
     uint32_t heartbeat_ms;
     uint32_t liveness;
@@ -124,7 +124,7 @@ int ilp_msg_decode_batch(const ilp_frame_t *frames, size_t count, msgpack_zone *
 
 /* Flags of ilp_msg_decode_frames. */
 #define ILP_DECODE_LEAN                                                                            \
-    1u /* a RESULT's service: name and public_ip only (il_service_decode_result)                      \
+    1u /* a RESULT's service: name and public_ip only (il_service_decode_result)                   \
         */
 
 /* Decodes count frames as ilp_msg_decode does, without copying them into a
