@@ -89,9 +89,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+# Rebuilt when the Makefile changes too: it decides which objects are in.
+$(LIB): $(LIB_OBJ) Makefile
 	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $(LIB_OBJ)
 
 define BIN_RULE
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %/main.c,$(BIN_$(1)_SRC))) $(BUILD)/libcore.a $(LIB)
@@ -167,8 +168,9 @@ install-sdk: $(LIB)
 	install -m 0644 common/interlook.h $(DESTDIR)$(INCLUDEDIR)/interlook.h
 	for h in $(SDK_HDR); do install -m 0644 $$h $(DESTDIR)$(INCLUDEDIR)/interlook/$$h || exit 1; done
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libinterlook.a
-	sed 's|@PREFIX@|$(PREFIX)|g; s|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g; \
-	     s|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g; s|@VERSION@|$(SDK_VERSION)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SDK_VERSION)|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
 	    deploy/interlook.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/interlook.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/interlook.pc
 
