@@ -6,6 +6,7 @@
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
 #   make bins       the binaries only (no tests, no cmocka needed)
 #   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)
+#   make install-sdk  the SDK alone (interlook.h, libinterlook.a, interlook.pc; install does it too)
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -27,9 +28,16 @@ LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 TESTLIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 LDFLAGS += $(LDSAN)
 
-LIB_SRC  = $(wildcard common/*.c) $(wildcard broker/*.c)
+# The SDK (libinterlook.a, common/interlook.h): all an extension links, the
+# bus client side of broker/ and common/. The core's broker is not in it
+# (libcore.a). SDK_PKGS: what it needs (yaml-0.1: il_config reads the file).
+SDK_PKGS = libczmq libzmq msgpack yaml-0.1
+LIB_SRC  = $(filter-out broker/broker.c,$(wildcard common/*.c) $(wildcard broker/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libinterlook.a
+SDK_HDR  = $(filter-out broker/broker.h common/interlook.h,$(wildcard common/*.h) $(wildcard broker/*.h))
+# Extensions include <interlook.h>, as they would against the installed SDK.
+$(BUILD)/obj/extensions/%.o: CFLAGS += -Icommon
 
 # Every binary: name -> sources
 BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker interlookctl
@@ -38,10 +46,17 @@ BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
 BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
 BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
 BIN_interlookctl_SRC      = $(wildcard core/ctl/*.c)
+# Each binary links the libraries it uses, no more.
+BIN_interlook-docker_PKGS  = $(SDK_PKGS) libcurl jansson
+BIN_interlook-echo_PKGS    = $(SDK_PKGS)
+BIN_interlook-inject_PKGS  = $(SDK_PKGS)
+BIN_interlook-ipalloc_PKGS = $(SDK_PKGS)
+BIN_interlookctl_PKGS      = $(SDK_PKGS) libcurl jansson
+BIN_interlookd_PKGS        = $(SDK_PKGS) libmicrohttpd jansson
 
-# The core's and the extensions' modules (all but each main.c), linked into
-# the binaries and the tests.
-CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c)) \
+# The core's and the extensions' modules (all but each main.c) and the core's
+# broker, linked into the binaries and the tests.
+CORE_SRC = broker/broker.c $(filter-out core/main.c,$(wildcard core/*.c)) \
            $(filter-out %/main.c,$(wildcard core/*/*.c)) \
            $(filter-out %/main.c,$(wildcard extensions/*/*.c))
 ifneq ($(wildcard core/main.c),)
@@ -57,7 +72,7 @@ TEST_HELP  = $(wildcard tests/support/*.c)
 TEST_BINS  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all bins deps test asan run bench clean format format-check lint install
+.PHONY: all bins deps test asan run bench clean format format-check lint install install-sdk
 # Keep every object: none is an intermediate file for make to delete (which
 # would also print after the test summary, the line CI reads).
 .SECONDARY:
@@ -74,14 +89,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+# Rebuilt when the Makefile changes too: it decides which objects are in.
+$(LIB): $(LIB_OBJ) Makefile
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $(LIB_OBJ)
 
 define BIN_RULE
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter %/main.c,$(BIN_$(1)_SRC))) $(BUILD)/libcore.a $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(BUILD)/libcore.a $(LIB) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(BUILD)/libcore.a $(LIB) \
+	    $$(shell pkg-config --libs $$(BIN_$(1)_PKGS) 2>/dev/null) -lpthread
 endef
 $(foreach b,$(BINS),$(eval $(call BIN_RULE,$(b))))
 
@@ -127,8 +144,11 @@ BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 STATEDIR   ?= /var/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 UNITS       = $(wildcard deploy/systemd/*.service)
-install: bins
+install: bins install-sdk
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/interlook $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(INSTALL_STRIP) $(BIN_PATHS) $(DESTDIR)$(BINDIR)
 	[ -e $(DESTDIR)$(SYSCONFDIR)/interlook/interlook.yml ] || \
@@ -138,6 +158,21 @@ install: bins
 	    sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
 	        >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	done
+
+# The SDK, to build an extension out of the tree: interlook.h, the headers it
+# includes under include/interlook/, libinterlook.a and interlook.pc.
+SDK_VERSION = $(shell sed -n 's/.*INTERLOOK_VERSION "\(.*\)"/\1/p' common/version.h)
+install-sdk: $(LIB)
+	install -d $(DESTDIR)$(INCLUDEDIR)/interlook/common $(DESTDIR)$(INCLUDEDIR)/interlook/broker \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 common/interlook.h $(DESTDIR)$(INCLUDEDIR)/interlook.h
+	for h in $(SDK_HDR); do install -m 0644 $$h $(DESTDIR)$(INCLUDEDIR)/interlook/$$h || exit 1; done
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libinterlook.a
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SDK_VERSION)|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    deploy/interlook.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/interlook.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/interlook.pc
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 /* log: levelled log lines to stdout, stderr or a file, one line per event.
  * The level and destination are process-wide and set by main (il_log_setup);
- * every other module only calls the log_* macros. */
+ * every other module only calls the il_log_* macros. */
 #ifndef INTERLOOK_LOG_H
 #define INTERLOOK_LOG_H
 

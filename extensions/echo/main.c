@@ -6,12 +6,7 @@
  *   provisioner:
  *     echo: { name: provisioner.echo, credit: 10, delay: 0ms }
  * Command-line options override the file. */
-#include "broker/ext_cli.h"
-#include "broker/ilp_client.h"
-#include "common/alloc.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/version.h"
+#include <interlook.h>
 
 #include <stdio.h>
 #include <stdlib.h>
