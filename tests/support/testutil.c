@@ -29,32 +29,38 @@ const char *test_bin(const char *name)
     return path;
 }
 
-static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd);
-
 pid_t test_spawn(const char *name, const char *const *args)
 {
-    return s_spawn(name, args, NULL);
+    return test_spawn_log(name, args, NULL, NULL);
 }
 
 pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd)
 {
-    return s_spawn(name, args, stdin_fd);
+    return test_spawn_log(name, args, NULL, stdin_fd);
 }
 
-static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
+const char *test_log_path(const char *name)
 {
-    const char *path = strchr(name, '/') ? name : test_bin(name);
+    static char path[512];
     const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
+    snprintf(path, sizeof path, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp", base,
+             (int)getpid());
+    return path;
+}
+
+pid_t test_spawn_log(const char *name, const char *const *args, const char *log, int *stdin_fd)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", strchr(name, '/') ? name : test_bin(name));
     char *argv[64];
     int argc = 0;
-    argv[argc++] = (char *)path;
+    argv[argc++] = path;
     for (; args && *args && argc < 63; args++)
         argv[argc++] = (char *)*args;
     argv[argc] = NULL;
-    char logpath[256];
-    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
-    snprintf(logpath, sizeof logpath, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp", base,
-             (int)getpid());
+    char logpath[600];
+    snprintf(logpath, sizeof logpath, "%s", log ? log : test_log_path(name));
     int pipefd[2] = {-1, -1};
     if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();

@@ -28,6 +28,14 @@ bool test_loop_until(zloop_t *loop, bool (*cond)(void *arg), void *arg, int time
 /* As test_spawn, with the child's standard input a pipe: *stdin_fd is its write end. */
 pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd);
 
+/* As test_spawn, the output appended to logpath (NULL: test_log_path(name)),
+ * and, when stdin_fd is not NULL, the standard input a pipe as above. */
+pid_t test_spawn_log(const char *name, const char *const *args, const char *logpath, int *stdin_fd);
+
+/* The log test_spawn gives a binary of that name (a static buffer):
+ * $INTERLOOK_TEST_LOGDIR (default /tmp)/interlook-test-NAME-PID.log. */
+const char *test_log_path(const char *name);
+
 /* Polls cond(arg) every few ms until true or timeout_ms passes. Returns the last value. */
 bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
