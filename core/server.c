@@ -110,7 +110,7 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     if (entry->attempt > 1) self->metrics.work_retried++;
     ((entry_t *)entry)->wip_mono_us = zclock_usecs();
     il_log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
-                 extension, entry->attempt, entry->work_id);
+              extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service((entry_t *)entry, &len);
     if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
@@ -160,9 +160,8 @@ static void s_fx_changed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
     if (!entry->wip && entry->state == ENTRY_DEPLOYED && entry->expect_deployed)
-        il_log_info("core: %s deployed%s%s", entry->name,
-                    entry->service->public_ip ? " with IP " : "",
-                    entry->service->public_ip ? entry->service->public_ip : "");
+        il_log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
+                 entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         il_log_info("core: %s undeployed", entry->name);
     store_touch(self->store, (entry_t *)entry);
@@ -189,7 +188,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     server_t *self = arg;
     s_publish_changes(self); /* its last change (if pending) before its removal */
     il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
-                (long long)((s_now() - entry->close_time) / 1000));
+             (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
     const char *service = entry_packed_service((entry_t *)entry, &len);
     if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
@@ -215,8 +214,8 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->metrics.events_refused++;
         il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
-                    ilp_action_name(action), name, extension, instance,
-                    workflow_steps(self->workflow)[0]);
+                 ilp_action_name(action), name, extension, instance,
+                 workflow_steps(self->workflow)[0]);
         return;
     }
     self->metrics.events++;
@@ -243,8 +242,7 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     if (!entry ||
         workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now()) != 0) {
         self->metrics.results_stale++;
-        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension,
-                     instance);
+        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
         return;
     }
     s_observe_latency(self, since_us);
@@ -504,7 +502,7 @@ static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
     size_t asked = workflow_resync(self->workflow, self->started);
     if (asked > 0)
         il_log_info("core: asked %s about %zu entries it has not re-reported since the start",
-                    self->config->steps[0], asked);
+                 self->config->steps[0], asked);
     return 0;
 }
 
@@ -554,11 +552,11 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         snprintf(flow + strlen(flow), sizeof flow - strlen(flow), "%s%s", i ? " -> " : "",
                  config->steps[i]);
     il_log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
-                store_path(self->store));
+             store_path(self->store));
     if (store_steps_changed(self->store) && loaded > 0)
         il_log_info("core: the workflow changed since the entries were saved: %zu deployed "
-                    "services run its steps again",
-                    workflow_rerun_deployed(self->workflow));
+                 "services run its steps again",
+                 workflow_rerun_deployed(self->workflow));
     broker_config_t bus = {.router_endpoint = config->bus.router,
                            .publish_endpoint = config->bus.publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,

@@ -1,6 +1,7 @@
 /* End-to-end tests of the core with real processes over TCP loopback:
  * interlookd + interlook-echo instances + interlook-inject as the provider,
  * checked through the HTTP API; kill -9 of the core in the middle. */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -19,11 +20,12 @@
 #define WAIT_MS 20000
 
 typedef struct {
-    char *dir;
-    char config[512];
-    char api[64];
-    char router[64];
-    char publish[64];
+    fixture_t *stack;
+    const char *dir;
+    const char *config;
+    const char *api;
+    const char *router;
+    const char *publish;
     pid_t core;
     pid_t echo[2];
     pid_t inject;
@@ -36,32 +38,25 @@ typedef struct {
 static int s_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
-    ctx->dir = test_tmpdir();
-    assert_non_null(ctx->dir);
-    int ports[3];
-    assert_int_equal(test_free_ports(ports, 3), 0);
-    snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
-    char text[2048];
-    snprintf(text, sizeof text,
-             "# written by test_core\n"
-             "core:\n"
-             "  logLevel: debug\n"
-             "  logFile: %s/core.log\n"
-             "  listen: 127.0.0.1:%d\n"
-             "  workflowSteps: provider.test,provisioner.echo\n"
-             "  workflowEntriesFile: %s/var/entries.db\n"
-             "  checkFlowInterval: 100ms\n"
-             "  workflowHousekeeperInterval: 500ms\n"
-             "  serviceWIPTimeout: 10s\n"
-             "  serviceMaxLastUpdated: 1h\n"
-             "  cleanUndeployedServiceAfter: 1h\n"
-             "  persistDelay: 20ms\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n",
-             ctx->dir, ports[0], ctx->dir, ctx->router, ctx->publish);
-    assert_int_equal(test_write_file(ctx->config, text), 0);
+    fixture_opts_t opts = {.name = "test_core", .stop_signal = SIGKILL};
+    ctx->stack = fixture_new(&opts);
+    assert_non_null(ctx->stack);
+    assert_int_equal(fixture_config_write(ctx->stack,
+                                          "  logLevel: debug\n"
+                                          "  workflowSteps: provider.test,provisioner.echo\n"
+                                          "  checkFlowInterval: 100ms\n"
+                                          "  workflowHousekeeperInterval: 500ms\n"
+                                          "  serviceWIPTimeout: 10s\n"
+                                          "  serviceMaxLastUpdated: 1h\n"
+                                          "  cleanUndeployedServiceAfter: 1h\n"
+                                          "  persistDelay: 20ms\n",
+                                          NULL),
+                     0);
+    ctx->dir = fixture_dir(ctx->stack);
+    ctx->config = fixture_config(ctx->stack);
+    ctx->api = fixture_api(ctx->stack);
+    ctx->router = fixture_router(ctx->stack);
+    ctx->publish = fixture_publish(ctx->stack);
     ctx->inject_in = -1;
     *state = ctx;
     return 0;
@@ -70,54 +65,31 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     ctx_t *ctx = *state;
-    if (ctx->inject_in >= 0) close(ctx->inject_in);
-    test_stop(ctx->inject, SIGKILL, 2000);
-    test_stop(ctx->echo[0], SIGKILL, 2000);
-    test_stop(ctx->echo[1], SIGKILL, 2000);
-    test_stop(ctx->core, SIGKILL, 2000);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", ctx->dir);
-    free(ctx->dir);
+    fixture_destroy(&ctx->stack);
     free(ctx);
     return 0;
 }
 
-static bool s_healthy(void *arg)
-{
-    ctx_t *ctx = arg;
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", ctx->api);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    free(body);
-    return status == 200;
-}
-
 static void s_start_core(ctx_t *ctx)
 {
-    const char *args[] = {"-c", ctx->config, NULL};
-    ctx->core = test_spawn("interlookd", args);
+    ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
     assert_true(ctx->core > 0);
-    assert_true(test_wait(s_healthy, ctx, WAIT_MS));
 }
 
 static void s_start_echo(ctx_t *ctx, int i, const char *delay)
 {
     char instance[32];
     snprintf(instance, sizeof instance, "echo-%d", i);
-    const char *args[] = {"--router",         ctx->router,  "--publish", ctx->publish, "--name",
-                          "provisioner.echo", "--instance", instance,    "--credit",   "5",
-                          "--delay",          delay,        NULL};
-    ctx->echo[i] = test_spawn("interlook-echo", args);
+    const char *args[] = {"--name", "provisioner.echo", "--instance", instance, "--credit",
+                          "5",      "--delay",          delay,        NULL};
+    ctx->echo[i] = fixture_spawn_ext(ctx->stack, "interlook-echo", args, NULL);
     assert_true(ctx->echo[i] > 0);
 }
 
 static void s_start_inject(ctx_t *ctx)
 {
-    const char *args[] = {"--router", ctx->router,     "--publish", ctx->publish,
-                          "--name",   "provider.test", NULL};
-    ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
+    const char *args[] = {"--name", "provider.test", NULL};
+    ctx->inject = fixture_spawn_ext(ctx->stack, "interlook-inject", args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
 }
 
@@ -327,11 +299,13 @@ static void test_deletes_lost_in_crash_learnt_again(void **state)
 static void test_inject_once_without_core(void **state)
 {
     (void)state;
-    int ports[2];
-    assert_int_equal(test_free_ports(ports, 2), 0);
+    int fds[2], ports[2] = {test_closed_port(&fds[0]), test_closed_port(&fds[1])};
+    assert_true(ports[0] > 0 && ports[1] > 0);
     char *out = test_sh_output("%s --router tcp://127.0.0.1:%d --publish tcp://127.0.0.1:%d "
                                "--once add lone 2>&1; echo \"rc=$?\"",
                                test_bin("interlook-inject"), ports[0], ports[1]);
+    close(fds[0]);
+    close(fds[1]);
     assert_non_null(out);
     if (!strstr(out, "1 event(s) not delivered") || !strstr(out, "rc=1"))
         fail_msg("inject without a core: %s", out);
@@ -347,7 +321,7 @@ static void s_start_python_peer(ctx_t *ctx, const char *instance, const char *cr
     const char *args[] = {peer,     "--router",         ctx->router,  "--publish", ctx->publish,
                           "--name", "provisioner.echo", "--instance", instance,    "--credit",
                           credit,   "--batch",          batch,        NULL};
-    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    ctx->echo[0] = fixture_spawn(ctx->stack, "/usr/bin/python3", args, NULL, NULL);
     assert_true(ctx->echo[0] > 0);
 }
 
@@ -431,7 +405,7 @@ static void test_clean_shutdown(void **state)
     status = test_stop(ctx->echo[0], SIGTERM, 5000);
     ctx->echo[0] = 0;
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    close(ctx->inject_in); /* the injector ends with its input */
+    fixture_close_input(ctx->stack, ctx->inject_in); /* the injector ends with its input */
     ctx->inject_in = -1;
     status = test_stop(ctx->inject, 0, 5000);
     ctx->inject = 0;
@@ -462,9 +436,8 @@ static void test_added_step_reaches_deployed(void **state)
              "workflowSteps: provider.test,provisioner.echo,provisioner.more/' '%s'",
              ctx->config);
     assert_int_equal(system(cmd), 0);
-    const char *args[] = {"--router",         ctx->router,  "--publish", ctx->publish, "--name",
-                          "provisioner.more", "--instance", "more-1",    NULL};
-    ctx->echo[1] = test_spawn("interlook-echo", args);
+    const char *args[] = {"--name", "provisioner.more", "--instance", "more-1", NULL};
+    ctx->echo[1] = fixture_spawn_ext(ctx->stack, "interlook-echo", args, NULL);
     s_start_core(ctx);
     ctx->want_state = "deployed";
     ctx->want_count = 5;

@@ -22,16 +22,29 @@ struct _fixture_t {
     char *dir;
     char config[600];
     char ports_file[600];
-    char listen[128]; /* core.listen as bound (or as fixed) */
-    char api[160];
+    /* In the configuration: ephemeral until a core bound them, or fixed. */
+    char listen[128];
     char router[128];
     char publish[128];
-    bool known; /* the endpoints above are the ones the core binds */
+    bool known; /* the three above are the ones the core binds */
+    /* What tests connect to: "" until known. */
+    char api[160];
+    char router_ep[128];
+    char publish_ep[128];
     char *core_keys, *sections;
     pid_t pids[S_MAX_PROCS];
     int stdins[S_MAX_PROCS];
     int nprocs;
 };
+
+/* The endpoints in the configuration are the bound ones: tests get them. */
+static void s_known(fixture_t *self)
+{
+    self->known = true;
+    snprintf(self->api, sizeof self->api, "http://%s", self->listen);
+    snprintf(self->router_ep, sizeof self->router_ep, "%s", self->router);
+    snprintf(self->publish_ep, sizeof self->publish_ep, "%s", self->publish);
+}
 
 fixture_t *fixture_new(const fixture_opts_t *opts)
 {
@@ -56,7 +69,7 @@ fixture_t *fixture_new(const fixture_opts_t *opts)
              self->opts.router ? self->opts.router : S_EPHEMERAL_BUS);
     snprintf(self->publish, sizeof self->publish, "%s",
              self->opts.publish ? self->opts.publish : S_EPHEMERAL_BUS);
-    if (self->known) snprintf(self->api, sizeof self->api, "http://%s", self->listen);
+    if (self->known) s_known(self);
     return self;
 }
 
@@ -98,12 +111,12 @@ const char *fixture_api(fixture_t *self)
 
 const char *fixture_router(fixture_t *self)
 {
-    return self->known ? self->router : "";
+    return self->router_ep;
 }
 
 const char *fixture_publish(fixture_t *self)
 {
-    return self->known ? self->publish : "";
+    return self->publish_ep;
 }
 
 /* text with every "{dir}" replaced, appended to out. */
@@ -230,8 +243,7 @@ static int s_learn_ports(fixture_t *self)
     snprintf(self->listen, sizeof self->listen, "%s", listen);
     snprintf(self->router, sizeof self->router, "%s", router);
     snprintf(self->publish, sizeof self->publish, "%s", publish);
-    snprintf(self->api, sizeof self->api, "http://%s", listen);
-    self->known = true;
+    s_known(self);
     if (rc) fprintf(stderr, "fixture: cannot write the ports into %s\n", self->config);
     return rc ? -1 : 0;
 }
@@ -286,6 +298,15 @@ pid_t fixture_spawn_ext(fixture_t *self, const char *bin, const char *const *arg
         argv[n++] = *args;
     argv[n] = NULL;
     return fixture_spawn(self, bin, argv, NULL, stdin_fd);
+}
+
+void fixture_close_input(fixture_t *self, int fd)
+{
+    for (int i = 0; i < self->nprocs; i++)
+        if (self->stdins[i] == fd && fd >= 0) {
+            close(fd);
+            self->stdins[i] = -1;
+        }
 }
 
 json_t *fixture_api_get(fixture_t *self, const char *path)

@@ -74,6 +74,9 @@ pid_t fixture_spawn(fixture_t *self, const char *bin, const char *const *args, c
  * bus endpoints from the configuration. */
 pid_t fixture_spawn_ext(fixture_t *self, const char *bin, const char *const *args, int *stdin_fd);
 
+/* Closes a standard input fixture_spawn gave (the process sees its end). */
+void fixture_close_input(fixture_t *self, int fd);
+
 /* The core lists at least n instances of the extension name, waited for
  * (bounded by timeout_ms). */
 bool fixture_wait_registered(fixture_t *self, const char *name, size_t n, int timeout_ms);

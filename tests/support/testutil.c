@@ -176,6 +176,22 @@ int test_free_ports(int *ports, int n)
     return 0;
 }
 
+int test_closed_port(int *fd)
+{
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0) return -1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(*fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(*fd, (struct sockaddr *)&addr, &len) != 0) {
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return ntohs(addr.sin_port);
+}
+
 static size_t s_curl_write(char *data, size_t size, size_t nmemb, void *arg)
 {
     zchunk_extend((zchunk_t *)arg, data, size * nmemb);

@@ -43,6 +43,11 @@ bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
  * on, on any address, a moment ago. Returns 0 or -1. */
 int test_free_ports(int *ports, int n);
 
+/* A TCP port of 127.0.0.1 that refuses connections while *fd is open:
+ * bound but not listening, so that no other process can take it meanwhile.
+ * Returns the port, or -1. */
+int test_closed_port(int *fd);
+
 /* GET url with libcurl (5 s bound). Returns the body (caller frees) and sets
  * *status; NULL when no connection could be made. */
 char *test_http_get(const char *url, long *status);
