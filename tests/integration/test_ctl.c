@@ -2,7 +2,7 @@
  * + interlook-echo + interlook-inject as the provider, then interlookctl run
  * as a child process (output through pipes, every wait bounded): the tables,
  * --json, errors and exit statuses, how it finds the core, and watch. The
- * text helpers (core/ctl/ctl_format.c) are checked directly first. */
+ * text helpers (core/ctl/ctl_format.c) have their unit test, test_ctl_format. */
 #define _GNU_SOURCE /* pipe2 */
 #include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
@@ -279,76 +279,6 @@ static bool s_line_starting(const char *out, const char *prefix, char *line, siz
         return true;
     }
     return false;
-}
-
-/* The text helpers ----------------------------------------------------------- */
-
-static void test_format_helpers(void **state)
-{
-    (void)state;
-    char buf[64];
-    static const struct {
-        int64_t seconds;
-        const char *text;
-    } ages[] = {{-3, "0s"},  {0, "0s"},     {5, "5s"},    {59, "59s"},    {60, "1m"},
-                {180, "3m"}, {3599, "59m"}, {7200, "2h"}, {86399, "23h"}, {4 * 86400, "4d"}};
-    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
-        ctl_format_age(ages[i].seconds, buf, sizeof buf);
-        assert_string_equal(buf, ages[i].text);
-    }
-    ctl_format_ago_ms(120, buf, sizeof buf);
-    assert_string_equal(buf, "120ms ago");
-    ctl_format_ago_ms(2500, buf, sizeof buf);
-    assert_string_equal(buf, "2.5s ago");
-    ctl_format_ago_ms(180000, buf, sizeof buf);
-    assert_string_equal(buf, "3m ago");
-
-    int64_t ms = 0;
-    assert_int_equal(ctl_format_parse_time("1970-01-01T00:01:00.250Z", &ms), 0);
-    assert_int_equal(ms, 60250);
-    assert_int_equal(ctl_format_parse_time("2026-11-25T10:00:00Z", &ms), 0);
-    assert_int_equal(ctl_format_parse_time("2026-11-25 10:00:00", &ms), -1);
-    assert_int_equal(ctl_format_parse_time("yesterday", &ms), -1);
-    assert_int_equal(ctl_format_parse_time(NULL, &ms), -1);
-    ctl_format_now(buf, sizeof buf);
-    assert_int_equal(ctl_format_parse_time(buf, &ms), 0);
-
-    char *text = ctl_format_clean("abcdefgh", 6);
-    assert_string_equal(text, "abc...");
-    free(text);
-    text = ctl_format_clean("abcdef", 6);
-    assert_string_equal(text, "abcdef");
-    free(text);
-    text = ctl_format_clean("tab\there\x1b[2J", 0);
-    assert_string_equal(text, "tab?here?[2J");
-    free(text);
-    text = ctl_format_clean("h\xc3\xa9h\xc3\xa9h\xc3\xa9", 5); /* UTF-8: cut between characters */
-    assert_string_equal(text, "h\xc3\xa9...");
-    assert_int_equal(ctl_format_width(text), 5);
-    free(text);
-    text = ctl_format_clean(NULL, 0);
-    assert_string_equal(text, "-");
-    free(text);
-
-    json_t *targets = json_loads("[{\"host\":\"10.0.0.1\",\"port\":80,\"weight\":1},"
-                                 "{\"host\":\"10.0.0.2\",\"port\":80,\"weight\":3},"
-                                 "{\"host\":\"fd00::1\",\"port\":443,\"weight\":1}]",
-                                 0, NULL);
-    assert_non_null(targets);
-    text = ctl_format_targets(targets, 0);
-    assert_string_equal(text, "10.0.0.1:80,10.0.0.2:80x3,[fd00::1]:443");
-    free(text);
-    text = ctl_format_targets(targets, 30);
-    assert_string_equal(text, "10.0.0.1:80 (+2 more)");
-    free(text);
-    text = ctl_format_targets(targets, 12);
-    assert_true(ctl_format_width(text) <= 12 + strlen(" (+2 more)"));
-    assert_non_null(strstr(text, "(+2 more)"));
-    free(text);
-    json_decref(targets);
-    text = ctl_format_targets(NULL, 40);
-    assert_string_equal(text, "-");
-    free(text);
 }
 
 /* The commands that read the API --------------------------------------------- */
@@ -833,7 +763,6 @@ int main(void)
     unsetenv("INTERLOOK_BUS_PUBLISH");
     unsetenv("INTERLOOK_BUS_ROUTER");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_helpers),
         cmocka_unit_test(test_services_table),
         cmocka_unit_test(test_services_json),
         cmocka_unit_test(test_service_details),
