@@ -19,6 +19,7 @@
 
 struct _fixture_t {
     fixture_opts_t opts;
+    char name[128], bus[256], core_log[128]; /* opts' strings */
     char *dir;
     char config[600];
     char ports_file[600];
@@ -51,8 +52,15 @@ fixture_t *fixture_new(const fixture_opts_t *opts)
     fixture_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     if (opts) self->opts = *opts;
-    if (!self->opts.name) self->opts.name = "a test";
-    if (!self->opts.bus) self->opts.bus = "heartbeat: 100ms, liveness: 3";
+    /* the strings are kept: a caller's may be on its stack */
+    snprintf(self->name, sizeof self->name, "%s", self->opts.name ? self->opts.name : "a test");
+    snprintf(self->bus, sizeof self->bus, "%s",
+             self->opts.bus ? self->opts.bus : "heartbeat: 100ms, liveness: 3");
+    if (self->opts.core_log)
+        snprintf(self->core_log, sizeof self->core_log, "%s", self->opts.core_log);
+    self->opts.name = self->name;
+    self->opts.bus = self->bus;
+    self->opts.core_log = self->opts.core_log ? self->core_log : NULL;
     if (!self->opts.stop_signal) self->opts.stop_signal = SIGTERM;
     self->dir = test_tmpdir();
     if (!self->dir) {

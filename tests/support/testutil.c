@@ -23,9 +23,10 @@ const char *test_bin(const char *name)
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n < 0) return name;
     self[n] = 0;
-    /* BUILD/tests/<kind>/<test> -> BUILD/bin/<name> */
-    char *dir = dirname(dirname(dirname(self)));
+    /* BUILD/tests/<kind>/<test> or BUILD/bench/<bench> -> BUILD/bin/<name> */
+    char *dir = dirname(dirname(self));
     snprintf(path, sizeof path, "%s/bin/%s", dir, name);
+    if (access(path, X_OK) != 0) snprintf(path, sizeof path, "%s/bin/%s", dirname(dir), name);
     return path;
 }
 

@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo). */
+/* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo),
+ * for a test (BUILD/tests/KIND/TEST) or a benchmark (BUILD/bench/BENCH). */
 const char *test_bin(const char *name);
 
 /* Starts BUILD/bin/name (or name itself when it contains a '/') with the
