@@ -332,7 +332,8 @@ static il_service_t *s_service(int i)
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
     snprintf(alias, sizeof alias, "%s.bench.example", name);
     il_service_t *svc = il_service_new(name);
-    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) || il_service_add_alias(svc, alias))
+    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
+        il_service_add_alias(svc, alias))
         il_service_destroy(&svc);
     return svc;
 }
@@ -909,8 +910,8 @@ static int s_setup(s_run_t *run)
         snprintf(instance, sizeof instance, "%s-1", names[i]);
         snprintf(credit, sizeof credit, "%d", S_WINDOW);
         snprintf(log, sizeof log, "%s.log", names[i]);
-        const char *args[] = {"-c",         run->config, "--name",   names[i],
-                              "--instance", instance,    "--credit", credit, NULL};
+        const char *args[] = {"-c",     run->config, "--name", names[i], "--instance",
+                              instance, "--credit",  credit,   NULL};
         run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
