@@ -332,8 +332,7 @@ static il_service_t *s_service(int i)
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
     snprintf(alias, sizeof alias, "%s.bench.example", name);
     il_service_t *svc = il_service_new(name);
-    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
-        il_service_add_alias(svc, alias))
+    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) || il_service_add_alias(svc, alias))
         il_service_destroy(&svc);
     return svc;
 }
