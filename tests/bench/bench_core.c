@@ -332,7 +332,8 @@ static il_service_t *s_service(int i)
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
     snprintf(alias, sizeof alias, "%s.bench.example", name);
     il_service_t *svc = il_service_new(name);
-    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) || il_service_add_alias(svc, alias))
+    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
+        il_service_add_alias(svc, alias))
         il_service_destroy(&svc);
     return svc;
 }
@@ -616,10 +617,6 @@ typedef struct {
     int n;
     fixture_t *stack; /* directory, configuration, processes */
     const char *dir;
-    const char *api;
-    const char *router;
-    const char *publish;
-    const char *config;
     bool ipalloc;
     bool traced; /* the allocator runs under strace */
     int next;    /* extension processes: 2 (noop.a, noop.b) or 1 (ipam.ipalloc) */
@@ -647,7 +644,7 @@ typedef struct {
 static char *s_http(s_run_t *run, const char *path, long *status)
 {
     char url[256];
-    snprintf(url, sizeof url, "%s%s", run->api, path);
+    snprintf(url, sizeof url, "%s%s", fixture_api(run->stack), path);
     *status = 0;
     return test_http_get(url, status);
 }
@@ -855,10 +852,6 @@ static int s_setup(s_run_t *run)
     run->stack = fixture_new(&opts);
     if (!run->stack) return -1;
     run->dir = fixture_dir(run->stack);
-    run->config = fixture_config(run->stack);
-    run->api = fixture_api(run->stack);
-    run->router = fixture_router(run->stack);
-    run->publish = fixture_publish(run->stack);
     snprintf(run->db, sizeof run->db, "%s/var/ipalloc.db", run->dir);
     char keys[256], sections[1024] = "";
     snprintf(keys, sizeof keys, "  logLevel: warn\n  workflowSteps: %s\n",
@@ -892,7 +885,7 @@ static int s_setup(s_run_t *run)
             args[argc++] = run->strace_out;
             args[argc++] = bin;
         }
-        const char *rest[] = {"-c", run->config, "--instance", "ipalloc-1", NULL};
+        const char *rest[] = {"-c", fixture_config(run->stack), "--instance", "ipalloc-1", NULL};
         for (int k = 0; rest[k]; k++)
             args[argc++] = rest[k];
         run->echo[0] =
@@ -909,8 +902,11 @@ static int s_setup(s_run_t *run)
         snprintf(instance, sizeof instance, "%s-1", names[i]);
         snprintf(credit, sizeof credit, "%d", S_WINDOW);
         snprintf(log, sizeof log, "%s.log", names[i]);
-        const char *args[] = {"-c",     run->config, "--name", names[i], "--instance",
-                              instance, "--credit",  credit,   NULL};
+        const char *args[] = {"-c",         fixture_config(run->stack),
+                              "--name",     names[i],
+                              "--instance", instance,
+                              "--credit",   credit,
+                              NULL};
         run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
@@ -925,12 +921,12 @@ static int s_setup(s_run_t *run)
     zsock_set_rcvhwm(run->sub, 4000000);
     zsock_set_rcvtimeo(run->sub, 0);
     zsock_set_subscribe(run->sub, ILP_TOPIC_CHANGES);
-    if (zsock_connect(run->sub, "%s", run->publish) != 0) return -1;
+    if (zsock_connect(run->sub, "%s", fixture_publish(run->stack)) != 0) return -1;
     ilp_client_config_t cc = {.name = "provider.bench",
                               .instance = "provider-bench-1",
                               .credit = 1,
-                              .router_endpoint = run->router,
-                              .publish_endpoint = run->publish,
+                              .router_endpoint = fixture_router(run->stack),
+                              .publish_endpoint = fixture_publish(run->stack),
                               .batch = (uint32_t)s_batch};
     ilp_client_handler_t handler = {0};
     run->client = ilp_client_new(&cc, &handler, run);

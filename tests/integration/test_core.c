@@ -20,12 +20,8 @@
 #define WAIT_MS 20000
 
 typedef struct {
-    fixture_t *stack;
-    const char *dir;
-    const char *config;
-    const char *api;
-    const char *router;
-    const char *publish;
+    fixture_t *stack;                                  /* first: fixture_teardown frees this */
+    const char *dir, *config, *api, *router, *publish; /* the stack's */
     pid_t core;
     pid_t echo[2];
     pid_t inject;
@@ -62,14 +58,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    fixture_destroy(&ctx->stack);
-    free(ctx);
-    return 0;
-}
-
 static void s_start_core(ctx_t *ctx)
 {
     ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
@@ -95,8 +83,7 @@ static void s_start_inject(ctx_t *ctx)
 
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
 /* GET path, parsed; NULL when unreachable. */
@@ -463,13 +450,7 @@ static int s_run_core(const char *const *args, char *out, size_t outlen)
     int n = snprintf(cmd, sizeof cmd, "%s", test_bin("interlookd"));
     for (; *args; args++)
         n += snprintf(cmd + n, sizeof cmd - n, " '%s'", *args);
-    snprintf(cmd + n, sizeof cmd - n, " 2>&1");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = fread(out, 1, outlen - 1, p);
-    out[len] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run(out, outlen, "%s 2>&1", cmd);
 }
 
 static void test_check_config(void **state)
@@ -537,17 +518,19 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_check_config, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_check_config, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_deletes_lost_in_crash_learnt_again, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_python_peer_batches, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_batches, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

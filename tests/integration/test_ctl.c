@@ -182,8 +182,7 @@ static void s_run(run_t *run, const char *const *args)
 
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
 /* Starts interlookd as name in a stack of its own with the workflow steps and
@@ -214,16 +213,7 @@ static int s_core_stop(s_core_t *core)
 /* True when the service is deployed and nothing is in progress. */
 static bool s_deployed(ctx_t *ctx, const char *name)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s/services/%s", ctx->api, name);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *entry = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    const char *state = json_string_value(json_object_get(entry, "state"));
-    bool done = state && !strcmp(state, "deployed") && !json_is_true(json_object_get(entry, "wip"));
-    json_decref(entry);
-    return done;
+    return test_entry_is(ctx->api, name, "deployed", SIZE_MAX);
 }
 
 static bool s_both_deployed(void *arg)

@@ -147,13 +147,9 @@ static void s_start_stack(ctx_t *ctx)
 
 static json_t *s_entry(ctx_t *ctx, const char *name)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s/services/%s", ctx->api, name);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    return json;
+    char path[512];
+    snprintf(path, sizeof path, "/services/%s", name);
+    return fixture_api_get(ctx->stack, path);
 }
 
 /* The entry is in that state, not in progress, with that many targets. */

@@ -22,10 +22,8 @@
 #define WAIT_MS 30000
 
 typedef struct {
-    fixture_t *stack;
-    const char *dir;
-    const char *config;
-    const char *api;
+    fixture_t *stack;               /* first: fixture_teardown frees this */
+    const char *dir, *config, *api; /* the stack's */
     pid_t core;
     pid_t alloc[2];
     pid_t inject;
@@ -76,14 +74,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    fixture_destroy(&ctx->stack);
-    free(ctx);
-    return 0;
-}
-
 static void s_start(ctx_t *ctx)
 {
     ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
@@ -103,19 +93,12 @@ static pid_t s_allocator(ctx_t *ctx, const char *instance)
 
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
 static json_t *s_services(ctx_t *ctx)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s/services", ctx->api);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *all = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    return all;
+    return fixture_api_get(ctx->stack, "/services");
 }
 
 static int s_count(ctx_t *ctx, const char *state)
@@ -189,20 +172,12 @@ static int s_check_distinct(ctx_t *ctx, zhashx_t *by_name)
     return s_check_range(ctx, by_name, "10.32.30.10", "10.32.30.200");
 }
 
-/* Runs interlook-ipalloc --list; returns the exit status, output in out. */
 /* Runs interlook-ipalloc -c CONFIG OPTION (--list, --check-config): its
  * exit status, its output (both streams) in out. */
 static int s_run_option(ctx_t *ctx, const char *option, char *out, size_t outlen)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -c '%s' %s 2>&1", test_bin("interlook-ipalloc"), ctx->config,
-             option);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = fread(out, 1, outlen - 1, p);
-    out[len] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run(out, outlen, "%s -c '%s' %s 2>&1", test_bin("interlook-ipalloc"), ctx->config,
+                    option);
 }
 
 static int s_list(ctx_t *ctx, char *out, size_t outlen)
@@ -470,12 +445,13 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bad_configuration_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_allocate_and_release, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_exhaustion_names_the_pool, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_allocator_in_a_loop, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_configuration_refused, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_and_release, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_exhaustion_names_the_pool, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_allocator_in_a_loop, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

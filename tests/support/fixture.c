@@ -102,6 +102,15 @@ void fixture_destroy(fixture_t **self_p)
     *self_p = NULL;
 }
 
+int fixture_teardown(void **state)
+{
+    fixture_t **first = *state;
+    if (first) fixture_destroy(first);
+    free(first);
+    *state = NULL;
+    return 0;
+}
+
 const char *fixture_dir(fixture_t *self)
 {
     return self->dir;

@@ -40,6 +40,11 @@ fixture_t *fixture_new(const fixture_opts_t *opts);
  * still running (opts.stop_signal, SIGKILL after 5 s), removes the directory. */
 void fixture_destroy(fixture_t **self_p);
 
+/* A cmocka teardown for a test whose state is a heap struct with the
+ * fixture_t pointer as its first member: destroys the fixture, frees the
+ * struct. Returns 0. */
+int fixture_teardown(void **state);
+
 /* The directory, and the configuration file in it. */
 const char *fixture_dir(fixture_t *self);
 const char *fixture_config(fixture_t *self);

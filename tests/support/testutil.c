@@ -1,6 +1,7 @@
 /* testutil: process and loop helpers for integration tests, see testutil.h. */
 #define _GNU_SOURCE /* pipe2 */
 #include "tests/support/testutil.h"
+#include "common/fileio.h"
 
 #include <curl/curl.h>
 #include <arpa/inet.h>
@@ -249,6 +250,31 @@ int test_sh(const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof cmd) return -1;
     int status = system(cmd);
     return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_run(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, args);
+    va_end(args);
+    out[0] = 0;
+    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t len = fread(out, 1, outlen - 1, p);
+    out[len] = 0;
+    char rest[4096]; /* what did not fit: read, so that the command is not stopped by SIGPIPE */
+    while (fread(rest, 1, sizeof rest, p) > 0)
+        ;
+    int status = pclose(p);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_write_text(int fd, const char *text)
+{
+    return il_fileio_write_all(fd, text, strlen(text));
 }
 
 char *test_sh_output(const char *fmt, ...)

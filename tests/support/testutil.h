@@ -63,6 +63,14 @@ int test_write_file(const char *path, const char *text);
  * status, or -1 when it could not run or was killed. */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs the printf-formatted command with sh, its standard output in out
+ * (cut to outlen - 1 bytes, NUL-terminated). Returns its exit status, or -1
+ * when it could not run or was killed. */
+int test_run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes all of text to fd (a child's standard input). Returns 0 or -1. */
+int test_write_text(int fd, const char *text);
+
 /* Runs the command and returns its standard output without trailing
  * newlines (caller frees); NULL when it could not run or exited non-zero. */
 char *test_sh_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
