@@ -514,6 +514,36 @@ static void test_corrupt_entries_file_refused(void **state)
     assert_string_equal(text, "this is not an entries file");
 }
 
+/* interlookd --ports-file: the endpoints it wrote are the ones it bound (the
+ * fixture's core answers on them); a file it cannot write stops it, named. */
+static void test_ports_file(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    char path[700], text[512];
+    snprintf(path, sizeof path, "%s/core.ports", ctx->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    char want[512];
+    snprintf(want, sizeof want, "listen %s\nrouter %s\npublish %s\n", ctx->api + 7, ctx->router,
+             ctx->publish);
+    assert_string_equal(text, want);
+    assert_null(strstr(text, ":0\n"));
+    assert_null(strstr(text, ":*"));
+    test_stop(ctx->core, SIGTERM, 5000);
+    ctx->core = 0;
+    char out[4096];
+    const char *args[] = {"-c", ctx->config, "--ports-file", "/nonexistent/core.ports", NULL};
+    assert_int_equal(s_run_core(args, out, sizeof out), 1);
+    assert_int_equal(
+        test_sh("grep -q 'cannot write --ports-file /nonexistent/core.ports' '%s/core.log'",
+                ctx->dir),
+        0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -531,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ports_file, s_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
