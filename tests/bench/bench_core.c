@@ -18,7 +18,8 @@
  * comes from the run without it).
  *
  * usage: bench_core [N ...] [--ipalloc [M ...]]
- *        (bench_core --raw-echo ENDPOINT is its own cross-process echo)
+ *        (bench_core --raw-echo FILE is its own cross-process echo: it binds a
+ *        port the kernel chooses and writes its endpoint to FILE)
  *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
  * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed;
@@ -485,8 +486,9 @@ done:
 /* The same pipelined baseline with the ROUTER echo in another process (this
  * program run with --raw-echo), as the core and an extension are: each side
  * then has its own ZeroMQ I/O thread and every message crosses processes. */
-static int s_raw_echo_main(const char *endpoint)
+static int s_raw_echo_main(const char *file)
 {
+    const char *endpoint = "tcp://127.0.0.1:*";
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (!router) return 1;
     zsock_set_sndhwm(router, 100000);
@@ -499,6 +501,16 @@ static int s_raw_echo_main(const char *endpoint)
         zsock_destroy(&router);
         return 1;
     }
+    char tmp[4096]; /* written whole, then renamed: the parent reads all of it or nothing */
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    char *bound = zsock_last_endpoint(router);
+    int written = bound && test_write_file(tmp, bound) == 0 && rename(tmp, file) == 0;
+    free(bound);
+    if (!written) {
+        fprintf(stderr, "bench_core --raw-echo: cannot write %s\n", file);
+        zsock_destroy(&router);
+        return 1;
+    }
     while (!zsys_interrupted && getppid() == parent) { /* SIGTERM from the parent ends it */
         zmsg_t *msg = zmsg_recv(router);
         if (!msg) continue;
@@ -508,26 +520,39 @@ static int s_raw_echo_main(const char *endpoint)
     return 0;
 }
 
+static bool s_file_there(void *arg)
+{
+    return access(arg, R_OK) == 0;
+}
+
 static int s_baseline_xproc(zframe_t *body, s_base_t *out)
 {
-    int port;
-    char endpoint[64], self[4096];
+    char self[4096], file[600];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len < 0 || test_free_ports(&port, 1) != 0) return -1;
+    char *dir = test_tmpdir();
+    if (len < 0 || !dir) {
+        free(dir);
+        return -1;
+    }
     self[len] = 0;
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    const char *args[] = {"--raw-echo", endpoint, NULL};
+    snprintf(file, sizeof file, "%s/endpoint", dir);
+    const char *args[] = {"--raw-echo", file, NULL};
     pid_t pid = test_spawn_log(self, args, "/dev/null", NULL);
-    if (pid <= 0) return -1;
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zsock_t *dealer = NULL;
     int rc = -1;
+    char *endpoint = NULL;
+    if (pid <= 0 || !test_wait(s_file_there, file, S_WAIT_MS) ||
+        !(endpoint = test_sh_output("cat '%s'", file))) {
+        fprintf(stderr, "bench_core: the cross-process echo wrote no endpoint\n");
+        goto done;
+    }
+    dealer = zsock_new(ZMQ_DEALER);
     if (!dealer) goto done;
     zsock_set_rcvtimeo(dealer, 5000);
     zsock_set_sndhwm(dealer, 100000);
     zsock_set_rcvhwm(dealer, 100000);
     zsock_set_linger(dealer, 0);
-    /* DEALER queues until the echo has bound: the warm-up waits for it. */
-    if (zsock_connect(dealer, "%s", endpoint) != 0) goto done;
+    if (zsock_connect(dealer, "%s", endpoint) != 0) goto done; /* bound before it was written */
     double warm;
     int64_t *lat = calloc(S_BASE_COUNT, sizeof *lat);
     if (!lat || s_pipeline(dealer, body, S_WINDOW, S_BASE_WARMUP, NULL, &warm) != 0 ||
@@ -546,7 +571,10 @@ static int s_baseline_xproc(zframe_t *body, s_base_t *out)
     rc = 0;
 done:
     zsock_destroy(&dealer);
-    test_stop(pid, SIGTERM, 2000); /* SIGKILL after 2 s */
+    if (pid > 0) test_stop(pid, SIGTERM, 2000); /* SIGKILL after 2 s */
+    free(endpoint);
+    test_sh("rm -rf '%s'", dir);
+    free(dir);
     return rc;
 }
 
