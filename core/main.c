@@ -6,8 +6,10 @@
 #include "core/core_config.h"
 #include "core/server.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 static void s_usage(FILE *out)
 {
@@ -16,6 +18,7 @@ static void s_usage(FILE *out)
             "The interlook core: runs the workflow that provisions published services.\n\n"
             "  -c, --config FILE   configuration file (YAML; default: built-in defaults)\n"
             "      --check-config  validate the configuration and exit\n"
+            "      --ports-file F  once bound, write the API's and the bus's endpoints to F\n"
             "  -l, --log-level L   override core.logLevel (debug|info|warn|error)\n"
             "  -h, --help          this text\n"
             "  -V, --version       the version\n\n"
@@ -25,13 +28,36 @@ static void s_usage(FILE *out)
             "2 bad usage or configuration.\n");
 }
 
+/* Writes "listen HOST:PORT", "router ENDPOINT", "publish ENDPOINT" lines,
+ * the endpoints as bound (port 0 or '*' resolved), to path through a
+ * temporary file and a rename, so that a reader sees all of it or nothing:
+ * a test binds ports nobody else can take and learns them here. */
+static int s_write_ports(const char *path, const char *listen, server_t *server)
+{
+    char tmp[4096], host[512] = "";
+    const char *colon = strrchr(listen, ':');
+    if (server_api_port(server) > 0 && colon)
+        snprintf(host, sizeof host, "%.*s:%d", (int)(colon - listen), listen,
+                 server_api_port(server));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "listen %s\nrouter %s\npublish %s\n", *host ? host : "off",
+            server_router_endpoint(server), server_publish_endpoint(server));
+    if (fclose(f) != 0 || rename(tmp, path) != 0) return -1;
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},    {"check-config", no_argument, NULL, 'k'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *level_arg = NULL;
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"check-config", no_argument, NULL, 'k'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"ports-file", required_argument, NULL, 'p'},
+                                            {NULL, 0, NULL, 0}};
+    const char *path = NULL, *level_arg = NULL, *ports_file = NULL;
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:l:hV", options, NULL)) != -1) {
         switch (opt) {
@@ -43,6 +69,9 @@ int main(int argc, char *argv[])
             break;
         case 'l':
             level_arg = optarg;
+            break;
+        case 'p':
+            ports_file = optarg;
             break;
         case 'h':
             s_usage(stdout);
@@ -99,6 +128,9 @@ int main(int argc, char *argv[])
     int rc = 1;
     if (!server) {
         il_log_error("cannot start: %s", err);
+    } else if (ports_file && s_write_ports(ports_file, core.listen, server) != 0) {
+        il_log_error("cannot write --ports-file %s: %s", ports_file, strerror(errno));
+        server_destroy(&server);
     } else {
         rc = server_run(server) == 0 ? 0 : 1;
         server_destroy(&server);

@@ -624,3 +624,18 @@ int server_run(server_t *self)
     }
     return 0;
 }
+
+int server_api_port(server_t *self)
+{
+    return api_port(self->api);
+}
+
+const char *server_router_endpoint(server_t *self)
+{
+    return broker_router_endpoint(self->broker);
+}
+
+const char *server_publish_endpoint(server_t *self)
+{
+    return broker_publish_endpoint(self->broker);
+}

@@ -20,4 +20,10 @@ void server_destroy(server_t **self_p);
 /* Runs until SIGINT/SIGTERM. Returns 0, or -1 when the last save failed. */
 int server_run(server_t *self);
 
+/* The endpoints as bound (port 0 or '*' resolved): the API's port (0 when
+ * the API is off), the bus ROUTER's and PUB's ("tcp://127.0.0.1:5570"). */
+int server_api_port(server_t *self);
+const char *server_router_endpoint(server_t *self);
+const char *server_publish_endpoint(server_t *self);
+
 #endif

@@ -76,7 +76,8 @@ void ctl_format_now(char *buf, size_t len)
     if (n > 0) snprintf(buf + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
 }
 
-/* Bytes of the UTF-8 character at p (1 for an invalid byte, with *valid false). */
+/* Bytes of the UTF-8 character at p (1 for an invalid byte), *valid false
+ * for an invalid byte or a control character. */
 static size_t s_char_len(const unsigned char *p, bool *valid)
 {
     size_t len = *p < 0x80             ? 1
@@ -87,10 +88,11 @@ static size_t s_char_len(const unsigned char *p, bool *valid)
     *valid = len > 0;
     for (size_t i = 1; *valid && i < len; i++)
         if ((p[i] & 0xC0) != 0x80) *valid = false;
+    bool formed = *valid; /* a whole character: one '?' stands for all its bytes */
     /* C0 and C1 control characters, DEL */
     if (*valid && len == 1 && (*p < 0x20 || *p == 0x7F)) *valid = false;
     if (*valid && len == 2 && p[0] == 0xC2 && p[1] < 0xA0) *valid = false;
-    return *valid ? len : 1;
+    return formed ? len : 1;
 }
 
 char *ctl_format_clean(const char *text, size_t max)

@@ -18,7 +18,8 @@
  * comes from the run without it).
  *
  * usage: bench_core [N ...] [--ipalloc [M ...]]
- *        (bench_core --raw-echo ENDPOINT is its own cross-process echo)
+ *        (bench_core --raw-echo FILE is its own cross-process echo: it binds a
+ *        port the kernel chooses and writes its endpoint to FILE)
  *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
  * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed;
@@ -29,6 +30,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "broker/ilp_client.h"
 #include "broker/ilp_frame.h"
+#include "tests/support/fixture.h"
 #include "broker/ilp_msg.h"
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
@@ -104,37 +106,6 @@ static int64_t s_quantile(const int64_t *sorted, size_t n, double q)
     if (rank < 1) rank = 1;
     if (rank > n) rank = n;
     return sorted[rank - 1];
-}
-
-/* Starts BUILD/bin/name (or name itself when it holds a '/') with args,
- * output to logpath. Returns the pid or -1. */
-static pid_t s_spawn(const char *name, const char *const *args, const char *logpath)
-{
-    char path[4200];
-    if (strchr(name, '/'))
-        snprintf(path, sizeof path, "%s", name);
-    else
-        snprintf(path, sizeof path, "%s/%s", s_bindir, name);
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = path;
-    for (; args && *args && argc < 31; args++)
-        argv[argc++] = (char *)*args;
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execv(path, argv);
-        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    return pid;
 }
 
 /* True while the child runs; reaps it (and sets *pid_p to -1) once it ended. */
@@ -364,7 +335,8 @@ static il_service_t *s_service(int i)
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
     snprintf(alias, sizeof alias, "%s.bench.example", name);
     il_service_t *svc = il_service_new(name);
-    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) || il_service_add_alias(svc, alias))
+    if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
+        il_service_add_alias(svc, alias))
         il_service_destroy(&svc);
     return svc;
 }
@@ -516,8 +488,9 @@ done:
 /* The same pipelined baseline with the ROUTER echo in another process (this
  * program run with --raw-echo), as the core and an extension are: each side
  * then has its own ZeroMQ I/O thread and every message crosses processes. */
-static int s_raw_echo_main(const char *endpoint)
+static int s_raw_echo_main(const char *file)
 {
+    const char *endpoint = "tcp://127.0.0.1:*";
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (!router) return 1;
     zsock_set_sndhwm(router, 100000);
@@ -530,6 +503,16 @@ static int s_raw_echo_main(const char *endpoint)
         zsock_destroy(&router);
         return 1;
     }
+    char tmp[4096]; /* written whole, then renamed: the parent reads all of it or nothing */
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    char *bound = zsock_last_endpoint(router);
+    int written = bound && test_write_file(tmp, bound) == 0 && rename(tmp, file) == 0;
+    free(bound);
+    if (!written) {
+        fprintf(stderr, "bench_core --raw-echo: cannot write %s\n", file);
+        zsock_destroy(&router);
+        return 1;
+    }
     while (!zsys_interrupted && getppid() == parent) { /* SIGTERM from the parent ends it */
         zmsg_t *msg = zmsg_recv(router);
         if (!msg) continue;
@@ -539,26 +522,39 @@ static int s_raw_echo_main(const char *endpoint)
     return 0;
 }
 
+static bool s_file_there(void *arg)
+{
+    return access(arg, R_OK) == 0;
+}
+
 static int s_baseline_xproc(zframe_t *body, s_base_t *out)
 {
-    int port;
-    char endpoint[64], self[4096];
+    char self[4096], file[600];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len < 0 || test_free_ports(&port, 1) != 0) return -1;
+    char *dir = test_tmpdir();
+    if (len < 0 || !dir) {
+        free(dir);
+        return -1;
+    }
     self[len] = 0;
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    const char *args[] = {"--raw-echo", endpoint, NULL};
-    pid_t pid = s_spawn(self, args, "/dev/null");
-    if (pid <= 0) return -1;
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    snprintf(file, sizeof file, "%s/endpoint", dir);
+    const char *args[] = {"--raw-echo", file, NULL};
+    pid_t pid = test_spawn_log(self, args, "/dev/null", NULL);
+    zsock_t *dealer = NULL;
     int rc = -1;
+    char *endpoint = NULL;
+    if (pid <= 0 || !test_wait(s_file_there, file, S_WAIT_MS) ||
+        !(endpoint = test_sh_output("cat '%s'", file))) {
+        fprintf(stderr, "bench_core: the cross-process echo wrote no endpoint\n");
+        goto done;
+    }
+    dealer = zsock_new(ZMQ_DEALER);
     if (!dealer) goto done;
     zsock_set_rcvtimeo(dealer, 5000);
     zsock_set_sndhwm(dealer, 100000);
     zsock_set_rcvhwm(dealer, 100000);
     zsock_set_linger(dealer, 0);
-    /* DEALER queues until the echo has bound: the warm-up waits for it. */
-    if (zsock_connect(dealer, "%s", endpoint) != 0) goto done;
+    if (zsock_connect(dealer, "%s", endpoint) != 0) goto done; /* bound before it was written */
     double warm;
     int64_t *lat = calloc(S_BASE_COUNT, sizeof *lat);
     if (!lat || s_pipeline(dealer, body, S_WINDOW, S_BASE_WARMUP, NULL, &warm) != 0 ||
@@ -577,7 +573,10 @@ static int s_baseline_xproc(zframe_t *body, s_base_t *out)
     rc = 0;
 done:
     zsock_destroy(&dealer);
-    test_stop(pid, SIGTERM, 2000); /* SIGKILL after 2 s */
+    if (pid > 0) test_stop(pid, SIGTERM, 2000); /* SIGKILL after 2 s */
+    free(endpoint);
+    test_sh("rm -rf '%s'", dir);
+    free(dir);
     return rc;
 }
 
@@ -646,11 +645,8 @@ typedef struct {
 
 typedef struct {
     int n;
-    char *dir;
-    char api[64];
-    char router[64];
-    char publish[64];
-    char config[512];
+    fixture_t *stack; /* directory, configuration, processes */
+    const char *dir;
     bool ipalloc;
     bool traced; /* the allocator runs under strace */
     int next;    /* extension processes: 2 (noop.a, noop.b) or 1 (ipam.ipalloc) */
@@ -678,7 +674,7 @@ typedef struct {
 static char *s_http(s_run_t *run, const char *path, long *status)
 {
     char url[256];
-    snprintf(url, sizeof url, "%s%s", run->api, path);
+    snprintf(url, sizeof url, "%s%s", fixture_api(run->stack), path);
     *status = 0;
     return test_http_get(url, status);
 }
@@ -743,28 +739,6 @@ static double s_hist_quantile(const s_hist_t *after, const s_hist_t *before, dou
     for (int b = 0; b < after->nb; b++)
         if (after->cum[b] - (b < before->nb ? before->cum[b] : 0) >= rank) return after->le[b];
     return -1;
-}
-
-static bool s_healthy(void *arg)
-{
-    long status;
-    char *body = s_http(arg, "/health", &status);
-    free(body);
-    return status == 200;
-}
-
-static bool s_extensions_ready(void *arg)
-{
-    long status;
-    char *body = s_http(arg, "/extensions", &status);
-    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    bool ready = ((s_run_t *)arg)->ipalloc
-                     ? json && json_array_size(json_object_get(json, "ipam.ipalloc")) > 0
-                     : json && json_array_size(json_object_get(json, "noop.a")) > 0 &&
-                           json_array_size(json_object_get(json, "noop.b")) > 0;
-    json_decref(json);
-    return ready;
 }
 
 /* Entries saved: the core has settled after the run. */
@@ -902,33 +876,18 @@ static int s_warm_event(s_run_t *run)
 
 static int s_setup(s_run_t *run)
 {
-    run->dir = test_tmpdir();
-    int ports[3];
-    if (!run->dir || test_free_ports(ports, 3) != 0) {
-        fprintf(stderr, "bench_core: no temporary directory or free ports\n");
-        return -1;
-    }
-    snprintf(run->api, sizeof run->api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(run->router, sizeof run->router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(run->publish, sizeof run->publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(run->config, sizeof run->config, "%s/interlook.yml", run->dir);
+    char bus[64];
+    snprintf(bus, sizeof bus, "batch: %d", s_batch);
+    fixture_opts_t opts = {.name = "bench_core", .bus = bus, .core_log = "core.out"};
+    run->stack = fixture_new(&opts);
+    if (!run->stack) return -1;
+    run->dir = fixture_dir(run->stack);
     snprintf(run->db, sizeof run->db, "%s/var/ipalloc.db", run->dir);
-    char text[2048];
-    int len =
-        snprintf(text, sizeof text,
-                 "# written by bench_core\n"
-                 "core:\n"
-                 "  logLevel: warn\n"
-                 "  logFile: %s/core.log\n"
-                 "  listen: 127.0.0.1:%d\n"
-                 "  workflowSteps: %s\n"
-                 "  workflowEntriesFile: %s/var/entries.db\n"
-                 "  bus: { router: %s, publish: %s, batch: %d }\n",
-                 run->dir, ports[0],
-                 run->ipalloc ? "provider.bench,ipam.ipalloc" : "provider.bench,noop.a,noop.b",
-                 run->dir, run->router, run->publish, s_batch);
+    char keys[256], sections[1024] = "";
+    snprintf(keys, sizeof keys, "  logLevel: warn\n  workflowSteps: %s\n",
+             run->ipalloc ? "provider.bench,ipam.ipalloc" : "provider.bench,noop.a,noop.b");
     if (run->ipalloc)
-        snprintf(text + len, sizeof text - (size_t)len,
+        snprintf(sections, sizeof sections,
                  "ipam:\n"
                  "  ipalloc:\n"
                  "    network_cidr: %s\n"
@@ -936,27 +895,17 @@ static int s_setup(s_run_t *run)
                  "    credit: %d\n"
                  "    logLevel: warn\n",
                  S_IPALLOC_CIDR, run->db, S_WINDOW);
-    if (test_write_file(run->config, text) != 0) {
-        fprintf(stderr, "bench_core: cannot write %s\n", run->config);
-        return -1;
-    }
-    char log[600];
-    snprintf(log, sizeof log, "%s/core.out", run->dir);
-    const char *core_args[] = {"-c", run->config, NULL};
-    run->core = s_spawn("interlookd", core_args, log);
-    if (run->core <= 0 || !test_wait(s_healthy, run, S_WAIT_MS)) {
-        fprintf(stderr, "bench_core: interlookd not healthy within %d ms\n", S_WAIT_MS);
-        return -1;
-    }
+    if (fixture_config_write(run->stack, keys, sections) != 0) return -1;
+    run->core = fixture_start_core(run->stack, S_WAIT_MS);
+    if (run->core <= 0) return -1;
     static const char *const names[2] = {"noop.a", "noop.b"};
     if (run->ipalloc) {
-        snprintf(log, sizeof log, "%s/ipalloc.log", run->dir);
         const char *args[32] = {0};
         int argc = 0;
         char bin[4200];
+        snprintf(bin, sizeof bin, "%s", test_bin("interlook-ipalloc"));
         if (run->traced) { /* the allocator under strace, counting its fsyncs */
             snprintf(run->strace_out, sizeof run->strace_out, "%s/ipalloc.strace", run->dir);
-            snprintf(bin, sizeof bin, "%s/interlook-ipalloc", s_bindir);
             args[argc++] = "-f";
             if (s_strace_seccomp) args[argc++] = "--seccomp-bpf";
             args[argc++] = "-T";
@@ -966,11 +915,11 @@ static int s_setup(s_run_t *run)
             args[argc++] = run->strace_out;
             args[argc++] = bin;
         }
-        const char *rest[] = {"-c",         run->config,  "--router",  run->router, "--publish",
-                              run->publish, "--instance", "ipalloc-1", NULL};
+        const char *rest[] = {"-c", fixture_config(run->stack), "--instance", "ipalloc-1", NULL};
         for (int k = 0; rest[k]; k++)
             args[argc++] = rest[k];
-        run->echo[0] = s_spawn(run->traced ? s_strace : "interlook-ipalloc", args, log);
+        run->echo[0] =
+            fixture_spawn(run->stack, run->traced ? s_strace : bin, args, "ipalloc.log", NULL);
         run->ext[0] = run->echo[0];
         if (run->echo[0] <= 0) return -1;
         if (run->traced && !test_wait(s_tracee_found, run, S_WAIT_MS)) {
@@ -979,21 +928,22 @@ static int s_setup(s_run_t *run)
         }
     }
     for (int i = 0; i < run->next && !run->ipalloc; i++) { /* noop.a, noop.b */
-        char instance[32], credit[16];
+        char instance[32], credit[16], log[32];
         snprintf(instance, sizeof instance, "%s-1", names[i]);
         snprintf(credit, sizeof credit, "%d", S_WINDOW);
-        snprintf(log, sizeof log, "%s/%s.log", run->dir, names[i]);
-        const char *args[] = {"--router", run->router, "--publish",  run->publish,
-                              "--name",   names[i],    "--instance", instance,
-                              "--credit", credit,      NULL};
-        run->echo[i] = run->ext[i] = s_spawn("interlook-echo", args, log);
+        snprintf(log, sizeof log, "%s.log", names[i]);
+        const char *args[] = {"-c",         fixture_config(run->stack),
+                              "--name",     names[i],
+                              "--instance", instance,
+                              "--credit",   credit,
+                              NULL};
+        run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
-    if (!test_wait(s_extensions_ready, run, S_WAIT_MS)) {
-        fprintf(stderr, "bench_core: %s not registered within %d ms\n",
-                run->ipalloc ? "ipam.ipalloc" : "noop.a and noop.b", S_WAIT_MS);
-        return -1;
-    }
+    for (int i = 0; i < run->next; i++)
+        if (!fixture_wait_registered(run->stack, run->ipalloc ? "ipam.ipalloc" : names[i], 1,
+                                     S_WAIT_MS))
+            return -1;
     /* The observer first, so that it is subscribed before anything happens. */
     if (!msgpack_zone_init(&run->zone, 4096)) return -1;
     run->zone_ready = true;
@@ -1001,12 +951,12 @@ static int s_setup(s_run_t *run)
     zsock_set_rcvhwm(run->sub, 4000000);
     zsock_set_rcvtimeo(run->sub, 0);
     zsock_set_subscribe(run->sub, ILP_TOPIC_CHANGES);
-    if (zsock_connect(run->sub, "%s", run->publish) != 0) return -1;
+    if (zsock_connect(run->sub, "%s", fixture_publish(run->stack)) != 0) return -1;
     ilp_client_config_t cc = {.name = "provider.bench",
                               .instance = "provider-bench-1",
                               .credit = 1,
-                              .router_endpoint = run->router,
-                              .publish_endpoint = run->publish,
+                              .router_endpoint = fixture_router(run->stack),
+                              .publish_endpoint = fixture_publish(run->stack),
                               .batch = (uint32_t)s_batch};
     ilp_client_handler_t handler = {0};
     run->client = ilp_client_new(&cc, &handler, run);
@@ -1056,12 +1006,7 @@ static void s_teardown(s_run_t *run)
         if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             printf("    note: interlookd did not stop cleanly on SIGTERM (status %d)\n", status);
     }
-    if (run->dir) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", run->dir);
-        if (system(cmd) != 0) fprintf(stderr, "bench_core: could not remove %s\n", run->dir);
-    }
-    free(run->dir);
+    fixture_destroy(&run->stack); /* what is left, and the directory */
     free(run->sent_us);
     free(run->done);
     free(run->lat_us);

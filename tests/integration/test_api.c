@@ -22,18 +22,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #define WAIT_MS      30000 /* bound on any wait of a test */
 #define CURL_MAX_MS  20000 /* bound on one request */
 #define BUSY_BODY    "{\"error\":\"core busy or not running\"}"
 #define HELLO_BODY   "{\"hi\":1}"
 #define MAX_REQUESTS 128
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 /* One HTTP request and what came back. */
 typedef struct {

@@ -1,6 +1,7 @@
 /* End-to-end tests of the core with real processes over TCP loopback:
  * interlookd + interlook-echo instances + interlook-inject as the provider,
  * checked through the HTTP API; kill -9 of the core in the middle. */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -19,11 +20,8 @@
 #define WAIT_MS 20000
 
 typedef struct {
-    char *dir;
-    char config[512];
-    char api[64];
-    char router[64];
-    char publish[64];
+    fixture_t *stack;                                  /* first: fixture_teardown frees this */
+    const char *dir, *config, *api, *router, *publish; /* the stack's */
     pid_t core;
     pid_t echo[2];
     pid_t inject;
@@ -36,95 +34,56 @@ typedef struct {
 static int s_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
-    ctx->dir = test_tmpdir();
-    assert_non_null(ctx->dir);
-    int ports[3];
-    assert_int_equal(test_free_ports(ports, 3), 0);
-    snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
-    char text[2048];
-    snprintf(text, sizeof text,
-             "# written by test_core\n"
-             "core:\n"
-             "  logLevel: debug\n"
-             "  logFile: %s/core.log\n"
-             "  listen: 127.0.0.1:%d\n"
-             "  workflowSteps: provider.test,provisioner.echo\n"
-             "  workflowEntriesFile: %s/var/entries.db\n"
-             "  checkFlowInterval: 100ms\n"
-             "  workflowHousekeeperInterval: 500ms\n"
-             "  serviceWIPTimeout: 10s\n"
-             "  serviceMaxLastUpdated: 1h\n"
-             "  cleanUndeployedServiceAfter: 1h\n"
-             "  persistDelay: 20ms\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n",
-             ctx->dir, ports[0], ctx->dir, ctx->router, ctx->publish);
-    assert_int_equal(test_write_file(ctx->config, text), 0);
+    fixture_opts_t opts = {.name = "test_core", .stop_signal = SIGKILL};
+    ctx->stack = fixture_new(&opts);
+    assert_non_null(ctx->stack);
+    assert_int_equal(fixture_config_write(ctx->stack,
+                                          "  logLevel: debug\n"
+                                          "  workflowSteps: provider.test,provisioner.echo\n"
+                                          "  checkFlowInterval: 100ms\n"
+                                          "  workflowHousekeeperInterval: 500ms\n"
+                                          "  serviceWIPTimeout: 10s\n"
+                                          "  serviceMaxLastUpdated: 1h\n"
+                                          "  cleanUndeployedServiceAfter: 1h\n"
+                                          "  persistDelay: 20ms\n",
+                                          NULL),
+                     0);
+    ctx->dir = fixture_dir(ctx->stack);
+    ctx->config = fixture_config(ctx->stack);
+    ctx->api = fixture_api(ctx->stack);
+    ctx->router = fixture_router(ctx->stack);
+    ctx->publish = fixture_publish(ctx->stack);
     ctx->inject_in = -1;
     *state = ctx;
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    if (ctx->inject_in >= 0) close(ctx->inject_in);
-    test_stop(ctx->inject, SIGKILL, 2000);
-    test_stop(ctx->echo[0], SIGKILL, 2000);
-    test_stop(ctx->echo[1], SIGKILL, 2000);
-    test_stop(ctx->core, SIGKILL, 2000);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", ctx->dir);
-    free(ctx->dir);
-    free(ctx);
-    return 0;
-}
-
-static bool s_healthy(void *arg)
-{
-    ctx_t *ctx = arg;
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", ctx->api);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    free(body);
-    return status == 200;
-}
-
 static void s_start_core(ctx_t *ctx)
 {
-    const char *args[] = {"-c", ctx->config, NULL};
-    ctx->core = test_spawn("interlookd", args);
+    ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
     assert_true(ctx->core > 0);
-    assert_true(test_wait(s_healthy, ctx, WAIT_MS));
 }
 
 static void s_start_echo(ctx_t *ctx, int i, const char *delay)
 {
     char instance[32];
     snprintf(instance, sizeof instance, "echo-%d", i);
-    const char *args[] = {"--router",         ctx->router,  "--publish", ctx->publish, "--name",
-                          "provisioner.echo", "--instance", instance,    "--credit",   "5",
-                          "--delay",          delay,        NULL};
-    ctx->echo[i] = test_spawn("interlook-echo", args);
+    const char *args[] = {"--name", "provisioner.echo", "--instance", instance, "--credit",
+                          "5",      "--delay",          delay,        NULL};
+    ctx->echo[i] = fixture_spawn_ext(ctx->stack, "interlook-echo", args, NULL);
     assert_true(ctx->echo[i] > 0);
 }
 
 static void s_start_inject(ctx_t *ctx)
 {
-    const char *args[] = {"--router", ctx->router,     "--publish", ctx->publish,
-                          "--name",   "provider.test", NULL};
-    ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
+    const char *args[] = {"--name", "provider.test", NULL};
+    ctx->inject = fixture_spawn_ext(ctx->stack, "interlook-inject", args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
 }
 
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
 /* GET path, parsed; NULL when unreachable. */
@@ -327,11 +286,13 @@ static void test_deletes_lost_in_crash_learnt_again(void **state)
 static void test_inject_once_without_core(void **state)
 {
     (void)state;
-    int ports[2];
-    assert_int_equal(test_free_ports(ports, 2), 0);
+    int fds[2], ports[2] = {test_closed_port(&fds[0]), test_closed_port(&fds[1])};
+    assert_true(ports[0] > 0 && ports[1] > 0);
     char *out = test_sh_output("%s --router tcp://127.0.0.1:%d --publish tcp://127.0.0.1:%d "
                                "--once add lone 2>&1; echo \"rc=$?\"",
                                test_bin("interlook-inject"), ports[0], ports[1]);
+    close(fds[0]);
+    close(fds[1]);
     assert_non_null(out);
     if (!strstr(out, "1 event(s) not delivered") || !strstr(out, "rc=1"))
         fail_msg("inject without a core: %s", out);
@@ -347,7 +308,7 @@ static void s_start_python_peer(ctx_t *ctx, const char *instance, const char *cr
     const char *args[] = {peer,     "--router",         ctx->router,  "--publish", ctx->publish,
                           "--name", "provisioner.echo", "--instance", instance,    "--credit",
                           credit,   "--batch",          batch,        NULL};
-    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    ctx->echo[0] = fixture_spawn(ctx->stack, "/usr/bin/python3", args, NULL, NULL);
     assert_true(ctx->echo[0] > 0);
 }
 
@@ -431,7 +392,7 @@ static void test_clean_shutdown(void **state)
     status = test_stop(ctx->echo[0], SIGTERM, 5000);
     ctx->echo[0] = 0;
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    close(ctx->inject_in); /* the injector ends with its input */
+    fixture_close_input(ctx->stack, ctx->inject_in); /* the injector ends with its input */
     ctx->inject_in = -1;
     status = test_stop(ctx->inject, 0, 5000);
     ctx->inject = 0;
@@ -462,9 +423,8 @@ static void test_added_step_reaches_deployed(void **state)
              "workflowSteps: provider.test,provisioner.echo,provisioner.more/' '%s'",
              ctx->config);
     assert_int_equal(system(cmd), 0);
-    const char *args[] = {"--router",         ctx->router,  "--publish", ctx->publish, "--name",
-                          "provisioner.more", "--instance", "more-1",    NULL};
-    ctx->echo[1] = test_spawn("interlook-echo", args);
+    const char *args[] = {"--name", "provisioner.more", "--instance", "more-1", NULL};
+    ctx->echo[1] = fixture_spawn_ext(ctx->stack, "interlook-echo", args, NULL);
     s_start_core(ctx);
     ctx->want_state = "deployed";
     ctx->want_count = 5;
@@ -490,13 +450,7 @@ static int s_run_core(const char *const *args, char *out, size_t outlen)
     int n = snprintf(cmd, sizeof cmd, "%s", test_bin("interlookd"));
     for (; *args; args++)
         n += snprintf(cmd + n, sizeof cmd - n, " '%s'", *args);
-    snprintf(cmd + n, sizeof cmd - n, " 2>&1");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = fread(out, 1, outlen - 1, p);
-    out[len] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run(out, outlen, "%s 2>&1", cmd);
 }
 
 static void test_check_config(void **state)
@@ -560,21 +514,54 @@ static void test_corrupt_entries_file_refused(void **state)
     assert_string_equal(text, "this is not an entries file");
 }
 
+/* interlookd --ports-file: the endpoints it wrote are the ones it bound (the
+ * fixture's core answers on them); a file it cannot write stops it, named. */
+static void test_ports_file(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_core(ctx);
+    char path[700], text[512];
+    snprintf(path, sizeof path, "%s/core.ports", ctx->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    char want[512];
+    snprintf(want, sizeof want, "listen %s\nrouter %s\npublish %s\n", ctx->api + 7, ctx->router,
+             ctx->publish);
+    assert_string_equal(text, want);
+    assert_null(strstr(text, ":0\n"));
+    assert_null(strstr(text, ":*"));
+    test_stop(ctx->core, SIGTERM, 5000);
+    ctx->core = 0;
+    char out[4096];
+    const char *args[] = {"-c", ctx->config, "--ports-file", "/nonexistent/core.ports", NULL};
+    assert_int_equal(s_run_core(args, out, sizeof out), 1);
+    assert_int_equal(
+        test_sh("grep -q 'cannot write --ports-file /nonexistent/core.ports' '%s/core.log'",
+                ctx->dir),
+        0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_check_config, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_check_config, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_entries_file_refused, s_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_and_undeploy_100, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_core_midway, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_deletes_lost_in_crash_learnt_again, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_python_peer_batches, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inject_once_without_core, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_joins, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_python_peer_batches, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ports_file, s_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * + interlook-echo + interlook-inject as the provider, then interlookctl run
  * as a child process (output through pipes, every wait bounded): the tables,
  * --json, errors and exit statuses, how it finds the core, and watch. The
- * text helpers (core/ctl/ctl_format.c) are checked directly first. */
+ * text helpers (core/ctl/ctl_format.c) have their unit test, test_ctl_format. */
 #define _GNU_SOURCE /* pipe2 */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <arpa/inet.h>
@@ -30,26 +31,23 @@
 #define RUN_MS  15000 /* bound on one interlookctl run */
 #define OUT_MAX 65536
 
-/* An interlookd of a test. */
+/* An interlookd of a test, in a stack of its own. */
 typedef struct {
-    char config[600]; /* its configuration file */
-    char log[600];    /* its log file */
-    char api[64];     /* http://127.0.0.1:PORT */
-    char router[64];  /* tcp://127.0.0.1:PORT */
-    char publish[64];
+    fixture_t *stack;
+    const char *config; /* its configuration file */
     int api_port;
     pid_t pid;
     bool exited; /* it ended (reaped) */
 } s_core_t;
 
 typedef struct {
-    char *dir;
-    s_core_t core;   /* the core of every test */
-    s_core_t lonely; /* a core without extensions (one test) */
-    char *config;    /* core.config */
-    char *api;       /* core.api */
-    char *router;    /* core.router */
-    char *publish;   /* core.publish */
+    const char *dir;
+    s_core_t core;       /* the core of every test */
+    s_core_t lonely;     /* a core without extensions (one test) */
+    const char *config;  /* core.config */
+    const char *api;     /* the core's http://127.0.0.1:PORT */
+    const char *router;  /* tcp://127.0.0.1:PORT */
+    const char *publish; /* tcp://127.0.0.1:PORT */
     pid_t echo;
     pid_t inject;
     int inject_in; /* the injector's standard input */
@@ -182,78 +180,26 @@ static void s_run(run_t *run, const char *const *args)
                      (run)->out, (run)->err);                                                      \
     } while (0)
 
-/* A TCP port of 127.0.0.1 that refuses connections while *fd is open: bound
- * but not listening, so no other process can take it meanwhile. */
-static int s_closed_port(int *fd)
-{
-    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(*fd >= 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(*fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    assert_int_equal(getsockname(*fd, (struct sockaddr *)&addr, &len), 0);
-    return ntohs(addr.sin_port);
-}
-
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
-/* The core has its HTTP API up, the last thing it opens (its log says so),
- * or it has ended. */
-static bool s_core_ready(void *arg)
+/* Starts interlookd as name in a stack of its own with the workflow steps and
+ * more core settings (YAML lines, indented by two). */
+static void s_core_start(s_core_t *core, const char *name, const char *steps, const char *more)
 {
-    s_core_t *core = arg;
-    if (waitpid(core->pid, NULL, WNOHANG) == core->pid) return core->exited = true;
-    FILE *f = fopen(core->log, "r");
-    if (!f) return false;
-    char text[16384];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = 0;
-    fclose(f);
-    return strstr(text, "api: listening on") != NULL;
-}
-
-/* Starts interlookd in dir as name (name.yml, name-N.log) with the workflow
- * steps and more core settings (YAML lines, indented by two), on ports that
- * were free a moment ago; another attempt with others when one was taken
- * meanwhile (tests running in parallel), so that what answers on core->api is
- * this core. */
-static void s_core_start(s_core_t *core, const char *dir, const char *name, const char *steps,
-                         const char *more)
-{
-    snprintf(core->config, sizeof core->config, "%s/%s.yml", dir, name);
-    core->exited = true;
-    for (int attempt = 0; attempt < 5 && core->exited; attempt++) {
-        int ports[3];
-        assert_int_equal(test_free_ports(ports, 3), 0);
-        core->api_port = ports[0];
-        snprintf(core->api, sizeof core->api, "http://127.0.0.1:%d", ports[0]);
-        snprintf(core->router, sizeof core->router, "tcp://127.0.0.1:%d", ports[1]);
-        snprintf(core->publish, sizeof core->publish, "tcp://127.0.0.1:%d", ports[2]);
-        snprintf(core->log, sizeof core->log, "%s/%s-%d.log", dir, name, attempt);
-        char text[2048];
-        snprintf(text, sizeof text,
-                 "# written by test_ctl\n"
-                 "core:\n"
-                 "  logFile: %s\n"
-                 "  listen: 127.0.0.1:%d\n"
-                 "  workflowSteps: %s\n"
-                 "  workflowEntriesFile: %s/%s/entries.db\n"
-                 "  bus: { router: \"%s\", publish: \"%s\", heartbeat: 100ms, liveness: 3 }\n"
-                 "%s",
-                 core->log, ports[0], steps, dir, name, core->router, core->publish, more);
-        assert_int_equal(test_write_file(core->config, text), 0);
-        const char *args[] = {"-c", core->config, NULL};
-        core->pid = test_spawn("interlookd", args);
-        assert_true(core->pid > 0);
-        core->exited = false;
-        assert_true(test_wait(s_core_ready, core, WAIT_MS));
-    }
-    if (core->exited) fail_msg("interlookd %s did not start: see %s", name, core->log);
+    fixture_opts_t opts = {.name = name};
+    core->stack = fixture_new(&opts);
+    assert_non_null(core->stack);
+    char keys[2048];
+    snprintf(keys, sizeof keys, "  workflowSteps: %s\n%s", steps, more);
+    assert_int_equal(fixture_config_write(core->stack, keys, NULL), 0);
+    core->config = fixture_config(core->stack);
+    core->pid = fixture_start_core(core->stack, WAIT_MS);
+    core->exited = core->pid <= 0;
+    if (core->exited) fail_msg("interlookd %s did not start: see %s", name, core->config);
+    core->api_port = atoi(strrchr(fixture_api(core->stack), ':') + 1);
 }
 
 /* Stops the core with SIGTERM. Returns its wait status (-1 when it had ended). */
@@ -267,16 +213,7 @@ static int s_core_stop(s_core_t *core)
 /* True when the service is deployed and nothing is in progress. */
 static bool s_deployed(ctx_t *ctx, const char *name)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s/services/%s", ctx->api, name);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *entry = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    const char *state = json_string_value(json_object_get(entry, "state"));
-    bool done = state && !strcmp(state, "deployed") && !json_is_true(json_object_get(entry, "wip"));
-    json_decref(entry);
-    return done;
+    return test_entry_is(ctx->api, name, "deployed", SIZE_MAX);
 }
 
 static bool s_both_deployed(void *arg)
@@ -288,28 +225,24 @@ static bool s_both_deployed(void *arg)
 static int s_group_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
-    ctx->inject_in = -1;
     *state = ctx;
-    ctx->dir = test_tmpdir();
-    assert_non_null(ctx->dir);
-    s_core_start(&ctx->core, ctx->dir, "interlook", "provider.test,provisioner.echo",
+    s_core_start(&ctx->core, "test_ctl", "provider.test,provisioner.echo",
                  "  logLevel: debug\n"
                  "  checkFlowInterval: 100ms\n"
                  "  workflowHousekeeperInterval: 500ms\n"
                  "  serviceMaxLastUpdated: 1h\n"
                  "  persistDelay: 20ms\n");
-    ctx->config = ctx->core.config;
-    ctx->api = ctx->core.api;
-    ctx->router = ctx->core.router;
-    ctx->publish = ctx->core.publish;
-    const char *echo_args[] = {"--router",   ctx->router, "--publish",
-                               ctx->publish, "--name",    "provisioner.echo",
-                               "--instance", "echo-0",    NULL};
-    ctx->echo = test_spawn("interlook-echo", echo_args);
+    fixture_t *stack = ctx->core.stack;
+    ctx->dir = fixture_dir(stack);
+    ctx->config = fixture_config(stack);
+    ctx->api = fixture_api(stack);
+    ctx->router = fixture_router(stack);
+    ctx->publish = fixture_publish(stack);
+    const char *echo_args[] = {"--name", "provisioner.echo", "--instance", "echo-0", NULL};
+    ctx->echo = fixture_spawn_ext(stack, "interlook-echo", echo_args, NULL);
     assert_true(ctx->echo > 0);
-    const char *inject_args[] = {"--router", ctx->router,     "--publish", ctx->publish,
-                                 "--name",   "provider.test", NULL};
-    ctx->inject = test_spawn_stdin("interlook-inject", inject_args, &ctx->inject_in);
+    const char *inject_args[] = {"--name", "provider.test", NULL};
+    ctx->inject = fixture_spawn_ext(stack, "interlook-inject", inject_args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
     s_say(ctx, "add web 192.0.2.10:8080 192.0.2.11:8080 alias=web.example.com\n");
     s_say(ctx, "add db 192.0.2.20:5432\n");
@@ -320,17 +253,8 @@ static int s_group_setup(void **state)
 static int s_group_teardown(void **state)
 {
     ctx_t *ctx = *state;
-    if (ctx->inject_in >= 0) close(ctx->inject_in);
-    test_stop(ctx->inject, SIGTERM, 5000);
-    test_stop(ctx->echo, SIGTERM, 5000);
-    s_core_stop(&ctx->lonely);
-    s_core_stop(&ctx->core);
-    if (ctx->dir) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", ctx->dir);
-    }
-    free(ctx->dir);
+    fixture_destroy(&ctx->lonely.stack);
+    fixture_destroy(&ctx->core.stack);
     free(ctx);
     return 0;
 }
@@ -345,76 +269,6 @@ static bool s_line_starting(const char *out, const char *prefix, char *line, siz
         return true;
     }
     return false;
-}
-
-/* The text helpers ----------------------------------------------------------- */
-
-static void test_format_helpers(void **state)
-{
-    (void)state;
-    char buf[64];
-    static const struct {
-        int64_t seconds;
-        const char *text;
-    } ages[] = {{-3, "0s"},  {0, "0s"},     {5, "5s"},    {59, "59s"},    {60, "1m"},
-                {180, "3m"}, {3599, "59m"}, {7200, "2h"}, {86399, "23h"}, {4 * 86400, "4d"}};
-    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
-        ctl_format_age(ages[i].seconds, buf, sizeof buf);
-        assert_string_equal(buf, ages[i].text);
-    }
-    ctl_format_ago_ms(120, buf, sizeof buf);
-    assert_string_equal(buf, "120ms ago");
-    ctl_format_ago_ms(2500, buf, sizeof buf);
-    assert_string_equal(buf, "2.5s ago");
-    ctl_format_ago_ms(180000, buf, sizeof buf);
-    assert_string_equal(buf, "3m ago");
-
-    int64_t ms = 0;
-    assert_int_equal(ctl_format_parse_time("1970-01-01T00:01:00.250Z", &ms), 0);
-    assert_int_equal(ms, 60250);
-    assert_int_equal(ctl_format_parse_time("2026-11-25T10:00:00Z", &ms), 0);
-    assert_int_equal(ctl_format_parse_time("2026-11-25 10:00:00", &ms), -1);
-    assert_int_equal(ctl_format_parse_time("yesterday", &ms), -1);
-    assert_int_equal(ctl_format_parse_time(NULL, &ms), -1);
-    ctl_format_now(buf, sizeof buf);
-    assert_int_equal(ctl_format_parse_time(buf, &ms), 0);
-
-    char *text = ctl_format_clean("abcdefgh", 6);
-    assert_string_equal(text, "abc...");
-    free(text);
-    text = ctl_format_clean("abcdef", 6);
-    assert_string_equal(text, "abcdef");
-    free(text);
-    text = ctl_format_clean("tab\there\x1b[2J", 0);
-    assert_string_equal(text, "tab?here?[2J");
-    free(text);
-    text = ctl_format_clean("h\xc3\xa9h\xc3\xa9h\xc3\xa9", 5); /* UTF-8: cut between characters */
-    assert_string_equal(text, "h\xc3\xa9...");
-    assert_int_equal(ctl_format_width(text), 5);
-    free(text);
-    text = ctl_format_clean(NULL, 0);
-    assert_string_equal(text, "-");
-    free(text);
-
-    json_t *targets = json_loads("[{\"host\":\"10.0.0.1\",\"port\":80,\"weight\":1},"
-                                 "{\"host\":\"10.0.0.2\",\"port\":80,\"weight\":3},"
-                                 "{\"host\":\"fd00::1\",\"port\":443,\"weight\":1}]",
-                                 0, NULL);
-    assert_non_null(targets);
-    text = ctl_format_targets(targets, 0);
-    assert_string_equal(text, "10.0.0.1:80,10.0.0.2:80x3,[fd00::1]:443");
-    free(text);
-    text = ctl_format_targets(targets, 30);
-    assert_string_equal(text, "10.0.0.1:80 (+2 more)");
-    free(text);
-    text = ctl_format_targets(targets, 12);
-    assert_true(ctl_format_width(text) <= 12 + strlen(" (+2 more)"));
-    assert_non_null(strstr(text, "(+2 more)"));
-    free(text);
-    json_decref(targets);
-    text = ctl_format_targets(NULL, 40);
-    assert_string_equal(text, "-");
-    free(text);
 }
 
 /* The commands that read the API --------------------------------------------- */
@@ -570,7 +424,7 @@ static void test_core_unreachable(void **state)
 {
     (void)state;
     int closed;
-    int port = s_closed_port(&closed);
+    int port = test_closed_port(&closed);
     char api[64], expect[128];
     snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
     snprintf(expect, sizeof expect, "interlookctl: cannot reach the core at %s: ", api);
@@ -735,7 +589,7 @@ static void test_finds_the_core(void **state)
     s_run_env(run, env, plain);
     assert_run(run, run->status == 0);
     int closed;
-    snprintf(env, sizeof env, "INTERLOOK_API=http://127.0.0.1:%d", s_closed_port(&closed));
+    snprintf(env, sizeof env, "INTERLOOK_API=http://127.0.0.1:%d", test_closed_port(&closed));
     const char *over[] = {"--api", ctx->api, "workflow", NULL};
     s_run_env(run, env, over);
     assert_run(run, run->status == 0);
@@ -757,7 +611,7 @@ static void test_finds_the_core(void **state)
 static void test_extension_without_instance(void **state)
 {
     ctx_t *ctx = *state;
-    s_core_start(&ctx->lonely, ctx->dir, "lonely", "provider.none,ipam.none", "");
+    s_core_start(&ctx->lonely, "lonely", "provider.none,ipam.none", "");
     const char *path = ctx->lonely.config;
     run_t *run = &s_run_buf;
     const char *args[] = {"-c", path, "extensions", NULL};
@@ -899,7 +753,6 @@ int main(void)
     unsetenv("INTERLOOK_BUS_PUBLISH");
     unsetenv("INTERLOOK_BUS_ROUTER");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_helpers),
         cmocka_unit_test(test_services_table),
         cmocka_unit_test(test_services_json),
         cmocka_unit_test(test_service_details),

@@ -4,6 +4,7 @@
  * checked through the core's HTTP API. Needs a running dockerd and the image
  * interlook-test:latest (.ci/run provides both); without them every test
  * fails, loudly — it never skips. */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -21,11 +22,10 @@
 #define HOST_IP "192.0.2.10"
 
 typedef struct {
-    char *dir;
-    char config[512];
-    char api[64];
-    char router[64];
-    char publish[64];
+    fixture_t *stack;
+    const char *dir;
+    char config[512]; /* where s_write_config writes (the stack's file, unless a test changes it) */
+    const char *api;
     char label[64];  /* interlook.test=<this run>: every container of the test */
     char prefix[32]; /* service names of this run */
     pid_t core, alloc, docker;
@@ -64,25 +64,14 @@ static bool s_log_has_refusal(void *arg)
     return test_sh("grep -q 'cannot list from tcp://' '%s'", ctx->name) == 0;
 }
 
+/* Writes the stack's configuration (then copied to ctx->config when a test
+ * points that elsewhere). */
 static void s_write_config(ctx_t *ctx, const char *mode)
 {
-    char text[8192];
-    snprintf(text, sizeof text,
-             "core:\n"
-             "  logLevel: debug\n"
-             "  logFile: %s/core.log\n"
-             "  listen: %s\n"
-             "  workflowSteps: provider.docker,ipam.ipalloc\n"
-             "  workflowEntriesFile: %s/entries.db\n"
-             "  checkFlowInterval: 100ms\n"
-             "  workflowHousekeeperInterval: 300ms\n"
-             "  serviceMaxLastUpdated: 1s\n"
-             "  retryBackoffMin: 100ms\n"
-             "  retryBackoffMax: 500ms\n"
-             "  persistDelay: 20ms\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 200ms, liveness: 5 }\n"
+    char sections[8192];
+    snprintf(sections, sizeof sections,
              "ipam:\n"
-             "  ipalloc: { network_cidr: 10.77.0.0/24, db_file: %s/ipalloc.db }\n"
+             "  ipalloc: { network_cidr: 10.77.0.0/24, db_file: {dir}/ipalloc.db }\n"
              "provider:\n"
              "  docker:\n"
              "%s"
@@ -90,9 +79,20 @@ static void s_write_config(ctx_t *ctx, const char *mode)
              "    labelSelector: [interlook.test]\n"
              "    pollInterval: 2s\n"
              "    hostIP: " HOST_IP "\n",
-             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir, s_endpoint,
-             mode);
-    assert_int_equal(test_write_file(ctx->config, text), 0);
+             s_endpoint, mode);
+    assert_int_equal(fixture_config_write(ctx->stack,
+                                          "  logLevel: debug\n"
+                                          "  workflowSteps: provider.docker,ipam.ipalloc\n"
+                                          "  checkFlowInterval: 100ms\n"
+                                          "  workflowHousekeeperInterval: 300ms\n"
+                                          "  serviceMaxLastUpdated: 1s\n"
+                                          "  retryBackoffMin: 100ms\n"
+                                          "  retryBackoffMax: 500ms\n"
+                                          "  persistDelay: 20ms\n",
+                                          sections),
+                     0);
+    if (strcmp(ctx->config, fixture_config(ctx->stack)))
+        assert_int_equal(test_sh("cp '%s' '%s'", fixture_config(ctx->stack), ctx->config), 0);
 }
 
 static int s_setup(void **state)
@@ -104,14 +104,14 @@ static int s_setup(void **state)
         test_sh("tests/support/docker-image.sh") != 0)
         fail_msg("cannot build the image interlook-test:latest (tests/support/docker-image.sh)");
     ctx_t *ctx = calloc(1, sizeof *ctx);
-    ctx->dir = test_tmpdir();
-    int ports[4];
-    assert_int_equal(test_free_ports(ports, 4), 0);
-    ctx->spare_port = ports[3];
-    snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
+    fixture_opts_t opts = {.name = "test_docker", .bus = "heartbeat: 200ms, liveness: 5"};
+    ctx->stack = fixture_new(&opts);
+    assert_non_null(ctx->stack);
+    ctx->dir = fixture_dir(ctx->stack);
+    ctx->api = fixture_api(ctx->stack);
+    snprintf(ctx->config, sizeof ctx->config, "%s", fixture_config(ctx->stack));
+    /* dockerd's own TLS listener (one test): dockerd binds it, not us */
+    assert_int_equal(test_free_ports(&ctx->spare_port, 1), 0);
     snprintf(ctx->label, sizeof ctx->label, "interlook.test=%d", (int)getpid());
     snprintf(ctx->prefix, sizeof ctx->prefix, "t%d", (int)getpid());
     s_write_config(ctx, "containers");
@@ -131,44 +131,25 @@ static int s_teardown(void **state)
     test_sh("docker service ls -q --filter label=%s 2>/dev/null | xargs -r docker service rm "
             ">/dev/null 2>&1",
             ctx->label);
-    test_stop(ctx->docker, SIGTERM, 5000);
-    test_stop(ctx->alloc, SIGTERM, 5000);
-    test_stop(ctx->core, SIGTERM, 5000);
-    test_sh("rm -rf '%s'", ctx->dir);
-    free(ctx->dir);
+    fixture_destroy(&ctx->stack);
     free(ctx);
     return 0;
 }
 
-static bool s_healthy(void *arg)
-{
-    ctx_t *ctx = arg;
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", ctx->api);
-    long status = 0;
-    free(test_http_get(url, &status));
-    return status == 200;
-}
-
 static void s_start_stack(ctx_t *ctx)
 {
-    const char *args[] = {"-c", ctx->config, NULL};
-    ctx->core = test_spawn("interlookd", args);
-    assert_true(test_wait(s_healthy, ctx, WAIT_MS));
-    ctx->alloc = test_spawn("interlook-ipalloc", args);
-    ctx->docker = test_spawn("interlook-docker", args);
+    ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
+    assert_true(ctx->core > 0);
+    ctx->alloc = fixture_spawn_ext(ctx->stack, "interlook-ipalloc", NULL, NULL);
+    ctx->docker = fixture_spawn_ext(ctx->stack, "interlook-docker", NULL, NULL);
     assert_true(ctx->alloc > 0 && ctx->docker > 0);
 }
 
 static json_t *s_entry(ctx_t *ctx, const char *name)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s/services/%s", ctx->api, name);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    return json;
+    char path[512];
+    snprintf(path, sizeof path, "/services/%s", name);
+    return fixture_api_get(ctx->stack, path);
 }
 
 /* The entry is in that state, not in progress, with that many targets. */
@@ -368,8 +349,7 @@ static void test_removed_while_provider_down(void **state)
     assert_int_equal(
         test_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) >/dev/null", name),
         0);
-    const char *args[] = {"-c", ctx->config, NULL};
-    ctx->docker = test_spawn("interlook-docker", args);
+    ctx->docker = fixture_spawn_ext(ctx->stack, "interlook-docker", NULL, NULL);
     s_wait(ctx, name, "undeployed", SIZE_MAX);
 }
 

@@ -3,6 +3,7 @@
  * the allocator's own --list; kill -9 of the allocator in a loop; two
  * allocators sharing one db file. */
 #include "extensions/ipalloc/pool.h"
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -21,11 +22,8 @@
 #define WAIT_MS 30000
 
 typedef struct {
-    char *dir;
-    char config[512];
-    char api[64];
-    char router[64];
-    char publish[64];
+    fixture_t *stack;               /* first: fixture_teardown frees this */
+    const char *dir, *config, *api; /* the stack's */
     pid_t core;
     pid_t alloc[2];
     pid_t inject;
@@ -38,40 +36,35 @@ typedef struct {
 /* Writes the stack's configuration with that ipam.ipalloc section. */
 static void s_config(ctx_t *ctx, const char *ipalloc_yaml)
 {
-    char text[4096];
-    snprintf(text, sizeof text,
-             "core:\n"
-             "  logLevel: debug\n"
-             "  logFile: %s/core.log\n"
-             "  listen: %s\n"
-             "  workflowSteps: provider.test,ipam.ipalloc\n"
-             "  workflowEntriesFile: %s/var/entries.db\n"
-             "  checkFlowInterval: 50ms\n"
-             "  workflowHousekeeperInterval: 200ms\n"
-             "  serviceWIPTimeout: 5s\n"
-             "  retryBackoffMin: 50ms\n"
-             "  retryBackoffMax: 200ms\n"
-             "  persistDelay: 20ms\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n"
+    char sections[2048];
+    snprintf(sections, sizeof sections,
              "ipam:\n"
              "  ipalloc:\n"
-             "    db_file: %s/var/ipalloc.db\n"
+             "    db_file: {dir}/var/ipalloc.db\n"
              "%s",
-             ctx->dir, ctx->api + 7, ctx->dir, ctx->router, ctx->publish, ctx->dir, ipalloc_yaml);
-    assert_int_equal(test_write_file(ctx->config, text), 0);
+             ipalloc_yaml);
+    assert_int_equal(fixture_config_write(ctx->stack,
+                                          "  logLevel: debug\n"
+                                          "  workflowSteps: provider.test,ipam.ipalloc\n"
+                                          "  checkFlowInterval: 50ms\n"
+                                          "  workflowHousekeeperInterval: 200ms\n"
+                                          "  serviceWIPTimeout: 5s\n"
+                                          "  retryBackoffMin: 50ms\n"
+                                          "  retryBackoffMax: 200ms\n"
+                                          "  persistDelay: 20ms\n",
+                                          sections),
+                     0);
 }
 
 static int s_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
-    ctx->dir = test_tmpdir();
-    assert_non_null(ctx->dir);
-    int ports[3];
-    assert_int_equal(test_free_ports(ports, 3), 0);
-    snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(ctx->router, sizeof ctx->router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(ctx->publish, sizeof ctx->publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
+    fixture_opts_t opts = {.name = "test_ipalloc", .stop_signal = SIGKILL};
+    ctx->stack = fixture_new(&opts);
+    assert_non_null(ctx->stack);
+    ctx->dir = fixture_dir(ctx->stack);
+    ctx->config = fixture_config(ctx->stack);
+    ctx->api = fixture_api(ctx->stack);
     s_config(ctx, "    network_cidr: 10.32.30.0/24\n"
                   "    ip_start: 10.32.30.10\n"
                   "    ip_end: 10.32.30.200\n"
@@ -81,67 +74,31 @@ static int s_setup(void **state)
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    if (ctx->inject_in >= 0) close(ctx->inject_in);
-    test_stop(ctx->inject, SIGKILL, 2000);
-    test_stop(ctx->alloc[0], SIGKILL, 2000);
-    test_stop(ctx->alloc[1], SIGKILL, 2000);
-    test_stop(ctx->core, SIGKILL, 2000);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", ctx->dir);
-    free(ctx->dir);
-    free(ctx);
-    return 0;
-}
-
-static bool s_healthy(void *arg)
-{
-    ctx_t *ctx = arg;
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", ctx->api);
-    long status = 0;
-    free(test_http_get(url, &status));
-    return status == 200;
-}
-
 static void s_start(ctx_t *ctx)
 {
-    const char *core_args[] = {"-c", ctx->config, NULL};
-    ctx->core = test_spawn("interlookd", core_args);
+    ctx->core = fixture_start_core(ctx->stack, WAIT_MS);
     assert_true(ctx->core > 0);
-    assert_true(test_wait(s_healthy, ctx, WAIT_MS));
-    const char *args[] = {"--router", ctx->router,     "--publish", ctx->publish,
-                          "--name",   "provider.test", NULL};
-    ctx->inject = test_spawn_stdin("interlook-inject", args, &ctx->inject_in);
+    const char *args[] = {"--name", "provider.test", NULL};
+    ctx->inject = fixture_spawn_ext(ctx->stack, "interlook-inject", args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
 }
 
 static pid_t s_allocator(ctx_t *ctx, const char *instance)
 {
-    const char *args[] = {"-c", ctx->config, "--instance", instance, NULL};
-    pid_t pid = test_spawn("interlook-ipalloc", args);
+    const char *args[] = {"--instance", instance, NULL};
+    pid_t pid = fixture_spawn_ext(ctx->stack, "interlook-ipalloc", args, NULL);
     assert_true(pid > 0);
     return pid;
 }
 
 static void s_say(ctx_t *ctx, const char *line)
 {
-    size_t n = strlen(line);
-    assert_int_equal(write(ctx->inject_in, line, n), (ssize_t)n);
+    assert_int_equal(test_write_text(ctx->inject_in, line), 0);
 }
 
 static json_t *s_services(ctx_t *ctx)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s/services", ctx->api);
-    long status = 0;
-    char *body = test_http_get(url, &status);
-    json_t *all = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
-    free(body);
-    return all;
+    return fixture_api_get(ctx->stack, "/services");
 }
 
 static int s_count(ctx_t *ctx, const char *state)
@@ -215,20 +172,12 @@ static int s_check_distinct(ctx_t *ctx, zhashx_t *by_name)
     return s_check_range(ctx, by_name, "10.32.30.10", "10.32.30.200");
 }
 
-/* Runs interlook-ipalloc --list; returns the exit status, output in out. */
 /* Runs interlook-ipalloc -c CONFIG OPTION (--list, --check-config): its
  * exit status, its output (both streams) in out. */
 static int s_run_option(ctx_t *ctx, const char *option, char *out, size_t outlen)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -c '%s' %s 2>&1", test_bin("interlook-ipalloc"), ctx->config,
-             option);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t len = fread(out, 1, outlen - 1, p);
-    out[len] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run(out, outlen, "%s -c '%s' %s 2>&1", test_bin("interlook-ipalloc"), ctx->config,
+                    option);
 }
 
 static int s_list(ctx_t *ctx, char *out, size_t outlen)
@@ -496,12 +445,13 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bad_configuration_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_allocate_and_release, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_exhaustion_names_the_pool, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_allocator_in_a_loop, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_configuration_refused, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_and_release, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_exhaustion_names_the_pool, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_allocator_in_a_loop, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

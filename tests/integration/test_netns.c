@@ -7,6 +7,7 @@
  * converge with nothing lost and nothing done twice: every service deployed
  * exactly once with its own address, removed ones released.
  * Needs root and iproute2 (.ci/run runs as root); it never skips. */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -20,11 +21,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#define IP       "/sbin/ip"
-#define SUBNET   "198.18.77"
-#define API_PORT 8080
-#define WAIT_MS  30000
-#define NHOSTS   4
+#define IP        "/sbin/ip"
+#define SUBNET    "198.18.77"
+#define API_PORT  8080
+#define S_STR(x)  #x
+#define S_XSTR(x) S_STR(x) /* API_PORT as text */
+#define WAIT_MS   30000
+#define NHOSTS    4
 
 enum { CORE, ALLOC, ECHO, PROV };
 static const char *const s_host[NHOSTS] = {"core", "alloc", "echo", "prov"};
@@ -33,8 +36,9 @@ typedef struct {
     char sw[32];           /* the switch namespace */
     char ns[NHOSTS][32];   /* each host's namespace */
     char port[NHOSTS][16]; /* each host's port on the switch */
-    char *dir;             /* configuration and state */
-    char config[512];
+    fixture_t *stack;      /* configuration, state, processes */
+    const char *dir;
+    const char *config;
     pid_t pid[NHOSTS];
     int prov_in; /* the provider's standard input (commands) */
     /* conditions */
@@ -75,28 +79,6 @@ static int s_ns_setup(ctx_t *ctx)
     return 0;
 }
 
-static const char *s_config_text =
-    "core:\n"
-    "  listen: 127.0.0.1:%d\n"
-    "  workflowSteps: provider.inject,ipam.ipalloc,provisioner.echo\n"
-    "  workflowEntriesFile: %s/entries.db\n"
-    "  checkFlowInterval: 100ms\n"
-    "  retryBackoffMin: 100ms\n"
-    "  retryBackoffMax: 1s\n"
-    "  persistDelay: 20ms\n"
-    "  bus:\n"
-    "    router: tcp://" SUBNET ".1:5570\n"
-    "    publish: tcp://" SUBNET ".1:5571\n"
-    "    heartbeat: 200ms\n"
-    "    liveness: 3\n"
-    "ipam:\n"
-    "  ipalloc:\n"
-    "    network_cidr: 10.77.0.0/24\n"
-    "    db_file: %s/ipalloc.db\n"
-    "provisioner:\n"
-    "  echo:\n"
-    "    credit: 10\n";
-
 static pid_t s_start(ctx_t *ctx, int h, const char *bin, const char *const *extra, int *stdin_fd)
 {
     const char *args[16] = {"netns", "exec", ctx->ns[h], test_bin(bin), "-c", ctx->config};
@@ -104,7 +86,7 @@ static pid_t s_start(ctx_t *ctx, int h, const char *bin, const char *const *extr
     for (; extra && *extra && n < 15; extra++)
         args[n++] = *extra;
     args[n] = NULL;
-    return stdin_fd ? test_spawn_stdin(IP, args, stdin_fd) : test_spawn(IP, args);
+    return fixture_spawn(ctx->stack, IP, args, NULL, stdin_fd);
 }
 
 static bool s_registered(void *arg)
@@ -136,11 +118,30 @@ static int s_setup(void **state)
         fprintf(stderr, "test_netns: cannot build the namespaces (root and iproute2 needed)\n");
         return -1;
     }
-    ctx->dir = test_tmpdir();
-    snprintf(ctx->config, sizeof ctx->config, "%s/interlook.yml", ctx->dir);
-    char text[2048];
-    snprintf(text, sizeof text, s_config_text, API_PORT, ctx->dir, ctx->dir);
-    if (test_write_file(ctx->config, text)) return -1;
+    /* Each host has a network of its own: fixed ports cannot be taken by anyone. */
+    fixture_opts_t opts = {.name = "test_netns",
+                           .bus = "heartbeat: 200ms, liveness: 3",
+                           .listen = "127.0.0.1:" S_XSTR(API_PORT),
+                           .router = "tcp://" SUBNET ".1:5570",
+                           .publish = "tcp://" SUBNET ".1:5571"};
+    ctx->stack = fixture_new(&opts);
+    if (!ctx->stack) return -1;
+    ctx->dir = fixture_dir(ctx->stack);
+    ctx->config = fixture_config(ctx->stack);
+    if (fixture_config_write(ctx->stack,
+                             "  workflowSteps: provider.inject,ipam.ipalloc,provisioner.echo\n"
+                             "  checkFlowInterval: 100ms\n"
+                             "  retryBackoffMin: 100ms\n"
+                             "  retryBackoffMax: 1s\n"
+                             "  persistDelay: 20ms\n",
+                             "ipam:\n"
+                             "  ipalloc:\n"
+                             "    network_cidr: 10.77.0.0/24\n"
+                             "    db_file: {dir}/ipalloc.db\n"
+                             "provisioner:\n"
+                             "  echo:\n"
+                             "    credit: 10\n"))
+        return -1;
     ctx->pid[CORE] = s_start(ctx, CORE, "interlookd", NULL, NULL);
     ctx->pid[ALLOC] = s_start(ctx, ALLOC, "interlook-ipalloc", NULL, NULL);
     ctx->pid[ECHO] = s_start(ctx, ECHO, "interlook-echo", NULL, NULL);
@@ -158,22 +159,17 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     ctx_t *ctx = *state;
-    if (ctx->prov_in >= 0) close(ctx->prov_in);
-    for (int h = NHOSTS - 1; h >= 0; h--)
-        if (ctx->pid[h] > 0) test_stop(ctx->pid[h], SIGTERM, 5000);
+    fixture_destroy(&ctx->stack); /* the processes first, then their networks */
     for (int h = 0; h < NHOSTS; h++)
         if (*ctx->ns[h]) test_sh("ip netns del %s 2>/dev/null", ctx->ns[h]);
     if (*ctx->sw) test_sh("ip netns del %s 2>/dev/null", ctx->sw);
-    if (ctx->dir) test_sh("rm -rf '%s'", ctx->dir);
-    free(ctx->dir);
     free(ctx);
     return 0;
 }
 
 static void s_tell(ctx_t *ctx, const char *command)
 {
-    size_t len = strlen(command);
-    assert_int_equal(write(ctx->prov_in, command, len), (ssize_t)len);
+    assert_int_equal(test_write_text(ctx->prov_in, command), 0);
 }
 
 static void s_link(ctx_t *ctx, int h, const char *updown)

@@ -1,6 +1,7 @@
 /* testutil: process and loop helpers for integration tests, see testutil.h. */
 #define _GNU_SOURCE /* pipe2 */
 #include "tests/support/testutil.h"
+#include "common/fileio.h"
 
 #include <curl/curl.h>
 #include <arpa/inet.h>
@@ -23,38 +24,45 @@ const char *test_bin(const char *name)
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n < 0) return name;
     self[n] = 0;
-    /* BUILD/tests/<kind>/<test> -> BUILD/bin/<name> */
-    char *dir = dirname(dirname(dirname(self)));
+    /* BUILD/tests/<kind>/<test> or BUILD/bench/<bench> -> BUILD/bin/<name> */
+    char *dir = dirname(dirname(self));
     snprintf(path, sizeof path, "%s/bin/%s", dir, name);
+    if (access(path, X_OK) != 0) snprintf(path, sizeof path, "%s/bin/%s", dirname(dir), name);
     return path;
 }
 
-static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd);
-
 pid_t test_spawn(const char *name, const char *const *args)
 {
-    return s_spawn(name, args, NULL);
+    return test_spawn_log(name, args, NULL, NULL);
 }
 
 pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd)
 {
-    return s_spawn(name, args, stdin_fd);
+    return test_spawn_log(name, args, NULL, stdin_fd);
 }
 
-static pid_t s_spawn(const char *name, const char *const *args, int *stdin_fd)
+const char *test_log_path(const char *name)
 {
-    const char *path = strchr(name, '/') ? name : test_bin(name);
+    static char path[512];
     const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
+    snprintf(path, sizeof path, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp", base,
+             (int)getpid());
+    return path;
+}
+
+pid_t test_spawn_log(const char *name, const char *const *args, const char *log, int *stdin_fd)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", strchr(name, '/') ? name : test_bin(name));
     char *argv[64];
     int argc = 0;
-    argv[argc++] = (char *)path;
+    argv[argc++] = path;
     for (; args && *args && argc < 63; args++)
         argv[argc++] = (char *)*args;
     argv[argc] = NULL;
-    char logpath[256];
-    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
-    snprintf(logpath, sizeof logpath, "%s/interlook-test-%s-%d.log", logdir ? logdir : "/tmp", base,
-             (int)getpid());
+    char logpath[600];
+    snprintf(logpath, sizeof logpath, "%s", log ? log : test_log_path(name));
     int pipefd[2] = {-1, -1};
     if (stdin_fd && pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
@@ -170,6 +178,22 @@ int test_free_ports(int *ports, int n)
     return 0;
 }
 
+int test_closed_port(int *fd)
+{
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0) return -1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(*fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(*fd, (struct sockaddr *)&addr, &len) != 0) {
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return ntohs(addr.sin_port);
+}
+
 static size_t s_curl_write(char *data, size_t size, size_t nmemb, void *arg)
 {
     zchunk_extend((zchunk_t *)arg, data, size * nmemb);
@@ -226,6 +250,31 @@ int test_sh(const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof cmd) return -1;
     int status = system(cmd);
     return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_run(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, args);
+    va_end(args);
+    out[0] = 0;
+    if (n < 0 || (size_t)n >= sizeof cmd) return -1;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t len = fread(out, 1, outlen - 1, p);
+    out[len] = 0;
+    char rest[4096]; /* what did not fit: read, so that the command is not stopped by SIGPIPE */
+    while (fread(rest, 1, sizeof rest, p) > 0)
+        ;
+    int status = pclose(p);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int test_write_text(int fd, const char *text)
+{
+    return il_fileio_write_all(fd, text, strlen(text));
 }
 
 char *test_sh_output(const char *fmt, ...)

@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo). */
+/* Path of a binary of this build ("interlook-echo" -> BUILD/bin/interlook-echo),
+ * for a test (BUILD/tests/KIND/TEST) or a benchmark (BUILD/bench/BENCH). */
 const char *test_bin(const char *name);
 
 /* Starts BUILD/bin/name (or name itself when it contains a '/') with the
@@ -28,12 +29,25 @@ bool test_loop_until(zloop_t *loop, bool (*cond)(void *arg), void *arg, int time
 /* As test_spawn, with the child's standard input a pipe: *stdin_fd is its write end. */
 pid_t test_spawn_stdin(const char *name, const char *const *args, int *stdin_fd);
 
+/* As test_spawn, the output appended to logpath (NULL: test_log_path(name)),
+ * and, when stdin_fd is not NULL, the standard input a pipe as above. */
+pid_t test_spawn_log(const char *name, const char *const *args, const char *logpath, int *stdin_fd);
+
+/* The log test_spawn gives a binary of that name (a static buffer):
+ * $INTERLOOK_TEST_LOGDIR (default /tmp)/interlook-test-NAME-PID.log. */
+const char *test_log_path(const char *name);
+
 /* Polls cond(arg) every few ms until true or timeout_ms passes. Returns the last value. */
 bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
 /* n distinct TCP ports (20000-31999, chosen at random) that nobody listened
  * on, on any address, a moment ago. Returns 0 or -1. */
 int test_free_ports(int *ports, int n);
+
+/* A TCP port of 127.0.0.1 that refuses connections while *fd is open:
+ * bound but not listening, so that no other process can take it meanwhile.
+ * Returns the port, or -1. */
+int test_closed_port(int *fd);
 
 /* GET url with libcurl (5 s bound). Returns the body (caller frees) and sets
  * *status; NULL when no connection could be made. */
@@ -48,6 +62,14 @@ int test_write_file(const char *path, const char *text);
 /* Runs the printf-formatted command with sh (system()). Returns its exit
  * status, or -1 when it could not run or was killed. */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs the printf-formatted command with sh, its standard output in out
+ * (cut to outlen - 1 bytes, NUL-terminated). Returns its exit status, or -1
+ * when it could not run or was killed. */
+int test_run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes all of text to fd (a child's standard input). Returns 0 or -1. */
+int test_write_text(int fd, const char *text);
 
 /* Runs the command and returns its standard output without trailing
  * newlines (caller frees); NULL when it could not run or exited non-zero. */

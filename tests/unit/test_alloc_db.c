@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,13 +27,6 @@
 #include "extensions/ipalloc/alloc_db.h"
 
 #define HEADER "# interlook-ipalloc 1\n"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 typedef struct {
     char dir[64];   /* the test's own directory under /tmp */

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,13 +16,6 @@
 #include "common/codec.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 /* A frame in an exact-size heap buffer, so that ASan and valgrind catch any
  * read past its end. */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +16,6 @@
 
 #define HOST_IP  "203.0.113.7"
 #define PROVIDER "provider.docker"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 static const discovery_config_t s_config = {HOST_IP, NULL, PROVIDER};
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,13 +13,6 @@
 #include <string.h>
 
 #include "extensions/ipalloc/pool.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 #define V4(a, b, c, d) ((pool_addr_t)(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
 #define FD00           ((pool_addr_t)0xFD00 << 112)

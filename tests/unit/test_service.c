@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+#include "tests/support/msgspec.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,108 +17,6 @@
 #include "common/service.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
-
-/* Test input notation --------------------------------------------------------
- * A msgpack value written as text: nil, true, false, integers (-5, 70000),
- * decimals (1.5, packed as float64), 'strings' ('x'*300 for 300 copies of the
- * text), [arrays] and {key: value} maps. */
-
-static const char *s_skip_space(const char *p)
-{
-    while (*p == ' ' || *p == '\n')
-        p++;
-    return p;
-}
-
-/* Parses one value at p; packs it when pk is not NULL. Returns the end. */
-static const char *s_spec_value(msgpack_packer *pk, const char *p)
-{
-    p = s_skip_space(p);
-    if (*p == '[' || *p == '{') {
-        bool map = *p == '{';
-        char close = map ? '}' : ']';
-        /* First pass: count the elements. */
-        uint32_t count = 0;
-        const char *q = s_skip_space(p + 1);
-        while (*q != close) {
-            q = s_spec_value(NULL, q);
-            if (map) {
-                q = s_skip_space(q);
-                if (*q++ != ':') fail_msg("spec: ':' expected at '%s'", q - 1);
-                q = s_spec_value(NULL, q);
-            }
-            count++;
-            q = s_skip_space(q);
-            if (*q == ',')
-                q = s_skip_space(q + 1);
-            else if (*q != close)
-                fail_msg("spec: ',' or '%c' expected at '%s'", close, q);
-        }
-        if (pk) {
-            if (map)
-                msgpack_pack_map(pk, count);
-            else
-                msgpack_pack_array(pk, count);
-            q = s_skip_space(p + 1);
-            for (uint32_t i = 0; i < count; i++) {
-                q = s_spec_value(pk, q);
-                if (map) q = s_spec_value(pk, s_skip_space(q) + 1);
-                q = s_skip_space(q);
-                if (*q == ',') q++;
-            }
-        }
-        return q + 1;
-    }
-    if (*p == '\'') {
-        const char *end = strchr(p + 1, '\'');
-        if (!end) fail_msg("spec: unterminated string at '%s'", p);
-        size_t len = (size_t)(end - p - 1);
-        unsigned long times = 1;
-        const char *after = end + 1;
-        if (*after == '*') times = strtoul(after + 1, (char **)&after, 10);
-        if (pk) {
-            msgpack_pack_str(pk, len * times);
-            for (unsigned long i = 0; i < times; i++)
-                msgpack_pack_str_body(pk, p + 1, len);
-        }
-        return after;
-    }
-    if (!strncmp(p, "nil", 3) || !strncmp(p, "true", 4) || !strncmp(p, "false", 5)) {
-        if (pk) {
-            if (*p == 'n')
-                msgpack_pack_nil(pk);
-            else if (*p == 't')
-                msgpack_pack_true(pk);
-            else
-                msgpack_pack_false(pk);
-        }
-        return p + (*p == 'f' ? 5 : 4) - (*p == 'n');
-    }
-    if (*p == '-' || (*p >= '0' && *p <= '9')) {
-        char *end;
-        size_t digits = strspn(p + (*p == '-'), "0123456789");
-        if (p[(*p == '-') + digits] == '.') {
-            double d = strtod(p, &end);
-            if (pk) msgpack_pack_double(pk, d);
-        } else if (*p == '-') {
-            long long v = strtoll(p, &end, 10);
-            if (pk) msgpack_pack_int64(pk, v);
-        } else {
-            unsigned long long v = strtoull(p, &end, 10);
-            if (pk) msgpack_pack_uint64(pk, v);
-        }
-        return end;
-    }
-    fail_msg("spec: unexpected '%s'", p);
-    return p;
-}
 
 /* A decoded document; its strings point into frame. */
 typedef struct {
@@ -137,14 +38,15 @@ static void s_doc_from_buffer(doc_t *doc, msgpack_sbuffer *sb)
         fail_msg("il_codec_unpack: %s", err);
 }
 
+/* A document written as a spec (tests/support/msgspec.h). */
 static void s_doc_spec(doc_t *doc, const char *spec)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    const char *end = s_skip_space(s_spec_value(&pk, spec));
-    if (*end) fail_msg("spec: trailing '%s'", end);
+    if (msgspec_pack(&pk, spec) != 0)
+        fail_msg("malformed spec '%s' (msgspec said why above)", spec);
     s_doc_from_buffer(doc, &sb);
 }
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +17,6 @@
 
 #include "common/codec.h"
 #include "core/store.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 static const char *s_steps[] = {"provider.docker", "ipam.pool", "dns.bind", "lb.haproxy"};
 #define NSTEPS ((int)(sizeof s_steps / sizeof s_steps[0]))

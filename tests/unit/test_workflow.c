@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/support/asserts.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +18,6 @@
 #include "core/workflow.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
 
 #define T0       INT64_C(1700000000000) /* the injected clock starts here (ms) */
 #define PROVIDER "provider.docker"

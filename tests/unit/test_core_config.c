@@ -1,0 +1,239 @@
+/* test_core_config: unit tests of core/core_config (the core section of the
+ * configuration: defaults, every key, every refusal with its message, the
+ * environment overrides). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "tests/support/asserts.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_config.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A loaded configuration and the core section read from it. */
+typedef struct {
+    il_config_t *cfg;
+    core_config_t core;
+    char err[1024];
+    int rc;
+} s_loaded_t;
+
+static void s_load(s_loaded_t *l, const char *text)
+{
+    memset(l, 0, sizeof *l);
+    l->cfg = il_config_load_string(text, "test.yml", l->err, sizeof l->err);
+    if (!l->cfg) fail_msg("YAML refused: %s", l->err);
+    l->rc = core_config_load(&l->core, l->cfg, l->err, sizeof l->err);
+}
+
+static void s_close(s_loaded_t *l)
+{
+    core_config_clear(&l->core);
+    il_config_destroy(&l->cfg);
+}
+
+static int s_unset_env(void **state)
+{
+    (void)state;
+    unsetenv("INTERLOOK_LISTEN");
+    unsetenv("INTERLOOK_BUS_ROUTER");
+    unsetenv("INTERLOOK_BUS_PUBLISH");
+    return 0;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    s_loaded_t l;
+    s_load(&l, "other: { x: 1 }\n"); /* no core section at all */
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.core.log_level, IL_LOG_INFO);
+    assert_string_equal(l.core.log_file, "stdout");
+    assert_string_equal(l.core.listen, "127.0.0.1:8080");
+    assert_int_equal(l.core.nsteps, 2);
+    assert_string_equal(l.core.steps[0], "provider.docker");
+    assert_string_equal(l.core.steps[1], "ipam.ipalloc");
+    assert_null(l.core.steps[2]);
+    assert_string_equal(l.core.entries_file, "./var/entries.db");
+    assert_int_equal(l.core.check_flow_ms, 1000);
+    assert_int_equal(l.core.housekeeper_ms, 60000);
+    assert_int_equal(l.core.wip_timeout_ms, 90000);
+    assert_int_equal(l.core.max_last_updated_ms, 90000);
+    assert_int_equal(l.core.clean_undeployed_ms, 600000);
+    assert_int_equal(l.core.retry_min_ms, 1000);
+    assert_int_equal(l.core.retry_max_ms, 60000);
+    assert_int_equal(l.core.persist_delay_ms, 100);
+    assert_string_equal(l.core.bus.router, IL_BUS_DEFAULT_ROUTER);
+    assert_string_equal(l.core.bus.publish, IL_BUS_DEFAULT_PUBLISH);
+    assert_int_equal(l.core.bus.heartbeat_ms, 1000);
+    assert_int_equal(l.core.bus.liveness, 3);
+    assert_int_equal(l.core.bus.batch, IL_BUS_DEFAULT_BATCH);
+    s_close(&l);
+}
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    s_loaded_t l;
+    s_load(&l, "core:\n"
+               "  logLevel: debug\n"
+               "  logFile: /var/log/interlook.log\n"
+               "  listen: \"[::1]:9090\"\n"
+               "  workflowSteps: [provider.test, ipam.ipalloc, provisioner.echo]\n"
+               "  workflowEntriesFile: /srv/entries.db\n"
+               "  checkFlowInterval: 250ms\n"
+               "  workflowHousekeeperInterval: 2m\n"
+               "  serviceWIPTimeout: 30s\n"
+               "  serviceMaxLastUpdated: 1h\n"
+               "  cleanUndeployedServiceAfter: 15m\n"
+               "  retryBackoffMin: 5ms\n"
+               "  retryBackoffMax: 5ms\n"
+               "  persistDelay: 0ms\n"
+               "  bus:\n"
+               "    router: tcp://127.0.0.1:6000\n"
+               "    publish: tcp://127.0.0.1:6001\n"
+               "    heartbeat: 250ms\n"
+               "    liveness: 7\n"
+               "    batch: 8\n");
+    if (l.rc) fail_msg("refused: %s", l.err);
+    assert_int_equal(l.core.log_level, IL_LOG_DEBUG);
+    assert_string_equal(l.core.log_file, "/var/log/interlook.log");
+    assert_string_equal(l.core.listen, "[::1]:9090");
+    assert_int_equal(l.core.nsteps, 3);
+    assert_string_equal(l.core.steps[0], "provider.test");
+    assert_string_equal(l.core.steps[1], "ipam.ipalloc");
+    assert_string_equal(l.core.steps[2], "provisioner.echo");
+    assert_null(l.core.steps[3]);
+    assert_string_equal(l.core.entries_file, "/srv/entries.db");
+    assert_int_equal(l.core.check_flow_ms, 250);
+    assert_int_equal(l.core.housekeeper_ms, 120000);
+    assert_int_equal(l.core.wip_timeout_ms, 30000);
+    assert_int_equal(l.core.max_last_updated_ms, 3600000);
+    assert_int_equal(l.core.clean_undeployed_ms, 900000);
+    assert_int_equal(l.core.retry_min_ms, 5);
+    assert_int_equal(l.core.retry_max_ms, 5);
+    assert_int_equal(l.core.persist_delay_ms, 0);
+    assert_string_equal(l.core.bus.router, "tcp://127.0.0.1:6000");
+    assert_string_equal(l.core.bus.publish, "tcp://127.0.0.1:6001");
+    assert_int_equal(l.core.bus.heartbeat_ms, 250);
+    assert_int_equal(l.core.bus.liveness, 7);
+    assert_int_equal(l.core.bus.batch, 8);
+    s_close(&l);
+
+    /* the steps as one comma-separated string, the API off */
+    s_load(&l, "core:\n  workflowSteps: provider.a,ipam.b\n  listen: \"off\"\n");
+    if (l.rc) fail_msg("refused: %s", l.err);
+    assert_int_equal(l.core.nsteps, 2);
+    assert_string_equal(l.core.steps[1], "ipam.b");
+    assert_string_equal(l.core.listen, "off");
+    s_close(&l);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *message; /* the whole of it is in err */
+    } cases[] = {
+        {"core:\n  lisen: 1\n", "test.yml:2: core.lisen: unknown key"},
+        {"core:\n  logLevel: loud\n",
+         "test.yml:2: core.logLevel: expected debug, info, warn or error"},
+        {"core:\n  checkFlowInterval: soon\n", "test.yml:2: core.checkFlowInterval"},
+        {"core:\n  checkFlowInterval: 9ms\n",
+         "test.yml:2: core.checkFlowInterval: must be at least 10ms"},
+        {"core:\n  workflowHousekeeperInterval: 1ms\n",
+         "test.yml:2: core.workflowHousekeeperInterval: must be at least 10ms"},
+        {"core:\n  retryBackoffMin: 0ms\n",
+         "test.yml:2: core.retryBackoffMin: must be at least 1ms"},
+        {"core:\n  retryBackoffMin: 2s\n  retryBackoffMax: 1s\n",
+         "test.yml:3: core.retryBackoffMax: must not be less than core.retryBackoffMin"},
+        {"core:\n  workflowEntriesFile: \"\"\n",
+         "test.yml:2: core.workflowEntriesFile: empty path"},
+        {"core:\n  workflowSteps: [provider.a, nodot]\n",
+         "test.yml:2: core.workflowSteps: 'nodot' is not an extension name (type.name)"},
+        {"core:\n  workflowSteps: provider.docker,provider.docker\n",
+         "test.yml:2: core.workflowSteps: 'provider.docker' appears twice"},
+        {"core:\n  workflowSteps: []\n", "test.yml:2: core.workflowSteps: no steps"},
+        {"core:\n  workflowSteps: ipam.ipalloc,provider.docker\n",
+         "test.yml:2: core.workflowSteps: the first step must be a provider (provider.*), not "
+         "'ipam.ipalloc'"},
+        {"core:\n  workflowSteps: { a: 1 }\n", "test.yml:2: core.workflowSteps"},
+        {"core:\n  serviceWIPTimeout: [1]\n", "test.yml:2: core.serviceWIPTimeout"},
+        {"core:\n  bus: { heartbeat: 1ms }\n",
+         "test.yml:2: core.bus.heartbeat: must be from 10ms to 1h"},
+        {"core:\n  bus: { nope: 1 }\n", "test.yml:2: core.bus.nope: unknown key"},
+        {"core:\n  bus: { liveness: 0 }\n", "test.yml:2: core.bus.liveness"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        s_loaded_t l;
+        s_load(&l, cases[i].yaml);
+        if (l.rc != -1) fail_msg("case %zu accepted:\n%s", i, cases[i].yaml);
+        if (!strstr(l.err, cases[i].message))
+            fail_msg("case %zu: '%s' not in '%s'", i, cases[i].message, l.err);
+        s_close(&l);
+    }
+    /* 33 steps: one more than the workflow holds */
+    char yaml[2048] = "core:\n  workflowSteps: provider.p0";
+    for (int i = 1; i < CORE_MAX_STEPS + 1; i++)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), ",step.s%d", i);
+    strcat(yaml, "\n");
+    s_loaded_t l;
+    s_load(&l, yaml);
+    assert_int_equal(l.rc, -1);
+    assert_contains(l.err, "test.yml:2: core.workflowSteps: more than 32 steps");
+    s_close(&l);
+    /* exactly 32: accepted */
+    char *cut = strstr(yaml, ",step.s32");
+    strcpy(cut, "\n");
+    s_load(&l, yaml);
+    if (l.rc) fail_msg("32 steps refused: %s", l.err);
+    assert_int_equal(l.core.nsteps, CORE_MAX_STEPS);
+    s_close(&l);
+}
+
+/* The environment overrides the file (as in containers); empty values do not. */
+static void test_environment(void **state)
+{
+    (void)state;
+    const char *yaml = "core:\n  listen: 127.0.0.1:1\n"
+                       "  bus: { router: tcp://127.0.0.1:2, publish: tcp://127.0.0.1:3 }\n";
+    s_loaded_t l;
+    setenv("INTERLOOK_LISTEN", "0.0.0.0:9", 1);
+    setenv("INTERLOOK_BUS_ROUTER", "tcp://0.0.0.0:10", 1);
+    setenv("INTERLOOK_BUS_PUBLISH", "tcp://0.0.0.0:11", 1);
+    s_load(&l, yaml);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.core.listen, "0.0.0.0:9");
+    assert_string_equal(l.core.bus.router, "tcp://0.0.0.0:10");
+    assert_string_equal(l.core.bus.publish, "tcp://0.0.0.0:11");
+    s_close(&l);
+    setenv("INTERLOOK_LISTEN", "", 1);
+    setenv("INTERLOOK_BUS_ROUTER", "", 1);
+    setenv("INTERLOOK_BUS_PUBLISH", "", 1);
+    s_load(&l, yaml);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.core.listen, "127.0.0.1:1");
+    assert_string_equal(l.core.bus.router, "tcp://127.0.0.1:2");
+    assert_string_equal(l.core.bus.publish, "tcp://127.0.0.1:3");
+    s_close(&l);
+    s_unset_env(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_environment),
+    };
+    return cmocka_run_group_tests(tests, s_unset_env, NULL);
+}
