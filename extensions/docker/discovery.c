@@ -50,6 +50,11 @@
  *  - Reasons quote at most S_SHOW characters of a bad value, control
  *    characters shown as '?'. The callback gets "" for a missing Id/ID or
  *    name (container name, or Spec.Name in swarm mode); skip may be NULL.
+ *  - Held (discovery_*_held): a container in any State but "removing", or a
+ *    swarm service, that takes part, whether its labels are valid or not
+ *    (one held too many only delays a deletion by the grace); named with a
+ *    non-empty string interlook.name, else as when publishing (a compose or
+ *    container name too long to publish holds nothing).
  *  - Malformed entries (not an object, fields of the wrong type) are ignored
  *    silently, or skipped when they carry interlook labels and the problem
  *    prevents publishing. tasks and nodes must be arrays too, else NULL. */

@@ -1,7 +1,8 @@
 /* provider: the provider.docker extension's object. It lists what Docker
  * publishes (containers, or Swarm services), reports the differences to the
  * core as EVENTs, and keeps the list fresh: the Engine's /events stream
- * triggers a re-list within milliseconds of a change, a full re-list runs
+ * triggers a re-list within milliseconds of a change (and, after a "die",
+ * more until the listing shows the container stopped), a full re-list runs
  * every pollInterval and after every reconnection, and refresh requests are
  * answered from a fresh listing. An unreachable daemon is never taken for an
  * empty one: nothing is reported deleted until a listing succeeds again.
