@@ -50,6 +50,11 @@
  *  - Reasons quote at most S_SHOW characters of a bad value, control
  *    characters shown as '?'. The callback gets "" for a missing Id/ID or
  *    name (container name, or Spec.Name in swarm mode); skip may be NULL.
+ *  - Held (discovery_*_held): a container in any State but "removing", or a
+ *    swarm service, that takes part, whether its labels are valid or not
+ *    (one held too many only delays a deletion by the grace); named with a
+ *    non-empty string interlook.name, else as when publishing (a compose or
+ *    container name too long to publish holds nothing).
  *  - Malformed entries (not an object, fields of the wrong type) are ignored
  *    silently, or skipped when they carry interlook labels and the problem
  *    prevents publishing. tasks and nodes must be arrays too, else NULL. */
@@ -194,7 +199,8 @@ static int s_hosts_apply(const char *value, il_service_t *service, char *reason,
         name[n] = '\0';
         if (service && il_service_add_alias(service, name)) {
             if (service->alias_count < IL_SERVICE_MAX_ALIASES) return S_NOMEM;
-            snprintf(reason, len, "label " S_L_HOSTS ": more than %d names", IL_SERVICE_MAX_ALIASES);
+            snprintf(reason, len, "label " S_L_HOSTS ": more than %d names",
+                     IL_SERVICE_MAX_ALIASES);
             return S_SKIP;
         }
         if (!*end) return S_OK;
@@ -246,6 +252,16 @@ static bool s_selected(const char *key, const discovery_config_t *config)
     return false;
 }
 
+/* True when labels (an object, or anything else for none) make an object take part. */
+static bool s_takes_part(const json_t *labels, const discovery_config_t *config)
+{
+    if (!json_is_object(labels)) return false;
+    for (void *it = json_object_iter((json_t *)labels); it;
+         it = json_object_iter_next((json_t *)labels, it))
+        if (s_selected(json_object_iter_key(it), config)) return true;
+    return false;
+}
+
 /* Reads and checks an object's labels (an object, or anything else for
  * none). S_IGNORE when the object takes no part, S_SKIP with the reason, or
  * S_OK with spec filled in. */
@@ -254,12 +270,7 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
 {
     char show[S_SHOW + 4];
     memset(spec, 0, sizeof *spec);
-    if (!json_is_object(labels)) return S_IGNORE;
-    bool takes_part = false;
-    for (void *it = json_object_iter((json_t *)labels); it && !takes_part;
-         it = json_object_iter_next((json_t *)labels, it))
-        takes_part = s_selected(json_object_iter_key(it), config);
-    if (!takes_part) return S_IGNORE;
+    if (!s_takes_part(labels, config)) return S_IGNORE;
 
     const char *text;
     int rc = s_label(labels, S_L_HOSTS, &text, reason, len);
@@ -512,7 +523,7 @@ static int s_merge(il_service_t *service, const il_service_t *candidate, char *r
     }
     for (size_t i = 0; i < candidate->target_count; i++)
         if (il_service_add_target(service, candidate->targets[i].host, candidate->targets[i].port,
-                               candidate->targets[i].weight))
+                                  candidate->targets[i].weight))
             return S_NOMEM;
     for (size_t i = 0; i < candidate->alias_count; i++)
         if (il_service_add_alias(service, candidate->dns_aliases[i])) return S_NOMEM;
@@ -606,6 +617,48 @@ zhashx_t *discovery_containers(const json_t *containers, const discovery_config_
             s_report(skip, arg, s_str(container, "Id"), s_container_name(container), reason);
     }
     return services;
+}
+
+/* Adds name to the set held; -1 when out of memory. */
+static int s_hold(zhashx_t *held, const char *name)
+{
+    if (zhashx_lookup(held, name)) return 0;
+    return zhashx_insert(held, name, (void *)"") == 0 ? 0 : -1;
+}
+
+/* interlook.name when it is a non-empty string, else NULL. */
+static const char *s_label_name(const json_t *labels)
+{
+    const char *name = json_string_value(json_object_get(labels, S_L_NAME));
+    return name && *name ? name : NULL;
+}
+
+zhashx_t *discovery_containers_held(const json_t *containers, const discovery_config_t *config)
+{
+    assert(config);
+    if (!json_is_array(containers)) return NULL;
+    zhashx_t *held = zhashx_new();
+    if (!held) return NULL;
+    for (size_t i = 0; i < json_array_size(containers); i++) {
+        const json_t *container = json_array_get(containers, i);
+        const json_t *labels = json_object_get(container, "Labels");
+        const char *state = json_string_value(json_object_get(container, "State"));
+        if (!json_is_object(container) || (state && !strcmp(state, "removing")) ||
+            !s_takes_part(labels, config))
+            continue;
+        /* Named as s_container names it, without validating the labels: one
+         * held too many only keeps the grace. */
+        s_spec_t spec = {.name = s_label_name(labels)};
+        char name[IL_SERVICE_MAX_NAME + 1], reason[S_REASON];
+        if (s_container_service_name(container, &spec, name, sizeof name, reason, sizeof reason) !=
+            S_OK)
+            continue;
+        if (s_hold(held, name)) {
+            zhashx_destroy(&held);
+            return NULL;
+        }
+    }
+    return held;
 }
 
 /* Swarm --------------------------------------------------------------------- */
@@ -790,6 +843,26 @@ static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *o
     /* services owns candidate now */
     if (zhashx_insert(swarm->claimed, name, (void *)object)) return S_NOMEM;
     return S_OK;
+}
+
+zhashx_t *discovery_swarm_held(const json_t *services, const discovery_config_t *config)
+{
+    assert(config);
+    if (!json_is_array(services)) return NULL;
+    zhashx_t *held = zhashx_new();
+    if (!held) return NULL;
+    for (size_t i = 0; i < json_array_size(services); i++) {
+        const json_t *spec = json_object_get(json_array_get(services, i), "Spec");
+        const json_t *labels = json_object_get(spec, "Labels");
+        if (!s_takes_part(labels, config)) continue;
+        const char *name = s_label_name(labels);
+        if (!name) name = s_str(spec, "Name");
+        if (*name && s_hold(held, name)) {
+            zhashx_destroy(&held);
+            return NULL;
+        }
+    }
+    return held;
 }
 
 zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const json_t *nodes,

@@ -54,4 +54,17 @@ zhashx_t *discovery_containers(const json_t *containers, const discovery_config_
 zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const json_t *nodes,
                           const discovery_config_t *config, discovery_skip_fn *skip, void *arg);
 
+/* What may come back. The names of the services for which Docker still
+ * holds an object that takes part, published or not. Containers mode, from
+ * GET /containers/json?all=1: every container whatever its state (stopped,
+ * created, paused, restarting...) but "removing", named as
+ * discovery_containers names it (its labels are not validated). Swarm mode,
+ * from GET /services: every service, named interlook.name, else Spec.Name.
+ * A published service that vanished but is still held may come back (its
+ * container was stopped, by a stopping daemon perhaps); one that is not held
+ * any more was removed and never comes back. Returns a new hash name -> ""
+ * (static); NULL only when the argument is not an array or out of memory. */
+zhashx_t *discovery_containers_held(const json_t *containers, const discovery_config_t *config);
+zhashx_t *discovery_swarm_held(const json_t *services, const discovery_config_t *config);
+
 #endif

@@ -15,9 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S_DEBOUNCE_MS  20  /* events that come together cause one listing */
-#define S_RETRY_MIN_MS 500 /* first retry after Docker failed to answer */
-#define S_LIST_PARTS   3   /* swarm mode: services, tasks, nodes */
+#define S_DEBOUNCE_MS  20    /* events that come together cause one listing */
+#define S_SETTLE_MS    100   /* first re-list for a container that died but still shows running */
+#define S_SETTLE_MAX   10000 /* ...given up after this long (the poll remains) */
+#define S_RETRY_MIN_MS 500   /* first retry after Docker failed to answer */
+#define S_LIST_PARTS   3     /* swarm mode: services, tasks, nodes */
 
 typedef struct {
     provider_t *self;
@@ -43,7 +45,11 @@ struct _provider_t {
     json_t *parts[S_LIST_PARTS];
     int parts_left;
     char *list_error;
-    int list_timer; /* pending debounced listing, -1 when none */
+    int list_timer;       /* the next listing's timer, -1 when none */
+    int64_t list_due;     /* when it fires (zclock_mono) */
+    int64_t list_started; /* when the listing in progress, or the last one, began */
+    zhashx_t *dying;      /* container id -> (intptr_t) give-up time: died, still listed running */
+    int64_t settle_ms;    /* current re-list delay while dying is not empty */
     /* Docker's state */
     bool docker_up;    /* the last listing succeeded */
     bool docker_known; /* at least one listing ended (for logging state changes) */
@@ -89,7 +95,7 @@ int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, s
     const char *mode = NULL;
     if (il_config_check_keys(cfg, "provider.docker", known) ||
         il_config_string(cfg, "provider.docker.endpoint",
-                      env && *env ? env : "unix:///var/run/docker.sock", &self->endpoint) ||
+                         env && *env ? env : "unix:///var/run/docker.sock", &self->endpoint) ||
         il_config_string(cfg, "provider.docker.tlsCa", NULL, &self->tls_ca) ||
         il_config_string(cfg, "provider.docker.tlsCert", NULL, &self->tls_cert) ||
         il_config_string(cfg, "provider.docker.tlsKey", NULL, &self->tls_key) ||
@@ -154,7 +160,9 @@ static void s_report(provider_t *self, ilp_action_t action, const il_service_t *
     ilp_client_event(self->client, action, service);
 }
 
-static void s_apply_listing(provider_t *self, zhashx_t *current)
+/* current: the services Docker publishes; held: those it still holds an
+ * object for (see discovery_containers_held). */
+static void s_apply_listing(provider_t *self, zhashx_t *current, zhashx_t *held)
 {
     /* Added or changed. */
     for (il_service_t *svc = zhashx_first(current); svc; svc = zhashx_next(current)) {
@@ -162,11 +170,14 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
         bool answer = zhashx_lookup(self->refresh, svc->name) != NULL;
         if (known && il_service_same_definition(known, svc) && !answer) continue;
         il_log_debug("docker: %s %s (%zu targets)", known ? "changed" : "found", svc->name,
-                  svc->target_count);
+                     svc->target_count);
         s_report(self, ILP_ACTION_ADD, svc);
         zhashx_update(self->reported, svc->name, il_service_dup(svc));
     }
-    /* Gone: only a successful listing can say so, and only after the grace. */
+    /* Gone: only a successful listing can say so. Removed (Docker holds
+     * nothing of it any more), it never comes back: at once. Stopped, it may
+     * (a stopping daemon stops its containers before its API goes away):
+     * after the grace. */
     int64_t now = zclock_mono(), next = 0;
     zlistx_t *gone = zlistx_new();
     for (il_service_t *svc = zhashx_first(self->reported); svc; svc = zhashx_next(self->reported)) {
@@ -174,12 +185,18 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
             zhashx_delete(self->vanished, svc->name);
             continue;
         }
+        if (!zhashx_lookup(held, svc->name)) {
+            il_log_debug("docker: %s was removed", svc->name);
+            zlistx_add_end(gone, svc);
+            continue;
+        }
         intptr_t due = (intptr_t)zhashx_lookup(self->vanished, svc->name);
         if (!due) {
             due = (intptr_t)(now + self->config.delete_grace_ms);
             zhashx_insert(self->vanished, svc->name, (void *)due);
-            il_log_debug("docker: %s vanished; deleted if still absent in %lld ms", svc->name,
-                      (long long)self->config.delete_grace_ms);
+            il_log_debug("docker: %s vanished but Docker still holds it (stopped); deleted if "
+                         "still absent in %lld ms",
+                         svc->name, (long long)self->config.delete_grace_ms);
         }
         if (now >= due)
             zlistx_add_end(gone, svc);
@@ -214,20 +231,57 @@ static void s_apply_listing(provider_t *self, zhashx_t *current)
 static void s_docker_state(provider_t *self, bool up, const char *error)
 {
     if (up && (!self->docker_up || !self->docker_known))
-        il_log_info("docker: listing %s from %s", self->config.swarm ? "Swarm services" : "containers",
-                 self->config.endpoint);
+        il_log_info("docker: listing %s from %s",
+                    self->config.swarm ? "Swarm services" : "containers", self->config.endpoint);
     if (!up && (self->docker_up || !self->docker_known))
-        il_log_error("docker: cannot list from %s: %s; retrying, and reporting no deletion until it "
-                  "answers",
-                  self->config.endpoint, error);
+        il_log_error(
+            "docker: cannot list from %s: %s; retrying, and reporting no deletion until it "
+            "answers",
+            self->config.endpoint, error);
     self->docker_up = up;
     self->docker_known = true;
+}
+
+/* True when the listing shows container id running. */
+static bool s_listed_running(const json_t *containers, const char *id)
+{
+    for (size_t i = 0; i < json_array_size(containers); i++) {
+        const json_t *c = json_array_get(containers, i);
+        const char *cid = json_string_value(json_object_get(c, "Id"));
+        if (cid && !strcmp(cid, id)) {
+            const char *state = json_string_value(json_object_get(c, "State"));
+            return state && !strcmp(state, "running");
+        }
+    }
+    return false;
+}
+
+/* dockerd sends "die" before it releases the container's resources, and
+ * lists the container running until then (a few hundred milliseconds), with
+ * no event afterwards when it was killed or crashed: list again, backing off,
+ * until the listing shows what the event said, rather than leave it to the
+ * next poll. Called after a successful listing (containers mode). */
+static void s_settle(provider_t *self)
+{
+    int64_t now = zclock_mono();
+    zlistx_t *done = zlistx_new();
+    for (void *until = zhashx_first(self->dying); until; until = zhashx_next(self->dying)) {
+        const char *id = zhashx_cursor(self->dying);
+        if (now >= (intptr_t)until || !s_listed_running(self->parts[0], id))
+            zlistx_add_end(done, (void *)id);
+    }
+    for (const char *id = zlistx_first(done); id; id = zlistx_next(done))
+        zhashx_delete(self->dying, id);
+    zlistx_destroy(&done);
+    if (zhashx_size(self->dying) == 0) return;
+    s_list_soon(self, self->settle_ms);
+    self->settle_ms = self->settle_ms * 2 > 1000 ? 1000 : self->settle_ms * 2;
 }
 
 static void s_listing_done(provider_t *self)
 {
     self->listing = false;
-    zhashx_t *current = NULL;
+    zhashx_t *current = NULL, *held = NULL;
     zhashx_t *seen = zhashx_new();
     zhashx_set_destructor(seen, (zhashx_destructor_fn *)zstr_free);
     discovery_config_t dc = {.host_ip = self->config.host_ip,
@@ -238,14 +292,22 @@ static void s_listing_done(provider_t *self)
         current = self->config.swarm ? discovery_swarm(self->parts[0], self->parts[1],
                                                        self->parts[2], &dc, s_on_skip, seen)
                                      : discovery_containers(self->parts[0], &dc, s_on_skip, seen);
-        if (!current) self->list_error = strdup("unexpected answer (not a JSON array)");
+        held = self->config.swarm ? discovery_swarm_held(self->parts[0], &dc)
+                                  : discovery_containers_held(self->parts[0], &dc);
+        if (!current || !held) {
+            zhashx_destroy(&current);
+            self->list_error = strdup("unexpected answer (not a JSON array)");
+        }
     }
+    il_log_debug("docker: listing done in %lld ms%s%s",
+                 (long long)(zclock_mono() - self->list_started), self->list_error ? ": " : "",
+                 self->list_error ? self->list_error : "");
     if (current) {
         s_docker_state(self, true, NULL);
         s_log_skips(self, seen);
         seen = NULL;
         ilp_client_batch_begin(self->client); /* what changed leaves together */
-        s_apply_listing(self, current);
+        s_apply_listing(self, current, held);
         ilp_client_batch_end(self->client);
         zhashx_destroy(&current);
         self->listings++;
@@ -253,13 +315,14 @@ static void s_listing_done(provider_t *self)
         if (self->stream_id < 0 && self->stream_timer < 0) s_stream_start(self);
         if (self->relist) s_list_soon(self, S_DEBOUNCE_MS);
         self->relist = false;
+        if (!self->config.swarm) s_settle(self);
     } else {
         s_docker_state(self, false, self->list_error);
         /* Vanished just before the daemon went away: most likely stopped by its
          * shutdown. Decide again, from scratch, once it answers. */
         if (zhashx_size(self->vanished))
             il_log_info("docker: %zu vanished services kept until the daemon answers again",
-                     zhashx_size(self->vanished));
+                        zhashx_size(self->vanished));
         zhashx_purge(self->vanished);
         s_list_soon(self, self->retry_ms);
         self->retry_ms =
@@ -270,6 +333,7 @@ static void s_listing_done(provider_t *self)
         self->parts[i] = NULL;
     }
     zhashx_destroy(&seen);
+    zhashx_destroy(&held);
     free(self->list_error);
     self->list_error = NULL;
 }
@@ -306,12 +370,14 @@ static void s_list_now(provider_t *self)
         self->relist = true;
         return;
     }
-    static const char *const container_paths[] = {"/containers/json"};
+    /* all=1: a stopped container is told from a removed one */
+    static const char *const container_paths[] = {"/containers/json?all=1"};
     static const char *const swarm_paths[] = {
         "/services", "/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D", "/nodes"};
     const char *const *paths = self->config.swarm ? swarm_paths : container_paths;
     int n = self->config.swarm ? 3 : 1;
     self->listing = true;
+    self->list_started = zclock_mono();
     self->parts_left = n;
     for (int i = 0; i < n; i++) {
         self->part_args[i] = (s_part_t){self, i};
@@ -330,19 +396,31 @@ static void s_list_now(provider_t *self)
 static int s_on_list_timer(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
-    (void)timer_id;
     provider_t *self = arg;
+    /* A timer replaced by a sooner one may still fire in the pass that ended
+     * it (zloop removes ended timers after the pass). */
+    if (timer_id != self->list_timer) return 0;
     self->list_timer = -1;
     s_list_now(self);
     return 0;
 }
 
-/* Lists after delay_ms, unless a listing is already due sooner. */
+/* Lists after delay_ms, unless a listing is already due sooner. One timer
+ * serves every purpose (debounced events, refresh requests, a vanished
+ * service's grace, retries after a failure), so a sooner wish moves it
+ * earlier: an event must never wait behind another service's grace. Moving
+ * it loses no later wish, as every listing re-arms what is still pending
+ * (the grace in s_apply_listing, the retry in s_listing_done). */
 static void s_list_soon(provider_t *self, int64_t delay_ms)
 {
-    if (self->list_timer >= 0) return;
-    self->list_timer =
-        zloop_timer(self->loop, (size_t)(delay_ms > 0 ? delay_ms : 1), 1, s_on_list_timer, self);
+    if (delay_ms < 1) delay_ms = 1;
+    int64_t due = zclock_mono() + delay_ms;
+    if (self->list_timer >= 0) {
+        if (self->list_due <= due) return;
+        zloop_timer_end(self->loop, self->list_timer);
+    }
+    self->list_timer = zloop_timer(self->loop, (size_t)delay_ms, 1, s_on_list_timer, self);
+    self->list_due = due;
 }
 
 static int s_on_poll(zloop_t *loop, int timer_id, void *arg)
@@ -368,8 +446,15 @@ static void s_on_event_line(void *arg, const char *line, size_t len)
     self->stream_failing = false;
     json_int_t when = json_integer_value(json_object_get(event, "time"));
     if (when > self->since) self->since = when;
-    il_log_debug("docker: event %s %s", json_string_value(json_object_get(event, "Type")),
-              json_string_value(json_object_get(event, "Action")));
+    const char *type = json_string_value(json_object_get(event, "Type"));
+    const char *action = json_string_value(json_object_get(event, "Action"));
+    const char *id = json_string_value(json_object_get(json_object_get(event, "Actor"), "ID"));
+    il_log_debug("docker: event %s %s %.12s", type ? type : "?", action ? action : "?",
+                 id ? id : "");
+    if (!self->config.swarm && action && !strcmp(action, "die") && id) {
+        zhashx_update(self->dying, id, (void *)(intptr_t)(zclock_mono() + S_SETTLE_MAX));
+        self->settle_ms = S_SETTLE_MS;
+    }
     json_decref(event);
     s_list_soon(self, S_DEBOUNCE_MS);
 }
@@ -390,7 +475,7 @@ static void s_on_event_end(void *arg, const char *error)
     self->stream_id = -1;
     if (!self->stream_failing)
         il_log_warn("docker: events stream ended (%s); reconnecting, then listing again",
-                 error ? error : "closed by the daemon");
+                    error ? error : "closed by the daemon");
     else
         il_log_debug("docker: events stream: %s", error ? error : "closed by the daemon");
     self->stream_failing = true;
@@ -465,6 +550,8 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
     self->refresh = zhashx_new();
     self->warned = zhashx_new();
     self->vanished = zhashx_new();
+    self->dying = zhashx_new();
+    self->settle_ms = S_SETTLE_MS;
     self->list_timer = -1;
     self->stream_id = -1;
     self->stream_timer = -1;
@@ -490,9 +577,9 @@ provider_t *provider_new(const provider_config_t *config, const ilp_client_confi
     }
     zloop_timer(self->loop, (size_t)config->poll_ms, 0, s_on_poll, self);
     il_log_info("docker: %s mode, endpoint %s, published address for 0.0.0.0: %s, re-list every "
-             "%lld ms",
-             config->swarm ? "swarm" : "containers", config->endpoint, self->config.host_ip,
-             (long long)config->poll_ms);
+                "%lld ms",
+                config->swarm ? "swarm" : "containers", config->endpoint, self->config.host_ip,
+                (long long)config->poll_ms);
     s_list_soon(self, 1);
     return self;
 }
@@ -509,6 +596,7 @@ void provider_destroy(provider_t **self_p)
     zhashx_destroy(&self->refresh);
     zhashx_destroy(&self->warned);
     zhashx_destroy(&self->vanished);
+    zhashx_destroy(&self->dying);
     free(self->list_error);
     free(self->selector);
     free((char *)self->config.host_ip);

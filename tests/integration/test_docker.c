@@ -465,6 +465,161 @@ static void test_swarm_services(void **state)
     if (!joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
 }
 
+/* Sets provider.docker's key to value in the configuration file (the
+ * section is the file's last: the line is replaced, or appended). */
+static void s_provider_option(ctx_t *ctx, const char *key, const char *value)
+{
+    assert_int_equal(test_sh("sed -i '/^    %s:/d' '%s' && printf '    %s: %s\\n' >>'%s'", key,
+                             ctx->config, key, value, ctx->config),
+                     0);
+}
+
+/* Waits at most ms for name to be in state with targets (SIZE_MAX: any). */
+static bool s_within(ctx_t *ctx, const char *name, const char *state, size_t targets, int ms)
+{
+    ctx->name = name;
+    ctx->state = state;
+    ctx->targets = targets;
+    return test_wait(s_is, ctx, ms);
+}
+
+/* With a grace and a poll far longer than the bounds below, only the events
+ * can make these tests pass in time. */
+static void s_long_timers(ctx_t *ctx)
+{
+    s_provider_option(ctx, "deleteGrace", "30s");
+    s_provider_option(ctx, "pollInterval", "60s");
+    s_provider_option(ctx, "logLevel", "debug");
+}
+
+#define S_SOON_MS 10000 /* "at once", for a loaded machine: a third of the grace */
+
+/* The provider's log (logLevel debug) has a line matching ctx->state (grep -E). */
+static bool s_provider_logged(void *arg)
+{
+    ctx_t *ctx = arg;
+    const char *dir = getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp";
+    return test_sh("grep -qE '%s' '%s/interlook-test-interlook-docker-%d.log'", ctx->state, dir,
+                   (int)getpid()) == 0;
+}
+
+/* A container started while another service waits out its deleteGrace is
+ * reported at once, not when that grace ends; the stopped one keeps its
+ * grace, and is deleted at once when its container is then removed. */
+static void test_report_not_behind_grace(void **state)
+{
+    ctx_t *ctx = *state;
+    s_long_timers(ctx);
+    s_start_stack(ctx);
+    char stopped[64], next[64];
+    snprintf(stopped, sizeof stopped, "%s-stopped", ctx->prefix);
+    snprintf(next, sizeof next, "%s-next", ctx->prefix);
+    int ports[2];
+    assert_int_equal(test_free_ports(ports, 2), 0);
+    s_run(ctx, stopped, ports[0], NULL);
+    s_wait(ctx, stopped, "deployed", 1);
+
+    assert_int_equal(test_sh("docker kill $(docker ps -q --filter label=interlook.name=%s) "
+                             ">/dev/null",
+                             stopped),
+                     0);
+    /* the provider has seen it stop: its grace is running */
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "%s vanished but Docker still holds it", stopped);
+    ctx->state = pattern;
+    assert_true(test_wait(s_provider_logged, ctx, S_SOON_MS));
+    s_run(ctx, next, ports[1], NULL);
+    int64_t start = zclock_mono();
+    assert_true(s_within(ctx, next, "deployed", 1, S_SOON_MS));
+    print_message("      docker kill one; docker run another -> deployed: %lld ms\n",
+                  (long long)(zclock_mono() - start));
+    /* still in its grace: a stopped container may come back */
+    assert_true(s_within(ctx, stopped, "deployed", 1, 0));
+
+    start = zclock_mono();
+    assert_int_equal(test_sh("docker rm $(docker ps -aq --filter label=interlook.name=%s) "
+                             ">/dev/null",
+                             stopped),
+                     0);
+    assert_true(s_within(ctx, stopped, "undeployed", SIZE_MAX, S_SOON_MS));
+    print_message("      docker rm of the stopped one -> undeployed: %lld ms\n",
+                  (long long)(zclock_mono() - start));
+    assert_true(s_within(ctx, next, "deployed", 1, 0));
+}
+
+static int s_compare_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* docker rm -f: a removed container never comes back, so its service is
+ * undeployed at once, not after deleteGrace. */
+static void test_removed_undeployed_at_once(void **state)
+{
+    ctx_t *ctx = *state;
+    s_long_timers(ctx);
+    s_start_stack(ctx);
+    enum { ROUNDS = 10 };
+    int64_t took[ROUNDS], after[ROUNDS]; /* from the command's start, and from its return */
+    for (int i = 0; i < ROUNDS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s-rm%d", ctx->prefix, i);
+        int ports[1];
+        assert_int_equal(test_free_ports(ports, 1), 0);
+        s_run(ctx, name, ports[0], NULL);
+        s_wait(ctx, name, "deployed", 1);
+        int64_t start = zclock_mono();
+        assert_int_equal(test_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) "
+                                 ">/dev/null",
+                                 name),
+                         0);
+        int64_t returned = zclock_mono();
+        assert_true(s_within(ctx, name, "undeployed", SIZE_MAX, S_SOON_MS));
+        took[i] = zclock_mono() - start;
+        after[i] = zclock_mono() - returned;
+        json_t *e = s_entry(ctx, name);
+        assert_true(json_is_null(json_object_get(json_object_get(e, "service"), "public_ip")));
+        json_decref(e);
+    }
+    qsort(took, ROUNDS, sizeof took[0], s_compare_ms);
+    qsort(after, ROUNDS, sizeof after[0], s_compare_ms);
+    print_message(
+        "      docker rm -f -> undeployed, %d runs: from the command's start p50 %lld ms, "
+        "max %lld ms; from its return p50 %lld ms, max %lld ms\n",
+        ROUNDS, (long long)took[ROUNDS / 2], (long long)took[ROUNDS - 1],
+        (long long)after[ROUNDS / 2], (long long)after[ROUNDS - 1]);
+}
+
+/* docker service rm: the service is gone from /services and never comes
+ * back: undeployed at once. */
+static void test_swarm_service_rm_at_once(void **state)
+{
+    ctx_t *ctx = *state;
+    bool joined =
+        test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
+    if (!joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
+    s_write_config(ctx, "swarm");
+    s_long_timers(ctx);
+    s_start_stack(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "%s-swrm", ctx->prefix);
+    int ports[1];
+    assert_int_equal(test_free_ports(ports, 1), 0);
+    assert_int_equal(
+        test_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
+                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+                name, ctx->label, name, ports[0]),
+        0);
+    s_wait(ctx, name, "deployed", 1);
+    int64_t start = zclock_mono();
+    assert_int_equal(test_sh("docker service rm %s >/dev/null", name), 0);
+    assert_true(s_within(ctx, name, "undeployed", SIZE_MAX, S_SOON_MS));
+    print_message("      docker service rm -> undeployed: %lld ms\n",
+                  (long long)(zclock_mono() - start));
+    if (!joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -477,6 +632,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_while_provider_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tls_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_services, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_report_not_behind_grace, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_removed_undeployed_at_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_service_rm_at_once, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1347,6 +1347,101 @@ static void test_swarm_many_tasks(void **state)
     json_decref(nodes);
 }
 
+/* The held set's names, sorted and joined with ',' into out. */
+static const char *s_held_names(zhashx_t *held, char *out, size_t outlen)
+{
+    assert_non_null(held);
+    zlistx_t *keys = zhashx_keys(held);
+    zlistx_set_comparator(keys, (zlistx_comparator_fn *)strcmp);
+    zlistx_sort(keys);
+    out[0] = '\0';
+    for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys))
+        snprintf(out + strlen(out), outlen - strlen(out), "%s%s", out[0] ? "," : "", k);
+    zlistx_destroy(&keys);
+    zhashx_destroy(&held);
+    return out;
+}
+
+static void test_containers_held(void **state)
+{
+    (void)state;
+    char names[512];
+    /* Every labelled container Docker still holds, whatever its state, named
+     * as discovery_containers names it; not one being removed; not unlabelled
+     * ones; labels not validated (a stopped container has no ports). */
+    json_t *json = s_json(
+        "["
+        "{'Id': 'a', 'Names': ['/run'], 'State': 'running', 'Labels': {'interlook.hosts':"
+        " 'r.example.com', 'interlook.port': '80'}},"
+        "{'Id': 'b', 'Names': ['/stopped'], 'State': 'exited', 'Labels': {'interlook.hosts':"
+        " 'x.example.com', 'interlook.port': '80', 'interlook.name': 'named'}},"
+        "{'Id': 'c', 'Names': ['/c1'], 'State': 'created', 'Labels': {'interlook.port': 'bad',"
+        " 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'front'}},"
+        "{'Id': 'd', 'Names': ['/paused'], 'State': 'paused', 'Labels': {'interlook.hosts':"
+        " 'p.example.com'}},"
+        "{'Id': 'e', 'Names': ['/restarting'], 'State': 'restarting', 'Labels': {'interlook.x':"
+        " ''}},"
+        "{'Id': 'f', 'Names': ['/going'], 'State': 'removing', 'Labels': {'interlook.hosts':"
+        " 'g.example.com', 'interlook.port': '80'}},"
+        "{'Id': 'g', 'Names': ['/plain'], 'State': 'exited', 'Labels': {'other': 'x'}},"
+        "{'Id': 'h', 'Names': ['/nolabels'], 'State': 'exited', 'Labels': null},"
+        "{'Id': 'i', 'Names': ['/dead'], 'State': 'dead', 'Labels': {'interlook.port': '80'}},"
+        "{'Id': 'j', 'Names': ['/emptyname'], 'State': 'exited', 'Labels': {'interlook.name':"
+        " ''}},"
+        "'not an object', 42, null"
+        "]");
+    assert_string_equal(
+        s_held_names(discovery_containers_held(json, &s_config), names, sizeof names),
+        "dead,emptyname,named,paused,restarting,run,shop_front");
+    json_decref(json);
+
+    /* The label selector makes a container take part, as for publishing. */
+    const char *const selector[] = {"team", NULL};
+    discovery_config_t config = s_config;
+    config.label_selector = selector;
+    json = s_json("[{'Id': 'a', 'Names': ['/sel'], 'State': 'exited', 'Labels': {'team': 'x'}},"
+                  " {'Id': 'b', 'Names': ['/nosel'], 'State': 'exited', 'Labels': {'x': 'y'}}]");
+    assert_string_equal(s_held_names(discovery_containers_held(json, &config), names, sizeof names),
+                        "sel");
+    json_decref(json);
+
+    /* Not an array: NULL. */
+    json = json_object();
+    assert_null(discovery_containers_held(json, &s_config));
+    assert_null(discovery_containers_held(NULL, &s_config));
+    json_decref(json);
+    json = json_array();
+    assert_string_equal(
+        s_held_names(discovery_containers_held(json, &s_config), names, sizeof names), "");
+    json_decref(json);
+}
+
+static void test_swarm_held(void **state)
+{
+    (void)state;
+    char names[512];
+    /* Every service that takes part, published or not, running tasks or not:
+     * interlook.name, else Spec.Name. */
+    json_t *json =
+        s_json("["
+               "{'ID': 's1', 'Spec': {'Name': 'web', 'Labels': {'interlook.hosts': 'w.example.com',"
+               " 'interlook.port': '80'}}},"
+               "{'ID': 's2', 'Spec': {'Name': 'api', 'Labels': {'interlook.name': 'api-v2',"
+               " 'interlook.port': 'x'}}},"
+               "{'ID': 's3', 'Spec': {'Name': 'db', 'Labels': {'other': 'x'}}},"
+               "{'ID': 's4', 'Spec': {'Labels': {'interlook.port': '80'}}},"
+               "{'ID': 's5', 'Spec': {'Name': 'nolabels'}},"
+               "'not an object'"
+               "]");
+    assert_string_equal(s_held_names(discovery_swarm_held(json, &s_config), names, sizeof names),
+                        "api-v2,web");
+    json_decref(json);
+    json = json_object();
+    assert_null(discovery_swarm_held(json, &s_config));
+    assert_null(discovery_swarm_held(NULL, &s_config));
+    json_decref(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1370,6 +1465,8 @@ int main(void)
         cmocka_unit_test(test_swarm_malformed),
         cmocka_unit_test(test_swarm_duplicate_names),
         cmocka_unit_test(test_swarm_many_tasks),
+        cmocka_unit_test(test_containers_held),
+        cmocka_unit_test(test_swarm_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
