@@ -1,5 +1,6 @@
 /* ctl_api: GET requests to the core's HTTP API, see ctl_api.h. */
 #include "core/ctl/ctl_api.h"
+#include "common/alloc.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -26,9 +27,7 @@ static size_t s_on_data(char *data, size_t size, size_t nmemb, void *arg)
         size_t cap = body->cap ? body->cap : 16384;
         while (cap < body->size + n + 1)
             cap *= 2;
-        char *grown = realloc(body->data, cap);
-        if (!grown) return 0;
-        body->data = grown;
+        body->data = il_realloc(body->data, cap);
         body->cap = cap;
     }
     memcpy(body->data + body->size, data, n);
@@ -43,14 +42,12 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
     *json = NULL;
     *status = 0;
     size_t urllen = strlen(base) + strlen(path) + 1;
-    char *url = malloc(urllen);
     CURL *curl = curl_easy_init();
-    if (!url || !curl) {
-        free(url);
-        if (curl) curl_easy_cleanup(curl);
-        snprintf(err, errlen, "out of memory");
+    if (!curl) { /* libcurl's global initialisation failed (or memory did) */
+        snprintf(err, errlen, "cannot initialise libcurl");
         return CTL_API_UNREACHABLE;
     }
+    char *url = il_malloc(urllen);
     snprintf(url, urllen, "%s%s", base, path);
     s_body_t body = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
@@ -94,8 +91,7 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
 char *ctl_api_escape(const char *name)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(strlen(name) * 3 + 1);
-    if (!out) return NULL;
+    char *out = il_malloc(strlen(name) * 3 + 1);
     char *p = out;
     for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
         if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||

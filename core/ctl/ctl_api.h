@@ -23,8 +23,7 @@ typedef enum {
 ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, json_t **json,
                              char *err, size_t errlen);
 
-/* The path segment for name, percent-encoded (the caller frees it). NULL when
- * out of memory. */
+/* The path segment for name, percent-encoded (the caller frees it). */
 char *ctl_api_escape(const char *name);
 
 #endif

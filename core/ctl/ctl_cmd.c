@@ -1,5 +1,6 @@
 /* ctl_cmd: the API commands of interlookctl, see ctl_cmd.h. */
 #include "core/ctl/ctl_cmd.h"
+#include "common/alloc.h"
 #include "core/ctl/ctl_api.h"
 #include "core/ctl/ctl_format.h"
 #include "core/ctl/ctl_table.h"
@@ -103,24 +104,16 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
         return s_unexpected(opt, "/services", "expected an object");
     }
     size_t count = json_object_size(all), n = 0;
-    const char **names = calloc(count ? count : 1, sizeof *names);
+    const char **names = il_calloc(count, sizeof *names);
     static const char *const headers[] = {"NAME",    "STATE", "EXPECTED", "PUBLIC IP",
                                           "TARGETS", "ERROR", "AGE",      NULL};
     ctl_table_t *table = ctl_table_new(headers);
-    if (!names || !table) {
-        free(names);
-        ctl_table_destroy(&table);
-        json_decref(all);
-        fprintf(stderr, "interlookctl: out of memory\n");
-        return 1;
-    }
     const char *key;
     json_t *entry;
     json_object_foreach(all, key, entry) names[n++] = key;
     qsort(names, n, sizeof *names, s_by_name);
     int64_t now = s_now_ms();
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         entry = json_object_get(all, names[i]);
         json_t *svc = json_object_get(entry, "service");
         char *targets = ctl_format_targets(json_object_get(svc, "targets"), S_TARGETS_WIDTH);
@@ -135,17 +128,12 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
                                targets,
                                error,
                                age};
-        if (!targets || !error || ctl_table_add(table, cells) != 0) {
-            fprintf(stderr, "interlookctl: out of memory\n");
-            rc = 1;
-        }
+        ctl_table_add(table, cells);
         free(targets);
         free(error);
     }
-    if (rc == 0) {
-        ctl_table_print(table, stdout);
-        rc = s_finish();
-    }
+    ctl_table_print(table, stdout);
+    int rc = s_finish();
     ctl_table_destroy(&table);
     free(names);
     json_decref(all);
@@ -156,7 +144,7 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
 static void s_line(const char *label, const char *value)
 {
     char *clean = ctl_format_clean(value, 0);
-    printf("%-16s%s\n", label, clean ? clean : "?");
+    printf("%-16s%s\n", label, clean);
     free(clean);
 }
 
@@ -190,12 +178,7 @@ static const char *s_scalar(const json_t *value, char *buf, size_t len)
 int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
 {
     char *escaped = ctl_api_escape(name);
-    char *path = escaped ? malloc(strlen(escaped) + 11) : NULL;
-    if (!path) {
-        free(escaped);
-        fprintf(stderr, "interlookctl: out of memory\n");
-        return 1;
-    }
+    char *path = il_malloc(strlen(escaped) + 11);
     sprintf(path, "/services/%s", escaped);
     free(escaped);
     long status;
@@ -209,7 +192,7 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
         rc = 1;
     } else if (rc == 0 && status == 404) {
         char *clean = ctl_format_clean(name, 0);
-        fprintf(stderr, "interlookctl: no service named '%s'\n", clean ? clean : name);
+        fprintf(stderr, "interlookctl: no service named '%s'\n", clean);
         free(clean);
         rc = 1;
     } else if (rc == 0 && opt->json) {
@@ -276,14 +259,8 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
     static const char *const headers[] = {"EXTENSION", "INSTANCE", "ADDRESS",        "CREDIT",
                                           "IN FLIGHT", "RESULTS",  "LAST HEARTBEAT", NULL};
     ctl_table_t *table = ctl_table_new(headers);
-    if (!table) {
-        json_decref(all);
-        fprintf(stderr, "interlookctl: out of memory\n");
-        return 1;
-    }
     for (size_t c = 3; c <= 5; c++)
         ctl_table_align_right(table, c);
-    int rc = 0;
     const char *ext;
     json_t *list;
     json_object_foreach(all, ext, list) /* in the workflow's order */
@@ -291,14 +268,10 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
         size_t n = json_array_size(list);
         if (n == 0) {
             const char *cells[] = {ext, NULL, NULL, NULL, NULL, NULL, NULL};
-            if (ctl_table_add(table, cells)) rc = 1;
+            ctl_table_add(table, cells);
             continue;
         }
-        json_t **items = calloc(n, sizeof *items);
-        if (!items) {
-            rc = 1;
-            break;
-        }
+        json_t **items = il_calloc(n, sizeof *items);
         for (size_t i = 0; i < n; i++)
             items[i] = json_array_get(list, i);
         qsort(items, n, sizeof *items, s_by_instance);
@@ -314,16 +287,12 @@ int ctl_cmd_extensions(const ctl_cmd_options_t *opt)
                 s_scalar(json_object_get(items[i], "in_flight"), in_flight, sizeof in_flight),
                 s_scalar(json_object_get(items[i], "results"), results, sizeof results),
                 beat};
-            if (ctl_table_add(table, cells)) rc = 1;
+            ctl_table_add(table, cells);
         }
         free(items);
     }
-    if (rc) {
-        fprintf(stderr, "interlookctl: out of memory\n");
-    } else {
-        ctl_table_print(table, stdout);
-        rc = s_finish();
-    }
+    ctl_table_print(table, stdout);
+    int rc = s_finish();
     ctl_table_destroy(&table);
     json_decref(all);
     return rc;
@@ -346,7 +315,7 @@ int ctl_cmd_workflow(const ctl_cmd_options_t *opt)
     }
     for (size_t i = 0; i < json_array_size(steps); i++) {
         char *step = ctl_format_clean(json_string_value(json_array_get(steps, i)), 0);
-        printf("%s%s", i ? " -> " : "", step ? step : "?");
+        printf("%s%s", i ? " -> " : "", step);
         free(step);
     }
     putchar('\n');

@@ -1,5 +1,6 @@
 /* ctl_format: text helpers of interlookctl, see ctl_format.h. */
 #include "core/ctl/ctl_format.h"
+#include "common/alloc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -99,8 +100,7 @@ char *ctl_format_clean(const char *text, size_t max)
 {
     if (!text) text = "-";
     size_t size = strlen(text);
-    char *out = malloc(size + 4);
-    if (!out) return NULL;
+    char *out = il_malloc(size + 4);
     const unsigned char *p = (const unsigned char *)text;
     size_t o = 0, chars = 0;
     size_t cut = 0; /* out offset after max - 3 characters */
@@ -139,22 +139,19 @@ size_t ctl_format_width(const char *text)
     return n;
 }
 
-/* Appends text to a growing string. Returns -1 when out of memory. */
-static int s_append(char **buf, size_t *len, size_t *cap, const char *text)
+/* Appends text to a growing string. */
+static void s_append(char **buf, size_t *len, size_t *cap, const char *text)
 {
     size_t n = strlen(text);
     if (*len + n + 1 > *cap) {
         size_t grown = *cap ? *cap * 2 : 128;
         while (grown < *len + n + 1)
             grown *= 2;
-        char *p = realloc(*buf, grown);
-        if (!p) return -1;
-        *buf = p;
+        *buf = il_realloc(*buf, grown);
         *cap = grown;
     }
     memcpy(*buf + *len, text, n + 1);
     *len += n;
-    return 0;
 }
 
 int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t len)
@@ -164,7 +161,6 @@ int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t le
     json_t *weight = json_object_get(item, "weight");
     if (!host || !json_is_integer(port)) return -1;
     char *clean = ctl_format_clean(host, 0);
-    if (!clean) return -1;
     bool v6 = strchr(clean, ':') != NULL;
     int n = snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", clean, v6 ? "]" : "",
                      (long long)json_integer_value(port));
@@ -198,28 +194,19 @@ char *ctl_format_targets(const json_t *targets, size_t max)
             if (kept == 0) { /* even the first does not fit: cut it */
                 size_t room = max > ctl_format_width(more) + 4 ? max - ctl_format_width(more) : 4;
                 char *cut = ctl_format_clean(one, room);
-                if (!cut || s_append(&list, &len, &cap, cut)) {
-                    free(cut);
-                    free(list);
-                    return NULL;
-                }
+                s_append(&list, &len, &cap, cut);
                 free(cut);
                 kept = 1;
             }
             break;
         }
-        if ((kept && s_append(&list, &len, &cap, ",")) || s_append(&list, &len, &cap, one)) {
-            free(list);
-            return NULL;
-        }
+        if (kept) s_append(&list, &len, &cap, ",");
+        s_append(&list, &len, &cap, one);
         kept++;
     }
     if (kept < count) {
         snprintf(more, sizeof more, " (+%zu more)", count - kept);
-        if (s_append(&list, &len, &cap, more)) {
-            free(list);
-            return NULL;
-        }
+        s_append(&list, &len, &cap, more);
     }
     return list;
 }

@@ -34,13 +34,13 @@ int ctl_format_target(const json_t *item, bool with_weight, char *buf, size_t le
  * only when it is not 1). When the list is wider than max characters, as many
  * whole targets as fit are kept and " (+N more)" added (the first one is cut
  * if it alone is too wide); max 0 means no limit. Items that are not targets
- * are skipped. A new string ("-" when there are none); NULL when out of memory. */
+ * are skipped. A new string ("-" when there are none). */
 char *ctl_format_targets(const json_t *targets, size_t max);
 
 /* A copy of text safe to print on a terminal: control characters become '?',
  * and when it is wider than max characters (UTF-8 aware; max 0: no limit) it
  * is cut on a character boundary and ends with "...". NULL text gives "-".
- * NULL when out of memory. */
+ * A new string (the caller frees it). */
 char *ctl_format_clean(const char *text, size_t max);
 
 /* Characters (UTF-8 code points) in text, the width used to align columns. */

@@ -1,5 +1,6 @@
 /* ctl_table: aligned text tables, see ctl_table.h. */
 #include "core/ctl/ctl_table.h"
+#include "common/alloc.h"
 #include "core/ctl/ctl_format.h"
 
 #include <stdlib.h>
@@ -15,43 +16,33 @@ struct _ctl_table_t {
 };
 
 /* Writes row number self->rows (0: the header). */
-static int s_add(ctl_table_t *self, const char *const *cells)
+static void s_add(ctl_table_t *self, const char *const *cells)
 {
     if (self->rows >= self->cap) {
-        size_t cap = self->cap * 2;
-        char **grown = realloc(self->cells, cap * self->ncols * sizeof *grown);
-        if (!grown) return -1;
-        self->cells = grown;
-        self->cap = cap;
+        self->cap *= 2;
+        self->cells = il_realloc(self->cells, self->cap * self->ncols * sizeof *self->cells);
     }
     char **row = self->cells + self->rows * self->ncols;
     for (size_t c = 0; c < self->ncols; c++) {
         row[c] = ctl_format_clean(cells[c], 0);
-        if (!row[c]) {
-            while (c--)
-                free(row[c]);
-            return -1;
-        }
         size_t w = ctl_format_width(row[c]);
         if (w > self->width[c]) self->width[c] = w;
     }
-    return 0;
 }
 
 ctl_table_t *ctl_table_new(const char *const *headers)
 {
-    ctl_table_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    while (headers[self->ncols])
-        self->ncols++;
+    size_t ncols = 0;
+    while (headers[ncols])
+        ncols++;
+    if (ncols == 0) return NULL;
+    ctl_table_t *self = il_calloc(1, sizeof *self);
+    self->ncols = ncols;
     self->cap = 8;
-    self->cells = calloc(self->cap * self->ncols, sizeof *self->cells);
-    self->width = calloc(self->ncols, sizeof *self->width);
-    self->right = calloc(self->ncols, sizeof *self->right);
-    if (!self->ncols || !self->cells || !self->width || !self->right || s_add(self, headers)) {
-        ctl_table_destroy(&self);
-        return NULL;
-    }
+    self->cells = il_calloc(self->cap * self->ncols, sizeof *self->cells);
+    self->width = il_calloc(self->ncols, sizeof *self->width);
+    self->right = il_calloc(self->ncols, sizeof *self->right);
+    s_add(self, headers);
     return self;
 }
 
@@ -59,9 +50,8 @@ void ctl_table_destroy(ctl_table_t **self_p)
 {
     ctl_table_t *self = *self_p;
     if (!self) return;
-    if (self->cells)
-        for (size_t i = 0; i < (self->rows + 1) * self->ncols; i++)
-            free(self->cells[i]);
+    for (size_t i = 0; i < (self->rows + 1) * self->ncols; i++)
+        free(self->cells[i]);
     free(self->cells);
     free(self->width);
     free(self->right);
@@ -74,14 +64,10 @@ void ctl_table_align_right(ctl_table_t *self, size_t col)
     if (col < self->ncols) self->right[col] = true;
 }
 
-int ctl_table_add(ctl_table_t *self, const char *const *cells)
+void ctl_table_add(ctl_table_t *self, const char *const *cells)
 {
     self->rows++; /* the header is row 0 */
-    if (s_add(self, cells) != 0) {
-        self->rows--;
-        return -1;
-    }
-    return 0;
+    s_add(self, cells);
 }
 
 size_t ctl_table_rows(const ctl_table_t *self)

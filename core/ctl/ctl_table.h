@@ -9,8 +9,8 @@
 
 typedef struct _ctl_table_t ctl_table_t;
 
-/* A table with these column headers (NULL-terminated, at least one). NULL
- * when out of memory. */
+/* A table with these column headers (NULL-terminated). NULL when there is
+ * no header. */
 ctl_table_t *ctl_table_new(const char *const *headers);
 
 void ctl_table_destroy(ctl_table_t **self_p);
@@ -18,9 +18,8 @@ void ctl_table_destroy(ctl_table_t **self_p);
 /* Aligns column col (from 0) to the right (numbers). */
 void ctl_table_align_right(ctl_table_t *self, size_t col);
 
-/* Adds a row of one cell per column (copied; a NULL cell prints as "-").
- * Returns -1 when out of memory. */
-int ctl_table_add(ctl_table_t *self, const char *const *cells);
+/* Adds a row of one cell per column (copied; a NULL cell prints as "-"). */
+void ctl_table_add(ctl_table_t *self, const char *const *cells);
 
 /* Rows added so far. */
 size_t ctl_table_rows(const ctl_table_t *self);

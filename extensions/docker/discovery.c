@@ -59,6 +59,7 @@
  *    silently, or skipped when they carry interlook labels and the problem
  *    prevents publishing. tasks and nodes must be arrays too, else NULL. */
 #include "extensions/docker/discovery.h"
+#include "common/alloc.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -80,7 +81,7 @@
 #define S_L_CSERV       "com.docker.compose.service"
 
 /* What a step ended with. */
-enum { S_NOMEM = -1, S_OK = 0, S_IGNORE = 1, S_SKIP = 2 };
+enum { S_OK = 0, S_IGNORE = 1, S_SKIP = 2 };
 
 /* The interlook labels of one object, validated. */
 typedef struct {
@@ -159,7 +160,7 @@ static bool s_dns_name_valid(const char *name, size_t len)
 }
 
 /* Checks interlook.hosts, and adds its names (lower-cased) to service when
- * not NULL. S_OK, S_SKIP with the reason, or S_NOMEM. */
+ * not NULL. S_OK, or S_SKIP with the reason. */
 static int s_hosts_apply(const char *value, il_service_t *service, char *reason, size_t len)
 {
     char show[S_SHOW + 4];
@@ -197,8 +198,7 @@ static int s_hosts_apply(const char *value, il_service_t *service, char *reason,
         for (size_t i = 0; i < n; i++)
             name[i] = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] - 'A' + 'a') : a[i];
         name[n] = '\0';
-        if (service && il_service_add_alias(service, name)) {
-            if (service->alias_count < IL_SERVICE_MAX_ALIASES) return S_NOMEM;
+        if (service && il_service_add_alias(service, name)) { /* valid: only the count */
             snprintf(reason, len, "label " S_L_HOSTS ": more than %d names",
                      IL_SERVICE_MAX_ALIASES);
             return S_SKIP;
@@ -341,17 +341,17 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
     return S_OK;
 }
 
-/* A new service named name from spec: provider, tls and aliases. S_OK, S_SKIP or S_NOMEM. */
+/* A new service named name from spec: provider, tls and aliases. S_OK or S_SKIP. */
 static int s_candidate_new(const char *name, const s_spec_t *spec, const discovery_config_t *config,
                            il_service_t **service_p, char *reason, size_t len)
 {
     il_service_t *service = il_service_new(name);
     *service_p = NULL;
-    if (!service) return S_NOMEM;
-    if (il_service_set_string(&service->provider, config->provider)) {
-        il_service_destroy(&service);
-        return S_NOMEM;
+    if (!service) { /* an empty name: the callers refuse it first */
+        snprintf(reason, len, "the service has no name");
+        return S_SKIP;
     }
+    il_service_set_string(&service->provider, config->provider);
     service->tls = spec->tls;
     int rc = s_hosts_apply(spec->hosts, service, reason, len);
     if (rc != S_OK) {
@@ -377,12 +377,11 @@ static bool s_has_alias(const il_service_t *service, const char *alias)
     return false;
 }
 
-/* Adds a target whose host and port are valid. S_OK, S_SKIP (too many targets) or S_NOMEM. */
+/* Adds a target whose host and port are valid. S_OK, or S_SKIP (too many targets). */
 static int s_add_target(il_service_t *service, const char *host, uint16_t port, uint32_t weight,
                         char *reason, size_t len)
 {
     if (il_service_add_target(service, host, port, weight) == 0) return S_OK;
-    if (service->target_count < IL_SERVICE_MAX_TARGETS) return S_NOMEM;
     snprintf(reason, len, "service '%s' would have more than %d targets", service->name,
              IL_SERVICE_MAX_TARGETS);
     return S_SKIP;
@@ -396,7 +395,7 @@ static void s_item_destroy(void **item)
 static zhashx_t *s_hash_new(void)
 {
     zhashx_t *hash = zhashx_new();
-    if (hash) zhashx_set_destructor(hash, s_item_destroy);
+    zhashx_set_destructor(hash, s_item_destroy);
     return hash;
 }
 
@@ -447,7 +446,7 @@ static bool s_has_family_wildcard(const json_t *ports, uint16_t private_port, co
 }
 
 /* Adds the container's published targets for spec->port to service (which
- * holds only this container's targets so far). S_OK, S_SKIP or S_NOMEM. */
+ * holds only this container's targets so far). S_OK or S_SKIP. */
 static int s_container_targets(il_service_t *service, const json_t *container, const s_spec_t *spec,
                                const discovery_config_t *config, char *reason, size_t len)
 {
@@ -521,12 +520,12 @@ static int s_merge(il_service_t *service, const il_service_t *candidate, char *r
                  service->name, IL_SERVICE_MAX_ALIASES);
         return S_SKIP;
     }
+    /* valid, and within the bounds checked above: these cannot fail */
     for (size_t i = 0; i < candidate->target_count; i++)
-        if (il_service_add_target(service, candidate->targets[i].host, candidate->targets[i].port,
-                                  candidate->targets[i].weight))
-            return S_NOMEM;
+        il_service_add_target(service, candidate->targets[i].host, candidate->targets[i].port,
+                              candidate->targets[i].weight);
     for (size_t i = 0; i < candidate->alias_count; i++)
-        if (il_service_add_alias(service, candidate->dns_aliases[i])) return S_NOMEM;
+        il_service_add_alias(service, candidate->dns_aliases[i]);
     return S_OK;
 }
 
@@ -566,8 +565,8 @@ static int s_container_service_name(const json_t *container, const s_spec_t *spe
     return S_OK;
 }
 
-/* One container into services. S_OK, S_IGNORE, S_SKIP or S_NOMEM (the
- * reason is set for S_SKIP). */
+/* One container into services. S_OK, S_IGNORE or S_SKIP (the reason is set
+ * for S_SKIP). */
 static int s_container(zhashx_t *services, const json_t *container,
                        const discovery_config_t *config, char *reason, size_t len)
 {
@@ -588,10 +587,9 @@ static int s_container(zhashx_t *services, const json_t *container,
         il_service_t *service = zhashx_lookup(services, name);
         if (service) {
             rc = s_merge(service, candidate, reason, len);
-        } else if (zhashx_insert(services, name, candidate) == 0) {
-            candidate = NULL; /* the hash owns it */
         } else {
-            rc = S_NOMEM;
+            zhashx_insert(services, name, candidate); /* a new key: cannot fail */
+            candidate = NULL;                         /* the hash owns it */
         }
     }
     il_service_destroy(&candidate);
@@ -604,26 +602,20 @@ zhashx_t *discovery_containers(const json_t *containers, const discovery_config_
     assert(config);
     if (!json_is_array(containers)) return NULL;
     zhashx_t *services = s_hash_new();
-    if (!services) return NULL;
     for (size_t i = 0; i < json_array_size(containers); i++) {
         const json_t *container = json_array_get(containers, i);
         char reason[S_REASON] = "";
         int rc = s_container(services, container, config, reason, sizeof reason);
-        if (rc == S_NOMEM) {
-            zhashx_destroy(&services);
-            return NULL;
-        }
         if (rc == S_SKIP)
             s_report(skip, arg, s_str(container, "Id"), s_container_name(container), reason);
     }
     return services;
 }
 
-/* Adds name to the set held; -1 when out of memory. */
-static int s_hold(zhashx_t *held, const char *name)
+/* Adds name to the set held. */
+static void s_hold(zhashx_t *held, const char *name)
 {
-    if (zhashx_lookup(held, name)) return 0;
-    return zhashx_insert(held, name, (void *)"") == 0 ? 0 : -1;
+    if (!zhashx_lookup(held, name)) zhashx_insert(held, name, (void *)"");
 }
 
 /* interlook.name when it is a non-empty string, else NULL. */
@@ -638,7 +630,6 @@ zhashx_t *discovery_containers_held(const json_t *containers, const discovery_co
     assert(config);
     if (!json_is_array(containers)) return NULL;
     zhashx_t *held = zhashx_new();
-    if (!held) return NULL;
     for (size_t i = 0; i < json_array_size(containers); i++) {
         const json_t *container = json_array_get(containers, i);
         const json_t *labels = json_object_get(container, "Labels");
@@ -653,10 +644,7 @@ zhashx_t *discovery_containers_held(const json_t *containers, const discovery_co
         if (s_container_service_name(container, &spec, name, sizeof name, reason, sizeof reason) !=
             S_OK)
             continue;
-        if (s_hold(held, name)) {
-            zhashx_destroy(&held);
-            return NULL;
-        }
+        s_hold(held, name);
     }
     return held;
 }
@@ -707,11 +695,10 @@ static void s_free_item(void **item)
     *item = NULL;
 }
 
-/* Node ID -> address (a string the hash owns), for nodes that have one. NULL when out of memory. */
+/* Node ID -> address (a string the hash owns), for nodes that have one. */
 static zhashx_t *s_nodes_index(const json_t *nodes, const discovery_config_t *config)
 {
     zhashx_t *index = zhashx_new();
-    if (!index) return NULL;
     zhashx_set_destructor(index, s_free_item);
     for (size_t i = 0; i < json_array_size(nodes); i++) {
         const json_t *node = json_array_get(nodes, i);
@@ -720,22 +707,16 @@ static zhashx_t *s_nodes_index(const json_t *nodes, const discovery_config_t *co
         char addr[IL_SERVICE_MAX_HOST + 1];
         s_node_addr(node, config->host_ip, addr, sizeof addr);
         if (!*addr) continue;
-        char *copy = strdup(addr);
-        if (!copy || zhashx_insert(index, id, copy)) {
-            free(copy);
-            zhashx_destroy(&index);
-            return NULL;
-        }
+        zhashx_insert(index, id, il_strdup(addr)); /* a new key: cannot fail */
     }
     return index;
 }
 
 /* Running tasks counted by "<ServiceID> <NodeID>" (the counts stored as
- * pointers). NULL when out of memory. */
+ * pointers). */
 static zhashx_t *s_tasks_index(const json_t *tasks)
 {
     zhashx_t *index = zhashx_new();
-    if (!index) return NULL;
     for (size_t i = 0; i < json_array_size(tasks); i++) {
         const json_t *task = json_array_get(tasks, i);
         const char *state = s_str(json_object_get(task, "Status"), "State");
@@ -747,12 +728,7 @@ static zhashx_t *s_tasks_index(const json_t *tasks)
         char key[2 * S_MAX_ID + 2];
         snprintf(key, sizeof key, "%s %s", service, node);
         uintptr_t count = (uintptr_t)zhashx_lookup(index, key);
-        if (count) {
-            zhashx_update(index, key, (void *)(count + 1));
-        } else if (zhashx_insert(index, key, (void *)(uintptr_t)1)) {
-            zhashx_destroy(&index);
-            return NULL;
-        }
+        zhashx_update(index, key, (void *)(count + 1));
     }
     return index;
 }
@@ -786,8 +762,8 @@ typedef struct {
     zhashx_t *claimed; /* service name -> the json_t service that claimed it (borrowed) */
 } s_swarm_t;
 
-/* One swarm service into services. S_OK, S_IGNORE, S_SKIP or S_NOMEM (the
- * reason is set for S_SKIP). */
+/* One swarm service into services. S_OK, S_IGNORE or S_SKIP (the reason is
+ * set for S_SKIP). */
 static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *object,
                            const discovery_config_t *config, char *reason, size_t len)
 {
@@ -836,12 +812,9 @@ static int s_swarm_service(zhashx_t *services, s_swarm_t *swarm, const json_t *o
         il_service_destroy(&candidate);
         return rc;
     }
-    if (zhashx_insert(services, name, candidate)) {
-        il_service_destroy(&candidate);
-        return S_NOMEM;
-    }
-    /* services owns candidate now */
-    if (zhashx_insert(swarm->claimed, name, (void *)object)) return S_NOMEM;
+    /* new keys (claimed holds every name in services): cannot fail */
+    zhashx_insert(services, name, candidate); /* services owns candidate now */
+    zhashx_insert(swarm->claimed, name, (void *)object);
     return S_OK;
 }
 
@@ -850,17 +823,13 @@ zhashx_t *discovery_swarm_held(const json_t *services, const discovery_config_t 
     assert(config);
     if (!json_is_array(services)) return NULL;
     zhashx_t *held = zhashx_new();
-    if (!held) return NULL;
     for (size_t i = 0; i < json_array_size(services); i++) {
         const json_t *spec = json_object_get(json_array_get(services, i), "Spec");
         const json_t *labels = json_object_get(spec, "Labels");
         if (!s_takes_part(labels, config)) continue;
         const char *name = s_label_name(labels);
         if (!name) name = s_str(spec, "Name");
-        if (*name && s_hold(held, name)) {
-            zhashx_destroy(&held);
-            return NULL;
-        }
+        if (*name) s_hold(held, name);
     }
     return held;
 }
@@ -872,12 +841,10 @@ zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const jso
     if (!json_is_array(services) || !json_is_array(tasks) || !json_is_array(nodes)) return NULL;
     zhashx_t *result = s_hash_new();
     s_swarm_t swarm = {s_nodes_index(nodes, config), s_tasks_index(tasks), zhashx_new()};
-    bool ok = result && swarm.nodes && swarm.tasks && swarm.claimed;
-    for (size_t i = 0; ok && i < json_array_size(services); i++) {
+    for (size_t i = 0; i < json_array_size(services); i++) {
         const json_t *object = json_array_get(services, i);
         char reason[S_REASON] = "";
         int rc = s_swarm_service(result, &swarm, object, config, reason, sizeof reason);
-        if (rc == S_NOMEM) ok = false;
         if (rc == S_SKIP)
             s_report(skip, arg, s_str(object, "ID"), s_str(json_object_get(object, "Spec"), "Name"),
                      reason);
@@ -885,6 +852,5 @@ zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const jso
     zhashx_destroy(&swarm.nodes);
     zhashx_destroy(&swarm.tasks);
     zhashx_destroy(&swarm.claimed);
-    if (!ok) zhashx_destroy(&result);
     return result;
 }

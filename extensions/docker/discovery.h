@@ -38,7 +38,7 @@ typedef void(discovery_skip_fn)(void *arg, const char *id, const char *name, con
  * :: counts once; weight = number of containers with the same target. A
  * labelled container that does not publish interlook.port is skipped.
  * Returns a new hash name -> il_service_t* (owned by the hash). NULL only when
- * containers is not an array or out of memory. */
+ * containers is not an array. */
 zhashx_t *discovery_containers(const json_t *containers, const discovery_config_t *config,
                                discovery_skip_fn *skip, void *arg);
 
@@ -63,7 +63,7 @@ zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const jso
  * A published service that vanished but is still held may come back (its
  * container was stopped, by a stopping daemon perhaps); one that is not held
  * any more was removed and never comes back. Returns a new hash name -> ""
- * (static); NULL only when the argument is not an array or out of memory. */
+ * (static); NULL only when the argument is not an array. */
 zhashx_t *discovery_containers_held(const json_t *containers, const discovery_config_t *config);
 zhashx_t *discovery_swarm_held(const json_t *services, const discovery_config_t *config);
 

@@ -77,6 +77,7 @@
 #define DOCKER_API_CONNECT_MS    3000
 #define DOCKER_API_MAX_HOST_CONN 64 /* more requests wait in curl for a free connection */
 #define DOCKER_API_USER_AGENT    "interlook-docker/" INTERLOOK_VERSION
+#define DOCKER_API_ESCAPE_MAX    (1024u * 1024) /* bytes escaped: within curl's bound */
 
 /* A growable byte buffer, always NUL-terminated when data is set. */
 typedef struct {
@@ -299,7 +300,7 @@ static void s_collect(docker_api_t *self)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         req->status = status;
         if (req->error) {
-            /* ours: too large, line too long, out of memory */
+            /* ours: too large, line too long */
         } else if (req->stream && status != 0 && status != 200) {
             size_t n = req->buf.len;
             while (n > 0 && (req->buf.data[n - 1] == '\n' || req->buf.data[n - 1] == '\r'))
@@ -616,16 +617,19 @@ docker_api_t *docker_api_new(const docker_api_config_t *config, zloop_t *loop, c
     self->timeout_ms = config->timeout_ms > 0 ? (long)config->timeout_ms : DOCKER_API_TIMEOUT_MS;
     self->connect_timeout_ms =
         config->connect_timeout_ms > 0 ? (long)config->connect_timeout_ms : DOCKER_API_CONNECT_MS;
-    self->headers = curl_slist_append(NULL, "Accept: application/json");
+    static const char accept[] = "Accept: application/json";
+    self->headers = curl_slist_append(NULL, accept);
+    if (!self->headers) il_oom(sizeof accept); /* its only failure */
     self->requests = zhashx_new();
     self->ready = zlistx_new();
     self->multi = curl_multi_init();
     self->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     zmq_pollitem_t timer = {.socket = NULL, .fd = self->timer_fd, .events = ZMQ_POLLIN};
-    if (!self->headers || !self->requests || !self->ready || !self->multi || self->timer_fd < 0 ||
-        zloop_poller(loop, &timer, s_on_timer, self) != 0) {
+    if (!self->multi || self->timer_fd < 0 || zloop_poller(loop, &timer, s_on_timer, self) != 0) {
         snprintf(err, errlen, "cannot set up the Docker client: %s",
-                 self->timer_fd < 0 ? strerror(errno) : "out of memory");
+                 self->timer_fd < 0 ? strerror(errno)
+                 : !self->multi     ? "curl_multi_init failed"
+                                    : "zloop_poller failed");
         if (self->timer_fd >= 0) close(self->timer_fd);
         curl_slist_free_all(self->headers);
         zhashx_destroy(&self->requests);
@@ -793,8 +797,10 @@ size_t docker_api_pending(docker_api_t *self)
 char *docker_api_escape(const char *text)
 {
     if (!text || !s_curl_ready()) return NULL;
-    char *escaped = curl_easy_escape(NULL, text, (int)strlen(text));
-    if (!escaped) return NULL;
+    size_t len = strlen(text);
+    if (len > DOCKER_API_ESCAPE_MAX) return NULL;
+    char *escaped = curl_easy_escape(NULL, text, (int)len);
+    if (!escaped) il_oom(len * 3 + 1); /* within the bound, only memory fails */
     char *copy = il_strdup(escaped);
     curl_free(escaped);
     return copy;

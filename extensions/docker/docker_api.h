@@ -62,7 +62,9 @@ void docker_api_cancel(docker_api_t *self, int id);
 /* Requests in progress. */
 size_t docker_api_pending(docker_api_t *self);
 
-/* Percent-encodes text for a query string into a new string (caller frees). */
+/* Percent-encodes text for a query string into a new string (caller frees).
+ * NULL for a NULL text, a text over 1 MiB, or when libcurl cannot be
+ * initialised. */
 char *docker_api_escape(const char *text);
 
 #endif

@@ -3,6 +3,7 @@
  * s_apply_listing, which compares what Docker publishes with what the core was
  * told and sends the difference. */
 #include "extensions/docker/provider.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "extensions/docker/discovery.h"
 #include "extensions/docker/docker_api.h"
@@ -82,7 +83,7 @@ static char *s_primary_address(void)
             inet_ntop(AF_INET, &me.sin_addr, text, sizeof text);
         close(fd);
     }
-    return strdup(text);
+    return il_strdup(text);
 }
 
 int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, size_t errlen)
@@ -139,7 +140,7 @@ static void s_on_skip(void *arg, const char *id, const char *name, const char *r
     zhashx_t *seen = arg; /* this listing's skips (key id+reason, item a copy of the name) */
     char key[512];
     snprintf(key, sizeof key, "%s\t%s", id ? id : "", reason ? reason : "");
-    if (!zhashx_lookup(seen, key)) zhashx_insert(seen, key, strdup(name ? name : ""));
+    if (!zhashx_lookup(seen, key)) zhashx_insert(seen, key, il_strdup(name ? name : ""));
 }
 
 /* Logs each skip once while it lasts (a skip that goes away and comes back is logged again). */
@@ -296,7 +297,7 @@ static void s_listing_done(provider_t *self)
                                   : discovery_containers_held(self->parts[0], &dc);
         if (!current || !held) {
             zhashx_destroy(&current);
-            self->list_error = strdup("unexpected answer (not a JSON array)");
+            self->list_error = il_strdup("unexpected answer (not a JSON array)");
         }
     }
     il_log_debug("docker: listing done in %lld ms%s%s",
@@ -348,16 +349,16 @@ static void s_on_part(void *arg, long status, const char *body, size_t len, cons
         char text[600];
         if (error) {
             snprintf(text, sizeof text, "%s", error);
-            self->list_error = strdup(text);
+            self->list_error = il_strdup(text);
         } else if (status != 200) {
             snprintf(text, sizeof text, "HTTP %ld: %.200s", status, body);
-            self->list_error = strdup(text);
+            self->list_error = il_strdup(text);
         } else {
             json_error_t jerr;
             self->parts[part->part] = json_loads(body, 0, &jerr);
             if (!self->parts[part->part]) {
                 snprintf(text, sizeof text, "invalid JSON: %s", jerr.text);
-                self->list_error = strdup(text);
+                self->list_error = il_strdup(text);
             }
         }
     }
@@ -387,7 +388,7 @@ static void s_list_now(provider_t *self)
         for (int j = 0; j < i; j++)
             docker_api_cancel(self->api, self->list_ids[j]);
         free(self->list_error);
-        self->list_error = strdup("cannot start a request to the Docker API");
+        self->list_error = il_strdup("cannot start a request to the Docker API");
         s_listing_done(self);
         return;
     }
@@ -532,15 +533,14 @@ static void s_on_connected(ilp_client_t *client, bool connected, void *arg)
 provider_t *provider_new(const provider_config_t *config, const ilp_client_config_t *client,
                          char *err, size_t errlen)
 {
-    provider_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    provider_t *self = il_calloc(1, sizeof *self);
     self->config = *config;
     if (!config->host_ip)
         self->config.host_ip = s_primary_address();
     else
-        self->config.host_ip = strdup(config->host_ip);
+        self->config.host_ip = il_strdup(config->host_ip);
     size_t n = 0, count = config->label_selector ? zlistx_size(config->label_selector) : 0;
-    self->selector = calloc(count + 1, sizeof *self->selector);
+    self->selector = il_calloc(count + 1, sizeof *self->selector);
     if (config->label_selector)
         for (const char *l = zlistx_first(config->label_selector); l;
              l = zlistx_next(config->label_selector))

@@ -2,6 +2,7 @@
  * enters through s_on_work into a batch; s_on_flush is the one place that
  * decides (pool + db), commits, and answers. */
 #include "extensions/ipalloc/allocator.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "extensions/ipalloc/alloc_db.h"
 #include "extensions/ipalloc/pool.h"
@@ -111,18 +112,18 @@ static void s_take_loaded(void *arg, const alloc_db_entry_t *entry)
     if (pool_addr_parse(entry->ip, &addr, &family) != 0 ||
         family != pool_family(load->self->pool) || pool_take(load->self->pool, addr) != 0) {
         il_log_warn("ipalloc: %s holds %s, outside the pool %s: kept, never handed out again",
-                 entry->name, entry->ip, pool_describe(load->self->pool));
+                    entry->name, entry->ip, pool_describe(load->self->pool));
         load->outside++;
     }
 }
 
 /* config's reserved addresses as the NULL-terminated array pool_new takes
- * (the strings stay config's); NULL when out of memory. */
+ * (the strings stay config's). */
 static const char **s_reserved(const allocator_config_t *config)
 {
     size_t n = 0, count = config->reserved ? zlistx_size(config->reserved) : 0;
-    const char **reserved = calloc(count + 1, sizeof *reserved);
-    if (reserved && config->reserved)
+    const char **reserved = il_calloc(count + 1, sizeof *reserved);
+    if (config->reserved)
         for (const char *r = zlistx_first(config->reserved); r; r = zlistx_next(config->reserved))
             reserved[n++] = r;
     return reserved;
@@ -131,7 +132,6 @@ static const char **s_reserved(const allocator_config_t *config)
 int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen)
 {
     const char **reserved = s_reserved(config);
-    if (!reserved) return -1;
     pool_t *pool = pool_new(config->cidr, config->ip_start, config->ip_end, reserved, err, errlen);
     int rc = pool ? 0 : -1;
     pool_destroy(&pool);
@@ -141,14 +141,9 @@ int allocator_config_check(const allocator_config_t *config, char *err, size_t e
 
 allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen)
 {
-    allocator_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    allocator_t *self = il_calloc(1, sizeof *self);
     self->config = *config;
     self->reserved = s_reserved(config);
-    if (!self->reserved) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     self->pool =
         pool_new(config->cidr, config->ip_start, config->ip_end, self->reserved, err, errlen);
     if (!self->pool) goto fail;
@@ -160,8 +155,8 @@ allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t e
     self->batch = zlistx_new();
     zlistx_set_destructor(self->batch, (zlistx_destructor_fn *)s_item_free);
     il_log_info("ipalloc: pool %s (%llu free), %zu allocations in %s", pool_describe(self->pool),
-             (unsigned long long)pool_free_count(self->pool), alloc_db_count(self->db),
-             alloc_db_path(self->db));
+                (unsigned long long)pool_free_count(self->pool), alloc_db_count(self->db),
+                alloc_db_path(self->db));
     return self;
 fail:
     allocator_destroy(&self);
@@ -188,7 +183,7 @@ static void s_item_error(s_item_t *item, const char *fmt, const char *arg)
     char text[ILP_MAX_TEXT];
     snprintf(text, sizeof text, fmt, arg);
     free(item->error);
-    item->error = strdup(text);
+    item->error = il_strdup(text);
 }
 
 static void s_decide_add(allocator_t *self, s_item_t *item, int64_t now)
@@ -240,10 +235,10 @@ static void s_answer(allocator_t *self, s_item_t *item)
 {
     if (item->error)
         il_log_warn("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
-                 item->error);
+                    item->error);
     else
         il_log_debug("ipalloc: %s %s -> %s", ilp_action_name(item->action), item->service->name,
-                  item->service->public_ip ? item->service->public_ip : "(none)");
+                     item->service->public_ip ? item->service->public_ip : "(none)");
     ilp_client_reply(self->client, item->id, item->error, item->error ? NULL : item->service);
 }
 
@@ -306,8 +301,8 @@ static void s_flush(allocator_t *self)
 static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)
 {
     allocator_t *self = arg;
-    s_item_t *item = calloc(1, sizeof *item);
-    item->id = strdup(work->id);
+    s_item_t *item = il_calloc(1, sizeof *item);
+    item->id = il_strdup(work->id);
     item->action = work->action;
     item->service = work->service;
     work->service = NULL;
@@ -328,7 +323,7 @@ int allocator_run(allocator_t *self, const ilp_client_config_t *client_config)
     if (!self->client) return -1;
     ilp_client_run(self->client);
     il_log_info("ipalloc: stopping (%llu allocated, %llu released in this run)",
-             (unsigned long long)self->allocated, (unsigned long long)self->released);
+                (unsigned long long)self->allocated, (unsigned long long)self->released);
     return 0;
 }
 
@@ -343,11 +338,11 @@ typedef struct {
 static void s_collect(void *arg, const alloc_db_entry_t *entry)
 {
     zlistx_t *rows = arg;
-    s_row_t *row = calloc(1, sizeof *row);
+    s_row_t *row = il_calloc(1, sizeof *row);
     int family;
     if (pool_addr_parse(entry->ip, &row->addr, &family) != 0) row->addr = 0;
-    row->copy.name = strdup(entry->name);
-    row->copy.ip = strdup(entry->ip);
+    row->copy.name = il_strdup(entry->name);
+    row->copy.ip = il_strdup(entry->ip);
     row->copy.time_ms = entry->time_ms;
     zlistx_add_end(rows, row);
 }

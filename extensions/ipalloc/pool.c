@@ -1,5 +1,6 @@
 /* pool: the IP allocator's address pool, free space kept as merged ranges in a treap. */
 #include "extensions/ipalloc/pool.h"
+#include "common/alloc.h"
 #include "common/err.h"
 
 #include <arpa/inet.h>
@@ -285,11 +286,10 @@ static node_t *s_join(node_t *low, node_t *high)
 }
 
 /* Adds the free range lo..hi, disjoint from and not adjacent to the others,
- * and counts it. Returns -1 when out of memory (nothing changed). */
-static int s_insert(pool_t *self, pool_addr_t lo, pool_addr_t hi)
+ * and counts it. */
+static void s_insert(pool_t *self, pool_addr_t lo, pool_addr_t hi)
 {
-    node_t *node = malloc(sizeof *node);
-    if (!node) return -1;
+    node_t *node = il_malloc(sizeof *node);
     node->lo = lo;
     node->hi = hi;
     node->prio = s_random(self);
@@ -300,7 +300,6 @@ static int s_insert(pool_t *self, pool_addr_t lo, pool_addr_t hi)
     *link = node;
     self->ranges++;
     self->free_total += hi - lo + 1;
-    return 0;
 }
 
 /* Unlinks and frees the range starting at lo, which must exist; uncounts it. */
@@ -386,18 +385,17 @@ static bool s_excluded(pool_t *self, pool_addr_t addr)
     return false;
 }
 
-/* Fills the treap with the range minus the exclusions. Returns -1 when out
- * of memory. */
-static int s_fill(pool_t *self)
+/* Fills the treap with the range minus the exclusions. */
+static void s_fill(pool_t *self)
 {
     pool_addr_t cursor = self->start;
     for (size_t i = 0; i < self->excluded_count; i++) {
         const range_t *range = &self->excluded[i];
-        if (range->lo > cursor && s_insert(self, cursor, range->lo - 1) != 0) return -1;
-        if (range->hi >= self->end) return 0; /* also guards cursor overflow */
+        if (range->lo > cursor) s_insert(self, cursor, range->lo - 1);
+        if (range->hi >= self->end) return; /* also guards cursor overflow */
         cursor = range->hi + 1;
     }
-    return s_insert(self, cursor, self->end);
+    s_insert(self, cursor, self->end);
 }
 
 // --------------------------------------------------------------------------
@@ -407,11 +405,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
                  const char *const *reserved, char *err, size_t errlen)
 {
     if (err && errlen > 0) err[0] = '\0';
-    pool_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        il_err(err, errlen, "out of memory");
-        return NULL;
-    }
+    pool_t *self = il_calloc(1, sizeof *self);
     if (s_parse_cidr(self, cidr, err, errlen) != 0) goto failed;
     self->start = self->network;
     self->end = self->last;
@@ -442,11 +436,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     size_t count = 0;
     while (reserved && reserved[count])
         count++;
-    self->excluded = malloc((count + 3) * sizeof *self->excluded);
-    if (!self->excluded) {
-        il_err(err, errlen, "out of memory");
-        goto failed;
-    }
+    self->excluded = il_malloc((count + 3) * sizeof *self->excluded);
     for (size_t i = 0; i < count; i++) {
         pool_addr_t addr;
         int family;
@@ -478,10 +468,7 @@ pool_t *pool_new(const char *cidr, const char *ip_start, const char *ip_end,
     seed ^= seed >> 31;
     self->rng = seed ? seed : 0x2545F4914F6CDD1Du;
 
-    if (s_fill(self) != 0) {
-        il_err(err, errlen, "out of memory");
-        goto failed;
-    }
+    s_fill(self);
     return self;
 
 failed:
@@ -551,11 +538,7 @@ int pool_take(pool_t *self, pool_addr_t addr)
         pool_addr_t hi = node->hi;
         node->hi = addr - 1;
         self->free_total -= hi - addr + 1;
-        if (s_insert(self, addr + 1, hi) != 0) {
-            node->hi = hi;
-            self->free_total += hi - addr + 1;
-            return -1;
-        }
+        s_insert(self, addr + 1, hi);
         return 0;
     }
     self->free_total--;
@@ -583,7 +566,7 @@ int pool_release(pool_t *self, pool_addr_t addr)
         after->lo = addr; /* still above the range before it */
         self->free_total++;
     } else
-        return s_insert(self, addr, addr);
+        s_insert(self, addr, addr);
     return 0;
 }
 
