@@ -37,7 +37,7 @@ static int s_change_decode(const msgpack_object *map, s_change_t *change, char *
     if (!change->service ||
         il_codec_get_str(map, "state", ILP_MAX_EXT_NAME, true, &change->state, err, errlen) ||
         il_codec_get_str(map, "expected_state", ILP_MAX_EXT_NAME, true, &change->expected, err,
-                      errlen) ||
+                         errlen) ||
         il_codec_get_str(map, "error", IL_CODEC_MAX_STRING, false, &change->error, err, errlen)) {
         s_change_clear(change);
         return -1;
@@ -45,24 +45,19 @@ static int s_change_decode(const msgpack_object *map, s_change_t *change, char *
     return 0;
 }
 
-/* Writes one line for the change. Returns -1 when out of memory. */
-static int s_watch_text(const s_change_t *change, const char *now)
+/* Writes one line for the change. */
+static void s_watch_text(const s_change_t *change, const char *now)
 {
     char *name = ctl_format_clean(change->service->name, 0);
     char *state = ctl_format_clean(change->state, 0);
     char *expected = ctl_format_clean(change->expected, 0);
     char *error = change->error ? ctl_format_clean(change->error, 0) : NULL;
-    int rc = -1;
-    if (name && state && expected && (error || !change->error)) {
-        printf("%s %s %s (expected %s)%s%s\n", now, name, state, expected, error ? " error: " : "",
-               error ? error : "");
-        rc = 0;
-    }
+    printf("%s %s %s (expected %s)%s%s\n", now, name, state, expected, error ? " error: " : "",
+           error ? error : "");
     free(name);
     free(state);
     free(expected);
     free(error);
-    return rc;
 }
 
 /* A JSON string of text cleaned (valid UTF-8), or null for NULL. */
@@ -108,8 +103,10 @@ static int s_on_change(const msgpack_object *map, bool json)
     }
     char now[48];
     ctl_format_now(now, sizeof now);
-    if ((json ? s_watch_json(&change, now) : s_watch_text(&change, now)) != 0)
-        fprintf(stderr, "interlookctl: out of memory, a change was not shown\n");
+    if (!json)
+        s_watch_text(&change, now);
+    else if (s_watch_json(&change, now) != 0)
+        fprintf(stderr, "interlookctl: a change could not be written as JSON, not shown\n");
     s_change_clear(&change);
     return fflush(stdout) != 0 || ferror(stdout) ? -1 : 0;
 }

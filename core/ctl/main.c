@@ -153,7 +153,7 @@ int main(int argc, char *argv[])
     char err[512], api[1024], publish[1024];
     il_config_t *cfg = path ? il_config_load(path, err, sizeof err) : il_config_new_empty();
     if (!cfg) {
-        fprintf(stderr, "interlookctl: %s\n", path ? err : "out of memory");
+        fprintf(stderr, "interlookctl: %s\n", err);
         return 2;
     }
     il_bus_config_t bus;
