@@ -8,13 +8,22 @@
 
 #define S_PACK_START 256 /* bytes first allocated to pack a service */
 
+struct _entry_packed_t {
+    char *data;    /* NULL until needed */
+    uint64_t from; /* digest of what it was packed from: another means stale */
+    uint32_t len;
+};
+
 entry_t *entry_new(il_service_t **service_p, int64_t now)
 {
     if (!service_p || !*service_p) return NULL;
     entry_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->name = strdup((*service_p)->name);
-    if (!self->name) {
+    self->packed = calloc(1, sizeof *self->packed);
+    if (!self->name || !self->packed) {
+        free(self->name);
+        free(self->packed);
         free(self);
         return NULL;
     }
@@ -25,7 +34,6 @@ entry_t *entry_new(il_service_t **service_p, int64_t now)
     self->attempt = 1;
     self->time_detected = now;
     self->last_update = now;
-    self->heap_index = SIZE_MAX;
     return self;
 }
 
@@ -34,6 +42,7 @@ void entry_destroy(entry_t **self_p)
     if (!self_p || !*self_p) return;
     entry_t *self = *self_p;
     il_service_destroy(&self->service);
+    free(self->packed->data);
     free(self->packed);
     free(self->error);
     free(self->name);
@@ -83,17 +92,17 @@ static uint64_t s_packed_from(const il_service_t *svc)
 /* True when the packed service is there and made from the service as it is. */
 static bool s_packed_valid(const entry_t *self)
 {
-    return self->packed && self->packed_from == s_packed_from(self->service);
+    return self->packed->data && self->packed->from == s_packed_from(self->service);
 }
 
-void entry_service_changed(entry_t *self)
+void entry_service_changed(const entry_t *self)
 {
-    free(self->packed);
-    self->packed = NULL;
-    self->packed_len = 0;
+    free(self->packed->data);
+    self->packed->data = NULL;
+    self->packed->len = 0;
 }
 
-const char *entry_packed_service(entry_t *self, size_t *len)
+const char *entry_packed_service(const entry_t *self, size_t *len)
 {
     if (!s_packed_valid(self)) {
         entry_service_changed(self);
@@ -104,16 +113,16 @@ const char *entry_packed_service(entry_t *self, size_t *len)
         if (!buf.data) return NULL;
         msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
         il_service_pack(self->service, &pk);
-        self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
-        if (!self->packed) {
+        self->packed->data = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
+        if (!self->packed->data) {
             msgpack_sbuffer_destroy(&buf);
             return NULL;
         }
-        self->packed_len = (uint32_t)buf.size; /* a service is far below 4 GiB (1 MiB frames) */
-        self->packed_from = s_packed_from(self->service);
+        self->packed->len = (uint32_t)buf.size; /* far below 4 GiB (1 MiB frames) */
+        self->packed->from = s_packed_from(self->service);
     }
-    *len = self->packed_len;
-    return self->packed;
+    *len = self->packed->len;
+    return self->packed->data;
 }
 
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
@@ -121,7 +130,7 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
     msgpack_pack_map(pk, 14);
     il_codec_pack_str(pk, "service");
     if (s_packed_valid(self))
-        il_codec_pack_raw(pk, self->packed, self->packed_len);
+        il_codec_pack_raw(pk, self->packed->data, self->packed->len);
     else
         il_service_pack(self->service, pk);
     il_codec_pack_key_str(pk, "state", s_reached(self, steps));
@@ -236,42 +245,25 @@ done:
     return self;
 }
 
-static json_t *s_service_json(const il_service_t *svc)
+/* Entries as keys: the pointer itself is hashed and compared. */
+static size_t s_entry_hash(const void *key)
 {
-    json_t *targets = json_array();
-    for (size_t i = 0; i < svc->target_count; i++)
-        json_array_append_new(targets, json_pack("{s:s, s:I, s:I}", "host", svc->targets[i].host,
-                                                 "port", (json_int_t)svc->targets[i].port, "weight",
-                                                 (json_int_t)svc->targets[i].weight));
-    json_t *aliases = json_array();
-    for (size_t i = 0; i < svc->alias_count; i++)
-        json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
-    return json_pack("{s:s, s:s?, s:o, s:b, s:s?, s:o}", "name", svc->name, "provider",
-                     svc->provider, "targets", targets, "tls", svc->tls, "public_ip",
-                     svc->public_ip, "dns_aliases", aliases);
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h ^ h >> 29);
 }
 
-/* Milliseconds since the epoch as RFC 3339 UTC text, or JSON null for 0. */
-static json_t *s_time_json(int64_t ms)
+static int s_entry_compare(const void *a, const void *b)
 {
-    if (ms <= 0) return json_null();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[40];
-    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%03dZ", (int)(ms % 1000));
-    return json_string(text);
+    return a == b ? 0 : a < b ? -1 : 1;
 }
 
-json_t *entry_to_json(const entry_t *self, const char *const *steps)
+zhashx_t *entry_table_new(void)
 {
-    return json_pack(
-        "{s:s, s:s, s:s, s:b, s:s?, s:I, s:s?, s:o, s:o, s:o, s:o, s:o}", "name", self->name,
-        "state", entry_state_name(self, steps), "expected_state",
-        self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip, "wip_step",
-        self->wip ? steps[self->wip_step] : NULL, "attempt", (json_int_t)self->attempt, "error",
-        self->error, "wip_time", s_time_json(self->wip ? self->wip_time : 0), "time_detected",
-        s_time_json(self->time_detected), "last_update", s_time_json(self->last_update),
-        "close_time", s_time_json(self->close_time), "service", s_service_json(self->service));
+    zhashx_t *table = zhashx_new();
+    if (!table) return NULL;
+    zhashx_set_key_hasher(table, s_entry_hash);
+    zhashx_set_key_comparator(table, s_entry_compare);
+    zhashx_set_key_duplicator(table, NULL);
+    zhashx_set_key_destructor(table, NULL);
+    return table;
 }

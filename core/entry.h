@@ -1,7 +1,10 @@
 /* entry: one tracked service in the core — where it is in the workflow, where
  * it should go, the work in progress, the last error and the times that the
  * flow controller and the housekeeper act on. A plain data model with a
- * msgpack codec (for the entries file) and a JSON view (for the HTTP API).
+ * msgpack codec (for the entries file); its JSON view is in views.c. What
+ * other modules keep per entry (the deadline heap's positions, the store's
+ * changed entries, what was last published, when a WORK went out) they keep
+ * in their own tables (entry_table_new), not here.
  *
  * Positions: the workflow has steps[0..n-1], steps[0] being the provider.
  * While neither deployed nor undeployed, `pos` is the index of the last step
@@ -12,7 +15,7 @@
 #include "broker/ilp_msg.h"
 #include "common/service.h"
 
-#include <jansson.h>
+#include <czmq.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +25,9 @@ typedef enum {
     ENTRY_DEPLOYED = 1,
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
+
+/* The service as il_service_pack writes it: a cache (entry.c). */
+typedef struct _entry_packed_t entry_packed_t;
 
 typedef struct {
     char *name;         /* = service->name, key of the entry */
@@ -41,18 +47,7 @@ typedef struct {
     int64_t last_update;   /* wall-clock ms of the provider's last report */
     int64_t close_time;    /* wall-clock ms it became undeployed, 0 otherwise */
     int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
-    size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
-    int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
-    /* Not saved either: */
-    char *packed;         /* service as il_service_pack writes it, NULL until needed */
-    uint64_t packed_from; /* digest of what it was packed from (entry.c): another means stale */
-    uint32_t packed_len;
-    uint32_t store_slot;   /* its place in the store's list of changed entries */
-    const char *pub_state; /* state last published: publish changes only */
-    const char *pub_error;
-    bool pub_expected;
-    bool pub_queued; /* in the core's list of changes to publish after the current input */
-    bool unsaved;    /* changed since the entries file last had it */
+    entry_packed_t *packed; /* not saved: see entry_packed_service */
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.
@@ -70,11 +65,14 @@ void entry_set_error(entry_t *self, const char *error);
 
 /* The entry's service as il_service_pack writes it (*len bytes), packed once and
  * kept while the service stays the same: each step of a service sends it in
- * a WORK, publishes it and saves it. NULL when out of memory. */
-const char *entry_packed_service(entry_t *self, size_t *len);
+ * a WORK, publishes it and saves it. NULL when out of memory. The packed form
+ * is a cache that is not part of the entry's value (it lives behind a
+ * pointer): filling it reads a const entry. */
+const char *entry_packed_service(const entry_t *self, size_t *len);
 
-/* Drops the packed service; call after changing the service in place. */
-void entry_service_changed(entry_t *self);
+/* Drops the packed service: call after changing the service in place, or to
+ * let an entry that will not be sent again soon hold no more than its service. */
+void entry_service_changed(const entry_t *self);
 
 /* Writes the entry as a msgpack map (the entries file format, see store.c). */
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk);
@@ -85,7 +83,9 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
 entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int nsteps, char *err,
                       size_t errlen);
 
-/* The JSON object the HTTP API shows for an entry (new reference). */
-json_t *entry_to_json(const entry_t *self, const char *const *steps);
+/* A table keyed by entry (the pointer: no copies, no string hashing), for
+ * what another module keeps per entry. The caller deletes an entry's key
+ * before the entry is freed. NULL when out of memory. */
+zhashx_t *entry_table_new(void);
 
 #endif

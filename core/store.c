@@ -30,9 +30,7 @@ struct _store_t {
     int fd;             /* the file as last written in full, for appends; -1: none */
     bool need_full;     /* the next save must rewrite the file (after a failure) */
     size_t records;     /* entry and removal records in the file */
-    entry_t **changed;  /* entries changed since the last save (entry->unsaved) */
-    size_t nchanged;
-    size_t changed_cap;
+    zhashx_t *changed;  /* entries changed since the last save (a set: entry -> entry) */
     zhashx_t *removed; /* names of the entries removed since the last save */
 };
 
@@ -72,7 +70,9 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     store_t *self = calloc(1, sizeof *self);
     if (!self) goto oom;
     self->fd = -1;
-    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new())) goto oom;
+    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new()) ||
+        !(self->changed = entry_table_new()))
+        goto oom;
     const char *slash = strrchr(path, '/');
     if (!slash)
         self->dir = strdup(".");
@@ -109,7 +109,7 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
     if (self->fd >= 0) close(self->fd);
-    free(self->changed);
+    zhashx_destroy(&self->changed);
     zhashx_destroy(&self->removed);
     free(self->path);
     free(self->dir);
@@ -140,41 +140,23 @@ size_t store_dropped(store_t *self)
 /* Forgets what changed since the last save (which wrote it all). */
 static void s_changes_clear(store_t *self)
 {
-    for (size_t i = 0; i < self->nchanged; i++)
-        self->changed[i]->unsaved = false;
-    self->nchanged = 0;
+    zhashx_purge(self->changed);
     zhashx_purge(self->removed);
 }
 
-void store_touch(store_t *self, entry_t *entry)
+void store_touch(store_t *self, const entry_t *entry)
 {
-    /* A list of entries, each once (the flag): an entry changes several times
-     * between two saves, and hashing its name each time costs. */
-    if (entry->unsaved) return;
-    if (self->nchanged == self->changed_cap) {
-        size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
-        entry_t **grown = realloc(self->changed, cap * sizeof *grown);
-        if (!grown) {
-            self->need_full = true; /* out of memory: the next save writes everything */
-            return;
-        }
-        self->changed = grown;
-        self->changed_cap = cap;
-    }
-    entry->unsaved = true;
-    entry->store_slot = (uint32_t)self->nchanged;
-    self->changed[self->nchanged++] = entry;
+    /* A set of entries, each once: an entry changes several times between
+     * two saves. Keyed by the entry itself, which costs no string hashing. */
+    if (!zhashx_lookup(self->changed, entry) &&
+        zhashx_insert(self->changed, entry, (void *)entry) != 0)
+        self->need_full = true; /* out of memory: the next save writes everything */
     if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
 }
 
-void store_forget(store_t *self, entry_t *entry)
+void store_forget(store_t *self, const entry_t *entry)
 {
-    size_t slot = entry->store_slot;
-    if (entry->unsaved && slot < self->nchanged && self->changed[slot] == entry) {
-        self->changed[slot] = self->changed[--self->nchanged];
-        self->changed[slot]->store_slot = (uint32_t)slot;
-    }
-    entry->unsaved = false;
+    zhashx_delete(self->changed, entry);
     if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
         !zhashx_lookup(self->removed, entry->name))
         self->need_full = true; /* out of memory */
@@ -240,7 +222,7 @@ static int64_t s_now_ms(void)
 /* Writes one entry's record. An entry at rest (deployed or undeployed, no
  * work out) rarely changes again: the packed service it kept for its steps
  * is let go, so that resting entries cost no more memory than before. */
-static int s_entry_record(s_out_t *out, msgpack_packer *pk, entry_t *entry,
+static int s_entry_record(s_out_t *out, msgpack_packer *pk, const entry_t *entry,
                           const char *const *steps, const char *path, char *err, size_t errlen)
 {
     size_t start = s_record_begin(out);
@@ -289,7 +271,6 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     uint64_t count = 0;
     for (entry_t *entry = workflow_first(workflow); entry; entry = workflow_next(workflow)) {
         if (s_entry_record(out, &pk, entry, steps, path, err, errlen) != 0) return -1;
-        entry->unsaved = false; /* if this save fails, the next one is full too */
         count++;
     }
     return s_trailer(out, &pk, count, path, err, errlen);
@@ -369,9 +350,9 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
     msgpack_packer_init(&pk, &out, s_out_write);
     size_t written = 0;
     int rc = -1;
-    for (size_t i = 0; i < self->nchanged; i++) {
-        if (s_entry_record(&out, &pk, self->changed[i], steps, self->path, err, errlen) != 0)
-            goto done;
+    for (const entry_t *entry = zhashx_first(self->changed); entry;
+         entry = zhashx_next(self->changed)) {
+        if (s_entry_record(&out, &pk, entry, steps, self->path, err, errlen) != 0) goto done;
         written++;
     }
     for (void *item = zhashx_first(self->removed); item; item = zhashx_next(self->removed)) {
@@ -404,7 +385,7 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
     if (self->fd < 0 || self->need_full ||
         self->records > 2 * workflow_size(workflow) + STORE_SLACK || s_replaced(self))
         return store_save(self, workflow, err, errlen);
-    if (self->nchanged == 0 && zhashx_size(self->removed) == 0) return 0;
+    if (zhashx_size(self->changed) == 0 && zhashx_size(self->removed) == 0) return 0;
     return s_append(self, workflow, err, errlen);
 }
 

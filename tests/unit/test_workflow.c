@@ -878,9 +878,10 @@ static void test_changed_definition_deployed(void **state)
     int64_t t = T0;
     /* Each part of a definition: targets, tls, aliases. */
     for (int kind = 0; kind < 3; kind++) {
-        char name[16];
+        char name[16], ip[16];
         snprintf(name, sizeof name, "web%d", kind);
-        entry_t *e = s_deploy(fx, name, "192.0.2.10", t);
+        snprintf(ip, sizeof ip, "192.0.2.1%d", kind); /* one address per live service */
+        entry_t *e = s_deploy(fx, name, ip, t);
         size_t base = fx->nsent;
         il_service_t *svc = s_web(name);
         if (kind == 0) assert_int_equal(il_service_add_target(svc, "10.9.0.7", 9090, 2), 0);
@@ -895,7 +896,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(fx->nsent, base + 1);
         s_expect_sent(fx, base, IPAM, ILP_ACTION_ADD, name);
         sent_t *s = fx->sent[base];
-        assert_string_equal(s->service->public_ip, "192.0.2.10");
+        assert_string_equal(s->service->public_ip, ip);
         assert_int_equal(s->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(s->service->tls, kind == 1);
         assert_int_equal(s->service->alias_count, kind == 2 ? 2 : 1);
@@ -908,7 +909,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(fx->sent[base + 1]->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(s_answer(fx, base + 1, t + 2), 0);
         assert_int_equal(e->state, ENTRY_DEPLOYED);
-        assert_string_equal(e->service->public_ip, "192.0.2.10");
+        assert_string_equal(e->service->public_ip, ip);
         assert_int_equal(e->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(e->service->tls, kind == 1);
         assert_int_equal(e->service->alias_count, kind == 2 ? 2 : 1);
