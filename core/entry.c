@@ -172,13 +172,15 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
     }
     service = il_service_decode(il_codec_map_get(obj, "service"), why, sizeof why);
     const int64_t max_ms = INT64_MAX / 2;
-    if (!service || il_codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
+    if (!service ||
+        il_codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
         il_codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why) ||
         il_codec_get_bool(obj, "wip", false, &wip, why, sizeof why) ||
         il_codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why) ||
         il_codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why) ||
         il_codec_get_bool(obj, "restart", false, &restart, why, sizeof why) ||
-        il_codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why) ||
+        il_codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why,
+                          sizeof why) ||
         il_codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why) ||
         il_codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why) ||
         il_codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why) ||

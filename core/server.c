@@ -36,10 +36,10 @@ struct _server_t {
     metrics_t *metrics;
     metrics_counts_t *counts; /* the metrics' counters */
     int64_t started;          /* wall-clock ms */
-    int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
-    bool resynced;    /* done (once per start) */
-    zhashx_t *published;   /* entry -> s_published_t (owned) */
-    s_published_t **pubs;  /* entries changed by the input being handled, published after it */
+    int resync_timer;     /* pending start-up re-synchronisation with the provider, -1 when none */
+    bool resynced;        /* done (once per start) */
+    zhashx_t *published;  /* entry -> s_published_t (owned) */
+    s_published_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
 };
 
@@ -100,7 +100,7 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
     server_t *self = arg;
     metrics_work_sent(self->metrics, entry);
     il_log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
-              extension, entry->attempt, entry->work_id);
+                 extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
     if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
@@ -175,8 +175,9 @@ static void s_fx_changed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
     if (!entry->wip && entry->state == ENTRY_DEPLOYED && entry->expect_deployed)
-        il_log_info("core: %s deployed%s%s", entry->name, entry->service->public_ip ? " with IP " : "",
-                 entry->service->public_ip ? entry->service->public_ip : "");
+        il_log_info("core: %s deployed%s%s", entry->name,
+                    entry->service->public_ip ? " with IP " : "",
+                    entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         il_log_info("core: %s undeployed", entry->name);
     store_touch(self->store, entry);
@@ -213,7 +214,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     zhashx_delete(self->published, entry);
     metrics_work_forget(self->metrics, entry);
     il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
-             (long long)((s_now() - entry->close_time) / 1000));
+                (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
     if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
@@ -239,8 +240,8 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->counts->events_refused++;
         il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
-                 ilp_action_name(action), name, extension, instance,
-                 workflow_steps(self->workflow)[0]);
+                    ilp_action_name(action), name, extension, instance,
+                    workflow_steps(self->workflow)[0]);
         return;
     }
     self->counts->events++;
@@ -255,7 +256,8 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     if (!entry ||
         workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now()) != 0) {
         self->counts->results_stale++;
-        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension, instance);
+        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension,
+                     instance);
         return;
     }
     /* A WORK that the result led to has its own start time; otherwise none is due. */
@@ -325,7 +327,7 @@ static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
     size_t asked = workflow_resync(self->workflow, self->started);
     if (asked > 0)
         il_log_info("core: asked %s about %zu entries it has not re-reported since the start",
-                 self->config->steps[0], asked);
+                    self->config->steps[0], asked);
     return 0;
 }
 
@@ -383,11 +385,11 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         snprintf(flow + strlen(flow), sizeof flow - strlen(flow), "%s%s", i ? " -> " : "",
                  config->steps[i]);
     il_log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
-             store_path(self->store));
+                store_path(self->store));
     if (store_steps_changed(self->store) && loaded > 0)
         il_log_info("core: the workflow changed since the entries were saved: %zu deployed "
-                 "services run its steps again",
-                 workflow_rerun_deployed(self->workflow));
+                    "services run its steps again",
+                    workflow_rerun_deployed(self->workflow));
     broker_config_t bus = {.router_endpoint = config->bus.router,
                            .publish_endpoint = config->bus.publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,

@@ -31,7 +31,7 @@ struct _store_t {
     bool need_full;     /* the next save must rewrite the file (after a failure) */
     size_t records;     /* entry and removal records in the file */
     zhashx_t *changed;  /* entries changed since the last save (a set: entry -> entry) */
-    zhashx_t *removed; /* names of the entries removed since the last save */
+    zhashx_t *removed;  /* names of the entries removed since the last save */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is

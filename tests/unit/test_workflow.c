@@ -52,7 +52,7 @@ typedef struct {
     char *extension;              /* where the WORK went */
     ilp_action_t action;          /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* entry->work_id at dispatch */
-    il_service_t *service;           /* copy of entry->service at dispatch */
+    il_service_t *service;        /* copy of entry->service at dispatch */
     char *state;                  /* entry_state_name at dispatch */
     bool wip;                     /* entry->wip at dispatch */
 } sent_t;
@@ -265,7 +265,7 @@ static bool s_list_has(zlistx_t *list, const char *text)
 
 /* A service as a provider reports it: one target, tls, at most one alias. */
 static il_service_t *s_svc(const char *name, const char *host, uint16_t port, bool tls,
-                        const char *alias)
+                           const char *alias)
 {
     il_service_t *svc = il_service_new(name);
     assert_non_null(svc);
