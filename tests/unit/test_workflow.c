@@ -1743,6 +1743,160 @@ static void test_adopt_resume(void **state)
     s_fx_destroy(&fx);
 }
 
+/* A public_ip is held by one live entry at most: an IPAM answer that gives a
+ * service the address of another live one is refused as that step's error,
+ * naming both, and retried with the usual back-off. */
+static void test_public_ip_unique(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    int64_t t = T0;
+    entry_t *web = s_deploy(fx, "web", "10.0.0.5", t);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+
+    /* An allocator that answers every WORK with the same address. */
+    assert_int_equal(s_add(fx, s_web("api"), ++t), 0);
+    entry_t *api = workflow_lookup(fx->wf, "api");
+    const int64_t delays[] = {RETRY_MIN, 2 * RETRY_MIN};
+    for (size_t k = 0; k < COUNT(delays); k++) {
+        size_t i = fx->nsent - 1;
+        s_expect_sent(fx, i, IPAM, ILP_ACTION_ADD, "api");
+        assert_int_equal(s_answer_ip(fx, i, "10.0.0.5", ++t), 0);
+        assert_false(api->wip);
+        assert_int_equal(api->state, ENTRY_AT_STEP);
+        assert_int_equal(api->pos, 0);
+        assert_null(api->service->public_ip);
+        assert_string_equal(api->error, IPAM " answered 10.0.0.5 for api, but web holds it");
+        assert_int_equal(api->attempt, k + 2);
+        assert_int_equal(api->next_try, t + delays[k]);
+        assert_int_equal(fx->nsent, i + 1); /* no DNS step: not deployed */
+        assert_string_equal(s_state(fx, "api"), PROVIDER);
+        /* web keeps its address, untouched. */
+        assert_int_equal(web->state, ENTRY_DEPLOYED);
+        assert_string_equal(web->service->public_ip, "10.0.0.5");
+        assert_null(web->error);
+        workflow_tick(fx->wf, t + delays[k] - 1);
+        assert_int_equal(fx->nsent, i + 1);
+        t += delays[k];
+        workflow_tick(fx->wf, t);
+        assert_int_equal(fx->nsent, i + 2);
+        assert_contains(api->error, "web holds it"); /* kept while it is retried */
+    }
+    /* Answered right, it converges. */
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.6", ++t), 0);
+    assert_null(api->error);
+    s_expect_sent(fx, fx->nsent - 1, DNS, ILP_ACTION_ADD, "api");
+    assert_string_equal(fx->sent[fx->nsent - 1]->service->public_ip, "10.0.0.6");
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(api->state, ENTRY_DEPLOYED);
+    assert_string_equal(api->service->public_ip, "10.0.0.6");
+
+    /* An entry answered its own address again (a changed definition) keeps it. */
+    assert_int_equal(s_add(fx, s_svc("web", "10.9.0.2", 8080, false, NULL), ++t), 0);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(web->state, ENTRY_DEPLOYED);
+    assert_null(web->error);
+
+    /* An undeployed entry holds nothing, even with the address still on its
+     * service (an allocator that echoes it on delete): another may take it. */
+    s_undeploy(fx, "web", ++t);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+    entry_t *db = s_deploy(fx, "db", "10.0.0.5", ++t);
+    assert_null(db->error);
+    assert_string_equal(db->service->public_ip, "10.0.0.5");
+
+    /* Back again, web no longer has that address: it asks for one... */
+    assert_int_equal(s_add(fx, s_web("web"), ++t), 0);
+    s_expect_sent(fx, fx->nsent - 1, IPAM, ILP_ACTION_ADD, "web");
+    assert_null(fx->sent[fx->nsent - 1]->service->public_ip);
+    assert_null(web->service->public_ip);
+    /* ...and is refused the one db holds. */
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 0);
+    assert_string_equal(web->error, IPAM " answered 10.0.0.5 for web, but db holds it");
+    assert_false(web->wip);
+
+    /* Once db is deleted, the same answer is accepted. */
+    s_undeploy(fx, "db", ++t);
+    t += RETRY_MIN;
+    workflow_tick(fx->wf, t);
+    s_expect_sent(fx, fx->nsent - 1, IPAM, ILP_ACTION_ADD, "web");
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 0);
+    assert_null(web->error);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(web->state, ENTRY_DEPLOYED);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+
+    /* A removed entry holds nothing either. */
+    s_undeploy(fx, "web", ++t);
+    workflow_housekeep(fx->wf, t + CLEAN_AFTER + 1);
+    assert_null(workflow_lookup(fx->wf, "web"));
+    assert_null(workflow_lookup(fx->wf, "db"));
+    entry_t *next = s_deploy(fx, "next", "10.0.0.5", t + CLEAN_AFTER + 2);
+    assert_null(next->error);
+    s_fx_destroy(&fx);
+}
+
+/* Two live entries loaded with one address: the deployed one (or the one
+ * detected first) keeps it whatever the order of the file; the other keeps
+ * the address on its service, shows both names in its error and runs its
+ * steps again, so that its IPAM step answers again. Nothing is dropped. */
+static void test_public_ip_conflict_loaded(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        fx_t *fx = s_fx_new(s_steps3, 3);
+        int64_t t = T0;
+        entry_t *old = s_loaded("old", ENTRY_DEPLOYED, 0, true, "10.0.0.5");
+        entry_t *young = s_loaded("young", ENTRY_DEPLOYED, 0, true, "10.0.0.5");
+        young->time_detected = old->time_detected + 1;
+        entry_t *gone = s_loaded("gone", ENTRY_UNDEPLOYED, 0, false, "10.0.0.5");
+        gone->close_time = T0 - 1000;
+        entry_t *first = order ? young : old, *second = order ? old : young;
+        assert_int_equal(workflow_adopt(fx->wf, &gone), 0);
+        assert_int_equal(workflow_adopt(fx->wf, &first), 0);
+        assert_int_equal(workflow_adopt(fx->wf, &second), 0);
+        assert_int_equal(workflow_size(fx->wf), 3);
+        old = workflow_lookup(fx->wf, "old");
+        young = workflow_lookup(fx->wf, "young");
+        assert_int_equal(old->state, ENTRY_DEPLOYED);
+        assert_null(old->error);
+        assert_string_equal(young->service->public_ip, "10.0.0.5");
+        assert_contains(young->error, "10.0.0.5");
+        assert_contains(young->error, "old");
+        assert_int_equal(young->state, ENTRY_AT_STEP);
+        assert_int_equal(young->pos, 0);
+
+        workflow_resume(fx->wf, t);
+        assert_int_equal(fx->nsent, 1);
+        s_expect_sent(fx, 0, IPAM, ILP_ACTION_ADD, "young");
+        /* The same answer again is refused; another one is taken. */
+        assert_int_equal(s_answer_ip(fx, 0, "10.0.0.5", ++t), 0);
+        assert_string_equal(young->error, IPAM " answered 10.0.0.5 for young, but old holds it");
+        t += RETRY_MIN;
+        workflow_tick(fx->wf, t);
+        assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.7", ++t), 0);
+        assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+        assert_int_equal(young->state, ENTRY_DEPLOYED);
+        assert_null(young->error);
+        assert_string_equal(young->service->public_ip, "10.0.0.7");
+        assert_string_equal(old->service->public_ip, "10.0.0.5");
+        s_fx_destroy(&fx);
+    }
+
+    /* A deployed entry wins over one still on its way, even detected later. */
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    entry_t *early = s_loaded("early", ENTRY_AT_STEP, 1, true, "10.0.0.9");
+    entry_t *done = s_loaded("done", ENTRY_DEPLOYED, 0, true, "10.0.0.9");
+    done->time_detected = early->time_detected + 1;
+    assert_int_equal(workflow_adopt(fx->wf, &early), 0);
+    assert_int_equal(workflow_adopt(fx->wf, &done), 0);
+    assert_null(workflow_lookup(fx->wf, "done")->error);
+    assert_contains(workflow_lookup(fx->wf, "early")->error, "done");
+    assert_int_equal(workflow_lookup(fx->wf, "early")->pos, 0);
+    s_fx_destroy(&fx);
+}
+
 static void test_tick_cost(void **state)
 {
     (void)state;
@@ -2043,6 +2197,8 @@ int main(void)
         cmocka_unit_test_teardown(test_events_refused, s_teardown),
         cmocka_unit_test_teardown(test_stale_results, s_teardown),
         cmocka_unit_test_teardown(test_adopt_resume, s_teardown),
+        cmocka_unit_test_teardown(test_public_ip_unique, s_teardown),
+        cmocka_unit_test_teardown(test_public_ip_conflict_loaded, s_teardown),
         cmocka_unit_test_teardown(test_tick_cost, s_teardown),
         cmocka_unit_test_teardown(test_tick_order, s_teardown),
         cmocka_unit_test_teardown(test_many_interleaved, s_teardown),
