@@ -4,7 +4,6 @@
 #include "core/server.h"
 #include "broker/broker.h"
 #include "common/log.h"
-#include "common/version.h"
 #include "core/api.h"
 #include "core/metrics.h"
 #include "core/store.h"
