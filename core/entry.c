@@ -29,6 +29,7 @@ entry_t *entry_new(il_service_t **service_p, int64_t now)
     }
     self->service = *service_p;
     *service_p = NULL;
+    self->id = ENTRY_NO_ID;
     self->state = ENTRY_AT_STEP;
     self->expect_deployed = true;
     self->attempt = 1;
@@ -247,25 +248,17 @@ done:
     return self;
 }
 
-/* Entries as keys: the pointer itself is hashed and compared. */
-static size_t s_entry_hash(const void *key)
+int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id)
 {
-    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
-    return (size_t)(h ^ h >> 29);
-}
-
-static int s_entry_compare(const void *a, const void *b)
-{
-    return a == b ? 0 : a < b ? -1 : 1;
-}
-
-zhashx_t *entry_table_new(void)
-{
-    zhashx_t *table = zhashx_new();
-    if (!table) return NULL;
-    zhashx_set_key_hasher(table, s_entry_hash);
-    zhashx_set_key_comparator(table, s_entry_compare);
-    zhashx_set_key_duplicator(table, NULL);
-    zhashx_set_key_destructor(table, NULL);
-    return table;
+    if (id < *cap) return 0;
+    if (id == ENTRY_NO_ID) return -1;
+    size_t want = *cap ? *cap : 64;
+    while (want <= id)
+        want *= 2;
+    char *grown = realloc(*array, want * size);
+    if (!grown) return -1;
+    memset(grown + *cap * size, 0, (want - *cap) * size);
+    *array = grown;
+    *cap = want;
+    return 0;
 }

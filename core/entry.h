@@ -4,7 +4,7 @@
  * msgpack codec (for the entries file); its JSON view is in views.c. What
  * other modules keep per entry (the deadline heap's positions, the store's
  * changed entries, what was last published, when a WORK went out) they keep
- * in their own tables (entry_table_new), not here.
+ * in their own arrays, indexed by the entry's id (entry_slots_reserve).
  *
  * Positions: the workflow has steps[0..n-1], steps[0] being the provider.
  * While neither deployed nor undeployed, `pos` is the index of the last step
@@ -15,7 +15,6 @@
 #include "broker/ilp_msg.h"
 #include "common/service.h"
 
-#include <czmq.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,11 +25,14 @@ typedef enum {
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
 
+#define ENTRY_NO_ID UINT32_MAX /* the id of an entry outside a workflow */
+
 /* The service as il_service_pack writes it: a cache (entry.c). */
 typedef struct _entry_packed_t entry_packed_t;
 
 typedef struct {
-    char *name;            /* = service->name, key of the entry */
+    char *name;  /* = service->name, key of the entry */
+    uint32_t id; /* set by the workflow: unique among its entries, reused after a removal */
     il_service_t *service; /* the service as the core knows it */
     entry_state_t state;
     int pos;                 /* last completed step when state == ENTRY_AT_STEP */
@@ -83,9 +85,11 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
 entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int nsteps, char *err,
                       size_t errlen);
 
-/* A table keyed by entry (the pointer: no copies, no string hashing), for
- * what another module keeps per entry. The caller deletes an entry's key
- * before the entry is freed. NULL when out of memory. */
-zhashx_t *entry_table_new(void);
+/* What another module keeps per entry is an array indexed by entry->id (no
+ * hashing, a few bytes per entry); the module clears an entry's item when the
+ * entry is removed, as its id is then given to another. This grows *array
+ * (*cap items of size bytes, the new ones zeroed) to have an item for id.
+ * Returns -1 when out of memory or for ENTRY_NO_ID (nothing changes then). */
+int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id);
 
 #endif

@@ -16,23 +16,20 @@ struct _metrics_t {
     uint64_t latency[S_NBUCKETS + 1]; /* dispatch -> result, cumulative at export */
     double latency_sum;
     uint64_t latency_count;
-    zhashx_t *started; /* entry -> monotonic us its WORK went out (the value itself) */
+    int64_t *started; /* entry id -> monotonic us its WORK went out, 0 when none */
+    size_t started_cap;
 };
 
 metrics_t *metrics_new(void)
 {
-    metrics_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->started = entry_table_new();
-    if (!self->started) metrics_destroy(&self);
-    return self;
+    return calloc(1, sizeof(metrics_t));
 }
 
 void metrics_destroy(metrics_t **self_p)
 {
     if (!self_p || !*self_p) return;
     metrics_t *self = *self_p;
-    zhashx_destroy(&self->started);
+    free(self->started);
     free(self);
     *self_p = NULL;
 }
@@ -46,14 +43,15 @@ void metrics_work_sent(metrics_t *self, const entry_t *entry)
 {
     self->counts.work_sent++;
     if (entry->attempt > 1) self->counts.work_retried++;
-    /* The time is the value: a monotonic clock in microseconds is never 0. On
-     * out of memory, this one latency goes unmeasured. */
-    zhashx_update(self->started, entry, (void *)(intptr_t)zclock_usecs());
+    /* On out of memory, this one latency goes unmeasured. */
+    if (entry_slots_reserve((void **)&self->started, &self->started_cap, sizeof *self->started,
+                            entry->id) == 0)
+        self->started[entry->id] = zclock_usecs();
 }
 
 int64_t metrics_work_started(metrics_t *self, const entry_t *entry)
 {
-    return (int64_t)(intptr_t)zhashx_lookup(self->started, entry);
+    return entry->id < self->started_cap ? self->started[entry->id] : 0;
 }
 
 void metrics_work_answered(metrics_t *self, int64_t since_us)
@@ -71,7 +69,7 @@ void metrics_work_answered(metrics_t *self, int64_t since_us)
 
 void metrics_work_forget(metrics_t *self, const entry_t *entry)
 {
-    zhashx_delete(self->started, entry);
+    if (entry->id < self->started_cap) self->started[entry->id] = 0;
 }
 
 char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker)

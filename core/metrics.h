@@ -1,7 +1,7 @@
 /* metrics: what the core counts (events, work, results, saves), its dispatch
  * latency histogram, and their Prometheus text for GET /metrics. The server
  * counts what it sees; the start time of each WORK, which the latency needs,
- * is kept here (per entry), not on the entry. */
+ * is kept here (by entry id), not on the entry. */
 #ifndef INTERLOOK_METRICS_H
 #define INTERLOOK_METRICS_H
 

@@ -13,9 +13,8 @@
 #include <string.h>
 
 /* What observers were last shown of an entry, so that each visible change
- * is published once; kept per entry in server->published. */
+ * is published once; kept by entry id in server->published. */
 typedef struct {
-    const entry_t *entry;
     const char *state; /* entry_state_name, NULL before the first publication */
     const char *error; /* the error string then (compared by address) */
     bool expected;
@@ -35,10 +34,11 @@ struct _server_t {
     metrics_t *metrics;
     metrics_counts_t *counts; /* the metrics' counters */
     int64_t started;          /* wall-clock ms */
-    int resync_timer;     /* pending start-up re-synchronisation with the provider, -1 when none */
-    bool resynced;        /* done (once per start) */
-    zhashx_t *published;  /* entry -> s_published_t (owned) */
-    s_published_t **pubs; /* entries changed by the input being handled, published after it */
+    int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
+    bool resynced;    /* done (once per start) */
+    s_published_t *published; /* entry id -> what observers were shown of it */
+    size_t published_cap;
+    const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
 };
 
@@ -117,9 +117,8 @@ static void s_fx_cancel(void *arg, const char *work_id)
 }
 
 /* Publishes the entry's state when observers have not seen it yet. */
-static void s_publish_state(server_t *self, s_published_t *pub)
+static void s_publish_state(server_t *self, const entry_t *e, s_published_t *pub)
 {
-    const entry_t *e = pub->entry;
     const char *state = entry_state_name(e, workflow_steps(self->workflow));
     if (pub->state == state && pub->expected == e->expect_deployed && pub->error == e->error)
         return; /* observers see each visible change once */
@@ -141,33 +140,21 @@ static void s_publish_state(server_t *self, s_published_t *pub)
 static void s_publish_changes(server_t *self)
 {
     for (size_t i = 0; i < self->npubs; i++) {
-        self->pubs[i]->queued = false;
-        s_publish_state(self, self->pubs[i]);
+        s_published_t *pub = &self->published[self->pubs[i]->id];
+        pub->queued = false;
+        s_publish_state(self, self->pubs[i], pub);
     }
     self->npubs = 0;
     broker_publish_flush(self->broker);
 }
 
-static void s_published_destroy(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
-/* What observers were shown of the entry (created empty on its first change).
- * NULL when out of memory. */
+/* What observers were shown of the entry. NULL when out of memory. */
 static s_published_t *s_published(server_t *self, const entry_t *entry)
 {
-    s_published_t *pub = zhashx_lookup(self->published, entry);
-    if (pub) return pub;
-    pub = calloc(1, sizeof *pub);
-    if (!pub) return NULL;
-    pub->entry = entry;
-    if (zhashx_insert(self->published, entry, pub) != 0) {
-        free(pub);
+    if (entry_slots_reserve((void **)&self->published, &self->published_cap,
+                            sizeof *self->published, entry->id) != 0)
         return NULL;
-    }
-    return pub;
+    return &self->published[entry->id];
 }
 
 static void s_fx_changed(void *arg, const entry_t *entry)
@@ -186,7 +173,7 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     if (pub && pub->queued) return;
     if (!pub || self->npubs == self->pubs_cap) {
         size_t cap = self->pubs_cap ? self->pubs_cap * 2 : 64;
-        s_published_t **pubs = pub ? realloc(self->pubs, cap * sizeof *pubs) : NULL;
+        const entry_t **pubs = pub ? realloc(self->pubs, cap * sizeof *pubs) : NULL;
         if (!pubs) { /* out of memory: publish now rather than never */
             s_publish_changes(self);
             size_t len = 0;
@@ -203,14 +190,15 @@ static void s_fx_changed(void *arg, const entry_t *entry)
         self->pubs_cap = cap;
     }
     pub->queued = true;
-    self->pubs[self->npubs++] = pub;
+    self->pubs[self->npubs++] = entry;
 }
 
 static void s_fx_removed(void *arg, const entry_t *entry)
 {
     server_t *self = arg;
-    s_publish_changes(self); /* its last change (if pending) before its removal */
-    zhashx_delete(self->published, entry);
+    s_publish_changes(self);             /* its last change (if pending) before its removal */
+    if (entry->id < self->published_cap) /* its id goes to another entry */
+        memset(&self->published[entry->id], 0, sizeof *self->published);
     metrics_work_forget(self->metrics, entry);
     il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
                 (long long)((s_now() - entry->close_time) / 1000));
@@ -353,13 +341,11 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     self->started = s_now();
     self->loop = zloop_new();
     self->metrics = metrics_new();
-    self->published = entry_table_new();
-    if (!self->metrics || !self->published) {
+    if (!self->metrics) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     self->counts = metrics_counts(self->metrics);
-    zhashx_set_destructor(self->published, s_published_destroy);
     workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
                                 .max_last_updated_ms = config->max_last_updated_ms,
                                 .clean_after_ms = config->clean_undeployed_ms,
@@ -433,7 +419,7 @@ void server_destroy(server_t **self_p)
     workflow_destroy(&self->workflow);
     store_destroy(&self->store);
     zloop_destroy(&self->loop);
-    zhashx_destroy(&self->published);
+    free(self->published);
     metrics_destroy(&self->metrics);
     free(self->pubs);
     free(self);

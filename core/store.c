@@ -30,8 +30,11 @@ struct _store_t {
     int fd;             /* the file as last written in full, for appends; -1: none */
     bool need_full;     /* the next save must rewrite the file (after a failure) */
     size_t records;     /* entry and removal records in the file */
-    zhashx_t *changed;  /* entries changed since the last save (a set: entry -> entry) */
-    zhashx_t *removed;  /* names of the entries removed since the last save */
+    const entry_t **changed; /* entries changed since the last save, each once */
+    size_t nchanged, changed_cap;
+    uint32_t *slot; /* entry id -> its index in changed + 1, 0 when not there */
+    size_t slot_cap;
+    zhashx_t *removed; /* names of the entries removed since the last save */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is
@@ -70,9 +73,7 @@ store_t *store_new(const char *path, char *err, size_t errlen)
     store_t *self = calloc(1, sizeof *self);
     if (!self) goto oom;
     self->fd = -1;
-    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new()) ||
-        !(self->changed = entry_table_new()))
-        goto oom;
+    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new())) goto oom;
     const char *slash = strrchr(path, '/');
     if (!slash)
         self->dir = strdup(".");
@@ -109,7 +110,8 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p) return;
     store_t *self = *self_p;
     if (self->fd >= 0) close(self->fd);
-    zhashx_destroy(&self->changed);
+    free(self->changed);
+    free(self->slot);
     zhashx_destroy(&self->removed);
     free(self->path);
     free(self->dir);
@@ -140,23 +142,53 @@ size_t store_dropped(store_t *self)
 /* Forgets what changed since the last save (which wrote it all). */
 static void s_changes_clear(store_t *self)
 {
-    zhashx_purge(self->changed);
+    for (size_t i = 0; i < self->nchanged; i++)
+        self->slot[self->changed[i]->id] = 0;
+    self->nchanged = 0;
     zhashx_purge(self->removed);
+}
+
+/* True when the entry is in the list of changes. */
+static bool s_listed(store_t *self, const entry_t *entry)
+{
+    uint32_t slot = entry->id < self->slot_cap ? self->slot[entry->id] : 0;
+    return slot && self->changed[slot - 1] == entry;
 }
 
 void store_touch(store_t *self, const entry_t *entry)
 {
-    /* A set of entries, each once: an entry changes several times between
-     * two saves. Keyed by the entry itself, which costs no string hashing. */
-    if (!zhashx_lookup(self->changed, entry) &&
-        zhashx_insert(self->changed, entry, (void *)entry) != 0)
-        self->need_full = true; /* out of memory: the next save writes everything */
+    /* A list of entries, each once (the slots by entry id): an entry changes
+     * several times between two saves. */
+    if (s_listed(self, entry)) return;
     if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
+    if (self->nchanged == self->changed_cap) {
+        size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
+        const entry_t **grown = realloc(self->changed, cap * sizeof *grown);
+        if (!grown) {
+            self->need_full = true; /* out of memory: the next save writes everything */
+            return;
+        }
+        self->changed = grown;
+        self->changed_cap = cap;
+    }
+    if (entry_slots_reserve((void **)&self->slot, &self->slot_cap, sizeof *self->slot,
+                            entry->id) != 0) {
+        self->need_full = true; /* out of memory, or no id: the next save writes everything */
+        return;
+    }
+    self->changed[self->nchanged++] = entry;
+    self->slot[entry->id] = (uint32_t)self->nchanged;
 }
 
 void store_forget(store_t *self, const entry_t *entry)
 {
-    zhashx_delete(self->changed, entry);
+    if (s_listed(self, entry)) {
+        uint32_t i = self->slot[entry->id] - 1;
+        const entry_t *last = self->changed[--self->nchanged];
+        self->changed[i] = last;
+        self->slot[last->id] = i + 1;
+        self->slot[entry->id] = 0;
+    }
     if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
         !zhashx_lookup(self->removed, entry->name))
         self->need_full = true; /* out of memory */
@@ -350,9 +382,9 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
     msgpack_packer_init(&pk, &out, s_out_write);
     size_t written = 0;
     int rc = -1;
-    for (const entry_t *entry = zhashx_first(self->changed); entry;
-         entry = zhashx_next(self->changed)) {
-        if (s_entry_record(&out, &pk, entry, steps, self->path, err, errlen) != 0) goto done;
+    for (size_t i = 0; i < self->nchanged; i++) {
+        if (s_entry_record(&out, &pk, self->changed[i], steps, self->path, err, errlen) != 0)
+            goto done;
         written++;
     }
     for (void *item = zhashx_first(self->removed); item; item = zhashx_next(self->removed)) {
@@ -385,7 +417,7 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
     if (self->fd < 0 || self->need_full ||
         self->records > 2 * workflow_size(workflow) + STORE_SLACK || s_replaced(self))
         return store_save(self, workflow, err, errlen);
-    if (zhashx_size(self->changed) == 0 && zhashx_size(self->removed) == 0) return 0;
+    if (self->nchanged == 0 && zhashx_size(self->removed) == 0) return 0;
     return s_append(self, workflow, err, errlen);
 }
 

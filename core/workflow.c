@@ -23,15 +23,41 @@ struct _workflow_t {
     entry_t **heap;    /* min-heap on next_try: entries in back-off */
     size_t heap_size;
     size_t heap_cap;
-    zhashx_t *heap_pos; /* entry -> its index in heap + 1 (the value itself) */
+    uint32_t *heap_pos; /* entry id -> its index in heap + 1, 0 when not in it */
+    size_t heap_pos_cap;
+    uint32_t next_entry_id; /* ids never given yet start here */
+    uint32_t *free_ids;     /* ids of removed entries, given again first */
+    size_t nfree, free_cap;
 };
+
+/* Entry ids: small numbers, reused, so that other modules keep what they
+ * keep per entry in arrays (entry_slots_reserve). */
+
+static void s_id_take(workflow_t *self, entry_t *entry)
+{
+    entry->id = self->nfree ? self->free_ids[--self->nfree] : self->next_entry_id++;
+}
+
+/* After the entry's removal effect (other modules have cleared its items). */
+static void s_id_give_back(workflow_t *self, entry_t *entry)
+{
+    if (self->nfree == self->free_cap) {
+        size_t cap = self->free_cap ? self->free_cap * 2 : 64;
+        uint32_t *grown = realloc(self->free_ids, cap * sizeof *grown);
+        if (!grown) return; /* out of memory: that id is not used again */
+        self->free_ids = grown;
+        self->free_cap = cap;
+    }
+    self->free_ids[self->nfree++] = entry->id;
+    entry->id = ENTRY_NO_ID;
+}
 
 /* Deadline heap: entries waiting for their back-off to end ----------------- */
 
 /* Notes where heap[i] is. */
 static void s_heap_set(workflow_t *self, size_t i)
 {
-    zhashx_update(self->heap_pos, self->heap[i], (void *)(uintptr_t)(i + 1));
+    self->heap_pos[self->heap[i]->id] = (uint32_t)(i + 1);
 }
 
 static void s_heap_swap(workflow_t *self, size_t a, size_t b)
@@ -69,10 +95,10 @@ static void s_heap_down(workflow_t *self, size_t i)
 
 static void s_heap_remove(workflow_t *self, entry_t *entry)
 {
-    if (self->heap_size == 0) return; /* the usual case: no look-up */
-    size_t i = (size_t)(uintptr_t)zhashx_lookup(self->heap_pos, entry);
+    if (self->heap_size == 0 || entry->id >= self->heap_pos_cap) return;
+    size_t i = self->heap_pos[entry->id];
     if (i-- == 0) return;
-    zhashx_delete(self->heap_pos, entry);
+    self->heap_pos[entry->id] = 0;
     self->heap_size--;
     if (i == self->heap_size) return;
     self->heap[i] = self->heap[self->heap_size];
@@ -91,6 +117,9 @@ static void s_heap_push(workflow_t *self, entry_t *entry)
         self->heap = grown;
         self->heap_cap = cap;
     }
+    if (entry_slots_reserve((void **)&self->heap_pos, &self->heap_pos_cap, sizeof *self->heap_pos,
+                            entry->id) != 0)
+        return;
     size_t i = self->heap_size++;
     self->heap[i] = entry;
     s_heap_set(self, i);
@@ -312,6 +341,7 @@ static void s_event_add(workflow_t *self, il_service_t **service_p, int64_t now)
     if (!entry) {
         entry = entry_new(service_p, now);
         if (!entry) return;
+        s_id_take(self, entry);
         zhashx_insert(self->entries, entry->name, entry);
         s_changed(self, entry);
         s_advance(self, entry, now);
@@ -435,6 +465,7 @@ void workflow_housekeep(workflow_t *self, int64_t now)
         if (self->effects.removed) self->effects.removed(self->arg, entry);
         s_heap_remove(self, entry);
         s_ip_release(self, entry);
+        s_id_give_back(self, entry);
         zhashx_delete(self->entries, entry->name); /* frees entry */
     }
     zlistx_destroy(&expired);
@@ -481,6 +512,7 @@ int workflow_adopt(workflow_t *self, entry_t **entry_p)
 {
     entry_t *entry = *entry_p;
     if (zhashx_lookup(self->entries, entry->name)) return -1;
+    s_id_take(self, entry);
     zhashx_insert(self->entries, entry->name, entry);
     *entry_p = NULL;
     entry_t *holder = s_ip_holder(self, s_live(entry) ? entry->service->public_ip : NULL);
@@ -561,7 +593,6 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
     self->ips = zhashx_new(); /* keys are copies: a changed address frees the service's string */
-    self->heap_pos = entry_table_new();
     /* Keyed by entry->name and entry->work_id, which live in the entry as long
      * as it is in the table (a work id is removed before it changes): no copies. */
     zhashx_set_key_duplicator(self->entries, NULL);
@@ -577,12 +608,13 @@ void workflow_destroy(workflow_t **self_p)
     workflow_t *self = *self_p;
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->ips);
-    zhashx_destroy(&self->heap_pos);
     zhashx_destroy(&self->entries);
     for (int i = 0; i < self->nsteps; i++)
         free(self->steps[i]);
     free(self->steps);
     free(self->heap);
+    free(self->heap_pos);
+    free(self->free_ids);
     free(self->id_prefix);
     free(self);
     *self_p = NULL;
