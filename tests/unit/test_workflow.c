@@ -878,7 +878,7 @@ static void test_changed_definition_deployed(void **state)
     int64_t t = T0;
     /* Each part of a definition: targets, tls, aliases. */
     for (int kind = 0; kind < 3; kind++) {
-        char name[16], ip[16];
+        char name[16], ip[32];
         snprintf(name, sizeof name, "web%d", kind);
         snprintf(ip, sizeof ip, "192.0.2.1%d", kind); /* one address per live service */
         entry_t *e = s_deploy(fx, name, ip, t);
@@ -1029,6 +1029,25 @@ static void test_error_backoff(void **state)
     assert_int_equal(e->state, ENTRY_DEPLOYED);
     assert_null(e->error);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
+    s_fx_destroy(&fx);
+}
+
+/* An error as long as an extension may send (ILP_MAX_TEXT) is kept within
+ * ILP_MAX_TEXT with the step's name before it: the entries file reads no
+ * longer error back (a longer one would make the core refuse the file). */
+static void test_long_error_capped(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    char error[ILP_MAX_TEXT + 1];
+    memset(error, 'x', ILP_MAX_TEXT);
+    error[ILP_MAX_TEXT] = 0;
+    assert_int_equal(s_add(fx, s_web("web"), T0), 0);
+    assert_int_equal(s_answer_error(fx, 0, error, T0 + 1), 0);
+    entry_t *e = workflow_lookup(fx->wf, "web");
+    assert_non_null(e->error);
+    assert_int_equal(strlen(e->error), ILP_MAX_TEXT);
+    assert_true(strncmp(e->error, IPAM ": xxx", strlen(IPAM) + 5) == 0);
     s_fx_destroy(&fx);
 }
 
@@ -2186,6 +2205,7 @@ int main(void)
         cmocka_unit_test_teardown(test_delete_after_dns_error, s_teardown),
         cmocka_unit_test_teardown(test_add_after_reverse_error, s_teardown),
         cmocka_unit_test_teardown(test_never_deployed_while_error, s_teardown),
+        cmocka_unit_test_teardown(test_long_error_capped, s_teardown),
         cmocka_unit_test_teardown(test_add_during_reverse_backoff, s_teardown),
         cmocka_unit_test_teardown(test_wip_timeout, s_teardown),
         cmocka_unit_test_teardown(test_wip_timeout_while_turning, s_teardown),
