@@ -240,8 +240,10 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     server_t *self = arg;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
     int64_t since_us = entry ? metrics_work_started(self->metrics, entry) : 0;
-    if (!entry ||
-        workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now()) != 0) {
+    int rc =
+        entry ? workflow_entry_result(self->workflow, entry, extension, error, service_p, s_now())
+              : -1;
+    if (rc < 0) {
         self->counts->results_stale++;
         il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension,
                      instance);
@@ -250,9 +252,9 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     /* A WORK that the result led to has its own start time; otherwise none is due. */
     if (!entry->wip) metrics_work_forget(self->metrics, entry);
     metrics_work_answered(self->metrics, since_us);
-    if (error) {
+    if (error || rc == 1) {
         self->counts->work_failed++;
-        il_log_warn("core: %s %s failed: %s", extension, work_id, error);
+        il_log_warn("core: %s %s failed: %s", extension, work_id, error ? error : entry->error);
     }
 }
 

@@ -423,7 +423,7 @@ int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extensio
         snprintf(text, sizeof text, "%s answered %s for %s, but %s holds it", extension, ip,
                  entry->name, holder->name);
         s_fail(self, entry, text, now);
-        return 0;
+        return 1;
     }
     s_finish(self, entry, result, now);
     return 0;

@@ -57,8 +57,10 @@ void workflow_destroy(workflow_t **self_p);
 int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
                    il_service_t **service_p, int64_t now);
 
-/* A RESULT. Returns -1 when work_id is not the work in progress of an entry
- * or comes from another extension than it was sent to (stale). May take *service_p. */
+/* A RESULT. Returns 0 when taken, 1 when taken as a failure of the step
+ * although it carries no error (an address another live entry holds: see the
+ * entry's error), -1 when work_id is not the work in progress of an entry or
+ * comes from another extension than it was sent to (stale). May take *service_p. */
 int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
                     il_service_t **service_p, int64_t now);
 

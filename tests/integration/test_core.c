@@ -573,6 +573,12 @@ static void test_public_ip_unique(void **state)
     assert_true(json_is_null(json_object_get(json_object_get(api, "service"), "public_ip")));
     json_decref(api);
     assert_true(s_service_is(&(s_want_t){ctx, "web", "deployed", "10.0.0.5", NULL, 0}));
+    /* Counted and logged as failed steps, as errors are. */
+    assert_true(s_metric(ctx, "interlook_work_failed_total") >= 2);
+    assert_int_equal(test_sh("grep -q 'ipam.fixed answered 10.0.0.5 for api, but web holds it' "
+                             "'%s/core.log'",
+                             ctx->dir),
+                     0);
 
     /* The allocator answers right again: it converges. */
     assert_true(test_stop(ctx->echo[0], SIGTERM, 5000) >= 0);

@@ -1780,7 +1780,7 @@ static void test_public_ip_unique(void **state)
     for (size_t k = 0; k < COUNT(delays); k++) {
         size_t i = fx->nsent - 1;
         s_expect_sent(fx, i, IPAM, ILP_ACTION_ADD, "api");
-        assert_int_equal(s_answer_ip(fx, i, "10.0.0.5", ++t), 0);
+        assert_int_equal(s_answer_ip(fx, i, "10.0.0.5", ++t), 1); /* taken as a failure */
         assert_false(api->wip);
         assert_int_equal(api->state, ENTRY_AT_STEP);
         assert_int_equal(api->pos, 0);
@@ -1831,7 +1831,7 @@ static void test_public_ip_unique(void **state)
     assert_null(fx->sent[fx->nsent - 1]->service->public_ip);
     assert_null(web->service->public_ip);
     /* ...and is refused the one db holds. */
-    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 0);
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 1); /* taken as a failure */
     assert_string_equal(web->error, IPAM " answered 10.0.0.5 for web, but db holds it");
     assert_false(web->wip);
 
@@ -1890,7 +1890,7 @@ static void test_public_ip_conflict_loaded(void **state)
         assert_int_equal(fx->nsent, 1);
         s_expect_sent(fx, 0, IPAM, ILP_ACTION_ADD, "young");
         /* The same answer again is refused; another one is taken. */
-        assert_int_equal(s_answer_ip(fx, 0, "10.0.0.5", ++t), 0);
+        assert_int_equal(s_answer_ip(fx, 0, "10.0.0.5", ++t), 1); /* taken as a failure */
         assert_string_equal(young->error, IPAM " answered 10.0.0.5 for young, but old holds it");
         t += RETRY_MIN;
         workflow_tick(fx->wf, t);
