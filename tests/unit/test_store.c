@@ -85,12 +85,12 @@ static store_t *s_touch_store;
 static void s_changed(void *arg, const entry_t *entry)
 {
     (void)arg;
-    if (s_touch_store) store_touch(s_touch_store, (entry_t *)entry);
+    if (s_touch_store) store_touch(s_touch_store, entry);
 }
 static void s_removed(void *arg, const entry_t *entry)
 {
     (void)arg;
-    if (s_touch_store) store_forget(s_touch_store, (entry_t *)entry);
+    if (s_touch_store) store_forget(s_touch_store, entry);
 }
 static void s_refresh(void *arg, const char *provider, const char *name)
 {
