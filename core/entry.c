@@ -8,24 +8,33 @@
 
 #define S_PACK_START 256 /* bytes first allocated to pack a service */
 
+struct _entry_packed_t {
+    char *data;    /* NULL until needed */
+    uint64_t from; /* digest of what it was packed from: another means stale */
+    uint32_t len;
+};
+
 entry_t *entry_new(il_service_t **service_p, int64_t now)
 {
     if (!service_p || !*service_p) return NULL;
     entry_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->name = strdup((*service_p)->name);
-    if (!self->name) {
+    self->packed = calloc(1, sizeof *self->packed);
+    if (!self->name || !self->packed) {
+        free(self->name);
+        free(self->packed);
         free(self);
         return NULL;
     }
     self->service = *service_p;
     *service_p = NULL;
+    self->id = ENTRY_NO_ID;
     self->state = ENTRY_AT_STEP;
     self->expect_deployed = true;
     self->attempt = 1;
     self->time_detected = now;
     self->last_update = now;
-    self->heap_index = SIZE_MAX;
     return self;
 }
 
@@ -34,6 +43,7 @@ void entry_destroy(entry_t **self_p)
     if (!self_p || !*self_p) return;
     entry_t *self = *self_p;
     il_service_destroy(&self->service);
+    free(self->packed->data);
     free(self->packed);
     free(self->error);
     free(self->name);
@@ -83,17 +93,17 @@ static uint64_t s_packed_from(const il_service_t *svc)
 /* True when the packed service is there and made from the service as it is. */
 static bool s_packed_valid(const entry_t *self)
 {
-    return self->packed && self->packed_from == s_packed_from(self->service);
+    return self->packed->data && self->packed->from == s_packed_from(self->service);
 }
 
-void entry_service_changed(entry_t *self)
+void entry_service_changed(const entry_t *self)
 {
-    free(self->packed);
-    self->packed = NULL;
-    self->packed_len = 0;
+    free(self->packed->data);
+    self->packed->data = NULL;
+    self->packed->len = 0;
 }
 
-const char *entry_packed_service(entry_t *self, size_t *len)
+const char *entry_packed_service(const entry_t *self, size_t *len)
 {
     if (!s_packed_valid(self)) {
         entry_service_changed(self);
@@ -104,16 +114,16 @@ const char *entry_packed_service(entry_t *self, size_t *len)
         if (!buf.data) return NULL;
         msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
         il_service_pack(self->service, &pk);
-        self->packed = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
-        if (!self->packed) {
+        self->packed->data = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
+        if (!self->packed->data) {
             msgpack_sbuffer_destroy(&buf);
             return NULL;
         }
-        self->packed_len = (uint32_t)buf.size; /* a service is far below 4 GiB (1 MiB frames) */
-        self->packed_from = s_packed_from(self->service);
+        self->packed->len = (uint32_t)buf.size; /* far below 4 GiB (1 MiB frames) */
+        self->packed->from = s_packed_from(self->service);
     }
-    *len = self->packed_len;
-    return self->packed;
+    *len = self->packed->len;
+    return self->packed->data;
 }
 
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk)
@@ -121,7 +131,7 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
     msgpack_pack_map(pk, 14);
     il_codec_pack_str(pk, "service");
     if (s_packed_valid(self))
-        il_codec_pack_raw(pk, self->packed, self->packed_len);
+        il_codec_pack_raw(pk, self->packed->data, self->packed->len);
     else
         il_service_pack(self->service, pk);
     il_codec_pack_key_str(pk, "state", s_reached(self, steps));
@@ -163,13 +173,15 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
     }
     service = il_service_decode(il_codec_map_get(obj, "service"), why, sizeof why);
     const int64_t max_ms = INT64_MAX / 2;
-    if (!service || il_codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
+    if (!service ||
+        il_codec_get_str(obj, "state", ILP_MAX_EXT_NAME, true, &state, why, sizeof why) ||
         il_codec_get_str(obj, "expected_state", 16, true, &expected, why, sizeof why) ||
         il_codec_get_bool(obj, "wip", false, &wip, why, sizeof why) ||
         il_codec_get_str(obj, "wip_step", ILP_MAX_EXT_NAME, false, &wip_step, why, sizeof why) ||
         il_codec_get_str(obj, "wip_action", 16, false, &wip_action, why, sizeof why) ||
         il_codec_get_bool(obj, "restart", false, &restart, why, sizeof why) ||
-        il_codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why, sizeof why) ||
+        il_codec_get_uint(obj, "attempt", 1, ILP_MAX_ATTEMPT, false, 1, &attempt, why,
+                          sizeof why) ||
         il_codec_get_str(obj, "error", ILP_MAX_TEXT, false, &error, why, sizeof why) ||
         il_codec_get_uint(obj, "wip_time", 0, max_ms, false, 0, &wip_time, why, sizeof why) ||
         il_codec_get_uint(obj, "time_detected", 0, max_ms, true, 0, &detected, why, sizeof why) ||
@@ -236,42 +248,17 @@ done:
     return self;
 }
 
-static json_t *s_service_json(const il_service_t *svc)
+int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id)
 {
-    json_t *targets = json_array();
-    for (size_t i = 0; i < svc->target_count; i++)
-        json_array_append_new(targets, json_pack("{s:s, s:I, s:I}", "host", svc->targets[i].host,
-                                                 "port", (json_int_t)svc->targets[i].port, "weight",
-                                                 (json_int_t)svc->targets[i].weight));
-    json_t *aliases = json_array();
-    for (size_t i = 0; i < svc->alias_count; i++)
-        json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
-    return json_pack("{s:s, s:s?, s:o, s:b, s:s?, s:o}", "name", svc->name, "provider",
-                     svc->provider, "targets", targets, "tls", svc->tls, "public_ip",
-                     svc->public_ip, "dns_aliases", aliases);
-}
-
-/* Milliseconds since the epoch as RFC 3339 UTC text, or JSON null for 0. */
-static json_t *s_time_json(int64_t ms)
-{
-    if (ms <= 0) return json_null();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[40];
-    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%03dZ", (int)(ms % 1000));
-    return json_string(text);
-}
-
-json_t *entry_to_json(const entry_t *self, const char *const *steps)
-{
-    return json_pack(
-        "{s:s, s:s, s:s, s:b, s:s?, s:I, s:s?, s:o, s:o, s:o, s:o, s:o}", "name", self->name,
-        "state", entry_state_name(self, steps), "expected_state",
-        self->expect_deployed ? "deployed" : "undeployed", "wip", self->wip, "wip_step",
-        self->wip ? steps[self->wip_step] : NULL, "attempt", (json_int_t)self->attempt, "error",
-        self->error, "wip_time", s_time_json(self->wip ? self->wip_time : 0), "time_detected",
-        s_time_json(self->time_detected), "last_update", s_time_json(self->last_update),
-        "close_time", s_time_json(self->close_time), "service", s_service_json(self->service));
+    if (id < *cap) return 0;
+    if (id == ENTRY_NO_ID) return -1;
+    size_t want = *cap ? *cap : 64;
+    while (want <= id)
+        want *= 2;
+    char *grown = realloc(*array, want * size);
+    if (!grown) return -1;
+    memset(grown + *cap * size, 0, (want - *cap) * size);
+    *array = grown;
+    *cap = want;
+    return 0;
 }

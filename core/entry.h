@@ -1,7 +1,10 @@
 /* entry: one tracked service in the core — where it is in the workflow, where
  * it should go, the work in progress, the last error and the times that the
  * flow controller and the housekeeper act on. A plain data model with a
- * msgpack codec (for the entries file) and a JSON view (for the HTTP API).
+ * msgpack codec (for the entries file); its JSON view is in views.c. What
+ * other modules keep per entry (the deadline heap's positions, the store's
+ * changed entries, what was last published, when a WORK went out) they keep
+ * in their own arrays, indexed by the entry's id (entry_slots_reserve).
  *
  * Positions: the workflow has steps[0..n-1], steps[0] being the provider.
  * While neither deployed nor undeployed, `pos` is the index of the last step
@@ -12,7 +15,6 @@
 #include "broker/ilp_msg.h"
 #include "common/service.h"
 
-#include <jansson.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,8 +25,14 @@ typedef enum {
     ENTRY_UNDEPLOYED = 2,
 } entry_state_t;
 
+#define ENTRY_NO_ID UINT32_MAX /* the id of an entry outside a workflow */
+
+/* The service as il_service_pack writes it: a cache (entry.c). */
+typedef struct _entry_packed_t entry_packed_t;
+
 typedef struct {
-    char *name;         /* = service->name, key of the entry */
+    char *name;  /* = service->name, key of the entry */
+    uint32_t id; /* set by the workflow: unique among its entries, reused after a removal */
     il_service_t *service; /* the service as the core knows it */
     entry_state_t state;
     int pos;                 /* last completed step when state == ENTRY_AT_STEP */
@@ -33,26 +41,15 @@ typedef struct {
     int wip_step;            /* step of that WORK (kept while a failed try waits to be retried) */
     ilp_action_t wip_action; /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* id of that WORK, "" when none */
-    bool restart;          /* definition changed while a step ran: redo from step 1 after it */
-    uint32_t attempt;      /* tries of the current step (1 = first) */
-    char *error;           /* last error, NULL when none */
-    int64_t wip_time;      /* wall-clock ms when the WORK went out */
-    int64_t time_detected; /* wall-clock ms of the first EVENT add */
-    int64_t last_update;   /* wall-clock ms of the provider's last report */
-    int64_t close_time;    /* wall-clock ms it became undeployed, 0 otherwise */
-    int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
-    size_t heap_index;     /* position in the core's deadline heap, SIZE_MAX when absent */
-    int64_t wip_mono_us;   /* monotonic time the WORK went out (latency metric; not saved) */
-    /* Not saved either: */
-    char *packed;         /* service as il_service_pack writes it, NULL until needed */
-    uint64_t packed_from; /* digest of what it was packed from (entry.c): another means stale */
-    uint32_t packed_len;
-    uint32_t store_slot;   /* its place in the store's list of changed entries */
-    const char *pub_state; /* state last published: publish changes only */
-    const char *pub_error;
-    bool pub_expected;
-    bool pub_queued; /* in the core's list of changes to publish after the current input */
-    bool unsaved;    /* changed since the entries file last had it */
+    bool restart;           /* definition changed while a step ran: redo from step 1 after it */
+    uint32_t attempt;       /* tries of the current step (1 = first) */
+    char *error;            /* last error, NULL when none */
+    int64_t wip_time;       /* wall-clock ms when the WORK went out */
+    int64_t time_detected;  /* wall-clock ms of the first EVENT add */
+    int64_t last_update;    /* wall-clock ms of the provider's last report */
+    int64_t close_time;     /* wall-clock ms it became undeployed, 0 otherwise */
+    int64_t next_try;       /* wall-clock ms before which no WORK is sent (back-off) */
+    entry_packed_t *packed; /* not saved: see entry_packed_service */
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.
@@ -70,11 +67,14 @@ void entry_set_error(entry_t *self, const char *error);
 
 /* The entry's service as il_service_pack writes it (*len bytes), packed once and
  * kept while the service stays the same: each step of a service sends it in
- * a WORK, publishes it and saves it. NULL when out of memory. */
-const char *entry_packed_service(entry_t *self, size_t *len);
+ * a WORK, publishes it and saves it. NULL when out of memory. The packed form
+ * is a cache that is not part of the entry's value (it lives behind a
+ * pointer): filling it reads a const entry. */
+const char *entry_packed_service(const entry_t *self, size_t *len);
 
-/* Drops the packed service; call after changing the service in place. */
-void entry_service_changed(entry_t *self);
+/* Drops the packed service: call after changing the service in place, or to
+ * let an entry that will not be sent again soon hold no more than its service. */
+void entry_service_changed(const entry_t *self);
 
 /* Writes the entry as a msgpack map (the entries file format, see store.c). */
 void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *pk);
@@ -85,7 +85,11 @@ void entry_pack(const entry_t *self, const char *const *steps, msgpack_packer *p
 entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int nsteps, char *err,
                       size_t errlen);
 
-/* The JSON object the HTTP API shows for an entry (new reference). */
-json_t *entry_to_json(const entry_t *self, const char *const *steps);
+/* What another module keeps per entry is an array indexed by entry->id (no
+ * hashing, a few bytes per entry); the module clears an entry's item when the
+ * entry is removed, as its id is then given to another. This grows *array
+ * (*cap items of size bytes, the new ones zeroed) to have an item for id.
+ * Returns -1 when out of memory or for ENTRY_NO_ID (nothing changes then). */
+int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id);
 
 #endif

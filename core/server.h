@@ -2,7 +2,8 @@
  * bus events and results go into the workflow; the workflow's effects go out
  * here, in one place (send or cancel WORK on the bus, persist the entries
  * with coalescing, publish state, ask providers to refresh); timers drive the
- * flow controller and the housekeeper; the HTTP API reads state in the loop. */
+ * flow controller and the housekeeper; the HTTP API is answered in the loop
+ * by views.c (what each route shows) from the state the server holds. */
 #ifndef INTERLOOK_SERVER_H
 #define INTERLOOK_SERVER_H
 

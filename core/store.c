@@ -31,9 +31,10 @@ struct _store_t {
     int fd;             /* the file as last written in full, for appends; -1: none */
     bool need_full;     /* the next save must rewrite the file (after a failure) */
     size_t records;     /* entry and removal records in the file */
-    entry_t **changed;  /* entries changed since the last save (entry->unsaved) */
-    size_t nchanged;
-    size_t changed_cap;
+    const entry_t **changed; /* entries changed since the last save, each once */
+    size_t nchanged, changed_cap;
+    uint32_t *slot; /* entry id -> its index in changed + 1, 0 when not there */
+    size_t slot_cap;
     zhashx_t *removed; /* names of the entries removed since the last save */
 };
 
@@ -97,6 +98,7 @@ void store_destroy(store_t **self_p)
     store_t *self = *self_p;
     if (self->fd >= 0) close(self->fd);
     free(self->changed);
+    free(self->slot);
     zhashx_destroy(&self->removed);
     free(self->path);
     free(self->dir);
@@ -128,19 +130,27 @@ size_t store_dropped(store_t *self)
 static void s_changes_clear(store_t *self)
 {
     for (size_t i = 0; i < self->nchanged; i++)
-        self->changed[i]->unsaved = false;
+        self->slot[self->changed[i]->id] = 0;
     self->nchanged = 0;
     zhashx_purge(self->removed);
 }
 
-void store_touch(store_t *self, entry_t *entry)
+/* True when the entry is in the list of changes. */
+static bool s_listed(store_t *self, const entry_t *entry)
 {
-    /* A list of entries, each once (the flag): an entry changes several times
-     * between two saves, and hashing its name each time costs. */
-    if (entry->unsaved) return;
+    uint32_t slot = entry->id < self->slot_cap ? self->slot[entry->id] : 0;
+    return slot && self->changed[slot - 1] == entry;
+}
+
+void store_touch(store_t *self, const entry_t *entry)
+{
+    /* A list of entries, each once (the slots by entry id): an entry changes
+     * several times between two saves. */
+    if (s_listed(self, entry)) return;
+    if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
     if (self->nchanged == self->changed_cap) {
         size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
-        entry_t **grown = realloc(self->changed, cap * sizeof *grown);
+        const entry_t **grown = realloc(self->changed, cap * sizeof *grown);
         if (!grown) {
             self->need_full = true; /* out of memory: the next save writes everything */
             return;
@@ -148,20 +158,24 @@ void store_touch(store_t *self, entry_t *entry)
         self->changed = grown;
         self->changed_cap = cap;
     }
-    entry->unsaved = true;
-    entry->store_slot = (uint32_t)self->nchanged;
+    if (entry_slots_reserve((void **)&self->slot, &self->slot_cap, sizeof *self->slot,
+                            entry->id) != 0) {
+        self->need_full = true; /* out of memory, or no id: the next save writes everything */
+        return;
+    }
     self->changed[self->nchanged++] = entry;
-    if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
+    self->slot[entry->id] = (uint32_t)self->nchanged;
 }
 
-void store_forget(store_t *self, entry_t *entry)
+void store_forget(store_t *self, const entry_t *entry)
 {
-    size_t slot = entry->store_slot;
-    if (entry->unsaved && slot < self->nchanged && self->changed[slot] == entry) {
-        self->changed[slot] = self->changed[--self->nchanged];
-        self->changed[slot]->store_slot = (uint32_t)slot;
+    if (s_listed(self, entry)) {
+        uint32_t i = self->slot[entry->id] - 1;
+        const entry_t *last = self->changed[--self->nchanged];
+        self->changed[i] = last;
+        self->slot[last->id] = i + 1;
+        self->slot[entry->id] = 0;
     }
-    entry->unsaved = false;
     if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
         !zhashx_lookup(self->removed, entry->name))
         self->need_full = true; /* out of memory */
@@ -227,7 +241,7 @@ static int64_t s_now_ms(void)
 /* Writes one entry's record. An entry at rest (deployed or undeployed, no
  * work out) rarely changes again: the packed service it kept for its steps
  * is let go, so that resting entries cost no more memory than before. */
-static int s_entry_record(s_out_t *out, msgpack_packer *pk, entry_t *entry,
+static int s_entry_record(s_out_t *out, msgpack_packer *pk, const entry_t *entry,
                           const char *const *steps, const char *path, char *err, size_t errlen)
 {
     size_t start = s_record_begin(out);
@@ -276,7 +290,6 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
     uint64_t count = 0;
     for (entry_t *entry = workflow_first(workflow); entry; entry = workflow_next(workflow)) {
         if (s_entry_record(out, &pk, entry, steps, path, err, errlen) != 0) return -1;
-        entry->unsaved = false; /* if this save fails, the next one is full too */
         count++;
     }
     return s_trailer(out, &pk, count, path, err, errlen);

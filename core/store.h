@@ -48,11 +48,11 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
 int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen);
 
 /* Notes that the entry changed: the next store_save_changes writes it. */
-void store_touch(store_t *self, entry_t *entry);
+void store_touch(store_t *self, const entry_t *entry);
 
 /* Notes that the entry is being removed (call it before it is freed): the
  * next store_save_changes writes its removal. */
-void store_forget(store_t *self, entry_t *entry);
+void store_forget(store_t *self, const entry_t *entry);
 
 /* Saves what changed since the last save: appends the touched entries (and
  * the removal of those no longer in the workflow) and fsyncs, or makes a full

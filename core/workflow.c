@@ -3,6 +3,7 @@
  * step's end means); the public functions only route inputs to them. */
 #include "core/workflow.h"
 #include "common/alloc.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +20,54 @@ struct _workflow_t {
     uint64_t next_id;
     zhashx_t *entries; /* name -> entry_t*, owned */
     zhashx_t *works;   /* work id -> entry_t*, not owned */
+    zhashx_t *ips;     /* public_ip -> the live entry that holds it, not owned */
     entry_t **heap;    /* min-heap on next_try: entries in back-off */
     size_t heap_size;
     size_t heap_cap;
+    uint32_t *heap_pos; /* entry id -> its index in heap + 1, 0 when not in it */
+    size_t heap_pos_cap;
+    uint32_t next_entry_id; /* ids never given yet start here */
+    uint32_t *free_ids;     /* ids of removed entries, given again first */
+    size_t nfree, free_cap;
 };
 
+/* Entry ids: small numbers, reused, so that other modules keep what they
+ * keep per entry in arrays (entry_slots_reserve). */
+
+static void s_id_take(workflow_t *self, entry_t *entry)
+{
+    entry->id = self->nfree ? self->free_ids[--self->nfree] : self->next_entry_id++;
+}
+
+/* After the entry's removal effect (other modules have cleared its items). */
+static void s_id_give_back(workflow_t *self, entry_t *entry)
+{
+    if (self->nfree == self->free_cap) {
+        size_t cap = self->free_cap ? self->free_cap * 2 : 64;
+        uint32_t *grown = realloc(self->free_ids, cap * sizeof *grown);
+        if (!grown) return; /* out of memory: that id is not used again */
+        self->free_ids = grown;
+        self->free_cap = cap;
+    }
+    self->free_ids[self->nfree++] = entry->id;
+    entry->id = ENTRY_NO_ID;
+}
+
 /* Deadline heap: entries waiting for their back-off to end ----------------- */
+
+/* Notes where heap[i] is. */
+static void s_heap_set(workflow_t *self, size_t i)
+{
+    self->heap_pos[self->heap[i]->id] = (uint32_t)(i + 1);
+}
 
 static void s_heap_swap(workflow_t *self, size_t a, size_t b)
 {
     entry_t *t = self->heap[a];
     self->heap[a] = self->heap[b];
     self->heap[b] = t;
-    self->heap[a]->heap_index = a;
-    self->heap[b]->heap_index = b;
+    s_heap_set(self, a);
+    s_heap_set(self, b);
 }
 
 static void s_heap_up(workflow_t *self, size_t i)
@@ -61,13 +96,14 @@ static void s_heap_down(workflow_t *self, size_t i)
 
 static void s_heap_remove(workflow_t *self, entry_t *entry)
 {
-    size_t i = entry->heap_index;
-    if (i == SIZE_MAX) return;
-    entry->heap_index = SIZE_MAX;
+    if (self->heap_size == 0 || entry->id >= self->heap_pos_cap) return;
+    size_t i = self->heap_pos[entry->id];
+    if (i-- == 0) return;
+    self->heap_pos[entry->id] = 0;
     self->heap_size--;
     if (i == self->heap_size) return;
     self->heap[i] = self->heap[self->heap_size];
-    self->heap[i]->heap_index = i;
+    s_heap_set(self, i);
     s_heap_up(self, i);
     s_heap_down(self, i);
 }
@@ -82,9 +118,48 @@ static void s_heap_push(workflow_t *self, entry_t *entry)
         self->heap = grown;
         self->heap_cap = cap;
     }
-    entry->heap_index = self->heap_size;
-    self->heap[self->heap_size++] = entry;
-    s_heap_up(self, entry->heap_index);
+    if (entry_slots_reserve((void **)&self->heap_pos, &self->heap_pos_cap, sizeof *self->heap_pos,
+                            entry->id) != 0)
+        return;
+    size_t i = self->heap_size++;
+    self->heap[i] = entry;
+    s_heap_set(self, i);
+    s_heap_up(self, i);
+}
+
+/* Public addresses ---------------------------------------------------------
+ * A public_ip is held by one live entry at most (live: not undeployed). ips
+ * maps each address to its holder; it follows every change of an entry's
+ * address and every entry that becomes live, undeployed, removed or loaded.
+ * An IPAM answer that would give an entry an address that another holds is
+ * refused as that step's error (workflow_entry_result). */
+
+static bool s_live(const entry_t *entry)
+{
+    return entry->state != ENTRY_UNDEPLOYED;
+}
+
+static entry_t *s_ip_holder(workflow_t *self, const char *ip)
+{
+    return ip ? zhashx_lookup(self->ips, ip) : NULL;
+}
+
+/* The entry no longer holds its address (which stays on its service). */
+static void s_ip_release(workflow_t *self, entry_t *entry)
+{
+    const char *ip = entry->service->public_ip;
+    if (ip && zhashx_lookup(self->ips, ip) == entry) zhashx_delete(self->ips, ip);
+}
+
+/* The entry, when live, holds its address. Returns -1 when another live entry
+ * holds it already (nothing changes then). */
+static int s_ip_claim(workflow_t *self, entry_t *entry)
+{
+    const char *ip = entry->service->public_ip;
+    if (!ip || !s_live(entry)) return 0;
+    entry_t *holder = zhashx_lookup(self->ips, ip);
+    if (holder) return holder == entry ? 0 : -1;
+    return zhashx_insert(self->ips, ip, entry) == 0 ? 0 : -1;
 }
 
 /* Transitions ------------------------------------------------------------- */
@@ -153,6 +228,13 @@ static void s_advance(workflow_t *self, entry_t *entry, int64_t now)
             entry->state = ENTRY_AT_STEP;
             entry->pos = 0;
             entry->close_time = 0;
+            /* Live again. An address it kept while undeployed that another
+             * entry has taken since is no longer its own: its IPAM step gives
+             * it one again. */
+            if (s_ip_claim(self, entry) != 0) {
+                il_service_set_string(&entry->service->public_ip, NULL);
+                entry_service_changed(entry);
+            }
         }
         if (entry->pos >= last) {
             entry->state = ENTRY_DEPLOYED;
@@ -169,6 +251,7 @@ static void s_advance(workflow_t *self, entry_t *entry, int64_t now)
         entry->pos = last;
     }
     if (entry->pos <= 0) {
+        s_ip_release(self, entry);
         entry->state = ENTRY_UNDEPLOYED;
         entry->pos = 0;
         entry->attempt = 1;
@@ -212,8 +295,11 @@ static void s_finish(workflow_t *self, entry_t *entry, il_service_t *result, int
     bool added = entry->wip_action == ILP_ACTION_ADD;
     s_clear_work(self, entry);
     if (result && s_is_ipam(self->steps[step])) {
+        /* workflow_entry_result checked that no other live entry holds it. */
+        s_ip_release(self, entry);
         il_service_set_string(&entry->service->public_ip, result->public_ip);
         entry_service_changed(entry);
+        s_ip_claim(self, entry);
     }
     entry->pos = added ? step : step - 1;
     entry->attempt = 1;
@@ -256,6 +342,7 @@ static void s_event_add(workflow_t *self, il_service_t **service_p, int64_t now)
     if (!entry) {
         entry = entry_new(service_p, now);
         if (!entry) return;
+        s_id_take(self, entry);
         zhashx_insert(self->entries, entry->name, entry);
         s_changed(self, entry);
         s_advance(self, entry, now);
@@ -321,13 +408,25 @@ int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extensio
                           const char *error, il_service_t **service_p, int64_t now)
 {
     if (!entry->wip || !extension || strcmp(extension, self->steps[entry->wip_step])) return -1;
+    /* At most ILP_MAX_TEXT bytes, as the entries file reads errors back. */
+    char text[ILP_MAX_TEXT + 1];
     if (error) {
-        char text[ILP_MAX_TEXT + ILP_MAX_EXT_NAME + 8];
         snprintf(text, sizeof text, "%s: %s", extension, error);
         s_fail(self, entry, text, now);
         return 0;
     }
-    s_finish(self, entry, service_p ? *service_p : NULL, now);
+    il_service_t *result = service_p ? *service_p : NULL;
+    const char *ip = result && s_is_ipam(extension) ? result->public_ip : NULL;
+    entry_t *holder = s_ip_holder(self, ip);
+    if (holder && holder != entry) {
+        /* Two services with one address: an allocator that lost its state
+         * or misbehaves. Refused, and retried with the usual back-off. */
+        snprintf(text, sizeof text, "%s answered %s for %s, but %s holds it", extension, ip,
+                 entry->name, holder->name);
+        s_fail(self, entry, text, now);
+        return 1;
+    }
+    s_finish(self, entry, result, now);
     return 0;
 }
 
@@ -366,18 +465,66 @@ void workflow_housekeep(workflow_t *self, int64_t now)
         }
         if (self->effects.removed) self->effects.removed(self->arg, entry);
         s_heap_remove(self, entry);
+        s_ip_release(self, entry);
+        s_id_give_back(self, entry);
         zhashx_delete(self->entries, entry->name); /* frees entry */
     }
     zlistx_destroy(&expired);
+}
+
+/* Which of two live entries loaded with the same address keeps it: a
+ * deployed one before one that is not, then the one detected first, then
+ * the first by name (whatever the order of the file). */
+static bool s_ranks_before(const entry_t *a, const entry_t *b)
+{
+    bool a_deployed = a->state == ENTRY_DEPLOYED, b_deployed = b->state == ENTRY_DEPLOYED;
+    if (a_deployed != b_deployed) return a_deployed;
+    if (a->time_detected != b->time_detected) return a->time_detected < b->time_detected;
+    return strcmp(a->name, b->name) < 0;
+}
+
+/* The loser of a loaded conflict keeps the address on its service (nothing
+ * is dropped) but does not hold it: it shows the conflict as its error and,
+ * when expected deployed, runs its steps again from the first, so that its
+ * IPAM step answers again (and the answer is checked). */
+static void s_ip_demote(workflow_t *self, entry_t *loser, const entry_t *holder)
+{
+    const char *ip = loser->service->public_ip;
+    char text[ILP_MAX_TEXT + 1];
+    snprintf(text, sizeof text, "public_ip %s is held by %s too (entries file): %s keeps it", ip,
+             holder->name, holder->name);
+    il_log_warn("core: %s and %s both hold public_ip %s in the entries file: %s keeps it, %s %s",
+                holder->name, loser->name, ip, holder->name, loser->name,
+                loser->expect_deployed ? "runs its steps again" : "is being undeployed");
+    entry_set_error(loser, text);
+    if (!loser->expect_deployed) return;
+    if (loser->wip) {
+        /* Its work is sent again at resume; then the steps run again,
+         * unless that work is the IPAM add whose answer is checked anyway. */
+        if (loser->wip_action != ILP_ACTION_ADD || !s_is_ipam(self->steps[loser->wip_step]))
+            loser->restart = true;
+        return;
+    }
+    loser->state = ENTRY_AT_STEP;
+    loser->pos = 0;
 }
 
 int workflow_adopt(workflow_t *self, entry_t **entry_p)
 {
     entry_t *entry = *entry_p;
     if (zhashx_lookup(self->entries, entry->name)) return -1;
-    entry->heap_index = SIZE_MAX;
+    s_id_take(self, entry);
     zhashx_insert(self->entries, entry->name, entry);
     *entry_p = NULL;
+    entry_t *holder = s_ip_holder(self, s_live(entry) ? entry->service->public_ip : NULL);
+    if (!holder) {
+        s_ip_claim(self, entry);
+    } else if (s_ranks_before(entry, holder)) {
+        zhashx_update(self->ips, entry->service->public_ip, entry);
+        s_ip_demote(self, holder, entry);
+    } else {
+        s_ip_demote(self, entry, holder);
+    }
     return 0;
 }
 
@@ -445,6 +592,7 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     self->entries = zhashx_new();
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
+    self->ips = zhashx_new(); /* keys are copies: a changed address frees the service's string */
     /* Keyed by entry->name and entry->work_id, which live in the entry as long
      * as it is in the table (a work id is removed before it changes): no copies. */
     zhashx_set_key_duplicator(self->entries, NULL);
@@ -459,11 +607,14 @@ void workflow_destroy(workflow_t **self_p)
     if (!self_p || !*self_p) return;
     workflow_t *self = *self_p;
     zhashx_destroy(&self->works);
+    zhashx_destroy(&self->ips);
     zhashx_destroy(&self->entries);
     for (int i = 0; i < self->nsteps; i++)
         free(self->steps[i]);
     free(self->steps);
     free(self->heap);
+    free(self->heap_pos);
+    free(self->free_ids);
     free(self->id_prefix);
     free(self);
     *self_p = NULL;

@@ -6,6 +6,11 @@
  * ask a provider to refresh) goes out through the effects callbacks, so that
  * the whole machine is unit-tested with an injected clock.
  *
+ * A public_ip is held by one live (not undeployed) entry at most: an IPAM
+ * RESULT that would give an entry an address another live entry holds is
+ * refused as an error of that step (naming both) and retried with the
+ * back-off.
+ *
  * Cost: events and results are O(1) (hash look-ups); the flow controller tick
  * is O(k log n) in the k entries whose back-off ended; the housekeeper scans
  * all entries, once per housekeeping interval. */
@@ -52,8 +57,10 @@ void workflow_destroy(workflow_t **self_p);
 int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
                    il_service_t **service_p, int64_t now);
 
-/* A RESULT. Returns -1 when work_id is not the work in progress of an entry
- * or comes from another extension than it was sent to (stale). May take *service_p. */
+/* A RESULT. Returns 0 when taken, 1 when taken as a failure of the step
+ * although it carries no error (an address another live entry holds: see the
+ * entry's error), -1 when work_id is not the work in progress of an entry or
+ * comes from another extension than it was sent to (stale). May take *service_p. */
 int workflow_result(workflow_t *self, const char *work_id, const char *extension, const char *error,
                     il_service_t **service_p, int64_t now);
 
@@ -68,7 +75,11 @@ void workflow_tick(workflow_t *self, int64_t now);
 void workflow_housekeep(workflow_t *self, int64_t now);
 
 /* Adds an entry loaded from disk (not dispatched until workflow_resume).
- * Takes *entry_p. Returns -1 when an entry of that name exists. */
+ * Takes *entry_p. Returns -1 when an entry of that name exists. A live entry
+ * whose public_ip another live entry holds is adopted too: the deployed one
+ * (else the one detected first, else the first by name) keeps the address,
+ * the other shows the conflict as its error and, when expected deployed, runs
+ * its steps again from the first (logged, naming both). */
 int workflow_adopt(workflow_t *self, entry_t **entry_p);
 
 /* The workflow's steps changed since the entries were saved: every entry that

@@ -443,6 +443,121 @@ static void test_added_step_reaches_deployed(void **state)
     assert_int_equal(s_count_state(ctx, "deployed", NULL), 5);
 }
 
+/* Defence in depth ----------------------------------------------------------
+ * An allocator that answers every service with one address (as one that lost
+ * its state would) cannot give that address to two live services. */
+
+/* The Python peer as an allocator (ipam.fixed) that answers every add with ip. */
+static void s_start_fixed_ipam(ctx_t *ctx, const char *ip)
+{
+    const char *peer = "tests/peers/ilp_echo.py";
+    assert_int_equal(access(peer, R_OK), 0);
+    const char *args[] = {peer,         "--router",   ctx->router,  "--publish",
+                          ctx->publish, "--name",     "ipam.fixed", "--instance",
+                          "fixed-ipam", "--fixed-ip", ip,           NULL};
+    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    assert_true(ctx->echo[0] > 0);
+}
+
+/* What a service should look like: each field given is checked (state: as
+ * reached, no work in progress; error: contained; attempt: at least). */
+typedef struct {
+    ctx_t *ctx;
+    const char *name;
+    const char *state;
+    const char *public_ip;
+    const char *error;
+    json_int_t attempt;
+} s_want_t;
+
+static bool s_service_is(void *arg)
+{
+    s_want_t *want = arg;
+    char path[128];
+    snprintf(path, sizeof path, "/services/%s", want->name);
+    long status = 0;
+    json_t *entry = s_get(want->ctx, path, &status);
+    const char *st = json_string_value(json_object_get(entry, "state"));
+    const char *ip =
+        json_string_value(json_object_get(json_object_get(entry, "service"), "public_ip"));
+    const char *error = json_string_value(json_object_get(entry, "error"));
+    bool is = status == 200 && (!want->state || (st && !strcmp(st, want->state) &&
+                                                 !json_is_true(json_object_get(entry, "wip"))));
+    if (want->public_ip) is = is && ip && !strcmp(ip, want->public_ip);
+    if (want->error) is = is && error && strstr(error, want->error);
+    if (want->attempt)
+        is = is && json_integer_value(json_object_get(entry, "attempt")) >= want->attempt;
+    json_decref(entry);
+    return is;
+}
+
+static void s_wait_service(s_want_t want)
+{
+    if (!test_wait(s_service_is, &want, WAIT_MS)) {
+        char path[128];
+        snprintf(path, sizeof path, "/services/%s", want.name);
+        long status = 0;
+        json_t *entry = s_get(want.ctx, path, &status);
+        char *text = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+        fail_msg("%s: not %s/%s/%s after %d ms: %s", want.name, want.state ? want.state : "-",
+                 want.public_ip ? want.public_ip : "-", want.error ? want.error : "-", WAIT_MS,
+                 text ? text : "(no entry)");
+    }
+}
+
+static void test_public_ip_unique(void **state)
+{
+    ctx_t *ctx = *state;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's/workflowSteps: provider.test,provisioner.echo$/"
+             "workflowSteps: provider.test,ipam.fixed\\n  retryBackoffMin: 50ms\\n"
+             "  retryBackoffMax: 200ms/' '%s'",
+             ctx->config);
+    assert_int_equal(system(cmd), 0);
+    s_start_core(ctx);
+    s_start_fixed_ipam(ctx, "10.0.0.5");
+    s_start_inject(ctx);
+    s_say(ctx, "add web 127.0.0.1:8080\n");
+    s_wait_service((s_want_t){ctx, "web", "deployed", "10.0.0.5", NULL, 0});
+
+    /* The second service is refused the address, the error names both, and
+     * the step is retried (with the back-off) without ever deploying it. */
+    s_say(ctx, "add api 127.0.0.1:8081\n");
+    s_wait_service((s_want_t){ctx, "api", NULL, NULL,
+                              "ipam.fixed answered 10.0.0.5 for api, but web holds it", 3});
+    long status = 0;
+    json_t *api = s_get(ctx, "/services/api", &status);
+    assert_int_equal(status, 200);
+    assert_string_not_equal(json_string_value(json_object_get(api, "state")), "deployed");
+    assert_true(json_is_null(json_object_get(json_object_get(api, "service"), "public_ip")));
+    json_decref(api);
+    assert_true(s_service_is(&(s_want_t){ctx, "web", "deployed", "10.0.0.5", NULL, 0}));
+    /* Counted and logged as failed steps, as errors are. */
+    assert_true(s_metric(ctx, "interlook_work_failed_total") >= 2);
+    assert_int_equal(test_sh("grep -q 'ipam.fixed answered 10.0.0.5 for api, but web holds it' "
+                             "'%s/core.log'",
+                             ctx->dir),
+                     0);
+
+    /* The allocator answers right again: it converges. */
+    assert_true(test_stop(ctx->echo[0], SIGTERM, 5000) >= 0);
+    s_start_fixed_ipam(ctx, "10.0.0.6");
+    s_wait_service((s_want_t){ctx, "api", "deployed", "10.0.0.6", NULL, 0});
+    api = s_get(ctx, "/services/api", &status);
+    assert_true(json_is_null(json_object_get(api, "error")));
+    json_decref(api);
+
+    /* A third is refused what api holds, and gets it once api is deleted. */
+    s_say(ctx, "add db 127.0.0.1:8082\n");
+    s_wait_service((s_want_t){ctx, "db", NULL, NULL,
+                              "ipam.fixed answered 10.0.0.6 for db, but api holds it", 2});
+    s_say(ctx, "delete api\n");
+    s_wait_service((s_want_t){ctx, "api", "undeployed", NULL, NULL, 0});
+    s_wait_service((s_want_t){ctx, "db", "deployed", "10.0.0.6", NULL, 0});
+    assert_true(s_service_is(&(s_want_t){ctx, "web", "deployed", "10.0.0.5", NULL, 0}));
+}
+
 /* Runs interlookd with args; returns its exit status and its output. */
 static int s_run_core(const char *const *args, char *out, size_t outlen)
 {
@@ -562,6 +677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ports_file, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_public_ip_unique, s_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

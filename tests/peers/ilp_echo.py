@@ -7,6 +7,10 @@ It answers every WORK with a RESULT carrying the service it received,
 unchanged.  With a `provider.*` name and --provider-events N it also reports
 the services py-0 .. py-(N-1) and answers refresh requests for them.
 
+With --fixed-ip ADDR it plays a misbehaving allocator (an `ipam.*` step):
+every add is answered with public_ip ADDR, whatever the service; a delete
+is answered without a public_ip (released).
+
 Batches (section 2.3): with --batch N (N > 1) it asks for WORK batches of N
 in HELLO, takes a WORK body that is an array of maps, and sends its RESULTs
 in arrays of at most min(N, the WELCOME's batch) items (under 64 KiB).
@@ -263,6 +267,11 @@ class Echo:
             if not isinstance(service, dict):
                 raise Malformed("service: expected a map")
             text(service, "name", 1, 255)
+            if self.a.fixed_ip:
+                if body["action"] == "add":
+                    service["public_ip"] = self.a.fixed_ip
+                else:
+                    service.pop("public_ip", None)
             result = {"id": wid, "service": service}
             if len(msgpack.packb(result, use_bin_type=True)) > MAX_FRAME:
                 raise Malformed("the RESULT would be larger than 1 MiB")
@@ -359,6 +368,7 @@ def main():
     p.add_argument("--provider-events", type=int, default=0, metavar="N")
     p.add_argument("--delay-ms", type=int, default=0, help="hold each RESULT this long (tests)")
     p.add_argument("--log", action="store_true", help="one line per received command on stderr")
+    p.add_argument("--fixed-ip", metavar="ADDR", help="answer every add with this public_ip (tests)")
     a = p.parse_args()
     if len(a.name) > 64 or not NAME_RE.match(a.name):
         p.error("--name: two or more '.'-separated segments of [A-Za-z0-9_-], at most 64")
@@ -368,6 +378,8 @@ def main():
         p.error("--credit: from 1 to 10000")
     if not 1 <= a.batch <= MAX_BATCH:
         p.error("--batch: from 1 to 256")
+    if a.fixed_ip is not None and not 1 <= len(a.fixed_ip) <= 45:
+        p.error("--fixed-ip: an address of 1-45 characters")
     if a.provider_events < 0 or a.provider_events > 57535 or a.delay_ms < 0:
         p.error("--provider-events and --delay-ms must be >= 0 (ports stay <= 65535)")
     Echo(a).run()

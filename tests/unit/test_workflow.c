@@ -47,7 +47,7 @@ typedef struct {
     char *extension;              /* where the WORK went */
     ilp_action_t action;          /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* entry->work_id at dispatch */
-    il_service_t *service;           /* copy of entry->service at dispatch */
+    il_service_t *service;        /* copy of entry->service at dispatch */
     char *state;                  /* entry_state_name at dispatch */
     bool wip;                     /* entry->wip at dispatch */
 } sent_t;
@@ -260,7 +260,7 @@ static bool s_list_has(zlistx_t *list, const char *text)
 
 /* A service as a provider reports it: one target, tls, at most one alias. */
 static il_service_t *s_svc(const char *name, const char *host, uint16_t port, bool tls,
-                        const char *alias)
+                           const char *alias)
 {
     il_service_t *svc = il_service_new(name);
     assert_non_null(svc);
@@ -873,9 +873,10 @@ static void test_changed_definition_deployed(void **state)
     int64_t t = T0;
     /* Each part of a definition: targets, tls, aliases. */
     for (int kind = 0; kind < 3; kind++) {
-        char name[16];
+        char name[16], ip[32];
         snprintf(name, sizeof name, "web%d", kind);
-        entry_t *e = s_deploy(fx, name, "192.0.2.10", t);
+        snprintf(ip, sizeof ip, "192.0.2.1%d", kind); /* one address per live service */
+        entry_t *e = s_deploy(fx, name, ip, t);
         size_t base = fx->nsent;
         il_service_t *svc = s_web(name);
         if (kind == 0) assert_int_equal(il_service_add_target(svc, "10.9.0.7", 9090, 2), 0);
@@ -890,7 +891,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(fx->nsent, base + 1);
         s_expect_sent(fx, base, IPAM, ILP_ACTION_ADD, name);
         sent_t *s = fx->sent[base];
-        assert_string_equal(s->service->public_ip, "192.0.2.10");
+        assert_string_equal(s->service->public_ip, ip);
         assert_int_equal(s->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(s->service->tls, kind == 1);
         assert_int_equal(s->service->alias_count, kind == 2 ? 2 : 1);
@@ -903,7 +904,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(fx->sent[base + 1]->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(s_answer(fx, base + 1, t + 2), 0);
         assert_int_equal(e->state, ENTRY_DEPLOYED);
-        assert_string_equal(e->service->public_ip, "192.0.2.10");
+        assert_string_equal(e->service->public_ip, ip);
         assert_int_equal(e->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(e->service->tls, kind == 1);
         assert_int_equal(e->service->alias_count, kind == 2 ? 2 : 1);
@@ -1023,6 +1024,25 @@ static void test_error_backoff(void **state)
     assert_int_equal(e->state, ENTRY_DEPLOYED);
     assert_null(e->error);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
+    s_fx_destroy(&fx);
+}
+
+/* An error as long as an extension may send (ILP_MAX_TEXT) is kept within
+ * ILP_MAX_TEXT with the step's name before it: the entries file reads no
+ * longer error back (a longer one would make the core refuse the file). */
+static void test_long_error_capped(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    char error[ILP_MAX_TEXT + 1];
+    memset(error, 'x', ILP_MAX_TEXT);
+    error[ILP_MAX_TEXT] = 0;
+    assert_int_equal(s_add(fx, s_web("web"), T0), 0);
+    assert_int_equal(s_answer_error(fx, 0, error, T0 + 1), 0);
+    entry_t *e = workflow_lookup(fx->wf, "web");
+    assert_non_null(e->error);
+    assert_int_equal(strlen(e->error), ILP_MAX_TEXT);
+    assert_true(strncmp(e->error, IPAM ": xxx", strlen(IPAM) + 5) == 0);
     s_fx_destroy(&fx);
 }
 
@@ -1737,6 +1757,160 @@ static void test_adopt_resume(void **state)
     s_fx_destroy(&fx);
 }
 
+/* A public_ip is held by one live entry at most: an IPAM answer that gives a
+ * service the address of another live one is refused as that step's error,
+ * naming both, and retried with the usual back-off. */
+static void test_public_ip_unique(void **state)
+{
+    (void)state;
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    int64_t t = T0;
+    entry_t *web = s_deploy(fx, "web", "10.0.0.5", t);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+
+    /* An allocator that answers every WORK with the same address. */
+    assert_int_equal(s_add(fx, s_web("api"), ++t), 0);
+    entry_t *api = workflow_lookup(fx->wf, "api");
+    const int64_t delays[] = {RETRY_MIN, 2 * RETRY_MIN};
+    for (size_t k = 0; k < COUNT(delays); k++) {
+        size_t i = fx->nsent - 1;
+        s_expect_sent(fx, i, IPAM, ILP_ACTION_ADD, "api");
+        assert_int_equal(s_answer_ip(fx, i, "10.0.0.5", ++t), 1); /* taken as a failure */
+        assert_false(api->wip);
+        assert_int_equal(api->state, ENTRY_AT_STEP);
+        assert_int_equal(api->pos, 0);
+        assert_null(api->service->public_ip);
+        assert_string_equal(api->error, IPAM " answered 10.0.0.5 for api, but web holds it");
+        assert_int_equal(api->attempt, k + 2);
+        assert_int_equal(api->next_try, t + delays[k]);
+        assert_int_equal(fx->nsent, i + 1); /* no DNS step: not deployed */
+        assert_string_equal(s_state(fx, "api"), PROVIDER);
+        /* web keeps its address, untouched. */
+        assert_int_equal(web->state, ENTRY_DEPLOYED);
+        assert_string_equal(web->service->public_ip, "10.0.0.5");
+        assert_null(web->error);
+        workflow_tick(fx->wf, t + delays[k] - 1);
+        assert_int_equal(fx->nsent, i + 1);
+        t += delays[k];
+        workflow_tick(fx->wf, t);
+        assert_int_equal(fx->nsent, i + 2);
+        assert_contains(api->error, "web holds it"); /* kept while it is retried */
+    }
+    /* Answered right, it converges. */
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.6", ++t), 0);
+    assert_null(api->error);
+    s_expect_sent(fx, fx->nsent - 1, DNS, ILP_ACTION_ADD, "api");
+    assert_string_equal(fx->sent[fx->nsent - 1]->service->public_ip, "10.0.0.6");
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(api->state, ENTRY_DEPLOYED);
+    assert_string_equal(api->service->public_ip, "10.0.0.6");
+
+    /* An entry answered its own address again (a changed definition) keeps it. */
+    assert_int_equal(s_add(fx, s_svc("web", "10.9.0.2", 8080, false, NULL), ++t), 0);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(web->state, ENTRY_DEPLOYED);
+    assert_null(web->error);
+
+    /* An undeployed entry holds nothing, even with the address still on its
+     * service (an allocator that echoes it on delete): another may take it. */
+    s_undeploy(fx, "web", ++t);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+    entry_t *db = s_deploy(fx, "db", "10.0.0.5", ++t);
+    assert_null(db->error);
+    assert_string_equal(db->service->public_ip, "10.0.0.5");
+
+    /* Back again, web no longer has that address: it asks for one... */
+    assert_int_equal(s_add(fx, s_web("web"), ++t), 0);
+    s_expect_sent(fx, fx->nsent - 1, IPAM, ILP_ACTION_ADD, "web");
+    assert_null(fx->sent[fx->nsent - 1]->service->public_ip);
+    assert_null(web->service->public_ip);
+    /* ...and is refused the one db holds. */
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 1); /* taken as a failure */
+    assert_string_equal(web->error, IPAM " answered 10.0.0.5 for web, but db holds it");
+    assert_false(web->wip);
+
+    /* Once db is deleted, the same answer is accepted. */
+    s_undeploy(fx, "db", ++t);
+    t += RETRY_MIN;
+    workflow_tick(fx->wf, t);
+    s_expect_sent(fx, fx->nsent - 1, IPAM, ILP_ACTION_ADD, "web");
+    assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.5", ++t), 0);
+    assert_null(web->error);
+    assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+    assert_int_equal(web->state, ENTRY_DEPLOYED);
+    assert_string_equal(web->service->public_ip, "10.0.0.5");
+
+    /* A removed entry holds nothing either. */
+    s_undeploy(fx, "web", ++t);
+    workflow_housekeep(fx->wf, t + CLEAN_AFTER + 1);
+    assert_null(workflow_lookup(fx->wf, "web"));
+    assert_null(workflow_lookup(fx->wf, "db"));
+    entry_t *next = s_deploy(fx, "next", "10.0.0.5", t + CLEAN_AFTER + 2);
+    assert_null(next->error);
+    s_fx_destroy(&fx);
+}
+
+/* Two live entries loaded with one address: the deployed one (or the one
+ * detected first) keeps it whatever the order of the file; the other keeps
+ * the address on its service, shows both names in its error and runs its
+ * steps again, so that its IPAM step answers again. Nothing is dropped. */
+static void test_public_ip_conflict_loaded(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        fx_t *fx = s_fx_new(s_steps3, 3);
+        int64_t t = T0;
+        entry_t *old = s_loaded("old", ENTRY_DEPLOYED, 0, true, "10.0.0.5");
+        entry_t *young = s_loaded("young", ENTRY_DEPLOYED, 0, true, "10.0.0.5");
+        young->time_detected = old->time_detected + 1;
+        entry_t *gone = s_loaded("gone", ENTRY_UNDEPLOYED, 0, false, "10.0.0.5");
+        gone->close_time = T0 - 1000;
+        entry_t *first = order ? young : old, *second = order ? old : young;
+        assert_int_equal(workflow_adopt(fx->wf, &gone), 0);
+        assert_int_equal(workflow_adopt(fx->wf, &first), 0);
+        assert_int_equal(workflow_adopt(fx->wf, &second), 0);
+        assert_int_equal(workflow_size(fx->wf), 3);
+        old = workflow_lookup(fx->wf, "old");
+        young = workflow_lookup(fx->wf, "young");
+        assert_int_equal(old->state, ENTRY_DEPLOYED);
+        assert_null(old->error);
+        assert_string_equal(young->service->public_ip, "10.0.0.5");
+        assert_contains(young->error, "10.0.0.5");
+        assert_contains(young->error, "old");
+        assert_int_equal(young->state, ENTRY_AT_STEP);
+        assert_int_equal(young->pos, 0);
+
+        workflow_resume(fx->wf, t);
+        assert_int_equal(fx->nsent, 1);
+        s_expect_sent(fx, 0, IPAM, ILP_ACTION_ADD, "young");
+        /* The same answer again is refused; another one is taken. */
+        assert_int_equal(s_answer_ip(fx, 0, "10.0.0.5", ++t), 1); /* taken as a failure */
+        assert_string_equal(young->error, IPAM " answered 10.0.0.5 for young, but old holds it");
+        t += RETRY_MIN;
+        workflow_tick(fx->wf, t);
+        assert_int_equal(s_answer_ip(fx, fx->nsent - 1, "10.0.0.7", ++t), 0);
+        assert_int_equal(s_answer(fx, fx->nsent - 1, ++t), 0);
+        assert_int_equal(young->state, ENTRY_DEPLOYED);
+        assert_null(young->error);
+        assert_string_equal(young->service->public_ip, "10.0.0.7");
+        assert_string_equal(old->service->public_ip, "10.0.0.5");
+        s_fx_destroy(&fx);
+    }
+
+    /* A deployed entry wins over one still on its way, even detected later. */
+    fx_t *fx = s_fx_new(s_steps3, 3);
+    entry_t *early = s_loaded("early", ENTRY_AT_STEP, 1, true, "10.0.0.9");
+    entry_t *done = s_loaded("done", ENTRY_DEPLOYED, 0, true, "10.0.0.9");
+    done->time_detected = early->time_detected + 1;
+    assert_int_equal(workflow_adopt(fx->wf, &early), 0);
+    assert_int_equal(workflow_adopt(fx->wf, &done), 0);
+    assert_null(workflow_lookup(fx->wf, "done")->error);
+    assert_contains(workflow_lookup(fx->wf, "early")->error, "done");
+    assert_int_equal(workflow_lookup(fx->wf, "early")->pos, 0);
+    s_fx_destroy(&fx);
+}
+
 static void test_tick_cost(void **state)
 {
     (void)state;
@@ -2026,6 +2200,7 @@ int main(void)
         cmocka_unit_test_teardown(test_delete_after_dns_error, s_teardown),
         cmocka_unit_test_teardown(test_add_after_reverse_error, s_teardown),
         cmocka_unit_test_teardown(test_never_deployed_while_error, s_teardown),
+        cmocka_unit_test_teardown(test_long_error_capped, s_teardown),
         cmocka_unit_test_teardown(test_add_during_reverse_backoff, s_teardown),
         cmocka_unit_test_teardown(test_wip_timeout, s_teardown),
         cmocka_unit_test_teardown(test_wip_timeout_while_turning, s_teardown),
@@ -2037,6 +2212,8 @@ int main(void)
         cmocka_unit_test_teardown(test_events_refused, s_teardown),
         cmocka_unit_test_teardown(test_stale_results, s_teardown),
         cmocka_unit_test_teardown(test_adopt_resume, s_teardown),
+        cmocka_unit_test_teardown(test_public_ip_unique, s_teardown),
+        cmocka_unit_test_teardown(test_public_ip_conflict_loaded, s_teardown),
         cmocka_unit_test_teardown(test_tick_cost, s_teardown),
         cmocka_unit_test_teardown(test_tick_order, s_teardown),
         cmocka_unit_test_teardown(test_many_interleaved, s_teardown),
