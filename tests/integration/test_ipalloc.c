@@ -521,11 +521,13 @@ static void test_truncated_db_refused(void **state)
     size_t half = size / 2;
     while (full[half - 1] != '\n')
         half--;
-    const char *group = strstr(full, "\nC "); /* the end of the first commit's group */
-    assert_non_null(group);
-    size_t after_group = (size_t)(strchr(group + 1, '\n') + 1 - full);
-    size_t cuts[] = {half, after_group};
+    size_t cuts[] = {half, 0};
     for (size_t i = 0; i < 2; i++) {
+        if (i == 1) { /* just after the first commit's group */
+            const char *group = strstr(full, "\nC ");
+            assert_non_null(group);
+            cuts[1] = (size_t)(strchr(group + 1, '\n') + 1 - full);
+        }
         assert_int_equal(test_sh("head -c %zu '%s' > '%s'", cuts[i], copy, db), 0);
         int status =
             test_sh("timeout 20 %s -c '%s' --router %s --publish %s >'%s' 2>&1",

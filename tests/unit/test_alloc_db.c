@@ -992,7 +992,9 @@ static void test_cut_refused(void **state)
 
     size_t half = size / 2;
     while (full[half - 1] != '\n')
-        half--; /* a line boundary */
+        half--;                      /* a line boundary */
+    s_write_n(fx->path, full, half); /* half of it gone: refused before anything else */
+    s_refuse(fx->path, fx->err, sizeof fx->err);
     size_t cuts[] = {half,
                      s_group_end(full, 10),
                      s_group_end(full, 19),

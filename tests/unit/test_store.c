@@ -1263,12 +1263,12 @@ static void test_changed_value_refused(void **state)
     size_t off = (size_t)(at - data) + 11;
     data[off] = '8'; /* 198.51.100.8: still a valid address */
     s_write(fx->path, data, size);
+    char err[512], expect[256];
+    s_refuse(fx->path, err, sizeof err);
     size_t starts[16];
     size_t n = s_records(data, size, starts, 16), k = 0;
     while (k + 1 < n && starts[k + 1] <= off)
         k++;
-    char err[512], expect[256];
-    s_refuse(fx->path, err, sizeof err);
     snprintf(expect, sizeof expect, "%s: record %zu: checksum mismatch (the record at byte %zu",
              fx->path, k + 1, starts[k]);
     assert_contains(err, expect);
