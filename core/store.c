@@ -19,23 +19,25 @@
 #include <unistd.h>
 
 #define STORE_FORMAT  "interlook-entries"
-#define STORE_VERSION 2            /* written; version 1 files are read too */
+#define STORE_VERSION 3            /* written; versions 1 and 2 are read too */
 #define STORE_FLUSH   (256 * 1024) /* bytes buffered before a write(2) */
 #define STORE_SLACK   1000         /* records beyond 2x the entries before compacting */
 
 struct _store_t {
-    char *path;         /* the entries file */
-    char *dir;          /* its parent directory (fsynced after a rename) */
-    bool steps_changed; /* the file was saved with another workflow */
-    size_t dropped;     /* bytes of an incomplete last batch dropped at load */
-    int fd;             /* the file as last written in full, for appends; -1: none */
-    bool need_full;     /* the next save must rewrite the file (after a failure) */
-    size_t records;     /* entry and removal records in the file */
+    char *path;              /* the entries file */
+    char *dir;               /* its parent directory (fsynced after a rename) */
+    bool steps_changed;      /* the file was saved with another workflow */
+    size_t dropped;          /* bytes of an incomplete last batch dropped at load */
+    int fd;                  /* the file as last written in full, for appends; -1: none */
+    bool need_full;          /* the next save must rewrite the file (after a failure) */
+    size_t records;          /* entry and removal records in the file */
     const entry_t **changed; /* entries changed since the last save, each once */
     size_t nchanged, changed_cap;
     uint32_t *slot; /* entry id -> its index in changed + 1, 0 when not there */
     size_t slot_cap;
     zhashx_t *removed; /* names of the entries removed since the last save */
+    uint64_t seq;      /* the last batch saved or loaded (0: none numbered) */
+    int64_t saved_at;  /* when it was saved (unix ms; 0: unknown) */
 };
 
 /* The packer's output during a save: records accumulate in buf, which is
@@ -44,7 +46,12 @@ typedef struct {
     msgpack_sbuffer buf; /* pending bytes, whole records only once a record is done */
     int fd;              /* the temporary file */
     bool oom;            /* a write into buf failed: the pending record is incomplete */
+    bool sealed;         /* records carry a CRC-32C (all but the header) */
 } s_out_t;
+
+/* A record's frame: its length, then (sealed records) the CRC-32C of its bytes. */
+#define S_FRAME        4
+#define S_FRAME_SEALED 8
 
 store_t *store_new(const char *path, char *err, size_t errlen)
 {
@@ -158,8 +165,8 @@ void store_touch(store_t *self, const entry_t *entry)
         self->changed = grown;
         self->changed_cap = cap;
     }
-    if (entry_slots_reserve((void **)&self->slot, &self->slot_cap, sizeof *self->slot,
-                            entry->id) != 0) {
+    if (entry_slots_reserve((void **)&self->slot, &self->slot_cap, sizeof *self->slot, entry->id) !=
+        0) {
         self->need_full = true; /* out of memory, or no id: the next save writes everything */
         return;
     }
@@ -194,12 +201,25 @@ static int s_out_write(void *data, const char *buf, size_t len)
     return 0;
 }
 
-/* Begins a record: a 4-byte length placeholder. Returns its offset in the buffer. */
+/* Begins a record: a placeholder for its frame. Returns its offset in the buffer. */
 static size_t s_record_begin(s_out_t *out)
 {
     size_t start = out->buf.size;
-    s_out_write(out, "\0\0\0\0", 4);
+    s_out_write(out, "\0\0\0\0\0\0\0\0", out->sealed ? S_FRAME_SEALED : S_FRAME);
     return start;
+}
+
+static void s_put_be32(unsigned char *p, uint32_t value)
+{
+    p[0] = (unsigned char)(value >> 24);
+    p[1] = (unsigned char)(value >> 16);
+    p[2] = (unsigned char)(value >> 8);
+    p[3] = (unsigned char)value;
+}
+
+static uint32_t s_get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* Ends the record begun at start: fills in its length, writes the buffer out
@@ -212,17 +232,16 @@ static int s_record_end(s_out_t *out, size_t start, const char *path, const char
     if (out->oom)
         return name ? il_err(err, errlen, "%s: entry '%s': out of memory", path, name)
                     : il_err(err, errlen, "%s: %s: out of memory", path, what);
-    size_t len = out->buf.size - start - 4;
+    size_t frame = out->sealed ? S_FRAME_SEALED : S_FRAME;
+    size_t len = out->buf.size - start - frame;
     if (len > IL_CODEC_MAX_FRAME)
         return name ? il_err(err, errlen, "%s: entry '%s': record of %zu bytes exceeds %d", path,
                              name, len, IL_CODEC_MAX_FRAME)
                     : il_err(err, errlen, "%s: %s: record of %zu bytes exceeds %d", path, what, len,
                              IL_CODEC_MAX_FRAME);
     unsigned char *p = (unsigned char *)out->buf.data + start;
-    p[0] = (unsigned char)(len >> 24);
-    p[1] = (unsigned char)(len >> 16);
-    p[2] = (unsigned char)(len >> 8);
-    p[3] = (unsigned char)len;
+    s_put_be32(p, (uint32_t)len);
+    if (out->sealed) s_put_be32(p + 4, il_fileio_crc32c(0, p + frame, len));
     if (out->buf.size >= STORE_FLUSH) {
         if (il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
             return il_err(err, errlen, "%s: write: %s", path, strerror(errno));
@@ -250,16 +269,17 @@ static int s_entry_record(s_out_t *out, msgpack_packer *pk, const entry_t *entry
     return s_record_end(out, start, path, "entry", entry->name, err, errlen);
 }
 
-/* Writes the trailer that closes a batch (count: entries after it), then
- * whatever is still buffered. */
-static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const char *path, char *err,
-                     size_t errlen)
+/* Writes the trailer that closes a batch (count: entries after it; seq: the
+ * batch's number; saved_at: now), then whatever is still buffered. */
+static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, uint64_t seq,
+                     int64_t saved_at, const char *path, char *err, size_t errlen)
 {
     size_t start = s_record_begin(out);
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
     il_codec_pack_key_bool(pk, "end", true);
     il_codec_pack_key_uint(pk, "count", count);
-    il_codec_pack_key_uint(pk, "saved_at", (uint64_t)s_now_ms());
+    il_codec_pack_key_uint(pk, "saved_at", (uint64_t)saved_at);
+    il_codec_pack_key_uint(pk, "seq", seq);
     if (s_record_end(out, start, path, "trailer", NULL, err, errlen) != 0) return -1;
     if (out->buf.size > 0 && il_fileio_write_all(out->fd, out->buf.data, out->buf.size) != 0)
         return il_err(err, errlen, "%s: write: %s", path, strerror(errno));
@@ -267,9 +287,18 @@ static int s_trailer(s_out_t *out, msgpack_packer *pk, uint64_t count, const cha
     return 0;
 }
 
+/* What a full save writes (the writer of il_fileio_replace). */
+typedef struct {
+    s_out_t *out;
+    workflow_t *workflow;
+    const char *path;
+    uint64_t seq;     /* the batch's number */
+    int64_t saved_at; /* its time */
+} s_full_t;
+
 /* Writes header, entries and trailer to out->fd, then flushes. */
-static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, char *err,
-                          size_t errlen)
+static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, uint64_t seq,
+                          int64_t saved_at, char *err, size_t errlen)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, s_out_write);
@@ -286,68 +315,53 @@ static int s_save_records(s_out_t *out, workflow_t *workflow, const char *path, 
         il_codec_pack_str(&pk, steps[i]);
     il_codec_pack_key_uint(&pk, "saved_at", (uint64_t)s_now_ms());
     if (s_record_end(out, start, path, "header", NULL, err, errlen) != 0) return -1;
+    out->sealed = true;
 
     uint64_t count = 0;
     for (entry_t *entry = workflow_first(workflow); entry; entry = workflow_next(workflow)) {
         if (s_entry_record(out, &pk, entry, steps, path, err, errlen) != 0) return -1;
         count++;
     }
-    return s_trailer(out, &pk, count, path, err, errlen);
+    return s_trailer(out, &pk, count, seq, saved_at, path, err, errlen);
+}
+
+static int s_full_write(int fd, void *arg, char *err, size_t errlen)
+{
+    s_full_t *full = arg;
+    full->out->fd = fd;
+    full->out->sealed = false;
+    return s_save_records(full->out, full->workflow, full->path, full->seq, full->saved_at, err,
+                          errlen);
 }
 
 int store_save(store_t *self, workflow_t *workflow, char *err, size_t errlen)
 {
     assert(self && workflow);
-    const char *path = self->path;
-    size_t tmplen = strlen(path) + 32;
-    char *tmp = malloc(tmplen);
-    if (!tmp) return il_err(err, errlen, "%s: out of memory", path);
-    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
-
     /* Until this save is through, no batch may be appended to what is there. */
     self->need_full = true;
     s_out_t out = {.fd = -1};
     msgpack_sbuffer_init(&out.buf);
-    int rc = -1, fd = -1;
-    out.fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (out.fd < 0) {
-        il_err(err, errlen, "%s: create %s: %s", path, tmp, strerror(errno));
-        goto done; /* nothing to unlink: it is not ours */
-    }
-    if (s_save_records(&out, workflow, path, err, errlen) != 0) goto fail;
-    if (fsync(out.fd) != 0) {
-        il_err(err, errlen, "%s: fsync %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        il_err(err, errlen, "%s: rename %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    /* The new file is in place; its descriptor stays open for the batches
-     * appended to it. The directory fsync makes the rename durable. Past this
-     * point nothing can be undone: a failure is reported as such. */
-    fd = out.fd;
-    out.fd = -1;
+    s_full_t full = {.out = &out,
+                     .workflow = workflow,
+                     .path = self->path,
+                     .seq = self->seq + 1,
+                     .saved_at = s_now_ms()};
+    int fd = -1;
+    int rc = il_fileio_replace(self->path, s_full_write, &full, &fd, err, errlen);
+    msgpack_sbuffer_destroy(&out.buf);
+    if (rc == -1) return -1;
+    /* The new file is in place (even when the directory fsync failed: then
+     * the failure is reported, and the next save is a full one again); its
+     * descriptor stays open for the batches appended to it. */
     if (self->fd >= 0) close(self->fd);
     self->fd = fd;
     self->records = workflow_size(workflow);
+    self->seq = full.seq;
+    self->saved_at = full.saved_at;
     s_changes_clear(self);
-    if (il_fileio_sync_dir(self->dir) != 0) {
-        il_err(err, errlen, "%s: fsync directory %s: %s", path, self->dir, strerror(errno));
-        goto done;
-    }
+    if (rc != 0) return -1;
     self->need_full = false;
-    rc = 0;
-    goto done;
-fail:
-    if (out.fd >= 0) close(out.fd);
-    out.fd = -1;
-    if (unlink(tmp) != 0 && errno != ENOENT)
-        il_log_warn("%s: cannot remove %s: %s", path, tmp, strerror(errno));
-done:
-    msgpack_sbuffer_destroy(&out.buf);
-    free(tmp);
-    return rc;
+    return 0;
 }
 
 /* True when the file at the path is no longer the one appended to (it was
@@ -363,7 +377,7 @@ static bool s_replaced(store_t *self)
 static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errlen)
 {
     const char *const *steps = workflow_steps(workflow);
-    s_out_t out = {.fd = self->fd};
+    s_out_t out = {.fd = self->fd, .sealed = true};
     msgpack_sbuffer_init(&out.buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &out, s_out_write);
@@ -381,13 +395,18 @@ static int s_append(store_t *self, workflow_t *workflow, char *err, size_t errle
         if (s_record_end(&out, start, self->path, "removal", NULL, err, errlen) != 0) goto done;
         written++;
     }
-    if (s_trailer(&out, &pk, workflow_size(workflow), self->path, err, errlen) != 0) goto done;
+    int64_t saved_at = s_now_ms();
+    if (s_trailer(&out, &pk, workflow_size(workflow), self->seq + 1, saved_at, self->path, err,
+                  errlen) != 0)
+        goto done;
     /* Saved only once it is on disk. */
     if (fsync(self->fd) != 0) {
         il_err(err, errlen, "%s: fsync: %s", self->path, strerror(errno));
         goto done;
     }
     self->records += written;
+    self->seq++;
+    self->saved_at = saved_at;
     s_changes_clear(self);
     rc = 0;
 done:
@@ -410,8 +429,8 @@ int store_save_changes(store_t *self, workflow_t *workflow, char *err, size_t er
 
 /* ---- load ---------------------------------------------------------------- */
 
-/* Checks the header record. */
-static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
+/* Checks the header record; its version into *version. */
+static int s_check_header(const msgpack_object *obj, uint64_t *version, char *why, size_t whylen)
 {
     if (obj->type != MSGPACK_OBJECT_MAP) return il_err(why, whylen, "header: expected a map");
     const msgpack_object *format = il_codec_map_get(obj, "format");
@@ -420,13 +439,12 @@ static int s_check_header(const msgpack_object *obj, char *why, size_t whylen)
         memcmp(format->via.str.ptr, STORE_FORMAT, format->via.str.size) != 0)
         return il_err(why, whylen, "not an interlook entries file (no format \"%s\")",
                       STORE_FORMAT);
-    uint64_t version = 0;
-    if (il_codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, &version, why, whylen) != 0)
+    if (il_codec_get_uint(obj, "version", 0, UINT64_MAX, true, 0, version, why, whylen) != 0)
         return -1;
-    if (version != 1 && version != STORE_VERSION)
+    if (*version < 1 || *version > STORE_VERSION)
         return il_err(why, whylen,
-                      "unsupported version %llu (this interlookd reads versions 1 and %d)",
-                      (unsigned long long)version, STORE_VERSION);
+                      "unsupported version %llu (this interlookd reads versions 1 to %d)",
+                      (unsigned long long)*version, STORE_VERSION);
     return 0;
 }
 
@@ -466,29 +484,34 @@ typedef struct {
     bool removed;    /* a removal record */
 } s_loc_t;
 
-/* Reads the record at off (the length, then one msgpack object into msg).
- * *next is the offset after it when its length is plausible, else 0. */
-static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc, size_t *next,
-                         msgpack_unpacked *msg, char *why, size_t whylen)
+/* Reads the record at off (its frame of frame bytes: the length, and in a
+ * sealed frame the CRC-32C of the bytes, checked; then one msgpack object
+ * into msg). *next is the offset after it when its length is plausible, else 0. */
+static int s_read_record(const char *data, size_t size, size_t off, size_t frame, s_loc_t *loc,
+                         size_t *next, msgpack_unpacked *msg, char *why, size_t whylen)
 {
     const unsigned char *p = (const unsigned char *)data;
     *next = 0;
-    if (size - off < 4)
-        return il_err(why, whylen, "truncated or corrupt (record length cut at byte %zu)", size);
-    size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 |
-                 (size_t)p[off + 3];
+    if (size - off < frame)
+        return il_err(why, whylen, "truncated or corrupt (record frame cut at byte %zu)", size);
+    size_t len = s_get_be32(p + off);
     if (len == 0 || len > IL_CODEC_MAX_FRAME)
         return il_err(why, whylen, "truncated or corrupt (record length %zu at byte %zu)", len,
                       off);
-    if (len > size - off - 4)
+    if (len > size - off - frame)
         return il_err(why, whylen,
                       "truncated or corrupt (record of %zu bytes, only %zu left in the file)", len,
-                      size - off - 4);
-    *next = off + 4 + len;
-    loc->off = off + 4;
+                      size - off - frame);
+    *next = off + frame + len;
+    loc->off = off + frame;
     loc->len = len;
+    if (frame == S_FRAME_SEALED &&
+        il_fileio_crc32c(0, p + off + frame, len) != s_get_be32(p + off + 4))
+        return il_err(why, whylen,
+                      "checksum mismatch (the record at byte %zu was changed since it was written)",
+                      off);
     char reason[256] = "";
-    if (il_codec_unpack(data + off + 4, len, msg, reason, sizeof reason) != 0)
+    if (il_codec_unpack(data + off + frame, len, msg, reason, sizeof reason) != 0)
         return il_err(why, whylen, "truncated or corrupt (%s)", reason);
     return 0;
 }
@@ -498,11 +521,11 @@ static int s_read_record(const char *data, size_t size, size_t off, s_loc_t *loc
  * last) but corruption. The damage may be in a length, so the trailers are
  * looked for by their bytes ({end: true, ...} as the writer packs it) and
  * each candidate is read as a record. */
-static bool s_trailer_follows(const char *data, size_t size, size_t off)
+static bool s_trailer_follows(const char *data, size_t size, size_t off, size_t frame)
 {
     static const char mark[] = "\xa3"
                                "end\xc3";
-    const size_t lead = 4 + 1; /* the record's length and the map's header */
+    const size_t lead = frame + 1; /* the record's frame and the map's header */
     for (size_t from = off + 1; from + sizeof mark - 1 <= size;) {
         const char *hit = memmem(data + from, size - from, mark, sizeof mark - 1);
         if (!hit) return false;
@@ -515,7 +538,7 @@ static bool s_trailer_follows(const char *data, size_t size, size_t off)
         msgpack_unpacked msg;
         msgpack_unpacked_init(&msg);
         bool trailer =
-            s_read_record(data, size, at - lead, &loc, &next, &msg, why, sizeof why) == 0 &&
+            s_read_record(data, size, at - lead, frame, &loc, &next, &msg, why, sizeof why) == 0 &&
             s_kind(&msg.data) == S_TRAILER;
         msgpack_unpacked_destroy(&msg);
         if (trailer) return true;
@@ -536,8 +559,8 @@ static int s_record_name(const msgpack_object *obj, s_kind_t kind, char *name, s
         const msgpack_object *service = il_codec_map_get(obj, "service");
         if (!service || service->type != MSGPACK_OBJECT_MAP)
             return il_err(why, whylen, "service: expected a map");
-        if (il_codec_get_str(service, "name", IL_SERVICE_MAX_NAME, true, &text, reason, sizeof reason) !=
-            0)
+        if (il_codec_get_str(service, "name", IL_SERVICE_MAX_NAME, true, &text, reason,
+                             sizeof reason) != 0)
             return il_err(why, whylen, "service.%s", reason);
     }
     int rc = *text ? 0
@@ -549,9 +572,10 @@ static int s_record_name(const msgpack_object *obj, s_kind_t kind, char *name, s
 }
 
 /* Applies a batch (name -> s_loc_t) to the entries read so far, and checks
- * the trailer that closed it. */
-static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object *trailer, char *why,
-                         size_t whylen)
+ * the trailer that closed it (its number and time into *seq, *saved_at:
+ * unnumbered ones count on from *seq). */
+static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object *trailer,
+                         uint64_t *seq, int64_t *saved_at, char *why, size_t whylen)
 {
     for (s_loc_t *loc = zhashx_first(batch); loc; loc = zhashx_next(batch)) {
         const char *name = zhashx_cursor(batch);
@@ -574,6 +598,13 @@ static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object 
     if (count != zhashx_size(final))
         return il_err(why, whylen, "truncated or corrupt (trailer counts %llu entries, read %zu)",
                       (unsigned long long)count, zhashx_size(final));
+    uint64_t number = 0, ms = 0;
+    if (il_codec_get_uint(trailer, "seq", 0, UINT64_MAX, false, *seq + 1, &number, why, whylen) !=
+            0 ||
+        il_codec_get_uint(trailer, "saved_at", 0, INT64_MAX, false, 0, &ms, why, whylen) != 0)
+        return -1;
+    *seq = number;
+    *saved_at = (int64_t)ms;
     return 0;
 }
 
@@ -588,6 +619,8 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
     if (!batch) return il_err(why, whylen, "out of memory");
     zhashx_set_destructor(batch, (zhashx_destructor_fn *)zstr_free);
     size_t off = 0, good_end = 0, good_k = 0, batches = 0;
+    size_t frame = S_FRAME; /* until the header says the records are sealed */
+    uint64_t version = 0;
     int rc = -1;
     *k = 0;
     while (off < size) {
@@ -597,17 +630,19 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
         msgpack_unpacked msg;
         msgpack_unpacked_init(&msg);
         bool fatal = false; /* an error that cannot be an interrupted save */
-        int bad = s_read_record(data, size, off, &loc, &next, &msg, why, whylen);
+        int bad = s_read_record(data, size, off, frame, &loc, &next, &msg, why, whylen);
         if (!bad && *k == 1) {
             fatal = true;
-            bad = s_check_header(&msg.data, why, whylen);
+            bad = s_check_header(&msg.data, &version, why, whylen);
             if (!bad) self->steps_changed = s_steps_differ(&msg.data, steps, nsteps);
+            if (version >= 3) frame = S_FRAME_SEALED;
         } else if (!bad) {
             s_kind_t kind = s_kind(&msg.data);
             char name[IL_SERVICE_MAX_NAME + 1];
             if (kind == S_TRAILER) {
                 fatal = true; /* whole: not cut by a crash */
-                bad = s_apply_batch(batch, final, &msg.data, why, whylen);
+                bad = s_apply_batch(batch, final, &msg.data, &self->seq, &self->saved_at, why,
+                                    whylen);
                 batches++;
                 good_end = next;
                 good_k = *k;
@@ -627,7 +662,7 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
         }
         msgpack_unpacked_destroy(&msg);
         if (bad) {
-            if (fatal || batches == 0 || s_trailer_follows(data, size, off)) goto done;
+            if (fatal || batches == 0 || s_trailer_follows(data, size, off, frame)) goto done;
             break; /* the cut end of an interrupted save */
         }
         off = next;
@@ -640,8 +675,19 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
     if (good_end < size) {
         self->dropped = size - good_end;
         il_log_warn("%s: the last save was interrupted: its %zu bytes after record %zu are dropped",
-                 self->path, self->dropped, good_k);
+                    self->path, self->dropped, good_k);
     }
+    /* A file cut exactly after a trailer cannot be told from one whose last
+     * save was that batch: say which state this is, so that a rollback shows. */
+    char when[32] = "an unknown time";
+    time_t secs = (time_t)(self->saved_at / 1000);
+    struct tm tm;
+    if (self->saved_at > 0 && gmtime_r(&secs, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    il_log_info(
+        "%s: %zu entries as of the last complete save in the file: batch %llu (record %zu), "
+        "saved at %s",
+        self->path, zhashx_size(final), (unsigned long long)self->seq, good_k, when);
     rc = 0;
 done:
     zhashx_destroy(&batch);
@@ -712,9 +758,22 @@ int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, s
     if (!loaded) loaded = &dummy;
     *loaded = 0;
     self->dropped = 0;
+    self->seq = 0;
+    self->saved_at = 0;
     int fd = open(self->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) return 0;
+        struct stat st;
+        if (errno == ENOENT && lstat(self->path, &st) != 0 && errno == ENOENT)
+            return 0;          /* no file: a first start */
+        if (errno == ENOENT) { /* the path is there: a link to a missing file */
+            char target[256] = "?";
+            ssize_t n = readlink(self->path, target, sizeof target - 1);
+            if (n >= 0) target[n] = '\0';
+            return il_err(err, errlen,
+                          "%s: a symbolic link to %s, which does not exist (refusing to start "
+                          "with no entries; restore the file or fix the link)",
+                          self->path, target);
+        }
         return il_err(err, errlen, "%s: open: %s", self->path, strerror(errno));
     }
     char *data = NULL;

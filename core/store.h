@@ -15,14 +15,19 @@
  * it never starts from an empty set because of a bad file.
  *
  * Format (documented for operators in docs/entries-file.md): a sequence of
- * records, each a 4-byte big-endian length followed by that many bytes of
- * msgpack (one map, at most 1 MiB):
- *   1. header  {format: "interlook-entries", version: 2, steps: [...], saved_at: ms}
+ * records, each a 4-byte big-endian length, then (all records but the
+ * header) the 4-byte big-endian CRC-32C of the record's bytes, then that many
+ * bytes of msgpack (one map, at most 1 MiB):
+ *   1. header  {format: "interlook-entries", version: 3, steps: [...], saved_at: ms}
  *   then batches, each:
  *   2. one record per entry saved (entry_pack), or {removed: name}
- *   3. trailer {end: true, count: N, saved_at: ms}   (N entries after the batch)
- * A later record of an entry replaces the earlier ones. Version 1 files (one
- * batch, no removals) are read as they are. */
+ *   3. trailer {end: true, count: N, saved_at: ms, seq: S}
+ *      (N entries after the batch; S its number, counting on across full saves)
+ * A later record of an entry replaces the earlier ones. A record whose CRC
+ * does not match is refused. Version 1 and 2 files (no CRC, no seq) are read
+ * as they are. A file cut exactly after a trailer cannot be told from a file
+ * whose last save was that batch: the load logs which batch it ends with and
+ * when that was saved. */
 #ifndef INTERLOOK_STORE_H
 #define INTERLOOK_STORE_H
 
@@ -37,9 +42,10 @@ store_t *store_new(const char *path, char *err, size_t errlen);
 void store_destroy(store_t **self_p);
 
 /* Loads the file into the workflow (workflow_adopt). A missing file is an
- * empty store (returns 0, *loaded = 0). Returns -1 with "PATH: reason" in err
- * for an unreadable, corrupt or truncated file, or an entry at a step the
- * workflow no longer has. */
+ * empty store (returns 0, *loaded = 0), but not a symbolic link to a missing
+ * file. Returns -1 with "PATH: reason" in err for an unreadable, corrupt or
+ * truncated file, a record whose checksum does not match, or an entry at a
+ * step the workflow no longer has. */
 int store_load(store_t *self, workflow_t *workflow, size_t *loaded, char *err, size_t errlen);
 
 /* Writes all entries of the workflow atomically and durably (a full save,

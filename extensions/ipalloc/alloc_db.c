@@ -1,34 +1,62 @@
 /* alloc_db: the IP allocator's durable, shared record of address holders (see alloc_db.h).
  *
- * File format, exactly:
- *   line 1:  "# interlook-ipalloc 1\n"
- *   then:    "<op> <ip> <ms> <hash> <name>\n"
- * fields separated by exactly one space; op is 'A' (allocation) or 'R'
- * (release); ip is 1..64 printable ASCII bytes other than space; ms is 1..19
- * decimal digits (unix milliseconds, at most INT64_MAX); hash is 16 lowercase
- * hex digits; name is the rest of the line, 1..255 bytes, none of them a
- * control character (< 0x20 or 0x7f), so it may contain spaces (even leading
- * or trailing ones). hash is FNV-1a 64 (offset basis 0xcbf29ce484222325,
- * prime 0x100000001b3) over the bytes "<op> <ip> <ms> <name>": the line
- * without its hash field, its separating space and its newline, the fields
- * exactly as they appear in the file.
+ * File format (version 2), exactly (docs/ipalloc-db.md for operators):
+ *   line 1:     "# interlook-ipalloc 2\n"
+ *   lines 2, 3: the commit slots, "# commit <seq> <end> <hash>\n", 68 bytes
+ *               each: seq and end 20 decimal digits, zero-padded; hash FNV-1a
+ *               64 over "commit <seq> <end>" as written, 16 lowercase hex
+ *   then groups, one per commit, each:
+ *               "<op> <ip> <ms> <hash> <name>\n"   (one or more records)
+ *               "C <seq> <n> <hash>\n"             (the group's trailer)
+ * Records: fields separated by exactly one space; op is 'A' (allocation) or
+ * 'R' (release); ip is 1..64 printable ASCII bytes other than space; ms is
+ * 1..19 decimal digits (unix milliseconds, at most INT64_MAX); hash is 16
+ * lowercase hex digits; name is the rest of the line, 1..255 bytes, none of
+ * them a control character (< 0x20 or 0x7f), so it may contain spaces (even
+ * leading or trailing ones). hash is FNV-1a 64 (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3) over the bytes "<op> <ip> <ms>
+ * <name>": the line without its hash field, its separating space and its
+ * newline, the fields exactly as they appear in the file.
+ * Trailers: seq numbers the commits (each group seq + 1 of the one before it
+ * in the file; the first group of a file any number), n is the number of
+ * records in the group, hash is FNV-1a 64 with the previous trailer's hash as
+ * the offset basis (the standard basis for the file's first group) over the
+ * group's record lines, newlines included, then "C <seq> <n>".
+ * Slots: the larger valid seq of the two says which group was committed last
+ * and at which byte it ends. Group seq's slot is (seq % 2), rewritten in place
+ * after the group's fdatasync, not synced itself (the next commit's fdatasync
+ * carries it): a slot never claims a group that is not on disk, and a torn
+ * slot write leaves the other slot's smaller claim.
  *
- * Replay rules: A needs the name to hold nothing and the address to be free;
- * R needs the name to hold that address. alloc_db_log_records counts the A
- * and R lines (the header is not a record).
+ * Why the slots: a trailer proves its group is whole, but a file that ends
+ * after a whole group looks complete whatever was cut after it. Only
+ * something before the cut can say how far the file went, and the start of
+ * the file survives a shortened file; a side file would be a second file to
+ * keep in step (and a restored backup would disagree with it), and a rename
+ * per commit is too slow. What the slots cannot tell: a cut inside or just
+ * before the last group when that group's slot had not reached the disk
+ * (a power loss right after the commit) looks like a crash during that
+ * commit, and is accepted with a warning.
+ *
+ * Replay rules: a group is applied once its trailer is read; A needs the name
+ * to hold nothing and the address to be free; R needs the name to hold that
+ * address. alloc_db_log_records counts the A and R lines.
+ *
+ * Version 1 files (the header "# interlook-ipalloc 1" and record lines, no
+ * slots or trailers) are read as they were (a torn last line dropped) and
+ * rewritten at once in version 2.
  *
  * Concurrency and durability: every read or write of the file happens under
  * an exclusive flock on "<path>.lock" (one open file description per handle,
- * so two handles in one process exclude each other too). A batch appends its
- * lines with O_APPEND and one fdatasync before the lock is released. The file
- * is only ever replaced by rename (creation and compaction), after fsyncing
- * the new file; the directory is fsynced after a rename and whenever a handle
+ * so two handles in one process exclude each other too). A commit writes its
+ * group at the end of the file and fdatasyncs it before the lock is released.
+ * The file is only ever replaced by rename (creation, compaction, upgrade;
+ * il_fileio_replace); the directory is also fsynced whenever a handle
  * (re)loads a file from scratch, since a renamer may have died before its own
- * directory fsync. A last line without its newline was never acknowledged
- * (commit returns after the whole batch is written and synced): it is dropped
- * and truncated away under the lock so that later appends start on a line of
- * their own. Complete lines of a batch that died mid-write are kept: they are
- * a prefix of a valid sequence of changes, so the file stays consistent. */
+ * directory fsync. A group without its trailer at the end of the file was
+ * never acknowledged (commit returns after the whole group is written and
+ * synced): when the slots do not claim it, it is dropped and truncated away
+ * under the lock so that later commits start on a group of their own. */
 #include "extensions/ipalloc/alloc_db.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -47,7 +75,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define ALLOC_DB_HEADER    "# interlook-ipalloc 1"
+#define ALLOC_DB_HEADER    "# interlook-ipalloc 2"
+#define ALLOC_DB_HEADER_V1 "# interlook-ipalloc 1" /* read, then rewritten as version 2 */
+#define ALLOC_DB_SLOT      68                      /* "# commit <20> <20> <16>\n" */
+#define ALLOC_DB_PREAMBLE  (sizeof ALLOC_DB_HEADER + 2 * ALLOC_DB_SLOT) /* header, two slots */
 #define ALLOC_DB_MAX_NAME  255
 #define ALLOC_DB_MAX_IP    64
 #define ALLOC_DB_MAX_MS    19 /* digits of INT64_MAX */
@@ -70,9 +101,13 @@ typedef struct {
     int fd;            /* the db file, O_RDWR | O_APPEND; -1: reload at next begin */
     dev_t dev;         /* identity of the file fd refers to */
     ino_t ino;
-    off_t offset;                   /* bytes read and applied, always at a line boundary */
-    size_t lines;                   /* complete lines read (the header is line 1) */
-    size_t records;                 /* A and R lines read or appended */
+    off_t offset;   /* bytes read and applied: at a group's end (version 1: a line's) */
+    size_t lines;   /* complete lines read (the header is line 1) */
+    size_t records; /* A and R lines read or appended */
+    int version;    /* the file's format: 1 (read only) or 2 */
+    uint64_t seq;   /* the last group read or written (0: none yet) */
+    bool numbered;  /* a group was read from this file: the next is seq + 1 */
+    uint64_t chain; /* the last group's checksum, which the next one extends */
     alloc_db_observer_fn *observer; /* told of every record read while catching up */
     void *observer_arg;
 } s_view_t;
@@ -234,50 +269,198 @@ static void s_unlock(alloc_db_t *self)
         il_log_warn("%s: cannot unlock %s: %s", self->path, self->lock_path, strerror(errno));
 }
 
-/* Writes text to "<path>.tmp.<pid>", fsyncs it, renames it over the db file
- * and fsyncs the directory. Under the lock. -1 with err; the temporary file
- * is removed unless the rename happened (then only the directory fsync failed). */
-static int s_replace_file(alloc_db_t *self, const char *text, size_t len, char *err, size_t errlen)
+/* A whole file's text, for s_write_text. */
+typedef struct {
+    const char *text;
+    size_t len;
+} s_text_t;
+
+static int s_write_text(int fd, void *arg, char *err, size_t errlen)
 {
-    size_t tmplen = strlen(self->path) + 32;
-    char *tmp = malloc(tmplen);
-    if (!tmp) return il_err(err, errlen, "%s: out of memory", self->path);
-    snprintf(tmp, tmplen, "%s.tmp.%ld", self->path, (long)getpid());
-    int fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        il_err(err, errlen, "%s: create %s: %s", self->path, tmp, strerror(errno));
-        free(tmp);
+    s_text_t *text = arg;
+    if (il_fileio_write_all(fd, text->text, text->len) != 0)
+        return il_err(err, errlen, "write: %s", strerror(errno));
+    return 0;
+}
+
+/* Replaces the db file by text (il_fileio_replace). Under the lock. Returns
+ * 0, -1 (the file is as it was) or -2 (in place, directory fsync failed),
+ * with err; *fd_out gets the new file's descriptor on 0 and -2. */
+static int s_replace_file(alloc_db_t *self, const char *text, size_t len, int *fd_out, char *err,
+                          size_t errlen)
+{
+    s_text_t arg = {text, len};
+    int rc = il_fileio_replace(self->path, s_write_text, &arg, fd_out, err, errlen);
+    self->syncs += rc == 0 || rc == -2 ? 2 : 0; /* the file's fsync and the directory's */
+    return rc;
+}
+
+/* Makes room for more bytes in *buf. -1 when out of memory. */
+static int s_reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t bigger = *cap ? *cap : 4096;
+    while (bigger < need)
+        bigger *= 2;
+    char *p = realloc(*buf, bigger);
+    if (!p) return -1;
+    *buf = p;
+    *cap = bigger;
+    return 0;
+}
+
+/* ---- staging --------------------------------------------------------------- */
+
+/* Appends "<op> <ip> <ms> <hash> <name>\n" to *buf. -1 when out of memory. */
+static int s_format_line(char **buf, size_t *len, size_t *cap, char op, const char *ip,
+                         int64_t time_ms, const char *name)
+{
+    char ms[24];
+    int mslen = snprintf(ms, sizeof ms, "%" PRId64, time_ms);
+    size_t iplen = strlen(ip), namelen = strlen(name);
+    uint64_t hash = s_line_hash(op, ip, iplen, ms, (size_t)mslen, name, namelen);
+    size_t need = *len + 2 + iplen + 1 + (size_t)mslen + 1 + 16 + 1 + namelen + 2;
+    if (s_reserve(buf, cap, need) != 0) return -1;
+    int n =
+        snprintf(*buf + *len, need - *len, "%c %s %s %016" PRIx64 " %s\n", op, ip, ms, hash, name);
+    *len += (size_t)n;
+    return 0;
+}
+
+/* Records a staged change: its line in pending, its undo entry. -1 (nothing
+ * recorded) when out of memory. */
+static int s_stage(alloc_db_t *self, char op, s_record_t *record, int64_t now_ms)
+{
+    if (self->undo_len == self->undo_cap) {
+        size_t cap = self->undo_cap ? self->undo_cap * 2 : 64;
+        s_undo_t *undo = realloc(self->undo, cap * sizeof *undo);
+        if (!undo) return -1;
+        self->undo = undo;
+        self->undo_cap = cap;
+    }
+    if (s_format_line(&self->pending, &self->pending_len, &self->pending_cap, op, record->entry.ip,
+                      now_ms, record->entry.name) != 0)
         return -1;
+    self->pending_lines++;
+    self->undo[self->undo_len++] = (s_undo_t){.op = op, .record = record};
+    return 0;
+}
+
+/* Ends the batch's staging: frees the released records (commit) or restores
+ * the view (undo), clears pending. */
+static void s_end_staging(alloc_db_t *self, bool undo)
+{
+    if (undo) {
+        for (size_t i = self->undo_len; i-- > 0;) {
+            s_record_t *record = self->undo[i].record;
+            if (self->undo[i].op == 'A') {
+                s_view_remove(&self->view, record);
+                free(record);
+            } else if (s_view_insert(&self->view, record) != 0) {
+                /* Out of memory: the view is no longer the file's; read it afresh. */
+                il_log_error("%s: out of memory undoing a batch; reloading at next begin",
+                             self->path);
+                free(record);
+                if (self->view.fd >= 0) close(self->view.fd);
+                self->view.fd = -1;
+            }
+        }
+    } else {
+        for (size_t i = 0; i < self->undo_len; i++)
+            if (self->undo[i].op == 'R') free(self->undo[i].record);
     }
-    const char *what = "write";
-    int rc = il_fileio_write_all(fd, text, len);
-    if (rc == 0) {
-        what = "fsync";
-        rc = fsync(fd);
-        self->syncs++;
+    self->undo_len = 0;
+    self->pending_len = 0;
+    self->pending_lines = 0;
+}
+
+/* ---- commit records ---------------------------------------------------------- */
+
+/* Formats the commit slot "# commit <seq> <end> <hash>\n" (ALLOC_DB_SLOT bytes
+ * and a NUL) into buf: the last group committed and the byte it ends at. */
+static void s_format_slot(char *buf, uint64_t seq, uint64_t end)
+{
+    char body[64];
+    snprintf(body, sizeof body, "commit %020" PRIu64 " %020" PRIu64, seq, end);
+    snprintf(buf, ALLOC_DB_SLOT + 1, "# %.48s %016" PRIx64 "\n", body,
+             s_fnv(FNV_OFFSET, body, strlen(body)));
+}
+
+/* Parses one slot. -1 when it is not a valid one (never written whole). */
+static int s_parse_slot(const char *slot, uint64_t *seq, uint64_t *end)
+{
+    char buf[ALLOC_DB_SLOT + 1];
+    uint64_t s = 0, e = 0;
+    if (memcmp(slot, "# commit ", 9) != 0 || slot[ALLOC_DB_SLOT - 1] != '\n') return -1;
+    for (int i = 0; i < 20; i++) {
+        if (slot[9 + i] < '0' || slot[9 + i] > '9' || slot[30 + i] < '0' || slot[30 + i] > '9')
+            return -1;
+        s = s * 10 + (uint64_t)(slot[9 + i] - '0');
+        e = e * 10 + (uint64_t)(slot[30 + i] - '0');
     }
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        what = "close";
-        rc = -1;
-        saved = errno;
+    s_format_slot(buf, s, e);
+    if (memcmp(buf, slot, ALLOC_DB_SLOT) != 0) return -1;
+    *seq = s;
+    *end = e;
+    return 0;
+}
+
+/* Reads the two slots: the latest valid one says which group was committed
+ * last and where it ends (a slot is rewritten in place after each commit,
+ * alternately, so that a torn write of one leaves the other). -1 with why. */
+static int s_read_claim(s_view_t *view, uint64_t *seq, uint64_t *end, char *why, size_t whylen)
+{
+    char slots[2 * ALLOC_DB_SLOT];
+    ssize_t n;
+    do
+        n = pread(view->fd, slots, sizeof slots, (off_t)sizeof ALLOC_DB_HEADER);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return il_err(why, whylen, "read: %s", strerror(errno));
+    bool found = false;
+    for (int i = 0; i < 2 && (size_t)n >= (size_t)(i + 1) * ALLOC_DB_SLOT; i++) {
+        uint64_t s, e;
+        if (s_parse_slot(slots + i * ALLOC_DB_SLOT, &s, &e) != 0) continue;
+        if (!found || s > *seq) {
+            *seq = s;
+            *end = e;
+        }
+        found = true;
     }
-    if (rc == 0 && rename(tmp, self->path) != 0) {
-        what = "rename";
-        rc = -1;
-        saved = errno;
-    }
-    if (rc != 0) {
-        il_err(err, errlen, "%s: %s %s: %s", self->path, what, tmp, strerror(saved));
-        if (unlink(tmp) != 0 && errno != ENOENT)
-            il_log_warn("%s: cannot remove %s: %s", self->path, tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    if (s_sync_dir(self) != 0)
-        return il_err(err, errlen, "%s: fsync directory %s: %s", self->path, self->dir,
-                      strerror(errno));
+    return found ? 0 : il_err(why, whylen, "no valid commit record (lines 2 and 3)");
+}
+
+/* Records in the file's slot for it that group seq ends at byte end. Not
+ * synced: the next commit's fdatasync carries it (until then, a crash leaves
+ * the previous slot, a smaller claim, which is safe). Failures are warned. */
+static void s_write_claim(alloc_db_t *self, uint64_t seq, uint64_t end)
+{
+    char slot[ALLOC_DB_SLOT + 1];
+    s_format_slot(slot, seq, end);
+    off_t at = (off_t)(sizeof ALLOC_DB_HEADER + (seq % 2) * ALLOC_DB_SLOT);
+    if (il_fileio_pwrite_all(self->view.fd, slot, ALLOC_DB_SLOT, at) != 0)
+        il_log_warn("%s: cannot record commit %" PRIu64 " in the header: %s", self->path, seq,
+                    strerror(errno));
+}
+
+/* The checksum of a group: FNV-1a 64 over the previous group's checksum (as
+ * the basis), the group's record lines and its trailer without the hash. */
+static uint64_t s_group_hash(uint64_t chain, const char *lines, size_t len, const char *trailer,
+                             size_t tlen)
+{
+    return s_fnv(s_fnv(chain, lines, len), trailer, tlen);
+}
+
+/* Appends the trailer "C <seq> <n> <hash>\n" that closes the group whose
+ * lines are buf[start, *len). Returns its hash, *len advanced. -1 (as an int
+ * through ok) when out of memory. */
+static int s_format_trailer(char **buf, size_t *len, size_t *cap, size_t start, uint64_t chain,
+                            uint64_t seq, size_t lines, uint64_t *hash)
+{
+    char body[64];
+    int blen = snprintf(body, sizeof body, "C %" PRIu64 " %zu", seq, lines);
+    if (s_reserve(buf, cap, *len + (size_t)blen + 19) != 0) return -1;
+    *hash = s_group_hash(chain, *buf + start, *len - start, body, (size_t)blen);
+    *len += (size_t)snprintf(*buf + *len, (size_t)blen + 19, "%s %016" PRIx64 "\n", body, *hash);
     return 0;
 }
 
@@ -365,54 +548,190 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
     return 0;
 }
 
-/* Reads what view->fd holds past view->offset and applies it, line by line
- * (offset and lines advance with each line applied). A last line without its
- * newline is dropped with a warning and truncated away. Under the lock.
- * -1 with "PATH[:LINE]: reason" in err. */
+/* Reads a version 1 file past view->offset and applies it line by line. A
+ * last line without its newline is dropped with a warning and truncated away. */
+static int s_catch_up_v1(alloc_db_t *self, s_view_t *view, const char *data, size_t size,
+                         size_t pos, char *err, size_t errlen)
+{
+    char why[512];
+    while (pos < size) {
+        const char *line = data + pos;
+        const char *nl = memchr(line, '\n', size - pos);
+        if (!nl) { /* torn tail: a write that never completed, never acknowledged */
+            il_log_warn("%s:%zu: dropping a torn last line (%zu bytes without a newline)",
+                        self->path, view->lines + 1, size - pos);
+            if (ftruncate(view->fd, view->offset) != 0)
+                return il_err(err, errlen, "%s:%zu: cannot truncate a torn last line: %s",
+                              self->path, view->lines + 1, strerror(errno));
+            break;
+        }
+        size_t len = (size_t)(nl - line);
+        if (s_apply_line(view, line, len, why, sizeof why) != 0)
+            return il_err(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
+        pos += len + 1;
+        view->offset += (off_t)(len + 1);
+        view->lines++;
+    }
+    return 0;
+}
+
+/* Checks the trailer line of the group data[start, at) of glines lines. On
+ * success the group's number and checksum go to *seq and *hash. */
+static int s_check_trailer(s_view_t *view, const char *data, size_t start, size_t at, size_t len,
+                           size_t glines, uint64_t *seq, uint64_t *hash, char *why, size_t whylen)
+{
+    const char *line = data + at;
+    uint64_t nums[2] = {0, 0};
+    size_t p = 1;
+    for (int f = 0; f < 2; f++) {
+        if (p >= len || line[p] != ' ')
+            return il_err(why, whylen, "malformed group trailer (expected 'C <seq> <n> <hash>')");
+        size_t digits = 0;
+        for (p++; p < len && line[p] >= '0' && line[p] <= '9' && digits < 19; p++, digits++)
+            nums[f] = nums[f] * 10 + (uint64_t)(line[p] - '0');
+        if (digits == 0)
+            return il_err(why, whylen, "malformed group trailer (expected 'C <seq> <n> <hash>')");
+    }
+    size_t body = p;
+    uint64_t stored = 0;
+    if (len != body + 17 || line[body] != ' ')
+        return il_err(why, whylen, "malformed group trailer (bad checksum field)");
+    for (size_t i = body + 1; i < len; i++) {
+        char c = line[i];
+        if (c >= '0' && c <= '9')
+            stored = stored << 4 | (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            stored = stored << 4 | (uint64_t)(c - 'a' + 10);
+        else
+            return il_err(why, whylen, "malformed group trailer (bad checksum field)");
+    }
+    if (nums[1] != glines)
+        return il_err(why, whylen, "group %" PRIu64 " counts %" PRIu64 " records, %zu precede it",
+                      nums[0], nums[1], glines);
+    if (view->numbered && nums[0] != view->seq + 1)
+        return il_err(why, whylen, "group %" PRIu64 " follows group %" PRIu64, nums[0], view->seq);
+    if (s_group_hash(view->chain, data + start, at - start, line, body) != stored)
+        return il_err(why, whylen,
+                      "group %" PRIu64 " checksum mismatch (its records were changed, removed "
+                      "or reordered)",
+                      nums[0]);
+    *seq = nums[0];
+    *hash = stored;
+    return 0;
+}
+
+/* Reads a version 2 file past view->offset (a group's end) and applies its
+ * complete groups. Then checks the file against its commit slots: ending
+ * before the last group they record is a file cut short, refused; an
+ * incomplete group after the last complete one (a commit that never
+ * returned, never acknowledged) is dropped with a warning and truncated away. */
+static int s_catch_up_v2(alloc_db_t *self, s_view_t *view, const char *data, size_t size,
+                         size_t pos, char *err, size_t errlen)
+{
+    char why[512];
+    size_t start = pos, glines = 0;
+    while (pos < size) {
+        const char *line = data + pos;
+        const char *nl = memchr(line, '\n', size - pos);
+        if (!nl) break; /* a torn last line */
+        size_t len = (size_t)(nl - line);
+        if (len == 0 || line[0] != 'C') {
+            glines++;
+            pos += len + 1;
+            continue;
+        }
+        uint64_t seq = 0, hash = 0;
+        /* The records first: a damaged one is named by its own line. */
+        size_t at = start;
+        for (size_t k = 0; k < glines; k++) {
+            const char *rec = data + at;
+            size_t rlen = (size_t)((const char *)memchr(rec, '\n', pos - at) - rec);
+            if (s_apply_line(view, rec, rlen, why, sizeof why) != 0)
+                return il_err(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
+            view->lines++;
+            at += rlen + 1;
+        }
+        if (s_check_trailer(view, data, start, pos, len, glines, &seq, &hash, why, sizeof why) != 0)
+            return il_err(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
+        pos += len + 1;
+        view->lines++;
+        view->offset += (off_t)(pos - start);
+        view->seq = seq;
+        view->chain = hash;
+        view->numbered = true;
+        start = pos;
+        glines = 0;
+    }
+    uint64_t claim_seq = 0, claim_end = 0;
+    if (s_read_claim(view, &claim_seq, &claim_end, why, sizeof why) != 0)
+        return il_err(err, errlen, "%s:2: %s", self->path, why);
+    size_t tail = size - start; /* bytes of an incomplete group */
+    if ((uint64_t)view->offset < claim_end) {
+        char after[64] = "its header";
+        if (view->numbered) snprintf(after, sizeof after, "group %" PRIu64, view->seq);
+        return il_err(err, errlen,
+                      "%s: ends after %s at byte %lld%s, but the last commit was group %" PRIu64
+                      ", which ends at byte %" PRIu64
+                      ": the file was cut short (a full disk? an interrupted copy or restore?); "
+                      "allocations are missing and would be handed out twice: restore the file "
+                      "from a backup (docs/ipalloc-db.md)",
+                      self->path, after, (long long)view->offset,
+                      tail ? " (then an incomplete group)" : "", claim_seq, claim_end);
+    }
+    if (tail > 0) {
+        il_log_warn(
+            "%s:%zu: dropping an incomplete last group (%zu complete records, %zu bytes, no "
+            "trailer): a commit that never completed, never acknowledged",
+            self->path, view->lines + 1, glines, tail);
+        if (ftruncate(view->fd, view->offset) != 0)
+            return il_err(err, errlen, "%s:%zu: cannot truncate an incomplete last group: %s",
+                          self->path, view->lines + 1, strerror(errno));
+    }
+    return 0;
+}
+
+/* Reads what view->fd holds past view->offset and applies it (offset and
+ * lines advance with what is applied). Under the lock. -1 with
+ * "PATH[:LINE]: reason" in err. */
 static int s_catch_up(alloc_db_t *self, s_view_t *view, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t size = 0;
     if (il_fileio_read_from(view->fd, view->offset, &data, &size) != 0)
         return il_err(err, errlen, "%s: read: %s", self->path, strerror(errno));
-    int rc = 0;
     size_t pos = 0;
-    char why[512];
     if (view->offset == 0) {
         const char *nl = memchr(data, '\n', size);
         size_t hlen = strlen(ALLOC_DB_HEADER);
-        if (!nl || (size_t)(nl - data) != hlen || memcmp(data, ALLOC_DB_HEADER, hlen) != 0) {
+        size_t len = nl ? (size_t)(nl - data) : 0;
+        if (nl && len == hlen && memcmp(data, ALLOC_DB_HEADER, hlen) == 0) {
+            view->version = 2;
+            pos = ALLOC_DB_PREAMBLE;
+            view->lines = 3;
+            if (size < pos) {
+                free(data);
+                return il_err(err, errlen, "%s: cut short inside its header (%zu bytes)",
+                              self->path, size);
+            }
+        } else if (nl && len == hlen && memcmp(data, ALLOC_DB_HEADER_V1, hlen) == 0) {
+            view->version = 1;
+            pos = hlen + 1;
+            view->lines = 1;
+        } else {
             free(data);
             return il_err(err, errlen, "%s:1: not an interlook-ipalloc file (expected '%s')",
                           self->path, ALLOC_DB_HEADER);
         }
-        pos = hlen + 1;
         view->offset = (off_t)pos;
-        view->lines = 1;
+        view->chain = FNV_OFFSET;
     }
-    while (pos < size) {
-        const char *line = data + pos;
-        const char *nl = memchr(line, '\n', size - pos);
-        if (!nl) { /* torn tail: a write that never completed, never acknowledged */
-            il_log_warn("%s:%zu: dropping a torn last line (%zu bytes without a newline)", self->path,
-                     view->lines + 1, size - pos);
-            if (ftruncate(view->fd, view->offset) != 0)
-                rc = il_err(err, errlen, "%s:%zu: cannot truncate a torn last line: %s", self->path,
-                            view->lines + 1, strerror(errno));
-            break;
-        }
-        size_t len = (size_t)(nl - line);
-        if (s_apply_line(view, line, len, why, sizeof why) != 0) {
-            rc = il_err(err, errlen, "%s:%zu: %s", self->path, view->lines + 1, why);
-            break;
-        }
-        pos += len + 1;
-        view->offset += (off_t)(len + 1);
-        view->lines++;
-    }
+    int rc = view->version == 1 ? s_catch_up_v1(self, view, data, size, pos, err, errlen)
+                                : s_catch_up_v2(self, view, data, size, pos, err, errlen);
     free(data);
     return rc;
 }
+
+static int s_rewrite(alloc_db_t *self, char *err, size_t errlen);
 
 /* Opens the db file afresh and loads it into a new view, which replaces the
  * current one on success (the current one stays on failure). Under the lock.
@@ -421,7 +740,7 @@ static int s_reload(alloc_db_t *self, char *err, size_t errlen)
 {
     s_view_t fresh;
     if (s_view_init(&fresh) != 0) return il_err(err, errlen, "%s: out of memory", self->path);
-    fresh.fd = open(self->path, O_RDWR | O_APPEND | O_CLOEXEC);
+    fresh.fd = open(self->path, O_RDWR | O_CLOEXEC);
     struct stat st;
     memset(&st, 0, sizeof st);
     int rc = -1;
@@ -446,6 +765,15 @@ static int s_reload(alloc_db_t *self, char *err, size_t errlen)
     fresh.observer_arg = self->view.observer_arg;
     s_view_clear(&self->view);
     self->view = fresh;
+    if (self->view.version == 1) { /* an older release's file: rewritten in this format */
+        size_t live = zhashx_size(self->view.by_name);
+        if (s_rewrite(self, err, errlen) != 0) {
+            if (self->view.fd >= 0) close(self->view.fd);
+            self->view.fd = -1; /* the next begin reads the file again */
+            return -1;
+        }
+        il_log_info("%s: rewritten in format 2 (%zu allocations)", self->path, live);
+    }
     if (self->view.observer) { /* a new view: start over, then every live allocation */
         self->view.observer(self->view.observer_arg, '0', NULL);
         for (s_record_t *r = zhashx_first(self->view.by_name); r;
@@ -455,147 +783,108 @@ static int s_reload(alloc_db_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* The text of a new file: header, both slots, and unless seq is 0 one group
+ * seq holding an A line per live allocation of the view. Sets *hash to the
+ * group's checksum. -1 when out of memory. */
+static int s_snapshot(s_view_t *view, uint64_t seq, char **buf, size_t *len, uint64_t *hash)
+{
+    size_t cap = 0;
+    *buf = NULL;
+    *len = 0;
+    if (s_reserve(buf, &cap, ALLOC_DB_PREAMBLE + 1) != 0) return -1;
+    *len = (size_t)snprintf(*buf, cap, "%s\n", ALLOC_DB_HEADER) + 2 * ALLOC_DB_SLOT;
+    size_t live = 0;
+    *hash = FNV_OFFSET;
+    if (seq > 0) {
+        for (s_record_t *r = zhashx_first(view->by_name); r; r = zhashx_next(view->by_name)) {
+            if (s_format_line(buf, len, &cap, 'A', r->entry.ip, r->entry.time_ms, r->entry.name) !=
+                0)
+                goto oom;
+            live++;
+        }
+        if (s_format_trailer(buf, len, &cap, ALLOC_DB_PREAMBLE, FNV_OFFSET, seq, live, hash) != 0)
+            goto oom;
+    }
+    char slot[ALLOC_DB_SLOT + 1];
+    s_format_slot(slot, seq, *len);
+    memcpy(*buf + sizeof ALLOC_DB_HEADER, slot, ALLOC_DB_SLOT);
+    memcpy(*buf + sizeof ALLOC_DB_HEADER + ALLOC_DB_SLOT, slot, ALLOC_DB_SLOT);
+    return 0;
+oom:
+    free(*buf);
+    *buf = NULL;
+    return -1;
+}
+
 /* Creates the db file with its header (temporary file + rename, so that no
  * one ever sees a file without its header). Under the lock. -1 with err. */
 static int s_create(alloc_db_t *self, char *err, size_t errlen)
 {
-    static const char header[] = ALLOC_DB_HEADER "\n";
-    return s_replace_file(self, header, sizeof header - 1, err, errlen);
+    char *buf;
+    size_t len;
+    uint64_t hash;
+    if (s_snapshot(&self->view, 0, &buf, &len, &hash) != 0)
+        return il_err(err, errlen, "%s: out of memory", self->path);
+    int rc = s_replace_file(self, buf, len, NULL, err, errlen);
+    free(buf);
+    return rc == 0 ? 0 : -1;
 }
 
-/* ---- staging --------------------------------------------------------------- */
-
-/* Makes room for more bytes in *buf. -1 when out of memory. */
-static int s_reserve(char **buf, size_t *cap, size_t need)
+/* Replaces the file by a snapshot of the live allocations (one group, the
+ * next number) and makes the view that of the new file. Under the lock.
+ * Returns 0; -1 when the file stays as it was; -2 when the new file is in
+ * place but its rename may not be durable. err says why. */
+static int s_rewrite(alloc_db_t *self, char *err, size_t errlen)
 {
-    if (need <= *cap) return 0;
-    size_t bigger = *cap ? *cap : 4096;
-    while (bigger < need)
-        bigger *= 2;
-    char *p = realloc(*buf, bigger);
-    if (!p) return -1;
-    *buf = p;
-    *cap = bigger;
-    return 0;
-}
-
-/* Appends "<op> <ip> <ms> <hash> <name>\n" to *buf. -1 when out of memory. */
-static int s_format_line(char **buf, size_t *len, size_t *cap, char op, const char *ip,
-                         int64_t time_ms, const char *name)
-{
-    char ms[24];
-    int mslen = snprintf(ms, sizeof ms, "%" PRId64, time_ms);
-    size_t iplen = strlen(ip), namelen = strlen(name);
-    uint64_t hash = s_line_hash(op, ip, iplen, ms, (size_t)mslen, name, namelen);
-    size_t need = *len + 2 + iplen + 1 + (size_t)mslen + 1 + 16 + 1 + namelen + 2;
-    if (s_reserve(buf, cap, need) != 0) return -1;
-    int n =
-        snprintf(*buf + *len, need - *len, "%c %s %s %016" PRIx64 " %s\n", op, ip, ms, hash, name);
-    *len += (size_t)n;
-    return 0;
-}
-
-/* Records a staged change: its line in pending, its undo entry. -1 (nothing
- * recorded) when out of memory. */
-static int s_stage(alloc_db_t *self, char op, s_record_t *record, int64_t now_ms)
-{
-    if (self->undo_len == self->undo_cap) {
-        size_t cap = self->undo_cap ? self->undo_cap * 2 : 64;
-        s_undo_t *undo = realloc(self->undo, cap * sizeof *undo);
-        if (!undo) return -1;
-        self->undo = undo;
-        self->undo_cap = cap;
+    char *buf;
+    size_t len;
+    uint64_t hash, seq = self->view.seq + 1;
+    if (s_snapshot(&self->view, seq, &buf, &len, &hash) != 0)
+        return il_err(err, errlen, "%s: out of memory", self->path);
+    int fd = -1;
+    int rc = s_replace_file(self, buf, len, &fd, err, errlen);
+    free(buf);
+    if (rc == -1) return -1;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        /* In place, but not reopened: the next begin reloads it. */
+        if (fd >= 0) close(fd);
+        if (self->view.fd >= 0) close(self->view.fd);
+        self->view.fd = -1;
+        return rc;
     }
-    if (s_format_line(&self->pending, &self->pending_len, &self->pending_cap, op, record->entry.ip,
-                      now_ms, record->entry.name) != 0)
-        return -1;
-    self->pending_lines++;
-    self->undo[self->undo_len++] = (s_undo_t){.op = op, .record = record};
-    return 0;
-}
-
-/* Ends the batch's staging: frees the released records (commit) or restores
- * the view (undo), clears pending. */
-static void s_end_staging(alloc_db_t *self, bool undo)
-{
-    if (undo) {
-        for (size_t i = self->undo_len; i-- > 0;) {
-            s_record_t *record = self->undo[i].record;
-            if (self->undo[i].op == 'A') {
-                s_view_remove(&self->view, record);
-                free(record);
-            } else if (s_view_insert(&self->view, record) != 0) {
-                /* Out of memory: the view is no longer the file's; read it afresh. */
-                il_log_error("%s: out of memory undoing a batch; reloading at next begin", self->path);
-                free(record);
-                if (self->view.fd >= 0) close(self->view.fd);
-                self->view.fd = -1;
-            }
-        }
-    } else {
-        for (size_t i = 0; i < self->undo_len; i++)
-            if (self->undo[i].op == 'R') free(self->undo[i].record);
-    }
-    self->undo_len = 0;
-    self->pending_len = 0;
-    self->pending_lines = 0;
+    if (self->view.fd >= 0) close(self->view.fd);
+    size_t live = zhashx_size(self->view.by_name);
+    self->view.fd = fd;
+    self->view.dev = st.st_dev;
+    self->view.ino = st.st_ino;
+    self->view.offset = (off_t)len;
+    self->view.lines = 3 + live + 1;
+    self->view.records = live;
+    self->view.version = 2;
+    self->view.seq = seq;
+    self->view.numbered = true;
+    self->view.chain = hash;
+    return rc;
 }
 
 /* ---- compaction ------------------------------------------------------------ */
 
-/* Replaces the log by a snapshot of the live allocations and reopens it.
- * Under the lock, after a successful commit: failures are only warned about
- * (the log is still valid; a failed reopen makes the next begin reload). */
+/* Replaces the log by a snapshot of the live allocations. Under the lock,
+ * after a successful commit: failures are only warned about (the log is
+ * still valid; a new file not reopened makes the next begin reload). */
 static void s_compact(alloc_db_t *self)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    static const char header[] = ALLOC_DB_HEADER "\n";
-    if (s_reserve(&buf, &cap, sizeof header) != 0) goto oom;
-    memcpy(buf, header, sizeof header - 1);
-    len = sizeof header - 1;
-    size_t live = 0;
-    for (s_record_t *r = zhashx_first(self->view.by_name); r; r = zhashx_next(self->view.by_name)) {
-        if (s_format_line(&buf, &len, &cap, 'A', r->entry.ip, r->entry.time_ms, r->entry.name) != 0)
-            goto oom;
-        live++;
-    }
-    size_t before = self->view.records;
+    size_t before = self->view.records, live = zhashx_size(self->view.by_name);
     char err[512];
-    int rc = s_replace_file(self, buf, len, err, sizeof err);
-    free(buf);
-    if (rc != 0) {
-        struct stat st;
-        if (stat(self->path, &st) == 0 && st.st_ino != self->view.ino) {
-            il_log_warn("%s: compaction: %s (the new file is in place)", self->path, err);
-            goto reopen;
-        }
+    int rc = s_rewrite(self, err, sizeof err);
+    if (rc == -1)
         il_log_warn("%s: compaction failed, the log stays as it was: %s", self->path, err);
-        return;
-    }
-    il_log_info("%s: compacted %zu records into %zu live allocations", self->path, before, live);
-reopen:;
-    int fd = open(self->path, O_RDWR | O_APPEND | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        il_log_warn("%s: cannot reopen after compaction: %s; reloading at next begin", self->path,
-                 strerror(errno));
-        if (fd >= 0) close(fd);
-        close(self->view.fd);
-        self->view.fd = -1;
-        return;
-    }
-    close(self->view.fd);
-    self->view.fd = fd;
-    self->view.dev = st.st_dev;
-    self->view.ino = st.st_ino;
-    self->view.offset = st.st_size;
-    self->view.lines = live + 1;
-    self->view.records = live;
-    return;
-oom:
-    free(buf);
-    il_log_warn("%s: compaction: out of memory", self->path);
+    else if (rc != 0)
+        il_log_warn("%s: compaction: %s (the new file is in place)", self->path, err);
+    else
+        il_log_info("%s: compacted %zu records into %zu live allocations", self->path, before,
+                    live);
 }
 
 /* ---- public API ------------------------------------------------------------ */
@@ -651,7 +940,10 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
     }
     int rc = 0;
     if (stat(path, &st) != 0) {
-        if (errno == ENOENT)
+        struct stat link;
+        if (errno == ENOENT && lstat(path, &link) == 0) /* not a first start: a lost file */
+            rc = il_err(err, errlen, "%s: a symbolic link to a file that does not exist", path);
+        else if (errno == ENOENT)
             rc = s_create(self, err, errlen);
         else
             rc = il_err(err, errlen, "%s: stat: %s", path, strerror(errno));
@@ -697,10 +989,14 @@ int alloc_db_begin(alloc_db_t *self, char *err, size_t errlen)
         rc = s_reload(self, err, errlen); /* compacted by another instance (or never loaded) */
     } else if (st.st_size < self->view.offset) {
         il_log_warn("%s: the file shrank (%lld bytes, %lld read); reloading", self->path,
-                 (long long)st.st_size, (long long)self->view.offset);
+                    (long long)st.st_size, (long long)self->view.offset);
         rc = s_reload(self, err, errlen);
     } else if (st.st_size > self->view.offset) {
         rc = s_catch_up(self, &self->view, err, errlen);
+        if (rc != 0) { /* part of a group may be applied: read the file afresh next time */
+            close(self->view.fd);
+            self->view.fd = -1;
+        }
     }
     if (rc != 0) {
         s_unlock(self);
@@ -766,7 +1062,12 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
     if (!self->in_batch) return il_err(err, errlen, "%s: no batch open", self->path);
     if (self->pending_len > 0) {
         s_view_t *view = &self->view;
-        int rc = il_fileio_write_all(view->fd, self->pending, self->pending_len);
+        uint64_t seq = view->seq + 1, hash = 0;
+        int rc = s_format_trailer(&self->pending, &self->pending_len, &self->pending_cap, 0,
+                                  view->chain, seq, self->pending_lines, &hash);
+        if (rc != 0) errno = ENOMEM;
+        if (rc == 0)
+            rc = il_fileio_pwrite_all(view->fd, self->pending, self->pending_len, view->offset);
         if (rc == 0) {
             rc = fdatasync(view->fd);
             self->syncs++;
@@ -777,16 +1078,21 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
              * torn last line is dropped, complete lines are a valid prefix). */
             if (ftruncate(view->fd, view->offset) != 0)
                 il_log_warn("%s: cannot truncate a failed batch away: %s", self->path,
-                         strerror(errno));
+                            strerror(errno));
             s_end_staging(self, true);
             self->in_batch = false;
             s_unlock(self);
             return il_err(err, errlen, "%s: write failed: %s", self->path, strerror(saved));
         }
         view->offset += (off_t)self->pending_len;
-        view->lines += self->pending_lines;
+        view->lines += self->pending_lines + 1;
         view->records += self->pending_lines;
+        view->seq = seq;
+        view->chain = hash;
+        view->numbered = true;
         s_end_staging(self, false);
+        /* After the fdatasync: a slot never claims a group not on disk. */
+        s_write_claim(self, seq, (uint64_t)view->offset);
         size_t live = zhashx_size(view->by_name);
         if (view->records > ALLOC_DB_COMPACT_K * live + ALLOC_DB_SLACK) s_compact(self);
     }

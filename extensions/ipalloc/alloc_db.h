@@ -2,22 +2,31 @@
  * address (ipam.ipalloc.db_file), shared safely by several allocator
  * instances on one host or volume.
  *
- * The file is an append-only log of text lines, each sealed with a checksum:
- *   # interlook-ipalloc 1
+ * The file is an append-only log of text lines, each sealed with a checksum,
+ * in groups (one per commit) that each end with a trailer carrying the
+ * commit's number, its record count and a checksum chained over the groups:
+ *   # interlook-ipalloc 2
+ *   # commit <seq> <end> <hash>                 two slots: the last commit, and
+ *   # commit <seq> <end> <hash>                 the byte its group ends at
  *   A <ip> <unix-ms> <hash> <service name>      an allocation
  *   R <ip> <unix-ms> <hash> <service name>      a release
- * (<hash>: 16 hex digits of FNV-1a 64 over the line's other fields.) Appends
- * are made under an exclusive flock on "<db_file>.lock", written and fsynced
- * before alloc_db_commit returns: what a RESULT announces is on disk first.
- * Before each batch the db reads what other instances appended since (or
- * reloads the whole file when it was compacted: new inode). When the log holds
- * much more dead than live records it is compacted: a snapshot of the live
- * allocations is written to a temporary file, fsynced, renamed over the file,
- * and the directory fsynced.
+ *   C <seq> <records> <hash>                    the end of a commit's group
+ * (exact format in alloc_db.c and docs/ipalloc-db.md). Appends are made under
+ * an exclusive flock on "<db_file>.lock", written and fdatasynced before
+ * alloc_db_commit returns: what a RESULT announces is on disk first; the slot
+ * is updated after. Before each batch the db reads what other instances
+ * appended since (or reloads the whole file when it was compacted: new
+ * inode). When the log holds much more dead than live records it is
+ * compacted: a snapshot of the live allocations replaces the file atomically
+ * (il_fileio_replace).
  *
- * A torn last line (a crash mid-append: it was never acknowledged) is dropped
- * with a warning; any other bad line, an unknown header or a checksum mismatch
- * before the end refuses the load with "PATH:LINE: reason". */
+ * A file that ends before the group its slots record as committed was cut
+ * short (a full disk, an interrupted copy or restore): it is refused with
+ * "PATH: ends after group N at byte B, but the last commit was group M...".
+ * An incomplete last group that the slots do not claim (a crash during a
+ * commit: it was never acknowledged) is dropped with a warning. Any other bad
+ * line, an unknown header, a checksum or count mismatch refuses the load with
+ * "PATH:LINE: reason". Version 1 files are read and rewritten in version 2. */
 #ifndef INTERLOOK_ALLOC_DB_H
 #define INTERLOOK_ALLOC_DB_H
 
@@ -34,8 +43,9 @@ typedef struct {
     int64_t time_ms;  /* when it was allocated */
 } alloc_db_entry_t;
 
-/* Opens (creating if missing, with parent directories) and loads the db.
- * NULL with "PATH[:LINE]: reason" in err. */
+/* Opens (creating if missing, with parent directories; a symbolic link to a
+ * missing file is not missing) and loads the db. NULL with "PATH[:LINE]:
+ * reason" in err, e.g. for a file cut short. */
 alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen);
 
 void alloc_db_destroy(alloc_db_t **self_p);
@@ -81,7 +91,7 @@ void alloc_db_foreach(alloc_db_t *self, void (*fn)(void *arg, const alloc_db_ent
 
 size_t alloc_db_count(alloc_db_t *self);
 
-/* Records (lines) in the log and syncs made, for tests and metrics. */
+/* Records (A and R lines) in the log and syncs made, for tests and metrics. */
 size_t alloc_db_log_records(alloc_db_t *self);
 uint64_t alloc_db_syncs(alloc_db_t *self);
 

@@ -441,6 +441,64 @@ static void test_bad_configuration_refused(void **state)
     assert_string_equal(text, "garbage\nmore garbage\n");
 }
 
+/* interlook-ipalloc started on its db file cut short (half of it gone at a
+ * line boundary, or exactly after a commit's group) exits at once with
+ * status 2 and a message naming the file and the cut, and leaves the file as
+ * it is; the whole file starts. Without the check it would start with fewer
+ * allocations and hand out addresses deployed services hold. */
+static void test_truncated_db_refused(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start(ctx);
+    ctx->alloc[0] = s_allocator(ctx, "ipa-cut");
+    for (int round = 0; round < 4; round++) { /* several commits */
+        char line[64];
+        snprintf(line, sizeof line, "add-many r%d- 10\n", round);
+        s_say(ctx, line);
+        s_wait_state(ctx, "deployed", 10 * (round + 1));
+    }
+    assert_int_equal(WEXITSTATUS(test_stop(ctx->alloc[0], SIGTERM, 5000)), 0);
+    ctx->alloc[0] = 0;
+    char db[600], out[600], copy[600];
+    snprintf(db, sizeof db, "%s/var/ipalloc.db", ctx->dir);
+    snprintf(out, sizeof out, "%s/ipalloc-cut.out", ctx->dir);
+    snprintf(copy, sizeof copy, "%s/ipalloc.db.full", ctx->dir);
+    assert_int_equal(test_sh("cp '%s' '%s'", db, copy), 0);
+    char *full = test_sh_output("cat '%s'", copy);
+    assert_non_null(full);
+    size_t size = strlen(full) + 1; /* test_sh_output took the last newline */
+    size_t half = size / 2;
+    while (full[half - 1] != '\n')
+        half--;
+    size_t cuts[] = {half, 0};
+    for (size_t i = 0; i < 2; i++) {
+        if (i == 1) { /* just after the first commit's group */
+            const char *group = strstr(full, "\nC ");
+            assert_non_null(group);
+            cuts[1] = (size_t)(strchr(group + 1, '\n') + 1 - full);
+        }
+        assert_int_equal(test_sh("head -c %zu '%s' > '%s'", cuts[i], copy, db), 0);
+        int status = test_sh("timeout 20 %s -c '%s' >'%s' 2>&1", test_bin("interlook-ipalloc"),
+                             ctx->config, out);
+        char *text = test_sh_output("cat '%s'", out);
+        assert_non_null(text);
+        if (status != 2 || !strstr(text, db) || !strstr(text, "the file was cut short") ||
+            !strstr(text, "but the last commit was group"))
+            fail_msg("cut at %zu of %zu: exit %d, output: %s", cuts[i], size, status, text);
+        free(text);
+        char *now = test_sh_output("wc -c < '%s'", db);
+        assert_non_null(now);
+        assert_int_equal(strtoull(now, NULL, 10), cuts[i]); /* left as it was */
+        free(now);
+    }
+    /* The whole file starts, with every allocation. */
+    assert_int_equal(test_sh("cp '%s' '%s'", copy, db), 0);
+    char list[8192];
+    assert_int_equal(s_list(ctx, list, sizeof list), 0);
+    assert_non_null(strstr(list, "40 allocations in"));
+    free(full);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -452,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_db_refused, s_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@
 #include "common/log.h"
 #include "extensions/ipalloc/alloc_db.h"
 
-#define HEADER "# interlook-ipalloc 1\n"
+#define HEADER    "# interlook-ipalloc 1\n" /* the older format, which hand-made files use */
+#define HEADER_V2 "# interlook-ipalloc 2\n"
 
 typedef struct {
     char dir[64];   /* the test's own directory under /tmp */
@@ -150,6 +151,37 @@ static char *s_line(char *buf, size_t len, char op, const char *ip, const char *
     return buf;
 }
 
+static uint64_t s_fnv(uint64_t hash, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        hash ^= *p;
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+/* A commit slot line as the format defines it. */
+static char *s_slot(char *buf, size_t len, uint64_t seq, uint64_t end)
+{
+    char body[64];
+    snprintf(body, sizeof body, "commit %020" PRIu64 " %020" PRIu64, seq, end);
+    snprintf(buf, len, "# %s %016" PRIx64 "\n", body, s_fnv(0xcbf29ce484222325ULL, body));
+    return buf;
+}
+
+/* Appends to text the trailer of the group that begins at text + start:
+ * "C <seq> <n> <hash>", hash the FNV-1a 64 chained from *chain over the
+ * group's lines and "C <seq> <n>"; *chain becomes it. */
+static void s_trailer(char *text, size_t cap, size_t start, uint64_t seq, size_t n, uint64_t *chain)
+{
+    char body[64];
+    snprintf(body, sizeof body, "C %" PRIu64 " %zu", seq, n);
+    *chain = s_fnv(s_fnv(*chain, text + start), body);
+    snprintf(text + strlen(text), cap - strlen(text), "%s %016" PRIx64 "\n", body, *chain);
+}
+
+#define PREAMBLE (sizeof HEADER_V2 - 1 + 2 * 68) /* header and two slots */
+
 /* Allocates in a batch of its own; fails the test otherwise. */
 static void s_allocate(alloc_db_t *db, const char *name, const char *ip, int64_t ms)
 {
@@ -220,7 +252,12 @@ static void test_create(void **state)
     assert_int_equal(alloc_db_log_records(db), 0);
     char *text = s_slurp(fx->path);
     assert_non_null(text);
-    assert_string_equal(text, HEADER);
+    char empty[512], slot[128];
+    snprintf(empty, sizeof empty, "%s", HEADER_V2);
+    strcat(empty, s_slot(slot, sizeof slot, 0, PREAMBLE));
+    strcat(empty, s_slot(slot, sizeof slot, 0, PREAMBLE));
+    assert_int_equal(strlen(empty), PREAMBLE);
+    assert_string_equal(text, empty);
     free(text);
     char lock[256];
     snprintf(lock, sizeof lock, "%s.lock", fx->path);
@@ -234,7 +271,7 @@ static void test_create(void **state)
     assert_int_equal(alloc_db_count(db), 0);
     alloc_db_destroy(&db);
     text = s_slurp(fx->path);
-    assert_string_equal(text, HEADER); /* reopening writes nothing */
+    assert_string_equal(text, empty); /* reopening writes nothing */
     free(text);
 
     /* A parent that is a file, an empty path, a directory. */
@@ -295,12 +332,20 @@ static void test_allocate_release(void **state)
     assert_true(s_lock_free(fx->path));
     assert_int_equal(alloc_db_log_records(db), 3);
 
-    /* The file holds exactly the documented lines. */
-    char expect[2048], line[512];
-    snprintf(expect, sizeof expect, "%s", HEADER);
-    strcat(expect, s_line(line, sizeof line, 'A', "10.0.0.1", "1000", "svc-a"));
-    strcat(expect, s_line(line, sizeof line, 'A', "10.0.0.2", "2000", "svc b"));
-    strcat(expect, s_line(line, sizeof line, 'A', "10.0.0.6", "3000", longname));
+    /* The file holds exactly the documented lines: the header, the slots
+     * (group 1 in slot 1, the empty file's claim still in slot 0), the
+     * group's records and its trailer. */
+    char body[2048], expect[2048], line[512], slot[128];
+    snprintf(body, sizeof body, "%s", "");
+    strcat(body, s_line(line, sizeof line, 'A', "10.0.0.1", "1000", "svc-a"));
+    strcat(body, s_line(line, sizeof line, 'A', "10.0.0.2", "2000", "svc b"));
+    strcat(body, s_line(line, sizeof line, 'A', "10.0.0.6", "3000", longname));
+    uint64_t chain = 0xcbf29ce484222325ULL;
+    s_trailer(body, sizeof body, 0, 1, 3, &chain);
+    snprintf(expect, sizeof expect, "%s", HEADER_V2);
+    strcat(expect, s_slot(slot, sizeof slot, 0, PREAMBLE));
+    strcat(expect, s_slot(slot, sizeof slot, 1, PREAMBLE + strlen(body)));
+    strcat(expect, body);
     char *text = s_slurp(fx->path);
     assert_string_equal(text, expect);
     free(text);
@@ -397,7 +442,7 @@ static void test_group_commit(void **state)
     s_commit(db);
     assert_int_equal(alloc_db_syncs(db) - syncs, 1);
     assert_int_equal(alloc_db_log_records(db), 1000);
-    assert_int_equal(s_count_lines(fx->path), 1001);
+    assert_int_equal(s_count_lines(fx->path), 3 + 1000 + 1); /* header, slots, group, trailer */
     alloc_db_destroy(&db);
     db = s_open(fx->path);
     assert_int_equal(alloc_db_count(db), 1000);
@@ -420,9 +465,9 @@ static void test_torn_tail(void **state)
     s_log_restore();
     char *log = s_slurp(logpath);
     assert_contains(log, "WARN");
-    assert_contains(log, "torn");
+    assert_contains(log, "incomplete last group");
     char where[256];
-    snprintf(where, sizeof where, "%s:3:", fx->path);
+    snprintf(where, sizeof where, "%s:6:", fx->path); /* header, 2 slots, A, C, then it */
     assert_contains(log, where);
     free(log);
     assert_int_equal(alloc_db_count(db), 1);
@@ -431,13 +476,14 @@ static void test_torn_tail(void **state)
     free(text);
     s_allocate(db, "b", "10.0.0.2", 2);
     alloc_db_destroy(&db);
-    assert_int_equal(s_count_lines(fx->path), 3);
+    assert_int_equal(s_count_lines(fx->path), 3 + 2 + 2);
     db = s_open(fx->path);
     assert_int_equal(alloc_db_count(db), 2);
     alloc_db_destroy(&db);
     free(good);
 
-    /* A whole, valid record without its newline was never acknowledged: dropped. */
+    /* A whole, valid record without its newline was never acknowledged: dropped;
+     * so are whole records without their group's trailer. */
     good = s_slurp(fx->path);
     char line[512];
     s_line(line, sizeof line, 'A', "10.0.0.3", "3", "c");
@@ -446,6 +492,15 @@ static void test_torn_tail(void **state)
     s_log_to(fx, logpath, sizeof logpath);
     db = s_open(fx->path);
     s_log_restore();
+    assert_null(alloc_db_ip_of(db, "c"));
+    text = s_slurp(fx->path);
+    assert_string_equal(text, good);
+    free(text);
+    alloc_db_destroy(&db);
+    line[strlen(line)] = '\n';
+    s_write(fx->path, line, "ab");
+    s_write(fx->path, line, "ab");
+    db = s_open(fx->path);
     assert_null(alloc_db_ip_of(db, "c"));
     text = s_slurp(fx->path);
     assert_string_equal(text, good);
@@ -463,7 +518,7 @@ static void test_torn_tail(void **state)
     assert_string_equal(alloc_db_holder_of(db, "10.0.0.3"), "c");
     assert_int_equal(alloc_db_count(db), 3);
     alloc_db_destroy(&db);
-    assert_int_equal(s_count_lines(fx->path), 4);
+    assert_int_equal(s_count_lines(fx->path), 3 + 3 * 2);
     free(good);
 }
 
@@ -553,25 +608,38 @@ static void test_corruption(void **state)
     /* Headers. */
     snprintf(body, sizeof body, "# something else\n%s", l1);
     s_expect_refused(fx, body, 1, "not an interlook-ipalloc file");
-    snprintf(body, sizeof body, "# interlook-ipalloc 2\n%s", l1);
+    snprintf(body, sizeof body, "# interlook-ipalloc 3\n%s", l1);
     s_expect_refused(fx, body, 1,
-                     "not an interlook-ipalloc file (expected '# interlook-ipalloc 1')");
+                     "not an interlook-ipalloc file (expected '# interlook-ipalloc 2')");
     snprintf(body, sizeof body, "%s", l1);
     s_expect_refused(fx, body, 1, "not an interlook-ipalloc file");
     s_expect_refused(fx, "", 1, "not an interlook-ipalloc file");
+    /* A version 2 file cut inside its slots; slots that are both damaged. */
+    snprintf(body, sizeof body, "%s# commit 000", HEADER_V2);
+    s_write(fx->path, body, "wb");
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    assert_contains(fx->err, "cut short inside its header");
+    char slot[128];
+    snprintf(body, sizeof body, "%s", HEADER_V2);
+    strcat(body, s_slot(slot, sizeof slot, 0, PREAMBLE));
+    strcat(body, s_slot(slot, sizeof slot, 0, PREAMBLE));
+    body[strlen(HEADER_V2) + 20] ^= 1;
+    body[strlen(HEADER_V2) + 68 + 40] ^= 1;
+    s_expect_refused(fx, body, 2, "no valid commit record");
 
     /* Corruption appended by another instance: begin refuses, naming the line,
-     * and leaves the lock free. */
+     * and leaves the lock free. (The open rewrites the file in format 2:
+     * header, 2 slots, x, trailer; then the appended lines 6 and 7.) */
     snprintf(body, sizeof body, "%s%s", HEADER, l1);
     s_write(fx->path, body, "wb");
     db = s_open(fx->path);
     snprintf(flipped, sizeof flipped, "%s", l2);
     flipped[strlen(flipped) - 2] ^= 0x01;
-    snprintf(body, sizeof body, "%s%s", l3, flipped);
+    snprintf(body, sizeof body, "%s%sC 3 2 0000000000000000\n", l3, flipped);
     s_write(fx->path, body, "ab");
     char err[512] = "", expect[256];
     assert_int_equal(alloc_db_begin(db, err, sizeof err), -1);
-    snprintf(expect, sizeof expect, "%s:4: checksum mismatch", fx->path);
+    snprintf(expect, sizeof expect, "%s:7: checksum mismatch", fx->path);
     assert_contains(err, expect);
     assert_true(s_lock_free(fx->path));
     assert_int_equal(alloc_db_stage_allocate(db, "q", "10.0.0.9", 1), -1); /* no batch */
@@ -724,7 +792,7 @@ static void test_two_processes(void **state)
     size_t alines = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#') continue;
+        if (line[0] == '#' || line[0] == 'C') continue;
         char op, ip[64];
         assert_int_equal(sscanf(line, "%c %63s", &op, ip), 2);
         assert_int_equal(op, 'A');
@@ -786,10 +854,10 @@ static void test_compaction(void **state)
         if (alloc_db_log_records(h1) < previous) break;
         previous = alloc_db_log_records(h1);
     }
-    assert_true(batches < 2000);                   /* compaction happened */
-    assert_true(lines_before > 1000);              /* it waited for enough dead records */
-    assert_int_equal(delta, 3);                    /* commit, snapshot, directory */
-    assert_int_equal(s_count_lines(fx->path), 11); /* header + 10 live */
+    assert_true(batches < 2000);                           /* compaction happened */
+    assert_true(lines_before > 1000);                      /* it waited for enough dead records */
+    assert_int_equal(delta, 3);                            /* commit, snapshot, directory */
+    assert_int_equal(s_count_lines(fx->path), 3 + 10 + 1); /* header, slots, 10 live, trailer */
     assert_int_equal(alloc_db_log_records(h1), 10);
     assert_true(s_inode(fx->path) != inode);
     assert_false(s_tmp_left(fx));
@@ -871,6 +939,222 @@ static void test_write_failure(void **state)
     alloc_db_destroy(&db);
 }
 
+/* Commits groups 1..n of 5 allocations each ("g<k>-<i>" -> 10.<k>.0.<i>). */
+static void s_commit_groups(alloc_db_t *db, int from, int to)
+{
+    for (int k = from; k <= to; k++) {
+        s_begin(db);
+        for (int i = 1; i <= 5; i++) {
+            char name[32], ip[32];
+            snprintf(name, sizeof name, "g%d-%d", k, i);
+            snprintf(ip, sizeof ip, "10.%d.0.%d", k, i);
+            assert_int_equal(alloc_db_stage_allocate(db, name, ip, k * 10 + i), 0);
+        }
+        s_commit(db);
+    }
+}
+
+/* Writes the first len bytes of text as the db file. */
+static void s_write_n(const char *path, const char *text, size_t len)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(text, 1, len, file), len);
+    assert_int_equal(fclose(file), 0);
+}
+
+/* The offset just after the trailer of group seq ("C <seq> "). */
+static size_t s_group_end(const char *text, int seq)
+{
+    char mark[32];
+    snprintf(mark, sizeof mark, "\nC %d ", seq);
+    const char *at = strstr(text, mark);
+    assert_non_null(at);
+    return (size_t)(strchr(at + 1, '\n') + 1 - text);
+}
+
+/* A file cut short (half of it gone, at a line boundary, exactly at a group
+ * boundary, or mid-line) is refused, naming the path, where it ends and the
+ * last commit; the file is left as it was. */
+static void test_cut_refused(void **state)
+{
+    fixture_t *fx = *state;
+    alloc_db_t *db = s_open(fx->path);
+    s_commit_groups(db, 1, 20);
+    alloc_db_destroy(&db);
+    char *full = s_slurp(fx->path);
+    size_t size = strlen(full);
+
+    size_t half = size / 2;
+    while (full[half - 1] != '\n')
+        half--;                      /* a line boundary */
+    s_write_n(fx->path, full, half); /* half of it gone: refused before anything else */
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    size_t cuts[] = {half,
+                     s_group_end(full, 10),
+                     s_group_end(full, 19),
+                     s_group_end(full, 19) + 3,
+                     s_group_end(full, 19) + 80,
+                     size - 1,
+                     PREAMBLE};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        s_write_n(fx->path, full, cuts[i]);
+        s_refuse(fx->path, fx->err, sizeof fx->err);
+        assert_contains(fx->err, fx->path);
+        assert_contains(fx->err, "but the last commit was group 20, which ends at byte");
+        assert_contains(fx->err, "the file was cut short");
+        assert_int_equal(s_size(fx->path), (off_t)cuts[i]); /* nothing truncated */
+    }
+    s_write_n(fx->path, full, s_group_end(full, 10));
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    char expect[256];
+    snprintf(expect, sizeof expect,
+             "%s: ends after group 10 at byte %zu, but the last commit was group 20", fx->path,
+             s_group_end(full, 10));
+    assert_contains(fx->err, expect);
+    s_write_n(fx->path, full, PREAMBLE);
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    assert_contains(fx->err, "ends after its header");
+
+    /* A cut while another instance has it open: its next begin refuses too. */
+    s_write_n(fx->path, full, size);
+    db = s_open(fx->path);
+    assert_int_equal(truncate(fx->path, (off_t)s_group_end(full, 10)), 0);
+    assert_int_equal(alloc_db_begin(db, fx->err, sizeof fx->err), -1);
+    assert_contains(fx->err, "the file was cut short");
+    assert_true(s_lock_free(fx->path));
+    assert_int_equal(s_size(fx->path), (off_t)s_group_end(full, 10));
+    alloc_db_destroy(&db);
+
+    /* The whole file still loads. */
+    s_write_n(fx->path, full, size);
+    db = s_open(fx->path);
+    assert_int_equal(alloc_db_count(db), 100);
+    alloc_db_destroy(&db);
+    free(full);
+}
+
+/* A commit cut by a crash (kill -9 or power loss during its write, before it
+ * returned: never acknowledged) is dropped with a warning; the slots never
+ * claim it because they are written after the commit's fdatasync. */
+static void test_torn_commit_accepted(void **state)
+{
+    fixture_t *fx = *state;
+    alloc_db_t *db = s_open(fx->path);
+    s_commit_groups(db, 1, 19);
+    char *before = s_slurp(fx->path); /* the file as group 20's write begins */
+    s_commit_groups(db, 20, 20);
+    alloc_db_destroy(&db);
+    char *after = s_slurp(fx->path);
+    size_t size19 = strlen(before), size20 = strlen(after);
+    char logpath[128];
+    for (size_t cut = size19 + 1; cut < size20; cut += 13) {
+        /* before's slots, then part of group 20's lines */
+        char *torn = malloc(cut + 1);
+        memcpy(torn, before, size19);
+        memcpy(torn + size19, after + size19, cut - size19);
+        s_write_n(fx->path, torn, cut);
+        s_log_to(fx, logpath, sizeof logpath);
+        db = s_open(fx->path);
+        s_log_restore();
+        assert_int_equal(alloc_db_count(db), 95);
+        assert_null(alloc_db_ip_of(db, "g20-1"));
+        alloc_db_destroy(&db);
+        char *log = s_slurp(logpath);
+        assert_contains(log, "dropping an incomplete last group");
+        free(log);
+        unlink(logpath);
+        char *text = s_slurp(fx->path);
+        assert_string_equal(text, before); /* truncated back to group 19 */
+        free(text);
+        free(torn);
+    }
+    /* The same cut once the commit returned (its slot written) is refused. */
+    s_write_n(fx->path, after, size20 - 1);
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    assert_contains(fx->err, "cut short");
+    free(before);
+    free(after);
+}
+
+/* A torn write of one slot (power loss) leaves the other: the file loads. */
+static void test_slot_damaged(void **state)
+{
+    fixture_t *fx = *state;
+    alloc_db_t *db = s_open(fx->path);
+    s_commit_groups(db, 1, 3);
+    alloc_db_destroy(&db);
+    char *text = s_slurp(fx->path);
+    text[strlen(HEADER_V2) + 68 + 20] = 'x'; /* slot 1: group 3's claim */
+    s_write_n(fx->path, text, strlen(text));
+    db = s_open(fx->path);
+    assert_int_equal(alloc_db_count(db), 15);
+    s_commit_groups(db, 4, 4); /* group 4 goes to slot 0 */
+    alloc_db_destroy(&db);
+    db = s_open(fx->path);
+    assert_int_equal(alloc_db_count(db), 20);
+    alloc_db_destroy(&db);
+    free(text);
+}
+
+/* A file of the older format (no groups) loads as before, its torn last line
+ * dropped, and is rewritten in the new one. */
+static void test_upgrade(void **state)
+{
+    fixture_t *fx = *state;
+    char body[2048], line[256];
+    snprintf(body, sizeof body, "%s", HEADER);
+    strcat(body, s_line(line, sizeof line, 'A', "10.0.0.1", "1", "x"));
+    strcat(body, s_line(line, sizeof line, 'A', "10.0.0.2", "2", "y"));
+    strcat(body, s_line(line, sizeof line, 'R', "10.0.0.1", "3", "x"));
+    strcat(body, "A 10.0.0.9 4 torn");
+    alloc_db_t *db = s_open(fx->path); /* creates the directory */
+    alloc_db_destroy(&db);
+    s_write(fx->path, body, "wb");
+    char logpath[128];
+    s_log_to(fx, logpath, sizeof logpath);
+    db = s_open(fx->path);
+    s_log_restore();
+    assert_int_equal(alloc_db_count(db), 1);
+    assert_string_equal(alloc_db_holder_of(db, "10.0.0.2"), "y");
+    alloc_db_destroy(&db);
+    char *text = s_slurp(fx->path);
+    assert_true(strncmp(text, HEADER_V2, strlen(HEADER_V2)) == 0);
+    char expect[1024], slot[128];
+    snprintf(body, sizeof body, "%s", s_line(line, sizeof line, 'A', "10.0.0.2", "2", "y"));
+    uint64_t chain = 0xcbf29ce484222325ULL;
+    s_trailer(body, sizeof body, 0, 1, 1, &chain);
+    snprintf(expect, sizeof expect, "%s", HEADER_V2);
+    strcat(expect, s_slot(slot, sizeof slot, 1, PREAMBLE + strlen(body)));
+    strcat(expect, s_slot(slot, sizeof slot, 1, PREAMBLE + strlen(body)));
+    strcat(expect, body);
+    assert_string_equal(text, expect);
+    free(text);
+    db = s_open(fx->path);
+    assert_int_equal(alloc_db_count(db), 1);
+    s_allocate(db, "z", "10.0.0.1", 5);
+    alloc_db_destroy(&db);
+    db = s_open(fx->path);
+    assert_int_equal(alloc_db_count(db), 2);
+    alloc_db_destroy(&db);
+}
+
+/* A symbolic link to a missing file is refused (not created afresh, empty). */
+static void test_dangling_link(void **state)
+{
+    fixture_t *fx = *state;
+    alloc_db_t *db = s_open(fx->path); /* creates the directories */
+    alloc_db_destroy(&db);
+    assert_int_equal(unlink(fx->path), 0);
+    char target[192];
+    snprintf(target, sizeof target, "%s/elsewhere.db", fx->dir);
+    assert_int_equal(symlink(target, fx->path), 0);
+    s_refuse(fx->path, fx->err, sizeof fx->err);
+    assert_contains(fx->err, fx->path);
+    assert_contains(fx->err, "symbolic link");
+    assert_int_equal(access(target, F_OK), -1); /* nothing created */
+}
+
 int main(void)
 {
     il_log_setup("test_alloc_db", IL_LOG_WARN, "stderr");
@@ -885,6 +1169,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_processes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cut_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_commit_accepted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_slot_damaged, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_dangling_link, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

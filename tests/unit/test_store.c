@@ -1,4 +1,5 @@
 /* test_store: unit tests of core/store (the entries file: round trips, atomic save, refusals). */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/codec.h"
+#include "common/log.h"
 #include "core/store.h"
 
 static const char *s_steps[] = {"provider.docker", "ipam.pool", "dns.bind", "lb.haproxy"};
@@ -125,7 +128,8 @@ static il_service_t *s_service(const char *name, int targets, int aliases)
     for (int i = 0; i < targets; i++) {
         char host[32];
         snprintf(host, sizeof host, "10.0.%d.%d", i / 250, i % 250 + 1);
-        assert_int_equal(il_service_add_target(svc, host, (uint16_t)(8000 + i), (uint32_t)i + 1), 0);
+        assert_int_equal(il_service_add_target(svc, host, (uint16_t)(8000 + i), (uint32_t)i + 1),
+                         0);
     }
     for (int i = 0; i < aliases; i++) {
         char alias[64];
@@ -325,14 +329,17 @@ static void s_write(const char *path, const void *data, size_t size)
     assert_int_equal(fclose(f), 0);
 }
 
-/* Offsets at which the records of a saved file start; returns how many. */
+/* Offsets at which the records of a saved file start; returns how many.
+ * The header's frame is its length; every later record's, its length and
+ * its CRC-32C (4 bytes each). */
 static size_t s_records(const unsigned char *data, size_t size, size_t *starts, size_t max)
 {
     size_t n = 0, off = 0;
     while (off + 4 <= size && n < max) {
+        size_t frame = n == 0 ? 4 : 8;
         starts[n++] = off;
-        off += 4 + ((size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
-                    (size_t)data[off + 2] << 8 | data[off + 3]);
+        off += frame + ((size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+                        (size_t)data[off + 2] << 8 | data[off + 3]);
     }
     assert_int_equal(off, size);
     return n;
@@ -440,9 +447,9 @@ static void test_round_trip(void **state)
     assert_int_equal(steps->via.array.ptr[2].via.str.size, strlen("dns.bind"));
     assert_memory_equal(steps->via.array.ptr[2].via.str.ptr, "dns.bind", strlen("dns.bind"));
     uint64_t saved_at = 0;
-    assert_int_equal(
-        il_codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at, err, sizeof err),
-        0);
+    assert_int_equal(il_codec_get_uint(&msg.data, "saved_at", 1, UINT64_MAX, true, 0, &saved_at,
+                                       err, sizeof err),
+                     0);
     msgpack_unpacked_destroy(&msg);
     free(data);
 
@@ -697,7 +704,7 @@ static void test_truncated_refused(void **state)
     /* Two files end to end. */
     memcpy(longer + size, data, size);
     s_write(fx->path, longer, size * 2);
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 11: truncated or corrupt");
+    assert_contains(s_refuse(fx->path, err, sizeof err), "record 11: checksum mismatch");
     free(longer);
 
     /* The untouched file still loads. */
@@ -780,10 +787,11 @@ static void test_format_and_version_refused(void **state)
     workflow_destroy(&wf);
 
     s_make_begin(&m);
-    s_make_header(&m, "interlook-entries", 3);
+    s_make_header(&m, "interlook-entries", 4);
     s_make_trailer(&m, 0);
     s_make_end(&m, fx->path);
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 1: unsupported version 3");
+    assert_contains(s_refuse(fx->path, err, sizeof err),
+                    "record 1: unsupported version 4 (this interlookd reads versions 1 to 3)");
 
     s_make_begin(&m);
     s_make_header(&m, "interlook-entries", 0);
@@ -1069,12 +1077,12 @@ static void test_changes_appended(void **state)
     /* Damage inside an earlier batch (a trailer follows it) is corruption. */
     size_t n = s_records(data3, size3, starts, 64);
     size_t victim = starts[11]; /* a record of the second batch */
-    data3[victim + 4] = 0xc1;   /* never-used msgpack byte */
+    data3[victim + 8] = 0xc1;   /* never-used msgpack byte: its checksum no longer matches */
     s_write(fx->path, data3, size3);
     char err[512];
-    assert_contains(s_refuse(fx->path, err, sizeof err), "record 12: truncated or corrupt");
+    assert_contains(s_refuse(fx->path, err, sizeof err), "record 12: checksum mismatch");
     /* So is a cut length in the middle of the file... */
-    data3[victim + 4] = data2[victim + 4];
+    data3[victim + 8] = data2[victim + 8];
     data3[victim] = 0x7f;
     s_write(fx->path, data3, size3);
     assert_contains(s_refuse(fx->path, err, sizeof err), "record 12: truncated or corrupt");
@@ -1236,6 +1244,127 @@ static void test_changed_then_removed(void **state)
     store_destroy(&store);
 }
 
+/* A changed byte inside a value (one digit of an address) is refused by the
+ * record's checksum, naming the path, the record and its offset. */
+static void test_changed_value_refused(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    workflow_t *wf = s_sample();
+    entry_t *web = workflow_lookup(wf, "web");
+    assert_int_equal(il_service_set_string(&web->service->public_ip, "198.51.100.7"), 0);
+    s_save(store, wf);
+    size_t size = 0;
+    unsigned char *data = s_read(fx->path, &size);
+    unsigned char *at = memmem(data, size, "198.51.100.7", 12);
+    assert_non_null(at);
+    size_t off = (size_t)(at - data) + 11;
+    data[off] = '8'; /* 198.51.100.8: still a valid address */
+    s_write(fx->path, data, size);
+    char err[512], expect[256];
+    s_refuse(fx->path, err, sizeof err);
+    size_t starts[16];
+    size_t n = s_records(data, size, starts, 16), k = 0;
+    while (k + 1 < n && starts[k + 1] <= off)
+        k++;
+    snprintf(expect, sizeof expect, "%s: record %zu: checksum mismatch (the record at byte %zu",
+             fx->path, k + 1, starts[k]);
+    assert_contains(err, expect);
+    free(data);
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
+/* A symbolic link to a missing file is refused; only a path that does not
+ * exist at all is a first start. */
+static void test_dangling_link_refused(void **state)
+{
+    fixture_t *fx = *state;
+    char target[192];
+    snprintf(target, sizeof target, "%s/gone/entries.db", fx->dir);
+    assert_int_equal(symlink(target, fx->path), 0);
+    char err[512] = "";
+    store_t *linked = s_store(fx->path);
+    workflow_t *none = s_workflow();
+    size_t loaded = 0;
+    assert_int_equal(store_load(linked, none, &loaded, err, sizeof err), -1);
+    assert_int_equal(loaded, 0);
+    workflow_destroy(&none);
+    store_destroy(&linked);
+    assert_contains(err, fx->path);
+    assert_contains(err, "symbolic link");
+    assert_contains(err, target);
+    /* The link to a file that exists is followed. */
+    char real[192];
+    snprintf(real, sizeof real, "%s/real.db", fx->dir);
+    store_t *store = s_store(real);
+    workflow_t *wf = s_sample();
+    s_save(store, wf);
+    assert_int_equal(unlink(fx->path), 0);
+    assert_int_equal(symlink(real, fx->path), 0);
+    workflow_t *back = s_load(fx->path, 8);
+    workflow_destroy(&back);
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
+/* A file cut exactly after a batch loads as that batch's state (nothing can
+ * tell it from a file whose last save was that batch): the load says which
+ * batch that is, and when it was saved. */
+static void test_last_batch_logged(void **state)
+{
+    fixture_t *fx = *state;
+    store_t *store = s_store(fx->path);
+    s_touch_store = store;
+    workflow_t *wf = s_sample();
+    s_save_changes(store, wf); /* batch 1, a full save */
+    size_t size1 = 0;
+    unsigned char *data1 = s_read(fx->path, &size1);
+    entry_t *web = workflow_lookup(wf, "web");
+    web->attempt = 7;
+    store_touch(store, web);
+    s_save_changes(store, wf); /* batch 2, appended */
+    store_touch(store, s_add(wf, s_entry("late", 1, 12)));
+    s_save_changes(store, wf); /* batch 3 */
+    size_t size3 = 0;
+    unsigned char *data3 = s_read(fx->path, &size3);
+    assert_true(size3 > size1);
+    assert_memory_equal(data3, data1, size1);
+
+    char logpath[192];
+    snprintf(logpath, sizeof logpath, "%s/test.log", fx->dir);
+    assert_int_equal(il_log_setup("test_store", IL_LOG_INFO, logpath), 0);
+    workflow_t *back = s_load(fx->path, 9);
+    workflow_destroy(&back);
+    s_write(fx->path, data3, size1); /* cut after batch 1 */
+    back = s_load(fx->path, 8);
+    workflow_destroy(&back);
+    il_log_close();
+    il_log_setup("test_store", IL_LOG_INFO, "stderr");
+    size_t loglen = 0;
+    char *log = (char *)s_read(logpath, &loglen);
+    log = realloc(log, loglen + 1);
+    log[loglen] = '\0';
+    char expect[256], day[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof day, "%Y-%m-%dT", &tm);
+    snprintf(expect, sizeof expect,
+             "%s: 9 entries as of the last complete save in the file: batch 3", fx->path);
+    assert_contains(log, expect);
+    snprintf(expect, sizeof expect,
+             "%s: 8 entries as of the last complete save in the file: batch 1", fx->path);
+    assert_contains(log, expect);
+    assert_contains(log, day); /* the time the batch was saved */
+    free(log);
+    free(data1);
+    free(data3);
+    s_touch_store = NULL;
+    workflow_destroy(&wf);
+    store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1256,6 +1385,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
         cmocka_unit_test(test_packed_service),
         cmocka_unit_test_setup_teardown(test_changed_then_removed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_changed_value_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_dangling_link_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_last_batch_logged, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
