@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tests/support/asserts.h"
+#include "tests/support/service_asserts.h"
 #include "tests/support/msgspec.h"
 
 #include <stdint.h>
@@ -50,36 +51,6 @@ static il_service_t *s_service(int kind)
         s->tls = true;
     }
     return s;
-}
-
-static void s_assert_same_string(const char *a, const char *b, const char *field)
-{
-    if (!a || !b) {
-        if (a != b) fail_msg("%s: '%s' vs '%s'", field, a ? a : "(null)", b ? b : "(null)");
-        return;
-    }
-    if (strcmp(a, b)) fail_msg("%s: '%s' vs '%s'", field, a, b);
-}
-
-static void s_assert_same_service(const il_service_t *a, const il_service_t *b)
-{
-    if (!a || !b) {
-        if (a != b) fail_msg("service: one is NULL");
-        return;
-    }
-    s_assert_same_string(a->name, b->name, "service.name");
-    s_assert_same_string(a->provider, b->provider, "service.provider");
-    s_assert_same_string(a->public_ip, b->public_ip, "service.public_ip");
-    assert_int_equal(a->tls, b->tls);
-    assert_int_equal(a->target_count, b->target_count);
-    for (size_t i = 0; i < a->target_count; i++) {
-        s_assert_same_string(a->targets[i].host, b->targets[i].host, "service.targets[].host");
-        assert_int_equal(a->targets[i].port, b->targets[i].port);
-        assert_int_equal(a->targets[i].weight, b->targets[i].weight);
-    }
-    assert_int_equal(a->alias_count, b->alias_count);
-    for (size_t i = 0; i < a->alias_count; i++)
-        s_assert_same_string(a->dns_aliases[i], b->dns_aliases[i], "service.dns_aliases[]");
 }
 
 /* Messages ------------------------------------------------------------------- */
@@ -129,19 +100,19 @@ static ilp_msg_t *s_build(const msg_case_t *c)
 static void s_assert_same_msg(const ilp_msg_t *a, const ilp_msg_t *b)
 {
     assert_int_equal(a->cmd, b->cmd);
-    s_assert_same_string(a->name, b->name, "name");
-    s_assert_same_string(a->instance, b->instance, "instance");
-    s_assert_same_string(a->version, b->version, "version");
+    assert_same_string(a->name, b->name, "name");
+    assert_same_string(a->instance, b->instance, "instance");
+    assert_same_string(a->version, b->version, "version");
     assert_int_equal(a->credit, b->credit);
     assert_int_equal(a->action, b->action);
-    s_assert_same_service(a->service, b->service);
-    s_assert_same_string(a->id, b->id, "id");
-    s_assert_same_string(a->error, b->error, "error");
+    assert_same_service(a->service, b->service);
+    assert_same_string(a->id, b->id, "id");
+    assert_same_string(a->error, b->error, "error");
     assert_int_equal(a->attempt, b->attempt);
     assert_int_equal(a->heartbeat_ms, b->heartbeat_ms);
     assert_int_equal(a->liveness, b->liveness);
-    s_assert_same_string(a->core_id, b->core_id, "core_id");
-    s_assert_same_string(a->reason, b->reason, "reason");
+    assert_same_string(a->core_id, b->core_id, "core_id");
+    assert_same_string(a->reason, b->reason, "reason");
 }
 
 static const msg_case_t s_round_trips[] = {
@@ -673,9 +644,10 @@ static void test_pub_state(void **state)
         s_assert_str_field(&up.data, "expected_state", "running");
         s_assert_str_field(&up.data, "error", errors[i]);
         char err[300] = "";
-        il_service_t *back = il_service_decode(il_codec_map_get(&up.data, "service"), err, sizeof err);
+        il_service_t *back =
+            il_service_decode(il_codec_map_get(&up.data, "service"), err, sizeof err);
         if (!back) fail_msg("state service: %s", err);
-        s_assert_same_service(service, back);
+        assert_same_service(service, back);
         il_service_destroy(&back);
         il_service_destroy(&service);
         msgpack_unpacked_destroy(&up);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "tests/support/asserts.h"
+#include "tests/support/service_asserts.h"
 #include "tests/support/msgspec.h"
 
 #include <stdint.h>
@@ -81,40 +82,6 @@ static il_service_t *s_decode_spec(const char *spec)
 
 /* Helpers ------------------------------------------------------------------- */
 
-static void s_assert_same_string(const char *a, const char *b, const char *field)
-{
-    if (!a || !b) {
-        if (a != b) fail_msg("%s: '%s' vs '%s'", field, a ? a : "(null)", b ? b : "(null)");
-        return;
-    }
-    if (strcmp(a, b)) fail_msg("%s: '%s' vs '%s'", field, a, b);
-}
-
-/* Every field equal; no pointer shared. */
-static void s_assert_same_service(const il_service_t *a, const il_service_t *b)
-{
-    assert_ptr_not_equal(a, b);
-    s_assert_same_string(a->name, b->name, "name");
-    assert_ptr_not_equal(a->name, b->name);
-    s_assert_same_string(a->provider, b->provider, "provider");
-    s_assert_same_string(a->public_ip, b->public_ip, "public_ip");
-    assert_int_equal(a->tls, b->tls);
-    assert_int_equal(a->target_count, b->target_count);
-    for (size_t i = 0; i < a->target_count; i++) {
-        s_assert_same_string(a->targets[i].host, b->targets[i].host, "targets[].host");
-        assert_ptr_not_equal(a->targets[i].host, b->targets[i].host);
-        assert_int_equal(a->targets[i].port, b->targets[i].port);
-        assert_int_equal(a->targets[i].weight, b->targets[i].weight);
-    }
-    assert_int_equal(a->alias_count, b->alias_count);
-    for (size_t i = 0; i < a->alias_count; i++) {
-        s_assert_same_string(a->dns_aliases[i], b->dns_aliases[i], "dns_aliases[]");
-        assert_ptr_not_equal(a->dns_aliases[i], b->dns_aliases[i]);
-    }
-    assert_true(il_service_same_definition(a, b));
-    assert_true(il_service_same_definition(b, a));
-}
-
 static void s_assert_target(const il_service_t *s, size_t i, const char *host, uint16_t port,
                             uint32_t weight)
 {
@@ -142,8 +109,8 @@ static il_service_t *s_full(bool reverse)
     static const char *aliases[] = {"www.example", "example", "api.example"};
     for (size_t k = 0; k < COUNT(targets); k++) {
         size_t i = reverse ? COUNT(targets) - 1 - k : k;
-        assert_int_equal(il_service_add_target(s, targets[i].host, targets[i].port, targets[i].weight),
-                         0);
+        assert_int_equal(
+            il_service_add_target(s, targets[i].host, targets[i].port, targets[i].weight), 0);
     }
     for (size_t k = 0; k < COUNT(aliases); k++) {
         size_t i = reverse ? COUNT(aliases) - 1 - k : k;
@@ -327,7 +294,7 @@ static void test_dup(void **state)
     il_service_t *a = s_full(false);
     il_service_t *b = il_service_dup(a);
     assert_non_null(b);
-    s_assert_same_service(a, b);
+    assert_same_service(a, b);
     assert_ptr_not_equal(a->provider, b->provider);
     assert_ptr_not_equal(a->public_ip, b->public_ip);
     assert_ptr_not_equal(a->targets, b->targets);
@@ -346,7 +313,7 @@ static void test_dup(void **state)
     il_service_t *bare = il_service_new("bare");
     b = il_service_dup(bare);
     assert_non_null(b);
-    s_assert_same_service(bare, b);
+    assert_same_service(bare, b);
     assert_null(b->provider);
     assert_null(b->public_ip);
     assert_null(b->targets);
@@ -498,14 +465,15 @@ static void test_same_definition(void **state)
     il_service_t *base = s_full(false);
     /* Listed in the other order: the same definition. */
     il_service_t *reversed = s_full(true);
-    s_assert_same_service(base, reversed);
+    assert_same_service(base, reversed);
     il_service_destroy(&reversed);
     assert_true(il_service_same_definition(base, base));
 
     for (size_t i = 0; i < COUNT(s_same_cases); i++) {
         il_service_t *other = s_full(i % 2 == 1);
         s_same_cases[i].change(other);
-        bool ab = il_service_same_definition(base, other), ba = il_service_same_definition(other, base);
+        bool ab = il_service_same_definition(base, other),
+             ba = il_service_same_definition(other, base);
         if (ab != s_same_cases[i].same || ba != s_same_cases[i].same)
             fail_msg("%s: same_definition %d/%d, expected %d", s_same_cases[i].what, ab, ba,
                      s_same_cases[i].same);
@@ -601,8 +569,8 @@ static void test_round_trip(void **state)
         assert_int_equal(il_service_add_alias(cases[4], alias), 0);
     }
     /* Longest strings the decoder takes. */
-    char name[IL_SERVICE_MAX_NAME + 1], host[IL_SERVICE_MAX_HOST + 1], alias[IL_SERVICE_MAX_ALIAS + 1],
-        provider[IL_SERVICE_MAX_PROVIDER + 1];
+    char name[IL_SERVICE_MAX_NAME + 1], host[IL_SERVICE_MAX_HOST + 1],
+        alias[IL_SERVICE_MAX_ALIAS + 1], provider[IL_SERVICE_MAX_PROVIDER + 1];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
     memset(host, 'h', sizeof host - 1);
@@ -615,18 +583,18 @@ static void test_round_trip(void **state)
     assert_int_equal(il_service_add_target(cases[5], host, 65535, IL_SERVICE_MAX_WEIGHT), 0);
     assert_int_equal(il_service_add_alias(cases[5], alias), 0);
     assert_int_equal(il_service_set_string(&cases[5]->provider, provider), 0);
-    assert_int_equal(
-        il_service_set_string(&cases[5]->public_ip, "0000:0000:0000:0000:0000:ffff:192.168.100.228"),
-        0);
+    assert_int_equal(il_service_set_string(&cases[5]->public_ip,
+                                           "0000:0000:0000:0000:0000:ffff:192.168.100.228"),
+                     0);
     assert_int_equal(strlen(cases[5]->public_ip), IL_SERVICE_MAX_IP);
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         assert_non_null(cases[i]);
         il_service_t *back = s_round_trip(cases[i]);
-        s_assert_same_service(cases[i], back);
+        assert_same_service(cases[i], back);
         /* And again: the encoding is stable. */
         il_service_t *again = s_round_trip(back);
-        s_assert_same_service(back, again);
+        assert_same_service(back, again);
         il_service_destroy(&again);
         il_service_destroy(&back);
         il_service_destroy(&cases[i]);
@@ -659,7 +627,7 @@ static void test_decode_defaults(void **state)
 
     /* Weight is optional (1), or nil. */
     il_service_t *s = s_decode_spec("{'name': 'w', 'targets': [{'host': 'h', 'port': 1}, "
-                                 "{'host': 'h', 'port': 2, 'weight': nil, 'x': 'ignored'}]}");
+                                    "{'host': 'h', 'port': 2, 'weight': nil, 'x': 'ignored'}]}");
     assert_int_equal(s->target_count, 2);
     s_assert_target(s, 0, "h", 1, 1);
     s_assert_target(s, 1, "h", 2, 1);
@@ -935,7 +903,8 @@ static void test_decode_limits(void **state)
         void (*item)(msgpack_packer *pk, int i);
         const char *expect;
     } lists[] = {
-        {"targets", IL_SERVICE_MAX_TARGETS, s_target_item, "service.targets: more than 1024 targets"},
+        {"targets", IL_SERVICE_MAX_TARGETS, s_target_item,
+         "service.targets: more than 1024 targets"},
         {"dns_aliases", IL_SERVICE_MAX_ALIASES, s_alias_item,
          "service.dns_aliases: more than 256 names"},
     };
