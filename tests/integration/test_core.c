@@ -576,5 +576,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clean_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

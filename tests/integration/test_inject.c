@@ -141,5 +141,5 @@ int main(void)
         cmocka_unit_test(test_pipe_last_line_without_newline),
         cmocka_unit_test(test_pipe_empty),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return test_run_group(tests, s_setup, s_teardown);
 }

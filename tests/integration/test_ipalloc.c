@@ -503,5 +503,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_instances_one_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_changed_pool_keeps_allocations, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -891,5 +891,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

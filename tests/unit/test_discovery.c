@@ -1376,5 +1376,5 @@ int main(void)
         cmocka_unit_test(test_swarm_duplicate_names),
         cmocka_unit_test(test_swarm_many_tasks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

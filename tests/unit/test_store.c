@@ -1259,5 +1259,5 @@ int main(void)
         cmocka_unit_test(test_packed_service),
         cmocka_unit_test_setup_teardown(test_changed_then_removed, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }
