@@ -3,9 +3,9 @@
 #   make test       as root (or with sudo): install what is missing, start dockerd if none
 #                   answers, build the test image, build, run every test (tests/prepare.sh);
 #                   last line: "N passed, N failed"
-#   make test T="test_core test_cli" F='test_restart*'
+#   make test T="test_core test_cli" F='test_kill9*'
 #                   only those test binaries (T), only the cases matching the glob (F)
-#   make unit       the unit tests only: no root, no daemons, no install step
+#   make unit       the unit tests only: no root, no daemons, no install step (T=, F= too)
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
