@@ -33,9 +33,14 @@ $SUDO ./deploy/install-deps.sh
 # started in a session of its own, so that a Ctrl-C of make does not stop it.
 if ! $SUDO docker info >/dev/null 2>&1; then
     echo "make test: no Docker daemon answers; starting dockerd (log: $DOCKERD_LOG; it stays running)"
-    $SUDO sh -c 'mkdir -p "$(dirname "$1")" && setsid dockerd >>"$1" 2>&1 </dev/null &' sh "$DOCKERD_LOG"
+    pid=$($SUDO sh -c 'mkdir -p "$(dirname "$1")" && setsid dockerd >>"$1" 2>&1 </dev/null & echo $!' sh "$DOCKERD_LOG")
     waited=0
     until $SUDO docker info >/dev/null 2>&1; do
+        if ! $SUDO kill -0 "$pid" 2>/dev/null; then
+            echo "make test: dockerd exited before it answered; the end of $DOCKERD_LOG:" >&2
+            $SUDO tail -30 "$DOCKERD_LOG" >&2
+            exit 1
+        fi
         waited=$((waited + 1))
         if [ "$waited" -gt $((DOCKERD_WAIT_S * 2)) ]; then
             echo "make test: dockerd did not answer within $DOCKERD_WAIT_S s; the end of $DOCKERD_LOG:" >&2
@@ -44,7 +49,7 @@ if ! $SUDO docker info >/dev/null 2>&1; then
         fi
         sleep 0.5 # polling the daemon's readiness, bounded above
     done
-    echo "make test: dockerd is up"
+    echo "make test: dockerd is up (pid $pid)"
 fi
 
 $SUDO ./tests/support/docker-image.sh
