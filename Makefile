@@ -1,6 +1,11 @@
 # interlook: build, test, run.
 #   make            build everything (-Werror)
-#   make test       build and run every test; last line: "N passed, N failed"
+#   make test       as root (or with sudo): install what is missing, start dockerd if none
+#                   answers, build the test image, build, run every test (tests/prepare.sh);
+#                   last line: "N passed, N failed"
+#   make test T="test_core test_cli" F='test_kill9*'
+#                   only those test binaries (T), only the cases matching the glob (F)
+#   make unit       the unit tests only: no root, no daemons, no install step (T=, F= too)
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
@@ -76,7 +81,13 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/
 # Keep every object: none is an intermediate file for make to delete (which
 # would also print after the test summary, the line CI reads).
 .SECONDARY:
-all: deps-check $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
+# What is missing is installed first, then everything is built by a second
+# make: under -j nothing would otherwise wait for the install, and the
+# compiler (and pkg-config, which gives the flags) may not be there yet.
+all: deps-check
+	@$(MAKE) --no-print-directory compile
+compile: $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
+	@:
 bins: $(BIN_PATHS)
 
 # Missing libraries are installed once, by the project's own script.
@@ -117,8 +128,39 @@ $(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
 
-test: all
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) ./tests/run.sh $(TEST_BINS)
+# Which tests run: T names test binaries (space separated, e.g. T="test_core
+# test_cli"), F a glob over case names (TEST_FILTER, tests/support/testrun.h).
+# make test runs them as root (through sudo -n when not root), as some create
+# network namespaces or install units; tests/prepare.sh stops at once, saying
+# what to run, when neither is possible.
+T ?=
+F ?=
+TEST_SEL    = $(if $(T),$(filter $(addprefix %/,$(T)),$(1)),$(1))
+TEST_NONE   = $(filter-out $(notdir $(TEST_BINS)),$(T))
+TEST_ENV    = BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(if $(F),TEST_FILTER='$(F)')
+TEST_AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo -n)
+# Every test main calls test_run_group (tests/support/testrun.h), included here.
+$(BUILD)/tests/%: private CFLAGS += -include tests/support/testrun.h
+UNIT_BINS   = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+.PHONY: unit unit-compile compile deps-check test-names
+unit-compile: $(call TEST_SEL,$(UNIT_BINS))
+	@:
+
+test-names:
+	@$(if $(TEST_NONE),echo "make: no test binary named $(TEST_NONE) (there are: $(notdir $(TEST_BINS)))" >&2; exit 2)
+
+test: test-names
+	@./tests/prepare.sh
+	@$(MAKE) --no-print-directory compile
+	@$(TEST_AS_ROOT) env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(TEST_BINS))
+
+# No root, no daemons, no install: the libraries must be there (make deps).
+unit: test-names
+	@pkg-config --exists $(PKGS) cmocka 2>/dev/null || \
+	    { echo "make unit: libraries missing; install them once as root: make deps (or sudo make deps)" >&2; exit 1; }
+	@$(if $(call TEST_SEL,$(UNIT_BINS)),,echo "make unit: no unit test named $(T) (there are: $(notdir $(UNIT_BINS)))" >&2; exit 2)
+	@$(MAKE) --no-print-directory unit-compile
+	@env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(UNIT_BINS))
 
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 test

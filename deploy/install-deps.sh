@@ -23,17 +23,24 @@ case "$mode" in
     runtime) PKGS="$RUNTIME_PKGS" ;;
 esac
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo" >&2; exit 1; }
-    SUDO=sudo
-fi
-
 missing=""
 for p in $PKGS "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
+
+# Root only when something is missing; sudo only when it asks no password
+# (make may run with no terminal): else say exactly what to run.
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    else
+        echo "install-deps: missing packages:$missing" >&2
+        echo "install-deps: run as root: sudo $0 $mode${*:+ $*}  (or, as root: apt-get install -y$missing)" >&2
+        exit 1
+    fi
+fi
 
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive

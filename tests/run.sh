@@ -4,10 +4,19 @@
 # crashes, hangs or runs no test counts as one failure. Exit status 1 when
 # anything failed.
 # VALGRIND=1 runs each binary under valgrind (leaks and errors are failures).
+# TEST_FILTER=GLOB runs only the cases of that name (tests/support/testrun.h):
+# a binary with none exits 77 and is skipped; a filter that matches no case
+# in any binary is a failure, never a pass.
 set -u
+if [ "$#" -eq 0 ]; then
+    echo "run.sh: no test binary given"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 TIMEOUT=${TEST_TIMEOUT:-600}
 passed=0
 failed=0
+skipped=0
 logdir=${TMPDIR:-/tmp}/interlook-tests.$$
 mkdir -p "$logdir/children"
 # Processes the tests start log here; a sanitizer report in any of them fails the run.
@@ -23,6 +32,10 @@ for bin in "$@"; do
         timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1
     fi
     rc=$?
+    if [ "$rc" -eq 77 ] && [ -n "${TEST_FILTER:-}" ]; then
+        skipped=$((skipped + 1)) # no case of this binary matches the filter
+        continue
+    fi
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
     p=${p:-0}
@@ -54,5 +67,9 @@ if [ -n "$reports" ]; then
     done
 fi
 rm -rf "$logdir"
+if [ -n "${TEST_FILTER:-}" ] && [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    echo "FAIL no test case matches TEST_FILTER='$TEST_FILTER' in $# binaries"
+    failed=1
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/version.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,7 @@ static int s_on_drain(zloop_t *loop, int timer_id, void *arg)
     if (!done && zclock_mono() < self->drain_until) return 0;
     if (!done) {
         il_log_error("inject: %zu event(s) not delivered within %d ms (core unreachable?)",
-                  ilp_client_pending(self->client), S_DRAIN_MS);
+                     ilp_client_pending(self->client), S_DRAIN_MS);
         self->undelivered = true;
     }
     zloop_timer_end(loop, timer_id);
@@ -173,15 +174,29 @@ static void s_finish(inject_t *self)
     zloop_timer(ilp_client_loop(self->client), 10, 0, s_on_drain, self);
 }
 
+/* The end of the input is the same as quit. A last line without its newline
+ * still counts: `printf 'add web 1.2.3.4:80' | interlook-inject` reports web. */
+static void s_on_eof(inject_t *self, zloop_t *loop, zmq_pollitem_t *item)
+{
+    zloop_poller_end(loop, item);
+    self->stdin_open = false;
+    if (self->line_len > 0) {
+        self->line[self->line_len] = 0;
+        self->line_len = 0;
+        s_line(self, self->line);
+    }
+    s_finish(self);
+}
+
 static int s_on_stdin(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     inject_t *self = arg;
     char buf[4096];
     ssize_t n = read(item->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
     if (n <= 0) {
-        zloop_poller_end(loop, item);
-        self->stdin_open = false;
-        if (!self->once) s_finish(self);
+        if (n < 0) il_log_error("inject: reading standard input: %s", strerror(errno));
+        s_on_eof(self, loop, item);
         return 0;
     }
     ilp_client_batch_begin(self->client); /* the events of these lines leave together */
@@ -251,10 +266,10 @@ int main(int argc, char *argv[])
     int once = 0;
     const struct option own[] = {{"once", no_argument, &once, 1}, {NULL, 0, NULL, 0}};
     const il_ext_cli_spec_t spec = {.prog = "interlook-inject",
-                                 .name = "provider.docker",
-                                 .usage = s_usage,
-                                 .own = own,
-                                 .commands = true};
+                                    .name = "provider.docker",
+                                    .usage = s_usage,
+                                    .own = own,
+                                    .commands = true};
     il_ext_cli_t cli;
     int rc = 2;
     il_log_level_t level;
@@ -283,6 +298,10 @@ int main(int argc, char *argv[])
         } else {
             zmq_pollitem_t item = {NULL, STDIN_FILENO, ZMQ_POLLIN, 0};
             zloop_poller(ilp_client_loop(self.client), &item, s_on_stdin, &self);
+            /* A closed pipe polls as POLLHUP alone, which zloop counts as an
+             * error and would silently stop polling instead of calling
+             * s_on_stdin, whose read() then sees the end of the input. */
+            zloop_poller_set_tolerant(ilp_client_loop(self.client), &item);
         }
         ilp_client_run(self.client);
         if (self.undelivered) rc = 1;

@@ -626,7 +626,7 @@ int main(void)
         cmocka_unit_test(test_create_destroy_many),
         cmocka_unit_test(test_log_line),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = test_run_group(tests, NULL, NULL);
     curl_global_cleanup();
     return failed;
 }

@@ -799,5 +799,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sdk_batches, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sdk_batch_one, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

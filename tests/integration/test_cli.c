@@ -109,5 +109,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_lines),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return test_run_group(tests, s_setup, s_teardown);
 }

@@ -679,5 +679,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ports_file, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_public_ip_unique, s_setup, fixture_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -768,5 +768,5 @@ int main(void)
         cmocka_unit_test(test_watch_json),
         cmocka_unit_test(test_watch_bad_endpoint),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return test_run_group(tests, s_group_setup, s_group_teardown);
 }

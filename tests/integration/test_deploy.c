@@ -427,5 +427,5 @@ int main(void)
         cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
     };
-    return cmocka_run_group_tests(tests, s_setup, NULL);
+    return test_run_group(tests, s_setup, NULL);
 }

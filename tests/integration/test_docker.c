@@ -636,5 +636,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_undeployed_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_swarm_service_rm_at_once, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

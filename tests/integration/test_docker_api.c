@@ -965,5 +965,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fake_body_too_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fake_stream_cut, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

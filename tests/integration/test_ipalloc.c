@@ -512,5 +512,5 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_db_refused, s_setup, fixture_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

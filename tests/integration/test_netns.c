@@ -350,5 +350,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_extension_link_cut_and_restored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_core_link_cut_and_restored, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

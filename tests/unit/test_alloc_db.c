@@ -1175,5 +1175,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dangling_link, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -1267,5 +1267,5 @@ int main(void)
         cmocka_unit_test(test_writers_bytes), cmocka_unit_test(test_one_pass_decoder),
         cmocka_unit_test(test_map_find),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -681,5 +681,5 @@ int main(void)
         cmocka_unit_test(test_check_keys),
         cmocka_unit_test(test_load_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

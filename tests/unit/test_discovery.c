@@ -1468,5 +1468,5 @@ int main(void)
         cmocka_unit_test(test_containers_held),
         cmocka_unit_test(test_swarm_held),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -1279,5 +1279,5 @@ int main(void)
         cmocka_unit_test(test_pub_changes),
         cmocka_unit_test(test_decode_batch_mutated),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

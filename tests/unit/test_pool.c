@@ -850,5 +850,5 @@ int main(void)
         cmocka_unit_test(test_multicast),        cmocka_unit_test(test_v6_bulk),
         cmocka_unit_test(test_v4_16_stress),     cmocka_unit_test(test_differential_24),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

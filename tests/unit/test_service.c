@@ -937,5 +937,5 @@ int main(void)
         cmocka_unit_test(test_decode_public_ip), cmocka_unit_test(test_decode_refused),
         cmocka_unit_test(test_decode_limits),    cmocka_unit_test(test_decode_result),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

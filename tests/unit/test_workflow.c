@@ -2218,5 +2218,5 @@ int main(void)
         cmocka_unit_test_teardown(test_tick_order, s_teardown),
         cmocka_unit_test_teardown(test_many_interleaved, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }
