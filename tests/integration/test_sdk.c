@@ -274,5 +274,5 @@ int main(void)
         cmocka_unit_test(test_echo_built_against_installed_sdk),
         cmocka_unit_test(test_build_needs_every_installed_piece),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return test_run_group(tests, s_setup, s_teardown);
 }

@@ -146,5 +146,5 @@ int main(void)
         cmocka_unit_test(test_copies),
         cmocka_unit_test(test_failure_aborts),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -235,5 +235,5 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_environment),
     };
-    return cmocka_run_group_tests(tests, s_unset_env, NULL);
+    return test_run_group(tests, s_unset_env, NULL);
 }

@@ -217,5 +217,5 @@ int main(void)
         cmocka_unit_test(test_clean),      cmocka_unit_test(test_width),
         cmocka_unit_test(test_target),     cmocka_unit_test(test_targets),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -258,5 +258,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pwrite_all, s_setup, s_teardown),
         cmocka_unit_test(test_crc32c),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

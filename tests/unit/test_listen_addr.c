@@ -233,5 +233,5 @@ int main(void)
         cmocka_unit_test(test_off),
         cmocka_unit_test(test_load),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }
