@@ -5,6 +5,7 @@
  * body]. Ids only grow, so an answer that arrives after its request gave up
  * (503) is recognised and dropped, never given to a later request. */
 #include "core/api.h"
+#include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "core/listen_addr.h"
@@ -146,9 +147,7 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > API_MAX_BODY)
             return s_respond_error(conn, 413, "request body too large");
-        request = calloc(1, sizeof *request);
-        if (!request) return MHD_NO;
-        *con_cls = request;
+        *con_cls = il_calloc(1, sizeof *request);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -166,7 +165,8 @@ static enum MHD_Result s_on_access(void *cls, struct MHD_Connection *conn, const
         if (atomic_load(&self->stopping))
             il_log_debug("api: %s %s: shutting down", method, url);
         else
-            il_log_warn("api: %s %s: no answer from the core within %d ms", method, url, API_WAIT_MS);
+            il_log_warn("api: %s %s: no answer from the core within %d ms", method, url,
+                        API_WAIT_MS);
         return s_respond_error(conn, 503, "core busy or not running");
     }
     enum MHD_Result rc = s_respond(conn, status, content_type ? content_type : API_JSON, body,
@@ -204,7 +204,7 @@ static int s_on_request(zloop_t *loop, zsock_t *reader, void *arg)
         if (reply.status < 100 || reply.status > 599) {
             il_log_error("api: %s %s: handler gave status %d", method, path, reply.status);
             free(reply.body);
-            reply.body = strdup("{\"error\":\"internal error\"}");
+            reply.body = il_strdup("{\"error\":\"internal error\"}");
             reply.status = 500;
             reply.content_type = API_JSON;
         }
@@ -230,11 +230,7 @@ api_t *api_new(const char *address, api_handler_fn *handler, void *arg, char *er
     struct sockaddr_storage addr;
     if (s_parse(address, &addr, err, errlen) != 0) return NULL;
 
-    api_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        il_err(err, errlen, "api: out of memory for '%s'", address);
-        return NULL;
-    }
+    api_t *self = il_calloc(1, sizeof *self);
     self->handler = handler;
     self->arg = arg;
     atomic_init(&self->stopping, false);

@@ -1,5 +1,6 @@
 /* entry: a tracked service and its workflow position, see entry.h. */
 #include "core/entry.h"
+#include "common/alloc.h"
 #include "common/codec.h"
 
 #include <stdio.h>
@@ -17,16 +18,9 @@ struct _entry_packed_t {
 entry_t *entry_new(il_service_t **service_p, int64_t now)
 {
     if (!service_p || !*service_p) return NULL;
-    entry_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->name = strdup((*service_p)->name);
-    self->packed = calloc(1, sizeof *self->packed);
-    if (!self->name || !self->packed) {
-        free(self->name);
-        free(self->packed);
-        free(self);
-        return NULL;
-    }
+    entry_t *self = il_calloc(1, sizeof *self);
+    self->name = il_strdup((*service_p)->name);
+    self->packed = il_calloc(1, sizeof *self->packed);
     self->service = *service_p;
     *service_p = NULL;
     self->id = ENTRY_NO_ID;
@@ -70,7 +64,7 @@ const char *entry_state_name(const entry_t *self, const char *const *steps)
 void entry_set_error(entry_t *self, const char *error)
 {
     free(self->error);
-    self->error = error ? strdup(error) : NULL;
+    self->error = il_strdup(error);
 }
 
 /* A digest of what the packed service is made from: the service, provider
@@ -103,23 +97,35 @@ void entry_service_changed(const entry_t *self)
     self->packed->len = 0;
 }
 
+/* msgpack_sbuffer_write, growing through il_realloc: it cannot fail (an
+ * allocation that fails aborts), so the packed service is always whole. */
+static int s_pack_write(void *data, const char *bytes, size_t len)
+{
+    msgpack_sbuffer *buf = data;
+    if (buf->alloc - buf->size < len) {
+        size_t alloc = buf->alloc ? buf->alloc * 2 : S_PACK_START;
+        while (alloc < buf->size + len)
+            alloc *= 2;
+        buf->data = il_realloc(buf->data, alloc);
+        buf->alloc = alloc;
+    }
+    memcpy(buf->data + buf->size, bytes, len);
+    buf->size += len;
+    return 0;
+}
+
 const char *entry_packed_service(const entry_t *self, size_t *len)
 {
     if (!s_packed_valid(self)) {
         entry_service_changed(self);
         /* msgpack_sbuffer's first write allocates 8 KiB: start from a size
          * that fits a usual service instead (it doubles when it does not). */
-        msgpack_sbuffer buf = {.size = 0, .data = malloc(S_PACK_START), .alloc = S_PACK_START};
+        msgpack_sbuffer buf = {.size = 0, .data = il_malloc(S_PACK_START), .alloc = S_PACK_START};
         msgpack_packer pk;
-        if (!buf.data) return NULL;
-        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &buf, s_pack_write);
         il_service_pack(self->service, &pk);
-        self->packed->data = buf.data ? realloc(buf.data, buf.size) : NULL; /* to its size */
-        if (!self->packed->data) {
-            msgpack_sbuffer_destroy(&buf);
-            return NULL;
-        }
-        self->packed->len = (uint32_t)buf.size; /* far below 4 GiB (1 MiB frames) */
+        self->packed->data = il_realloc(buf.data, buf.size); /* to its size */
+        self->packed->len = (uint32_t)buf.size;              /* far below 4 GiB (1 MiB frames) */
         self->packed->from = s_packed_from(self->service);
     }
     *len = self->packed->len;
@@ -190,10 +196,6 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
         il_codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
         goto done;
     self = entry_new(&service, (int64_t)detected);
-    if (!self) {
-        snprintf(why, sizeof why, "out of memory");
-        goto done;
-    }
     if (!strcmp(state, "deployed"))
         self->state = ENTRY_DEPLOYED;
     else if (!strcmp(state, "undeployed"))
@@ -255,8 +257,7 @@ int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id)
     size_t want = *cap ? *cap : 64;
     while (want <= id)
         want *= 2;
-    char *grown = realloc(*array, want * size);
-    if (!grown) return -1;
+    char *grown = il_realloc(*array, want * size);
     memset(grown + *cap * size, 0, (want - *cap) * size);
     *array = grown;
     *cap = want;

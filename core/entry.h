@@ -53,7 +53,7 @@ typedef struct {
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.
- * Takes ownership of *service_p. NULL when out of memory. */
+ * Takes ownership of *service_p. NULL when there is no service. */
 entry_t *entry_new(il_service_t **service_p, int64_t now);
 
 void entry_destroy(entry_t **self_p);
@@ -67,9 +67,9 @@ void entry_set_error(entry_t *self, const char *error);
 
 /* The entry's service as il_service_pack writes it (*len bytes), packed once and
  * kept while the service stays the same: each step of a service sends it in
- * a WORK, publishes it and saves it. NULL when out of memory. The packed form
- * is a cache that is not part of the entry's value (it lives behind a
- * pointer): filling it reads a const entry. */
+ * a WORK, publishes it and saves it. The packed form is a cache that is not
+ * part of the entry's value (it lives behind a pointer): filling it reads a
+ * const entry. */
 const char *entry_packed_service(const entry_t *self, size_t *len);
 
 /* Drops the packed service: call after changing the service in place, or to
@@ -89,7 +89,7 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
  * hashing, a few bytes per entry); the module clears an entry's item when the
  * entry is removed, as its id is then given to another. This grows *array
  * (*cap items of size bytes, the new ones zeroed) to have an item for id.
- * Returns -1 when out of memory or for ENTRY_NO_ID (nothing changes then). */
+ * Returns -1 for ENTRY_NO_ID (nothing changes then). */
 int entry_slots_reserve(void **array, size_t *cap, size_t size, uint32_t id);
 
 #endif

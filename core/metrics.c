@@ -1,5 +1,6 @@
 /* metrics: the core's counters and histogram and their Prometheus text, see metrics.h. */
 #include "core/metrics.h"
+#include "common/alloc.h"
 #include "core/core_config.h"
 
 #include <stdio.h>
@@ -22,7 +23,7 @@ struct _metrics_t {
 
 metrics_t *metrics_new(void)
 {
-    return calloc(1, sizeof(metrics_t));
+    return il_calloc(1, sizeof(metrics_t));
 }
 
 void metrics_destroy(metrics_t **self_p)
@@ -43,7 +44,7 @@ void metrics_work_sent(metrics_t *self, const entry_t *entry)
 {
     self->counts.work_sent++;
     if (entry->attempt > 1) self->counts.work_retried++;
-    /* On out of memory, this one latency goes unmeasured. */
+    /* An entry without an id (outside a workflow) goes unmeasured. */
     if (entry_slots_reserve((void **)&self->started, &self->started_cap, sizeof *self->started,
                             entry->id) == 0)
         self->started[entry->id] = zclock_usecs();
@@ -90,8 +91,7 @@ char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker)
     }
     const broker_stats_t *bus = broker_stats(broker);
     const metrics_counts_t *m = &self->counts;
-    zchunk_t *out = zchunk_new(NULL, 4096);
-    if (!out) return NULL;
+    zchunk_t *out = zchunk_new(NULL, 4096); /* czmq aborts when out of memory */
     char line[512];
 #define S_PUT(...)                                                                                 \
     do {                                                                                           \
@@ -166,11 +166,7 @@ char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker)
     S_PUT("# TYPE interlook_entries_save_seconds gauge\ninterlook_entries_save_seconds %.6f\n",
           m->last_save_seconds);
 #undef S_PUT
-    char *text = malloc(zchunk_size(out) + 1);
-    if (text) {
-        memcpy(text, zchunk_data(out), zchunk_size(out));
-        text[zchunk_size(out)] = 0;
-    }
+    char *text = il_strndup((const char *)zchunk_data(out), zchunk_size(out));
     zchunk_destroy(&out);
     return text;
 }

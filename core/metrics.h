@@ -24,7 +24,7 @@ typedef struct {
     double last_save_seconds;
 } metrics_counts_t;
 
-/* NULL when out of memory. */
+/* Counters at zero, no latency observed. */
 metrics_t *metrics_new(void);
 
 void metrics_destroy(metrics_t **self_p);
@@ -48,8 +48,7 @@ void metrics_work_answered(metrics_t *self, int64_t since_us);
 void metrics_work_forget(metrics_t *self, const entry_t *entry);
 
 /* The Prometheus text exposition of the entries (from the workflow), the
- * counters, the bus (from the broker) and the histogram. A heap string; NULL
- * when out of memory. */
+ * counters, the bus (from the broker) and the histogram. A heap string. */
 char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker);
 
 #endif

@@ -4,6 +4,7 @@
 #include "core/server.h"
 #include "broker/broker.h"
 #include "broker/ilp_pub.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "core/api.h"
 #include "core/listen_addr.h"
@@ -104,8 +105,8 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
                  extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
-    if (!service || broker_dispatch_packed(self->broker, entry->work_id, extension, action,
-                                           entry->attempt, service, len) != 0)
+    if (broker_dispatch_packed(self->broker, entry->work_id, extension, action, entry->attempt,
+                               service, len) != 0)
         il_log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -129,9 +130,8 @@ static void s_publish_state(server_t *self, const entry_t *e, s_published_t *pub
     pub->error = e->error;
     size_t len = 0;
     const char *service = entry_packed_service(e, &len);
-    if (service)
-        broker_publish_state(self->broker, service, len, state,
-                             e->expect_deployed ? "deployed" : "undeployed", e->error);
+    broker_publish_state(self->broker, service, len, state,
+                         e->expect_deployed ? "deployed" : "undeployed", e->error);
 }
 
 /* Publishes the state of the entries that what was just handled (the
@@ -150,7 +150,8 @@ static void s_publish_changes(server_t *self)
     broker_publish_flush(self->broker);
 }
 
-/* What observers were shown of the entry. NULL when out of memory. */
+/* What observers were shown of the entry. NULL for an entry without an id
+ * (outside a workflow). */
 static s_published_t *s_published(server_t *self, const entry_t *entry)
 {
     if (entry_slots_reserve((void **)&self->published, &self->published_cap,
@@ -172,24 +173,19 @@ static void s_fx_changed(void *arg, const entry_t *entry)
     s_mark_dirty(self);
     if (!broker_wants_states(self->broker)) return;
     s_published_t *pub = s_published(self, entry);
-    if (pub && pub->queued) return;
-    if (!pub || self->npubs == self->pubs_cap) {
-        size_t cap = self->pubs_cap ? self->pubs_cap * 2 : 64;
-        const entry_t **pubs = pub ? realloc(self->pubs, cap * sizeof *pubs) : NULL;
-        if (!pubs) { /* out of memory: publish now rather than never */
-            s_publish_changes(self);
-            size_t len = 0;
-            const char *service = entry_packed_service(entry, &len);
-            if (service)
-                broker_publish_state(self->broker, service, len,
-                                     entry_state_name(entry, workflow_steps(self->workflow)),
-                                     entry->expect_deployed ? "deployed" : "undeployed",
-                                     entry->error);
-            if (pub) pub->state = NULL; /* unknown: the next change is published */
-            return;
-        }
-        self->pubs = pubs;
-        self->pubs_cap = cap;
+    if (!pub) { /* no id: nowhere to note it, publish now rather than never */
+        s_publish_changes(self);
+        size_t len = 0;
+        const char *service = entry_packed_service(entry, &len);
+        broker_publish_state(self->broker, service, len,
+                             entry_state_name(entry, workflow_steps(self->workflow)),
+                             entry->expect_deployed ? "deployed" : "undeployed", entry->error);
+        return;
+    }
+    if (pub->queued) return;
+    if (self->npubs == self->pubs_cap) {
+        self->pubs_cap = self->pubs_cap ? self->pubs_cap * 2 : 64;
+        self->pubs = il_realloc(self->pubs, self->pubs_cap * sizeof *self->pubs);
     }
     pub->queued = true;
     self->pubs[self->npubs++] = entry;
@@ -206,7 +202,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
                 (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
-    if (service) broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
+    broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
     store_forget(self->store, entry);
     s_mark_dirty(self);
 }
@@ -337,18 +333,13 @@ static void s_on_instance(void *arg, const char *extension, const char *instance
 
 server_t *server_new(const core_config_t *config, char *err, size_t errlen)
 {
-    server_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    server_t *self = il_calloc(1, sizeof *self);
     self->config = config;
     self->save_timer = -1;
     self->resync_timer = -1;
     self->started = s_now();
     self->loop = zloop_new();
     self->metrics = metrics_new();
-    if (!self->metrics) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     self->counts = metrics_counts(self->metrics);
     workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
                                 .max_last_updated_ms = config->max_last_updated_ms,

@@ -1,6 +1,7 @@
 /* store: the core's entries file, saved atomically and durably, loaded strictly (see store.h). */
 #define _GNU_SOURCE /* memmem */
 #include "core/store.h"
+#include "common/alloc.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/codec.h"
@@ -64,21 +65,19 @@ store_t *store_new(const char *path, char *err, size_t errlen)
         il_err(err, errlen, "%s: is a directory", path);
         return NULL;
     }
-    store_t *self = calloc(1, sizeof *self);
-    if (!self) goto oom;
+    store_t *self = il_calloc(1, sizeof *self);
     self->fd = -1;
-    if (!(self->path = strdup(path)) || !(self->removed = zhashx_new())) goto oom;
+    self->path = il_strdup(path);
+    self->removed = zhashx_new();
     const char *slash = strrchr(path, '/');
     if (!slash)
-        self->dir = strdup(".");
+        self->dir = il_strdup(".");
     else if (slash == path)
-        self->dir = strdup("/");
+        self->dir = il_strdup("/");
     else
-        self->dir = strndup(path, (size_t)(slash - path));
-    if (!self->dir) goto oom;
+        self->dir = il_strndup(path, (size_t)(slash - path));
 
-    char *prefix = strdup(self->dir);
-    if (!prefix) goto oom;
+    char *prefix = il_strdup(self->dir);
     if (il_fileio_mkdirs(prefix) != 0) {
         il_err(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
@@ -93,10 +92,6 @@ store_t *store_new(const char *path, char *err, size_t errlen)
         return NULL;
     }
     return self;
-oom:
-    il_err(err, errlen, "%s: out of memory", path);
-    store_destroy(&self);
-    return NULL;
 }
 
 void store_destroy(store_t **self_p)
@@ -156,18 +151,12 @@ void store_touch(store_t *self, const entry_t *entry)
     if (s_listed(self, entry)) return;
     if (zhashx_size(self->removed)) zhashx_delete(self->removed, entry->name); /* back again */
     if (self->nchanged == self->changed_cap) {
-        size_t cap = self->changed_cap ? self->changed_cap * 2 : 256;
-        const entry_t **grown = realloc(self->changed, cap * sizeof *grown);
-        if (!grown) {
-            self->need_full = true; /* out of memory: the next save writes everything */
-            return;
-        }
-        self->changed = grown;
-        self->changed_cap = cap;
+        self->changed_cap = self->changed_cap ? self->changed_cap * 2 : 256;
+        self->changed = il_realloc(self->changed, self->changed_cap * sizeof *self->changed);
     }
     if (entry_slots_reserve((void **)&self->slot, &self->slot_cap, sizeof *self->slot, entry->id) !=
         0) {
-        self->need_full = true; /* out of memory, or no id: the next save writes everything */
+        self->need_full = true; /* no id: the next save writes everything */
         return;
     }
     self->changed[self->nchanged++] = entry;
@@ -183,9 +172,7 @@ void store_forget(store_t *self, const entry_t *entry)
         self->slot[last->id] = i + 1;
         self->slot[entry->id] = 0;
     }
-    if (zhashx_insert(self->removed, entry->name, (void *)"") != 0 &&
-        !zhashx_lookup(self->removed, entry->name))
-        self->need_full = true; /* out of memory */
+    zhashx_insert(self->removed, entry->name, (void *)""); /* -1: already there */
 }
 
 /* ---- save ---------------------------------------------------------------- */
@@ -583,8 +570,7 @@ static int s_apply_batch(zhashx_t *batch, zhashx_t *final, const msgpack_object 
             zhashx_delete(final, name);
             continue;
         }
-        s_loc_t *copy = malloc(sizeof *copy);
-        if (!copy) return il_err(why, whylen, "out of memory");
+        s_loc_t *copy = il_malloc(sizeof *copy);
         *copy = *loc;
         zhashx_update(final, name, copy);
     }
@@ -616,7 +602,6 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
                   int nsteps, zhashx_t *final, size_t *k, char *why, size_t whylen)
 {
     zhashx_t *batch = zhashx_new();
-    if (!batch) return il_err(why, whylen, "out of memory");
     zhashx_set_destructor(batch, (zhashx_destructor_fn *)zstr_free);
     size_t off = 0, good_end = 0, good_k = 0, batches = 0;
     size_t frame = S_FRAME; /* until the header says the records are sealed */
@@ -653,10 +638,9 @@ static int s_scan(store_t *self, const char *data, size_t size, const char *cons
                     bad = il_err(why, whylen, "duplicate entry '%s'", name);
                 else {
                     loc.removed = kind == S_REMOVAL;
-                    s_loc_t *copy = malloc(sizeof *copy);
-                    if (copy) *copy = loc;
-                    bad = copy ? zhashx_insert(batch, name, copy)
-                               : il_err(why, whylen, "out of memory");
+                    s_loc_t *copy = il_malloc(sizeof *copy);
+                    *copy = loc;
+                    bad = zhashx_insert(batch, name, copy);
                 }
             }
         }
@@ -708,18 +692,13 @@ static int s_load_records(store_t *self, const char *data, size_t size, workflow
     const char *const *steps = workflow_steps(workflow);
     int nsteps = workflow_nsteps(workflow);
     zhashx_t *final = zhashx_new();
-    if (!final) return il_err(why, whylen, "out of memory");
     zhashx_set_destructor(final, (zhashx_destructor_fn *)zstr_free);
     s_loc_t **order = NULL;
     int rc = s_scan(self, data, size, steps, nsteps, final, k, why, whylen);
     if (rc != 0) goto done;
     /* Second pass: the latest record of each entry, in file order. */
     size_t n = 0;
-    order = malloc((zhashx_size(final) + 1) * sizeof *order);
-    if (!order) {
-        rc = il_err(why, whylen, "out of memory");
-        goto done;
-    }
+    order = il_malloc((zhashx_size(final) + 1) * sizeof *order);
     for (s_loc_t *loc = zhashx_first(final); loc; loc = zhashx_next(final))
         order[n++] = loc;
     qsort(order, n, sizeof *order, s_by_offset);

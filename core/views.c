@@ -1,20 +1,25 @@
 /* views: the HTTP API's routes and views, see views.h. */
 #include "core/views.h"
+#include "common/alloc.h"
 #include "common/version.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* obj (taken) as the body; NULL (jansson refused a string that is not
+ * UTF-8) gets a 500. */
 static void s_reply_json(api_reply_t *reply, int status, json_t *obj)
 {
-    reply->status = obj ? status : 500;
     reply->content_type = "application/json";
-    reply->body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    if (!reply->body) {
+    if (!obj) {
         reply->status = 500;
-        reply->body = strdup("{\"error\":\"out of memory\"}");
+        reply->body = il_strdup("{\"error\":\"the answer holds text that is not UTF-8\"}");
+        return;
     }
+    reply->status = status;
+    reply->body = json_dumps(obj, JSON_COMPACT);
+    if (!reply->body) il_oom(0); /* an object always dumps: only memory fails */
     json_decref(obj);
 }
 
@@ -155,6 +160,5 @@ void views_answer(const views_source_t *source, const char *method, const char *
         reply->status = 200;
         reply->content_type = "text/plain; version=0.0.4";
         reply->body = metrics_text(source->metrics, workflow, source->broker);
-        if (!reply->body) s_reply_error(reply, 500, "%s", "out of memory");
     }
 }

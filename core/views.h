@@ -21,11 +21,13 @@ typedef struct {
 } views_source_t;
 
 /* The answer to METHOD PATH: 200 with the view, 404 for an unknown path or
- * service, 405 for a method other than GET and HEAD, 500 when out of memory. */
+ * service, 405 for a method other than GET and HEAD, 500 when a text shown
+ * is not UTF-8. */
 void views_answer(const views_source_t *source, const char *method, const char *path,
                   api_reply_t *reply);
 
-/* The JSON object shown for an entry (new reference; NULL when out of memory). */
+/* The JSON object shown for an entry (new reference; NULL when one of its
+ * texts is not UTF-8). */
 json_t *views_entry(const entry_t *entry, const char *const *steps);
 
 #endif

@@ -43,11 +43,8 @@ static void s_id_take(workflow_t *self, entry_t *entry)
 static void s_id_give_back(workflow_t *self, entry_t *entry)
 {
     if (self->nfree == self->free_cap) {
-        size_t cap = self->free_cap ? self->free_cap * 2 : 64;
-        uint32_t *grown = realloc(self->free_ids, cap * sizeof *grown);
-        if (!grown) return; /* out of memory: that id is not used again */
-        self->free_ids = grown;
-        self->free_cap = cap;
+        self->free_cap = self->free_cap ? self->free_cap * 2 : 64;
+        self->free_ids = il_realloc(self->free_ids, self->free_cap * sizeof *self->free_ids);
     }
     self->free_ids[self->nfree++] = entry->id;
     entry->id = ENTRY_NO_ID;
@@ -112,15 +109,12 @@ static void s_heap_push(workflow_t *self, entry_t *entry)
 {
     s_heap_remove(self, entry);
     if (self->heap_size == self->heap_cap) {
-        size_t cap = self->heap_cap ? self->heap_cap * 2 : 64;
-        entry_t **grown = realloc(self->heap, cap * sizeof *grown);
-        if (!grown) return; /* out of memory: the housekeeper's scan still finds it */
-        self->heap = grown;
-        self->heap_cap = cap;
+        self->heap_cap = self->heap_cap ? self->heap_cap * 2 : 64;
+        self->heap = il_realloc(self->heap, self->heap_cap * sizeof *self->heap);
     }
     if (entry_slots_reserve((void **)&self->heap_pos, &self->heap_pos_cap, sizeof *self->heap_pos,
                             entry->id) != 0)
-        return;
+        return; /* no id: an entry outside the workflow */
     size_t i = self->heap_size++;
     self->heap[i] = entry;
     s_heap_set(self, i);
@@ -341,7 +335,6 @@ static void s_event_add(workflow_t *self, il_service_t **service_p, int64_t now)
     il_service_set_string(&service->public_ip, NULL); /* only IPAM sets it */
     if (!entry) {
         entry = entry_new(service_p, now);
-        if (!entry) return;
         s_id_take(self, entry);
         zhashx_insert(self->entries, entry->name, entry);
         s_changed(self, entry);

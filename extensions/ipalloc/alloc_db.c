@@ -58,6 +58,7 @@
  * synced): when the slots do not claim it, it is dropped and truncated away
  * under the lock so that later commits start on a group of their own. */
 #include "extensions/ipalloc/alloc_db.h"
+#include "common/alloc.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -185,8 +186,7 @@ static bool s_valid_ip(const char *ip, size_t len)
 static s_record_t *s_record_new(const char *name, size_t namelen, const char *ip, size_t iplen,
                                 int64_t time_ms)
 {
-    s_record_t *record = malloc(sizeof *record + namelen + iplen + 2);
-    if (!record) return NULL;
+    s_record_t *record = il_malloc(sizeof *record + namelen + iplen + 2);
     memcpy(record->text, name, namelen);
     record->text[namelen] = '\0';
     memcpy(record->text + namelen + 1, ip, iplen);
@@ -197,22 +197,16 @@ static s_record_t *s_record_new(const char *name, size_t namelen, const char *ip
     return record;
 }
 
-/* Makes the two indexes; keys are the records' own strings. -1 when out of memory. */
-static int s_view_init(s_view_t *view)
+/* Makes the two indexes; keys are the records' own strings. */
+static void s_view_init(s_view_t *view)
 {
     *view = (s_view_t){.fd = -1};
     view->by_name = zhashx_new();
     view->by_ip = zhashx_new();
-    if (!view->by_name || !view->by_ip) {
-        zhashx_destroy(&view->by_name);
-        zhashx_destroy(&view->by_ip);
-        return -1;
-    }
     zhashx_set_key_duplicator(view->by_name, NULL);
     zhashx_set_key_destructor(view->by_name, NULL);
     zhashx_set_key_duplicator(view->by_ip, NULL);
     zhashx_set_key_destructor(view->by_ip, NULL);
-    return 0;
 }
 
 /* Frees the records and indexes, closes the fd. */
@@ -228,15 +222,13 @@ static void s_view_clear(s_view_t *view)
     *view = (s_view_t){.fd = -1};
 }
 
-/* Inserts record in both indexes. -1 (nothing inserted) when out of memory. */
-static int s_view_insert(s_view_t *view, s_record_t *record)
+/* Inserts record in both indexes. The caller has checked that neither its
+ * name nor its address is held (zhashx_insert fails only on a key that is
+ * there: czmq aborts when out of memory). */
+static void s_view_insert(s_view_t *view, s_record_t *record)
 {
-    if (zhashx_insert(view->by_name, record->entry.name, record) != 0) return -1;
-    if (zhashx_insert(view->by_ip, record->entry.ip, record) != 0) {
-        zhashx_delete(view->by_name, record->entry.name);
-        return -1;
-    }
-    return 0;
+    zhashx_insert(view->by_name, record->entry.name, record);
+    zhashx_insert(view->by_ip, record->entry.ip, record);
 }
 
 static void s_view_remove(s_view_t *view, s_record_t *record)
@@ -295,55 +287,45 @@ static int s_replace_file(alloc_db_t *self, const char *text, size_t len, int *f
     return rc;
 }
 
-/* Makes room for more bytes in *buf. -1 when out of memory. */
-static int s_reserve(char **buf, size_t *cap, size_t need)
+/* Makes room for more bytes in *buf. */
+static void s_reserve(char **buf, size_t *cap, size_t need)
 {
-    if (need <= *cap) return 0;
+    if (need <= *cap) return;
     size_t bigger = *cap ? *cap : 4096;
     while (bigger < need)
         bigger *= 2;
-    char *p = realloc(*buf, bigger);
-    if (!p) return -1;
-    *buf = p;
+    *buf = il_realloc(*buf, bigger);
     *cap = bigger;
-    return 0;
 }
 
 /* ---- staging --------------------------------------------------------------- */
 
-/* Appends "<op> <ip> <ms> <hash> <name>\n" to *buf. -1 when out of memory. */
-static int s_format_line(char **buf, size_t *len, size_t *cap, char op, const char *ip,
-                         int64_t time_ms, const char *name)
+/* Appends "<op> <ip> <ms> <hash> <name>\n" to *buf. */
+static void s_format_line(char **buf, size_t *len, size_t *cap, char op, const char *ip,
+                          int64_t time_ms, const char *name)
 {
     char ms[24];
     int mslen = snprintf(ms, sizeof ms, "%" PRId64, time_ms);
     size_t iplen = strlen(ip), namelen = strlen(name);
     uint64_t hash = s_line_hash(op, ip, iplen, ms, (size_t)mslen, name, namelen);
     size_t need = *len + 2 + iplen + 1 + (size_t)mslen + 1 + 16 + 1 + namelen + 2;
-    if (s_reserve(buf, cap, need) != 0) return -1;
+    s_reserve(buf, cap, need);
     int n =
         snprintf(*buf + *len, need - *len, "%c %s %s %016" PRIx64 " %s\n", op, ip, ms, hash, name);
     *len += (size_t)n;
-    return 0;
 }
 
-/* Records a staged change: its line in pending, its undo entry. -1 (nothing
- * recorded) when out of memory. */
-static int s_stage(alloc_db_t *self, char op, s_record_t *record, int64_t now_ms)
+/* Records a staged change: its line in pending, its undo entry. */
+static void s_stage(alloc_db_t *self, char op, s_record_t *record, int64_t now_ms)
 {
     if (self->undo_len == self->undo_cap) {
-        size_t cap = self->undo_cap ? self->undo_cap * 2 : 64;
-        s_undo_t *undo = realloc(self->undo, cap * sizeof *undo);
-        if (!undo) return -1;
-        self->undo = undo;
-        self->undo_cap = cap;
+        self->undo_cap = self->undo_cap ? self->undo_cap * 2 : 64;
+        self->undo = il_realloc(self->undo, self->undo_cap * sizeof *self->undo);
     }
-    if (s_format_line(&self->pending, &self->pending_len, &self->pending_cap, op, record->entry.ip,
-                      now_ms, record->entry.name) != 0)
-        return -1;
+    s_format_line(&self->pending, &self->pending_len, &self->pending_cap, op, record->entry.ip,
+                  now_ms, record->entry.name);
     self->pending_lines++;
     self->undo[self->undo_len++] = (s_undo_t){.op = op, .record = record};
-    return 0;
 }
 
 /* Ends the batch's staging: frees the released records (commit) or restores
@@ -356,13 +338,8 @@ static void s_end_staging(alloc_db_t *self, bool undo)
             if (self->undo[i].op == 'A') {
                 s_view_remove(&self->view, record);
                 free(record);
-            } else if (s_view_insert(&self->view, record) != 0) {
-                /* Out of memory: the view is no longer the file's; read it afresh. */
-                il_log_error("%s: out of memory undoing a batch; reloading at next begin",
-                             self->path);
-                free(record);
-                if (self->view.fd >= 0) close(self->view.fd);
-                self->view.fd = -1;
+            } else { /* newest first: its name and address are free again */
+                s_view_insert(&self->view, record);
             }
         }
     } else {
@@ -451,17 +428,15 @@ static uint64_t s_group_hash(uint64_t chain, const char *lines, size_t len, cons
 }
 
 /* Appends the trailer "C <seq> <n> <hash>\n" that closes the group whose
- * lines are buf[start, *len). Returns its hash, *len advanced. -1 (as an int
- * through ok) when out of memory. */
-static int s_format_trailer(char **buf, size_t *len, size_t *cap, size_t start, uint64_t chain,
-                            uint64_t seq, size_t lines, uint64_t *hash)
+ * lines are buf[start, *len). Sets *hash to its hash, *len advanced. */
+static void s_format_trailer(char **buf, size_t *len, size_t *cap, size_t start, uint64_t chain,
+                             uint64_t seq, size_t lines, uint64_t *hash)
 {
     char body[64];
     int blen = snprintf(body, sizeof body, "C %" PRIu64 " %zu", seq, lines);
-    if (s_reserve(buf, cap, *len + (size_t)blen + 19) != 0) return -1;
+    s_reserve(buf, cap, *len + (size_t)blen + 19);
     *hash = s_group_hash(chain, *buf + start, *len - start, body, (size_t)blen);
     *len += (size_t)snprintf(*buf + *len, (size_t)blen + 19, "%s %016" PRIx64 "\n", body, *hash);
-    return 0;
 }
 
 /* ---- reading the log ------------------------------------------------------- */
@@ -531,11 +506,7 @@ static int s_apply_line(s_view_t *view, const char *line, size_t len, char *why,
         if (holder)
             return il_err(why, whylen, "A for %s: ip %s already held by %s", namez, ipz,
                           holder->entry.name);
-        s_record_t *record = s_record_new(name, namelen, ip, iplen, (int64_t)time);
-        if (!record || s_view_insert(view, record) != 0) {
-            free(record);
-            return il_err(why, whylen, "out of memory");
-        }
+        s_view_insert(view, s_record_new(name, namelen, ip, iplen, (int64_t)time));
     } else {
         if (!held) return il_err(why, whylen, "R for %s: it holds no address", namez);
         if (strcmp(held->entry.ip, ipz) != 0)
@@ -739,7 +710,7 @@ static int s_rewrite(alloc_db_t *self, char *err, size_t errlen);
 static int s_reload(alloc_db_t *self, char *err, size_t errlen)
 {
     s_view_t fresh;
-    if (s_view_init(&fresh) != 0) return il_err(err, errlen, "%s: out of memory", self->path);
+    s_view_init(&fresh);
     fresh.fd = open(self->path, O_RDWR | O_CLOEXEC);
     struct stat st;
     memset(&st, 0, sizeof st);
@@ -785,35 +756,27 @@ static int s_reload(alloc_db_t *self, char *err, size_t errlen)
 
 /* The text of a new file: header, both slots, and unless seq is 0 one group
  * seq holding an A line per live allocation of the view. Sets *hash to the
- * group's checksum. -1 when out of memory. */
-static int s_snapshot(s_view_t *view, uint64_t seq, char **buf, size_t *len, uint64_t *hash)
+ * group's checksum. */
+static void s_snapshot(s_view_t *view, uint64_t seq, char **buf, size_t *len, uint64_t *hash)
 {
     size_t cap = 0;
     *buf = NULL;
     *len = 0;
-    if (s_reserve(buf, &cap, ALLOC_DB_PREAMBLE + 1) != 0) return -1;
+    s_reserve(buf, &cap, ALLOC_DB_PREAMBLE + 1);
     *len = (size_t)snprintf(*buf, cap, "%s\n", ALLOC_DB_HEADER) + 2 * ALLOC_DB_SLOT;
     size_t live = 0;
     *hash = FNV_OFFSET;
     if (seq > 0) {
         for (s_record_t *r = zhashx_first(view->by_name); r; r = zhashx_next(view->by_name)) {
-            if (s_format_line(buf, len, &cap, 'A', r->entry.ip, r->entry.time_ms, r->entry.name) !=
-                0)
-                goto oom;
+            s_format_line(buf, len, &cap, 'A', r->entry.ip, r->entry.time_ms, r->entry.name);
             live++;
         }
-        if (s_format_trailer(buf, len, &cap, ALLOC_DB_PREAMBLE, FNV_OFFSET, seq, live, hash) != 0)
-            goto oom;
+        s_format_trailer(buf, len, &cap, ALLOC_DB_PREAMBLE, FNV_OFFSET, seq, live, hash);
     }
     char slot[ALLOC_DB_SLOT + 1];
     s_format_slot(slot, seq, *len);
     memcpy(*buf + sizeof ALLOC_DB_HEADER, slot, ALLOC_DB_SLOT);
     memcpy(*buf + sizeof ALLOC_DB_HEADER + ALLOC_DB_SLOT, slot, ALLOC_DB_SLOT);
-    return 0;
-oom:
-    free(*buf);
-    *buf = NULL;
-    return -1;
 }
 
 /* Creates the db file with its header (temporary file + rename, so that no
@@ -823,8 +786,7 @@ static int s_create(alloc_db_t *self, char *err, size_t errlen)
     char *buf;
     size_t len;
     uint64_t hash;
-    if (s_snapshot(&self->view, 0, &buf, &len, &hash) != 0)
-        return il_err(err, errlen, "%s: out of memory", self->path);
+    s_snapshot(&self->view, 0, &buf, &len, &hash);
     int rc = s_replace_file(self, buf, len, NULL, err, errlen);
     free(buf);
     return rc == 0 ? 0 : -1;
@@ -839,8 +801,7 @@ static int s_rewrite(alloc_db_t *self, char *err, size_t errlen)
     char *buf;
     size_t len;
     uint64_t hash, seq = self->view.seq + 1;
-    if (s_snapshot(&self->view, seq, &buf, &len, &hash) != 0)
-        return il_err(err, errlen, "%s: out of memory", self->path);
+    s_snapshot(&self->view, seq, &buf, &len, &hash);
     int fd = -1;
     int rc = s_replace_file(self, buf, len, &fd, err, errlen);
     free(buf);
@@ -900,24 +861,21 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
         il_err(err, errlen, "%s: is a directory", path);
         return NULL;
     }
-    alloc_db_t *self = calloc(1, sizeof *self);
-    if (!self) goto oom;
+    alloc_db_t *self = il_calloc(1, sizeof *self);
     self->lock_fd = -1;
-    if (s_view_init(&self->view) != 0) goto oom;
-    if (!(self->path = strdup(path))) goto oom;
+    s_view_init(&self->view);
+    self->path = il_strdup(path);
     const char *slash = strrchr(path, '/');
     if (!slash)
-        self->dir = strdup(".");
+        self->dir = il_strdup(".");
     else if (slash == path)
-        self->dir = strdup("/");
+        self->dir = il_strdup("/");
     else
-        self->dir = strndup(path, (size_t)(slash - path));
-    if (!self->dir) goto oom;
-    if (!(self->lock_path = malloc(len + 6))) goto oom;
+        self->dir = il_strndup(path, (size_t)(slash - path));
+    self->lock_path = il_malloc(len + 6);
     snprintf(self->lock_path, len + 6, "%s.lock", path);
 
-    char *prefix = strdup(self->dir);
-    if (!prefix) goto oom;
+    char *prefix = il_strdup(self->dir);
     if (il_fileio_mkdirs(prefix) != 0) {
         il_err(err, errlen, "%s: cannot create directory %s: %s", path, prefix, strerror(errno));
         free(prefix);
@@ -952,8 +910,6 @@ alloc_db_t *alloc_db_open(const char *path, char *err, size_t errlen)
     s_unlock(self);
     if (rc != 0) goto fail;
     return self;
-oom:
-    il_err(err, errlen, "%s: out of memory", path);
 fail:
     alloc_db_destroy(&self);
     return NULL;
@@ -1033,16 +989,8 @@ int alloc_db_stage_allocate(alloc_db_t *self, const char *name, const char *ip, 
     if (!s_valid_name(name, namelen) || !s_valid_ip(ip, iplen)) return -1;
     if (zhashx_lookup(self->view.by_name, name) || zhashx_lookup(self->view.by_ip, ip)) return -1;
     s_record_t *record = s_record_new(name, namelen, ip, iplen, now_ms);
-    if (!record) return -1;
-    if (s_view_insert(&self->view, record) != 0) {
-        free(record);
-        return -1;
-    }
-    if (s_stage(self, 'A', record, now_ms) != 0) {
-        s_view_remove(&self->view, record);
-        free(record);
-        return -1;
-    }
+    s_view_insert(&self->view, record);
+    s_stage(self, 'A', record, now_ms);
     return 0;
 }
 
@@ -1051,7 +999,7 @@ int alloc_db_stage_release(alloc_db_t *self, const char *name, int64_t now_ms)
     if (!self || !self->in_batch || !name || now_ms < 0) return -1;
     s_record_t *record = zhashx_lookup(self->view.by_name, name);
     if (!record) return -1;
-    if (s_stage(self, 'R', record, now_ms) != 0) return -1;
+    s_stage(self, 'R', record, now_ms);
     s_view_remove(&self->view, record);
     return 0;
 }
@@ -1063,11 +1011,9 @@ int alloc_db_commit(alloc_db_t *self, char *err, size_t errlen)
     if (self->pending_len > 0) {
         s_view_t *view = &self->view;
         uint64_t seq = view->seq + 1, hash = 0;
-        int rc = s_format_trailer(&self->pending, &self->pending_len, &self->pending_cap, 0,
-                                  view->chain, seq, self->pending_lines, &hash);
-        if (rc != 0) errno = ENOMEM;
-        if (rc == 0)
-            rc = il_fileio_pwrite_all(view->fd, self->pending, self->pending_len, view->offset);
+        s_format_trailer(&self->pending, &self->pending_len, &self->pending_cap, 0, view->chain,
+                         seq, self->pending_lines, &hash);
+        int rc = il_fileio_pwrite_all(view->fd, self->pending, self->pending_len, view->offset);
         if (rc == 0) {
             rc = fdatasync(view->fd);
             self->syncs++;
@@ -1115,11 +1061,7 @@ void alloc_db_foreach(alloc_db_t *self, void (*fn)(void *arg, const alloc_db_ent
     if (!self || !fn) return;
     /* A snapshot first: lookups made by fn move the index's cursor. */
     size_t count = zhashx_size(self->view.by_name);
-    s_record_t **records = malloc((count ? count : 1) * sizeof *records);
-    if (!records) {
-        il_log_error("%s: out of memory listing allocations", self->path);
-        return;
-    }
+    s_record_t **records = il_calloc(count, sizeof *records);
     size_t n = 0;
     for (s_record_t *r = zhashx_first(self->view.by_name); r && n < count;
          r = zhashx_next(self->view.by_name))
