@@ -455,7 +455,7 @@ static void s_start_fixed_ipam(ctx_t *ctx, const char *ip)
     const char *args[] = {peer,         "--router",   ctx->router,  "--publish",
                           ctx->publish, "--name",     "ipam.fixed", "--instance",
                           "fixed-ipam", "--fixed-ip", ip,           NULL};
-    ctx->echo[0] = test_spawn("/usr/bin/python3", args);
+    ctx->echo[0] = fixture_spawn(ctx->stack, "/usr/bin/python3", args, NULL, NULL);
     assert_true(ctx->echo[0] > 0);
 }
 
