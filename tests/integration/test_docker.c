@@ -183,13 +183,47 @@ static void s_wait(ctx_t *ctx, const char *name, const char *state, size_t targe
     }
 }
 
-static void s_run(ctx_t *ctx, const char *name, int port, const char *extra)
+/* Runs a labelled container of the test image whose port 80 Docker publishes
+ * on a host port of its choosing (no port is probed free and taken later).
+ * Returns that port. */
+static int s_run(ctx_t *ctx, const char *name, const char *extra)
 {
-    assert_int_equal(
-        test_sh("docker run -d -l %s -l interlook.name=%s -l interlook.hosts=%s.example.com "
-                "-l interlook.port=80 -p %d:80 %s interlook-test:latest >/dev/null",
-                ctx->label, name, name, port, extra ? extra : ""),
-        0);
+    char *id = test_sh_output("docker run -d -l %s -l interlook.name=%s "
+                              "-l interlook.hosts=%s.example.com -l interlook.port=80 -p 80 %s "
+                              "interlook-test:latest",
+                              ctx->label, name, name, extra ? extra : "");
+    assert_non_null(id);
+    /* "0.0.0.0:49153" (and "[::]:49153"): the first line's port */
+    char *mapped = test_sh_output("docker port %s 80/tcp | head -1", id);
+    free(id);
+    assert_non_null(mapped);
+    const char *colon = strrchr(mapped, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    free(mapped);
+    assert_in_range(port, 1, 65535);
+    return port;
+}
+
+/* The port a swarm service's port 80 was published on (the manager chose
+ * it), waited for as the manager allocates it. */
+static bool s_service_port_set(void *arg)
+{
+    const char *name = ((const char **)arg)[0];
+    int *port = ((int **)arg)[1];
+    char *text = test_sh_output("docker service inspect --format "
+                                "'{{range .Endpoint.Ports}}{{.PublishedPort}} {{end}}' %s",
+                                name);
+    *port = text ? atoi(text) : 0;
+    free(text);
+    return *port > 0;
+}
+
+static int s_service_port(const char *name)
+{
+    int port = 0;
+    const void *arg[2] = {name, &port};
+    assert_true(test_wait(s_service_port_set, arg, WAIT_MS));
+    return port;
 }
 
 static void test_container_deploy_scale_remove(void **state)
@@ -198,10 +232,8 @@ static void test_container_deploy_scale_remove(void **state)
     s_start_stack(ctx);
     char name[64];
     snprintf(name, sizeof name, "%s-web", ctx->prefix);
-    int ports[2];
-    assert_int_equal(test_free_ports(ports, 2), 0);
 
-    s_run(ctx, name, ports[0], NULL);
+    int port0 = s_run(ctx, name, NULL);
     int64_t start = zclock_mono(); /* from the moment the container runs */
     s_wait(ctx, name, "deployed", 1);
     print_message("      container running -> deployed with its IP: %lld ms\n",
@@ -214,7 +246,7 @@ static void test_container_deploy_scale_remove(void **state)
     assert_int_equal(strncmp(ip, "10.77.0.", 8), 0);
     json_t *target = json_array_get(json_object_get(svc, "targets"), 0);
     assert_string_equal(json_string_value(json_object_get(target, "host")), HOST_IP);
-    assert_int_equal(json_integer_value(json_object_get(target, "port")), ports[0]);
+    assert_int_equal(json_integer_value(json_object_get(target, "port")), port0);
     char alias[128];
     snprintf(alias, sizeof alias, "%s.example.com", name);
     assert_string_equal(json_string_value(json_array_get(json_object_get(svc, "dns_aliases"), 0)),
@@ -223,7 +255,7 @@ static void test_container_deploy_scale_remove(void **state)
     json_decref(e);
 
     /* A second replica adds a target; the IP stays. */
-    s_run(ctx, name, ports[1], NULL);
+    s_run(ctx, name, NULL);
     start = zclock_mono();
     s_wait(ctx, name, "deployed", 2);
     print_message("      second replica -> two targets: %lld ms\n",
@@ -258,9 +290,7 @@ static void test_invalid_label_warned_once(void **state)
                              bad, ctx->label),
                      0);
     /* Several listings happen (events of the good one, the 2 s poll): one warning only. */
-    int ports[1];
-    assert_int_equal(test_free_ports(ports, 1), 0);
-    s_run(ctx, good, ports[0], NULL);
+    s_run(ctx, good, NULL);
     s_wait(ctx, good, "deployed", 1);
     assert_int_equal(
         test_sh("docker ps -q --filter label=interlook.name=%s | xargs -r docker rm -f "
@@ -293,9 +323,7 @@ static void test_dockerd_restart(void **state)
     char name[64], later[64];
     snprintf(name, sizeof name, "%s-survivor", ctx->prefix);
     snprintf(later, sizeof later, "%s-later", ctx->prefix);
-    int ports[2];
-    assert_int_equal(test_free_ports(ports, 2), 0);
-    s_run(ctx, name, ports[0], "--restart always");
+    s_run(ctx, name, "--restart always");
     s_wait(ctx, name, "deployed", 1);
 
     /* Stop the daemon: the provider must not take "unreachable" for "empty". */
@@ -325,7 +353,7 @@ static void test_dockerd_restart(void **state)
     assert_false(ctx->any_undeployed);
 
     /* A change right after the restart is picked up (stream re-established, re-list). */
-    s_run(ctx, later, ports[1], NULL);
+    s_run(ctx, later, NULL);
     s_wait(ctx, later, "deployed", 1);
     s_wait(ctx, name, "deployed", 1);
     assert_false(ctx->any_undeployed);
@@ -340,9 +368,7 @@ static void test_removed_while_provider_down(void **state)
     s_start_stack(ctx);
     char name[64];
     snprintf(name, sizeof name, "%s-orphan", ctx->prefix);
-    int ports[1];
-    assert_int_equal(test_free_ports(ports, 1), 0);
-    s_run(ctx, name, ports[0], NULL);
+    s_run(ctx, name, NULL);
     s_wait(ctx, name, "deployed", 1);
     int status = test_stop(ctx->docker, SIGTERM, 5000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -388,9 +414,7 @@ static void test_tls_endpoint(void **state)
     s_start_stack(ctx);
     char name[64];
     snprintf(name, sizeof name, "%s-tls", ctx->prefix);
-    int ports[1];
-    assert_int_equal(test_free_ports(ports, 1), 0);
-    s_run(ctx, name, ports[0], NULL);
+    s_run(ctx, name, NULL);
     s_wait(ctx, name, "deployed", 1);
 
     /* A second provider instance with an untrusted certificate: refused by the
@@ -431,17 +455,16 @@ static void test_swarm_services(void **state)
     s_start_stack(ctx);
     char name[64];
     snprintf(name, sizeof name, "%s-sw", ctx->prefix);
-    int ports[1];
-    assert_int_equal(test_free_ports(ports, 1), 0);
     assert_int_equal(
         test_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
-                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
-                name, ctx->label, name, ports[0]),
+                "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null 2>&1",
+                name, ctx->label, name),
         0);
+    int port0 = s_service_port(name);
     s_wait(ctx, name, "deployed", 1);
     json_t *e = s_entry(ctx, name);
     json_t *target = json_array_get(json_object_get(json_object_get(e, "service"), "targets"), 0);
-    assert_int_equal(json_integer_value(json_object_get(target, "port")), ports[0]);
+    assert_int_equal(json_integer_value(json_object_get(target, "port")), port0);
     assert_int_equal(json_integer_value(json_object_get(target, "weight")), 1);
     json_decref(e);
 
@@ -514,9 +537,7 @@ static void test_report_not_behind_grace(void **state)
     char stopped[64], next[64];
     snprintf(stopped, sizeof stopped, "%s-stopped", ctx->prefix);
     snprintf(next, sizeof next, "%s-next", ctx->prefix);
-    int ports[2];
-    assert_int_equal(test_free_ports(ports, 2), 0);
-    s_run(ctx, stopped, ports[0], NULL);
+    s_run(ctx, stopped, NULL);
     s_wait(ctx, stopped, "deployed", 1);
 
     assert_int_equal(test_sh("docker kill $(docker ps -q --filter label=interlook.name=%s) "
@@ -528,7 +549,7 @@ static void test_report_not_behind_grace(void **state)
     snprintf(pattern, sizeof pattern, "%s vanished but Docker still holds it", stopped);
     ctx->state = pattern;
     assert_true(test_wait(s_provider_logged, ctx, S_SOON_MS));
-    s_run(ctx, next, ports[1], NULL);
+    s_run(ctx, next, NULL);
     int64_t start = zclock_mono();
     assert_true(s_within(ctx, next, "deployed", 1, S_SOON_MS));
     print_message("      docker kill one; docker run another -> deployed: %lld ms\n",
@@ -565,9 +586,7 @@ static void test_removed_undeployed_at_once(void **state)
     for (int i = 0; i < ROUNDS; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s-rm%d", ctx->prefix, i);
-        int ports[1];
-        assert_int_equal(test_free_ports(ports, 1), 0);
-        s_run(ctx, name, ports[0], NULL);
+        s_run(ctx, name, NULL);
         s_wait(ctx, name, "deployed", 1);
         int64_t start = zclock_mono();
         assert_int_equal(test_sh("docker rm -f $(docker ps -q --filter label=interlook.name=%s) "
@@ -604,12 +623,10 @@ static void test_swarm_service_rm_at_once(void **state)
     s_start_stack(ctx);
     char name[64];
     snprintf(name, sizeof name, "%s-swrm", ctx->prefix);
-    int ports[1];
-    assert_int_equal(test_free_ports(ports, 1), 0);
     assert_int_equal(
         test_sh("docker service create -d --name %s -l %s -l interlook.hosts=%s.example.com "
-                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
-                name, ctx->label, name, ports[0]),
+                "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null 2>&1",
+                name, ctx->label, name),
         0);
     s_wait(ctx, name, "deployed", 1);
     int64_t start = zclock_mono();

@@ -2,6 +2,7 @@
  * (`echo 'add web ...' | interlook-inject`): the end of the input is the same
  * as `quit`, so the process exits 0 once its events have left, and the core
  * (a real interlookd over TCP loopback) has the service. */
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <setjmp.h>
@@ -18,53 +19,23 @@
 #define WAIT_MS 20000
 #define EXIT_MS 5000 /* far below inject's own 10 s drain bound */
 
-static char *s_dir;
-static char s_api[64];
-static char s_router[64];
-static char s_publish[64];
-static pid_t s_core = -1;
-
-static bool s_healthy(void *arg)
-{
-    (void)arg;
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", s_api);
-    long status = 0;
-    free(test_http_get(url, &status));
-    return status == 200;
-}
+/* One core per test binary (group setup): the cases report distinct names. */
+static fixture_t *s_stack;
 
 static int s_setup(void **state)
 {
     (void)state;
-    s_dir = test_tmpdir();
-    int ports[3];
-    if (!s_dir || test_free_ports(ports, 3) != 0) return -1;
-    snprintf(s_api, sizeof s_api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(s_router, sizeof s_router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(s_publish, sizeof s_publish, "tcp://127.0.0.1:%d", ports[2]);
-    char config[512], text[1024];
-    snprintf(config, sizeof config, "%s/interlook.yml", s_dir);
-    snprintf(text, sizeof text,
-             "core:\n"
-             "  logFile: %s/core.log\n"
-             "  listen: 127.0.0.1:%d\n"
-             "  workflowSteps: provider.test\n"
-             "  workflowEntriesFile: %s/entries.db\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n",
-             s_dir, ports[0], s_dir, s_router, s_publish);
-    if (test_write_file(config, text) != 0) return -1;
-    const char *args[] = {"-c", config, NULL};
-    s_core = test_spawn("interlookd", args);
-    return s_core > 0 && test_wait(s_healthy, NULL, WAIT_MS) ? 0 : -1;
+    fixture_opts_t opts = {.name = "test_inject"};
+    s_stack = fixture_new(&opts);
+    if (!s_stack || fixture_config_write(s_stack, "  workflowSteps: provider.test\n", NULL) != 0)
+        return -1;
+    return fixture_start_core(s_stack, WAIT_MS) > 0 ? 0 : -1;
 }
 
 static int s_teardown(void **state)
 {
     (void)state;
-    test_stop(s_core, SIGTERM, 5000);
-    test_sh("rm -rf '%s'", s_dir);
-    free(s_dir);
+    fixture_destroy(&s_stack);
     return 0;
 }
 
@@ -86,14 +57,13 @@ static bool s_exited(void *arg)
  * pipe, and asserts that inject exits 0 within EXIT_MS. */
 static void s_inject_pipe(const char *text)
 {
-    const char *args[] = {"--router", s_router,        "--publish", s_publish,
-                          "--name",   "provider.test", NULL};
+    const char *args[] = {"--name", "provider.test", NULL};
     int in = -1;
-    child_t child = {.pid = test_spawn_stdin("interlook-inject", args, &in)};
+    child_t child = {.pid = fixture_spawn_ext(s_stack, "interlook-inject", args, &in)};
     assert_true(child.pid > 0);
     size_t n = strlen(text);
     assert_int_equal(write(in, text, n), (ssize_t)n);
-    close(in);
+    fixture_close_input(s_stack, in);
     if (!test_wait(s_exited, &child, EXIT_MS)) {
         test_stop(child.pid, SIGKILL, 2000);
         fail_msg("interlook-inject still running %d ms after the end of its input", EXIT_MS);
@@ -104,7 +74,7 @@ static void s_inject_pipe(const char *text)
 
 static bool s_deployed(void *name)
 {
-    return test_entry_is(s_api, name, "deployed", 1);
+    return test_entry_is(fixture_api(s_stack), name, "deployed", 1);
 }
 
 static void test_pipe_end_is_quit(void **state)
@@ -112,7 +82,7 @@ static void test_pipe_end_is_quit(void **state)
     (void)state;
     s_inject_pipe("add web 127.0.0.1:8080 alias=web.example.com\n");
     assert_true(test_wait(s_deployed, "web", WAIT_MS));
-    json_t *entry = test_get_json(s_api, "/services/web");
+    json_t *entry = fixture_api_get(s_stack, "/services/web");
     assert_non_null(entry);
     json_t *aliases = json_object_get(json_object_get(entry, "service"), "dns_aliases");
     assert_int_equal(json_array_size(aliases), 1);

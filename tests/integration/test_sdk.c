@@ -5,6 +5,7 @@
  * the library exports only il_/ilp_ names, and a build that lacks an
  * installed piece fails (so the first build cannot have used the tree). */
 #include "common/version.h"
+#include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -128,15 +129,6 @@ static void test_exports_only_prefixed_names(void **state)
     free(names);
 }
 
-static bool s_healthy(void *arg)
-{
-    char url[128];
-    snprintf(url, sizeof url, "%s/health", (const char *)arg);
-    long status = 0;
-    free(test_http_get(url, &status));
-    return status == 200;
-}
-
 typedef struct {
     const char *api;
     const char *instance;
@@ -193,52 +185,40 @@ static void test_echo_built_against_installed_sdk(void **state)
     if (!strstr(out, want)) fail_msg("--version: expected '%s', got '%s'", want, out);
     free(out);
 
-    int ports[3];
-    assert_int_equal(test_free_ports(ports, 3), 0);
-    char api[64], router[64], publish[64], config[4200], text[8192];
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", ports[0]);
-    snprintf(router, sizeof router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", ports[2]);
-    snprintf(config, sizeof config, "%s/interlook.yml", s_dir);
-    snprintf(text, sizeof text,
-             "core:\n"
-             "  logFile: %s/core.log\n"
-             "  listen: 127.0.0.1:%d\n"
-             "  workflowSteps: provider.test,provisioner.echo\n"
-             "  workflowEntriesFile: %s/entries.db\n"
-             "  checkFlowInterval: 100ms\n"
-             "  persistDelay: 20ms\n"
-             "  bus: { router: %s, publish: %s, heartbeat: 100ms, liveness: 3 }\n",
-             s_dir, ports[0], s_dir, router, publish);
-    assert_int_equal(test_write_file(config, text), 0);
-
-    const char *core_args[] = {"-c", config, NULL};
-    pid_t core = test_spawn("interlookd", core_args);
-    assert_true(core > 0);
-    bool healthy = test_wait(s_healthy, api, WAIT_MS);
+    fixture_opts_t opts = {.name = "test_sdk"};
+    fixture_t *stack = fixture_new(&opts);
+    assert_non_null(stack);
+    assert_int_equal(fixture_config_write(stack,
+                                          "  workflowSteps: provider.test,provisioner.echo\n"
+                                          "  checkFlowInterval: 100ms\n"
+                                          "  persistDelay: 20ms\n",
+                                          NULL),
+                     0);
+    bool healthy = fixture_start_core(stack, WAIT_MS) > 0;
+    const char *api = fixture_api(stack);
 
     char instance[64];
     snprintf(instance, sizeof instance, "sdk-echo-%d", (int)getpid());
-    const char *echo_args[] = {"--router",   router,   "--publish", publish,
-                               "--instance", instance, NULL};
-    pid_t ext = test_spawn(echo, echo_args);
+    const char *echo_args[] = {"--instance", instance, NULL};
+    pid_t ext = healthy ? fixture_spawn_ext(stack, echo, echo_args, NULL) : -1;
     s_instance_t inst = {api, instance, 0};
-    bool registered = healthy && ext > 0 && test_wait(s_registered, &inst, WAIT_MS);
+    bool registered = ext > 0 && test_wait(s_registered, &inst, WAIT_MS);
 
-    const char *inject_args[] = {"--router", router,          "--publish", publish,
-                                 "--name",   "provider.test", NULL};
+    const char *inject_args[] = {"--name", "provider.test", NULL};
     int inject_in = -1;
-    pid_t inject = registered ? test_spawn_stdin("interlook-inject", inject_args, &inject_in) : -1;
+    pid_t inject =
+        registered ? fixture_spawn_ext(stack, "interlook-inject", inject_args, &inject_in) : -1;
     const char *line = "add sdk-web 192.0.2.7:8080\n";
     bool said = inject > 0 && write(inject_in, line, strlen(line)) == (ssize_t)strlen(line);
-    bool deployed = said && test_wait(s_deployed, api, WAIT_MS);
+    bool deployed = said && test_wait(s_deployed, (void *)api, WAIT_MS);
     bool answered = deployed && s_registered(&inst) && inst.results >= 1;
 
-    if (inject_in >= 0) close(inject_in);
-    test_stop(inject, SIGKILL, 2000);
-    test_stop(ext, SIGKILL, 2000);
-    test_stop(core, SIGKILL, 2000);
-    if (!healthy) fail_msg("interlookd did not answer /health (see %s/core.log)", s_dir);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", fixture_dir(stack));
+    if (!healthy || !registered || !deployed || !answered)
+        test_sh("cp -a '%s' '%s/stack' 2>/dev/null", dir, s_dir); /* its logs, for the message */
+    fixture_destroy(&stack);
+    if (!healthy) fail_msg("interlookd did not answer /health (see %s/stack/core.log)", s_dir);
     if (!registered) fail_msg("the SDK-built echo %s never appeared in /extensions", instance);
     if (!deployed) fail_msg("sdk-web was not deployed through the SDK-built echo");
     if (!answered) fail_msg("sdk-web deployed, but %s answered no work", instance);
