@@ -134,7 +134,7 @@ static void s_warn(broker_t *self, const char *fmt, ...)
     if (second != self->warn_second) {
         if (self->warn_suppressed)
             il_log_warn("bus: %llu more bad-input lines suppressed",
-                     (unsigned long long)self->warn_suppressed);
+                        (unsigned long long)self->warn_suppressed);
         self->warn_second = second;
         self->warn_count = 0;
         self->warn_suppressed = 0;
@@ -283,7 +283,7 @@ static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
     s_ext_t *ext = inst->ext;
     size_t moved = zhashx_size(inst->works);
     il_log_info("bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance, inst->address,
-             why, moved ? ", its work goes to another instance" : "");
+                why, moved ? ", its work goes to another instance" : "");
     for (s_work_t *work = zhashx_first(inst->works); work; work = zhashx_next(inst->works)) {
         work->inst = NULL;
         work->queue_handle = zlistx_add_start(ext->queue, work);
@@ -345,7 +345,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
         zlistx_add_end(ext->instances, inst);
         known = inst;
         il_log_info("bus: %s instance %s registered from %s, credit %u", ext->name, msg->instance,
-                 known->address, msg->credit);
+                    known->address, msg->credit);
     }
     free(known->version);
     known->version = msg->version ? il_strdup(msg->version) : NULL;
@@ -548,7 +548,7 @@ static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
 {
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         il_log_error("bus: cannot bind %s socket to %s: %s", what, endpoint,
-                  zmq_strerror(zmq_errno()));
+                     zmq_strerror(zmq_errno()));
         return NULL;
     }
     return zsock_last_endpoint(sock);
@@ -626,8 +626,8 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
         return NULL;
     }
     il_log_info("bus: core %s, ROUTER bound to %s, PUB bound to %s, heartbeat %u ms x %u",
-             self->core_id, self->router_endpoint, self->publish_endpoint, self->heartbeat_ms,
-             self->liveness);
+                self->core_id, self->router_endpoint, self->publish_endpoint, self->heartbeat_ms,
+                self->liveness);
     return self;
 }
 

@@ -34,8 +34,8 @@ int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t
 }
 
 ilp_client_config_t il_bus_config_client(const il_bus_config_t *bus, const char *name,
-                                      const char *instance, uint32_t credit, const char *router,
-                                      const char *publish)
+                                         const char *instance, uint32_t credit, const char *router,
+                                         const char *publish)
 {
     return (ilp_client_config_t){.name = name,
                                  .instance = instance,

@@ -33,7 +33,7 @@ int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t
 /* The SDK's settings for an extension: endpoints from the command line when
  * given (router, publish not NULL), else from bus; heartbeat and batch from bus. */
 ilp_client_config_t il_bus_config_client(const il_bus_config_t *bus, const char *name,
-                                      const char *instance, uint32_t credit, const char *router,
-                                      const char *publish);
+                                         const char *instance, uint32_t credit, const char *router,
+                                         const char *publish);
 
 #endif

@@ -103,7 +103,7 @@ static int s_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, 
 }
 
 int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
-                      il_log_level_t *level)
+                         il_log_level_t *level)
 {
     const char *text = self->log_level ? self->log_level : configured ? configured : "info";
     if (il_log_level_parse(text, level) == 0) return 0;
@@ -114,10 +114,11 @@ int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char 
 ilp_client_config_t il_ext_cli_client(const il_ext_cli_t *self, uint32_t credit)
 {
     return il_bus_config_client(&self->bus, self->name, self->instance, credit, self->router,
-                             self->publish);
+                                self->publish);
 }
 
-int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv, int *status)
+int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv,
+                     int *status)
 {
     int rc = s_parse(self, spec, argc, argv);
     *status = rc == 1 ? 0 : 2;

@@ -43,20 +43,21 @@ typedef struct {
     const char *log_level; /* -l, NULL when not given */
     bool check;            /* --check-config */
     int first_command;     /* argv index of the first command (spec->commands) */
-    il_config_t *cfg;         /* the file (empty without -c); il_ext_cli_clear frees it */
-    il_bus_config_t bus;      /* its core.bus section and the environment */
+    il_config_t *cfg;      /* the file (empty without -c); il_ext_cli_clear frees it */
+    il_bus_config_t bus;   /* its core.bus section and the environment */
 } il_ext_cli_t;
 
 /* Parses argv, then loads the configuration file and core.bus. Returns 0 to
  * go on, or -1 to exit with *status: 0 when --help or --version was
  * answered, 2 when something was refused (said on stderr). self is cleared
  * first, and must be given to il_ext_cli_clear whatever the result. */
-int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv, int *status);
+int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv,
+                     int *status);
 
 /* The log level: -l when given, else configured (the extension's logLevel,
  * NULL: info). -1 after saying on stderr that it is not a level. */
 int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
-                      il_log_level_t *level);
+                         il_log_level_t *level);
 
 /* The SDK's settings: name, instance and endpoints from the command line,
  * the rest from core.bus; credit as given. */

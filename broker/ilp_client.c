@@ -255,7 +255,7 @@ static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
     s_set_tick(self);
     if (!self->connected || new_core)
         il_log_info("bus: %s registered with core %s at %s (heartbeat %u ms x %u)", self->name,
-                 self->core_id, self->router_endpoint, self->heartbeat_ms, self->liveness);
+                    self->core_id, self->router_endpoint, self->heartbeat_ms, self->liveness);
     if (self->connected && self->handler.connected) /* re-registered: tell the extension again */
         self->handler.connected(self, true, self->arg);
     s_set_connected(self, true);
@@ -284,7 +284,8 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
         break;
     case ILP_DENIED:
         if (strcmp(self->last_denied, msg->reason))
-            il_log_error("bus: core denied %s: %s (retrying with back-off)", self->name, msg->reason);
+            il_log_error("bus: core denied %s: %s (retrying with back-off)", self->name,
+                         msg->reason);
         snprintf(self->last_denied, sizeof self->last_denied, "%s", msg->reason);
         s_set_connected(self, false);
         break;
@@ -299,7 +300,7 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
             s_send_hello(self);
         } else {
             il_log_warn("bus: core refused a message%s%s: %s", msg->id ? " about work " : "",
-                     msg->id ? msg->id : "", msg->reason);
+                        msg->id ? msg->id : "", msg->reason);
         }
         break;
     case ILP_HEARTBEAT:
@@ -404,7 +405,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     if (self->connected) {
         if (now - self->last_recv > dead_after) {
             il_log_warn("bus: core silent for %lld ms: reconnecting to %s",
-                     (long long)(now - self->last_recv), self->router_endpoint);
+                        (long long)(now - self->last_recv), self->router_endpoint);
             self->backoff_ms = S_BACKOFF_MIN_MS;
             s_reconnect(self);
         } else if (now - self->last_sent >= self->heartbeat_ms) {
@@ -451,7 +452,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
 {
     if (!config || !ilp_msg_ext_name_valid(config->name)) {
         il_log_error("bus: invalid extension name '%s' (expected type.name)",
-                  config && config->name ? config->name : "");
+                     config && config->name ? config->name : "");
         return NULL;
     }
     if (config->credit > ILP_MAX_CREDIT) {
@@ -513,8 +514,8 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     s_set_tick(self);
     s_send_hello(self);
     self->last_recv = zclock_mono();
-    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name, self->instance,
-             self->router_endpoint, self->publish_endpoint, self->credit);
+    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name,
+                self->instance, self->router_endpoint, self->publish_endpoint, self->credit);
     return self;
 }
 

@@ -355,7 +355,7 @@ static int s_parse(s_parser_t *ps, msgpack_object *o, int depth)
 }
 
 int il_codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
-                      char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
     if (!data || size == 0) return il_err(err, errlen, "empty frame");
     if (size > IL_CODEC_MAX_FRAME)
@@ -440,7 +440,7 @@ static int s_text_ok(const uint8_t *s, size_t n)
 }
 
 int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
-                   char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
     if (obj->type != MSGPACK_OBJECT_STR) return il_err(err, errlen, "%s: expected a string", name);
     size_t n = obj->via.str.size;
@@ -456,7 +456,7 @@ int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen
 }
 
 void il_codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
-                    const msgpack_object **values)
+                       const msgpack_object **values)
 {
     size_t lens[IL_CODEC_FIND_MAX];
     for (size_t i = 0; i < n; i++) {
@@ -480,13 +480,13 @@ void il_codec_map_find(const msgpack_object *map, const char *const *keys, size_
 }
 
 int il_codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
-                  char **out, char *err, size_t errlen)
+                     char **out, char *err, size_t errlen)
 {
     return il_codec_value_str(il_codec_map_get(map, key), key, maxlen, required, out, err, errlen);
 }
 
 int il_codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, bool required,
-                    char **out, char *err, size_t errlen)
+                       char **out, char *err, size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
@@ -498,14 +498,14 @@ int il_codec_value_str(const msgpack_object *v, const char *key, size_t maxlen, 
 }
 
 int il_codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
-                   bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
+                      bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
     return il_codec_value_uint(il_codec_map_get(map, key), key, min, max, required, dflt, out, err,
-                            errlen);
+                               errlen);
 }
 
 int il_codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, uint64_t max,
-                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
+                        bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {
@@ -521,13 +521,13 @@ int il_codec_value_uint(const msgpack_object *v, const char *key, uint64_t min, 
 }
 
 int il_codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
-                   size_t errlen)
+                      size_t errlen)
 {
     return il_codec_value_bool(il_codec_map_get(map, key), key, dflt, out, err, errlen);
 }
 
 int il_codec_value_bool(const msgpack_object *v, const char *key, bool dflt, bool *out, char *err,
-                     size_t errlen)
+                        size_t errlen)
 {
     if (v && v->type == MSGPACK_OBJECT_NIL) v = NULL;
     if (!v) {

@@ -37,7 +37,7 @@ int il_codec_unpack(const void *data, size_t size, msgpack_unpacked *out, char *
  * between frames (msgpack_zone_clear): a receive loop then decodes without
  * allocating. Strings in *out point into data, other objects into zone. */
 int il_codec_unpack_zone(const void *data, size_t size, msgpack_zone *zone, msgpack_object *out,
-                      char *err, size_t errlen);
+                         char *err, size_t errlen);
 
 /* The value of key in a map (string keys), NULL when absent or not a map. */
 const msgpack_object *il_codec_map_get(const msgpack_object *map, const char *key);
@@ -50,32 +50,32 @@ const msgpack_object *il_codec_map_get(const msgpack_object *map, const char *ke
 /* A string of at most maxlen bytes with no NUL or other control character;
  * *out is a new heap string, or NULL when absent and not required. */
 int il_codec_get_str(const msgpack_object *map, const char *key, size_t maxlen, bool required,
-                  char **out, char *err, size_t errlen);
+                     char **out, char *err, size_t errlen);
 /* An unsigned integer in [min, max]; dflt when absent and not required. */
 int il_codec_get_uint(const msgpack_object *map, const char *key, uint64_t min, uint64_t max,
-                   bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
+                      bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
 /* A boolean; dflt when absent. */
 int il_codec_get_bool(const msgpack_object *map, const char *key, bool dflt, bool *out, char *err,
-                   size_t errlen);
+                      size_t errlen);
 
 /* Several keys of a map found in one scan (a decoder reads a few keys of
  * each map; il_codec_map_get scans the map for each): values[i] is the value of
  * keys[i] (its first occurrence), NULL when absent. At most IL_CODEC_FIND_MAX keys. */
 #define IL_CODEC_FIND_MAX 8
 void il_codec_map_find(const msgpack_object *map, const char *const *keys, size_t n,
-                    const msgpack_object **values);
+                       const msgpack_object **values);
 
 /* The readers above, given the value found (NULL or nil: absent); key names it in err. */
 int il_codec_value_str(const msgpack_object *value, const char *key, size_t maxlen, bool required,
-                    char **out, char *err, size_t errlen);
+                       char **out, char *err, size_t errlen);
 int il_codec_value_uint(const msgpack_object *value, const char *key, uint64_t min, uint64_t max,
-                     bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
-int il_codec_value_bool(const msgpack_object *value, const char *key, bool dflt, bool *out, char *err,
-                     size_t errlen);
+                        bool required, uint64_t dflt, uint64_t *out, char *err, size_t errlen);
+int il_codec_value_bool(const msgpack_object *value, const char *key, bool dflt, bool *out,
+                        char *err, size_t errlen);
 
 /* Checks a string object as il_codec_get_str does and copies it; name is used in err. */
 int il_codec_str_copy(const msgpack_object *obj, const char *name, size_t maxlen, char **out,
-                   char *err, size_t errlen);
+                      char *err, size_t errlen);
 
 /* Writers. */
 void il_codec_pack_str(msgpack_packer *pk, const char *text); /* nil when text is NULL */

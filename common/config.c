@@ -340,7 +340,8 @@ static il_config_t *s_config_new(const char *name, node_t *root)
 }
 
 /* Parses length bytes of text. */
-static il_config_t *s_load(const char *text, size_t length, const char *name, char *err, size_t errlen)
+static il_config_t *s_load(const char *text, size_t length, const char *name, char *err,
+                           size_t errlen)
 {
     reader_t r = {.name = name, .text = text, .length = length, .err = err, .errlen = errlen};
     if (err && errlen) err[0] = '\0';
@@ -522,7 +523,7 @@ static int s_parse_int(const char *text, int64_t *value)
 }
 
 int il_config_int(il_config_t *self, const char *key, int64_t dflt, int64_t min, int64_t max,
-               int64_t *value)
+                  int64_t *value)
 {
     node_t *node;
     if (s_scalar(self, key, &node)) return -1;

@@ -44,7 +44,7 @@ int il_config_line(il_config_t *self, const char *key);
  * on success. Returned strings belong to the config object. */
 int il_config_string(il_config_t *self, const char *key, const char *dflt, const char **value);
 int il_config_int(il_config_t *self, const char *key, int64_t dflt, int64_t min, int64_t max,
-               int64_t *value);
+                  int64_t *value);
 int il_config_bool(il_config_t *self, const char *key, bool dflt, bool *value);
 /* Durations: "250ms", "3s", "10m", "1h", "1m30s", or a bare integer meaning
  * milliseconds; negative values are refused. */

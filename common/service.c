@@ -70,12 +70,14 @@ static size_t s_target_find(const il_service_t *self, const char *host, uint16_t
 
 int il_service_add_target(il_service_t *self, const char *host, uint16_t port, uint32_t weight)
 {
-    if (!host || !*host || strlen(host) > IL_SERVICE_MAX_HOST || port == 0 || weight == 0) return -1;
+    if (!host || !*host || strlen(host) > IL_SERVICE_MAX_HOST || port == 0 || weight == 0)
+        return -1;
     bool found;
     size_t at = s_target_find(self, host, port, &found);
     if (found) {
         uint64_t sum = (uint64_t)self->targets[at].weight + weight;
-        self->targets[at].weight = sum > IL_SERVICE_MAX_WEIGHT ? IL_SERVICE_MAX_WEIGHT : (uint32_t)sum;
+        self->targets[at].weight =
+            sum > IL_SERVICE_MAX_WEIGHT ? IL_SERVICE_MAX_WEIGHT : (uint32_t)sum;
         return 0;
     }
     if (self->target_count >= IL_SERVICE_MAX_TARGETS) return -1;
@@ -143,7 +145,7 @@ il_service_t *il_service_dup(const il_service_t *self)
     rc |= il_service_set_string(&copy->public_ip, self->public_ip);
     for (size_t i = 0; i < self->target_count && rc == 0; i++)
         rc = il_service_add_target(copy, self->targets[i].host, self->targets[i].port,
-                                self->targets[i].weight);
+                                   self->targets[i].weight);
     for (size_t i = 0; i < self->alias_count && rc == 0; i++)
         rc = il_service_add_alias(copy, self->dns_aliases[i]);
     if (rc) il_service_destroy(&copy);
@@ -215,7 +217,8 @@ static void s_merge_targets(il_service_t *self)
 /* The decoder fills the arrays in one go (hosts and aliases as copied from
  * the frame, each once), then sorts and merges: the same result as adding
  * them one by one, at a fraction of the allocations. */
-static int s_decode_targets(il_service_t *self, const msgpack_object *list, char *err, size_t errlen)
+static int s_decode_targets(il_service_t *self, const msgpack_object *list, char *err,
+                            size_t errlen)
 {
     if (list->type != MSGPACK_OBJECT_ARRAY) {
         snprintf(err, errlen, "service.targets: expected an array");
@@ -238,11 +241,11 @@ static int s_decode_targets(il_service_t *self, const msgpack_object *list, char
             snprintf(why, sizeof why, "expected a map");
         } else {
             il_codec_map_find(t, keys, 3, v);
-            if (il_codec_value_str(v[0], "host", IL_SERVICE_MAX_HOST, true, &host, why, sizeof why) ==
-                    0 &&
+            if (il_codec_value_str(v[0], "host", IL_SERVICE_MAX_HOST, true, &host, why,
+                                   sizeof why) == 0 &&
                 il_codec_value_uint(v[1], "port", 1, 65535, true, 0, &port, why, sizeof why) == 0 &&
-                il_codec_value_uint(v[2], "weight", 1, IL_SERVICE_MAX_WEIGHT, false, 1, &weight, why,
-                                 sizeof why) == 0 &&
+                il_codec_value_uint(v[2], "weight", 1, IL_SERVICE_MAX_WEIGHT, false, 1, &weight,
+                                    why, sizeof why) == 0 &&
                 !*host)
                 snprintf(why, sizeof why, "host: empty");
         }
@@ -258,7 +261,8 @@ static int s_decode_targets(il_service_t *self, const msgpack_object *list, char
     return 0;
 }
 
-static int s_decode_aliases(il_service_t *self, const msgpack_object *list, char *err, size_t errlen)
+static int s_decode_aliases(il_service_t *self, const msgpack_object *list, char *err,
+                            size_t errlen)
 {
     if (list->type != MSGPACK_OBJECT_ARRAY) {
         snprintf(err, errlen, "service.dns_aliases: expected an array");
@@ -276,7 +280,7 @@ static int s_decode_aliases(il_service_t *self, const msgpack_object *list, char
         char label[32];
         snprintf(label, sizeof label, "dns_aliases[%u]", i);
         if (il_codec_str_copy(&list->via.array.ptr[i], label, IL_SERVICE_MAX_ALIAS, &alias, why,
-                           sizeof why)) {
+                              sizeof why)) {
             snprintf(err, errlen, "service.%s", why);
             return -1;
         }
@@ -359,7 +363,8 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
     const msgpack_object *f[6];
     il_codec_map_find(obj, keys, 6, f);
     if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
-        il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why, sizeof why))
+        il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why,
+                           sizeof why))
         goto fail;
     self = il_calloc(1, sizeof *self);
     self->name = name; /* the decoded copy, not another one */

@@ -31,8 +31,8 @@ typedef struct {
 } il_service_target_t;
 
 typedef struct {
-    char *name;                /* unique key of the service, never NULL */
-    char *provider;            /* extension that reported it, NULL when unknown */
+    char *name;                   /* unique key of the service, never NULL */
+    char *provider;               /* extension that reported it, NULL when unknown */
     il_service_target_t *targets; /* target_count items, sorted by host then port */
     size_t target_count;
     bool tls;           /* the service speaks TLS */

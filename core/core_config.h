@@ -12,8 +12,8 @@
 
 typedef struct {
     il_log_level_t log_level; /* core.logLevel (info) */
-    const char *log_file;  /* core.logFile (stdout) */
-    const char *listen;    /* core.listen or $INTERLOOK_LISTEN (core/listen_addr.h) */
+    const char *log_file;     /* core.logFile (stdout) */
+    const char *listen;       /* core.listen or $INTERLOOK_LISTEN (core/listen_addr.h) */
     const char *steps[CORE_MAX_STEPS + 1]; /* core.workflowSteps, NULL-terminated */
     int nsteps;
     const char *entries_file;    /* core.workflowEntriesFile (./var/entries.db) */
@@ -25,7 +25,7 @@ typedef struct {
     int64_t retry_min_ms;        /* core.retryBackoffMin (1s) */
     int64_t retry_max_ms;        /* core.retryBackoffMax (60s) */
     int64_t persist_delay_ms;    /* core.persistDelay (100ms): coalescing window of saves */
-    il_bus_config_t bus;            /* core.bus.* */
+    il_bus_config_t bus;         /* core.bus.* */
     zlistx_t *step_list;         /* owns the step strings */
 } core_config_t;
 

@@ -31,9 +31,9 @@ static void s_usage(FILE *out)
 int main(int argc, char *argv[])
 {
     const il_ext_cli_spec_t spec = {.prog = "interlook-docker",
-                                 .name = "provider.docker",
-                                 .usage = s_usage,
-                                 .check_config = true};
+                                    .name = "provider.docker",
+                                    .usage = s_usage,
+                                    .check_config = true};
     il_ext_cli_t cli;
     provider_config_t pc = {0};
     il_log_level_t level;

@@ -50,7 +50,7 @@ static void s_on_work(ilp_client_t *client, ilp_msg_t *work, void *arg)
 {
     echo_t *echo = arg;
     il_log_debug("echo: WORK %s %s %s (attempt %u)", work->id, ilp_action_name(work->action),
-              work->service->name, work->attempt);
+                 work->service->name, work->attempt);
     if (echo->delay_ms <= 0) {
         ilp_client_reply(client, work->id, NULL, work->service);
         return;
@@ -132,15 +132,16 @@ static int s_settings(il_config_t *cfg, const s_own_t *own, const char **name, i
 
 int main(int argc, char *argv[])
 {
-    static const struct option own_options[] = {{"credit", required_argument, NULL, IL_EXT_CLI_OWN},
-                                                {"delay", required_argument, NULL, IL_EXT_CLI_OWN + 1},
-                                                {NULL, 0, NULL, 0}};
+    static const struct option own_options[] = {
+        {"credit", required_argument, NULL, IL_EXT_CLI_OWN},
+        {"delay", required_argument, NULL, IL_EXT_CLI_OWN + 1},
+        {NULL, 0, NULL, 0}};
     s_own_t own = {0};
     const il_ext_cli_spec_t spec = {.prog = "interlook-echo",
-                                 .usage = s_usage,
-                                 .own = own_options,
-                                 .on_own = s_on_own,
-                                 .arg = &own};
+                                    .usage = s_usage,
+                                    .own = own_options,
+                                    .on_own = s_on_own,
+                                    .arg = &own};
     il_ext_cli_t cli;
     int status = 2;
     const char *cfg_name = NULL, *level_text = NULL;

@@ -31,11 +31,11 @@ int main(int argc, char *argv[])
     int list = 0;
     const struct option own[] = {{"list", no_argument, &list, 1}, {NULL, 0, NULL, 0}};
     const il_ext_cli_spec_t spec = {.prog = "interlook-ipalloc",
-                                 .name = "ipam.ipalloc",
-                                 .usage = s_usage,
-                                 .own = own,
-                                 .check_config = true,
-                                 .needs_config = "ipam.ipalloc.network_cidr"};
+                                    .name = "ipam.ipalloc",
+                                    .usage = s_usage,
+                                    .own = own,
+                                    .check_config = true,
+                                    .needs_config = "ipam.ipalloc.network_cidr"};
     il_ext_cli_t cli;
     allocator_config_t ac = {0};
     il_log_level_t level;

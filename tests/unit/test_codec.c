@@ -190,8 +190,8 @@ static const valid_case_t s_valid[] = {
     {"ext8 empty", "c7 00 09", 0, 0, MSGPACK_OBJECT_EXT, 0, 9, 0},
     {"ext16", "c8 01 00 0a", 256, 0x55, MSGPACK_OBJECT_EXT, 256, 10, 0},
     {"ext32", "c9 00 00 00 02 0b 01 02", 0, 0, MSGPACK_OBJECT_EXT, 2, 11, 0},
-    {"ext32 at IL_CODEC_MAX_STRING", "c9 00 01 00 00 0c", IL_CODEC_MAX_STRING, 0x55, MSGPACK_OBJECT_EXT,
-     IL_CODEC_MAX_STRING, 12, 0},
+    {"ext32 at IL_CODEC_MAX_STRING", "c9 00 01 00 00 0c", IL_CODEC_MAX_STRING, 0x55,
+     MSGPACK_OBJECT_EXT, IL_CODEC_MAX_STRING, 12, 0},
     {"fixarray empty", "90", 0, 0, MSGPACK_OBJECT_ARRAY, 0, 0, 0},
     {"fixarray", "93 01 a1 61 c0", 0, 0, MSGPACK_OBJECT_ARRAY, 3, 0, 0},
     {"fixarray 15", "9f", 15, 0xc0, MSGPACK_OBJECT_ARRAY, 15, 0, 0},
@@ -740,7 +740,8 @@ static void test_get_str(void **state)
         for (int required = 0; required <= 1; required++) {
             out = sentinel;
             err[0] = 0;
-            assert_int_equal(il_codec_get_str(m, wrong[i], 100, required, &out, err, sizeof err), -1);
+            assert_int_equal(il_codec_get_str(m, wrong[i], 100, required, &out, err, sizeof err),
+                             -1);
             assert_ptr_equal(out, sentinel);
             char expect[64];
             snprintf(expect, sizeof expect, "%s: expected a string", wrong[i]);
@@ -856,9 +857,9 @@ static void test_get_str_text(void **state)
         free(out);
         /* maxlen counts bytes, not characters. */
         out = NULL;
-        assert_int_equal(
-            il_codec_get_str(&doc.up.data, "v", s_good_text[i].size - 1, true, &out, err, sizeof err),
-            -1);
+        assert_int_equal(il_codec_get_str(&doc.up.data, "v", s_good_text[i].size - 1, true, &out,
+                                          err, sizeof err),
+                         -1);
         assert_null(out);
         assert_contains(err, "v: string of");
         s_doc_close(&doc);
@@ -907,7 +908,7 @@ static void test_get_uint(void **state)
         char err[256] = "";
         uint64_t out = 12345;
         int rc = il_codec_get_uint(&doc.up.data, c->key, c->min, c->max, c->required, 42, &out, err,
-                                sizeof err);
+                                   sizeof err);
         if (rc != c->rc)
             fail_msg("case %zu (%s): rc %d, expected %d (%s)", i, c->key, rc, c->rc, err);
         if (rc == 0) {
@@ -1168,8 +1169,8 @@ static void test_one_pass_decoder(void **state)
         msgpack_object ours;
         int rc2 = il_codec_unpack_zone(data, size, &zone, &ours, err2, sizeof err2);
         if (rc1 != rc2 || strcmp(err1, err2))
-            fail_msg("round %d (%zu bytes): il_codec_check %d '%s', il_codec_unpack_zone %d '%s'", round,
-                     size, rc1, err1, rc2, err2);
+            fail_msg("round %d (%zu bytes): il_codec_check %d '%s', il_codec_unpack_zone %d '%s'",
+                     round, size, rc1, err1, rc2, err2);
         if (rc1 == 0) {
             msgpack_unpacked theirs;
             msgpack_unpacked_init(&theirs);

@@ -100,13 +100,13 @@ static void test_defaults(void **state)
 {
     (void)state;
     il_config_t *config = s_load("core:\n"
-                              "  a: ~\n"
-                              "  b: null\n"
-                              "  c:\n"
-                              "  quoted: '~'\n"
-                              "  dquoted: \"null\"\n"
-                              "  empty: ''\n"
-                              "nothing:\n");
+                                 "  a: ~\n"
+                                 "  b: null\n"
+                                 "  c:\n"
+                                 "  quoted: '~'\n"
+                                 "  dquoted: \"null\"\n"
+                                 "  empty: ''\n"
+                                 "nothing:\n");
     /* Missing keys, null values, and keys under a null or missing mapping. */
     const char *keys[] = {"core.missing", "core.a",        "core.b",           "core.c",
                           "nothing",      "nothing.below", "absent.below.too", "core.a.b"};
@@ -291,7 +291,8 @@ static void test_durations(void **state)
     };
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         int64_t ms = -1;
-        if (il_config_parse_duration(valid[i].text, &ms) != 0) fail_msg("'%s' refused", valid[i].text);
+        if (il_config_parse_duration(valid[i].text, &ms) != 0)
+            fail_msg("'%s' refused", valid[i].text);
         if (ms != valid[i].ms)
             fail_msg("'%s' gave %lld, not %lld", valid[i].text, (long long)ms,
                      (long long)valid[i].ms);
@@ -365,7 +366,8 @@ static void test_bools(void **state)
         snprintf(yaml, sizeof yaml, "\nflag: %s\n", invalid[i]);
         il_config_t *config = s_load(yaml);
         bool value = true;
-        if (il_config_bool(config, "flag", true, &value) != -1) fail_msg("'%s' accepted", invalid[i]);
+        if (il_config_bool(config, "flag", true, &value) != -1)
+            fail_msg("'%s' accepted", invalid[i]);
         assert_true(value);
         assert_contains(il_config_error(config), "test.yml:2: flag: ");
         il_config_destroy(&config);
@@ -437,15 +439,15 @@ static void test_lists(void **state)
 {
     (void)state;
     il_config_t *config = s_load("block:\n"
-                              "  - a\n"
-                              "  - b c\n"
-                              "flow: [a, 'b,c', \"d\"]\n"
-                              "commas: ' a, b ,c '\n"
-                              "plain: a,b\n"
-                              "single: alone\n"
-                              "blank: '  '\n"
-                              "none: []\n"
-                              "number: 5\n");
+                                 "  - a\n"
+                                 "  - b c\n"
+                                 "flow: [a, 'b,c', \"d\"]\n"
+                                 "commas: ' a, b ,c '\n"
+                                 "plain: a,b\n"
+                                 "single: alone\n"
+                                 "blank: '  '\n"
+                                 "none: []\n"
+                                 "number: 5\n");
     static const struct {
         const char *key;
         const char *items[4];
@@ -583,11 +585,11 @@ static void test_check_keys(void **state)
 {
     (void)state;
     il_config_t *config = s_load("core:\n"
-                              "  logLevel: info\n"
-                              "  lisen: tcp://*:1\n"
-                              "  bus: {router: x}\n"
-                              "extensions: {}\n"
-                              "scalar: 1\n");
+                                 "  logLevel: info\n"
+                                 "  lisen: tcp://*:1\n"
+                                 "  bus: {router: x}\n"
+                                 "extensions: {}\n"
+                                 "scalar: 1\n");
     const char *const core_keys[] = {"logLevel", "logFile", "listen", "bus", NULL};
     assert_int_equal(il_config_check_keys(config, "core", core_keys), -1);
     assert_contains(il_config_error(config),
@@ -605,12 +607,14 @@ static void test_check_keys(void **state)
     assert_int_equal(il_config_check_keys(config, "core.bus", bus_keys), 0);
     const char *const none[] = {NULL};
     assert_int_equal(il_config_check_keys(config, "core.bus", none), -1);
-    assert_contains(il_config_error(config), "test.yml:4: core.bus.router: unknown key (known: none)");
+    assert_contains(il_config_error(config),
+                    "test.yml:4: core.bus.router: unknown key (known: none)");
     assert_int_equal(il_config_check_keys(config, "extensions", none), 0); /* empty mapping */
     assert_int_equal(il_config_check_keys(config, "missing", none), 0);
     assert_int_equal(il_config_check_keys(config, "core.missing", none), 0);
     assert_int_equal(il_config_check_keys(config, "scalar", none), -1);
-    assert_contains(il_config_error(config), "test.yml:6: scalar: expected a mapping, found a scalar");
+    assert_contains(il_config_error(config),
+                    "test.yml:6: scalar: expected a mapping, found a scalar");
     il_config_destroy(&config);
 }
 
