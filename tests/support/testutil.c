@@ -12,7 +12,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -328,4 +330,23 @@ bool test_entry_is(const char *api, const char *name, const char *state, size_t 
               (targets == SIZE_MAX || json_array_size(json_object_get(svc, "targets")) == targets);
     json_decref(e);
     return ok;
+}
+
+void test_rm_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        chmod(path, 0755);
+        DIR *d = opendir(path);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+            test_rm_tree(sub);
+        }
+        if (d) closedir(d);
+    }
+    remove(path);
 }

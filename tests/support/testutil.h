@@ -82,4 +82,9 @@ json_t *test_get_json(const char *api, const char *path);
  * that many targets (SIZE_MAX: any number). */
 bool test_entry_is(const char *api, const char *name, const char *state, size_t targets);
 
+/* Removes path and, for a directory, all it holds (rm -rf), making each
+ * directory writable first (a test may have taken its permissions away).
+ * Nothing when path does not exist. */
+void test_rm_tree(const char *path);
+
 #endif

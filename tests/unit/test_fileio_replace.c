@@ -16,13 +16,8 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("'%s' does not contain '%s'", h_ ? h_ : "(null)", n_);                        \
-    } while (0)
+#include "tests/support/asserts.h"
+#include "tests/support/testutil.h"
 
 typedef struct {
     char dir[64];   /* the test's own directory */
@@ -41,28 +36,10 @@ static int s_setup(void **state)
     return 0;
 }
 
-static void s_rm(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            s_rm(sub);
-        }
-        if (d) closedir(d);
-    }
-    remove(path);
-}
-
 static int s_teardown(void **state)
 {
     fixture_t *fx = *state;
-    s_rm(fx->dir);
+    test_rm_tree(fx->dir);
     free(fx);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "tests/support/asserts.h"
+#include "tests/support/testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,25 +32,6 @@ typedef struct {
 } fixture_t;
 
 /* rm -rf path (no symbolic links are followed). */
-static void s_rm(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0755);
-        DIR *d = opendir(path);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            s_rm(sub);
-        }
-        if (d) closedir(d);
-    }
-    remove(path);
-}
-
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
@@ -64,7 +46,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fixture_t *fx = *state;
-    s_rm(fx->dir);
+    test_rm_tree(fx->dir);
     free(fx);
     return 0;
 }
