@@ -31,7 +31,6 @@ typedef struct {
     char path[128]; /* dir/entries.msgpack */
 } fixture_t;
 
-/* rm -rf path (no symbolic links are followed). */
 static int s_setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
