@@ -423,9 +423,9 @@ const char *il_config_name(il_config_t *self)
 // Getters
 
 /* Sets the error "NAME:LINE: KEY: reason"; returns -1. */
-static int s_fail(il_config_t *self, int line, const char *key, const char *fmt, ...)
+static int s_key_error(il_config_t *self, int line, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int s_fail(il_config_t *self, int line, const char *key, const char *fmt, ...)
+static int s_key_error(il_config_t *self, int line, const char *key, const char *fmt, ...)
 {
     int n = snprintf(self->error, sizeof self->error, "%s:%d: %s: ", self->name, line, key);
     if (n >= 0 && (size_t)n < sizeof self->error) {
@@ -454,8 +454,8 @@ static int s_walk(il_config_t *self, const char *key, node_t **node_p, bool repo
                 node = NULL;
             else {
                 segment[-1] = '\0'; /* never the first segment: the root is a mapping */
-                rc = report ? s_fail(self, node->line, path, "expected a mapping, found %s",
-                                     s_kind_name(node))
+                rc = report ? s_key_error(self, node->line, path, "expected a mapping, found %s",
+                                          s_kind_name(node))
                             : -1;
                 node = NULL;
             }
@@ -481,7 +481,7 @@ static int s_scalar(il_config_t *self, const char *key, node_t **node_p)
     if (s_walk(self, key, &node, true)) return -1;
     if (s_is_null(node)) return 0;
     if (node->kind != NODE_SCALAR)
-        return s_fail(self, node->line, key, "expected a scalar, found %s", s_kind_name(node));
+        return s_key_error(self, node->line, key, "expected a scalar, found %s", s_kind_name(node));
     *node_p = node;
     return 0;
 }
@@ -534,11 +534,11 @@ int il_config_int(il_config_t *self, const char *key, int64_t dflt, int64_t min,
     int64_t n = 0;
     int rc = s_parse_int(node->text, &n);
     if (rc == -1)
-        return s_fail(self, node->line, key, "'%s' is not an integer (decimal digits only)",
-                      node->text);
+        return s_key_error(self, node->line, key, "'%s' is not an integer (decimal digits only)",
+                           node->text);
     if (rc == -2 || n < min || n > max)
-        return s_fail(self, node->line, key, "%s is out of range [%lld, %lld]", node->text,
-                      (long long)min, (long long)max);
+        return s_key_error(self, node->line, key, "%s is out of range [%lld, %lld]", node->text,
+                           (long long)min, (long long)max);
     *value = n;
     return 0;
 }
@@ -563,8 +563,8 @@ int il_config_bool(il_config_t *self, const char *key, bool dflt, bool *value)
             return 0;
         }
     }
-    return s_fail(self, node->line, key,
-                  "'%s' is not a boolean (use true/false, yes/no, on/off or 1/0)", node->text);
+    return s_key_error(self, node->line, key,
+                       "'%s' is not a boolean (use true/false, yes/no, on/off or 1/0)", node->text);
 }
 
 int il_config_parse_duration(const char *text, int64_t *value_ms)
@@ -620,8 +620,8 @@ int il_config_duration(il_config_t *self, const char *key, int64_t dflt_ms, int6
         return 0;
     }
     if (il_config_parse_duration(node->text, value_ms))
-        return s_fail(self, node->line, key, "'%s' is not a duration (use e.g. 500ms, 3s, 10m, 1h)",
-                      node->text);
+        return s_key_error(self, node->line, key,
+                           "'%s' is not a duration (use e.g. 500ms, 3s, 10m, 1h)", node->text);
     return 0;
 }
 
@@ -655,9 +655,10 @@ static int s_split(il_config_t *self, const node_t *node, const char *key, zlist
         while (end > item && isspace((unsigned char)end[-1]))
             *--end = '\0';
         if (!*item)
-            rc = s_fail(self, node->line, key, "item %zu is empty in '%s'", number, node->text);
+            rc =
+                s_key_error(self, node->line, key, "item %zu is empty in '%s'", number, node->text);
         else if (!zlistx_add_end(list, item))
-            rc = s_fail(self, node->line, key, "out of memory");
+            rc = s_key_error(self, node->line, key, "out of memory");
         item = comma ? comma + 1 : NULL;
     }
     free(copy);
@@ -669,9 +670,9 @@ int il_config_list(il_config_t *self, const char *key, zlistx_t **value)
     node_t *node;
     if (s_walk(self, key, &node, true)) return -1;
     if (node && node->kind == NODE_MAPPING)
-        return s_fail(self, node->line, key, "expected a list, found a mapping");
+        return s_key_error(self, node->line, key, "expected a list, found a mapping");
     zlistx_t *list = zlistx_new();
-    if (!list) return s_fail(self, node ? node->line : 0, key, "out of memory");
+    if (!list) return s_key_error(self, node ? node->line : 0, key, "out of memory");
     zlistx_set_duplicator(list, s_item_dup);
     zlistx_set_destructor(list, s_item_free);
     int rc = 0;
@@ -683,12 +684,12 @@ int il_config_list(il_config_t *self, const char *key, zlistx_t **value)
         size_t number = 1;
         for (node_t *item = node->first; item && rc == 0; item = item->next, number++) {
             if (item->kind != NODE_SCALAR)
-                rc = s_fail(self, item->line, key, "item %zu: expected a scalar, found %s", number,
-                            s_kind_name(item));
+                rc = s_key_error(self, item->line, key, "item %zu: expected a scalar, found %s",
+                                 number, s_kind_name(item));
             else if (s_is_null(item) || !*item->text)
-                rc = s_fail(self, item->line, key, "item %zu is empty", number);
+                rc = s_key_error(self, item->line, key, "item %zu is empty", number);
             else if (!zlistx_add_end(list, item->text))
-                rc = s_fail(self, item->line, key, "out of memory");
+                rc = s_key_error(self, item->line, key, "out of memory");
         }
     }
     if (rc) {
@@ -706,7 +707,8 @@ int il_config_check_keys(il_config_t *self, const char *section, const char *con
     if (s_is_null(node)) return 0;
     if (!section) section = "";
     if (node->kind != NODE_MAPPING)
-        return s_fail(self, node->line, section, "expected a mapping, found %s", s_kind_name(node));
+        return s_key_error(self, node->line, section, "expected a mapping, found %s",
+                           s_kind_name(node));
     for (node_t *child = node->first; child; child = child->next) {
         size_t i = 0;
         while (known && known[i] && strcmp(known[i], child->key))
@@ -720,8 +722,8 @@ int il_config_check_keys(il_config_t *self, const char *section, const char *con
             used += (size_t)n;
         }
         char *dotted = *section ? zsys_sprintf("%s.%s", section, child->key) : NULL;
-        s_fail(self, child->key_line, dotted ? dotted : child->key, "unknown key (known: %s)",
-               used ? names : "none");
+        s_key_error(self, child->key_line, dotted ? dotted : child->key, "unknown key (known: %s)",
+                    used ? names : "none");
         zstr_free(&dotted);
         return -1;
     }

@@ -260,7 +260,7 @@ static void s_advance(workflow_t *self, entry_t *entry, int64_t now)
  * error, and retry after a capped exponential back-off. When the expected
  * direction flipped meanwhile, the step may have been half done: count it as
  * done for the new direction, so that it is undone (or redone) too. */
-static void s_fail(workflow_t *self, entry_t *entry, const char *error, int64_t now)
+static void s_step_failed(workflow_t *self, entry_t *entry, const char *error, int64_t now)
 {
     bool went_forward = entry->wip_action == ILP_ACTION_ADD;
     int step = entry->wip_step;
@@ -405,7 +405,7 @@ int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extensio
     char text[ILP_MAX_TEXT + 1];
     if (error) {
         snprintf(text, sizeof text, "%s: %s", extension, error);
-        s_fail(self, entry, text, now);
+        s_step_failed(self, entry, text, now);
         return 0;
     }
     il_service_t *result = service_p ? *service_p : NULL;
@@ -416,7 +416,7 @@ int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extensio
          * or misbehaves. Refused, and retried with the usual back-off. */
         snprintf(text, sizeof text, "%s answered %s for %s, but %s holds it", extension, ip,
                  entry->name, holder->name);
-        s_fail(self, entry, text, now);
+        s_step_failed(self, entry, text, now);
         return 1;
     }
     s_finish(self, entry, result, now);
@@ -453,7 +453,7 @@ void workflow_housekeep(workflow_t *self, int64_t now)
             char text[ILP_MAX_EXT_NAME + 64];
             snprintf(text, sizeof text, "%s: no answer within %lld ms",
                      self->steps[entry->wip_step], (long long)self->timing.wip_timeout_ms);
-            s_fail(self, entry, text, now);
+            s_step_failed(self, entry, text, now);
             continue;
         }
         if (self->effects.removed) self->effects.removed(self->arg, entry);
