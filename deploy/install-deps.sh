@@ -8,10 +8,11 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
-libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev"
+libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libldns-dev"
 TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static \
-debootstrap docker-compose systemd"
-RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 ca-certificates"
+debootstrap docker-compose systemd \
+bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils"
+RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 libldns3 ca-certificates"
 
 mode=all
 case "${1:-}" in
@@ -45,8 +46,22 @@ fi
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# The DNS servers the tests start themselves (BIND, Knot, PowerDNS) must not
+# be started by their packages as services of this machine: a policy-rc.d
+# that denies every start, for the time of the install only (unless the
+# machine has one of its own).
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# interlook install-deps: no service starts during the install\nexit 101\n' |
+        $SUDO tee "$guard" >/dev/null
+    $SUDO chmod 0755 "$guard"
+fi
+rc=0
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO apt-get install -y -qq --no-install-recommends $missing || rc=$?
+[ -z "$guard" ] || $SUDO rm -f "$guard"
+[ "$rc" -eq 0 ] || exit "$rc"
 if [ "$mode" != all ]; then # an image layer: leave no package lists behind
     $SUDO apt-get clean
     $SUDO rm -rf /var/lib/apt/lists/*
