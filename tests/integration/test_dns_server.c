@@ -17,12 +17,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KIND(state) ((dns_server_kind_t)(intptr_t) * (state))
+/* A case's state: the kind it runs against and the server it started, which
+ * the teardown destroys when the case failed before doing so itself. */
+typedef struct {
+    dns_server_kind_t kind;
+    dns_server_t *server;
+} ctx_t;
 
-static dns_server_t *s_start(dns_server_kind_t kind, const dns_server_opts_t *opts)
+#define KIND(state) (((ctx_t *)*(state))->kind)
+
+static int s_teardown(void **state)
 {
+    dns_server_destroy(&((ctx_t *)*state)->server);
+    return 0;
+}
+
+static dns_server_t *s_start_ctx(void **state, const dns_server_opts_t *opts)
+{
+    ctx_t *ctx = *state;
+    dns_server_kind_t kind = ctx->kind;
     int64_t started = zclock_mono();
-    dns_server_t *server = dns_server_new(kind, opts);
+    dns_server_t *server = ctx->server = dns_server_new(kind, opts);
     assert_non_null(server);
     printf("# %s on %s answered its SOA %" PRId64 " ms after dns_server_new\n",
            dns_server_kind_name(kind), dns_server_endpoint(server), zclock_mono() - started);
@@ -30,8 +45,9 @@ static dns_server_t *s_start(dns_server_kind_t kind, const dns_server_opts_t *op
 }
 
 /* Destroys the server and checks that its process and directory are gone. */
-static void s_destroy(dns_server_t **server)
+static void s_destroy(void **state)
 {
+    dns_server_t **server = &((ctx_t *)*state)->server;
     pid_t pid = dns_server_pid(*server);
     char *dir = strdup(dns_server_dir(*server));
     assert_true(pid > 0);
@@ -45,7 +61,7 @@ static void s_destroy(dns_server_t **server)
 
 static void serves_fixed_records(void **state)
 {
-    dns_server_t *server = s_start(KIND(state), NULL);
+    dns_server_t *server = s_start_ctx(state, NULL);
     char out[512];
     assert_int_equal(dns_server_query(server, "example.test", "SOA", out, sizeof out),
                      DNS_SERVER_NOERROR);
@@ -78,14 +94,14 @@ static void serves_fixed_records(void **state)
     snprintf(want, sizeof want, "%s:%d", dns_server_address(server), dns_server_port(server));
     assert_string_equal(dns_server_endpoint(server), want);
     assert_true(strncmp(dns_server_address(server), "127.", 4) == 0);
-    s_destroy(&server);
+    s_destroy(state);
 }
 
 /* Every socket the server's process has, UDP and TCP, is on its address
  * and port; it has at least one of each. */
 static void listens_on_its_address_only(void **state)
 {
-    dns_server_t *server = s_start(KIND(state), NULL);
+    dns_server_t *server = s_start_ctx(state, NULL);
     char pidtag[32];
     snprintf(pidtag, sizeof pidtag, "pid=%d,", (int)dns_server_pid(server));
     const char *protos[] = {"-lnu", "-lnt", "-anu", "-ant"};
@@ -107,13 +123,13 @@ static void listens_on_its_address_only(void **state)
         if (mine == 0) fail_msg("ss %s shows no socket of %s", protos[p], pidtag);
         free(text);
     }
-    s_destroy(&server);
+    s_destroy(state);
 }
 
 static void signed_update_and_wrong_keys(void **state)
 {
     dns_server_kind_t kind = KIND(state);
-    dns_server_t *server = s_start(kind, NULL);
+    dns_server_t *server = s_start_ctx(state, NULL);
     char out[512], err[512];
 
     assert_int_equal(dns_server_rcode(server, "web.example.test", "A"), DNS_SERVER_NXDOMAIN);
@@ -159,20 +175,19 @@ static void signed_update_and_wrong_keys(void **state)
     rc = dns_server_update(server, "update delete web.example.test\n", err, sizeof err);
     if (rc != 0) fail_msg("signed delete refused: %s", err);
     assert_int_equal(dns_server_rcode(server, "web.example.test", "A"), DNS_SERVER_NXDOMAIN);
-    s_destroy(&server);
+    s_destroy(state);
 }
 
 /* hmac-sha512, a key given by the test, two zones: the update goes to the
  * second one, named in the script. */
 static void sha512_two_zones(void **state)
 {
-    dns_server_kind_t kind = KIND(state);
     const char *zones[] = {"example.test", "other.test", NULL};
     const char *secret = "1/oXurED0tUhTAELRwC31qINE/MFaxTC330p2ikAoPf+uc5XEaptl1NtoABiRNIOtEZ"
                          "SvBKusPmhmdeFtv8ndg==";
     dns_server_opts_t opts = {
         .zones = zones, .key_name = "k512", .algorithm = "hmac-sha512", .secret = secret};
-    dns_server_t *server = s_start(kind, &opts);
+    dns_server_t *server = s_start_ctx(state, &opts);
     char out[512], err[512];
     assert_string_equal(dns_server_algorithm(server), "hmac-sha512");
     assert_string_equal(dns_server_secret(server), secret);
@@ -192,13 +207,13 @@ static void sha512_two_zones(void **state)
     assert_int_equal(dns_server_query(server, "v6.other.test", "AAAA", out, sizeof out),
                      DNS_SERVER_NOERROR);
     assert_string_equal(out, "2001:db8::1\n2001:db8::2");
-    s_destroy(&server);
+    s_destroy(state);
 }
 
 /* stop: no answer; start: the updated record is still served. */
 static void stop_start_keeps_updates(void **state)
 {
-    dns_server_t *server = s_start(KIND(state), NULL);
+    dns_server_t *server = s_start_ctx(state, NULL);
     char out[512], err[512];
     int rc = dns_server_update(server, "update add kept.example.test 60 A 192.0.2.12\n", err,
                                sizeof err);
@@ -212,13 +227,13 @@ static void stop_start_keeps_updates(void **state)
     assert_int_equal(dns_server_query(server, "kept.example.test", "A", out, sizeof out),
                      DNS_SERVER_NOERROR);
     assert_string_equal(out, "192.0.2.12");
-    s_destroy(&server);
+    s_destroy(state);
 }
 
 /* Each case once per server, named for it: TEST_FILTER='test_knot_*' runs Knot's. */
 #define CASE(name, kind, fn)                                                                       \
     {                                                                                              \
-        "test_" name "_" #fn, fn, NULL, NULL, (void *)(intptr_t)(kind)                             \
+        "test_" name "_" #fn, fn, NULL, s_teardown, &(kind)                                        \
     }
 #define CASES(name, kind)                                                                          \
     CASE(name, kind, serves_fixed_records), CASE(name, kind, listens_on_its_address_only),         \
@@ -228,8 +243,9 @@ static void stop_start_keeps_updates(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {CASES("bind", DNS_SERVER_BIND),
-                                       CASES("knot", DNS_SERVER_KNOT),
-                                       CASES("pdns", DNS_SERVER_PDNS)};
+    static ctx_t bind9 = {DNS_SERVER_BIND, NULL}, knot = {DNS_SERVER_KNOT, NULL},
+                 pdns = {DNS_SERVER_PDNS, NULL};
+    const struct CMUnitTest tests[] = {CASES("bind", bind9), CASES("knot", knot),
+                                       CASES("pdns", pdns)};
     return test_run_group(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +250,27 @@ static int s_setup_pdns(dns_server_t *self)
     return 0;
 }
 
+/* Starts bin with args (argv[0] included), output appended to the log.
+ * The child is killed when the test process dies, however it dies (a
+ * failed assertion, a crash), so that no server outlives its test. */
+static pid_t s_spawn(dns_server_t *self, const char *bin, char *const *argv)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127); /* the test died before prctl */
+    int fd = open(self->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (fd < 0 || null < 0) _exit(127);
+    dup2(null, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(bin, argv);
+    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+    _exit(127);
+}
+
 typedef struct {
     dns_server_t *server;
     bool died;
@@ -270,31 +293,19 @@ static bool s_ready(void *arg)
 int dns_server_start(dns_server_t *self)
 {
     if (self->pid > 0) return -1;
-    const char *bin;
-    const char *args[8] = {NULL};
-    char *dirarg = NULL;
-    switch (self->kind) {
-    case DNS_SERVER_BIND:
-        bin = "/usr/sbin/named";
-        args[0] = "-g";
-        args[1] = "-n";
-        args[2] = "1";
-        args[3] = "-c";
-        args[4] = self->config;
-        break;
-    case DNS_SERVER_KNOT:
-        bin = "/usr/sbin/knotd";
-        args[0] = "-c";
-        args[1] = self->config;
-        break;
-    default:
-        bin = "/usr/sbin/pdns_server";
-        dirarg = s_fmt("--config-dir=%s", self->dir);
-        args[0] = dirarg;
-        break;
-    }
+    char *dirarg = s_fmt("--config-dir=%s", self->dir);
+    const char *bin = self->kind == DNS_SERVER_BIND   ? "/usr/sbin/named"
+                      : self->kind == DNS_SERVER_KNOT ? "/usr/sbin/knotd"
+                                                      : "/usr/sbin/pdns_server";
+    /* foreground, logging to stderr: named -g, knotd without -d, pdns daemon=no in its config */
+    char *const named[] = {"named", "-g", "-n", "1", "-c", self->config, NULL};
+    char *const knotd[] = {"knotd", "-c", self->config, NULL};
+    char *const pdns[] = {"pdns_server", dirarg, NULL};
     int64_t started = zclock_mono();
-    self->pid = test_spawn_log(bin, args, self->log, NULL);
+    self->pid = s_spawn(self, bin,
+                        self->kind == DNS_SERVER_BIND   ? named
+                        : self->kind == DNS_SERVER_KNOT ? knotd
+                                                        : pdns);
     free(dirarg);
     if (self->pid <= 0) {
         self->pid = -1;
@@ -552,6 +563,8 @@ int dns_server_update_with(dns_server_t *self, const char *keyfile, const char *
     size_t len = strlen(output);
     while (len > 0 && output[len - 1] == '\n')
         output[--len] = 0;
+    for (char *nl = strchr(output, '\n'); nl; nl = strchr(nl, '\n'))
+        *nl = ' '; /* one line for the test's messages */
     if (err && errlen) snprintf(err, errlen, "%s", output);
     return rc == 0 ? 0 : -1;
 }
