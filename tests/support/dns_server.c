@@ -399,7 +399,15 @@ void dns_server_destroy(dns_server_t **self_p)
     dns_server_t *self = *self_p;
     dns_server_stop(self);
     if (self->lo_address) test_sh("ip addr del %s/32 dev lo 2>/dev/null", self->address);
-    if (self->dir) test_rm_tree(self->dir);
+    /* the log outlives the directory where tests/run.sh keeps the children's logs */
+    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
+    if (self->log && logdir && *logdir)
+        test_sh("cp '%s' '%s/dns-%s-%d-%d.log' 2>/dev/null", self->log, logdir,
+                dns_server_kind_name(self->kind), (int)getpid(), self->port);
+    if (self->dir && getenv("DNS_SERVER_KEEP"))
+        fprintf(stderr, "dns_server: DNS_SERVER_KEEP: %s kept\n", self->dir);
+    else if (self->dir)
+        test_rm_tree(self->dir);
     for (char **zone = self->zones; *zone; zone++)
         free(*zone);
     free(self->dir);

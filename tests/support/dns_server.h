@@ -37,6 +37,11 @@
  *   (empty) stops its DNS query to secpoll.powerdns.com at start. It bumps
  *   the SOA serial to a date on the first update. Wrong key (either kind)
  *   and unsigned: REFUSED, with an unsigned reply.
+ * Not port 53: after a reboot Debian starts the packaged named, pdns and
+ * knot services, which listen on port 53 of every address (the wildcard, or
+ * each address of lo at its rescan, ours included).
+ * A server is killed with its test process (PR_SET_PDEATHSIG), so a crashed
+ * test leaves at most its directory and, for BIND, a /32 on lo.
  * Queries and updates go through dig and nsupdate (bind9-dnsutils); the
  * zone is always named to nsupdate, which would otherwise ask the system's
  * resolver for the SOA. */
@@ -77,7 +82,9 @@ typedef struct _dns_server_t dns_server_t;
 dns_server_t *dns_server_new(dns_server_kind_t kind, const dns_server_opts_t *opts);
 
 /* Stops the server (SIGTERM, SIGKILL after 5 s) and removes its directory
- * (and, for BIND, its loopback address). Nothing when *self_p is NULL. */
+ * (kept when $DNS_SERVER_KEEP is set) and, for BIND, its loopback address;
+ * its log is first copied to $INTERLOOK_TEST_LOGDIR (tests/run.sh sets it)
+ * as dns-KIND-PID-PORT.log. Nothing when *self_p is NULL. */
 void dns_server_destroy(dns_server_t **self_p);
 
 /* Stops the server process, keeping its directory and zones. Returns 0, or
