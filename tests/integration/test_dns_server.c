@@ -230,6 +230,29 @@ static void stop_start_keeps_updates(void **state)
     s_destroy(state);
 }
 
+/* Two servers of one kind at once: each its own endpoint and data; the
+ * second one still answers once the first is gone (BIND's address on lo is
+ * shared by the servers of a process). */
+static void two_servers_at_once(void **state)
+{
+    dns_server_t *first = s_start_ctx(state, NULL);
+    dns_server_t *second = dns_server_new(KIND(state), NULL);
+    assert_non_null(second);
+    assert_string_not_equal(dns_server_endpoint(first), dns_server_endpoint(second));
+    char out[512], err[512];
+    if (dns_server_update(first, "update add one.example.test 60 A 192.0.2.21\n", err, sizeof err))
+        fail_msg("signed update refused: %s", err);
+    assert_int_equal(dns_server_query(first, "one.example.test", "A", out, sizeof out),
+                     DNS_SERVER_NOERROR);
+    assert_string_equal(out, "192.0.2.21");
+    assert_int_equal(dns_server_rcode(second, "one.example.test", "A"), DNS_SERVER_NXDOMAIN);
+    s_destroy(state);
+    int rcode = dns_server_query(second, "foreign.example.test", "A", out, sizeof out);
+    dns_server_destroy(&second);
+    assert_int_equal(rcode, DNS_SERVER_NOERROR);
+    assert_string_equal(out, DNS_SERVER_FOREIGN_IP);
+}
+
 /* Each case once per server, named for it: TEST_FILTER='test_knot_*' runs Knot's. */
 #define CASE(name, kind, fn)                                                                       \
     {                                                                                              \
@@ -238,7 +261,7 @@ static void stop_start_keeps_updates(void **state)
 #define CASES(name, kind)                                                                          \
     CASE(name, kind, serves_fixed_records), CASE(name, kind, listens_on_its_address_only),         \
         CASE(name, kind, signed_update_and_wrong_keys), CASE(name, kind, sha512_two_zones),        \
-        CASE(name, kind, stop_start_keeps_updates)
+        CASE(name, kind, stop_start_keeps_updates), CASE(name, kind, two_servers_at_once)
 
 int main(void)
 {

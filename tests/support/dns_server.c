@@ -37,7 +37,8 @@ struct _dns_server_t {
     int updates;     /* names the update script files */
 };
 
-static int s_count; /* servers made by this process: each gets its own port */
+static int s_count;    /* servers made by this process: each gets its own port */
+static int s_lo_users; /* BIND servers of this process using the address on lo */
 
 /* A string of the printf-formatted text (caller frees); aborts on OOM as the rest of the tests. */
 static char *s_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -79,7 +80,9 @@ static char *s_key_secret(const char *text)
 
 static void s_log_tail(dns_server_t *self, const char *why)
 {
-    fprintf(stderr, "dns_server: %s %s on %s: %s (directory %s, log %s); its log ends:\n",
+    fprintf(stderr,
+            "dns_server: %s %s on %s: %s (directory %s, kept when DNS_SERVER_KEEP is set; log "
+            "%s); its log ends:\n",
             dns_server_kind_name(self->kind), self->config ? self->config : "", self->endpoint, why,
             self->dir, self->log ? self->log : "-");
     if (self->log) test_sh("tail -n 40 '%s' >&2", self->log);
@@ -119,6 +122,7 @@ static int s_setup_bind(dns_server_t *self)
         return -1;
     }
     self->lo_address = true;
+    s_lo_users++;
     zchunk_t *conf = zchunk_new(NULL, 2048);
     char *head = s_fmt("include \"%s\";\n"
                        "options {\n"
@@ -398,7 +402,9 @@ void dns_server_destroy(dns_server_t **self_p)
     if (!self_p || !*self_p) return;
     dns_server_t *self = *self_p;
     dns_server_stop(self);
-    if (self->lo_address) test_sh("ip addr del %s/32 dev lo 2>/dev/null", self->address);
+    /* all servers of a process share the address: the last one removes it */
+    if (self->lo_address && --s_lo_users == 0)
+        test_sh("ip addr del %s/32 dev lo 2>/dev/null", self->address);
     /* the log outlives the directory where tests/run.sh keeps the children's logs */
     const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
     if (self->log && logdir && *logdir)
