@@ -172,9 +172,13 @@ static void signed_update_and_wrong_keys(void **state)
     free(unknown);
 
     /* a deletion goes through too, and the name is gone */
+    assert_true(dns_server_wait_answer(server, "web.example.test", "A", "192.0.2.10", 2000));
+    assert_false(dns_server_wait_answer(server, "web.example.test", "A", NULL, 200));
     rc = dns_server_update(server, "update delete web.example.test\n", err, sizeof err);
     if (rc != 0) fail_msg("signed delete refused: %s", err);
     assert_int_equal(dns_server_rcode(server, "web.example.test", "A"), DNS_SERVER_NXDOMAIN);
+    assert_true(dns_server_wait_answer(server, "web.example.test", "A", NULL, 2000));
+    assert_false(dns_server_wait_answer(server, "web.example.test", "A", "192.0.2.10", 200));
     s_destroy(state);
 }
 

@@ -552,6 +552,27 @@ int dns_server_rcode(dns_server_t *self, const char *name, const char *type)
     return dns_server_query(self, name, type, NULL, 0);
 }
 
+typedef struct {
+    dns_server_t *server;
+    const char *name, *type, *want;
+} s_answer_t;
+
+static bool s_answers(void *arg)
+{
+    s_answer_t *answer = arg;
+    char out[4096];
+    int rcode = dns_server_query(answer->server, answer->name, answer->type, out, sizeof out);
+    return answer->want ? rcode == DNS_SERVER_NOERROR && strcmp(out, answer->want) == 0
+                        : rcode == DNS_SERVER_NXDOMAIN;
+}
+
+bool dns_server_wait_answer(dns_server_t *self, const char *name, const char *type,
+                            const char *want, int timeout_ms)
+{
+    s_answer_t answer = {self, name, type, want};
+    return test_wait(s_answers, &answer, timeout_ms);
+}
+
 int dns_server_update_with(dns_server_t *self, const char *keyfile, const char *script, char *err,
                            size_t errlen)
 {

@@ -48,6 +48,7 @@
 #ifndef INTERLOOK_DNS_SERVER_H
 #define INTERLOOK_DNS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -137,6 +138,12 @@ int dns_server_query(dns_server_t *self, const char *name, const char *type, cha
 
 /* The response code of the query name/type, or -1 when no answer came. */
 int dns_server_rcode(dns_server_t *self, const char *name, const char *type);
+
+/* Waits (timeout_ms bound) until the query name/type answers want (the
+ * data as dns_server_query writes it), or, when want is NULL, until the
+ * name does not exist (NXDOMAIN). Returns whether it did. */
+bool dns_server_wait_answer(dns_server_t *self, const char *name, const char *type,
+                            const char *want, int timeout_ms);
 
 /* Sends the nsupdate commands in script ("update add NAME TTL A IP\n"...,
  * a "zone Z" line first when not the first zone; "send" is added) signed
