@@ -336,6 +336,16 @@ int dns_server_stop(dns_server_t *self)
     return status == -1 ? -1 : 0;
 }
 
+/* BIND's directory: under /var/cache/bind, the one place Debian's AppArmor
+ * profile for /usr/sbin/named lets it read and write (enforced wherever
+ * AppArmor is on, as on a default Debian 12 install); /tmp otherwise. */
+static char *s_bind_dir(void)
+{
+    char path[] = "/var/cache/bind/interlook-test-XXXXXX";
+    if (access("/var/cache/bind", W_OK) == 0 && mkdtemp(path)) return strdup(path);
+    return test_tmpdir();
+}
+
 dns_server_t *dns_server_new(dns_server_kind_t kind, const dns_server_opts_t *opts)
 {
     static const char *const default_zones[] = {"example.test", NULL};
@@ -353,7 +363,7 @@ dns_server_t *dns_server_new(dns_server_kind_t kind, const dns_server_opts_t *op
         self->zones[i] = strdup(zones[i]);
     self->key_name = strdup(opts && opts->key_name ? opts->key_name : "interlook-test");
     self->algorithm = strdup(opts && opts->algorithm ? opts->algorithm : "hmac-sha256");
-    self->dir = test_tmpdir();
+    self->dir = kind == DNS_SERVER_BIND ? s_bind_dir() : test_tmpdir();
     if (!self->dir) {
         fprintf(stderr, "dns_server: cannot make a temporary directory\n");
         dns_server_destroy(&self);

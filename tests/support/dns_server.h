@@ -17,7 +17,12 @@
  *   interface carries, and lo carries 127.0.0.1/8 only: a socket can bind
  *   any 127.x.y.z, named does not ("listen-on" of 127.64.1.2 silently
  *   listens nowhere). So the address is added to lo (ip addr replace
- *   A/32 dev lo, as root) for BIND and removed at destroy. Its options must
+ *   A/32 dev lo, as root) for BIND and removed at destroy (by the last
+ *   BIND server of the process: they share it). Debian's AppArmor profile
+ *   for /usr/sbin/named (enforced when AppArmor is on, the default on
+ *   Debian 12) lets named read and write only /etc/bind, /var/lib/bind,
+ *   /var/cache/bind...: its directory, log included, is made under
+ *   /var/cache/bind, not /tmp. Its options must
  *   move everything out of /var/cache/bind and /run/named (directory,
  *   pid-file, session-keyfile, managed-keys-directory); "controls { };"
  *   keeps it off rndc's port 953; dnssec-validation no keeps it from
