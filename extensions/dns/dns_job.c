@@ -77,7 +77,7 @@ static void s_check_owners(dns_job_t *self, dns_client_t *client, const char *se
                    dns_client_rcode_name(ldns_pkt_get_rcode(reply)), n->name);
         else if (n->owner == DNS_OWNER_FOREIGN && n->ip)
             s_fail(n,
-                   "server %s: zone %s: %s is not ours (owner %s; ours would be TXT "
+                   "server %s: zone %s: %s is not ours (%s; ours would be TXT "
                    "\"heritage=interlook,owner=%s,service=%s\"): left untouched",
                    server, self->zone, n->name, n->foreign, self->owner_id, n->service);
         else if (n->owner == DNS_OWNER_FOREIGN)
@@ -85,6 +85,19 @@ static void s_check_owners(dns_job_t *self, dns_client_t *client, const char *se
                         n->foreign);
         ldns_pkt_free(query);
         if (reply) ldns_pkt_free(reply);
+    }
+}
+
+/* A service is written whole or not at all (in this zone): when one of its
+ * names fails before the UPDATE, its other names wait for the retry. */
+static void s_spread_errors(dns_job_t *self, const bool *use)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        dns_update_name_t *n = &self->names[i];
+        if (!use[i] || !n->error || !n->ip) continue;
+        for (size_t j = 0; j < self->count; j++)
+            if (use[j] && j != i && self->names[j].item == n->item && !self->names[j].error)
+                s_fail(&self->names[j], "%s not written: %s", self->names[j].name, n->error);
     }
 }
 
@@ -168,6 +181,7 @@ void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server)
                 break;
             }
     s_check_owners(self, client, server, use);
+    s_spread_errors(self, use);
     int rc = s_update(self, client, server, use);
     if (rc == LDNS_RCODE_YXDOMAIN || rc == LDNS_RCODE_YXRRSET || rc == LDNS_RCODE_NXRRSET) {
         /* One prerequisite failed the message: each item alone, read again. */
@@ -180,6 +194,7 @@ void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server)
             il_log_debug("dns: zone %s: %s again on its own after %s", self->zone,
                          self->names[i].service, dns_client_rcode_name(rc));
             s_check_owners(self, client, server, use);
+            s_spread_errors(self, use);
             int one = s_update(self, client, server, use);
             if (one == LDNS_RCODE_YXDOMAIN || one == LDNS_RCODE_YXRRSET ||
                 one == LDNS_RCODE_NXRRSET)

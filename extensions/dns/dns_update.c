@@ -116,9 +116,9 @@ int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const ch
         if (other) {
             size_t len = strlen(other) + 16;
             n->foreign = il_malloc(len);
-            snprintf(n->foreign, len, "TXT \"%s\"", other);
+            snprintf(n->foreign, len, "owned by TXT \"%s\"", other);
         } else
-            n->foreign = il_strdup("records without an ownership TXT");
+            n->foreign = il_strdup("it has records and no ownership TXT");
     }
     if (txt) ldns_rr_list_deep_free(txt);
     free(other);

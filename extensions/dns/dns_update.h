@@ -51,7 +51,8 @@ char *dns_update_txt(const char *owner_id, const char *service);
 ldns_pkt *dns_update_query(const char *name);
 
 /* Reads the answer to dns_update_query for n: sets n->owner (and n->foreign:
- * "TXT \"...\"" of the other owner, or "records without an ownership TXT").
+ * "owned by TXT \"...\"" for another owner's TXT, or "it has records and no
+ * ownership TXT").
  * Returns 0, or -1 for an answer that says nothing about the name (an rcode
  * other than NOERROR or NXDOMAIN: the caller reports it). */
 int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const char *owner_id);
