@@ -4,6 +4,8 @@
 #include "extensions/dns/dns_config.h"
 #include "extensions/dns/dns_zone.h"
 
+#include <interlook.h>
+
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 
 #include "extensions/dns/tsig_key.h"
 
-#include <interlook.h>
+#include "common/config.h"
 
 #include <sys/socket.h>
 

@@ -16,7 +16,7 @@ char *dns_zone_normalize(const char *name, char *err, size_t errlen)
         return NULL;
     }
     if (len > 253) {
-        il_err(err, errlen, "'%s': longer than 253 characters", name);
+        il_err(err, errlen, "longer than 253 characters: '%s'", name);
         return NULL;
     }
     char *out = il_malloc(len + 1);
