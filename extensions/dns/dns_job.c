@@ -97,7 +97,7 @@ static void s_spread_errors(dns_job_t *self, const bool *use)
         if (!use[i] || !n->error || !n->ip) continue;
         for (size_t j = 0; j < self->count; j++)
             if (use[j] && j != i && self->names[j].item == n->item && !self->names[j].error)
-                s_fail(&self->names[j], "%s not written: %s", self->names[j].name, n->error);
+                s_fail(&self->names[j], "%s", n->error); /* the cause, not "not written" */
     }
 }
 
