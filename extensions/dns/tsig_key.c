@@ -161,10 +161,11 @@ tsig_key_t *tsig_key_parse(const char *text, const char *path, char *err, size_t
             goto fail;
         }
         if (!lx.quoted && strcmp(lx.tok, "}") == 0) break;
-        char field[32];
         int field_line = lx.tok_line;
-        snprintf(field, sizeof field, "%s", lx.tok);
-        if (lx.quoted || (strcmp(field, "algorithm") != 0 && strcmp(field, "secret") != 0)) {
+        const char *field = strcmp(lx.tok, "algorithm") == 0 ? "algorithm"
+                            : strcmp(lx.tok, "secret") == 0  ? "secret"
+                                                             : NULL;
+        if (lx.quoted || !field) {
             il_err(err, errlen, "%s:%d: unknown statement '%s' in the key (algorithm, secret)",
                    path, field_line, lx.tok);
             goto fail;

@@ -64,6 +64,7 @@ static void *s_fake_run(void *arg)
     ldns_pkt *query = NULL;
     if (ldns_wire2pkt(&query, buf, (size_t)(len[0] << 8 | len[1])) != LDNS_STATUS_OK) goto done;
     ldns_pkt *reply = ldns_pkt_clone(query);
+    if (ldns_pkt_tsig(reply)) ldns_rr_free(ldns_pkt_tsig(reply)); /* the clone's copy */
     ldns_pkt_set_tsig(reply, NULL);
     ldns_pkt_set_qr(reply, true);
     ldns_pkt_set_rcode(reply, (uint8_t)fake->rcode);
