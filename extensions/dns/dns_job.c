@@ -70,9 +70,15 @@ static void s_check_owners(dns_job_t *self, dns_client_t *client, const char *se
             s_fail(n, "%s: not a valid DNS name", n->name);
             continue;
         }
-        if (dns_client_exchange(client, query, &reply, err, sizeof err) != 0)
-            s_fail(n, "%s (zone %s, reading the TXT of %s)", err, self->zone, n->name);
-        else if (dns_update_read_owner(n, reply, self->owner_id) != 0)
+        if (dns_client_exchange(client, query, &reply, err, sizeof err) != 0) {
+            /* The server is down, slow or refuses the key: the next names would
+             * only wait for the same answer (timeouts add up past the core's
+             * work timeout). */
+            for (size_t j = i; j < self->count; j++)
+                if (use[j])
+                    s_fail(&self->names[j], "%s (zone %s, reading the TXT of %s)", err, self->zone,
+                           n->name);
+        } else if (dns_update_read_owner(n, reply, self->owner_id) != 0)
             s_fail(n, "server %s: zone %s: %s answering the TXT query for %s", server, self->zone,
                    dns_client_rcode_name(ldns_pkt_get_rcode(reply)), n->name);
         else if (n->owner == DNS_OWNER_FOREIGN && n->ip)
