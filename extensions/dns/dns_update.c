@@ -113,7 +113,7 @@ int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const ch
         txt = NULL;
     } else {
         n->owner = DNS_OWNER_FOREIGN;
-        if (other) {
+        if (other && strncmp(other, "heritage=", 9) == 0) {
             size_t len = strlen(other) + 16;
             n->foreign = il_malloc(len);
             snprintf(n->foreign, len, "owned by TXT \"%s\"", other);
