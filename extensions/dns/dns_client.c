@@ -74,9 +74,11 @@ int dns_client_exchange(dns_client_t *self, ldns_pkt *query, ldns_pkt **reply, c
                           ldns_get_errorstr_by_id(st));
     }
     ldns_buffer *wire = ldns_buffer_new(LDNS_MAX_PACKETLEN);
-    if (ldns_pkt2buffer_wire(wire, query) != LDNS_STATUS_OK) {
+    if (ldns_pkt2buffer_wire(wire, query) != LDNS_STATUS_OK ||
+        ldns_buffer_position(wire) > 65535) { /* TCP's 16-bit length */
         ldns_buffer_free(wire);
-        return il_err(err, errlen, "cannot encode the message (too large?)");
+        return il_err(err, errlen, "server %s: message too large to send (more than 65535 bytes)",
+                      self->server);
     }
     struct timeval timeout = {.tv_sec = self->timeout_ms / 1000,
                               .tv_usec = (self->timeout_ms % 1000) * 1000};

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_MAX_UPDATE_BYTES 32000 /* half of what TCP can carry: the TXT RRsets read can add */
+
 dns_job_t *dns_job_new(const char *zone, const char *owner_id, uint32_t ttl)
 {
     dns_job_t *self = il_calloc(1, sizeof *self);
@@ -171,12 +173,46 @@ static void s_fail_prereq(dns_job_t *self, const char *server, const bool *use, 
     }
 }
 
+/* The names [start, end) (whole items): read, one UPDATE, and after a failed
+ * prerequisite each item again on its own. */
+static void s_run_range(dns_job_t *self, dns_client_t *client, const char *server, bool *use,
+                        size_t start, size_t end)
+{
+    for (size_t k = 0; k < self->count; k++)
+        use[k] = k >= start && k < end;
+    s_check_owners(self, client, server, use);
+    s_spread_errors(self, use);
+    int rc = s_update(self, client, server, use);
+    if (rc != LDNS_RCODE_YXDOMAIN && rc != LDNS_RCODE_YXRRSET && rc != LDNS_RCODE_NXRRSET) return;
+    /* One prerequisite failed the message: each item alone, read again. */
+    for (size_t i = start; i < end;) {
+        size_t item = self->names[i].item, j = i;
+        for (size_t k = 0; k < self->count; k++)
+            use[k] = false;
+        for (; j < end && self->names[j].item == item; j++)
+            use[j] = true;
+        il_log_debug("dns: zone %s: %s again on its own after %s", self->zone,
+                     self->names[i].service, dns_client_rcode_name(rc));
+        s_check_owners(self, client, server, use);
+        s_spread_errors(self, use);
+        int one = s_update(self, client, server, use);
+        if (one == LDNS_RCODE_YXDOMAIN || one == LDNS_RCODE_YXRRSET || one == LDNS_RCODE_NXRRSET)
+            s_fail_prereq(self, server, use, one);
+        i = j;
+    }
+}
+
+/* A generous guess of a name's share of an UPDATE on the wire (its name in
+ * five RRs without compression, the TXT twice, an address). */
+static size_t s_wire_guess(const dns_update_name_t *n)
+{
+    return (strlen(n->name) + 2) * 5 + 2 * (strlen(n->service) + 64) + 120;
+}
+
 void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server)
 {
     if (self->count == 0) return;
     bool *use = il_malloc(self->count * sizeof *use);
-    for (size_t i = 0; i < self->count; i++)
-        use[i] = true;
     /* Two services of one batch claiming a name: the first one gets it. */
     for (size_t i = 0; i < self->count; i++)
         for (size_t j = 0; j < i; j++)
@@ -186,27 +222,20 @@ void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server)
                        self->zone, self->names[i].name, self->names[j].service);
                 break;
             }
-    s_check_owners(self, client, server, use);
-    s_spread_errors(self, use);
-    int rc = s_update(self, client, server, use);
-    if (rc == LDNS_RCODE_YXDOMAIN || rc == LDNS_RCODE_YXRRSET || rc == LDNS_RCODE_NXRRSET) {
-        /* One prerequisite failed the message: each item alone, read again. */
-        for (size_t i = 0; i < self->count;) {
-            size_t item = self->names[i].item, j = i;
-            for (size_t k = 0; k < self->count; k++)
-                use[k] = false;
+    /* A DNS message over TCP is at most 65535 bytes: whole items are sent
+     * together while they surely fit. */
+    for (size_t start = 0; start < self->count;) {
+        size_t end = start, bytes = 0;
+        while (end < self->count) {
+            size_t item = self->names[end].item, j = end, item_bytes = 0;
             for (; j < self->count && self->names[j].item == item; j++)
-                use[j] = true;
-            il_log_debug("dns: zone %s: %s again on its own after %s", self->zone,
-                         self->names[i].service, dns_client_rcode_name(rc));
-            s_check_owners(self, client, server, use);
-            s_spread_errors(self, use);
-            int one = s_update(self, client, server, use);
-            if (one == LDNS_RCODE_YXDOMAIN || one == LDNS_RCODE_YXRRSET ||
-                one == LDNS_RCODE_NXRRSET)
-                s_fail_prereq(self, server, use, one);
-            i = j;
+                item_bytes += s_wire_guess(&self->names[j]);
+            if (end > start && bytes + item_bytes > S_MAX_UPDATE_BYTES) break;
+            bytes += item_bytes;
+            end = j;
         }
+        s_run_range(self, client, server, use, start, end);
+        start = end;
     }
     free(use);
 }

@@ -229,6 +229,35 @@ static void test_one_name_two_services(void **state)
     assert_int_equal(fake.update_prereqs[0], 1);
 }
 
+static void test_large_batch_split(void **state)
+{
+    (void)state;
+    s_fake_t fake = {0};
+    dns_client_t *client = s_fake_start(&fake);
+    dns_job_t *job = dns_job_new("example.test", "interlook", 60);
+    char service[32][300], name[300][80];
+    for (size_t i = 0; i < 300; i++) {
+        snprintf(service[i % 32], sizeof service[0], "svc%zu", i % 32);
+        snprintf(name[i], sizeof name[0],
+                 "a-rather-long-label-to-fill-the-message-%03zu.example.test", i);
+    }
+    /* 32 services of about 9 names each (a service's names stay together) */
+    for (size_t i = 0; i < 300; i++)
+        dns_job_add(job, i * 32 / 300, service[i * 32 / 300], name[i], "10.0.0.1");
+    dns_job_run(job, client, "fake");
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    dns_job_destroy(&job);
+    s_fake_stop(&fake, &client);
+    assert_true(fake.updates > 1 && fake.updates < MAX_UPDATES);
+    size_t total = 0;
+    for (size_t i = 0; i < fake.updates; i++) {
+        assert_true(fake.update_prereqs[i] < 300);
+        total += fake.update_prereqs[i];
+    }
+    assert_int_equal(total, 300);
+}
+
 static void test_server_down(void **state)
 {
     (void)state;
@@ -261,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_prereq_failure_again),
         cmocka_unit_test(test_delete_foreign_and_absent),
         cmocka_unit_test(test_one_name_two_services),
+        cmocka_unit_test(test_large_batch_split),
         cmocka_unit_test(test_server_down),
     };
     return test_run_group(tests, NULL, NULL);
