@@ -9,8 +9,8 @@
 #include "extensions/dns/dns_client.h"
 #include "extensions/dns/dns_config.h"
 #include "extensions/dns/dns_job.h"
+#include "extensions/dns/dns_plan.h"
 #include "extensions/dns/dns_worker.h"
-#include "extensions/dns/dns_zone.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +73,7 @@ static void s_round_answer(s_ext_t *self, s_round_t *round)
     free(round);
 }
 
-/* An alias list for messages: "a, b, c". */
+/* The configured zones for the start-up line: "a, b, c". */
 static void s_zones_text(const dns_config_t *config, char *out, size_t len)
 {
     out[0] = '\0';
@@ -92,49 +92,9 @@ static void s_flush(s_ext_t *self)
     self->batch = NULL;
     self->batch_count = 0;
     dns_job_t **jobs = il_calloc(config->zone_count, sizeof *jobs);
-    char text[1024], zones[512], why[256];
-    s_zones_text(config, zones, sizeof zones);
     for (size_t i = 0; i < round->count; i++) {
         s_item_t *item = round->items[i];
-        il_service_t *svc = item->service;
-        bool add = item->action == ILP_ACTION_ADD;
-        if (svc->alias_count == 0) continue; /* nothing to write */
-        if (add && (!svc->public_ip || !*svc->public_ip)) {
-            s_item_error(item, "no public_ip: put an ipam step before dns");
-            continue;
-        }
-        /* All aliases are checked before any is queued: a bad one fails the
-         * item without half of its names written. */
-        for (size_t a = 0; a < svc->alias_count && !item->error; a++) {
-            char *name = dns_zone_normalize(svc->dns_aliases[a], why, sizeof why);
-            const char *zone =
-                name ? dns_zone_match((const char *const *)config->zones, config->zone_count, name)
-                     : NULL;
-            if (!name) {
-                snprintf(text, sizeof text, "alias %s", why);
-                s_item_error(item, text);
-            } else if (!zone && add) {
-                snprintf(text, sizeof text, "alias %s is in no configured zone (zones: %s)", name,
-                         zones);
-                s_item_error(item, text);
-            }
-            free(name);
-        }
-        if (item->error) continue;
-        for (size_t a = 0; a < svc->alias_count; a++) {
-            char *name = dns_zone_normalize(svc->dns_aliases[a], why, sizeof why);
-            const char *zone =
-                dns_zone_match((const char *const *)config->zones, config->zone_count, name);
-            if (zone) { /* a delete ignores names outside the zones: never ours */
-                size_t z = 0;
-                while (config->zones[z] != zone)
-                    z++;
-                if (!jobs[z])
-                    jobs[z] = dns_job_new(zone, config->owner_id, (uint32_t)config->ttl_s);
-                dns_job_add(jobs[z], i, svc->name, name, add ? svc->public_ip : NULL);
-            }
-            free(name);
-        }
+        item->error = dns_plan_item(config, jobs, i, item->action == ILP_ACTION_ADD, item->service);
     }
     for (size_t z = 0; z < config->zone_count; z++)
         if (jobs[z]) {
