@@ -24,7 +24,7 @@ OPT      = -O2
 LDSAN    =
 endif
 
-PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson
+PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson ldns
 CC      ?= cc
 CFLAGS  ?= -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Werror $(OPT) -I.
@@ -45,14 +45,16 @@ SDK_HDR  = $(filter-out broker/broker.h common/interlook.h,$(wildcard common/*.h
 $(BUILD)/obj/extensions/%.o: CFLAGS += -Icommon
 
 # Every binary: name -> sources
-BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker interlookctl
+BINS                      = interlook-echo interlook-inject interlook-ipalloc interlook-docker interlook-dns interlookctl
 BIN_interlook-docker_SRC  = $(wildcard extensions/docker/*.c)
+BIN_interlook-dns_SRC     = $(wildcard extensions/dns/*.c)
 BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
 BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
 BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
 BIN_interlookctl_SRC      = $(wildcard core/ctl/*.c)
 # Each binary links the libraries it uses, no more.
 BIN_interlook-docker_PKGS  = $(SDK_PKGS) libcurl jansson
+BIN_interlook-dns_PKGS     = $(SDK_PKGS) ldns
 BIN_interlook-echo_PKGS    = $(SDK_PKGS)
 BIN_interlook-inject_PKGS  = $(SDK_PKGS)
 BIN_interlook-ipalloc_PKGS = $(SDK_PKGS)

@@ -29,10 +29,14 @@ for step in $steps; do
         provider.docker) bin=interlook-docker ;;
         ipam.ipalloc) bin=interlook-ipalloc ;;
         provisioner.echo) bin=interlook-echo ;;
+        dns.*) bin=interlook-dns ;; # configured by dns.rfc2136; the step named by -n
         *) bin="" ;;
     esac
     if [ -n "$bin" ] && [ -x "$BIN/$bin" ]; then
-        "$BIN/$bin" -c "$CONFIG" &
+        case "$step" in
+            dns.*) "$BIN/$bin" -c "$CONFIG" -n "$step" & ;;
+            *) "$BIN/$bin" -c "$CONFIG" & ;;
+        esac
         pids="$pids $!"
     else
         echo "run: this build has no extension for '$step'; the core waits for one to connect"
