@@ -158,14 +158,17 @@ static void test_systemd_units(void **state)
                 "'%s' && grep -q 'db_file: %s/var/lib/interlook-ipalloc/ipalloc.db' '%s'",
                 root, conf, root, conf),
         0);
-    /* interlook-dns has no default server: the installed file gets a dns
-     * section (as a user uncomments it) naming a BIND started here. */
+    /* interlook-dns has no default server: the installed file gets the
+     * step and a dns section (as the file's comment tells a user) naming a
+     * BIND started here. */
     s_unit_bind = dns_server_new(DNS_SERVER_BIND, NULL);
     assert_non_null(s_unit_bind);
-    assert_int_equal(test_sh("printf 'dns:\\n  rfc2136:\\n    server: %s\\n    zones: [example.test]\\n"
+    assert_int_equal(test_sh("sed -i 's/^\\(  workflowSteps:\\) .*/\\1 "
+                             "provider.docker,ipam.ipalloc,dns.rfc2136/' '%s' && "
+                             "printf 'dns:\\n  rfc2136:\\n    server: %s\\n    zones: [example.test]\\n"
                              "    tsigKeyFile: %s\\n' >>'%s'",
-                             dns_server_endpoint(s_unit_bind), dns_server_key_file(s_unit_bind),
-                             conf),
+                             conf, dns_server_endpoint(s_unit_bind),
+                             dns_server_key_file(s_unit_bind), conf),
                      0);
     for (size_t i = 0; s_units[i]; i++) {
         char unit[512];
