@@ -34,8 +34,8 @@
 #define UP_MS   120000 /* a stack's start: containers, registration */
 #define WAIT_MS 30000  /* a service's way through the workflow (deleteGrace 5 s) */
 
-static const char *const s_units[] = {"interlookd", "interlook-ipalloc", "interlook-docker",
-                                      "interlook-dns", "interlook-echo", NULL};
+static const char *const s_units[] = {"interlookd",    "interlook-ipalloc", "interlook-docker",
+                                      "interlook-dns", "interlook-echo",    NULL};
 
 typedef struct {
     char api[64];
@@ -163,13 +163,13 @@ static void test_systemd_units(void **state)
      * BIND started here. */
     s_unit_bind = dns_server_new(DNS_SERVER_BIND, NULL);
     assert_non_null(s_unit_bind);
-    assert_int_equal(test_sh("sed -i 's/^\\(  workflowSteps:\\) .*/\\1 "
-                             "provider.docker,ipam.ipalloc,dns.rfc2136/' '%s' && "
-                             "printf 'dns:\\n  rfc2136:\\n    server: %s\\n    zones: [example.test]\\n"
-                             "    tsigKeyFile: %s\\n' >>'%s'",
-                             conf, dns_server_endpoint(s_unit_bind),
-                             dns_server_key_file(s_unit_bind), conf),
-                     0);
+    assert_int_equal(
+        test_sh("sed -i 's/^\\(  workflowSteps:\\) .*/\\1 "
+                "provider.docker,ipam.ipalloc,dns.rfc2136/' '%s' && "
+                "printf 'dns:\\n  rfc2136:\\n    server: %s\\n    zones: [example.test]\\n"
+                "    tsigKeyFile: %s\\n' >>'%s'",
+                conf, dns_server_endpoint(s_unit_bind), dns_server_key_file(s_unit_bind), conf),
+        0);
     for (size_t i = 0; s_units[i]; i++) {
         char unit[512];
         snprintf(unit, sizeof unit, "%s/units/%s.service", root, s_units[i]);
@@ -375,9 +375,9 @@ static bool s_dig(void *arg)
     dig_t *d = arg;
     d->last[0] = '\0';
     if (d->want) {
-        int rc = test_run(d->last, sizeof d->last,
-                          "dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s A", d->port,
-                          d->name);
+        int rc =
+            test_run(d->last, sizeof d->last,
+                     "dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s A", d->port, d->name);
         d->last[strcspn(d->last, "\n")] = '\0';
         return rc == 0 && strcmp(d->last, d->want) == 0;
     }
@@ -470,8 +470,8 @@ static void test_compose_dns(void **state)
     assert_non_null(ip);
     dig_t d = {.port = port[0], .name = name, .want = ip};
     s_wait_dig(&d); /* deployed: the name is already there, checked at once */
-    char *txt = test_sh_output("dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s TXT",
-                               port[0], name);
+    char *txt =
+        test_sh_output("dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s TXT", port[0], name);
     assert_non_null(txt);
     char owner[256];
     snprintf(owner, sizeof owner, "\"heritage=interlook,owner=interlook,service=%s\"", c.web);
@@ -485,10 +485,9 @@ static void test_compose_dns(void **state)
     free(ip);
 
     assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
-    char *left =
-        test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s; "
-                       "docker volume ls -q --filter label=com.docker.compose.project=%s",
-                       c.project, c.project);
+    char *left = test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s; "
+                                "docker volume ls -q --filter label=com.docker.compose.project=%s",
+                                c.project, c.project);
     assert_non_null(left);
     assert_string_equal(left, "");
     free(left);
