@@ -469,7 +469,10 @@ static void test_compose_dns(void **state)
     char *ip = s_public_ip(w.api, c.web);
     assert_non_null(ip);
     dig_t d = {.port = port[0], .name = name, .want = ip};
-    s_wait_dig(&d); /* deployed: the name is already there, checked at once */
+    /* The core says deployed only after the DNS step: the name is there. */
+    if (!s_dig(&d))
+        fail_msg("%s is deployed but dig @127.0.0.1 -p %d %s A answers '%s', not %s", c.web,
+                 port[0], name, d.last, ip);
     char *txt =
         test_sh_output("dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s TXT", port[0], name);
     assert_non_null(txt);
