@@ -7,11 +7,15 @@
  *  - deploy/docker-compose.yml brought up on the real dockerd: a labelled
  *    container is deployed through the stack, survives a kill -9 of the
  *    core, is undeployed when removed, and the stack comes down;
+ *  - the same with its "dns" profile (deploy/dns.env): the container's name
+ *    is answered by the stack's BIND (deploy/docker/bind/) with its virtual
+ *    IP, NXDOMAIN once it is removed;
  *  - deploy/stack.yml deployed on a one-node swarm: a labelled swarm service
  *    is deployed and undeployed.
  * Run from the repository root (make test does). Needs root, dockerd,
  * debootstrap and docker-compose (.ci/run provides them); without them the
  * tests fail, loudly: none is skipped. */
+#include "tests/support/dns_server.h"
 #include "tests/support/testutil.h"
 
 #include <jansson.h>
@@ -30,15 +34,15 @@
 #define UP_MS   120000 /* a stack's start: containers, registration */
 #define WAIT_MS 30000  /* a service's way through the workflow (deleteGrace 5 s) */
 
-static const char *const s_units[] = {"interlookd", "interlook-ipalloc", "interlook-docker",
-                                      "interlook-echo", NULL};
+static const char *const s_units[] = {"interlookd",    "interlook-ipalloc", "interlook-docker",
+                                      "interlook-dns", "interlook-echo",    NULL};
 
 typedef struct {
     char api[64];
     const char *name;
     const char *state;
     size_t targets;
-    const char *const *extensions;
+    const char *const *extensions; /* NULL: the provider and the allocator */
 } wait_t;
 
 static bool s_registered(void *arg)
@@ -77,7 +81,7 @@ static void s_wait_entry(wait_t *w, const char *name, const char *state, size_t 
 static void s_wait_registered(wait_t *w)
 {
     static const char *const both[] = {"provider.docker", "ipam.ipalloc", NULL};
-    w->extensions = both;
+    if (!w->extensions) w->extensions = both;
     if (!test_wait(s_registered, w, UP_MS))
         fail_msg("the stack's extensions did not register with the core at %s within %d ms", w->api,
                  UP_MS);
@@ -111,13 +115,16 @@ static void s_set_ports(wait_t *w)
 
 /* systemd --------------------------------------------------------------- */
 
-static pid_t s_unit_pids[3];
+#define S_RUN_UNITS 4 /* the units whose command lines run together */
+static pid_t s_unit_pids[S_RUN_UNITS];
+static dns_server_t *s_unit_bind; /* the server of the installed dns section */
 
 static int s_units_down(void **state)
 {
     (void)state;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < S_RUN_UNITS; i++)
         if (s_unit_pids[i] > 0) test_stop(s_unit_pids[i], SIGKILL, 5000);
+    dns_server_destroy(&s_unit_bind);
     unsetenv("INTERLOOK_LISTEN");
     unsetenv("INTERLOOK_BUS_ROUTER");
     unsetenv("INTERLOOK_BUS_PUBLISH");
@@ -151,6 +158,18 @@ static void test_systemd_units(void **state)
                 "'%s' && grep -q 'db_file: %s/var/lib/interlook-ipalloc/ipalloc.db' '%s'",
                 root, conf, root, conf),
         0);
+    /* interlook-dns has no default server: the installed file gets the
+     * step and a dns section (as the file's comment tells a user) naming a
+     * BIND started here. */
+    s_unit_bind = dns_server_new(DNS_SERVER_BIND, NULL);
+    assert_non_null(s_unit_bind);
+    assert_int_equal(
+        test_sh("sed -i 's/^\\(  workflowSteps:\\) .*/\\1 "
+                "provider.docker,ipam.ipalloc,dns.rfc2136/' '%s' && "
+                "printf 'dns:\\n  rfc2136:\\n    server: %s\\n    zones: [example.test]\\n"
+                "    tsigKeyFile: %s\\n' >>'%s'",
+                conf, dns_server_endpoint(s_unit_bind), dns_server_key_file(s_unit_bind), conf),
+        0);
     for (size_t i = 0; s_units[i]; i++) {
         char unit[512];
         snprintf(unit, sizeof unit, "%s/units/%s.service", root, s_units[i]);
@@ -180,9 +199,11 @@ static void test_systemd_units(void **state)
     }
 
     /* Run the units' command lines (as systemd would, state directories
-     * made) against each other on free ports: the allocator and the Docker
-     * provider register with the core, and SIGTERM stops each with status 0. */
-    wait_t w = {0};
+     * made) against each other on free ports: the allocator, the Docker
+     * provider and the DNS step register with the core, and SIGTERM stops
+     * each with status 0. */
+    static const char *const all[] = {"provider.docker", "ipam.ipalloc", "dns.rfc2136", NULL};
+    wait_t w = {.extensions = all};
     s_set_ports(&w);
     char listen[64], router[64], publish[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%s", getenv("INTERLOOK_API_PORT"));
@@ -193,8 +214,9 @@ static void test_systemd_units(void **state)
     setenv("INTERLOOK_BUS_PUBLISH", publish, 1);
     assert_int_equal(
         test_sh("mkdir -p %s/var/lib/interlook-core %s/var/lib/interlook-ipalloc", root, root), 0);
-    const char *names[] = {"interlookd", "interlook-ipalloc", "interlook-docker"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[S_RUN_UNITS] = {"interlookd", "interlook-ipalloc", "interlook-docker",
+                                      "interlook-dns"};
+    for (int i = 0; i < S_RUN_UNITS; i++) {
         char bin[512];
         snprintf(bin, sizeof bin, "%s/usr/bin/%s", root, names[i]);
         const char *args[] = {"-c", conf, NULL};
@@ -202,7 +224,7 @@ static void test_systemd_units(void **state)
         assert_true(s_unit_pids[i] > 0);
     }
     s_wait_registered(&w);
-    for (int i = 2; i >= 0; i--) {
+    for (int i = S_RUN_UNITS - 1; i >= 0; i--) {
         int status = test_stop(s_unit_pids[i], SIGTERM, 5000);
         s_unit_pids[i] = 0;
         assert_true(WIFEXITED(status));
@@ -251,7 +273,7 @@ static void test_image_builds_offline(void **state)
 
 typedef struct {
     char project[64];
-    char compose[128];
+    char compose[192];
     char web[80];
 } compose_t;
 
@@ -324,6 +346,155 @@ static void test_compose_stack(void **state)
     assert_non_null(left);
     assert_string_equal(left, "");
     free(left);
+}
+
+/* docker-compose with the dns profile ------------------------------------------ */
+
+#define BIND_IMAGE "interlook-bind:test"
+
+static compose_t s_dns;
+
+static int s_dns_down(void **state)
+{
+    (void)state;
+    if (!*s_dns.project) return 0;
+    test_sh("docker rm -f %s >/dev/null 2>&1", s_dns.web);
+    test_sh("%s down -v >/dev/null 2>&1", s_dns.compose);
+    return 0;
+}
+
+typedef struct {
+    int port;         /* BIND's port published on 127.0.0.1 */
+    const char *name; /* queried for A */
+    const char *want; /* dig +short's answer; NULL: NXDOMAIN */
+    char last[256];   /* what the last query showed */
+} dig_t;
+
+static bool s_dig(void *arg)
+{
+    dig_t *d = arg;
+    d->last[0] = '\0';
+    if (d->want) {
+        int rc =
+            test_run(d->last, sizeof d->last,
+                     "dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s A", d->port, d->name);
+        d->last[strcspn(d->last, "\n")] = '\0';
+        return rc == 0 && strcmp(d->last, d->want) == 0;
+    }
+    int rc = test_run(d->last, sizeof d->last,
+                      "dig @127.0.0.1 -p %d +norec +time=1 +tries=1 %s A | "
+                      "sed -n 's/.*status: \\([A-Z]*\\).*/\\1/p'",
+                      d->port, d->name);
+    d->last[strcspn(d->last, "\n")] = '\0';
+    return rc == 0 && strcmp(d->last, "NXDOMAIN") == 0;
+}
+
+static void s_wait_dig(dig_t *d)
+{
+    if (!test_wait(s_dig, d, WAIT_MS))
+        fail_msg("dig @127.0.0.1 -p %d %s A: '%s' within %d ms, expected %s", d->port, d->name,
+                 d->last, WAIT_MS, d->want ? d->want : "NXDOMAIN");
+}
+
+static void test_compose_dns(void **state)
+{
+    (void)state;
+    wait_t w = {0};
+    static const char *const all[] = {"provider.docker", "ipam.ipalloc", "dns.rfc2136", NULL};
+    w.extensions = all;
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ildns%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose,
+             "docker-compose -p %s --env-file deploy/dns.env -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    s_dns = c;
+    s_set_ports(&w);
+    int port[1];
+    assert_int_equal(test_free_ports(port, 1), 0);
+    char text[16];
+    snprintf(text, sizeof text, "%d", port[0]);
+    setenv("INTERLOOK_DNS_PORT", text, 1);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_BIND_IMAGE", BIND_IMAGE, 1);
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(text, sizeof text, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", text, 1);
+
+    /* Both images, built here too so that this case runs alone; after
+     * test_image_builds_offline the layer cache makes it quick. */
+    assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
+                             "deploy/docker/base-image.sh interlook-base:bookworm >/dev/null"),
+                     0);
+    assert_int_equal(test_sh("%s build -q core bind >/tmp/interlook-test-dns-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-dns-build.log; exit 1; }",
+                             c.compose),
+                     0);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    s_wait_registered(&w);
+    /* The profile is on: the core's workflow ends with the DNS step. */
+    char *flow = test_sh_output("curl -s %s/workflow", w.api);
+    assert_non_null(flow);
+    if (!strstr(flow, "dns.rfc2136")) fail_msg("the workflow has no dns.rfc2136: %s", flow);
+    free(flow);
+    /* Neither BIND nor interlook-dns runs as root. */
+    char *uid = test_sh_output("%s exec -T dns id -u", c.compose);
+    assert_non_null(uid);
+    assert_string_equal(uid, "10001");
+    free(uid);
+    uid = test_sh_output("%s exec -T bind id -u", c.compose);
+    assert_non_null(uid);
+    assert_string_not_equal(uid, "0");
+    free(uid);
+    /* BIND is published on the loopback only, and does not recurse. */
+    char *pub = test_sh_output("%s port --protocol=udp bind 53", c.compose);
+    assert_non_null(pub);
+    snprintf(text, sizeof text, "127.0.0.1:%d", port[0]);
+    assert_string_equal(pub, text);
+    free(pub);
+    assert_int_equal(test_sh("dig @127.0.0.1 -p %d +time=1 +tries=1 interlook.invalid A | "
+                             "grep -q 'status: REFUSED'",
+                             port[0]),
+                     0);
+
+    char name[128];
+    snprintf(name, sizeof name, "%s.example.test", c.web);
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             c.web, name),
+                     0);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+    dig_t d = {.port = port[0], .name = name, .want = ip};
+    /* The core says deployed only after the DNS step: the name is there. */
+    if (!s_dig(&d))
+        fail_msg("%s is deployed but dig @127.0.0.1 -p %d %s A answers '%s', not %s", c.web,
+                 port[0], name, d.last, ip);
+    char *txt =
+        test_sh_output("dig @127.0.0.1 -p %d +norec +time=1 +tries=1 +short %s TXT", port[0], name);
+    assert_non_null(txt);
+    char owner[256];
+    snprintf(owner, sizeof owner, "\"heritage=interlook,owner=interlook,service=%s\"", c.web);
+    assert_string_equal(txt, owner);
+    free(txt);
+
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", c.web), 0);
+    s_wait_entry(&w, c.web, "undeployed", SIZE_MAX);
+    d.want = NULL;
+    s_wait_dig(&d);
+    free(ip);
+
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+    char *left = test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s; "
+                                "docker volume ls -q --filter label=com.docker.compose.project=%s",
+                                c.project, c.project);
+    assert_non_null(left);
+    assert_string_equal(left, "");
+    free(left);
+    *s_dns.project = '\0';
 }
 
 /* docker stack deploy ------------------------------------------------------- */
@@ -425,6 +596,7 @@ int main(void)
         cmocka_unit_test_teardown(test_systemd_units, s_units_down),
         cmocka_unit_test(test_image_builds_offline),
         cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
+        cmocka_unit_test_teardown(test_compose_dns, s_dns_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
     };
     return test_run_group(tests, s_setup, NULL);
