@@ -2185,8 +2185,8 @@ static void s_print_dns(const s_base_t *pipelined, const s_result_t *res, int nr
         if (r->plain_svc_per_s > 0)
             printf(" = %.3f x plain services/s (%.0f),", r->svc_per_s / r->plain_svc_per_s,
                    r->plain_svc_per_s);
-        printf(" %.3f x raw pipelined rt/s (%.0f)\n", r->rt_per_s / pipelined->per_s,
-               pipelined->per_s);
+        printf("%s %.3f x raw pipelined rt/s (%.0f)\n", r->plain_svc_per_s > 0 ? "" : " =",
+               r->rt_per_s / pipelined->per_s, pipelined->per_s);
         printf(
             "%*sEVENT -> answered p50 < %.0f ms: one at a time %s (p50 %.2f ms, p99 %.2f ms, "
             "max %.2f ms);\n%*sin the burst of N %s (p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
