@@ -1857,8 +1857,11 @@ static void s_print_noisy(const s_result_t *res, int nres)
             res[i].others_cpu > 0.2) {
             printf("%s  note: %sN=%d: processes outside the stack used %.2f CPU s during the run "
                    "(%.0f%% of one CPU): the machine was not quiet, figures are pessimistic\n",
-                   noted ? "" : "\n", res[i].ipalloc ? "ipalloc " : "", res[i].n, res[i].others_cpu,
-                   100 * res[i].others_cpu / res[i].elapsed);
+                   noted ? "" : "\n",
+                   res[i].dns       ? "dns "
+                   : res[i].ipalloc ? "ipalloc "
+                                    : "",
+                   res[i].n, res[i].others_cpu, 100 * res[i].others_cpu / res[i].elapsed);
             noted = true;
         }
 }
