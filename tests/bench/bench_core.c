@@ -2122,22 +2122,22 @@ static void s_c_namesbad(const s_result_t *r, char *buf, size_t len)
 
 static void s_print_dns(const s_base_t *pipelined, const s_result_t *res, int nres)
 {
-    printf(
-        "\nDNS step against BIND: interlookd + interlook-ipalloc (ipam.ipalloc, pool %s)\n"
-        "+ interlook-dns (dns.rfc2136, credit %d, TSIG hmac-sha256) + named (BIND 9, -n 1,\n"
-        "started for each run by tests/support/dns_server.c on a loopback address of its\n"
-        "own, zone %s) + this process as provider.bench; workflow provider.bench -> ipam.ipalloc\n"
-        "-> dns.rfc2136 (2 step round trips per service; a service is deployed once the\n"
-        "server acknowledged its UPDATE). Elapsed: first EVENT sent -> last service seen\n"
-        "deployed on the core's PUB \"changes\".\n"
-        "EVENT -> answered: a thread of this process asks the server (UDP, ldns) for the A\n"
-        "record of %d names spread over the burst of N (all N sent at once: their times\n"
-        "include the queueing behind the others), each pending name once per 1 ms (5 ms\n"
-        "when more than 10 are pending), until it answers; then %d services are sent one\n"
-        "at a time, each once the previous one answered (no queueing). Answers are then\n"
-        "compared with the public_ip the core has (GET /services), and every name of the\n"
-        "run is asked once more: names answered.\n\n",
-        S_IPALLOC_CIDR, S_WINDOW, S_DNS_ZONE, S_DNS_SAMPLES, S_DNS_PACED);
+    printf("\nDNS step against BIND: interlookd + interlook-ipalloc (ipam.ipalloc, pool %s)\n"
+           "+ interlook-dns (dns.rfc2136, credit %d, TSIG hmac-sha256) + named (BIND 9, -n 1,\n"
+           "started for each run by tests/support/dns_server.c on a loopback address of its\n"
+           "own, zone %s) + this process as provider.bench; workflow provider.bench\n"
+           "-> ipam.ipalloc -> dns.rfc2136 (2 step round trips per service; a service is\n"
+           "deployed once the server acknowledged its UPDATE). Elapsed: first EVENT sent -> last "
+           "service seen\n"
+           "deployed on the core's PUB \"changes\".\n"
+           "EVENT -> answered: a thread of this process asks the server (UDP, ldns) for the A\n"
+           "record of %d names spread over the burst of N (all N sent at once: their times\n"
+           "include the queueing behind the others), each pending name once per 1 ms (5 ms\n"
+           "when more than 10 are pending), until it answers; then %d services are sent one\n"
+           "at a time, each once the previous one answered (no queueing). Answers are then\n"
+           "compared with the public_ip the core has (GET /services), and every name of the\n"
+           "run is asked once more: names answered.\n\n",
+           S_IPALLOC_CIDR, S_WINDOW, S_DNS_ZONE, S_DNS_SAMPLES, S_DNS_PACED);
     printf("  %-*s", S_LABEL, "");
     for (int i = 0; i < nres; i++) {
         char buf[32];
