@@ -17,10 +17,20 @@
  * counts its fsync/fdatasync calls (strace slows it: the allocations/s figure
  * comes from the run without it).
  *
- * usage: bench_core [N ...] [--ipalloc [M ...]]
+ * With --dns D ..., the DNS step against BIND: per D, a BIND started by
+ * tests/support/dns_server.c and the workflow provider.bench -> ipam.ipalloc
+ * -> dns.rfc2136 (interlook-ipalloc and interlook-dns); services/s, next to
+ * the plain services/s of the same count and the raw baseline, and the time
+ * from EVENT to the name being answered by the server (queried with ldns by
+ * a thread of this process) for names sampled in the burst and for services
+ * sent one at a time; then every name is asked for and must answer its
+ * service's public_ip (names answered: D/D OK).
+ *
+ * usage: bench_core [N ...] [--ipalloc [M ...]] [--dns [D ...]]
  *        (bench_core --raw-echo FILE is its own cross-process echo: it binds a
  *        port the kernel chooses and writes its endpoint to FILE)
- *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000)
+ *        (N default: 1000 10000 100000; M default: 10000 50000, at most 65000;
+ *        D default: 1000 10000, at most 65000)
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
  * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed;
  * BENCH_BATCH=N sets core.bus.batch of the whole stack (default 64; 1: no
@@ -30,6 +40,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "broker/ilp_client.h"
 #include "broker/ilp_frame.h"
+#include "tests/support/dns_server.h"
 #include "tests/support/fixture.h"
 #include "broker/ilp_msg.h"
 #include "broker/ilp_pub.h"
@@ -38,6 +49,8 @@
 #include "tests/support/testutil.h"
 
 #include <fcntl.h>
+#include <ldns/ldns.h>
+#include <poll.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -49,6 +62,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
@@ -73,6 +87,12 @@
 #define S_IPALLOC_MASK   0xffff0000u
 #define S_IPALLOC_MAX    65000 /* services per run: the /16 holds 65534, warm-up included */
 #define S_TMPFS_MAGIC    0x01021994
+#define S_DOMAIN         "bench.example" /* the aliases of the runs without DNS */
+#define S_DNS_ZONE       "example.test"  /* dns_server.c's zone */
+#define S_DNS_SAMPLES    200             /* names polled during a burst */
+#define S_DNS_PACED      200             /* services sent one at a time after it */
+#define S_DNS_TARGET_MS  50.0            /* EVENT -> answered, p50 */
+#define S_DNS_WAIT_MS    10000           /* bound of one paced service / the sample wait */
 
 static char s_bindir[4096];   /* BUILD/bin, next to BUILD/bench/bench_core */
 static int s_batch = 64;      /* core.bus.batch of the stack (BENCH_BATCH) */
@@ -328,12 +348,12 @@ static void s_find_strace(void)
     s_strace_seccomp = system(cmd) == 0;
 }
 
-/* The service of index i: one target and one alias. */
-static il_service_t *s_service(int i)
+/* The service of index i: one target and one alias, NAME.domain. */
+static il_service_t *s_service(int i, const char *domain)
 {
-    char name[64], alias[96];
+    char name[64], alias[160];
     snprintf(name, sizeof name, S_SVC_PREFIX "%07d", i);
-    snprintf(alias, sizeof alias, "%s.bench.example", name);
+    snprintf(alias, sizeof alias, "%s.%s", name, domain);
     il_service_t *svc = il_service_new(name);
     if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
         il_service_add_alias(svc, alias))
@@ -344,7 +364,7 @@ static il_service_t *s_service(int i)
 /* A WORK body as the core sends it for service i (provider set, per-run id). */
 static zframe_t *s_work_body(int i)
 {
-    il_service_t *svc = s_service(i);
+    il_service_t *svc = s_service(i, S_DOMAIN);
     if (!svc) return NULL;
     il_service_set_string(&svc->provider, "provider.bench");
     char id[32];
@@ -354,6 +374,269 @@ static zframe_t *s_work_body(int i)
     zframe_t *body = ilp_msg_encode_body(&msg);
     il_service_destroy(&svc);
     return body;
+}
+
+/* DNS probes --------------------------------------------------------------- */
+
+/* One name watched by the poller: from its EVENT (sent_us, set by the main
+ * thread) until the server answers an A record for it (answered_us, ip). */
+typedef struct {
+    uint8_t *wire; /* the A query, its id the probe's index */
+    size_t wire_len;
+    int index;               /* service index; -1: a paced one */
+    _Atomic int64_t sent_us; /* 0: EVENT not sent yet */
+    _Atomic int64_t answered_us;
+    uint32_t ip;
+    int64_t asked_us; /* last query sent (poller thread) */
+} s_probe_t;
+
+typedef struct {
+    s_probe_t *probes;
+    int count;
+    int fd; /* UDP, connected to the server */
+    pthread_t thread;
+    bool started;
+    atomic_int stop;
+    uint64_t queries, replies; /* poller thread, read after the join */
+} s_poller_t;
+
+/* A UDP socket connected to the server, non-blocking; -1 on failure. */
+static int s_dns_socket(dns_server_t *server)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)dns_server_port(server))};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (inet_pton(AF_INET, dns_server_address(server), &to.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The wire form of a non-recursive A query for name with that id. */
+static uint8_t *s_dns_query_wire(const char *name, uint16_t id, size_t *len)
+{
+    ldns_rdf *dname = ldns_dname_new_frm_str(name);
+    if (!dname) return NULL;
+    ldns_pkt *q = ldns_pkt_query_new(dname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0);
+    if (!q) return NULL;
+    ldns_pkt_set_id(q, id);
+    uint8_t *wire = NULL;
+    if (ldns_pkt2wire(&wire, q, len) != LDNS_STATUS_OK) wire = NULL;
+    ldns_pkt_free(q);
+    return wire;
+}
+
+/* Reads one reply: its id, its response code and the first A record of its
+ * answer (0 when none). Returns 0, or -1 when nothing (more) is to be read
+ * or the datagram is not a DNS message. */
+static int s_dns_reply(int fd, uint16_t *id, int *rcode, uint32_t *ip)
+{
+    uint8_t buf[4096];
+    ssize_t len = recv(fd, buf, sizeof buf, 0);
+    if (len <= 0) return -1;
+    ldns_pkt *pkt = NULL;
+    if (ldns_wire2pkt(&pkt, buf, (size_t)len) != LDNS_STATUS_OK) return len > 0 ? -2 : -1;
+    *id = ldns_pkt_id(pkt);
+    *rcode = ldns_pkt_get_rcode(pkt);
+    *ip = 0;
+    ldns_rr_list *answer = ldns_pkt_answer(pkt);
+    for (size_t i = 0; answer && i < ldns_rr_list_rr_count(answer) && !*ip; i++) {
+        ldns_rr *rr = ldns_rr_list_rr(answer, i);
+        ldns_rdf *rdf = ldns_rr_get_type(rr) == LDNS_RR_TYPE_A ? ldns_rr_rdf(rr, 0) : NULL;
+        if (rdf && ldns_rdf_size(rdf) == 4) {
+            uint32_t be;
+            memcpy(&be, ldns_rdf_data(rdf), 4);
+            *ip = ntohl(be);
+        }
+    }
+    ldns_pkt_free(pkt);
+    return 0;
+}
+
+/* The poller thread: every pending probe (EVENT sent, no answer yet) is
+ * asked again once per period, at most S_POLL_BATCH of them a period, in
+ * turn; the period is 1 ms while few are pending, 5 ms otherwise, so that
+ * the queries do not take the server's CPU from the updates it measures. */
+#define S_POLL_BATCH 50
+static void *s_poller_main(void *arg)
+{
+    s_poller_t *p = arg;
+    int next = 0;
+    while (!atomic_load(&p->stop)) {
+        int64_t start = s_now_us();
+        int pending = 0, asked = 0;
+        for (int k = 0; k < p->count; k++) {
+            s_probe_t *probe = &p->probes[k];
+            pending += atomic_load(&probe->sent_us) && !atomic_load(&probe->answered_us);
+        }
+        int64_t period = pending <= 10 ? 1000 : 5000;
+        int first = next;
+        for (int k = 0; k < p->count && asked < S_POLL_BATCH; k++) {
+            s_probe_t *probe = &p->probes[(first + k) % p->count];
+            if (!atomic_load(&probe->sent_us) || atomic_load(&probe->answered_us) ||
+                start - probe->asked_us < period)
+                continue;
+            if (send(p->fd, probe->wire, probe->wire_len, 0) == (ssize_t)probe->wire_len) {
+                p->queries++;
+                probe->asked_us = start;
+            }
+            asked++;
+            next = (first + k + 1) % p->count;
+        }
+        for (int64_t now = s_now_us(); now < start + period; now = s_now_us()) {
+            struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)((start + period - now + 999) / 1000)) <= 0) continue;
+            uint16_t id;
+            int rcode, got;
+            uint32_t ip;
+            while ((got = s_dns_reply(p->fd, &id, &rcode, &ip)) != -1) {
+                if (got != 0) continue;
+                p->replies++;
+                if (id >= p->count || rcode != LDNS_RCODE_NOERROR || !ip) continue;
+                s_probe_t *probe = &p->probes[id];
+                if (atomic_load(&probe->answered_us)) continue;
+                probe->ip = ip; /* written before answered_us, which publishes it */
+                atomic_store(&probe->answered_us, s_now_us());
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Probes for the sampled services of a burst of n (spread evenly over it)
+ * and the paced ones; the thread is started by s_poller_start. */
+static int s_poller_init(s_poller_t *p, dns_server_t *server, int n)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+    int samples = n < S_DNS_SAMPLES ? n : S_DNS_SAMPLES;
+    p->count = samples + S_DNS_PACED;
+    p->probes = calloc((size_t)p->count, sizeof *p->probes);
+    if (!p->probes) return -1;
+    for (int k = 0; k < p->count; k++) {
+        char name[128];
+        s_probe_t *probe = &p->probes[k];
+        if (k < samples) {
+            probe->index = (int)((int64_t)k * n / samples);
+            snprintf(name, sizeof name, S_SVC_PREFIX "%07d." S_DNS_ZONE ".", probe->index);
+        } else {
+            probe->index = -1;
+            snprintf(name, sizeof name, "lat-%03d." S_DNS_ZONE ".", k - samples);
+        }
+        probe->wire = s_dns_query_wire(name, (uint16_t)k, &probe->wire_len);
+        if (!probe->wire) return -1;
+    }
+    p->fd = s_dns_socket(server);
+    return p->fd < 0 ? -1 : 0;
+}
+
+static int s_poller_start(s_poller_t *p)
+{
+    if (pthread_create(&p->thread, NULL, s_poller_main, p) != 0) return -1;
+    p->started = true;
+    return 0;
+}
+
+static void s_poller_stop(s_poller_t *p)
+{
+    if (p->started) {
+        atomic_store(&p->stop, 1);
+        pthread_join(p->thread, NULL);
+        p->started = false;
+    }
+}
+
+static void s_poller_destroy(s_poller_t *p)
+{
+    s_poller_stop(p);
+    for (int k = 0; p->probes && k < p->count; k++)
+        free(p->probes[k].wire);
+    free(p->probes);
+    p->probes = NULL;
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+}
+
+/* Asks the server for the A record of every name NAME.ZONE of the n
+ * services (a window of 64 queries in flight, each retried up to 5 times
+ * 300 ms apart) and compares the answers with want (the public IP of each,
+ * 0: unknown). Counts into ok (answers want), wrong (another address),
+ * absent (no A record) and silent (no reply). Returns 0, -1 on setup failure. */
+static int s_dns_check_all(dns_server_t *server, int n, const uint32_t *want, int *ok, int *wrong,
+                           int *absent, int *silent)
+{
+    *ok = *wrong = *absent = *silent = 0;
+    int fd = s_dns_socket(server);
+    int64_t *asked = calloc((size_t)n, sizeof *asked);
+    uint8_t *tries = calloc((size_t)n, 1), *state = calloc((size_t)n, 1); /* 0 new 1 asked 2 done */
+    if (fd < 0 || !asked || !tries || !state || n > 65536) {
+        if (fd >= 0) close(fd);
+        free(asked);
+        free(tries);
+        free(state);
+        return -1;
+    }
+    int next = 0, inflight = 0, done = 0, low = 0; /* all below low are done */
+    while (done < n) {
+        int64_t now = s_now_us();
+        while (low < next && state[low] == 2)
+            low++;
+        for (int i = low; i < next; i++) /* retries of the silent ones */
+            if (state[i] == 1 && now - asked[i] > 300000) {
+                if (tries[i] >= 5) {
+                    state[i] = 2;
+                    (*silent)++;
+                    inflight--;
+                    done++;
+                    continue;
+                }
+                size_t len;
+                char name[128];
+                snprintf(name, sizeof name, S_SVC_PREFIX "%07d." S_DNS_ZONE ".", i);
+                uint8_t *wire = s_dns_query_wire(name, (uint16_t)i, &len);
+                if (wire && send(fd, wire, len, 0) > 0) tries[i]++;
+                free(wire);
+                asked[i] = now;
+            }
+        while (inflight < 64 && next < n) {
+            size_t len;
+            char name[128];
+            snprintf(name, sizeof name, S_SVC_PREFIX "%07d." S_DNS_ZONE ".", next);
+            uint8_t *wire = s_dns_query_wire(name, (uint16_t)next, &len);
+            if (wire && send(fd, wire, len, 0) > 0) tries[next]++;
+            free(wire);
+            asked[next] = s_now_us();
+            state[next++] = 1;
+            inflight++;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0) continue;
+        uint16_t id;
+        int rcode, got;
+        uint32_t ip;
+        while ((got = s_dns_reply(fd, &id, &rcode, &ip)) != -1) {
+            if (got != 0 || id >= n || state[id] != 1) continue;
+            state[id] = 2;
+            inflight--;
+            done++;
+            if (!ip)
+                (*absent)++;
+            else if (want[id] && ip == want[id])
+                (*ok)++;
+            else
+                (*wrong)++;
+        }
+    }
+    close(fd);
+    free(asked);
+    free(tries);
+    free(state);
+    return 0;
 }
 
 /* Raw ZeroMQ baseline ------------------------------------------------------ */
@@ -641,6 +924,20 @@ typedef struct {
     double traced_svc_per_s; /* its allocations/s */
     bool traced_ips_checked, traced_ips_ok;
     int traced_log_problems;
+    /* dns runs (ipalloc is set too: the allocator is in the workflow) */
+    bool dns;
+    double cpu_named;                                 /* CPU s of named during the run */
+    int burst_samples;                                /* names polled during the burst */
+    int burst_answered;                               /* of them, answered */
+    int64_t burst_p50_us, burst_p99_us, burst_max_us; /* EVENT -> answered */
+    int paced;                                        /* services sent one at a time */
+    int paced_answered;
+    int64_t paced_p50_us, paced_p99_us, paced_max_us;
+    int samples_ip_ok;     /* polled answers equal to the service's public_ip */
+    int samples_ip_bad;    /* another address */
+    uint64_t poll_queries; /* queries the poller sent */
+    bool names_checked;
+    int names_ok, names_wrong, names_absent, names_silent;
 } s_result_t;
 
 typedef struct {
@@ -669,6 +966,11 @@ typedef struct {
     uint64_t pubs_bad;
     int warm_sent;
     int warm_deployed;
+    /* dns runs */
+    bool dns;
+    dns_server_t *server;
+    s_poller_t *poller;
+    int *probe_of; /* per service index: its probe, -1 when not sampled */
 } s_run_t;
 
 static char *s_http(s_run_t *run, const char *path, long *status)
@@ -854,9 +1156,11 @@ static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 
 static int s_event(s_run_t *run, int i)
 {
-    il_service_t *svc = s_service(i);
+    il_service_t *svc = s_service(i, run->dns ? S_DNS_ZONE : S_DOMAIN);
     if (!svc) return -1;
     run->sent_us[i] = s_now_us();
+    if (run->probe_of && run->probe_of[i] >= 0)
+        atomic_store(&run->poller->probes[run->probe_of[i]].sent_us, run->sent_us[i]);
     int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
     il_service_destroy(&svc);
     return rc;
@@ -883,9 +1187,11 @@ static int s_setup(s_run_t *run)
     if (!run->stack) return -1;
     run->dir = fixture_dir(run->stack);
     snprintf(run->db, sizeof run->db, "%s/var/ipalloc.db", run->dir);
-    char keys[256], sections[1024] = "";
+    char keys[256], sections[2048] = "";
     snprintf(keys, sizeof keys, "  logLevel: warn\n  workflowSteps: %s\n",
-             run->ipalloc ? "provider.bench,ipam.ipalloc" : "provider.bench,noop.a,noop.b");
+             run->dns       ? "provider.bench,ipam.ipalloc,dns.rfc2136"
+             : run->ipalloc ? "provider.bench,ipam.ipalloc"
+                            : "provider.bench,noop.a,noop.b");
     if (run->ipalloc)
         snprintf(sections, sizeof sections,
                  "ipam:\n"
@@ -895,6 +1201,21 @@ static int s_setup(s_run_t *run)
                  "    credit: %d\n"
                  "    logLevel: warn\n",
                  S_IPALLOC_CIDR, run->db, S_WINDOW);
+    if (run->dns) {
+        size_t used = strlen(sections);
+        snprintf(sections + used, sizeof sections - used,
+                 "dns:\n"
+                 "  rfc2136:\n"
+                 "    server: %s\n"
+                 "    zones: [" S_DNS_ZONE "]\n"
+                 "    tsigKeyFile: %s\n"
+                 "    ttl: 60s\n"
+                 "    ownerId: bench\n"
+                 "    timeout: 2s\n"
+                 "    credit: %d\n"
+                 "    logLevel: warn\n",
+                 dns_server_endpoint(run->server), dns_server_key_file(run->server), S_WINDOW);
+    }
     if (fixture_config_write(run->stack, keys, sections) != 0) return -1;
     run->core = fixture_start_core(run->stack, S_WAIT_MS);
     if (run->core <= 0) return -1;
@@ -927,6 +1248,12 @@ static int s_setup(s_run_t *run)
             return -1;
         }
     }
+    if (run->dns) {
+        const char *args[] = {"-c", fixture_config(run->stack), "--instance", "dns-1", NULL};
+        run->echo[1] = run->ext[1] =
+            fixture_spawn(run->stack, "interlook-dns", args, "dns.log", NULL);
+        if (run->echo[1] <= 0) return -1;
+    }
     for (int i = 0; i < run->next && !run->ipalloc; i++) { /* noop.a, noop.b */
         char instance[32], credit[16], log[32];
         snprintf(instance, sizeof instance, "%s-1", names[i]);
@@ -940,9 +1267,9 @@ static int s_setup(s_run_t *run)
         run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
+    static const char *const steps[2] = {"ipam.ipalloc", "dns.rfc2136"};
     for (int i = 0; i < run->next; i++)
-        if (!fixture_wait_registered(run->stack, run->ipalloc ? "ipam.ipalloc" : names[i], 1,
-                                     S_WAIT_MS))
+        if (!fixture_wait_registered(run->stack, run->ipalloc ? steps[i] : names[i], 1, S_WAIT_MS))
             return -1;
     /* The observer first, so that it is subscribed before anything happens. */
     if (!msgpack_zone_init(&run->zone, 4096)) return -1;
@@ -1006,7 +1333,8 @@ static void s_teardown(s_run_t *run)
         if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             printf("    note: interlookd did not stop cleanly on SIGTERM (status %d)\n", status);
     }
-    fixture_destroy(&run->stack); /* what is left, and the directory */
+    fixture_destroy(&run->stack);     /* what is left, and the directory */
+    dns_server_destroy(&run->server); /* after the stack: nothing writes to a stopped server */
     free(run->sent_us);
     free(run->done);
     free(run->lat_us);
@@ -1019,8 +1347,10 @@ static uint32_t s_ipv4(const char *text)
 }
 
 /* Reads GET /services once: every service of the run must be deployed with a
- * public_ip of the pool that no other service holds. */
-static void s_check_ips(s_run_t *run, s_result_t *res)
+ * public_ip of the pool that no other service holds. When not NULL, by_index
+ * (n) and lat (S_DNS_PACED) get the public_ip of each service svc-I and
+ * lat-K (0: none). */
+static void s_check_ips(s_run_t *run, s_result_t *res, uint32_t *by_index, uint32_t *lat)
 {
     long status;
     char *body = s_http(run, "/services", &status);
@@ -1040,13 +1370,16 @@ static void s_check_ips(s_run_t *run, s_result_t *res)
     json_t *entry;
     json_object_foreach(all, name, entry)
     {
-        if (strncmp(name, S_SVC_PREFIX, strlen(S_SVC_PREFIX))) continue; /* the warm-up ones */
         char *end;
-        long i = strtol(name + strlen(S_SVC_PREFIX), &end, 10);
-        if (*end || i < 0 || i >= run->n) continue;
         const char *state = json_string_value(json_object_get(entry, "state"));
         uint32_t ip = s_ipv4(
             json_string_value(json_object_get(json_object_get(entry, "service"), "public_ip")));
+        long k = !strncmp(name, "lat-", 4) ? strtol(name + 4, &end, 10) : -1;
+        if (lat && k >= 0 && k < S_DNS_PACED && !*end) lat[k] = ip;
+        if (strncmp(name, S_SVC_PREFIX, strlen(S_SVC_PREFIX))) continue; /* the warm-up ones */
+        long i = strtol(name + strlen(S_SVC_PREFIX), &end, 10);
+        if (*end || i < 0 || i >= run->n) continue;
+        if (by_index) by_index[i] = ip;
         if (!state || strcmp(state, "deployed") || !ip) continue;
         if ((ip & S_IPALLOC_MASK) != S_IPALLOC_NET)
             res->ips_outside++;
@@ -1064,20 +1397,118 @@ static void s_check_ips(s_run_t *run, s_result_t *res)
     free(ips);
 }
 
+static bool s_probe_answered(void *arg)
+{
+    return atomic_load(&((s_probe_t *)arg)->answered_us) != 0;
+}
+
+static bool s_probes_answered(void *arg)
+{
+    s_poller_t *p = arg;
+    for (int k = 0; k < p->count; k++)
+        if (atomic_load(&p->probes[k].sent_us) && !atomic_load(&p->probes[k].answered_us))
+            return false;
+    return true;
+}
+
+/* EVENT -> answered of the probes first..first+count-1 that were sent:
+ * quantiles, and how many answered. */
+static int s_probe_latency(const s_poller_t *p, int first, int count, int64_t *p50, int64_t *p99,
+                           int64_t *max)
+{
+    int64_t *lat = calloc((size_t)count + 1, sizeof *lat);
+    int answered = 0;
+    for (int k = first; lat && k < first + count; k++) {
+        int64_t sent = atomic_load(&p->probes[k].sent_us);
+        int64_t at = atomic_load(&p->probes[k].answered_us);
+        if (sent && at) lat[answered++] = at - sent;
+    }
+    qsort(lat, (size_t)answered, sizeof *lat, s_cmp_i64);
+    *p50 = s_quantile(lat, (size_t)answered, 0.50);
+    *p99 = s_quantile(lat, (size_t)answered, 0.99);
+    *max = answered ? lat[answered - 1] : 0;
+    free(lat);
+    return answered;
+}
+
+/* After a dns run's burst: waits for the polled names still unanswered,
+ * sends S_DNS_PACED services one at a time (each once the previous one's
+ * name answered: EVENT -> answered without queueing), then checks the
+ * polled answers and every name against the public_ip the core has. */
+static void s_dns_figures(s_run_t *run, s_result_t *res)
+{
+    s_poller_t *p = run->poller;
+    zloop_t *loop = ilp_client_loop(run->client);
+    int samples = p->count - S_DNS_PACED;
+    test_loop_until(loop, s_probes_answered, p, S_DNS_WAIT_MS);
+    for (int k = 0; k < S_DNS_PACED && !zsys_interrupted; k++) {
+        char name[32], alias[64];
+        snprintf(name, sizeof name, "lat-%03d", k);
+        snprintf(alias, sizeof alias, "%s." S_DNS_ZONE, name);
+        il_service_t *svc = il_service_new(name);
+        if (!svc || il_service_add_target(svc, "192.0.2.10", 8080, 1) ||
+            il_service_add_alias(svc, alias)) {
+            il_service_destroy(&svc);
+            break;
+        }
+        s_probe_t *probe = &p->probes[samples + k];
+        atomic_store(&probe->sent_us, s_now_us());
+        int rc = ilp_client_event(run->client, ILP_ACTION_ADD, svc);
+        il_service_destroy(&svc);
+        res->paced++;
+        if (rc != 0 || !test_loop_until(loop, s_probe_answered, probe, S_DNS_WAIT_MS)) {
+            fprintf(stderr, "bench_core: dns N=%d: %s not answered within %d ms\n", run->n, alias,
+                    S_DNS_WAIT_MS);
+            break;
+        }
+    }
+    s_poller_stop(p);
+    res->poll_queries = p->queries;
+    res->burst_samples = samples;
+    res->burst_answered =
+        s_probe_latency(p, 0, samples, &res->burst_p50_us, &res->burst_p99_us, &res->burst_max_us);
+    res->paced_answered = s_probe_latency(p, samples, S_DNS_PACED, &res->paced_p50_us,
+                                          &res->paced_p99_us, &res->paced_max_us);
+    uint32_t *ips = calloc((size_t)run->n, sizeof *ips), lat[S_DNS_PACED] = {0};
+    if (!ips) return;
+    s_check_ips(run, res, ips, lat);
+    for (int k = 0; k < p->count; k++) {
+        const s_probe_t *probe = &p->probes[k];
+        if (!atomic_load(&probe->answered_us)) continue;
+        uint32_t want = probe->index >= 0 ? ips[probe->index] : lat[k - samples];
+        if (want && probe->ip == want)
+            res->samples_ip_ok++;
+        else
+            res->samples_ip_bad++;
+    }
+    res->names_checked =
+        s_dns_check_all(run->server, run->n, ips, &res->names_ok, &res->names_wrong,
+                        &res->names_absent, &res->names_silent) == 0;
+    free(ips);
+}
+
 /* Runs N services through the core (plain: two no-op steps; ipalloc: the
- * allocator, under strace when traced). Returns 0 when all were deployed. */
-static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_result_t *res)
+ * allocator, under strace when traced; dns: the allocator and interlook-dns
+ * against a BIND started for the run). Returns 0 when all were deployed. */
+static int s_core_run(int n, bool ipalloc, bool dns, bool traced, double base_per_s,
+                      s_result_t *res)
 {
     memset(res, 0, sizeof *res);
+    ipalloc = ipalloc || dns;
     res->n = n;
     res->ipalloc = ipalloc;
-    res->steps = ipalloc ? 1 : S_STEPS;
+    res->dns = dns;
+    res->steps = dns ? 2 : ipalloc ? 1 : S_STEPS;
     res->fsyncs = -1;
-    const char *label = !ipalloc ? "" : traced ? "ipalloc strace " : "ipalloc ";
+    const char *label = dns ? "dns " : !ipalloc ? "" : traced ? "ipalloc strace " : "ipalloc ";
+    s_poller_t poller = {.fd = -1};
     s_run_t run = {.n = n,
                    .ipalloc = ipalloc,
-                   .traced = ipalloc && traced && s_strace[0],
-                   .next = ipalloc ? 1 : 2,
+                   .dns = dns,
+                   .traced = ipalloc && !dns && traced && s_strace[0],
+                   .next = dns       ? 2
+                           : ipalloc ? 1
+                                     : 2,
                    .core = -1,
                    .echo = {-1, -1},
                    .ext = {-1, -1}};
@@ -1086,8 +1517,21 @@ static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_res
     run.lat_us = calloc((size_t)n, sizeof *run.lat_us);
     int rc = -1;
     s_metrics_t before, after;
+    if (dns) { /* BIND first: the configuration names its address and key */
+        run.server = dns_server_new(DNS_SERVER_BIND, NULL);
+        run.poller = &poller;
+        run.probe_of = malloc((size_t)n * sizeof *run.probe_of);
+        if (!run.server || !run.probe_of || s_poller_init(&poller, run.server, n) != 0) {
+            fprintf(stderr, "bench_core: dns N=%d: BIND or the DNS poller did not start\n", n);
+            goto report_logs;
+        }
+        for (int i = 0; i < n; i++)
+            run.probe_of[i] = -1;
+        for (int k = 0; k < poller.count; k++)
+            if (poller.probes[k].index >= 0) run.probe_of[poller.probes[k].index] = k;
+    }
     if (!run.sent_us || !run.done || !run.lat_us || s_setup(&run) != 0 ||
-        s_get_metrics(&run, &before) != 0) {
+        s_get_metrics(&run, &before) != 0 || (dns && s_poller_start(&poller) != 0)) {
         fprintf(stderr, "bench_core: %sN=%d: setup failed (logs follow)\n", label, n);
         goto report_logs;
     }
@@ -1100,6 +1544,7 @@ static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_res
     double cpu0_echo[2] = {s_proc_cpu(run.ext[0]), s_proc_cpu(run.ext[1])};
     long long strace_off = run.strace_out[0] ? s_file_size(run.strace_out) : -1;
     double cpu0_strace = strace_off >= 0 ? s_proc_cpu(run.echo[0]) : 0;
+    double cpu0_named = dns ? s_proc_cpu(dns_server_pid(run.server)) : 0;
 
     int64_t start = s_now_us();
     /* As a provider reporting many services at once: several EVENTs a message. */
@@ -1166,8 +1611,10 @@ static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_res
     res->cpu_echo[1] = run.next > 1 ? s_proc_cpu(run.ext[1]) - cpu0_echo[1] : 0;
     res->cpu_self = s_self_cpu() - cpu0_self;
     res->cpu_strace = strace_off >= 0 ? s_proc_cpu(run.echo[0]) - cpu0_strace : 0;
+    res->cpu_named = dns ? s_proc_cpu(dns_server_pid(run.server)) - cpu0_named : 0;
     res->others_cpu = (busy1 - busy0) / (double)sysconf(_SC_CLK_TCK) - res->cpu_core -
-                      res->cpu_echo[0] - res->cpu_echo[1] - res->cpu_self - res->cpu_strace;
+                      res->cpu_echo[0] - res->cpu_echo[1] - res->cpu_self - res->cpu_strace -
+                      res->cpu_named;
     res->svc_per_s = n / res->elapsed;
     res->rt_per_s = res->steps * n / res->elapsed;
     res->ratio = res->rt_per_s / base_per_s;
@@ -1198,8 +1645,9 @@ static int s_core_run(int n, bool ipalloc, bool traced, double base_per_s, s_res
         res->db_bytes = s_file_size(run.db);
         long lines = s_file_lines(run.db);
         res->db_records = lines > 0 ? lines - 1 : lines; /* less the header */
-        s_check_ips(&run, res);
+        if (!dns) s_check_ips(&run, res, NULL, NULL);
     }
+    if (dns) s_dns_figures(&run, res);
     rc = 0;
 report_logs:
     if (run.dir) {
@@ -1215,8 +1663,12 @@ report_logs:
         res->log_problems += s_log_problems(path, "noop.b", show);
         snprintf(path, sizeof path, "%s/ipalloc.log", run.dir);
         res->log_problems += s_log_problems(path, "ipam.ipalloc", show);
+        snprintf(path, sizeof path, "%s/dns.log", run.dir);
+        res->log_problems += s_log_problems(path, "dns.rfc2136", show);
     }
     s_teardown(&run);
+    s_poller_destroy(&poller);
+    free(run.probe_of);
     return rc;
 }
 
@@ -1405,8 +1857,11 @@ static void s_print_noisy(const s_result_t *res, int nres)
             res[i].others_cpu > 0.2) {
             printf("%s  note: %sN=%d: processes outside the stack used %.2f CPU s during the run "
                    "(%.0f%% of one CPU): the machine was not quiet, figures are pessimistic\n",
-                   noted ? "" : "\n", res[i].ipalloc ? "ipalloc " : "", res[i].n, res[i].others_cpu,
-                   100 * res[i].others_cpu / res[i].elapsed);
+                   noted ? "" : "\n",
+                   res[i].dns       ? "dns "
+                   : res[i].ipalloc ? "ipalloc "
+                                    : "",
+                   res[i].n, res[i].others_cpu, 100 * res[i].others_cpu / res[i].elapsed);
             noted = true;
         }
 }
@@ -1596,33 +2051,192 @@ static void s_print_ipalloc(const s_base_t *pipelined, const s_result_t *res, in
     }
 }
 
+S_CELL(s_c_cpudns, "%.2f / %.2f", r->cpu_echo[0], r->cpu_echo[1])
+S_CELL(s_c_cpunamed, "%.2f (%.0f%%)", r->cpu_named, 100 * r->cpu_named / r->elapsed)
+S_CELL(s_c_rtdns, "%.0f", r->rt_per_s)
+S_CELL(s_c_polls, "%llu", (unsigned long long)r->poll_queries)
+
+static void s_c_bsamples(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d/%d", r->burst_answered, r->burst_samples);
+}
+
+static void s_c_b50(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.1f ms", r->burst_p50_us / 1000.0);
+}
+
+static void s_c_b99(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.1f ms", r->burst_p99_us / 1000.0);
+}
+
+static void s_c_bmax(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.1f ms", r->burst_max_us / 1000.0);
+}
+
+static void s_c_psamples(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d/%d", r->paced_answered, S_DNS_PACED);
+}
+
+static void s_c_p50p(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.2f ms", r->paced_p50_us / 1000.0);
+}
+
+static void s_c_p99p(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.2f ms", r->paced_p99_us / 1000.0);
+}
+
+static void s_c_pmax(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.2f ms", r->paced_max_us / 1000.0);
+}
+
+static void s_c_sampleip(const s_result_t *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d/%d", r->samples_ip_ok, r->samples_ip_ok + r->samples_ip_bad);
+}
+
+static bool s_names_ok(const s_result_t *r)
+{
+    return r->names_checked && r->names_ok == r->n;
+}
+
+static void s_c_names(const s_result_t *r, char *buf, size_t len)
+{
+    if (!r->names_checked)
+        snprintf(buf, len, "not checked");
+    else
+        snprintf(buf, len, "%d/%d %s", r->names_ok, r->n, s_names_ok(r) ? "OK" : "FAIL");
+}
+
+static void s_c_namesbad(const s_result_t *r, char *buf, size_t len)
+{
+    if (r->names_checked)
+        snprintf(buf, len, "%d/%d/%d", r->names_wrong, r->names_absent, r->names_silent);
+}
+
+static void s_print_dns(const s_base_t *pipelined, const s_result_t *res, int nres)
+{
+    printf("\nDNS step against BIND: interlookd + interlook-ipalloc (ipam.ipalloc, pool %s)\n"
+           "+ interlook-dns (dns.rfc2136, credit %d, TSIG hmac-sha256) + named (BIND 9, -n 1,\n"
+           "started for each run by tests/support/dns_server.c on a loopback address of its\n"
+           "own, zone %s) + this process as provider.bench; workflow provider.bench\n"
+           "-> ipam.ipalloc -> dns.rfc2136 (2 step round trips per service; a service is\n"
+           "deployed once the server acknowledged its UPDATE). Elapsed: first EVENT sent\n"
+           "-> last service seen deployed on the core's PUB \"changes\".\n"
+           "EVENT -> answered: a thread of this process asks the server (UDP, ldns) for the A\n"
+           "record of %d names spread over the burst of N (all N sent at once: their times\n"
+           "include the queueing behind the others), each pending name once per 1 ms (5 ms\n"
+           "when more than 10 are pending), until it answers; then %d services are sent one\n"
+           "at a time, each once the previous one answered (no queueing). Answers are then\n"
+           "compared with the public_ip the core has (GET /services), and every name of the\n"
+           "run is asked once more: names answered.\n\n",
+           S_IPALLOC_CIDR, S_WINDOW, S_DNS_ZONE, S_DNS_SAMPLES, S_DNS_PACED);
+    printf("  %-*s", S_LABEL, "");
+    for (int i = 0; i < nres; i++) {
+        char buf[32];
+        s_c_n(&res[i], buf, sizeof buf);
+        printf("%*s", S_COL, buf);
+    }
+    printf("\n");
+    s_row("elapsed (s)", res, nres, s_c_elapsed);
+    s_row("completion seen via", res, nres, s_c_via);
+    s_row("services/s (N/elapsed)", res, nres, s_c_svc);
+    s_row("plain 2-no-op services/s, same N, this run", res, nres, s_c_plain);
+    s_row("ratio services/s / plain services/s", res, nres, s_c_vsplain);
+    s_row("step round trips/s (2N/elapsed)", res, nres, s_c_rtdns);
+    s_row("ratio to raw pipelined W=100 (rt/s)", res, nres, s_c_ratio);
+    s_row("step latency p50 (core histogram)", res, nres, s_c_p50);
+    s_row("step latency p99 (core histogram)", res, nres, s_c_p99);
+    s_row("end-to-end p50 (EVENT -> deployed)", res, nres, s_c_e50);
+    s_row("end-to-end p99 (EVENT -> deployed)", res, nres, s_c_e99);
+    s_row("burst: names polled, answered", res, nres, s_c_bsamples);
+    s_row("burst: EVENT -> answered p50", res, nres, s_c_b50);
+    s_row("burst: EVENT -> answered p99", res, nres, s_c_b99);
+    s_row("burst: EVENT -> answered max", res, nres, s_c_bmax);
+    s_row("one at a time: answered", res, nres, s_c_psamples);
+    s_row("one at a time: EVENT -> answered p50", res, nres, s_c_p50p);
+    s_row("one at a time: EVENT -> answered p99", res, nres, s_c_p99p);
+    s_row("one at a time: EVENT -> answered max", res, nres, s_c_pmax);
+    s_row("polled answers = public_ip", res, nres, s_c_sampleip);
+    s_row("queries sent by the poller", res, nres, s_c_polls);
+    s_row("names answered (all N, after the run)", res, nres, s_c_names);
+    s_row("  other address/no A record/no reply", res, nres, s_c_namesbad);
+    s_row("distinct public_ip in the pool", res, nres, s_c_ips);
+    s_row("CPU s during run: core (% of elapsed)", res, nres, s_c_cpucore);
+    s_row("CPU s during run: allocator / interlook-dns", res, nres, s_c_cpudns);
+    s_row("CPU s during run: named (% of elapsed)", res, nres, s_c_cpunamed);
+    s_row("CPU s during run: bench (provider+SUB+poll)", res, nres, s_c_cpuself);
+    s_row("machine CPU busy during run (all CPUs)", res, nres, s_c_busy);
+    s_row("CPU s of other processes during run", res, nres, s_c_others);
+    s_row("retried/failed/stale/redispatched", res, nres, s_c_anom);
+    s_row("WARN/ERROR lines in the logs", res, nres, s_c_logs);
+    s_print_noisy(res, nres);
+    printf("\nDNS names through ipam.ipalloc,dns.rfc2136 (BIND)\n");
+    for (int i = 0; i < nres; i++) {
+        const s_result_t *r = &res[i];
+        if (!r->complete) {
+            printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
+            continue;
+        }
+        printf("  N=%-7d %8.0f services/s", r->n, r->svc_per_s);
+        if (r->plain_svc_per_s > 0)
+            printf(" = %.3f x plain services/s (%.0f),", r->svc_per_s / r->plain_svc_per_s,
+                   r->plain_svc_per_s);
+        printf("%s %.3f x raw pipelined rt/s (%.0f)\n", r->plain_svc_per_s > 0 ? "" : " =",
+               r->rt_per_s / pipelined->per_s, pipelined->per_s);
+        printf(
+            "%*sEVENT -> answered p50 < %.0f ms: one at a time %s (p50 %.2f ms, p99 %.2f ms, "
+            "max %.2f ms);\n%*sin the burst of N %s (p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
+            12, "", S_DNS_TARGET_MS,
+            s_verdict(r->paced_answered == S_DNS_PACED && r->paced_p50_us < S_DNS_TARGET_MS * 1000),
+            r->paced_p50_us / 1000.0, r->paced_p99_us / 1000.0, r->paced_max_us / 1000.0, 12, "",
+            s_verdict(r->burst_answered == r->burst_samples &&
+                      r->burst_p50_us < S_DNS_TARGET_MS * 1000),
+            r->burst_p50_us / 1000.0, r->burst_p99_us / 1000.0, r->burst_max_us / 1000.0);
+        printf("%*snames answered: %d/%d %s\n", 12, "", r->names_ok, r->n,
+               s_names_ok(r) && r->samples_ip_bad == 0 ? "OK" : "FAIL");
+    }
+}
+
 /* Main --------------------------------------------------------------------- */
 
 int main(int argc, char *argv[])
 {
-    int ns[S_MAX_RUNS], nruns = 0, ms[S_MAX_RUNS], nipalloc = 0;
-    bool ipalloc = false;
+    int ns[S_MAX_RUNS], nruns = 0, ms[S_MAX_RUNS], nipalloc = 0, ds[S_MAX_RUNS], ndns = 0;
+    bool ipalloc = false, dns = false;
+    int *counts = ns, *count = &nruns; /* where the counts go */
     if (argc == 3 && !strcmp(argv[1], "--raw-echo")) return s_raw_echo_main(argv[2]);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ipalloc") && !ipalloc) {
             ipalloc = true;
+            counts = ms;
+            count = &nipalloc;
+            continue;
+        }
+        if (!strcmp(argv[i], "--dns") && !dns) {
+            dns = true;
+            counts = ds;
+            count = &ndns;
             continue;
         }
         char *end;
         long n = strtol(argv[i], &end, 10);
-        if (*end || n < 1 || n > (ipalloc ? S_IPALLOC_MAX : 10000000) ||
-            (ipalloc ? nipalloc : nruns) == S_MAX_RUNS) {
+        if (*end || n < 1 || n > (counts != ns ? S_IPALLOC_MAX : 10000000) ||
+            *count == S_MAX_RUNS) {
             fprintf(stderr,
-                    "usage: bench_core [N ...] [--ipalloc [M ...]]\n"
+                    "usage: bench_core [N ...] [--ipalloc [M ...]] [--dns [D ...]]\n"
                     "  up to %d counts each; N 1..10000000 (default 1000 10000 100000),\n"
-                    "  M 1..%d (default 10000 50000)\n",
-                    S_MAX_RUNS, S_IPALLOC_MAX);
+                    "  M 1..%d (default 10000 50000), D 1..%d (default 1000 10000)\n",
+                    S_MAX_RUNS, S_IPALLOC_MAX, S_IPALLOC_MAX);
             return 2;
         }
-        if (ipalloc)
-            ms[nipalloc++] = (int)n;
-        else
-            ns[nruns++] = (int)n;
+        counts[(*count)++] = (int)n;
     }
     if (nruns == 0) {
         ns[nruns++] = 1000;
@@ -1632,6 +2246,10 @@ int main(int argc, char *argv[])
     if (ipalloc && nipalloc == 0) {
         ms[nipalloc++] = 10000;
         ms[nipalloc++] = 50000;
+    }
+    if (dns && ndns == 0) {
+        ds[ndns++] = 1000;
+        ds[ndns++] = 10000;
     }
     const char *batch_env = getenv("BENCH_BATCH");
     if (batch_env) {
@@ -1689,11 +2307,11 @@ int main(int argc, char *argv[])
     printf("baseline: pipelined W=%d %.0f rt/s, sync %.0f rt/s, across processes W=%d %.0f rt/s\n",
            S_WINDOW, pipelined.per_s, sync.per_s, S_WINDOW, xproc.per_s);
 
-    s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS];
+    s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS], dres[S_MAX_RUNS];
     int failed = 0;
     for (int i = 0; i < nruns && !zsys_interrupted; i++) {
         printf("core run N=%d ...\n", ns[i]);
-        if (s_core_run(ns[i], false, false, pipelined.per_s, &res[i]) != 0) {
+        if (s_core_run(ns[i], false, false, false, pipelined.per_s, &res[i]) != 0) {
             failed++;
             continue;
         }
@@ -1704,7 +2322,7 @@ int main(int argc, char *argv[])
     if (nipalloc) s_find_strace();
     for (int i = 0; i < nipalloc && !zsys_interrupted; i++) {
         printf("ipalloc run N=%d ...\n", ms[i]);
-        if (s_core_run(ms[i], true, false, pipelined.per_s, &ares[i]) != 0) {
+        if (s_core_run(ms[i], true, false, false, pipelined.per_s, &ares[i]) != 0) {
             failed++;
             continue;
         }
@@ -1715,7 +2333,7 @@ int main(int argc, char *argv[])
         if (!s_strace[0] || zsys_interrupted) continue;
         s_result_t traced;
         printf("ipalloc strace run N=%d ...\n", ms[i]);
-        if (s_core_run(ms[i], true, true, pipelined.per_s, &traced) != 0) {
+        if (s_core_run(ms[i], true, false, true, pipelined.per_s, &traced) != 0) {
             failed++;
             continue;
         }
@@ -1730,9 +2348,23 @@ int main(int argc, char *argv[])
         printf("ipalloc strace run N=%d: %.3f s, %.0f allocations/s, %ld fsyncs\n", ms[i],
                traced.elapsed, traced.svc_per_s, traced.fsyncs);
     }
+    for (int i = 0; i < ndns && !zsys_interrupted; i++) {
+        printf("dns run N=%d ...\n", ds[i]);
+        if (s_core_run(ds[i], true, true, false, pipelined.per_s, &dres[i]) != 0) {
+            failed++;
+            continue;
+        }
+        for (int k = 0; k < nruns; k++)
+            if (res[k].complete && res[k].n == ds[i]) dres[i].plain_svc_per_s = res[k].svc_per_s;
+        printf("dns run N=%d: %.3f s, %.0f services/s, EVENT -> answered p50 %.1f ms in the "
+               "burst, %.2f ms one at a time\n",
+               ds[i], dres[i].elapsed, dres[i].svc_per_s, dres[i].burst_p50_us / 1000.0,
+               dres[i].paced_p50_us / 1000.0);
+    }
     if (zsys_interrupted) return 1;
     s_print(&pipelined, &sync, &xproc, res, nruns);
     if (nipalloc) s_print_ipalloc(&pipelined, ares, nipalloc);
+    if (ndns) s_print_dns(&pipelined, dres, ndns);
     if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
     return failed ? 1 : 0;
 }
