@@ -24,7 +24,7 @@ OPT      = -O2
 LDSAN    =
 endif
 
-PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson ldns
+PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson ldns libcrypto
 CC      ?= cc
 CFLAGS  ?= -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Werror $(OPT) -I.
@@ -54,7 +54,7 @@ BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
 BIN_interlookctl_SRC      = $(wildcard core/ctl/*.c)
 # Each binary links the libraries it uses, no more.
 BIN_interlook-docker_PKGS  = $(SDK_PKGS) libcurl jansson
-BIN_interlook-dns_PKGS     = $(SDK_PKGS) ldns
+BIN_interlook-dns_PKGS     = $(SDK_PKGS) ldns libcrypto
 BIN_interlook-echo_PKGS    = $(SDK_PKGS)
 BIN_interlook-inject_PKGS  = $(SDK_PKGS)
 BIN_interlook-ipalloc_PKGS = $(SDK_PKGS)

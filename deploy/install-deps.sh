@@ -9,7 +9,7 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
-libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libldns-dev"
+libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libldns-dev libssl-dev"
 TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static \
 debootstrap docker-compose systemd \
 bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils"
