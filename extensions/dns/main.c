@@ -30,6 +30,7 @@ typedef struct {
     s_item_t **items;
     size_t count;
     size_t jobs_out;
+    void *handle; /* in the extension's list of rounds out */
 } s_round_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     s_item_t **batch; /* waiting for the next flush */
     size_t batch_count;
     bool flush_armed;
+    zlistx_t *rounds; /* rounds with jobs out: freed unanswered at a stop */
 } s_ext_t;
 
 static void s_item_free(s_item_t *item)
@@ -47,6 +49,15 @@ static void s_item_free(s_item_t *item)
     free(item->error);
     il_service_destroy(&item->service);
     free(item);
+}
+
+/* Frees a round's items and the round, unanswered. */
+static void s_round_free(s_round_t *round)
+{
+    for (size_t i = 0; i < round->count; i++)
+        s_item_free(round->items[i]);
+    free(round->items);
+    free(round);
 }
 
 static void s_item_error(s_item_t *item, const char *text)
@@ -69,6 +80,7 @@ static void s_round_answer(s_ext_t *self, s_round_t *round)
         s_item_free(item);
     }
     ilp_client_batch_end(self->client);
+    if (round->handle) zlistx_delete(self->rounds, round->handle);
     free(round->items);
     free(round);
 }
@@ -103,7 +115,10 @@ static void s_flush(s_ext_t *self)
             dns_worker_submit(self->worker, jobs[z]);
         }
     free(jobs);
-    if (round->jobs_out == 0) s_round_answer(self, round);
+    if (round->jobs_out == 0)
+        s_round_answer(self, round);
+    else
+        round->handle = zlistx_add_end(self->rounds, round);
 }
 
 static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
@@ -212,7 +227,7 @@ int main(int argc, char *argv[])
     rc = 1;
     dns_client_t *dns =
         dns_client_new(config.server, &config.addr, config.addr_len, config.key, config.timeout_ms);
-    s_ext_t ext = {.config = &config};
+    s_ext_t ext = {.config = &config, .rounds = zlistx_new()};
     ext.worker = dns_worker_new(dns, config.server);
     ilp_client_config_t cc = il_ext_cli_client(&cli, (uint32_t)config.credit);
     ilp_client_handler_t handler = {.work = s_on_work};
@@ -225,8 +240,11 @@ int main(int argc, char *argv[])
         rc = 0;
     }
     ilp_client_destroy(&ext.client);
-    dns_worker_destroy(&ext.worker);
+    dns_worker_destroy(&ext.worker); /* frees the jobs still out */
     dns_client_destroy(&dns);
+    for (s_round_t *round = zlistx_first(ext.rounds); round; round = zlistx_next(ext.rounds))
+        s_round_free(round);
+    zlistx_destroy(&ext.rounds);
     for (size_t i = 0; i < ext.batch_count; i++)
         s_item_free(ext.batch[i]);
     free(ext.batch);
