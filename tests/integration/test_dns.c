@@ -72,18 +72,37 @@ static void s_config(ctx_t *ctx, const char *pool, const char *keyfile)
 #define S_POOL_V6                                                                                  \
     "    network_cidr: fd00:77::/120\n    ip_start: fd00:77::10\n    ip_end: fd00:77::fa\n"
 
-static int s_setup(void **state)
+/* A server of the kind *state points at, signed with algorithm (NULL:
+ * hmac-sha256), and an empty stack. */
+static int s_setup_with(void **state, const char *algorithm)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->kind = *(dns_server_kind_t *)*state;
     ctx->inject_in = -1;
     snprintf(ctx->zone, sizeof ctx->zone, "example.test");
     snprintf(ctx->owner, sizeof ctx->owner, "il-%d", (int)getpid());
-    ctx->dns = dns_server_new(ctx->kind, NULL);
-    fixture_opts_t opts = {.name = "test_dns"};
-    ctx->stack = fixture_new(&opts);
+    dns_server_opts_t opts = {.algorithm = algorithm};
+    ctx->dns = dns_server_new(ctx->kind, &opts);
+    fixture_opts_t fopts = {.name = "test_dns"};
+    ctx->stack = fixture_new(&fopts);
+    if (!ctx->dns || !ctx->stack) {
+        fixture_destroy(&ctx->stack);
+        dns_server_destroy(&ctx->dns);
+        free(ctx);
+        return -1;
+    }
     *state = ctx;
-    return ctx->dns && ctx->stack ? 0 : -1;
+    return 0;
+}
+
+static int s_setup(void **state)
+{
+    return s_setup_with(state, NULL);
+}
+
+static int s_setup_sha512(void **state)
+{
+    return s_setup_with(state, "hmac-sha512");
 }
 
 static int s_teardown(void **state)
@@ -346,6 +365,18 @@ static void s_many(ctx_t *ctx)
     }
 }
 
+/* A key of hmac-sha512: the same add and delete, signed and verified. */
+static void s_sha512(ctx_t *ctx)
+{
+    assert_string_equal(dns_server_algorithm(ctx->dns), "hmac-sha512");
+    char *key =
+        test_sh_output("grep -c 'algorithm hmac-sha512' '%s'", dns_server_key_file(ctx->dns));
+    assert_non_null(key);
+    assert_string_equal(key, "1");
+    free(key);
+    s_add_delete(ctx);
+}
+
 /* Two interlook-dns instances share the work (scaling out): every name
  * answers exactly its service's address and our TXT, no step failed, and
  * both instances answered work. */
@@ -488,6 +519,10 @@ static void test_docker_end_to_end(void **state)
     {                                                                                              \
         s_two_instances(*state);                                                                   \
     }                                                                                              \
+    static void test_##kind##_sha512(void **state)                                                 \
+    {                                                                                              \
+        s_sha512(*state);                                                                          \
+    }                                                                                              \
     static dns_server_kind_t s_kind_##kind = KIND;
 
 S_CASES(bind, DNS_SERVER_BIND)
@@ -500,7 +535,9 @@ S_CASES(pdns, DNS_SERVER_PDNS)
 #define S_TESTS(kind)                                                                              \
     S_TEST(kind, add_delete), S_TEST(kind, aaaa), S_TEST(kind, replaced),                          \
         S_TEST(kind, foreign_untouched), S_TEST(kind, wrong_key), S_TEST(kind, server_down),       \
-        S_TEST(kind, many), S_TEST(kind, two_instances)
+        S_TEST(kind, many), S_TEST(kind, two_instances),                                           \
+        cmocka_unit_test_prestate_setup_teardown(test_##kind##_sha512, s_setup_sha512, s_teardown, \
+                                                 &s_kind_##kind)
 
 int main(void)
 {
