@@ -30,8 +30,17 @@ dns_job_t *dns_job_new(const char *zone, const char *owner_id, uint32_t ttl);
 void dns_job_add(dns_job_t *self, size_t item, const char *service, const char *name,
                  const char *ip);
 
-/* Does the work: on return each name has error NULL (done, or nothing to
- * do) or the reason, naming the server, the zone and the rcode or cause. */
+/* Marks item (its service name stays the caller's) as having no name in
+ * this zone (add: true for an add), so that the job still reads the
+ * service's index there and removes the names it lists. */
+void dns_job_add_index(dns_job_t *self, size_t item, const char *service, bool add);
+
+/* Does the work: first each item's index record in the zone is read (see
+ * dns_update_index_name): the names it lists that the item no longer has
+ * are removed (when still ours), and the index is rewritten with the
+ * item's names (add) or removed (delete), all in the item's UPDATE. Then on return each name has
+ * error NULL (done, or nothing to do) or the reason, naming the server, the zone and the rcode or
+ * cause. */
 void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server);
 
 void dns_job_destroy(dns_job_t **self_p);

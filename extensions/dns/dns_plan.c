@@ -32,8 +32,7 @@ char *dns_plan_item(const dns_config_t *config, dns_job_t **jobs, size_t item, b
                     const il_service_t *service)
 {
     char text[1024], why[512];
-    if (service->alias_count == 0) return NULL; /* nothing to write */
-    if (add && (!service->public_ip || !*service->public_ip))
+    if (add && service->alias_count > 0 && (!service->public_ip || !*service->public_ip))
         return il_strdup("no public_ip: put an ipam step before dns");
     /* An add checks every alias before queuing any: a bad one fails the item
      * without half of its names written. */
@@ -51,6 +50,7 @@ char *dns_plan_item(const dns_config_t *config, dns_job_t **jobs, size_t item, b
         free(name);
         if (!name || z < 0) return il_strdup(text);
     }
+    bool *has = il_calloc(config->zone_count ? config->zone_count : 1, sizeof *has);
     for (size_t a = 0; a < service->alias_count; a++) {
         char *name = dns_zone_normalize(service->dns_aliases[a], why, sizeof why);
         int z = name ? s_zone_of(config, name) : -1;
@@ -58,8 +58,18 @@ char *dns_plan_item(const dns_config_t *config, dns_job_t **jobs, size_t item, b
             if (!jobs[z])
                 jobs[z] = dns_job_new(config->zones[z], config->owner_id, (uint32_t)config->ttl_s);
             dns_job_add(jobs[z], item, service->name, name, add ? service->public_ip : NULL);
+            has[z] = true;
         }
         free(name);
     }
+    /* A zone with none of its names (any more): its index there says which
+     * names it had, to be removed. */
+    for (size_t z = 0; z < config->zone_count; z++) {
+        if (has[z]) continue;
+        if (!jobs[z])
+            jobs[z] = dns_job_new(config->zones[z], config->owner_id, (uint32_t)config->ttl_s);
+        dns_job_add_index(jobs[z], item, service->name, add);
+    }
+    free(has);
     return NULL;
 }

@@ -15,6 +15,8 @@ void dns_update_name_clear(dns_update_name_t *n)
     free(n->name);
     free(n->foreign);
     free(n->error);
+    free(n->index_names);
+    n->index_names = NULL;
     if (n->txt) ldns_rr_list_deep_free(n->txt);
     n->name = n->foreign = n->error = NULL;
     n->txt = NULL;
@@ -127,6 +129,149 @@ int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const ch
     return 0;
 }
 
+static ldns_rr *s_empty_rr(const ldns_rdf *owner, ldns_rr_type type, ldns_rr_class klass);
+
+char *dns_update_index_name(const char *owner_id, const char *service, const char *zone)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+    for (const char *p = owner_id; *p; p++)
+        hash = (hash ^ (uint8_t)*p) * 0x100000001b3ULL;
+    hash = (hash ^ (uint8_t)'/') * 0x100000001b3ULL;
+    for (const char *p = service; *p; p++)
+        hash = (hash ^ (uint8_t)*p) * 0x100000001b3ULL;
+    size_t len = strlen(zone) + 32;
+    char *name = il_malloc(len);
+    snprintf(name, len, "_il-%016llx.%s", (unsigned long long)hash, zone);
+    return name;
+}
+
+/* The i-th character-string of a TXT RR, newly allocated. */
+static char *s_txt_string(const ldns_rr *rr, size_t i)
+{
+    const ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+    const uint8_t *data = ldns_rdf_data(rdf);
+    size_t size = ldns_rdf_size(rdf);
+    size_t len = size == 0 ? 0 : data[0] < size - 1 ? data[0] : size - 1;
+    char *text = il_malloc(len + 1);
+    for (size_t j = 0; j < len; j++)
+        text[j] = data[1 + j] ? (char)data[1 + j] : '?';
+    text[len] = '\0';
+    return text;
+}
+
+/* Appends "a,b" to *list ("x" becomes "x,a,b"). */
+static void s_list_append(char **list, const char *names)
+{
+    if (!*names) return;
+    size_t old = *list ? strlen(*list) : 0, len = strlen(names);
+    *list = il_realloc(*list, old + len + 2);
+    if (old) (*list)[old++] = ',';
+    memcpy(*list + old, names, len + 1);
+}
+
+int dns_update_read_index(dns_update_name_t *n, const ldns_pkt *answer, const char *owner_id,
+                          char **listed)
+{
+    free(n->foreign);
+    n->foreign = NULL;
+    if (n->txt) ldns_rr_list_deep_free(n->txt);
+    n->txt = NULL;
+    n->owner = DNS_OWNER_UNKNOWN;
+    ldns_pkt_rcode rcode = ldns_pkt_get_rcode(answer);
+    if (rcode == LDNS_RCODE_NXDOMAIN) {
+        n->owner = DNS_OWNER_ABSENT;
+        return 0;
+    }
+    if (rcode != LDNS_RCODE_NOERROR) return -1;
+    ldns_rdf *dname = s_dname(n->name);
+    if (!dname) return -1;
+    char *ours = dns_update_txt(owner_id, n->service);
+    ldns_rr_list *txt = ldns_rr_list_new();
+    bool mine = false;
+    const ldns_rr_list *rrs = ldns_pkt_answer(answer);
+    for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT ||
+            ldns_dname_compare(ldns_rr_owner(rr), dname) != 0)
+            continue;
+        ldns_rr_list_push_rr(txt, ldns_rr_clone(rr));
+        char *first = ldns_rr_rd_count(rr) > 0 ? s_txt_string(rr, 0) : il_strdup("");
+        if (strcmp(first, ours) == 0) {
+            mine = true;
+            /* "names=a,b" "c,d": the list goes on over the strings */
+            for (size_t s = 1; s < ldns_rr_rd_count(rr); s++) {
+                char *text = s_txt_string(rr, s);
+                s_list_append(listed, strncmp(text, "names=", 6) == 0 ? text + 6 : text);
+                free(text);
+            }
+        }
+        free(first);
+    }
+    if (mine) {
+        n->owner = DNS_OWNER_OURS;
+        n->txt = txt;
+        txt = NULL;
+    } else {
+        n->owner = DNS_OWNER_FOREIGN;
+        n->foreign = il_strdup("it has records and no index TXT of this service");
+    }
+    if (txt) ldns_rr_list_deep_free(txt);
+    free(ours);
+    ldns_rdf_deep_free(dname);
+    return 0;
+}
+
+/* A character-string rdf of text (at most 255 bytes). */
+static ldns_rdf *s_string_rdf(const char *text, size_t len)
+{
+    uint8_t buf[256];
+    buf[0] = (uint8_t)len;
+    memcpy(buf + 1, text, len);
+    return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, len + 1, buf);
+}
+
+/* The index TXT RR for names ("a,b"): our ownership string, then "names=..."
+ * and as many strings as the names need, whole names in each. NULL when the
+ * ownership string or a name exceeds 255 bytes. */
+static ldns_rr *s_index_rr(const ldns_rdf *owner, uint32_t ttl, const char *owner_id,
+                           const char *service, const char *names)
+{
+    char *ours = dns_update_txt(owner_id, service);
+    size_t ours_len = strlen(ours);
+    ldns_rr *rr = NULL;
+    if (ours_len > 255) goto done;
+    rr = s_empty_rr(owner, LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN);
+    ldns_rr_set_ttl(rr, ttl);
+    ldns_rr_push_rdf(rr, s_string_rdf(ours, ours_len));
+    char buf[256];
+    size_t used = 6;
+    memcpy(buf, "names=", 6);
+    for (const char *p = names; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len > 255) {
+            ldns_rr_free(rr);
+            rr = NULL;
+            goto done;
+        }
+        bool first =
+            used == 0 || (used == 6 && memcmp(buf, "names=", 6) == 0 && ldns_rr_rd_count(rr) == 1);
+        if (used + (first ? 0 : 1) + len > 255) {
+            ldns_rr_push_rdf(rr, s_string_rdf(buf, used));
+            used = 0;
+            first = true;
+        }
+        if (!first) buf[used++] = ',';
+        memcpy(buf + used, p, len);
+        used += len;
+        p += len;
+        if (*p == ',') p++;
+    }
+    ldns_rr_push_rdf(rr, s_string_rdf(buf, used));
+done:
+    free(ours);
+    return rr;
+}
+
 /* An RR with no data: owner, type, class, TTL 0 (RRset deletions, "name not
  * in use"). */
 static ldns_rr *s_empty_rr(const ldns_rdf *owner, ldns_rr_type type, ldns_rr_class klass)
@@ -149,6 +294,21 @@ static ldns_rr *s_data_rr(const ldns_rdf *owner, ldns_rr_type type, ldns_rr_clas
     return rr;
 }
 
+/* n's prerequisite: "name not in use" when it was absent, else its TXT
+ * RRset exactly as read. */
+static void s_prerequisite(ldns_rr_list *pre, const dns_update_name_t *n, const ldns_rdf *owner)
+{
+    if (n->owner == DNS_OWNER_ABSENT)
+        ldns_rr_list_push_rr(pre, s_empty_rr(owner, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_NONE));
+    else
+        for (size_t j = 0; n->txt && j < ldns_rr_list_rr_count(n->txt); j++) {
+            ldns_rr *rr = ldns_rr_clone(ldns_rr_list_rr(n->txt, j));
+            ldns_rr_set_ttl(rr, 0); /* RFC 2136 2.4.2: TTL 0, class of the zone */
+            ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+            ldns_rr_list_push_rr(pre, rr);
+        }
+}
+
 ldns_pkt *dns_update_build(const char *zone, dns_update_name_t *names, const bool *use,
                            size_t count, const char *owner_id, uint32_t ttl, size_t *written,
                            char *err, size_t errlen)
@@ -167,6 +327,31 @@ ldns_pkt *dns_update_build(const char *zone, dns_update_name_t *names, const boo
         if (n->owner != DNS_OWNER_ABSENT && n->owner != DNS_OWNER_OURS) {
             il_err(err, errlen, "%s: owner not checked, or not ours", n->name);
             goto done;
+        }
+        if (n->kind == DNS_NAME_INDEX) {
+            bool list = n->index_names && *n->index_names;
+            if (n->owner == DNS_OWNER_ABSENT && !list) continue; /* no index, none needed */
+            ldns_rdf *owner = s_dname(n->name);
+            if (!owner) {
+                il_err(err, errlen, "'%s': not a domain name", n->name);
+                goto done;
+            }
+            ldns_rr *rr = NULL;
+            if (list && !(rr = s_index_rr(owner, ttl, owner_id, n->service, n->index_names))) {
+                ldns_rdf_deep_free(owner);
+                il_err(err, errlen,
+                       "the index %s of service %s cannot be encoded (a character-string "
+                       "over 255 bytes)",
+                       n->name, n->service);
+                goto done;
+            }
+            s_prerequisite(pre, n, owner);
+            if (n->owner == DNS_OWNER_OURS)
+                ldns_rr_list_push_rr(up, s_empty_rr(owner, LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_ANY));
+            if (rr) ldns_rr_list_push_rr(up, rr);
+            ldns_rdf_deep_free(owner);
+            (*written)++;
+            continue;
         }
         if (!n->ip && n->owner == DNS_OWNER_ABSENT) continue; /* a delete with nothing to do */
         ldns_rdf *owner = s_dname(n->name);
@@ -199,15 +384,7 @@ ldns_pkt *dns_update_build(const char *zone, dns_update_name_t *names, const boo
             il_err(err, errlen, "%s: the ownership TXT cannot be encoded", n->name);
             goto done;
         }
-        if (n->owner == DNS_OWNER_ABSENT)
-            ldns_rr_list_push_rr(pre, s_empty_rr(owner, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_NONE));
-        else
-            for (size_t j = 0; n->txt && j < ldns_rr_list_rr_count(n->txt); j++) {
-                ldns_rr *rr = ldns_rr_clone(ldns_rr_list_rr(n->txt, j));
-                ldns_rr_set_ttl(rr, 0); /* RFC 2136 2.4.2: TTL 0, class of the zone */
-                ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-                ldns_rr_list_push_rr(pre, rr);
-            }
+        s_prerequisite(pre, n, owner);
         ldns_rr_list_push_rr(up, s_empty_rr(owner, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY));
         ldns_rr_list_push_rr(up, s_empty_rr(owner, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_ANY));
         if (n->ip) {

@@ -26,7 +26,9 @@ typedef struct {
     int update_rcode[MAX_UPDATES]; /* the i-th UPDATE's answer (0: NOERROR) */
     const char *foreign_name;      /* answered with foreign_txt ... */
     const char *foreign_txt;
-    size_t foreign_from; /* ... once this many UPDATEs were received */
+    size_t foreign_from;   /* ... once this many UPDATEs were received */
+    const char *index_txt; /* an index query (_il-...) is answered with this TXT data */
+    char *last_update;     /* the last UPDATE as text */
     /* what was received */
     size_t updates;
     size_t update_prereqs[MAX_UPDATES];
@@ -54,6 +56,8 @@ static ldns_pkt *s_reply(s_fake_t *fake, const ldns_pkt *msg)
         size_t i = fake->updates++;
         if (i < MAX_UPDATES) {
             fake->update_prereqs[i] = ldns_rr_list_rr_count(ldns_pkt_answer(msg));
+            free(fake->last_update);
+            fake->last_update = ldns_pkt2str(msg);
             ldns_pkt_set_rcode(reply, (uint8_t)fake->update_rcode[i]);
         }
         return reply;
@@ -61,8 +65,15 @@ static ldns_pkt *s_reply(s_fake_t *fake, const ldns_pkt *msg)
     fake->queries++;
     const ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(msg), 0);
     char *name = ldns_rdf2str(ldns_rr_owner(q));
-    if (fake->foreign_name && strncmp(name, fake->foreign_name, strlen(fake->foreign_name)) == 0 &&
-        fake->updates >= fake->foreign_from) {
+    if (fake->index_txt && strncmp(name, "_il-", 4) == 0) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s 60 IN TXT %s", name, fake->index_txt);
+        ldns_rr *rr = NULL;
+        ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL);
+        ldns_pkt_push_rr(reply, LDNS_SECTION_ANSWER, rr);
+    } else if (fake->foreign_name &&
+               strncmp(name, fake->foreign_name, strlen(fake->foreign_name)) == 0 &&
+               fake->updates >= fake->foreign_from) {
         char text[512];
         snprintf(text, sizeof text, "%s 60 IN TXT \"%s\"", name, fake->foreign_txt);
         ldns_rr *rr = NULL;
@@ -123,6 +134,15 @@ static void s_fake_stop(s_fake_t *fake, dns_client_t **client)
     dns_client_destroy(client);
 }
 
+/* The entry of name in the job (the job adds each item's index entry). */
+static dns_update_name_t *s_entry(dns_job_t *job, const char *name)
+{
+    for (size_t i = 0; i < job->count; i++)
+        if (job->names[i].name && strcmp(job->names[i].name, name) == 0) return &job->names[i];
+    fail_msg("no entry %s", name);
+    return NULL;
+}
+
 static void test_one_update_for_the_batch(void **state)
 {
     (void)state;
@@ -138,9 +158,10 @@ static void test_one_update_for_the_batch(void **state)
     assert_int_equal(job->updates, 1);
     dns_job_destroy(&job);
     s_fake_stop(&fake, &client);
-    assert_int_equal(fake.queries, 3);
+    assert_int_equal(fake.queries, 5); /* two indexes, three names */
     assert_int_equal(fake.updates, 1);
-    assert_int_equal(fake.update_prereqs[0], 3); /* "name not in use" for each */
+    assert_int_equal(fake.update_prereqs[0], 5); /* "name not in use" for each */
+    free(fake.last_update);
 }
 
 static void test_prereq_failure_isolates_the_culprit(void **state)
@@ -158,20 +179,20 @@ static void test_prereq_failure_isolates_the_culprit(void **state)
     dns_job_add(job, 1, "b", "b.example.test", "10.0.0.2");
     dns_job_add(job, 2, "c", "c.example.test", "10.0.0.3");
     dns_job_run(job, client, "fake");
-    assert_null(job->names[0].error);
-    assert_non_null(job->names[1].error);
-    assert_contains(job->names[1].error,
-                    "server fake: zone example.test: b.example.test is not ours");
-    assert_contains(job->names[1].error,
-                    "owned by TXT \"heritage=interlook,owner=other,service=b\"");
-    assert_null(job->names[2].error);
+    assert_null(s_entry(job, "a.example.test")->error);
+    const char *b_error = s_entry(job, "b.example.test")->error;
+    assert_non_null(b_error);
+    assert_contains(b_error, "server fake: zone example.test: b.example.test is not ours");
+    assert_contains(b_error, "owned by TXT \"heritage=interlook,owner=other,service=b\"");
+    assert_null(s_entry(job, "c.example.test")->error);
     assert_int_equal(job->updates, 3); /* the batch, then a and c alone; b not sent */
     dns_job_destroy(&job);
     s_fake_stop(&fake, &client);
     assert_int_equal(fake.updates, 3);
-    assert_int_equal(fake.update_prereqs[0], 3);
-    assert_int_equal(fake.update_prereqs[1], 1);
-    assert_int_equal(fake.update_prereqs[2], 1);
+    assert_int_equal(fake.update_prereqs[0], 6); /* each name and each index */
+    assert_int_equal(fake.update_prereqs[1], 2);
+    assert_int_equal(fake.update_prereqs[2], 2);
+    free(fake.last_update);
 }
 
 static void test_prereq_failure_again(void **state)
@@ -185,12 +206,13 @@ static void test_prereq_failure_again(void **state)
     dns_job_add(job, 0, "a", "a.example.test", "10.0.0.1");
     dns_job_add(job, 1, "b", "b.example.test", "10.0.0.2");
     dns_job_run(job, client, "fake");
-    assert_contains(job->names[0].error,
+    assert_contains(s_entry(job, "a.example.test")->error,
                     "UPDATE answered YXDOMAIN: a.example.test changed while being written");
-    assert_null(job->names[1].error);
+    assert_null(s_entry(job, "b.example.test")->error);
     dns_job_destroy(&job);
     s_fake_stop(&fake, &client);
     assert_int_equal(fake.updates, 3);
+    free(fake.last_update);
 }
 
 static void test_delete_foreign_and_absent(void **state)
@@ -204,13 +226,13 @@ static void test_delete_foreign_and_absent(void **state)
     dns_job_add(job, 0, "a", "f.example.test", NULL);    /* not ours: left alone */
     dns_job_add(job, 0, "a", "gone.example.test", NULL); /* already gone */
     dns_job_run(job, client, "fake");
-    assert_null(job->names[0].error);
-    assert_null(job->names[1].error);
-    assert_int_equal(job->updates, 0); /* nothing to send */
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    assert_int_equal(job->updates, 0); /* nothing to send (no index either) */
     dns_job_destroy(&job);
     s_fake_stop(&fake, &client);
     assert_int_equal(fake.updates, 0);
-    assert_int_equal(fake.queries, 2);
+    assert_int_equal(fake.queries, 3);
 }
 
 static void test_one_name_two_services(void **state)
@@ -223,10 +245,14 @@ static void test_one_name_two_services(void **state)
     dns_job_add(job, 1, "b", "www.example.test", "10.0.0.2");
     dns_job_run(job, client, "fake");
     assert_null(job->names[0].error);
-    assert_contains(job->names[1].error, "www.example.test is also an alias of service a");
+    size_t second = 0;
+    for (size_t i = 1; i < job->count && !second; i++)
+        if (job->names[i].name && !strcmp(job->names[i].name, "www.example.test")) second = i;
+    assert_contains(job->names[second].error, "www.example.test is also an alias of service a");
     dns_job_destroy(&job);
     s_fake_stop(&fake, &client);
-    assert_int_equal(fake.update_prereqs[0], 1);
+    assert_int_equal(fake.update_prereqs[0], 2); /* www and a's index */
+    free(fake.last_update);
 }
 
 static void test_large_batch_split(void **state)
@@ -255,7 +281,8 @@ static void test_large_batch_split(void **state)
         assert_true(fake.update_prereqs[i] < 300);
         total += fake.update_prereqs[i];
     }
-    assert_int_equal(total, 300);
+    assert_int_equal(total, 332); /* 300 names, 32 indexes */
+    free(fake.last_update);
 }
 
 static void test_server_down(void **state)
@@ -273,13 +300,135 @@ static void test_server_down(void **state)
     dns_job_add(job, 0, "a", "a.example.test", "10.0.0.1");
     dns_job_add(job, 1, "b", "b.example.test", "10.0.0.2");
     dns_job_run(job, client, "127.0.0.1:down");
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < job->count; i++)
         assert_contains(job->names[i].error,
                         "server 127.0.0.1:down: connection refused (zone example.test");
     assert_int_equal(job->updates, 0);
     dns_job_destroy(&job);
     dns_client_destroy(&client);
     close(hold);
+}
+
+/* A name taken out of a service (its index lists a and b, the service now
+ * has a): b's records and our TXT go in the same UPDATE as a's add, and the
+ * index is replaced by one that lists a only, with the index as read as
+ * prerequisite. */
+static void test_add_removes_a_dropped_name(void **state)
+{
+    (void)state;
+    s_fake_t fake = {0};
+    fake.index_txt = "\"heritage=interlook,owner=interlook,service=s\" "
+                     "\"names=a.example.test,b.example.test\"";
+    fake.foreign_name = "b.example.test."; /* b: ours */
+    fake.foreign_txt = "heritage=interlook,owner=interlook,service=s";
+    dns_client_t *client = s_fake_start(&fake);
+    dns_job_t *job = dns_job_new("example.test", "interlook", 60);
+    dns_job_add(job, 0, "s", "a.example.test", "10.0.0.1");
+    dns_job_run(job, client, "fake");
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    assert_int_equal(job->updates, 1);
+    char *index = dns_update_index_name("interlook", "s", "example.test");
+    dns_job_destroy(&job);
+    s_fake_stop(&fake, &client);
+    assert_int_equal(fake.queries, 3); /* the index, a, b */
+    const char *u = fake.last_update;
+    assert_non_null(u);
+    char want[512];
+    /* prerequisites: a not in use, b's TXT, the index as read */
+    assert_contains(u, "a.example.test.\t0\tNONE\tANY\t");
+    assert_contains(
+        u, "b.example.test.\t0\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=s\"");
+    snprintf(want, sizeof want,
+             "%s.\t0\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=s\" "
+             "\"names=a.example.test,b.example.test\"",
+             index);
+    assert_contains(u, want);
+    /* updates: b's addresses and our TXT deleted; the index replaced */
+    assert_contains(u, "b.example.test.\t0\tANY\tA\t");
+    assert_contains(u, "b.example.test.\t0\tANY\tAAAA\t");
+    assert_contains(
+        u, "b.example.test.\t0\tNONE\tTXT\t\"heritage=interlook,owner=interlook,service=s\"");
+    assert_contains(u, "a.example.test.\t60\tIN\tA\t10.0.0.1");
+    snprintf(want, sizeof want, "%s.\t0\tANY\tTXT\t", index);
+    assert_contains(u, want);
+    snprintf(want, sizeof want,
+             "%s.\t60\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=s\" "
+             "\"names=a.example.test\"\n",
+             index);
+    assert_contains(u, want);
+    free(index);
+    free(fake.last_update);
+}
+
+/* A delete removes the names of the index too (the service as it is now
+ * has only a; its index lists a and b), and the index itself. */
+static void test_delete_removes_the_index_names(void **state)
+{
+    (void)state;
+    s_fake_t fake = {0};
+    fake.index_txt = "\"heritage=interlook,owner=interlook,service=s\" "
+                     "\"names=a.example.test,b.example.test\"";
+    fake.foreign_name = ""; /* every name: ours */
+    fake.foreign_txt = "heritage=interlook,owner=interlook,service=s";
+    dns_client_t *client = s_fake_start(&fake);
+    dns_job_t *job = dns_job_new("example.test", "interlook", 60);
+    dns_job_add(job, 0, "s", "a.example.test", NULL);
+    dns_job_run(job, client, "fake");
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    char *index = dns_update_index_name("interlook", "s", "example.test");
+    dns_job_destroy(&job);
+    s_fake_stop(&fake, &client);
+    assert_int_equal(fake.updates, 1);
+    const char *u = fake.last_update;
+    assert_non_null(u);
+    char want[512];
+    assert_contains(u, "a.example.test.\t0\tANY\tA\t");
+    assert_contains(u, "b.example.test.\t0\tANY\tA\t");
+    assert_contains(
+        u, "b.example.test.\t0\tNONE\tTXT\t\"heritage=interlook,owner=interlook,service=s\"");
+    snprintf(want, sizeof want, "%s.\t0\tANY\tTXT\t", index);
+    assert_contains(u, want); /* the index removed ... */
+    snprintf(want, sizeof want, "%s.\t60\tIN\tTXT", index);
+    assert_null(strstr(u, want)); /* ... and not written again */
+    /* a once only, though in both the service and its index */
+    const char *first = strstr(u, "a.example.test.\t0\tANY\tA\t");
+    assert_null(strstr(first + 1, "a.example.test.\t0\tANY\tA\t"));
+    free(index);
+    free(fake.last_update);
+}
+
+/* No index yet (a deployment from before the index, or a new service): the
+ * add writes it, with "name not in use" as its prerequisite. */
+static void test_absent_index_written(void **state)
+{
+    (void)state;
+    s_fake_t fake = {0};
+    dns_client_t *client = s_fake_start(&fake);
+    dns_job_t *job = dns_job_new("example.test", "interlook", 60);
+    dns_job_add(job, 0, "s", "a.example.test", "10.0.0.1");
+    dns_job_add(job, 0, "s", "b.example.test", "10.0.0.1");
+    dns_job_run(job, client, "fake");
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    char *index = dns_update_index_name("interlook", "s", "example.test");
+    dns_job_destroy(&job);
+    s_fake_stop(&fake, &client);
+    const char *u = fake.last_update;
+    assert_non_null(u);
+    char want[512];
+    snprintf(want, sizeof want, "%s.\t0\tNONE\tANY\t", index);
+    assert_contains(u, want);
+    snprintf(want, sizeof want, "%s.\t0\tANY\tTXT\t", index);
+    assert_null(strstr(u, want)); /* nothing to delete */
+    snprintf(want, sizeof want,
+             "%s.\t60\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=s\" "
+             "\"names=a.example.test,b.example.test\"\n",
+             index);
+    assert_contains(u, want);
+    free(index);
+    free(fake.last_update);
 }
 
 int main(void)
@@ -292,6 +441,9 @@ int main(void)
         cmocka_unit_test(test_one_name_two_services),
         cmocka_unit_test(test_large_batch_split),
         cmocka_unit_test(test_server_down),
+        cmocka_unit_test(test_add_removes_a_dropped_name),
+        cmocka_unit_test(test_delete_removes_the_index_names),
+        cmocka_unit_test(test_absent_index_written),
     };
     return test_run_group(tests, NULL, NULL);
 }

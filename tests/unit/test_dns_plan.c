@@ -93,13 +93,24 @@ static void test_delete_and_no_aliases(void **state)
     assert_non_null(jobs[0]);
     assert_int_equal(jobs[0]->count, 1);
     assert_null(jobs[0]->names[0].ip);
-    assert_null(jobs[1]);
+    /* the zone it has no name in: only its index is read there */
+    assert_non_null(jobs[1]);
+    assert_int_equal(jobs[1]->count, 1);
+    assert_int_equal(jobs[1]->names[0].kind, DNS_NAME_INDEX);
+    assert_null(jobs[1]->names[0].ip);
     s_jobs_clear(jobs);
-    /* no aliases: nothing to do, even without an address */
+    /* no aliases (any more), even without an address: its indexes are read,
+     * to remove the names they list */
     il_service_t *bare = s_service("bare", NULL, NULL);
     assert_null(dns_plan_item(&s_config, jobs, 0, true, bare));
-    assert_null(jobs[0]);
-    assert_null(jobs[1]);
+    for (int z = 0; z < 2; z++) {
+        assert_non_null(jobs[z]);
+        assert_int_equal(jobs[z]->count, 1);
+        assert_int_equal(jobs[z]->names[0].kind, DNS_NAME_INDEX);
+        assert_string_equal(jobs[z]->names[0].service, "bare");
+        assert_non_null(jobs[z]->names[0].ip); /* an add */
+    }
+    s_jobs_clear(jobs);
     il_service_destroy(&svc);
     il_service_destroy(&bare);
 }
