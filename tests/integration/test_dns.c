@@ -220,6 +220,60 @@ static void s_add_delete(ctx_t *ctx)
     assert_string_equal(got, DNS_SERVER_FOREIGN_IP);
 }
 
+/* The owner name of service's index record: "_il-" and FNV-1a 64 of
+ * "OWNER/SERVICE" in 16 hex digits (as dns_update_index_name). */
+static void s_index_name(ctx_t *ctx, const char *service, char *out, size_t len)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s/%s", ctx->owner, service);
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const char *p = key; *p; p++)
+        hash = (hash ^ (uint8_t)*p) * 0x100000001b3ULL;
+    snprintf(out, len, "_il-%016llx.%s", (unsigned long long)hash, ctx->zone);
+}
+
+/* A name taken out of a running service's aliases: the service re-added
+ * with only a (a changed definition runs the workflow again) removes b,
+ * and its index lists a only; the delete then removes a (told the service
+ * as it is, {a}) and the index. */
+static void s_alias_dropped(ctx_t *ctx)
+{
+    s_start(ctx, S_POOL_V4, NULL);
+    char a[128], b[128], index[128], ip[64], got[512], want[512];
+    snprintf(a, sizeof a, "a.%s", ctx->zone);
+    snprintf(b, sizeof b, "b.%s", ctx->zone);
+    s_index_name(ctx, "dropper", index, sizeof index);
+    s_say(ctx, "add dropper 127.0.0.1:8080 alias=%s alias=%s\n", a, b);
+    s_wait_entry(ctx, "dropper", "deployed", NULL);
+    s_public_ip(ctx, "dropper", ip, sizeof ip);
+    assert_int_equal(dns_server_query(ctx->dns, a, "A", got, sizeof got), DNS_SERVER_NOERROR);
+    assert_string_equal(got, ip);
+    assert_int_equal(dns_server_query(ctx->dns, b, "A", got, sizeof got), DNS_SERVER_NOERROR);
+    assert_string_equal(got, ip);
+    snprintf(want, sizeof want, "\"heritage=interlook,owner=%s,service=dropper\" \"names=%s,%s\"",
+             ctx->owner, a, b);
+    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got),
+                     DNS_SERVER_NOERROR);
+    assert_string_equal(got, want);
+
+    s_say(ctx, "add dropper 127.0.0.1:8080 alias=%s\n", a);
+    assert_true(dns_server_wait_answer(ctx->dns, b, "A", NULL, WAIT_MS)); /* NXDOMAIN */
+    s_wait_entry(ctx, "dropper", "deployed", NULL);
+    assert_int_equal(dns_server_query(ctx->dns, a, "A", got, sizeof got), DNS_SERVER_NOERROR);
+    assert_string_equal(got, ip);
+    assert_int_equal(dns_server_rcode(ctx->dns, b, "TXT"), DNS_SERVER_NXDOMAIN);
+    snprintf(want, sizeof want, "\"heritage=interlook,owner=%s,service=dropper\" \"names=%s\"",
+             ctx->owner, a);
+    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got),
+                     DNS_SERVER_NOERROR);
+    assert_string_equal(got, want);
+
+    s_say(ctx, "delete dropper\n");
+    s_wait_entry(ctx, "dropper", "undeployed", NULL);
+    assert_int_equal(dns_server_rcode(ctx->dns, a, "A"), DNS_SERVER_NXDOMAIN);
+    assert_int_equal(dns_server_rcode(ctx->dns, index, "TXT"), DNS_SERVER_NXDOMAIN);
+}
+
 /* An IPv6 pool: the name gets an AAAA record. */
 static void s_aaaa(ctx_t *ctx)
 {
@@ -523,6 +577,10 @@ static void test_docker_end_to_end(void **state)
     {                                                                                              \
         s_sha512(*state);                                                                          \
     }                                                                                              \
+    static void test_##kind##_alias_dropped(void **state)                                          \
+    {                                                                                              \
+        s_alias_dropped(*state);                                                                   \
+    }                                                                                              \
     static dns_server_kind_t s_kind_##kind = KIND;
 
 S_CASES(bind, DNS_SERVER_BIND)
@@ -535,7 +593,7 @@ S_CASES(pdns, DNS_SERVER_PDNS)
 #define S_TESTS(kind)                                                                              \
     S_TEST(kind, add_delete), S_TEST(kind, aaaa), S_TEST(kind, replaced),                          \
         S_TEST(kind, foreign_untouched), S_TEST(kind, wrong_key), S_TEST(kind, server_down),       \
-        S_TEST(kind, many), S_TEST(kind, two_instances),                                           \
+        S_TEST(kind, many), S_TEST(kind, two_instances), S_TEST(kind, alias_dropped),              \
         cmocka_unit_test_prestate_setup_teardown(test_##kind##_sha512, s_setup_sha512, s_teardown, \
                                                  &s_kind_##kind)
 
