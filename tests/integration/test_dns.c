@@ -252,8 +252,7 @@ static void s_alias_dropped(ctx_t *ctx)
     assert_string_equal(got, ip);
     snprintf(want, sizeof want, "\"heritage=interlook,owner=%s,service=dropper\" \"names=%s,%s\"",
              ctx->owner, a, b);
-    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got),
-                     DNS_SERVER_NOERROR);
+    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got), DNS_SERVER_NOERROR);
     assert_string_equal(got, want);
 
     s_say(ctx, "add dropper 127.0.0.1:8080 alias=%s\n", a);
@@ -264,8 +263,7 @@ static void s_alias_dropped(ctx_t *ctx)
     assert_int_equal(dns_server_rcode(ctx->dns, b, "TXT"), DNS_SERVER_NXDOMAIN);
     snprintf(want, sizeof want, "\"heritage=interlook,owner=%s,service=dropper\" \"names=%s\"",
              ctx->owner, a);
-    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got),
-                     DNS_SERVER_NOERROR);
+    assert_int_equal(dns_server_query(ctx->dns, index, "TXT", got, sizeof got), DNS_SERVER_NOERROR);
     assert_string_equal(got, want);
 
     s_say(ctx, "delete dropper\n");

@@ -239,6 +239,142 @@ static void test_build_use_and_refusals(void **state)
         dns_update_name_clear(&names[i]);
 }
 
+/* The index: its owner name, its reading, and its replacement in an add's
+ * UPDATE (with a dropped name's delete, as dns_job queues it). */
+static void test_index(void **state)
+{
+    (void)state;
+    char *index = dns_update_index_name("interlook", "web", "example.test");
+    assert_int_equal(strlen(index), strlen("_il-0123456789abcdef.example.test"));
+    assert_int_equal(strncmp(index, "_il-", 4), 0);
+    char *other = dns_update_index_name("interlook", "api", "example.test");
+    assert_string_not_equal(index, other);
+    free(other);
+    /* a service name that is no valid label still gives a valid name */
+    other = dns_update_index_name("interlook", "a b/c.d", "example.test");
+    ldns_pkt *q = dns_update_query(other);
+    assert_non_null(q);
+    ldns_pkt_free(q);
+    free(other);
+
+    dns_update_name_t names[3];
+    names[0] = s_name("a.example.test", "web", "10.0.0.1", DNS_OWNER_OURS);
+    names[1] = s_name("b.example.test", "web", NULL, DNS_OWNER_UNKNOWN); /* dropped */
+    names[2] = s_name(index, "web", "10.0.0.1", DNS_OWNER_UNKNOWN);
+    names[2].kind = DNS_NAME_INDEX;
+    names[2].index_names = strdup("a.example.test");
+    char rr[3][512];
+    snprintf(rr[0], sizeof rr[0],
+             "%s. 60 IN TXT \"heritage=interlook,owner=interlook,service=web\" "
+             "\"names=a.example.test,b.example.test\" \"c.example.test\"",
+             index);
+    const char *listing[] = {rr[0], NULL};
+    ldns_pkt *a = s_answer(LDNS_RCODE_NOERROR, listing);
+    char *listed = NULL;
+    assert_int_equal(dns_update_read_index(&names[2], a, "interlook", &listed), 0);
+    assert_int_equal(names[2].owner, DNS_OWNER_OURS);
+    assert_string_equal(listed, "a.example.test,b.example.test,c.example.test");
+    free(listed);
+    listed = NULL;
+    /* another owner's reading: not its index */
+    dns_update_name_t probe = s_name(index, "web", NULL, DNS_OWNER_UNKNOWN);
+    assert_int_equal(dns_update_read_index(&probe, a, "red", &listed), 0);
+    assert_int_equal(probe.owner, DNS_OWNER_FOREIGN);
+    assert_null(listed);
+    ldns_pkt_free(a);
+    a = s_answer(LDNS_RCODE_NXDOMAIN, NULL);
+    assert_int_equal(dns_update_read_index(&probe, a, "interlook", &listed), 0);
+    assert_int_equal(probe.owner, DNS_OWNER_ABSENT);
+    ldns_pkt_free(a);
+    dns_update_name_clear(&probe);
+
+    const char *b_ours[] = {
+        "b.example.test. 60 IN TXT \"heritage=interlook,owner=interlook,service=web\"", NULL};
+    a = s_answer(LDNS_RCODE_NOERROR, b_ours);
+    assert_int_equal(dns_update_read_owner(&names[1], a, "interlook"), 0);
+    ldns_pkt_free(a);
+    const char *a_ours[] = {
+        "a.example.test. 60 IN TXT \"heritage=interlook,owner=interlook,service=web\"", NULL};
+    a = s_answer(LDNS_RCODE_NOERROR, a_ours);
+    assert_int_equal(dns_update_read_owner(&names[0], a, "interlook"), 0);
+    ldns_pkt_free(a);
+    char err[256] = "";
+    size_t written = 0;
+    ldns_pkt *pkt = dns_update_build("example.test", names, NULL, 3, "interlook", 60, &written, err,
+                                     sizeof err);
+    if (!pkt) fail_msg("refused: %s", err);
+    assert_int_equal(written, 3);
+    ldns_pkt *back = s_round_trip(pkt);
+    const ldns_rr_list *pre = ldns_pkt_answer(back), *up = ldns_pkt_authority(back);
+    assert_int_equal(ldns_rr_list_rr_count(pre), 3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s.\t0\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=web\" "
+             "\"names=a.example.test,b.example.test\" \"c.example.test\"\n",
+             index);
+    assert_rr(pre, 2, want); /* the index as read */
+    /* a: 3 (its address replaced); b: 3 (deleted); the index: 2 */
+    assert_int_equal(ldns_rr_list_rr_count(up), 8);
+    assert_rr(up, 3, "b.example.test.\t0\tANY\tA\t\\# 0\n");
+    assert_rr(up, 4, "b.example.test.\t0\tANY\tAAAA\t\\# 0\n");
+    assert_rr(
+        up, 5,
+        "b.example.test.\t0\tNONE\tTXT\t\"heritage=interlook,owner=interlook,service=web\"\n");
+    snprintf(want, sizeof want, "%s.\t0\tANY\tTXT\t\\# 0\n", index);
+    assert_rr(up, 6, want);
+    snprintf(want, sizeof want,
+             "%s.\t60\tIN\tTXT\t\"heritage=interlook,owner=interlook,service=web\" "
+             "\"names=a.example.test\"\n",
+             index);
+    assert_rr(up, 7, want);
+    ldns_pkt_free(back);
+    ldns_pkt_free(pkt);
+
+    /* a delete: the index removed; absent and nothing to list: nothing */
+    free(names[2].index_names);
+    names[2].index_names = NULL;
+    bool use[3] = {false, false, true};
+    pkt =
+        dns_update_build("example.test", names, use, 3, "interlook", 60, &written, err, sizeof err);
+    assert_non_null(pkt);
+    assert_int_equal(written, 1);
+    assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_authority(pkt)), 1);
+    ldns_pkt_free(pkt);
+    names[2].owner = DNS_OWNER_ABSENT;
+    pkt =
+        dns_update_build("example.test", names, use, 3, "interlook", 60, &written, err, sizeof err);
+    assert_non_null(pkt);
+    assert_int_equal(written, 0);
+    ldns_pkt_free(pkt);
+
+    /* a long list: character-strings of at most 255 bytes, whole names */
+    char list[2048] = "";
+    for (int i = 0; i < 40; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%sname-%02d.example.test",
+                 i ? "," : "", i);
+    names[2].index_names = strdup(list);
+    pkt =
+        dns_update_build("example.test", names, use, 3, "interlook", 60, &written, err, sizeof err);
+    assert_non_null(pkt);
+    const ldns_rr *txt = ldns_rr_list_rr(ldns_pkt_authority(pkt), 0);
+    assert_true(ldns_rr_rd_count(txt) > 3);
+    for (size_t i = 0; i < ldns_rr_rd_count(txt); i++)
+        assert_true(ldns_rdf_size(ldns_rr_rdf(txt, i)) <= 256);
+    /* read back: the same list */
+    ldns_pkt *answer = ldns_pkt_new();
+    ldns_pkt_push_rr(answer, LDNS_SECTION_ANSWER, ldns_rr_clone(txt));
+    probe = s_name(index, "web", NULL, DNS_OWNER_UNKNOWN);
+    assert_int_equal(dns_update_read_index(&probe, answer, "interlook", &listed), 0);
+    assert_string_equal(listed, list);
+    free(listed);
+    ldns_pkt_free(answer);
+    ldns_pkt_free(pkt);
+    dns_update_name_clear(&probe);
+    for (int i = 0; i < 3; i++)
+        dns_update_name_clear(&names[i]);
+    free(index);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_build_add),
         cmocka_unit_test(test_build_delete),
         cmocka_unit_test(test_build_use_and_refusals),
+        cmocka_unit_test(test_index),
     };
     return test_run_group(tests, NULL, NULL);
 }
