@@ -431,6 +431,37 @@ static void test_absent_index_written(void **state)
     free(fake.last_update);
 }
 
+/* A service with no name left in the zone (only its index marker is
+ * queued): the names its index lists go, and the index with them. */
+static void test_no_name_left_in_zone(void **state)
+{
+    (void)state;
+    s_fake_t fake = {0};
+    fake.index_txt = "\"heritage=interlook,owner=interlook,service=s\" \"names=a.example.test\"";
+    fake.foreign_name = "a.example.test.";
+    fake.foreign_txt = "heritage=interlook,owner=interlook,service=s";
+    dns_client_t *client = s_fake_start(&fake);
+    dns_job_t *job = dns_job_new("example.test", "interlook", 60);
+    dns_job_add_index(job, 0, "s", true);
+    dns_job_run(job, client, "fake");
+    for (size_t i = 0; i < job->count; i++)
+        assert_null(job->names[i].error);
+    char *index = dns_update_index_name("interlook", "s", "example.test");
+    dns_job_destroy(&job);
+    s_fake_stop(&fake, &client);
+    assert_int_equal(fake.updates, 1);
+    const char *u = fake.last_update;
+    assert_non_null(u);
+    assert_contains(u, "a.example.test.\t0\tANY\tA\t");
+    char want[512];
+    snprintf(want, sizeof want, "%s.\t0\tANY\tTXT\t", index);
+    assert_contains(u, want);
+    snprintf(want, sizeof want, "%s.\t60\tIN\tTXT", index);
+    assert_null(strstr(u, want)); /* nothing to list: no index any more */
+    free(index);
+    free(fake.last_update);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_add_removes_a_dropped_name),
         cmocka_unit_test(test_delete_removes_the_index_names),
         cmocka_unit_test(test_absent_index_written),
+        cmocka_unit_test(test_no_name_left_in_zone),
     };
     return test_run_group(tests, NULL, NULL);
 }
