@@ -38,9 +38,9 @@ void dns_job_add_index(dns_job_t *self, size_t item, const char *service, bool a
 /* Does the work: first each item's index record in the zone is read (see
  * dns_update_index_name): the names it lists that the item no longer has
  * are removed (when still ours), and the index is rewritten with the
- * item's names (add) or removed (delete), all in the item's UPDATE. Then on return each name has
- * error NULL (done, or nothing to do) or the reason, naming the server, the zone and the rcode or
- * cause. */
+ * item's names (add) or removed (delete), all in the item's UPDATE. On
+ * return each name has error NULL (done, or nothing to do) or the reason,
+ * naming the server, the zone and the rcode or cause. */
 void dns_job_run(dns_job_t *self, dns_client_t *client, const char *server);
 
 void dns_job_destroy(dns_job_t **self_p);
