@@ -81,7 +81,7 @@ static int s_tsig_error(const ldns_pkt *reply)
 /* What one attempt of an exchange ended with. S_CLOSED: the server closed
  * the connection (or reset it) before any byte of the reply, which is how an
  * idle connection it dropped looks: worth one more try on a fresh one. */
-typedef enum { S_OK, S_FAILED, S_TIMEOUT, S_REFUSED, S_CLOSED } s_io_t;
+typedef enum { S_OK, S_FAILED, S_TIMEOUT, S_REFUSED, S_CLOSED, S_CUT } s_io_t;
 
 /* Waits until fd is ready for events or the deadline; 0, or -1 on timeout. */
 static int s_wait(int fd, short events, int64_t deadline)
@@ -196,7 +196,7 @@ static s_io_t s_attempt(dns_client_t *self, const uint8_t *msg, size_t size, int
             *answer = NULL;
         }
     }
-    if (io == S_CLOSED && got > 0) io = S_FAILED; /* a reply cut short: no retry */
+    if (io == S_CLOSED && got > 0) io = S_CUT; /* a reply cut short: no retry */
     if (io != S_OK) s_disconnect(self);
     return io;
 }
@@ -242,6 +242,9 @@ int dns_client_exchange(dns_client_t *self, ldns_pkt *query, ldns_pkt **reply, c
                       (long long)self->timeout_ms);
     if (io == S_CLOSED)
         return il_err(err, errlen, "server %s: connection closed by the server before its reply",
+                      self->server);
+    if (io == S_CUT)
+        return il_err(err, errlen, "server %s: connection closed by the server within its reply",
                       self->server);
     if (io != S_OK)
         return il_err(err, errlen, "server %s: network error%s%s", self->server, saved ? ": " : "",
