@@ -73,7 +73,11 @@ static char *s_txt_text(const ldns_rr *rr)
     return text;
 }
 
-int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const char *owner_id)
+/* What a TXT answer about n's name starts with, for both readers: n's
+ * earlier reading forgotten; 0 when the name does not exist (n->owner is
+ * DNS_OWNER_ABSENT: nothing more to read), -1 for an rcode other than
+ * NOERROR, 1 to read the answer's records. */
+static int s_read_begin(dns_update_name_t *n, const ldns_pkt *answer)
 {
     free(n->foreign);
     n->foreign = NULL;
@@ -85,7 +89,13 @@ int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const ch
         n->owner = DNS_OWNER_ABSENT;
         return 0;
     }
-    if (rcode != LDNS_RCODE_NOERROR) return -1;
+    return rcode == LDNS_RCODE_NOERROR ? 1 : -1;
+}
+
+int dns_update_read_owner(dns_update_name_t *n, const ldns_pkt *answer, const char *owner_id)
+{
+    int begun = s_read_begin(n, answer);
+    if (begun <= 0) return begun;
     ldns_rdf *dname = s_dname(n->name);
     if (!dname) return -1;
     char *ours = dns_update_txt(owner_id, n->service);
@@ -172,17 +182,8 @@ static void s_list_append(char **list, const char *names)
 int dns_update_read_index(dns_update_name_t *n, const ldns_pkt *answer, const char *owner_id,
                           char **listed)
 {
-    free(n->foreign);
-    n->foreign = NULL;
-    if (n->txt) ldns_rr_list_deep_free(n->txt);
-    n->txt = NULL;
-    n->owner = DNS_OWNER_UNKNOWN;
-    ldns_pkt_rcode rcode = ldns_pkt_get_rcode(answer);
-    if (rcode == LDNS_RCODE_NXDOMAIN) {
-        n->owner = DNS_OWNER_ABSENT;
-        return 0;
-    }
-    if (rcode != LDNS_RCODE_NOERROR) return -1;
+    int begun = s_read_begin(n, answer);
+    if (begun <= 0) return begun;
     ldns_rdf *dname = s_dname(n->name);
     if (!dname) return -1;
     char *ours = dns_update_txt(owner_id, n->service);

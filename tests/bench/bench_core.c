@@ -1964,6 +1964,24 @@ static const char *s_fs_name(const char *path, char *buf, size_t len)
     }
 }
 
+/* A result's first summary line: "N=… RATE = x × plain services/s (…), y ×
+ * raw pipelined rt/s (…)", or that it did not complete. Returns whether it
+ * completed (the caller then adds its own lines). */
+static bool s_rate_line(const s_result_t *r, const char *unit, const s_base_t *pipelined)
+{
+    if (!r->complete) {
+        printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
+        return false;
+    }
+    printf("  N=%-7d %8.0f %s", r->n, r->svc_per_s, unit);
+    if (r->plain_svc_per_s > 0)
+        printf(" = %.3f x plain services/s (%.0f)", r->svc_per_s / r->plain_svc_per_s,
+               r->plain_svc_per_s);
+    printf("%s %.3f x raw pipelined rt/s (%.0f)\n", r->plain_svc_per_s > 0 ? "," : " =",
+           r->rt_per_s / pipelined->per_s, pipelined->per_s);
+    return true;
+}
+
 static void s_print_ipalloc(const s_base_t *pipelined, const s_result_t *res, int nres)
 {
     char fs[64];
@@ -2033,16 +2051,8 @@ static void s_print_ipalloc(const s_base_t *pipelined, const s_result_t *res, in
     printf("\nAllocations per second through the core with durability on\n");
     for (int i = 0; i < nres; i++) {
         const s_result_t *r = &res[i];
-        if (!r->complete) {
-            printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
-            continue;
-        }
-        printf("  N=%-7d %8.0f allocations/s", r->n, r->svc_per_s);
-        if (r->plain_svc_per_s > 0)
-            printf(" = %.3f x plain services/s (%.0f)", r->svc_per_s / r->plain_svc_per_s,
-                   r->plain_svc_per_s);
-        printf("%s %.3f x raw pipelined rt/s (%.0f)\n%*s", r->plain_svc_per_s > 0 ? "," : " =",
-               r->rt_per_s / pipelined->per_s, pipelined->per_s, 12, "");
+        if (!s_rate_line(r, "allocations/s", pipelined)) continue;
+        printf("%*s", 12, "");
         if (r->fsyncs > 0)
             printf("%ld fsyncs in the strace run (%.1f allocations each); ", r->fsyncs,
                    r->n / (double)r->fsyncs);
@@ -2180,16 +2190,7 @@ static void s_print_dns(const s_base_t *pipelined, const s_result_t *res, int nr
     printf("\nDNS names through ipam.ipalloc,dns.rfc2136 (BIND)\n");
     for (int i = 0; i < nres; i++) {
         const s_result_t *r = &res[i];
-        if (!r->complete) {
-            printf("  N=%-7d INCOMPLETE: %d of %d seen deployed\n", r->n, r->seen, r->n);
-            continue;
-        }
-        printf("  N=%-7d %8.0f services/s", r->n, r->svc_per_s);
-        if (r->plain_svc_per_s > 0)
-            printf(" = %.3f x plain services/s (%.0f),", r->svc_per_s / r->plain_svc_per_s,
-                   r->plain_svc_per_s);
-        printf("%s %.3f x raw pipelined rt/s (%.0f)\n", r->plain_svc_per_s > 0 ? "" : " =",
-               r->rt_per_s / pipelined->per_s, pipelined->per_s);
+        if (!s_rate_line(r, "services/s", pipelined)) continue;
         printf(
             "%*sEVENT -> answered p50 < %.0f ms: one at a time %s (p50 %.2f ms, p99 %.2f ms, "
             "max %.2f ms);\n%*sin the burst of N %s (p50 %.1f ms, p99 %.1f ms, max %.1f ms)\n",
