@@ -24,7 +24,7 @@ OPT      = -O2
 LDSAN    =
 endif
 
-PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson ldns libcrypto
+PKGS     = libczmq libzmq msgpack yaml-0.1 libcurl libmicrohttpd jansson ldns libcrypto libmnl
 CC      ?= cc
 CFLAGS  ?= -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Werror $(OPT) -I.
@@ -69,6 +69,11 @@ CORE_SRC = broker/broker.c $(filter-out core/main.c,$(wildcard core/*.c)) \
 ifneq ($(wildcard core/main.c),)
 BINS += interlookd
 BIN_interlookd_SRC = core/main.c
+endif
+ifneq ($(wildcard extensions/lb/main.c),)
+BINS += interlook-lb
+BIN_interlook-lb_SRC  = $(wildcard extensions/lb/*.c)
+BIN_interlook-lb_PKGS = $(SDK_PKGS) libmnl
 endif
 
 BIN_PATHS = $(BINS:%=$(BUILD)/bin/%)
