@@ -141,6 +141,7 @@ il_service_t *il_service_dup(const il_service_t *self)
     il_service_t *copy = il_service_new(self->name);
     if (!copy) return NULL;
     copy->tls = self->tls;
+    copy->port = self->port;
     int rc = il_service_set_string(&copy->provider, self->provider);
     rc |= il_service_set_string(&copy->public_ip, self->public_ip);
     for (size_t i = 0; i < self->target_count && rc == 0; i++)
@@ -154,7 +155,8 @@ il_service_t *il_service_dup(const il_service_t *self)
 
 bool il_service_same_definition(const il_service_t *a, const il_service_t *b)
 {
-    if (a->tls != b->tls || a->target_count != b->target_count || a->alias_count != b->alias_count)
+    if (a->tls != b->tls || a->port != b->port || a->target_count != b->target_count ||
+        a->alias_count != b->alias_count)
         return false;
     for (size_t i = 0; i < a->target_count; i++) {
         if (strcmp(a->targets[i].host, b->targets[i].host) ||
@@ -169,7 +171,7 @@ bool il_service_same_definition(const il_service_t *a, const il_service_t *b)
 
 void il_service_pack(const il_service_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, self->port ? 7 : 6);
     il_codec_pack_key_str(pk, "name", self->name);
     il_codec_pack_key_str(pk, "provider", self->provider);
     il_codec_pack_str(pk, "targets");
@@ -186,6 +188,7 @@ void il_service_pack(const il_service_t *self, msgpack_packer *pk)
     msgpack_pack_array(pk, self->alias_count);
     for (size_t i = 0; i < self->alias_count; i++)
         il_codec_pack_str(pk, self->dns_aliases[i]);
+    if (self->port) il_codec_pack_key_uint(pk, "port", self->port);
 }
 
 bool il_service_ip_valid(const char *text)
@@ -358,10 +361,10 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
         return NULL;
     }
     /* The keys in one scan of the map; then checked in this order. */
-    static const char *const keys[] = {"name", "provider", "public_ip",
-                                       "tls",  "targets",  "dns_aliases"};
-    const msgpack_object *f[6];
-    il_codec_map_find(obj, keys, 6, f);
+    static const char *const keys[] = {"name",    "provider",    "public_ip", "tls",
+                                       "targets", "dns_aliases", "port"};
+    const msgpack_object *f[7];
+    il_codec_map_find(obj, keys, 7, f);
     if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
         il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why,
                            sizeof why))
@@ -369,7 +372,11 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
     self = il_calloc(1, sizeof *self);
     self->name = name; /* the decoded copy, not another one */
     name = NULL;
-    if (il_codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why)) goto fail;
+    uint64_t port = 0;
+    if (il_codec_value_bool(f[3], "tls", false, &self->tls, why, sizeof why) ||
+        il_codec_value_uint(f[6], "port", 1, 65535, false, 0, &port, why, sizeof why))
+        goto fail;
+    self->port = (uint16_t)port;
     self->provider = provider && *provider ? provider : NULL;
     if (!self->provider) free(provider);
     provider = NULL;

@@ -1,6 +1,6 @@
 /* service: the service object that travels on the bus — a name, the provider
- * that reported it, its targets, TLS flag, public IP and DNS aliases — with a
- * msgpack encoder and a strict decoder for untrusted input.
+ * that reported it, its targets, TLS flag, public port, public IP and DNS
+ * aliases — with a msgpack encoder and a strict decoder for untrusted input.
  *
  * The struct is a plain data model on purpose: the core's merge rules read
  * and write its fields. Targets and aliases are kept sorted and without
@@ -36,6 +36,7 @@ typedef struct {
     il_service_target_t *targets; /* target_count items, sorted by host then port */
     size_t target_count;
     bool tls;           /* the service speaks TLS */
+    uint16_t port;      /* public port (a load balancer's on public_ip), 0 = none */
     char *public_ip;    /* virtual IP given by IPAM, NULL when none */
     char **dns_aliases; /* alias_count names, sorted */
     size_t alias_count;
@@ -64,22 +65,25 @@ int il_service_set_string(char **field, const char *value);
 /* Sorts targets and aliases. The decoder and the adders keep this invariant. */
 void il_service_normalize(il_service_t *self);
 
-/* True when targets, tls and aliases are equal (what a provider defines). */
+/* True when targets, tls, port and aliases are equal (what a provider defines). */
 bool il_service_same_definition(const il_service_t *a, const il_service_t *b);
 
 /* Writes the service as a msgpack map: name, provider, targets, tls,
- * public_ip (nil when none), dns_aliases. */
+ * public_ip (nil when none), dns_aliases, and port only when it is not 0 (a
+ * peer that predates it sees the map it always saw). */
 void il_service_pack(const il_service_t *self, msgpack_packer *pk);
 
 /* Reads a service map from untrusted input. Only name is required; unknown
  * keys are ignored; missing optional keys take defaults (no targets, tls
- * false, no public_ip, no aliases). A public_ip must be an IPv4 or IPv6
- * address (an empty string means none). Returns NULL with the reason in err. */
+ * false, port 0, no public_ip, no aliases). A public_ip must be an IPv4 or IPv6
+ * address (an empty string means none); a port an integer from 1 to 65535 (nil
+ * or absent means none). Returns NULL with the reason in err. */
 il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t errlen);
 
 /* What the core reads of a RESULT's service: its name and public_ip, checked
  * as il_service_decode checks them; the other fields are not read (a RESULT may
- * not change them, ILP section 4), so the service has no targets or aliases. */
+ * not change them, ILP section 4), so the service has no targets, aliases or
+ * port. */
 il_service_t *il_service_decode_result(const msgpack_object *obj, char *err, size_t errlen);
 
 /* Parses a textual IPv4/IPv6 address; true when valid. */

@@ -69,7 +69,7 @@ void entry_set_error(entry_t *self, const char *error)
 
 /* A digest of what the packed service is made from: the service, provider
  * and public IP pointers (il_service_set_string makes a new string), the counts
- * of targets and aliases, the TLS flag. A safety net for changes nobody
+ * of targets and aliases, the TLS flag and port. A safety net for changes nobody
  * announced (the workflow calls entry_service_changed), kept to 8 bytes: an
  * entry is kept for every service. */
 static uint64_t s_packed_from(const il_service_t *svc)
@@ -81,6 +81,7 @@ static uint64_t s_packed_from(const il_service_t *svc)
     h = h * mix ^ (uint64_t)svc->target_count;
     h = h * mix ^ (uint64_t)svc->alias_count;
     h = h * mix ^ (uint64_t)svc->tls;
+    h = h * mix ^ (uint64_t)svc->port;
     return h;
 }
 

@@ -41,8 +41,10 @@ static json_t *s_service_json(const il_service_t *svc)
     json_t *aliases = json_array();
     for (size_t i = 0; i < svc->alias_count; i++)
         json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
-    return json_pack("{s:s, s:s?, s:o, s:b, s:s?, s:o}", "name", svc->name, "provider",
-                     svc->provider, "targets", targets, "tls", svc->tls, "public_ip",
+    /* port: null when none, as public_ip. */
+    json_t *port = svc->port ? json_integer(svc->port) : json_null();
+    return json_pack("{s:s, s:s?, s:o, s:b, s:o, s:s?, s:o}", "name", svc->name, "provider",
+                     svc->provider, "targets", targets, "tls", svc->tls, "port", port, "public_ip",
                      svc->public_ip, "dns_aliases", aliases);
 }
 

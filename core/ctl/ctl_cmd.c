@@ -105,7 +105,7 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
     }
     size_t count = json_object_size(all), n = 0;
     const char **names = il_calloc(count, sizeof *names);
-    static const char *const headers[] = {"NAME",    "STATE", "EXPECTED", "PUBLIC IP",
+    static const char *const headers[] = {"NAME",    "STATE", "EXPECTED", "PUBLIC IP", "PORT",
                                           "TARGETS", "ERROR", "AGE",      NULL};
     ctl_table_t *table = ctl_table_new(headers);
     const char *key;
@@ -119,12 +119,15 @@ int ctl_cmd_services(const ctl_cmd_options_t *opt)
         char *targets = ctl_format_targets(json_object_get(svc, "targets"), S_TARGETS_WIDTH);
         char *error =
             ctl_format_clean(json_string_value(json_object_get(entry, "error")), S_ERROR_WIDTH);
-        char age[32];
+        char age[32], port[16];
         s_age(json_object_get(entry, "time_detected"), now, age, sizeof age);
+        json_t *jport = json_object_get(svc, "port");
+        snprintf(port, sizeof port, "%lld", (long long)json_integer_value(jport));
         const char *cells[] = {names[i],
                                json_string_value(json_object_get(entry, "state")),
                                json_string_value(json_object_get(entry, "expected_state")),
                                json_string_value(json_object_get(svc, "public_ip")),
+                               json_is_integer(jport) ? port : NULL,
                                targets,
                                error,
                                age};
@@ -223,6 +226,7 @@ int ctl_cmd_service(const ctl_cmd_options_t *opt, const char *name)
             s_line(i == 0 ? "targets" : "", value);
         }
         s_line("tls", s_scalar(json_object_get(svc, "tls"), buf, sizeof buf));
+        s_line("port", s_scalar(json_object_get(svc, "port"), buf, sizeof buf));
         s_line("public_ip", s_scalar(json_object_get(svc, "public_ip"), buf, sizeof buf));
         json_t *aliases = json_object_get(svc, "dns_aliases");
         if (json_array_size(aliases) == 0) s_line("dns_aliases", NULL);

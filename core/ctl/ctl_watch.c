@@ -80,9 +80,10 @@ static int s_watch_json(const s_change_t *change, const char *now)
                                                  (json_int_t)svc->targets[i].port, "weight",
                                                  (json_int_t)svc->targets[i].weight));
     json_t *obj = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "time", now, "name", s_json_text(svc->name), "state",
-        s_json_text(change->state), "expected_state", s_json_text(change->expected), "error",
-        s_json_text(change->error), "public_ip", s_json_text(svc->public_ip), "targets", targets);
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", now, "name", s_json_text(svc->name),
+        "state", s_json_text(change->state), "expected_state", s_json_text(change->expected),
+        "error", s_json_text(change->error), "public_ip", s_json_text(svc->public_ip), "port",
+        svc->port ? json_integer(svc->port) : json_null(), "targets", targets);
     char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!line) return -1;

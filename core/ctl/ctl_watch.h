@@ -9,10 +9,10 @@
 /* Watches endpoint: each change of a "changes" publication prints
  * "TIME NAME STATE (expected EXPECTED)[ error: ERROR]", or with json one
  * compact object {time, name, state, expected_state, error, public_ip,
- * targets} per line. Malformed publications are skipped with a warning on
- * stderr. Returns the exit status: 0 when stopped by SIGINT/SIGTERM, 1 when
- * the output cannot be written or the socket fails, 2 for an endpoint ZeroMQ
- * refuses. */
+ * port, targets} per line (port null when none). Malformed publications are
+ * skipped with a warning on stderr. Returns the exit status: 0 when stopped by
+ * SIGINT/SIGTERM, 1 when the output cannot be written or the socket fails, 2
+ * for an endpoint ZeroMQ refuses. */
 int ctl_watch_run(const char *endpoint, bool json);
 
 #endif

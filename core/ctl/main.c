@@ -46,7 +46,7 @@ static void s_usage(FILE *out)
             "                      $INTERLOOK_BUS_PUBLISH)\n"
             "  -j, --json          print the API's JSON (indented); watch: one compact object\n"
             "                      per change {time, name, state, expected_state, error,\n"
-            "                      public_ip, targets}\n"
+            "                      public_ip, port, targets}\n"
             "  -h, --help          this text\n"
             "  -V, --version       the version\n\n"
             "Exit status: 0 success (watch: stopped by SIGINT/SIGTERM), 1 runtime failure\n"

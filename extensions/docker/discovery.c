@@ -6,7 +6,8 @@
  *    are ignored). Unknown "interlook.*" keys make an object take part but are
  *    otherwise ignored. Labels that are null or not an object mean no labels.
  *  - The first problem is reported, checked in this order: interlook.hosts,
- *    interlook.port, interlook.ssl, interlook.name, the selector's labels.
+ *    interlook.port, interlook.publicPort, interlook.ssl, interlook.name, the
+ *    selector's labels.
  *    A label whose value is not a JSON string is invalid.
  *  - interlook.hosts: split on ',', each entry trimmed of ASCII white space;
  *    an empty entry (blank value, "a,,b", a trailing comma) is invalid. Names
@@ -14,8 +15,8 @@
  *    trailing dot (an absolute name) is an empty label, hence invalid. The
  *    253 bound counts the whole entry, "*." included. At most
  *    IL_SERVICE_MAX_ALIASES distinct names.
- *  - interlook.port: ASCII digits only (no sign, no white space); leading
- *    zeros are accepted ("080" is 80).
+ *  - interlook.port and interlook.publicPort: ASCII digits only (no sign, no
+ *    white space); leading zeros are accepted ("080" is 80).
  *  - interlook.name is taken as it is (not trimmed); control characters are
  *    bytes below 0x20 and 0x7f.
  *  - Containers: the container's name is the first entry of Names that has
@@ -28,7 +29,8 @@
  *    valid IP address gives itself, an invalid one is ignored. Publishing the
  *    port several times on different host ports gives one target each.
  *  - Containers merged into one service: aliases are the union; a container
- *    whose interlook.ssl disagrees with the service built so far (from the
+ *    whose interlook.ssl, or public port (interlook.publicPort, else
+ *    interlook.port), disagrees with the service built so far (from the
  *    containers listed before it) is skipped, naming the label.
  *  - Swarm: an endpoint port counts when its Protocol is "tcp" or absent
  *    (the API's default), TargetPort is interlook.port and PublishedPort is
@@ -75,6 +77,7 @@
 #define S_PREFIX        "interlook."
 #define S_L_HOSTS       "interlook.hosts"
 #define S_L_PORT        "interlook.port"
+#define S_L_PUBLIC_PORT "interlook.publicPort"
 #define S_L_SSL         "interlook.ssl"
 #define S_L_NAME        "interlook.name"
 #define S_L_CPROJ       "com.docker.compose.project"
@@ -85,10 +88,11 @@ enum { S_OK = 0, S_IGNORE = 1, S_SKIP = 2 };
 
 /* The interlook labels of one object, validated. */
 typedef struct {
-    const char *hosts; /* interlook.hosts, valid */
-    uint16_t port;     /* interlook.port */
-    bool tls;          /* interlook.ssl, false when absent */
-    const char *name;  /* interlook.name, NULL when absent */
+    const char *hosts;    /* interlook.hosts, valid */
+    uint16_t port;        /* interlook.port */
+    uint16_t public_port; /* interlook.publicPort, else interlook.port */
+    bool tls;             /* interlook.ssl, false when absent */
+    const char *name;     /* interlook.name, NULL when absent */
 } s_spec_t;
 
 /* Helpers ------------------------------------------------------------------- */
@@ -295,6 +299,15 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
         return S_SKIP;
     }
 
+    rc = s_label(labels, S_L_PUBLIC_PORT, &text, reason, len);
+    if (rc == S_SKIP) return S_SKIP;
+    spec->public_port = rc == 1 ? s_port_parse(text) : spec->port;
+    if (!spec->public_port) {
+        snprintf(reason, len, "label " S_L_PUBLIC_PORT ": '%s' is not a port number (1..65535)",
+                 s_show(text, show, sizeof show));
+        return S_SKIP;
+    }
+
     rc = s_label(labels, S_L_SSL, &text, reason, len);
     if (rc == S_SKIP) return S_SKIP;
     if (rc == 1) {
@@ -341,7 +354,7 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
     return S_OK;
 }
 
-/* A new service named name from spec: provider, tls and aliases. S_OK or S_SKIP. */
+/* A new service named name from spec: provider, tls, public port and aliases. S_OK or S_SKIP. */
 static int s_candidate_new(const char *name, const s_spec_t *spec, const discovery_config_t *config,
                            il_service_t **service_p, char *reason, size_t len)
 {
@@ -353,6 +366,7 @@ static int s_candidate_new(const char *name, const s_spec_t *spec, const discove
     }
     il_service_set_string(&service->provider, config->provider);
     service->tls = spec->tls;
+    service->port = spec->public_port;
     int rc = s_hosts_apply(spec->hosts, service, reason, len);
     if (rc != S_OK) {
         il_service_destroy(&service);
@@ -502,6 +516,13 @@ static int s_merge(il_service_t *service, const il_service_t *candidate, char *r
         snprintf(reason, len,
                  "label " S_L_SSL ": %s here, but %s on another container of service '%s'",
                  candidate->tls ? "true" : "false", service->tls ? "true" : "false", service->name);
+        return S_SKIP;
+    }
+    if (service->port != candidate->port) {
+        snprintf(reason, len,
+                 "label " S_L_PUBLIC_PORT " (else " S_L_PORT
+                 "): public port %u here, but %u on another container of service '%s'",
+                 candidate->port, service->port, service->name);
         return S_SKIP;
     }
     size_t new_targets = 0, new_aliases = 0;

@@ -8,6 +8,8 @@
  * every required label and they are valid:
  *   interlook.hosts  comma-separated DNS names -> dns_aliases (required)
  *   interlook.port   the container/target port, 1..65535 (required)
+ *   interlook.publicPort  the service's public port (what a load balancer
+ *                    listens on), 1..65535 (optional, default interlook.port)
  *   interlook.ssl    true/false/yes/no/1/0 -> tls (optional, default false)
  *   interlook.name   the service name (optional)
  *   every label of the label selector (required, any value)

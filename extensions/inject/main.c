@@ -2,7 +2,7 @@
  * default provider.docker) and reports the services it is told about, from
  * its command line and from standard input, one command per line:
  *
- *   add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [tls]
+ *   add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [port=PUBLIC_PORT] [tls]
  *   delete NAME
  *   add-many PREFIX COUNT [HOST:PORT]      (PREFIX0 .. PREFIX<COUNT-1>)
  *   delete-many PREFIX COUNT
@@ -53,6 +53,21 @@ static int s_target(il_service_t *svc, const char *text)
     return il_service_add_target(svc, host, (uint16_t)port, 1);
 }
 
+/* port=N: the service's public port, ASCII digits, 1..65535. */
+static int s_public_port(il_service_t *svc, const char *text)
+{
+    uint32_t n = 0;
+    if (!*text) return -1;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        n = n * 10 + (uint32_t)(*p - '0');
+        if (n > 65535) return -1;
+    }
+    if (n == 0) return -1;
+    svc->port = (uint16_t)n;
+    return 0;
+}
+
 static void s_report(inject_t *self, ilp_action_t action, const il_service_t *svc)
 {
     ilp_client_event(self->client, action, svc);
@@ -96,10 +111,13 @@ static int s_command(inject_t *self, int argc, char **argv)
                 svc->tls = true;
             else if (!strncmp(argv[i], "alias=", 6))
                 rc = il_service_add_alias(svc, argv[i] + 6);
+            else if (!strncmp(argv[i], "port=", 5))
+                rc = s_public_port(svc, argv[i] + 5);
             else
                 rc = s_target(svc, argv[i]);
             if (rc) {
-                il_log_error("inject: bad item '%s' (HOST:PORT, alias=NAME or tls)", argv[i]);
+                il_log_error("inject: bad item '%s' (HOST:PORT, alias=NAME, port=1..65535 or tls)",
+                             argv[i]);
                 il_service_destroy(&svc);
                 return -1;
             }
@@ -242,7 +260,7 @@ static void s_usage(FILE *out)
             "usage: interlook-inject [options] [COMMAND ARGS...]\n"
             "A scripted provider: reports services to the core from the command line and from\n"
             "standard input (one command per line):\n"
-            "  add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [tls]\n"
+            "  add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [port=PUBLIC_PORT] [tls]\n"
             "  delete NAME\n"
             "  add-many PREFIX COUNT [HOST:PORT]\n"
             "  delete-many PREFIX COUNT\n"
