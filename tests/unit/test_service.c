@@ -117,6 +117,7 @@ static il_service_t *s_full(bool reverse)
         assert_int_equal(il_service_add_alias(s, aliases[i]), 0);
     }
     s->tls = true;
+    s->port = 8443;
     assert_int_equal(il_service_set_string(&s->provider, "provider.docker"), 0);
     assert_int_equal(il_service_set_string(&s->public_ip, "192.0.2.10"), 0);
     return s;
@@ -383,6 +384,14 @@ static void s_tls(il_service_t *s)
 {
     s->tls = !s->tls;
 }
+static void s_other_public_port(il_service_t *s)
+{
+    s->port = 443;
+}
+static void s_no_public_port(il_service_t *s)
+{
+    s->port = 0;
+}
 static void s_extra_target(il_service_t *s)
 {
     assert_int_equal(il_service_add_target(s, "10.0.0.3", 80, 1), 0);
@@ -444,6 +453,8 @@ static void s_ip_and_provider(il_service_t *s)
 static const same_case_t s_same_cases[] = {
     {"unchanged", true, s_none},
     {"tls", false, s_tls},
+    {"other public port", false, s_other_public_port},
+    {"no public port", false, s_no_public_port},
     {"extra target", false, s_extra_target},
     {"other weight", false, s_more_weight},
     {"other port", false, s_other_port},
@@ -486,6 +497,11 @@ static void test_same_definition(void **state)
     assert_true(il_service_same_definition(x, y));
     y->tls = true;
     assert_false(il_service_same_definition(x, y));
+    y->tls = false;
+    y->port = 80;
+    assert_false(il_service_same_definition(x, y));
+    x->port = 80;
+    assert_true(il_service_same_definition(x, y));
     il_service_destroy(&x);
     il_service_destroy(&y);
 }
@@ -517,6 +533,8 @@ static void test_pack_layout(void **state)
     const msgpack_object *tls = il_codec_map_get(m, "tls");
     assert_non_null(tls);
     assert_true(tls->type == MSGPACK_OBJECT_BOOLEAN && !tls->via.boolean);
+    /* No public port: no key at all, the map a peer that predates it knows. */
+    assert_null(il_codec_map_get(m, "port"));
     s_doc_close(&doc);
     il_service_destroy(&s);
 
@@ -531,6 +549,12 @@ static void test_pack_layout(void **state)
     const msgpack_object *port = il_codec_map_get(t0, "port");
     assert_non_null(port);
     assert_int_equal(port->via.u64, 80);
+    /* The public port: the 7th key, an unsigned integer. */
+    assert_int_equal(doc.up.data.via.map.size, 7);
+    const msgpack_object *public_port = il_codec_map_get(&doc.up.data, "port");
+    assert_non_null(public_port);
+    assert_int_equal(public_port->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    assert_int_equal(public_port->via.u64, 8443);
     s_doc_close(&doc);
     il_service_destroy(&s);
 }
@@ -549,7 +573,7 @@ static il_service_t *s_round_trip(const il_service_t *s)
 static void test_round_trip(void **state)
 {
     (void)state;
-    il_service_t *cases[6];
+    il_service_t *cases[8];
     cases[0] = s_full(false);
     cases[1] = il_service_new("bare");
     cases[2] = il_service_new("v6 and UTF-8 caf\xc3\xa9");
@@ -587,6 +611,11 @@ static void test_round_trip(void **state)
                                            "0000:0000:0000:0000:0000:ffff:192.168.100.228"),
                      0);
     assert_int_equal(strlen(cases[5]->public_ip), IL_SERVICE_MAX_IP);
+    /* The public port's bounds. */
+    cases[6] = il_service_new("port 1");
+    cases[6]->port = 1;
+    cases[7] = il_service_new("port 65535");
+    cases[7]->port = 65535;
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         assert_non_null(cases[i]);
@@ -607,7 +636,7 @@ static void test_decode_defaults(void **state)
     const char *specs[] = {
         "{'name': 'web'}",
         "{'name': 'web', 'provider': nil, 'targets': nil, 'tls': nil, 'public_ip': nil, "
-        "'dns_aliases': nil}",
+        "'dns_aliases': nil, 'port': nil}",
         "{'name': 'web', 'provider': '', 'targets': [], 'tls': false, 'public_ip': '', "
         "'dns_aliases': []}",
         /* Unknown keys of any type, and non-string keys, are ignored. */
@@ -622,6 +651,7 @@ static void test_decode_defaults(void **state)
         assert_false(s->tls);
         assert_null(s->public_ip);
         assert_int_equal(s->alias_count, 0);
+        assert_int_equal(s->port, 0);
         il_service_destroy(&s);
     }
 
@@ -655,6 +685,29 @@ static void test_decode_normalizes(void **state)
     assert_string_equal(s->dns_aliases[0], "a.example");
     assert_string_equal(s->dns_aliases[1], "m.example");
     assert_string_equal(s->dns_aliases[2], "z.example");
+    il_service_destroy(&s);
+}
+
+static void test_decode_port(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *port;
+        uint16_t expect;
+    } cases[] = {{"1", 1}, {"80", 80}, {"8443", 8443}, {"65535", 65535}, {"nil", 0}};
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        char spec[128];
+        snprintf(spec, sizeof spec, "{'name': 'web', 'port': %s}", cases[i].port);
+        il_service_t *s = s_decode_spec(spec);
+        if (s->port != cases[i].expect)
+            fail_msg("port %s decoded as %u, expected %u", cases[i].port, s->port, cases[i].expect);
+        il_service_destroy(&s);
+    }
+    /* The public port and a target's port are different keys at different levels. */
+    il_service_t *s =
+        s_decode_spec("{'name': 'web', 'port': 443, 'targets': [{'host': 'h', 'port': 8080}]}");
+    assert_int_equal(s->port, 443);
+    s_assert_target(s, 0, "h", 8080, 1);
     il_service_destroy(&s);
 }
 
@@ -785,6 +838,15 @@ static const refuse_case_t s_refused[] = {
     {"{'name': 'web', 'tls': 1}", "service.tls: expected a boolean"},
     {"{'name': 'web', 'tls': 'true'}", "service.tls: expected a boolean"},
     {"{'name': 'web', 'tls': []}", "service.tls: expected a boolean"},
+    /* port (the public port): 0 is not "none", absent or nil is */
+    {"{'name': 'web', 'port': 0}", "service.port: expected an integer from 1 to 65535"},
+    {"{'name': 'web', 'port': 65536}", "service.port: expected an integer from 1 to 65535"},
+    {"{'name': 'web', 'port': 4294967296}", "service.port: expected an integer"},
+    {"{'name': 'web', 'port': -80}", "service.port: expected an integer"},
+    {"{'name': 'web', 'port': '80'}", "service.port: expected an integer"},
+    {"{'name': 'web', 'port': 80.0}", "service.port: expected an integer"},
+    {"{'name': 'web', 'port': true}", "service.port: expected an integer"},
+    {"{'name': 'web', 'port': [80]}", "service.port: expected an integer"},
 };
 
 static void test_decode_refused(void **state)
@@ -837,6 +899,7 @@ static void test_decode_result(void **state)
             assert_int_equal(s->target_count, 0);
             assert_int_equal(s->alias_count, 0);
             assert_null(s->provider);
+            assert_int_equal(s->port, 0); /* not read: a RESULT cannot change it */
             accepted++;
         }
         il_service_destroy(&s);
@@ -936,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_decode_defaults),  cmocka_unit_test(test_decode_normalizes),
         cmocka_unit_test(test_decode_public_ip), cmocka_unit_test(test_decode_refused),
         cmocka_unit_test(test_decode_limits),    cmocka_unit_test(test_decode_result),
+        cmocka_unit_test(test_decode_port),
     };
     return test_run_group(tests, NULL, NULL);
 }
