@@ -498,13 +498,15 @@ static void test_public_ip_merge(void **state)
     (void)state;
     fx_t *fx = s_fx_new(s_steps3, 3);
     int64_t t = T0;
-    /* A provider cannot set the public IP. */
+    /* A provider cannot set the public IP; it sets the public port. */
     il_service_t *svc = s_web("web");
     assert_int_equal(il_service_set_string(&svc->public_ip, "203.0.113.66"), 0);
+    svc->port = 8443;
     assert_int_equal(s_add(fx, svc, t), 0);
     entry_t *e = workflow_lookup(fx->wf, "web");
     assert_null(e->service->public_ip);
     assert_null(fx->sent[0]->service->public_ip);
+    assert_int_equal(fx->sent[0]->service->port, 8443);
 
     /* IPAM's answer sets public_ip, and nothing of the definition. */
     il_service_t *answer = il_service_dup(fx->sent[0]->service);
@@ -512,6 +514,7 @@ static void test_public_ip_merge(void **state)
     assert_int_equal(il_service_add_target(answer, "10.66.66.66", 6666, 5), 0);
     assert_int_equal(il_service_add_alias(answer, "evil.example.org"), 0);
     answer->tls = !answer->tls;
+    answer->port = 6666;
     assert_int_equal(workflow_result(fx->wf, fx->sent[0]->work_id, IPAM, NULL, &answer, ++t), 0);
     il_service_destroy(&answer);
     assert_string_equal(e->service->public_ip, "192.0.2.10");
@@ -520,10 +523,12 @@ static void test_public_ip_merge(void **state)
     assert_int_equal(e->service->alias_count, 1);
     assert_string_equal(e->service->dns_aliases[0], "www.example.org");
     assert_false(e->service->tls);
+    assert_int_equal(e->service->port, 8443);
     assert_int_equal(fx->nsent, 2);
     assert_int_equal(fx->sent[1]->service->target_count, 1);
     assert_int_equal(fx->sent[1]->service->alias_count, 1);
     assert_false(fx->sent[1]->service->tls);
+    assert_int_equal(fx->sent[1]->service->port, 8443);
 
     /* A non-IPAM step changes neither public_ip nor the definition. */
     answer = il_service_dup(fx->sent[1]->service);
@@ -531,6 +536,7 @@ static void test_public_ip_merge(void **state)
     assert_int_equal(il_service_add_target(answer, "10.66.66.66", 6666, 5), 0);
     assert_int_equal(il_service_add_alias(answer, "evil.example.org"), 0);
     answer->tls = true;
+    answer->port = 0; /* an extension that does not know the key: the RESULT has none */
     assert_int_equal(workflow_result(fx->wf, fx->sent[1]->work_id, DNS, NULL, &answer, ++t), 0);
     il_service_destroy(&answer);
     assert_int_equal(e->state, ENTRY_DEPLOYED);
@@ -538,6 +544,7 @@ static void test_public_ip_merge(void **state)
     assert_int_equal(e->service->target_count, 1);
     assert_int_equal(e->service->alias_count, 1);
     assert_false(e->service->tls);
+    assert_int_equal(e->service->port, 8443);
 
     /* Nor can it clear public_ip. */
     assert_int_equal(s_add(fx, s_svc("web", "10.9.0.2", 8080, false, "www.example.org"), ++t), 0);
@@ -871,8 +878,8 @@ static void test_changed_definition_deployed(void **state)
     (void)state;
     fx_t *fx = s_fx_new(s_steps3, 3);
     int64_t t = T0;
-    /* Each part of a definition: targets, tls, aliases. */
-    for (int kind = 0; kind < 3; kind++) {
+    /* Each part of a definition: targets, tls, aliases, public port. */
+    for (int kind = 0; kind < 4; kind++) {
         char name[16], ip[32];
         snprintf(name, sizeof name, "web%d", kind);
         snprintf(ip, sizeof ip, "192.0.2.1%d", kind); /* one address per live service */
@@ -882,6 +889,7 @@ static void test_changed_definition_deployed(void **state)
         if (kind == 0) assert_int_equal(il_service_add_target(svc, "10.9.0.7", 9090, 2), 0);
         if (kind == 1) svc->tls = true;
         if (kind == 2) assert_int_equal(il_service_add_alias(svc, "api.example.org"), 0);
+        if (kind == 3) svc->port = 8443;
         t += 1000;
         assert_int_equal(s_add(fx, svc, t), 0);
 
@@ -895,6 +903,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(s->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(s->service->tls, kind == 1);
         assert_int_equal(s->service->alias_count, kind == 2 ? 2 : 1);
+        assert_int_equal(s->service->port, kind == 3 ? 8443 : 0);
         assert_int_equal(e->state, ENTRY_AT_STEP);
         assert_string_equal(entry_state_name(e, s_steps(fx)), IPAM);
         assert_int_equal(e->last_update, t);
@@ -908,6 +917,7 @@ static void test_changed_definition_deployed(void **state)
         assert_int_equal(e->service->target_count, kind == 0 ? 2 : 1);
         assert_int_equal(e->service->tls, kind == 1);
         assert_int_equal(e->service->alias_count, kind == 2 ? 2 : 1);
+        assert_int_equal(e->service->port, kind == 3 ? 8443 : 0);
         assert_int_equal(fx->nsent, base + 2);
         assert_int_equal(s_trail_count(fx, name, "deployed"), 2);
     }
