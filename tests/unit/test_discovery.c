@@ -542,6 +542,44 @@ static void test_identical_targets_add_weight(void **state)
     zhashx_destroy(&services);
 }
 
+static void test_public_port_merge(void **state)
+{
+    (void)state;
+    /* Containers of one service: the public port is interlook.publicPort, else interlook.port;
+     * a container whose public port differs from the one of the containers before it is skipped,
+     * naming the label. */
+    s_skips_t skips;
+    zhashx_t *services = s_containers(
+        "["
+        "{'Id': 'p1', 'Names': ['/pp-1'], 'State': 'running', 'Labels': {'interlook.name': 'pp',"
+        " 'interlook.hosts': 'pp.example.com', 'interlook.port': '8080',"
+        " 'interlook.publicPort': '80'}, 'Ports': ["
+        " {'IP': '192.0.2.5', 'PrivatePort': 8080, 'PublicPort': 8001, 'Type': 'tcp'}]},"
+        "{'Id': 'p2', 'Names': ['/pp-2'], 'State': 'running', 'Labels': {'interlook.name': 'pp',"
+        " 'interlook.hosts': 'pp.example.com', 'interlook.port': '80'}, 'Ports': ["
+        " {'IP': '192.0.2.5', 'PrivatePort': 80, 'PublicPort': 8002, 'Type': 'tcp'}]},"
+        "{'Id': 'p3', 'Names': ['/pp-3'], 'State': 'running', 'Labels': {'interlook.name': 'pp',"
+        " 'interlook.hosts': 'pp.example.com', 'interlook.port': '8080'}, 'Ports': ["
+        " {'IP': '192.0.2.5', 'PrivatePort': 8080, 'PublicPort': 8003, 'Type': 'tcp'}]},"
+        "{'Id': 'p4', 'Names': ['/pp-4'], 'State': 'running', 'Labels': {'interlook.name': 'pp',"
+        " 'interlook.hosts': 'pp.example.com', 'interlook.port': '8080',"
+        " 'interlook.publicPort': '443'}, 'Ports': ["
+        " {'IP': '192.0.2.5', 'PrivatePort': 8080, 'PublicPort': 8004, 'Type': 'tcp'}]}"
+        "]",
+        &s_config, &skips);
+    const il_service_t *pp = s_get(services, "pp");
+    assert_int_equal(pp->port, 80);
+    assert_int_equal(pp->target_count, 2);
+    assert_int_equal(s_weight(pp, "192.0.2.5", 8001), 1);
+    assert_int_equal(s_weight(pp, "192.0.2.5", 8002), 1);
+    assert_int_equal(skips.count, 2);
+    assert_contains(s_reason_for(&skips, "pp-3"),
+                    "label interlook.publicPort (else interlook.port): public port 8080 here, "
+                    "but 80 on another container of service 'pp'");
+    assert_contains(s_reason_for(&skips, "pp-4"), "public port 443 here, but 80");
+    zhashx_destroy(&services);
+}
+
 static void test_naming(void **state)
 {
     (void)state;
@@ -626,30 +664,58 @@ static void test_valid_labels(void **state)
         const char *labels;
         const char *aliases[4];
         bool tls;
+        uint16_t public_port; /* the service's port */
     } cases[] = {
         {"{'interlook.hosts': 'one.example.com', 'interlook.port': '80'}",
          {"one.example.com"},
-         false},
+         false,
+         80},
+        {"{'interlook.hosts': 'one.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '443'}",
+         {"one.example.com"},
+         false,
+         443},
+        {"{'interlook.hosts': 'one.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '00080'}",
+         {"one.example.com"},
+         false,
+         80},
+        {"{'interlook.hosts': 'one.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '1'}",
+         {"one.example.com"},
+         false,
+         1},
+        {"{'interlook.hosts': 'one.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '65535'}",
+         {"one.example.com"},
+         false,
+         65535},
         {"{'interlook.hosts': ' Web.Example.COM , *.apps.example.com,x,web.example.com\\t',"
          " 'interlook.port': '80', 'interlook.ssl': 'TRUE'}",
          {"*.apps.example.com", "web.example.com", "x"},
-         true},
+         true,
+         80},
         {"{'interlook.hosts': 'a-b.c-d.e1', 'interlook.port': '080', 'interlook.ssl': 'Yes'}",
          {"a-b.c-d.e1"},
-         true},
+         true,
+         80},
         {"{'interlook.hosts': '1.2.3.4', 'interlook.port': '80', 'interlook.ssl': '1'}",
          {"1.2.3.4"},
-         true},
+         true,
+         80},
         {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80', 'interlook.ssl': 'no'}",
          {"x.example.com"},
-         false},
+         false,
+         80},
         {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80', 'interlook.ssl': 'FALSE'}",
          {"x.example.com"},
-         false},
+         false,
+         80},
         {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80', 'interlook.ssl': '0',"
          " 'interlook.unknown': 'ignored', 'other': 'label'}",
          {"x.example.com"},
-         false},
+         false,
+         80},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char fixture[1024];
@@ -660,6 +726,7 @@ static void test_valid_labels(void **state)
         const il_service_t *one = s_get(services, "one");
         s_assert_aliases(one, cases[i].aliases);
         assert_int_equal(one->tls, cases[i].tls);
+        assert_int_equal(one->port, cases[i].public_port);
         assert_int_equal(s_weight(one, HOST_IP, 18080), 1);
         zhashx_destroy(&services);
 
@@ -668,6 +735,7 @@ static void test_valid_labels(void **state)
         one = s_get(services, "one");
         s_assert_aliases(one, cases[i].aliases);
         assert_int_equal(one->tls, cases[i].tls);
+        assert_int_equal(one->port, cases[i].public_port);
         assert_int_equal(s_weight(one, "10.0.0.1", 18080), 1);
         zhashx_destroy(&services);
     }
@@ -788,11 +856,43 @@ static void test_invalid_labels(void **state)
          "label interlook.name", "control character"},
         {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80', 'interlook.name': null}",
          "label interlook.name", "not a string"},
-        /* The first problem is reported: hosts, port, ssl, name. */
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': 'http'}",
+         "label interlook.publicPort: 'http' is not a port number (1..65535)", ""},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '0'}",
+         "label interlook.publicPort", "'0' is not a port number"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '65536'}",
+         "label interlook.publicPort", "'65536'"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': ''}",
+         "label interlook.publicPort", "'' is not"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': ' 443'}",
+         "label interlook.publicPort", "' 443'"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': '-443'}",
+         "label interlook.publicPort", "'-443'"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': 443}",
+         "label interlook.publicPort", "not a string"},
+        {"{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+         " 'interlook.publicPort': null}",
+         "label interlook.publicPort", "not a string"},
+        /* A public port alone is not a target port. */
+        {"{'interlook.hosts': 'x.example.com', 'interlook.publicPort': '443'}",
+         "missing label interlook.port", ""},
+        /* The first problem is reported: hosts, port, publicPort, ssl, name. */
         {"{'interlook.hosts': 'bad_', 'interlook.port': 'http', 'interlook.ssl': 'x'}",
          "label interlook.hosts", "'bad_'"},
         {"{'interlook.hosts': 'ok', 'interlook.port': 'http', 'interlook.ssl': 'x'}",
          "label interlook.port", "'http'"},
+        {"{'interlook.hosts': 'ok', 'interlook.port': 'http', 'interlook.publicPort': 'x'}",
+         "label interlook.port", "'http'"},
+        {"{'interlook.hosts': 'ok', 'interlook.port': '80', 'interlook.publicPort': 'x',"
+         " 'interlook.ssl': 'y'}",
+         "label interlook.publicPort", "'x'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         s_expect_skip(cases[i].labels, cases[i].label, cases[i].detail);
@@ -1449,6 +1549,7 @@ int main(void)
         cmocka_unit_test(test_bind_addresses),
         cmocka_unit_test(test_same_name_merges),
         cmocka_unit_test(test_identical_targets_add_weight),
+        cmocka_unit_test(test_public_port_merge),
         cmocka_unit_test(test_naming),
         cmocka_unit_test(test_valid_labels),
         cmocka_unit_test(test_invalid_labels),
