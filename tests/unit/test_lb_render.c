@@ -1,0 +1,180 @@
+/* test_lb_render: unit tests of extensions/lb/lb_render (the HAProxy file
+ * the lb extension owns): names, addresses, weights, the file's content,
+ * and its read-back (round trip; files it did not write refused by line). */
+#include "tests/support/asserts.h"
+#include "tests/support/testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extensions/lb/lb_render.h"
+
+static il_service_t *s_service(const char *name, const char *ip, uint16_t port, bool tls)
+{
+    il_service_t *s = il_service_new(name);
+    il_service_set_string(&s->public_ip, ip);
+    s->port = port;
+    s->tls = tls;
+    return s;
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    char id[LB_RENDER_ID_MAX], other[LB_RENDER_ID_MAX];
+    lb_render_id("web-1.prod_x", id);
+    assert_string_equal(id, "web-1.prod_x");
+    lb_render_id("web/1 a", id);
+    assert_int_equal(strncmp(id, "web_1_a:", 8), 0);
+    assert_int_equal(strlen(id), 16);
+    lb_render_id("web_1_a", other); /* the cleaned name of another is not taken */
+    assert_string_not_equal(id, other);
+    char longname[200];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    lb_render_id(longname, id);
+    assert_true(strlen(id) < LB_RENDER_ID_MAX);
+    assert_non_null(strchr(id, ':'));
+    longname[0] = 'b';
+    lb_render_id(longname, other);
+    assert_string_not_equal(id, other);
+    char server[LB_RENDER_SERVER_MAX];
+    lb_render_server_name("10.0.0.2", 8080, server);
+    assert_string_equal(server, "10.0.0.2_8080");
+    lb_render_server_name("fd00::2", 80, server);
+    assert_string_equal(server, "fd00::2_80");
+    char addr[64];
+    lb_render_address("fd00::2", 80, addr, sizeof addr);
+    assert_string_equal(addr, "[fd00::2]:80");
+    lb_render_address("10.0.0.2", 80, addr, sizeof addr);
+    assert_string_equal(addr, "10.0.0.2:80");
+}
+
+static void test_weights(void **state)
+{
+    (void)state;
+    il_service_t *s = s_service("w", "10.0.0.1", 80, false);
+    il_service_add_target(s, "10.0.0.2", 80, 1000);
+    il_service_add_target(s, "10.0.0.3", 80, 500);
+    il_service_add_target(s, "10.0.0.4", 80, 1);
+    lb_render_scale_weights(s);
+    assert_int_equal(s->targets[0].weight, 256);
+    assert_int_equal(s->targets[1].weight, 128);
+    assert_int_equal(s->targets[2].weight, 1); /* never 0: 0 would take it out */
+    il_service_t *t = s_service("t", "10.0.0.1", 80, false);
+    il_service_add_target(t, "10.0.0.2", 80, 3);
+    lb_render_scale_weights(t);
+    assert_int_equal(t->targets[0].weight, 3);
+    il_service_destroy(&s);
+    il_service_destroy(&t);
+}
+
+static void test_file(void **state)
+{
+    (void)state;
+    zhashx_t *st = lb_render_state_new();
+    il_service_t *web = s_service("web", "127.77.0.10", 80, false);
+    il_service_add_target(web, "127.0.0.1", 32768, 1);
+    il_service_add_target(web, "127.0.0.1", 32769, 3);
+    zhashx_insert(st, "web", web);
+    il_service_t *db = s_service("db", "fd00::10", 443, true);
+    zhashx_insert(st, "db", db);
+    char *text = lb_render_file(st, 2000);
+    assert_contains(text, "# interlook-lb: generated");
+    assert_contains(text, "frontend ilf-web\n    bind 127.77.0.10:80\n    mode http\n"
+                          "    option forwardfor\n    default_backend ilb-web\n");
+    assert_contains(text, "server 127.0.0.1_32769 127.0.0.1:32769 weight 3 check inter 2000\n");
+    assert_contains(text, "frontend ilf-db\n    bind [fd00::10]:443\n    mode tcp\n"
+                          "    default_backend ilb-db\n");
+    assert_true(strstr(text, "ilf-db") < strstr(text, "ilf-web")); /* name order */
+    char *again = lb_render_file(st, 2000);
+    assert_string_equal(text, again); /* the same state, the same bytes */
+    free(again);
+    char err[256];
+    zhashx_t *back = lb_render_parse(text, err, sizeof err);
+    assert_non_null(back);
+    assert_int_equal(zhashx_size(back), 2);
+    il_service_t *w = zhashx_lookup(back, "web");
+    assert_string_equal(w->public_ip, "127.77.0.10");
+    assert_int_equal(w->port, 80);
+    assert_false(w->tls);
+    assert_true(il_service_same_definition(w, web));
+    il_service_t *d = zhashx_lookup(back, "db");
+    assert_string_equal(d->public_ip, "fd00::10");
+    assert_true(d->tls);
+    assert_int_equal(d->target_count, 0);
+    zhashx_destroy(&back);
+    free(text);
+    zhashx_destroy(&st);
+}
+
+/* A name with blanks, '%' and bytes above 0x7f comes back whole. */
+static void test_odd_names(void **state)
+{
+    (void)state;
+    const char *name = "my service %41 \xc3\xa9t\xc3\xa9\tx";
+    zhashx_t *st = lb_render_state_new();
+    il_service_t *s = s_service(name, "10.1.0.1", 8080, false);
+    il_service_add_target(s, "backend.example.test", 80, 2);
+    zhashx_insert(st, name, s);
+    char *text = lb_render_file(st, 500);
+    assert_null(strstr(text, "\t"));
+    char err[256];
+    zhashx_t *back = lb_render_parse(text, err, sizeof err);
+    assert_non_null(back);
+    il_service_t *b = zhashx_lookup(back, name);
+    assert_non_null(b);
+    assert_string_equal(b->targets[0].host, "backend.example.test");
+    zhashx_destroy(&back);
+    free(text);
+    zhashx_destroy(&st);
+}
+
+static void s_refused(const char *text, const char *why)
+{
+    char err[256] = "";
+    zhashx_t *st = lb_render_parse(text, err, sizeof err);
+    if (st) fail_msg("accepted: %s", text);
+    assert_contains(err, why);
+}
+
+#define H "# interlook-lb: generated file\n"
+
+static void test_parse_refusals(void **state)
+{
+    (void)state;
+    char err[64];
+    zhashx_t *empty = lb_render_parse("", err, sizeof err);
+    assert_int_equal(zhashx_size(empty), 0);
+    zhashx_destroy(&empty);
+    s_refused("global\n  daemon\n", "line 1: not a file interlook-lb wrote");
+    s_refused(H "frontend ilf-x\n", "line 2: frontend without its '# service' line");
+    s_refused(H "# service x\nfrontend ilf-y\n", "line 3: expected 'frontend ilf-x'");
+    s_refused(H "# service x\nfrontend ilf-x\n    bind nowhere\n",
+              "line 4: expected 'bind IP:PORT'");
+    s_refused(H "# service x\nfrontend ilf-x\n    bind 10.0.0.1:0\n", "line 4");
+    s_refused(H "# service x\nfrontend ilf-x\n    bind 10.0.0.1:80\nbackend ilb-x\n"
+                "    server a 10.0.0.2:80 weight 0\n",
+              "line 6: expected 'server NAME HOST:PORT weight W");
+    s_refused(H "# service x\nfrontend ilf-x\n    bind 10.0.0.1:80\nbackend ilb-x\n"
+                "    server a 10.0.0.2 weight 1\n",
+              "line 6");
+    s_refused(H "# service x\n", "service 'x': no 'bind IP:PORT' line");
+    s_refused(H "# service x\nfrontend ilf-x\n bind 10.0.0.1:80\n# service x\n",
+              "line 5: service 'x' twice");
+    s_refused(H "# service a%00b\n", "line 2: a bad service name");
+    s_refused(H "# service a%4\n", "line 2: a bad service name");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_odd_names),
+        cmocka_unit_test(test_parse_refusals),
+    };
+    return test_run_group(tests, NULL, NULL);
+}
