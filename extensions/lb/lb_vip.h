@@ -1,0 +1,50 @@
+/* lb_vip: the VIP on the host's interface, for the lb.haproxy step. Adds and
+ * removes a service's public address as a host address (/32, /128) through
+ * rtnetlink (libmnl, never by running `ip`), tells whether it is there, and
+ * announces it on the segment so that neighbours learn it at once, as
+ * keepalived and MetalLB's L2 mode do: a gratuitous ARP for IPv4, an
+ * unsolicited neighbour advertisement for IPv6.
+ *
+ * Everything happens in the calling process's network namespace. Each call
+ * opens and closes its own sockets (no state): a few system calls, made once
+ * per VIP change. Needs CAP_NET_ADMIN (add, remove) and CAP_NET_RAW
+ * (announce).
+ *
+ * What the kernel does with it (Linux 6.x, measured by
+ * tests/integration/test_lb_vip.c):
+ *   - IPv4: scope global (host for 127.0.0.0/8, as `ip` does); the address can
+ *     be bound at once, on any interface including lo.
+ *   - IPv6: IFA_F_NODAD, so the address is never "tentative": HAProxy can bind
+ *     it at once (without it, bind() fails with EADDRNOTAVAIL for about a
+ *     second while duplicate address detection runs).
+ *   - A neighbour that has an entry for the VIP (any state, any MAC) takes the
+ *     new MAC from the announcement, whatever its arp_accept: the gratuitous
+ *     ARP overrides (sender = target), as does the NA (override flag). A
+ *     neighbour without an entry creates none unless its arp_accept is set
+ *     (IPv4) or accept_untracked_na (IPv6): it asks with ARP / NS when it
+ *     first sends to the VIP, which the kernel answers for a local address. */
+#ifndef INTERLOOK_LB_VIP_H
+#define INTERLOOK_LB_VIP_H
+
+#include <stddef.h>
+
+/* Adds ip/32 (/128, IFA_F_NODAD) to the interface; an address already there is success. -1 with err
+ * naming the interface and the kernel's reason (no such interface, not permitted, bad address). */
+int lb_vip_add(const char *ifname, const char *ip, char *err, size_t errlen);
+
+/* Removes ip/32 (/128) from the interface; an address not there is success. -1 with err naming the
+ * interface and the kernel's reason. The same address with another prefix length (the interface's
+ * own /24) is left alone. */
+int lb_vip_remove(const char *ifname, const char *ip, char *err, size_t errlen);
+
+/* 1 when the address is on the interface (with any prefix length), 0 when not, -1 with err. */
+int lb_vip_present(const char *ifname, const char *ip, char *err, size_t errlen);
+
+/* Gratuitous ARP (IPv4: an ARP request then an ARP reply for ip from the interface's MAC,
+ * broadcast) or an unsolicited neighbour advertisement (IPv6: to ff02::1, override flag, target
+ * link-layer option, from ip itself when it is on the interface). An interface without an Ethernet
+ * address (lo, tun, wireguard) is 0 with nothing sent. -1 with err (no such interface, not
+ * permitted, interface down). */
+int lb_vip_announce(const char *ifname, const char *ip, char *err, size_t errlen);
+
+#endif
