@@ -42,6 +42,7 @@ typedef struct {
 
 /* What can run inside A. */
 typedef enum { OP_ADD, OP_REMOVE, OP_PRESENT, OP_ANNOUNCE, OP_BIND } s_op_t;
+static const char *const s_op_name[] = {"add", "remove", "present", "announce", "bind"};
 
 typedef struct {
     int rc;        /* the call's return; OP_BIND: 0 or -errno */
@@ -132,7 +133,7 @@ static void s_ok(ctx_t *ctx, s_op_t op, const char *ifname, const char *ip, int 
 {
     s_result_t r = s_in_a(ctx, op, ifname, ip);
     if (r.rc != want)
-        fail_msg("op %d on %s %s: %d, not %d (err: %s)", (int)op, ifname, ip, r.rc, want, r.err);
+        fail_msg("%s %s %s: %d, not %d (err: %s)", s_op_name[op], ifname, ip, r.rc, want, r.err);
 }
 
 /* The call fails (-1) with an error naming each of the words. */
@@ -246,11 +247,11 @@ static void s_add_remove(ctx_t *ctx, const char *ifname, const char *vip, const 
     s_ok(ctx, OP_PRESENT, ifname, vip, 0);
     assert_int_equal(s_in_a(ctx, OP_BIND, ifname, vip).rc, -EADDRNOTAVAIL);
     s_ok(ctx, OP_ADD, ifname, vip, 0);
+    /* at once: HAProxy binds right after the add (IPv6: no DAD, never tentative) */
+    s_ok(ctx, OP_BIND, ifname, vip, 0);
     assert_true(s_has(ctx, ifname, shown));
     s_ok(ctx, OP_ADD, ifname, vip, 0); /* already there: success */
     s_ok(ctx, OP_PRESENT, ifname, vip, 1);
-    /* at once: HAProxy binds right after the add (IPv6: no DAD, never tentative) */
-    s_ok(ctx, OP_BIND, ifname, vip, 0);
     assert_false(s_line_says(ctx, ifname, shown, "tentative"));
     s_ok(ctx, OP_REMOVE, ifname, vip, 0);
     assert_false(s_has(ctx, ifname, shown));
@@ -372,6 +373,20 @@ static void test_not_permitted(void **state)
     s_ok(ctx, OP_REMOVE, "eth0", VIP4, 0);
 }
 
+/* In the test's own process (and network namespace, the host's), read only:
+ * the calls see the caller's namespace, and leave nothing behind (the
+ * sanitizer build checks for leaks in this process, not in the children). */
+static void test_present_in_callers_namespace(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_int_equal(lb_vip_present("lo", "127.0.0.1", err, sizeof err), 1);
+    assert_int_equal(lb_vip_present("lo", "127.0.0.2", err, sizeof err), 0);
+    assert_int_equal(lb_vip_present("lo", "198.18.78.100", err, sizeof err), 0);
+    assert_int_equal(lb_vip_present("lo", VIP6, err, sizeof err), 0);
+    assert_string_equal(err, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_not_permitted),
+        cmocka_unit_test(test_present_in_callers_namespace),
     };
     return test_run_group(tests, s_setup, s_teardown);
 }
