@@ -8,14 +8,14 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
-#include <net/if_arp.h>
-#include <netpacket/packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_arp.h> /* glibc's: <linux/if_arp.h> clashes with <net/if.h> */
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,13 +33,12 @@
 #define S_NL_BUFSIZE 32768
 
 typedef struct {
-    int family;       /* AF_INET or AF_INET6 */
-    uint8_t addr[16]; /* network order, 4 or 16 bytes used */
-    size_t len;       /* 4 or 16 */
-    uint8_t prefix;   /* 32 or 128 */
-    unsigned ifindex;
-    const char *ifname;
-    const char *ip;
+    int family;              /* AF_INET or AF_INET6 */
+    uint8_t addr[16];        /* network order, 4 or 16 bytes used */
+    size_t len;              /* 4 or 16 */
+    uint8_t prefix;          /* 32 or 128 */
+    unsigned ifindex;        /* of ifname in the caller's namespace */
+    const char *ifname, *ip; /* as given, for messages */
 } s_vip_t;
 
 /* Checks the interface and the address; fills vip. -1 with err on bad input. */
@@ -105,7 +104,8 @@ static int s_nl_error(const struct nlmsghdr *nlh, void *data)
     if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
         /* The request follows the error unless the kernel capped it. */
         unsigned offset = sizeof *e;
-        if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += e->msg.nlmsg_len - sizeof e->msg;
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED) && e->msg.nlmsg_len >= sizeof e->msg)
+            offset += e->msg.nlmsg_len - sizeof e->msg;
         if (mnl_nlmsg_size(offset) <= nlh->nlmsg_len)
             mnl_attr_parse(nlh, offset, s_ext_attr, reply);
     }
@@ -214,9 +214,9 @@ static int s_addr_change(const s_vip_t *vip, int type, s_nl_reply_t *reply)
     ifa->ifa_family = (uint8_t)vip->family;
     ifa->ifa_prefixlen = vip->prefix;
     ifa->ifa_index = vip->ifindex;
-    /* Host scope for loopback addresses, as `ip` gives them; global for the
-     * rest, so that the address is a source and is answered for on any
-     * interface (ARP). The kernel derives IPv6 scopes from the address. */
+    /* As `ip` gives them: host scope for 127.0.0.0/8, global for the rest
+     * (a host-scope address is never chosen as a source towards another
+     * host). The kernel derives IPv6 scopes from the address itself. */
     ifa->ifa_scope =
         vip->family == AF_INET && vip->addr[0] == 127 ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
     if (type == RTM_NEWADDR && vip->family == AF_INET6) {

@@ -10,19 +10,25 @@
  * per VIP change. Needs CAP_NET_ADMIN (add, remove) and CAP_NET_RAW
  * (announce).
  *
- * What the kernel does with it (Linux 6.x, measured by
- * tests/integration/test_lb_vip.c):
- *   - IPv4: scope global (host for 127.0.0.0/8, as `ip` does); the address can
- *     be bound at once, on any interface including lo.
+ * What the kernel does with it (Linux 6.18, measured with
+ * tests/integration/test_lb_vip.c and by hand):
+ *   - IPv4: scope global (host for 127.0.0.0/8, as `ip` gives it); the
+ *     address can be bound at once, on any interface including lo.
  *   - IPv6: IFA_F_NODAD, so the address is never "tentative": HAProxy can bind
  *     it at once (without it, bind() fails with EADDRNOTAVAIL for about a
  *     second while duplicate address detection runs).
- *   - A neighbour that has an entry for the VIP (any state, any MAC) takes the
- *     new MAC from the announcement, whatever its arp_accept: the gratuitous
- *     ARP overrides (sender = target), as does the NA (override flag). A
- *     neighbour without an entry creates none unless its arp_accept is set
- *     (IPv4) or accept_untracked_na (IPv6): it asks with ARP / NS when it
- *     first sends to the VIP, which the kernel answers for a local address. */
+ *   - A neighbour that has an entry for the VIP (STALE or REACHABLE, any MAC)
+ *     takes the new MAC (and goes STALE) whatever its arp_accept: the
+ *     gratuitous ARP overrides (sender = target address; the request alone or
+ *     the reply alone is enough), as does the NA (override flag). A PERMANENT
+ *     entry is never changed. A neighbour without an entry creates none
+ *     unless arp_accept=1 (IPv4) or, IPv6, it is a router (forwarding=1) with
+ *     accept_untracked_na: it resolves the VIP with ARP / NS when it first
+ *     sends to it, which the kernel answers for any local address.
+ *   - A receiver whose link came up less than a second ago (operstate not
+ *     yet UP) drops the NA; an interface down here is an error ("Network is
+ *     down" / "unreachable") while add and remove still work. One call sends
+ *     one ARP request and one reply (or one NA): call again to repeat. */
 #ifndef INTERLOOK_LB_VIP_H
 #define INTERLOOK_LB_VIP_H
 
