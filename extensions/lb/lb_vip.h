@@ -25,6 +25,12 @@
  *     unless arp_accept=1 (IPv4) or, IPv6, it is a router (forwarding=1) with
  *     accept_untracked_na: it resolves the VIP with ARP / NS when it first
  *     sends to it, which the kernel answers for any local address.
+ *   - On lo (no announcement there): IPv4 neighbours on the segment still
+ *     reach the VIP when it is inside their on-link subnet, as the kernel
+ *     answers ARP for any local address on any interface (arp_ignore=0);
+ *     IPv6 neighbours do not (NDP answers only for the receiving interface's
+ *     own addresses: their NS fails), so an IPv6 VIP on lo must be routed to
+ *     the host.
  *   - A receiver whose link came up less than a second ago (operstate not
  *     yet UP) drops the NA; an interface down here is an error ("Network is
  *     down" / "unreachable") while add and remove still work. One call sends
