@@ -109,7 +109,8 @@ static int s_unescape(const char *text, char *out, size_t len)
     return 0;
 }
 
-static void s_render_service(zchunk_t *out, const il_service_t *s, int64_t health_ms)
+static void s_render_service(zchunk_t *out, const il_service_t *s, int64_t health_ms,
+                             bool transparent)
 {
     char id[LB_RENDER_ID_MAX], escaped[4 * IL_SERVICE_MAX_NAME + 1], addr[320];
     lb_render_id(s->name, id);
@@ -117,12 +118,12 @@ static void s_render_service(zchunk_t *out, const il_service_t *s, int64_t healt
     const char *mode = s->tls ? "tcp" : "http";
     lb_render_address(s->public_ip ? s->public_ip : "", s->port, addr, sizeof addr);
     char head[2048];
-    int n =
-        snprintf(head, sizeof head,
-                 "\n# service %s\nfrontend ilf-%s\n    bind %s\n    mode %s\n%s"
-                 "    default_backend ilb-%s\n\nbackend ilb-%s\n    mode %s\n"
-                 "    balance roundrobin\n",
-                 escaped, id, addr, mode, s->tls ? "" : "    option forwardfor\n", id, id, mode);
+    int n = snprintf(head, sizeof head,
+                     "\n# service %s\nfrontend ilf-%s\n    bind %s%s\n    mode %s\n%s"
+                     "    default_backend ilb-%s\n\nbackend ilb-%s\n    mode %s\n"
+                     "    balance roundrobin\n",
+                     escaped, id, addr, transparent ? " transparent" : "", mode,
+                     s->tls ? "" : "    option forwardfor\n", id, id, mode);
     zchunk_extend(out, head, (size_t)n);
     for (size_t i = 0; i < s->target_count; i++) {
         const il_service_target_t *t = &s->targets[i];
@@ -140,7 +141,7 @@ static int s_by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *lb_render_file(zhashx_t *services, int64_t health_ms)
+char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent)
 {
     static const char preamble[] =
         S_HEADER " file, rewritten whole at each change of the services it\n"
@@ -160,7 +161,7 @@ char *lb_render_file(zhashx_t *services, int64_t health_ms)
         names[k++] = s->name;
     qsort(names, count, sizeof *names, s_by_name);
     for (size_t i = 0; i < count; i++)
-        s_render_service(out, zhashx_lookup(services, names[i]), health_ms);
+        s_render_service(out, zhashx_lookup(services, names[i]), health_ms, transparent);
     free(names);
     char *text = il_malloc(zchunk_size(out) + 1);
     memcpy(text, zchunk_data(out), zchunk_size(out));
@@ -241,7 +242,8 @@ static int s_read_line(s_reader_t *r, char **word, int words, char *err, size_t 
     char *host;
     uint16_t port;
     if (r->section == 'f' && !strcmp(word[0], "bind")) {
-        if (words != 2 || s_split_address(word[1], &host, &port) || !il_service_ip_valid(host))
+        bool options = words == 2 || (words == 3 && !strcmp(word[2], "transparent"));
+        if (!options || s_split_address(word[1], &host, &port) || !il_service_ip_valid(host))
             return il_err(err, errlen, "line %d: expected 'bind IP:PORT'", r->line);
         il_service_set_string(&r->current->public_ip, host);
         r->current->port = port;

@@ -35,8 +35,11 @@ void lb_render_address(const char *host, uint16_t port, char *out, size_t len);
 void lb_render_scale_weights(il_service_t *service);
 
 /* The whole file for these services (in name order), malloc'd. health_ms is
- * the servers' check interval. */
-char *lb_render_file(zhashx_t *services, int64_t health_ms);
+ * the servers' check interval. transparent: the binds may take an address
+ * the host does not carry yet (HAProxy's `transparent`, IP_FREEBIND at
+ * least), so that HAProxy starts before the extension has put the VIPs
+ * back on their interface (after a reboot). */
+char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent);
 
 /* Reads a file written by lb_render_file back into a new hash of services
  * (name -> il_service_t, owned). NULL with the line and the reason in err

@@ -80,7 +80,7 @@ static void test_file(void **state)
     zhashx_insert(st, "web", web);
     il_service_t *db = s_service("db", "fd00::10", 443, true);
     zhashx_insert(st, "db", db);
-    char *text = lb_render_file(st, 2000);
+    char *text = lb_render_file(st, 2000, false);
     assert_contains(text, "# interlook-lb: generated");
     assert_contains(text, "frontend ilf-web\n    bind 127.77.0.10:80\n    mode http\n"
                           "    option forwardfor\n    default_backend ilb-web\n");
@@ -88,7 +88,7 @@ static void test_file(void **state)
     assert_contains(text, "frontend ilf-db\n    bind [fd00::10]:443\n    mode tcp\n"
                           "    default_backend ilb-db\n");
     assert_true(strstr(text, "ilf-db") < strstr(text, "ilf-web")); /* name order */
-    char *again = lb_render_file(st, 2000);
+    char *again = lb_render_file(st, 2000, false);
     assert_string_equal(text, again); /* the same state, the same bytes */
     free(again);
     char err[256];
@@ -118,7 +118,8 @@ static void test_odd_names(void **state)
     il_service_t *s = s_service(name, "10.1.0.1", 8080, false);
     il_service_add_target(s, "backend.example.test", 80, 2);
     zhashx_insert(st, name, s);
-    char *text = lb_render_file(st, 500);
+    char *text = lb_render_file(st, 500, true);
+    assert_contains(text, "bind 10.1.0.1:8080 transparent\n");
     assert_null(strstr(text, "\t"));
     char err[256];
     zhashx_t *back = lb_render_parse(text, err, sizeof err);
