@@ -95,6 +95,12 @@ static const cli_case_t s_cases[] = {
     {"interlook-ipalloc", "-c pool.yml --check-config", 0, "pool.yml: configuration OK"},
     {"interlook-docker", "--check-config", 0, "(defaults): configuration OK"},
     {"interlook-inject", "frob", 2, "frob"},
+    {"interlook-inject", "add a port=0", 2,
+     "bad item 'port=0' (HOST:PORT, alias=NAME, port=1..65535"},
+    {"interlook-inject", "add a port=65536", 2, "bad item 'port=65536'"},
+    {"interlook-inject", "add a port=http", 2, "bad item 'port=http'"},
+    {"interlook-inject", "add a port=", 2, "bad item 'port='"},
+    {"interlook-inject", "add a port=-80", 2, "bad item 'port=-80'"},
 };
 
 static void test_command_lines(void **state)

@@ -120,6 +120,22 @@ static int s_count_state(ctx_t *ctx, const char *state, int *total)
     return n;
 }
 
+/* The public port of a service as GET /services/NAME shows it; 0 for JSON
+ * null, -1 when the answer has no such member. */
+static long s_public_port(ctx_t *ctx, const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/services/%s", name);
+    long status = 0;
+    json_t *entry = s_get(ctx, path, &status);
+    json_t *port = json_object_get(json_object_get(entry, "service"), "port");
+    long value = json_is_integer(port) ? (long)json_integer_value(port)
+                 : json_is_null(port)  ? 0
+                                       : -1;
+    json_decref(entry);
+    return status == 200 ? value : -1;
+}
+
 /* Both echo instances are registered. */
 static bool s_two_echoes(void *arg)
 {
@@ -382,8 +398,10 @@ static void test_clean_shutdown(void **state)
     s_start_core(ctx);
     s_start_echo(ctx, 0, "0");
     s_start_inject(ctx);
-    s_say(ctx, "add-many stop- 5\n");
+    s_say(ctx, "add-many stop- 4\nadd stop-4 192.0.2.1:8080 port=8443\n");
     s_wait_state(ctx, "deployed", 5);
+    assert_int_equal(s_public_port(ctx, "stop-4"), 8443);
+    assert_int_equal(s_public_port(ctx, "stop-0"), 0);
     int64_t start = zclock_mono();
     int status = test_stop(ctx->core, SIGTERM, 5000);
     ctx->core = 0;
@@ -397,11 +415,14 @@ static void test_clean_shutdown(void **state)
     status = test_stop(ctx->inject, 0, 5000);
     ctx->inject = 0;
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    /* The entries were saved: a new core has all five, deployed. */
+    /* The entries were saved: a new core has all five, deployed, the public
+     * port with them. */
     s_start_core(ctx);
     int total = 0;
     assert_int_equal(s_count_state(ctx, "deployed", &total), 5);
     assert_int_equal(total, 5);
+    assert_int_equal(s_public_port(ctx, "stop-4"), 8443);
+    assert_int_equal(s_public_port(ctx, "stop-0"), 0);
 }
 
 /* A step added to the workflow reaches the services already deployed: after

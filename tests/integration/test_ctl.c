@@ -244,7 +244,7 @@ static int s_group_setup(void **state)
     const char *inject_args[] = {"--name", "provider.test", NULL};
     ctx->inject = fixture_spawn_ext(stack, "interlook-inject", inject_args, &ctx->inject_in);
     assert_true(ctx->inject > 0);
-    s_say(ctx, "add web 192.0.2.10:8080 192.0.2.11:8080 alias=web.example.com\n");
+    s_say(ctx, "add web 192.0.2.10:8080 192.0.2.11:8080 alias=web.example.com port=8443\n");
     s_say(ctx, "add db 192.0.2.20:5432\n");
     assert_true(test_wait(s_both_deployed, ctx, WAIT_MS));
     return 0;
@@ -282,14 +282,17 @@ static void test_services_table(void **state)
     assert_run(run, run->status == 0);
     assert_run(run, !strncmp(run->out, "NAME ", 5));
     assert_run(run, strstr(run->out, "STATE") && strstr(run->out, "EXPECTED") &&
-                        strstr(run->out, "PUBLIC IP") && strstr(run->out, "TARGETS") &&
-                        strstr(run->out, "ERROR") && strstr(run->out, "AGE"));
+                        strstr(run->out, "PUBLIC IP") && strstr(run->out, "PORT") &&
+                        strstr(run->out, "TARGETS") && strstr(run->out, "ERROR") &&
+                        strstr(run->out, "AGE"));
     char web[512], db[512];
     assert_run(run, s_line_starting(run->out, "web ", web, sizeof web));
     assert_run(run, s_line_starting(run->out, "db ", db, sizeof db));
     assert_run(run, strstr(run->out, "\ndb ") < strstr(run->out, "\nweb ")); /* sorted */
     assert_non_null(strstr(web, " deployed "));
     assert_non_null(strstr(web, "192.0.2.10:8080,192.0.2.11:8080"));
+    assert_non_null(strstr(web, " 8443 ")); /* the public port, before the targets */
+    assert_true(strstr(web, " 8443 ") < strstr(web, "192.0.2.10:8080"));
     assert_non_null(strstr(db, "192.0.2.20:5432"));
     /* AGE, the last column: a number and a unit */
     const char *age = strrchr(web, ' ') + 1;
@@ -315,6 +318,10 @@ static void test_services_json(void **state)
                         "db");
     json_t *target = json_array_get(json_object_get(json_object_get(web, "service"), "targets"), 0);
     assert_string_equal(json_string_value(json_object_get(target, "host")), "192.0.2.10");
+    json_t *port = json_object_get(json_object_get(web, "service"), "port");
+    assert_true(json_is_integer(port) && json_integer_value(port) == 8443);
+    port = json_object_get(json_object_get(json_object_get(all, "db"), "service"), "port");
+    assert_true(port && json_is_null(port)); /* none: null, as public_ip */
     json_decref(all);
 }
 
@@ -338,6 +345,8 @@ static void test_service_details(void **state)
     assert_run(run, strstr(run->out, "192.0.2.11:8080 (weight 1)"));
     assert_run(run, s_line_starting(run->out, "dns_aliases ", line, sizeof line));
     assert_non_null(strstr(line, "web.example.com"));
+    assert_run(run, s_line_starting(run->out, "port ", line, sizeof line));
+    assert_non_null(strstr(line, "8443"));
     assert_run(run, s_line_starting(run->out, "time_detected ", line, sizeof line));
     assert_non_null(strstr(line, " ago)"));
     static const char *const fields[] = {
@@ -683,6 +692,7 @@ static bool s_deployed_line(const char *line, void *arg)
                !strcmp(state, "deployed") && host && !strcmp(host, "192.0.2.40") &&
                json_is_null(json_object_get(obj, "error")) && json_object_get(obj, "public_ip") &&
                json_object_get(obj, "time") &&
+               json_integer_value(json_object_get(obj, "port")) == 8080 &&
                !strcmp(json_string_value(json_object_get(obj, "expected_state")), "deployed");
     json_decref(obj);
     return hit;
@@ -705,7 +715,7 @@ static void s_watch(ctx_t *ctx, bool json)
     int64_t deadline = zclock_mono() + WAIT_MS;
     while (!seen && zclock_mono() < deadline) {
         char line[128];
-        snprintf(line, sizeof line, "add %s%d 192.0.2.40:80\n", prefix, ctx->watch_seq++);
+        snprintf(line, sizeof line, "add %s%d 192.0.2.40:80 port=8080\n", prefix, ctx->watch_seq++);
         s_say(ctx, line);
         seen = s_read_until(fd, buf, &len, s_deployed_line, &want, 1000, found, sizeof found);
     }

@@ -252,6 +252,8 @@ static void test_container_deploy_scale_remove(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(svc, "dns_aliases"), 0)),
                         alias);
     assert_string_equal(json_string_value(json_object_get(svc, "provider")), "provider.docker");
+    /* No interlook.publicPort: the public port is interlook.port. */
+    assert_int_equal(json_integer_value(json_object_get(svc, "port")), 80);
     json_decref(e);
 
     /* A second replica adds a target; the IP stays. */
@@ -275,6 +277,23 @@ static void test_container_deploy_scale_remove(void **state)
                   (long long)(zclock_mono() - start));
     e = s_entry(ctx, name);
     assert_true(json_is_null(json_object_get(json_object_get(e, "service"), "public_ip")));
+    json_decref(e);
+}
+
+/* interlook.publicPort gives the service's public port (not a target's). */
+static void test_public_port_label(void **state)
+{
+    ctx_t *ctx = *state;
+    s_start_stack(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "%s-pp", ctx->prefix);
+    int port0 = s_run(ctx, name, "-l interlook.publicPort=8443");
+    s_wait(ctx, name, "deployed", 1);
+    json_t *e = s_entry(ctx, name);
+    json_t *svc = json_object_get(e, "service");
+    assert_int_equal(json_integer_value(json_object_get(svc, "port")), 8443);
+    json_t *target = json_array_get(json_object_get(svc, "targets"), 0);
+    assert_int_equal(json_integer_value(json_object_get(target, "port")), port0);
     json_decref(e);
 }
 
@@ -644,6 +663,7 @@ int main(void)
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_container_deploy_scale_remove, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_public_port_label, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_label_warned_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dockerd_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_removed_while_provider_down, s_setup, s_teardown),

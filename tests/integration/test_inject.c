@@ -80,13 +80,16 @@ static bool s_deployed(void *name)
 static void test_pipe_end_is_quit(void **state)
 {
     (void)state;
-    s_inject_pipe("add web 127.0.0.1:8080 alias=web.example.com\n");
+    s_inject_pipe("add web 127.0.0.1:8080 alias=web.example.com port=8443\n");
     assert_true(test_wait(s_deployed, "web", WAIT_MS));
     json_t *entry = fixture_api_get(s_stack, "/services/web");
     assert_non_null(entry);
     json_t *aliases = json_object_get(json_object_get(entry, "service"), "dns_aliases");
     assert_int_equal(json_array_size(aliases), 1);
     assert_string_equal(json_string_value(json_array_get(aliases, 0)), "web.example.com");
+    json_t *port = json_object_get(json_object_get(entry, "service"), "port");
+    assert_true(json_is_integer(port));
+    assert_int_equal(json_integer_value(port), 8443);
     json_decref(entry);
 }
 

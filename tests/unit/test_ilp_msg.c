@@ -49,6 +49,7 @@ static il_service_t *s_service(int kind)
         assert_int_equal(il_service_set_string(&s->provider, "provider.docker"), 0);
         assert_int_equal(il_service_set_string(&s->public_ip, "10.32.30.10"), 0);
         s->tls = true;
+        s->port = 443;
     }
     return s;
 }

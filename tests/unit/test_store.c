@@ -155,6 +155,7 @@ static entry_t *s_entry(const char *name, int shape, int64_t i)
                  (int)(i & 255));
         e->state = ENTRY_DEPLOYED;
         e->service->tls = true;
+        e->service->port = (uint16_t)(1 + i % 65535); /* the public port, 1..65535 */
         assert_int_equal(il_service_set_string(&e->service->public_ip, ip), 0);
         break;
     }
@@ -193,6 +194,7 @@ static void s_assert_service_eq(const il_service_t *a, const il_service_t *b)
     s_assert_str_eq(a->provider, b->provider);
     s_assert_str_eq(a->public_ip, b->public_ip);
     assert_int_equal(a->tls, b->tls);
+    assert_int_equal(a->port, b->port);
     assert_int_equal(a->target_count, b->target_count);
     for (size_t i = 0; i < a->target_count; i++) {
         assert_string_equal(a->targets[i].host, b->targets[i].host);
@@ -1181,6 +1183,13 @@ static void test_packed_service(void **state)
     assert_int_equal(il_service_add_alias(e->service, "zz.example.org"), 0);
     s_assert_packed(e);
     e->service->tls = !e->service->tls;
+    s_assert_packed(e);
+    /* The public port (s_assert_packed ends with the bytes dropped: made again first). */
+    entry_packed_service(e, &len);
+    e->service->port = 8443;
+    s_assert_packed(e);
+    entry_packed_service(e, &len);
+    e->service->port = 0;
     s_assert_packed(e);
     /* A change it cannot see (a weight in place) is told. */
     entry_packed_service(e, &len);
