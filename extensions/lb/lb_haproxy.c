@@ -1,6 +1,7 @@
 /* lb_haproxy: the client of a running HAProxy (runtime and master CLIs,
  * reload with its result, `haproxy -c`, read-back), see lb_haproxy.h for what
  * HAProxy 2.6 answers, as measured. */
+#define _GNU_SOURCE /* pipe2 */
 #include "extensions/lb/lb_haproxy.h"
 
 #include <interlook.h>
@@ -32,17 +33,17 @@ extern char **environ;
 #define S_ALERTS_BYTES (64u << 10) /* of the log read for a failed reload's reason */
 
 struct _lb_haproxy_t {
-    char *master;     /* path of the master CLI socket, or NULL */
-    char *runtime;    /* path of the runtime CLI socket (stats socket), or NULL */
-    char *log;        /* file the master's standard error goes to, or NULL */
-    int64_t timeout;  /* ms, each exchange and a reload's wait */
+    char *master;    /* path of the master CLI socket, or NULL */
+    char *runtime;   /* path of the runtime CLI socket (stats socket), or NULL */
+    char *log;       /* file the master's standard error goes to, or NULL */
+    int64_t timeout; /* ms, each exchange and a reload's wait */
 };
 
 /* What `show proc` says. */
 typedef struct {
-    long master;                   /* its pid, 0 when not found */
-    long reloads, failed;          /* the master's counters */
-    long workers[S_MAX_WORKERS];   /* worker pids */
+    long master;                 /* its pid, 0 when not found */
+    long reloads, failed;        /* the master's counters */
+    long workers[S_MAX_WORKERS]; /* worker pids */
     long worker_reloads[S_MAX_WORKERS];
     size_t nworkers;
 } s_proc_t;
@@ -61,7 +62,8 @@ static void s_sleep_ms(int ms)
     }
 }
 
-lb_haproxy_t *lb_haproxy_new(const char *master_socket, const char *runtime_socket, int64_t timeout_ms)
+lb_haproxy_t *lb_haproxy_new(const char *master_socket, const char *runtime_socket,
+                             int64_t timeout_ms)
 {
     lb_haproxy_t *self = il_calloc(1, sizeof *self);
     self->master = il_strdup(master_socket);
@@ -101,17 +103,18 @@ static int s_poll(int fd, short events, int64_t deadline)
 }
 
 /* Connects to the unix socket at path before deadline; the fd or -1 with err. */
-static int s_connect(const char *path, const char *what, const char *hint, int64_t deadline, char *err,
-                     size_t errlen)
+static int s_connect(const char *path, const char *what, const char *hint, int64_t deadline,
+                     char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path)
-        return il_err(err, errlen, "%s socket path too long (%zu bytes, at most %zu): %s", what, strlen(path),
-                      sizeof sa.sun_path - 1, path);
+        return il_err(err, errlen, "%s socket path too long (%zu bytes, at most %zu): %s", what,
+                      strlen(path), sizeof sa.sun_path - 1, path);
     memcpy(sa.sun_path, path, strlen(path) + 1);
     for (;;) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) return il_err(err, errlen, "cannot open a socket for %s: %s", path, strerror(errno));
+        if (fd < 0)
+            return il_err(err, errlen, "cannot open a socket for %s: %s", path, strerror(errno));
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return fd;
         int e = errno;
         close(fd);
@@ -126,13 +129,14 @@ static int s_connect(const char *path, const char *what, const char *hint, int64
 }
 
 /* One exchange: command to the socket at path, the whole answer until EOF. */
-static int s_exchange(const char *path, const char *what, const char *hint, int64_t timeout, const char *command,
-                      char **answer, char *err, size_t errlen)
+static int s_exchange(const char *path, const char *what, const char *hint, int64_t timeout,
+                      const char *command, char **answer, char *err, size_t errlen)
 {
     *answer = NULL;
     if (!path) return il_err(err, errlen, "no %s socket configured", what);
     if (!command || strchr(command, '\n'))
-        return il_err(err, errlen, "bad HAProxy command (empty or with a newline): %s", command ? command : "(null)");
+        return il_err(err, errlen, "bad HAProxy command (empty or with a newline): %s",
+                      command ? command : "(null)");
     int64_t deadline = s_now_ms() + timeout;
     int fd = s_connect(path, what, hint, deadline, err, errlen);
     if (fd < 0) return -1;
@@ -145,8 +149,8 @@ static int s_exchange(const char *path, const char *what, const char *hint, int6
     while (done < total) {
         int ready = s_poll(fd, POLLOUT, deadline);
         if (ready <= 0) {
-            rc = il_err(err, errlen, "%s: %s while sending \"%s\"", path, ready == 0 ? "timed out" : strerror(errno),
-                        command);
+            rc = il_err(err, errlen, "%s: %s while sending \"%s\"", path,
+                        ready == 0 ? "timed out" : strerror(errno), command);
             break;
         }
         ssize_t n = send(fd, line + done, total - done, MSG_NOSIGNAL);
@@ -165,8 +169,8 @@ static int s_exchange(const char *path, const char *what, const char *hint, int6
     while (rc == 0) {
         int ready = s_poll(fd, POLLIN, deadline);
         if (ready <= 0) {
-            rc = il_err(err, errlen, "%s: %s waiting for the answer to \"%s\" (%" PRId64 " ms)", path,
-                        ready == 0 ? "timed out" : strerror(errno), command, timeout);
+            rc = il_err(err, errlen, "%s: %s waiting for the answer to \"%s\" (%" PRId64 " ms)",
+                        path, ready == 0 ? "timed out" : strerror(errno), command, timeout);
             break;
         }
         if (cap - len < 4096) {
@@ -176,13 +180,15 @@ static int s_exchange(const char *path, const char *what, const char *hint, int6
         ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (n < 0) {
-            rc = il_err(err, errlen, "%s: answer to \"%s\" cut short: %s", path, command, strerror(errno));
+            rc = il_err(err, errlen, "%s: answer to \"%s\" cut short: %s", path, command,
+                        strerror(errno));
             break;
         }
         if (n == 0) break;
         len += (size_t)n;
         if (len > S_MAX_ANSWER)
-            rc = il_err(err, errlen, "%s: answer to \"%s\" larger than %u MiB", path, command, S_MAX_ANSWER >> 20);
+            rc = il_err(err, errlen, "%s: answer to \"%s\" larger than %u MiB", path, command,
+                        S_MAX_ANSWER >> 20);
     }
     close(fd);
     if (rc != 0) {
@@ -194,16 +200,18 @@ static int s_exchange(const char *path, const char *what, const char *hint, int6
     return 0;
 }
 
-int lb_haproxy_runtime(lb_haproxy_t *self, const char *command, char **answer, char *err, size_t errlen)
+int lb_haproxy_runtime(lb_haproxy_t *self, const char *command, char **answer, char *err,
+                       size_t errlen)
 {
-    return s_exchange(self->runtime, "runtime", "`stats socket ... level admin`", self->timeout, command, answer,
-                      err, errlen);
+    return s_exchange(self->runtime, "runtime", "`stats socket ... level admin`", self->timeout,
+                      command, answer, err, errlen);
 }
 
-int lb_haproxy_master(lb_haproxy_t *self, const char *command, char **answer, char *err, size_t errlen)
+int lb_haproxy_master(lb_haproxy_t *self, const char *command, char **answer, char *err,
+                      size_t errlen)
 {
-    return s_exchange(self->master, "master", "`-W -S <master socket>`", self->timeout, command, answer, err,
-                      errlen);
+    return s_exchange(self->master, "master", "`-W -S <master socket>`", self->timeout, command,
+                      answer, err, errlen);
 }
 
 /* The answer without leading and trailing white space, in place. */
@@ -240,8 +248,8 @@ static int s_show_proc(lb_haproxy_t *self, s_proc_t *proc, char *err, size_t err
         }
     }
     if (proc->master == 0) {
-        il_err(err, errlen, "%s: no master line in the answer to \"show proc\": %.200s", self->master,
-               s_trim(answer));
+        il_err(err, errlen, "%s: no master line in the answer to \"show proc\": %.200s",
+               self->master, s_trim(answer));
         free(answer);
         return -1;
     }
@@ -265,7 +273,8 @@ static bool s_alerts(const char *path, off_t offset, char *out, size_t outlen)
     if (fd < 0) return false;
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < offset) offset = 0; /* truncated or rotated meanwhile */
-    if (fstat(fd, &st) == 0 && st.st_size - offset > (off_t)S_ALERTS_BYTES) offset = st.st_size - S_ALERTS_BYTES;
+    if (fstat(fd, &st) == 0 && st.st_size - offset > (off_t)S_ALERTS_BYTES)
+        offset = st.st_size - S_ALERTS_BYTES;
     char *buf = il_malloc(S_ALERTS_BYTES + 1);
     ssize_t n = pread(fd, buf, S_ALERTS_BYTES, offset);
     close(fd);
@@ -321,15 +330,19 @@ int lb_haproxy_reload(lb_haproxy_t *self, char *err, size_t errlen)
         if (s_show_proc(self, &now, last, sizeof last) == 0) {
             if (now.master != before.master)
                 return il_err(err, errlen,
-                              "HAProxy reload: the master changed (pid %ld, was %ld): HAProxy was restarted meanwhile",
+                              "HAProxy reload: the master changed (pid %ld, was %ld): HAProxy was "
+                              "restarted meanwhile",
                               now.master, before.master);
             if (now.reloads > before.reloads) {
                 if (now.failed > 0) {
                     char alerts[1024];
                     if (s_alerts(self->log, log_at, alerts, sizeof alerts))
-                        return il_err(err, errlen, "HAProxy reload failed, the old worker keeps serving: %s", alerts);
+                        return il_err(err, errlen,
+                                      "HAProxy reload failed, the old worker keeps serving: %s",
+                                      alerts);
                     return il_err(err, errlen,
-                                  "HAProxy reload failed (show proc: reloads %ld, failed %ld), the old worker keeps "
+                                  "HAProxy reload failed (show proc: reloads %ld, failed %ld), the "
+                                  "old worker keeps "
                                   "serving; HAProxy's reason is on its master's standard error%s%s",
                                   now.reloads, now.failed, self->log ? ": " : " (its journal)",
                                   self->log ? self->log : "");
@@ -339,8 +352,8 @@ int lb_haproxy_reload(lb_haproxy_t *self, char *err, size_t errlen)
             }
         }
         if (s_now_ms() >= deadline)
-            return il_err(err, errlen, "HAProxy reload not finished within %" PRId64 " ms (%s)", self->timeout,
-                          *last ? last : "no new worker yet");
+            return il_err(err, errlen, "HAProxy reload not finished within %" PRId64 " ms (%s)",
+                          self->timeout, *last ? last : "no new worker yet");
         s_sleep_ms(S_RETRY_MS);
     }
 }
@@ -352,8 +365,10 @@ int lb_haproxy_master_id(lb_haproxy_t *self, char *id, size_t len, char *err, si
     struct stat st;
     if (stat(self->master, &st) != 0)
         return il_err(err, errlen, "cannot stat %s: %s", self->master, strerror(errno));
-    int n = snprintf(id, len, "%ld@%ju:%ju", proc.master, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
-    if (n < 0 || (size_t)n >= len) return il_err(err, errlen, "master id longer than %zu bytes", len);
+    int n =
+        snprintf(id, len, "%ld@%ju:%ju", proc.master, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    if (n < 0 || (size_t)n >= len)
+        return il_err(err, errlen, "master id longer than %zu bytes", len);
     return 0;
 }
 
@@ -363,7 +378,8 @@ int lb_haproxy_check(const char *haproxy_bin, const char *file, char *err, size_
     return lb_haproxy_check_files(haproxy_bin, files, err, errlen);
 }
 
-int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, char *err, size_t errlen)
+int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, char *err,
+                           size_t errlen)
 {
     const char *argv[64] = {haproxy_bin, "-c"};
     int argc = 2;
@@ -375,7 +391,8 @@ int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, ch
     argv[argc] = NULL;
     if (argc == 2) return il_err(err, errlen, "haproxy -c: no file to check");
     int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) return il_err(err, errlen, "haproxy -c: pipe: %s", strerror(errno));
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        return il_err(err, errlen, "haproxy -c: pipe: %s", strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -407,7 +424,8 @@ int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, ch
         }
         char scratch[1024];
         bool room = cap - len > 1;
-        ssize_t n = read(pipefd[0], room ? out + len : scratch, room ? cap - len - 1 : sizeof scratch);
+        ssize_t n =
+            read(pipefd[0], room ? out + len : scratch, room ? cap - len - 1 : sizeof scratch);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         if (room) len += (size_t)n; /* past 1 MiB the rest is read and dropped */
@@ -420,7 +438,8 @@ int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, ch
     }
     if (timed_out) {
         free(out);
-        return il_err(err, errlen, "%s -c -f %s: no answer within %d ms (killed)", haproxy_bin, argv[3], S_CHECK_MS);
+        return il_err(err, errlen, "%s -c -f %s: no answer within %d ms (killed)", haproxy_bin,
+                      argv[3], S_CHECK_MS);
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         free(out);
@@ -457,21 +476,24 @@ static int s_word(const char *what, const char *value, char *err, size_t errlen)
     if (!value || !*value) return il_err(err, errlen, "empty %s", what);
     for (const char *p = value; *p; p++)
         if (isspace((unsigned char)*p) || !isprint((unsigned char)*p))
-            return il_err(err, errlen, "bad %s \"%s\": white space or control characters", what, value);
+            return il_err(err, errlen, "bad %s \"%s\": white space or control characters", what,
+                          value);
     return 0;
 }
 
 /* Runs command; ok tells whether the answer means success. -1 with the
  * backend/server and HAProxy's words otherwise. */
-static int s_server_cmd(lb_haproxy_t *self, const char *backend, const char *server, const char *command,
-                        bool (*ok)(const char *answer), char *err, size_t errlen)
+static int s_server_cmd(lb_haproxy_t *self, const char *backend, const char *server,
+                        const char *command, bool (*ok)(const char *answer), char *err,
+                        size_t errlen)
 {
     char *answer;
     if (lb_haproxy_runtime(self, command, &answer, err, errlen) != 0) return -1;
     char *said = s_trim(answer);
     int rc = 0;
-    if (!ok(said)) rc = il_err(err, errlen, "HAProxy refused \"%s\" (server %s/%s): %s", command, backend, server,
-                               *said ? said : "(no answer)");
+    if (!ok(said))
+        rc = il_err(err, errlen, "HAProxy refused \"%s\" (server %s/%s): %s", command, backend,
+                    server, *said ? said : "(no answer)");
     free(answer);
     return rc;
 }
@@ -506,16 +528,20 @@ static int s_names(const char *backend, const char *server, char *err, size_t er
     return 0;
 }
 
-int lb_haproxy_server_add(lb_haproxy_t *self, const char *backend, const char *server, const char *addr,
-                          uint16_t port, uint32_t weight, int64_t check_inter_ms, char *err, size_t errlen)
+int lb_haproxy_server_add(lb_haproxy_t *self, const char *backend, const char *server,
+                          const char *addr, uint16_t port, uint32_t weight, int64_t check_inter_ms,
+                          char *err, size_t errlen)
 {
-    if (s_names(backend, server, err, errlen) != 0 || s_word("address", addr, err, errlen) != 0) return -1;
-    if (weight > 256) return il_err(err, errlen, "server %s/%s: weight %u above 256", backend, server, weight);
+    if (s_names(backend, server, err, errlen) != 0 || s_word("address", addr, err, errlen) != 0)
+        return -1;
+    if (weight > 256)
+        return il_err(err, errlen, "server %s/%s: weight %u above 256", backend, server, weight);
     char hostport[300];
     bool v6 = strchr(addr, ':') && addr[0] != '[';
     snprintf(hostport, sizeof hostport, v6 ? "[%s]:%u" : "%s:%u", addr, port);
     char check[64] = "";
-    if (check_inter_ms > 0) snprintf(check, sizeof check, " check inter %" PRId64 "ms", check_inter_ms);
+    if (check_inter_ms > 0)
+        snprintf(check, sizeof check, " check inter %" PRId64 "ms", check_inter_ms);
     char *cmd = il_malloc(strlen(backend) + strlen(server) + strlen(hostport) + 128);
     sprintf(cmd, "add server %s/%s %s%s weight %u", backend, server, hostport, check, weight);
     int rc = s_server_cmd(self, backend, server, cmd, s_ok_added, err, errlen);
@@ -536,11 +562,14 @@ int lb_haproxy_server_add(lb_haproxy_t *self, const char *backend, const char *s
     return rc;
 }
 
-int lb_haproxy_server_set(lb_haproxy_t *self, const char *backend, const char *server, const char *addr,
-                          uint16_t port, uint32_t weight, char *err, size_t errlen)
+int lb_haproxy_server_set(lb_haproxy_t *self, const char *backend, const char *server,
+                          const char *addr, uint16_t port, uint32_t weight, char *err,
+                          size_t errlen)
 {
-    if (s_names(backend, server, err, errlen) != 0 || s_word("address", addr, err, errlen) != 0) return -1;
-    if (weight > 256) return il_err(err, errlen, "server %s/%s: weight %u above 256", backend, server, weight);
+    if (s_names(backend, server, err, errlen) != 0 || s_word("address", addr, err, errlen) != 0)
+        return -1;
+    if (weight > 256)
+        return il_err(err, errlen, "server %s/%s: weight %u above 256", backend, server, weight);
     /* `set server ... addr` takes IPv6 bare. */
     char bare[256];
     size_t alen = strlen(addr);
@@ -559,7 +588,8 @@ int lb_haproxy_server_set(lb_haproxy_t *self, const char *backend, const char *s
     return rc;
 }
 
-int lb_haproxy_server_drain(lb_haproxy_t *self, const char *backend, const char *server, char *err, size_t errlen)
+int lb_haproxy_server_drain(lb_haproxy_t *self, const char *backend, const char *server, char *err,
+                            size_t errlen)
 {
     if (s_names(backend, server, err, errlen) != 0) return -1;
     char *cmd = il_malloc(strlen(backend) + strlen(server) + 64);
@@ -569,7 +599,8 @@ int lb_haproxy_server_drain(lb_haproxy_t *self, const char *backend, const char 
     return rc;
 }
 
-int lb_haproxy_server_del(lb_haproxy_t *self, const char *backend, const char *server, char *err, size_t errlen)
+int lb_haproxy_server_del(lb_haproxy_t *self, const char *backend, const char *server, char *err,
+                          size_t errlen)
 {
     if (s_names(backend, server, err, errlen) != 0) return -1;
     char *cmd = il_malloc(strlen(backend) + strlen(server) + 64);
@@ -610,7 +641,8 @@ static int s_column(char **fields, size_t n, const char *name)
 
 /* `show stat` as lines; calls row(fields, n, arg) for each data row, with the
  * columns of pxname, svname and scur in cols. 0, or -1 with err. */
-static int s_show_stat(lb_haproxy_t *self, void (*row)(char **fields, size_t n, const int *cols, void *arg), void *arg,
+static int s_show_stat(lb_haproxy_t *self,
+                       void (*row)(char **fields, size_t n, const int *cols, void *arg), void *arg,
                        char *err, size_t errlen)
 {
     char *answer;
@@ -635,7 +667,8 @@ static int s_show_stat(lb_haproxy_t *self, void (*row)(char **fields, size_t n, 
     }
     free(fields);
     if (!header) {
-        il_err(err, errlen, "%s: the answer to \"show stat\" is not CSV with pxname, svname, scur: %.200s",
+        il_err(err, errlen,
+               "%s: the answer to \"show stat\" is not CSV with pxname, svname, scur: %.200s",
                self->runtime, answer);
         free(answer);
         return -1;
@@ -662,19 +695,20 @@ static void s_sessions_row(char **fields, size_t n, const int *cols, void *arg)
     s->found = true;
 }
 
-int lb_haproxy_server_sessions(lb_haproxy_t *self, const char *backend, const char *server, int64_t *count,
-                               char *err, size_t errlen)
+int lb_haproxy_server_sessions(lb_haproxy_t *self, const char *backend, const char *server,
+                               int64_t *count, char *err, size_t errlen)
 {
     if (s_names(backend, server, err, errlen) != 0) return -1;
     s_sessions_t s = {backend, server, 0, false};
     if (s_show_stat(self, s_sessions_row, &s, err, errlen) != 0) return -1;
-    if (!s.found) return il_err(err, errlen, "no server %s/%s in HAProxy's `show stat`", backend, server);
+    if (!s.found)
+        return il_err(err, errlen, "no server %s/%s in HAProxy's `show stat`", backend, server);
     *count = s.count;
     return 0;
 }
 
-int lb_haproxy_servers(lb_haproxy_t *self, const char *prefix, lb_haproxy_server_t **servers, size_t *count,
-                       char *err, size_t errlen)
+int lb_haproxy_servers(lb_haproxy_t *self, const char *prefix, lb_haproxy_server_t **servers,
+                       size_t *count, char *err, size_t errlen)
 {
     *servers = NULL;
     *count = 0;
@@ -727,8 +761,8 @@ int lb_haproxy_servers(lb_haproxy_t *self, const char *prefix, lb_haproxy_server
     }
     free(fields);
     if (!header) {
-        il_err(err, errlen, "%s: the answer to \"show servers state\" has no header line: %.200s", self->runtime,
-               s_trim(answer));
+        il_err(err, errlen, "%s: the answer to \"show servers state\" has no header line: %.200s",
+               self->runtime, s_trim(answer));
         free(answer);
         lb_haproxy_servers_free(&list, n);
         return -1;
@@ -773,8 +807,8 @@ static void s_proxies_row(char **fields, size_t n, const int *cols, void *arg)
     p->names[p->n++] = il_strdup(px);
 }
 
-int lb_haproxy_proxies(lb_haproxy_t *self, const char *prefix, char ***names, size_t *count, char *err,
-                       size_t errlen)
+int lb_haproxy_proxies(lb_haproxy_t *self, const char *prefix, char ***names, size_t *count,
+                       char *err, size_t errlen)
 {
     *names = NULL;
     *count = 0;

@@ -91,7 +91,8 @@ typedef struct _lb_haproxy_t lb_haproxy_t;
 /* A new client of the HAProxy whose master CLI and runtime CLI are these unix
  * stream sockets (either may be NULL when unused); timeout_ms bounds each
  * exchange (and a reload's wait). Connects to nothing yet; never NULL. */
-lb_haproxy_t *lb_haproxy_new(const char *master_socket, const char *runtime_socket, int64_t timeout_ms);
+lb_haproxy_t *lb_haproxy_new(const char *master_socket, const char *runtime_socket,
+                             int64_t timeout_ms);
 
 /* Destroys the client; *self_p is set to NULL. */
 void lb_haproxy_destroy(lb_haproxy_t **self_p);
@@ -105,10 +106,12 @@ void lb_haproxy_set_log(lb_haproxy_t *self, const char *path);
  * (malloc'd, NUL-terminated, at most 16 MiB) into *answer. -1 with err (naming
  * the socket) when it cannot be reached, times out, or the answer is too big;
  * a command HAProxy refuses is 0 with its words in *answer. */
-int lb_haproxy_runtime(lb_haproxy_t *self, const char *command, char **answer, char *err, size_t errlen);
+int lb_haproxy_runtime(lb_haproxy_t *self, const char *command, char **answer, char *err,
+                       size_t errlen);
 
 /* The same on the master socket. */
-int lb_haproxy_master(lb_haproxy_t *self, const char *command, char **answer, char *err, size_t errlen);
+int lb_haproxy_master(lb_haproxy_t *self, const char *command, char **answer, char *err,
+                      size_t errlen);
 
 /* Reloads through the master and waits (bounded by the timeout) until a new
  * worker runs the new file. -1 with the reason (HAProxy's own [ALERT] lines
@@ -129,33 +132,38 @@ int lb_haproxy_check(const char *haproxy_bin, const char *file, char *err, size_
 
 /* As lb_haproxy_check with several files (-f each, in order: the base file
  * then the generated one, as HAProxy loads them); files NULL-terminated. */
-int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, char *err, size_t errlen);
+int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, char *err,
+                           size_t errlen);
 
 /* Adds server backend/server at addr:port (IPv6 bare or in brackets) with
  * health checks every check_inter_ms (none when <= 0) and weight (0..256),
  * then makes it ready and enables its checks. -1 with the backend/server and
  * HAProxy's words at the first step refused. */
-int lb_haproxy_server_add(lb_haproxy_t *self, const char *backend, const char *server, const char *addr,
-                          uint16_t port, uint32_t weight, int64_t check_inter_ms, char *err, size_t errlen);
+int lb_haproxy_server_add(lb_haproxy_t *self, const char *backend, const char *server,
+                          const char *addr, uint16_t port, uint32_t weight, int64_t check_inter_ms,
+                          char *err, size_t errlen);
 
 /* Sets the address, port and weight of backend/server. -1 with the
  * backend/server and HAProxy's words when refused. */
-int lb_haproxy_server_set(lb_haproxy_t *self, const char *backend, const char *server, const char *addr,
-                          uint16_t port, uint32_t weight, char *err, size_t errlen);
+int lb_haproxy_server_set(lb_haproxy_t *self, const char *backend, const char *server,
+                          const char *addr, uint16_t port, uint32_t weight, char *err,
+                          size_t errlen);
 
 /* Puts backend/server in drain (no new sessions; those running go on). -1 with
  * HAProxy's words when refused. */
-int lb_haproxy_server_drain(lb_haproxy_t *self, const char *backend, const char *server, char *err, size_t errlen);
+int lb_haproxy_server_drain(lb_haproxy_t *self, const char *backend, const char *server, char *err,
+                            size_t errlen);
 
 /* The current sessions on backend/server (scur of `show stat`), to know when a
  * drained server can go. -1 with err when there is no such server. */
-int lb_haproxy_server_sessions(lb_haproxy_t *self, const char *backend, const char *server, int64_t *count,
-                               char *err, size_t errlen);
+int lb_haproxy_server_sessions(lb_haproxy_t *self, const char *backend, const char *server,
+                               int64_t *count, char *err, size_t errlen);
 
 /* Puts backend/server in maintenance and deletes it. -1 with the
  * backend/server and HAProxy's words when refused (no such server,
  * connections still attached). */
-int lb_haproxy_server_del(lb_haproxy_t *self, const char *backend, const char *server, char *err, size_t errlen);
+int lb_haproxy_server_del(lb_haproxy_t *self, const char *backend, const char *server, char *err,
+                          size_t errlen);
 
 /* One server as the running worker has it. */
 typedef struct {
@@ -167,8 +175,8 @@ typedef struct {
 /* Every server of every backend whose name starts with prefix (NULL: all),
  * from `show servers state`; lines that do not parse are skipped. -1 with err
  * when the socket cannot be reached or the answer is not a servers state. */
-int lb_haproxy_servers(lb_haproxy_t *self, const char *prefix, lb_haproxy_server_t **servers, size_t *count,
-                       char *err, size_t errlen);
+int lb_haproxy_servers(lb_haproxy_t *self, const char *prefix, lb_haproxy_server_t **servers,
+                       size_t *count, char *err, size_t errlen);
 
 /* Frees what lb_haproxy_servers gave; *servers is set to NULL. */
 void lb_haproxy_servers_free(lb_haproxy_server_t **servers, size_t count);
@@ -176,8 +184,8 @@ void lb_haproxy_servers_free(lb_haproxy_server_t **servers, size_t count);
 /* The names of the running frontends and backends whose name starts with
  * prefix (NULL: all), from `show stat`, each once, in the order given. -1 with
  * err when the socket cannot be reached or the answer is not CSV. */
-int lb_haproxy_proxies(lb_haproxy_t *self, const char *prefix, char ***names, size_t *count, char *err,
-                       size_t errlen);
+int lb_haproxy_proxies(lb_haproxy_t *self, const char *prefix, char ***names, size_t *count,
+                       char *err, size_t errlen);
 
 /* Frees what lb_haproxy_proxies gave; *names is set to NULL. */
 void lb_haproxy_names_free(char ***names, size_t count);

@@ -66,7 +66,8 @@ static void s_serve(int fd, const char *body)
     char answer[512];
     size_t blen = strlen(body);
     int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n",
                      blen);
     if (s_write_all(fd, answer, (size_t)n) == 0) s_write_all(fd, body, blen);
     shutdown(fd, SHUT_WR);
@@ -81,7 +82,8 @@ static void s_serve(int fd, const char *body)
 
 /* The child: namespace, bind, report the port (0 on failure, with the reason
  * on stderr), serve until SIGTERM. */
-static void s_child(int report, const char *netns, const char *addr, uint16_t port, const char *body)
+static void s_child(int report, const char *netns, const char *addr, uint16_t port,
+                    const char *body)
 {
     uint16_t got = 0;
     if (netns) {
@@ -89,7 +91,8 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
         snprintf(path, sizeof path, "/run/netns/%s", netns);
         int nsfd = open(path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
-            fprintf(stderr, "http_backend: cannot enter network namespace %s: %s\n", netns, strerror(errno));
+            fprintf(stderr, "http_backend: cannot enter network namespace %s: %s\n", netns,
+                    strerror(errno));
             (void)!write(report, &got, sizeof got);
             _exit(1);
         }
@@ -117,7 +120,8 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
     int one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 128) != 0) {
-        fprintf(stderr, "http_backend: cannot listen on %s port %u: %s\n", addr, port, strerror(errno));
+        fprintf(stderr, "http_backend: cannot listen on %s port %u: %s\n", addr, port,
+                strerror(errno));
         (void)!write(report, &got, sizeof got);
         _exit(1);
     }
@@ -130,7 +134,8 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
     for (;;) {
         int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) continue;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+                continue;
             _exit(1);
         }
         pid_t pid = fork();
@@ -146,7 +151,8 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
     }
 }
 
-pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body, uint16_t *port_out)
+pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body,
+                         uint16_t *port_out)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -175,7 +181,8 @@ pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, con
     } while (n < 0 && errno == EINTR);
     close(pipefd[0]);
     if (n != (ssize_t)sizeof got || got == 0) {
-        if (n != (ssize_t)sizeof got) fprintf(stderr, "http_backend: the server did not say its port\n");
+        if (n != (ssize_t)sizeof got)
+            fprintf(stderr, "http_backend: the server did not say its port\n");
         http_backend_stop(pid);
         return -1;
     }

@@ -16,7 +16,8 @@
  * kernel), in the network namespace netns (NULL: this one), answering body.
  * Returns its pid, with the port it listens on in *port_out once it listens;
  * -1 with the reason on stderr (no such namespace, bind refused...). */
-pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body, uint16_t *port_out);
+pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body,
+                         uint16_t *port_out);
 
 /* Stops it (SIGTERM, then SIGKILL after 2 s) and reaps it. Returns 0 or -1. */
 int http_backend_stop(pid_t pid);
