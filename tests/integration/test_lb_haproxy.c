@@ -496,6 +496,23 @@ static void test_reload_bind_fails(void **state)
     assert_true(s_answers(&a));
 }
 
+static void test_reload_syntax_error(void **state)
+{
+    ctx_t *ctx = *state;
+    char err[1024] = "";
+    /* A file haproxy -c would refuse, reloaded anyway: HAProxy's words, the old worker serves. */
+    assert_int_equal(s_write_il(ctx, "\nfrontend ilf-x\n    bindd " LOOPBACK ":1\n"), 0);
+    assert_int_equal(lb_haproxy_reload(ctx->hp, err, sizeof err), -1);
+    assert_contains(err, "reload failed");
+    assert_contains(err, "unknown keyword 'bindd'");
+    char *body = s_get(ctx, 0, "/");
+    assert_non_null(body);
+    assert_string_equal(body, "b1");
+    free(body);
+    assert_int_equal(s_write_il(ctx, NULL), 0);
+    assert_int_equal(lb_haproxy_reload(ctx->hp, err, sizeof err), 0);
+}
+
 static void test_check(void **state)
 {
     ctx_t *ctx = *state;
@@ -719,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_del_unknown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload_new_frontend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload_bind_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_syntax_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_changes_master_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_socket, s_setup, s_teardown),
