@@ -362,8 +362,8 @@ int lb_haproxy_reload(lb_haproxy_t *self, char *err, size_t errlen)
                                       alerts);
                     return il_err(err, errlen,
                                   "HAProxy reload failed (show proc: reloads %ld, failed %ld), the "
-                                  "old worker keeps "
-                                  "serving; HAProxy's reason is on its master's standard error%s%s",
+                                  "old worker keeps serving; HAProxy's reason is on its master's "
+                                  "standard error%s%s",
                                   now.reloads, now.failed, self->log ? ": " : " (its journal)",
                                   self->log ? self->log : "");
                 }
@@ -460,7 +460,7 @@ int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, ch
     if (timed_out) {
         free(out);
         return il_err(err, errlen, "%s -c -f %s: no answer within %d ms (killed)", haproxy_bin,
-                      argv[3], S_CHECK_MS);
+                      argv[argc - 1], S_CHECK_MS);
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         free(out);
