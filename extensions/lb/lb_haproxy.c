@@ -44,7 +44,6 @@ typedef struct {
     long master;                 /* its pid, 0 when not found */
     long reloads, failed;        /* the master's counters */
     long workers[S_MAX_WORKERS]; /* worker pids */
-    long worker_reloads[S_MAX_WORKERS];
     size_t nworkers;
 } s_proc_t;
 
@@ -130,7 +129,7 @@ static int s_connect(const char *path, const char *what, const char *hint, int64
 
 /* One exchange: command to the socket at path, the whole answer until EOF. */
 static int s_exchange(const char *path, const char *what, const char *hint, int64_t timeout,
-                      const char *command, char **answer, char *err, size_t errlen)
+                      bool reset_ends, const char *command, char **answer, char *err, size_t errlen)
 {
     *answer = NULL;
     if (!path) return il_err(err, errlen, "no %s socket configured", what);
@@ -179,6 +178,8 @@ static int s_exchange(const char *path, const char *what, const char *hint, int6
         }
         ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        /* The master re-executing itself at a reload may reset the connection. */
+        if (n < 0 && errno == ECONNRESET && reset_ends) break;
         if (n < 0) {
             rc = il_err(err, errlen, "%s: answer to \"%s\" cut short: %s", path, command,
                         strerror(errno));
@@ -204,14 +205,14 @@ int lb_haproxy_runtime(lb_haproxy_t *self, const char *command, char **answer, c
                        size_t errlen)
 {
     return s_exchange(self->runtime, "runtime", "`stats socket ... level admin`", self->timeout,
-                      command, answer, err, errlen);
+                      false, command, answer, err, errlen);
 }
 
 int lb_haproxy_master(lb_haproxy_t *self, const char *command, char **answer, char *err,
                       size_t errlen)
 {
-    return s_exchange(self->master, "master", "`-W -S <master socket>`", self->timeout, command,
-                      answer, err, errlen);
+    return s_exchange(self->master, "master", "`-W -S <master socket>`", self->timeout, false,
+                      command, answer, err, errlen);
 }
 
 /* The answer without leading and trailing white space, in place. */
@@ -243,7 +244,6 @@ static int s_show_proc(lb_haproxy_t *self, s_proc_t *proc, char *err, size_t err
             proc->reloads = reloads;
             proc->failed = n == 4 ? failed : 0;
         } else if (strcmp(type, "worker") == 0 && proc->nworkers < S_MAX_WORKERS) {
-            proc->worker_reloads[proc->nworkers] = reloads;
             proc->workers[proc->nworkers++] = pid;
         }
     }
@@ -264,9 +264,32 @@ static off_t s_log_size(const char *path)
     return path && stat(path, &st) == 0 ? st.st_size : 0;
 }
 
+/* The [ALERT] lines of text joined by "; " without their "[ALERT]    (pid) : "
+ * prefix, into out. True when there were any. */
+static bool s_alerts_in(const char *text, char *out, size_t outlen)
+{
+    if (outlen == 0) return false;
+    out[0] = '\0';
+    size_t used = 0;
+    char *copy = il_strdup(text), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "[ALERT]", 7) != 0) continue;
+        char *said = strstr(line, ") : ");
+        said = said ? said + 4 : line;
+        int w = snprintf(out + used, outlen - used, "%s%s", used ? "; " : "", said);
+        if (w < 0 || (size_t)w >= outlen - used) {
+            used = outlen - 1;
+            break;
+        }
+        used += (size_t)w;
+    }
+    free(copy);
+    return used > 0;
+}
+
 /* The [ALERT] lines written to path after offset, joined by "; " without
  * their "[ALERT]    (pid) : " prefix, into out. True when there were any. */
-static bool s_alerts(const char *path, off_t offset, char *out, size_t outlen)
+static bool s_log_alerts(const char *path, off_t offset, char *out, size_t outlen)
 {
     if (!path || outlen == 0) return false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -283,22 +306,9 @@ static bool s_alerts(const char *path, off_t offset, char *out, size_t outlen)
         return false;
     }
     buf[n] = '\0';
-    out[0] = '\0';
-    size_t used = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "[ALERT]", 7) != 0) continue;
-        char *text = strstr(line, ") : ");
-        text = text ? text + 4 : line;
-        int w = snprintf(out + used, outlen - used, "%s%s", used ? "; " : "", text);
-        if (w < 0 || (size_t)w >= outlen - used) {
-            used = outlen - 1;
-            break;
-        }
-        used += (size_t)w;
-    }
+    bool any = s_alerts_in(buf, out, outlen);
     free(buf);
-    return used > 0;
+    return any;
 }
 
 static bool s_had_worker(const s_proc_t *before, long pid)
@@ -314,11 +324,21 @@ int lb_haproxy_reload(lb_haproxy_t *self, char *err, size_t errlen)
     if (s_show_proc(self, &before, err, errlen) != 0) return -1;
     off_t log_at = s_log_size(self->log);
     char *answer;
-    if (lb_haproxy_master(self, "reload", &answer, err, errlen) != 0) return -1;
-    /* 2.6 answers nothing; a later version may say why it refuses. */
+    if (s_exchange(self->master, "master", "`-W -S <master socket>`", self->timeout, true, "reload",
+                   &answer, err, errlen) != 0)
+        return -1;
+    /* 2.6 answers nothing at once; 2.7 and later answer when done, "Success=0"
+     * or "Success=1" then the startup messages; a lower CLI level refuses. */
     char *said = s_trim(answer);
-    if (*said && strstr(said, "Unknown command")) {
+    if (strstr(said, "Unknown command") || strstr(said, "Permission denied")) {
         il_err(err, errlen, "%s refused \"reload\": %.300s", self->master, said);
+        free(answer);
+        return -1;
+    }
+    if (strncmp(said, "Success=0", 9) == 0) {
+        char alerts[1024];
+        il_err(err, errlen, "HAProxy reload failed, the old worker keeps serving: %s",
+               s_alerts_in(said, alerts, sizeof alerts) ? alerts : said);
         free(answer);
         return -1;
     }
@@ -336,14 +356,14 @@ int lb_haproxy_reload(lb_haproxy_t *self, char *err, size_t errlen)
             if (now.reloads > before.reloads) {
                 if (now.failed > 0) {
                     char alerts[1024];
-                    if (s_alerts(self->log, log_at, alerts, sizeof alerts))
+                    if (s_log_alerts(self->log, log_at, alerts, sizeof alerts))
                         return il_err(err, errlen,
                                       "HAProxy reload failed, the old worker keeps serving: %s",
                                       alerts);
                     return il_err(err, errlen,
                                   "HAProxy reload failed (show proc: reloads %ld, failed %ld), the "
-                                  "old worker keeps "
-                                  "serving; HAProxy's reason is on its master's standard error%s%s",
+                                  "old worker keeps serving; HAProxy's reason is on its master's "
+                                  "standard error%s%s",
                                   now.reloads, now.failed, self->log ? ": " : " (its journal)",
                                   self->log ? self->log : "");
                 }
@@ -381,6 +401,7 @@ int lb_haproxy_check(const char *haproxy_bin, const char *file, char *err, size_
 int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, char *err,
                            size_t errlen)
 {
+    if (!haproxy_bin || !*haproxy_bin) return il_err(err, errlen, "haproxy -c: no binary given");
     const char *argv[64] = {haproxy_bin, "-c"};
     int argc = 2;
     for (; files && *files; files++) {
@@ -439,32 +460,21 @@ int lb_haproxy_check_files(const char *haproxy_bin, const char *const *files, ch
     if (timed_out) {
         free(out);
         return il_err(err, errlen, "%s -c -f %s: no answer within %d ms (killed)", haproxy_bin,
-                      argv[3], S_CHECK_MS);
+                      argv[argc - 1], S_CHECK_MS);
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         free(out);
         return 0;
     }
-    char alerts[2048] = "";
-    size_t used = 0;
-    char *save = NULL;
-    char *copy = il_strdup(out);
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "[ALERT]", 7) != 0) continue;
-        char *text = strstr(line, ") : ");
-        text = text ? text + 4 : line;
-        int w = snprintf(alerts + used, sizeof alerts - used, "%s%s", used ? "; " : "", text);
-        if (w < 0 || (size_t)w >= sizeof alerts - used) break;
-        used += (size_t)w;
-    }
-    free(copy);
+    char alerts[2048];
+    bool any = s_alerts_in(out, alerts, sizeof alerts);
     char how[64];
     if (WIFEXITED(status))
         snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
     else
         snprintf(how, sizeof how, "signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    il_err(err, errlen, "%s -c -f %s (%s): %s", haproxy_bin, argv[3], how,
-           used ? alerts : (*s_trim(out) ? s_trim(out) : "no message"));
+    il_err(err, errlen, "%s -c -f %s (%s): %s", haproxy_bin, argv[argc - 1], how,
+           any ? alerts : (*s_trim(out) ? s_trim(out) : "no message"));
     free(out);
     return -1;
 }

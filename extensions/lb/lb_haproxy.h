@@ -62,7 +62,10 @@
  *    over when `show proc` answers with the master's reloads grown: it worked
  *    when "[failed: 0]" and a new worker (not one of the pids before) runs;
  *    it failed when failed > 0, the old worker still there and serving (a
- *    bind on 192.0.2.1, which the host lacks: "[failed: 1]", same worker).
+ *    bind on 192.0.2.1, which the host lacks: "[failed: 1]", same worker;
+ *    a syntax error in the file reloaded: the same, with the parsing
+ *    [ALERT] lines). In a `del server` refused because a request is still in
+ *    flight, that request goes on and ends well in maintenance too.
  *  - HAProxy's own message for a failed reload goes only to the master's
  *    standard error ("[ALERT] (pid) : Binding [il.cfg:21] for frontend x:
  *    cannot bind socket (Cannot assign requested address) for

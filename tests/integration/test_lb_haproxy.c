@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define HAPROXY  "/usr/sbin/haproxy"
@@ -494,6 +496,23 @@ static void test_reload_bind_fails(void **state)
     assert_true(s_answers(&a));
 }
 
+static void test_reload_syntax_error(void **state)
+{
+    ctx_t *ctx = *state;
+    char err[1024] = "";
+    /* A file haproxy -c would refuse, reloaded anyway: HAProxy's words, the old worker serves. */
+    assert_int_equal(s_write_il(ctx, "\nfrontend ilf-x\n    bindd " LOOPBACK ":1\n"), 0);
+    assert_int_equal(lb_haproxy_reload(ctx->hp, err, sizeof err), -1);
+    assert_contains(err, "reload failed");
+    assert_contains(err, "unknown keyword 'bindd'");
+    char *body = s_get(ctx, 0, "/");
+    assert_non_null(body);
+    assert_string_equal(body, "b1");
+    free(body);
+    assert_int_equal(s_write_il(ctx, NULL), 0);
+    assert_int_equal(lb_haproxy_reload(ctx->hp, err, sizeof err), 0);
+}
+
 static void test_check(void **state)
 {
     ctx_t *ctx = *state;
@@ -578,6 +597,135 @@ static void test_read_back(void **state)
     lb_haproxy_names_free(&names, n);
 }
 
+/* A fake CLI: a child on a unix socket answering each connection, after our
+ * end of the command, with the next of answers (the last one repeated);
+ * size > 0: that many bytes of 'x' instead; stall: never answers. */
+static pid_t s_fake_cli(const char *path, const char *const *answers, size_t n, size_t size,
+                        bool stall)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid != 0) {
+        close(fd);
+        return pid;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assert leaves it behind otherwise */
+    for (size_t i = 0;; i++) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0) _exit(1);
+        char buf[256];
+        while (read(c, buf, sizeof buf) > 0) {
+        }
+        if (stall) {
+            pause();
+        } else if (size > 0) {
+            char chunk[65536];
+            memset(chunk, 'x', sizeof chunk);
+            for (size_t sent = 0; sent < size;) {
+                ssize_t w =
+                    write(c, chunk, size - sent < sizeof chunk ? size - sent : sizeof chunk);
+                if (w <= 0) break;
+                sent += (size_t)w;
+            }
+        } else {
+            const char *a = answers[i < n ? i : n - 1];
+            (void)!write(c, a, strlen(a));
+        }
+        close(c);
+    }
+}
+
+static void test_parse_robust(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char path[600], err[512];
+    snprintf(path, sizeof path, "%s/cli.sock", dir);
+    const char *answers[] = {
+        /* servers state: bad lines among good ones */
+        "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+        "srv_iweight "
+        "srv_time_since_last_change srv_check_status srv_check_result srv_check_health "
+        "srv_check_state "
+        "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port\n"
+        "3 ilb-a 1 s1 127.0.0.1 2 0 1 1 0 1 0 0 0 0 0 0 - 8080\n"
+        "3 ilb-a 2 short\n"
+        "garbage\n"
+        "\n"
+        "3 ilb-a 3 s3 127.0.0.1 2 0 notanumber 1 0 1 0 0 0 0 0 0 - 8080\n"
+        "3 ilb-a 4 s4 127.0.0.1 2 0 1 1 0 1 0 0 0 0 0 0 - 99999\n"
+        "3 ilb-a 5 s5 ::1 2 0 7 7 0 1 0 0 0 0 0 0 - 81\n",
+        /* not a servers state at all */
+        "Unknown command.\n",
+        /* show stat without its header */
+        "ilb-a,BACKEND,0,0,0\n",
+        /* show proc without a master line */
+        "#<PID> <type>\nnonsense\n",
+    };
+    pid_t pid = s_fake_cli(path, answers, 4, 0, false);
+    assert_true(pid > 0);
+    lb_haproxy_t *hp = lb_haproxy_new(path, path, 2000);
+    lb_haproxy_server_t *servers = NULL;
+    size_t n = 0;
+    assert_int_equal(lb_haproxy_servers(hp, NULL, &servers, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(servers[0].server, "s1");
+    assert_int_equal(servers[0].port, 8080);
+    assert_string_equal(servers[1].server, "s5");
+    assert_string_equal(servers[1].addr, "::1");
+    assert_int_equal(servers[1].weight, 7);
+    lb_haproxy_servers_free(&servers, n);
+    assert_int_equal(lb_haproxy_servers(hp, NULL, &servers, &n, err, sizeof err), -1);
+    assert_contains(err, "no header line");
+    assert_contains(err, "Unknown command");
+    char **names = NULL;
+    assert_int_equal(lb_haproxy_proxies(hp, NULL, &names, &n, err, sizeof err), -1);
+    assert_contains(err, "not CSV");
+    char id[64];
+    assert_int_equal(lb_haproxy_master_id(hp, id, sizeof id, err, sizeof err), -1);
+    assert_contains(err, "no master line");
+    lb_haproxy_destroy(&hp);
+    test_stop(pid, SIGKILL, 5000);
+    test_rm_tree(dir);
+    free(dir);
+}
+
+static void test_answer_bounds(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char path[600], err[512], *answer = NULL;
+    /* Past 16 MiB: an error, not an ever bigger buffer. */
+    snprintf(path, sizeof path, "%s/big.sock", dir);
+    pid_t big = s_fake_cli(path, NULL, 0, (16u << 20) + 65536, false);
+    assert_true(big > 0);
+    lb_haproxy_t *hp = lb_haproxy_new(NULL, path, 5000);
+    assert_int_equal(lb_haproxy_runtime(hp, "show stat", &answer, err, sizeof err), -1);
+    assert_null(answer);
+    assert_contains(err, "larger than 16 MiB");
+    lb_haproxy_destroy(&hp);
+    /* A CLI that never answers: bounded by the timeout. */
+    snprintf(path, sizeof path, "%s/stall.sock", dir);
+    pid_t stall = s_fake_cli(path, NULL, 0, 0, true);
+    assert_true(stall > 0);
+    hp = lb_haproxy_new(path, NULL, 300);
+    assert_int_equal(lb_haproxy_master(hp, "show proc", &answer, err, sizeof err), -1);
+    assert_contains(err, "timed out");
+    assert_contains(err, path);
+    /* No runtime socket configured. */
+    assert_int_equal(lb_haproxy_runtime(hp, "show info", &answer, err, sizeof err), -1);
+    assert_contains(err, "no runtime socket");
+    lb_haproxy_destroy(&hp);
+    test_stop(big, SIGKILL, 5000);
+    test_stop(stall, SIGKILL, 5000);
+    test_rm_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,10 +736,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_del_unknown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload_new_frontend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload_bind_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_syntax_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_changes_master_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_socket, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_read_back, s_setup, s_teardown),
+        cmocka_unit_test(test_parse_robust),
+        cmocka_unit_test(test_answer_bounds),
     };
     signal(SIGPIPE, SIG_IGN);
     return test_run_group(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,6 +87,7 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
                     const char *body)
 {
     uint16_t got = 0;
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* not left serving when the test dies */
     if (netns) {
         char path[300];
         snprintf(path, sizeof path, "/run/netns/%s", netns);

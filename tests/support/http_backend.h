@@ -15,7 +15,9 @@
 /* Starts a server on addr (IPv4 or IPv6 literal) and port (0: chosen by the
  * kernel), in the network namespace netns (NULL: this one), answering body.
  * Returns its pid, with the port it listens on in *port_out once it listens;
- * -1 with the reason on stderr (no such namespace, bind refused...). */
+ * -1 with the reason on stderr (no such namespace, bind refused...). It dies
+ * with the thread that started it (PR_SET_PDEATHSIG), so that a test that
+ * fails leaves no server behind: start it from the test's main thread. */
 pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body,
                          uint16_t *port_out);
 
