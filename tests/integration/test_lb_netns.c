@@ -77,8 +77,9 @@ static int s_ns_setup(ctx_t *ctx)
 
 static pid_t s_start_lb(ctx_t *ctx)
 {
-    const char *args[] = {"netns", "exec", ctx->ns[LB], test_bin("interlook-lb"),
-                          "-c",    fixture_config(ctx->stack), NULL};
+    const char *args[] = {
+        "netns", "exec", ctx->ns[LB], test_bin("interlook-lb"), "-c", fixture_config(ctx->stack),
+        NULL};
     return fixture_spawn(ctx->stack, IP, args, "lb.log", NULL);
 }
 
@@ -176,7 +177,7 @@ static bool s_state_is(void *arg)
     return ok;
 }
 
-/* Waits until the service is in that state (NULL: gone), then reads its VIP. */
+/* Waits until the service is in that state (NULL: gone); a deployed one's VIP is read. */
 static void s_wait_state(ctx_t *ctx, const char *name, const char *st)
 {
     ctx->name = name;
@@ -185,11 +186,10 @@ static void s_wait_state(ctx_t *ctx, const char *name, const char *st)
         test_sh("tail -30 %s/lb.log >&2", fixture_dir(ctx->stack));
         fail_msg("service %s is not %s", name, st ? st : "gone");
     }
-    if (!st) return;
+    if (!st || strcmp(st, "deployed")) return;
     json_t *all = fixture_api_get(ctx->stack, "/services");
-    const char *ip =
-        json_string_value(json_object_get(json_object_get(json_object_get(all, name), "service"),
-                                          "public_ip"));
+    const char *ip = json_string_value(
+        json_object_get(json_object_get(json_object_get(all, name), "service"), "public_ip"));
     snprintf(ctx->vip, sizeof ctx->vip, "%s", ip ? ip : "");
     json_decref(all);
 }
@@ -253,6 +253,25 @@ static bool s_both_seen(void *arg)
     return b1 > 0 && b2 > 0;
 }
 
+/* HAProxy has a request in progress on b1 (scur > 0 in show stat). */
+static bool s_b1_busy(void *arg)
+{
+    ctx_t *ctx = arg;
+    char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
+    bool busy = false;
+    char *save = NULL;
+    for (char *l = stat ? strtok_r(stat, "\n", &save) : NULL; l && !busy;
+         l = strtok_r(NULL, "\n", &save)) {
+        /* pxname,svname,qcur,qmax,scur,... */
+        char px[128], sv[128];
+        int qcur, qmax, scur;
+        busy = sscanf(l, "%127[^,],%127[^,],%d,%d,%d", px, sv, &qcur, &qmax, &scur) == 5 &&
+               !strcmp(px, "ilb-web") && !strcmp(sv, SUBNET ".11_8080") && scur > 0;
+    }
+    free(stat);
+    return busy;
+}
+
 static bool s_vip_on_lb(ctx_t *ctx)
 {
     return test_sh("ip -n %s -4 addr show dev eth0 | grep -q 'inet %s/32'", ctx->ns[LB],
@@ -281,7 +300,20 @@ static void test_service_life(void **state)
     assert_int_equal(b1, 10);
     assert_int_equal(b2, 30);
 
-    /* b1 goes while a request loop runs: no request fails. */
+    /* b1 goes while slow requests are on it and a request loop runs: no
+     * request fails, the slow ones on b1 end with its answer. */
+    pid_t slow[4];
+    for (int i = 0; i < 4; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "ip netns exec %s curl -s -m 20 http://%s/delay/1500 > %s/slow.%d || echo FAIL "
+                 ">> %s/slow.%d",
+                 ctx->ns[CLIENT], ctx->vip, fixture_dir(ctx->stack), i, fixture_dir(ctx->stack), i);
+        const char *sargs[] = {"-c", cmd, NULL};
+        slow[i] = fixture_spawn(ctx->stack, "/bin/sh", sargs, NULL, NULL);
+        assert_true(slow[i] > 0);
+    }
+    assert_true(test_wait(s_b1_busy, ctx, WAIT_MS));
     char out[600];
     snprintf(out, sizeof out, "%s/loop.out", fixture_dir(ctx->stack));
     char script[1024];
@@ -301,6 +333,16 @@ static void test_service_life(void **state)
     free(text);
     assert_int_equal(fails, 0);
     assert_int_equal(n1 + n2, 200);
+    int slow_b1 = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(test_stop(slow[i], 0, 30000), 0);
+        char *body = test_sh_output("cat %s/slow.%d", fixture_dir(ctx->stack), i);
+        assert_non_null(body);
+        assert_true(!strcmp(body, "b1") || !strcmp(body, "b2"));
+        slow_b1 += !strcmp(body, "b1");
+        free(body);
+    }
+    assert_true(slow_b1 >= 1); /* at least one was on b1 when it went */
     s_count(ctx, 8, &b1, &b2);
     assert_int_equal(b1, 0);
     char *now = haproxy_server_workers(ctx->haproxy); /* the runtime API did all that */
@@ -319,7 +361,7 @@ static void test_service_life(void **state)
     /* Deleted: the frontend goes, then the VIP leaves the interface: the
      * client gets nothing. */
     s_tell(ctx, "delete web\n");
-    s_wait_state(ctx, "web", NULL);
+    s_wait_state(ctx, "web", "undeployed");
     char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
     assert_non_null(stat);
     assert_null(strstr(stat, "ilf-web"));
@@ -348,7 +390,7 @@ static void test_announcement(void **state)
     s_wait_state(ctx, "api", "deployed");
     assert_true(test_wait(s_learnt, ctx, WAIT_MS));
     s_tell(ctx, "delete api\n");
-    s_wait_state(ctx, "api", NULL);
+    s_wait_state(ctx, "api", "undeployed");
 }
 
 /* interlook-lb restarted: it reads its file back, finds HAProxy running it,
@@ -356,7 +398,7 @@ static void test_announcement(void **state)
 static void test_restart_no_reload(void **state)
 {
     ctx_t *ctx = *state;
-    s_tell(ctx, "add db " SUBNET ".12:8080 port=5432\n");
+    s_tell(ctx, "add db " SUBNET ".12:8080 port=80\n");
     s_wait_state(ctx, "db", "deployed");
     char *before = haproxy_server_workers(ctx->haproxy);
     assert_non_null(before);
@@ -374,7 +416,7 @@ static void test_restart_no_reload(void **state)
     ctx->name = "b2";
     assert_true(test_wait(s_serves, ctx, WAIT_MS));
     s_tell(ctx, "delete db\n");
-    s_wait_state(ctx, "db", NULL);
+    s_wait_state(ctx, "db", "undeployed");
 }
 
 int main(void)

@@ -127,14 +127,14 @@ int haproxy_server_start(haproxy_server_t *self, int timeout_ms)
 static bool s_gone(void *arg)
 {
     haproxy_server_t *self = arg;
-    return test_sh("pgrep -f -- '-f %s' >/dev/null", self->base) != 0;
+    return test_sh("pgrep -f -- '[-]f %s' >/dev/null", self->base) != 0;
 }
 
 void haproxy_server_kill(haproxy_server_t *self)
 {
     if (self->pid <= 0) return;
     /* the workers carry the same command line: the base file's path */
-    test_sh("pkill -9 -f -- '-f %s' 2>/dev/null", self->base);
+    test_sh("pkill -9 -f -- '[-]f %s' 2>/dev/null", self->base);
     test_stop(self->pid, SIGKILL, 5000);
     if (!test_wait(s_gone, self, 5000))
         fprintf(stderr, "haproxy_server: HAProxy processes of %s are still there\n", self->base);
