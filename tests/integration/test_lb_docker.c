@@ -172,8 +172,10 @@ static bool s_refused(void *arg)
 
 static void s_fail_with_logs(ctx_t *ctx, const char *what)
 {
-    test_sh("tail -20 %s/core.log >&2; tail -30 %s/haproxy/haproxy.log >&2",
-            fixture_dir(ctx->stack), fixture_dir(ctx->stack));
+    test_sh(
+        "tail -20 %s/core.log >&2; tail -30 %s/haproxy/haproxy.log >&2; cat %s/interlook.cfg >&2; "
+        "curl -sv -m 3 http://%s:8081/ >&2",
+        fixture_dir(ctx->stack), fixture_dir(ctx->stack), fixture_dir(ctx->stack), ctx->vip);
     fail_msg("%s", what);
 }
 
@@ -209,7 +211,8 @@ static bool s_answers_8081(void *arg)
 {
     ctx_t *ctx = arg;
     char *out = test_sh_output("curl -s -m 3 http://%s:8081/", ctx->vip);
-    bool ok = out && !strcmp(out, "api\n");
+    if (out) out[strcspn(out, "\n")] = '\0';
+    bool ok = out && !strcmp(out, "api");
     free(out);
     return ok;
 }
