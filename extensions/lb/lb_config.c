@@ -54,13 +54,10 @@ static void s_duration(il_config_t *cfg, const char *key, int64_t dflt, int64_t 
 
 int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {"masterSocket",   "runtimeSocket",
-                                        "configFile",     "haproxy",
-                                        "vipInterface",   "announce",
-                                        "healthInterval", "timeout",
-                                        "drainTimeout",   "watchInterval",
-                                        "credit",         "name",
-                                        "logLevel",       NULL};
+    static const char *const known[] = {
+        "masterSocket", "runtimeSocket",  "configFile", "haproxy",      "vipInterface",
+        "announce",     "healthInterval", "timeout",    "drainTimeout", "watchInterval",
+        "credit",       "name",           "masterLog",  "logLevel",     NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     if (il_config_check_keys(cfg, S_SECTION, known)) s_add(err, errlen, "%s", il_config_error(cfg));
@@ -80,6 +77,13 @@ int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen
         s_add(err, errlen, "%s:%d: " S_SECTION ".vipInterface: '%s': not an interface name",
               il_config_name(cfg), il_config_line(cfg, S_SECTION ".vipInterface"),
               self->vip_interface);
+    if (il_config_string(cfg, S_SECTION ".masterLog", "", &self->master_log))
+        s_add(err, errlen, "%s", il_config_error(cfg));
+    else if (!*self->master_log)
+        self->master_log = NULL;
+    else if (self->master_log[0] != '/')
+        s_add(err, errlen, "%s:%d: " S_SECTION ".masterLog: '%s': must be an absolute path",
+              il_config_name(cfg), il_config_line(cfg, S_SECTION ".masterLog"), self->master_log);
     if (il_config_bool(cfg, S_SECTION ".announce", true, &self->announce))
         s_add(err, errlen, "%s", il_config_error(cfg));
     s_duration(cfg, S_SECTION ".healthInterval", 2000, 100, 3600000, &self->health_ms, err, errlen);

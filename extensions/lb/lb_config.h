@@ -15,6 +15,7 @@ typedef struct {
     const char *config_file;    /* configFile (/etc/haproxy/interlook.cfg): the file it owns */
     const char *haproxy;        /* haproxy (/usr/sbin/haproxy): for `haproxy -c` */
     const char *vip_interface;  /* vipInterface (""): NULL when empty */
+    const char *master_log;     /* masterLog (""): where the master's stderr goes, NULL: unknown */
     bool announce;              /* announce (true) */
     int64_t health_ms;          /* healthInterval (2s): servers' check interval */
     int64_t timeout_ms;         /* timeout (5s): one exchange with HAProxy, a reload */
