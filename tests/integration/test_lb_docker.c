@@ -120,7 +120,7 @@ static bool s_resolves(void *arg)
     if (dns_server_query(ctx->dns, ctx->host, "A", out, sizeof out) != DNS_SERVER_NOERROR)
         return false;
     out[strcspn(out, "\n")] = '\0';
-    snprintf(ctx->vip, sizeof ctx->vip, "%s", out);
+    snprintf(ctx->vip, sizeof ctx->vip, "%.63s", out);
     return *out != '\0';
 }
 
