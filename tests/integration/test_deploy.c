@@ -244,7 +244,6 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
     assert_non_null(start);
     char *check = test_sh_output("sed -n 's/^ExecReload=//p' %s | %s | head -1", dropin, subst);
     assert_non_null(check);
-    assert_non_null(strstr(start, " -f "));
     /* The base configuration's lines, as the README gives them. */
     char text[1024];
     snprintf(text, sizeof text,
@@ -259,8 +258,15 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
     assert_int_equal(st.st_size, 0);
     assert_int_equal(test_write_file(cfg, "# kept\n"), 0);
     assert_int_equal(test_sh("%s && grep -qx '# kept' %s && : >%s", pre, cfg, cfg), 0);
-    /* ExecReload's check passes on both files; ExecStart runs HAProxy. */
+    /* ExecReload's check reads both files: it passes on them, and fails on
+     * a bad interlook.cfg. */
     if (test_sh("%s", check) != 0) fail_msg("the drop-in's ExecReload check failed: %s", check);
+    assert_int_equal(test_write_file(cfg, "backend\n"), 0);
+    if (test_sh("%s 2>/dev/null", check) == 0)
+        fail_msg("the drop-in's ExecReload check (%s) did not read %s", check, cfg);
+    /* ExecStart runs HAProxy on both: a backend in interlook.cfg is running
+     * (the file is emptied again for interlook-lb, which reads it back). */
+    assert_int_equal(test_write_file(cfg, "backend probe-interlook-cfg\n"), 0);
     char exec[2400];
     snprintf(exec, sizeof exec, "exec %s", start);
     const char *args[] = {"-c", exec, NULL};
@@ -268,10 +274,12 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
     assert_true(s_unit_haproxy > 0);
     if (!test_wait(s_haproxy_worker, master, WAIT_MS))
         fail_msg("HAProxy from the drop-in's ExecStart (%s) did not answer on %s", start, master);
-    char *info = s_haproxy_ask(runtime, "show info");
+    char *info = s_haproxy_ask(runtime, "show backend");
     assert_non_null(info);
-    assert_non_null(strstr(info, "Name: HAProxy"));
+    if (!strstr(info, "probe-interlook-cfg"))
+        fail_msg("HAProxy from the drop-in's ExecStart did not load %s: show backend: %s", cfg, info);
     free(info);
+    assert_int_equal(test_write_file(cfg, ""), 0);
     free(pre);
     free(start);
     free(check);
