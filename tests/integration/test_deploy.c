@@ -49,8 +49,8 @@
 
 #define IMAGE         "interlook:test"
 #define HAPROXY_IMAGE "interlook-haproxy:test"
-#define UP_MS   120000 /* a stack's start: containers, registration */
-#define WAIT_MS 30000  /* a service's way through the workflow (deleteGrace 5 s) */
+#define UP_MS         120000 /* a stack's start: containers, registration */
+#define WAIT_MS       30000  /* a service's way through the workflow (deleteGrace 5 s) */
 
 static const char *const s_units[] = {"interlookd",    "interlook-ipalloc", "interlook-docker",
                                       "interlook-dns", "interlook-echo",    NULL};
@@ -224,7 +224,8 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
                                "echo \"rc=$?\"",
                                root);
     assert_non_null(out);
-    if (strcmp(out, "rc=0")) fail_msg("systemd-analyze verify haproxy.service + %s: %s", dropin, out);
+    if (strcmp(out, "rc=0"))
+        fail_msg("systemd-analyze verify haproxy.service + %s: %s", dropin, out);
     free(out);
     /* The lines as systemd runs them, Debian's environment given values under root. */
     char cfg[512], base[512], master[512], runtime[512];
@@ -277,7 +278,8 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
     char *info = s_haproxy_ask(runtime, "show backend");
     assert_non_null(info);
     if (!strstr(info, "probe-interlook-cfg"))
-        fail_msg("HAProxy from the drop-in's ExecStart did not load %s: show backend: %s", cfg, info);
+        fail_msg("HAProxy from the drop-in's ExecStart did not load %s: show backend: %s", cfg,
+                 info);
     free(info);
     assert_int_equal(test_write_file(cfg, ""), 0);
     free(pre);
@@ -345,7 +347,8 @@ static void test_systemd_units(void **state)
     }
     const char *units[16];
     size_t nunits = 0;
-    for (size_t i = 0; s_units[i]; i++) units[nunits++] = s_units[i];
+    for (size_t i = 0; s_units[i]; i++)
+        units[nunits++] = s_units[i];
     units[nunits++] = "interlook-lb";
     for (size_t i = 0; i < nunits; i++) {
         bool is_lb = !strcmp(units[i], "interlook-lb");
@@ -484,10 +487,11 @@ static void test_image_builds_offline(void **state)
                              ">/tmp/interlook-test-haproxy-build.log 2>&1 || "
                              "{ tail -40 /tmp/interlook-test-haproxy-build.log; exit 1; }"),
                      0);
-    char *check = test_sh_output("docker run --rm --entrypoint /bin/sh %s -c "
-                                 "': >/tmp/interlook.cfg && haproxy -c "
-                                 "-f /usr/local/etc/haproxy/haproxy.cfg -f /tmp/interlook.cfg 2>&1'",
-                                 HAPROXY_IMAGE);
+    char *check =
+        test_sh_output("docker run --rm --entrypoint /bin/sh %s -c "
+                       "': >/tmp/interlook.cfg && haproxy -c "
+                       "-f /usr/local/etc/haproxy/haproxy.cfg -f /tmp/interlook.cfg 2>&1'",
+                       HAPROXY_IMAGE);
     assert_non_null(check);
     assert_string_equal(check, "Configuration file is valid");
     free(check);
@@ -834,8 +838,8 @@ static void test_compose_lb(void **state)
     free(mode);
     char *hid = test_sh_output("%s ps -q haproxy", c.compose);
     assert_non_null(hid);
-    mode = test_sh_output("docker inspect -f '{{.HostConfig.NetworkMode}}' $(%s ps -q lb)",
-                          c.compose);
+    mode =
+        test_sh_output("docker inspect -f '{{.HostConfig.NetworkMode}}' $(%s ps -q lb)", c.compose);
     assert_non_null(mode);
     snprintf(text, sizeof text, "container:%.40s", hid);
     if (strncmp(mode, text, strlen("container:") + 12))
@@ -849,8 +853,8 @@ static void test_compose_lb(void **state)
     free(run);
     if (!test_wait(s_haproxy_worker, master, UP_MS))
         fail_msg("the stack's HAProxy did not answer on %s within %d ms", master, UP_MS);
-    char *file = test_sh_output("docker volume inspect -f '{{.Mountpoint}}' %s_lb-config",
-                                c.project);
+    char *file =
+        test_sh_output("docker volume inspect -f '{{.Mountpoint}}' %s_lb-config", c.project);
     assert_non_null(file);
     assert_int_equal(test_sh("test -f %s/interlook.cfg", file), 0);
     free(file);
