@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian 12 packages interlook needs to build, test and run.
 # Idempotent; run as root (or through sudo). Every package the project uses is listed here.
-#   usage: install-deps.sh [all|build|runtime|bind] [EXTRA_PACKAGE ...]
+#   usage: install-deps.sh [all|build|runtime|bind|haproxy] [EXTRA_PACKAGE ...]
 #     all      (default) build, test and deploy-test packages
 #     build    what `make bins` needs (the image's build stage)
 #     runtime  the shared libraries the binaries load (the image's final stage)
 #     bind     BIND 9 and dig (deploy/docker/bind/Dockerfile: the compose dns profile)
+#     haproxy  HAProxy (deploy/docker/haproxy/Dockerfile: the compose lb profile)
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
@@ -14,17 +15,21 @@ TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl ope
 debootstrap docker-compose systemd \
 bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils haproxy"
 BIND_PKGS="bind9 bind9-dnsutils"
-RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 libldns3 libmnl0 ca-certificates"
+HAPROXY_PKGS="haproxy"
+# haproxy in the runtime too: interlook-lb checks its file with `haproxy -c`.
+RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 libldns3 libmnl0 ca-certificates \
+haproxy"
 
 mode=all
 case "${1:-}" in
-    all | build | runtime | bind) mode=$1; shift ;;
+    all | build | runtime | bind | haproxy) mode=$1; shift ;;
 esac
 case "$mode" in
     all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
     build) PKGS="$BUILD_PKGS" ;;
     runtime) PKGS="$RUNTIME_PKGS" ;;
     bind) PKGS="$BIND_PKGS" ;;
+    haproxy) PKGS="$HAPROXY_PKGS" ;;
 esac
 
 missing=""
