@@ -44,7 +44,7 @@ void lb_render_id(const char *name, char out[LB_RENDER_ID_MAX])
 void lb_render_server_name(const char *host, uint16_t port, char out[LB_RENDER_SERVER_MAX])
 {
     size_t k = 0;
-    for (; host[k] && k < LB_RENDER_SERVER_MAX - 8; k++)
+    for (; k < LB_RENDER_SERVER_MAX - 8 && host[k]; k++)
         out[k] = s_id_char(host[k]) || host[k] == ':' ? host[k] : '_';
     snprintf(out + k, LB_RENDER_SERVER_MAX - k, "_%u", (unsigned)port);
 }
