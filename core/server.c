@@ -43,7 +43,18 @@ struct _server_t {
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
+    zhashx_t *avoid;        /* entry name -> s_avoid_t: who let its last work time out */
+    int64_t refused_second; /* rate limit of "EVENT refused" lines (a peer causes them) */
+    int refused_count;
+    uint64_t refused_suppressed;
 };
+
+/* The instance that let an entry's work time out: its retry goes elsewhere
+ * while the extension has another instance (broker_dispatch_avoiding). */
+typedef struct {
+    char extension[ILP_MAX_EXT_NAME + 1];
+    char instance[ILP_MAX_INSTANCE + 1];
+} s_avoid_t;
 
 static int64_t s_now(void)
 {
@@ -105,8 +116,10 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
                  extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
-    if (broker_dispatch_packed(self->broker, entry->work_id, extension, action, entry->attempt,
-                               service, len) != 0)
+    s_avoid_t *avoid = zhashx_lookup(self->avoid, entry->name);
+    if (avoid && strcmp(avoid->extension, extension)) avoid = NULL;
+    if (broker_dispatch_avoiding(self->broker, entry->work_id, extension, action, entry->attempt,
+                                 service, len, avoid ? avoid->instance : NULL) != 0)
         il_log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -116,7 +129,15 @@ static void s_fx_cancel(void *arg, const char *work_id)
     self->counts->work_failed++;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
     if (entry) metrics_work_forget(self->metrics, entry);
-    broker_cancel(self->broker, work_id);
+    s_avoid_t avoid = {.instance = ""};
+    broker_expire(self->broker, work_id, avoid.instance, sizeof avoid.instance);
+    if (entry && avoid.instance[0]) {
+        snprintf(avoid.extension, sizeof avoid.extension, "%s",
+                 workflow_steps(self->workflow)[entry->wip_step]);
+        s_avoid_t *copy = il_malloc(sizeof *copy);
+        *copy = avoid;
+        zhashx_update(self->avoid, entry->name, copy);
+    }
 }
 
 /* Publishes the entry's state when observers have not seen it yet. */
@@ -198,6 +219,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     if (entry->id < self->published_cap) /* its id goes to another entry */
         memset(&self->published[entry->id], 0, sizeof *self->published);
     metrics_work_forget(self->metrics, entry);
+    zhashx_delete(self->avoid, entry->name);
     il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
                 (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
@@ -222,11 +244,29 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
 {
     server_t *self = arg;
     const char *name = (*service_p)->name;
+    entry_t *entry = workflow_lookup(self->workflow, name);
+    const char *owner = entry ? entry->service->provider : NULL;
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->counts->events_refused++;
-        il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
-                    ilp_action_name(action), name, extension, instance,
-                    workflow_steps(self->workflow)[0]);
+        /* A peer causes these: at most 20 a second, the rest counted. */
+        int64_t second = zclock_mono() / 1000;
+        if (second != self->refused_second) {
+            if (self->refused_suppressed)
+                il_log_warn("core: %llu more refused EVENTs",
+                            (unsigned long long)self->refused_suppressed);
+            self->refused_second = second;
+            self->refused_count = 0;
+            self->refused_suppressed = 0;
+        }
+        if (++self->refused_count > 20)
+            self->refused_suppressed++;
+        else if (owner && strcmp(extension, workflow_steps(self->workflow)[0]) == 0)
+            il_log_warn("core: EVENT %s %s from %s %s refused: %s reported it, only %s changes it",
+                        ilp_action_name(action), name, extension, instance, owner, owner);
+        else
+            il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
+                        ilp_action_name(action), name, extension, instance,
+                        workflow_steps(self->workflow)[0]);
         return;
     }
     self->counts->events++;
@@ -247,6 +287,7 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
                      instance);
         return;
     }
+    zhashx_delete(self->avoid, entry->name); /* answered: no instance to avoid */
     /* A WORK that the result led to has its own start time; otherwise none is due. */
     if (!entry->wip) metrics_work_forget(self->metrics, entry);
     metrics_work_answered(self->metrics, since_us);
@@ -341,6 +382,8 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     self->loop = zloop_new();
     self->metrics = metrics_new();
     self->counts = metrics_counts(self->metrics);
+    self->avoid = zhashx_new();
+    zhashx_set_destructor(self->avoid, (zhashx_destructor_fn *)zstr_free);
     workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
                                 .max_last_updated_ms = config->max_last_updated_ms,
                                 .clean_after_ms = config->clean_undeployed_ms,
@@ -375,6 +418,9 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
+                           .max_credit = config->bus.max_credit,
+                           .max_instances_ext = config->bus.max_instances_ext,
+                           .max_instances = config->bus.max_instances,
                            .extensions = config->steps};
     broker_handler_t handler = {.event = s_on_event,
                                 .result = s_on_result,
@@ -417,6 +463,7 @@ void server_destroy(server_t **self_p)
     free(self->published);
     metrics_destroy(&self->metrics);
     free(self->pubs);
+    zhashx_destroy(&self->avoid);
     free(self);
     *self_p = NULL;
 }
