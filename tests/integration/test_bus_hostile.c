@@ -439,6 +439,13 @@ static void test_instance_caps(void **state)
 /* Log floods --------------------------------------------------------------------- */
 
 #define STORM_HELLOS 20000
+#define STORM_EVENTS 5000
+
+static bool s_refused(void *arg)
+{
+    s_wait_t *w = arg;
+    return s_metric(w->ctx, "interlook_events_refused_total") >= (double)w->n;
+}
 
 static size_t s_lines(const char *path)
 {
@@ -453,9 +460,10 @@ static size_t s_lines(const char *path)
 }
 
 /* 20,000 HELLOs from one peer, each as another instance (each one drops the
- * last and registers a new one: two log lines apiece, unthrottled, before):
+ * last and registers a new one: two log lines apiece, unthrottled, before),
+ * then 5,000 EVENTs from that step (each refused with a warning, before):
  * the core's log grows by a bounded number of lines, every HELLO is
- * answered, and the core deploys a service afterwards. */
+ * answered, every EVENT counted, and the core deploys a service afterwards. */
 static void test_hello_storm(void **state)
 {
     ctx_t *ctx = s_stack(state, "heartbeat: 1s, liveness: 10",
@@ -484,8 +492,6 @@ static void test_hello_storm(void **state)
     }
     double seconds = (double)(zclock_mono() - start) / 1000;
     assert_int_equal(answers, STORM_HELLOS);
-    s_cmd(peer, ILP_BYE);
-    zsock_destroy(&peer);
     size_t added = s_lines(log) - before;
     /* 20 lines a second and one saying how many more were suppressed, for
      * each of the broker's two budgets, over the storm and a second more. */
@@ -495,6 +501,28 @@ static void test_hello_storm(void **state)
     assert_true(added <= bound);
     assert_true(added < 2000);
 
+    /* EVENTs from a step, which only the provider sends: each is refused. */
+    before = s_lines(log);
+    start = zclock_mono();
+    for (int i = 0; i < STORM_EVENTS; i++) {
+        ilp_msg_t *msg = ilp_msg_new(ILP_EVENT);
+        msg->action = ILP_ACTION_ADD;
+        snprintf(instance, sizeof instance, "fake-%d", i);
+        msg->service = il_service_new(instance);
+        s_send(peer, msg);
+        ilp_msg_destroy(&msg);
+    }
+    s_wait_t w = {ctx, NULL, STORM_EVENTS};
+    assert_true(test_wait(s_refused, &w, WAIT_MS));
+    seconds = (double)(zclock_mono() - start) / 1000;
+    added = s_lines(log) - before;
+    bound = (size_t)(21 * (seconds + 2));
+    fprintf(stderr, "test: %d refused EVENTs in %.1f s added %zu log lines (bound %zu)\n",
+            STORM_EVENTS, seconds, added, bound);
+    assert_true(added <= bound);
+    s_cmd(peer, ILP_BYE);
+    zsock_destroy(&peer);
+
     /* The core works on. */
     const char *echo_args[] = {"--name", "provisioner.echo", NULL};
     assert_true(fixture_spawn_ext(ctx->stack, "interlook-echo", echo_args, NULL) > 0);
@@ -502,7 +530,7 @@ static void test_hello_storm(void **state)
     int in = -1;
     assert_true(fixture_spawn_ext(ctx->stack, "interlook-inject", inject_args, &in) > 0);
     assert_int_equal(test_write_text(in, "add after-storm 127.0.0.1:3001\n"), 0);
-    s_wait_t w = {ctx, "after-storm", 0};
+    w.name = "after-storm";
     assert_true(test_wait(s_entry_deployed, &w, WAIT_MS));
 }
 
