@@ -392,9 +392,11 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
      * since) is that provider's: this one neither changes nor deletes it,
      * unless it is gone already (undeployed and expected so). */
     entry_t *entry = zhashx_lookup(self->entries, (*service_p)->name);
-    if (entry && entry->service->provider && strcmp(entry->service->provider, extension) &&
-        (entry->expect_deployed || entry->state != ENTRY_UNDEPLOYED))
-        return -1;
+    if (entry && entry->service->provider && strcmp(entry->service->provider, extension)) {
+        if (entry->expect_deployed || entry->state != ENTRY_UNDEPLOYED) return -1;
+        il_service_set_string(&entry->service->provider, extension); /* taken over */
+        entry_service_changed(entry);
+    }
     il_service_set_string(&(*service_p)->provider, extension);
     if (action == ILP_ACTION_ADD)
         s_event_add(self, service_p, now);
