@@ -13,6 +13,8 @@
 #include "core/views.h"
 #include "core/workflow.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* What observers were last shown of an entry, so that each visible change
@@ -43,10 +45,10 @@ struct _server_t {
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
-    zhashx_t *avoid;        /* entry name -> s_avoid_t: who let its last work time out */
-    int64_t refused_second; /* rate limit of "EVENT refused" lines (a peer causes them) */
-    int refused_count;
-    uint64_t refused_suppressed;
+    zhashx_t *avoid;     /* entry name -> s_avoid_t: who let its last work time out */
+    int64_t peer_second; /* rate limit of the lines bus input causes (s_peer_log) */
+    int peer_count;
+    uint64_t peer_suppressed;
 };
 
 /* The instance that let an entry's work time out: its retry goes elsewhere
@@ -239,6 +241,35 @@ static void s_fx_refresh(void *arg, const char *provider, const char *name)
 
 /* Inputs: the bus ----------------------------------------------------------- */
 
+/* A log line that bus input causes (a refused EVENT, a failed or unexpected
+ * RESULT): at most 20 a second, then one line saying how many more were
+ * suppressed, so that a peer cannot fill the disk. */
+static void s_peer_log(server_t *self, il_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_peer_log(server_t *self, il_log_level_t level, const char *fmt, ...)
+{
+    if (!il_log_enabled(level)) return;
+    int64_t second = zclock_mono() / 1000;
+    if (second != self->peer_second) {
+        if (self->peer_suppressed)
+            il_log_warn("core: %llu more lines about bus input suppressed",
+                        (unsigned long long)self->peer_suppressed);
+        self->peer_second = second;
+        self->peer_count = 0;
+        self->peer_suppressed = 0;
+    }
+    if (++self->peer_count > 20) {
+        self->peer_suppressed++;
+        return;
+    }
+    char text[2048];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    il_log_write(level, "%s", text);
+}
+
 static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
                        il_service_t **service_p)
 {
@@ -248,25 +279,15 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
     const char *owner = entry ? entry->service->provider : NULL;
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->counts->events_refused++;
-        /* A peer causes these: at most 20 a second, the rest counted. */
-        int64_t second = zclock_mono() / 1000;
-        if (second != self->refused_second) {
-            if (self->refused_suppressed)
-                il_log_warn("core: %llu more refused EVENTs",
-                            (unsigned long long)self->refused_suppressed);
-            self->refused_second = second;
-            self->refused_count = 0;
-            self->refused_suppressed = 0;
-        }
-        if (++self->refused_count > 20)
-            self->refused_suppressed++;
-        else if (owner && strcmp(extension, workflow_steps(self->workflow)[0]) == 0)
-            il_log_warn("core: EVENT %s %s from %s %s refused: %s reported it, only %s changes it",
-                        ilp_action_name(action), name, extension, instance, owner, owner);
+        if (owner && strcmp(extension, workflow_steps(self->workflow)[0]) == 0)
+            s_peer_log(self, IL_LOG_WARN,
+                       "core: EVENT %s %s from %s %s refused: %s reported it, only %s changes it",
+                       ilp_action_name(action), name, extension, instance, owner, owner);
         else
-            il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
-                        ilp_action_name(action), name, extension, instance,
-                        workflow_steps(self->workflow)[0]);
+            s_peer_log(self, IL_LOG_WARN,
+                       "core: EVENT %s %s from %s %s refused: only %s reports services",
+                       ilp_action_name(action), name, extension, instance,
+                       workflow_steps(self->workflow)[0]);
         return;
     }
     self->counts->events++;
@@ -283,8 +304,8 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
               : -1;
     if (rc < 0) {
         self->counts->results_stale++;
-        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension,
-                     instance);
+        s_peer_log(self, IL_LOG_DEBUG, "core: unexpected RESULT %s from %s %s: dropped", work_id,
+                   extension, instance);
         return;
     }
     zhashx_delete(self->avoid, entry->name); /* answered: no instance to avoid */
@@ -293,7 +314,8 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
     metrics_work_answered(self->metrics, since_us);
     if (error || rc == 1) {
         self->counts->work_failed++;
-        il_log_warn("core: %s %s failed: %s", extension, work_id, error ? error : entry->error);
+        s_peer_log(self, IL_LOG_WARN, "core: %s %s failed: %s", extension, work_id,
+                   error ? error : entry->error);
     }
 }
 
