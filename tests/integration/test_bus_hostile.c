@@ -371,6 +371,8 @@ static void test_black_hole(void **state)
     assert_true(items <= HOLE_CAP);
     assert_int_equal(twice, 0);
     assert_int_equal(deployed, HOLE_SERVICES);
+    assert_true(s_metric(ctx, "interlook_work_expired_total") >= (double)items);
+    assert_true(s_metric(ctx, "interlook_bus_credit_cut_total") == 1);
 }
 
 /* No cap on instances ------------------------------------------------------------ */
