@@ -16,6 +16,7 @@
 
 #define S_RECV_BATCH   1000 /* messages handled per reader wake-up, to let timers run */
 #define S_WARN_PER_SEC 20   /* log lines for bad input per second; the rest are counted */
+#define S_NOTE_PER_SEC 20   /* the same for lines peers cause (registration, drop) */
 
 typedef struct _s_ext_t s_ext_t;
 typedef struct _s_inst_t s_inst_t;
@@ -35,6 +36,7 @@ typedef struct {
     void *queue_handle;      /* handle in ext->queue while queued */
     char *body;              /* encoded WORK body, resent as is */
     size_t body_size;
+    char *avoid; /* instance that let it time out before (broker_dispatch_avoiding), or NULL */
 } s_work_t;
 
 struct _s_ext_t {
@@ -56,6 +58,7 @@ struct _s_inst_t {
     uint32_t batch;   /* WORK items it takes in one message (HELLO batch, 1 when absent) */
     zhashx_t *works;  /* id -> s_work_t*, not owned */
     uint64_t results; /* RESULTs accepted from it */
+    bool stalled;     /* let work time out and answered nothing since */
     int64_t last_recv;
     int64_t last_sent;
     int64_t since;
@@ -89,6 +92,12 @@ struct _broker_t {
     int64_t warn_second; /* rate limit of bad-input log lines */
     int warn_count;
     uint64_t warn_suppressed;
+    int64_t note_second; /* rate limit of the log lines peers cause (s_note) */
+    int note_count;
+    uint64_t note_suppressed;
+    uint32_t max_credit;        /* credit honoured per instance */
+    uint32_t max_instances_ext; /* instances of one extension */
+    uint32_t max_instances;     /* instances in all */
 };
 
 /* Lifecycle of the internal objects ---------------------------------------- */
@@ -98,6 +107,7 @@ static void s_work_free(s_work_t **work_p)
     s_work_t *work = *work_p;
     if (!work) return;
     free(work->body);
+    free(work->avoid);
     free(work);
     *work_p = NULL;
 }
@@ -151,6 +161,39 @@ static void s_warn(broker_t *self, const char *fmt, ...)
     il_log_warn("%s", text);
 }
 
+/* Says how many s_note lines were suppressed in the second that ended. */
+static void s_note_flush(broker_t *self, int64_t second)
+{
+    if (second == self->note_second) return;
+    if (self->note_suppressed)
+        il_log_info("bus: %llu more registration lines suppressed",
+                    (unsigned long long)self->note_suppressed);
+    self->note_second = second;
+    self->note_count = 0;
+    self->note_suppressed = 0;
+}
+
+/* Rate-limited log line caused by a peer (registered, dropped, unknown...):
+ * a HELLO or connection storm cannot fill the disk. A budget of its own, so
+ * that such a storm does not hide bad-input warnings, nor they these. */
+static void s_note(broker_t *self, il_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_note(broker_t *self, il_log_level_t level, const char *fmt, ...)
+{
+    if (!il_log_enabled(level)) return;
+    s_note_flush(self, zclock_mono() / 1000);
+    if (++self->note_count > S_NOTE_PER_SEC) {
+        self->note_suppressed++;
+        return;
+    }
+    char text[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    il_log_write(level, "%s", text);
+}
+
 /* Sending ------------------------------------------------------------------- */
 
 /* Sends [routing id, "ILP1", cmd, body]. Returns -1 when the peer is gone
@@ -201,13 +244,28 @@ static void s_send_error(broker_t *self, s_rid_t rid, const char *code, const ch
 
 /* Work routing -------------------------------------------------------------- */
 
-/* The live instance of ext with free credit and the fewest items in flight. */
-static s_inst_t *s_pick(s_ext_t *ext)
+/* True when work must not go to inst: the instance it avoids, while the
+ * extension has another one. */
+static bool s_avoids(const s_work_t *work, const s_inst_t *inst)
 {
+    return work->avoid && !strcmp(work->avoid, inst->instance) &&
+           zlistx_size(work->ext->instances) > 1;
+}
+
+/* The live instance of ext with free credit and the fewest items in flight
+ * that work may go to. A stalled instance (it let work time out) gets work
+ * only when every other one it may go to is stalled too, so that a peer that
+ * takes work and never answers holds at most its credit once. */
+static s_inst_t *s_pick(s_ext_t *ext, const s_work_t *work)
+{
+    bool healthy = false;
+    for (s_inst_t *inst = zlistx_first(ext->instances); inst && !healthy;
+         inst = zlistx_next(ext->instances))
+        healthy = !inst->stalled && !s_avoids(work, inst);
     s_inst_t *best = NULL;
     for (s_inst_t *inst = zlistx_first(ext->instances); inst; inst = zlistx_next(ext->instances)) {
         size_t load = zhashx_size(inst->works);
-        if (load >= inst->credit) continue;
+        if (load >= inst->credit || s_avoids(work, inst) || (healthy && inst->stalled)) continue;
         if (!best || load < zhashx_size(best->works) ||
             (load == zhashx_size(best->works) && inst->last_sent < best->last_sent))
             best = inst;
@@ -230,14 +288,15 @@ static void s_pump(broker_t *self, s_ext_t *ext)
     }
     ext->pump_due = false;
     while (zlistx_size(ext->queue) > 0) {
-        s_inst_t *inst = s_pick(ext);
+        s_inst_t *inst = s_pick(ext, zlistx_first(ext->queue));
         if (!inst) return;
         size_t room = inst->credit - zhashx_size(inst->works);
         if (room > inst->batch) room = inst->batch;
         if (room > self->batch) room = self->batch;
         ilp_batch_clear(&self->out);
         for (s_work_t *work = zlistx_first(ext->queue);
-             work && self->out.count < room && ilp_batch_fits(&self->out, work->body_size);
+             work && self->out.count < room && ilp_batch_fits(&self->out, work->body_size) &&
+             !s_avoids(work, inst);
              work = zlistx_next(ext->queue))
             if (ilp_batch_add(&self->out, work->body, work->body_size) != 0) break;
         size_t size = 0;
@@ -282,8 +341,8 @@ static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
 {
     s_ext_t *ext = inst->ext;
     size_t moved = zhashx_size(inst->works);
-    il_log_info("bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance, inst->address,
-                why, moved ? ", its work goes to another instance" : "");
+    s_note(self, IL_LOG_INFO, "bus: %s instance %s (%s) dropped: %s%s", ext->name, inst->instance,
+           inst->address, why, moved ? ", its work goes to another instance" : "");
     for (s_work_t *work = zhashx_first(inst->works); work; work = zhashx_next(inst->works)) {
         work->inst = NULL;
         work->queue_handle = zlistx_add_start(ext->queue, work);
@@ -308,6 +367,32 @@ static s_inst_t *s_find_instance(s_ext_t *ext, const char *instance)
     return NULL;
 }
 
+/* A new instance beyond core.bus.maxInstancesPerExtension or maxInstances:
+ * DENIED naming the limit (true), so that connections cannot grow the core
+ * without bound. */
+static bool s_over_limit(broker_t *self, s_rid_t rid, const char *key, const char *address,
+                         s_ext_t *ext, ilp_msg_t *msg)
+{
+    char reason[256];
+    if (zlistx_size(ext->instances) >= self->max_instances_ext)
+        snprintf(reason, sizeof reason,
+                 "extension '%s' has %zu instances, the most core.bus.maxInstancesPerExtension "
+                 "allows",
+                 ext->name, zlistx_size(ext->instances));
+    else if (zhashx_size(self->peers) >= self->max_instances)
+        snprintf(reason, sizeof reason,
+                 "the core has %zu instances, the most core.bus.maxInstances allows",
+                 zhashx_size(self->peers));
+    else
+        return false;
+    s_warn(self, "bus: HELLO from %s %s (%s, %s): %s", ext->name, msg->instance, key, address,
+           reason);
+    self->stats.denied++;
+    ilp_msg_t denied = {.cmd = ILP_DENIED, .reason = reason};
+    s_send(self, rid, &denied);
+    return true;
+}
+
 static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char *address,
                        s_inst_t *known, ilp_msg_t *msg)
 {
@@ -329,6 +414,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
     if (!known) {
         s_inst_t *twin = s_find_instance(ext, msg->instance);
         if (twin) s_inst_drop(self, twin, "reconnected");
+        if (s_over_limit(self, rid, key, address, ext, msg)) return;
         s_inst_t *inst = il_calloc(1, sizeof *inst);
         inst->key = il_strdup(key);
         memcpy(inst->rid, rid.data, rid.size);
@@ -344,12 +430,19 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
         zhashx_insert(self->peers, key, inst);
         zlistx_add_end(ext->instances, inst);
         known = inst;
-        il_log_info("bus: %s instance %s registered from %s, credit %u", ext->name, msg->instance,
-                    known->address, msg->credit);
+        s_note(self, IL_LOG_INFO, "bus: %s instance %s registered from %s, credit %u", ext->name,
+               msg->instance, known->address, msg->credit);
     }
     free(known->version);
     known->version = msg->version ? il_strdup(msg->version) : NULL;
     known->credit = msg->credit;
+    if (known->credit > self->max_credit) {
+        /* A peer cannot hold more work than the core honours (core.bus.maxCredit). */
+        self->stats.credit_cut++;
+        s_note(self, IL_LOG_INFO, "bus: %s instance %s: credit %u cut to %u (core.bus.maxCredit)",
+               ext->name, msg->instance, msg->credit, self->max_credit);
+        known->credit = self->max_credit;
+    }
     known->batch = msg->batch ? msg->batch : 1;
     ilp_msg_t welcome = {.cmd = ILP_WELCOME,
                          .batch = self->batch,
@@ -366,9 +459,11 @@ static void s_on_result(broker_t *self, s_inst_t *inst, ilp_msg_t *msg)
     s_work_t *work = zhashx_lookup(self->works, msg->id);
     if (!work || work->ext != inst->ext) {
         self->stats.results_stale++;
-        il_log_debug("bus: stale RESULT %s from %s %s", msg->id, inst->ext->name, inst->instance);
+        s_note(self, IL_LOG_DEBUG, "bus: stale RESULT %s from %s %s", msg->id, inst->ext->name,
+               inst->instance);
         return;
     }
+    inst->stalled = false; /* it answers */
     s_work_detach(work);
     zhashx_delete(self->works, msg->id); /* frees work */
     self->stats.results++;
@@ -415,7 +510,8 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
     } else if (!inst) {
         if (msg->cmd != ILP_BYE && !input->told_unknown) { /* once for a whole batch */
             self->stats.unknown_peer++;
-            il_log_debug("bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd), key);
+            s_note(self, IL_LOG_DEBUG, "bus: %s from unregistered peer %s", ilp_cmd_name(msg->cmd),
+                   key);
             s_send_error(self, rid, ILP_CODE_UNKNOWN_PEER, "unknown peer: send HELLO", NULL);
             input->told_unknown = true;
         }
@@ -536,6 +632,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         s_inst_drop(self, inst, why);
     }
     zlistx_destroy(&dead);
+    s_note_flush(self, now / 1000);
     for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
         s_pump(self, ext);
     broker_publish_flush(self);
@@ -565,6 +662,11 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;
     self->liveness = config->liveness ? config->liveness : IL_BUS_DEFAULT_LIVENESS;
     self->batch = config->batch && config->batch <= ILP_MAX_BATCH ? config->batch : ILP_MAX_BATCH;
+    self->max_credit = config->max_credit ? config->max_credit : IL_BUS_DEFAULT_MAX_CREDIT;
+    self->max_instances_ext =
+        config->max_instances_ext ? config->max_instances_ext : IL_BUS_DEFAULT_MAX_INSTANCES_EXT;
+    self->max_instances =
+        config->max_instances ? config->max_instances : IL_BUS_DEFAULT_MAX_INSTANCES;
     if (handler) self->handler = *handler;
     self->arg = arg;
     self->timer_id = -1;
@@ -695,6 +797,14 @@ int broker_dispatch_packed(broker_t *self, const char *work_id, const char *exte
                            ilp_action_t action, uint32_t attempt, const char *service,
                            size_t service_len)
 {
+    return broker_dispatch_avoiding(self, work_id, extension, action, attempt, service, service_len,
+                                    NULL);
+}
+
+int broker_dispatch_avoiding(broker_t *self, const char *work_id, const char *extension,
+                             ilp_action_t action, uint32_t attempt, const char *service,
+                             size_t service_len, const char *avoid)
+{
     s_ext_t *ext = extension ? zhashx_lookup(self->exts, extension) : NULL;
     if (!ext || !work_id || !*work_id || strlen(work_id) > ILP_MAX_ID || !service || !service_len ||
         action == ILP_ACTION_NONE)
@@ -708,6 +818,7 @@ int broker_dispatch_packed(broker_t *self, const char *work_id, const char *exte
     work->ext = ext;
     work->body = body;
     work->body_size = self->scratch.size;
+    work->avoid = avoid && *avoid ? il_strdup(avoid) : NULL;
     zhashx_insert(self->works, work->id, work);
     work->queue_handle = zlistx_add_end(ext->queue, work);
     s_pump(self, ext);
@@ -721,6 +832,19 @@ int broker_cancel(broker_t *self, const char *work_id)
     s_work_detach(work);
     zhashx_delete(self->works, work_id);
     return 0;
+}
+
+int broker_expire(broker_t *self, const char *work_id, char *holder, size_t holder_len)
+{
+    s_work_t *work = work_id ? zhashx_lookup(self->works, work_id) : NULL;
+    if (holder_len) *holder = 0;
+    if (!work) return -1;
+    self->stats.work_expired++;
+    if (work->inst) {
+        work->inst->stalled = true;
+        if (holder_len) snprintf(holder, holder_len, "%s", work->inst->instance);
+    }
+    return broker_cancel(self, work_id);
 }
 
 bool broker_outstanding(broker_t *self, const char *work_id)

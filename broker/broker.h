@@ -28,6 +28,12 @@ typedef struct {
     const char *core_id;           /* NULL: a new random id */
     const char *const *extensions; /* NULL-terminated names allowed to say HELLO */
     uint32_t batch; /* items in one message at most, both ways (default, 0: ILP_MAX_BATCH) */
+    /* Limits on what peers may claim (0: the IL_BUS_DEFAULT_* of bus_config.h):
+     * credit honoured per instance (a larger one is cut to it), instances of
+     * one extension, instances in all (a HELLO beyond either is DENIED). */
+    uint32_t max_credit;
+    uint32_t max_instances_ext;
+    uint32_t max_instances;
 } broker_config_t;
 
 /* Callbacks into the core. Each may take ownership of *service_p (set it to NULL). */
@@ -62,6 +68,8 @@ typedef struct {
     uint64_t published;         /* PUB messages */
     uint64_t batches_in;        /* messages received with more than one item */
     uint64_t batches_out;       /* WORK messages sent with more than one item */
+    uint64_t work_expired;      /* work that got no answer in time (broker_expire) */
+    uint64_t credit_cut;        /* HELLOs whose credit was cut to the maximum */
 } broker_stats_t;
 
 typedef struct {
@@ -103,6 +111,19 @@ int broker_dispatch_packed(broker_t *self, const char *work_id, const char *exte
 
 /* Forgets an outstanding work id (a late RESULT is dropped). Returns -1 when unknown. */
 int broker_cancel(broker_t *self, const char *work_id);
+
+/* As broker_cancel for work that got no answer in time: the instance that
+ * held it (its name into holder, "" when it was still queued) gets no new
+ * work while another instance of its extension that has not let work time
+ * out is alive, until it answers something. Returns -1 when unknown. */
+int broker_expire(broker_t *self, const char *work_id, char *holder, size_t holder_len);
+
+/* As broker_dispatch_packed, never to the instance named avoid (NULL: any)
+ * while another instance of the extension is alive: for work given again
+ * after that instance let it time out. */
+int broker_dispatch_avoiding(broker_t *self, const char *work_id, const char *extension,
+                             ilp_action_t action, uint32_t attempt, const char *service,
+                             size_t service_len, const char *avoid);
 
 /* True while the work id is outstanding (queued or in flight). */
 bool broker_outstanding(broker_t *self, const char *work_id);

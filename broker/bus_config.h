@@ -16,13 +16,20 @@
 #define IL_BUS_DEFAULT_HEARTBEAT_MS 1000
 #define IL_BUS_DEFAULT_LIVENESS     3
 #define IL_BUS_DEFAULT_BATCH        64
+/* What the core honours of untrusted peers (see docs/protocol.md §5). */
+#define IL_BUS_DEFAULT_MAX_CREDIT        1000
+#define IL_BUS_DEFAULT_MAX_INSTANCES_EXT 64
+#define IL_BUS_DEFAULT_MAX_INSTANCES     512
 
 typedef struct {
-    const char *router;    /* ROUTER endpoint (the core binds it, extensions connect) */
-    const char *publish;   /* PUB endpoint */
-    uint32_t heartbeat_ms; /* core.bus.heartbeat */
-    uint32_t liveness;     /* core.bus.liveness */
-    uint32_t batch;        /* core.bus.batch: items in one message at most */
+    const char *router;         /* ROUTER endpoint (the core binds it, extensions connect) */
+    const char *publish;        /* PUB endpoint */
+    uint32_t heartbeat_ms;      /* core.bus.heartbeat */
+    uint32_t liveness;          /* core.bus.liveness */
+    uint32_t batch;             /* core.bus.batch: items in one message at most */
+    uint32_t max_credit;        /* core.bus.maxCredit: credit honoured per instance */
+    uint32_t max_instances_ext; /* core.bus.maxInstancesPerExtension */
+    uint32_t max_instances;     /* core.bus.maxInstances: all extensions together */
 } il_bus_config_t;
 
 /* Reads core.bus from cfg (defaults for what is missing), then the

@@ -113,7 +113,8 @@ char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker)
         uint64_t value;
     } counters[] = {
         {"interlook_events_total", "EVENTs accepted from the provider.", m->events},
-        {"interlook_events_refused_total", "EVENTs from extensions that are not the provider.",
+        {"interlook_events_refused_total",
+         "EVENTs refused (not from the provider, or about another provider's service).",
          m->events_refused},
         {"interlook_work_sent_total", "WORK items dispatched.", m->work_sent},
         {"interlook_work_retried_total", "WORK items dispatched again after a failure.",
@@ -138,6 +139,10 @@ char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker)
         {"interlook_bus_send_failures_total", "Sends refused by a gone or full peer.",
          bus->send_failures},
         {"interlook_instances_dead_total", "Instances dropped for silence.", bus->instances_dead},
+        {"interlook_work_expired_total", "WORK items without an answer in time.",
+         bus->work_expired},
+        {"interlook_bus_credit_cut_total", "HELLOs whose credit was cut to core.bus.maxCredit.",
+         bus->credit_cut},
         {"interlook_entries_saves_total", "Writes of the entries file.", m->saves},
         {"interlook_entries_save_failures_total", "Failed writes of the entries file.",
          m->save_failures},

@@ -13,6 +13,8 @@
 #include "core/views.h"
 #include "core/workflow.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* What observers were last shown of an entry, so that each visible change
@@ -43,7 +45,18 @@ struct _server_t {
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
+    zhashx_t *avoid;     /* entry name -> s_avoid_t: who let its last work time out */
+    int64_t peer_second; /* rate limit of the lines bus input causes (s_peer_log) */
+    int peer_count;
+    uint64_t peer_suppressed;
 };
+
+/* The instance that let an entry's work time out: its retry goes elsewhere
+ * while the extension has another instance (broker_dispatch_avoiding). */
+typedef struct {
+    char extension[ILP_MAX_EXT_NAME + 1];
+    char instance[ILP_MAX_INSTANCE + 1];
+} s_avoid_t;
 
 static int64_t s_now(void)
 {
@@ -105,8 +118,10 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
                  extension, entry->attempt, entry->work_id);
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
-    if (broker_dispatch_packed(self->broker, entry->work_id, extension, action, entry->attempt,
-                               service, len) != 0)
+    s_avoid_t *avoid = zhashx_lookup(self->avoid, entry->name);
+    if (avoid && strcmp(avoid->extension, extension)) avoid = NULL;
+    if (broker_dispatch_avoiding(self->broker, entry->work_id, extension, action, entry->attempt,
+                                 service, len, avoid ? avoid->instance : NULL) != 0)
         il_log_error("core: cannot dispatch %s to %s", entry->work_id, extension);
 }
 
@@ -116,7 +131,15 @@ static void s_fx_cancel(void *arg, const char *work_id)
     self->counts->work_failed++;
     entry_t *entry = workflow_work_entry(self->workflow, work_id);
     if (entry) metrics_work_forget(self->metrics, entry);
-    broker_cancel(self->broker, work_id);
+    s_avoid_t avoid = {.instance = ""};
+    broker_expire(self->broker, work_id, avoid.instance, sizeof avoid.instance);
+    if (entry && avoid.instance[0]) {
+        snprintf(avoid.extension, sizeof avoid.extension, "%s",
+                 workflow_steps(self->workflow)[entry->wip_step]);
+        s_avoid_t *copy = il_malloc(sizeof *copy);
+        *copy = avoid;
+        zhashx_update(self->avoid, entry->name, copy);
+    }
 }
 
 /* Publishes the entry's state when observers have not seen it yet. */
@@ -198,6 +221,7 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     if (entry->id < self->published_cap) /* its id goes to another entry */
         memset(&self->published[entry->id], 0, sizeof *self->published);
     metrics_work_forget(self->metrics, entry);
+    zhashx_delete(self->avoid, entry->name);
     il_log_info("core: %s removed (undeployed since %lld s)", entry->name,
                 (long long)((s_now() - entry->close_time) / 1000));
     size_t len = 0;
@@ -217,16 +241,53 @@ static void s_fx_refresh(void *arg, const char *provider, const char *name)
 
 /* Inputs: the bus ----------------------------------------------------------- */
 
+/* A log line that bus input causes (a refused EVENT, a failed or unexpected
+ * RESULT): at most 20 a second, then one line saying how many more were
+ * suppressed, so that a peer cannot fill the disk. */
+static void s_peer_log(server_t *self, il_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_peer_log(server_t *self, il_log_level_t level, const char *fmt, ...)
+{
+    if (!il_log_enabled(level)) return;
+    int64_t second = zclock_mono() / 1000;
+    if (second != self->peer_second) {
+        if (self->peer_suppressed)
+            il_log_warn("core: %llu more lines about bus input suppressed",
+                        (unsigned long long)self->peer_suppressed);
+        self->peer_second = second;
+        self->peer_count = 0;
+        self->peer_suppressed = 0;
+    }
+    if (++self->peer_count > 20) {
+        self->peer_suppressed++;
+        return;
+    }
+    char text[2048];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    il_log_write(level, "%s", text);
+}
+
 static void s_on_event(void *arg, const char *extension, const char *instance, ilp_action_t action,
                        il_service_t **service_p)
 {
     server_t *self = arg;
     const char *name = (*service_p)->name;
+    entry_t *entry = workflow_lookup(self->workflow, name);
+    const char *owner = entry ? entry->service->provider : NULL;
     if (workflow_event(self->workflow, extension, action, service_p, s_now()) != 0) {
         self->counts->events_refused++;
-        il_log_warn("core: EVENT %s %s from %s %s refused: only %s reports services",
-                    ilp_action_name(action), name, extension, instance,
-                    workflow_steps(self->workflow)[0]);
+        if (owner && strcmp(extension, workflow_steps(self->workflow)[0]) == 0)
+            s_peer_log(self, IL_LOG_WARN,
+                       "core: EVENT %s %s from %s %s refused: %s reported it, only %s changes it",
+                       ilp_action_name(action), name, extension, instance, owner, owner);
+        else
+            s_peer_log(self, IL_LOG_WARN,
+                       "core: EVENT %s %s from %s %s refused: only %s reports services",
+                       ilp_action_name(action), name, extension, instance,
+                       workflow_steps(self->workflow)[0]);
         return;
     }
     self->counts->events++;
@@ -243,16 +304,18 @@ static void s_on_result(void *arg, const char *work_id, const char *extension, c
               : -1;
     if (rc < 0) {
         self->counts->results_stale++;
-        il_log_debug("core: unexpected RESULT %s from %s %s: dropped", work_id, extension,
-                     instance);
+        s_peer_log(self, IL_LOG_DEBUG, "core: unexpected RESULT %s from %s %s: dropped", work_id,
+                   extension, instance);
         return;
     }
+    zhashx_delete(self->avoid, entry->name); /* answered: no instance to avoid */
     /* A WORK that the result led to has its own start time; otherwise none is due. */
     if (!entry->wip) metrics_work_forget(self->metrics, entry);
     metrics_work_answered(self->metrics, since_us);
     if (error || rc == 1) {
         self->counts->work_failed++;
-        il_log_warn("core: %s %s failed: %s", extension, work_id, error ? error : entry->error);
+        s_peer_log(self, IL_LOG_WARN, "core: %s %s failed: %s", extension, work_id,
+                   error ? error : entry->error);
     }
 }
 
@@ -341,6 +404,8 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     self->loop = zloop_new();
     self->metrics = metrics_new();
     self->counts = metrics_counts(self->metrics);
+    self->avoid = zhashx_new();
+    zhashx_set_destructor(self->avoid, (zhashx_destructor_fn *)zstr_free);
     workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
                                 .max_last_updated_ms = config->max_last_updated_ms,
                                 .clean_after_ms = config->clean_undeployed_ms,
@@ -375,6 +440,9 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
+                           .max_credit = config->bus.max_credit,
+                           .max_instances_ext = config->bus.max_instances_ext,
+                           .max_instances = config->bus.max_instances,
                            .extensions = config->steps};
     broker_handler_t handler = {.event = s_on_event,
                                 .result = s_on_result,
@@ -417,6 +485,7 @@ void server_destroy(server_t **self_p)
     free(self->published);
     metrics_destroy(&self->metrics);
     free(self->pubs);
+    zhashx_destroy(&self->avoid);
     free(self);
     *self_p = NULL;
 }

@@ -163,6 +163,14 @@ static bool s_is_ipam(const char *step)
     return strncmp(step, "ipam.", 5) == 0;
 }
 
+/* Who reported the entry: asked to refresh it (the workflow's provider for
+ * an entry that does not say). */
+static const char *s_provider(workflow_t *self, const entry_t *entry)
+{
+    const char *provider = entry->service->provider;
+    return provider && *provider ? provider : self->steps[0];
+}
+
 static void s_changed(workflow_t *self, entry_t *entry)
 {
     if (self->effects.changed) self->effects.changed(self->arg, entry);
@@ -380,6 +388,15 @@ int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
                    il_service_t **service_p, int64_t now)
 {
     if (!extension || strcmp(extension, self->steps[0]) || !service_p || !*service_p) return -1;
+    /* An entry another provider reported (the workflow's provider changed
+     * since) is that provider's: this one neither changes nor deletes it,
+     * unless it is gone already (undeployed and expected so). */
+    entry_t *entry = zhashx_lookup(self->entries, (*service_p)->name);
+    if (entry && entry->service->provider && strcmp(entry->service->provider, extension)) {
+        if (entry->expect_deployed || entry->state != ENTRY_UNDEPLOYED) return -1;
+        il_service_set_string(&entry->service->provider, extension); /* taken over */
+        entry_service_changed(entry);
+    }
     il_service_set_string(&(*service_p)->provider, extension);
     if (action == ILP_ACTION_ADD)
         s_event_add(self, service_p, now);
@@ -444,7 +461,7 @@ void workflow_housekeep(workflow_t *self, int64_t now)
         } else if (entry->state == ENTRY_DEPLOYED && entry->expect_deployed &&
                    now - entry->last_update > self->timing.max_last_updated_ms &&
                    self->effects.refresh) {
-            self->effects.refresh(self->arg, self->steps[0], entry->name);
+            self->effects.refresh(self->arg, s_provider(self, entry), entry->name);
         }
     }
     for (entry_t *entry = zlistx_first(expired); entry; entry = zlistx_next(expired)) {
@@ -557,7 +574,7 @@ size_t workflow_resync(workflow_t *self, int64_t since)
     if (!self->effects.refresh) return 0;
     for (entry_t *entry = zhashx_first(self->entries); entry; entry = zhashx_next(self->entries))
         if (entry->expect_deployed && entry->last_update < since) {
-            self->effects.refresh(self->arg, self->steps[0], entry->name);
+            self->effects.refresh(self->arg, s_provider(self, entry), entry->name);
             asked++;
         }
     return asked;

@@ -52,8 +52,10 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
 
 void workflow_destroy(workflow_t **self_p);
 
-/* An EVENT from extension. Only the provider (steps[0]) may send them:
- * returns -1 for any other sender and does nothing. Takes *service_p. */
+/* An EVENT from extension. Only the provider (steps[0]) may send them, and
+ * only about services it reported itself (an entry's service.provider) or
+ * new ones: returns -1 for any other sender, or for an entry another
+ * provider reported that is not undeployed, and does nothing. Takes *service_p. */
 int workflow_event(workflow_t *self, const char *extension, ilp_action_t action,
                    il_service_t **service_p, int64_t now);
 

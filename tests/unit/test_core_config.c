@@ -75,6 +75,9 @@ static void test_defaults(void **state)
     assert_int_equal(l.core.bus.heartbeat_ms, 1000);
     assert_int_equal(l.core.bus.liveness, 3);
     assert_int_equal(l.core.bus.batch, IL_BUS_DEFAULT_BATCH);
+    assert_int_equal(l.core.bus.max_credit, IL_BUS_DEFAULT_MAX_CREDIT);
+    assert_int_equal(l.core.bus.max_instances_ext, IL_BUS_DEFAULT_MAX_INSTANCES_EXT);
+    assert_int_equal(l.core.bus.max_instances, IL_BUS_DEFAULT_MAX_INSTANCES);
     s_close(&l);
 }
 
@@ -101,7 +104,10 @@ static void test_every_key(void **state)
                "    publish: tcp://127.0.0.1:6001\n"
                "    heartbeat: 250ms\n"
                "    liveness: 7\n"
-               "    batch: 8\n");
+               "    batch: 8\n"
+               "    maxCredit: 50\n"
+               "    maxInstancesPerExtension: 4\n"
+               "    maxInstances: 9\n");
     if (l.rc) fail_msg("refused: %s", l.err);
     assert_int_equal(l.core.log_level, IL_LOG_DEBUG);
     assert_string_equal(l.core.log_file, "/var/log/interlook.log");
@@ -125,6 +131,9 @@ static void test_every_key(void **state)
     assert_int_equal(l.core.bus.heartbeat_ms, 250);
     assert_int_equal(l.core.bus.liveness, 7);
     assert_int_equal(l.core.bus.batch, 8);
+    assert_int_equal(l.core.bus.max_credit, 50);
+    assert_int_equal(l.core.bus.max_instances_ext, 4);
+    assert_int_equal(l.core.bus.max_instances, 9);
     s_close(&l);
 
     /* the steps as one comma-separated string, the API off */
@@ -171,6 +180,10 @@ static void test_refusals(void **state)
          "test.yml:2: core.bus.heartbeat: must be from 10ms to 1h"},
         {"core:\n  bus: { nope: 1 }\n", "test.yml:2: core.bus.nope: unknown key"},
         {"core:\n  bus: { liveness: 0 }\n", "test.yml:2: core.bus.liveness"},
+        {"core:\n  bus: { maxCredit: 10001 }\n", "test.yml:2: core.bus.maxCredit"},
+        {"core:\n  bus: { maxInstancesPerExtension: 0 }\n",
+         "test.yml:2: core.bus.maxInstancesPerExtension"},
+        {"core:\n  bus: { maxInstances: -1 }\n", "test.yml:2: core.bus.maxInstances"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         s_loaded_t l;

@@ -1652,6 +1652,49 @@ static entry_t *s_loaded(const char *name, entry_state_t st, int pos, bool expec
     return e;
 }
 
+/* The workflow's provider changed since the entries were saved: the new one
+ * neither deletes nor changes an entry the old one reported (unless it is
+ * gone: undeployed, expected so), and a refresh asks the entry's provider. */
+static void test_events_other_provider(void **state)
+{
+    (void)state;
+    static const char *const steps[] = {"provider.two", IPAM, DNS};
+    fx_t *fx = s_fx_new(steps, 3);
+    int64_t t = T0;
+    entry_t *e = s_loaded("theirs", ENTRY_DEPLOYED, 0, true, "192.0.2.1");
+    assert_int_equal(workflow_adopt(fx->wf, &e), 0);
+    e = s_loaded("gone", ENTRY_UNDEPLOYED, 0, false, NULL);
+    e->close_time = T0 - 1000;
+    assert_int_equal(workflow_adopt(fx->wf, &e), 0);
+    workflow_resume(fx->wf, t);
+    size_t sent = fx->nsent, changed = fx->changed;
+
+    entry_t *theirs = workflow_lookup(fx->wf, "theirs");
+    assert_int_equal(s_event(fx, "provider.two", ILP_ACTION_DELETE, il_service_new("theirs"), t),
+                     -1);
+    assert_int_equal(s_event(fx, "provider.two", ILP_ACTION_ADD,
+                             s_svc("theirs", "10.6.6.6", 666, true, NULL), t),
+                     -1);
+    assert_int_equal(theirs->state, ENTRY_DEPLOYED);
+    assert_true(theirs->expect_deployed);
+    assert_string_equal(theirs->service->targets[0].host, "10.9.0.1");
+    assert_string_equal(theirs->service->provider, PROVIDER);
+    assert_int_equal(fx->nsent, sent);
+    assert_int_equal(fx->changed, changed);
+
+    /* A name the old provider no longer uses is free for the new one. */
+    assert_int_equal(s_event(fx, "provider.two", ILP_ACTION_ADD, s_web("gone"), t + 1), 0);
+    assert_string_equal(workflow_lookup(fx->wf, "gone")->service->provider, "provider.two");
+    assert_true(workflow_lookup(fx->wf, "gone")->expect_deployed);
+
+    /* Asked about, the entry's own provider is. */
+    assert_int_equal(workflow_resync(fx->wf, t + 1), 1);
+    assert_true(s_list_has(fx->refreshes, PROVIDER " theirs"));
+    workflow_housekeep(fx->wf, t + MAX_UPDATED + 100000);
+    assert_false(s_list_has(fx->refreshes, "provider.two theirs"));
+    s_fx_destroy(&fx);
+}
+
 static void test_adopt_resume(void **state)
 {
     (void)state;
@@ -2220,6 +2263,7 @@ int main(void)
         cmocka_unit_test_teardown(test_provider_only, s_teardown),
         cmocka_unit_test_teardown(test_two_steps, s_teardown),
         cmocka_unit_test_teardown(test_events_refused, s_teardown),
+        cmocka_unit_test_teardown(test_events_other_provider, s_teardown),
         cmocka_unit_test_teardown(test_stale_results, s_teardown),
         cmocka_unit_test_teardown(test_adopt_resume, s_teardown),
         cmocka_unit_test_teardown(test_public_ip_unique, s_teardown),
