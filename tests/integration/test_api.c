@@ -296,7 +296,7 @@ static int s_setup(void **state)
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->loop = zloop_new();
     char err[256] = "";
-    ctx->api = api_new("127.0.0.1:0", s_handler, ctx, err, sizeof err);
+    ctx->api = api_new("127.0.0.1:0", NULL, s_handler, ctx, err, sizeof err);
     if (!ctx->api) fail_msg("api_new: %s", err);
     assert_string_equal(err, "");
     assert_int_equal(api_attach(ctx->api, ctx->loop), 0);
@@ -474,7 +474,7 @@ static void test_addresses(void **state)
         print_message("IPv6 loopback unavailable: [::1] not tested\n");
     }
     for (size_t i = 0; good[i]; i++) {
-        api_t *api = api_new(good[i], s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new(good[i], NULL, s_handler, &ctx, err, sizeof err);
         if (!api) fail_msg("%s refused: %s", good[i], err);
         assert_true(api_port(api) > 0);
         api_destroy(&api);
@@ -497,7 +497,7 @@ static void test_addresses(void **state)
                          NULL};
     for (size_t i = 0; bad[i]; i++) {
         err[0] = '\0';
-        api_t *api = api_new(bad[i], s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new(bad[i], NULL, s_handler, &ctx, err, sizeof err);
         if (api) {
             api_destroy(&api);
             fail_msg("'%s' accepted", bad[i]);
@@ -507,9 +507,9 @@ static void test_addresses(void **state)
         assert_contains(err, quoted);
     }
     err[0] = '\0';
-    assert_null(api_new(NULL, s_handler, &ctx, err, sizeof err));
+    assert_null(api_new(NULL, NULL, s_handler, &ctx, err, sizeof err));
     assert_true(err[0] != '\0');
-    assert_null(api_new("127.0.0.1:0", NULL, &ctx, err, sizeof err));
+    assert_null(api_new("127.0.0.1:0", NULL, NULL, &ctx, err, sizeof err));
     assert_contains(err, "127.0.0.1:0");
 }
 
@@ -518,17 +518,17 @@ static void test_port_in_use(void **state)
     (void)state;
     ctx_t ctx = {0};
     char err[256] = "";
-    api_t *first = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
+    api_t *first = api_new("127.0.0.1:0", NULL, s_handler, &ctx, err, sizeof err);
     assert_non_null(first);
     char address[64];
     snprintf(address, sizeof address, "127.0.0.1:%d", api_port(first));
-    api_t *second = api_new(address, s_handler, &ctx, err, sizeof err);
+    api_t *second = api_new(address, NULL, s_handler, &ctx, err, sizeof err);
     assert_null(second);
     assert_contains(err, address);
     assert_contains(err, "in use");
     api_destroy(&first);
     /* Free again: the same port can be taken. */
-    second = api_new(address, s_handler, &ctx, err, sizeof err);
+    second = api_new(address, NULL, s_handler, &ctx, err, sizeof err);
     if (!second) fail_msg("%s after destroy: %s", address, err);
     assert_int_equal(api_port(second), atoi(strchr(address, ':') + 1));
     api_destroy(&second);
@@ -542,7 +542,7 @@ static void test_create_destroy_many(void **state)
     ctx_t ctx = {0};
     char err[256];
     for (int i = 0; i < 50; i++) {
-        api_t *api = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new("127.0.0.1:0", NULL, s_handler, &ctx, err, sizeof err);
         if (!api) fail_msg("round %d: %s", i, err);
         api_destroy(&api);
     }
@@ -555,7 +555,7 @@ static void test_two_apis(void **state)
     ctx->name = "one";
     ctx_t other = {.loop = ctx->loop, .name = "two"};
     char err[256];
-    other.api = api_new("127.0.0.1:0", s_handler, &other, err, sizeof err);
+    other.api = api_new("127.0.0.1:0", NULL, s_handler, &other, err, sizeof err);
     if (!other.api) fail_msg("api_new: %s", err);
     assert_int_equal(api_attach(other.api, ctx->loop), 0);
     assert_int_equal(api_attach(other.api, ctx->loop), -1); /* attached already */
@@ -594,7 +594,7 @@ static void test_log_line(void **state)
     assert_int_equal(il_log_setup("test_api", IL_LOG_INFO, path), 0);
     ctx_t ctx = {0};
     char err[256];
-    api_t *api = api_new("localhost:0", s_handler, &ctx, err, sizeof err);
+    api_t *api = api_new("localhost:0", NULL, s_handler, &ctx, err, sizeof err);
     il_log_setup("test_api", IL_LOG_INFO, "stderr");
     assert_non_null(api);
     char want[64];
