@@ -584,22 +584,22 @@ static bool s_health_ok(void *arg)
     return ok;
 }
 
-/* CPU time (user + system, in clock ticks) of a process. */
+/* CPU time (user + system, in clock ticks) of the threads of a process
+ * but libzmq's own (ZMQbg/...): the core's loop and the API's thread. */
 static long s_cpu_ticks(pid_t pid)
 {
-    char path[64], text[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    const char *p = strrchr(text, ')');
-    unsigned long utime = 0, stime = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-        return -1;
-    return (long)(utime + stime);
+    char *out = test_sh_output("cd /proc/%d/task && for t in *; do "
+                               "case \"$(cat $t/comm)\" in ZMQbg*) ;; *) "
+                               "sed 's/.*) //' $t/stat | cut -d' ' -f12,13;; esac; done",
+                               (int)pid);
+    if (!out) return -1;
+    long total = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long utime = 0, stime = 0;
+        if (sscanf(line, "%lu %lu", &utime, &stime) == 2) total += (long)(utime + stime);
+    }
+    free(out);
+    return total;
 }
 
 /* How many descriptors a process has open. */
@@ -637,7 +637,8 @@ static void test_out_of_descriptors(void **state)
     ctx->core = s_core_spawn(ctx, wrap, &status);
     if (ctx->core <= 0) fail_msg("interlookd under prlimit ended (status %d)", status);
     snprintf(ctx->api, sizeof ctx->api, "http://127.0.0.1:%d", ctx->port);
-    assert_true(test_wait(s_health_ok, ctx, WAIT_MS));
+    /* No request before: the API must have no connection open when the
+     * descriptors run out (MHD then retried accept at once, for ever). */
 
     /* Fill the core's descriptors with raw TCP connections to its ROUTER. */
     char ports_path[600];
@@ -664,16 +665,34 @@ static void test_out_of_descriptors(void **state)
         assert_true(test_wait(s_fd_grew, &w, 2000));
     }
     assert_int_equal(s_fd_count(ctx->core), LIMIT);
+    /* More wait in the ROUTER's backlog: libzmq takes any descriptor that
+     * comes free, so the API never gets one (its case in the hostile test,
+     * where 3,000 bus connections waited). */
+    int extra[20];
+    for (int i = 0; i < 20; i++) {
+        extra[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)router_port)};
+        dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(extra[i], (struct sockaddr *)&dst, sizeof dst), 0);
+    }
     /* Clients knock while nothing is free: each knock finds the limit. */
     char log_path[600];
     snprintf(log_path, sizeof log_path, "%s/core.log", fixture_dir(ctx->stack));
     struct stat before;
     assert_int_equal(stat(log_path, &before), 0);
-    long cpu_before = s_cpu_ticks(ctx->core);
-    int64_t start = zclock_mono();
-    int knockers[8];
+    /* Clients knock; a descriptor freed for a moment may let one in. When it
+     * goes, the API has no connection left while others still wait: the
+     * case where MHD retried accept at once, for ever. */
+    int knockers[16];
     for (int i = 0; i < 8; i++)
         knockers[i] = s_connect_from(ctx->port, i, 1);
+    zclock_sleep(500); /* let the core try them */
+    for (int i = 0; i < 8; i++)
+        if (knockers[i] >= 0) close(knockers[i]);
+    for (int i = 8; i < 16; i++)
+        knockers[i] = s_connect_from(ctx->port, i, 1);
+    long cpu_before = s_cpu_ticks(ctx->core);
+    int64_t start = zclock_mono();
     zclock_sleep(3000); /* the span over which the CPU and the log are measured */
     long cpu = s_cpu_ticks(ctx->core) - cpu_before;
     int64_t span = zclock_mono() - start;
@@ -682,13 +701,17 @@ static void test_out_of_descriptors(void **state)
     long ticks_per_s = sysconf(_SC_CLK_TCK);
     print_message("out of descriptors for %lld ms: %ld ticks of CPU, log grew %lld bytes\n",
                   (long long)span, cpu, (long long)(after.st_size - before.st_size));
-    /* A spinning accept burns a whole CPU; backing off costs next to nothing. */
+    /* A spinning accept burns a whole CPU; backing off costs next to
+     * nothing (libzmq's threads, which retry their own accept, are not
+     * counted: the bus is not this test's). */
     assert_true(cpu >= 0 && cpu < ticks_per_s * span / 1000 / 4);
     assert_true(after.st_size - before.st_size < 8192);
 
     for (int i = 0; i < nhogs; i++)
         close(hogs[i]);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 20; i++)
+        close(extra[i]);
+    for (int i = 8; i < 16; i++)
         if (knockers[i] >= 0) close(knockers[i]);
     assert_true(test_wait(s_health_ok, ctx, 5000));
 }
