@@ -574,8 +574,44 @@ static void test_idle_crowd(void **state)
 }
 
 typedef struct {
-    ctx_t *ctx;
-} s_health_arg_t;
+    int *fds;
+    int n;
+    int closed; /* how many the server closed so far */
+    bool *gone;
+} s_crowd_t;
+
+static bool s_crowd_cut(void *arg)
+{
+    s_crowd_t *c = arg;
+    for (int i = 0; i < c->n; i++)
+        if (!c->gone[i] && s_closed_by_server(c->fds[i])) {
+            c->gone[i] = true;
+            c->closed++;
+        }
+    return c->closed >= c->n - 4;
+}
+
+/* core.apiMaxConnectionsPerIP: from one address, the connections past the
+ * limit are closed at once, those within it stay; another address is served. */
+static void test_per_ip_limit(void **state)
+{
+    ctx_t *ctx = *state;
+    s_core_start(ctx, "  apiMaxConnectionsPerIP: 4\n");
+    enum { N = 12 };
+    int fds[N];
+    bool gone[N] = {false};
+    for (int i = 0; i < N; i++) {
+        fds[i] = s_connect_from(ctx->port, 0, 1);
+        assert_true(fds[i] >= 0);
+    }
+    s_crowd_t crowd = {fds, N, 0, gone};
+    assert_true(test_wait(s_crowd_cut, &crowd, WAIT_MS));
+    s_assert_health_quick(ctx, "one address at its limit");
+    s_crowd_cut(&crowd); /* the four within the limit are still open */
+    assert_int_equal(crowd.closed, N - 4);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
 
 static bool s_health_ok(void *arg)
 {
@@ -727,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_slow_loris, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idle_crowd, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_per_ip_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_descriptors, s_setup, s_teardown),
     };
     int failed = test_run_group(tests, NULL, NULL);
