@@ -142,8 +142,8 @@ static void s_log_limited(api_t *self, il_log_level_t level, const char *fmt, ..
     pthread_mutex_unlock(&self->log_lock);
 }
 
-/* MHD's messages go to the log (limited); those written during api_new's
- * MHD_start_daemon are also kept, to explain a failed start. */
+/* MHD's messages go to the log (limited); the first written during
+ * api_new's MHD_start_daemon is also kept, to explain a failed start. */
 static void s_on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     api_t *self = cls;
@@ -152,7 +152,9 @@ static void s_on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(text);
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
-    if (pthread_equal(pthread_self(), self->starter))
+    /* The first says why ("the certificate and the given key do not
+     * match"); those after, only that it failed. */
+    if (pthread_equal(pthread_self(), self->starter) && !self->start_error[0])
         snprintf(self->start_error, sizeof self->start_error, "%s", text);
     s_log_limited(self, IL_LOG_WARN, "api: %s", text);
 }
