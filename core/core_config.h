@@ -27,10 +27,10 @@ typedef struct {
     int64_t retry_max_ms;        /* core.retryBackoffMax (60s) */
     int64_t persist_delay_ms;    /* core.persistDelay (100ms): coalescing window of saves */
     il_bus_config_t bus;         /* core.bus.* */
+    zlistx_t *step_list;         /* owns the step strings */
     /* core.apiTlsCert, apiTlsKey, apiTokenFile (paths, NULL when unset),
      * apiRequestTimeout (30s), apiMaxConnections (1024), apiMaxConnectionsPerIP (16) */
     api_options_t api;
-    zlistx_t *step_list; /* owns the step strings */
 } core_config_t;
 
 /* Reads and validates the core section. Strings stay owned by cfg (or by
