@@ -556,7 +556,7 @@ static void test_idle_crowd(void **state)
     if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < N + 200)
         skip(); /* cannot hold 2,000 sockets here */
     lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max > 65536 ? 65536 : lim.rlim_max;
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) skip(); /* under valgrind, say */
     s_core_start(ctx, NULL);
     static int fds[N];
     for (int i = 0; i < N; i++) {
