@@ -76,7 +76,7 @@ struct _api_t {
     pthread_t thread;          /* the server thread */
     bool running;              /* thread started */
     pthread_t starter;         /* thread inside MHD_start_daemon */
-    char start_error[256];     /* MHD's last message to that thread during start */
+    char start_error[256];     /* MHD's first message to that thread during start */
     char *tls_cert, *tls_key;  /* PEM texts while the daemon runs, or NULL */
     char *token;               /* bearer token, or NULL */
     size_t token_len;

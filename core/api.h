@@ -1,8 +1,10 @@
 /* api: the core's HTTP server (core.listen). libmicrohttpd serves connections
- * in its own thread; each request is handed over an inproc ZeroMQ pair to the
- * core's loop, which builds the answer, so that all core state is read in one
- * thread and no lock is needed. A loop that does not answer within the time
- * bound gets the client a 503. */
+ * in a thread of the api's own; each request is handed over an inproc ZeroMQ
+ * pair to the core's loop, which builds the answer, so that all core state is
+ * read in one thread and no lock is needed. A loop that does not answer
+ * within the time bound gets the client a 503. Optionally HTTPS and a bearer
+ * token; always limits, so that no client can hold it: connections in all
+ * and per address, a total time per request, request sizes. */
 #ifndef INTERLOOK_API_H
 #define INTERLOOK_API_H
 
