@@ -755,6 +755,27 @@ static void test_out_of_descriptors(void **state)
     assert_true(test_wait(s_health_ok, ctx, 5000));
 }
 
+/* interlookd raises its soft open-files limit to the hard one at start. */
+static void test_nofile_raised(void **state)
+{
+    ctx_t *ctx = *state;
+    fixture_opts_t opts = {.name = "test_api_limits"};
+    ctx->stack = fixture_new(&opts);
+    assert_non_null(ctx->stack);
+    assert_int_equal(fixture_config_write(ctx->stack, NULL, NULL), 0);
+    const char *wrap[] = {"/usr/bin/prlimit", "--nofile=256:4096", "--", NULL};
+    int status = 0;
+    ctx->core = s_core_spawn(ctx, wrap, &status);
+    if (ctx->core <= 0) fail_msg("interlookd under prlimit ended (status %d)", status);
+    char *limits = test_sh_output("grep 'Max open files' /proc/%d/limits", (int)ctx->core);
+    assert_non_null(limits);
+    unsigned long soft = 0, hard = 0;
+    assert_int_equal(sscanf(limits, "Max open files %lu %lu", &soft, &hard), 2);
+    free(limits);
+    assert_int_equal(hard, 4096);
+    assert_int_equal(soft, 4096);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -766,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_crowd, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_per_ip_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_descriptors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_nofile_raised, s_setup, s_teardown),
     };
     int failed = test_run_group(tests, NULL, NULL);
     curl_global_cleanup();
