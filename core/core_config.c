@@ -21,12 +21,51 @@ static const char *const s_known[] = {"logLevel",
                                       "retryBackoffMax",
                                       "persistDelay",
                                       "bus",
+                                      "apiTlsCert",
+                                      "apiTlsKey",
+                                      "apiTokenFile",
+                                      "apiRequestTimeout",
+                                      "apiMaxConnections",
+                                      "apiMaxConnectionsPerIP",
                                       NULL};
 
 static int s_where(il_config_t *cfg, const char *key, char *err, size_t errlen, const char *why)
 {
     snprintf(err, errlen, "%s:%d: %s: %s", il_config_name(cfg), il_config_line(cfg, key), key, why);
     return -1;
+}
+
+/* The HTTP API's options: a path given must not be empty, and a
+ * certificate needs its key. */
+static int s_api(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    api_options_t *api = &self->api;
+    int64_t conns = 0, per_ip = 0;
+    if (il_config_string(cfg, "core.apiTlsCert", NULL, &api->tls_cert) ||
+        il_config_string(cfg, "core.apiTlsKey", NULL, &api->tls_key) ||
+        il_config_string(cfg, "core.apiTokenFile", NULL, &api->token_file) ||
+        il_config_duration(cfg, "core.apiRequestTimeout", API_DEFAULT_REQUEST_TIMEOUT_MS,
+                           &api->request_timeout_ms) ||
+        il_config_int(cfg, "core.apiMaxConnections", API_DEFAULT_MAX_CONNECTIONS, 1, 1000000,
+                      &conns) ||
+        il_config_int(cfg, "core.apiMaxConnectionsPerIP", API_DEFAULT_MAX_PER_IP, 1, 1000000,
+                      &per_ip)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
+        return -1;
+    }
+    api->max_connections = (unsigned)conns;
+    api->max_per_ip = (unsigned)per_ip;
+    const char *paths[] = {"core.apiTlsCert", api->tls_cert,       "core.apiTlsKey",
+                           api->tls_key,      "core.apiTokenFile", api->token_file};
+    for (int i = 0; i < 6; i += 2)
+        if (paths[i + 1] && !*paths[i + 1])
+            return s_where(cfg, paths[i], err, errlen, "empty path");
+    if (!api->tls_cert != !api->tls_key)
+        return s_where(cfg, api->tls_cert ? "core.apiTlsCert" : "core.apiTlsKey", err, errlen,
+                       "core.apiTlsCert and core.apiTlsKey go together");
+    if (api->request_timeout_ms < 100)
+        return s_where(cfg, "core.apiRequestTimeout", err, errlen, "must be at least 100ms");
+    return 0;
 }
 
 static int s_steps(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
@@ -104,6 +143,7 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
     if (!*self->entries_file)
         return s_where(cfg, "core.workflowEntriesFile", err, errlen, "empty path");
     if (s_steps(self, cfg, err, errlen)) return -1;
+    if (s_api(self, cfg, err, errlen)) return -1;
     if (il_bus_config_load(&self->bus, cfg, err, errlen)) return -1;
     return 0;
 }

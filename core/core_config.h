@@ -5,6 +5,7 @@
 #define INTERLOOK_CORE_CONFIG_H
 
 #include "broker/bus_config.h"
+#include "core/api.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -27,6 +28,9 @@ typedef struct {
     int64_t persist_delay_ms;    /* core.persistDelay (100ms): coalescing window of saves */
     il_bus_config_t bus;         /* core.bus.* */
     zlistx_t *step_list;         /* owns the step strings */
+    /* core.apiTlsCert, apiTlsKey, apiTokenFile (paths, NULL when unset),
+     * apiRequestTimeout (30s), apiMaxConnections (1024), apiMaxConnectionsPerIP (16) */
+    api_options_t api;
 } core_config_t;
 
 /* Reads and validates the core section. Strings stay owned by cfg (or by

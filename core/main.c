@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void s_usage(FILE *out)
 {
@@ -46,6 +47,24 @@ static int s_write_ports(const char *path, const char *listen, server_t *server)
             server_router_endpoint(server), server_publish_endpoint(server));
     if (fclose(f) != 0 || rename(tmp, path) != 0) return -1;
     return 0;
+}
+
+/* Raises the soft limit on open descriptors to the hard one: each API
+ * connection and bus peer holds one, and running out is how a crowd of idle
+ * clients took the core down. Says so when it cannot. */
+static void s_raise_nofile(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur == lim.rlim_max) return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        il_log_warn("cannot raise the open files limit from %llu to %llu: %s",
+                    (unsigned long long)was, (unsigned long long)lim.rlim_max, strerror(errno));
+    else
+        il_log_debug("open files limit raised from %llu to %llu", (unsigned long long)was,
+                     (unsigned long long)lim.rlim_max);
 }
 
 int main(int argc, char *argv[])
@@ -122,6 +141,7 @@ int main(int argc, char *argv[])
         il_config_destroy(&cfg);
         return 2;
     }
+    s_raise_nofile();
     zsys_init();
     il_log_info("interlookd %s starting (config %s)", INTERLOOK_VERSION, path ? path : "defaults");
     server_t *server = server_new(&core, err, sizeof err);

@@ -455,7 +455,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         goto fail;
     }
     if (!listen_addr_off(config->listen)) {
-        self->api = api_new(config->listen, s_on_request, self, err, errlen);
+        self->api = api_new(config->listen, &config->api, s_on_request, self, err, errlen);
         if (!self->api || api_attach(self->api, self->loop) != 0) goto fail;
     }
     if (broker_attach(self->broker, self->loop) != 0 ||

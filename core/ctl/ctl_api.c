@@ -3,6 +3,7 @@
 #include "common/alloc.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,40 @@ static size_t s_on_data(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, json_t **json,
-                             char *err, size_t errlen)
+char *ctl_api_read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char buf[CTL_API_MAX_TOKEN + 2];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    buf[len] = 0;
+    char *start = buf;
+    while (*start && strchr(" \t\r\n", *start))
+        start++;
+    len = strlen(start);
+    while (len && strchr(" \t\r\n", start[len - 1]))
+        start[--len] = 0;
+    const char *why = failed                    ? "read error"
+                      : !len                    ? "empty"
+                      : len > CTL_API_MAX_TOKEN ? "the token is longer than 4096 bytes"
+                      : strlen(start) != len    ? "holds a NUL byte"
+                                                : NULL;
+    for (size_t i = 0; i < len && !why; i++)
+        if ((unsigned char)start[i] < 0x21 || (unsigned char)start[i] > 0x7e)
+            why = "the token holds a character other than visible ASCII";
+    char *token = why ? NULL : il_strdup(start);
+    explicit_bzero(buf, sizeof buf);
+    if (why) snprintf(err, errlen, "'%s': %s", path, why);
+    return token;
+}
+
+ctl_api_result_t ctl_api_get(const char *base, const ctl_api_auth_t *auth, const char *path,
+                             long *status, json_t **json, char *err, size_t errlen)
 {
     *json = NULL;
     *status = 0;
@@ -61,6 +94,16 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
+    struct curl_slist *headers = NULL;
+    char *bearer = NULL;
+    if (auth && auth->token) {
+        size_t n = strlen(auth->token) + 32;
+        bearer = il_malloc(n);
+        snprintf(bearer, n, "Authorization: Bearer %s", auth->token);
+        headers = curl_slist_append(headers, bearer);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    }
+    if (auth && auth->cacert) curl_easy_setopt(curl, CURLOPT_CAINFO, auth->cacert);
     CURLcode rc = curl_easy_perform(curl);
     ctl_api_result_t result = CTL_API_OK;
     if (body.overflow) {
@@ -84,6 +127,11 @@ ctl_api_result_t ctl_api_get(const char *base, const char *path, long *status, j
     }
     free(body.data);
     curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
+    if (bearer) {
+        explicit_bzero(bearer, strlen(bearer));
+        free(bearer);
+    }
     free(url);
     return result;
 }

@@ -19,7 +19,8 @@ static int s_fetch(const ctl_cmd_options_t *opt, const char *path, bool allow_40
                    json_t **json)
 {
     char err[512];
-    switch (ctl_api_get(opt->api, path, status, json, err, sizeof err)) {
+    ctl_api_auth_t auth = {.token = opt->token, .cacert = opt->cacert};
+    switch (ctl_api_get(opt->api, &auth, path, status, json, err, sizeof err)) {
     case CTL_API_UNREACHABLE:
         fprintf(stderr, "interlookctl: cannot reach the core at %s: %s\n", opt->api, err);
         return 1;

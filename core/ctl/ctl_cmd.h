@@ -9,8 +9,10 @@
 #include <stdbool.h>
 
 typedef struct {
-    const char *api; /* base URL of the core's HTTP API, without a trailing '/' */
-    bool json;       /* print the API's JSON instead of text */
+    const char *api;    /* base URL of the core's HTTP API, without a trailing '/' */
+    bool json;          /* print the API's JSON instead of text */
+    const char *token;  /* bearer token, or NULL */
+    const char *cacert; /* CA file trusted for https, or NULL */
 } ctl_cmd_options_t;
 
 /* All services, one table row each, sorted by name. */

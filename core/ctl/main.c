@@ -2,17 +2,21 @@
  * HTTP API (services, one service, extensions, workflow) and prints tables or
  * the API's JSON, and follows the core's "changes" publications (watch).
  *
- *   interlookctl [-c FILE] [--api URL] [--json] services | service NAME |
+ *   interlookctl [-c FILE] [--api URL] [--token-file F] [--cacert F] [--json]
+ *                services | service NAME |
  *                extensions | workflow
  *   interlookctl [-c FILE] [--publish EP] [--json] watch
  *
  * The API address is --api, else $INTERLOOK_API, else core.listen as the core
  * reads it (core/listen_addr.h: -c FILE, then $INTERLOOK_LISTEN, else its
- * default); the publish endpoint is --publish, else core.bus.publish as the
- * extensions read it (-c FILE, then $INTERLOOK_BUS_PUBLISH, else its default). */
+ * default), https:// when the file sets core.apiTlsCert; the token is
+ * --token-file, else core.apiTokenFile of the file; the publish endpoint is --publish, else
+ * core.bus.publish as the extensions read it (-c FILE, then $INTERLOOK_BUS_PUBLISH, else its
+ * default). */
 #include "broker/bus_config.h"
 #include "common/config.h"
 #include "common/version.h"
+#include "core/ctl/ctl_api.h"
 #include "core/ctl/ctl_cmd.h"
 #include "core/ctl/ctl_watch.h"
 #include "core/listen_addr.h"
@@ -40,7 +44,12 @@ static void s_usage(FILE *out)
             "                      core.bus.publish)\n"
             "  -a, --api URL       the core's HTTP API (default %s;\n"
             "                      else $INTERLOOK_API, else core.listen of FILE or\n"
-            "                      $INTERLOOK_LISTEN, '*' and 0.0.0.0 meaning 127.0.0.1)\n"
+            "                      $INTERLOOK_LISTEN, '*' and 0.0.0.0 meaning 127.0.0.1;\n"
+            "                      https:// when FILE sets core.apiTlsCert)\n"
+            "  -t, --token-file F  a file holding the API's bearer token (default:\n"
+            "                      core.apiTokenFile of FILE, when set)\n"
+            "      --cacert F      trust the CA certificate(s) in F (PEM) for an https API,\n"
+            "                      e.g. the core's self-signed core.apiTlsCert\n"
             "  -p, --publish EP    the core's PUB endpoint, for watch (default\n"
             "                      %s; else core.bus.publish of FILE or\n"
             "                      $INTERLOOK_BUS_PUBLISH)\n"
@@ -57,7 +66,8 @@ static void s_usage(FILE *out)
 
 static void s_short_usage(void)
 {
-    fprintf(stderr, "usage: interlookctl [-c FILE] [--api URL] [--publish EP] [--json]\n"
+    fprintf(stderr, "usage: interlookctl [-c FILE] [--api URL] [--token-file F] [--cacert F]\n"
+                    "                    [--publish EP] [--json]\n"
                     "                    services | service NAME | extensions | workflow | watch\n"
                     "(interlookctl --help tells more)\n");
 }
@@ -103,14 +113,17 @@ int main(int argc, char *argv[])
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"api", required_argument, NULL, 'a'},
                                             {"publish", required_argument, NULL, 'p'},
+                                            {"token-file", required_argument, NULL, 't'},
+                                            {"cacert", required_argument, NULL, 'C'},
                                             {"json", no_argument, NULL, 'j'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
                                             {NULL, 0, NULL, 0}};
-    const char *path = NULL, *api_arg = NULL, *publish_arg = NULL;
+    const char *path = NULL, *api_arg = NULL, *publish_arg = NULL, *token_arg = NULL,
+               *cacert = NULL;
     bool json = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:a:p:jhV", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:a:p:t:jhV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -120,6 +133,12 @@ int main(int argc, char *argv[])
             break;
         case 'p':
             publish_arg = optarg;
+            break;
+        case 't':
+            token_arg = optarg;
+            break;
+        case 'C':
+            cacert = optarg;
             break;
         case 'j':
             json = true;
@@ -157,10 +176,16 @@ int main(int argc, char *argv[])
         return 2;
     }
     il_bus_config_t bus;
-    const char *listen = NULL;
+    const char *listen = NULL, *token_file = NULL, *tls_cert = NULL;
     bool listen_env = false;
-    if (il_bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
-        listen_addr_load(cfg, &listen, &listen_env, err, sizeof err) != 0) {
+    int bad = il_bus_config_load(&bus, cfg, err, sizeof err) != 0 ||
+              listen_addr_load(cfg, &listen, &listen_env, err, sizeof err) != 0;
+    if (!bad && (il_config_string(cfg, "core.apiTokenFile", NULL, &token_file) != 0 ||
+                 il_config_string(cfg, "core.apiTlsCert", NULL, &tls_cert) != 0)) {
+        snprintf(err, sizeof err, "%s", il_config_error(cfg));
+        bad = 1;
+    }
+    if (bad) {
         fprintf(stderr, "interlookctl: %s\n", err);
         il_config_destroy(&cfg);
         return 2;
@@ -186,6 +211,21 @@ int main(int argc, char *argv[])
         else
             fprintf(stderr, "interlookctl: core.listen: %s; give --api\n", err);
         rc = 2;
+    } else if (tls_cert && *tls_cert && !strncmp(api, "http://", 7)) {
+        size_t n = strlen(api);
+        if (n + 1 < sizeof api) { /* "http://x" -> "https://x" */
+            memmove(api + 5, api + 4, n - 3);
+            api[4] = 's';
+        }
+    }
+    char *token = NULL;
+    if (!rc && !watch && (token_arg || (token_file && *token_file))) {
+        token = ctl_api_read_token(token_arg ? token_arg : token_file, err, sizeof err);
+        if (!token) {
+            fprintf(stderr, "interlookctl: %s: %s\n",
+                    token_arg ? "--token-file" : "core.apiTokenFile", err);
+            rc = 2;
+        }
     }
     il_config_destroy(&cfg);
     if (rc) return rc;
@@ -195,7 +235,7 @@ int main(int argc, char *argv[])
         fprintf(stderr, "interlookctl: cannot initialise libcurl\n");
         return 1;
     }
-    ctl_cmd_options_t cmd = {.api = api, .json = json};
+    ctl_cmd_options_t cmd = {.api = api, .json = json, .token = token, .cacert = cacert};
     if (!strcmp(command, "services"))
         rc = ctl_cmd_services(&cmd);
     else if (is_service)
@@ -205,5 +245,7 @@ int main(int argc, char *argv[])
     else
         rc = ctl_cmd_workflow(&cmd);
     curl_global_cleanup();
+    if (token) explicit_bzero(token, strlen(token));
+    free(token);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -296,7 +297,7 @@ static int s_setup(void **state)
     ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->loop = zloop_new();
     char err[256] = "";
-    ctx->api = api_new("127.0.0.1:0", s_handler, ctx, err, sizeof err);
+    ctx->api = api_new("127.0.0.1:0", NULL, s_handler, ctx, err, sizeof err);
     if (!ctx->api) fail_msg("api_new: %s", err);
     assert_string_equal(err, "");
     assert_int_equal(api_attach(ctx->api, ctx->loop), 0);
@@ -452,6 +453,84 @@ static void test_destroy_while_waiting(void **state)
     s_reqs_free(reqs, 1);
 }
 
+/* A decoded path with a NUL or another control character, or that is not
+ * UTF-8, is refused with a JSON 400 and never reaches the handler; escapes
+ * that decode to good text do. */
+static void test_refused_paths(void **state)
+{
+    ctx_t *ctx = *state;
+    s_req_t reqs[] = {
+        {.path = "/hello%00"},          {.path = "/hello%00.json"}, {.path = "/%ff%fe"},
+        {.path = "/hello%0d%0aX:%20y"}, {.path = "/hello%7f"},      {.path = "/%c0%af"},
+        {.path = "/%ed%a0%80"},         {.path = "/%68ello"},       {.path = "/hello%zz"},
+    };
+    size_t n = sizeof reqs / sizeof reqs[0];
+    s_run(ctx, reqs, n);
+    for (size_t i = 0; i < 7; i++) {
+        s_assert_answer(&reqs[i], 400, "application/json", NULL);
+        assert_contains(reqs[i].response, "{\"error\":\"the path ");
+    }
+    s_assert_answer(&reqs[7], 200, "application/json", HELLO_BODY);
+    s_assert_answer(&reqs[8], 404, "application/json", NULL); /* "%zz" stays as it is */
+    assert_int_equal(ctx->calls, 2);
+    s_reqs_free(reqs, n);
+}
+
+/* With a token file: 401 (the same body) for every path but /health without
+ * the right token, never reaching the handler. */
+static void test_token_file(void **state)
+{
+    ctx_t *ctx = *state;
+    char path[] = "/tmp/interlook-test-api-token-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(test_write_text(fd, "  tok-en.1\n"), 0);
+    close(fd);
+    api_options_t opts = {.token_file = path};
+    char err[256];
+    api_destroy(&ctx->api);
+    ctx->api = api_new("127.0.0.1:0", &opts, s_handler, ctx, err, sizeof err);
+    unlink(path);
+    if (!ctx->api) fail_msg("api_new: %s", err);
+    assert_int_equal(api_attach(ctx->api, ctx->loop), 0);
+    s_req_t reqs[] = {
+        {.path = "/hello"}, {.path = "/missing"}, {.path = "/hello%00"}, {.path = "/health"}};
+    s_run(ctx, reqs, 4);
+    for (size_t i = 0; i < 3; i++) {
+        s_assert_answer(&reqs[i], 401, "application/json", NULL);
+        assert_string_equal(reqs[i].response, reqs[0].response);
+    }
+    s_assert_answer(&reqs[3], 404, "application/json", NULL); /* the handler's */
+    assert_int_equal(ctx->calls, 1);
+    s_reqs_free(reqs, 4);
+
+    /* Files refused: missing, readable by others, empty, two words. */
+    const char *bodies[] = {NULL, "x\n", "\n \n", "two words\n"};
+    const int modes[] = {0600, 0644, 0600, 0600};
+    const char *why[] = {"cannot read", "readable or writable by others", "empty", "visible ASCII"};
+    for (size_t i = 0; i < 4; i++) {
+        char other[] = "/tmp/interlook-test-api-token-XXXXXX";
+        fd = mkstemp(other);
+        assert_true(fd >= 0);
+        if (bodies[i]) assert_int_equal(test_write_text(fd, bodies[i]), 0);
+        close(fd);
+        chmod(other, (mode_t)modes[i]);
+        if (!bodies[i]) unlink(other);
+        api_options_t bad = {.token_file = other};
+        api_t *api = api_new("127.0.0.1:0", &bad, s_handler, ctx, err, sizeof err);
+        unlink(other);
+        if (api) {
+            api_destroy(&api);
+            fail_msg("token file %zu accepted", i);
+        }
+        assert_contains(err, "core.apiTokenFile");
+        assert_contains(err, why[i]);
+    }
+    api_options_t half = {.tls_cert = "/nonexistent.pem"};
+    assert_null(api_new("127.0.0.1:0", &half, s_handler, ctx, err, sizeof err));
+    assert_contains(err, "go together");
+}
+
 static bool s_ipv6_loopback(void)
 {
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
@@ -474,7 +553,7 @@ static void test_addresses(void **state)
         print_message("IPv6 loopback unavailable: [::1] not tested\n");
     }
     for (size_t i = 0; good[i]; i++) {
-        api_t *api = api_new(good[i], s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new(good[i], NULL, s_handler, &ctx, err, sizeof err);
         if (!api) fail_msg("%s refused: %s", good[i], err);
         assert_true(api_port(api) > 0);
         api_destroy(&api);
@@ -497,7 +576,7 @@ static void test_addresses(void **state)
                          NULL};
     for (size_t i = 0; bad[i]; i++) {
         err[0] = '\0';
-        api_t *api = api_new(bad[i], s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new(bad[i], NULL, s_handler, &ctx, err, sizeof err);
         if (api) {
             api_destroy(&api);
             fail_msg("'%s' accepted", bad[i]);
@@ -507,9 +586,9 @@ static void test_addresses(void **state)
         assert_contains(err, quoted);
     }
     err[0] = '\0';
-    assert_null(api_new(NULL, s_handler, &ctx, err, sizeof err));
+    assert_null(api_new(NULL, NULL, s_handler, &ctx, err, sizeof err));
     assert_true(err[0] != '\0');
-    assert_null(api_new("127.0.0.1:0", NULL, &ctx, err, sizeof err));
+    assert_null(api_new("127.0.0.1:0", NULL, NULL, &ctx, err, sizeof err));
     assert_contains(err, "127.0.0.1:0");
 }
 
@@ -518,17 +597,17 @@ static void test_port_in_use(void **state)
     (void)state;
     ctx_t ctx = {0};
     char err[256] = "";
-    api_t *first = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
+    api_t *first = api_new("127.0.0.1:0", NULL, s_handler, &ctx, err, sizeof err);
     assert_non_null(first);
     char address[64];
     snprintf(address, sizeof address, "127.0.0.1:%d", api_port(first));
-    api_t *second = api_new(address, s_handler, &ctx, err, sizeof err);
+    api_t *second = api_new(address, NULL, s_handler, &ctx, err, sizeof err);
     assert_null(second);
     assert_contains(err, address);
     assert_contains(err, "in use");
     api_destroy(&first);
     /* Free again: the same port can be taken. */
-    second = api_new(address, s_handler, &ctx, err, sizeof err);
+    second = api_new(address, NULL, s_handler, &ctx, err, sizeof err);
     if (!second) fail_msg("%s after destroy: %s", address, err);
     assert_int_equal(api_port(second), atoi(strchr(address, ':') + 1));
     api_destroy(&second);
@@ -542,7 +621,7 @@ static void test_create_destroy_many(void **state)
     ctx_t ctx = {0};
     char err[256];
     for (int i = 0; i < 50; i++) {
-        api_t *api = api_new("127.0.0.1:0", s_handler, &ctx, err, sizeof err);
+        api_t *api = api_new("127.0.0.1:0", NULL, s_handler, &ctx, err, sizeof err);
         if (!api) fail_msg("round %d: %s", i, err);
         api_destroy(&api);
     }
@@ -555,7 +634,7 @@ static void test_two_apis(void **state)
     ctx->name = "one";
     ctx_t other = {.loop = ctx->loop, .name = "two"};
     char err[256];
-    other.api = api_new("127.0.0.1:0", s_handler, &other, err, sizeof err);
+    other.api = api_new("127.0.0.1:0", NULL, s_handler, &other, err, sizeof err);
     if (!other.api) fail_msg("api_new: %s", err);
     assert_int_equal(api_attach(other.api, ctx->loop), 0);
     assert_int_equal(api_attach(other.api, ctx->loop), -1); /* attached already */
@@ -594,7 +673,7 @@ static void test_log_line(void **state)
     assert_int_equal(il_log_setup("test_api", IL_LOG_INFO, path), 0);
     ctx_t ctx = {0};
     char err[256];
-    api_t *api = api_new("localhost:0", s_handler, &ctx, err, sizeof err);
+    api_t *api = api_new("localhost:0", NULL, s_handler, &ctx, err, sizeof err);
     il_log_setup("test_api", IL_LOG_INFO, "stderr");
     assert_non_null(api);
     char want[64];
@@ -621,6 +700,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_late_answer_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_destroy_while_waiting, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_apis, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_paths, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_token_file, s_setup, s_teardown),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_create_destroy_many),

@@ -212,6 +212,59 @@ static void test_refusals(void **state)
     s_close(&l);
 }
 
+/* The HTTP API's keys: defaults, values, refusals. */
+static void test_api_keys(void **state)
+{
+    (void)state;
+    s_loaded_t l;
+    s_load(&l, "core: {}\n");
+    assert_int_equal(l.rc, 0);
+    assert_null(l.core.api.tls_cert);
+    assert_null(l.core.api.tls_key);
+    assert_null(l.core.api.token_file);
+    assert_int_equal(l.core.api.request_timeout_ms, API_DEFAULT_REQUEST_TIMEOUT_MS);
+    assert_int_equal(l.core.api.max_connections, API_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(l.core.api.max_per_ip, API_DEFAULT_MAX_PER_IP);
+    s_close(&l);
+    s_load(&l, "core:\n"
+               "  apiTlsCert: /etc/interlook/api.pem\n"
+               "  apiTlsKey: /etc/interlook/api-key.pem\n"
+               "  apiTokenFile: /etc/interlook/api.token\n"
+               "  apiRequestTimeout: 5s\n"
+               "  apiMaxConnections: 300\n"
+               "  apiMaxConnectionsPerIP: 4\n");
+    if (l.rc) fail_msg("refused: %s", l.err);
+    assert_string_equal(l.core.api.tls_cert, "/etc/interlook/api.pem");
+    assert_string_equal(l.core.api.tls_key, "/etc/interlook/api-key.pem");
+    assert_string_equal(l.core.api.token_file, "/etc/interlook/api.token");
+    assert_int_equal(l.core.api.request_timeout_ms, 5000);
+    assert_int_equal(l.core.api.max_connections, 300);
+    assert_int_equal(l.core.api.max_per_ip, 4);
+    s_close(&l);
+    static const struct {
+        const char *yaml;
+        const char *message;
+    } cases[] = {
+        {"core:\n  apiTlsCert: /a.pem\n",
+         "test.yml:2: core.apiTlsCert: core.apiTlsCert and core.apiTlsKey go together"},
+        {"core:\n  apiTlsKey: /a.pem\n",
+         "test.yml:2: core.apiTlsKey: core.apiTlsCert and core.apiTlsKey go together"},
+        {"core:\n  apiTokenFile: \"\"\n", "test.yml:2: core.apiTokenFile: empty path"},
+        {"core:\n  apiRequestTimeout: 10ms\n",
+         "test.yml:2: core.apiRequestTimeout: must be at least 100ms"},
+        {"core:\n  apiMaxConnections: 0\n", "test.yml:2: core.apiMaxConnections"},
+        {"core:\n  apiMaxConnectionsPerIP: -1\n", "test.yml:2: core.apiMaxConnectionsPerIP"},
+        {"core:\n  apiTokenFile: [a]\n", "test.yml:2: core.apiTokenFile"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        s_load(&l, cases[i].yaml);
+        if (l.rc != -1) fail_msg("case %zu accepted:\n%s", i, cases[i].yaml);
+        if (!strstr(l.err, cases[i].message))
+            fail_msg("case %zu: '%s' not in '%s'", i, cases[i].message, l.err);
+        s_close(&l);
+    }
+}
+
 /* The environment overrides the file (as in containers); empty values do not. */
 static void test_environment(void **state)
 {
@@ -243,9 +296,8 @@ static void test_environment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_refusals),    cmocka_unit_test(test_api_keys),
         cmocka_unit_test(test_environment),
     };
     return test_run_group(tests, s_unset_env, NULL);
