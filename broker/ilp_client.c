@@ -2,6 +2,7 @@
 #include "broker/ilp_client.h"
 #include "broker/bus_config.h"
 #include "broker/ilp_batch.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
 #include "common/alloc.h"
@@ -59,6 +60,9 @@ struct _ilp_client_t {
     zhashx_t *results;       /* work id -> zframe_t* RESULT body, waiting for WELCOME */
     zhashx_t *events;        /* service name -> zframe_t* EVENT body, waiting for WELCOME */
     char last_denied[ILP_MAX_TEXT + 1];
+    bool curve;          /* CURVE on both sockets: the three keys below */
+    ilp_cert_t core_key; /* the core's public key */
+    ilp_cert_t own_key;  /* our pair */
 };
 
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
@@ -200,10 +204,48 @@ static void s_set_connected(ilp_client_t *self, bool connected)
 
 static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg);
 
+/* CURVE, before connect: the core's key, and our pair to prove who we are. */
+static void s_curve(ilp_client_t *self, zsock_t *sock)
+{
+    if (!self->curve) return;
+    zsock_set_curve_serverkey(sock, self->core_key.public_key);
+    zsock_set_curve_publickey(sock, self->own_key.public_key);
+    zsock_set_curve_secretkey(sock, self->own_key.secret_key);
+}
+
+/* Loads the certificates when configured. -1 after logging why. */
+static int s_load_certs(ilp_client_t *self, const ilp_client_config_t *config)
+{
+    bool core = config->core_cert && *config->core_cert, own = config->cert && *config->cert;
+    if (!core && !own) return 0;
+    char err[512];
+    if (!core) {
+        il_log_error("bus: a certificate of our own (%s) but no core.bus.curve.coreCert: give both "
+                     "for CURVE, or neither",
+                     config->cert);
+        return -1;
+    }
+    if (!own) {
+        il_log_error("bus: core.bus.curve.coreCert is set (the bus uses CURVE): %s needs a "
+                     "certificate of its own (--cert FILE, or curveCert in its section; "
+                     "interlookctl keygen makes one)",
+                     config->name);
+        return -1;
+    }
+    if (ilp_cert_load_public(&self->core_key, config->core_cert, err, sizeof err) != 0 ||
+        ilp_cert_load_pair(&self->own_key, config->cert, err, sizeof err) != 0) {
+        il_log_error("bus: CURVE certificate: %s", err);
+        return -1;
+    }
+    self->curve = true;
+    return 0;
+}
+
 static int s_dealer_open(ilp_client_t *self)
 {
     self->dealer = zsock_new(ZMQ_DEALER);
     if (!self->dealer) return -1;
+    s_curve(self, self->dealer);
     zsock_set_sndtimeo(self->dealer, 0);
     zsock_set_rcvtimeo(self->dealer, 0);
     zsock_set_maxmsgsize(self->dealer, IL_CODEC_MAX_FRAME);
@@ -497,6 +539,11 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
         ilp_client_destroy(&self);
         return NULL;
     }
+    if (s_load_certs(self, config) != 0) {
+        ilp_client_destroy(&self);
+        return NULL;
+    }
+    s_curve(self, self->sub);
     zsock_set_maxmsgsize(self->sub, IL_CODEC_MAX_FRAME);
     zsock_set_rcvtimeo(self->sub, 0);
     zsock_set_subscribe(self->sub, self->refresh_topic);
@@ -514,8 +561,9 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     s_set_tick(self);
     s_send_hello(self);
     self->last_recv = zclock_mono();
-    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name,
-                self->instance, self->router_endpoint, self->publish_endpoint, self->credit);
+    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u%s%s", self->name,
+                self->instance, self->router_endpoint, self->publish_endpoint, self->credit,
+                self->curve ? ", CURVE key " : "", self->curve ? self->own_key.public_key : "");
     return self;
 }
 
@@ -545,6 +593,8 @@ void ilp_client_destroy(ilp_client_t **self_p)
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->refresh_topic);
+    ilp_cert_clear(&self->core_key);
+    ilp_cert_clear(&self->own_key);
     free(self);
     *self_p = NULL;
 }

@@ -375,7 +375,9 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
-                           .extensions = config->steps};
+                           .extensions = config->steps,
+                           .curve_cert = config->bus.core_cert,
+                           .client_certs = config->bus.client_certs};
     broker_handler_t handler = {.event = s_on_event,
                                 .result = s_on_result,
                                 .instance = s_on_instance,

@@ -1,5 +1,6 @@
 /* ctl_watch: the state feed of the core on a terminal, see ctl_watch.h. */
 #include "core/ctl/ctl_watch.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "core/ctl/ctl_format.h"
@@ -133,7 +134,34 @@ static int s_on_message(zmsg_t **msg_p, bool json)
     return rc;
 }
 
-int ctl_watch_run(const char *endpoint, bool json)
+/* CURVE on the SUB socket, before it connects. 0, or 2 after saying why. */
+static int s_curve(zsock_t *sub, const char *core_cert, const char *cert)
+{
+    if (!core_cert && !cert) return 0;
+    if (!core_cert || !cert) {
+        fprintf(stderr, "interlookctl: watch: %s\n",
+                core_cert ? "core.bus.curve is set (the bus uses CURVE): give --cert FILE "
+                            "(interlookctl keygen FILE makes one)"
+                          : "--cert without core.bus.curve.coreCert in the configuration");
+        return 2;
+    }
+    char err[1024];
+    ilp_cert_t core, own;
+    if (ilp_cert_load_public(&core, core_cert, err, sizeof err) != 0 ||
+        ilp_cert_load_pair(&own, cert, err, sizeof err) != 0) {
+        fprintf(stderr, "interlookctl: watch: %s\n", err);
+        ilp_cert_clear(&core);
+        return 2;
+    }
+    zsock_set_curve_serverkey(sub, core.public_key);
+    zsock_set_curve_publickey(sub, own.public_key);
+    zsock_set_curve_secretkey(sub, own.secret_key);
+    ilp_cert_clear(&core);
+    ilp_cert_clear(&own);
+    return 0;
+}
+
+int ctl_watch_run(const char *endpoint, bool json, const char *core_cert, const char *cert)
 {
     zsys_init(); /* installs the SIGINT/SIGTERM handler: zsys_interrupted */
     zsock_t *sub = zsock_new(ZMQ_SUB);
@@ -142,6 +170,10 @@ int ctl_watch_run(const char *endpoint, bool json)
         return 1;
     }
     zsock_set_linger(sub, 0);
+    if (s_curve(sub, core_cert, cert) != 0) {
+        zsock_destroy(&sub);
+        return 2;
+    }
     zsock_set_subscribe(sub, ILP_TOPIC_CHANGES); /* several changes a message */
     if (zsock_connect(sub, "%s", endpoint) != 0) {
         fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n", endpoint,
