@@ -425,6 +425,7 @@ static void s_curve_recheck(broker_t *self)
 {
     if (!self->auth) return;
     ilp_auth_refresh(self->auth);
+    ilp_auth_close_revoked(self->auth); /* those told DENIED at the previous tick */
     if (ilp_auth_generation(self->auth) == self->auth_generation) return;
     self->auth_generation = ilp_auth_generation(self->auth);
     zlistx_t *gone = zlistx_new();
@@ -464,7 +465,10 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
             return;
         s_on_hello(self, rid, key, s_peer_address(in), inst, msg);
         if ((inst = zhashx_lookup(self->peers, key))) inst->last_recv = zclock_mono();
-        if (inst && self->auth && !inst->curve_key) inst->curve_key = il_strdup(s_peer_key(in));
+        if (inst && self->auth && !inst->curve_key) {
+            inst->curve_key = il_strdup(s_peer_key(in));
+            ilp_auth_track(self->auth, zmq_msg_get(&in->parts[1], ZMQ_SRCFD), inst->curve_key);
+        }
     } else if (msg->cmd >= ILP_WELCOME) {
         self->stats.malformed++;
         s_warn(self, "bus: peer %s sent %s, a core-to-extension command", key,
@@ -543,16 +547,24 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 /* Subscriptions arriving on the XPUB socket: 1 + prefix subscribes, 0 +
- * prefix unsubscribes (XPUB passes the first and the last of each). */
+ * prefix unsubscribes (XPUB passes the first and the last of each; with
+ * CURVE, every subscribe, and the subscriber's connection is tracked). */
 static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
     for (int n = 0; n < S_RECV_BATCH; n++) {
-        zframe_t *frame = zframe_recv(reader);
-        if (!frame) break;
-        size_t size = zframe_size(frame);
-        const byte *data = zframe_data(frame);
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, zsock_resolve(reader), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            break;
+        }
+        size_t size = zmq_msg_size(&frame);
+        const byte *data = zmq_msg_data(&frame);
+        if (self->auth && size >= 1 && data[0] == 1) /* a subscriber: its connection's key */
+            ilp_auth_track(self->auth, zmq_msg_get(&frame, ZMQ_SRCFD),
+                           zmq_msg_gets(&frame, "User-Id"));
         if (size >= 1 && (data[0] == 0 || data[0] == 1) && size - 1 <= ILP_MAX_EXT_NAME + 16) {
             char topic[ILP_MAX_EXT_NAME + 17];
             memcpy(topic, data + 1, size - 1);
@@ -562,7 +574,7 @@ static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
             else
                 zhashx_delete(self->subscriptions, topic);
         }
-        zframe_destroy(&frame);
+        zmq_msg_close(&frame);
     }
     self->sub_state = broker_has_subscriber(self, "state");
     self->sub_changes = broker_has_subscriber(self, ILP_TOPIC_CHANGES);
@@ -636,6 +648,9 @@ static int s_curve_setup(broker_t *self, const broker_config_t *config)
         zsock_set_curve_server(socks[i], 1);
         zsock_set_curve_secretkey(socks[i], cert.secret_key);
     }
+    /* Every subscriber's first subscription, so that each SUB connection
+     * (and its key) is seen: the last unsubscription still comes alone. */
+    zsock_set_xpub_verbose(self->pub, 1);
     il_log_info("bus: CURVE on, core key %s, %zu client key(s) in %s", cert.public_key,
                 ilp_auth_size(self->auth), config->client_certs);
     ilp_cert_clear(&cert);

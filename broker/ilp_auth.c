@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -18,6 +19,15 @@ typedef struct {
     char *extensions; /* metadata "extensions"; NULL: any name */
 } s_key_t;
 
+/* A connection that carries a key. */
+typedef struct {
+    int fd;
+    char key[ILP_CERT_KEY_TXT + 1];
+    struct sockaddr_storage local, peer; /* what tells this connection from a later one */
+    socklen_t local_len, peer_len;
+    bool doomed; /* its key left the ring: shut down at the next look */
+} s_conn_t;
+
 struct _ilp_auth_t {
     char *dir;
     zsock_t *zap;    /* REP bound to the ZAP endpoint */
@@ -25,6 +35,7 @@ struct _ilp_auth_t {
     char *signature; /* what the directory held when last read */
     zhashx_t *said;  /* "address key text" -> "": logged already */
     uint64_t generation;
+    zhashx_t *conns; /* "fd" -> s_conn_t*, owned: connections with their keys */
 };
 
 static void s_key_free(s_key_t **key_p)
@@ -230,6 +241,76 @@ static int s_on_zap(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+static void s_conn_free(s_conn_t **conn_p)
+{
+    free(*conn_p);
+    *conn_p = NULL;
+}
+
+/* Reads the connection's two addresses; false when fd is not a connected socket. */
+static bool s_addresses(int fd, s_conn_t *conn)
+{
+    conn->local_len = sizeof conn->local;
+    conn->peer_len = sizeof conn->peer;
+    memset(&conn->local, 0, sizeof conn->local);
+    memset(&conn->peer, 0, sizeof conn->peer);
+    return getsockname(fd, (struct sockaddr *)&conn->local, &conn->local_len) == 0 &&
+           getpeername(fd, (struct sockaddr *)&conn->peer, &conn->peer_len) == 0;
+}
+
+static bool s_same(const s_conn_t *a, const s_conn_t *b)
+{
+    return a->local_len == b->local_len && a->peer_len == b->peer_len &&
+           !memcmp(&a->local, &b->local, a->local_len) && !memcmp(&a->peer, &b->peer, a->peer_len);
+}
+
+void ilp_auth_track(ilp_auth_t *self, int fd, const char *key)
+{
+    if (fd < 0 || !key || strlen(key) != ILP_CERT_KEY_TXT) return;
+    s_conn_t *conn = il_calloc(1, sizeof *conn);
+    conn->fd = fd;
+    memcpy(conn->key, key, ILP_CERT_KEY_TXT + 1);
+    if (!s_addresses(fd, conn)) {
+        free(conn);
+        return;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "%d", fd);
+    zhashx_update(self->conns, name, conn); /* a reused descriptor: the new connection */
+}
+
+size_t ilp_auth_close_revoked(ilp_auth_t *self)
+{
+    size_t closed = 0;
+    zlistx_t *gone = zlistx_new(); /* copies of the keys to delete */
+    zlistx_set_duplicator(gone, (czmq_duplicator *)strdup);
+    zlistx_set_destructor(gone, (czmq_destructor *)zstr_free);
+    for (s_conn_t *conn = zhashx_first(self->conns); conn; conn = zhashx_next(self->conns)) {
+        s_conn_t now;
+        if (!s_addresses(conn->fd, &now) || !s_same(conn, &now)) {
+            zlistx_add_end(gone, (void *)zhashx_cursor(self->conns)); /* closed, maybe reused */
+            continue;
+        }
+        if (zhashx_lookup(self->keys, conn->key)) {
+            conn->doomed = false; /* back in the ring meanwhile */
+            continue;
+        }
+        if (!conn->doomed) {
+            conn->doomed = true;
+            continue;
+        }
+        shutdown(conn->fd, SHUT_RDWR);
+        il_log_info("bus: connection of key %s closed: no longer in core.bus.curve.clientCerts",
+                    conn->key);
+        closed++;
+        zlistx_add_end(gone, (void *)zhashx_cursor(self->conns));
+    }
+    for (const char *name = zlistx_first(gone); name; name = zlistx_next(gone))
+        zhashx_delete(self->conns, name);
+    zlistx_destroy(&gone);
+    return closed;
+}
+
 ilp_auth_t *ilp_auth_new(const char *dir, char *err, size_t errlen)
 {
     struct stat st;
@@ -249,6 +330,8 @@ ilp_auth_t *ilp_auth_new(const char *dir, char *err, size_t errlen)
     self->said = zhashx_new();
     zhashx_set_destructor(self->said, NULL);
     zhashx_set_duplicator(self->said, NULL);
+    self->conns = zhashx_new();
+    zhashx_set_destructor(self->conns, (zhashx_destructor_fn *)s_conn_free);
     self->zap = zsock_new(ZMQ_REP);
     if (!self->zap || zsock_bind(self->zap, S_ZAP_ENDPOINT) != 0) {
         il_err(err, errlen, "cannot bind the ZAP handler (%s): %s", S_ZAP_ENDPOINT,
@@ -268,6 +351,7 @@ void ilp_auth_destroy(ilp_auth_t **self_p)
     zsock_destroy(&self->zap);
     zhashx_destroy(&self->keys);
     zhashx_destroy(&self->said);
+    zhashx_destroy(&self->conns);
     free(self->signature);
     free(self->dir);
     free(self);

@@ -48,6 +48,20 @@ uint64_t ilp_auth_generation(ilp_auth_t *self);
  * names the key and its file. */
 bool ilp_auth_allows(ilp_auth_t *self, const char *key, const char *name, char *why, size_t whylen);
 
+/* Remembers that the connection on fd (a socket libzmq owns, as
+ * zmq_msg_get ZMQ_SRCFD gives it) carries key, with its two addresses, so
+ * that ilp_auth_close_revoked can end it once key is no longer allowed.
+ * Nothing is remembered for fd < 0. */
+void ilp_auth_track(ilp_auth_t *self, int fd, const char *key);
+
+/* Ends the connections whose key left the ring (ZeroMQ cannot close one
+ * peer's connection on a bound socket): a connection found so is marked, and
+ * shut down (shutdown(2); libzmq then closes it, and the peer's next attempt
+ * meets the handshake) at the next call, so that what was sent to it
+ * meanwhile (DENIED) can leave. A descriptor whose addresses changed (closed
+ * and reused) is forgotten, never touched. Returns how many were shut down. */
+size_t ilp_auth_close_revoked(ilp_auth_t *self);
+
 /* Logs "bus: TEXT" at level, once for this address, key and text (the
  * memory of what was said is bounded and forgotten when the ring changes). */
 void ilp_auth_log_once(ilp_auth_t *self, il_log_level_t level, const char *address, const char *key,

@@ -35,18 +35,19 @@ typedef struct {
     char keys[600], clients[600];
     pid_t core, inject;
     int inject_in;
-    const char *want;  /* s_log_has */
-    const char *log;   /* file name in dir */
+    const char *want; /* s_log_has */
+    const char *log;  /* file name in dir */
 } ctx_t;
 
 static void s_keygen(ctx_t *ctx, const char *name, const char *extensions, bool allowed)
 {
     char out[2048];
-    int rc = test_run(out, sizeof out, "%s keygen '%s/%s' %s%s 2>&1", test_bin("interlookctl"),
-                      ctx->keys, name, extensions ? "--extensions " : "",
-                      extensions ? extensions : "");
+    int rc =
+        test_run(out, sizeof out, "%s keygen '%s/%s' %s%s 2>&1", test_bin("interlookctl"),
+                 ctx->keys, name, extensions ? "--extensions " : "", extensions ? extensions : "");
     if (rc != 0) fail_msg("keygen %s: %s", name, out);
-    if (allowed) assert_int_equal(test_sh("cp '%s/%s' '%s/%s'", ctx->keys, name, ctx->clients, name), 0);
+    if (allowed)
+        assert_int_equal(test_sh("cp '%s/%s' '%s/%s'", ctx->keys, name, ctx->clients, name), 0);
 }
 
 static const char *s_public_key(ctx_t *ctx, const char *name, char *key)
@@ -197,12 +198,16 @@ static bool s_deployed(void *arg)
     return test_entry_is(fixture_api(ctx->stack), "web1", "deployed", SIZE_MAX);
 }
 
-/* A DEALER with a key pair of keys/NAME, and a monitor counting the
- * handshakes the core refused. */
+/* A socket (DEALER, or SUB subscribed to everything) with the key pair of
+ * keys/NAME, and a monitor counting the events asked for (by default, the
+ * handshakes the core refused). */
 typedef struct {
     zsock_t *dealer;
     void *monitor;
-    int refused;
+    int refused; /* events seen */
+    int type;    /* ZMQ_DEALER when 0 */
+    int events;  /* ZMQ_EVENT_HANDSHAKE_FAILED_AUTH when 0 */
+    int want;    /* s_raw_refused: events to wait for (1 when 0) */
 } s_raw_t;
 
 static void s_raw_open(ctx_t *ctx, s_raw_t *raw, const char *name, const char *endpoint)
@@ -211,7 +216,8 @@ static void s_raw_open(ctx_t *ctx, s_raw_t *raw, const char *name, const char *e
     snprintf(path, sizeof path, "%s/%s", ctx->keys, name);
     ilp_cert_t own;
     if (ilp_cert_load_pair(&own, path, err, sizeof err) != 0) fail_msg("%s", err);
-    raw->dealer = zsock_new(ZMQ_DEALER);
+    raw->dealer = zsock_new(raw->type ? raw->type : ZMQ_DEALER);
+    if (raw->type == ZMQ_SUB) zsock_set_subscribe(raw->dealer, "");
     zsock_set_curve_serverkey(raw->dealer, s_public_key(ctx, "core", core_key));
     zsock_set_curve_publickey(raw->dealer, own.public_key);
     zsock_set_curve_secretkey(raw->dealer, own.secret_key);
@@ -221,7 +227,8 @@ static void s_raw_open(ctx_t *ctx, s_raw_t *raw, const char *name, const char *e
     char monitor[64];
     snprintf(monitor, sizeof monitor, "inproc://monitor-%d", ++made);
     assert_int_equal(
-        zmq_socket_monitor(zsock_resolve(raw->dealer), monitor, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
+        zmq_socket_monitor(zsock_resolve(raw->dealer), monitor,
+                           raw->events ? raw->events : ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
         0);
     raw->monitor = zmq_socket(zsys_init(), ZMQ_PAIR);
     assert_int_equal(zmq_connect(raw->monitor, monitor), 0);
@@ -237,7 +244,7 @@ static bool s_raw_refused(void *arg)
     while (zmq_msg_recv(&part, raw->monitor, ZMQ_DONTWAIT) >= 0)
         if (!zmq_msg_more(&part)) raw->refused++; /* [event, endpoint] per event */
     zmq_msg_close(&part);
-    return raw->refused >= 1;
+    return raw->refused >= (raw->want ? raw->want : 1);
 }
 
 static void s_raw_close(s_raw_t *raw)
@@ -337,8 +344,9 @@ static void test_curve_wrong_name(void **state)
     s_start_echo(ctx, "ipalloc", "provisioner.echo", "wrong.log");
     char key[ILP_CERT_KEY_TXT + 1], text[256];
     s_public_key(ctx, "ipalloc", key);
-    snprintf(text, sizeof text, "denied provisioner.echo: key %s (ipalloc) may not register as "
-                                "'provisioner.echo'",
+    snprintf(text, sizeof text,
+             "denied provisioner.echo: key %s (ipalloc) may not register as "
+             "'provisioner.echo'",
              key);
     s_wait_log(ctx, "wrong.log", text);
     assert_int_equal(s_instances(ctx, "provisioner.echo"), 0);
@@ -357,15 +365,33 @@ static void test_curve_key_removed_and_added(void **state)
     s_start_core(ctx);
     pid_t echo = s_start_echo(ctx, "echo", "provisioner.echo", "echo.log");
     assert_true(fixture_wait_registered(ctx->stack, "provisioner.echo", 1, WAIT_MS));
-    char path[700];
+    /* A subscriber with the watch key, its connection up (it receives). */
+    s_raw_t sub = {.type = ZMQ_SUB,
+                   .events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED,
+                   .want = 1};
+    s_raw_open(ctx, &sub, "watch", fixture_publish(ctx->stack));
+    bool connected = test_wait(s_raw_refused, &sub, WAIT_MS);
+    sub.want = 2; /* and then the end of that connection */
+    char path[700], watch[700];
     snprintf(path, sizeof path, "%s/echo", ctx->clients);
+    snprintf(watch, sizeof watch, "%s/watch", ctx->clients);
     int64_t removed = zclock_mono();
     assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(watch), 0);
     assert_true(s_wait_instances(ctx, "provisioner.echo", 0, WAIT_MS));
     int64_t took = zclock_mono() - removed;
     /* The broker re-reads the ring each heartbeat: within one liveness (and
      * the API poll's own time). */
-    if (took > HEARTBEAT_MS * LIVENESS + 200) fail_msg("instance gone after %lld ms", (long long)took);
+    if (took > HEARTBEAT_MS * LIVENESS + 200)
+        fail_msg("instance gone after %lld ms", (long long)took);
+    /* The subscriber's connection is closed by the core, within the liveness too. */
+    bool closed = test_wait(s_raw_refused, &sub, WAIT_MS);
+    took = zclock_mono() - removed;
+    s_raw_close(&sub);
+    if (!connected) fail_msg("the keyed subscriber's handshake did not succeed");
+    if (!closed) fail_msg("the subscriber of a removed key is still connected");
+    if (took > HEARTBEAT_MS * LIVENESS + 200)
+        fail_msg("subscriber closed after %lld ms", (long long)took);
     s_wait_log(ctx, "echo.log", "is not in core.bus.curve.clientCerts");
     /* Nothing comes back while the key is out. */
     s_wait_log(ctx, "core.log", "refused from 127.0.0.1: not in core.bus.curve.clientCerts");
@@ -394,12 +420,19 @@ static void test_curve_python_peer(void **state)
     const char *certs[] = {good, rogue, wrong};
     const char *logs[] = {"py-good.log", "py-rogue.log", "py-wrong.log"};
     for (int i = 0; i < 3; i++) {
-        const char *args[] = {peer,        "--router",    fixture_router(ctx->stack),
-                              "--publish", fixture_publish(ctx->stack),
-                              "--name",    "provisioner.echo",
-                              "--instance", logs[i],
-                              "--core-cert", core_cert,
-                              "--cert",      certs[i],
+        const char *args[] = {peer,
+                              "--router",
+                              fixture_router(ctx->stack),
+                              "--publish",
+                              fixture_publish(ctx->stack),
+                              "--name",
+                              "provisioner.echo",
+                              "--instance",
+                              logs[i],
+                              "--core-cert",
+                              core_cert,
+                              "--cert",
+                              certs[i],
                               NULL};
         assert_true(fixture_spawn(ctx->stack, "/usr/bin/python3", args, logs[i], NULL) > 0);
     }
