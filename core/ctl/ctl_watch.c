@@ -183,12 +183,27 @@ int ctl_watch_run(const char *endpoint, bool json, const char *core_cert, const 
     }
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "interlookctl: watching %s (Ctrl-C to stop)\n", endpoint);
-    zpoller_t *poller = zpoller_new(sub, NULL);
+    /* With CURVE, a refused key is a failed handshake that libzmq does not
+     * retry: a monitor sees it, and watch says so instead of waiting forever. */
+    zsock_t *monitor = NULL;
+    if (core_cert && zmq_socket_monitor(zsock_resolve(sub), "inproc://ctl-watch-monitor",
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        monitor = zsock_new(ZMQ_PAIR);
+        if (monitor) zsock_connect(monitor, "inproc://ctl-watch-monitor");
+    }
+    zpoller_t *poller = zpoller_new(sub, monitor, NULL);
     int rc = poller ? 0 : 1;
     while (rc == 0 && !zsys_interrupted) {
-        if (!zpoller_wait(poller, S_POLL_MS)) {
+        void *which = zpoller_wait(poller, S_POLL_MS);
+        if (!which) {
             if (zpoller_terminated(poller)) break;
             continue;
+        }
+        if (which == monitor) {
+            fprintf(stderr, "interlookctl: watch: the core refused our CURVE key (is the public "
+                            "file of --cert in its core.bus.curve.clientCerts?)\n");
+            rc = 1;
+            break;
         }
         zmsg_t *msg = zmsg_recv(sub);
         if (!msg) break; /* interrupted */
@@ -198,6 +213,8 @@ int ctl_watch_run(const char *endpoint, bool json, const char *core_cert, const 
         }
     }
     zpoller_destroy(&poller);
+    if (monitor) zmq_socket_monitor(zsock_resolve(sub), NULL, 0);
+    zsock_destroy(&monitor);
     zsock_destroy(&sub);
     return rc;
 }

@@ -319,6 +319,13 @@ static void test_curve_unknown_key(void **state)
                         "echo.log");
     json_decref(exts);
     assert_int_equal(s_count_in(ctx, "core.log", line), 1);
+    /* The refused side is told what happened: the extension logs it, watch exits 1. */
+    s_wait_log(ctx, "rogue.log", "the core refused our CURVE key");
+    char out[4096];
+    int rc = test_run(out, sizeof out, "timeout 20 %s -c '%s' watch --cert '%s/rogue' 2>&1",
+                      test_bin("interlookctl"), ctx->config, ctx->keys);
+    assert_int_equal(rc, 1);
+    if (!strstr(out, "the core refused our CURVE key")) fail_msg("watch: %s", out);
 }
 
 /* interlook_bus_denied_total of the core's /metrics reached 3. */
