@@ -409,7 +409,9 @@ static bool s_curve_allows(broker_t *self, s_rid_t rid, const char *address, con
     if (!self->auth || ilp_auth_allows(self->auth, key, name, reason, sizeof reason)) return true;
     char line[ILP_MAX_TEXT + 128];
     snprintf(line, sizeof line, "HELLO as %s from %s denied: %s", name, address, reason);
-    ilp_auth_log_once(self->auth, IL_LOG_WARN, address, key, line);
+    char who[ILP_MAX_EXT_NAME + 160];
+    snprintf(who, sizeof who, "denied %s %s %s", address, key, name);
+    ilp_auth_log_once(self->auth, IL_LOG_WARN, who, line);
     self->stats.denied++;
     ilp_msg_t denied = {.cmd = ILP_DENIED, .reason = reason};
     s_send(self, rid, &denied);

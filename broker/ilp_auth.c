@@ -13,6 +13,8 @@
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_MAX_SAID     4096 /* decisions remembered for ilp_auth_log_once */
 #define S_MAX_FILES    10000
+#define S_LOG_PER_SEC  20 /* authentication log lines a second */
+#define S_REFRESH_MS   50 /* a handshake re-reads the directory at most this often */
 
 typedef struct {
     char *file;       /* its file name in the directory */
@@ -35,7 +37,11 @@ struct _ilp_auth_t {
     char *signature; /* what the directory held when last read */
     zhashx_t *said;  /* "address key text" -> "": logged already */
     uint64_t generation;
-    zhashx_t *conns; /* "fd" -> s_conn_t*, owned: connections with their keys */
+    zhashx_t *conns;    /* "fd" -> s_conn_t*, owned: connections with their keys */
+    int64_t refreshed;  /* zclock_mono of the last look at the directory */
+    int64_t log_second; /* rate limit of ilp_auth_log_once */
+    int log_count;
+    uint64_t log_suppressed;
 };
 
 static void s_key_free(s_key_t **key_p)
@@ -140,6 +146,7 @@ static void s_load(ilp_auth_t *self, char **names)
 
 bool ilp_auth_refresh(ilp_auth_t *self)
 {
+    self->refreshed = zclock_mono();
     size_t count = 0;
     char **names = s_list(self->dir, &count);
     if (!names) {
@@ -173,16 +180,25 @@ bool ilp_auth_refresh(ilp_auth_t *self)
     return changed;
 }
 
-void ilp_auth_log_once(ilp_auth_t *self, il_log_level_t level, const char *address, const char *key,
-                       const char *text)
+void ilp_auth_log_once(ilp_auth_t *self, il_log_level_t level, const char *who, const char *text)
 {
-    char *said = zsys_sprintf("%s %s %s", address ? address : "", key ? key : "", text);
-    if (!zhashx_lookup(self->said, said)) {
-        if (zhashx_size(self->said) >= S_MAX_SAID) zhashx_purge(self->said);
-        zhashx_insert(self->said, said, "");
-        il_log_write(level, "bus: %s", text);
+    if (zhashx_lookup(self->said, who)) return;
+    if (zhashx_size(self->said) >= S_MAX_SAID) zhashx_purge(self->said);
+    zhashx_insert(self->said, who, "");
+    int64_t second = zclock_mono() / 1000;
+    if (second != self->log_second) {
+        if (self->log_suppressed)
+            il_log_warn("bus: %llu more authentication lines suppressed",
+                        (unsigned long long)self->log_suppressed);
+        self->log_second = second;
+        self->log_count = 0;
+        self->log_suppressed = 0;
     }
-    zstr_free(&said);
+    if (++self->log_count > S_LOG_PER_SEC) {
+        self->log_suppressed++;
+        return;
+    }
+    il_log_write(level, "bus: %s", text);
 }
 
 /* One ZAP request (ZAP 1.0, RFC 27): version, request id, domain, address,
@@ -206,7 +222,9 @@ static int s_on_zap(zloop_t *loop, zsock_t *reader, void *arg)
         text = "OK";
     } else if (credentials && zframe_size(credentials) == 32) {
         zmq_z85_encode(key, zframe_data(credentials), 32);
-        ilp_auth_refresh(self); /* a key added a moment ago counts at once */
+        /* A key added a moment ago counts at once; a flood of handshakes
+         * does not make a flood of directory reads. */
+        if (zclock_mono() - self->refreshed >= S_REFRESH_MS) ilp_auth_refresh(self);
         s_key_t *known = zhashx_lookup(self->keys, key);
         char line[512];
         if (known) {
@@ -214,12 +232,16 @@ static int s_on_zap(zloop_t *loop, zsock_t *reader, void *arg)
             text = "OK";
             snprintf(line, sizeof line, "CURVE key %s (%s) accepted from %s", key, known->file,
                      address ? address : "?");
-            ilp_auth_log_once(self, IL_LOG_INFO, address, key, line);
+            char who[128];
+            snprintf(who, sizeof who, "accepted %s %s", address ? address : "?", key);
+            ilp_auth_log_once(self, IL_LOG_INFO, who, line);
         } else {
             snprintf(line, sizeof line,
                      "CURVE key %s refused from %s: not in core.bus.curve.clientCerts", key,
                      address ? address : "?");
-            ilp_auth_log_once(self, IL_LOG_WARN, address, key, line);
+            char who[128]; /* made-up keys are bounded by the rate limit */
+            snprintf(who, sizeof who, "refused %s %s", address ? address : "?", key);
+            ilp_auth_log_once(self, IL_LOG_WARN, who, line);
         }
     }
     zmsg_t *reply = zmsg_new();

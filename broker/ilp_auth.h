@@ -62,10 +62,12 @@ void ilp_auth_track(ilp_auth_t *self, int fd, const char *key);
  * and reused) is forgotten, never touched. Returns how many were shut down. */
 size_t ilp_auth_close_revoked(ilp_auth_t *self);
 
-/* Logs "bus: TEXT" at level, once for this address, key and text (the
- * memory of what was said is bounded and forgotten when the ring changes). */
-void ilp_auth_log_once(ilp_auth_t *self, il_log_level_t level, const char *address, const char *key,
-                       const char *text);
+/* Logs "bus: TEXT" at level, once for who (what identifies the peer and the
+ * decision, e.g. its address and key); the memory of what was said is
+ * bounded and forgotten when the ring changes, and at most 20 such lines a
+ * second are written (the others counted, then said in one line), since
+ * anyone who can reach the port can make up keys. */
+void ilp_auth_log_once(ilp_auth_t *self, il_log_level_t level, const char *who, const char *text);
 
 /* Keys in the ring. */
 size_t ilp_auth_size(ilp_auth_t *self);

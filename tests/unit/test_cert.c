@@ -177,6 +177,44 @@ static void test_key_ring(void **state)
     ilp_cert_clear(&cb);
 }
 
+static int s_lines(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, text)) n++;
+    fclose(f);
+    return n;
+}
+
+/* Each decision is said once per peer, and made-up keys cannot flood the log. */
+static void test_log_once_and_bounded(void **state)
+{
+    ctx_t *ctx = *state;
+    char err[512], keys[512], log[600];
+    snprintf(keys, sizeof keys, "%s", s_path(ctx, "keys"));
+    assert_int_equal(mkdir(keys, 0755), 0);
+    snprintf(log, sizeof log, "%s/log", ctx->dir);
+    assert_int_equal(il_log_setup("test_cert", IL_LOG_INFO, log), 0);
+    ilp_auth_t *auth = ilp_auth_new(keys, err, sizeof err);
+    assert_non_null(auth);
+    for (int i = 0; i < 5; i++)
+        ilp_auth_log_once(auth, IL_LOG_WARN, "refused 10.0.0.1 K", "said once");
+    char who[64];
+    for (int i = 0; i < 500; i++) {
+        snprintf(who, sizeof who, "refused 10.0.0.2 key-%d", i);
+        ilp_auth_log_once(auth, IL_LOG_WARN, who, "made-up key");
+    }
+    ilp_auth_destroy(&auth);
+    il_log_close();
+    assert_int_equal(s_lines(log, "said once"), 1);
+    int n = s_lines(log, "made-up key");
+    /* 20 a second: the loop may straddle a second, not more. */
+    if (n < 1 || n > 40) fail_msg("%d lines for 500 made-up keys", n);
+}
+
 static void test_exposure(void **state)
 {
     (void)state;
@@ -242,6 +280,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generate_and_load, s_setup, s_teardown),
         cmocka_unit_test(test_lists),
         cmocka_unit_test_setup_teardown(test_key_ring, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_log_once_and_bounded, s_setup, s_teardown),
         cmocka_unit_test(test_exposure),
         cmocka_unit_test(test_bus_config),
     };
