@@ -3,7 +3,9 @@
  * instances by routing id, each with the work it holds; work by id. */
 #include "broker/broker.h"
 #include "broker/bus_config.h"
+#include "broker/ilp_auth.h"
 #include "broker/ilp_batch.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
 #include "common/alloc.h"
@@ -62,6 +64,7 @@ struct _s_inst_t {
     int64_t last_recv;
     int64_t last_sent;
     int64_t since;
+    char *curve_key; /* its CURVE public key (Z85), NULL without CURVE */
 };
 
 struct _broker_t {
@@ -98,6 +101,8 @@ struct _broker_t {
     uint32_t max_credit;        /* credit honoured per instance */
     uint32_t max_instances_ext; /* instances of one extension */
     uint32_t max_instances;     /* instances in all */
+    ilp_auth_t *auth;           /* CURVE: the ZAP handler and the allowed keys; NULL without */
+    uint64_t auth_generation;   /* of the key ring the instances were last checked against */
 };
 
 /* Lifecycle of the internal objects ---------------------------------------- */
@@ -132,6 +137,7 @@ static void s_inst_free(s_inst_t **inst_p)
     free(inst->instance);
     free(inst->version);
     free(inst->address);
+    free(inst->curve_key);
     free(inst);
     *inst_p = NULL;
 }
@@ -481,6 +487,59 @@ static const char *s_peer_address(ilp_recv_t *in)
     return address ? address : "";
 }
 
+/* The peer's CURVE key as the ZAP handler gave it (User-Id), "" without CURVE. */
+static const char *s_peer_key(ilp_recv_t *in)
+{
+    const char *key = in->kept > 1 ? zmq_msg_gets(&in->parts[1], "User-Id") : NULL;
+    return key ? key : "";
+}
+
+/* With CURVE, may the peer's key say HELLO as name? When not, DENIED naming
+ * the name and the key, logged once for the peer, and its instance (if any)
+ * forgotten. */
+static bool s_curve_allows(broker_t *self, s_rid_t rid, const char *address, const char *key,
+                           const char *name, s_inst_t *known)
+{
+    char reason[ILP_MAX_TEXT];
+    if (!self->auth || ilp_auth_allows(self->auth, key, name, reason, sizeof reason)) return true;
+    char line[ILP_MAX_TEXT + 128];
+    snprintf(line, sizeof line, "HELLO as %s from %s denied: %s", name, address, reason);
+    char who[ILP_MAX_EXT_NAME + 160];
+    snprintf(who, sizeof who, "denied %s %s %s", address, key, name);
+    ilp_auth_log_once(self->auth, IL_LOG_WARN, who, line);
+    self->stats.denied++;
+    ilp_msg_t denied = {.cmd = ILP_DENIED, .reason = reason};
+    s_send(self, rid, &denied);
+    if (known) s_inst_drop(self, known, "its key may not register so");
+    return false;
+}
+
+/* With CURVE, after the key ring changed: an instance whose key is no longer
+ * allowed (removed from clientCerts, or its names changed) is told DENIED
+ * and forgotten; what it sends next is refused (ERROR unknown-peer, then
+ * DENIED on its HELLO). */
+static void s_curve_recheck(broker_t *self)
+{
+    if (!self->auth) return;
+    ilp_auth_refresh(self->auth);
+    ilp_auth_close_revoked(self->auth); /* those told DENIED at the previous tick */
+    if (ilp_auth_generation(self->auth) == self->auth_generation) return;
+    self->auth_generation = ilp_auth_generation(self->auth);
+    zlistx_t *gone = zlistx_new();
+    for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers))
+        if (!ilp_auth_allows(self->auth, inst->curve_key, inst->ext->name, NULL, 0))
+            zlistx_add_end(gone, inst);
+    for (s_inst_t *inst = zlistx_first(gone); inst; inst = zlistx_next(gone)) {
+        char reason[ILP_MAX_TEXT];
+        ilp_auth_allows(self->auth, inst->curve_key, inst->ext->name, reason, sizeof reason);
+        ilp_msg_t denied = {.cmd = ILP_DENIED, .reason = reason};
+        s_send(self, s_inst_rid(inst), &denied);
+        self->stats.denied++;
+        s_inst_drop(self, inst, reason);
+    }
+    zlistx_destroy(&gone);
+}
+
 /* One received message, whose items (one, or a batch) are handled in turn. */
 typedef struct {
     broker_t *self;
@@ -499,8 +558,13 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
     s_inst_t *inst = zhashx_lookup(self->peers, key);
     if (inst) inst->last_recv = zclock_mono();
     if (msg->cmd == ILP_HELLO) {
+        if (!s_curve_allows(self, rid, s_peer_address(in), s_peer_key(in), msg->name, inst)) return;
         s_on_hello(self, rid, key, s_peer_address(in), inst, msg);
         if ((inst = zhashx_lookup(self->peers, key))) inst->last_recv = zclock_mono();
+        if (inst && self->auth && !inst->curve_key) {
+            inst->curve_key = il_strdup(s_peer_key(in));
+            ilp_auth_track(self->auth, zmq_msg_get(&in->parts[1], ZMQ_SRCFD), inst->curve_key);
+        }
     } else if (msg->cmd >= ILP_WELCOME) {
         self->stats.malformed++;
         s_warn(self, "bus: peer %s sent %s, a core-to-extension command", key,
@@ -580,16 +644,24 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 /* Subscriptions arriving on the XPUB socket: 1 + prefix subscribes, 0 +
- * prefix unsubscribes (XPUB passes the first and the last of each). */
+ * prefix unsubscribes (XPUB passes the first and the last of each; with
+ * CURVE, every subscribe, and the subscriber's connection is tracked). */
 static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     broker_t *self = arg;
     for (int n = 0; n < S_RECV_BATCH; n++) {
-        zframe_t *frame = zframe_recv(reader);
-        if (!frame) break;
-        size_t size = zframe_size(frame);
-        const byte *data = zframe_data(frame);
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, zsock_resolve(reader), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            break;
+        }
+        size_t size = zmq_msg_size(&frame);
+        const byte *data = zmq_msg_data(&frame);
+        if (self->auth && size >= 1 && data[0] == 1) /* a subscriber: its connection's key */
+            ilp_auth_track(self->auth, zmq_msg_get(&frame, ZMQ_SRCFD),
+                           zmq_msg_gets(&frame, "User-Id"));
         if (size >= 1 && (data[0] == 0 || data[0] == 1) && size - 1 <= ILP_MAX_EXT_NAME + 16) {
             char topic[ILP_MAX_EXT_NAME + 17];
             memcpy(topic, data + 1, size - 1);
@@ -599,7 +671,7 @@ static int s_on_xpub(zloop_t *loop, zsock_t *reader, void *arg)
             else
                 zhashx_delete(self->subscriptions, topic);
         }
-        zframe_destroy(&frame);
+        zmq_msg_close(&frame);
     }
     self->sub_state = broker_has_subscriber(self, "state");
     self->sub_changes = broker_has_subscriber(self, ILP_TOPIC_CHANGES);
@@ -614,6 +686,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     broker_t *self = arg;
     int64_t now = zclock_mono();
     int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
+    s_curve_recheck(self);
     zlistx_t *dead = zlistx_new();
     for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers)) {
         if (now - inst->last_recv > dead_after) {
@@ -649,6 +722,37 @@ static char *s_bind(zsock_t *sock, const char *endpoint, const char *what)
         return NULL;
     }
     return zsock_last_endpoint(sock);
+}
+
+/* CURVE on both sockets, the ZAP handler bound first: without one, libzmq
+ * would accept every key. */
+static int s_curve_setup(broker_t *self, const broker_config_t *config)
+{
+    char err[1024];
+    ilp_cert_t cert;
+    if (ilp_cert_load_pair(&cert, config->curve_cert, err, sizeof err) != 0) {
+        il_log_error("bus: core.bus.curve.coreCert: %s", err);
+        return -1;
+    }
+    self->auth = ilp_auth_new(config->client_certs, err, sizeof err);
+    if (!self->auth) {
+        il_log_error("bus: %s", err);
+        ilp_cert_clear(&cert);
+        return -1;
+    }
+    zsock_t *socks[] = {self->router, self->pub};
+    for (int i = 0; i < 2; i++) {
+        zsock_set_zap_domain(socks[i], "interlook");
+        zsock_set_curve_server(socks[i], 1);
+        zsock_set_curve_secretkey(socks[i], cert.secret_key);
+    }
+    /* Every subscriber's first subscription, so that each SUB connection
+     * (and its key) is seen: the last unsubscription still comes alone. */
+    zsock_set_xpub_verbose(self->pub, 1);
+    il_log_info("bus: CURVE on, core key %s, %zu client key(s) in %s", cert.public_key,
+                ilp_auth_size(self->auth), config->client_certs);
+    ilp_cert_clear(&cert);
+    return 0;
 }
 
 broker_t *broker_new(const broker_config_t *config, const broker_handler_t *handler, void *arg)
@@ -720,6 +824,10 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zsock_set_sndhwm(self->pub, 100000);
     zsock_set_linger(self->pub, 200);
     zsock_set_rcvtimeo(self->pub, 0);
+    if (config->curve_cert && s_curve_setup(self, config) != 0) {
+        broker_destroy(&self);
+        return NULL;
+    }
     self->router_endpoint = s_bind(self->router, config->router_endpoint, "ROUTER");
     self->publish_endpoint =
         self->router_endpoint ? s_bind(self->pub, config->publish_endpoint, "PUB") : NULL;
@@ -739,7 +847,8 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     zsock_destroy(&self->router);
     zsock_destroy(&self->pub);
-    zhashx_destroy(&self->peers); /* before works: instances index them */
+    ilp_auth_destroy(&self->auth); /* after the sockets it guards */
+    zhashx_destroy(&self->peers);  /* before works: instances index them */
     zhashx_destroy(&self->exts);
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->subscriptions);
@@ -762,8 +871,9 @@ int broker_attach(broker_t *self, zloop_t *loop)
         return -1;
     }
     self->timer_id = zloop_timer(loop, self->heartbeat_ms, 0, s_on_tick, self);
-    if (self->timer_id < 0) {
+    if (self->timer_id < 0 || (self->auth && ilp_auth_attach(self->auth, loop) != 0)) {
         zloop_reader_end(loop, self->router);
+        zloop_reader_end(loop, self->pub);
         return -1;
     }
     zmsg_t *started = ilp_pub_core("started", self->core_id);
@@ -777,6 +887,7 @@ void broker_detach(broker_t *self, zloop_t *loop)
     zloop_reader_end(loop, self->pub);
     if (self->timer_id >= 0) zloop_timer_end(loop, self->timer_id);
     self->timer_id = -1;
+    if (self->auth) ilp_auth_detach(self->auth, loop);
 }
 
 int broker_dispatch(broker_t *self, const char *work_id, const char *extension, ilp_action_t action,

@@ -34,6 +34,12 @@ typedef struct {
     uint32_t max_credit;
     uint32_t max_instances_ext;
     uint32_t max_instances;
+    /* CURVE on both sockets when curve_cert is set (docs/protocol.md, Security):
+     * the core's certificate (its FILE_secret is loaded) and the directory of
+     * allowed public certificates (ilp_auth.h), whose "extensions" metadata
+     * says which names each key may say HELLO as. */
+    const char *curve_cert;
+    const char *client_certs;
 } broker_config_t;
 
 /* Callbacks into the core. Each may take ownership of *service_p (set it to NULL). */
@@ -84,8 +90,9 @@ typedef struct {
     int64_t since_ms;     /* zclock_mono of its HELLO */
 } broker_instance_info_t;
 
-/* Binds both sockets. Returns NULL and logs the reason (endpoint in use,
- * invalid endpoint, no extension names). */
+/* Binds both sockets (with CURVE, the ZAP handler first). Returns NULL and
+ * logs the reason (endpoint in use, invalid endpoint, no extension names, a
+ * certificate or the clientCerts directory unreadable). */
 broker_t *broker_new(const broker_config_t *config, const broker_handler_t *handler, void *arg);
 
 /* Unbinds and frees everything; outstanding work is forgotten. */

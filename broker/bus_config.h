@@ -1,12 +1,15 @@
 /* bus_config: the bus settings shared by the core and every extension
  * (core.bus.* in the configuration file), with the environment overrides used
- * in containers: INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH. */
+ * in containers: INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH,
+ * INTERLOOK_BUS_CORE_CERT (core.bus.curve.coreCert), INTERLOOK_BUS_INSECURE
+ * ("true": core.bus.insecure). */
 #ifndef INTERLOOK_BUS_CONFIG_H
 #define INTERLOOK_BUS_CONFIG_H
 
 #include "broker/ilp_client.h"
 #include "common/config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The bus defaults, decided here only: core.bus.* when absent, and what the
@@ -30,6 +33,12 @@ typedef struct {
     uint32_t max_credit;        /* core.bus.maxCredit: credit honoured per instance */
     uint32_t max_instances_ext; /* core.bus.maxInstancesPerExtension */
     uint32_t max_instances;     /* core.bus.maxInstances: all extensions together */
+    /* CURVE (docs/protocol.md, Security): the core's certificate, FILE with
+     * FILE_secret beside it (the core loads the secret, the others the
+     * public part); NULL when the bus has no CURVE. */
+    const char *core_cert;    /* core.bus.curve.coreCert */
+    const char *client_certs; /* core.bus.curve.clientCerts: allowed public certificates (core) */
+    bool insecure;            /* core.bus.insecure: bind beyond loopback without CURVE */
 } il_bus_config_t;
 
 /* Reads core.bus from cfg (defaults for what is missing), then the
@@ -37,8 +46,18 @@ typedef struct {
  * "FILE:LINE: key: reason" in err. */
 int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t errlen);
 
+/* True when endpoint only reaches this host: tcp:// on 127.0.0.0/8, ::1 or
+ * localhost, ipc://, inproc://. */
+bool il_bus_config_endpoint_local(const char *endpoint);
+
+/* The core's safe default: 0 when both endpoints are local, or CURVE is
+ * configured, or core.bus.insecure is true; else -1 with the reason (naming
+ * core.bus.curve and the opt-out) in err. */
+int il_bus_config_check_exposure(const il_bus_config_t *bus, char *err, size_t errlen);
+
 /* The SDK's settings for an extension: endpoints from the command line when
- * given (router, publish not NULL), else from bus; heartbeat and batch from bus. */
+ * given (router, publish not NULL), else from bus; heartbeat, batch and the
+ * core's certificate from bus (the extension's own certificate is left NULL). */
 ilp_client_config_t il_bus_config_client(const il_bus_config_t *bus, const char *name,
                                          const char *instance, uint32_t credit, const char *router,
                                          const char *publish);

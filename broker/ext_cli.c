@@ -1,12 +1,13 @@
 /* ext_cli: the extensions' shared command line, see ext_cli.h. */
 #include "broker/ext_cli.h"
+#include "broker/ilp_cert.h"
 #include "common/version.h"
 
 #include <string.h>
 
 #define S_MAX_OPTIONS 32
 
-enum { S_ROUTER = 'R', S_PUBLISH = 'P', S_CHECK = 'k' };
+enum { S_ROUTER = 'R', S_PUBLISH = 'P', S_CHECK = 'k', S_CERT = 'C' };
 
 /* The shared long options (--check-config when the extension has it), then
  * the extension's own, into out (S_MAX_OPTIONS, NULL-terminated). */
@@ -17,6 +18,7 @@ static void s_options(const il_ext_cli_spec_t *spec, struct option *out)
                                            {"instance", required_argument, NULL, 'i'},
                                            {"router", required_argument, NULL, S_ROUTER},
                                            {"publish", required_argument, NULL, S_PUBLISH},
+                                           {"cert", required_argument, NULL, S_CERT},
                                            {"log-level", required_argument, NULL, 'l'},
                                            {"help", no_argument, NULL, 'h'},
                                            {"version", no_argument, NULL, 'V'},
@@ -56,6 +58,9 @@ static int s_option(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int opt)
     case S_CHECK:
         self->check = true;
         return 0;
+    case S_CERT:
+        self->cert = optarg;
+        return 0;
     case 'h':
         spec->usage(stdout);
         return 1;
@@ -68,6 +73,48 @@ static int s_option(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int opt)
         spec->usage(stderr); /* getopt said which option */
         return 2;
     }
+}
+
+/* Its certificate (--cert, else SECTION.curveCert) and the core's: both or
+ * neither, and readable. 0, or 2 after saying why. */
+static int s_curve(il_ext_cli_t *self, const il_ext_cli_spec_t *spec)
+{
+    const char *section = spec->section ? spec->section : spec->name;
+    char key[256], err[1024];
+    if (!self->cert && section) {
+        snprintf(key, sizeof key, "%s.curveCert", section);
+        if (il_config_string(self->cfg, key, NULL, &self->cert) != 0) {
+            fprintf(stderr, "%s: %s\n", spec->prog, il_config_error(self->cfg));
+            return 2;
+        }
+        if (self->cert && !*self->cert) self->cert = NULL;
+    }
+    if (!self->cert && !self->bus.core_cert) return 0;
+    if (!self->bus.core_cert) {
+        fprintf(stderr, "%s: a certificate of its own (%s) but no core.bus.curve.coreCert\n",
+                spec->prog, self->cert);
+        return 2;
+    }
+    if (!self->cert) {
+        fprintf(stderr,
+                "%s: core.bus.curve is set (the bus uses CURVE): give this extension a "
+                "certificate of its own with --cert FILE or %s%scurveCert "
+                "(interlookctl keygen FILE makes one)\n",
+                spec->prog, section ? section : "", section ? "." : "");
+        return 2;
+    }
+    ilp_cert_t cert;
+    if (ilp_cert_load_public(&cert, self->bus.core_cert, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: core.bus.curve.coreCert: %s\n", spec->prog, err);
+        return 2;
+    }
+    ilp_cert_clear(&cert);
+    if (ilp_cert_load_pair(&cert, self->cert, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: its certificate: %s\n", spec->prog, err);
+        return 2;
+    }
+    ilp_cert_clear(&cert);
+    return 0;
 }
 
 static int s_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv)
@@ -99,7 +146,7 @@ static int s_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, 
         fprintf(stderr, "%s: %s\n", spec->prog, err);
         return 2;
     }
-    return 0;
+    return s_curve(self, spec);
 }
 
 int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
@@ -113,8 +160,10 @@ int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char 
 
 ilp_client_config_t il_ext_cli_client(const il_ext_cli_t *self, uint32_t credit)
 {
-    return il_bus_config_client(&self->bus, self->name, self->instance, credit, self->router,
-                                self->publish);
+    ilp_client_config_t config = il_bus_config_client(&self->bus, self->name, self->instance,
+                                                      credit, self->router, self->publish);
+    config.cert = self->cert;
+    return config;
 }
 
 int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc, char **argv,

@@ -1,7 +1,8 @@
 /* ext_cli: the command line every extension's main takes, and the loading of
  * its configuration file with the bus settings, so that a main keeps only
  * what is its own. Shared options: -c/--config FILE, -n/--name NAME,
- * -i/--instance ID, --router EP, --publish EP, -l/--log-level LVL,
+ * -i/--instance ID, --router EP, --publish EP, --cert FILE (its CURVE
+ * certificate, else curveCert in its section), -l/--log-level LVL,
  * --check-config (when the extension has it), -h/--help, -V/--version.
  * Every refusal is said on stderr as "PROG: what was wrong" and means exit
  * status 2 (bad usage or configuration). */
@@ -32,6 +33,7 @@ typedef struct {
     bool check_config;        /* it has --check-config */
     bool commands;            /* arguments after the options are its commands (interlook-inject) */
     const char *needs_config; /* when not NULL, -c FILE is required, for this reason */
+    const char *section;      /* its configuration section (SECTION.curveCert); NULL: name */
 } il_ext_cli_spec_t;
 
 typedef struct {
@@ -41,13 +43,16 @@ typedef struct {
     const char *router;    /* --router, NULL: core.bus.router */
     const char *publish;   /* --publish, NULL: core.bus.publish */
     const char *log_level; /* -l, NULL when not given */
+    const char *cert;      /* --cert, else SECTION.curveCert; NULL: no CURVE */
     bool check;            /* --check-config */
     int first_command;     /* argv index of the first command (spec->commands) */
     il_config_t *cfg;      /* the file (empty without -c); il_ext_cli_clear frees it */
     il_bus_config_t bus;   /* its core.bus section and the environment */
 } il_ext_cli_t;
 
-/* Parses argv, then loads the configuration file and core.bus. Returns 0 to
+/* Parses argv, then loads the configuration file and core.bus, and checks
+ * the CURVE certificates (both the core's and its own, or neither; files
+ * readable). Returns 0 to
  * go on, or -1 to exit with *status: 0 when --help or --version was
  * answered, 2 when something was refused (said on stderr). self is cleared
  * first, and must be given to il_ext_cli_clear whatever the result. */
@@ -59,8 +64,8 @@ int il_ext_cli_parse(il_ext_cli_t *self, const il_ext_cli_spec_t *spec, int argc
 int il_ext_cli_log_level(const il_ext_cli_t *self, const char *prog, const char *configured,
                          il_log_level_t *level);
 
-/* The SDK's settings: name, instance and endpoints from the command line,
- * the rest from core.bus; credit as given. */
+/* The SDK's settings: name, instance, endpoints and certificate from the
+ * command line, the rest from core.bus; credit as given. */
 ilp_client_config_t il_ext_cli_client(const il_ext_cli_t *self, uint32_t credit);
 
 /* Frees the configuration. */

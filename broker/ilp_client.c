@@ -2,6 +2,7 @@
 #include "broker/ilp_client.h"
 #include "broker/bus_config.h"
 #include "broker/ilp_batch.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_frame.h"
 #include "broker/ilp_pub.h"
 #include "common/alloc.h"
@@ -59,6 +60,12 @@ struct _ilp_client_t {
     zhashx_t *results;       /* work id -> zframe_t* RESULT body, waiting for WELCOME */
     zhashx_t *events;        /* service name -> zframe_t* EVENT body, waiting for WELCOME */
     char last_denied[ILP_MAX_TEXT + 1];
+    bool curve;          /* CURVE on both sockets: the three keys below */
+    ilp_cert_t core_key; /* the core's public key */
+    ilp_cert_t own_key;  /* our pair */
+    zsock_t *monitor;    /* CURVE: the DEALER's failed handshakes (a refused key) */
+    uint32_t monitor_seq;
+    bool told_refused; /* the refusal was logged since the last WELCOME */
 };
 
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
@@ -200,10 +207,89 @@ static void s_set_connected(ilp_client_t *self, bool connected)
 
 static int s_on_dealer(zloop_t *loop, zsock_t *reader, void *arg);
 
+/* CURVE, before connect: the core's key, and our pair to prove who we are. */
+static void s_curve(ilp_client_t *self, zsock_t *sock)
+{
+    if (!self->curve) return;
+    zsock_set_curve_serverkey(sock, self->core_key.public_key);
+    zsock_set_curve_publickey(sock, self->own_key.public_key);
+    zsock_set_curve_secretkey(sock, self->own_key.secret_key);
+}
+
+/* Loads the certificates when configured. -1 after logging why. */
+static int s_load_certs(ilp_client_t *self, const ilp_client_config_t *config)
+{
+    bool core = config->core_cert && *config->core_cert, own = config->cert && *config->cert;
+    if (!core && !own) return 0;
+    char err[512];
+    if (!core) {
+        il_log_error("bus: a certificate of our own (%s) but no core.bus.curve.coreCert: give both "
+                     "for CURVE, or neither",
+                     config->cert);
+        return -1;
+    }
+    if (!own) {
+        il_log_error("bus: core.bus.curve.coreCert is set (the bus uses CURVE): %s needs a "
+                     "certificate of its own (--cert FILE, or curveCert in its section; "
+                     "interlookctl keygen makes one)",
+                     config->name);
+        return -1;
+    }
+    if (ilp_cert_load_public(&self->core_key, config->core_cert, err, sizeof err) != 0 ||
+        ilp_cert_load_pair(&self->own_key, config->cert, err, sizeof err) != 0) {
+        il_log_error("bus: CURVE certificate: %s", err);
+        return -1;
+    }
+    self->curve = true;
+    return 0;
+}
+
+/* A refused key is a failed handshake, not a message: a monitor sees it. */
+static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    ilp_client_t *self = arg;
+    zmsg_t *event = zmsg_recv(reader);
+    zmsg_destroy(&event);
+    if (!self->told_refused)
+        il_log_error("bus: the core refused our CURVE key %s: is its public file in the core's "
+                     "core.bus.curve.clientCerts? (retrying with back-off)",
+                     self->own_key.public_key);
+    self->told_refused = true;
+    return 0;
+}
+
+static void s_monitor_close(ilp_client_t *self)
+{
+    if (!self->monitor) return;
+    zloop_reader_end(self->loop, self->monitor);
+    if (self->dealer) zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+    zsock_destroy(&self->monitor);
+}
+
+static void s_monitor_open(ilp_client_t *self)
+{
+    if (!self->curve || !self->loop || !self->dealer) return;
+    char endpoint[96];
+    snprintf(endpoint, sizeof endpoint, "inproc://ilp-client-%p-%u", (void *)self,
+             ++self->monitor_seq);
+    if (zmq_socket_monitor(zsock_resolve(self->dealer), endpoint,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return;
+    self->monitor = zsock_new(ZMQ_PAIR);
+    if (!self->monitor || zsock_connect(self->monitor, "%s", endpoint) != 0) {
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+        zsock_destroy(&self->monitor);
+        return;
+    }
+    zloop_reader(self->loop, self->monitor, s_on_monitor, self);
+}
+
 static int s_dealer_open(ilp_client_t *self)
 {
     self->dealer = zsock_new(ZMQ_DEALER);
     if (!self->dealer) return -1;
+    s_curve(self, self->dealer);
     zsock_set_sndtimeo(self->dealer, 0);
     zsock_set_rcvtimeo(self->dealer, 0);
     zsock_set_maxmsgsize(self->dealer, IL_CODEC_MAX_FRAME);
@@ -218,12 +304,38 @@ static int s_dealer_open(ilp_client_t *self)
         return -1;
     }
     if (self->loop) zloop_reader(self->loop, self->dealer, s_on_dealer, self);
+    s_monitor_open(self);
     return 0;
 }
 
-/* A new DEALER (the old one may hold a dead TCP session or stale messages) and a new HELLO. */
+static int s_on_sub(zloop_t *loop, zsock_t *reader, void *arg);
+
+/* The SUB socket, connected and read on the loop. -1 when it cannot connect. */
+static int s_sub_open(ilp_client_t *self)
+{
+    if (self->sub) zloop_reader_end(self->loop, self->sub);
+    zsock_destroy(&self->sub);
+    self->sub = zsock_new(ZMQ_SUB);
+    if (!self->sub) return -1;
+    s_curve(self, self->sub);
+    zsock_set_maxmsgsize(self->sub, IL_CODEC_MAX_FRAME);
+    zsock_set_rcvtimeo(self->sub, 0);
+    zsock_set_linger(self->sub, 0);
+    zsock_set_subscribe(self->sub, self->refresh_topic);
+    zsock_set_subscribe(self->sub, "core");
+    if (zsock_connect(self->sub, "%s", self->publish_endpoint) != 0) return -1;
+    zloop_reader(self->loop, self->sub, s_on_sub, self);
+    return 0;
+}
+
+/* A new DEALER (the old one may hold a dead TCP session or stale messages) and a new HELLO.
+ * With CURVE, a new SUB too: libzmq does not retry a connection whose key the
+ * core refused (it may be allowed again since). */
 static void s_reconnect(ilp_client_t *self)
 {
+    if (self->curve && s_sub_open(self) != 0)
+        il_log_error("bus: cannot connect to %s", self->publish_endpoint);
+    s_monitor_close(self);
     if (self->loop && self->dealer) zloop_reader_end(self->loop, self->dealer);
     zsock_destroy(&self->dealer);
     s_set_connected(self, false);
@@ -252,6 +364,7 @@ static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
     self->core_batch = msg->batch ? msg->batch : 1;
     self->backoff_ms = S_BACKOFF_MIN_MS;
     self->last_denied[0] = 0;
+    self->told_refused = false;
     s_set_tick(self);
     if (!self->connected || new_core)
         il_log_info("bus: %s registered with core %s at %s (heartbeat %u ms x %u)", self->name,
@@ -491,17 +604,16 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     msgpack_sbuffer_init(&self->scratch);
     msgpack_zone_init(&self->zone, 4096);
     self->loop = zloop_new();
-    self->sub = zsock_new(ZMQ_SUB);
-    if (!self->loop || !self->sub || strlen(self->instance) > ILP_MAX_INSTANCE) {
+    if (!self->loop || strlen(self->instance) > ILP_MAX_INSTANCE) {
         il_log_error("bus: cannot create the client (instance id too long or out of memory)");
         ilp_client_destroy(&self);
         return NULL;
     }
-    zsock_set_maxmsgsize(self->sub, IL_CODEC_MAX_FRAME);
-    zsock_set_rcvtimeo(self->sub, 0);
-    zsock_set_subscribe(self->sub, self->refresh_topic);
-    zsock_set_subscribe(self->sub, "core");
-    if (zsock_connect(self->sub, "%s", self->publish_endpoint) != 0) {
+    if (s_load_certs(self, config) != 0) {
+        ilp_client_destroy(&self);
+        return NULL;
+    }
+    if (s_sub_open(self) != 0) {
         il_log_error("bus: cannot connect to %s", self->publish_endpoint);
         ilp_client_destroy(&self);
         return NULL;
@@ -510,12 +622,12 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
         ilp_client_destroy(&self);
         return NULL;
     }
-    zloop_reader(self->loop, self->sub, s_on_sub, self);
     s_set_tick(self);
     s_send_hello(self);
     self->last_recv = zclock_mono();
-    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u", self->name,
-                self->instance, self->router_endpoint, self->publish_endpoint, self->credit);
+    il_log_info("bus: %s instance %s connecting to %s and %s, credit %u%s%s", self->name,
+                self->instance, self->router_endpoint, self->publish_endpoint, self->credit,
+                self->curve ? ", CURVE key " : "", self->curve ? self->own_key.public_key : "");
     return self;
 }
 
@@ -530,6 +642,7 @@ void ilp_client_destroy(ilp_client_t **self_p)
         zsock_set_linger(self->dealer, (int)self->linger_ms); /* let BYE leave */
         s_send(self, &bye);
     }
+    s_monitor_close(self);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->sub);
@@ -545,6 +658,8 @@ void ilp_client_destroy(ilp_client_t **self_p)
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->refresh_topic);
+    ilp_cert_clear(&self->core_key);
+    ilp_cert_clear(&self->own_key);
     free(self);
     *self_p = NULL;
 }

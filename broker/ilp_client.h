@@ -34,6 +34,9 @@ typedef struct {
                                      leave (BYE, and the last events; default 500) */
     uint32_t batch;               /* WORK items taken in one message, and RESULTs/EVENTs
                                      sent together (IL_BUS_DEFAULT_BATCH; 1: one per message) */
+    /* CURVE (docs/protocol.md, Security): both or neither. */
+    const char *core_cert; /* the core's public certificate (core.bus.curve.coreCert) */
+    const char *cert;      /* our own: FILE, with FILE_secret beside it (ilp_cert.h) */
 } ilp_client_config_t;
 
 typedef struct {
@@ -48,7 +51,8 @@ typedef struct {
 } ilp_client_handler_t;
 
 /* Creates the sockets, connects and sends HELLO. Returns NULL and logs why
- * (invalid name, bad endpoint). */
+ * (invalid name, bad endpoint, a certificate missing or unreadable, or only
+ * one of core_cert and cert given). */
 ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client_handler_t *handler,
                              void *arg);
 

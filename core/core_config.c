@@ -1,11 +1,13 @@
 /* core_config: the core section of the configuration file, see core_config.h. */
 #include "core/core_config.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_msg.h"
 #include "core/listen_addr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const s_known[] = {"logLevel",
                                       "logFile",
@@ -106,6 +108,33 @@ static int s_steps(core_config_t *self, il_config_t *cfg, char *err, size_t errl
     return 0;
 }
 
+/* The bus's exposure and CURVE: refused beyond loopback without CURVE or the
+ * explicit opt-out; with CURVE, the core's pair readable and clientCerts a
+ * directory. */
+static int s_curve(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    char why[768];
+    if (il_bus_config_check_exposure(&self->bus, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", il_config_name(cfg), why);
+        return -1;
+    }
+    if (!self->bus.core_cert) return 0;
+    ilp_cert_t cert;
+    if (ilp_cert_load_pair(&cert, self->bus.core_cert, why, sizeof why) != 0)
+        return s_where(cfg, "core.bus.curve.coreCert", err, errlen, why);
+    ilp_cert_clear(&cert);
+    struct stat st;
+    if (!self->bus.client_certs || !*self->bus.client_certs)
+        return s_where(cfg, "core.bus.curve", err, errlen,
+                       "clientCerts missing (the directory of the public certificates allowed "
+                       "to connect)");
+    if (stat(self->bus.client_certs, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, sizeof why, "'%s': not a directory", self->bus.client_certs);
+        return s_where(cfg, "core.bus.curve.clientCerts", err, errlen, why);
+    }
+    return 0;
+}
+
 int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     memset(self, 0, sizeof *self);
@@ -145,7 +174,7 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
     if (s_steps(self, cfg, err, errlen)) return -1;
     if (s_api(self, cfg, err, errlen)) return -1;
     if (il_bus_config_load(&self->bus, cfg, err, errlen)) return -1;
-    return 0;
+    return s_curve(self, cfg, err, errlen);
 }
 
 void core_config_clear(core_config_t *self)

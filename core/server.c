@@ -443,7 +443,9 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                            .max_credit = config->bus.max_credit,
                            .max_instances_ext = config->bus.max_instances_ext,
                            .max_instances = config->bus.max_instances,
-                           .extensions = config->steps};
+                           .extensions = config->steps,
+                           .curve_cert = config->bus.core_cert,
+                           .client_certs = config->bus.client_certs};
     broker_handler_t handler = {.event = s_on_event,
                                 .result = s_on_result,
                                 .instance = s_on_instance,

@@ -1,5 +1,6 @@
 /* ctl_watch: the state feed of the core on a terminal, see ctl_watch.h. */
 #include "core/ctl/ctl_watch.h"
+#include "broker/ilp_cert.h"
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "core/ctl/ctl_format.h"
@@ -133,7 +134,34 @@ static int s_on_message(zmsg_t **msg_p, bool json)
     return rc;
 }
 
-int ctl_watch_run(const char *endpoint, bool json)
+/* CURVE on the SUB socket, before it connects. 0, or 2 after saying why. */
+static int s_curve(zsock_t *sub, const char *core_cert, const char *cert)
+{
+    if (!core_cert && !cert) return 0;
+    if (!core_cert || !cert) {
+        fprintf(stderr, "interlookctl: watch: %s\n",
+                core_cert ? "core.bus.curve is set (the bus uses CURVE): give --cert FILE "
+                            "(interlookctl keygen FILE makes one)"
+                          : "--cert without core.bus.curve.coreCert in the configuration");
+        return 2;
+    }
+    char err[1024];
+    ilp_cert_t core, own;
+    if (ilp_cert_load_public(&core, core_cert, err, sizeof err) != 0 ||
+        ilp_cert_load_pair(&own, cert, err, sizeof err) != 0) {
+        fprintf(stderr, "interlookctl: watch: %s\n", err);
+        ilp_cert_clear(&core);
+        return 2;
+    }
+    zsock_set_curve_serverkey(sub, core.public_key);
+    zsock_set_curve_publickey(sub, own.public_key);
+    zsock_set_curve_secretkey(sub, own.secret_key);
+    ilp_cert_clear(&core);
+    ilp_cert_clear(&own);
+    return 0;
+}
+
+int ctl_watch_run(const char *endpoint, bool json, const char *core_cert, const char *cert)
 {
     zsys_init(); /* installs the SIGINT/SIGTERM handler: zsys_interrupted */
     zsock_t *sub = zsock_new(ZMQ_SUB);
@@ -142,6 +170,10 @@ int ctl_watch_run(const char *endpoint, bool json)
         return 1;
     }
     zsock_set_linger(sub, 0);
+    if (s_curve(sub, core_cert, cert) != 0) {
+        zsock_destroy(&sub);
+        return 2;
+    }
     zsock_set_subscribe(sub, ILP_TOPIC_CHANGES); /* several changes a message */
     if (zsock_connect(sub, "%s", endpoint) != 0) {
         fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n", endpoint,
@@ -151,12 +183,27 @@ int ctl_watch_run(const char *endpoint, bool json)
     }
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "interlookctl: watching %s (Ctrl-C to stop)\n", endpoint);
-    zpoller_t *poller = zpoller_new(sub, NULL);
+    /* With CURVE, a refused key is a failed handshake that libzmq does not
+     * retry: a monitor sees it, and watch says so instead of waiting forever. */
+    zsock_t *monitor = NULL;
+    if (core_cert && zmq_socket_monitor(zsock_resolve(sub), "inproc://ctl-watch-monitor",
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        monitor = zsock_new(ZMQ_PAIR);
+        if (monitor) zsock_connect(monitor, "inproc://ctl-watch-monitor");
+    }
+    zpoller_t *poller = zpoller_new(sub, monitor, NULL);
     int rc = poller ? 0 : 1;
     while (rc == 0 && !zsys_interrupted) {
-        if (!zpoller_wait(poller, S_POLL_MS)) {
+        void *which = zpoller_wait(poller, S_POLL_MS);
+        if (!which) {
             if (zpoller_terminated(poller)) break;
             continue;
+        }
+        if (which == monitor) {
+            fprintf(stderr, "interlookctl: watch: the core refused our CURVE key (is the public "
+                            "file of --cert in its core.bus.curve.clientCerts?)\n");
+            rc = 1;
+            break;
         }
         zmsg_t *msg = zmsg_recv(sub);
         if (!msg) break; /* interrupted */
@@ -166,6 +213,8 @@ int ctl_watch_run(const char *endpoint, bool json)
         }
     }
     zpoller_destroy(&poller);
+    if (monitor) zmq_socket_monitor(zsock_resolve(sub), NULL, 0);
+    zsock_destroy(&monitor);
     zsock_destroy(&sub);
     return rc;
 }

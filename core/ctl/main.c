@@ -18,6 +18,7 @@
 #include "common/version.h"
 #include "core/ctl/ctl_api.h"
 #include "core/ctl/ctl_cmd.h"
+#include "core/ctl/ctl_keygen.h"
 #include "core/ctl/ctl_watch.h"
 #include "core/listen_addr.h"
 
@@ -38,7 +39,10 @@ static void s_usage(FILE *out)
             "  service NAME        every field of one service\n"
             "  extensions          the live instances of each extension of the workflow\n"
             "  workflow            the workflow's steps\n"
-            "  watch               one line per change of a service, until SIGINT/SIGTERM\n\n"
+            "  watch               one line per change of a service, until SIGINT/SIGTERM\n"
+            "  keygen FILE [--extensions LIST] [--force]\n"
+            "                      a CURVE key pair for the bus: FILE (public) and FILE_secret\n"
+            "                      (0600); LIST: the names it may register as (a,dns.*)\n\n"
             "Options:\n"
             "  -c, --config FILE   the stack's configuration file (core.listen,\n"
             "                      core.bus.publish)\n"
@@ -53,6 +57,8 @@ static void s_usage(FILE *out)
             "  -p, --publish EP    the core's PUB endpoint, for watch (default\n"
             "                      %s; else core.bus.publish of FILE or\n"
             "                      $INTERLOOK_BUS_PUBLISH)\n"
+            "  -C, --cert FILE     watch: our CURVE certificate (FILE_secret beside it), when\n"
+            "                      core.bus.curve is set\n"
             "  -j, --json          print the API's JSON (indented); watch: one compact object\n"
             "                      per change {time, name, state, expected_state, error,\n"
             "                      public_ip, port, targets}\n"
@@ -110,20 +116,19 @@ static int s_bad_usage(const char *what, const char *arg)
 
 int main(int argc, char *argv[])
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"api", required_argument, NULL, 'a'},
-                                            {"publish", required_argument, NULL, 'p'},
-                                            {"token-file", required_argument, NULL, 't'},
-                                            {"cacert", required_argument, NULL, 'C'},
-                                            {"json", no_argument, NULL, 'j'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},  {"api", required_argument, NULL, 'a'},
+        {"publish", required_argument, NULL, 'p'}, {"token-file", required_argument, NULL, 't'},
+        {"cacert", required_argument, NULL, 'A'},  {"json", no_argument, NULL, 'j'},
+        {"cert", required_argument, NULL, 'C'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     const char *path = NULL, *api_arg = NULL, *publish_arg = NULL, *token_arg = NULL,
-               *cacert = NULL;
+               *cacert = NULL, *cert = NULL;
     bool json = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:a:p:t:jhV", options, NULL)) != -1) {
+    /* keygen takes options of its own and no global one. */
+    if (argc > 1 && !strcmp(argv[1], "keygen")) return ctl_keygen_run(argc - 1, argv + 1);
+    while ((opt = getopt_long(argc, argv, "c:a:p:t:C:jhV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -137,11 +142,14 @@ int main(int argc, char *argv[])
         case 't':
             token_arg = optarg;
             break;
-        case 'C':
+        case 'A': /* --cacert: long only (-C is --cert) */
             cacert = optarg;
             break;
         case 'j':
             json = true;
+            break;
+        case 'C':
+            cert = optarg;
             break;
         case 'h':
             s_usage(stdout);
@@ -156,9 +164,10 @@ int main(int argc, char *argv[])
     }
     if (optind >= argc) return s_bad_usage("no command given", NULL);
     const char *command = argv[optind];
+    if (!strcmp(command, "keygen")) return ctl_keygen_run(argc - optind, argv + optind);
     int nargs = argc - optind - 1;
-    static const char *const commands[] = {"services", "service", "extensions",
-                                           "workflow", "watch",   NULL};
+    static const char *const commands[] = {"services", "service", "extensions", "workflow",
+                                           "watch",    "keygen",  NULL};
     const char *const *known = commands;
     while (*known && strcmp(*known, command))
         known++;
@@ -227,10 +236,12 @@ int main(int argc, char *argv[])
             rc = 2;
         }
     }
+    char core_cert[4096] = "";
+    if (bus.core_cert) snprintf(core_cert, sizeof core_cert, "%s", bus.core_cert);
     il_config_destroy(&cfg);
     if (rc) return rc;
 
-    if (watch) return ctl_watch_run(publish, json);
+    if (watch) return ctl_watch_run(publish, json, *core_cert ? core_cert : NULL, cert);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "interlookctl: cannot initialise libcurl\n");
         return 1;

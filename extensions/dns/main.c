@@ -182,6 +182,7 @@ static void s_usage(FILE *out)
         "  -i, --instance ID    instance id (default host-pid-random)\n"
         "      --router EP      core ROUTER endpoint (default %s)\n"
         "      --publish EP     core PUB endpoint (default %s)\n"
+        "      --cert FILE      its CURVE certificate (FILE_secret beside it)\n"
         "      --check-config   validate the configuration (and the key file) and exit\n"
         "  -l, --log-level LVL  debug|info|warn|error (default: dns.rfc2136.logLevel)\n"
         "  -h, --help, -V, --version\n\n"
@@ -194,7 +195,8 @@ int main(int argc, char *argv[])
     const il_ext_cli_spec_t spec = {.prog = "interlook-dns",
                                     .usage = s_usage,
                                     .check_config = true,
-                                    .needs_config = "dns.rfc2136.server and zones"};
+                                    .needs_config = "dns.rfc2136.server and zones",
+                                    .section = "dns.rfc2136"};
     il_ext_cli_t cli;
     dns_config_t config;
     memset(&config, 0, sizeof config);

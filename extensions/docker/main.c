@@ -19,6 +19,7 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id (default host-pid-random)\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --cert FILE      its CURVE certificate (FILE_secret beside it)\n"
             "      --check-config   validate the configuration and exit\n"
             "  -l, --log-level LVL  debug|info|warn|error (default: provider.docker.logLevel)\n"
             "  -h, --help, -V, --version\n\n"

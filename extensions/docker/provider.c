@@ -90,7 +90,7 @@ int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, s
 {
     static const char *const known[] = {
         "endpoint",     "tlsCa",       "tlsCert", "tlsKey",   "mode", "labelSelector",
-        "pollInterval", "deleteGrace", "hostIP",  "logLevel", NULL};
+        "pollInterval", "deleteGrace", "hostIP",  "logLevel", "curveCert", NULL};
     memset(self, 0, sizeof *self);
     const char *env = getenv("DOCKER_HOST");
     const char *mode = NULL;

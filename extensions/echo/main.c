@@ -77,6 +77,7 @@ static void s_usage(FILE *out)
         "      --delay DURATION  hold each item this long before answering (default 0)\n"
         "      --router EP       core ROUTER endpoint (default %s)\n"
         "      --publish EP      core PUB endpoint (default %s)\n"
+        "      --cert FILE       its CURVE certificate (FILE_secret beside it)\n"
         "  -l, --log-level LVL   debug|info|warn|error (default info)\n"
         "  -h, --help            this text\n"
         "  -V, --version         the version\n\n"
@@ -105,7 +106,7 @@ static int s_on_own(void *arg, int value, const char *optarg)
 static int s_settings(il_config_t *cfg, const s_own_t *own, const char **name, int64_t *credit,
                       int64_t *delay, const char **level)
 {
-    static const char *const known[] = {"name", "credit", "delay", "logLevel", NULL};
+    static const char *const known[] = {"name", "credit", "delay", "logLevel", "curveCert", NULL};
     if (il_config_check_keys(cfg, "provisioner.echo", known) ||
         il_config_string(cfg, "provisioner.echo.name", "provisioner.echo", name) ||
         il_config_int(cfg, "provisioner.echo.credit", 10, 1, ILP_MAX_CREDIT, credit) ||
@@ -141,7 +142,8 @@ int main(int argc, char *argv[])
                                     .usage = s_usage,
                                     .own = own_options,
                                     .on_own = s_on_own,
-                                    .arg = &own};
+                                    .arg = &own,
+                                    .section = "provisioner.echo"};
     il_ext_cli_t cli;
     int status = 2;
     const char *cfg_name = NULL, *level_text = NULL;

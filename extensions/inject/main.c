@@ -270,6 +270,7 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --cert FILE      its CURVE certificate (FILE_secret beside it)\n"
             "      --once           exit once the command line's events have left for the core\n"
             "                       (default: keep running until stdin ends or quit)\n"
             "  -l, --log-level LVL  debug|info|warn|error (default info)\n"

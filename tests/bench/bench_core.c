@@ -34,10 +34,14 @@
  * Environment: BENCH_TIMEOUT_S bounds each core run (default 120);
  * BENCH_STRACE=0 skips the strace runs (no fsync count) even when installed;
  * BENCH_BATCH=N sets core.bus.batch of the whole stack (default 64; 1: no
- * ILP batches, one item per message as with an extension of an older release).
+ * ILP batches, one item per message as with an extension of an older release);
+ * BENCH_CURVE=1 runs each plain N a second time with CURVE on the bus (keys
+ * made for the run, every extension and this process with its own) and
+ * prints its figures next to the plain ones.
  * Exit status: 0 figures printed (whatever the targets), 1 a run could not be
  * set up or did not complete, 2 bad usage. */
 #define _GNU_SOURCE /* memmem */
+#include "broker/ilp_cert.h"
 #include "broker/ilp_client.h"
 #include "broker/ilp_frame.h"
 #include "tests/support/dns_server.h"
@@ -96,6 +100,7 @@
 
 static char s_bindir[4096];   /* BUILD/bin, next to BUILD/bench/bench_core */
 static int s_batch = 64;      /* core.bus.batch of the stack (BENCH_BATCH) */
+static bool s_curve;          /* the run being set up has CURVE on its bus (BENCH_CURVE) */
 static char s_strace[4096];   /* strace to count the allocator's fsyncs; "" when none */
 static bool s_strace_seccomp; /* it stops the allocator on the traced calls only */
 
@@ -1178,10 +1183,51 @@ static int s_warm_event(s_run_t *run)
     return rc;
 }
 
+/* CURVE keys of a run: the core's, one for the extensions, one for this
+ * process, the two public ones allowed. -1 after saying why. */
+static int s_curve_keys(const char *dir)
+{
+    char path[4200], err[512];
+    snprintf(path, sizeof path, "%s/clients", dir);
+    if (mkdir(path, 0755) != 0) return -1;
+    static const char *const names[] = {"core", "ext", "bench"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (ilp_cert_generate(path, NULL, false, err, sizeof err) != 0 ||
+            (i > 0 && test_sh("cp '%s' '%s/clients/'", path, dir) != 0)) {
+            fprintf(stderr, "bench_core: CURVE keys: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* CURVE on this process's SUB: the core's key and ours. */
+static int s_curve_sub(s_run_t *run)
+{
+    char path[4200], err[512];
+    ilp_cert_t core, own;
+    snprintf(path, sizeof path, "%s/core", run->dir);
+    if (ilp_cert_load_public(&core, path, err, sizeof err) != 0) return -1;
+    snprintf(path, sizeof path, "%s/bench", run->dir);
+    if (ilp_cert_load_pair(&own, path, err, sizeof err) != 0) {
+        ilp_cert_clear(&core);
+        return -1;
+    }
+    zsock_set_curve_serverkey(run->sub, core.public_key);
+    zsock_set_curve_publickey(run->sub, own.public_key);
+    zsock_set_curve_secretkey(run->sub, own.secret_key);
+    ilp_cert_clear(&core);
+    ilp_cert_clear(&own);
+    return 0;
+}
+
 static int s_setup(s_run_t *run)
 {
-    char bus[64];
-    snprintf(bus, sizeof bus, "batch: %d", s_batch);
+    char bus[256];
+    snprintf(bus, sizeof bus, "batch: %d%s", s_batch,
+             s_curve ? ", curve: { coreCert: \"{dir}/core\", clientCerts: \"{dir}/clients\" }"
+                     : "");
     fixture_opts_t opts = {.name = "bench_core", .bus = bus, .core_log = "core.out"};
     run->stack = fixture_new(&opts);
     if (!run->stack) return -1;
@@ -1216,6 +1262,11 @@ static int s_setup(s_run_t *run)
                  "    logLevel: warn\n",
                  dns_server_endpoint(run->server), dns_server_key_file(run->server), S_WINDOW);
     }
+    char ext_cert[4200], bench_cert[4200], core_cert[4200];
+    snprintf(ext_cert, sizeof ext_cert, "%s/ext", run->dir);
+    snprintf(bench_cert, sizeof bench_cert, "%s/bench", run->dir);
+    snprintf(core_cert, sizeof core_cert, "%s/core", run->dir);
+    if (s_curve && s_curve_keys(run->dir) != 0) return -1;
     if (fixture_config_write(run->stack, keys, sections) != 0) return -1;
     run->core = fixture_start_core(run->stack, S_WAIT_MS);
     if (run->core <= 0) return -1;
@@ -1236,7 +1287,9 @@ static int s_setup(s_run_t *run)
             args[argc++] = run->strace_out;
             args[argc++] = bin;
         }
-        const char *rest[] = {"-c", fixture_config(run->stack), "--instance", "ipalloc-1", NULL};
+        const char *rest[] = {"-c",     fixture_config(run->stack),
+                              "--instance", "ipalloc-1",
+                              s_curve ? "--cert" : NULL, ext_cert, NULL};
         for (int k = 0; rest[k]; k++)
             args[argc++] = rest[k];
         run->echo[0] =
@@ -1249,7 +1302,9 @@ static int s_setup(s_run_t *run)
         }
     }
     if (run->dns) {
-        const char *args[] = {"-c", fixture_config(run->stack), "--instance", "dns-1", NULL};
+        const char *args[] = {"-c",     fixture_config(run->stack),
+                              "--instance", "dns-1",
+                              s_curve ? "--cert" : NULL, ext_cert, NULL};
         run->echo[1] = run->ext[1] =
             fixture_spawn(run->stack, "interlook-dns", args, "dns.log", NULL);
         if (run->echo[1] <= 0) return -1;
@@ -1263,7 +1318,7 @@ static int s_setup(s_run_t *run)
                               "--name",     names[i],
                               "--instance", instance,
                               "--credit",   credit,
-                              NULL};
+                              s_curve ? "--cert" : NULL, ext_cert, NULL};
         run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
@@ -1278,13 +1333,16 @@ static int s_setup(s_run_t *run)
     zsock_set_rcvhwm(run->sub, 4000000);
     zsock_set_rcvtimeo(run->sub, 0);
     zsock_set_subscribe(run->sub, ILP_TOPIC_CHANGES);
+    if (s_curve && s_curve_sub(run) != 0) return -1;
     if (zsock_connect(run->sub, "%s", fixture_publish(run->stack)) != 0) return -1;
     ilp_client_config_t cc = {.name = "provider.bench",
                               .instance = "provider-bench-1",
                               .credit = 1,
                               .router_endpoint = fixture_router(run->stack),
                               .publish_endpoint = fixture_publish(run->stack),
-                              .batch = (uint32_t)s_batch};
+                              .batch = (uint32_t)s_batch,
+                              .core_cert = s_curve ? core_cert : NULL,
+                              .cert = s_curve ? bench_cert : NULL};
     ilp_client_handler_t handler = {0};
     run->client = ilp_client_new(&cc, &handler, run);
     if (!run->client) return -1;
@@ -2309,7 +2367,11 @@ int main(int argc, char *argv[])
            S_WINDOW, pipelined.per_s, sync.per_s, S_WINDOW, xproc.per_s);
 
     s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS], dres[S_MAX_RUNS];
-    int failed = 0;
+    s_result_t cres[S_MAX_RUNS], cplain[S_MAX_RUNS]; /* BENCH_CURVE: each with its plain run */
+    int failed = 0, ncurve = 0;
+    const char *curve_value = getenv("BENCH_CURVE");
+    bool curve_env = curve_value && !strcmp(curve_value, "1");
+    printf("CURVE: %s (BENCH_CURVE)\n", curve_env ? "each N also with CURVE on the bus" : "off");
     for (int i = 0; i < nruns && !zsys_interrupted; i++) {
         printf("core run N=%d ...\n", ns[i]);
         if (s_core_run(ns[i], false, false, false, pipelined.per_s, &res[i]) != 0) {
@@ -2319,6 +2381,22 @@ int main(int argc, char *argv[])
         res[i].ratio_x = res[i].rt_per_s / xproc.per_s;
         printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
                res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
+        if (!curve_env || zsys_interrupted) continue;
+        s_result_t curved;
+        printf("core run N=%d with CURVE ...\n", ns[i]);
+        s_curve = true;
+        int crc = s_core_run(ns[i], false, false, false, pipelined.per_s, &curved);
+        s_curve = false;
+        if (crc != 0) {
+            failed++;
+            continue;
+        }
+        cres[ncurve] = curved;
+        cplain[ncurve++] = res[i];
+        printf("core run N=%d with CURVE: %.3f s, %.0f services/s, %.0f step round trips/s "
+               "(%.0f%% of the plain run's)\n",
+               ns[i], curved.elapsed, curved.svc_per_s, curved.rt_per_s,
+               100.0 * curved.rt_per_s / res[i].rt_per_s);
     }
     if (nipalloc) s_find_strace();
     for (int i = 0; i < nipalloc && !zsys_interrupted; i++) {
@@ -2366,6 +2444,15 @@ int main(int argc, char *argv[])
     s_print(&pipelined, &sync, &xproc, res, nruns);
     if (nipalloc) s_print_ipalloc(&pipelined, ares, nipalloc);
     if (ndns) s_print_dns(&pipelined, dres, ndns);
+    if (ncurve) {
+        printf("\nCURVE on the bus (BENCH_CURVE=1), same N, this run:\n");
+        printf("  %10s %14s %14s %14s %14s %8s\n", "N", "plain svc/s", "CURVE svc/s",
+               "plain rt/s", "CURVE rt/s", "cost");
+        for (int i = 0; i < ncurve; i++)
+            printf("  %10d %14.0f %14.0f %14.0f %14.0f %7.0f%%\n", cres[i].n, cplain[i].svc_per_s,
+                   cres[i].svc_per_s, cplain[i].rt_per_s, cres[i].rt_per_s,
+                   100.0 * (1.0 - cres[i].rt_per_s / cplain[i].rt_per_s));
+    }
     if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
     return failed ? 1 : 0;
 }

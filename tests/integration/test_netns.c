@@ -6,6 +6,10 @@
  * (ip link set ... down) while services flow, then restored; the system must
  * converge with nothing lost and nothing done twice: every service deployed
  * exactly once with its own address, removed ones released.
+ * The bus runs with CURVE, as it must beyond loopback: each host has a key
+ * of its own (interlookctl keygen), allowed to register as its extension
+ * only; the allocator's key comes from ipam.ipalloc.curveCert, the others'
+ * from --cert.
  * Needs root and iproute2 (.ci/run runs as root); it never skips. */
 #include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
@@ -109,6 +113,23 @@ static bool s_gone(void *arg)
     return gone;
 }
 
+/* A key per host, each allowed as its own extension only; the public
+ * files of the extensions' keys in clientCerts. */
+static int s_keys(ctx_t *ctx)
+{
+    static const char *const names[NHOSTS] = {NULL, "ipam.ipalloc", "provisioner.echo",
+                                               "provider.inject"};
+    if (test_sh("mkdir -m 700 %s/keys && mkdir %s/clients", ctx->dir, ctx->dir)) return -1;
+    for (int h = 0; h < NHOSTS; h++) {
+        if (test_sh("%s keygen %s/keys/%s%s%s >/dev/null", test_bin("interlookctl"), ctx->dir,
+                    s_host[h], names[h] ? " --extensions " : "", names[h] ? names[h] : ""))
+            return -1;
+        if (names[h] && test_sh("cp %s/keys/%s %s/clients/", ctx->dir, s_host[h], ctx->dir))
+            return -1;
+    }
+    return 0;
+}
+
 static int s_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
@@ -120,7 +141,8 @@ static int s_setup(void **state)
     }
     /* Each host has a network of its own: fixed ports cannot be taken by anyone. */
     fixture_opts_t opts = {.name = "test_netns",
-                           .bus = "heartbeat: 200ms, liveness: 3",
+                           .bus = "heartbeat: 200ms, liveness: 3, curve: { coreCert: "
+                                  "\"{dir}/keys/core\", clientCerts: \"{dir}/clients\" }",
                            .listen = "127.0.0.1:" S_XSTR(API_PORT),
                            .router = "tcp://" SUBNET ".1:5570",
                            .publish = "tcp://" SUBNET ".1:5571"};
@@ -128,6 +150,7 @@ static int s_setup(void **state)
     if (!ctx->stack) return -1;
     ctx->dir = fixture_dir(ctx->stack);
     ctx->config = fixture_config(ctx->stack);
+    if (s_keys(ctx)) return -1;
     if (fixture_config_write(ctx->stack,
                              "  workflowSteps: provider.inject,ipam.ipalloc,provisioner.echo\n"
                              "  checkFlowInterval: 100ms\n"
@@ -138,14 +161,19 @@ static int s_setup(void **state)
                              "  ipalloc:\n"
                              "    network_cidr: 10.77.0.0/24\n"
                              "    db_file: {dir}/ipalloc.db\n"
+                             "    curveCert: {dir}/keys/alloc\n"
                              "provisioner:\n"
                              "  echo:\n"
                              "    credit: 10\n"))
         return -1;
     ctx->pid[CORE] = s_start(ctx, CORE, "interlookd", NULL, NULL);
     ctx->pid[ALLOC] = s_start(ctx, ALLOC, "interlook-ipalloc", NULL, NULL);
-    ctx->pid[ECHO] = s_start(ctx, ECHO, "interlook-echo", NULL, NULL);
-    const char *const prov[] = {"--name", "provider.inject", NULL};
+    char echo_cert[600], prov_cert[600];
+    snprintf(echo_cert, sizeof echo_cert, "%s/keys/echo", ctx->dir);
+    snprintf(prov_cert, sizeof prov_cert, "%s/keys/prov", ctx->dir);
+    const char *const echo[] = {"--cert", echo_cert, NULL};
+    ctx->pid[ECHO] = s_start(ctx, ECHO, "interlook-echo", echo, NULL);
+    const char *const prov[] = {"--name", "provider.inject", "--cert", prov_cert, NULL};
     ctx->pid[PROV] = s_start(ctx, PROV, "interlook-inject", prov, &ctx->prov_in);
     for (int h = 0; h < NHOSTS; h++)
         if (ctx->pid[h] <= 0) return -1;
@@ -302,6 +330,11 @@ static void test_services_deploy_across_hosts(void **state)
     s_tell(ctx, "add-many a 50\n");
     s_wait_converged(ctx, 50, 0);
     s_check_allocations(ctx, 50, 0);
+    /* Over CURVE: each host's key accepted, from its own address. */
+    for (int h = ALLOC; h < NHOSTS; h++)
+        if (test_sh("grep -q 'CURVE key .* (%s) accepted from " SUBNET ".%d' %s/core.log",
+                    s_host[h], h + 1, ctx->dir))
+            fail_msg("the core did not log %s's key accepted from " SUBNET ".%d", s_host[h], h + 1);
 }
 
 /* The allocator's host is cut off while services are added and removed:

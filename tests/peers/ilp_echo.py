@@ -22,6 +22,12 @@ with another core_id; RESULTs and EVENTs are kept while not registered and
 sent after WELCOME; a WORK id already being worked on is ignored; BYE on
 SIGTERM/SIGINT, exit 0.  Malformed input is logged and ignored.
 
+Security (protocol.md section "Security"): with --core-cert FILE (the core's
+public certificate) and --cert FILE (its own, FILE_secret beside it; both in
+czmq's format, as `interlookctl keygen` writes them), both sockets use CURVE.
+A key the core does not know gets no connection at all (nothing is received;
+the handshake failure is logged once); a name the key may not use gets DENIED.
+
 Needs Debian's python3-zmq and python3-msgpack: run it with /usr/bin/python3.
 """
 import argparse
@@ -34,6 +40,7 @@ import time
 
 import msgpack
 import zmq
+import zmq.auth
 
 SIGNATURE = b"ILP1"
 VERSION = "ilp_echo.py/1"
@@ -121,8 +128,17 @@ class Echo:
         self.a = args
         self.ctx = zmq.Context()
         self.poller = zmq.Poller()
+        self.monitors, self.auth_refused = {}, False
         self.dealer = None
+        self.curve = None
+        if args.cert:                      # (server key, our public key, our secret key)
+            server, _ = zmq.auth.load_certificate(args.core_cert)
+            public, secret = zmq.auth.load_certificate(args.cert + "_secret")
+            if not secret:
+                raise SystemExit(f"ilp_echo: {args.cert}_secret holds no secret key")
+            self.curve = (server, public, secret)
         self.sub = self.ctx.socket(zmq.SUB)
+        self.curve_on(self.sub)
         self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.connect(args.publish)
@@ -143,6 +159,26 @@ class Echo:
                 self.services[f"py-{i}"] = {"name": f"py-{i}",
                                             "targets": [{"host": "192.0.2.1", "port": 8000 + i}]}
 
+    def curve_on(self, sock):
+        """CURVE client: set before connect.  A refused key shows as a failed
+        handshake (a monitor event), never as a message."""
+        if not self.curve:
+            return
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self.curve
+        mon = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        self.poller.register(mon, zmq.POLLIN)
+        self.monitors[mon] = sock
+
+    def on_monitor(self, mon):
+        while True:
+            try:
+                frames = mon.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if not self.auth_refused:          # once, not at every reconnection
+                self.log("CURVE handshake refused by the core: our key is not in its clientCerts")
+            self.auth_refused = True
+
     def log(self, msg):
         print(f"ilp_echo[{self.a.instance}]: {msg}", file=sys.stderr, flush=True)
 
@@ -151,7 +187,13 @@ class Echo:
         if self.dealer is not None:         # drop what is still queued for the old core
             self.poller.unregister(self.dealer)
             self.dealer.close(linger=0)
+        for mon, sock in list(self.monitors.items()):
+            if sock is self.dealer:
+                self.poller.unregister(mon)
+                del self.monitors[mon]
+                mon.close(linger=0)
         self.dealer = self.ctx.socket(zmq.DEALER)   # no ZMQ_ROUTING_ID (section 1)
+        self.curve_on(self.dealer)
         self.dealer.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
         self.dealer.setsockopt(zmq.LINGER, 0)
         self.dealer.connect(self.a.router)
@@ -349,8 +391,12 @@ class Echo:
                 self.drain(self.dealer, self.on_dealer)
             if ready.get(self.sub):
                 self.drain(self.sub, self.on_sub)
+            for mon in [m for m in self.monitors if ready.get(m)]:
+                self.on_monitor(mon)
             self.timers()
         self.send(b"BYE", {})
+        for mon in self.monitors:
+            mon.close(linger=0)
         self.dealer.close(linger=1000)
         self.sub.close()
         self.ctx.term()
@@ -369,6 +415,8 @@ def main():
     p.add_argument("--delay-ms", type=int, default=0, help="hold each RESULT this long (tests)")
     p.add_argument("--log", action="store_true", help="one line per received command on stderr")
     p.add_argument("--fixed-ip", metavar="ADDR", help="answer every add with this public_ip (tests)")
+    p.add_argument("--core-cert", metavar="FILE", help="the core's public CURVE certificate")
+    p.add_argument("--cert", metavar="FILE", help="our CURVE certificate (FILE_secret beside it)")
     a = p.parse_args()
     if len(a.name) > 64 or not NAME_RE.match(a.name):
         p.error("--name: two or more '.'-separated segments of [A-Za-z0-9_-], at most 64")
@@ -380,6 +428,8 @@ def main():
         p.error("--batch: from 1 to 256")
     if a.fixed_ip is not None and not 1 <= len(a.fixed_ip) <= 45:
         p.error("--fixed-ip: an address of 1-45 characters")
+    if bool(a.cert) != bool(a.core_cert):
+        p.error("--cert and --core-cert go together (CURVE), or neither")
     if a.provider_events < 0 or a.provider_events > 57535 or a.delay_ms < 0:
         p.error("--provider-events and --delay-ms must be >= 0 (ports stay <= 65535)")
     Echo(a).run()

@@ -174,7 +174,8 @@ int fixture_config_write(fixture_t *self, const char *core_keys, const char *sec
              "  bus: { router: \"%s\", publish: \"%s\", %s }\n",
              self->opts.name, self->dir, self->listen, self->dir, self->router, self->publish,
              self->opts.bus);
-    zchunk_t *text = zchunk_new(head, strlen(head));
+    zchunk_t *text = zchunk_new(NULL, 0);
+    s_expand(text, head, self->dir); /* opts.bus may name files in it */
     s_expand(text, self->core_keys, self->dir);
     s_expand(text, self->sections, self->dir);
     zchunk_extend(text, "", 1);

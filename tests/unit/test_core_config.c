@@ -45,6 +45,7 @@ static int s_unset_env(void **state)
     unsetenv("INTERLOOK_LISTEN");
     unsetenv("INTERLOOK_BUS_ROUTER");
     unsetenv("INTERLOOK_BUS_PUBLISH");
+    unsetenv("INTERLOOK_BUS_INSECURE");
     return 0;
 }
 
@@ -275,6 +276,13 @@ static void test_environment(void **state)
     setenv("INTERLOOK_LISTEN", "0.0.0.0:9", 1);
     setenv("INTERLOOK_BUS_ROUTER", "tcp://0.0.0.0:10", 1);
     setenv("INTERLOOK_BUS_PUBLISH", "tcp://0.0.0.0:11", 1);
+    /* Beyond loopback without CURVE: refused unless opted out. */
+    s_load(&l, yaml);
+    assert_int_equal(l.rc, -1);
+    if (!strstr(l.err, "core.bus.curve") || !strstr(l.err, "core.bus.insecure: true"))
+        fail_msg("refusal without the way out: %s", l.err);
+    s_close(&l);
+    setenv("INTERLOOK_BUS_INSECURE", "true", 1);
     s_load(&l, yaml);
     assert_int_equal(l.rc, 0);
     assert_string_equal(l.core.listen, "0.0.0.0:9");
