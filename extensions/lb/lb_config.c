@@ -55,9 +55,10 @@ static void s_duration(il_config_t *cfg, const char *key, int64_t dflt, int64_t 
 int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "masterSocket", "runtimeSocket",  "configFile", "haproxy",      "vipInterface",
-        "announce",     "healthInterval", "timeout",    "drainTimeout", "watchInterval",
-        "credit",       "name",           "masterLog",  "logLevel",     NULL};
+        "masterSocket", "runtimeSocket", "configFile",     "haproxy",
+        "vipInterface", "announce",      "healthInterval", "timeout",
+        "drainTimeout", "watchInterval", "credit",         "name",
+        "masterLog",    "curveCert",     "logLevel",       NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     if (il_config_check_keys(cfg, S_SECTION, known)) s_add(err, errlen, "%s", il_config_error(cfg));

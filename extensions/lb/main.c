@@ -111,6 +111,7 @@ static void s_usage(FILE *out)
             "  -i, --instance ID    instance id (default host-pid-random)\n"
             "      --router EP      core ROUTER endpoint (default %s)\n"
             "      --publish EP     core PUB endpoint (default %s)\n"
+            "      --cert FILE      its CURVE certificate (FILE_secret beside it)\n"
             "      --check-config   validate the configuration and exit\n"
             "  -l, --log-level LVL  debug|info|warn|error (default: "
             "lb.haproxy.logLevel)\n"
@@ -147,7 +148,8 @@ static int s_run(s_ext_t *ext, il_ext_cli_t *cli)
 
 int main(int argc, char *argv[])
 {
-    const il_ext_cli_spec_t spec = {.prog = "interlook-lb", .usage = s_usage, .check_config = true};
+    const il_ext_cli_spec_t spec = {
+        .prog = "interlook-lb", .usage = s_usage, .check_config = true, .section = "lb.haproxy"};
     il_ext_cli_t cli;
     lb_config_t config;
     memset(&config, 0, sizeof config);
