@@ -24,6 +24,24 @@ bool lb_plan_frontends_differ(zhashx_t *from, zhashx_t *to)
     return false;
 }
 
+static bool s_has_name(const il_service_t *s)
+{
+    for (size_t i = 0; i < s->target_count; i++)
+        if (!il_service_ip_valid(s->targets[i].host)) return true;
+    return false;
+}
+
+bool lb_plan_needs_reload(zhashx_t *from, zhashx_t *to)
+{
+    if (lb_plan_frontends_differ(from, to)) return true;
+    for (il_service_t *s = zhashx_first(to); s; s = zhashx_next(to)) {
+        const il_service_t *old = zhashx_lookup(from, s->name);
+        if (old && !il_service_same_definition(old, s) && (s_has_name(s) || s_has_name(old)))
+            return true;
+    }
+    return false;
+}
+
 static void s_push(lb_plan_op_t **ops, size_t *count, lb_plan_op_t op)
 {
     *ops = il_realloc(*ops, (*count + 1) * sizeof **ops);

@@ -21,6 +21,12 @@ typedef struct {
  * port or TLS mode differ: only a reload can apply that. */
 bool lb_plan_frontends_differ(zhashx_t *from, zhashx_t *to);
 
+/* True when only a reload can take HAProxy from `from` to `to`: the
+ * frontends differ, or a service's targets changed and one of them is a host
+ * name (the runtime API takes addresses only: HAProxy resolves names when it
+ * loads its file). */
+bool lb_plan_needs_reload(zhashx_t *from, zhashx_t *to);
+
 /* True when the one service's frontend differs (NULL: absent). */
 bool lb_plan_frontend_differs(const il_service_t *from, const il_service_t *to);
 

@@ -170,6 +170,25 @@ char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent)
     return text;
 }
 
+bool lb_render_names(const char *text, const char *name)
+{
+    static const char *const prefixes[] = {"ilf-", "ilb-"};
+    char id[LB_RENDER_ID_MAX], proxy[LB_RENDER_ID_MAX + 8];
+    lb_render_id(name, id);
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(proxy, sizeof proxy, "%s%s", prefixes[k], id);
+        size_t n = strlen(proxy);
+        for (const char *p = strstr(text, proxy); p; p = strstr(p + 1, proxy)) {
+            bool starts = p == text || !(s_id_char(p[-1]) || p[-1] == ':');
+            char c = p[n]; /* an ID may hold ':', HAProxy follows a name with ": " */
+            bool ends = c == '\0' || (!s_id_char(c) && c != ':') ||
+                        (c == ':' && (p[n + 1] == ' ' || p[n + 1] == '\0'));
+            if (starts && ends) return true;
+        }
+    }
+    return false;
+}
+
 static void s_service_free(void **item)
 {
     il_service_destroy((il_service_t **)item);

@@ -46,6 +46,10 @@ char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent);
  * when it is not such a file. An empty text is an empty state. */
 zhashx_t *lb_render_parse(const char *text, char *err, size_t errlen);
 
+/* True when text (e.g. one of HAProxy's messages) names the service's
+ * frontend or backend: ilf-ID or ilb-ID as a whole name. */
+bool lb_render_names(const char *text, const char *name);
+
 /* A new, empty hash of services that owns them (what lb_render_parse returns). */
 zhashx_t *lb_render_state_new(void);
 

@@ -116,8 +116,21 @@ static bool s_ip_used(zhashx_t *state, const char *ip)
     return false;
 }
 
-/* Whether this host can bind ip (it is local, or non-local binds are on). */
-static int s_can_bind(const char *ip, char *err, size_t errlen)
+/* True when HAProxy listens on ip:port for a service of the state already. */
+static bool s_listening(zhashx_t *state, const char *ip, uint16_t port)
+{
+    for (il_service_t *s = zhashx_first(state); s; s = zhashx_next(state))
+        if (s->port == port && !strcmp(s->public_ip, ip)) return true;
+    return false;
+}
+
+/* Whether HAProxy will be able to listen on ip:port, tried with a socket of
+ * our own (same namespace): the address is this host's (or non-local binds
+ * are on, or the VIP is ours to add: a free bind, as HAProxy's transparent
+ * binds), and no other process holds the port. So that a service that
+ * cannot get its frontend is refused alone, before a reload. */
+static int s_can_listen(const lb_config_t *config, const char *ip, uint16_t port, char *err,
+                        size_t errlen)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len;
@@ -125,27 +138,39 @@ static int s_can_bind(const char *ip, char *err, size_t errlen)
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
         len = sizeof *v4;
     } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
         len = sizeof *v6;
     } else
         return il_err(err, errlen, "'%s' is not an IP address", ip);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return il_err(err, errlen, "socket: %s", strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+               sizeof on); /* as HAProxy: TIME_WAIT is no owner */
+    if (config->vip_interface) setsockopt(fd, SOL_IP, IP_FREEBIND, &on, sizeof on);
     int rc = bind(fd, (struct sockaddr *)&ss, len);
     int e = errno;
     close(fd);
     if (rc == 0) return 0;
-    return il_err(err, errlen,
-                  "HAProxy could not listen on %s: %s (not an address of this host: set "
-                  "lb.haproxy.vipInterface, or route it here with "
-                  "net.ipv4.ip_nonlocal_bind=1)",
-                  ip, strerror(e));
+    if (e == EADDRINUSE)
+        return il_err(err, errlen,
+                      "HAProxy could not listen on %s port %u: another process holds it "
+                      "(%s)",
+                      ip, (unsigned)port, strerror(e));
+    if (e == EADDRNOTAVAIL)
+        return il_err(err, errlen,
+                      "HAProxy could not listen on %s: %s (not an address of this host: set "
+                      "lb.haproxy.vipInterface, or route it here with "
+                      "net.ipv4.ip_nonlocal_bind=1)",
+                      ip, strerror(e));
+    return 0; /* e.g. EACCES: a port HAProxy (root) may bind and we may not: it will tell */
 }
 
-/* Adds (on the interface) the VIPs of `to` not in `from`, listed in added;
- * then checks that HAProxy can listen on each new frontend's address. */
+/* Adds (on the interface) the VIPs of `to` not in `from`, listed in added. */
 static int s_vips_up(lb_worker_t *self, zhashx_t *from, zhashx_t *to, zlistx_t *added, char *err,
                      size_t errlen)
 {
@@ -156,7 +181,6 @@ static int s_vips_up(lb_worker_t *self, zhashx_t *from, zhashx_t *to, zlistx_t *
             if (lb_vip_add(self->config->vip_interface, s->public_ip, err, errlen)) return -1;
             zlistx_add_end(added, s->public_ip);
         }
-        if (s_can_bind(s->public_ip, err, errlen)) return -1;
     }
     return 0;
 }
@@ -363,7 +387,8 @@ static int s_apply_runtime(lb_worker_t *self, zhashx_t **want_p, char *err, size
 /* ---- rounds ------------------------------------------------------------ */
 
 /* What an item asks, checked, applied to want; the reason when refused. */
-static const char *s_take(lb_item_t *item, zhashx_t *want, char *err, size_t errlen)
+static const char *s_take(lb_worker_t *self, lb_item_t *item, zhashx_t *want, char *err,
+                          size_t errlen)
 {
     il_service_t *s = item->service;
     if (item->action == ILP_ACTION_DELETE) {
@@ -387,6 +412,9 @@ static const char *s_take(lb_item_t *item, zhashx_t *want, char *err, size_t err
                    (unsigned)s->port, o->name);
             return err;
         }
+    if (!s_listening(self->state, s->public_ip, s->port) &&
+        s_can_listen(self->config, s->public_ip, s->port, err, errlen))
+        return err;
     il_service_t *copy = il_service_dup(s);
     lb_render_scale_weights(copy);
     il_service_t *old = zhashx_lookup(want, s->name);
@@ -407,6 +435,16 @@ static zhashx_t *s_state_dup(zhashx_t *state)
 /* Applies the items (those without an error yet) together; when that fails
  * and there were several, each on its own, so that one bad service does not
  * hold the others back. */
+/* The item HAProxy's message names (its frontend or backend), NULL when it
+ * names none of them. */
+static lb_item_t *s_named_in(const char *err, lb_item_t **items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!items[i]->error && items[i]->changes && lb_render_names(err, items[i]->service->name))
+            return items[i];
+    return NULL;
+}
+
 static void s_round(lb_worker_t *self, lb_item_t **items, size_t count)
 {
     char err[S_ERR];
@@ -414,7 +452,7 @@ static void s_round(lb_worker_t *self, lb_item_t **items, size_t count)
     size_t changes = 0;
     for (size_t i = 0; i < count; i++) {
         if (items[i]->error) continue;
-        const char *why = s_take(items[i], want, err, sizeof err);
+        const char *why = s_take(self, items[i], want, err, sizeof err);
         if (why) s_item_error(items[i], why);
         changes += items[i]->changes;
     }
@@ -422,13 +460,19 @@ static void s_round(lb_worker_t *self, lb_item_t **items, size_t count)
         zhashx_destroy(&want);
         return;
     }
-    bool reload = lb_plan_frontends_differ(self->state, want);
+    bool reload = lb_plan_needs_reload(self->state, want);
     int rc = reload ? s_apply_reload(self, &want, err, sizeof err)
                     : s_apply_runtime(self, &want, err, sizeof err);
     zhashx_destroy(&want);
     if (rc == 0) {
         il_log_debug("lb: %zu change(s) applied by %s", changes,
                      reload ? "a reload" : "the runtime API");
+        return;
+    }
+    lb_item_t *culprit = changes > 1 ? s_named_in(err, items, count) : NULL;
+    if (culprit) { /* HAProxy named its frontend: the others go on together */
+        s_item_error(culprit, err);
+        s_round(self, items, count);
         return;
     }
     if (changes > 1) {

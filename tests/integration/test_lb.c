@@ -136,6 +136,17 @@ static bool s_entry(void *arg)
     return ok;
 }
 
+/* ctx->name is deployed, or refused because another process holds its port. */
+static bool s_settled(void *arg)
+{
+    ctx_t *ctx = arg;
+    ctx->state = "deployed";
+    ctx->error = NULL;
+    if (s_entry(ctx)) return true;
+    ctx->error = "another process holds it";
+    return s_entry(ctx);
+}
+
 static void s_wait(ctx_t *ctx, const char *name, const char *state, const char *error)
 {
     ctx->name = name;
@@ -197,10 +208,11 @@ static void test_errors_named(void **state)
     free(file);
 }
 
-/* A reload HAProxy refuses (the VIP's port taken by another process): the
- * error carries HAProxy's [ALERT], the service already there keeps serving,
- * and once the port is free the core's retry deploys it. */
-static void test_reload_refused(void **state)
+/* A frontend whose port another process holds, in a burst of three: that
+ * service is refused alone (before any reload, naming the holder), the two
+ * others deployed by one reload, the service already there serves on; once
+ * the port is free, the core's retry deploys it. */
+static void test_port_taken(void **state)
 {
     ctx_t *ctx = *state;
     s_tell(ctx, "add first 127.0.0.1:%u port=80\n", ctx->backend_port);
@@ -208,7 +220,7 @@ static void test_reload_refused(void **state)
     assert_true(test_wait(s_answers, ctx, WAIT_MS));
     char first_vip[64];
     snprintf(first_vip, sizeof first_vip, "%s", ctx->vip);
-    /* the next address of the pool, its port 80 taken */
+    /* the pool's next address, its port 80 taken */
     unsigned a, b, c, d;
     assert_int_equal(sscanf(first_vip, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
     char squat_ip[64];
@@ -216,14 +228,38 @@ static void test_reload_refused(void **state)
     uint16_t port = 0;
     ctx->squat = http_backend_start(NULL, squat_ip, 80, "squatter", &port);
     assert_true(ctx->squat > 0);
-    s_tell(ctx, "add second 127.0.0.1:%u port=80\n", ctx->backend_port);
-    s_wait(ctx, "second", NULL, "cannot bind socket");
-    s_wait(ctx, "second", NULL, "service 'second': ");
+    long before = s_reloads(ctx);
+    char burst[512];
+    snprintf(burst, sizeof burst,
+             "add b1 127.0.0.1:%u port=80\nadd b2 127.0.0.1:%u port=80\n"
+             "add b3 127.0.0.1:%u port=80\n",
+             ctx->backend_port, ctx->backend_port, ctx->backend_port);
+    assert_int_equal(test_write_text(ctx->prov_in, burst), 0);
+    const char *refused = NULL;
+    int deployed = 0;
+    for (const char *const *n = (const char *const[]){"b1", "b2", "b3", NULL}; *n; n++) {
+        ctx->name = *n; /* deployed, or refused for the port: whichever comes */
+        assert_true(test_wait(s_settled, ctx, WAIT_MS));
+        ctx->state = "deployed";
+        ctx->error = NULL;
+        if (!s_entry(ctx)) {
+            assert_string_equal(ctx->vip, squat_ip);
+            assert_null(refused);
+            refused = *n;
+            continue;
+        }
+        assert_true(test_wait(s_answers, ctx, WAIT_MS));
+        deployed++;
+    }
+    assert_non_null(refused);
+    assert_int_equal(deployed, 2);
+    assert_int_equal(s_reloads(ctx) - before, 1);
+    s_wait(ctx, refused, NULL, "service '");
     snprintf(ctx->vip, sizeof ctx->vip, "%s", first_vip);
-    assert_true(s_answers(ctx)); /* the old worker serves on */
+    assert_true(s_answers(ctx)); /* served on throughout */
     assert_int_equal(http_backend_stop(ctx->squat), 0);
     ctx->squat = 0;
-    s_wait(ctx, "second", "deployed", NULL);
+    s_wait(ctx, refused, "deployed", NULL);
     assert_string_equal(ctx->vip, squat_ip);
     assert_true(test_wait(s_answers, ctx, WAIT_MS));
 }
@@ -301,7 +337,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_errors_named, s_setup_foreign, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reload_refused, s_setup_local, s_teardown),
+        cmocka_unit_test_setup_teardown(test_port_taken, s_setup_local, s_teardown),
         cmocka_unit_test_setup_teardown(test_batched_reloads, s_setup_local, s_teardown),
         cmocka_unit_test_setup_teardown(test_haproxy_down, s_setup_local, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_file, s_setup_local, s_teardown),

@@ -62,7 +62,8 @@ char *haproxy_server_command(const char *socket_path, const char *command)
     }
     char line[1024];
     int n = snprintf(line, sizeof line, "%s\n", command);
-    if (write(fd, line, (size_t)n) != n) {
+    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) !=
+        n) { /* a socket closed by a reload: no SIGPIPE */
         close(fd);
         return NULL;
     }

@@ -83,9 +83,34 @@ static void test_servers(void **state)
     il_service_destroy(&to);
 }
 
+/* Targets that are host names go through a reload (HAProxy resolves them
+ * when it loads its file; its runtime API takes addresses). */
+static void test_needs_reload(void **state)
+{
+    (void)state;
+    zhashx_t *a = lb_render_state_new(), *b = lb_render_state_new();
+    il_service_t *w = s_service("web", "10.0.0.1", 80);
+    il_service_add_target(w, "10.0.1.1", 80, 1);
+    zhashx_insert(a, "web", w);
+    il_service_t *v = il_service_dup(w);
+    il_service_add_target(v, "10.0.1.2", 80, 1);
+    zhashx_insert(b, "web", v);
+    assert_false(lb_plan_needs_reload(a, b)); /* addresses: the runtime API */
+    il_service_add_target(v, "app.example.test", 80, 1);
+    assert_true(lb_plan_needs_reload(a, b));
+    il_service_t *n = il_service_dup(v); /* unchanged, with a name: nothing to do */
+    zhashx_destroy(&a);
+    a = lb_render_state_new();
+    zhashx_insert(a, "web", n);
+    assert_false(lb_plan_needs_reload(a, b));
+    zhashx_destroy(&a);
+    zhashx_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_frontends),
-                                       cmocka_unit_test(test_servers)};
+                                       cmocka_unit_test(test_servers),
+                                       cmocka_unit_test(test_needs_reload)};
     return test_run_group(tests, NULL, NULL);
 }

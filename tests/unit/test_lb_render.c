@@ -168,6 +168,25 @@ static void test_parse_refusals(void **state)
     s_refused(H "# service a%4\n", "line 2: a bad service name");
 }
 
+/* HAProxy's messages name a service's proxies: found whole, not by prefix. */
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(lb_render_names("Binding [f:27] for frontend ilf-web: cannot bind socket", "web"));
+    assert_true(
+        lb_render_names("[f:10] : 'server ilb-web/10.0.0.1_80' : could not resolve", "web"));
+    assert_true(lb_render_names("Proxy ilb-web stopped", "web"));
+    assert_false(lb_render_names("Binding for frontend ilf-web2: cannot bind", "web"));
+    assert_false(lb_render_names("Binding for frontend ilf-web.x: cannot bind", "web"));
+    assert_false(lb_render_names("frontend xilf-web: x", "web"));
+    assert_false(lb_render_names("nothing here", "web"));
+    char id[LB_RENDER_ID_MAX], text[256];
+    lb_render_id("my web", id); /* a hashed ID holds ':' */
+    snprintf(text, sizeof text, "Binding [f:3] for frontend ilf-%s: cannot bind socket", id);
+    assert_true(lb_render_names(text, "my web"));
+    assert_false(lb_render_names(text, "my_web"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_odd_names),
         cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_names),
     };
     return test_run_group(tests, NULL, NULL);
 }
