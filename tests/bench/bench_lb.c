@@ -22,10 +22,13 @@
  *     health checks cost nothing), then the same for a burst of deletes.
  *  3. Requests failed during C target changes of one service with three
  *     backends (add/remove a backend, weights by repeating a HOST:PORT),
- *     each waited for (deployed with that target list, core API), while a
- *     thread makes sequential requests through the VIP for the whole phase;
- *     the reloads during the phase (target changes go through the runtime
- *     API: 0 expected).
+ *     each waited for (deployed with that target list, core API) and every
+ *     other one held 250 ms (so that removed servers are drained, deleted
+ *     and later added anew, not only drained and taken back), while two
+ *     threads make sequential requests through the VIP for the whole phase
+ *     (quick ones, and slow ones kept in flight 50 ms by the backend); the
+ *     reloads during the phase (target changes go through the runtime API:
+ *     0 expected).
  *  4. With --docker D: `docker run` (interlook-docker on the real dockerd,
  *     image interlook-test:latest, containers labelled with this pid and
  *     removed at the end) -> first HTTP 200 through the VIP, for D
@@ -70,6 +73,8 @@
 #define S_MAX_COUNT      4000  /* the /20 pool holds 4094 */
 #define S_CREDIT         64    /* lb.haproxy.credit's default */
 #define S_COST_SAMPLES   10    /* haproxy -c and reloads timed by themselves */
+#define S_HOLD_MS        250   /* every other target change held: drained servers get deleted */
+#define S_SLOW_PATH      "/delay/50" /* the slow client's requests, kept in flight 50 ms */
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -123,11 +128,12 @@ static const char *s_mark(bool ok)
 }
 
 /* HTTP client ---------------------------------------------------------------
- * One GET / on a new connection (HTTP/1.0, Connection: close), bounded by
+ * One GET of path on a new connection (HTTP/1.0, Connection: close), bounded by
  * timeout_ms; non-blocking so that the bound holds at every step. Returns
  * the status (200...) with the body in body, or -1 (refused, reset, time-out,
  * not HTTP). */
-static int s_http_get(const char *ip, uint16_t port, int timeout_ms, char *body, size_t bodylen)
+static int s_http_get(const char *ip, uint16_t port, const char *path, int timeout_ms, char *body,
+                      size_t bodylen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) return -1;
@@ -145,8 +151,8 @@ static int s_http_get(const char *ip, uint16_t port, int timeout_ms, char *body,
     socklen_t sl = sizeof soerr;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) goto done;
     char req[256];
-    int n =
-        snprintf(req, sizeof req, "GET / HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", ip);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     path, ip);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) goto done;
     for (;;) {
         left = (int)((deadline - s_now_us()) / 1000);
@@ -196,7 +202,8 @@ static void s_stack_stop(s_stack_t *st)
 
 /* Starts interlookd, the provider (inject, or docker with docker), the
  * allocator and, with lb, HAProxy and interlook-lb. 0 or -1 (said why). */
-static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, int credit)
+static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, int credit,
+                         const char *lb_level)
 {
     memset(st, 0, sizeof *st);
     st->inject = -1;
@@ -213,8 +220,9 @@ static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, 
         if (!st->haproxy || haproxy_server_start(st->haproxy, S_WAIT_MS)) goto fail;
         snprintf(lbpart, sizeof lbpart,
                  "lb:\n  haproxy:\n%s    healthInterval: 2s\n    drainTimeout: 10s\n"
-                 "    credit: %d\n    logLevel: info\n",
-                 haproxy_server_yaml(st->haproxy), credit > 0 ? credit : S_CREDIT);
+                 "    credit: %d\n    logLevel: %s\n",
+                 haproxy_server_yaml(st->haproxy), credit > 0 ? credit : S_CREDIT,
+                 lb_level ? lb_level : "info");
     }
     if (docker)
         snprintf(dockerpart, sizeof dockerpart,
@@ -339,7 +347,7 @@ static int s_watch(s_stack_t *st, const char *name, const char *body, int64_t t0
         }
         if (!ok && *vip) {
             char got[128];
-            if (s_http_get(vip, 80, S_HTTP_MS, got, sizeof got) == 200 && !strcmp(got, body)) {
+            if (s_http_get(vip, 80, "/", S_HTTP_MS, got, sizeof got) == 200 && !strcmp(got, body)) {
                 ok = true;
                 *http = s_now_us() - t0;
             }
@@ -355,7 +363,7 @@ static int s_watch(s_stack_t *st, const char *name, const char *body, int64_t t0
 static int s_paced(int n, bool lb, uint16_t port, const char *body, s_paced_t *res)
 {
     s_stack_t st;
-    if (s_stack_start(&st, lb ? "paced (lb)" : "paced (no lb)", lb, false, 0)) return -1;
+    if (s_stack_start(&st, lb ? "paced (lb)" : "paced (no lb)", lb, false, 0, NULL)) return -1;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         char name[64], line[256], vip[64];
@@ -377,10 +385,10 @@ static int s_paced(int n, bool lb, uint16_t port, const char *body, s_paced_t *r
         int bad = 0;
         for (int k = 0; k < S_DIRECT_SAMPLES; k++) {
             int64_t t = s_now_us();
-            bad += s_http_get("127.0.0.1", port, S_HTTP_MS, NULL, 0) != 200;
+            bad += s_http_get("127.0.0.1", port, "/", S_HTTP_MS, NULL, 0) != 200;
             direct[k] = s_now_us() - t;
             t = s_now_us();
-            bad += s_http_get(res->vip0, 80, S_HTTP_MS, NULL, 0) != 200;
+            bad += s_http_get(res->vip0, 80, "/", S_HTTP_MS, NULL, 0) != 200;
             via[k] = s_now_us() - t;
         }
         s_stats_t d = s_stats(direct, S_DIRECT_SAMPLES), v = s_stats(via, S_DIRECT_SAMPLES);
@@ -486,7 +494,7 @@ static int s_burst(s_stack_t *st, const char *lines, const char *prefix, int n, 
 static int s_burst_run(int n, int credit, int port, bool costs)
 {
     s_stack_t st;
-    if (s_stack_start(&st, "burst", true, false, credit)) return -1;
+    if (s_stack_start(&st, "burst", true, false, credit, NULL)) return -1;
     const char *prefix = "brs-";
     size_t cap = (size_t)n * 64 + 1;
     char *adds = malloc(cap), *dels = malloc(cap);
@@ -517,7 +525,7 @@ static int s_burst_run(int n, int credit, int port, bool costs)
                 json_string_value(json_object_get(json_object_get(e, "service"), "public_ip"));
             if (!ip) continue;
             asked++;
-            answering += s_http_get(ip, 80, S_HTTP_MS, NULL, 0) > 0;
+            answering += s_http_get(ip, 80, "/", S_HTTP_MS, NULL, 0) > 0;
         }
         json_decref(all);
         printf("    frontends answering on their VIP afterwards: %d/%d%s\n", answering, asked,
@@ -552,10 +560,23 @@ static int s_part_burst(int n)
     return rc;
 }
 
+/* Lines of the file holding text; 0 when it cannot be read. */
+static long s_log_count(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    char line[4096];
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
 /* Part 3: target changes under load ------------------------------------------ */
 
 typedef struct {
     char vip[64];
+    const char *path; /* "/" or "/delay/N": a request kept in flight */
     atomic_bool stop;
     long made, failed;
     char first_fail[256];
@@ -569,7 +590,7 @@ static void *s_load_main(void *arg)
     while (!atomic_load(&l->stop)) {
         char body[128] = "";
         int64_t t = s_now_us();
-        int status = s_http_get(l->vip, 80, S_LOAD_HTTP_MS, body, sizeof body);
+        int status = s_http_get(l->vip, 80, l->path, S_LOAD_HTTP_MS, body, sizeof body);
         int64_t took = s_now_us() - t;
         l->made++;
         bool ok =
@@ -621,9 +642,9 @@ static bool s_change_done(void *arg)
 
 static int s_part_changes(int changes)
 {
-    printf("\n== 3. Requests failed during %d target changes under a bounded load (one client, "
-           "sequential requests)\n",
-           changes);
+    printf("\n== 3. Requests failed during %d target changes under a bounded load (two clients "
+           "of sequential requests: quick ones, and %s)\n",
+           changes, S_SLOW_PATH);
     /* Each step: the weights of b1, b2, b3 (0: absent; 2, 3: the HOST:PORT repeated). */
     static const int plan[][3] = {{1, 1, 1}, {1, 2, 1}, {0, 1, 1}, {0, 1, 3},
                                   {1, 0, 1}, {1, 1, 0}, {2, 1, 0}, {1, 1, 1}};
@@ -637,15 +658,19 @@ static int s_part_changes(int changes)
         if (backend[b] <= 0) rc = -1;
     }
     s_stack_t st;
-    if (rc == 0 && s_stack_start(&st, "changes", true, false, 0)) rc = -1;
+    if (rc == 0 && s_stack_start(&st, "changes", true, false, 0, "debug")) rc = -1;
     if (rc != 0) {
         for (int b = 0; b < 3; b++)
             if (backend[b] > 0) http_backend_stop(backend[b]);
         return -1;
     }
     c.st = &st;
-    s_load_t load = {.lat_cap = 1000000};
-    load.lat = calloc(load.lat_cap, sizeof *load.lat);
+    /* Two clients: quick requests, and slow ones (kept in flight, so that a
+     * server drained away has requests on it). */
+    s_load_t load[2] = {{.path = "/", .lat_cap = 1000000},
+                        {.path = S_SLOW_PATH, .lat_cap = 100000}};
+    for (int l = 0; l < 2; l++)
+        load[l].lat = calloc(load[l].lat_cap, sizeof *load[l].lat);
     int64_t *change_us = calloc((size_t)changes, sizeof *change_us);
     char line[512], body[64];
     /* Start: b1 and b2. */
@@ -653,16 +678,24 @@ static int s_part_changes(int changes)
     snprintf(line, sizeof line, "add chg 127.0.0.1:%u 127.0.0.1:%u port=80\n", c.port[0],
              c.port[1]);
     if (s_tell(&st, line) || !test_wait(s_change_done, &c, S_WAIT_MS) ||
-        !s_deployed(&st, "chg", load.vip, sizeof load.vip) ||
-        s_http_get(load.vip, 80, S_HTTP_MS, body, sizeof body) != 200) {
+        !s_deployed(&st, "chg", load[0].vip, sizeof load[0].vip) ||
+        s_http_get(load[0].vip, 80, "/", S_HTTP_MS, body, sizeof body) != 200) {
         fprintf(stderr, "bench_lb: changes: the service never served (logs in %s)\n",
                 fixture_dir(st.fx));
         rc = -1;
     }
-    long r0 = rc == 0 ? s_reloads(&st) : 0;
-    pthread_t thread;
-    bool started = rc == 0 && pthread_create(&thread, NULL, s_load_main, &load) == 0;
-    if (rc == 0 && !started) rc = -1;
+    snprintf(load[1].vip, sizeof load[1].vip, "%s", load[0].vip);
+    char lblog[600];
+    snprintf(lblog, sizeof lblog, "%s", test_log_path("interlook-lb"));
+    long r0 = rc == 0 ? s_reloads(&st) : 0, deleted0 = s_log_count(lblog, "drained and deleted");
+    pthread_t thread[2];
+    int started = 0;
+    for (int l = 0; l < 2 && rc == 0; l++) {
+        if (pthread_create(&thread[l], NULL, s_load_main, &load[l]))
+            rc = -1;
+        else
+            started++;
+    }
     int64_t t0 = s_now_us();
     for (int k = 0; k < changes && rc == 0; k++) {
         const int *w = plan[k % steps];
@@ -681,26 +714,40 @@ static int s_part_changes(int changes)
             rc = -1;
         }
         change_us[k] = s_now_us() - t;
+        /* Every other change is held a while: a server removed is then
+         * deleted once drained (and added anew later), not only drained and
+         * taken back. Pacing, not a wait for a condition. */
+        if (k % 2) s_sleep_until(s_now_us() + S_HOLD_MS * 1000);
     }
     double phase_ms = (double)(s_now_us() - t0) / 1000.0;
-    if (started) {
-        atomic_store(&load.stop, true);
-        pthread_join(thread, NULL);
-    }
+    for (int l = 0; l < 2; l++)
+        atomic_store(&load[l].stop, true);
+    for (int l = 0; l < started; l++)
+        pthread_join(thread[l], NULL);
     long reloads = s_reloads(&st) - r0;
+    /* The log is written asynchronously: the deletes of the last hold may come late. */
+    long deleted = s_log_count(lblog, "drained and deleted") - deleted0;
     if (rc == 0) {
-        s_stats_t ch = s_stats(change_us, (size_t)changes), rq = s_stats(load.lat, load.lat_n);
-        printf("  %d target changes in %.0f ms (EVENT -> deployed p50 %.1f ms p99 %.1f ms)\n",
-               changes, phase_ms, ch.p50, ch.p99);
-        printf("  requests made %ld, failed %ld (target 0: %s)%s%s\n", load.made, load.failed,
-               s_mark(load.failed == 0), load.failed ? "; first: " : "", load.first_fail);
-        printf("  request time through HAProxy during the changes: p50 %.3f ms p99 %.3f ms max "
-               "%.1f ms\n",
-               rq.p50, rq.p99, rq.max);
+        s_stats_t ch = s_stats(change_us, (size_t)changes),
+                  rq = s_stats(load[0].lat, load[0].lat_n),
+                  sl = s_stats(load[1].lat, load[1].lat_n);
+        printf("  %d target changes in %.0f ms (every other one held %d ms), EVENT -> deployed "
+               "p50 %.1f ms p99 %.1f ms; servers drained and then deleted: %ld\n",
+               changes, phase_ms, S_HOLD_MS, ch.p50, ch.p99, deleted);
+        long made = load[0].made + load[1].made, failed = load[0].failed + load[1].failed;
+        printf("  requests made %ld (%ld quick, %ld of %s), failed %ld (target 0: %s)\n", made,
+               load[0].made, load[1].made, S_SLOW_PATH, failed, s_mark(failed == 0));
+        for (int l = 0; l < 2; l++)
+            if (load[l].failed)
+                printf("    first failure (%s): %s\n", load[l].path, load[l].first_fail);
+        printf("  request time through HAProxy during the changes: quick p50 %.3f ms p99 %.3f ms "
+               "max %.1f ms; slow p50 %.1f ms max %.1f ms\n",
+               rq.p50, rq.p99, rq.max, sl.p50, sl.max);
         printf("  HAProxy reloads during the phase: %ld (target 0: the runtime API: %s)\n", reloads,
                s_mark(reloads == 0));
     }
-    free(load.lat);
+    for (int l = 0; l < 2; l++)
+        free(load[l].lat);
     free(change_us);
     s_stack_stop(&st);
     for (int b = 0; b < 3; b++)
@@ -722,7 +769,7 @@ static int s_part_docker(int n)
         return -1;
     }
     s_stack_t st;
-    if (s_stack_start(&st, "docker", true, true, 0)) return -1;
+    if (s_stack_start(&st, "docker", true, true, 0, NULL)) return -1;
     int64_t *run_us = calloc((size_t)n, sizeof *run_us), *http_us = calloc((size_t)n, 8),
             *dep_us = calloc((size_t)n, 8);
     int rc = 0;
