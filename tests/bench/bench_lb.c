@@ -200,6 +200,19 @@ static void s_stack_stop(s_stack_t *st)
     fixture_destroy(&st->fx);
 }
 
+/* What went wrong, from the stack's logs (its directory goes with it):
+ * the ends of the core's, HAProxy's and the extensions' logs. */
+static void s_show_logs(s_stack_t *st)
+{
+    if (!st->fx) return;
+    test_sh("tail -n 8 %s/core.log %s/haproxy/haproxy.log >&2 2>/dev/null", fixture_dir(st->fx),
+            fixture_dir(st->fx));
+    static const char *const bins[] = {"interlook-lb", "interlook-ipalloc", "interlook-inject",
+                                       "interlook-docker"};
+    for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++)
+        test_sh("tail -n 8 %s >&2 2>/dev/null", test_log_path(bins[i]));
+}
+
 /* Starts interlookd, the provider (inject, or docker with docker), the
  * allocator and, with lb, HAProxy and interlook-lb. 0 or -1 (said why). */
 static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, int credit,
@@ -253,8 +266,8 @@ static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, 
         goto fail;
     return 0;
 fail:
-    fprintf(stderr, "bench_lb: %s: the stack did not start (logs in %s)\n", what,
-            st->fx ? fixture_dir(st->fx) : "?");
+    fprintf(stderr, "bench_lb: %s: the stack did not start; logs:\n", what);
+    s_show_logs(st);
     s_stack_stop(st);
     return -1;
 }
@@ -372,9 +385,9 @@ static int s_paced(int n, bool lb, uint16_t port, const char *body, s_paced_t *r
         int64_t t0 = s_now_us();
         if (s_tell(&st, line) || s_watch(&st, name, body, t0, &res->deployed[i],
                                          lb ? &res->http[i] : NULL, vip, sizeof vip)) {
-            fprintf(stderr, "bench_lb: %s not %s within %d ms (logs in %s)\n", name,
-                    lb ? "deployed and answering" : "deployed", S_WAIT_MS, fixture_dir(st.fx));
-            test_sh("tail -5 %s/core.log >&2", fixture_dir(st.fx));
+            fprintf(stderr, "bench_lb: %s not %s within %d ms; logs:\n", name,
+                    lb ? "deployed and answering" : "deployed", S_WAIT_MS);
+            s_show_logs(&st);
             rc = -1;
         }
         if (i == 0) snprintf(res->vip0, sizeof res->vip0, "%s", vip);
@@ -483,9 +496,11 @@ static int s_burst(s_stack_t *st, const char *lines, const char *prefix, int n, 
     bool ok = test_wait(s_all_in, &c, S_WAIT_MS * 4);
     *ms = (double)(s_now_us() - t0) / 1000.0;
     *reloads = s_reloads(st) - r0;
-    if (!ok)
-        fprintf(stderr, "bench_lb: burst: %d of %d %s within %d ms (logs in %s)\n", c.have, n,
-                state, S_WAIT_MS * 4, fixture_dir(st->fx));
+    if (!ok) {
+        fprintf(stderr, "bench_lb: burst: %d of %d %s within %d ms; logs:\n", c.have, n, state,
+                S_WAIT_MS * 4);
+        s_show_logs(st);
+    }
     return ok ? 0 : -1;
 }
 
@@ -680,8 +695,8 @@ static int s_part_changes(int changes)
     if (s_tell(&st, line) || !test_wait(s_change_done, &c, S_WAIT_MS) ||
         !s_deployed(&st, "chg", load[0].vip, sizeof load[0].vip) ||
         s_http_get(load[0].vip, 80, "/", S_HTTP_MS, body, sizeof body) != 200) {
-        fprintf(stderr, "bench_lb: changes: the service never served (logs in %s)\n",
-                fixture_dir(st.fx));
+        fprintf(stderr, "bench_lb: changes: the service never served; logs:\n");
+        s_show_logs(&st);
         rc = -1;
     }
     snprintf(load[1].vip, sizeof load[1].vip, "%s", load[0].vip);
@@ -709,8 +724,9 @@ static int s_part_changes(int changes)
         snprintf(line + len, sizeof line - len, " port=80\n");
         int64_t t = s_now_us();
         if (s_tell(&st, line) || !test_wait(s_change_done, &c, S_WAIT_MS)) {
-            fprintf(stderr, "bench_lb: change %d (%s) not deployed within %d ms (logs in %s)\n", k,
-                    line, S_WAIT_MS, fixture_dir(st.fx));
+            fprintf(stderr, "bench_lb: change %d (%s) not deployed within %d ms; logs:\n", k, line,
+                    S_WAIT_MS);
+            s_show_logs(&st);
             rc = -1;
         }
         change_us[k] = s_now_us() - t;
@@ -789,10 +805,9 @@ static int s_part_docker(int n)
         }
         run_us[i] = s_now_us() - t0;
         if (s_watch(&st, name, body, t0, &dep_us[i], &http_us[i], vip, sizeof vip)) {
-            fprintf(stderr,
-                    "bench_lb: container %s: the VIP did not answer within %d ms (logs "
-                    "in %s)\n",
-                    name, S_WAIT_MS, fixture_dir(st.fx));
+            fprintf(stderr, "bench_lb: container %s: the VIP did not answer within %d ms; logs:\n",
+                    name, S_WAIT_MS);
+            s_show_logs(&st);
             rc = -1;
         }
     }
@@ -870,5 +885,10 @@ int main(int argc, char *argv[])
     if (burst > 0 && s_part_burst(burst)) rc = 1;
     if (changes > 0 && s_part_changes(changes)) rc = 1;
     if (docker > 0 && s_part_docker(docker)) rc = 1;
+    /* The processes' logs of this run (test_log_path) are kept when a part failed. */
+    static const char *const bins[] = {"interlookd", "interlook-lb", "interlook-ipalloc",
+                                       "interlook-inject", "interlook-docker"};
+    for (size_t i = 0; rc == 0 && i < sizeof bins / sizeof bins[0]; i++)
+        unlink(test_log_path(bins[i]));
     return rc;
 }
