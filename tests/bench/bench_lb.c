@@ -12,14 +12,18 @@
  *     polls the VIP with its own HTTP client (a non-blocking connect and a
  *     GET every millisecond, bounded) and the core's API (EVENT -> deployed)
  *     at once. Baselines of the same run: EVENT -> deployed of a stack
- *     without the LB step (provider.inject,ipam.ipalloc), and one request
- *     straight to the backend against one through HAProxy. Traefik's Swarm
- *     provider polls every 15 s: the aim here is p50 < 100 ms.
+ *     without the LB step (provider.inject,ipam.ipalloc), one request
+ *     straight to the backend against one through HAProxy, and HAProxy's
+ *     own share of a new frontend timed apart with the extension's client
+ *     (lb_haproxy): `haproxy -c` and a reload. Traefik's Swarm provider
+ *     polls every 15 s: the aim here is p50 < 100 ms.
  *  2. Reloads per 1,000 services added in one burst (B `add` lines written
  *     at once): the HAProxy master's reload count (`show proc`) before and
  *     after, the time until all are deployed, every VIP's frontend answering
  *     (any HTTP status: the burst's target refuses connections, so that B
- *     health checks cost nothing), then the same for a burst of deletes.
+ *     health checks cost nothing), then the same for a burst of deletes;
+ *     at lb.haproxy.credit's default (64: a round of the extension holds at
+ *     most that many items) and again with the credit at B.
  *  3. Requests failed during C target changes of one service with three
  *     backends (add/remove a backend, weights by repeating a HOST:PORT),
  *     each waited for (deployed with that target list, core API) and every
