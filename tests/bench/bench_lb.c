@@ -58,6 +58,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -78,6 +79,7 @@
 #define S_CREDIT         64    /* lb.haproxy.credit's default */
 #define S_COST_SAMPLES   10    /* haproxy -c and reloads timed by themselves */
 #define S_HOLD_MS        250   /* every other target change held: drained servers get deleted */
+#define S_BUS_DEFAULTS   "heartbeat: 1s, liveness: 3" /* core.bus's defaults */
 #define S_SLOW_PATH      "/delay/50" /* the slow client's requests, kept in flight 50 ms */
 
 /* Helpers ------------------------------------------------------------------ */
@@ -217,14 +219,23 @@ static void s_show_logs(s_stack_t *st)
         test_sh("tail -n 8 %s >&2 2>/dev/null", test_log_path(bins[i]));
 }
 
+typedef struct {
+    bool lb, docker;      /* the LB step; provider.docker instead of provider.inject */
+    int credit;           /* lb.haproxy.credit (0: its default) */
+    const char *lb_level; /* lb.haproxy.logLevel (NULL: info) */
+    const char *bus;      /* core.bus settings (NULL: the fixture's, heartbeat 100ms x 3) */
+} s_stack_opts_t;
+
 /* Starts interlookd, the provider (inject, or docker with docker), the
  * allocator and, with lb, HAProxy and interlook-lb. 0 or -1 (said why). */
-static int s_stack_start(s_stack_t *st, const char *what, bool lb, bool docker, int credit,
-                         const char *lb_level)
+static int s_stack_start(s_stack_t *st, const char *what, const s_stack_opts_t *o)
 {
     memset(st, 0, sizeof *st);
     st->inject = -1;
-    fixture_opts_t opts = {.name = "bench_lb"};
+    bool lb = o->lb, docker = o->docker;
+    int credit = o->credit;
+    const char *lb_level = o->lb_level;
+    fixture_opts_t opts = {.name = "bench_lb", .bus = o->bus};
     st->fx = fixture_new(&opts);
     if (!st->fx) return -1;
     const char *dir = fixture_dir(st->fx);
@@ -380,7 +391,8 @@ static int s_watch(s_stack_t *st, const char *name, const char *body, int64_t t0
 static int s_paced(int n, bool lb, uint16_t port, const char *body, s_paced_t *res)
 {
     s_stack_t st;
-    if (s_stack_start(&st, lb ? "paced (lb)" : "paced (no lb)", lb, false, 0, NULL)) return -1;
+    if (s_stack_start(&st, lb ? "paced (lb)" : "paced (no lb)", &(s_stack_opts_t){.lb = lb}))
+        return -1;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         char name[64], line[256], vip[64];
@@ -458,6 +470,18 @@ static int s_part_paced(int n)
     return rc;
 }
 
+/* Lines of the file holding text; 0 when it cannot be read. */
+static long s_log_count(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    char line[4096];
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
 /* Part 2: reloads per 1,000 services in a burst ------------------------------- */
 
 typedef struct {
@@ -513,7 +537,7 @@ static int s_burst(s_stack_t *st, const char *lines, const char *prefix, int n, 
 static int s_burst_run(int n, int credit, int port, bool costs)
 {
     s_stack_t st;
-    if (s_stack_start(&st, "burst", true, false, credit, NULL)) return -1;
+    if (s_stack_start(&st, "burst", &(s_stack_opts_t){.lb = true, .credit = credit})) return -1;
     const char *prefix = "brs-";
     size_t cap = (size_t)n * 64 + 1;
     char *adds = malloc(cap), *dels = malloc(cap);
@@ -570,6 +594,61 @@ static int s_burst_run(int n, int credit, int port, bool costs)
     return rc;
 }
 
+/* A socket listening on 0.0.0.0 on a port the kernel chooses (without
+ * SO_REUSEPORT): HAProxy cannot bind that port on any VIP while it is open,
+ * which `haproxy -c` does not see (only the reload fails). -1 on failure. */
+static int s_taken_port(int *fd)
+{
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    socklen_t len = sizeof sa;
+    if (*fd < 0 || bind(*fd, (struct sockaddr *)&sa, sizeof sa) || listen(*fd, 1) ||
+        getsockname(*fd, (struct sockaddr *)&sa, &len)) {
+        if (*fd >= 0) close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return ntohs(sa.sin_port);
+}
+
+/* One service whose frontend cannot bind in a burst of credit services: the
+ * reloads until the others are deployed (one round fails, then the
+ * extension applies the items of that round one by one). */
+static int s_bad_burst(int target_port)
+{
+    int taken_fd = -1, taken = s_taken_port(&taken_fd);
+    if (taken < 0) return -1;
+    s_stack_t st;
+    if (s_stack_start(&st, "burst with a bad service",
+                      &(s_stack_opts_t){.lb = true, .bus = S_BUS_DEFAULTS})) {
+        close(taken_fd);
+        return -1;
+    }
+    const int n = S_CREDIT;
+    size_t cap = (size_t)n * 64 + 1, a = 0;
+    char *adds = malloc(cap);
+    for (int i = 0; i < n - 1; i++)
+        a += (size_t)snprintf(adds + a, cap - a, "add bad-%04d 127.0.0.1:%d port=80\n", i,
+                              target_port);
+    snprintf(adds + a, cap - a, "add bad-x 127.0.0.1:%d port=%d\n", target_port, taken);
+    long reloads = 0;
+    double ms = 0;
+    const char *lblog = test_log_path("interlook-lb");
+    long drops0 = s_log_count(lblog, "reconnecting");
+    int rc = s_burst(&st, adds, "bad-0", n - 1, "deployed", &reloads, &ms);
+    long drops = s_log_count(lblog, "reconnecting") - drops0;
+    if (rc == 0)
+        printf("  one service of a burst of %d cannot bind (port %d taken on 0.0.0.0; `haproxy -c` "
+               "passes), core.bus %s: the %d others deployed in %.0f ms with %ld HAProxy "
+               "reloads; interlook-lb lost the core %ld time(s) meanwhile (its loop busy past "
+               "the bus liveness)\n",
+               n, taken, S_BUS_DEFAULTS, n - 1, ms, reloads, drops);
+    free(adds);
+    s_stack_stop(&st);
+    close(taken_fd);
+    return rc;
+}
+
 static int s_part_burst(int n)
 {
     printf("\n== 2. Reloads per 1,000 services added in a burst (%d `add` lines written at once, "
@@ -580,20 +659,9 @@ static int s_part_burst(int n)
     if (port < 0) return -1;
     int rc = s_burst_run(n, S_CREDIT, port, true);
     if (rc == 0 && n > S_CREDIT) rc = s_burst_run(n, n, port, false);
+    if (rc == 0) rc = s_bad_burst(port);
     close(closed_fd);
     return rc;
-}
-
-/* Lines of the file holding text; 0 when it cannot be read. */
-static long s_log_count(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "r");
-    long n = 0;
-    char line[4096];
-    while (f && fgets(line, sizeof line, f))
-        n += strstr(line, text) != NULL;
-    if (f) fclose(f);
-    return n;
 }
 
 /* Part 3: target changes under load ------------------------------------------ */
@@ -682,7 +750,9 @@ static int s_part_changes(int changes)
         if (backend[b] <= 0) rc = -1;
     }
     s_stack_t st;
-    if (rc == 0 && s_stack_start(&st, "changes", true, false, 0, "debug")) rc = -1;
+    if (rc == 0 &&
+        s_stack_start(&st, "changes", &(s_stack_opts_t){.lb = true, .lb_level = "debug"}))
+        rc = -1;
     if (rc != 0) {
         for (int b = 0; b < 3; b++)
             if (backend[b] > 0) http_backend_stop(backend[b]);
@@ -794,7 +864,7 @@ static int s_part_docker(int n)
         return -1;
     }
     s_stack_t st;
-    if (s_stack_start(&st, "docker", true, true, 0, NULL)) return -1;
+    if (s_stack_start(&st, "docker", &(s_stack_opts_t){.lb = true, .docker = true})) return -1;
     int64_t *run_us = calloc((size_t)n, sizeof *run_us), *http_us = calloc((size_t)n, 8),
             *dep_us = calloc((size_t)n, 8);
     int rc = 0;
@@ -886,6 +956,9 @@ int main(int argc, char *argv[])
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* haproxy_server_command write()s to a master socket that a reload may
+     * have closed: an error to see, not a signal to die of. */
+    signal(SIGPIPE, SIG_IGN);
     printf("bench_lb: HAProxy 2.6 master-worker + interlook-lb, VIP pool 127.%u.16.0/20 on "
            "loopback, backends on 127.0.0.1\n",
            s_pool_octet());
