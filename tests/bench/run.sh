@@ -7,17 +7,41 @@
 # (allocations per second with durability on; empty: none); BENCH_DNS_N
 # those of the DNS step runs against a BIND the bench starts (services per
 # second through ipam.ipalloc,dns.rfc2136 and EVENT -> name answered; empty:
-# none).
+# none). With BENCH_N, BENCH_IPALLOC_N and BENCH_DNS_N all set empty, the
+# core benchmark is skipped. BENCH_LB_N (default 100; empty: none) runs
+# bench_lb, the load-balancer step against a HAProxy it starts (needs root):
+# EVENT -> first HTTP answer through the VIP over that many services added
+# one at a time, reloads per BENCH_LB_BURST (default 1000) services added in
+# a burst, requests failed during BENCH_LB_CHANGES (default 100) target
+# changes under load, and docker run -> VIP answers over BENCH_LB_DOCKER_N
+# (default 20; empty or 0: none) containers on the running dockerd.
 set -u
 BUILD=${BUILD:-build/release}
-N=${BENCH_N:-1000 10000 100000}
+N=${BENCH_N-1000 10000 100000}
 IPALLOC_N=${BENCH_IPALLOC_N-10000 50000}
 DNS_N=${BENCH_DNS_N-1000 10000}
-bin="$BUILD/bench/bench_core"
-if [ ! -x "$bin" ]; then
-    echo "bench: $bin not found (run make first)" >&2
-    exit 1
+LB_N=${BENCH_LB_N-100}
+LB_BURST=${BENCH_LB_BURST:-1000}
+LB_CHANGES=${BENCH_LB_CHANGES:-100}
+LB_DOCKER=${BENCH_LB_DOCKER_N-20}
+rc=0
+if [ -n "$N$IPALLOC_N$DNS_N" ]; then
+    bin="$BUILD/bench/bench_core"
+    if [ ! -x "$bin" ]; then
+        echo "bench: $bin not found (run make first)" >&2
+        exit 1
+    fi
+    echo "\$ $bin $N${IPALLOC_N:+ --ipalloc $IPALLOC_N}${DNS_N:+ --dns $DNS_N}"
+    # shellcheck disable=SC2086 # N, IPALLOC_N and DNS_N are lists of counts
+    "$bin" $N ${IPALLOC_N:+--ipalloc $IPALLOC_N} ${DNS_N:+--dns $DNS_N} || rc=1
 fi
-echo "\$ $bin $N${IPALLOC_N:+ --ipalloc $IPALLOC_N}${DNS_N:+ --dns $DNS_N}"
-# shellcheck disable=SC2086 # N, IPALLOC_N and DNS_N are lists of counts
-exec "$bin" $N ${IPALLOC_N:+--ipalloc $IPALLOC_N} ${DNS_N:+--dns $DNS_N}
+if [ -n "$LB_N" ]; then
+    bin="$BUILD/bench/bench_lb"
+    if [ ! -x "$bin" ]; then
+        echo "bench: $bin not found (run make first)" >&2
+        exit 1
+    fi
+    echo "\$ $bin $LB_N --burst $LB_BURST --changes $LB_CHANGES${LB_DOCKER:+ --docker $LB_DOCKER}"
+    "$bin" "$LB_N" --burst "$LB_BURST" --changes "$LB_CHANGES" ${LB_DOCKER:+--docker "$LB_DOCKER"} || rc=1
+fi
+exit $rc
