@@ -900,6 +900,8 @@ static void test_compose_dns(void **state)
     assert_non_null(flow);
     if (!strstr(flow, "dns.rfc2136")) fail_msg("the workflow has no dns.rfc2136: %s", flow);
     free(flow);
+    /* Over CURVE, with the key keygen made for it. */
+    assert_int_equal(test_sh("%s logs core | grep -q '(dns.cert) accepted'", c.compose), 0);
     /* Neither BIND nor interlook-dns runs as root. */
     char *uid = test_sh_output("%s exec -T dns id -u", c.compose);
     assert_non_null(uid);
@@ -1116,6 +1118,11 @@ static void test_compose_lb(void **state)
     assert_non_null(uid);
     assert_string_equal(uid, "10001");
     free(uid);
+    /* Both steps over CURVE, each with the key keygen made for it. */
+    assert_int_equal(test_sh("%s logs core | grep -q '(lb.cert) accepted' && "
+                             "%s logs core | grep -q '(dns.cert) accepted'",
+                             c.compose, c.compose),
+                     0);
 
     /* The whole promise: the name resolves to the VIP, the VIP answers. */
     char name[128], second[96];
