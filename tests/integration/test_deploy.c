@@ -25,8 +25,9 @@
  *  - interlook-lb.service and the drop-in for Debian's haproxy.service
  *    (deploy/systemd/haproxy.service.d/interlook.conf): verified, and the
  *    drop-in's command lines start a HAProxy that interlook-lb drives.
- *  - deploy/stack.yml deployed on a one-node swarm: a labelled swarm service
- *    is deployed and undeployed.
+ *  - deploy/stack.yml deployed on a one-node swarm, its keys stored as
+ *    secrets and configs by deploy/swarm-keys.sh: the bus runs with CURVE, a
+ *    labelled swarm service is deployed and undeployed.
  * interlook-lb is built once extensions/lb/main.c is in the tree; until then
  * its unit is verified against a stand-in binary, and the compose lb profile
  * is checked up to HAProxy (its image, its sockets, its empty file), with a
@@ -1198,6 +1199,16 @@ static int s_swarm_down(void **state)
     test_sh("docker service rm %s >/dev/null 2>&1", s_swarm.svc);
     test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm.stack);
     test_wait(s_stack_gone, s_swarm.stack, WAIT_MS);
+    /* The keys deploy/swarm-keys.sh stored, once no task uses them. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
+             "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
+             "! docker secret ls -q --filter name=%s- | grep -q .",
+             s_swarm.stack, s_swarm.stack, s_swarm.stack);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm.stack);
+    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm.stack, s_swarm.stack);
     if (!test_wait(s_volumes_removed, s_swarm.stack, WAIT_MS))
         fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm.stack);
     if (!s_swarm.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
@@ -1217,9 +1228,28 @@ static void test_swarm_stack(void **state)
         test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
     if (!s_swarm.joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
 
+    /* The one-time step: the keys in the swarm (through the image, as on a
+     * manager without interlookctl); run again, it keeps them. */
+    assert_int_equal(test_sh("PATH=/usr/bin:/bin deploy/swarm-keys.sh %s /tmp/%s-keys "
+                             ">/tmp/%s-keys.log 2>&1 || { cat /tmp/%s-keys.log; exit 1; }",
+                             stack, stack, stack, stack),
+                     0);
+    assert_int_equal(test_sh("deploy/swarm-keys.sh %s /tmp/%s-keys | grep -q 'keys kept' && "
+                             "test -f /tmp/%s-keys/core.cert && "
+                             "! find /tmp/%s-keys -name '*_secret' | grep -q .",
+                             stack, stack, stack, stack),
+                     0);
+    setenv("INTERLOOK_KEYS", stack, 1);
     assert_int_equal(test_sh("docker stack deploy -c deploy/stack.yml %s >/dev/null 2>&1", stack),
                      0);
     s_wait_registered(&w);
+    /* Over CURVE: the core says so, and admitted the two keys of the stack. */
+    assert_int_equal(test_sh("docker service logs %s_core 2>&1 | grep -q 'bus: CURVE on' && "
+                             "docker service logs %s_core 2>&1 | grep -q '(docker.cert) accepted' "
+                             "&& docker service logs %s_core 2>&1 | grep -q '(ipalloc.cert) "
+                             "accepted'",
+                             stack, stack, stack),
+                     0);
     int port[1];
     assert_int_equal(test_free_ports(port, 1), 0);
     assert_int_equal(
