@@ -63,6 +63,8 @@ int il_bus_config_load(il_bus_config_t *bus, il_config_t *cfg, char *err, size_t
     if (env && *env) bus->publish = env;
     env = getenv("INTERLOOK_BUS_CORE_CERT");
     if (env && *env) bus->core_cert = env;
+    env = getenv("INTERLOOK_BUS_CLIENT_CERTS");
+    if (env && *env) bus->client_certs = env;
     env = getenv("INTERLOOK_BUS_INSECURE");
     if (env && *env) bus->insecure = !strcmp(env, "true") || !strcmp(env, "1");
     if (bus->core_cert && !*bus->core_cert) bus->core_cert = NULL;

@@ -1,8 +1,9 @@
 /* bus_config: the bus settings shared by the core and every extension
  * (core.bus.* in the configuration file), with the environment overrides used
  * in containers: INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH,
- * INTERLOOK_BUS_CORE_CERT (core.bus.curve.coreCert), INTERLOOK_BUS_INSECURE
- * ("true": core.bus.insecure). */
+ * INTERLOOK_BUS_CORE_CERT (core.bus.curve.coreCert), INTERLOOK_BUS_CLIENT_CERTS
+ * (core.bus.curve.clientCerts), INTERLOOK_BUS_INSECURE ("true":
+ * core.bus.insecure). */
 #ifndef INTERLOOK_BUS_CONFIG_H
 #define INTERLOOK_BUS_CONFIG_H
 

@@ -1,12 +1,18 @@
 /* The deployment artefacts of deploy/, used for real:
  *  - the systemd units, installed by `make install` into a temporary prefix,
  *    checked by systemd-analyze verify, and their command lines run (there is
- *    no systemd as PID 1 here to start them);
+ *    no systemd as PID 1 here to start them) with CURVE on: the keys made by
+ *    deploy/keys.sh, each unit's LoadCredential= copied into a credentials
+ *    directory of its own and its Environment= given, as systemd does (%d
+ *    expanded); a key made for another host is refused until its public file
+ *    is copied into clientCerts, then admitted with no restart;
  *  - the image of deploy/Dockerfile, built on the base that
  *    deploy/docker/base-image.sh makes with debootstrap (no registry);
- *  - deploy/docker-compose.yml brought up on the real dockerd: a labelled
- *    container is deployed through the stack, survives a kill -9 of the
- *    core, is undeployed when removed, and the stack comes down;
+ *  - deploy/docker-compose.yml brought up on the real dockerd: its keygen
+ *    service makes the bus's keys (kept at the next start), the bus runs with
+ *    CURVE (a peer without a key is refused), a labelled container is
+ *    deployed through the stack, survives a kill -9 of the core, is
+ *    undeployed when removed, and the stack comes down;
  *  - the same with its "dns" profile (deploy/dns.env): the container's name
  *    is answered by the stack's BIND (deploy/docker/bind/) with its virtual
  *    IP, NXDOMAIN once it is removed;
@@ -19,8 +25,9 @@
  *  - interlook-lb.service and the drop-in for Debian's haproxy.service
  *    (deploy/systemd/haproxy.service.d/interlook.conf): verified, and the
  *    drop-in's command lines start a HAProxy that interlook-lb drives.
- *  - deploy/stack.yml deployed on a one-node swarm: a labelled swarm service
- *    is deployed and undeployed.
+ *  - deploy/stack.yml deployed on a one-node swarm, its keys stored as
+ *    secrets and configs by deploy/swarm-keys.sh: the bus runs with CURVE, a
+ *    labelled swarm service is deployed and undeployed.
  * interlook-lb is built once extensions/lb/main.c is in the tree; until then
  * its unit is verified against a stand-in binary, and the compose lb profile
  * is checked up to HAProxy (its image, its sockets, its empty file), with a
@@ -47,7 +54,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#define IMAGE         "interlook:test"
+/* INTERLOOK_TEST_IMAGE: another tag, for runs beside others that build theirs. */
+#define IMAGE         (getenv("INTERLOOK_TEST_IMAGE") ? getenv("INTERLOOK_TEST_IMAGE") : "interlook:test")
 #define HAPROXY_IMAGE "interlook-haproxy:test"
 #define UP_MS         120000 /* a stack's start: containers, registration */
 #define WAIT_MS       30000  /* a service's way through the workflow (deleteGrace 5 s) */
@@ -182,14 +190,14 @@ static void s_set_ports(wait_t *w)
 /* systemd --------------------------------------------------------------- */
 
 #define S_RUN_UNITS 5 /* the units whose command lines run together (the last: interlook-lb) */
-static pid_t s_unit_pids[S_RUN_UNITS];
-static dns_server_t *s_unit_bind; /* the server of the installed dns section */
-static pid_t s_unit_haproxy;      /* HAProxy started by the drop-in's command line */
+static pid_t s_unit_pids[S_RUN_UNITS + 1]; /* and an allocator "on another host" */
+static dns_server_t *s_unit_bind;          /* the server of the installed dns section */
+static pid_t s_unit_haproxy;               /* HAProxy started by the drop-in's command line */
 
 static int s_units_down(void **state)
 {
     (void)state;
-    for (int i = 0; i < S_RUN_UNITS; i++)
+    for (int i = 0; i <= S_RUN_UNITS; i++)
         if (s_unit_pids[i] > 0) test_stop(s_unit_pids[i], SIGKILL, 5000);
     memset(s_unit_pids, 0, sizeof s_unit_pids);
     if (s_unit_haproxy > 0) test_stop(s_unit_haproxy, SIGTERM, 5000);
@@ -291,6 +299,70 @@ static void s_haproxy_dropin(const char *root, char *section, size_t len)
              master, runtime, cfg);
 }
 
+/* The key holder of a unit (deploy/keys.sh's names): its --cert. */
+static const char *s_unit_holder(const char *unit)
+{
+    if (!strcmp(unit, "interlookd")) return "core";
+    return strchr(unit, '-') + 1; /* interlook-ipalloc: ipalloc */
+}
+
+/* What systemd does for the unit's credentials and environment: each
+ * LoadCredential=ID:PATH copied to ROOT/creds/UNIT/ID (mode 0400, a
+ * directory of its own), each Environment= line with %d expanded to that
+ * directory. Returns "env VAR=VALUE ... " (caller frees) for a command line. */
+static char *s_unit_env(const char *root, const char *unit_file, const char *unit)
+{
+    char creds[512];
+    snprintf(creds, sizeof creds, "%s/creds/%s", root, unit);
+    if (test_sh("mkdir -p '%s' && chmod 0700 '%s' && "
+                "sed -n 's/^LoadCredential=//p' '%s' | while IFS=: read -r id path; do "
+                "cp \"$path\" '%s'/\"$id\" && chmod 0400 '%s'/\"$id\" || exit 1; done",
+                creds, creds, unit_file, creds, creds) != 0)
+        fail_msg("%s: its LoadCredential= files could not be read (deploy/keys.sh made them?)",
+                 unit_file);
+    char *vars = test_sh_output("sed -n 's/^Environment=//p' '%s' | sed 's|%%d|%s|g' | "
+                                "tr '\\n' ' '",
+                                unit_file, creds);
+    assert_non_null(vars);
+    char *env = malloc(strlen(vars) + 8);
+    sprintf(env, "env %s ", vars);
+    free(vars);
+    return env;
+}
+
+/* A command line of the unit as systemd runs it: %d expanded (caller frees). */
+static char *s_unit_line(const char *root, const char *unit_file, const char *unit, const char *key)
+{
+    return test_sh_output("sed -n 's/^%s=//p' '%s' | sed 's|%%d|%s/creds/%s|g'", key, unit_file,
+                          root, unit);
+}
+
+typedef struct {
+    char log[512];
+    const char *text;
+} log_has_t;
+
+static bool s_log_has(void *arg)
+{
+    log_has_t *l = arg;
+    return test_sh("grep -qF -- '%s' '%s'", l->text, l->log) == 0;
+}
+
+typedef struct {
+    const char *api;
+    const char *name;
+    size_t count;
+} instances_t;
+
+static bool s_instances(void *arg)
+{
+    instances_t *n = arg;
+    json_t *ext = test_get_json(n->api, "/extensions");
+    size_t have = json_array_size(json_object_get(ext, n->name));
+    json_decref(ext);
+    return have == n->count;
+}
+
 static void test_systemd_units(void **state)
 {
     (void)state;
@@ -345,6 +417,13 @@ static void test_systemd_units(void **state)
                                  root, root),
                          0);
     }
+    /* The one-time step of the README: the bus's keys, where the units read them. */
+    char keys[512];
+    snprintf(keys, sizeof keys, "%s/etc/interlook/keys", root);
+    assert_int_equal(test_sh("INTERLOOKCTL=%s/usr/bin/interlookctl deploy/keys.sh %s >%s/keys.log "
+                             "2>&1 || { cat %s/keys.log; exit 1; }",
+                             root, keys, root, root),
+                     0);
     const char *units[16];
     size_t nunits = 0;
     for (size_t i = 0; s_units[i]; i++)
@@ -377,18 +456,35 @@ static void test_systemd_units(void **state)
         } else {
             assert_true(s_file_has(unit, "DynamicUser=yes"));
         }
-        /* The unit's command line names the installed binary and configuration. */
+        /* The unit's command line names the installed binary and
+         * configuration, and an extension its key in the credentials
+         * directory; each unit loads its own secret only. */
+        const char *holder = s_unit_holder(units[i]);
+        bool core = !strcmp(holder, "core");
         char *exec = test_sh_output("sed -n 's/^ExecStart=//p' '%s'", unit);
         assert_non_null(exec);
         char expected[1024];
-        snprintf(expected, sizeof expected, "%s/usr/bin/%s -c %s", root, units[i], conf);
+        snprintf(expected, sizeof expected, "%s/usr/bin/%s -c %s%s%s%s", root, units[i], conf,
+                 core ? "" : " --cert %d/", core ? "" : holder, core ? "" : ".cert");
         assert_string_equal(exec, expected);
         free(exec);
-        /* The configuration check a unit runs first passes on the installed file. */
-        char *pre = test_sh_output("sed -n 's/^ExecStartPre=//p' '%s'", unit);
+        char *cred = test_sh_output("grep '^LoadCredential=' '%s'", unit);
+        assert_non_null(cred);
+        snprintf(expected, sizeof expected, "LoadCredential=%s.cert_secret:%s/%s/%s.cert_secret",
+                 holder, keys, holder, holder);
+        assert_string_equal(cred, expected);
+        free(cred);
+        snprintf(expected, sizeof expected, "Environment=INTERLOOK_BUS_CORE_CERT=%s/core.cert",
+                 core ? "%d" : keys);
+        assert_true(s_file_has(unit, expected));
+        /* The configuration check a unit runs first passes on the installed
+         * file, with the unit's credentials and environment. */
+        char *pre = s_unit_line(root, unit, units[i], "ExecStartPre");
         assert_non_null(pre);
-        if (*pre && (!is_lb || lb) && test_sh("%s >/dev/null", pre) != 0)
-            fail_msg("%s: %s failed", unit, pre);
+        char *env = s_unit_env(root, unit, units[i]);
+        if (*pre && (!is_lb || lb) && test_sh("%s%s >/dev/null", env, pre) != 0)
+            fail_msg("%s: %s%s failed", unit, env, pre);
+        free(env);
         free(pre);
     }
 
@@ -413,14 +509,56 @@ static void test_systemd_units(void **state)
     const char *names[S_RUN_UNITS] = {"interlookd", "interlook-ipalloc", "interlook-docker",
                                       "interlook-dns", "interlook-lb"};
     int run = lb ? S_RUN_UNITS : S_RUN_UNITS - 1;
+    log_has_t core_log = {.text = "bus: CURVE on"};
     for (int i = 0; i < run; i++) {
-        char bin[512];
-        snprintf(bin, sizeof bin, "%s/usr/bin/%s", root, names[i]);
-        const char *args[] = {"-c", conf, NULL};
-        s_unit_pids[i] = test_spawn(bin, args);
+        char unit[512], exec[2048], log[512];
+        snprintf(unit, sizeof unit, "%s/units/%s.service", root, names[i]);
+        char *env = s_unit_env(root, unit, names[i]);
+        char *start = s_unit_line(root, unit, names[i], "ExecStart");
+        assert_non_null(start);
+        snprintf(exec, sizeof exec, "exec %s%s", env, start);
+        snprintf(log, sizeof log, "%s/%s.log", root, names[i]);
+        if (i == 0) snprintf(core_log.log, sizeof core_log.log, "%s", log);
+        const char *args[] = {"-c", exec, NULL};
+        s_unit_pids[i] = test_spawn_log("/bin/sh", args, log, NULL);
         assert_true(s_unit_pids[i] > 0);
+        free(env);
+        free(start);
     }
     s_wait_registered(&w);
+    /* The bus runs with CURVE, each extension admitted by its key. */
+    if (!s_log_has(&core_log)) fail_msg("the core's log (%s) has no 'bus: CURVE on'", core_log.log);
+    core_log.text = "(ipalloc.cert) accepted";
+    assert_true(s_log_has(&core_log));
+    /* A host added later: its key (made there) is refused until its public
+     * file is in clientCerts, then admitted without restarting the core. */
+    assert_int_equal(test_sh("%s/usr/bin/interlookctl keygen %s/host2.cert --extensions "
+                             "ipam.ipalloc >/dev/null",
+                             root, root),
+                     0);
+    char host2[2048];
+    snprintf(host2, sizeof host2,
+             "exec env INTERLOOK_BUS_CORE_CERT=%s/core.cert %s/usr/bin/interlook-ipalloc -c %s "
+             "-i host2 --cert %s/host2.cert",
+             keys, root, conf, root);
+    const char *host2_args[] = {"-c", host2, NULL};
+    char host2_log[512];
+    snprintf(host2_log, sizeof host2_log, "%s/host2.log", root);
+    s_unit_pids[S_RUN_UNITS] = test_spawn_log("/bin/sh", host2_args, host2_log, NULL);
+    assert_true(s_unit_pids[S_RUN_UNITS] > 0);
+    core_log.text = "not in core.bus.curve.clientCerts";
+    if (!test_wait(s_log_has, &core_log, WAIT_MS))
+        fail_msg("the core did not refuse a key outside clientCerts within %d ms (%s)", WAIT_MS,
+                 core_log.log);
+    instances_t two = {.api = w.api, .name = "ipam.ipalloc", .count = 1};
+    assert_true(s_instances(&two)); /* only the unit's allocator */
+    assert_int_equal(test_sh("cp %s/host2.cert %s/clients/", root, keys), 0);
+    two.count = 2;
+    if (!test_wait(s_instances, &two, WAIT_MS))
+        fail_msg("the key copied into clientCerts was not admitted within %d ms", WAIT_MS);
+    int host2_status = test_stop(s_unit_pids[S_RUN_UNITS], SIGTERM, 5000);
+    s_unit_pids[S_RUN_UNITS] = 0;
+    assert_true(WIFEXITED(host2_status));
     for (int i = run - 1; i >= 0; i--) {
         int status = test_stop(s_unit_pids[i], SIGTERM, 5000);
         s_unit_pids[i] = 0;
@@ -460,9 +598,20 @@ static void test_image_builds_offline(void **state)
         assert_int_equal(test_sh("docker run --rm %s %s --version >/dev/null", IMAGE, s_units[i]),
                          0);
     assert_int_equal(test_sh("docker run --rm %s interlookctl --version >/dev/null", IMAGE), 0);
-    assert_int_equal(test_sh("docker run --rm %s interlookd --check-config "
-                             "-c /etc/interlook/interlook.yml >/dev/null",
-                             IMAGE),
+    /* Bound beyond loopback (the compose stack's environment) it needs
+     * CURVE: refused without keys, accepted with those interlook-keys (the
+     * keygen service's command) makes. */
+#define S_BEYOND "-e INTERLOOK_BUS_ROUTER='tcp://*:5570' -e INTERLOOK_BUS_PUBLISH='tcp://*:5571'"
+#define S_KEYS                                                                                     \
+    "interlook-keys /tmp/k core >/dev/null && INTERLOOK_BUS_CORE_CERT=/tmp/k/core/core.cert "      \
+    "INTERLOOK_BUS_CLIENT_CERTS=/tmp/k/clients"
+    assert_int_equal(test_sh("docker run --rm %s %s interlookd --check-config "
+                             "-c /etc/interlook/interlook.yml 2>&1 | grep -q core.bus.curve",
+                             S_BEYOND, IMAGE),
+                     0);
+    assert_int_equal(test_sh("docker run --rm %s %s sh -c '%s interlookd --check-config "
+                             "-c /etc/interlook/interlook.yml' >/dev/null",
+                             S_BEYOND, IMAGE, S_KEYS),
                      0);
 
     /* The lb profile: its configurations pass the checks, HAProxy is in the
@@ -470,9 +619,9 @@ static void test_image_builds_offline(void **state)
      * base, takes its base configuration with an empty interlook.cfg. */
     static const char *const lb_files[] = {"interlook-lb", "interlook-dns-lb", NULL};
     for (size_t i = 0; lb_files[i]; i++) {
-        assert_int_equal(test_sh("docker run --rm %s interlookd --check-config "
-                                 "-c /etc/interlook/%s.yml >/dev/null",
-                                 IMAGE, lb_files[i]),
+        assert_int_equal(test_sh("docker run --rm %s %s sh -c '%s interlookd --check-config "
+                                 "-c /etc/interlook/%s.yml' >/dev/null",
+                                 S_BEYOND, IMAGE, S_KEYS, lb_files[i]),
                          0);
         if (s_lb_built())
             assert_int_equal(test_sh("docker run --rm %s interlook-lb --check-config "
@@ -506,11 +655,86 @@ typedef struct {
 } compose_t;
 
 static compose_t s_compose;
+static pid_t s_compose_host2; /* an allocator "on another host" */
+
+/* The shell command arg succeeds. */
+static bool s_sh_ok(void *arg)
+{
+    return test_sh("%s", (const char *)arg) == 0;
+}
+
+/* The stack's bus runs with CURVE, the keys made by its keygen service: the
+ * core says so, its secret is its own (mode 0600, uid 10001, in no other
+ * part), and a key made elsewhere is refused until its public file is copied
+ * into the volume of clientCerts, then admitted with no restart (the
+ * README's way to add a host). */
+static void s_compose_curve(const compose_t *c, wait_t *w)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "test \"$(docker inspect -f '{{.State.ExitCode}}' $(%s ps -q keygen))\" = 0",
+             c->compose);
+    assert_int_equal(test_sh("%s", cmd), 0);
+    assert_int_equal(test_sh("%s logs core | grep -q 'bus: CURVE on'", c->compose), 0);
+    char *mode = test_sh_output(
+        "%s exec -T core stat -c '%%a %%u' /etc/interlook/key/core.cert_secret", c->compose);
+    assert_non_null(mode);
+    assert_string_equal(mode, "600 10001");
+    free(mode);
+    assert_int_equal(
+        test_sh("%s exec -T ipalloc sh -c 'test ! -e /etc/interlook/key/core.cert_secret "
+                "&& test -f /etc/interlook/key/ipalloc.cert_secret'",
+                c->compose),
+        0);
+
+    char *dir = test_tmpdir();
+    assert_non_null(dir);
+    char *keys = test_sh_output("docker volume inspect -f '{{.Mountpoint}}' %s_keys", c->project);
+    assert_non_null(keys);
+    char conf[512];
+    snprintf(conf, sizeof conf, "%s/host2.yml", dir);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "core:\n  bus:\n    router: tcp://127.0.0.1:%s\n    publish: tcp://127.0.0.1:%s\n"
+             "ipam:\n  ipalloc:\n    network_cidr: 10.32.30.0/24\n    db_file: %s/ipalloc.db\n",
+             getenv("INTERLOOK_ROUTER_PORT"), getenv("INTERLOOK_PUBLISH_PORT"), dir);
+    assert_int_equal(test_write_file(conf, text), 0);
+    assert_int_equal(test_sh("cp %s/core.cert %s/ && %s keygen %s/host2.cert --extensions "
+                             "ipam.ipalloc >/dev/null",
+                             keys, dir, test_bin("interlookctl"), dir),
+                     0);
+    char exec[2048];
+    snprintf(exec, sizeof exec,
+             "exec env INTERLOOK_BUS_CORE_CERT=%s/core.cert %s -c %s -i host2 --cert %s/host2.cert",
+             dir, test_bin("interlook-ipalloc"), conf, dir);
+    const char *args[] = {"-c", exec, NULL};
+    s_compose_host2 = test_spawn("/bin/sh", args);
+    assert_true(s_compose_host2 > 0);
+    snprintf(cmd, sizeof cmd,
+             "%s logs core | grep -q 'refused from .*not in core.bus.curve.clientCerts'",
+             c->compose);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fail_msg("the stack's core did not refuse a key outside clientCerts within %d ms", WAIT_MS);
+    snprintf(cmd, sizeof cmd, "curl -s %s/extensions | grep -q '\"instance\":\"host2\"'", w->api);
+    assert_false(s_sh_ok(cmd));
+    assert_int_equal(test_sh("cp %s/host2.cert %s/clients/", dir, keys), 0);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fail_msg("a key copied into the volume's clients/ was not admitted within %d ms", WAIT_MS);
+    int status = test_stop(s_compose_host2, SIGTERM, 5000);
+    s_compose_host2 = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(test_sh("rm -f %s/clients/host2.cert", keys), 0);
+    free(keys);
+    test_sh("rm -rf '%s'", dir);
+    free(dir);
+}
 
 /* Whatever the test left (it may have failed half-way) goes. */
 static int s_compose_down(void **state)
 {
     (void)state;
+    if (s_compose_host2 > 0) test_stop(s_compose_host2, SIGKILL, 5000);
+    s_compose_host2 = 0;
     test_sh("docker rm -f %s >/dev/null 2>&1", s_compose.web);
     test_sh("%s down -v >/dev/null 2>&1", s_compose.compose);
     return 0;
@@ -544,6 +768,9 @@ static void test_compose_stack(void **state)
         assert_string_equal(uid, "10001");
         free(uid);
     }
+    s_compose_curve(&c, &w);
+    char *core_key = test_sh_output("%s exec -T core cat /etc/interlook/keys/core.cert", c.compose);
+    assert_non_null(core_key);
 
     assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
                              "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
@@ -564,6 +791,13 @@ static void test_compose_stack(void **state)
     assert_string_equal(again, ip);
     free(again);
     free(ip);
+    /* keygen ran again with the core, and kept the keys. */
+    char *key_again =
+        test_sh_output("%s exec -T core cat /etc/interlook/keys/core.cert", c.compose);
+    assert_non_null(key_again);
+    assert_string_equal(key_again, core_key);
+    free(key_again);
+    free(core_key);
 
     assert_int_equal(test_sh("docker rm -f %s >/dev/null", c.web), 0);
     s_wait_entry(&w, c.web, "undeployed", SIZE_MAX);
@@ -667,6 +901,8 @@ static void test_compose_dns(void **state)
     assert_non_null(flow);
     if (!strstr(flow, "dns.rfc2136")) fail_msg("the workflow has no dns.rfc2136: %s", flow);
     free(flow);
+    /* Over CURVE, with the key keygen made for it. */
+    assert_int_equal(test_sh("%s logs core | grep -q '(dns.cert) accepted'", c.compose), 0);
     /* Neither BIND nor interlook-dns runs as root. */
     char *uid = test_sh_output("%s exec -T dns id -u", c.compose);
     assert_non_null(uid);
@@ -883,6 +1119,11 @@ static void test_compose_lb(void **state)
     assert_non_null(uid);
     assert_string_equal(uid, "10001");
     free(uid);
+    /* Both steps over CURVE, each with the key keygen made for it. */
+    assert_int_equal(test_sh("%s logs core | grep -q '(lb.cert) accepted' && "
+                             "%s logs core | grep -q '(dns.cert) accepted'",
+                             c.compose, c.compose),
+                     0);
 
     /* The whole promise: the name resolves to the VIP, the VIP answers. */
     char name[128], second[96];
@@ -958,6 +1199,16 @@ static int s_swarm_down(void **state)
     test_sh("docker service rm %s >/dev/null 2>&1", s_swarm.svc);
     test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm.stack);
     test_wait(s_stack_gone, s_swarm.stack, WAIT_MS);
+    /* The keys deploy/swarm-keys.sh stored, once no task uses them. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
+             "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
+             "! docker secret ls -q --filter name=%s- | grep -q .",
+             s_swarm.stack, s_swarm.stack, s_swarm.stack);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm.stack);
+    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm.stack, s_swarm.stack);
     if (!test_wait(s_volumes_removed, s_swarm.stack, WAIT_MS))
         fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm.stack);
     if (!s_swarm.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
@@ -977,9 +1228,28 @@ static void test_swarm_stack(void **state)
         test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
     if (!s_swarm.joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
 
+    /* The one-time step: the keys in the swarm (through the image, as on a
+     * manager without interlookctl); run again, it keeps them. */
+    assert_int_equal(test_sh("PATH=/usr/bin:/bin deploy/swarm-keys.sh %s /tmp/%s-keys "
+                             ">/tmp/%s-keys.log 2>&1 || { cat /tmp/%s-keys.log; exit 1; }",
+                             stack, stack, stack, stack),
+                     0);
+    assert_int_equal(test_sh("deploy/swarm-keys.sh %s /tmp/%s-keys | grep -q 'keys kept' && "
+                             "test -f /tmp/%s-keys/core.cert && "
+                             "! find /tmp/%s-keys -name '*_secret' | grep -q .",
+                             stack, stack, stack, stack),
+                     0);
+    setenv("INTERLOOK_KEYS", stack, 1);
     assert_int_equal(test_sh("docker stack deploy -c deploy/stack.yml %s >/dev/null 2>&1", stack),
                      0);
     s_wait_registered(&w);
+    /* Over CURVE: the core says so, and admitted the two keys of the stack. */
+    assert_int_equal(test_sh("docker service logs %s_core 2>&1 | grep -q 'bus: CURVE on' && "
+                             "docker service logs %s_core 2>&1 | grep -q '(docker.cert) accepted' "
+                             "&& docker service logs %s_core 2>&1 | grep -q '(ipalloc.cert) "
+                             "accepted'",
+                             stack, stack, stack),
+                     0);
     int port[1];
     assert_int_equal(test_free_ports(port, 1), 0);
     assert_int_equal(

@@ -274,6 +274,26 @@ static void test_bus_config(void **state)
     il_config_destroy(&cfg);
 }
 
+/* The deployments set both CURVE paths in the environment (the compose and
+ * swarm stacks, the systemd units' %d): it overrides the file. */
+static void test_bus_config_env(void **state)
+{
+    (void)state;
+    char err[512];
+    il_bus_config_t bus;
+    il_config_t *cfg = il_config_load_string("core:\n  logLevel: info\n", "t.yml", err, sizeof err);
+    assert_non_null(cfg);
+    setenv("INTERLOOK_BUS_CORE_CERT", "/run/credentials/x/core.cert", 1);
+    setenv("INTERLOOK_BUS_CLIENT_CERTS", "/etc/interlook/keys/clients", 1);
+    int rc = il_bus_config_load(&bus, cfg, err, sizeof err);
+    unsetenv("INTERLOOK_BUS_CORE_CERT");
+    unsetenv("INTERLOOK_BUS_CLIENT_CERTS");
+    assert_int_equal(rc, 0);
+    assert_string_equal(bus.core_cert, "/run/credentials/x/core.cert");
+    assert_string_equal(bus.client_certs, "/etc/interlook/keys/clients");
+    il_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_once_and_bounded, s_setup, s_teardown),
         cmocka_unit_test(test_exposure),
         cmocka_unit_test(test_bus_config),
+        cmocka_unit_test(test_bus_config_env),
     };
     return test_run_group(tests, NULL, NULL);
 }
