@@ -23,8 +23,10 @@ static void s_usage(FILE *out)
             "  -l, --log-level L   override core.logLevel (debug|info|warn|error)\n"
             "  -h, --help          this text\n"
             "  -V, --version       the version\n\n"
-            "Environment: INTERLOOK_LISTEN, INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH override\n"
-            "core.listen, core.bus.router and core.bus.publish.\n"
+            "Environment: INTERLOOK_LISTEN, INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH,\n"
+            "INTERLOOK_BUS_CORE_CERT, INTERLOOK_BUS_CLIENT_CERTS and INTERLOOK_BUS_INSECURE\n"
+            "override core.listen, core.bus.router, core.bus.publish, core.bus.curve.coreCert,\n"
+            "core.bus.curve.clientCerts and core.bus.insecure.\n"
             "Exit status: 0 stopped by a signal (or valid configuration), 1 runtime failure,\n"
             "2 bad usage or configuration.\n");
 }
