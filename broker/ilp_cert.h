@@ -9,9 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ILP_CERT_KEY_TXT  40           /* a key in Z85 text */
-#define ILP_CERT_META_EXT "extensions" /* metadata: comma-separated names, '*' at the end of one   \
-                                        */
+#define ILP_CERT_KEY_TXT 40 /* a key in Z85 text */
+#define ILP_CERT_META_EXT                                                                          \
+    "extensions" /* metadata: comma-separated names, '*' at the end of one                         \
+                  */
 
 typedef struct {
     char public_key[ILP_CERT_KEY_TXT + 1]; /* Z85 */

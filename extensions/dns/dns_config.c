@@ -74,8 +74,9 @@ int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, soc
 
 int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {"server",  "zones",  "tsigKeyFile", "ttl",      "ownerId",
-                                        "timeout", "credit", "name",        "logLevel", "curveCert", NULL};
+    static const char *const known[] = {"server",   "zones",     "tsigKeyFile", "ttl",
+                                        "ownerId",  "timeout",   "credit",      "name",
+                                        "logLevel", "curveCert", NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     const char *file = il_config_name(cfg);

@@ -88,9 +88,9 @@ static char *s_primary_address(void)
 
 int provider_config_load(provider_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {
-        "endpoint",     "tlsCa",       "tlsCert", "tlsKey",   "mode", "labelSelector",
-        "pollInterval", "deleteGrace", "hostIP",  "logLevel", "curveCert", NULL};
+    static const char *const known[] = {"endpoint", "tlsCa",         "tlsCert",      "tlsKey",
+                                        "mode",     "labelSelector", "pollInterval", "deleteGrace",
+                                        "hostIP",   "logLevel",      "curveCert",    NULL};
     memset(self, 0, sizeof *self);
     const char *env = getenv("DOCKER_HOST");
     const char *mode = NULL;

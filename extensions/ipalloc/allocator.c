@@ -50,8 +50,9 @@ static void s_item_free(s_item_t **item_p)
 
 int allocator_config_load(allocator_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = {"network_cidr", "ip_start", "ip_end",   "db_file",
-                                        "reserved",     "credit",   "logLevel", "curveCert", NULL};
+    static const char *const known[] = {"network_cidr", "ip_start",  "ip_end",
+                                        "db_file",      "reserved",  "credit",
+                                        "logLevel",     "curveCert", NULL};
     memset(self, 0, sizeof *self);
     if (il_config_check_keys(cfg, "ipam.ipalloc", known) ||
         il_config_string(cfg, "ipam.ipalloc.network_cidr", NULL, &self->cidr) ||

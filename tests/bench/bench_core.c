@@ -1287,9 +1287,9 @@ static int s_setup(s_run_t *run)
             args[argc++] = run->strace_out;
             args[argc++] = bin;
         }
-        const char *rest[] = {"-c",     fixture_config(run->stack),
-                              "--instance", "ipalloc-1",
-                              s_curve ? "--cert" : NULL, ext_cert, NULL};
+        const char *rest[] = {"-c",        fixture_config(run->stack), "--instance",
+                              "ipalloc-1", s_curve ? "--cert" : NULL,  ext_cert,
+                              NULL};
         for (int k = 0; rest[k]; k++)
             args[argc++] = rest[k];
         run->echo[0] =
@@ -1302,9 +1302,9 @@ static int s_setup(s_run_t *run)
         }
     }
     if (run->dns) {
-        const char *args[] = {"-c",     fixture_config(run->stack),
-                              "--instance", "dns-1",
-                              s_curve ? "--cert" : NULL, ext_cert, NULL};
+        const char *args[] = {"-c",    fixture_config(run->stack), "--instance",
+                              "dns-1", s_curve ? "--cert" : NULL,  ext_cert,
+                              NULL};
         run->echo[1] = run->ext[1] =
             fixture_spawn(run->stack, "interlook-dns", args, "dns.log", NULL);
         if (run->echo[1] <= 0) return -1;
@@ -1314,11 +1314,17 @@ static int s_setup(s_run_t *run)
         snprintf(instance, sizeof instance, "%s-1", names[i]);
         snprintf(credit, sizeof credit, "%d", S_WINDOW);
         snprintf(log, sizeof log, "%s.log", names[i]);
-        const char *args[] = {"-c",         fixture_config(run->stack),
-                              "--name",     names[i],
-                              "--instance", instance,
-                              "--credit",   credit,
-                              s_curve ? "--cert" : NULL, ext_cert, NULL};
+        const char *args[] = {"-c",
+                              fixture_config(run->stack),
+                              "--name",
+                              names[i],
+                              "--instance",
+                              instance,
+                              "--credit",
+                              credit,
+                              s_curve ? "--cert" : NULL,
+                              ext_cert,
+                              NULL};
         run->echo[i] = run->ext[i] = fixture_spawn(run->stack, "interlook-echo", args, log, NULL);
         if (run->echo[i] <= 0) return -1;
     }
@@ -2446,8 +2452,8 @@ int main(int argc, char *argv[])
     if (ndns) s_print_dns(&pipelined, dres, ndns);
     if (ncurve) {
         printf("\nCURVE on the bus (BENCH_CURVE=1), same N, this run:\n");
-        printf("  %10s %14s %14s %14s %14s %8s\n", "N", "plain svc/s", "CURVE svc/s",
-               "plain rt/s", "CURVE rt/s", "cost");
+        printf("  %10s %14s %14s %14s %14s %8s\n", "N", "plain svc/s", "CURVE svc/s", "plain rt/s",
+               "CURVE rt/s", "cost");
         for (int i = 0; i < ncurve; i++)
             printf("  %10d %14.0f %14.0f %14.0f %14.0f %7.0f%%\n", cres[i].n, cplain[i].svc_per_s,
                    cres[i].svc_per_s, cplain[i].rt_per_s, cres[i].rt_per_s,

@@ -118,7 +118,7 @@ static bool s_gone(void *arg)
 static int s_keys(ctx_t *ctx)
 {
     static const char *const names[NHOSTS] = {NULL, "ipam.ipalloc", "provisioner.echo",
-                                               "provider.inject"};
+                                              "provider.inject"};
     if (test_sh("mkdir -m 700 %s/keys && mkdir %s/clients", ctx->dir, ctx->dir)) return -1;
     for (int h = 0; h < NHOSTS; h++) {
         if (test_sh("%s keygen %s/keys/%s%s%s >/dev/null", test_bin("interlookctl"), ctx->dir,

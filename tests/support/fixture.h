@@ -24,8 +24,8 @@ typedef struct _fixture_t fixture_t;
 
 typedef struct {
     const char *name;     /* who runs it ("test_core"), written in the configuration */
-    const char *bus; /* more core.bus settings ("{dir}": the directory); NULL: "heartbeat:
-                        100ms, liveness: 3" */
+    const char *bus;      /* more core.bus settings ("{dir}": the directory); NULL: "heartbeat:
+                             100ms, liveness: 3" */
     const char *core_log; /* the core's output: a file name in the directory; NULL: the test log */
     int stop_signal;      /* what fixture_destroy sends first (SIGTERM when 0) */
     /* Fixed endpoints, for a core in a network namespace of its own; NULL:
