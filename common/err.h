@@ -11,4 +11,11 @@
  * with `return il_err(err, errlen, "...", ...);`. */
 int il_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Appends the printf-like reason to err as a line of its own (a newline
+ * before it when err holds one already), for a check that names every
+ * problem at once; a line that does not fit whole is cut, and nothing is
+ * added once err is full. Returns -1. */
+int il_err_add(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

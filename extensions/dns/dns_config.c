@@ -7,27 +7,11 @@
 #include <interlook.h>
 
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_SECTION "dns.rfc2136"
-
-/* Appends a line to err (kept whole while it fits). */
-static void s_add(char *err, size_t errlen, const char *fmt, ...)
-{
-    size_t used = strlen(err);
-    if (used + 1 >= errlen) return;
-    if (used > 0) {
-        err[used++] = '\n';
-        err[used] = '\0';
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + used, errlen - used, fmt, ap);
-    va_end(ap);
-}
 
 int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, socklen_t *len,
                             char *err, size_t errlen)
@@ -80,35 +64,37 @@ int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errl
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     const char *file = il_config_name(cfg);
-    if (il_config_check_keys(cfg, S_SECTION, known)) s_add(err, errlen, "%s", il_config_error(cfg));
+    if (il_config_check_keys(cfg, S_SECTION, known))
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
 
     const char *server = NULL;
     char why[512];
     if (il_config_string(cfg, S_SECTION ".server", NULL, &server))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (!server)
-        s_add(err, errlen,
-              "%s: " S_SECTION ".server: missing (the primary server, e.g. 127.0.0.1:53)", file);
+        il_err_add(err, errlen,
+                   "%s: " S_SECTION ".server: missing (the primary server, e.g. 127.0.0.1:53)",
+                   file);
     else if (dns_config_parse_server(server, &self->addr, &self->addr_len, why, sizeof why))
-        s_add(err, errlen, "%s:%d: " S_SECTION ".server: %s", file,
-              il_config_line(cfg, S_SECTION ".server"), why);
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".server: %s", file,
+                   il_config_line(cfg, S_SECTION ".server"), why);
     else
         self->server = il_strdup(server);
 
     zlistx_t *zones = NULL;
     if (il_config_list(cfg, S_SECTION ".zones", &zones))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (zlistx_size(zones) == 0)
-        s_add(err, errlen,
-              "%s: " S_SECTION ".zones: missing (the zones it may write, e.g. [example.com])",
-              file);
+        il_err_add(err, errlen,
+                   "%s: " S_SECTION ".zones: missing (the zones it may write, e.g. [example.com])",
+                   file);
     else {
         self->zones = il_calloc(zlistx_size(zones), sizeof *self->zones);
         for (const char *z = zlistx_first(zones); z; z = zlistx_next(zones)) {
             char *norm = dns_zone_normalize(z, why, sizeof why);
             if (!norm) {
-                s_add(err, errlen, "%s:%d: " S_SECTION ".zones: %s", file,
-                      il_config_line(cfg, S_SECTION ".zones"), why);
+                il_err_add(err, errlen, "%s:%d: " S_SECTION ".zones: %s", file,
+                           il_config_line(cfg, S_SECTION ".zones"), why);
                 continue;
             }
             bool dup = false;
@@ -123,37 +109,38 @@ int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errl
     zlistx_destroy(&zones);
 
     if (il_config_string(cfg, S_SECTION ".tsigKeyFile", NULL, &self->key_file))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (self->key_file) {
         self->key = tsig_key_load(self->key_file, why, sizeof why);
         if (!self->key)
-            s_add(err, errlen, "%s:%d: " S_SECTION ".tsigKeyFile: %s", file,
-                  il_config_line(cfg, S_SECTION ".tsigKeyFile"), why);
+            il_err_add(err, errlen, "%s:%d: " S_SECTION ".tsigKeyFile: %s", file,
+                       il_config_line(cfg, S_SECTION ".tsigKeyFile"), why);
     }
     int64_t ttl_ms = 0;
     if (il_config_duration(cfg, S_SECTION ".ttl", 60000, &ttl_ms))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (ttl_ms < 1000 || ttl_ms > 2147483647000LL)
-        s_add(err, errlen, "%s:%d: " S_SECTION ".ttl: must be 1s..68y (whole seconds)", file,
-              il_config_line(cfg, S_SECTION ".ttl"));
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".ttl: must be 1s..68y (whole seconds)", file,
+                   il_config_line(cfg, S_SECTION ".ttl"));
     self->ttl_s = ttl_ms / 1000;
     if (il_config_string(cfg, S_SECTION ".ownerId", "interlook", &self->owner_id))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (!*self->owner_id || strpbrk(self->owner_id, ",=\"\\ \t\n"))
-        s_add(err, errlen,
-              "%s:%d: " S_SECTION ".ownerId: '%s': must be non-empty, without , = \" \\ or blanks",
-              file, il_config_line(cfg, S_SECTION ".ownerId"), self->owner_id);
+        il_err_add(err, errlen,
+                   "%s:%d: " S_SECTION
+                   ".ownerId: '%s': must be non-empty, without , = \" \\ or blanks",
+                   file, il_config_line(cfg, S_SECTION ".ownerId"), self->owner_id);
     if (il_config_duration(cfg, S_SECTION ".timeout", 2000, &self->timeout_ms))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (self->timeout_ms < 1)
-        s_add(err, errlen, "%s:%d: " S_SECTION ".timeout: must be at least 1ms", file,
-              il_config_line(cfg, S_SECTION ".timeout"));
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".timeout: must be at least 1ms", file,
+                   il_config_line(cfg, S_SECTION ".timeout"));
     if (il_config_int(cfg, S_SECTION ".credit", 64, 1, ILP_MAX_CREDIT, &self->credit))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     if (il_config_string(cfg, S_SECTION ".name", S_SECTION, &self->name))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     if (il_config_string(cfg, S_SECTION ".logLevel", "info", &self->log_level))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     return err[0] ? -1 : 0;
 }
 

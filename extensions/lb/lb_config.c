@@ -5,38 +5,22 @@
 #include <interlook.h>
 
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define S_SECTION "lb.haproxy"
-
-/* Appends a line to err (kept whole while it fits). */
-static void s_add(char *err, size_t errlen, const char *fmt, ...)
-{
-    size_t used = strlen(err);
-    if (used + 1 >= errlen) return;
-    if (used > 0) {
-        err[used++] = '\n';
-        err[used] = '\0';
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + used, errlen - used, fmt, ap);
-    va_end(ap);
-}
 
 /* A path key: absolute, non-empty. */
 static void s_path(il_config_t *cfg, const char *key, const char *dflt, const char **value,
                    char *err, size_t errlen)
 {
     if (il_config_string(cfg, key, dflt, value)) {
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
         return;
     }
     if (!*value || (*value)[0] != '/')
-        s_add(err, errlen, "%s:%d: %s: '%s': must be an absolute path", il_config_name(cfg),
-              il_config_line(cfg, key), key, *value ? *value : "");
+        il_err_add(err, errlen, "%s:%d: %s: '%s': must be an absolute path", il_config_name(cfg),
+                   il_config_line(cfg, key), key, *value ? *value : "");
 }
 
 /* A duration key within [min_ms, max_ms]. */
@@ -44,12 +28,12 @@ static void s_duration(il_config_t *cfg, const char *key, int64_t dflt, int64_t 
                        int64_t max_ms, int64_t *value, char *err, size_t errlen)
 {
     if (il_config_duration(cfg, key, dflt, value)) {
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
         return;
     }
     if (*value < min_ms || *value > max_ms)
-        s_add(err, errlen, "%s:%d: %s: must be %lldms..%llds", il_config_name(cfg),
-              il_config_line(cfg, key), key, (long long)min_ms, (long long)(max_ms / 1000));
+        il_err_add(err, errlen, "%s:%d: %s: must be %lldms..%llds", il_config_name(cfg),
+                   il_config_line(cfg, key), key, (long long)min_ms, (long long)(max_ms / 1000));
 }
 
 int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
@@ -61,7 +45,8 @@ int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen
         "masterLog",    "curveCert",     "logLevel",       NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
-    if (il_config_check_keys(cfg, S_SECTION, known)) s_add(err, errlen, "%s", il_config_error(cfg));
+    if (il_config_check_keys(cfg, S_SECTION, known))
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     s_path(cfg, S_SECTION ".masterSocket", "/run/haproxy-master.sock", &self->master_socket, err,
            errlen);
     s_path(cfg, S_SECTION ".runtimeSocket", "/run/haproxy/admin.sock", &self->runtime_socket, err,
@@ -70,32 +55,33 @@ int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen
            errlen);
     s_path(cfg, S_SECTION ".haproxy", "/usr/sbin/haproxy", &self->haproxy, err, errlen);
     if (il_config_string(cfg, S_SECTION ".vipInterface", "", &self->vip_interface))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (self->vip_interface && !*self->vip_interface)
         self->vip_interface = NULL;
     else if (self->vip_interface &&
              (strlen(self->vip_interface) >= IF_NAMESIZE || strpbrk(self->vip_interface, "/ \t")))
-        s_add(err, errlen, "%s:%d: " S_SECTION ".vipInterface: '%s': not an interface name",
-              il_config_name(cfg), il_config_line(cfg, S_SECTION ".vipInterface"),
-              self->vip_interface);
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".vipInterface: '%s': not an interface name",
+                   il_config_name(cfg), il_config_line(cfg, S_SECTION ".vipInterface"),
+                   self->vip_interface);
     if (il_config_string(cfg, S_SECTION ".masterLog", "", &self->master_log))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     else if (!*self->master_log)
         self->master_log = NULL;
     else if (self->master_log[0] != '/')
-        s_add(err, errlen, "%s:%d: " S_SECTION ".masterLog: '%s': must be an absolute path",
-              il_config_name(cfg), il_config_line(cfg, S_SECTION ".masterLog"), self->master_log);
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".masterLog: '%s': must be an absolute path",
+                   il_config_name(cfg), il_config_line(cfg, S_SECTION ".masterLog"),
+                   self->master_log);
     if (il_config_bool(cfg, S_SECTION ".announce", true, &self->announce))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     s_duration(cfg, S_SECTION ".healthInterval", 2000, 100, 3600000, &self->health_ms, err, errlen);
     s_duration(cfg, S_SECTION ".timeout", 5000, 100, 600000, &self->timeout_ms, err, errlen);
     s_duration(cfg, S_SECTION ".drainTimeout", 30000, 0, 86400000, &self->drain_ms, err, errlen);
     s_duration(cfg, S_SECTION ".watchInterval", 1000, 100, 3600000, &self->watch_ms, err, errlen);
     if (il_config_int(cfg, S_SECTION ".credit", 64, 1, ILP_MAX_CREDIT, &self->credit))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     if (il_config_string(cfg, S_SECTION ".name", S_SECTION, &self->name))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     if (il_config_string(cfg, S_SECTION ".logLevel", "info", &self->log_level))
-        s_add(err, errlen, "%s", il_config_error(cfg));
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
     return err[0] ? -1 : 0;
 }
