@@ -170,6 +170,19 @@ static int s_can_listen(const lb_config_t *config, const char *ip, uint16_t port
     return 0; /* e.g. EACCES: a port HAProxy (root) may bind and we may not: it will tell */
 }
 
+static int s_ip_compare(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* A list of addresses (not owned) that zlistx_find compares by value. */
+static zlistx_t *s_ip_list_new(void)
+{
+    zlistx_t *list = zlistx_new();
+    zlistx_set_comparator(list, s_ip_compare);
+    return list;
+}
+
 /* Adds (on the interface) the VIPs of `to` not in `from`, listed in added. */
 static int s_vips_up(lb_worker_t *self, zhashx_t *from, zhashx_t *to, zlistx_t *added, char *err,
                      size_t errlen)
@@ -287,7 +300,7 @@ static void s_state_replace(lb_worker_t *self, zhashx_t **state_p)
 static int s_apply_reload(lb_worker_t *self, zhashx_t **want_p, char *err, size_t errlen)
 {
     zhashx_t *want = *want_p;
-    zlistx_t *added = zlistx_new();
+    zlistx_t *added = s_ip_list_new();
     char why[S_ERR];
     int rc = s_vips_up(self, self->state, want, added, err, errlen);
     if (rc == 0) rc = s_check_file(self, want, err, errlen);
@@ -304,7 +317,7 @@ static int s_apply_reload(lb_worker_t *self, zhashx_t **want_p, char *err, size_
     }
     self->reloads++;
     s_drains_clear(self); /* the new worker has only the file's servers */
-    zlistx_t *gone = zlistx_new();
+    zlistx_t *gone = s_ip_list_new();
     for (il_service_t *s = zhashx_first(self->state); s; s = zhashx_next(self->state))
         if (!s_ip_used(want, s->public_ip) && !zlistx_find(gone, s->public_ip))
             zlistx_add_end(gone, s->public_ip);
