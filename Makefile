@@ -8,6 +8,7 @@
 #   make unit       the unit tests only: no root, no daemons, no install step (T=, F= too)
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
+#   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
 #   make bins       the binaries only (no tests, no cmocka needed)
 #   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)
@@ -140,10 +141,45 @@ $(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 # make test runs them as root (through sudo -n when not root), as some create
 # network namespaces or install units; tests/prepare.sh stops at once, saying
 # what to run, when neither is possible.
+# Fuzzing (tests/fuzz, README "Fuzzing"): libFuzzer targets built with clang,
+# ASan and UBSan. The library and the modules are compiled again with clang
+# into build/fuzz, instrumented, so coverage guides the fuzzer. make test runs
+# each target for a few seconds on its seed corpus (tests/run.sh); make fuzz
+# for FUZZ_SECONDS each, on a copy of the seeds in build/fuzz/corpus.
+FUZZ_CC      ?= clang
+FUZZ_DIR      = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -g -O1 -std=gnu11 -I. $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS     = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/tests/%)
+FUZZ_LIB_OBJ  = $(sort $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o))
+$(FUZZ_DIR)/obj/extensions/%.o: FUZZ_CFLAGS += -Icommon
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_DIR)/libfuzzed.a: $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+$(FUZZ_DIR)/tests/%: tests/fuzz/%.c $(FUZZ_DIR)/libfuzzed.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icommon -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_DIR)/libfuzzed.a $(LDLIBS)
+.PHONY: fuzz fuzz-compile fuzz-seeds
+# The msgpack seeds, made by the project's encoders (tests/fuzz/seeds.c).
+fuzz-seeds: $(BUILD)/libcore.a $(LIB)
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/fuzz_ilp_msg tests/fuzz/corpus/fuzz_service tests/fuzz/corpus/fuzz_ilp_pub
+	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/seeds tests/fuzz/seeds.c $(BUILD)/libcore.a $(LIB) $(LDLIBS)
+	./$(BUILD)/fuzz/seeds
+fuzz-compile: $(FUZZ_BINS)
+	@:
+fuzz: deps-check
+	@$(MAKE) --no-print-directory fuzz-compile
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh $(call TEST_SEL,$(FUZZ_BINS))
+
 T ?=
 F ?=
 TEST_SEL    = $(if $(T),$(filter $(addprefix %/,$(T)),$(1)),$(1))
-TEST_NONE   = $(filter-out $(notdir $(TEST_BINS)),$(T))
+TEST_NONE   = $(filter-out $(notdir $(TEST_BINS) $(FUZZ_BINS)),$(T))
 TEST_ENV    = BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(if $(F),TEST_FILTER='$(F)')
 TEST_AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo -n)
 # Every test main calls test_run_group (tests/support/testrun.h), included here.
@@ -158,8 +194,8 @@ test-names:
 
 test: test-names
 	@./tests/prepare.sh
-	@$(MAKE) --no-print-directory compile
-	@$(TEST_AS_ROOT) env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(TEST_BINS))
+	@$(MAKE) --no-print-directory compile fuzz-compile
+	@$(TEST_AS_ROOT) env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(TEST_BINS) $(FUZZ_BINS))
 
 # No root, no daemons, no install: the libraries must be there (make deps).
 unit: test-names

@@ -25,6 +25,20 @@ export INTERLOOK_TEST_LOGDIR
 for bin in "$@"; do
     name=$(basename "$bin")
     out="$logdir/$name.log"
+    case "$name" in
+    fuzz_*) # a libFuzzer target (tests/fuzz): a few seconds on its seeds, one test
+        if [ -n "${TEST_FILTER:-}" ]; then
+            skipped=$((skipped + 1))
+            continue
+        fi
+        mkdir -p "$logdir/$name.corpus"
+        timeout -k 10 "$TIMEOUT" "$bin" -max_total_time="${FUZZ_TEST_SECONDS:-4}" -timeout=10 \
+            -artifact_prefix="$logdir/$name-" "$logdir/$name.corpus" \
+            "$(dirname "$0")/fuzz/corpus/$name" >"$out" 2>&1
+        rc=$?
+        [ "$rc" -eq 0 ] && echo "[  PASSED  ] 1 test(s)." >>"$out"
+        ;;
+    *)
     if [ "${VALGRIND:-0}" = 1 ]; then
         timeout -k 10 "$TIMEOUT" valgrind -q --leak-check=full --error-exitcode=99 \
             --trace-children=no "$bin" >"$out" 2>&1
@@ -32,6 +46,8 @@ for bin in "$@"; do
         timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1
     fi
     rc=$?
+        ;;
+    esac
     if [ "$rc" -eq 77 ] && [ -n "${TEST_FILTER:-}" ]; then
         skipped=$((skipped + 1)) # no case of this binary matches the filter
         continue
