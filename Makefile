@@ -167,7 +167,8 @@ $(FUZZ_DIR)/tests/%: tests/fuzz/%.c $(FUZZ_DIR)/libfuzzed.a
 .PHONY: fuzz fuzz-compile fuzz-seeds
 # The msgpack seeds, made by the project's encoders (tests/fuzz/seeds.c).
 fuzz-seeds: $(BUILD)/libcore.a $(LIB)
-	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/fuzz_ilp_msg tests/fuzz/corpus/fuzz_service tests/fuzz/corpus/fuzz_ilp_pub
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/fuzz_ilp_msg tests/fuzz/corpus/fuzz_service tests/fuzz/corpus/fuzz_ilp_pub \
+	    tests/fuzz/corpus/fuzz_alloc_db tests/fuzz/corpus/fuzz_store
 	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/seeds tests/fuzz/seeds.c $(BUILD)/libcore.a $(LIB) $(LDLIBS)
 	./$(BUILD)/fuzz/seeds
 fuzz-compile: $(FUZZ_BINS)

@@ -1,10 +1,13 @@
 /* seeds: writes the seed corpora of the fuzz targets that read msgpack
- * (tests/fuzz/corpus/fuzz_{ilp_msg,service,ilp_pub}), made by the project's
- * own encoders so they are real messages. make fuzz-seeds runs it; its output
- * is committed. */
+ * and files (tests/fuzz/corpus/fuzz_{ilp_msg,service,ilp_pub,alloc_db,store}),
+ * made by the project's own encoders and writers so they are real. make fuzz-seeds runs it; its
+ * output is committed. */
 #include "broker/ilp_batch.h"
 #include "broker/ilp_msg.h"
 #include "broker/ilp_pub.h"
+#include "core/store.h"
+#include "core/workflow.h"
+#include "extensions/ipalloc/alloc_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +78,85 @@ static void s_pub(zmsg_t *zmsg, uint8_t topic_index, const char *what)
     zmsg_destroy(&zmsg);
 }
 
+/* Copies the file at path into the corpus of dir. */
+static void s_copy(const char *dir, const char *what, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) exit(1);
+    static char bytes[1 << 20];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    s_write(dir, what, "", 0, bytes, n);
+}
+
+/* An allocator db: allocations over two commits, one released. */
+static void s_alloc_db(const char *tmp)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/ipalloc.db", tmp);
+    alloc_db_t *db = alloc_db_open(path, err, sizeof err);
+    if (!db || alloc_db_begin(db, err, sizeof err) != 0 ||
+        alloc_db_stage_allocate(db, "web", "10.1.0.7", 1700000000000) != 0 ||
+        alloc_db_stage_allocate(db, "api", "10.1.0.8", 1700000000001) != 0 ||
+        alloc_db_commit(db, err, sizeof err) != 0) {
+        fprintf(stderr, "seeds: %s\n", err);
+        exit(1);
+    }
+    s_n = 0;
+    s_copy("fuzz_alloc_db", "one-commit", path);
+    if (alloc_db_begin(db, err, sizeof err) != 0 ||
+        alloc_db_stage_release(db, "web", 1700000000002) != 0 ||
+        alloc_db_stage_allocate(db, "v6", "fd00::7", 1700000000003) != 0 ||
+        alloc_db_commit(db, err, sizeof err) != 0)
+        exit(1);
+    s_copy("fuzz_alloc_db", "two-commits", path);
+    alloc_db_destroy(&db);
+}
+
+/* An entries file: a full save of three entries, then appended changes. */
+static void s_store(const char *tmp)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/entries.db", tmp);
+    static const char *const steps[] = {"provider.docker", "ipam.ipalloc", "provisioner.echo"};
+    static const workflow_timing_t timing = {60000, 600000, 3600000, 1000, 60000};
+    static const workflow_effects_t effects = {0};
+    workflow_t *wf = workflow_new(steps, 3, &timing, "seed", &effects, NULL);
+    store_t *store = store_new(path, err, sizeof err);
+    if (!wf || !store) exit(1);
+    const char *names[] = {"web", "api", "db"};
+    for (int i = 0; i < 3; i++) {
+        il_service_t *svc = s_service(names[i], i != 2);
+        if (workflow_event(wf, "provider.docker", ILP_ACTION_ADD, &svc, 1000) != 0) exit(1);
+        il_service_destroy(&svc);
+    }
+    if (store_save(store, wf, err, sizeof err) != 0) {
+        fprintf(stderr, "seeds: %s\n", err);
+        exit(1);
+    }
+    s_n = 0;
+    s_copy("fuzz_store", "full-save", path);
+    il_service_t *gone = il_service_new("api");
+    il_service_set_string(&gone->provider, "provider.docker");
+    workflow_event(wf, "provider.docker", ILP_ACTION_DELETE, &gone, 2000);
+    il_service_destroy(&gone);
+    for (entry_t *e = workflow_first(wf); e; e = workflow_next(wf))
+        store_touch(store, e);
+    if (store_save_changes(store, wf, err, sizeof err) != 0) exit(1);
+    s_copy("fuzz_store", "appended", path);
+    store_destroy(&store);
+    workflow_destroy(&wf);
+}
+
 int main(void)
 {
+    char tmp[] = "/tmp/interlook-seeds.XXXXXX";
+    if (!mkdtemp(tmp)) return 1;
+    s_alloc_db(tmp);
+    s_store(tmp);
+    zsys_dir_delete(tmp); /* best effort: the files are copied */
+    s_n = 0;
+
     ilp_msg_t *m = ilp_msg_new(ILP_HELLO);
     m->name = strdup("provider.docker");
     m->instance = strdup("host-1.4242");
