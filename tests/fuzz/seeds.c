@@ -154,7 +154,9 @@ int main(void)
     if (!mkdtemp(tmp)) return 1;
     s_alloc_db(tmp);
     s_store(tmp);
-    zsys_dir_delete(tmp); /* best effort: the files are copied */
+    zdir_t *dir = zdir_new(tmp, NULL); /* the files are copied: the directory goes */
+    if (dir) zdir_remove(dir, true);
+    zdir_destroy(&dir);
     s_n = 0;
 
     ilp_msg_t *m = ilp_msg_new(ILP_HELLO);
