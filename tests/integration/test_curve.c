@@ -268,6 +268,12 @@ static void test_curve_deploys(void **state)
     snprintf(cert, sizeof cert, "%s/watch", ctx->keys);
     const char *watch_args[] = {"-c", ctx->config, "--cert", cert, "watch", NULL};
     assert_true(fixture_spawn(ctx->stack, "interlookctl", watch_args, "watch.log", NULL) > 0);
+    /* The watcher's handshake done before anything is published (a SUB
+     * subscribes right after it; what is published before is not its). */
+    char wkey[ILP_CERT_KEY_TXT + 1], wline[256];
+    snprintf(wline, sizeof wline, "CURVE key %s (watch) accepted",
+             s_public_key(ctx, "watch", wkey));
+    s_wait_log(ctx, "core.log", wline);
     s_start_inject(ctx);
     s_ext(ctx, "interlook-ipalloc", "ipalloc.log", NULL, NULL); /* ipam.ipalloc.curveCert */
     s_start_echo(ctx, "echo", "provisioner.echo", "echo.log");
