@@ -13,7 +13,7 @@ BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
 libcurl4-openssl-dev libmsgpack-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libldns-dev libssl-dev libmnl-dev"
 TEST_PKGS="python3 python3-zmq python3-msgpack procps iproute2 valgrind curl openssl docker.io busybox-static \
 debootstrap docker-compose systemd \
-bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils haproxy clang libclang-rt-14-dev"
+bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils haproxy clang libclang-rt-14-dev etcd-server etcd-client"
 BIND_PKGS="bind9 bind9-dnsutils"
 HAPROXY_PKGS="haproxy"
 # haproxy in the runtime too: interlook-lb checks its file with `haproxy -c`.
