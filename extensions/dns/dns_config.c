@@ -13,15 +13,15 @@
 
 #define S_SECTION "dns.rfc2136"
 
-int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, socklen_t *len,
-                            char *err, size_t errlen)
+/* HOST and PORT of the server's text, checked, nothing resolved. */
+static int s_split_server(const char *text, char host[256], const char **port_p, char *err,
+                          size_t errlen)
 {
-    char host[256];
     const char *port = "53";
     if (!text || !*text) return il_err(err, errlen, "empty (expected HOST:PORT or [V6]:PORT)");
     if (text[0] == '[') {
         const char *end = strchr(text, ']');
-        if (!end || (size_t)(end - text - 1) >= sizeof host)
+        if (!end || (size_t)(end - text - 1) >= 256)
             return il_err(err, errlen, "'%s': missing ']'", text);
         memcpy(host, text + 1, (size_t)(end - text - 1));
         host[end - text - 1] = '\0';
@@ -32,10 +32,11 @@ int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, soc
     } else {
         const char *colon = strchr(text, ':');
         if (colon && strchr(colon + 1, ':')) { /* a bare IPv6 address */
-            snprintf(host, sizeof host, "%s", text);
+            if (strlen(text) >= 256) return il_err(err, errlen, "'%s': host too long", text);
+            snprintf(host, 256, "%s", text);
         } else {
             size_t n = colon ? (size_t)(colon - text) : strlen(text);
-            if (n >= sizeof host) return il_err(err, errlen, "'%s': host too long", text);
+            if (n >= 256) return il_err(err, errlen, "'%s': host too long", text);
             memcpy(host, text, n);
             host[n] = '\0';
             if (colon) port = colon + 1;
@@ -46,6 +47,16 @@ int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, soc
     if (!*port || *end || p < 1 || p > 65535)
         return il_err(err, errlen, "'%s': the port must be 1..65535", text);
     if (!host[0]) return il_err(err, errlen, "'%s': no host", text);
+    *port_p = port;
+    return 0;
+}
+
+int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, socklen_t *len,
+                            char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    if (s_split_server(text, host, &port, err, errlen) != 0) return -1;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0 || !res)
@@ -56,7 +67,17 @@ int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, soc
     return 0;
 }
 
-int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+/* The server's address (io) or only its text checked. */
+static int s_server(dns_config_t *self, const char *text, bool io, char *why, size_t len)
+{
+    if (io) return dns_config_parse_server(text, &self->addr, &self->addr_len, why, len);
+    char host[256];
+    const char *port;
+    return s_split_server(text, host, &port, why, len);
+}
+
+/* The section; with io, the server resolved and the key file read. */
+static int s_load(dns_config_t *self, il_config_t *cfg, bool io, char *err, size_t errlen)
 {
     static const char *const known[] = {"server",   "zones",     "tsigKeyFile", "ttl",
                                         "ownerId",  "timeout",   "credit",      "name",
@@ -75,7 +96,7 @@ int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errl
         il_err_add(err, errlen,
                    "%s: " S_SECTION ".server: missing (the primary server, e.g. 127.0.0.1:53)",
                    file);
-    else if (dns_config_parse_server(server, &self->addr, &self->addr_len, why, sizeof why))
+    else if (s_server(self, server, io, why, sizeof why))
         il_err_add(err, errlen, "%s:%d: " S_SECTION ".server: %s", file,
                    il_config_line(cfg, S_SECTION ".server"), why);
     else
@@ -110,7 +131,7 @@ int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errl
 
     if (il_config_string(cfg, S_SECTION ".tsigKeyFile", NULL, &self->key_file))
         il_err_add(err, errlen, "%s", il_config_error(cfg));
-    else if (self->key_file) {
+    else if (self->key_file && io) {
         self->key = tsig_key_load(self->key_file, why, sizeof why);
         if (!self->key)
             il_err_add(err, errlen, "%s:%d: " S_SECTION ".tsigKeyFile: %s", file,
@@ -142,6 +163,16 @@ int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errl
     if (il_config_string(cfg, S_SECTION ".logLevel", "info", &self->log_level))
         il_err_add(err, errlen, "%s", il_config_error(cfg));
     return err[0] ? -1 : 0;
+}
+
+int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    return s_load(self, cfg, true, err, errlen);
+}
+
+int dns_config_read(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    return s_load(self, cfg, false, err, errlen);
 }
 
 void dns_config_clear(dns_config_t *self)

@@ -33,6 +33,11 @@ typedef struct {
  * self must be given to dns_config_clear whatever the result. */
 int dns_config_load(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen);
 
+/* As dns_config_load, touching nothing beyond the text: the server's
+ * HOST:PORT is checked but not resolved (addr stays empty) and the key file
+ * named but not read. What a fuzzer of the section runs. */
+int dns_config_read(dns_config_t *self, il_config_t *cfg, char *err, size_t errlen);
+
 /* Parses "HOST:PORT", "[V6]:PORT", "HOST" or "V6" (port 53) to an address;
  * HOST is an IP address or a name resolved now. -1 with the reason in err. */
 int dns_config_parse_server(const char *text, struct sockaddr_storage *addr, socklen_t *len,

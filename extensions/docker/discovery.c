@@ -875,3 +875,33 @@ zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const jso
     zhashx_destroy(&swarm.claimed);
     return result;
 }
+
+/* Events --------------------------------------------------------------------- */
+
+/* The string at key into buf, "" when absent, not a string or too long. */
+static void s_event_field(const json_t *obj, const char *key, char *buf, size_t size)
+{
+    const char *text = json_string_value(json_object_get(obj, key));
+    buf[0] = '\0';
+    if (text && strlen(text) < size) memcpy(buf, text, strlen(text) + 1);
+}
+
+int discovery_event_parse(const char *line, size_t len, discovery_event_t *event, char *err,
+                          size_t errlen)
+{
+    memset(event, 0, sizeof *event);
+    json_error_t jerr;
+    json_t *root = json_loadb(line, len, 0, &jerr);
+    if (!root || !json_is_object(root)) {
+        snprintf(err, errlen, "%s", root ? "not a JSON object" : jerr.text);
+        json_decref(root);
+        return -1;
+    }
+    s_event_field(root, "Type", event->type, sizeof event->type);
+    s_event_field(root, "Action", event->action, sizeof event->action);
+    s_event_field(json_object_get(root, "Actor"), "ID", event->id, sizeof event->id);
+    json_t *when = json_object_get(root, "time");
+    if (json_is_integer(when)) event->time = json_integer_value(when);
+    json_decref(root);
+    return 0;
+}

@@ -69,4 +69,18 @@ zhashx_t *discovery_swarm(const json_t *services, const json_t *tasks, const jso
 zhashx_t *discovery_containers_held(const json_t *containers, const discovery_config_t *config);
 zhashx_t *discovery_swarm_held(const json_t *services, const discovery_config_t *config);
 
+/* One line of the Engine's /events stream: the fields the provider acts on
+ * (an event only makes it list again sooner; a "die" starts a settle). */
+typedef struct {
+    char type[16];   /* Type ("container", "service"...); "" when absent or longer */
+    char action[32]; /* Action ("start", "die"...); "" when absent or longer */
+    char id[72];     /* Actor.ID; "" when absent or longer than an id */
+    int64_t time;    /* time, seconds since the epoch; 0 when absent or not a number */
+} discovery_event_t;
+
+/* Decodes one stream line (len bytes, no newline needed). -1 with the reason
+ * in err when it is not a JSON object. */
+int discovery_event_parse(const char *line, size_t len, discovery_event_t *event, char *err,
+                          size_t errlen);
+
 #endif

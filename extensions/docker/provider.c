@@ -437,26 +437,21 @@ static int s_on_poll(zloop_t *loop, int timer_id, void *arg)
 static void s_on_event_line(void *arg, const char *line, size_t len)
 {
     provider_t *self = arg;
-    json_error_t jerr;
-    json_t *event = json_loadb(line, len, 0, &jerr);
-    if (!event) {
-        il_log_warn("docker: unreadable event: %s", jerr.text);
+    discovery_event_t event;
+    char why[256];
+    if (discovery_event_parse(line, len, &event, why, sizeof why) != 0) {
+        il_log_warn("docker: unreadable event: %s", why);
         return;
     }
     if (self->stream_failing) il_log_info("docker: events stream connected again");
     self->stream_failing = false;
-    json_int_t when = json_integer_value(json_object_get(event, "time"));
-    if (when > self->since) self->since = when;
-    const char *type = json_string_value(json_object_get(event, "Type"));
-    const char *action = json_string_value(json_object_get(event, "Action"));
-    const char *id = json_string_value(json_object_get(json_object_get(event, "Actor"), "ID"));
-    il_log_debug("docker: event %s %s %.12s", type ? type : "?", action ? action : "?",
-                 id ? id : "");
-    if (!self->config.swarm && action && !strcmp(action, "die") && id) {
-        zhashx_update(self->dying, id, (void *)(intptr_t)(zclock_mono() + S_SETTLE_MAX));
+    if (event.time > self->since) self->since = event.time;
+    il_log_debug("docker: event %s %s %.12s", event.type[0] ? event.type : "?",
+                 event.action[0] ? event.action : "?", event.id);
+    if (!self->config.swarm && !strcmp(event.action, "die") && event.id[0]) {
+        zhashx_update(self->dying, event.id, (void *)(intptr_t)(zclock_mono() + S_SETTLE_MAX));
         self->settle_ms = S_SETTLE_MS;
     }
-    json_decref(event);
     s_list_soon(self, S_DEBOUNCE_MS);
 }
 

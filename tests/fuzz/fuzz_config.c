@@ -1,10 +1,12 @@
 /* fuzz_config: libFuzzer target for the YAML configuration loader
  * (common/config.h il_config_load_string) and the readers of its sections
  * run on what it loads: the core's (core_config, with the bus section), the
- * Docker provider's, the IP allocator's and the load balancer's. Not the DNS
- * extension's: it opens the TSIG key file the text names. */
+ * Docker provider's, the IP allocator's, the load balancer's and the DNS
+ * extension's (dns_config_read: the server is not resolved and the TSIG key
+ * file the text names is not opened, so that the fuzzer does no I/O). */
 #include "common/config.h"
 #include "core/core_config.h"
+#include "extensions/dns/dns_config.h"
 #include "extensions/docker/provider.h"
 #include "extensions/ipalloc/allocator.h"
 #include "extensions/lb/lb_config.h"
@@ -37,6 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lb_config_t lb;
     memset(&lb, 0, sizeof lb);
     lb_config_load(&lb, cfg, err, sizeof err);
+    dns_config_t dns;
+    dns_config_read(&dns, cfg, err, sizeof err);
+    dns_config_clear(&dns);
     il_config_destroy(&cfg);
     return 0;
 }

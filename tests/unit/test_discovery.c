@@ -1462,6 +1462,51 @@ static const char *s_held_names(zhashx_t *held, char *out, size_t outlen)
     return out;
 }
 
+/* The /events lines: the fields the provider acts on from a real Engine line,
+ * and what it does with the odd ones (not an object, too long, wrong types). */
+static void test_event_parse(void **state)
+{
+    (void)state;
+    /* Docker Engine 20.10.24, GET /events, a container's "die" (trimmed attributes). */
+    const char *die =
+        "{\"status\":\"die\",\"id\":"
+        "\"7382350dce59a9b5959f7acc92c965ed73571feaea054b7fee0a19f5c7bc027f\","
+        "\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":"
+        "\"7382350dce59a9b5959f7acc92c965ed73571feaea054b7fee0a19f5c7bc027f\",\"Attributes\":"
+        "{\"exitCode\":\"137\"}},\"scope\":\"local\",\"time\":1796426245,"
+        "\"timeNano\":1796426245888046950}";
+    discovery_event_t ev;
+    char err[256];
+    assert_int_equal(discovery_event_parse(die, strlen(die), &ev, err, sizeof err), 0);
+    assert_string_equal(ev.type, "container");
+    assert_string_equal(ev.action, "die");
+    assert_string_equal(ev.id, "7382350dce59a9b5959f7acc92c965ed73571feaea054b7fee0a19f5c7bc027f");
+    assert_int_equal(ev.time, 1796426245);
+
+    /* len bounds the line: the rest of the buffer is not read */
+    assert_int_equal(discovery_event_parse("{}garbage", 2, &ev, err, sizeof err), 0);
+    assert_string_equal(ev.action, "");
+    assert_int_equal(ev.time, 0);
+
+    assert_int_equal(discovery_event_parse("[1,2]", 5, &ev, err, sizeof err), -1);
+    assert_string_equal(err, "not a JSON object");
+    assert_int_equal(discovery_event_parse("{\"Type\":", 8, &ev, err, sizeof err), -1);
+    assert_true(err[0] != '\0');
+
+    /* too long or of the wrong type: empty, never cut (a cut id would name another) */
+    char longid[200];
+    snprintf(longid, sizeof longid,
+             "{\"Action\":\"die\",\"Actor\":{\"ID\":\"%0100d\"},\"time\":\"9\"}", 0);
+    assert_int_equal(discovery_event_parse(longid, strlen(longid), &ev, err, sizeof err), 0);
+    assert_string_equal(ev.action, "die");
+    assert_string_equal(ev.id, "");
+    assert_int_equal(ev.time, 0);
+    const char *odd = "{\"Type\":7,\"Action\":\"exec_start: sh -c 'a very long command line'\"}";
+    assert_int_equal(discovery_event_parse(odd, strlen(odd), &ev, err, sizeof err), 0);
+    assert_string_equal(ev.type, "");
+    assert_string_equal(ev.action, "");
+}
+
 static void test_containers_held(void **state)
 {
     (void)state;
@@ -1567,6 +1612,7 @@ int main(void)
         cmocka_unit_test(test_swarm_duplicate_names),
         cmocka_unit_test(test_swarm_many_tasks),
         cmocka_unit_test(test_containers_held),
+        cmocka_unit_test(test_event_parse),
         cmocka_unit_test(test_swarm_held),
     };
     return test_run_group(tests, NULL, NULL);
