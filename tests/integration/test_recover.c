@@ -1,0 +1,239 @@
+/* Recovery after kill -9, with the DEFAULT bus timing (heartbeat 1000 ms,
+ * liveness 3): an extension instance killed is dead as soon as its
+ * connection closes (its work goes to another instance long before the
+ * 3 s liveness time-out), over tcp:// and ipc://, also when the next
+ * connection reuses its descriptor; a core killed and restarted gets its
+ * idle extensions back long before a heartbeat could tell them. A broker in
+ * this process or a real interlookd, real interlook-echo processes. */
+#include "broker/broker.h"
+#include "common/log.h"
+#include "tests/support/fixture.h"
+#include "tests/support/testutil.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define HB_MS    1000 /* the defaults: an operator's configuration */
+#define LIVENESS 3
+/* The bound on recovery: well below HB_MS x LIVENESS (what it took before),
+ * with a margin for a loaded machine. */
+#define FAST_MS 1500
+#define WAIT_MS 10000
+
+typedef struct {
+    zloop_t *loop;
+    broker_t *broker;
+    char router[128];
+    char publish[128];
+    char *dir;
+    zhashx_t *results; /* work id -> instance that answered */
+    size_t want;
+    pid_t pids[4];
+} ctx_t;
+
+static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
+                        const char *error, il_service_t **service_p)
+{
+    (void)extension;
+    (void)error;
+    (void)service_p;
+    ctx_t *ctx = arg;
+    zhashx_update(ctx->results, work_id, strdup(instance));
+}
+
+static const char *const s_exts[] = {"provisioner.echo", NULL};
+
+static ctx_t *s_ctx(const char *router, const char *publish)
+{
+    ctx_t *ctx = calloc(1, sizeof *ctx);
+    ctx->loop = zloop_new();
+    ctx->results = zhashx_new();
+    zhashx_set_destructor(ctx->results, (zhashx_destructor_fn *)zstr_free);
+    broker_config_t cfg = {.router_endpoint = router,
+                           .publish_endpoint = publish,
+                           .heartbeat_ms = HB_MS,
+                           .liveness = LIVENESS,
+                           .extensions = s_exts};
+    broker_handler_t handler = {.result = s_on_result};
+    ctx->broker = broker_new(&cfg, &handler, ctx);
+    if (ctx->broker) broker_attach(ctx->broker, ctx->loop);
+    if (ctx->broker) {
+        snprintf(ctx->router, sizeof ctx->router, "%s", broker_router_endpoint(ctx->broker));
+        snprintf(ctx->publish, sizeof ctx->publish, "%s", broker_publish_endpoint(ctx->broker));
+    }
+    return ctx;
+}
+
+static int s_setup_tcp(void **state)
+{
+    ctx_t *ctx = s_ctx("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+    *state = ctx;
+    return ctx->broker ? 0 : -1;
+}
+
+static int s_setup_ipc(void **state)
+{
+    char *dir = test_tmpdir();
+    if (!dir) return -1;
+    char router[128], publish[128];
+    snprintf(router, sizeof router, "ipc://%s/router", dir);
+    snprintf(publish, sizeof publish, "ipc://%s/publish", dir);
+    ctx_t *ctx = s_ctx(router, publish);
+    ctx->dir = dir;
+    *state = ctx;
+    return ctx->broker ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    ctx_t *ctx = *state;
+    for (int i = 0; i < 4; i++)
+        if (ctx->pids[i] > 0) test_stop(ctx->pids[i], SIGKILL, 2000);
+    broker_destroy(&ctx->broker);
+    zloop_destroy(&ctx->loop);
+    zhashx_destroy(&ctx->results);
+    if (ctx->dir) test_rm_tree(ctx->dir);
+    free(ctx->dir);
+    free(ctx);
+    return 0;
+}
+
+static pid_t s_echo(ctx_t *ctx, const char *instance, const char *delay)
+{
+    const char *args[] = {"--router",   ctx->router, "--publish", ctx->publish,
+                          "--instance", instance,    "--credit",  "1",
+                          "--delay",    delay,       NULL};
+    pid_t pid = test_spawn("interlook-echo", args);
+    assert_true(pid > 0);
+    return pid;
+}
+
+static bool s_instances(void *arg)
+{
+    ctx_t *ctx = arg;
+    return broker_instance_count(ctx->broker, "provisioner.echo") == ctx->want;
+}
+
+static bool s_results(void *arg)
+{
+    ctx_t *ctx = arg;
+    return zhashx_size(ctx->results) >= ctx->want;
+}
+
+static bool s_closed(void *arg)
+{
+    ctx_t *ctx = arg;
+    return broker_stats(ctx->broker)->instances_closed >= ctx->want;
+}
+
+static void s_wait_instances(ctx_t *ctx, size_t n)
+{
+    ctx->want = n;
+    assert_true(test_loop_until(ctx->loop, s_instances, ctx, WAIT_MS));
+}
+
+static void s_dispatch(ctx_t *ctx, const char *id)
+{
+    il_service_t *svc = il_service_new(id);
+    il_service_add_target(svc, "10.0.0.1", 80, 1);
+    assert_int_equal(broker_dispatch(ctx->broker, id, "provisioner.echo", ILP_ACTION_ADD, 1, svc),
+                     0);
+    il_service_destroy(&svc);
+}
+
+/* An instance that holds work is killed: the work is answered by the other
+ * one long before the liveness time-out. */
+static void s_killed_holder(ctx_t *ctx)
+{
+    ctx->pids[0] = s_echo(ctx, "echo-slow", "60s");
+    s_wait_instances(ctx, 1);
+    s_dispatch(ctx, "held");
+    ctx->pids[1] = s_echo(ctx, "echo-fast", "0");
+    s_wait_instances(ctx, 2);
+    assert_true(broker_outstanding(ctx->broker, "held"));
+    int64_t killed = zclock_mono();
+    test_stop(ctx->pids[0], SIGKILL, 2000);
+    ctx->pids[0] = 0;
+    ctx->want = 1;
+    assert_true(test_loop_until(ctx->loop, s_results, ctx, WAIT_MS));
+    int64_t took = zclock_mono() - killed;
+    il_log_info("test: work of the killed instance answered %lld ms after the kill",
+                (long long)took);
+    assert_true(took < FAST_MS);
+    assert_string_equal(zhashx_lookup(ctx->results, "held"), "echo-fast");
+    assert_int_equal(broker_stats(ctx->broker)->work_redispatched, 1);
+    assert_int_equal(broker_stats(ctx->broker)->instances_closed, 1);
+    assert_int_equal(broker_instance_count(ctx->broker, "provisioner.echo"), 1);
+}
+
+static void test_killed_instance_tcp(void **state)
+{
+    s_killed_holder(*state);
+}
+
+static void test_killed_instance_ipc(void **state)
+{
+    s_killed_holder(*state);
+}
+
+/* Instances killed and started again and again: the next connection often
+ * gets the descriptor number of the one that closed. A live instance is
+ * never taken for the dead one it replaced (it keeps its registration and
+ * answers its work), and each dead one is gone at once. */
+static void test_descriptor_reuse(void **state)
+{
+    ctx_t *ctx = *state;
+    char name[32];
+    for (int round = 0; round < 4; round++) {
+        snprintf(name, sizeof name, "echo-%d", round);
+        ctx->pids[0] = s_echo(ctx, name, "0");
+        s_wait_instances(ctx, 1);
+        char id[32];
+        snprintf(id, sizeof id, "work-%d", round);
+        s_dispatch(ctx, id);
+        ctx->want = (size_t)round + 1;
+        assert_true(test_loop_until(ctx->loop, s_results, ctx, WAIT_MS));
+        assert_string_equal(zhashx_lookup(ctx->results, id), name);
+        int64_t killed = zclock_mono();
+        test_stop(ctx->pids[0], SIGKILL, 2000);
+        ctx->pids[0] = 0;
+        s_wait_instances(ctx, 0);
+        assert_true(zclock_mono() - killed < FAST_MS);
+    }
+    assert_int_equal(broker_stats(ctx->broker)->instances_closed, 4);
+    /* Two live ones side by side, one killed: the other stays registered
+     * through more than a liveness period and answers. */
+    ctx->pids[0] = s_echo(ctx, "echo-a", "0");
+    s_wait_instances(ctx, 1);
+    test_stop(ctx->pids[0], SIGKILL, 2000);
+    ctx->pids[0] = 0;
+    ctx->pids[1] = s_echo(ctx, "echo-b", "0");
+    ctx->want = 1;
+    assert_true(test_loop_until(ctx->loop, s_instances, ctx, WAIT_MS));
+    ctx->want = 5;
+    assert_true(test_loop_until(ctx->loop, s_closed, ctx, WAIT_MS)); /* echo-a's */
+    s_wait_instances(ctx, 1);
+    ctx->want = 0;
+    test_loop_until(ctx->loop, s_instances, ctx, HB_MS * LIVENESS + 500); /* runs the loop */
+    assert_int_equal(broker_instance_count(ctx->broker, "provisioner.echo"), 1);
+    s_dispatch(ctx, "last");
+    ctx->want = 5;
+    assert_true(test_loop_until(ctx->loop, s_results, ctx, WAIT_MS));
+    assert_string_equal(zhashx_lookup(ctx->results, "last"), "echo-b");
+    assert_int_equal(broker_stats(ctx->broker)->instances_closed, 5);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_killed_instance_tcp, s_setup_tcp, s_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_instance_ipc, s_setup_ipc, s_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_reuse, s_setup_tcp, s_teardown),
+    };
+    return test_run_group(tests, NULL, NULL);
+}
