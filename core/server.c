@@ -41,7 +41,9 @@ struct _server_t {
     int64_t started;          /* wall-clock ms */
     int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
     bool resynced;    /* done (once per start) */
-    s_published_t *published; /* entry id -> what observers were shown of it */
+    int64_t provider_registered; /* zclock_mono of the provider's first registration */
+    int64_t provider_heard;      /* of its last EVENT since, 0 before one */
+    s_published_t *published;    /* entry id -> what observers were shown of it */
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
@@ -291,6 +293,8 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
         return;
     }
     self->counts->events++;
+    if (!self->resynced && !strcmp(extension, self->config->steps[0]))
+        self->provider_heard = zclock_mono();
 }
 
 static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
@@ -364,14 +368,24 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
  * cause is sent: after a kill -9, an entry can come back deployed although its
  * provider had reported it deleted (and its steps may have been undone).
  * Providers re-report what exists after each WELCOME; what they do not
- * re-report within a few heartbeats of the first registration is asked
- * about, once, with a refresh (answered add or delete). */
+ * re-report is asked about, once, with a refresh (answered add or delete).
+ * The re-report is a burst right after the WELCOME: once the provider fell
+ * quiet after one (S_RESYNC_QUIET_MS), or one heartbeat after its first
+ * registration at the latest (a provider that has nothing to re-report, or
+ * a steady load that is never quiet), whatever it did not re-report is
+ * asked about. Asking too early costs only answers the re-report repeats. */
+
+#define S_RESYNC_TICK_MS  25
+#define S_RESYNC_QUIET_MS 150
 
 static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop;
-    (void)timer_id;
     server_t *self = arg;
+    int64_t now = zclock_mono();
+    bool quiet = self->provider_heard && now - self->provider_heard >= S_RESYNC_QUIET_MS;
+    if (!quiet && now - self->provider_registered < (int64_t)self->config->bus.heartbeat_ms)
+        return 0;
+    zloop_timer_end(loop, timer_id);
     self->resync_timer = -1;
     self->resynced = true;
     size_t asked = workflow_resync(self->workflow, self->started);
@@ -388,8 +402,9 @@ static void s_on_instance(void *arg, const char *extension, const char *instance
     if (!alive || self->resynced || self->resync_timer >= 0 ||
         strcmp(extension, self->config->steps[0]))
         return;
-    size_t delay = (size_t)self->config->bus.heartbeat_ms * 3;
-    self->resync_timer = zloop_timer(self->loop, delay, 1, s_on_resync, self);
+    self->provider_registered = zclock_mono();
+    self->provider_heard = 0;
+    self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
 }
 
 /* Lifecycle ------------------------------------------------------------------ */
