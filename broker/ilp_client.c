@@ -321,7 +321,7 @@ static int s_dealer_open(ilp_client_t *self)
     zsock_set_sndhwm(self->dealer, 100000);
     zsock_set_rcvhwm(self->dealer, 100000);
     zsock_set_reconnect_ivl(self->dealer, 100);
-    zsock_set_reconnect_ivl_max(self->dealer, 2000);
+    zsock_set_reconnect_ivl_max(self->dealer, 500); /* a restarted core is found soon */
     s_monitor_open(self); /* before connecting: it counts every connection */
     if (zsock_connect(self->dealer, "%s", self->router_endpoint) != 0) {
         il_log_error("bus: cannot connect to %s", self->router_endpoint);
