@@ -36,6 +36,8 @@ struct _server_t {
     bool dirty;     /* entries changed since the last save */
     int save_timer; /* pending coalesced save, -1 when none */
     bool save_failed;
+    int64_t save_said;   /* zclock_mono of the last line saying a save failed, 0: none */
+    bool save_down_said; /* that line was the last one said about saving */
     metrics_t *metrics;
     metrics_counts_t *counts; /* the metrics' counters */
     int64_t started;          /* wall-clock ms */
@@ -69,18 +71,32 @@ static int64_t s_now(void)
 
 static int s_on_save(zloop_t *loop, int timer_id, void *arg);
 
+#define S_SAVE_SAY_MS 60000
+
 static void s_save(server_t *self)
 {
     char err[512];
     int64_t start = zclock_usecs();
     if (store_save_changes(self->store, self->workflow, err, sizeof err) != 0) {
         self->counts->save_failures++;
-        if (!self->save_failed) il_log_error("core: cannot save entries: %s (retrying)", err);
+        /* Said once, and at most once a minute while it lasts: a nearly full
+         * disk lets small appends through between failures. */
+        int64_t now = zclock_mono();
+        if (!self->save_said || now - self->save_said >= S_SAVE_SAY_MS) {
+            il_log_error("core: cannot save entries: %s (retrying)", err);
+            self->save_said = now;
+            self->save_down_said = true;
+        } else {
+            il_log_debug("core: cannot save entries: %s (retrying)", err);
+        }
         self->save_failed = true;
         return;
     }
-    if (self->save_failed) il_log_info("core: entries saved again to %s", store_path(self->store));
+    if (self->save_failed)
+        il_log_write(self->save_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
+                     "core: entries saved again to %s", store_path(self->store));
     self->save_failed = false;
+    self->save_down_said = false;
     self->dirty = false;
     self->counts->saves++;
     self->counts->last_save_seconds = (double)(zclock_usecs() - start) / 1e6;

@@ -34,6 +34,8 @@ struct _allocator_t {
     uint64_t released;
     const char **reserved; /* NULL-terminated, strings owned by config.reserved */
     uint64_t db_failures;  /* batches refused in a row as the db could not be read or written */
+    int64_t db_said;       /* zclock_mono of the last line saying so, 0: none */
+    bool db_down_said;     /* that line was the last one said about the db */
 };
 
 static void s_item_free(s_item_t **item_p)
@@ -250,23 +252,35 @@ static void s_answer(allocator_t *self, s_item_t *item)
 static void s_flush(allocator_t *self);
 
 /* The db cannot be read or written (a full disk: ENOSPC, EDQUOT; an I/O
- * error): said once, with the path and the error, until it works again;
- * every batch meanwhile is answered with the error, nothing is acknowledged
- * that is not on disk. */
+ * error): said once, with the path and the error, and again at most once a
+ * minute while it lasts (a nearly full disk lets small commits through
+ * between failures); every batch meanwhile is answered with the error,
+ * nothing is acknowledged that is not on disk. */
+#define S_DB_SAY_MS 60000
+
 static void s_db_failed(allocator_t *self, const char *err)
 {
-    if (self->db_failures++ == 0)
-        il_log_error("ipalloc: %s; answering errors until it can be written again (retried "
-                     "with each batch)",
-                     err);
+    self->db_failures++;
+    int64_t now = zclock_mono();
+    if (self->db_said && now - self->db_said < S_DB_SAY_MS) {
+        il_log_debug("ipalloc: %s", err);
+        return;
+    }
+    il_log_error("ipalloc: %s; answering errors until it can be written again (retried with "
+                 "each batch)",
+                 err);
+    self->db_said = now;
+    self->db_down_said = true;
 }
 
 static void s_db_worked(allocator_t *self)
 {
     if (self->db_failures == 0) return;
-    il_log_info("ipalloc: %s written again, after %llu batches refused", alloc_db_path(self->db),
-                (unsigned long long)self->db_failures);
+    il_log_write(self->db_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
+                 "ipalloc: %s written again, after %llu batches refused", alloc_db_path(self->db),
+                 (unsigned long long)self->db_failures);
     self->db_failures = 0;
+    self->db_down_said = false;
 }
 
 /* The answers of one batch leave together (several RESULTs a message). */
