@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -378,6 +379,95 @@ static void test_lost_deletes_asked_soon(void **state)
     assert_true(took < FAST_MS);
 }
 
+/* With CURVE on: the instance that holds the work is killed, its work is
+ * deployed by the other one long before the liveness time-out. */
+static void s_keygen(rstack_t *st, const char *name, const char *extensions)
+{
+    const char *dir = fixture_dir(st->stack);
+    char out[2048];
+    if (test_run(out, sizeof out, "%s keygen '%s/keys/%s' %s%s 2>&1", test_bin("interlookctl"), dir,
+                 name, extensions ? "--extensions " : "", extensions ? extensions : "") != 0)
+        fail_msg("keygen %s: %s", name, out);
+    if (extensions)
+        assert_int_equal(test_sh("cp '%s/keys/%s' '%s/clients/%s'", dir, name, dir, name), 0);
+}
+
+static int s_setup_curve(void **state)
+{
+    rstack_t *st = calloc(1, sizeof *st);
+    fixture_opts_t opts = {.name = "test_recover",
+                           .bus = "heartbeat: 1000ms, liveness: 3, curve: { coreCert: "
+                                  "\"{dir}/keys/core\", clientCerts: \"{dir}/clients\" }",
+                           .stop_signal = SIGKILL};
+    st->stack = fixture_new(&opts);
+    st->inject_in = -1;
+    *state = st;
+    if (!st->stack) return -1;
+    return fixture_config_write(st->stack,
+                                "  logLevel: debug\n"
+                                "  workflowSteps: provider.test,provisioner.echo\n",
+                                NULL);
+}
+
+static pid_t s_curve_ext(rstack_t *st, const char *bin, const char *key, const char *const *more,
+                         int *stdin_fd)
+{
+    char cert[600];
+    snprintf(cert, sizeof cert, "%s/keys/%s", fixture_dir(st->stack), key);
+    const char *args[12] = {"--cert", cert};
+    int n = 2;
+    for (int i = 0; more[i] && n < 11; i++)
+        args[n++] = more[i];
+    args[n] = NULL;
+    pid_t pid = fixture_spawn_ext(st->stack, bin, args, stdin_fd);
+    assert_true(pid > 0);
+    return pid;
+}
+
+static bool s_two_echoes(void *arg)
+{
+    rstack_t *st = arg;
+    json_t *exts = fixture_api_get(st->stack, "/extensions");
+    bool two = exts && json_array_size(json_object_get(exts, "provisioner.echo")) == 2;
+    json_decref(exts);
+    return two;
+}
+
+static void test_killed_instance_curve(void **state)
+{
+    rstack_t *st = *state;
+    char keys[600], clients[600];
+    snprintf(keys, sizeof keys, "%s/keys", fixture_dir(st->stack));
+    snprintf(clients, sizeof clients, "%s/clients", fixture_dir(st->stack));
+    assert_int_equal(mkdir(keys, 0700), 0);
+    assert_int_equal(mkdir(clients, 0755), 0);
+    s_keygen(st, "core", NULL);
+    s_keygen(st, "inject", "provider.test");
+    s_keygen(st, "echo", "provisioner.echo");
+    st->core = fixture_start_core(st->stack, WAIT_MS);
+    assert_true(st->core > 0);
+    const char *slow[] = {"--name", "provisioner.echo", "--instance", "echo-slow", "--credit",
+                          "1",      "--delay",          "60s",        NULL};
+    pid_t slow_pid = s_curve_ext(st, "interlook-echo", "echo", slow, NULL);
+    const char *inject[] = {"--name", "provider.test", NULL};
+    st->inject = s_curve_ext(st, "interlook-inject", "inject", inject, &st->inject_in);
+    assert_true(fixture_wait_registered(st->stack, "provider.test", 1, WAIT_MS));
+    assert_true(fixture_wait_registered(st->stack, "provisioner.echo", 1, WAIT_MS));
+    assert_int_equal(test_write_text(st->inject_in, "add held 10.0.0.1:80\n"), 0);
+    const char *fast[] = {"--name", "provisioner.echo", "--instance", "echo-fast", NULL};
+    st->echo = s_curve_ext(st, "interlook-echo", "echo", fast, NULL);
+    assert_true(test_wait(s_two_echoes, st, WAIT_MS));
+    st->want_deployed = 0;
+    assert_false(s_converged(st)); /* echo-slow holds it */
+    int64_t killed = zclock_mono();
+    test_stop(slow_pid, SIGKILL, 2000);
+    st->want_deployed = 1;
+    assert_true(test_wait(s_converged, st, WAIT_MS));
+    int64_t took = zclock_mono() - killed;
+    fprintf(stderr, "test: CURVE: deployed %lld ms after the holder's kill\n", (long long)took);
+    assert_true(took < FAST_MS);
+}
+
 /* The core killed and started again at once in the middle of a steady
  * stream of adds and deletes, ten times: each time everything converges
  * (adds deployed, deletes undeployed, none lost) well within 2 s of the kill
@@ -442,6 +532,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_deletes_asked_soon, s_setup_stack,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_core_kill_under_load, s_setup_stack, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_instance_curve, s_setup_curve,
+                                        fixture_teardown),
     };
     return test_run_group(tests, NULL, NULL);
 }
