@@ -387,9 +387,11 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
  * re-report is asked about, once, with a refresh (answered add or delete).
  * The re-report is a burst right after the WELCOME: once the provider fell
  * quiet after one (S_RESYNC_QUIET_MS), or one heartbeat after its first
- * registration at the latest (a provider that has nothing to re-report, or
- * a steady load that is never quiet), whatever it did not re-report is
- * asked about. Asking too early costs only answers the re-report repeats. */
+ * registration (a provider that has nothing to re-report, or a steady load
+ * that is never quiet), whatever it did not re-report is asked about, as
+ * soon as the provider subscribes to its refresh requests; three heartbeats
+ * after the registration whatever happens. Asking too early costs only
+ * answers the re-report repeats. */
 
 #define S_RESYNC_TICK_MS  25
 #define S_RESYNC_QUIET_MS 150
@@ -397,10 +399,15 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
 static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
 {
     server_t *self = arg;
-    int64_t now = zclock_mono();
+    int64_t now = zclock_mono(), since = now - self->provider_registered;
+    int64_t heartbeat = (int64_t)self->config->bus.heartbeat_ms;
     bool quiet = self->provider_heard && now - self->provider_heard >= S_RESYNC_QUIET_MS;
-    if (!quiet && now - self->provider_registered < (int64_t)self->config->bus.heartbeat_ms)
-        return 0;
+    /* A refresh request nobody subscribes to is lost: the provider's SUB
+     * reconnects to a restarted core on its own schedule. */
+    char topic[ILP_MAX_EXT_NAME + 16];
+    snprintf(topic, sizeof topic, "refresh.%s", self->config->steps[0]);
+    bool listens = broker_has_subscriber(self->broker, topic);
+    if (since < 3 * heartbeat && !(listens && (quiet || since >= heartbeat))) return 0;
     zloop_timer_end(loop, timer_id);
     self->resync_timer = -1;
     self->resynced = true;
