@@ -63,8 +63,7 @@ struct _ilp_client_t {
     bool curve;          /* CURVE on both sockets: the three keys below */
     ilp_cert_t core_key; /* the core's public key */
     ilp_cert_t own_key;  /* our pair */
-    zsock_t
-        *monitor; /* the DEALER's connections made and lost, failed handshakes (a refused key) */
+    zsock_t *monitor;    /* the DEALER's connections made and lost, refused keys */
     uint32_t monitor_seq;
     uint32_t connects; /* connections this DEALER made */
     bool told_refused; /* the refusal was logged since the last WELCOME */
