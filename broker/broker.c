@@ -65,7 +65,18 @@ struct _s_inst_t {
     int64_t last_sent;
     int64_t since;
     char *curve_key; /* its CURVE public key (Z85), NULL without CURVE */
+    int fd;          /* its connection's descriptor (ZMQ_SRCFD), -1 when unknown */
+    uint32_t epoch;  /* which connection on fd (s_conn_t.epoch) */
 };
+
+/* What the ROUTER's monitor said about one descriptor number: how many
+ * connections it has carried (the number is reused once one closes), whether
+ * the last one is open, and the instance registered over it. */
+typedef struct {
+    uint32_t epoch;
+    bool open;
+    s_inst_t *inst;
+} s_conn_t;
 
 struct _broker_t {
     zsock_t *router;
@@ -103,6 +114,9 @@ struct _broker_t {
     uint32_t max_instances;     /* instances in all */
     ilp_auth_t *auth;           /* CURVE: the ZAP handler and the allowed keys; NULL without */
     uint64_t auth_generation;   /* of the key ring the instances were last checked against */
+    zsock_t *monitor;           /* the ROUTER's connections accepted and closed (PAIR) */
+    s_conn_t *conns;            /* by descriptor number */
+    size_t conns_size;
 };
 
 /* Lifecycle of the internal objects ---------------------------------------- */
@@ -357,11 +371,136 @@ static void s_inst_drop(broker_t *self, s_inst_t *inst, const char *why)
     zhashx_purge(inst->works);
     void *handle = zlistx_find(ext->instances, inst);
     if (handle) zlistx_delete(ext->instances, handle);
+    if (inst->fd >= 0 && (size_t)inst->fd < self->conns_size && self->conns[inst->fd].inst == inst)
+        self->conns[inst->fd].inst = NULL;
     char *instance = il_strdup(inst->instance);
     zhashx_delete(self->peers, inst->key); /* frees inst */
     if (self->handler.instance) self->handler.instance(self->arg, ext->name, instance, false);
     free(instance);
     s_pump(self, ext);
+}
+
+/* Connections ---------------------------------------------------------------
+ * A monitor on the ROUTER reports each connection accepted and closed, with
+ * its descriptor; each message carries its connection's descriptor too
+ * (ZMQ_SRCFD). An instance whose connection closed is dead at once: a killed
+ * process's kernel closes its sockets, so its work need not wait for the
+ * liveness time-out, which remains for a peer behind a dead link (no FIN).
+ * A descriptor number is reused once its connection closed, so a connection
+ * is a number and an epoch, counted in the monitor's order. libzmq reports a
+ * close before the descriptor is closed, and an accept before the connection
+ * is read, so once the monitor is drained, a HELLO's descriptor names the
+ * connection the HELLO came over: the monitor is drained before each one. */
+
+static s_conn_t *s_conn(broker_t *self, int fd)
+{
+    if (fd < 0 || fd > 16 * 1024 * 1024) return NULL;
+    if ((size_t)fd >= self->conns_size) {
+        size_t size = self->conns_size ? self->conns_size : 64;
+        while (size <= (size_t)fd)
+            size *= 2;
+        self->conns = il_realloc(self->conns, size * sizeof *self->conns);
+        memset(self->conns + self->conns_size, 0, (size - self->conns_size) * sizeof *self->conns);
+        self->conns_size = size;
+    }
+    return &self->conns[fd];
+}
+
+/* The connection on fd closed: its instance, if any, is dropped. */
+static void s_conn_closed(broker_t *self, s_conn_t *conn)
+{
+    s_inst_t *inst = conn->inst;
+    conn->open = false;
+    conn->inst = NULL;
+    if (!inst) return;
+    self->stats.instances_dead++;
+    self->stats.instances_closed++;
+    s_inst_drop(self, inst, "its connection closed");
+}
+
+static void s_on_conn_event(broker_t *self, uint16_t event, int fd)
+{
+    s_conn_t *conn = s_conn(self, fd);
+    if (!conn) return;
+    if (event == ZMQ_EVENT_ACCEPTED) {
+        /* Open still: its close was not reported (the monitor drops events
+         * when its queue is full), yet the number was reused, so it closed. */
+        if (conn->open) s_conn_closed(self, conn);
+        conn->epoch++;
+        conn->open = true;
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        if (!conn->open) conn->epoch++; /* its accept was not reported */
+        s_conn_closed(self, conn);
+    }
+}
+
+/* Handles every event the monitor holds. */
+static void s_monitor_drain(broker_t *self)
+{
+    if (!self->monitor) return;
+    void *handle = zsock_resolve(self->monitor);
+    for (int n = 0; n < S_RECV_BATCH; n++) {
+        zmq_msg_t head, address;
+        zmq_msg_init(&head);
+        if (zmq_msg_recv(&head, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&head);
+            break;
+        }
+        /* [event u16 + value u32][endpoint] */
+        if (zmq_msg_more(&head)) {
+            zmq_msg_init(&address);
+            zmq_msg_recv(&address, handle, 0);
+            zmq_msg_close(&address);
+        }
+        if (zmq_msg_size(&head) == 6) {
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, zmq_msg_data(&head), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
+            s_on_conn_event(self, event, (int)value);
+        }
+        zmq_msg_close(&head);
+    }
+}
+
+static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    s_monitor_drain(arg);
+    return 0;
+}
+
+/* The instance registered over the connection fd (the monitor drained). */
+static void s_conn_track(broker_t *self, s_inst_t *inst, int fd)
+{
+    s_conn_t *conn = s_conn(self, fd);
+    if (!conn) return;
+    if (inst->fd >= 0 && (size_t)inst->fd < self->conns_size && self->conns[inst->fd].inst == inst)
+        self->conns[inst->fd].inst = NULL;
+    inst->fd = fd;
+    /* Not open: the HELLO was read from a connection that closed since; its
+     * instance is dropped when the next connection on fd closes, if the
+     * liveness time-out did not drop it first. */
+    inst->epoch = conn->open ? conn->epoch : conn->epoch + 1;
+    if (conn->open) conn->inst = inst;
+}
+
+/* A monitor on the ROUTER, before it binds. -1 on failure. */
+static int s_monitor_open(broker_t *self)
+{
+    /* A name never used before: the previous monitor's is released asynchronously. */
+    static unsigned seq;
+    char endpoint[96];
+    snprintf(endpoint, sizeof endpoint, "inproc://il-broker-monitor-%p-%u", (void *)self,
+             __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    if (zmq_socket_monitor(self->router_handle, endpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    self->monitor = zsock_new(ZMQ_PAIR);
+    if (!self->monitor) return -1;
+    zsock_set_rcvhwm(self->monitor, 100000);
+    return zsock_connect(self->monitor, "%s", endpoint);
 }
 
 /* Incoming commands --------------------------------------------------------- */
@@ -428,6 +567,7 @@ static void s_on_hello(broker_t *self, s_rid_t rid, const char *key, const char 
         inst->ext = ext;
         inst->instance = il_strdup(msg->instance);
         inst->address = il_strdup(address);
+        inst->fd = -1;
         inst->works = zhashx_new();
         /* keyed by work->id, which lives as long as the work */
         zhashx_set_key_duplicator(inst->works, NULL);
@@ -555,12 +695,17 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
     s_rid_t rid = input->rid;
     ilp_recv_t *in = input->in;
     const char *key = input->key;
+    /* Before the look-up: what the monitor holds may drop an instance. */
+    if (msg->cmd == ILP_HELLO) s_monitor_drain(self);
     s_inst_t *inst = zhashx_lookup(self->peers, key);
     if (inst) inst->last_recv = zclock_mono();
     if (msg->cmd == ILP_HELLO) {
         if (!s_curve_allows(self, rid, s_peer_address(in), s_peer_key(in), msg->name, inst)) return;
         s_on_hello(self, rid, key, s_peer_address(in), inst, msg);
-        if ((inst = zhashx_lookup(self->peers, key))) inst->last_recv = zclock_mono();
+        if ((inst = zhashx_lookup(self->peers, key))) {
+            inst->last_recv = zclock_mono();
+            s_conn_track(self, inst, zmq_msg_get(&in->parts[1], ZMQ_SRCFD));
+        }
         if (inst && self->auth && !inst->curve_key) {
             inst->curve_key = il_strdup(s_peer_key(in));
             ilp_auth_track(self->auth, zmq_msg_get(&in->parts[1], ZMQ_SRCFD), inst->curve_key);
@@ -824,6 +969,11 @@ broker_t *broker_new(const broker_config_t *config, const broker_handler_t *hand
     zsock_set_sndhwm(self->pub, 100000);
     zsock_set_linger(self->pub, 200);
     zsock_set_rcvtimeo(self->pub, 0);
+    if (s_monitor_open(self) != 0) {
+        il_log_error("bus: cannot monitor the ROUTER's connections: %s", zmq_strerror(zmq_errno()));
+        broker_destroy(&self);
+        return NULL;
+    }
     if (config->curve_cert && s_curve_setup(self, config) != 0) {
         broker_destroy(&self);
         return NULL;
@@ -845,6 +995,8 @@ void broker_destroy(broker_t **self_p)
 {
     if (!self_p || !*self_p) return;
     broker_t *self = *self_p;
+    if (self->monitor) zmq_socket_monitor(self->router_handle, NULL, 0);
+    zsock_destroy(&self->monitor);
     zsock_destroy(&self->router);
     zsock_destroy(&self->pub);
     ilp_auth_destroy(&self->auth); /* after the sockets it guards */
@@ -859,6 +1011,7 @@ void broker_destroy(broker_t **self_p)
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->core_id);
+    free(self->conns);
     free(self);
     *self_p = NULL;
 }
@@ -866,14 +1019,17 @@ void broker_destroy(broker_t **self_p)
 int broker_attach(broker_t *self, zloop_t *loop)
 {
     if (zloop_reader(loop, self->router, s_on_router, self) != 0) return -1;
-    if (zloop_reader(loop, self->pub, s_on_xpub, self) != 0) {
+    if (zloop_reader(loop, self->pub, s_on_xpub, self) != 0 ||
+        zloop_reader(loop, self->monitor, s_on_monitor, self) != 0) {
         zloop_reader_end(loop, self->router);
+        zloop_reader_end(loop, self->pub);
         return -1;
     }
     self->timer_id = zloop_timer(loop, self->heartbeat_ms, 0, s_on_tick, self);
     if (self->timer_id < 0 || (self->auth && ilp_auth_attach(self->auth, loop) != 0)) {
         zloop_reader_end(loop, self->router);
         zloop_reader_end(loop, self->pub);
+        zloop_reader_end(loop, self->monitor);
         return -1;
     }
     zmsg_t *started = ilp_pub_core("started", self->core_id);
@@ -885,6 +1041,7 @@ void broker_detach(broker_t *self, zloop_t *loop)
 {
     zloop_reader_end(loop, self->router);
     zloop_reader_end(loop, self->pub);
+    zloop_reader_end(loop, self->monitor);
     if (self->timer_id >= 0) zloop_timer_end(loop, self->timer_id);
     self->timer_id = -1;
     if (self->auth) ilp_auth_detach(self->auth, loop);

@@ -1,6 +1,6 @@
 /* broker: the core's side of the ILP/1 bus. Binds a ROUTER (extensions' DEALERs
  * connect to it) and a PUB socket; registers extension instances (HELLO),
- * watches their heartbeats, routes WORK by extension name to a live instance
+ * watches their heartbeats and connections, routes WORK by extension name to a live instance
  * with free credit (least loaded first), gives the work of a dead instance to
  * another one at once, and hands EVENTs and RESULTs to the core through
  * callbacks. It runs inside the core's zloop (broker_attach) and never blocks
@@ -70,7 +70,8 @@ typedef struct {
     uint64_t results;           /* RESULTs passed to the core */
     uint64_t results_stale;     /* RESULTs for unknown or already answered work */
     uint64_t send_failures;     /* sends refused by a peer (gone or full) */
-    uint64_t instances_dead;    /* instances dropped for silence */
+    uint64_t instances_dead;    /* instances dropped for silence or a closed connection */
+    uint64_t instances_closed;  /* of those, dropped at once as their connection closed */
     uint64_t published;         /* PUB messages */
     uint64_t batches_in;        /* messages received with more than one item */
     uint64_t batches_out;       /* WORK messages sent with more than one item */

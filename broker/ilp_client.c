@@ -63,8 +63,9 @@ struct _ilp_client_t {
     bool curve;          /* CURVE on both sockets: the three keys below */
     ilp_cert_t core_key; /* the core's public key */
     ilp_cert_t own_key;  /* our pair */
-    zsock_t *monitor;    /* CURVE: the DEALER's failed handshakes (a refused key) */
+    zsock_t *monitor;    /* the DEALER's connections made and lost, refused keys */
     uint32_t monitor_seq;
+    uint32_t connects; /* connections this DEALER made */
     bool told_refused; /* the refusal was logged since the last WELCOME */
 };
 
@@ -244,18 +245,39 @@ static int s_load_certs(ilp_client_t *self, const ilp_client_config_t *config)
     return 0;
 }
 
-/* A refused key is a failed handshake, not a message: a monitor sees it. */
+/* What happens to the DEALER's connection is not a message: a monitor sees
+ * it. A connection lost means a core that dropped our registration (it died,
+ * or it drops an instance whose connection closed); the one libzmq makes
+ * next may reach a core that restarted: HELLO at once over it, rather than
+ * when a heartbeat of ours gets ERROR unknown-peer back (a core that
+ * restarted while we were idle). A refused key is a failed handshake. */
 static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     ilp_client_t *self = arg;
     zmsg_t *event = zmsg_recv(reader);
+    zframe_t *head = event ? zmsg_first(event) : NULL;
+    uint16_t type = 0;
+    if (head && zframe_size(head) >= 2) memcpy(&type, zframe_data(head), 2);
     zmsg_destroy(&event);
-    if (!self->told_refused)
-        il_log_error("bus: the core refused our CURVE key %s: is its public file in the core's "
-                     "core.bus.curve.clientCerts? (retrying with back-off)",
-                     self->own_key.public_key);
-    self->told_refused = true;
+    if (type == ZMQ_EVENT_CONNECTED) {
+        if (self->connects++ > 0) {
+            il_log_info("bus: connected again to %s: registering", self->router_endpoint);
+            s_set_connected(self, false);
+            s_send_hello(self);
+        }
+    } else if (type == ZMQ_EVENT_DISCONNECTED) {
+        if (self->connected)
+            il_log_info("bus: connection to %s lost: registering again once it is back",
+                        self->router_endpoint);
+        s_set_connected(self, false);
+    } else if (type == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        if (!self->told_refused)
+            il_log_error("bus: the core refused our CURVE key %s: is its public file in the "
+                         "core's core.bus.curve.clientCerts? (retrying with back-off)",
+                         self->own_key.public_key);
+        self->told_refused = true;
+    }
     return 0;
 }
 
@@ -269,13 +291,14 @@ static void s_monitor_close(ilp_client_t *self)
 
 static void s_monitor_open(ilp_client_t *self)
 {
-    if (!self->curve || !self->loop || !self->dealer) return;
+    if (!self->loop || !self->dealer) return;
+    self->connects = 0;
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://ilp-client-%p-%u", (void *)self,
              ++self->monitor_seq);
-    if (zmq_socket_monitor(zsock_resolve(self->dealer), endpoint,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
-        return;
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED;
+    if (self->curve) events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(zsock_resolve(self->dealer), endpoint, events) != 0) return;
     self->monitor = zsock_new(ZMQ_PAIR);
     if (!self->monitor || zsock_connect(self->monitor, "%s", endpoint) != 0) {
         zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
@@ -297,14 +320,15 @@ static int s_dealer_open(ilp_client_t *self)
     zsock_set_sndhwm(self->dealer, 100000);
     zsock_set_rcvhwm(self->dealer, 100000);
     zsock_set_reconnect_ivl(self->dealer, 100);
-    zsock_set_reconnect_ivl_max(self->dealer, 2000);
+    zsock_set_reconnect_ivl_max(self->dealer, 500); /* a restarted core is found soon */
+    s_monitor_open(self); /* before connecting: it counts every connection */
     if (zsock_connect(self->dealer, "%s", self->router_endpoint) != 0) {
         il_log_error("bus: cannot connect to %s", self->router_endpoint);
+        s_monitor_close(self);
         zsock_destroy(&self->dealer);
         return -1;
     }
     if (self->loop) zloop_reader(self->loop, self->dealer, s_on_dealer, self);
-    s_monitor_open(self);
     return 0;
 }
 

@@ -3,7 +3,11 @@
  * keeps the session alive with heartbeats, hands each WORK to a callback and
  * sends the RESULT the extension gives back (at once or later), sends EVENTs,
  * passes refresh requests on, and re-registers by itself when the core
- * restarts or goes silent (new DEALER, capped exponential back-off).
+ * restarts or goes silent (new DEALER, capped exponential back-off). A
+ * connection to the core that closes ends the registration at once (the core
+ * drops an instance whose connection closed); a HELLO leaves as soon as the
+ * connection is back, so that a core restarted while the extension was idle
+ * gets it back at once.
  *
  * What is sent while the core is not reachable is kept and sent after the next
  * WELCOME: results by work id, events by service name (the latest wins). A
@@ -46,7 +50,8 @@ typedef struct {
     void (*work)(ilp_client_t *client, ilp_msg_t *work, void *arg);
     /* The core asks a provider to re-report one service (EVENT add or delete). */
     void (*refresh)(ilp_client_t *client, const char *service_name, void *arg);
-    /* Registered with a core (WELCOME), or the registration was lost. */
+    /* Registered with a core (WELCOME), or the registration was lost (also
+     * when the connection closed). */
     void (*connected)(ilp_client_t *client, bool connected, void *arg);
 } ilp_client_handler_t;
 

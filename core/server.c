@@ -36,12 +36,16 @@ struct _server_t {
     bool dirty;     /* entries changed since the last save */
     int save_timer; /* pending coalesced save, -1 when none */
     bool save_failed;
+    int64_t save_said;   /* zclock_mono of the last line saying a save failed, 0: none */
+    bool save_down_said; /* that line was the last one said about saving */
     metrics_t *metrics;
     metrics_counts_t *counts; /* the metrics' counters */
     int64_t started;          /* wall-clock ms */
     int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
     bool resynced;    /* done (once per start) */
-    s_published_t *published; /* entry id -> what observers were shown of it */
+    int64_t provider_registered; /* zclock_mono of the provider's first registration */
+    int64_t provider_heard;      /* of its last EVENT since, 0 before one */
+    s_published_t *published;    /* entry id -> what observers were shown of it */
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
@@ -67,18 +71,32 @@ static int64_t s_now(void)
 
 static int s_on_save(zloop_t *loop, int timer_id, void *arg);
 
+#define S_SAVE_SAY_MS 60000
+
 static void s_save(server_t *self)
 {
     char err[512];
     int64_t start = zclock_usecs();
     if (store_save_changes(self->store, self->workflow, err, sizeof err) != 0) {
         self->counts->save_failures++;
-        if (!self->save_failed) il_log_error("core: cannot save entries: %s (retrying)", err);
+        /* Said once, and at most once a minute while it lasts: a nearly full
+         * disk lets small appends through between failures. */
+        int64_t now = zclock_mono();
+        if (!self->save_said || now - self->save_said >= S_SAVE_SAY_MS) {
+            il_log_error("core: cannot save entries: %s (retrying)", err);
+            self->save_said = now;
+            self->save_down_said = true;
+        } else {
+            il_log_debug("core: cannot save entries: %s (retrying)", err);
+        }
         self->save_failed = true;
         return;
     }
-    if (self->save_failed) il_log_info("core: entries saved again to %s", store_path(self->store));
+    if (self->save_failed)
+        il_log_write(self->save_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
+                     "core: entries saved again to %s", store_path(self->store));
     self->save_failed = false;
+    self->save_down_said = false;
     self->dirty = false;
     self->counts->saves++;
     self->counts->last_save_seconds = (double)(zclock_usecs() - start) / 1e6;
@@ -291,6 +309,8 @@ static void s_on_event(void *arg, const char *extension, const char *instance, i
         return;
     }
     self->counts->events++;
+    if (!self->resynced && !strcmp(extension, self->config->steps[0]))
+        self->provider_heard = zclock_mono();
 }
 
 static void s_on_result(void *arg, const char *work_id, const char *extension, const char *instance,
@@ -364,14 +384,31 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
  * cause is sent: after a kill -9, an entry can come back deployed although its
  * provider had reported it deleted (and its steps may have been undone).
  * Providers re-report what exists after each WELCOME; what they do not
- * re-report within a few heartbeats of the first registration is asked
- * about, once, with a refresh (answered add or delete). */
+ * re-report is asked about, once, with a refresh (answered add or delete).
+ * The re-report is a burst right after the WELCOME: once the provider fell
+ * quiet after one (S_RESYNC_QUIET_MS), or one heartbeat after its first
+ * registration (a provider that has nothing to re-report, or a steady load
+ * that is never quiet), whatever it did not re-report is asked about, as
+ * soon as the provider subscribes to its refresh requests; three heartbeats
+ * after the registration whatever happens. Asking too early costs only
+ * answers the re-report repeats. */
+
+#define S_RESYNC_TICK_MS  25
+#define S_RESYNC_QUIET_MS 150
 
 static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop;
-    (void)timer_id;
     server_t *self = arg;
+    int64_t now = zclock_mono(), since = now - self->provider_registered;
+    int64_t heartbeat = (int64_t)self->config->bus.heartbeat_ms;
+    bool quiet = self->provider_heard && now - self->provider_heard >= S_RESYNC_QUIET_MS;
+    /* A refresh request nobody subscribes to is lost: the provider's SUB
+     * reconnects to a restarted core on its own schedule. */
+    char topic[ILP_MAX_EXT_NAME + 16];
+    snprintf(topic, sizeof topic, "refresh.%s", self->config->steps[0]);
+    bool listens = broker_has_subscriber(self->broker, topic);
+    if (since < 3 * heartbeat && !(listens && (quiet || since >= heartbeat))) return 0;
+    zloop_timer_end(loop, timer_id);
     self->resync_timer = -1;
     self->resynced = true;
     size_t asked = workflow_resync(self->workflow, self->started);
@@ -388,8 +425,9 @@ static void s_on_instance(void *arg, const char *extension, const char *instance
     if (!alive || self->resynced || self->resync_timer >= 0 ||
         strcmp(extension, self->config->steps[0]))
         return;
-    size_t delay = (size_t)self->config->bus.heartbeat_ms * 3;
-    self->resync_timer = zloop_timer(self->loop, delay, 1, s_on_resync, self);
+    self->provider_registered = zclock_mono();
+    self->provider_heard = 0;
+    self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
 }
 
 /* Lifecycle ------------------------------------------------------------------ */

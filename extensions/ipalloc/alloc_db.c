@@ -133,7 +133,8 @@ struct _alloc_db_t {
     s_undo_t *undo;       /* staged changes, oldest first */
     size_t undo_len;
     size_t undo_cap;
-    uint64_t syncs; /* fsync / fdatasync calls made */
+    uint64_t syncs;      /* fsync / fdatasync calls made */
+    bool compact_failed; /* the last compaction failed (said once until one works) */
 };
 
 /* ---- records and the view ------------------------------------------------ */
@@ -839,8 +840,14 @@ static void s_compact(alloc_db_t *self)
     size_t before = self->view.records, live = zhashx_size(self->view.by_name);
     char err[512];
     int rc = s_rewrite(self, err, sizeof err);
-    if (rc == -1)
-        il_log_warn("%s: compaction failed, the log stays as it was: %s", self->path, err);
+    bool told = self->compact_failed;
+    self->compact_failed = rc == -1;
+    if (rc == -1 && !told) /* a full disk: tried again after each commit, said once */
+        il_log_warn("%s: compaction failed, the log stays as it was: %s (retried after each "
+                    "commit)",
+                    self->path, err);
+    else if (rc == -1)
+        il_log_debug("%s: compaction failed again: %s", self->path, err);
     else if (rc != 0)
         il_log_warn("%s: compaction: %s (the new file is in place)", self->path, err);
     else

@@ -33,6 +33,9 @@ struct _allocator_t {
     uint64_t allocated; /* counters for the log */
     uint64_t released;
     const char **reserved; /* NULL-terminated, strings owned by config.reserved */
+    uint64_t db_failures;  /* batches refused in a row as the db could not be read or written */
+    int64_t db_said;       /* zclock_mono of the last line saying so, 0: none */
+    bool db_down_said;     /* that line was the last one said about the db */
 };
 
 static void s_item_free(s_item_t **item_p)
@@ -234,7 +237,10 @@ static void s_decide_delete(allocator_t *self, s_item_t *item, int64_t now)
 
 static void s_answer(allocator_t *self, s_item_t *item)
 {
-    if (item->error)
+    if (item->error && self->db_failures > 0) /* said once for all (s_db_failed) */
+        il_log_debug("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
+                     item->error);
+    else if (item->error)
         il_log_warn("ipalloc: %s %s: %s", ilp_action_name(item->action), item->service->name,
                     item->error);
     else
@@ -244,6 +250,38 @@ static void s_answer(allocator_t *self, s_item_t *item)
 }
 
 static void s_flush(allocator_t *self);
+
+/* The db cannot be read or written (a full disk: ENOSPC, EDQUOT; an I/O
+ * error): said once, with the path and the error, and again at most once a
+ * minute while it lasts (a nearly full disk lets small commits through
+ * between failures); every batch meanwhile is answered with the error,
+ * nothing is acknowledged that is not on disk. */
+#define S_DB_SAY_MS 60000
+
+static void s_db_failed(allocator_t *self, const char *err)
+{
+    self->db_failures++;
+    int64_t now = zclock_mono();
+    if (self->db_said && now - self->db_said < S_DB_SAY_MS) {
+        il_log_debug("ipalloc: %s", err);
+        return;
+    }
+    il_log_error("ipalloc: %s; answering errors until it can be written again (retried with "
+                 "each batch)",
+                 err);
+    self->db_said = now;
+    self->db_down_said = true;
+}
+
+static void s_db_worked(allocator_t *self)
+{
+    if (self->db_failures == 0) return;
+    il_log_write(self->db_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
+                 "ipalloc: %s written again, after %llu batches refused", alloc_db_path(self->db),
+                 (unsigned long long)self->db_failures);
+    self->db_failures = 0;
+    self->db_down_said = false;
+}
 
 /* The answers of one batch leave together (several RESULTs a message). */
 static int s_on_flush(zloop_t *loop, int timer_id, void *arg)
@@ -263,7 +301,7 @@ static void s_flush(allocator_t *self)
     char err[512];
     int64_t now = zclock_time();
     if (alloc_db_begin(self->db, err, sizeof err) != 0) {
-        il_log_error("ipalloc: %s", err);
+        s_db_failed(self, err);
         for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
             s_item_error(item, "allocation database unavailable: %s", err);
             s_answer(self, item);
@@ -278,7 +316,7 @@ static void s_flush(allocator_t *self)
             s_decide_delete(self, item, now);
     }
     if (alloc_db_commit(self->db, err, sizeof err) != 0) {
-        il_log_error("ipalloc: %s", err);
+        s_db_failed(self, err);
         for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
             if (item->took) pool_release(self->pool, item->addr);
             if (!item->error) s_item_error(item, "cannot record the change: %s", err);
@@ -287,6 +325,7 @@ static void s_flush(allocator_t *self)
         zlistx_purge(self->batch);
         return;
     }
+    s_db_worked(self);
     /* On disk: now the pool may reuse released addresses, and peers may hear. */
     for (s_item_t *item = zlistx_first(self->batch); item; item = zlistx_next(self->batch)) {
         if (item->released) {
