@@ -86,8 +86,8 @@ static int s_spawn(etcd_server_t *self, size_t i)
                           self->cluster, "--initial-cluster-token",
                           self->token,   "--initial-cluster-state",
                           "new",         "--heartbeat-interval",
-                          "100",         "--election-timeout",
-                          "1000",        "--enable-v2=false",
+                          "50",          "--election-timeout",
+                          "500",         "--enable-v2=false",
                           NULL};
     pid_t parent = getpid();
     pid_t pid = fork();
