@@ -41,6 +41,8 @@ struct _leader_t {
     int64_t next_campaign;  /* a standby campaigns again then */
     char last_error[S_ERR]; /* of the last failed etcd call */
     bool term;
+    bool reported; /* the owner has been told a role once */
+    bool failed;   /* the last renewal failed: try again soon */
     /* both threads' */
     pthread_mutex_t mutex;
     s_shared_t shared;
@@ -85,7 +87,9 @@ static void s_set_role(leader_t *self, zsock_t *pipe, leader_role_t role, const 
     va_end(ap);
     pthread_mutex_lock(&self->mutex);
     s_shared_t *s = &self->shared;
-    bool changed = s->role != role || strcmp(s->leader_id, leader_id ? leader_id : "");
+    bool changed =
+        !self->reported || s->role != role || strcmp(s->leader_id, leader_id ? leader_id : "");
+    self->reported = true;
     s->role = role;
     snprintf(s->reason, sizeof s->reason, "%s", reason);
     snprintf(s->leader_id, sizeof s->leader_id, "%s", leader_id ? leader_id : "");
@@ -143,6 +147,7 @@ static void s_bound_call(leader_t *self)
 /* Renews the lease (a new one when it is gone). 0, or -1 with last_error set. */
 static int s_keepalive(leader_t *self)
 {
+    self->failed = true;
     s_bound_call(self);
     int64_t sent = zclock_mono();
     if (self->lease) {
@@ -151,6 +156,7 @@ static int s_keepalive(leader_t *self)
                                     sizeof self->last_error) == 0) {
             self->lease_ttl_s = ttl;
             s_renewed(self, sent);
+            self->failed = false;
             return 0;
         }
         /* gone at etcd: only a new one will do (the leader steps down meanwhile) */
@@ -165,6 +171,7 @@ static int s_keepalive(leader_t *self)
     self->lease = id;
     self->lease_ttl_s = ttl;
     self->lease_renewed = sent;
+    self->failed = false;
     return 0;
 }
 
@@ -272,7 +279,8 @@ static void s_actor(zsock_t *pipe, void *arg)
             else if (s_keepalive(self))
                 s_set_role(self, pipe, LEADER_NONE, NULL, 0, "etcd unreachable: %s",
                            self->last_error);
-            next_tick = zclock_mono() + s_ttl_ms(self) / 3;
+            /* a failed renewal is tried again soon: a leader has until its deadline */
+            next_tick = zclock_mono() + s_ttl_ms(self) / (self->failed ? 10 : 3);
             continue;
         }
         int64_t wait = next_tick - now;
@@ -329,8 +337,9 @@ leader_t *leader_new(const leader_config_t *config, char *err, size_t errlen)
     self->margin_ms = config->margin_ms;
     self->keep_lease = config->keep_lease;
     snprintf(self->shared.reason, sizeof self->shared.reason, "not yet in touch with etcd");
+    /* one hung member must not eat a whole renewal: a call (TTL/3) can try two */
     if (!self->etcd_config.try_timeout_ms)
-        self->etcd_config.try_timeout_ms = self->ttl_s * 1000 / 3;
+        self->etcd_config.try_timeout_ms = self->ttl_s * 1000 / 6;
     self->etcd = il_etcd_new(&self->etcd_config, err, errlen);
     if (self->etcd) self->actor = zactor_new(s_actor, self);
     if (!self->actor) {

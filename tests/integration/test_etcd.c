@@ -16,7 +16,8 @@
  * kill -9) -> the other leads within 2 x TTL, several times alternating,
  * times printed; every etcd member stopped (SIGSTOP: no quorum, no answer)
  * -> the leader steps down before its lease could have expired at etcd;
- * members resumed -> one leader again. */
+ * members resumed -> one leader again; the member the cores talk to (a
+ * follower) stopped, then killed -> the leader stays the leader throughout. */
 #define _GNU_SOURCE
 #include "common/etcd.h"
 #include "core/leader.h"
@@ -606,6 +607,69 @@ static void test_leader_fencing(void **state)
     leader_destroy(&p.b);
 }
 
+/* A member that is not etcd's raft leader (its status says who leads). */
+static size_t s_follower(ctx_t *ctx)
+{
+    for (size_t i = 0; i < etcd_server_size(ctx->cluster); i++) {
+        char *out = test_sh_output("curl -s -m 2 -X POST %s/v3/maintenance/status -d '{}'",
+                                   etcd_server_endpoint(ctx->cluster, i));
+        json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+        const char *me =
+            json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
+        const char *leader = json_string_value(json_object_get(j, "leader"));
+        bool follower = me && leader && strcmp(me, leader);
+        json_decref(j);
+        free(out);
+        if (follower) return i;
+    }
+    fail_msg("no member says it follows another");
+    return 0;
+}
+
+static leader_t *s_contender_first(ctx_t *ctx, const char *id, size_t first)
+{
+    const char *eps[3];
+    for (size_t i = 0; i < 3; i++)
+        eps[i] = etcd_server_endpoint(ctx->cluster, (first + i) % 3);
+    leader_config_t c = {
+        .etcd = {.endpoints = eps, .endpoint_count = 3}, .key = KEY, .id = id, .ttl_s = TTL_S};
+    char err[512];
+    leader_t *l = leader_new(&c, err, sizeof err);
+    if (!l) fail_msg("leader_new: %s", err);
+    return l;
+}
+
+/* Whether lead stayed the leader (checked every 10 ms) for ms. */
+static bool s_stays_leader(leader_t *lead, int ms)
+{
+    int64_t end = zclock_mono() + ms;
+    while (zclock_mono() < end) {
+        if (!leader_is_leader(lead)) return false;
+        zclock_sleep(10); /* sampling the role over a period: the assertion is on every sample */
+    }
+    return true;
+}
+
+static void test_leader_member_lost(void **state)
+{
+    ctx_t *ctx = *state;
+    /* both talk to a follower member first: the one that hangs, then dies */
+    size_t f = s_follower(ctx);
+    s_pair_t p = {s_contender_first(ctx, "core-a", f), s_contender_first(ctx, "core-b", f)};
+    assert_true(test_wait(s_one_leads, &p, 10000));
+    leader_t *lead = leader_is_leader(p.a) ? p.a : p.b;
+    leader_t *standby = lead == p.a ? p.b : p.a;
+    assert_int_equal(etcd_server_pause(ctx->cluster, f), 0);
+    assert_true(s_stays_leader(lead, 3 * TTL_S * 1000));
+    assert_int_equal(leader_role(standby, NULL, 0, NULL, 0), LEADER_STANDBY);
+    assert_int_equal(etcd_server_resume(ctx->cluster, f), 0);
+    assert_int_equal(etcd_server_kill(ctx->cluster, f), 0);
+    assert_true(s_stays_leader(lead, 2 * TTL_S * 1000));
+    assert_int_equal(leader_role(standby, NULL, 0, NULL, 0), LEADER_STANDBY);
+    leader_destroy(&p.a);
+    leader_destroy(&p.b);
+}
+
 static void test_leader_no_etcd(void **state)
 {
     (void)state;
@@ -657,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_one, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_takeover, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_fencing, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_leader_member_lost, s_setup3, s_teardown),
         cmocka_unit_test(test_leader_no_etcd),
     };
     signal(SIGPIPE, SIG_IGN);
