@@ -899,6 +899,7 @@ static int s_watch_open(il_etcd_watch_t *self, char *errbuf, char *err, size_t e
  * stream must be opened again) with the reason in why. */
 static int s_watch_lines(il_etcd_watch_t *self, il_etcd_events_t *out, char *why, size_t whylen)
 {
+    if (!self->buf_len) return 0;
     size_t start = 0;
     int rc = 0;
     while (rc == 0) {

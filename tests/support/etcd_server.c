@@ -205,8 +205,10 @@ etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms)
     for (size_t i = 0; i < members; i++) {
         s_member_t *m = &self->m[i];
         snprintf(m->name, sizeof m->name, "m%zu", i);
-        snprintf(m->data, sizeof m->data, "%s/%s.etcd", self->dir, m->name);
-        snprintf(m->log, sizeof m->log, "%s/%s.log", self->dir, m->name);
+        char base[sizeof self->dir]; /* a copy: gcc -O1 sees self->dir and m in one object */
+        memcpy(base, self->dir, sizeof base);
+        snprintf(m->data, sizeof m->data, "%s/m%zu.etcd", base, i);
+        snprintf(m->log, sizeof m->log, "%s/m%zu.log", base, i);
     }
     for (int attempt = 0; attempt < S_PORT_TRIES; attempt++) {
         int ports[2 * S_MAX_MEMBERS];
