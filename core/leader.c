@@ -187,8 +187,14 @@ static void s_watch_key(leader_t *self, int64_t from)
 static void s_campaign(leader_t *self, zsock_t *pipe)
 {
     self->next_campaign = zclock_mono() + s_ttl_ms(self);
+    /* a leader (checking that it still holds KEY) steps down at its deadline only */
+    bool leads = s_role(self) == LEADER_LEADER;
     if (s_keepalive(self)) {
-        s_set_role(self, pipe, LEADER_NONE, NULL, 0, "etcd unreachable: %s", self->last_error);
+        if (leads && !self->lease)
+            s_set_role(self, pipe, LEADER_NONE, NULL, 0,
+                       "stepped down: the lease expired at etcd (%s)", self->last_error);
+        else if (!leads)
+            s_set_role(self, pipe, LEADER_NONE, NULL, 0, "etcd unreachable: %s", self->last_error);
         return;
     }
     il_etcd_txn_t *txn = il_etcd_txn_new();
@@ -202,7 +208,8 @@ static void s_campaign(leader_t *self, zsock_t *pipe)
         il_etcd_txn_commit(self->etcd, txn, &won, &got, self->last_error, sizeof self->last_error);
     il_etcd_txn_destroy(&txn);
     if (rc) {
-        s_set_role(self, pipe, LEADER_NONE, NULL, 0, "etcd unreachable: %s", self->last_error);
+        if (!leads)
+            s_set_role(self, pipe, LEADER_NONE, NULL, 0, "etcd unreachable: %s", self->last_error);
         return;
     }
     int64_t won_revision = won ? got.revision : 0;
@@ -220,8 +227,10 @@ static void s_campaign(leader_t *self, zsock_t *pipe)
     }
     int64_t at = got.revision;
     il_etcd_range_free(&got);
+    /* KEY is watched in every role: a standby campaigns when it goes, a
+     * leader steps down (an operator deleted it, or its lease expired) */
+    if (!self->watch) s_watch_key(self, at + 1);
     if (won) {
-        il_etcd_watch_destroy(&self->watch);
         s_set_role(self, pipe, LEADER_LEADER, self->id, won_revision,
                    "holds %s since revision %" PRId64 " (lease TTL %" PRId64 " s)", self->key,
                    won_revision, self->lease_ttl_s);
@@ -229,7 +238,6 @@ static void s_campaign(leader_t *self, zsock_t *pipe)
     }
     s_set_role(self, pipe, LEADER_STANDBY, holder, 0, "%s leads",
                *holder ? holder : "another core");
-    if (!self->watch) s_watch_key(self, at + 1);
 }
 
 /* The leader's tick: renew. A lease etcd no longer knows ends the lead at
@@ -272,7 +280,9 @@ static void s_actor(zsock_t *pipe, void *arg)
             }
         }
         if (now >= next_tick) {
-            if (role == LEADER_LEADER)
+            if (role == LEADER_LEADER && !self->watch)
+                s_campaign(self, pipe); /* renews, checks KEY is still its own, watches it */
+            else if (role == LEADER_LEADER)
                 s_lead(self, pipe);
             else if (now >= self->next_campaign)
                 s_campaign(self, pipe);
@@ -291,16 +301,26 @@ static void s_actor(zsock_t *pipe, void *arg)
             if (left < wait) wait = left;
         }
         if (wait < 1) wait = 1;
-        if (role != LEADER_LEADER && self->watch) {
+        if (self->watch) {
             il_etcd_events_t events;
             char err[S_ERR];
-            int rc = il_etcd_watch_next(self->watch, (int)(wait < 200 ? wait : 200), &events, err,
+            int rc = il_etcd_watch_next(self->watch, (int)(wait < 100 ? wait : 100), &events, err,
                                         sizeof err);
-            bool gone = false;
+            int64_t gone = 0, won = 0;
+            pthread_mutex_lock(&self->mutex);
+            won = self->shared.won_revision;
+            pthread_mutex_unlock(&self->mutex);
             for (size_t i = 0; i < events.count; i++)
-                if (events.events[i].type == IL_ETCD_DELETE) gone = true;
+                if (events.events[i].type == IL_ETCD_DELETE &&
+                    events.events[i].kv.mod_revision > won)
+                    gone = events.events[i].kv.mod_revision;
             il_etcd_events_free(&events);
-            if (rc) il_etcd_watch_destroy(&self->watch); /* again at the next campaign */
+            /* a broken watch is made again by the next campaign; a leader runs
+             * one at its next tick to check that it still holds KEY */
+            if (rc) il_etcd_watch_destroy(&self->watch);
+            if (gone && role == LEADER_LEADER)
+                s_set_role(self, pipe, LEADER_NONE, NULL, 0,
+                           "stepped down: %s was deleted at revision %" PRId64, self->key, gone);
             if (gone) self->next_campaign = next_tick = 0;
             if (zpoller_wait(poller, 0) == pipe) s_on_pipe(self, pipe);
         } else if (zpoller_wait(poller, (int)wait) == pipe) {

@@ -17,7 +17,9 @@
  * times printed; every etcd member stopped (SIGSTOP: no quorum, no answer)
  * -> the leader steps down before its lease could have expired at etcd;
  * members resumed -> one leader again; the member the cores talk to (a
- * follower) stopped, then killed -> the leader stays the leader throughout. */
+ * follower) stopped, then killed -> the leader stays the leader throughout;
+ * the leader key deleted under the leader -> it steps down at once, one
+ * leader again, and a write under the old guard fails. */
 #define _GNU_SOURCE
 #include "common/etcd.h"
 #include "core/leader.h"
@@ -670,6 +672,47 @@ static void test_leader_member_lost(void **state)
     leader_destroy(&p.b);
 }
 
+static void test_leader_key_deleted(void **state)
+{
+    ctx_t *ctx = *state;
+    s_pair_t p = {s_contender(ctx, "core-a", false), s_contender(ctx, "core-b", false)};
+    assert_true(test_wait(s_one_leads, &p, 10000));
+    leader_t *lead = leader_is_leader(p.a) ? p.a : p.b;
+    zpoller_t *poller = zpoller_new(leader_sock(lead), NULL);
+    leader_role_t role;
+    char *why = NULL, *who = NULL;
+    while (zpoller_wait(poller, 0) == leader_sock(lead)) {
+        leader_recv(lead, &role, &why, &who);
+        free(why);
+        free(who);
+    }
+    il_etcd_txn_t *old_guard = il_etcd_txn_new();
+    assert_int_equal(leader_guard(lead, old_guard), 0);
+    il_etcd_txn_put(old_guard, true, "/interlook-test/entry", "e", 1, 0);
+    /* an operator deletes the leader key: the leader notices (its watch) and
+     * says so, without waiting for its lease */
+    int64_t t0 = zclock_mono();
+    assert_int_equal(il_etcd_delete(ctx->etcd, KEY, false, NULL, ctx->err, sizeof ctx->err), 0);
+    assert_true(zpoller_wait(poller, TTL_S * 1000) == leader_sock(lead));
+    assert_int_equal(leader_recv(lead, &role, &why, &who), 0);
+    fprintf(stderr, "# key deleted: the leader said '%s' after %" PRId64 " ms\n", why,
+            zclock_mono() - t0);
+    assert_int_equal(role, LEADER_NONE);
+    assert_contains(why, "was deleted at revision");
+    free(why);
+    free(who);
+    zpoller_destroy(&poller);
+    /* one leader again, on a new key: writes under the old guard fail */
+    assert_true(test_wait(s_one_leads, &p, 3 * TTL_S * 1000));
+    bool ok = true;
+    assert_int_equal(il_etcd_txn_commit(ctx->etcd, old_guard, &ok, NULL, ctx->err, sizeof ctx->err),
+                     0);
+    assert_false(ok);
+    il_etcd_txn_destroy(&old_guard);
+    leader_destroy(&p.a);
+    leader_destroy(&p.b);
+}
+
 static void test_leader_no_etcd(void **state)
 {
     (void)state;
@@ -722,6 +765,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_takeover, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_fencing, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_member_lost, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_leader_key_deleted, s_setup1, s_teardown),
         cmocka_unit_test(test_leader_no_etcd),
     };
     signal(SIGPIPE, SIG_IGN);
