@@ -56,6 +56,8 @@ struct _il_etcd_watch_t {
     size_t endpoint;   /* the stream's endpoint */
     bool created;      /* the open stream said created */
     int64_t opened_at; /* when the stream was opened (mono ms) */
+    int64_t last_data; /* when the stream last sent bytes (mono ms) */
+    int64_t idle_ms;   /* a stream silent that long is opened again (0: never) */
     char *buf;         /* bytes of the stream not yet a whole line */
     size_t buf_len, buf_cap;
     bool buf_too_big;
@@ -807,6 +809,7 @@ il_etcd_watch_t *il_etcd_watch_new(il_etcd_t *client, const char *key, bool pref
         free(end);
     }
     self->start_revision = start_revision > 0 ? start_revision : 0;
+    self->idle_ms = 10000;
     self->last_revision = start_revision > 0 ? start_revision - 1 : 0;
     self->endpoint = client->current;
     self->multi = curl_multi_init();
@@ -849,6 +852,7 @@ static size_t s_on_stream(char *data, size_t size, size_t nmemb, void *arg)
 {
     il_etcd_watch_t *self = arg;
     size_t n = size * nmemb;
+    self->last_data = s_now_ms();
     if (self->buf_len + n + 1 > S_MAX_BODY) {
         self->buf_too_big = true;
         return 0;
@@ -890,7 +894,7 @@ static int s_watch_open(il_etcd_watch_t *self, char *errbuf, char *err, size_t e
     curl_easy_setopt(self->easy, CURLOPT_TCP_KEEPIDLE, 5L);
     curl_easy_setopt(self->easy, CURLOPT_TCP_KEEPINTVL, 2L);
     curl_multi_add_handle(self->multi, self->easy);
-    self->opened_at = s_now_ms();
+    self->opened_at = self->last_data = s_now_ms();
     self->buf_too_big = false;
     return 0;
 }
@@ -989,6 +993,14 @@ int il_etcd_watch_next(il_etcd_watch_t *self, int timeout_ms, il_etcd_events_t *
                     snprintf(why, sizeof why, "the stream ended");
                 broken = true;
             }
+        if (!broken && self->created && self->idle_ms > 0 &&
+            s_now_ms() - self->last_data > self->idle_ms) {
+            /* the gateway sends nothing on a quiet stream, so a member that
+             * hung after it was made would go unnoticed: open it again (from
+             * the last revision), which must then say "created" in time */
+            s_watch_close(self);
+            continue;
+        }
         if (!broken && !self->created && s_now_ms() - self->opened_at > c->try_timeout_ms) {
             snprintf(why, sizeof why, "no answer to the watch request within %" PRId64 " ms",
                      c->try_timeout_ms);
@@ -1012,6 +1024,11 @@ int il_etcd_watch_next(il_etcd_watch_t *self, int timeout_ms, il_etcd_events_t *
         curl_multi_poll(self->multi, NULL, 0, (int)(left < 100 ? left : 100), NULL);
     }
     return il_err(err, errlen, "etcd /v3/watch: %s", reasons);
+}
+
+void il_etcd_watch_set_idle(il_etcd_watch_t *self, int64_t idle_ms)
+{
+    self->idle_ms = idle_ms > 0 ? idle_ms : 0;
 }
 
 int64_t il_etcd_watch_revision(il_etcd_watch_t *self)

@@ -190,6 +190,12 @@ void il_etcd_watch_destroy(il_etcd_watch_t **self_p);
 int il_etcd_watch_next(il_etcd_watch_t *self, int timeout_ms, il_etcd_events_t *out, char *err,
                        size_t errlen);
 
+/* A stream that sent nothing for idle_ms (default 10000; 0: never) is opened
+ * again from the last revision: etcd's gateway sends nothing on a quiet
+ * stream, and a member that hung after the stream was made is only found
+ * when a new stream gets no "created" in time (then the next endpoint). */
+void il_etcd_watch_set_idle(il_etcd_watch_t *self, int64_t idle_ms);
+
 /* The revision of the last event delivered (or the one before the start). */
 int64_t il_etcd_watch_revision(il_etcd_watch_t *self);
 

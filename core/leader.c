@@ -180,7 +180,10 @@ static void s_watch_key(leader_t *self, int64_t from)
     il_etcd_watch_destroy(&self->watch);
     char err[S_ERR];
     self->watch = il_etcd_watch_new(self->etcd, self->key, false, from, err, sizeof err);
-    if (!self->watch) il_log_warn("leader: cannot watch %s: %s", self->key, err);
+    if (!self->watch)
+        il_log_warn("leader: cannot watch %s: %s", self->key, err);
+    else
+        il_etcd_watch_set_idle(self->watch, s_ttl_ms(self)); /* finds a member hung since */
 }
 
 /* One campaign: the txn, and what it means. */

@@ -7,9 +7,9 @@
  * read; 128 operations in one txn pass and 129 are refused naming the limit;
  * leases granted, renewed, revoked (their keys go); a watch that resumes on
  * another member, without losing or repeating an event, when the one it
- * reads is killed; a compacted start revision reported as such; failover
- * when one of 3 members is killed or stopped, and an error naming every
- * endpoint when quorum is gone.
+ * reads is killed, and when it hangs (SIGSTOP) after the stream was made; a compacted start
+ * revision reported as such; failover when one of 3 members is killed or stopped, and an error
+ * naming every endpoint when quorum is gone.
  *
  * The leader (TTL 2 s): two contenders -> exactly one leader and its guard
  * works (a standby's write fails); the leader killed without revoking (a
@@ -326,6 +326,56 @@ static void test_watch_resume(void **state)
     il_etcd_destroy(&wclient);
 }
 
+/* A member that is not etcd's raft leader (its status says who leads). */
+static size_t s_follower(ctx_t *ctx)
+{
+    for (size_t i = 0; i < etcd_server_size(ctx->cluster); i++) {
+        char *out = test_sh_output("curl -s -m 2 -X POST %s/v3/maintenance/status -d '{}'",
+                                   etcd_server_endpoint(ctx->cluster, i));
+        json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+        const char *me =
+            json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
+        const char *leader = json_string_value(json_object_get(j, "leader"));
+        bool follower = me && leader && strcmp(me, leader);
+        json_decref(j);
+        free(out);
+        if (follower) return i;
+    }
+    fail_msg("no member says it follows another");
+    return 0;
+}
+
+static void test_watch_hung_member(void **state)
+{
+    ctx_t *ctx = *state;
+    /* the watch reads a follower, which then hangs (SIGSTOP): its socket stays open */
+    size_t f = s_follower(ctx);
+    const char *eps[3];
+    for (size_t i = 0; i < 3; i++)
+        eps[i] = etcd_server_endpoint(ctx->cluster, (f + i) % 3);
+    il_etcd_config_t c = {.endpoints = eps, .endpoint_count = 3, .try_timeout_ms = 500};
+    il_etcd_t *wclient = il_etcd_new(&c, ctx->err, sizeof ctx->err);
+    il_etcd_watch_t *w = il_etcd_watch_new(wclient, "/h/", true, 0, ctx->err, sizeof ctx->err);
+    il_etcd_watch_set_idle(w, 1000);
+    il_etcd_events_t ev;
+    assert_int_equal(il_etcd_watch_next(w, 500, &ev, ctx->err, sizeof ctx->err), 0);
+    s_put(ctx, "/h/1", "a");
+    char log[1024] = "";
+    assert_int_equal(s_watch_read(w, 1, log, sizeof log, 5000), 1);
+    assert_int_equal(etcd_server_pause(ctx->cluster, f), 0);
+    s_put(ctx, "/h/2", "b");
+    /* found by the idle reopen (1 s) and the created time-out (0.5 s) */
+    log[0] = '\0';
+    int64_t t0 = zclock_mono();
+    assert_int_equal(s_watch_read(w, 1, log, sizeof log, 5000), 1);
+    fprintf(stderr, "# watch on a hung member: the event came after %" PRId64 " ms\n",
+            zclock_mono() - t0);
+    assert_string_equal(log, "PUT /h/2=b;");
+    assert_int_equal(etcd_server_resume(ctx->cluster, f), 0);
+    il_etcd_watch_destroy(&w);
+    il_etcd_destroy(&wclient);
+}
+
 static void test_watch_compacted(void **state)
 {
     ctx_t *ctx = *state;
@@ -609,25 +659,6 @@ static void test_leader_fencing(void **state)
     leader_destroy(&p.b);
 }
 
-/* A member that is not etcd's raft leader (its status says who leads). */
-static size_t s_follower(ctx_t *ctx)
-{
-    for (size_t i = 0; i < etcd_server_size(ctx->cluster); i++) {
-        char *out = test_sh_output("curl -s -m 2 -X POST %s/v3/maintenance/status -d '{}'",
-                                   etcd_server_endpoint(ctx->cluster, i));
-        json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-        const char *me =
-            json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
-        const char *leader = json_string_value(json_object_get(j, "leader"));
-        bool follower = me && leader && strcmp(me, leader);
-        json_decref(j);
-        free(out);
-        if (follower) return i;
-    }
-    fail_msg("no member says it follows another");
-    return 0;
-}
-
 static leader_t *s_contender_first(ctx_t *ctx, const char *id, size_t first)
 {
     const char *eps[3];
@@ -759,6 +790,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_watch_compacted, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_watch_resume, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_hung_member, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_failover_kill, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_failover_pause, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_one, s_setup3, s_teardown),
