@@ -7,9 +7,11 @@
  * read; 128 operations in one txn pass and 129 are refused naming the limit;
  * leases granted, renewed, revoked (their keys go); a watch that resumes on
  * another member, without losing or repeating an event, when the one it
- * reads is killed, and when it hangs (SIGSTOP) after the stream was made; a compacted start
- * revision reported as such; failover when one of 3 members is killed or stopped, and an error
- * naming every endpoint when quorum is gone.
+ * reads is killed, and when it hangs (SIGSTOP) after the stream was made; a
+ * compacted start revision reported as such; failover when one of 3 members
+ * is killed or stopped, and an error naming every endpoint when quorum is
+ * gone; https with a CA and client certificates (a foreign certificate and a
+ * missing CA refused, with the reason).
  *
  * The leader (TTL 2 s): two contenders -> exactly one leader and its guard
  * works (a standby's write fails); the leader killed without revoking (a
@@ -456,6 +458,68 @@ static void test_failover_pause(void **state)
     il_etcd_destroy(&etcd);
 }
 
+static void test_tls(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char certs[600];
+    snprintf(certs, sizeof certs, "%s/certs", dir);
+    assert_int_equal(test_sh("tests/support/tls-certs.sh '%s'", certs), 0);
+    etcd_server_t *cluster = etcd_server_new_tls(dir, 1, START_MS, certs);
+    assert_non_null(cluster);
+    const char *url = etcd_server_endpoint(cluster, 0);
+    assert_true(!strncmp(url, "https://", 8));
+    char ca[700], cert[700], key[700], other_cert[700], other_key[700], err[2048];
+    snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+    snprintf(cert, sizeof cert, "%s/cert.pem", certs);
+    snprintf(key, sizeof key, "%s/key.pem", certs);
+    snprintf(other_cert, sizeof other_cert, "%s/other-cert.pem", certs);
+    snprintf(other_key, sizeof other_key, "%s/other-key.pem", certs);
+    il_etcd_config_t c = {.endpoints = etcd_server_endpoint_list(cluster),
+                          .endpoint_count = 1,
+                          .tls_ca = ca,
+                          .tls_cert = cert,
+                          .tls_key = key};
+    /* the CA and a client certificate it signed: everything works, the watch too */
+    il_etcd_t *etcd = il_etcd_new(&c, err, sizeof err);
+    assert_non_null(etcd);
+    il_etcd_watch_t *w = il_etcd_watch_new(etcd, "/tls/", true, 0, err, sizeof err);
+    il_etcd_events_t ev;
+    int wrc = il_etcd_watch_next(w, 500, &ev, err, sizeof err);
+    if (wrc) fail_msg("watch: %s", err);
+    assert_int_equal(il_etcd_put(etcd, "/tls/k", "v", 1, 0, NULL, err, sizeof err), 0);
+    char log[256] = "";
+    assert_int_equal(s_watch_read(w, 1, log, sizeof log, 5000), 1);
+    assert_string_equal(log, "PUT /tls/k=v;");
+    il_etcd_watch_destroy(&w);
+    il_etcd_range_t r;
+    assert_int_equal(il_etcd_get(etcd, "/tls/k", 0, &r, err, sizeof err), 0);
+    assert_int_equal(r.count, 1);
+    il_etcd_range_free(&r);
+    il_etcd_destroy(&etcd);
+    /* a client certificate the CA did not sign: refused, the error names the endpoint */
+    c.tls_cert = other_cert;
+    c.tls_key = other_key;
+    etcd = il_etcd_new(&c, err, sizeof err);
+    assert_int_equal(il_etcd_get(etcd, "/tls/k", 0, &r, err, sizeof err), -1);
+    fprintf(stderr, "# foreign client certificate: %s\n", err);
+    assert_contains(err, url);
+    il_etcd_destroy(&etcd);
+    /* no CA given: the server's certificate cannot be verified */
+    c.tls_ca = NULL;
+    c.tls_cert = cert;
+    c.tls_key = key;
+    etcd = il_etcd_new(&c, err, sizeof err);
+    assert_int_equal(il_etcd_get(etcd, "/tls/k", 0, &r, err, sizeof err), -1);
+    fprintf(stderr, "# no CA: %s\n", err);
+    assert_contains(err, url);
+    assert_contains(err, "certificate");
+    il_etcd_destroy(&etcd);
+    etcd_server_destroy(&cluster);
+    test_rm_tree(dir);
+    free(dir);
+}
+
 /* ---- the leader ---- */
 
 static leader_t *s_contender(ctx_t *ctx, const char *id, bool keep_lease)
@@ -793,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_hung_member, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_failover_kill, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_failover_pause, s_setup3, s_teardown),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test_setup_teardown(test_leader_one, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_takeover, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_fencing, s_setup3, s_teardown),

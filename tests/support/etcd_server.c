@@ -38,6 +38,8 @@ struct _etcd_server_t {
     char token[64];      /* --initial-cluster-token */
     char endpoints[512]; /* comma-separated client URLs */
     const char *list[S_MAX_MEMBERS];
+    char tls[512]; /* the certificates' directory (tls-certs.sh), "" for http */
+    char ca[600], server_cert[600], server_key[600], client_cert[600], client_key[600];
 };
 
 static size_t s_discard(char *data, size_t size, size_t nmemb, void *arg)
@@ -63,6 +65,11 @@ bool etcd_server_healthy(etcd_server_t *self, size_t i, int timeout_ms)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_discard);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    if (*self->tls) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, self->ca);
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, self->client_cert);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, self->client_key);
+    }
     long status = 0;
     bool ok = curl_easy_perform(curl) == CURLE_OK &&
               curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
@@ -76,19 +83,30 @@ static int s_spawn(etcd_server_t *self, size_t i)
     s_member_t *m = &self->m[i];
     char listen_peer[64];
     snprintf(listen_peer, sizeof listen_peer, "http://127.0.0.1:%d", m->peer_port);
-    const char *argv[] = {S_ETCD,        "--name",
-                          m->name,       "--data-dir",
-                          m->data,       "--listen-client-urls",
-                          m->client_url, "--advertise-client-urls",
-                          m->client_url, "--listen-peer-urls",
-                          listen_peer,   "--initial-advertise-peer-urls",
-                          listen_peer,   "--initial-cluster",
-                          self->cluster, "--initial-cluster-token",
-                          self->token,   "--initial-cluster-state",
-                          "new",         "--heartbeat-interval",
-                          "50",          "--election-timeout",
-                          "500",         "--enable-v2=false",
-                          NULL};
+    const char *argv[40];
+    size_t n = 0;
+    /* clang-format off: flag, value */
+    const char *fixed[] = {
+        S_ETCD, "--name", m->name, "--data-dir", m->data, "--listen-client-urls", m->client_url,
+        "--advertise-client-urls", m->client_url, "--listen-peer-urls", listen_peer,
+        "--initial-advertise-peer-urls", listen_peer, "--initial-cluster", self->cluster,
+        "--initial-cluster-token", self->token, "--initial-cluster-state", "new",
+        /* short elections, so that a 2 s lease TTL is allowed */
+        "--heartbeat-interval", "50", "--election-timeout", "500", "--enable-v2=false"};
+    /* clang-format on */
+    for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
+        argv[n++] = fixed[k];
+    if (*self->tls) {
+        /* clients over https with certificates signed by the test CA; peers in clear */
+        argv[n++] = "--cert-file";
+        argv[n++] = self->server_cert;
+        argv[n++] = "--key-file";
+        argv[n++] = self->server_key;
+        argv[n++] = "--trusted-ca-file";
+        argv[n++] = self->ca;
+        argv[n++] = "--client-cert-auth";
+    }
+    argv[n] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return -1;
@@ -172,7 +190,8 @@ static void s_layout(etcd_server_t *self, const int *ports)
         s_member_t *m = &self->m[i];
         m->client_port = ports[2 * i];
         m->peer_port = ports[2 * i + 1];
-        snprintf(m->client_url, sizeof m->client_url, "http://127.0.0.1:%d", m->client_port);
+        snprintf(m->client_url, sizeof m->client_url, "%s://127.0.0.1:%d",
+                 *self->tls ? "https" : "http", m->client_port);
         char part[128];
         snprintf(part, sizeof part, "%s%s=http://127.0.0.1:%d", i ? "," : "", m->name,
                  m->peer_port);
@@ -183,7 +202,20 @@ static void s_layout(etcd_server_t *self, const int *ports)
     }
 }
 
+static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls);
+
 etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms)
+{
+    return s_new(dir, members, timeout_ms, NULL);
+}
+
+etcd_server_t *etcd_server_new_tls(const char *dir, size_t members, int timeout_ms,
+                                   const char *certs)
+{
+    return s_new(dir, members, timeout_ms, certs);
+}
+
+static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls)
 {
     if (members < 1 || members > S_MAX_MEMBERS) return NULL;
     if (access(S_ETCD, X_OK)) {
@@ -202,6 +234,30 @@ etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms)
         self->own_dir = true;
     }
     self->size = members;
+    if (tls) {
+        snprintf(self->tls, sizeof self->tls, "%s", tls);
+        snprintf(self->ca, sizeof self->ca, "%s/ca.pem", tls);
+        snprintf(self->server_cert, sizeof self->server_cert, "%s/etcd.pem", tls);
+        snprintf(self->server_key, sizeof self->server_key, "%s/etcd-key.pem", tls);
+        /* etcd's JSON gateway calls etcd's gRPC side with the server's own
+         * certificate as a client one: with --client-cert-auth it needs
+         * clientAuth besides serverAuth (server.pem has serverAuth only, and
+         * every gateway call fails with "connection closed") */
+        if (access(self->server_cert, R_OK) &&
+            test_sh("cd '%s' && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+                    "-keyout etcd-key.pem -out etcd.csr 2>/dev/null && "
+                    "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,"
+                    "clientAuth\\n' >etcd.ext && openssl x509 -req -in etcd.csr -CA ca.pem "
+                    "-CAkey ca-key.pem -CAcreateserial -days 2 -extfile etcd.ext -out etcd.pem "
+                    "2>/dev/null && chmod 600 etcd-key.pem",
+                    tls)) {
+            fprintf(stderr, "etcd_server: cannot make a server certificate in %s\n", tls);
+            free(self);
+            return NULL;
+        }
+        snprintf(self->client_cert, sizeof self->client_cert, "%s/cert.pem", tls);
+        snprintf(self->client_key, sizeof self->client_key, "%s/key.pem", tls);
+    }
     for (size_t i = 0; i < members; i++) {
         s_member_t *m = &self->m[i];
         snprintf(m->name, sizeof m->name, "m%zu", i);

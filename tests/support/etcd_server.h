@@ -22,6 +22,14 @@ typedef struct _etcd_server_t etcd_server_t;
  * when it cannot. */
 etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms);
 
+/* As etcd_server_new, the client URLs https with client certificates
+ * required: certs is a directory made by tests/support/tls-certs.sh. Its CA
+ * signs a server certificate for etcd (etcd.pem, etcd-key.pem, made there:
+ * etcd's gateway needs clientAuth in it too); cert.pem and key.pem are a
+ * client's. */
+etcd_server_t *etcd_server_new_tls(const char *dir, size_t members, int timeout_ms,
+                                   const char *certs);
+
 /* Kills every member (kill -9, waited for), removes the directory, frees it. */
 void etcd_server_destroy(etcd_server_t **self_p);
 
