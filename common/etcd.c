@@ -755,13 +755,15 @@ int il_etcd_lease_grant(il_etcd_t *self, int64_t ttl_s, int64_t *id, int64_t *gr
     if (!answer) return -1;
     *id = s_int(answer, "ID");
     int64_t ttl = s_int(answer, "TTL");
+    /* etcd 3.4 puts a refusal in a string "error" beside the (empty) lease */
     const char *why = json_string_value(json_object_get(answer, "error"));
-    json_decref(answer);
+    int rc = 0;
     if (!*id || ttl <= 0)
-        return il_err(err, errlen, "etcd %s: lease grant: %s", il_etcd_endpoint(self),
-                      why && *why ? why : "no lease in the answer");
-    if (granted_s) *granted_s = ttl;
-    return 0;
+        rc = il_err(err, errlen, "etcd %s: lease grant: %s", il_etcd_endpoint(self),
+                    why && *why ? why : "no lease in the answer");
+    json_decref(answer);
+    if (!rc && granted_s) *granted_s = ttl;
+    return rc;
 }
 
 int il_etcd_lease_keepalive(il_etcd_t *self, int64_t id, int64_t *ttl_s, char *err, size_t errlen)
