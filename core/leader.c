@@ -278,7 +278,9 @@ static void s_actor(zsock_t *pipe, void *arg)
                            " ms (TTL %" PRId64 " s less a %" PRId64 " ms margin): %s",
                            now - self->lease_renewed, self->lease_ttl_s, s_margin_ms(self),
                            *self->last_error ? self->last_error : "no answer in time");
-                next_tick = 0;
+                /* campaign as soon as etcd answers: with the lease still alive the
+                 * key is still its own, and it leads again on the same revision */
+                self->next_campaign = next_tick = 0;
                 continue;
             }
         }
