@@ -53,14 +53,15 @@ BIN_interlook-echo_SRC    = $(wildcard extensions/echo/*.c)
 BIN_interlook-inject_SRC  = $(wildcard extensions/inject/*.c)
 BIN_interlook-ipalloc_SRC = $(wildcard extensions/ipalloc/*.c)
 BIN_interlookctl_SRC      = $(wildcard core/ctl/*.c)
-# Each binary links the libraries it uses, no more.
+# Each binary links the libraries it uses, no more. common/etcd.c (il_etcd_*,
+# in the SDK) needs libcurl and jansson in the binaries that use it.
 BIN_interlook-docker_PKGS  = $(SDK_PKGS) libcurl jansson
 BIN_interlook-dns_PKGS     = $(SDK_PKGS) ldns libcrypto
 BIN_interlook-echo_PKGS    = $(SDK_PKGS)
 BIN_interlook-inject_PKGS  = $(SDK_PKGS)
-BIN_interlook-ipalloc_PKGS = $(SDK_PKGS)
+BIN_interlook-ipalloc_PKGS = $(SDK_PKGS) libcurl jansson
 BIN_interlookctl_PKGS      = $(SDK_PKGS) libcurl jansson
-BIN_interlookd_PKGS        = $(SDK_PKGS) libmicrohttpd jansson
+BIN_interlookd_PKGS        = $(SDK_PKGS) libmicrohttpd jansson libcurl
 
 # The core's and the extensions' modules (all but each main.c) and the core's
 # broker, linked into the binaries and the tests.
