@@ -15,6 +15,9 @@
 # a burst, requests failed during BENCH_LB_CHANGES (default 100) target
 # changes under load, and docker run -> VIP answers over BENCH_LB_DOCKER_N
 # (default 20; empty or 0: none) containers on the running dockerd.
+# BENCH_IPALLOC_ETCD_N (default 2000; empty: none) runs bench_ipalloc_etcd:
+# allocations per second of the IP allocator's file store next to its etcd
+# store (1 and 3 members it starts on loopback ports, and two allocators).
 set -u
 BUILD=${BUILD:-build/release}
 N=${BENCH_N-1000 10000 100000}
@@ -24,6 +27,7 @@ LB_N=${BENCH_LB_N-100}
 LB_BURST=${BENCH_LB_BURST:-1000}
 LB_CHANGES=${BENCH_LB_CHANGES:-100}
 LB_DOCKER=${BENCH_LB_DOCKER_N-20}
+IPALLOC_ETCD_N=${BENCH_IPALLOC_ETCD_N-2000}
 rc=0
 if [ -n "$N$IPALLOC_N$DNS_N" ]; then
     bin="$BUILD/bench/bench_core"
@@ -43,5 +47,15 @@ if [ -n "$LB_N" ]; then
     fi
     echo "\$ $bin $LB_N --burst $LB_BURST --changes $LB_CHANGES${LB_DOCKER:+ --docker $LB_DOCKER}"
     "$bin" "$LB_N" --burst "$LB_BURST" --changes "$LB_CHANGES" ${LB_DOCKER:+--docker "$LB_DOCKER"} || rc=1
+fi
+if [ -n "$IPALLOC_ETCD_N" ]; then
+    bin="$BUILD/bench/bench_ipalloc_etcd"
+    if [ -x "$bin" ]; then
+        echo "\$ $bin $IPALLOC_ETCD_N"
+        "$bin" "$IPALLOC_ETCD_N" 2>/dev/null || rc=1
+    else
+        echo "bench: $bin not found (run make first)" >&2
+        rc=1
+    fi
 fi
 exit $rc
