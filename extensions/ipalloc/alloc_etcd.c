@@ -340,82 +340,131 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
     }
 }
 
-/* One release: the address named by svc/<name> freed, conditioned on
- * ip/<addr> still naming the service. */
-static void s_release(alloc_etcd_t *self, alloc_etcd_req_t *req, int64_t deadline_ms)
+/* Commits txn (taking it); on an error waits a little (bounded by the
+ * deadline) and returns -1 with err set: the caller sends it again. */
+static int s_commit(alloc_etcd_t *self, il_etcd_txn_t **txn, bool *ok, il_etcd_range_t *got,
+                    int64_t deadline_ms, char *err, size_t errlen)
+{
+    int rc = il_etcd_txn_commit(self->etcd, *txn, ok, got, err, errlen);
+    il_etcd_txn_destroy(txn);
+    if (rc == 0) {
+        self->txns++;
+        return 0;
+    }
+    il_log_debug("ipalloc: %s (sent again)", err);
+    int64_t left = deadline_ms - zclock_mono();
+    if (left > 0) zclock_sleep((int)(left < S_RETRY_MS ? left : S_RETRY_MS));
+    return -1;
+}
+
+/* Forgets what the view says name holds, if anything. */
+static void s_view_forget(alloc_etcd_t *self, const char *name)
+{
+    const char *stale = zhashx_lookup(self->by_name, name);
+    if (!stale) return;
+    char *copy = il_strdup(stale);
+    const char *holder = zhashx_lookup(self->by_ip, copy);
+    if (holder && streq(holder, name))
+        s_view_del_ip(self, copy);
+    else
+        zhashx_delete(self->by_name, name);
+    free(copy);
+}
+
+/* Releases, none of whose names repeats: each address named by svc/<name>
+ * freed with both keys, conditioned on ip/<addr> still naming the service;
+ * up to 64 a txn. While a request is not done, req->ip is the address it is
+ * believed to hold (has_cand: known). */
+static void s_release(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count, int64_t deadline_ms)
 {
     char err[1024] = "";
-    char *svck = s_key(self, "svc", req->name);
-    char ip[64] = "";
-    const char *known = zhashx_lookup(self->by_name, req->name);
-    if (known) s_copy(ip, sizeof ip, known);
-    while (!req->done) {
+    for (size_t i = 0; i < count; i++) {
+        const char *known = zhashx_lookup(self->by_name, reqs[i].name);
+        if (known) {
+            s_copy(reqs[i].ip, sizeof reqs[i].ip, known);
+            reqs[i].has_cand = true;
+        }
+    }
+    for (;;) {
+        alloc_etcd_req_t *chosen[IL_ETCD_MAX_TXN_OPS];
+        size_t n = 0;
+        bool unknown = false;
+        for (size_t i = 0; i < count; i++)
+            if (!reqs[i].done && !reqs[i].has_cand) unknown = true;
+        /* the addresses of those the view does not know: what etcd says */
+        for (size_t i = 0; i < count && n < IL_ETCD_MAX_TXN_OPS; i++)
+            if (!reqs[i].done && (unknown ? !reqs[i].has_cand : true)) chosen[n++] = &reqs[i];
+        if (n == 0) return;
         if (zclock_mono() >= deadline_ms) {
-            s_fail(req, "etcd: not committed in time: %s", *err ? err : "no answer");
-            break;
+            for (size_t i = 0; i < count; i++)
+                if (!reqs[i].done)
+                    s_fail(&reqs[i], "etcd: not committed in time: %s", *err ? err : "no answer");
+            return;
         }
         il_etcd_txn_t *txn = il_etcd_txn_new();
-        char *ipk = NULL;
-        if (*ip) { /* the address we believe it holds: delete both if it does */
-            ipk = s_key(self, "ip", ip);
-            il_etcd_txn_compare_value(txn, ipk, IL_ETCD_EQUAL, req->name, strlen(req->name));
-            il_etcd_txn_delete(txn, true, ipk, false);
-            il_etcd_txn_delete(txn, true, svck, false);
-            il_etcd_txn_get(txn, false, svck, false);
-        } else { /* none known: what does etcd say */
-            il_etcd_txn_compare(txn, svck, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
-            il_etcd_txn_get(txn, false, svck, false);
+        if (n > S_PER_TXN && !unknown) n = S_PER_TXN;
+        for (size_t k = 0; k < n; k++) {
+            char *svck = s_key(self, "svc", chosen[k]->name);
+            if (unknown) {
+                il_etcd_txn_get(txn, true, svck, false);
+            } else {
+                char *ipk = s_key(self, "ip", chosen[k]->ip);
+                il_etcd_txn_compare_value(txn, ipk, IL_ETCD_EQUAL, chosen[k]->name,
+                                          strlen(chosen[k]->name));
+                il_etcd_txn_delete(txn, true, ipk, false);
+                il_etcd_txn_delete(txn, true, svck, false);
+                il_etcd_txn_get(txn, false, ipk, false);
+                il_etcd_txn_get(txn, false, svck, false);
+                zstr_free(&ipk);
+            }
+            zstr_free(&svck);
         }
         bool ok = false;
         il_etcd_range_t got = {0};
-        int rc = il_etcd_txn_commit(self->etcd, txn, &ok, &got, err, sizeof err);
-        il_etcd_txn_destroy(&txn);
-        zstr_free(&ipk);
-        if (rc != 0) {
-            int64_t left = deadline_ms - zclock_mono();
-            if (left > 0) zclock_sleep((int)(left < S_RETRY_MS ? left : S_RETRY_MS));
-            continue;
-        }
-        self->txns++;
-        if (ok) { /* released (or it held nothing) */
-            if (*ip) s_view_del_ip(self, ip);
-            snprintf(req->ip, sizeof req->ip, "%s", ip);
-            req->done = true;
-        } else if (got.count == 0) { /* it holds nothing (any more) */
-            const char *stale = zhashx_lookup(self->by_name, req->name);
-            if (stale) {
-                char *copy = il_strdup(stale);
-                const char *holder = zhashx_lookup(self->by_ip, copy);
-                if (holder && streq(holder, req->name))
-                    s_view_del_ip(self, copy);
-                else
-                    zhashx_delete(self->by_name, req->name);
-                free(copy);
-            }
-            req->done = true;
-        } else if (*ip && streq(got.kvs[0].value, ip)) {
-            /* svc/<name> names an address that does not name it back: only a
-             * hand edit makes that; the service's own key goes */
-            il_log_warn("ipalloc: %s names %s, which does not name it back: removing %s", svck, ip,
-                        svck);
-            il_etcd_txn_t *fix = il_etcd_txn_new();
-            il_etcd_txn_compare_value(fix, svck, IL_ETCD_EQUAL, ip, strlen(ip));
-            il_etcd_txn_delete(fix, true, svck, false);
-            bool fixed = false;
-            if (il_etcd_txn_commit(self->etcd, fix, &fixed, NULL, err, sizeof err) == 0) {
-                self->txns++;
+        if (s_commit(self, &txn, &ok, &got, deadline_ms, err, sizeof err) != 0) continue;
+        zhashx_t *found = s_found(&got);
+        il_etcd_range_free(&got);
+        if (!ok) self->conflicts++;
+        for (size_t k = 0; k < n; k++) {
+            alloc_etcd_req_t *req = chosen[k];
+            char *svck = s_key(self, "svc", req->name);
+            char *ipk = s_key(self, "ip", req->ip);
+            const char *held = zhashx_lookup(found, svck);
+            const char *holder = zhashx_lookup(found, ipk);
+            if (unknown || !ok) {
+                if (!held) { /* it holds nothing (any more) */
+                    s_view_forget(self, req->name);
+                    req->ip[0] = '\0';
+                    req->done = true;
+                } else if (unknown || !streq(held, req->ip)) { /* that one, then */
+                    s_copy(req->ip, sizeof req->ip, held);
+                    req->has_cand = true;
+                } else if (!holder || !streq(holder, req->name)) {
+                    /* svc/<name> names an address that does not name it back:
+                     * only a hand edit makes that; the service's own key goes */
+                    il_log_warn("ipalloc: %s names %s, which does not name it back: removing %s",
+                                svck, req->ip, svck);
+                    il_etcd_txn_t *fix = il_etcd_txn_new();
+                    il_etcd_txn_compare_value(fix, svck, IL_ETCD_EQUAL, req->ip, strlen(req->ip));
+                    il_etcd_txn_delete(fix, true, svck, false);
+                    bool fixed = false;
+                    if (s_commit(self, &fix, &fixed, NULL, deadline_ms, err, sizeof err) == 0) {
+                        s_view_forget(self, req->name);
+                        req->ip[0] = '\0';
+                        req->done = true;
+                    }
+                }    /* else: not the one that failed: again */
+            } else { /* released */
+                s_view_del_ip(self, req->ip);
                 req->done = true;
             }
-            il_etcd_txn_destroy(&fix);
-        } else { /* it holds another address than we thought: that one */
-            self->conflicts++;
-            s_copy(ip, sizeof ip, got.kvs[0].value);
+            if (!req->done && ++req->rounds > 100)
+                s_fail(req, "%s: the release of %s did not settle", req->name, req->ip);
+            zstr_free(&svck);
+            zstr_free(&ipk);
         }
-        il_etcd_range_free(&got);
-        if (++req->rounds > 100 && !req->done)
-            s_fail(req, "%s: the release of %s did not settle", req->name, ip);
+        zhashx_destroy(&found);
     }
-    zstr_free(&svck);
 }
 
 size_t alloc_etcd_apply(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
@@ -429,19 +478,18 @@ size_t alloc_etcd_apply(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count
     zhashx_t *names = zhashx_new();
     size_t i = 0;
     while (i < count) {
-        if (reqs[i].release) {
-            s_release(self, &reqs[i], deadline_ms);
-            i++;
-            continue;
-        }
-        /* a run of allocations of distinct names */
+        /* a run of allocations (or of releases) of distinct names */
         size_t j = i;
         zhashx_purge(names);
-        while (j < count && !reqs[j].release && !zhashx_lookup(names, reqs[j].name)) {
+        while (j < count && reqs[j].release == reqs[i].release &&
+               !zhashx_lookup(names, reqs[j].name)) {
             zhashx_insert(names, reqs[j].name, (void *)1);
             j++;
         }
-        s_allocate(self, reqs + i, j - i, deadline_ms);
+        if (reqs[i].release)
+            s_release(self, reqs + i, j - i, deadline_ms);
+        else
+            s_allocate(self, reqs + i, j - i, deadline_ms);
         i = j;
     }
     zhashx_destroy(&names);

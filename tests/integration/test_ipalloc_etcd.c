@@ -220,6 +220,47 @@ static void test_txn_logic(void **state)
     alloc_etcd_destroy(&b);
 }
 
+/* 200 allocated in one batch at one store, released in one batch at another
+ * that never synced (it reads each name's address first), and at the first
+ * again (nothing left to release). */
+static void test_batches(void **state)
+{
+    ctx_t *ctx = *state;
+    alloc_etcd_t *a = s_store(ctx, "10.9.3.0/24", NULL);
+    alloc_etcd_t *b = s_store(ctx, "10.9.3.0/24", NULL);
+    alloc_etcd_req_t reqs[200];
+    char names[200][16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof names[i], "m-%d", i);
+        reqs[i] = (alloc_etcd_req_t){.name = names[i]};
+    }
+    uint64_t txns = alloc_etcd_txns(a);
+    assert_int_equal(alloc_etcd_apply(a, reqs, 200, zclock_mono() + 10000), 0);
+    assert_int_equal(alloc_etcd_txns(a) - txns, 4); /* 64 a txn */
+    char ips[200][64];
+    for (int i = 0; i < 200; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "10.9.3.%d", i + 1);
+        assert_string_equal(reqs[i].ip, want);
+        snprintf(ips[i], 64, "%s", reqs[i].ip);
+        reqs[i] = (alloc_etcd_req_t){.name = names[i], .release = true};
+    }
+    assert_int_equal(alloc_etcd_apply(b, reqs, 200, zclock_mono() + 10000), 0);
+    for (int i = 0; i < 200; i++)
+        assert_string_equal(reqs[i].ip, ips[i]);
+    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.3.0_24/", ctx->prefix), 0);
+    for (int i = 0; i < 200; i++)
+        reqs[i] = (alloc_etcd_req_t){.name = names[i], .release = true};
+    assert_int_equal(alloc_etcd_apply(a, reqs, 200, zclock_mono() + 10000), 0);
+    for (int i = 0; i < 200; i++)
+        assert_string_equal(reqs[i].ip, "");
+    s_sync_t s = {a, 0};
+    assert_true(test_wait(s_synced, &s, 5000));
+    assert_int_equal(pool_free_count(alloc_etcd_pool(a)), 254);
+    alloc_etcd_destroy(&a);
+    alloc_etcd_destroy(&b);
+}
+
 /* Two stores racing, the member they use killed midway ------------------------------ */
 
 typedef struct {
@@ -793,6 +834,7 @@ int main(int argc, char *argv[])
         return s_child(argv[2], argv[3], argv[4], (size_t)atoi(argv[5]), argv[6]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_txn_logic, s_setup1, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batches, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_configuration, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_import, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_on_etcd, s_setup1, s_teardown),
