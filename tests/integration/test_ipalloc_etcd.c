@@ -59,6 +59,7 @@ typedef struct {
     etcd_server_t *cluster;
     il_etcd_t *etcd;
     char prefix[64];
+    fixture_t *stack; /* test_stack_on_etcd's, freed by the teardown */
 } ctx_t;
 
 static il_etcd_config_t s_config_of(etcd_server_t *cluster)
@@ -96,6 +97,7 @@ static int s_teardown(void **state)
 {
     ctx_t *ctx = *state;
     if (!ctx) return 0;
+    fixture_destroy(&ctx->stack);
     il_etcd_destroy(&ctx->etcd);
     etcd_server_destroy(&ctx->cluster);
     free(ctx);
@@ -775,7 +777,7 @@ static void test_stack_on_etcd(void **state)
 {
     ctx_t *ctx = *state;
     fixture_opts_t opts = {.name = "test_ipalloc_etcd", .stop_signal = SIGKILL};
-    fixture_t *stack = fixture_new(&opts);
+    fixture_t *stack = ctx->stack = fixture_new(&opts);
     assert_non_null(stack);
     char sections[2048];
     snprintf(sections, sizeof sections,
@@ -825,7 +827,6 @@ static void test_stack_on_etcd(void **state)
     w = (s_wait_t){stack, "undeployed", 50, 0};
     if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("undeployed: %d of 50", w.seen);
     assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.2.0_24/", ctx->prefix), 0);
-    fixture_destroy(&stack);
 }
 
 int main(int argc, char *argv[])
