@@ -222,6 +222,50 @@ static void test_txn_logic(void **state)
     alloc_etcd_destroy(&b);
 }
 
+typedef struct {
+    const char *name, *ip;
+    bool found;
+} s_find_t;
+
+static void s_find(void *arg, const char *name, const char *ip)
+{
+    s_find_t *f = arg;
+    if (!strcmp(name, f->name) && !strcmp(ip, f->ip)) f->found = true;
+}
+
+/* A store whose watch would resume from a compacted revision reads again. */
+static void test_watch_compacted(void **state)
+{
+    ctx_t *ctx = *state;
+    alloc_etcd_req_t r;
+    alloc_etcd_t *a = s_store(ctx, "10.9.4.0/24", NULL); /* its watch not opened yet */
+    alloc_etcd_t *b = s_store(ctx, "10.9.4.0/24", NULL);
+    s_one(b, "x", false, NULL, &r);
+    s_one(b, "y", false, NULL, &r);
+    s_one(b, "x", true, NULL, &r);
+    il_etcd_range_t got;
+    char err[512];
+    assert_int_equal(il_etcd_get(ctx->etcd, "/none", 0, &got, err, sizeof err), 0);
+    int64_t rev = got.revision;
+    il_etcd_range_free(&got);
+    assert_int_equal(test_sh("curl -s -f -X POST %s/v3/kv/compaction -d '{\"revision\":\"%lld\"}' "
+                             ">/dev/null",
+                             etcd_server_endpoint(ctx->cluster, 0), (long long)rev),
+                     0);
+    s_sync_t s = {a, 1};
+    assert_true(test_wait(s_synced, &s, 5000));
+    s_find_t f = {"y", "10.9.4.2", false};
+    alloc_etcd_foreach(a, s_find, &f);
+    assert_true(f.found);
+    pool_addr_t x_addr;
+    int family;
+    assert_int_equal(pool_addr_parse("10.9.4.1", &x_addr, &family), 0);
+    assert_true(pool_is_free(alloc_etcd_pool(a), x_addr)); /* x's, released */
+    assert_string_equal(s_one(a, "z", false, NULL, &r), "10.9.4.1");
+    alloc_etcd_destroy(&a);
+    alloc_etcd_destroy(&b);
+}
+
 /* 200 allocated in one batch at one store, released in one batch at another
  * that never synced (it reads each name's address first), and at the first
  * again (nothing left to release). */
@@ -733,6 +777,11 @@ static void test_bad_configuration(void **state)
     zstr_free(&text);
     assert_int_equal(test_run(out, sizeof out, "%s -c %s --list 2>&1", bin, path), 2);
     assert_non_null(strstr(out, "cannot read the allocations from etcd"));
+    /* INTERLOOK_ETCD_ENDPOINTS overrides the endpoints */
+    assert_int_equal(test_run(out, sizeof out, "INTERLOOK_ETCD_ENDPOINTS=%s %s -c %s --list 2>&1",
+                              etcd_server_endpoints(ctx->cluster), bin, path),
+                     0);
+    assert_non_null(strstr(out, "0 allocations in etcd /interlook/ipalloc/10.9.1.0_24/"));
     test_rm_tree(dir);
     free(dir);
 }
@@ -773,9 +822,11 @@ static bool s_reached(void *arg)
     return w->seen >= w->want;
 }
 
-static void test_stack_on_etcd(void **state)
+/* A stack deploys n services through two allocators on etcd (a member
+ * killed once a quarter are deployed, when kill), checks them against etcd,
+ * and undeploys them. */
+static void s_stack(ctx_t *ctx, int n, bool kill)
 {
-    ctx_t *ctx = *state;
     fixture_opts_t opts = {.name = "test_ipalloc_etcd", .stop_signal = SIGKILL};
     fixture_t *stack = ctx->stack = fixture_new(&opts);
     assert_non_null(stack);
@@ -783,7 +834,7 @@ static void test_stack_on_etcd(void **state)
     snprintf(sections, sizeof sections,
              "ipam:\n"
              "  ipalloc:\n"
-             "    network_cidr: 10.9.2.0/24\n"
+             "    network_cidr: 10.9.0.0/22\n"
              "    store: etcd\n"
              "    etcd:\n"
              "      endpoints: %s\n"
@@ -794,7 +845,7 @@ static void test_stack_on_etcd(void **state)
                                           "  workflowSteps: provider.test,ipam.ipalloc\n"
                                           "  checkFlowInterval: 50ms\n"
                                           "  workflowHousekeeperInterval: 200ms\n"
-                                          "  serviceWIPTimeout: 5s\n"
+                                          "  serviceWIPTimeout: 15s\n"
                                           "  retryBackoffMin: 50ms\n"
                                           "  retryBackoffMax: 200ms\n"
                                           "  persistDelay: 20ms\n",
@@ -808,25 +859,47 @@ static void test_stack_on_etcd(void **state)
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a1, NULL) > 0);
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a2, NULL) > 0);
     assert_true(fixture_wait_registered(stack, "ipam.ipalloc", 2, WAIT_MS));
-    assert_int_equal(test_write_text(inject_in, "add-many web- 50\n"), 0);
-    s_wait_t w = {stack, "deployed", 50, 0};
-    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("deployed: %d of 50", w.seen);
+    char line[64];
+    snprintf(line, sizeof line, "add-many web- %d\n", n);
+    assert_int_equal(test_write_text(inject_in, line), 0);
+    s_wait_t w = {stack, "deployed", n / 4, 0};
+    if (kill) {
+        if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("deployed: %d of %d", w.seen, n / 4);
+        assert_int_equal(etcd_server_kill(ctx->cluster, 0), 0);
+        printf("# member 0 killed with %d of %d services deployed\n", w.seen, n);
+        assert_true(w.seen < n);
+    }
+    w.want = n;
+    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("deployed: %d of %d", w.seen, n);
     zhashx_t *ips = zhashx_new();
     zhashx_set_destructor(ips, (zhashx_destructor_fn *)zstr_free);
-    assert_int_equal(s_count_state(stack, "deployed", ips), 50);
+    assert_int_equal(s_count_state(stack, "deployed", ips), n);
     zhashx_t *distinct = zhashx_new();
     for (const char *ip = zhashx_first(ips); ip; ip = zhashx_next(ips)) {
         const char *name = zhashx_cursor(ips);
         if (zhashx_insert(distinct, ip, (void *)1) != 0) fail_msg("%s handed out twice", ip);
-        assert_string_equal(s_value(ctx, "%s/ipalloc/10.9.2.0_24/svc/%s", ctx->prefix, name), ip);
+        assert_string_equal(s_value(ctx, "%s/ipalloc/10.9.0.0_22/svc/%s", ctx->prefix, name), ip);
     }
-    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.2.0_24/ip/", ctx->prefix), 50);
+    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.0.0_22/ip/", ctx->prefix), n);
     zhashx_destroy(&distinct);
     zhashx_destroy(&ips);
-    assert_int_equal(test_write_text(inject_in, "delete-many web- 50\n"), 0);
-    w = (s_wait_t){stack, "undeployed", 50, 0};
-    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("undeployed: %d of 50", w.seen);
-    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.2.0_24/", ctx->prefix), 0);
+    snprintf(line, sizeof line, "delete-many web- %d\n", n);
+    assert_int_equal(test_write_text(inject_in, line), 0);
+    w = (s_wait_t){stack, "undeployed", n, 0};
+    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("undeployed: %d of %d", w.seen, n);
+    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.0.0_22/", ctx->prefix), 0);
+}
+
+static void test_stack_on_etcd(void **state)
+{
+    s_stack(*state, 50, false);
+}
+
+/* One of 3 members killed while 600 services are being deployed: each is
+ * answered (deployed), none twice. */
+static void test_stack_member_killed(void **state)
+{
+    s_stack(*state, 600, true);
 }
 
 int main(int argc, char *argv[])
@@ -836,9 +909,11 @@ int main(int argc, char *argv[])
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_txn_logic, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_batches, s_setup1, s_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_compacted, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_configuration, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_import, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_on_etcd, s_setup1, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_race_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_namespaces_race, s_setup3, s_teardown),
     };
