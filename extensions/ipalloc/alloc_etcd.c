@@ -276,7 +276,10 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
         }
         il_etcd_txn_t *txn = il_etcd_txn_new();
         for (size_t k = 0; k < n; k++) {
-            pool_addr_format(chosen[k]->cand, family, cand_text[k], sizeof cand_text[k]);
+            int cand_family = family; /* an import may bring the other family */
+            pool_addr_t unused;
+            if (chosen[k]->fixed) pool_addr_parse(chosen[k]->wanted, &unused, &cand_family);
+            pool_addr_format(chosen[k]->cand, cand_family, cand_text[k], sizeof cand_text[k]);
             char *ipk = s_key(self, "ip", cand_text[k]);
             char *svck = s_key(self, "svc", chosen[k]->name);
             il_etcd_txn_compare(txn, ipk, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
