@@ -59,8 +59,11 @@ typedef struct {
     etcd_server_t *cluster;
     il_etcd_t *etcd;
     char prefix[64];
-    fixture_t *stack; /* test_stack_on_etcd's, freed by the teardown */
+    fixture_t *stack;  /* a case's stacks, freed by the teardown */
+    fixture_t *stack2; /* */
 } ctx_t;
+
+static void s_net_clear(void);
 
 static il_etcd_config_t s_config_of(etcd_server_t *cluster)
 {
@@ -98,6 +101,8 @@ static int s_teardown(void **state)
     ctx_t *ctx = *state;
     if (!ctx) return 0;
     fixture_destroy(&ctx->stack);
+    fixture_destroy(&ctx->stack2);
+    s_net_clear();
     il_etcd_destroy(&ctx->etcd);
     etcd_server_destroy(&ctx->cluster);
     free(ctx);
@@ -524,6 +529,42 @@ static void s_relay_stop(s_relay_t *r)
     close(r->lfd);
 }
 
+/* The namespaces ("hosts") and relays of a case, removed by the teardown
+ * also when the case fails. */
+#define S_MAX_RELAYS 8
+static char s_ns[2][32];
+static s_relay_t s_relays[2][S_MAX_RELAYS];
+static int s_nrelays[2];
+
+static void s_net_clear(void)
+{
+    for (int h = 0; h < 2; h++) {
+        for (int i = 0; i < s_nrelays[h]; i++)
+            s_relay_stop(&s_relays[h][i]);
+        s_nrelays[h] = 0;
+        if (*s_ns[h]) test_sh("ip netns del %s 2>/dev/null", s_ns[h]);
+        *s_ns[h] = '\0';
+    }
+}
+
+/* Makes namespace h (lo up) and returns its name. */
+static const char *s_net_host(int h)
+{
+    snprintf(s_ns[h], sizeof s_ns[h], "ipe%d-%d", (int)getpid() % 100000, h);
+    assert_int_equal(test_sh("ip netns add %s && ip -n %s link set lo up", s_ns[h], s_ns[h]), 0);
+    return s_ns[h];
+}
+
+/* A relay into namespace h to target (a port on the host's loopback); its port there. */
+static int s_net_relay(int h, int target)
+{
+    assert_true(s_nrelays[h] < S_MAX_RELAYS);
+    s_relay_t *r = &s_relays[h][s_nrelays[h]];
+    assert_int_equal(s_relay_start(r, s_ns[h], target), 0);
+    s_nrelays[h]++;
+    return r->port;
+}
+
 static int s_port_of(const char *url)
 {
     const char *colon = strrchr(url, ':');
@@ -578,31 +619,36 @@ static int s_child(const char *endpoints, const char *prefix, const char *order,
     return rc;
 }
 
+static int s_port_of(const char *url);
+
+/* The etcd endpoints inside namespace h (relays to the members). */
+static void s_net_etcd(ctx_t *ctx, int h, char *endpoints, size_t size)
+{
+    *endpoints = '\0';
+    for (size_t m = 0; m < etcd_server_size(ctx->cluster); m++) {
+        int port = s_net_relay(h, s_port_of(etcd_server_endpoint(ctx->cluster, m)));
+        snprintf(endpoints + strlen(endpoints), size - strlen(endpoints), "%shttp://127.0.0.1:%d",
+                 m ? "," : "", port);
+    }
+}
+
 static void test_two_namespaces_race(void **state)
 {
     ctx_t *ctx = *state;
-    char ns[2][32], self[512], go[256];
+    char self[512], go[256];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     assert_true(len > 0);
     self[len] = '\0';
     char *dir = test_tmpdir();
     snprintf(go, sizeof go, "%s/go", dir);
-    s_relay_t relay[2][3];
     FILE *child[2];
     for (int h = 0; h < 2; h++) {
-        snprintf(ns[h], sizeof ns[h], "ipe%d-%d", (int)getpid() % 100000, h);
-        assert_int_equal(test_sh("ip netns add %s && ip -n %s link set lo up", ns[h], ns[h]), 0);
-        char endpoints[512] = "";
-        for (size_t m = 0; m < 3; m++) {
-            assert_int_equal(s_relay_start(&relay[h][m], ns[h],
-                                           s_port_of(etcd_server_endpoint(ctx->cluster, m))),
-                             0);
-            snprintf(endpoints + strlen(endpoints), sizeof endpoints - strlen(endpoints),
-                     "%shttp://127.0.0.1:%d", m ? "," : "", relay[h][m].port);
-        }
+        const char *ns = s_net_host(h);
+        char endpoints[512];
+        s_net_etcd(ctx, h, endpoints, sizeof endpoints);
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "ip netns exec %s '%s' --race-child %s %s %s %d '%s'", ns[h],
-                 self, endpoints, ctx->prefix, h ? "down" : "up", RACE_N, go);
+        snprintf(cmd, sizeof cmd, "ip netns exec %s '%s' --race-child %s %s %s %d '%s'", ns, self,
+                 endpoints, ctx->prefix, h ? "down" : "up", RACE_N, go);
         child[h] = popen(cmd, "r");
         assert_non_null(child[h]);
     }
@@ -616,7 +662,7 @@ static void test_two_namespaces_race(void **state)
             size_t i;
             char ip[64];
             if (line[0] == '#') {
-                printf("# allocator in %s: %s", ns[h], line + 2);
+                printf("# allocator in %s: %s", s_ns[h], line + 2);
                 continue;
             }
             if (sscanf(line, "svc-%zu %63s", &i, ip) == 2 && i < RACE_N)
@@ -627,11 +673,7 @@ static void test_two_namespaces_race(void **state)
     double secs = (double)(zclock_mono() - started) / 1000.0;
     printf("# %d services raced at 2 allocators in 2 namespaces: %.2f s (%.0f answers/s)\n", RACE_N,
            secs, 2 * RACE_N / secs);
-    for (int h = 0; h < 2; h++) {
-        for (int m = 0; m < 3; m++)
-            s_relay_stop(&relay[h][m]);
-        test_sh("ip netns del %s", ns[h]);
-    }
+    s_net_clear();
     s_check_race(ctx, "10.77.0.0_20", "svc-%zu", RACE_N, ips[0], ips[1]);
     free(ips[0]);
     free(ips[1]);
@@ -902,6 +944,93 @@ static void test_stack_member_killed(void **state)
     s_stack(*state, 600, true);
 }
 
+/* Two hosts (namespaces), each with a stack of its own (a core on the file
+ * store in the host's namespace, its provider) and one interlook-ipalloc
+ * inside the namespace reaching its core and the 3 etcd members through
+ * loopback relays; the same 1,000 services reported to both cores at once,
+ * so the two allocators race for each: both cores end with the same address
+ * for each service, 1,000 distinct, and etcd holds exactly those. */
+static void test_two_hosts_two_stacks(void **state)
+{
+    ctx_t *ctx = *state;
+    enum { N = 1000 };
+    fixture_t *stack[2];
+    int inject_in[2];
+    char ipalloc[1024];
+    snprintf(ipalloc, sizeof ipalloc, "%s", test_bin("interlook-ipalloc"));
+    for (int h = 0; h < 2; h++) {
+        const char *ns = s_net_host(h);
+        char endpoints[512];
+        s_net_etcd(ctx, h, endpoints, sizeof endpoints);
+        fixture_opts_t opts = {.name = "test_ipalloc_etcd", .stop_signal = SIGKILL};
+        stack[h] = fixture_new(&opts);
+        if (h == 0)
+            ctx->stack = stack[h];
+        else
+            ctx->stack2 = stack[h];
+        assert_non_null(stack[h]);
+        char sections[2048];
+        snprintf(sections, sizeof sections,
+                 "ipam:\n  ipalloc:\n    network_cidr: 10.66.0.0/20\n    store: etcd\n"
+                 "    etcd:\n      endpoints: %s\n      prefix: %s\n",
+                 endpoints, ctx->prefix);
+        assert_int_equal(fixture_config_write(stack[h],
+                                              "  workflowSteps: provider.test,ipam.ipalloc\n"
+                                              "  checkFlowInterval: 50ms\n"
+                                              "  workflowHousekeeperInterval: 200ms\n"
+                                              "  serviceWIPTimeout: 15s\n"
+                                              "  retryBackoffMin: 50ms\n"
+                                              "  retryBackoffMax: 200ms\n"
+                                              "  persistDelay: 20ms\n",
+                                              sections),
+                         0);
+        assert_true(fixture_start_core(stack[h], WAIT_MS) > 0);
+        const char *iargs[] = {"--name", "provider.test", NULL};
+        assert_true(fixture_spawn_ext(stack[h], "interlook-inject", iargs, &inject_in[h]) > 0);
+        char router[64], publish[64], instance[32];
+        snprintf(router, sizeof router, "tcp://127.0.0.1:%d",
+                 s_net_relay(h, s_port_of(fixture_router(stack[h]))));
+        snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d",
+                 s_net_relay(h, s_port_of(fixture_publish(stack[h]))));
+        snprintf(instance, sizeof instance, "host-%d", h);
+        const char *args[] = {
+            "netns",    "exec", ns,          ipalloc, "-c",         fixture_config(stack[h]),
+            "--router", router, "--publish", publish, "--instance", instance,
+            NULL};
+        assert_true(fixture_spawn(stack[h], "/usr/sbin/ip", args, "ipalloc.log", NULL) > 0);
+        assert_true(fixture_wait_registered(stack[h], "ipam.ipalloc", 1, WAIT_MS));
+    }
+    int64_t started = zclock_mono();
+    for (int h = 0; h < 2; h++)
+        assert_int_equal(test_write_text(inject_in[h], "add-many web- 1000\n"), 0);
+    zhashx_t *ips[2];
+    for (int h = 0; h < 2; h++) {
+        s_wait_t w = {stack[h], "deployed", N, 0};
+        if (!test_wait(s_reached, &w, 2 * WAIT_MS))
+            fail_msg("host %d: deployed %d of %d", h, w.seen, N);
+        ips[h] = zhashx_new();
+        zhashx_set_destructor(ips[h], (zhashx_destructor_fn *)zstr_free);
+        assert_int_equal(s_count_state(stack[h], "deployed", ips[h]), N);
+    }
+    printf("# %d services deployed at 2 stacks, their allocators racing from 2 namespaces: "
+           "%.2f s\n",
+           N, (double)(zclock_mono() - started) / 1000.0);
+    zhashx_t *distinct = zhashx_new();
+    for (const char *ip = zhashx_first(ips[0]); ip; ip = zhashx_next(ips[0])) {
+        const char *name = zhashx_cursor(ips[0]);
+        const char *other = zhashx_lookup(ips[1], name);
+        if (!other || strcmp(ip, other))
+            fail_msg("%s: %s at host 0, %s at host 1", name, ip, other ? other : "nothing");
+        if (zhashx_insert(distinct, ip, (void *)1) != 0) fail_msg("%s handed out twice", ip);
+        assert_string_equal(s_value(ctx, "%s/ipalloc/10.66.0.0_20/svc/%s", ctx->prefix, name), ip);
+    }
+    assert_int_equal(zhashx_size(distinct), N);
+    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.66.0.0_20/ip/", ctx->prefix), N);
+    zhashx_destroy(&distinct);
+    zhashx_destroy(&ips[0]);
+    zhashx_destroy(&ips[1]);
+}
+
 int main(int argc, char *argv[])
 {
     if (argc == 7 && !strcmp(argv[1], "--race-child"))
@@ -916,6 +1045,7 @@ int main(int argc, char *argv[])
         cmocka_unit_test_setup_teardown(test_stack_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_race_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_namespaces_race, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_two_hosts_two_stacks, s_setup3, s_teardown),
     };
     return test_run_group(tests, NULL, NULL);
 }
