@@ -867,7 +867,8 @@ static bool s_reached(void *arg)
 /* A stack deploys n services through two allocators on etcd (a member
  * killed once a quarter are deployed, when kill), checks them against etcd,
  * and undeploys them. */
-static void s_stack(ctx_t *ctx, int n, bool kill)
+/* Starts a stack with two allocators on etcd; returns the provider's input. */
+static int s_stack_start(ctx_t *ctx)
 {
     fixture_opts_t opts = {.name = "test_ipalloc_etcd", .stop_signal = SIGKILL};
     fixture_t *stack = ctx->stack = fixture_new(&opts);
@@ -901,6 +902,13 @@ static void s_stack(ctx_t *ctx, int n, bool kill)
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a1, NULL) > 0);
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a2, NULL) > 0);
     assert_true(fixture_wait_registered(stack, "ipam.ipalloc", 2, WAIT_MS));
+    return inject_in;
+}
+
+static void s_stack(ctx_t *ctx, int n, bool kill)
+{
+    int inject_in = s_stack_start(ctx);
+    fixture_t *stack = ctx->stack;
     char line[64];
     snprintf(line, sizeof line, "add-many web- %d\n", n);
     assert_int_equal(test_write_text(inject_in, line), 0);
@@ -942,6 +950,64 @@ static void test_stack_on_etcd(void **state)
 static void test_stack_member_killed(void **state)
 {
     s_stack(*state, 600, true);
+}
+
+typedef struct {
+    fixture_t *stack;
+    char error[512];
+} s_err_t;
+
+/* Some entry carries an error naming etcd. */
+static bool s_etcd_error(void *arg)
+{
+    s_err_t *e = arg;
+    json_t *all = fixture_api_get(e->stack, "/services");
+    const char *key;
+    json_t *entry;
+    json_object_foreach(all, key, entry)
+    {
+        const char *error = json_string_value(json_object_get(entry, "error"));
+        if (error && strstr(error, "etcd")) snprintf(e->error, sizeof e->error, "%s", error);
+    }
+    json_decref(all);
+    return e->error[0] != '\0';
+}
+
+/* Two of 3 members killed (no quorum): allocations are answered with etcd's
+ * error (nothing committed, nothing announced), the allocators stay
+ * registered; the members back: everything is deployed, none twice. */
+static void test_stack_no_quorum(void **state)
+{
+    ctx_t *ctx = *state;
+    int inject_in = s_stack_start(ctx);
+    fixture_t *stack = ctx->stack;
+    assert_int_equal(test_write_text(inject_in, "add-many a- 20\n"), 0);
+    s_wait_t w = {stack, "deployed", 20, 0};
+    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("deployed: %d of 20", w.seen);
+    assert_int_equal(etcd_server_kill(ctx->cluster, 1), 0);
+    assert_int_equal(etcd_server_kill(ctx->cluster, 2), 0);
+    assert_int_equal(test_write_text(inject_in, "add-many b- 20\n"), 0);
+    s_err_t e = {stack, ""};
+    assert_true(test_wait(s_etcd_error, &e, WAIT_MS));
+    printf("# without quorum: %s\n", e.error);
+    assert_int_equal(s_count_state(stack, "deployed", NULL), 20);
+    assert_true(fixture_wait_registered(stack, "ipam.ipalloc", 2, 1000));
+    assert_int_equal(etcd_server_restart(ctx->cluster, 1, START_MS), 0);
+    assert_int_equal(etcd_server_restart(ctx->cluster, 2, START_MS), 0);
+    w.want = 40;
+    if (!test_wait(s_reached, &w, 2 * WAIT_MS)) fail_msg("deployed: %d of 40", w.seen);
+    zhashx_t *ips = zhashx_new();
+    zhashx_set_destructor(ips, (zhashx_destructor_fn *)zstr_free);
+    assert_int_equal(s_count_state(stack, "deployed", ips), 40);
+    zhashx_t *distinct = zhashx_new();
+    for (const char *ip = zhashx_first(ips); ip; ip = zhashx_next(ips)) {
+        if (zhashx_insert(distinct, ip, (void *)1) != 0) fail_msg("%s handed out twice", ip);
+        assert_string_equal(
+            s_value(ctx, "%s/ipalloc/10.9.0.0_22/svc/%s", ctx->prefix, zhashx_cursor(ips)), ip);
+    }
+    assert_int_equal(s_keys(ctx, "%s/ipalloc/10.9.0.0_22/ip/", ctx->prefix), 40);
+    zhashx_destroy(&distinct);
+    zhashx_destroy(&ips);
 }
 
 /* Two hosts (namespaces), each with a stack of its own (a core on the file
@@ -1043,6 +1109,7 @@ int main(int argc, char *argv[])
         cmocka_unit_test_setup_teardown(test_import, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_on_etcd, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_member_killed, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_no_quorum, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_race_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_namespaces_race, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_hosts_two_stacks, s_setup3, s_teardown),
