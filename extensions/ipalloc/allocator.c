@@ -8,9 +8,9 @@
 #include "extensions/ipalloc/alloc_etcd.h"
 #include "extensions/ipalloc/pool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -48,7 +48,7 @@ struct _allocator_t {
     bool db_down_said;      /* that line was the last one said about the db */
     alloc_etcd_t *etcd;     /* store etcd: the allocations (the thread's while it runs) */
     const char **endpoints; /* the etcd client's endpoints (strings: config's) */
-    char where[512];        /* the db's path, or "etcd ENDPOINTS BASE" */
+    char where[512];        /* the db's path, or "etcd BASE" (for messages) */
     zactor_t *worker;       /* store etcd: runs the batches */
     bool busy;              /* a batch is with the worker */
     char etcd_error[1024];  /* of the last etcd batch with errors */
