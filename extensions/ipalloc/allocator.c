@@ -101,11 +101,10 @@ static int s_config_etcd(allocator_config_t *self, il_config_t *cfg, const char 
 #undef S_KEY
     const char *env = getenv("INTERLOOK_ETCD_ENDPOINTS");
     if (env && *env) {
-        zlistx_purge(self->etcd_endpoints);
-        zlistx_set_destructor(self->etcd_endpoints, (zlistx_destructor_fn *)zstr_free);
+        zlistx_purge(self->etcd_endpoints); /* the list copies what it is given */
         char *copy = il_strdup(env), *save = NULL;
         for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-            zlistx_add_end(self->etcd_endpoints, il_strdup(tok));
+            zlistx_add_end(self->etcd_endpoints, tok);
         free(copy);
     }
     if (zlistx_size(self->etcd_endpoints) == 0) {
