@@ -14,7 +14,10 @@
  * whose outcome a time-out left unknown: it is sent again with the same
  * address), an address another allocator took is marked used and the next
  * free one is tried. Every failed txn shows at least one key that exists, so
- * each round settles at least one request: the loop ends.
+ * each round settles a request or marks an address used in the view: the
+ * loop ends when every request is settled, the view's pool is exhausted, or
+ * at the deadline (an allocator that keeps losing races to a faster one may
+ * answer some work with the time-out; the core retries it).
  *
  * The local view (which addresses are used, which service holds which) is a
  * read of BASE followed by a watch from the revision after it (read again

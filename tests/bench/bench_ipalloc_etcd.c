@@ -74,6 +74,7 @@ typedef struct {
     const char *tag;
     size_t n, batch, errors;
     double rate, release_rate;
+    uint64_t txns, conflicts;
 } s_run_t;
 
 static void *s_etcd(void *arg)
@@ -108,6 +109,8 @@ static void *s_etcd(void *arg)
         else
             run->rate = rate;
     }
+    run->txns = alloc_etcd_txns(store);
+    run->conflicts = alloc_etcd_conflicts(store);
     free(reqs);
     free(names);
     alloc_etcd_destroy(&store);
@@ -139,7 +142,8 @@ int main(int argc, char *argv[])
         for (int b = 0; b < 2; b++) {
             char prefix[64];
             snprintf(prefix, sizeof prefix, "/bench-%d", b);
-            s_run_t run = {cluster, prefix, "svc", n, b ? 100 : 1, 0, 0, 0};
+            s_run_t run = {
+                .cluster = cluster, .prefix = prefix, .tag = "svc", .n = n, .batch = b ? 100 : 1};
             s_etcd(&run);
             rate[b] = run.rate;
             rel[b] = run.release_rate;
@@ -150,8 +154,9 @@ int main(int argc, char *argv[])
                  members > 1 ? "s" : "");
         printf("%-44s %9.0f/%-8.0f %9.0f/%-8.0f\n", label, rate[0], rel[0], rate[1], rel[1]);
         if (members == 3) { /* two allocators, one pool */
-            s_run_t two[2] = {{cluster, "/bench-two", "a", n, 100, 0, 0, 0},
-                              {cluster, "/bench-two", "b", n, 100, 0, 0, 0}};
+            s_run_t two[2] = {
+                {.cluster = cluster, .prefix = "/bench-two", .tag = "a", .n = n, .batch = 100},
+                {.cluster = cluster, .prefix = "/bench-two", .tag = "b", .n = n, .batch = 100}};
             pthread_t t[2];
             int64_t t0 = zclock_usecs();
             for (int i = 0; i < 2; i++)
@@ -160,9 +165,12 @@ int main(int argc, char *argv[])
                 pthread_join(t[i], NULL);
             double secs = (double)(zclock_usecs() - t0) / 1e6;
             errors += two[0].errors + two[1].errors;
-            printf("%-44s %18s %9.0f (both, allocations and releases: %.0f/s)\n",
+            printf("%-44s %18s %9.0f (both, allocations and releases: %.0f/s; txns failed "
+                   "on a compare: %llu of %llu and %llu of %llu)\n",
                    "etcd, 3 members, two allocators racing", "-", two[0].rate + two[1].rate,
-                   4.0 * (double)n / secs);
+                   4.0 * (double)n / secs, (unsigned long long)two[0].conflicts,
+                   (unsigned long long)two[0].txns, (unsigned long long)two[1].conflicts,
+                   (unsigned long long)two[1].txns);
         }
         if (errors) {
             printf("  %zu requests failed\n", errors);
