@@ -88,6 +88,7 @@ typedef struct {
     int nconv[K_NKINDS];
     int bound_hit, lost, dup_ips, spurious, checks_failed;
     long adds, deletes;
+    long changes; /* state changes read from the core's publications */
 } s_stats_t;
 
 typedef struct {
@@ -103,6 +104,7 @@ typedef struct {
     zhashx_t *index;    /* name -> s_svc_t* */
     zhashx_t *spurious; /* names seen deleted while present (counted once) */
     zhashx_t *dups;     /* "ip name name" seen (counted once) */
+    zhashx_t *lost;     /* names not deployed when a bound ran out (counted once) */
     long counter;
     char mount[700];
     bool mounted;
@@ -311,8 +313,10 @@ static void s_pump(s_part_t *p, int ms)
                 msgpack_unpacked_init(&body);
                 zframe_t *frame = ilp_pub_decode(msg, &topic, &body, err, sizeof err);
                 if (frame && !strcmp(topic, ILP_TOPIC_CHANGES))
-                    for (uint32_t i = 0; i < body.data.via.array.size; i++)
+                    for (uint32_t i = 0; i < body.data.via.array.size; i++) {
+                        p->st.changes++;
                         s_on_change(p, &body.data.via.array.ptr[i]);
+                    }
                 msgpack_unpacked_destroy(&body);
                 zframe_destroy(&frame);
                 free(topic);
@@ -330,6 +334,7 @@ typedef struct {
     int lingering; /* removed from the model, not undeployed */
     int dups;      /* IPs held by two deployed services (this look) */
     bool list_ok;
+    bool final; /* the last look of a bound: what is missing is lost */
     char detail[S_DETAIL];
 } s_check_t;
 
@@ -380,13 +385,19 @@ static bool s_list_matches(s_part_t *p, json_t *deployed, s_check_t *c, bool sub
 
 /* One look at the core: true when everything checks. Spurious deletions and
  * duplicate IPs seen are counted in the stats whatever it returns. */
-static bool s_check(s_part_t *p, s_check_t *c)
+static bool s_check(s_part_t *p, s_check_t *c, bool final)
 {
     memset(c, 0, sizeof *c);
+    c->final = final;
     json_t *all = test_get_json(p->api, "/services");
     if (!all) {
         s_detail(c->detail, " the core's API does not answer;");
         c->missing = (int)p->npresent;
+        for (size_t i = 0; final && i < p->nsvcs; i++)
+            if (p->svcs[i]->present && !zhashx_lookup(p->lost, p->svcs[i]->name)) {
+                zhashx_insert(p->lost, p->svcs[i]->name, (void *)1);
+                p->st.lost++;
+            }
         return false;
     }
     for (size_t i = 0; i < p->nsvcs; i++) {
@@ -400,6 +411,10 @@ static bool s_check(s_part_t *p, s_check_t *c)
             const char *ip =
                 json_string_value(json_object_get(json_object_get(e, "service"), "public_ip"));
             if (!e || strcmp(state, "deployed") || strcmp(expected, "deployed") || wip || !ip) {
+                if (c->final && !zhashx_lookup(p->lost, s->name)) {
+                    zhashx_insert(p->lost, s->name, (void *)1);
+                    p->st.lost++;
+                }
                 if (c->missing++ < 5)
                     s_detail(c->detail, " %s: %s%s (expected %s)%s%s;", s->name,
                              e ? state : "no entry", wip ? " in progress" : "", e ? expected : "-",
@@ -475,7 +490,7 @@ static bool s_converge(s_part_t *p, int kind, int64_t t0, int64_t bound_ms)
     for (;;) {
         s_pump(p, 0);
         s_check_alive(p);
-        if (s_check(p, &c)) {
+        if (s_check(p, &c, false)) {
             if (kind >= 0) {
                 int64_t ms = zclock_mono() - t0;
                 p->st.conv[kind] =
@@ -491,9 +506,9 @@ static bool s_converge(s_part_t *p, int kind, int64_t t0, int64_t bound_ms)
         if (zclock_mono() - t0 > bound_ms) break;
         s_pump(p, S_LOOK_MS);
     }
+    s_check(p, &c, true);
     p->st.bound_hit++;
     p->st.checks_failed++;
-    p->st.lost += c.missing;
     printf("chaos: [%s] FAILED: not converged %lld s after the %s fault: %d not deployed, %d "
            "removed not undeployed, %d duplicate IPs, db %s;%s\n",
            p->name, (long long)(bound_ms / 1000), kind >= 0 ? s_kind_name[kind] : "start",
@@ -651,7 +666,7 @@ static bool s_watch_until(s_part_t *p, bool (*cond)(void *), bool want, int ms)
     s_check_t c;
     while (zclock_mono() < until && !s_interrupted()) {
         if (cond(NULL) == want) return true;
-        s_check(p, &c);
+        s_check(p, &c, false);
         s_pump(p, 200);
     }
     return cond(NULL) == want;
@@ -755,6 +770,7 @@ static s_part_t *s_part_new(const char *name, bool docker)
     p->index = zhashx_new();
     p->spurious = zhashx_new();
     p->dups = zhashx_new();
+    p->lost = zhashx_new();
     snprintf(p->label, sizeof p->label, "interlook.chaos.%d", (int)getpid());
     return p;
 }
@@ -801,6 +817,7 @@ static void s_part_destroy(s_part_t **p_p)
     zhashx_destroy(&p->index);
     zhashx_destroy(&p->spurious);
     zhashx_destroy(&p->dups);
+    zhashx_destroy(&p->lost);
     free(p);
     *p_p = NULL;
 }
@@ -938,7 +955,8 @@ static bool s_print_stats(const s_stats_t *st)
         faults += st->faults[k];
         nall += st->nconv[k];
     }
-    printf("\n%s: %d faults, %ld adds, %ld removals\n", st->name, faults, st->adds, st->deletes);
+    printf("\n%s: %d faults, %ld adds, %ld removals, %ld state changes followed\n", st->name,
+           faults, st->adds, st->deletes, st->changes);
     printf("  %-10s %7s %9s %9s %9s %9s\n", "fault", "injected", "converged", "p50 ms", "p99 ms",
            "max ms");
     int64_t *all = calloc((size_t)nall + 1, sizeof *all);
@@ -1064,6 +1082,7 @@ int main(int argc, char *argv[])
         total.spurious += st->spurious;
         total.checks_failed += st->checks_failed;
         total.adds += st->adds;
+        total.changes += st->changes;
         total.deletes += st->deletes;
     }
     if (np > 1) s_print_stats(&total);
