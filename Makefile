@@ -9,6 +9,7 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each
+#   make chaos      the chaos drill (tests/chaos): kills, dockerd restarts, full disk
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
 #   make bins       the binaries only (no tests, no cmocka needed)
 #   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)

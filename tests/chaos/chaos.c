@@ -88,7 +88,8 @@ typedef struct {
     int nconv[K_NKINDS];
     int bound_hit, lost, dup_ips, spurious, checks_failed;
     long adds, deletes;
-    long changes; /* state changes read from the core's publications */
+    long changes;       /* state changes read from the core's publications */
+    int held[K_NKINDS]; /* kills of an instance that held work in flight */
 } s_stats_t;
 
 typedef struct {
@@ -105,6 +106,7 @@ typedef struct {
     zhashx_t *spurious; /* names seen deleted while present (counted once) */
     zhashx_t *dups;     /* "ip name name" seen (counted once) */
     zhashx_t *lost;     /* names not deployed when a bound ran out (counted once) */
+    zhashx_t *known;    /* names of the problems a bound ran out on (see s_known) */
     long counter;
     char mount[700];
     bool mounted;
@@ -344,6 +346,18 @@ static const char *s_str(json_t *obj, const char *key)
     return v ? v : "-";
 }
 
+/* A problem a bound ran out on is reported once: later looks leave that
+ * name aside, so that the faults after it are still measured. */
+static bool s_known(s_part_t *p, const char *name)
+{
+    return zhashx_lookup(p->known, name) != NULL;
+}
+
+static void s_note(s_part_t *p, const s_check_t *c, const char *name)
+{
+    if (c->final && !s_known(p, name)) zhashx_insert(p->known, name, (void *)1);
+}
+
 /* The allocators' file, as interlook-ipalloc --list prints it, against the
  * core's deployed name -> IP set: equal, or (subset) holding at least every
  * deployed service with its IP (allocations on their way are listed too). */
@@ -357,30 +371,33 @@ static bool s_list_matches(s_part_t *p, json_t *deployed, s_check_t *c, bool sub
         s_detail(c->detail, " ipalloc --list exited %d;", rc);
         return false;
     }
-    size_t listed = 0, found = 0;
+    json_t *listed = json_object();
     int wrong = 0;
     char *save = NULL;
     for (char *line = strtok_r(s_listbuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char name[256], ip[80];
         if (!strncmp(line, "SERVICE ", 8) || strstr(line, " allocations in ")) continue;
         if (sscanf(line, "%255s %79s", name, ip) != 2) continue;
-        listed++;
+        json_object_set_new(listed, name, json_string(ip));
         const char *want = json_string_value(json_object_get(deployed, name));
-        if (want && !strcmp(want, ip)) found++;
-        if (subset && !want) continue;
-        if (!want || strcmp(want, ip)) {
-            if (wrong++ < 5)
-                s_detail(c->detail, " db holds %s -> %s, core: %s;", name, ip,
-                         want ? want : "not deployed");
-        }
+        if (s_known(p, name) || (subset && !want) || (want && !strcmp(want, ip))) continue;
+        s_note(p, c, name);
+        if (wrong++ < 5)
+            s_detail(c->detail, " db holds %s -> %s, core: %s;", name, ip,
+                     want ? want : "not deployed");
     }
-    if (found != json_object_size(deployed) && wrong == 0)
-        s_detail(c->detail, " %zu deployed services not in the db;",
-                 json_object_size(deployed) - found);
-    else if (!subset && listed != found && wrong == 0)
-        s_detail(c->detail, " db lists %zu allocations, core deploys %zu;", listed,
-                 json_object_size(deployed));
-    return wrong == 0 && found == json_object_size(deployed) && (subset || listed == found);
+    const char *name;
+    json_t *ip;
+    json_object_foreach(deployed, name, ip)
+    {
+        if (s_known(p, name) || json_object_get(listed, name)) continue;
+        s_note(p, c, name);
+        if (wrong++ < 5)
+            s_detail(c->detail, " core deploys %s -> %s, not in the db;", name,
+                     json_string_value(ip));
+    }
+    json_decref(listed);
+    return wrong == 0;
 }
 
 /* One look at the core: true when everything checks. Spurious deletions and
@@ -403,6 +420,7 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
     for (size_t i = 0; i < p->nsvcs; i++) {
         s_svc_t *s = p->svcs[i];
         json_t *e = json_object_get(all, s->name);
+        if (s_known(p, s->name)) continue;
         const char *state = s_str(e, "state"), *expected = s_str(e, "expected_state");
         bool wip = json_is_true(json_object_get(e, "wip"));
         if (s->present) {
@@ -415,12 +433,14 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
                     zhashx_insert(p->lost, s->name, (void *)1);
                     p->st.lost++;
                 }
+                s_note(p, c, s->name);
                 if (c->missing++ < 5)
                     s_detail(c->detail, " %s: %s%s (expected %s)%s%s;", s->name,
                              e ? state : "no entry", wip ? " in progress" : "", e ? expected : "-",
                              e ? " error: " : "", e ? s_str(e, "error") : "");
             }
         } else if (e && (strcmp(state, "undeployed") || wip)) {
+            s_note(p, c, s->name);
             if (c->lingering++ < 5)
                 s_detail(c->detail, " removed %s still %s%s (expected %s);", s->name, state,
                          wip ? " in progress" : "", expected);
@@ -438,16 +458,20 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
         json_object_set_new(deployed, key, json_string(ip));
         const char *other = zhashx_lookup(by_ip, ip);
         if (other) {
-            c->dups++;
             char dkey[400];
             snprintf(dkey, sizeof dkey, "%s %s %s", ip, strcmp(key, other) < 0 ? key : other,
                      strcmp(key, other) < 0 ? other : key);
-            s_detail(c->detail, " DUPLICATE IP %s: %s and %s;", ip, key, other);
             if (!zhashx_lookup(p->dups, dkey)) {
                 zhashx_insert(p->dups, dkey, (void *)1);
                 p->st.dup_ips++;
                 printf("chaos: [%s] DUPLICATE IP %s: %s and %s both deployed\n", p->name, ip, key,
                        other);
+            }
+            if (!s_known(p, key) && !s_known(p, other)) {
+                c->dups++;
+                s_note(p, c, key);
+                s_note(p, c, other);
+                s_detail(c->detail, " DUPLICATE IP %s: %s and %s;", ip, key, other);
             }
         } else {
             zhashx_insert(by_ip, ip, (void *)key);
@@ -595,7 +619,7 @@ static void s_burst(s_part_t *p)
 {
     if (p->docker) return; /* docker run takes long enough: the load is in flight */
     size_t lo = (size_t)s_set.services * 3 / 4, hi = (size_t)s_set.services * 5 / 4;
-    int n = s_rand_in(5, 20);
+    int n = s_rand_in(20, 100);
     for (int i = 0; i < n; i++) {
         bool add = p->npresent < lo ? true : p->npresent >= hi ? false : (s_rand() & 1);
         s_svc_t *victim = add ? NULL : s_svc_pick(p);
@@ -634,7 +658,32 @@ static void s_feed_inject(s_part_t *p)
     json_decref(all);
 }
 
-/* kill -9 of a random process of that kind, restarted at once. */
+/* The work the core has in flight with the instance of that process (its
+ * default instance id is HOST-PID-XXXX), -1 when not listed. */
+static int s_in_flight(s_part_t *p, const s_proc_t *proc)
+{
+    const char *ext = proc->kind == K_ALLOC ? "ipam.ipalloc" : "provisioner.echo";
+    json_t *all = test_get_json(p->api, "/extensions");
+    json_t *list = json_object_get(all, ext), *inst;
+    size_t i;
+    int n = -1;
+    json_array_foreach(list, i, inst)
+    {
+        const char *id = json_string_value(json_object_get(inst, "instance"));
+        const char *last = id ? strrchr(id, '-') : NULL;
+        const char *prev = last;
+        while (prev && prev > id && prev[-1] != '-')
+            prev--;
+        if (!last || !prev || prev == id || atoi(prev) != (int)proc->pid) continue;
+        n = (int)json_integer_value(json_object_get(inst, "in_flight"));
+    }
+    json_decref(all);
+    return n;
+}
+
+/* kill -9 of a random process of that kind, restarted at once. An allocator
+ * or an echo is killed once it holds work (looked at for a moment after the
+ * burst), so that its kill measures the re-dispatch of that work. */
 static void s_kill_fault(s_part_t *p, s_kind_t kind)
 {
     s_proc_t *pick[S_MAX_PROCS];
@@ -645,6 +694,13 @@ static void s_kill_fault(s_part_t *p, s_kind_t kind)
     s_proc_t *proc = pick[s_rand() % (uint64_t)n];
     p->st.faults[kind]++;
     s_burst(p);
+    int held = -1;
+    if (kind == K_ALLOC || kind == K_ECHO) {
+        int64_t until = zclock_mono() + 500;
+        while ((held = s_in_flight(p, proc)) <= 0 && zclock_mono() < until)
+            s_pump(p, 2);
+        if (held > 0) p->st.held[kind]++;
+    }
     int64_t t0 = zclock_mono();
     s_proc_kill9(proc);
     s_proc_start(proc);
@@ -771,6 +827,7 @@ static s_part_t *s_part_new(const char *name, bool docker)
     p->spurious = zhashx_new();
     p->dups = zhashx_new();
     p->lost = zhashx_new();
+    p->known = zhashx_new();
     snprintf(p->label, sizeof p->label, "interlook.chaos.%d", (int)getpid());
     return p;
 }
@@ -818,6 +875,7 @@ static void s_part_destroy(s_part_t **p_p)
     zhashx_destroy(&p->spurious);
     zhashx_destroy(&p->dups);
     zhashx_destroy(&p->lost);
+    zhashx_destroy(&p->known);
     free(p);
     *p_p = NULL;
 }
@@ -983,6 +1041,9 @@ static bool s_print_stats(const s_stats_t *st)
                (long long)(cnt ? v[cnt - 1] : -1));
     }
     free(all);
+    if (st->faults[K_ALLOC] || st->faults[K_ECHO])
+        printf("  kills of an instance holding work: allocator %d/%d, echo %d/%d\n",
+               st->held[K_ALLOC], st->faults[K_ALLOC], st->held[K_ECHO], st->faults[K_ECHO]);
     printf("  lost entries %d, duplicate IPs %d, spurious deletions %d, checks failed %d "
            "(convergence bound hit %d)\n",
            st->lost, st->dup_ips, st->spurious, st->checks_failed, st->bound_hit);
@@ -1083,6 +1144,8 @@ int main(int argc, char *argv[])
         total.checks_failed += st->checks_failed;
         total.adds += st->adds;
         total.changes += st->changes;
+        total.held[K_ALLOC] += st->held[K_ALLOC];
+        total.held[K_ECHO] += st->held[K_ECHO];
         total.deletes += st->deletes;
     }
     if (np > 1) s_print_stats(&total);
