@@ -52,9 +52,11 @@
 #define S_DETAIL     1536
 #define S_DOCKER_LOG "/tmp/interlook-test-dockerd.log"
 
-typedef enum { K_CORE, K_ALLOC, K_ECHO, K_PROVIDER, K_DOCKERD, K_DISK, K_NKINDS } s_kind_t;
-static const char *const s_kind_name[K_NKINDS] = {"core",     "allocator", "echo",
-                                                  "provider", "dockerd",   "disk"};
+/* K_UP is no fault of its own: a dockerd restart's time from the daemon
+ * answering again to converged (its start-up is Docker's, not ours). */
+typedef enum { K_CORE, K_ALLOC, K_ECHO, K_PROVIDER, K_DOCKERD, K_DISK, K_UP, K_NKINDS } s_kind_t;
+static const char *const s_kind_name[K_NKINDS] = {"core",    "allocator", "echo",      "provider",
+                                                  "dockerd", "disk",      "dockerd-up"};
 
 /* Settings (environment; --short changes the defaults). */
 typedef struct {
@@ -505,6 +507,13 @@ static void s_check_alive(s_part_t *p)
     }
 }
 
+static void s_sample(s_stats_t *st, int kind, int64_t ms)
+{
+    st->conv[kind] = realloc(st->conv[kind], (size_t)(st->nconv[kind] + 1) * sizeof(int64_t));
+    if (!st->conv[kind]) abort();
+    st->conv[kind][st->nconv[kind]++] = ms;
+}
+
 /* Waits until a look finds everything in order, at most bound_ms from t0.
  * A converged fault's time is recorded; a bound hit is a failure with its
  * details, its missing services counted as lost. Returns true if converged. */
@@ -517,9 +526,7 @@ static bool s_converge(s_part_t *p, int kind, int64_t t0, int64_t bound_ms)
         if (s_check(p, &c, false)) {
             if (kind >= 0) {
                 int64_t ms = zclock_mono() - t0;
-                p->st.conv[kind] =
-                    realloc(p->st.conv[kind], (size_t)(p->st.nconv[kind] + 1) * sizeof(int64_t));
-                p->st.conv[kind][p->st.nconv[kind]++] = ms;
+                s_sample(&p->st, kind, ms);
                 printf("chaos: [%s] %-9s converged in %5lld ms (%zu services)\n", p->name,
                        s_kind_name[kind], (long long)ms, p->npresent);
                 fflush(stdout);
@@ -681,9 +688,20 @@ static int s_in_flight(s_part_t *p, const s_proc_t *proc)
     return n;
 }
 
+/* One more change, for the core to dispatch. */
+static void s_nudge(s_part_t *p)
+{
+    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
+    s_svc_t *victim = p->npresent >= hi ? s_svc_pick(p) : NULL;
+    if (victim)
+        s_remove(p, victim);
+    else
+        s_add(p, false);
+}
+
 /* kill -9 of a random process of that kind, restarted at once. An allocator
- * or an echo is killed once it holds work (looked at for a moment after the
- * burst), so that its kill measures the re-dispatch of that work. */
+ * or an echo is killed once it holds work, so that its figure is the time the
+ * core takes to give that work to another instance. */
 static void s_kill_fault(s_part_t *p, s_kind_t kind)
 {
     s_proc_t *pick[S_MAX_PROCS];
@@ -694,11 +712,17 @@ static void s_kill_fault(s_part_t *p, s_kind_t kind)
     s_proc_t *proc = pick[s_rand() % (uint64_t)n];
     p->st.faults[kind]++;
     s_burst(p);
-    int held = -1;
     if (kind == K_ALLOC || kind == K_ECHO) {
-        int64_t until = zclock_mono() + 500;
-        while ((held = s_in_flight(p, proc)) <= 0 && zclock_mono() < until)
-            s_pump(p, 2);
+        /* Work lasts microseconds in these two: to kill one that holds some,
+         * it is stopped first (SIGSTOP) and killed once the core has work in
+         * flight with it, as a kill at that moment would find it. */
+        kill(proc->pid, SIGSTOP);
+        int64_t until = zclock_mono() + 3000;
+        int held;
+        while ((held = s_in_flight(p, proc)) <= 0 && zclock_mono() < until && !s_interrupted()) {
+            s_nudge(p);
+            s_pump(p, 20);
+        }
         if (held > 0) p->st.held[kind]++;
     }
     int64_t t0 = zclock_mono();
@@ -759,7 +783,11 @@ static void s_dockerd_fault(s_part_t *p)
     }
     /* the bound starts when the daemon is back: its own start-up is not ours */
     int64_t up_ms = zclock_mono() - t0;
-    s_converge(p, K_DOCKERD, t0, up_ms + (int64_t)s_set.bound_s * 1000);
+    printf("chaos: [%s] dockerd answers again %lld ms after its TERM\n", p->name, (long long)up_ms);
+    if (s_converge(p, K_DOCKERD, t0, up_ms + (int64_t)s_set.bound_s * 1000)) {
+        int n = p->st.nconv[K_DOCKERD];
+        s_sample(&p->st, K_UP, p->st.conv[K_DOCKERD][n - 1] - up_ms);
+    }
 }
 
 /* Full disk: the tmpfs holding the core's var dir and the allocators' db is
@@ -948,14 +976,25 @@ static void s_part_run(s_part_t *p, int kills, int dockerd, int disk)
 {
     size_t lo = p->docker ? (size_t)s_set.containers : (size_t)s_set.services * 3 / 4;
     size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
-    int total = kills + dockerd + disk;
+    int total = kills + dockerd + disk, ndeck = 0;
+    s_kind_t deck[4];
     for (int i = 0; i < total && !s_interrupted(); i++) {
         s_load(p, s_rand_in(s_set.gap_min_ms, s_set.gap_max_ms), lo, hi);
         int r = s_rand_in(1, kills + dockerd + disk);
         if (r <= kills) {
             kills--;
-            s_kind_t kinds[4] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
-            s_kill_fault(p, kinds[s_rand() % 4]);
+            if (ndeck == 0) { /* each kind in turn, in a random order: as many of each */
+                s_kind_t all[4] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
+                memcpy(deck, all, sizeof all);
+                for (int k = 3; k > 0; k--) {
+                    int j = (int)(s_rand() % (uint64_t)(k + 1));
+                    s_kind_t t = deck[k];
+                    deck[k] = deck[j];
+                    deck[j] = t;
+                }
+                ndeck = 4;
+            }
+            s_kill_fault(p, deck[--ndeck]);
         } else if (r <= kills + dockerd) {
             dockerd--;
             s_dockerd_fault(p);
@@ -1011,7 +1050,7 @@ static bool s_print_stats(const s_stats_t *st)
     int faults = 0, nall = 0;
     for (int k = 0; k < K_NKINDS; k++) {
         faults += st->faults[k];
-        nall += st->nconv[k];
+        nall += k == K_UP ? 0 : st->nconv[k];
     }
     printf("\n%s: %d faults, %ld adds, %ld removals, %ld state changes followed\n", st->name,
            faults, st->adds, st->deletes, st->changes);
@@ -1023,13 +1062,15 @@ static bool s_print_stats(const s_stats_t *st)
         const int64_t *v;
         int cnt, inj;
         if (k < K_NKINDS) {
-            if (!st->faults[k]) continue;
+            if (k == K_UP ? !st->nconv[k] : !st->faults[k]) continue;
             qsort(st->conv[k], (size_t)st->nconv[k], sizeof(int64_t), s_cmp_i64);
-            memcpy(all + n, st->conv[k], (size_t)st->nconv[k] * sizeof(int64_t));
-            n += st->nconv[k];
+            if (k != K_UP) {
+                memcpy(all + n, st->conv[k], (size_t)st->nconv[k] * sizeof(int64_t));
+                n += st->nconv[k];
+            }
             v = st->conv[k];
             cnt = st->nconv[k];
-            inj = st->faults[k];
+            inj = k == K_UP ? st->faults[K_DOCKERD] : st->faults[k];
         } else {
             qsort(all, (size_t)n, sizeof(int64_t), s_cmp_i64);
             v = all;
