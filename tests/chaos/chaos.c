@@ -688,15 +688,18 @@ static int s_in_flight(s_part_t *p, const s_proc_t *proc)
     return n;
 }
 
-/* One more change, for the core to dispatch. */
+/* A few more changes at once, for the core to dispatch: together, so that
+ * some go to a busy (or stopped) instance too, not all to the idle one. */
 static void s_nudge(s_part_t *p)
 {
     size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
-    s_svc_t *victim = p->npresent >= hi ? s_svc_pick(p) : NULL;
-    if (victim)
-        s_remove(p, victim);
-    else
-        s_add(p, false);
+    for (int i = 0; i < (p->docker ? 1 : 10); i++) {
+        s_svc_t *victim = p->npresent >= hi || (s_rand() & 1) ? s_svc_pick(p) : NULL;
+        if (victim)
+            s_remove(p, victim);
+        else
+            s_add(p, false);
+    }
 }
 
 /* kill -9 of a random process of that kind, restarted at once. An allocator
@@ -912,8 +915,22 @@ static int s_part_start(s_part_t *p, bool tmpfs)
 {
     /* An operator's bus timing, the defaults, written out (the fixture's own
      * default is the tests' 100 ms heartbeat). */
-    fixture_opts_t opts = {
-        .name = "chaos", .bus = "heartbeat: 1000ms, liveness: 3", .core_log = "core.out"};
+    /* Fixed ports, outside the ranges of kernel-chosen ports and of ZeroMQ's
+     * "*" (49152 and up): while the core is down, another process binding
+     * "*" would otherwise take its port (seen: another test's core got it,
+     * and this stack's allocators worked for it). */
+    int ports[3];
+    if (test_free_ports(ports, 3) != 0) return -1;
+    char listen[64], router[64], publish[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", ports[0]);
+    snprintf(router, sizeof router, "tcp://127.0.0.1:%d", ports[1]);
+    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", ports[2]);
+    fixture_opts_t opts = {.name = "chaos",
+                           .bus = "heartbeat: 1000ms, liveness: 3",
+                           .core_log = "core.out",
+                           .listen = listen,
+                           .router = router,
+                           .publish = publish};
     p->fx = fixture_new(&opts);
     if (!p->fx) return -1;
     const char *dir = fixture_dir(p->fx);
@@ -945,7 +962,6 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     pid_t core = fixture_start_core(p->fx, S_START_MS);
     if (core <= 0) return -1;
     snprintf(p->api, sizeof p->api, "%s", fixture_api(p->fx));
-    /* restarts run it with the ports the first start wrote into the configuration */
     const char *core_args[] = {"-c", p->config, NULL};
     s_proc_add(p, K_CORE, "interlookd", "core.out", core_args)->pid = core;
     const char *ext[] = {"-c", p->config, NULL};
