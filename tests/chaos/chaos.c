@@ -402,6 +402,45 @@ static bool s_list_matches(s_part_t *p, json_t *deployed, s_check_t *c, bool sub
     return wrong == 0;
 }
 
+/* Docker part: every container of the model runs, and the core's target
+ * for it is the host port Docker publishes its port 80 on now (it changes
+ * when dockerd restarts the container): the provider caught up. */
+static bool s_ports_match(s_part_t *p, json_t *all, s_check_t *c)
+{
+    int rc = test_run(s_listbuf, S_LIST_BYTES,
+                      "docker ps --filter label=%s --format '{{.Names}} {{.Ports}}' 2>/dev/null",
+                      p->label);
+    if (rc != 0) {
+        s_detail(c->detail, " docker ps exited %d;", rc);
+        return false;
+    }
+    json_t *ports = json_object();
+    char *save = NULL;
+    for (char *line = strtok_r(s_listbuf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(line, ' ');
+        const char *at = sp ? strstr(sp, "127.0.0.1:") : NULL;
+        if (!sp || !at) continue;
+        *sp = 0;
+        json_object_set_new(ports, line, json_integer(atoi(at + 10)));
+    }
+    int wrong = 0;
+    for (size_t i = 0; i < p->nsvcs; i++) {
+        s_svc_t *s = p->svcs[i];
+        if (!s->present || s_known(p, s->name)) continue;
+        json_t *svc = json_object_get(json_object_get(all, s->name), "service");
+        json_int_t have = json_integer_value(
+            json_object_get(json_array_get(json_object_get(svc, "targets"), 0), "port"));
+        json_int_t want = json_integer_value(json_object_get(ports, s->name));
+        if (want && have == want) continue;
+        s_note(p, c, s->name);
+        if (wrong++ < 5)
+            s_detail(c->detail, " %s: core's target port %lld, Docker publishes %s%lld;", s->name,
+                     (long long)have, want ? "" : "nothing (not running) ", (long long)want);
+    }
+    json_decref(ports);
+    return wrong == 0;
+}
+
 /* One look at the core: true when everything checks. Spurious deletions and
  * duplicate IPs seen are counted in the stats whatever it returns. */
 static bool s_check(s_part_t *p, s_check_t *c, bool final)
@@ -481,6 +520,7 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
     }
     bool ok = c->missing == 0 && c->lingering == 0 && c->dups == 0;
     if (ok) ok = c->list_ok = s_list_matches(p, deployed, c, false);
+    if (ok && p->docker) ok = s_ports_match(p, all, c);
     zhashx_destroy(&by_ip);
     json_decref(deployed);
     json_decref(all);
@@ -639,30 +679,33 @@ static void s_burst(s_part_t *p)
 }
 
 /* A restarted provider is fed the current set first, as a real provider
- * re-lists; and the removals the core has not taken yet, as a provider that
- * remembers what it reported would (a delete written to the killed process
- * but never sent is otherwise only noticed by the core's refresh of entries
- * not confirmed for core.serviceMaxLastUpdated, 90 s by default). */
+ * re-lists, and nothing else: a removal that the killed process had not
+ * sent yet is for the core to find out (its refresh of entries not
+ * confirmed for core.serviceMaxLastUpdated). Said, for the record, when the
+ * core holds such a removal at that moment. */
 static void s_feed_inject(s_part_t *p)
 {
     zchunk_t *text = zchunk_new(NULL, 0);
     json_t *all = test_get_json(p->api, "/services");
+    int untold = 0;
     for (size_t i = 0; i < p->nsvcs; i++) {
         s_svc_t *s = p->svcs[i];
-        char line[160];
         json_t *e = json_object_get(all, s->name);
-        if (s->present)
-            snprintf(line, sizeof line, "add %s " S_TARGET "\n", s->name);
-        else if (!all || (e && strcmp(s_str(e, "expected_state"), "undeployed")))
-            snprintf(line, sizeof line, "delete %s\n", s->name);
-        else
+        if (!s->present) {
+            if (e && strcmp(s_str(e, "expected_state"), "undeployed")) untold++;
             continue;
+        }
+        char line[160];
+        snprintf(line, sizeof line, "add %s " S_TARGET "\n", s->name);
         zchunk_extend(text, line, strlen(line));
     }
     zchunk_extend(text, "", 1);
     s_inject(p, (const char *)zchunk_data(text));
     zchunk_destroy(&text);
     json_decref(all);
+    if (untold)
+        printf("chaos: [%s] the killed provider had not reported %d removal(s) to the core\n",
+               p->name, untold);
 }
 
 /* The work the core has in flight with the instance of that process (its
@@ -875,6 +918,13 @@ static void s_part_destroy(s_part_t **p_p)
     if (!p) return;
     for (int i = p->nprocs - 1; i >= 0; i--)
         s_proc_stop(&p->procs[i]);
+    /* tests/run.sh looks for sanitizer reports in the logs of that directory */
+    const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
+    if (p->fx && logdir && *logdir)
+        test_sh("for f in '%s'/*.log '%s'/*.out; do [ -f \"$f\" ] && cp \"$f\" "
+                "'%s'/chaos-%s-%d-$(basename "
+                "\"$f\"); done",
+                fixture_dir(p->fx), fixture_dir(p->fx), logdir, p->name, (int)getpid());
     const char *keep = getenv("CHAOS_KEEP");
     if (p->fx && (!s_stats_ok(&p->st) || (keep && !strcmp(keep, "1")))) {
         /* the logs and files outlive the fixture's directory, for a look */
