@@ -41,6 +41,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #define S_MAX_PROCS  8
 #define S_LOOK_MS    100   /* between two looks at the core while converging */
@@ -112,7 +115,8 @@ typedef struct {
     long counter;
     char mount[700];
     bool mounted;
-    char label[64]; /* docker: the label key of this run's containers */
+    char label[64];        /* docker: the label key of this run's containers */
+    char last_rites[1600]; /* shell command removing what is left (see s_last_rites) */
     s_stats_t st;
 } s_part_t;
 
@@ -890,6 +894,37 @@ static void s_disk_fault(s_part_t *p)
 
 /* Stacks --------------------------------------------------------------------------- */
 
+/* When the drill itself dies (a crash, a sanitizer report), nothing of what
+ * it started may stay: its processes are killed, the mount detached, the
+ * containers and the directory removed by a command made in advance. */
+static void s_last_rites(void)
+{
+    static volatile sig_atomic_t done;
+    if (done) return;
+    done = 1;
+    for (int i = 0; i < 2; i++) {
+        s_part_t *p = s_parts[i];
+        if (!p) continue;
+        for (int k = 0; k < p->nprocs; k++)
+            if (p->procs[k].pid > 0) kill(p->procs[k].pid, SIGKILL);
+        if (p->mounted) umount2(p->mount, MNT_DETACH);
+        if (!p->last_rites[0]) continue;
+        pid_t child = fork();
+        if (child == 0) {
+            execl("/bin/sh", "sh", "-c", p->last_rites, (char *)NULL);
+            _exit(127);
+        }
+        if (child > 0) waitpid(child, NULL, 0);
+    }
+}
+
+static void s_on_crash(int sig)
+{
+    s_last_rites();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static s_part_t *s_part_new(const char *name, bool docker)
 {
     s_part_t *p = calloc(1, sizeof *p);
@@ -984,6 +1019,13 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     p->fx = fixture_new(&opts);
     if (!p->fx) return -1;
     const char *dir = fixture_dir(p->fx);
+    if (p->docker)
+        snprintf(p->last_rites, sizeof p->last_rites,
+                 "docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1; "
+                 "rm -rf '%s'",
+                 p->label, dir);
+    else
+        snprintf(p->last_rites, sizeof p->last_rites, "rm -rf '%s'", dir);
     snprintf(p->mount, sizeof p->mount, "%s/var", dir);
     if (mkdir(p->mount, 0755) != 0) return -1;
     if (tmpfs) {
@@ -1129,8 +1171,8 @@ static bool s_print_stats(const s_stats_t *st)
         int cnt, inj;
         if (k < K_NKINDS) {
             if (k == K_UP ? !st->nconv[k] : !st->faults[k]) continue;
-            qsort(st->conv[k], (size_t)st->nconv[k], sizeof(int64_t), s_cmp_i64);
-            if (k != K_UP) {
+            if (st->nconv[k]) qsort(st->conv[k], (size_t)st->nconv[k], sizeof(int64_t), s_cmp_i64);
+            if (k != K_UP && st->nconv[k]) {
                 memcpy(all + n, st->conv[k], (size_t)st->nconv[k] * sizeof(int64_t));
                 n += st->nconv[k];
             }
@@ -1224,6 +1266,14 @@ int main(int argc, char *argv[])
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN); /* a killed interlook-inject's pipe */
     zsys_init(); /* SIGINT/SIGTERM set zsys_interrupted: every loop ends, cleanup runs */
+    signal(SIGABRT, s_on_crash);
+#if defined(__SANITIZE_ADDRESS__)
+    __sanitizer_set_death_callback(s_last_rites); /* ASan keeps its SIGSEGV handler */
+#else
+    signal(SIGSEGV, s_on_crash);
+    signal(SIGBUS, s_on_crash);
+    signal(SIGFPE, s_on_crash);
+#endif
     s_listbuf = malloc(S_LIST_BYTES);
     if (!s_listbuf) return 2;
 
@@ -1240,8 +1290,9 @@ int main(int argc, char *argv[])
             total.faults[k] += st->faults[k];
             total.conv[k] = realloc(total.conv[k],
                                     (size_t)(total.nconv[k] + st->nconv[k] + 1) * sizeof(int64_t));
-            memcpy(total.conv[k] + total.nconv[k], st->conv[k],
-                   (size_t)st->nconv[k] * sizeof(int64_t));
+            if (st->nconv[k])
+                memcpy(total.conv[k] + total.nconv[k], st->conv[k],
+                       (size_t)st->nconv[k] * sizeof(int64_t));
             total.nconv[k] += st->nconv[k];
         }
         total.bound_hit += st->bound_hit;
