@@ -9,6 +9,7 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each
+#   make chaos      the chaos drill (tests/chaos): kills, dockerd restarts, full disk
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
 #   make bins       the binaries only (no tests, no cmocka needed)
 #   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)
@@ -85,6 +86,7 @@ INTEG_SRC  = $(wildcard tests/integration/test_*.c)
 TEST_HELP  = $(wildcard tests/support/*.c)
 TEST_BINS  = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+CHAOS_BIN  = $(BUILD)/chaos/chaos
 
 .PHONY: all bins deps test asan run bench clean format format-check lint install install-sdk
 # Keep every object: none is an intermediate file for make to delete (which
@@ -95,7 +97,7 @@ BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/
 # compiler (and pkg-config, which gives the flags) may not be there yet.
 all: deps-check
 	@$(MAKE) --no-print-directory compile
-compile: $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS)
+compile: $(BIN_PATHS) $(TEST_BINS) $(BENCH_BINS) $(CHAOS_BIN)
 	@:
 bins: $(BIN_PATHS)
 
@@ -136,6 +138,16 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 $(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
+
+# The chaos drill (tests/chaos, README "Chaos drills"): a tool like the
+# benchmarks. make chaos runs the full drill as root (it mounts a tmpfs and
+# restarts dockerd); make test runs chaos --short as one test (tests/run.sh).
+$(BUILD)/chaos/%: tests/chaos/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
+.PHONY: chaos
+chaos: all
+	@$(TEST_AS_ROOT) env BUILD=$(BUILD) ./$(CHAOS_BIN)
 
 # Which tests run: T names test binaries (space separated, e.g. T="test_core
 # test_cli"), F a glob over case names (TEST_FILTER, tests/support/testrun.h).
@@ -181,7 +193,7 @@ fuzz: deps-check
 T ?=
 F ?=
 TEST_SEL    = $(if $(T),$(filter $(addprefix %/,$(T)),$(1)),$(1))
-TEST_NONE   = $(filter-out $(notdir $(TEST_BINS) $(FUZZ_BINS)),$(T))
+TEST_NONE   = $(filter-out $(notdir $(TEST_BINS) $(FUZZ_BINS) $(CHAOS_BIN)),$(T))
 TEST_ENV    = BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(if $(F),TEST_FILTER='$(F)')
 TEST_AS_ROOT = $(if $(filter 0,$(shell id -u)),,sudo -n)
 # Every test main calls test_run_group (tests/support/testrun.h), included here.
@@ -197,7 +209,7 @@ test-names:
 test: test-names
 	@./tests/prepare.sh
 	@$(MAKE) --no-print-directory compile fuzz-compile
-	@$(TEST_AS_ROOT) env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(TEST_BINS) $(FUZZ_BINS))
+	@$(TEST_AS_ROOT) env $(TEST_ENV) ./tests/run.sh $(call TEST_SEL,$(TEST_BINS) $(FUZZ_BINS) $(CHAOS_BIN))
 
 # No root, no daemons, no install: the libraries must be there (make deps).
 unit: test-names

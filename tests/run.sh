@@ -38,6 +38,15 @@ for bin in "$@"; do
         rc=$?
         [ "$rc" -eq 0 ] && echo "[  PASSED  ] 1 test(s)." >>"$out"
         ;;
+    chaos) # the chaos drill (tests/chaos): its short version, one test
+        if [ -n "${TEST_FILTER:-}" ]; then
+            skipped=$((skipped + 1))
+            continue
+        fi
+        timeout -k 10 "$TIMEOUT" "$bin" --short >"$out" 2>&1
+        rc=$?
+        [ "$rc" -eq 0 ] && echo "[  PASSED  ] 1 test(s)." >>"$out"
+        ;;
     *)
     if [ "${VALGRIND:-0}" = 1 ]; then
         timeout -k 10 "$TIMEOUT" valgrind -q --leak-check=full --error-exitcode=99 \
