@@ -473,8 +473,11 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         il_log_info("core: the workflow changed since the entries were saved: %zu deployed "
                     "services run its steps again",
                     workflow_rerun_deployed(self->workflow));
-    broker_config_t bus = {.router_endpoint = config->bus.router,
-                           .publish_endpoint = config->bus.publish,
+    const char *bind_router = NULL, *bind_publish = NULL;
+    if (il_bus_config_core_binds(&config->bus, &bind_router, &bind_publish, err, errlen) != 0)
+        goto fail;
+    broker_config_t bus = {.router_endpoint = bind_router,
+                           .publish_endpoint = bind_publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
@@ -490,8 +493,8 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
                                 .drained = s_on_drained};
     self->broker = broker_new(&bus, &handler, self);
     if (!self->broker) {
-        snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", config->bus.router,
-                 config->bus.publish);
+        snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", bind_router,
+                 bind_publish);
         goto fail;
     }
     if (!listen_addr_off(config->listen)) {
