@@ -3,6 +3,8 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,11 +99,21 @@ static void s_commit(etcd_store_t *self, s_batch_t *batch)
 static void s_actor(zsock_t *pipe, void *arg)
 {
     etcd_store_t *self = arg;
+    /* SIGINT/SIGTERM go to the core's loop: interrupted here, this thread
+     * would end early and its end would be read as a batch's answer. */
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
     zsock_signal(pipe, 0);
     while (true) {
         char *cmd = NULL;
         void *ptr = NULL;
-        if (zsock_recv(pipe, "sp", &cmd, &ptr) != 0) break;
+        if (zsock_recv(pipe, "sp", &cmd, &ptr) != 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
         bool term = !cmd || !strcmp(cmd, "$TERM");
         if (!term && ptr) {
             s_commit(self, ptr);
