@@ -415,9 +415,12 @@ static workflow_t *s_etcd_view(server_t *self, const char *path, char *err, size
     return view;
 }
 
+static int s_on_fence(zloop_t *loop, int timer_id, void *arg);
+
 static void s_on_request(void *arg, const char *method, const char *path, api_reply_t *reply)
 {
     server_t *self = arg;
+    if (self->leader) s_on_fence(self->loop, -1, self); /* the role as of now */
     char err[1024] = "";
     workflow_t *view = s_etcd_view(self, path, err, sizeof err);
     if (*err && !view) {
@@ -663,8 +666,12 @@ static int s_on_fence(zloop_t *loop, int timer_id, void *arg)
     server_t *self = arg;
     if (self->leading && !leader_is_leader(self->leader)) {
         self->role = LEADER_NONE;
+        int64_t renewed = 0, ttl = 0, deadline = 0;
+        leader_fence(self->leader, &renewed, &ttl, &deadline);
         snprintf(self->role_reason, sizeof self->role_reason,
-                 "the lease was not renewed in time (etcd unreachable?)");
+                 "stepped down: the lease was not renewed in time (TTL %lld s): etcd unreachable "
+                 "or without quorum",
+                 (long long)(ttl ? ttl : self->config->etcd.lease_ttl_s));
         char why[ILP_MAX_TEXT];
         s_refusal(self, why, sizeof why);
         s_stand_by(self, why);
