@@ -271,7 +271,7 @@ static int s_setup(void **state)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
     *state = ctx;
-    fixture_opts_t opts = {.name = "test_ha", .stop_signal = SIGKILL};
+    fixture_opts_t opts = {.name = "test_ha"};
     ctx->stack = fixture_new(&opts);
     if (!ctx->stack) return -1;
     ctx->dir = fixture_dir(ctx->stack);
@@ -415,6 +415,14 @@ static void test_standby_refuses_hello(void **state)
     s_add(ctx, 3);
     s_assert_converged(ctx, leader);
     s_assert_converged(ctx, standby); /* from etcd */
+    /* interlookctl works against either core. */
+    for (int i = 0; i < 2; i++) {
+        char out[8192];
+        int rc = test_run(out, sizeof out, "%s --api %s services 2>&1", test_bin("interlookctl"),
+                          ctx->api[i]);
+        if (rc != 0 || !strstr(out, "s2") || !strstr(out, "deployed"))
+            fail_msg("interlookctl services against core %d (rc %d): %s", i, rc, out);
+    }
 }
 
 /* One etcd member down: nothing changes. Two (no quorum): the leader stops
