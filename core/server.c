@@ -554,7 +554,7 @@ static void s_forget_entries(server_t *self)
     if (!fresh) return;
     workflow_destroy(&self->workflow);
     self->workflow = fresh;
-    memset(self->published, 0, self->published_cap * sizeof *self->published);
+    if (self->published) memset(self->published, 0, self->published_cap * sizeof *self->published);
     self->npubs = 0;
     zhashx_purge(self->avoid);
     if (self->save_timer >= 0) zloop_timer_end(self->loop, self->save_timer);
