@@ -114,6 +114,7 @@ struct _broker_t {
     uint32_t max_instances;     /* instances in all */
     ilp_auth_t *auth;           /* CURVE: the ZAP handler and the allowed keys; NULL without */
     uint64_t auth_generation;   /* of the key ring the instances were last checked against */
+    char *refusing;             /* standby: why HELLO is answered not-leader, NULL when serving */
     zsock_t *monitor;           /* the ROUTER's connections accepted and closed (PAIR) */
     s_conn_t *conns;            /* by descriptor number */
     size_t conns_size;
@@ -307,6 +308,10 @@ static void s_pump(broker_t *self, s_ext_t *ext)
         return;
     }
     ext->pump_due = false;
+    if (self->refusing) return;
+    if (zlistx_size(ext->queue) > 0 && self->handler.may_dispatch &&
+        !self->handler.may_dispatch(self->arg))
+        return; /* fenced: the core is not (or no longer) sure it leads */
     while (zlistx_size(ext->queue) > 0) {
         s_inst_t *inst = s_pick(ext, zlistx_first(ext->queue));
         if (!inst) return;
@@ -701,6 +706,10 @@ static void s_on_message(s_input_t *input, ilp_msg_t *msg)
     if (inst) inst->last_recv = zclock_mono();
     if (msg->cmd == ILP_HELLO) {
         if (!s_curve_allows(self, rid, s_peer_address(in), s_peer_key(in), msg->name, inst)) return;
+        if (self->refusing) {
+            s_send_error(self, rid, ILP_CODE_NOT_LEADER, self->refusing, NULL);
+            return;
+        }
         s_on_hello(self, rid, key, s_peer_address(in), inst, msg);
         if ((inst = zhashx_lookup(self->peers, key))) {
             inst->last_recv = zclock_mono();
@@ -1011,6 +1020,7 @@ void broker_destroy(broker_t **self_p)
     free(self->router_endpoint);
     free(self->publish_endpoint);
     free(self->core_id);
+    free(self->refusing);
     free(self->conns);
     free(self);
     *self_p = NULL;
@@ -1123,6 +1133,10 @@ bool broker_outstanding(broker_t *self, const char *work_id)
 int broker_publish(broker_t *self, zmsg_t **msg_p)
 {
     if (!msg_p || !*msg_p) return -1;
+    if (self->refusing) {
+        zmsg_destroy(msg_p);
+        return 0;
+    }
     int rc = zmsg_send(msg_p, self->pub);
     if (rc == 0)
         self->stats.published++;
@@ -1134,6 +1148,7 @@ int broker_publish(broker_t *self, zmsg_t **msg_p)
 int broker_publish_state(broker_t *self, const char *service, size_t service_len, const char *state,
                          const char *expected, const char *error)
 {
+    if (self->refusing) return 0;
     ilp_pub_pack_state(&self->scratch, service, service_len, state, expected, error);
     int rc = 0;
     if (self->sub_state) {
@@ -1207,6 +1222,37 @@ void broker_foreach_instance(broker_t *self,
 const broker_stats_t *broker_stats(broker_t *self)
 {
     return &self->stats;
+}
+
+void broker_set_refusing(broker_t *self, const char *reason)
+{
+    if (!reason) {
+        if (!self->refusing) return;
+        zstr_free(&self->refusing);
+        zmsg_t *started = ilp_pub_core("started", self->core_id);
+        broker_publish(self, &started);
+        return;
+    }
+    char *was = self->refusing;
+    self->refusing = il_strdup(reason);
+    free(was);
+    zlistx_t *all = zlistx_new();
+    for (s_inst_t *inst = zhashx_first(self->peers); inst; inst = zhashx_next(self->peers))
+        zlistx_add_end(all, inst);
+    for (s_inst_t *inst = zlistx_first(all); inst; inst = zlistx_next(all)) {
+        s_send_error(self, s_inst_rid(inst), ILP_CODE_NOT_LEADER, reason, NULL);
+        s_inst_drop(self, inst, "this core no longer leads");
+    }
+    zlistx_destroy(&all);
+    for (s_ext_t *ext = zhashx_first(self->exts); ext; ext = zhashx_next(self->exts))
+        zlistx_purge(ext->queue);
+    zhashx_purge(self->works);
+    ilp_batch_clear(&self->changes);
+}
+
+const char *broker_refusing(broker_t *self)
+{
+    return self->refusing;
 }
 
 const char *broker_core_id(broker_t *self)

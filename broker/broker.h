@@ -56,6 +56,9 @@ typedef struct {
     /* The messages that arrived together were handled (the moment to publish
      * what they changed; the "changes" publication leaves after it). May be NULL. */
     void (*drained)(void *arg);
+    /* Asked before every WORK leaves (queued work included): false keeps it
+     * queued. A standby core's fencing (leader_is_leader). May be NULL. */
+    bool (*may_dispatch)(void *arg);
 } broker_handler_t;
 
 typedef struct {
@@ -166,6 +169,16 @@ void broker_foreach_instance(broker_t *self,
 
 /* Counters since start. */
 const broker_stats_t *broker_stats(broker_t *self);
+
+/* Standby mode (several cores, issue 16): with a reason, every registered
+ * instance is told ERROR not-leader (with the reason) and dropped, all work
+ * is forgotten, HELLO is answered ERROR not-leader, and nothing is
+ * published; NULL ends it (and announces the core as started, so that
+ * extensions listening to it say HELLO at once). */
+void broker_set_refusing(broker_t *self, const char *reason);
+
+/* The reason given to broker_set_refusing, NULL when serving. */
+const char *broker_refusing(broker_t *self);
 
 /* The id announced in WELCOME and on the "core" topic. */
 const char *broker_core_id(broker_t *self);

@@ -29,9 +29,16 @@ struct _ilp_client_t {
     char *name;
     char *instance;
     char *version;
-    char *router_endpoint;
-    char *publish_endpoint;
-    char *refresh_topic; /* "refresh.<name>" */
+    const char *router_endpoint;  /* the core tried now: routers[core] */
+    const char *publish_endpoint; /* publishers[core] */
+    char **routers;               /* one pair per core (several: one leads) */
+    char **publishers;
+    size_t ncores;
+    size_t core;           /* the index tried now */
+    size_t hops;           /* moves to the next core since the last WELCOME */
+    int64_t not_leader_at; /* when the core tried now said not-leader, 0: it did not */
+    int move_timer;        /* a move to the next core, due, -1 when none */
+    char *refresh_topic;   /* "refresh.<name>" */
     uint32_t credit;
     uint32_t heartbeat_ms; /* current: ours until WELCOME, then the core's */
     uint32_t liveness;
@@ -245,6 +252,45 @@ static int s_load_certs(ilp_client_t *self, const ilp_client_config_t *config)
     return 0;
 }
 
+static int s_sub_open(ilp_client_t *self);
+static void s_reconnect(ilp_client_t *self);
+
+/* Several cores: the next pair of endpoints, a new DEALER and SUB, HELLO. */
+static void s_next_core(ilp_client_t *self)
+{
+    self->core = (self->core + 1) % self->ncores;
+    self->router_endpoint = self->routers[self->core];
+    self->publish_endpoint = self->publishers[self->core];
+    self->hops++;
+    self->not_leader_at = 0;
+    il_log_debug("bus: %s trying core %s", self->name, self->router_endpoint);
+    if (!self->curve && s_sub_open(self) != 0) /* s_reconnect opens it with CURVE */
+        il_log_error("bus: cannot connect to %s", self->publish_endpoint);
+    s_reconnect(self);
+}
+
+static int s_on_move(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    ilp_client_t *self = arg;
+    self->move_timer = -1;
+    if (!self->connected && !self->stopping) s_next_core(self);
+    return 0;
+}
+
+/* Moves to the next core after delay_ms, from a timer: the DEALER is not
+ * closed inside its own reader. After a whole round without WELCOME, a
+ * heartbeat between moves at least, so that cores that all refuse (no
+ * leader now) are not asked in a tight loop. */
+static void s_move_soon(ilp_client_t *self, uint32_t delay_ms)
+{
+    if (self->ncores < 2 || self->move_timer >= 0 || !self->loop) return;
+    if (self->hops + 1 >= self->ncores && delay_ms < self->heartbeat_ms)
+        delay_ms = self->heartbeat_ms;
+    self->move_timer = zloop_timer(self->loop, delay_ms ? delay_ms : 1, 1, s_on_move, self);
+}
+
 /* What happens to the DEALER's connection is not a message: a monitor sees
  * it. A connection lost means a core that dropped our registration (it died,
  * or it drops an instance whose connection closed); the one libzmq makes
@@ -267,9 +313,14 @@ static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
             s_send_hello(self);
         }
     } else if (type == ZMQ_EVENT_DISCONNECTED) {
-        if (self->connected)
+        if (self->connected && self->ncores > 1) {
+            il_log_info("bus: connection to %s lost: trying the next core", self->router_endpoint);
+            s_set_connected(self, false);
+            s_move_soon(self, 0);
+        } else if (self->connected) {
             il_log_info("bus: connection to %s lost: registering again once it is back",
                         self->router_endpoint);
+        }
         s_set_connected(self, false);
     } else if (type == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
         if (!self->told_refused)
@@ -381,6 +432,10 @@ static void s_set_tick(ilp_client_t *self)
 
 static void s_on_welcome(ilp_client_t *self, ilp_msg_t *msg)
 {
+    self->hops = 0;
+    self->not_leader_at = 0;
+    if (self->move_timer >= 0) zloop_timer_end(self->loop, self->move_timer);
+    self->move_timer = -1;
     bool new_core = strcmp(self->core_id, msg->core_id) != 0;
     snprintf(self->core_id, sizeof self->core_id, "%s", msg->core_id);
     self->heartbeat_ms = msg->heartbeat_ms;
@@ -430,7 +485,16 @@ static void s_on_message(ilp_client_t *self, ilp_msg_t *msg)
         s_on_work(self, msg);
         break;
     case ILP_ERROR:
-        if (msg->code && !strcmp(msg->code, ILP_CODE_UNKNOWN_PEER)) {
+        if (msg->code && !strcmp(msg->code, ILP_CODE_NOT_LEADER)) {
+            /* A standby core (docs/protocol.md): the leader is another. */
+            if (self->connected || !self->not_leader_at)
+                il_log_info("bus: %s at %s: %s%s", self->connected ? "core stepped down" : "core",
+                            self->router_endpoint, msg->reason,
+                            self->ncores > 1 ? "; trying the next core" : "; retrying");
+            self->not_leader_at = zclock_mono();
+            s_set_connected(self, false);
+            s_move_soon(self, 0);
+        } else if (msg->code && !strcmp(msg->code, ILP_CODE_UNKNOWN_PEER)) {
             /* The core no longer knows us (it restarted, or dropped us): register again. */
             il_log_info("bus: core says: %s; registering again", msg->reason);
             s_set_connected(self, false);
@@ -544,7 +608,12 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
             il_log_warn("bus: core silent for %lld ms: reconnecting to %s",
                         (long long)(now - self->last_recv), self->router_endpoint);
             self->backoff_ms = S_BACKOFF_MIN_MS;
-            s_reconnect(self);
+            if (self->ncores > 1) {
+                s_set_connected(self, false);
+                s_move_soon(self, 0);
+            } else {
+                s_reconnect(self);
+            }
         } else if (now - self->last_sent >= self->heartbeat_ms) {
             ilp_msg_t hb = {.cmd = ILP_HEARTBEAT};
             s_send(self, &hb);
@@ -552,6 +621,17 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         /* Whatever the socket refused earlier (HWM) goes now. */
         s_flush(self, self->results, ILP_RESULT);
         s_flush(self, self->events, ILP_EVENT);
+        return 0;
+    }
+    /* Several cores: a core that never took the connection is left after a
+     * heartbeat, one that took it and said nothing after a liveness period
+     * (a foreign core that ignores not-leader is found so). */
+    if (self->ncores > 1) {
+        int64_t waited = now - self->hello_at;
+        if (self->move_timer < 0 && !self->not_leader_at &&
+            ((self->connects == 0 && waited >= (int64_t)self->heartbeat_ms) ||
+             waited >= dead_after))
+            s_move_soon(self, 0);
         return 0;
     }
     /* Not registered: a HELLO unanswered for a liveness period means a new
@@ -584,6 +664,41 @@ static char *s_default_instance(void)
     return id;
 }
 
+/* The pairs of endpoints, one per core ("a,b" lists, paired by index). -1
+ * after logging why. */
+static int s_endpoints(ilp_client_t *self, const ilp_client_config_t *config)
+{
+    const char *routers = config->router_endpoint ? config->router_endpoint : IL_BUS_DEFAULT_ROUTER;
+    const char *publishers =
+        config->publish_endpoint ? config->publish_endpoint : IL_BUS_DEFAULT_PUBLISH;
+    size_t n = il_bus_config_endpoint_count(routers);
+    if (n != il_bus_config_endpoint_count(publishers)) {
+        il_log_error("bus: %zu router endpoints (%s) but %zu publish endpoints (%s): one pair "
+                     "per core",
+                     n, routers, il_bus_config_endpoint_count(publishers), publishers);
+        return -1;
+    }
+    self->routers = il_calloc(n, sizeof *self->routers);
+    self->publishers = il_calloc(n, sizeof *self->publishers);
+    self->ncores = n;
+    for (size_t i = 0; i < n; i++) {
+        char one[1024];
+        if (il_bus_config_endpoint_at(routers, i, one, sizeof one) != 0) {
+            il_log_error("bus: router endpoint %zu of '%s' is empty", i + 1, routers);
+            return -1;
+        }
+        self->routers[i] = il_strdup(one);
+        if (il_bus_config_endpoint_at(publishers, i, one, sizeof one) != 0) {
+            il_log_error("bus: publish endpoint %zu of '%s' is empty", i + 1, publishers);
+            return -1;
+        }
+        self->publishers[i] = il_strdup(one);
+    }
+    self->router_endpoint = self->routers[0];
+    self->publish_endpoint = self->publishers[0];
+    return 0;
+}
+
 ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client_handler_t *handler,
                              void *arg)
 {
@@ -600,10 +715,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
     self->name = il_strdup(config->name);
     self->instance = config->instance ? il_strdup(config->instance) : s_default_instance();
     self->version = il_strdup(config->version ? config->version : INTERLOOK_VERSION);
-    self->router_endpoint =
-        il_strdup(config->router_endpoint ? config->router_endpoint : IL_BUS_DEFAULT_ROUTER);
-    self->publish_endpoint =
-        il_strdup(config->publish_endpoint ? config->publish_endpoint : IL_BUS_DEFAULT_PUBLISH);
+    self->move_timer = -1;
     self->refresh_topic = zsys_sprintf("refresh.%s", self->name);
     self->credit = config->credit ? config->credit : 1;
     self->heartbeat_ms = config->heartbeat_ms ? config->heartbeat_ms : IL_BUS_DEFAULT_HEARTBEAT_MS;
@@ -633,7 +745,7 @@ ilp_client_t *ilp_client_new(const ilp_client_config_t *config, const ilp_client
         ilp_client_destroy(&self);
         return NULL;
     }
-    if (s_load_certs(self, config) != 0) {
+    if (s_endpoints(self, config) != 0 || s_load_certs(self, config) != 0) {
         ilp_client_destroy(&self);
         return NULL;
     }
@@ -679,8 +791,12 @@ void ilp_client_destroy(ilp_client_t **self_p)
     free(self->name);
     free(self->instance);
     free(self->version);
-    free(self->router_endpoint);
-    free(self->publish_endpoint);
+    for (size_t i = 0; i < self->ncores; i++) {
+        if (self->routers) free(self->routers[i]);
+        if (self->publishers) free(self->publishers[i]);
+    }
+    free(self->routers);
+    free(self->publishers);
     free(self->refresh_topic);
     ilp_cert_clear(&self->core_key);
     ilp_cert_clear(&self->own_key);

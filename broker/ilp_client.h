@@ -9,6 +9,12 @@
  * connection is back, so that a core restarted while the extension was idle
  * gets it back at once.
  *
+ * Several cores (one leads, the others stand by: docs/protocol.md §5.1): the
+ * endpoints are lists, one pair per core, and the client talks to one core at
+ * a time, moving to the next at once on ERROR not-leader or a closed
+ * connection, after a heartbeat when the core never took the connection, and
+ * after a liveness period without answer.
+ *
  * What is sent while the core is not reachable is kept and sent after the next
  * WELCOME: results by work id, events by service name (the latest wins). A
  * provider should also re-report all its services in the connected callback,
@@ -28,8 +34,8 @@ typedef struct {
     const char *instance;         /* NULL: "<hostname>-<pid>-<random>" */
     const char *version;          /* NULL: the interlook version */
     uint32_t credit;              /* work items handled at once (default 1) */
-    const char *router_endpoint;  /* default IL_BUS_DEFAULT_ROUTER */
-    const char *publish_endpoint; /* default IL_BUS_DEFAULT_PUBLISH */
+    const char *router_endpoint;  /* default IL_BUS_DEFAULT_ROUTER; "a,b": one per core */
+    const char *publish_endpoint; /* default IL_BUS_DEFAULT_PUBLISH; paired with router */
     uint32_t heartbeat_ms;        /* used until the core's WELCOME says otherwise
                                      (IL_BUS_DEFAULT_HEARTBEAT_MS) */
     uint32_t liveness;            /* likewise (IL_BUS_DEFAULT_LIVENESS) */

@@ -2,12 +2,15 @@
 #include "core/core_config.h"
 #include "broker/ilp_cert.h"
 #include "broker/ilp_msg.h"
+#include "common/alloc.h"
+#include "common/etcd.h"
 #include "core/listen_addr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const s_known[] = {"logLevel",
                                       "logFile",
@@ -29,6 +32,9 @@ static const char *const s_known[] = {"logLevel",
                                       "apiRequestTimeout",
                                       "apiMaxConnections",
                                       "apiMaxConnectionsPerIP",
+                                      "store",
+                                      "etcd",
+                                      "id",
                                       NULL};
 
 static int s_where(il_config_t *cfg, const char *key, char *err, size_t errlen, const char *why)
@@ -135,6 +141,102 @@ static int s_curve(core_config_t *self, il_config_t *cfg, char *err, size_t errl
     return 0;
 }
 
+/* core.store, core.id and core.etcd.*: with etcd, the endpoints are checked
+ * (http:// or https://) and the TLS files read here, by the client that
+ * --check-config builds and drops (nothing is connected). */
+static int s_etcd(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const known[] = {"endpoints", "prefix",   "tlsCa", "tlsCert",
+                                        "tlsKey",    "leaseTTL", NULL};
+    core_etcd_config_t *etcd = &self->etcd;
+    const char *store = NULL;
+    int64_t ttl_ms = 0;
+    if (il_config_string(cfg, "core.store", "file", &store) ||
+        il_config_string(cfg, "core.id", NULL, &self->id) ||
+        il_config_check_keys(cfg, "core.etcd", known) ||
+        il_config_list(cfg, "core.etcd.endpoints", &etcd->list) ||
+        il_config_string(cfg, "core.etcd.prefix", "/interlook", &etcd->prefix) ||
+        il_config_string(cfg, "core.etcd.tlsCa", NULL, &etcd->tls_ca) ||
+        il_config_string(cfg, "core.etcd.tlsCert", NULL, &etcd->tls_cert) ||
+        il_config_string(cfg, "core.etcd.tlsKey", NULL, &etcd->tls_key) ||
+        il_config_duration(cfg, "core.etcd.leaseTTL", 5000, &ttl_ms)) {
+        snprintf(err, errlen, "%s", il_config_error(cfg));
+        return -1;
+    }
+    const char *env = getenv("INTERLOOK_CORE_STORE");
+    if (env && *env) store = env;
+    env = getenv("INTERLOOK_CORE_ID");
+    if (env && *env) self->id = env;
+    env = getenv("INTERLOOK_ETCD_PREFIX");
+    if (env && *env) etcd->prefix = env;
+    env = getenv("INTERLOOK_ETCD_ENDPOINTS");
+    if (env && *env) {
+        zlistx_purge(etcd->list);
+        char *copy = il_strdup(env), *save = NULL;
+        for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+            zlistx_add_end(etcd->list, tok);
+        free(copy);
+    }
+    if (!strcmp(store, "file"))
+        self->store = CORE_STORE_FILE;
+    else if (!strcmp(store, "etcd"))
+        self->store = CORE_STORE_ETCD;
+    else {
+        char why[256];
+        snprintf(why, sizeof why, "'%s': expected file or etcd", store);
+        return s_where(cfg, "core.store", err, errlen, why);
+    }
+    if (self->id && (!*self->id || strlen(self->id) >= sizeof self->id_buf))
+        return s_where(cfg, "core.id", err, errlen, "must be 1 to 127 characters");
+    if (!self->id) {
+        char host[64] = "core";
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = 0;
+        snprintf(self->id_buf, sizeof self->id_buf, "%s-%d", host, (int)getpid());
+        self->id = self->id_buf;
+    }
+    if (self->store != CORE_STORE_ETCD) return 0;
+    etcd->nendpoints = 0;
+    for (const char *e = zlistx_first(etcd->list); e; e = zlistx_next(etcd->list)) {
+        if (etcd->nendpoints == CORE_MAX_ETCD)
+            return s_where(cfg, "core.etcd.endpoints", err, errlen, "more than 16 endpoints");
+        etcd->endpoints[etcd->nendpoints++] = e;
+    }
+    if (etcd->nendpoints == 0)
+        return s_where(cfg, "core.etcd.endpoints", err, errlen,
+                       "missing: core.store is etcd (give the members' client URLs, or set "
+                       "INTERLOOK_ETCD_ENDPOINTS)");
+    if (!*etcd->prefix || etcd->prefix[0] != '/' || etcd->prefix[strlen(etcd->prefix) - 1] == '/')
+        return s_where(cfg, "core.etcd.prefix", err, errlen,
+                       "must start with '/' and not end with one (e.g. /interlook)");
+    if (ttl_ms < 1000 || ttl_ms > 3600000)
+        return s_where(cfg, "core.etcd.leaseTTL", err, errlen, "must be from 1s to 1h");
+    etcd->lease_ttl_s = (ttl_ms + 999) / 1000;
+    const char *paths[] = {"core.etcd.tlsCa", etcd->tls_ca,       "core.etcd.tlsCert",
+                           etcd->tls_cert,    "core.etcd.tlsKey", etcd->tls_key};
+    for (int i = 0; i < 6; i += 2)
+        if (paths[i + 1] && !*paths[i + 1])
+            return s_where(cfg, paths[i], err, errlen, "empty path");
+    if (!etcd->tls_cert != !etcd->tls_key)
+        return s_where(cfg, etcd->tls_cert ? "core.etcd.tlsCert" : "core.etcd.tlsKey", err, errlen,
+                       "core.etcd.tlsCert and core.etcd.tlsKey go together");
+    char why[768];
+    il_etcd_config_t ec = core_config_etcd(self);
+    il_etcd_t *client = il_etcd_new(&ec, why, sizeof why);
+    if (!client) return s_where(cfg, "core.etcd", err, errlen, why);
+    il_etcd_destroy(&client);
+    return 0;
+}
+
+il_etcd_config_t core_config_etcd(const core_config_t *self)
+{
+    return (il_etcd_config_t){.endpoints = self->etcd.endpoints,
+                              .endpoint_count = self->etcd.nendpoints,
+                              .tls_ca = self->etcd.tls_ca,
+                              .tls_cert = self->etcd.tls_cert,
+                              .tls_key = self->etcd.tls_key};
+}
+
 int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     memset(self, 0, sizeof *self);
@@ -173,6 +275,7 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
         return s_where(cfg, "core.workflowEntriesFile", err, errlen, "empty path");
     if (s_steps(self, cfg, err, errlen)) return -1;
     if (s_api(self, cfg, err, errlen)) return -1;
+    if (s_etcd(self, cfg, err, errlen)) return -1;
     if (il_bus_config_load(&self->bus, cfg, err, errlen)) return -1;
     return s_curve(self, cfg, err, errlen);
 }
@@ -180,6 +283,8 @@ int core_config_load(core_config_t *self, il_config_t *cfg, char *err, size_t er
 void core_config_clear(core_config_t *self)
 {
     zlistx_destroy(&self->step_list);
+    zlistx_destroy(&self->etcd.list);
+    self->etcd.nendpoints = 0;
     self->nsteps = 0;
     self->steps[0] = NULL;
 }

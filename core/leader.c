@@ -263,6 +263,9 @@ static void s_actor(zsock_t *pipe, void *arg)
 {
     leader_t *self = arg;
     zpoller_t *poller = zpoller_new(pipe, NULL);
+    /* After SIGTERM (zsys_interrupted) a poller returns nothing: $TERM from
+     * leader_destroy must still be read. */
+    zpoller_set_nonstop(poller, true);
     zsock_signal(pipe, 0);
     int64_t next_tick = 0;
     while (!self->term) {

@@ -26,7 +26,11 @@ static void s_usage(FILE *out)
             "Environment: INTERLOOK_LISTEN, INTERLOOK_BUS_ROUTER, INTERLOOK_BUS_PUBLISH,\n"
             "INTERLOOK_BUS_CORE_CERT, INTERLOOK_BUS_CLIENT_CERTS and INTERLOOK_BUS_INSECURE\n"
             "override core.listen, core.bus.router, core.bus.publish, core.bus.curve.coreCert,\n"
-            "core.bus.curve.clientCerts and core.bus.insecure.\n"
+            "core.bus.curve.clientCerts and core.bus.insecure; INTERLOOK_BUS_BIND_ROUTER,\n"
+            "INTERLOOK_BUS_BIND_PUBLISH, INTERLOOK_CORE_STORE, INTERLOOK_CORE_ID,\n"
+            "INTERLOOK_ETCD_ENDPOINTS (comma-separated) and INTERLOOK_ETCD_PREFIX override\n"
+            "core.bus.bindRouter, core.bus.bindPublish, core.store, core.id,\n"
+            "core.etcd.endpoints and core.etcd.prefix.\n"
             "Exit status: 0 stopped by a signal (or valid configuration), 1 runtime failure,\n"
             "2 bad usage or configuration.\n");
 }
@@ -133,6 +137,15 @@ int main(int argc, char *argv[])
         for (int i = 0; i < core.nsteps; i++)
             printf("%s%s", i ? "," : "", core.steps[i]);
         printf("\n");
+        if (core.store == CORE_STORE_ETCD) {
+            printf("store: etcd, prefix %s, lease TTL %llds, id %s, endpoints ", core.etcd.prefix,
+                   (long long)core.etcd.lease_ttl_s, core.id);
+            for (size_t i = 0; i < core.etcd.nendpoints; i++)
+                printf("%s%s", i ? "," : "", core.etcd.endpoints[i]);
+            printf("\n");
+        } else {
+            printf("store: file %s\n", core.entries_file);
+        }
         core_config_clear(&core);
         il_config_destroy(&cfg);
         return 0;

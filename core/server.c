@@ -7,12 +7,15 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "core/api.h"
+#include "core/etcd_store.h"
+#include "core/leader.h"
 #include "core/listen_addr.h"
 #include "core/metrics.h"
 #include "core/store.h"
 #include "core/views.h"
 #include "core/workflow.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,8 +52,17 @@ struct _server_t {
     size_t published_cap;
     const entry_t **pubs; /* entries changed by the input being handled, published after it */
     size_t npubs, pubs_cap;
-    zhashx_t *avoid;     /* entry name -> s_avoid_t: who let its last work time out */
-    int64_t peer_second; /* rate limit of the lines bus input causes (s_peer_log) */
+    zhashx_t *avoid; /* entry name -> s_avoid_t: who let its last work time out */
+    /* Several cores (core.store: etcd; NULL, false with the file store). */
+    leader_t *leader;         /* election and fencing */
+    etcd_store_t *estore;     /* the entries on etcd */
+    bool leading;             /* entries loaded from etcd: dispatching and publishing */
+    leader_role_t role;       /* as the leader thread last said */
+    char role_reason[512];    /* why */
+    char leader_id[256];      /* the leading core's id, "" when none is known */
+    int takeover_timer;       /* retries a failed load of the entries, -1 when none */
+    char takeover_error[512]; /* the last load's failure, "" when none */
+    int64_t peer_second;      /* rate limit of the lines bus input causes (s_peer_log) */
     int peer_count;
     uint64_t peer_suppressed;
 };
@@ -75,6 +87,11 @@ static int s_on_save(zloop_t *loop, int timer_id, void *arg);
 
 static void s_save(server_t *self)
 {
+    if (self->estore) { /* the batch's outcome arrives on s_on_estore */
+        if (self->leading) etcd_store_save_changes(self->estore, self->workflow);
+        self->dirty = false;
+        return;
+    }
     char err[512];
     int64_t start = zclock_usecs();
     if (store_save_changes(self->store, self->workflow, err, sizeof err) != 0) {
@@ -131,6 +148,13 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
                           ilp_action_t action)
 {
     server_t *self = arg;
+    if (self->leader && (!self->leading || !leader_is_leader(self->leader))) {
+        /* Fenced: the lease may lapse before this WORK is handled; the next
+         * leader sends it again. The fence timer stands this core down. */
+        il_log_debug("core: %s: WORK to %s not sent: this core does not lead", entry->name,
+                     extension);
+        return;
+    }
     metrics_work_sent(self->metrics, entry);
     il_log_debug("core: %s -> WORK %s %s (attempt %u, %s)", entry->name, ilp_action_name(action),
                  extension, entry->attempt, entry->work_id);
@@ -210,7 +234,10 @@ static void s_fx_changed(void *arg, const entry_t *entry)
                     entry->service->public_ip ? entry->service->public_ip : "");
     else if (!entry->wip && entry->state == ENTRY_UNDEPLOYED && !entry->expect_deployed)
         il_log_info("core: %s undeployed", entry->name);
-    store_touch(self->store, entry);
+    if (self->estore)
+        etcd_store_touch(self->estore, entry->name);
+    else
+        store_touch(self->store, entry);
     s_mark_dirty(self);
     if (!broker_wants_states(self->broker)) return;
     s_published_t *pub = s_published(self, entry);
@@ -245,7 +272,10 @@ static void s_fx_removed(void *arg, const entry_t *entry)
     size_t len = 0;
     const char *service = entry_packed_service(entry, &len);
     broker_publish_state(self->broker, service, len, "removed", "undeployed", NULL);
-    store_forget(self->store, entry);
+    if (self->estore)
+        etcd_store_touch(self->estore, entry->name);
+    else
+        store_forget(self->store, entry);
     s_mark_dirty(self);
 }
 
@@ -369,14 +399,54 @@ static int s_on_housekeep(zloop_t *loop, int timer_id, void *arg)
 
 /* Inputs: the HTTP API (answered in the loop) -------------------------------- */
 
+static workflow_t *s_workflow_new(server_t *self, bool effects);
+
+/* A standby answers the reads of entries from etcd (read-only, a view made
+ * for the request); NULL when it leads or etcd cannot be read (the reason in
+ * err). */
+static workflow_t *s_etcd_view(server_t *self, const char *path, char *err, size_t errlen)
+{
+    if (!self->leader || self->leading) return NULL;
+    if (strcmp(path, "/services") && strncmp(path, "/services/", 10)) return NULL;
+    workflow_t *view = s_workflow_new(self, false);
+    size_t loaded = 0;
+    if (view && etcd_store_load(self->estore, view, &loaded, err, errlen) != 0)
+        workflow_destroy(&view);
+    return view;
+}
+
+static int s_on_fence(zloop_t *loop, int timer_id, void *arg);
+
 static void s_on_request(void *arg, const char *method, const char *path, api_reply_t *reply)
 {
     server_t *self = arg;
-    views_source_t source = {.workflow = self->workflow,
+    if (self->leader) s_on_fence(self->loop, -1, self); /* the role as of now */
+    char err[1024] = "";
+    workflow_t *view = s_etcd_view(self, path, err, sizeof err);
+    if (*err && !view) {
+        reply->status = 503;
+        reply->content_type = "application/json";
+        json_t *body = json_pack("{s:s}", "error", err);
+        reply->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        return;
+    }
+    views_source_t source = {.workflow = view ? view : self->workflow,
                              .broker = self->broker,
                              .metrics = self->metrics,
-                             .entries_saved = !self->dirty};
+                             .entries_saved = !self->dirty &&
+                                              !(self->estore && etcd_store_pending(self->estore))};
+    if (self->leader) {
+        source.role = leader_role_name(self->role);
+        if (self->role == LEADER_LEADER && !self->leading)
+            source.role = "none"; /* elected, entries not loaded yet */
+        if (self->role == LEADER_LEADER && !leader_is_leader(self->leader)) source.role = "none";
+        source.role_reason =
+            *self->takeover_error && !self->leading ? self->takeover_error : self->role_reason;
+        source.leader_id = *self->leader_id ? self->leader_id : NULL;
+    }
     views_answer(&source, method, path, reply);
+    workflow_destroy(&view);
 }
 
 /* Start-up re-synchronisation -------------------------------------------------
@@ -430,6 +500,263 @@ static void s_on_instance(void *arg, const char *extension, const char *instance
     self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
 }
 
+/* Several cores: leading and standing by ----------------------------------- */
+
+static void s_fx_none_dispatch(void *arg, const entry_t *e, const char *x, ilp_action_t a)
+{
+    (void)arg, (void)e, (void)x, (void)a;
+}
+static void s_fx_none_cancel(void *arg, const char *work_id)
+{
+    (void)arg, (void)work_id;
+}
+static void s_fx_none_entry(void *arg, const entry_t *e)
+{
+    (void)arg, (void)e;
+}
+static void s_fx_none_refresh(void *arg, const char *p, const char *n)
+{
+    (void)arg, (void)p, (void)n;
+}
+
+/* A new, empty workflow: the core's (effects) or a read-only view (none). */
+static workflow_t *s_workflow_new(server_t *self, bool effects)
+{
+    const core_config_t *config = self->config;
+    workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
+                                .max_last_updated_ms = config->max_last_updated_ms,
+                                .clean_after_ms = config->clean_undeployed_ms,
+                                .retry_min_ms = config->retry_min_ms,
+                                .retry_max_ms = config->retry_max_ms};
+    workflow_effects_t fx = {.dispatch = s_fx_dispatch,
+                             .cancel = s_fx_cancel,
+                             .changed = s_fx_changed,
+                             .removed = s_fx_removed,
+                             .refresh = s_fx_refresh};
+    workflow_effects_t none = {.dispatch = s_fx_none_dispatch,
+                               .cancel = s_fx_none_cancel,
+                               .changed = s_fx_none_entry,
+                               .removed = s_fx_none_entry,
+                               .refresh = s_fx_none_refresh};
+    /* Work ids carry a per-run prefix, so a RESULT from before a restart (or
+     * a takeover) can never complete a newer WORK that reuses the counter. */
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "%08x", (unsigned)(randof(0x7fffffff) ^ (unsigned)s_now()));
+    return workflow_new(config->steps, config->nsteps, &timing, prefix, effects ? &fx : &none,
+                        self);
+}
+
+/* Drops the entries and what is kept about them (a standby holds none: the
+ * next leader's are in etcd). */
+static void s_forget_entries(server_t *self)
+{
+    workflow_t *fresh = s_workflow_new(self, true);
+    if (!fresh) return;
+    workflow_destroy(&self->workflow);
+    self->workflow = fresh;
+    if (self->published) memset(self->published, 0, self->published_cap * sizeof *self->published);
+    self->npubs = 0;
+    zhashx_purge(self->avoid);
+    metrics_work_forget_all(self->metrics);
+    if (self->save_timer >= 0) zloop_timer_end(self->loop, self->save_timer);
+    self->save_timer = -1;
+    self->dirty = false;
+    if (self->resync_timer >= 0) zloop_timer_end(self->loop, self->resync_timer);
+    self->resync_timer = -1;
+    self->resynced = false;
+}
+
+/* Stops dispatching and publishing at once: the broker tells every
+ * extension "not-leader" and forgets them and their work. */
+static void s_stand_by(server_t *self, const char *why)
+{
+    broker_set_refusing(self->broker, why);
+    if (!self->leading) return;
+    self->leading = false;
+    il_log_warn("core: no longer leading: %s", why);
+    etcd_store_reset(self->estore);
+    s_forget_entries(self);
+}
+
+static int s_on_takeover(zloop_t *loop, int timer_id, void *arg);
+
+/* Elected: loads the entries from etcd and resumes (the work in progress is
+ * sent again: steps are idempotent). A failed load is tried again. */
+static void s_take_over(server_t *self)
+{
+    if (self->leading || self->takeover_timer >= 0) return;
+    s_forget_entries(self);
+    char err[1024];
+    size_t loaded = 0;
+    int64_t start = zclock_mono();
+    if (etcd_store_load(self->estore, self->workflow, &loaded, err, sizeof err) != 0) {
+        if (strcmp(err, self->takeover_error))
+            il_log_error("core: elected, but cannot load the entries: %s (retrying)", err);
+        snprintf(self->takeover_error, sizeof self->takeover_error,
+                 "elected, but cannot load the entries: %.400s", err);
+        s_forget_entries(self);
+        self->takeover_timer = zloop_timer(self->loop, 500, 1, s_on_takeover, self);
+        return;
+    }
+    if (!leader_is_leader(self->leader)) { /* the load outlasted the lease */
+        s_forget_entries(self);
+        return;
+    }
+    self->takeover_error[0] = 0;
+    self->leading = true;
+    self->started = s_now();
+    self->resynced = false;
+    il_log_info("core: leading (%s): %zu entries loaded from etcd in %lld ms", self->config->id,
+                loaded, (long long)(zclock_mono() - start));
+    broker_set_refusing(self->broker, NULL);
+    workflow_resume(self->workflow, s_now());
+    s_publish_changes(self);
+}
+
+static int s_on_takeover(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    server_t *self = arg;
+    self->takeover_timer = -1;
+    if (self->role == LEADER_LEADER && leader_is_leader(self->leader)) s_take_over(self);
+    return 0;
+}
+
+/* The refusal a standby gives to HELLO (docs/protocol.md, not-leader). */
+static void s_refusal(server_t *self, char *out, size_t outlen)
+{
+    if (self->role == LEADER_STANDBY && *self->leader_id)
+        snprintf(out, outlen, "standby; the leader is %s", self->leader_id);
+    else if (self->role == LEADER_STANDBY)
+        snprintf(out, outlen, "standby");
+    else if (self->role == LEADER_LEADER)
+        snprintf(out, outlen, "taking over; try again");
+    else
+        snprintf(out, outlen, "no leader: %.200s", self->role_reason);
+}
+
+static int s_on_leader(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    server_t *self = arg;
+    leader_role_t role;
+    char *reason = NULL, *id = NULL;
+    if (leader_recv(self->leader, &role, &reason, &id) != 0) return 0;
+    self->role = role;
+    snprintf(self->role_reason, sizeof self->role_reason, "%s", reason ? reason : "");
+    snprintf(self->leader_id, sizeof self->leader_id, "%s", id ? id : "");
+    free(reason);
+    free(id);
+    char why[ILP_MAX_TEXT];
+    s_refusal(self, why, sizeof why);
+    if (role == LEADER_LEADER)
+        s_take_over(self);
+    else
+        s_stand_by(self, why);
+    return 0;
+}
+
+/* Fencing in the loop: the lease may lapse soon, stop before it does (the
+ * leader thread says so too, but may be blocked in a call). */
+static int s_on_fence(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    server_t *self = arg;
+    if (self->leading && !leader_is_leader(self->leader)) {
+        self->role = LEADER_NONE;
+        int64_t renewed = 0, ttl = 0, deadline = 0;
+        leader_fence(self->leader, &renewed, &ttl, &deadline);
+        snprintf(self->role_reason, sizeof self->role_reason,
+                 "stepped down: the lease was not renewed in time (TTL %lld s): etcd unreachable "
+                 "or without quorum",
+                 (long long)(ttl ? ttl : self->config->etcd.lease_ttl_s));
+        char why[ILP_MAX_TEXT];
+        s_refusal(self, why, sizeof why);
+        s_stand_by(self, why);
+    }
+    return 0;
+}
+
+static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    server_t *self = arg;
+    etcd_store_outcome_t outcome;
+    char *reason = NULL;
+    if (etcd_store_recv(self->estore, &outcome, &reason) != 0) return 0;
+    if (outcome == ETCD_STORE_SAVED) {
+        if (self->save_failed)
+            il_log_write(self->save_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
+                         "core: entries saved to etcd again");
+        self->save_failed = false;
+        self->save_down_said = false;
+        self->counts->saves++;
+        /* What changed while the batch was out leaves now. */
+        if (self->leading && etcd_store_pending(self->estore))
+            etcd_store_save_changes(self->estore, self->workflow);
+    } else if (outcome == ETCD_STORE_FAILED) {
+        self->counts->save_failures++;
+        int64_t now = zclock_mono();
+        if (!self->save_said || now - self->save_said >= S_SAVE_SAY_MS) {
+            il_log_error("core: cannot save entries to etcd: %s (retrying)", reason);
+            self->save_said = now;
+            self->save_down_said = true;
+        }
+        self->save_failed = true;
+        if (self->leading) {
+            self->dirty = true;
+            if (self->save_timer < 0)
+                self->save_timer = zloop_timer(self->loop, 1000, 1, s_on_save, self);
+        }
+    } else if (self->leading) {
+        self->role = LEADER_NONE;
+        snprintf(self->role_reason, sizeof self->role_reason, "%s", reason);
+        char why[ILP_MAX_TEXT];
+        s_refusal(self, why, sizeof why);
+        s_stand_by(self, why);
+    }
+    free(reason);
+    return 0;
+}
+
+static bool s_may_dispatch(void *arg)
+{
+    server_t *self = arg;
+    return !self->leader || (self->leading && leader_is_leader(self->leader));
+}
+
+/* With core.store etcd: the store, then the election (the first role
+ * arrives on the loop). The broker refuses until this core leads. */
+static int s_etcd_start(server_t *self, char *err, size_t errlen)
+{
+    const core_config_t *config = self->config;
+    char key[1024];
+    snprintf(key, sizeof key, "%s/leader", config->etcd.prefix);
+    leader_config_t lc = {.etcd = core_config_etcd(config),
+                          .key = key,
+                          .id = config->id,
+                          .ttl_s = config->etcd.lease_ttl_s};
+    self->leader = leader_new(&lc, err, errlen);
+    if (!self->leader) return -1;
+    il_etcd_config_t ec = core_config_etcd(config);
+    self->estore = etcd_store_new(&ec, config->etcd.prefix, self->leader, err, errlen);
+    if (!self->estore) return -1;
+    int64_t tick = config->etcd.lease_ttl_s * 1000 / 20;
+    if (tick < 20) tick = 20;
+    if (zloop_reader(self->loop, leader_sock(self->leader), s_on_leader, self) != 0 ||
+        zloop_reader(self->loop, etcd_store_sock(self->estore), s_on_estore, self) != 0 ||
+        zloop_timer(self->loop, (size_t)tick, 0, s_on_fence, self) < 0) {
+        snprintf(err, errlen, "cannot start the loop");
+        return -1;
+    }
+    snprintf(self->role_reason, sizeof self->role_reason, "electing");
+    return 0;
+}
+
 /* Lifecycle ------------------------------------------------------------------ */
 
 server_t *server_new(const core_config_t *config, char *err, size_t errlen)
@@ -438,43 +765,38 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     self->config = config;
     self->save_timer = -1;
     self->resync_timer = -1;
+    self->takeover_timer = -1;
     self->started = s_now();
     self->loop = zloop_new();
     self->metrics = metrics_new();
     self->counts = metrics_counts(self->metrics);
     self->avoid = zhashx_new();
     zhashx_set_destructor(self->avoid, (zhashx_destructor_fn *)zstr_free);
-    workflow_timing_t timing = {.wip_timeout_ms = config->wip_timeout_ms,
-                                .max_last_updated_ms = config->max_last_updated_ms,
-                                .clean_after_ms = config->clean_undeployed_ms,
-                                .retry_min_ms = config->retry_min_ms,
-                                .retry_max_ms = config->retry_max_ms};
-    workflow_effects_t effects = {.dispatch = s_fx_dispatch,
-                                  .cancel = s_fx_cancel,
-                                  .changed = s_fx_changed,
-                                  .removed = s_fx_removed,
-                                  .refresh = s_fx_refresh};
-    /* Work ids carry a per-run prefix, so a RESULT from before a restart can
-     * never complete a newer WORK that happens to reuse the counter. */
-    char prefix[16];
-    snprintf(prefix, sizeof prefix, "%08x", (unsigned)(randof(0x7fffffff) ^ (unsigned)s_now()));
-    self->workflow = workflow_new(config->steps, config->nsteps, &timing, prefix, &effects, self);
-    self->store = self->workflow ? store_new(config->entries_file, err, errlen) : NULL;
-    if (!self->loop || !self->store) goto fail;
+    self->workflow = s_workflow_new(self, true);
+    bool etcd = config->store == CORE_STORE_ETCD;
+    self->store = self->workflow && !etcd ? store_new(config->entries_file, err, errlen) : NULL;
+    if (!self->loop || !self->workflow || (!etcd && !self->store)) goto fail;
     size_t loaded = 0;
-    if (store_load(self->store, self->workflow, &loaded, err, errlen) != 0) goto fail;
+    if (!etcd && store_load(self->store, self->workflow, &loaded, err, errlen) != 0) goto fail;
     char flow[CORE_MAX_STEPS * (ILP_MAX_EXT_NAME + 4)] = "";
     for (int i = 0; i < config->nsteps; i++)
         snprintf(flow + strlen(flow), sizeof flow - strlen(flow), "%s%s", i ? " -> " : "",
                  config->steps[i]);
-    il_log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
-                store_path(self->store));
-    if (store_steps_changed(self->store) && loaded > 0)
+    if (etcd)
+        il_log_info("core: workflow %s; entries on etcd under %s, this core is %s", flow,
+                    config->etcd.prefix, config->id);
+    else
+        il_log_info("core: workflow %s; %zu entries loaded from %s", flow, loaded,
+                    store_path(self->store));
+    if (!etcd && store_steps_changed(self->store) && loaded > 0)
         il_log_info("core: the workflow changed since the entries were saved: %zu deployed "
                     "services run its steps again",
                     workflow_rerun_deployed(self->workflow));
-    broker_config_t bus = {.router_endpoint = config->bus.router,
-                           .publish_endpoint = config->bus.publish,
+    const char *bind_router = NULL, *bind_publish = NULL;
+    if (il_bus_config_core_binds(&config->bus, &bind_router, &bind_publish, err, errlen) != 0)
+        goto fail;
+    broker_config_t bus = {.router_endpoint = bind_router,
+                           .publish_endpoint = bind_publish,
                            .heartbeat_ms = config->bus.heartbeat_ms,
                            .liveness = config->bus.liveness,
                            .batch = config->bus.batch,
@@ -487,13 +809,15 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     broker_handler_t handler = {.event = s_on_event,
                                 .result = s_on_result,
                                 .instance = s_on_instance,
-                                .drained = s_on_drained};
+                                .drained = s_on_drained,
+                                .may_dispatch = s_may_dispatch};
     self->broker = broker_new(&bus, &handler, self);
     if (!self->broker) {
-        snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", config->bus.router,
-                 config->bus.publish);
+        snprintf(err, errlen, "cannot bind the bus on %s and %s (see the log)", bind_router,
+                 bind_publish);
         goto fail;
     }
+    if (etcd) broker_set_refusing(self->broker, "standby: no leader elected yet");
     if (!listen_addr_off(config->listen)) {
         self->api = api_new(config->listen, &config->api, s_on_request, self, err, errlen);
         if (!self->api || api_attach(self->api, self->loop) != 0) goto fail;
@@ -504,6 +828,7 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the loop");
         goto fail;
     }
+    if (etcd && s_etcd_start(self, err, errlen) != 0) goto fail;
     workflow_resume(self->workflow, s_now());
     s_publish_changes(self);
     return self;
@@ -517,6 +842,8 @@ void server_destroy(server_t **self_p)
     if (!self_p || !*self_p) return;
     server_t *self = *self_p;
     if (self->dirty && self->store && self->workflow) s_save(self);
+    etcd_store_destroy(&self->estore); /* before the leader: it guards the writes */
+    leader_destroy(&self->leader);
     api_destroy(&self->api);
     broker_destroy(&self->broker);
     workflow_destroy(&self->workflow);
@@ -530,9 +857,30 @@ void server_destroy(server_t **self_p)
     *self_p = NULL;
 }
 
+/* A leader that stops saves what changed (bounded by the etcd client's
+ * time-out) before it gives the lead up. */
+static int s_etcd_flush(server_t *self)
+{
+    if (!self->leading) return 0;
+    zsock_t *sock = etcd_store_sock(self->estore);
+    int64_t until = zclock_mono() + 15000;
+    while (etcd_store_pending(self->estore) && zclock_mono() < until && self->leading) {
+        if (!etcd_store_busy(self->estore)) etcd_store_save_changes(self->estore, self->workflow);
+        zpoller_t *poller = zpoller_new(sock, NULL);
+        void *ready = zpoller_wait(poller, (int)(until - zclock_mono()));
+        zpoller_destroy(&poller);
+        if (ready) s_on_estore(self->loop, sock, self);
+    }
+    return etcd_store_pending(self->estore) ? -1 : 0;
+}
+
 int server_run(server_t *self)
 {
     zloop_start(self->loop);
+    if (self->leader) {
+        il_log_info("core: stopping; %s", self->leading ? "saving the entries to etcd" : "standby");
+        return s_etcd_flush(self);
+    }
     il_log_info("core: stopping; saving %zu entries", workflow_size(self->workflow));
     if (self->dirty) s_save(self);
     if (self->dirty) return -1;

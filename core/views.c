@@ -136,11 +136,17 @@ void views_answer(const views_source_t *source, const char *method, const char *
     }
     workflow_t *workflow = source->workflow;
     if (!strcmp(path, "/health")) {
-        s_reply_json(reply, 200,
-                     json_pack("{s:s, s:s, s:I, s:b}", "status", "ok", "core_id",
-                               broker_core_id(source->broker), "entries",
-                               (json_int_t)workflow_size(workflow), "entries_saved",
-                               source->entries_saved));
+        json_t *health = json_pack(
+            "{s:s, s:s, s:I, s:b}", "status", "ok", "core_id", broker_core_id(source->broker),
+            "entries", (json_int_t)workflow_size(workflow), "entries_saved", source->entries_saved);
+        if (health && source->role) {
+            json_object_set_new(health, "role", json_string(source->role));
+            json_object_set_new(health, "reason",
+                                json_string(source->role_reason ? source->role_reason : ""));
+            json_object_set_new(health, "leader",
+                                source->leader_id ? json_string(source->leader_id) : json_null());
+        }
+        s_reply_json(reply, 200, health);
     } else if (!strcmp(path, "/services")) {
         s_reply_json(reply, 200, s_services_json(workflow));
     } else if (!strncmp(path, "/services/", 10)) {

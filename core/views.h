@@ -18,6 +18,12 @@ typedef struct {
     broker_t *broker;
     metrics_t *metrics;
     bool entries_saved; /* no change waits to be written to the entries file */
+    /* Several cores (core.store: etcd): this core's role for /health
+     * ("leader", "standby", "none"; NULL with the file store), why, and
+     * the leading core's id (NULL when none is known). */
+    const char *role;
+    const char *role_reason;
+    const char *leader_id;
 } views_source_t;
 
 /* The answer to METHOD PATH: 200 with the view, 404 for an unknown path or

@@ -1,5 +1,6 @@
 /* ctl_watch: the state feed of the core on a terminal, see ctl_watch.h. */
 #include "core/ctl/ctl_watch.h"
+#include "broker/bus_config.h"
 #include "broker/ilp_cert.h"
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
@@ -175,11 +176,16 @@ int ctl_watch_run(const char *endpoint, bool json, const char *core_cert, const 
         return 2;
     }
     zsock_set_subscribe(sub, ILP_TOPIC_CHANGES); /* several changes a message */
-    if (zsock_connect(sub, "%s", endpoint) != 0) {
-        fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n", endpoint,
-                zmq_strerror(errno));
-        zsock_destroy(&sub);
-        return 2;
+    /* Several cores (a list): every one, only the leader publishes. */
+    for (size_t i = 0; i < il_bus_config_endpoint_count(endpoint); i++) {
+        char one[1024];
+        if (il_bus_config_endpoint_at(endpoint, i, one, sizeof one) != 0 ||
+            zsock_connect(sub, "%s", one) != 0) {
+            fprintf(stderr, "interlookctl: cannot connect to the publish endpoint '%s': %s\n",
+                    endpoint, zmq_strerror(errno));
+            zsock_destroy(&sub);
+            return 2;
+        }
     }
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "interlookctl: watching %s (Ctrl-C to stop)\n", endpoint);

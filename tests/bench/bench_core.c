@@ -38,13 +38,20 @@
  * BENCH_CURVE=1 runs each plain N a second time with CURVE on the bus (keys
  * made for the run, every extension and this process with its own) and
  * prints its figures next to the plain ones.
+ * BENCH_ETCD=1 runs each plain N a second time with the entries on etcd
+ * (core.store: etcd, a 3-member etcd started for the bench on loopback, this
+ * core elected leader first) and prints services/s and step round trips/s
+ * next to the file store's, with the bytes each entry takes on etcd (the
+ * value, and the key) read back after the run.
  * Exit status: 0 figures printed (whatever the targets), 1 a run could not be
  * set up or did not complete, 2 bad usage. */
 #define _GNU_SOURCE /* memmem */
 #include "broker/ilp_cert.h"
 #include "broker/ilp_client.h"
 #include "broker/ilp_frame.h"
+#include "common/etcd.h"
 #include "tests/support/dns_server.h"
+#include "tests/support/etcd_server.h"
 #include "tests/support/fixture.h"
 #include "broker/ilp_msg.h"
 #include "broker/ilp_pub.h"
@@ -98,11 +105,13 @@
 #define S_DNS_TARGET_MS  50.0            /* EVENT -> answered, p50 */
 #define S_DNS_WAIT_MS    10000           /* bound of one paced service / the sample wait */
 
-static char s_bindir[4096];   /* BUILD/bin, next to BUILD/bench/bench_core */
-static int s_batch = 64;      /* core.bus.batch of the stack (BENCH_BATCH) */
-static bool s_curve;          /* the run being set up has CURVE on its bus (BENCH_CURVE) */
-static char s_strace[4096];   /* strace to count the allocator's fsyncs; "" when none */
-static bool s_strace_seccomp; /* it stops the allocator on the traced calls only */
+static char s_bindir[4096];    /* BUILD/bin, next to BUILD/bench/bench_core */
+static int s_batch = 64;       /* core.bus.batch of the stack (BENCH_BATCH) */
+static bool s_curve;           /* the run being set up has CURVE on its bus (BENCH_CURVE) */
+static etcd_server_t *s_etcd;  /* BENCH_ETCD: the cluster, started once */
+static char s_etcd_prefix[64]; /* the run being set up keeps its entries there ("": file) */
+static char s_strace[4096];    /* strace to count the allocator's fsyncs; "" when none */
+static bool s_strace_seccomp;  /* it stops the allocator on the traced calls only */
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -1060,6 +1069,42 @@ static bool s_saved(void *arg)
     return saved;
 }
 
+/* The core leads (core.store: etcd): extensions are welcome. */
+static bool s_leads(void *arg)
+{
+    long status;
+    char *body = s_http(arg, "/health", &status);
+    json_t *json = body && status == 200 ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    const char *role = json_string_value(json_object_get(json, "role"));
+    bool leads = role && !strcmp(role, "leader");
+    json_decref(json);
+    return leads;
+}
+
+/* Bytes of the entries under s_etcd_prefix: values and keys, and how many. */
+static int s_etcd_bytes(long long *values, long long *keys, long *count)
+{
+    il_etcd_config_t config = {.endpoints = etcd_server_endpoint_list(s_etcd),
+                               .endpoint_count = etcd_server_size(s_etcd)};
+    char err[1024], prefix[128];
+    il_etcd_t *client = il_etcd_new(&config, err, sizeof err);
+    if (!client) return -1;
+    snprintf(prefix, sizeof prefix, "%s/entries/", s_etcd_prefix);
+    il_etcd_range_t range = {0};
+    int rc = il_etcd_get_prefix(client, prefix, 0, 0, &range, err, sizeof err);
+    *values = *keys = 0;
+    *count = (long)range.count;
+    for (size_t i = 0; rc == 0 && i < range.count; i++) {
+        *values += (long long)range.kvs[i].value_len;
+        *keys += (long long)strlen(range.kvs[i].key);
+    }
+    if (rc != 0) fprintf(stderr, "bench_core: reading etcd: %s\n", err);
+    il_etcd_range_free(&range);
+    il_etcd_destroy(&client);
+    return rc;
+}
+
 /* The allocator runs under strace: its pid is known. */
 static bool s_tracee_found(void *arg)
 {
@@ -1233,11 +1278,17 @@ static int s_setup(s_run_t *run)
     if (!run->stack) return -1;
     run->dir = fixture_dir(run->stack);
     snprintf(run->db, sizeof run->db, "%s/var/ipalloc.db", run->dir);
-    char keys[256], sections[2048] = "";
+    char keys[1024], sections[2048] = "";
     snprintf(keys, sizeof keys, "  logLevel: warn\n  workflowSteps: %s\n",
              run->dns       ? "provider.bench,ipam.ipalloc,dns.rfc2136"
              : run->ipalloc ? "provider.bench,ipam.ipalloc"
                             : "provider.bench,noop.a,noop.b");
+    if (s_etcd_prefix[0]) {
+        size_t used = strlen(keys);
+        snprintf(keys + used, sizeof keys - used,
+                 "  store: etcd\n  id: bench\n  etcd:\n    endpoints: \"%s\"\n    prefix: %s\n",
+                 etcd_server_endpoints(s_etcd), s_etcd_prefix);
+    }
     if (run->ipalloc)
         snprintf(sections, sizeof sections,
                  "ipam:\n"
@@ -1270,6 +1321,10 @@ static int s_setup(s_run_t *run)
     if (fixture_config_write(run->stack, keys, sections) != 0) return -1;
     run->core = fixture_start_core(run->stack, S_WAIT_MS);
     if (run->core <= 0) return -1;
+    if (s_etcd_prefix[0] && !test_wait(s_leads, run, S_WAIT_MS)) {
+        fprintf(stderr, "bench_core: the core was not elected within %d ms\n", S_WAIT_MS);
+        return -1;
+    }
     static const char *const names[2] = {"noop.a", "noop.b"};
     if (run->ipalloc) {
         const char *args[32] = {0};
@@ -2374,7 +2429,18 @@ int main(int argc, char *argv[])
 
     s_result_t res[S_MAX_RUNS], ares[S_MAX_RUNS], dres[S_MAX_RUNS];
     s_result_t cres[S_MAX_RUNS], cplain[S_MAX_RUNS]; /* BENCH_CURVE: each with its plain run */
-    int failed = 0, ncurve = 0;
+    s_result_t eres[S_MAX_RUNS], eplain[S_MAX_RUNS]; /* BENCH_ETCD: each with its plain run */
+    long long ebytes[S_MAX_RUNS], ekeys[S_MAX_RUNS];
+    long ecount[S_MAX_RUNS];
+    int failed = 0, ncurve = 0, netcd = 0;
+    const char *etcd_value = getenv("BENCH_ETCD");
+    bool etcd_env = etcd_value && !strcmp(etcd_value, "1");
+    printf("etcd store: %s (BENCH_ETCD)\n",
+           etcd_env ? "each N also with core.store etcd, 3 members" : "off");
+    if (etcd_env && !(s_etcd = etcd_server_new(NULL, 3, 30000))) {
+        fprintf(stderr, "bench_core: BENCH_ETCD: etcd did not start\n");
+        return 1;
+    }
     const char *curve_value = getenv("BENCH_CURVE");
     bool curve_env = curve_value && !strcmp(curve_value, "1");
     printf("CURVE: %s (BENCH_CURVE)\n", curve_env ? "each N also with CURVE on the bus" : "off");
@@ -2387,6 +2453,25 @@ int main(int argc, char *argv[])
         res[i].ratio_x = res[i].rt_per_s / xproc.per_s;
         printf("core run N=%d: %.3f s, %.0f services/s, %.0f step round trips/s\n", ns[i],
                res[i].elapsed, res[i].svc_per_s, res[i].rt_per_s);
+        if (etcd_env && !zsys_interrupted) {
+            s_result_t on_etcd;
+            printf("core run N=%d with the entries on etcd ...\n", ns[i]);
+            snprintf(s_etcd_prefix, sizeof s_etcd_prefix, "/bench-%d-%d", (int)getpid(), i);
+            int erc = s_core_run(ns[i], false, false, false, pipelined.per_s, &on_etcd);
+            if (erc == 0 && s_etcd_bytes(&ebytes[netcd], &ekeys[netcd], &ecount[netcd]) != 0)
+                erc = -1;
+            s_etcd_prefix[0] = 0;
+            if (erc != 0) {
+                failed++;
+            } else {
+                eres[netcd] = on_etcd;
+                eplain[netcd++] = res[i];
+                printf("core run N=%d on etcd: %.3f s, %.0f services/s, %.0f step round trips/s "
+                       "(%.0f%% of the file store's)\n",
+                       ns[i], on_etcd.elapsed, on_etcd.svc_per_s, on_etcd.rt_per_s,
+                       100.0 * on_etcd.rt_per_s / res[i].rt_per_s);
+            }
+        }
         if (!curve_env || zsys_interrupted) continue;
         s_result_t curved;
         printf("core run N=%d with CURVE ...\n", ns[i]);
@@ -2459,6 +2544,22 @@ int main(int argc, char *argv[])
                    cres[i].svc_per_s, cplain[i].rt_per_s, cres[i].rt_per_s,
                    100.0 * (1.0 - cres[i].rt_per_s / cplain[i].rt_per_s));
     }
+    if (netcd) {
+        printf("\nEntries on etcd (BENCH_ETCD=1: 3 members on loopback, guarded txns of up to 128 "
+               "entries), same N, this run:\n");
+        printf("  %10s %12s %12s %12s %12s %8s %12s\n", "N", "file svc/s", "etcd svc/s",
+               "file rt/s", "etcd rt/s", "cost", "bytes/entry");
+        for (int i = 0; i < netcd; i++)
+            printf("  %10d %12.0f %12.0f %12.0f %12.0f %7.0f%% %6.0f+%-5.0f\n", eres[i].n,
+                   eplain[i].svc_per_s, eres[i].svc_per_s, eplain[i].rt_per_s, eres[i].rt_per_s,
+                   100.0 * (1.0 - eres[i].rt_per_s / eplain[i].rt_per_s),
+                   ecount[i] ? (double)ebytes[i] / (double)ecount[i] : 0,
+                   ecount[i] ? (double)ekeys[i] / (double)ecount[i] : 0);
+        printf("  (bytes/entry: the value, the entries file's record, + the key; %ld entries "
+               "read back for the last N)\n",
+               ecount[netcd - 1]);
+    }
+    etcd_server_destroy(&s_etcd);
     if (failed) printf("\n%d run(s) did not complete: see the messages above\n", failed);
     return failed ? 1 : 0;
 }

@@ -46,6 +46,12 @@ static int s_unset_env(void **state)
     unsetenv("INTERLOOK_BUS_ROUTER");
     unsetenv("INTERLOOK_BUS_PUBLISH");
     unsetenv("INTERLOOK_BUS_INSECURE");
+    unsetenv("INTERLOOK_CORE_STORE");
+    unsetenv("INTERLOOK_CORE_ID");
+    unsetenv("INTERLOOK_ETCD_ENDPOINTS");
+    unsetenv("INTERLOOK_ETCD_PREFIX");
+    unsetenv("INTERLOOK_BUS_BIND_ROUTER");
+    unsetenv("INTERLOOK_BUS_BIND_PUBLISH");
     return 0;
 }
 
@@ -301,12 +307,101 @@ static void test_environment(void **state)
     s_unset_env(NULL);
 }
 
+/* core.store, core.id, core.etcd.* and the bus lists of several cores. */
+static void test_etcd_keys(void **state)
+{
+    (void)state;
+    s_loaded_t l;
+    s_load(&l, "core: {}\n");
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.core.store, CORE_STORE_FILE);
+    assert_non_null(l.core.id);
+    assert_true(strlen(l.core.id) > 0);
+    s_close(&l);
+    s_load(&l, "core:\n"
+               "  store: etcd\n"
+               "  id: core-a\n"
+               "  etcd:\n"
+               "    endpoints: [http://127.0.0.1:2379, \"https://127.0.0.1:2380\"]\n"
+               "    prefix: /il\n"
+               "    leaseTTL: 2500ms\n"
+               "  bus:\n"
+               "    router: [tcp://127.0.0.1:5570, tcp://127.0.0.1:5580]\n"
+               "    publish: tcp://127.0.0.1:5571, tcp://127.0.0.1:5581\n"
+               "    bindRouter: tcp://127.0.0.1:5580\n"
+               "    bindPublish: tcp://127.0.0.1:5581\n");
+    if (l.rc) fail_msg("refused: %s", l.err);
+    assert_int_equal(l.core.store, CORE_STORE_ETCD);
+    assert_string_equal(l.core.id, "core-a");
+    assert_int_equal(l.core.etcd.nendpoints, 2);
+    assert_string_equal(l.core.etcd.endpoints[1], "https://127.0.0.1:2380");
+    assert_string_equal(l.core.etcd.prefix, "/il");
+    assert_int_equal(l.core.etcd.lease_ttl_s, 3); /* rounded up to whole seconds */
+    assert_string_equal(l.core.bus.router, "tcp://127.0.0.1:5570,tcp://127.0.0.1:5580");
+    assert_int_equal(il_bus_config_endpoint_count(l.core.bus.publish), 2);
+    char one[128];
+    assert_int_equal(il_bus_config_endpoint_at(l.core.bus.publish, 1, one, sizeof one), 0);
+    assert_string_equal(one, "tcp://127.0.0.1:5581");
+    assert_int_equal(il_bus_config_endpoint_at(l.core.bus.publish, 2, one, sizeof one), -1);
+    const char *router = NULL, *publish = NULL;
+    char err[512];
+    assert_int_equal(il_bus_config_core_binds(&l.core.bus, &router, &publish, err, sizeof err), 0);
+    assert_string_equal(router, "tcp://127.0.0.1:5580");
+    assert_string_equal(publish, "tcp://127.0.0.1:5581");
+    s_close(&l);
+    /* The environment wins. */
+    setenv("INTERLOOK_CORE_STORE", "etcd", 1);
+    setenv("INTERLOOK_ETCD_ENDPOINTS", "http://127.0.0.1:1,http://127.0.0.1:2", 1);
+    setenv("INTERLOOK_CORE_ID", "from-env", 1);
+    s_load(&l, "core: {}\n");
+    if (l.rc) fail_msg("refused: %s", l.err);
+    assert_int_equal(l.core.store, CORE_STORE_ETCD);
+    assert_int_equal(l.core.etcd.nendpoints, 2);
+    assert_string_equal(l.core.id, "from-env");
+    assert_string_equal(l.core.etcd.prefix, "/interlook");
+    assert_int_equal(l.core.etcd.lease_ttl_s, 5);
+    s_close(&l);
+    s_unset_env(NULL);
+    static const struct {
+        const char *yaml;
+        const char *message;
+    } cases[] = {
+        {"core:\n  store: etcdd\n", "test.yml:2: core.store: 'etcdd': expected file or etcd"},
+        {"core:\n  store: etcd\n",
+         "core.etcd.endpoints: missing: core.store is etcd (give the members' client URLs"},
+        {"core:\n  store: etcd\n  etcd: { endpoints: ftp://x }\n",
+         "core.etcd: etcd endpoint 'ftp://x': not an http:// or https:// URL"},
+        {"core:\n  store: etcd\n  etcd: { endpoints: http://a:1, prefix: il }\n",
+         "core.etcd.prefix: must start with '/' and not end with one"},
+        {"core:\n  store: etcd\n  etcd: { endpoints: http://a:1, prefix: /il/ }\n",
+         "core.etcd.prefix: must start with '/' and not end with one"},
+        {"core:\n  store: etcd\n  etcd: { endpoints: http://a:1, leaseTTL: 500ms }\n",
+         "core.etcd.leaseTTL: must be from 1s to 1h"},
+        {"core:\n  store: etcd\n  etcd: { endpoints: http://a:1, tlsCert: /x.pem }\n",
+         "core.etcd.tlsCert: core.etcd.tlsCert and core.etcd.tlsKey go together"},
+        {"core:\n  etcd: { endpoint: http://a:1 }\n", "core.etcd.endpoint: unknown key"},
+        {"core:\n  id: \"\"\n", "core.id: must be 1 to 127 characters"},
+        {"core:\n  bus: { router: \"tcp://127.0.0.1:1,tcp://127.0.0.1:2\" }\n",
+         "core.bus.publish: 1 endpoint for 2 in core.bus.router"},
+        {"core:\n  bus: { router: [tcp://127.0.0.1:1, tcp://127.0.0.1:2], publish: "
+         "[tcp://127.0.0.1:3, tcp://127.0.0.1:4] }\n",
+         "core.bus.router lists several endpoints (one per core): give core.bus.bindRouter"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        s_load(&l, cases[i].yaml);
+        if (l.rc != -1) fail_msg("case %zu accepted:\n%s", i, cases[i].yaml);
+        if (!strstr(l.err, cases[i].message))
+            fail_msg("case %zu: '%s' not in '%s'", i, cases[i].message, l.err);
+        s_close(&l);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_refusals),    cmocka_unit_test(test_api_keys),
-        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_environment), cmocka_unit_test(test_etcd_keys),
     };
     return test_run_group(tests, s_unset_env, NULL);
 }
