@@ -212,6 +212,44 @@ static void test_txn_compare(void **state)
     il_etcd_range_free(&r);
 }
 
+/* A whole-prefix read larger than gRPC's default message size (4 MiB):
+ * 2,600 values of 2 KiB (5.2 MB) come back whole, in key order (measured:
+ * etcd 3.4's gateway has no 4 MiB cap on answers; the client's own is
+ * 64 MiB, S_MAX_BODY), and a key just after another ("k" < "kx") and one
+ * outside the prefix ("/bigger") are where they belong. */
+static void test_prefix_pages(void **state)
+{
+    ctx_t *ctx = *state;
+    static char value[2048];
+    memset(value, 'v', sizeof value);
+    const int n = 2600;
+    char key[64];
+    for (int at = 0; at < n;) {
+        il_etcd_txn_t *txn = il_etcd_txn_new();
+        for (int i = 0; i < IL_ETCD_MAX_TXN_OPS && at < n; i++, at++) {
+            snprintf(key, sizeof key, "/big/%05d", at);
+            il_etcd_txn_put(txn, true, key, value, sizeof value, 0);
+        }
+        bool ok = false;
+        assert_int_equal(il_etcd_txn_commit(ctx->etcd, txn, &ok, NULL, ctx->err, sizeof ctx->err),
+                         0);
+        assert_true(ok);
+        il_etcd_txn_destroy(&txn);
+    }
+    s_put(ctx, "/big/00999x", "between"); /* right after a page's last key */
+    s_put(ctx, "/bigger", "not in it");   /* outside the prefix */
+    il_etcd_range_t r;
+    assert_int_equal(il_etcd_get_prefix(ctx->etcd, "/big/", 0, 0, &r, ctx->err, sizeof ctx->err),
+                     0);
+    assert_int_equal(r.count, (size_t)n + 1);
+    assert_false(r.more);
+    for (size_t i = 1; i < r.count; i++)
+        assert_true(strcmp(r.kvs[i - 1].key, r.kvs[i].key) < 0);
+    assert_string_equal(r.kvs[1000].key, "/big/00999x");
+    assert_int_equal(r.kvs[r.count - 1].value_len, sizeof value);
+    il_etcd_range_free(&r);
+}
+
 static void test_txn_limit(void **state)
 {
     ctx_t *ctx = *state;
@@ -905,6 +943,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kv, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_txn_compare, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_txn_limit, s_setup1, s_teardown),
+        cmocka_unit_test_setup_teardown(test_prefix_pages, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_lease, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_watch_compacted, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_watch_resume, s_setup3, s_teardown),
