@@ -1167,6 +1167,268 @@ static void test_compose_lb(void **state)
     *s_lb.project = '\0';
 }
 
+/* docker-compose with the ha profile ------------------------------------------ */
+
+#define ETCD_IMAGE "interlook-etcd:test"
+#define HA_TTL_MS  5000 /* core.etcd.leaseTTL of the image's interlook-ha.yml */
+
+static compose_t s_ha;
+static char s_ha_web2[96];
+
+static int s_ha_down(void **state)
+{
+    (void)state;
+    if (!*s_ha.project) return 0;
+    test_sh("docker rm -f %s %s >/dev/null 2>&1", s_ha.web, s_ha_web2);
+    test_sh("%s down -v >/dev/null 2>&1", s_ha.compose);
+    return 0;
+}
+
+typedef struct {
+    char api[2][64];     /* core, core-b */
+    const char *role[2]; /* what each must say; NULL: anything */
+    int leader;          /* set by s_ha_roles: the index of the leader, -1: none */
+} ha_t;
+
+/* The role a core's /health gives (a static string), "" when it answers none. */
+static const char *s_ha_role(const char *api, char *leader, size_t len)
+{
+    static char role[32];
+    *role = 0;
+    if (leader) *leader = 0;
+    json_t *h = test_get_json(api, "/health");
+    const char *r = json_string_value(json_object_get(h, "role"));
+    const char *l = json_string_value(json_object_get(h, "leader"));
+    if (r) snprintf(role, sizeof role, "%s", r);
+    if (leader && l) snprintf(leader, len, "%s", l);
+    json_decref(h);
+    return role;
+}
+
+/* One core leads (its /health says leader) and the other stands by naming
+ * it; each as h->role says when set. */
+static bool s_ha_roles(void *arg)
+{
+    ha_t *h = arg;
+    static const char *const ids[] = {"core", "core-b"};
+    char named[2][64];
+    const char *role[2];
+    char copy[2][32];
+    for (int i = 0; i < 2; i++) {
+        snprintf(copy[i], sizeof copy[i], "%s", s_ha_role(h->api[i], named[i], sizeof named[i]));
+        role[i] = copy[i];
+        if (h->role[i] && strcmp(role[i], h->role[i])) return false;
+    }
+    h->leader = -1;
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(role[i], "leader") && !strcmp(role[1 - i], "standby") &&
+            !strcmp(named[1 - i], ids[i]))
+            h->leader = i;
+    return h->leader >= 0;
+}
+
+/* The leader at arg has the provider and both allocators registered. */
+static bool s_ha_registered(void *arg)
+{
+    json_t *ext = test_get_json(arg, "/extensions");
+    bool all = json_array_size(json_object_get(ext, "provider.docker")) == 1 &&
+               json_array_size(json_object_get(ext, "ipam.ipalloc")) == 2;
+    json_decref(ext);
+    return all;
+}
+
+/* The profile's cores and allocators keep no file: /var/lib/interlook (the
+ * volumes core-state and ipalloc-state of the first two, the image's
+ * anonymous volume of the others) is empty in each. */
+static void s_ha_no_state(const compose_t *c)
+{
+    const char *parts[] = {"core", "core-b", "ipalloc", "ipalloc-b"};
+    for (int i = 0; i < 4; i++) {
+        char *left = test_sh_output("%s exec -T %s find /var/lib/interlook -mindepth 1", c->compose,
+                                    parts[i]);
+        assert_non_null(left);
+        if (*left) fail_msg("%s keeps state on disk: %s", parts[i], left);
+        free(left);
+    }
+    /* and core-b, ipalloc-b have no named volume for it */
+    char *named = test_sh_output("docker inspect -f '{{range .Mounts}}{{if eq .Destination "
+                                 "\"/var/lib/interlook\"}}{{.Name}}{{end}}{{end}}' "
+                                 "$(%s ps -q core-b) $(%s ps -q ipalloc-b)",
+                                 c->compose, c->compose);
+    assert_non_null(named);
+    assert_null(strstr(named, "state"));
+    free(named);
+}
+
+static void s_ha_ports(ha_t *h)
+{
+    int p[6];
+    assert_int_equal(test_free_ports(p, 6), 0);
+    static const char *const vars[] = {"INTERLOOK_API_PORT",      "INTERLOOK_ROUTER_PORT",
+                                       "INTERLOOK_PUBLISH_PORT",  "INTERLOOK_API_PORT_B",
+                                       "INTERLOOK_ROUTER_PORT_B", "INTERLOOK_PUBLISH_PORT_B"};
+    char text[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(text, sizeof text, "%d", p[i]);
+        setenv(vars[i], text, 1);
+    }
+    /* the provider, in the host's namespace, reaches core-b on its ports */
+    snprintf(text, sizeof text, ",tcp://127.0.0.1:%d", p[4]);
+    setenv("INTERLOOK_ROUTER_MORE", text, 1);
+    snprintf(text, sizeof text, ",tcp://127.0.0.1:%d", p[5]);
+    setenv("INTERLOOK_PUBLISH_MORE", text, 1);
+    snprintf(h->api[0], sizeof h->api[0], "http://127.0.0.1:%d", p[0]);
+    snprintf(h->api[1], sizeof h->api[1], "http://127.0.0.1:%d", p[3]);
+}
+
+static void test_compose_ha(void **state)
+{
+    (void)state;
+    static const char *const svcs[] = {"core", "core-b"};
+    ha_t h = {0};
+    wait_t w = {0};
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ilha%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose,
+             "docker-compose -p %s --env-file deploy/ha.env -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    snprintf(s_ha_web2, sizeof s_ha_web2, "%s-web2", c.project);
+    s_ha = c;
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    char text[32];
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(text, sizeof text, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", text, 1);
+
+    /* deploy/ha.env: the profile, and every interlook part reads interlook-ha.yml. */
+    assert_int_equal(test_sh("grep -qx 'COMPOSE_PROFILES=ha' deploy/ha.env"), 0);
+    char *configs =
+        test_sh_output("%s config | grep -c -- '- /etc/interlook/interlook-ha.yml'", c.compose);
+    assert_non_null(configs);
+    assert_string_equal(configs, "7"); /* core, core-b, docker, ipalloc, ipalloc-b, dns, lb */
+    free(configs);
+
+    /* etcd's image: Debian's etcd-server on the offline base. */
+    assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
+                             "deploy/docker/base-image.sh interlook-base:bookworm >/dev/null"),
+                     0);
+    assert_int_equal(test_sh("%s build -q etcd1 >/tmp/interlook-test-etcd-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-etcd-build.log; exit 1; }",
+                             c.compose),
+                     0);
+    assert_int_equal(test_sh("docker run --rm --entrypoint etcd %s --version | grep -q '^etcd "
+                             "Version: 3\\.4\\.'",
+                             ETCD_IMAGE),
+                     0);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms: core %s, core-b %s", UP_MS,
+                 s_ha_role(h.api[0], NULL, 0), s_ha_role(h.api[1], NULL, 0));
+    int first = h.leader;
+    fprintf(stderr, "test_compose_ha: %s leads\n", svcs[first]);
+    /* A cluster of three members, all healthy. */
+    assert_int_equal(test_sh("%s exec -T etcd1 env ETCDCTL_API=3 etcdctl endpoint health --cluster "
+                             "2>&1 | grep -c 'is healthy' | grep -qx 3",
+                             c.compose),
+                     0);
+    if (!test_wait(s_ha_registered, h.api[first], UP_MS))
+        fail_msg("the provider and both allocators did not register with the leader within %d ms",
+                 UP_MS);
+    /* The standby has no extension: it refuses them (not-leader). */
+    json_t *none = test_get_json(h.api[1 - first], "/extensions");
+    assert_non_null(none);
+    assert_int_equal(json_array_size(json_object_get(none, "ipam.ipalloc")), 0);
+    json_decref(none);
+    assert_int_equal(test_sh("%s logs core | grep -q 'bus: CURVE on' && %s logs core-b | grep -q "
+                             "'bus: CURVE on'",
+                             c.compose, c.compose),
+                     0);
+
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             c.web, c.web),
+                     0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[first]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+    /* The entry and the allocation are on etcd, nothing on a volume; the
+     * standby reads the entry from etcd. */
+    char *held = test_sh_output("%s exec -T etcd2 env ETCDCTL_API=3 etcdctl get --print-value-only "
+                                "/interlook/ipalloc/10.32.30.0_24/svc/%s",
+                                c.compose, c.web);
+    assert_non_null(held);
+    assert_string_equal(held, ip);
+    free(held);
+    assert_int_equal(test_sh("%s exec -T etcd3 env ETCDCTL_API=3 etcdctl get --keys-only "
+                             "/interlook/entries/%s | grep -q .",
+                             c.compose, c.web),
+                     0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    s_ha_no_state(&c);
+
+    /* docker kill of the leader's container: the other leads within 2 x TTL. */
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    assert_int_equal(test_sh("docker kill $(%s ps -q %s) >/dev/null", c.compose, svcs[first]), 0);
+    ha_t after = h;
+    after.role[1 - first] = "leader";
+    after.role[first] = NULL;
+    bool took = false;
+    for (int i = 0; i < 2 * HA_TTL_MS / 50 + 40 && !took; i++) {
+        took = !strcmp(s_ha_role(h.api[1 - first], NULL, 0), "leader");
+        if (!took) usleep(50000);
+    }
+    gettimeofday(&t1, NULL);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    fprintf(stderr, "test_compose_ha: %s leads %ld ms after docker kill of %s\n", svcs[1 - first],
+            ms, svcs[first]);
+    if (!took) fail_msg("%s did not lead within %ld ms of the kill", svcs[1 - first], ms);
+    /* 2 x TTL, and the time the kill itself takes */
+    assert_true(ms <= 2 * HA_TTL_MS + 2000);
+    if (!test_wait(s_ha_registered, h.api[1 - first], UP_MS))
+        fail_msg("the provider and both allocators did not move to %s within %d ms",
+                 svcs[1 - first], UP_MS);
+
+    /* A new service is deployed by the new leader, with another address; the
+     * old one is still deployed with its own. */
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             s_ha_web2, s_ha_web2),
+                     0);
+    s_wait_entry(&w, s_ha_web2, "deployed", 1);
+    char *ip2 = s_public_ip(w.api, s_ha_web2);
+    assert_non_null(ip2);
+    assert_string_not_equal(ip2, ip);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *again = s_public_ip(w.api, c.web);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip2);
+    free(ip);
+
+    /* The old leader back: it stands by. */
+    assert_int_equal(test_sh("%s up -d %s >/dev/null 2>&1", c.compose, svcs[first]), 0);
+    after.role[first] = "standby";
+    if (!test_wait(s_ha_roles, &after, UP_MS))
+        fail_msg("%s, started again, did not stand by within %d ms", svcs[first], UP_MS);
+
+    assert_int_equal(test_sh("docker rm -f %s %s >/dev/null", c.web, s_ha_web2), 0);
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+    char *left =
+        test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s", c.project);
+    assert_non_null(left);
+    assert_string_equal(left, "");
+    free(left);
+}
+
 /* docker stack deploy ------------------------------------------------------- */
 
 typedef struct {
@@ -1297,6 +1559,7 @@ int main(void)
         cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
         cmocka_unit_test_teardown(test_compose_dns, s_dns_down),
         cmocka_unit_test_teardown(test_compose_lb, s_lb_down),
+        cmocka_unit_test_teardown(test_compose_ha, s_ha_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
     };
     return test_run_group(tests, s_setup, NULL);
