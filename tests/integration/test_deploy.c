@@ -1185,7 +1185,8 @@ static int s_ha_down(void **state)
 }
 
 typedef struct {
-    char api[2][64];     /* core, core-b */
+    const char *ids[2];  /* the cores' core.id */
+    char api[2][64];     /* their APIs */
     const char *role[2]; /* what each must say; NULL: anything */
     int leader;          /* set by s_ha_roles: the index of the leader, -1: none */
 } ha_t;
@@ -1210,7 +1211,6 @@ static const char *s_ha_role(const char *api, char *leader, size_t len)
 static bool s_ha_roles(void *arg)
 {
     ha_t *h = arg;
-    static const char *const ids[] = {"core", "core-b"};
     char named[2][64];
     const char *role[2];
     char copy[2][32];
@@ -1222,7 +1222,7 @@ static bool s_ha_roles(void *arg)
     h->leader = -1;
     for (int i = 0; i < 2; i++)
         if (!strcmp(role[i], "leader") && !strcmp(role[1 - i], "standby") &&
-            !strcmp(named[1 - i], ids[i]))
+            !strcmp(named[1 - i], h->ids[i]))
             h->leader = i;
     return h->leader >= 0;
 }
@@ -1285,7 +1285,7 @@ static void test_compose_ha(void **state)
 {
     (void)state;
     static const char *const svcs[] = {"core", "core-b"};
-    ha_t h = {0};
+    ha_t h = {.ids = {"core", "core-b"}};
     wait_t w = {0};
     compose_t c;
     snprintf(c.project, sizeof c.project, "ilha%d", (int)getpid());
@@ -1530,6 +1530,130 @@ static void test_swarm_stack(void **state)
     assert_true(test_wait(s_stack_gone, stack, WAIT_MS));
 }
 
+/* docker stack deploy of the HA variant --------------------------------------- */
+
+static swarm_t s_swarm_ha;
+
+/* The stack's volumes (the etcd members') are gone. */
+static bool s_ha_volumes_removed(void *arg)
+{
+    const char *stack = arg;
+    return test_sh("docker volume rm %s_etcd1 %s_etcd2 %s_etcd3 >/dev/null 2>&1; "
+                   "! docker volume ls -q --filter name=%s_ | grep -q .",
+                   stack, stack, stack, stack) == 0;
+}
+
+static int s_swarm_ha_down(void **state)
+{
+    (void)state;
+    if (!*s_swarm_ha.stack) return 0;
+    test_sh("docker service rm %s >/dev/null 2>&1", s_swarm_ha.svc);
+    test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm_ha.stack);
+    test_wait(s_stack_gone, s_swarm_ha.stack, WAIT_MS);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
+             "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
+             "! docker secret ls -q --filter name=%s- | grep -q .",
+             s_swarm_ha.stack, s_swarm_ha.stack, s_swarm_ha.stack);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm_ha.stack);
+    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm_ha.stack, s_swarm_ha.stack);
+    if (!test_wait(s_ha_volumes_removed, s_swarm_ha.stack, WAIT_MS))
+        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm_ha.stack);
+    if (!s_swarm_ha.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
+    return 0;
+}
+
+static void test_swarm_ha(void **state)
+{
+    (void)state;
+    ha_t h = {.ids = {"core-a", "core-b"}};
+    wait_t w = {0};
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    unsetenv("INTERLOOK_ETCD_ENDPOINTS"); /* the members of deploy/stack-etcd.yml */
+    char *stack = s_swarm_ha.stack, *svc = s_swarm_ha.svc;
+    snprintf(s_swarm_ha.stack, sizeof s_swarm_ha.stack, "ilhastack%d", (int)getpid());
+    snprintf(s_swarm_ha.svc, sizeof s_swarm_ha.svc, "%s-web", stack);
+    s_swarm_ha.joined =
+        test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
+    if (!s_swarm_ha.joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
+    assert_int_equal(test_sh("docker build -q -f deploy/docker/etcd/Dockerfile -t %s . "
+                             ">/tmp/interlook-test-etcd-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-etcd-build.log; exit 1; }",
+                             ETCD_IMAGE),
+                     0);
+    /* The keys as for deploy/stack.yml: the same script, the same secrets. */
+    assert_int_equal(test_sh("PATH=/usr/bin:/bin deploy/swarm-keys.sh %s /tmp/%s-keys "
+                             ">/tmp/%s-keys.log 2>&1 || { cat /tmp/%s-keys.log; exit 1; }",
+                             stack, stack, stack, stack),
+                     0);
+    setenv("INTERLOOK_KEYS", stack, 1);
+    assert_int_equal(test_sh("docker stack deploy -c deploy/stack-ha.yml -c deploy/stack-etcd.yml "
+                             "%s >/tmp/%s-deploy.log 2>&1 || { cat /tmp/%s-deploy.log; exit 1; }",
+                             stack, stack, stack),
+                     0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms: core-a %s, core-b %s", UP_MS,
+                 s_ha_role(h.api[0], NULL, 0), s_ha_role(h.api[1], NULL, 0));
+    int first = h.leader;
+    fprintf(stderr, "test_swarm_ha: %s leads\n", h.ids[first]);
+    if (!test_wait(s_ha_registered, h.api[first], UP_MS))
+        fail_msg("the provider and both allocators did not register with the leader within %d ms",
+                 UP_MS);
+    assert_int_equal(test_sh("docker service logs %s_core-a 2>&1 | grep -q 'bus: CURVE on' && "
+                             "docker service logs %s_core-b 2>&1 | grep -q 'bus: CURVE on'",
+                             stack, stack),
+                     0);
+    /* No state volume: the stack's only volumes are the etcd members'. */
+    assert_int_equal(test_sh("! docker volume ls -q --filter label=com.docker.stack.namespace=%s | "
+                             "grep -v '_etcd[123]$'",
+                             stack),
+                     0);
+
+    int port[1];
+    assert_int_equal(test_free_ports(port, 1), 0);
+    assert_int_equal(
+        test_sh("docker service create -d --name %s -l interlook.hosts=%s.example.test "
+                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+                svc, svc, port[0]),
+        0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[first]);
+    s_wait_entry(&w, svc, "deployed", 1);
+    char *ip = s_public_ip(w.api, svc);
+    assert_non_null(ip);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]); /* the standby reads etcd */
+    s_wait_entry(&w, svc, "deployed", 1);
+
+    /* The leader's task killed: the other core leads (swarm restarts the
+     * task, which stands by), the service stays deployed with its address. */
+    assert_int_equal(test_sh("docker kill $(docker ps -q --filter "
+                             "label=com.docker.swarm.service.name=%s_%s) >/dev/null",
+                             stack, h.ids[first]),
+                     0);
+    ha_t after = h;
+    after.role[1 - first] = "leader";
+    if (!test_wait(s_ha_roles, &after, UP_MS))
+        fail_msg("%s did not lead with %s standing by within %d ms of the kill", h.ids[1 - first],
+                 h.ids[first], UP_MS);
+    if (!test_wait(s_ha_registered, h.api[1 - first], UP_MS))
+        fail_msg("the extensions did not move to %s within %d ms", h.ids[1 - first], UP_MS);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]);
+    s_wait_entry(&w, svc, "deployed", 1);
+    char *again = s_public_ip(w.api, svc);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip);
+
+    assert_int_equal(test_sh("docker service rm %s >/dev/null", svc), 0);
+    s_wait_entry(&w, svc, "undeployed", SIZE_MAX);
+    assert_int_equal(test_sh("docker stack rm %s >/dev/null 2>&1", stack), 0);
+    assert_true(test_wait(s_stack_gone, stack, WAIT_MS));
+}
+
 static bool s_docker_up(void *arg)
 {
     (void)arg;
@@ -1561,6 +1685,7 @@ int main(void)
         cmocka_unit_test_teardown(test_compose_lb, s_lb_down),
         cmocka_unit_test_teardown(test_compose_ha, s_ha_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
+        cmocka_unit_test_teardown(test_swarm_ha, s_swarm_ha_down),
     };
     return test_run_group(tests, s_setup, NULL);
 }
