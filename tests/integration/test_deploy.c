@@ -27,7 +27,19 @@
  *    drop-in's command lines start a HAProxy that interlook-lb drives.
  *  - deploy/stack.yml deployed on a one-node swarm, its keys stored as
  *    secrets and configs by deploy/swarm-keys.sh: the bus runs with CURVE, a
- *    labelled swarm service is deployed and undeployed.
+ *    labelled swarm service is deployed and undeployed;
+ *  - the compose "ha" profile (deploy/ha.env): a 3-member etcd from the image
+ *    of deploy/docker/etcd/, two cores and two allocators on it, nothing on
+ *    disk; one leads, the other stands by; docker kill of the leader's
+ *    container -> the other leads within 2 x TTL, a new service is deployed,
+ *    the old one keeps its address; the old leader, back, stands by;
+ *  - a one-host compose stack grown into the ha profile: its allocator's file
+ *    imported into etcd from its volume (interlook-ipalloc --import, twice),
+ *    a service keeps its address;
+ *  - deploy/stack-ha.yml with deploy/stack-etcd.yml on a one-node swarm: one
+ *    core leads, a labelled service is deployed, the leader's task killed ->
+ *    the other leads, the service keeps its address;
+ *  - the systemd drop-ins for a core and an allocator on etcd, verified.
  * interlook-lb is built once extensions/lb/main.c is in the tree; until then
  * its unit is verified against a stand-in binary, and the compose lb profile
  * is checked up to HAProxy (its image, its sockets, its empty file), with a
@@ -570,6 +582,61 @@ static void test_systemd_units(void **state)
     snprintf(db, sizeof db, "%s/var/lib/interlook-ipalloc/ipalloc.db", root);
     assert_int_equal(stat(db, &st), 0); /* the allocator's state is in its StateDirectory */
     test_sh("rm -rf '%s'", root);
+    free(root);
+}
+
+/* The drop-ins for a core and an allocator on etcd: verified with their
+ * units as make install makes them (systemd reads them: a key it does not
+ * know in a copy is reported from the drop-in's path), and the credential
+ * each loads is the one its configuration comment names. */
+static void test_systemd_etcd_dropins(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir();
+    assert_non_null(root);
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build/release";
+    const char *sanitize = getenv("SANITIZE") ? getenv("SANITIZE") : "";
+    assert_int_equal(test_sh("make -s --no-print-directory install BUILD=%s SANITIZE=%s "
+                             "PREFIX=%s/usr SYSCONFDIR=%s/etc UNITDIR=%s/units "
+                             "STATEDIR=%s/var/lib >%s/install.log 2>&1",
+                             build, sanitize, root, root, root, root, root),
+                     0);
+    static const char *const units[] = {"interlookd", "interlook-ipalloc", NULL};
+    for (size_t i = 0; units[i]; i++) {
+        assert_int_equal(test_sh("cp -r deploy/systemd/%s.service.d %s/units/", units[i], root), 0);
+        char *out = test_sh_output("SYSTEMD_UNIT_PATH=%s/units: systemd-analyze verify "
+                                   "%s/units/%s.service 2>&1; echo \"rc=$?\"",
+                                   root, root, units[i]);
+        assert_non_null(out);
+        if (strcmp(out, "rc=0"))
+            fail_msg("systemd-analyze verify %s with etcd.conf: %s", units[i], out);
+        free(out);
+        /* read: a key systemd does not know, in a copy, is reported */
+        assert_int_equal(test_sh("cp %s/units/%s.service.d/etcd.conf %s/units/%s.service.d/zz.conf "
+                                 "&& echo 'NotAKey=1' >>%s/units/%s.service.d/zz.conf",
+                                 root, units[i], root, units[i], root, units[i]),
+                         0);
+        out = test_sh_output("SYSTEMD_UNIT_PATH=%s/units: systemd-analyze verify "
+                             "%s/units/%s.service 2>&1",
+                             root, root, units[i]);
+        assert_non_null(out);
+        assert_non_null(strstr(out, "zz.conf"));
+        assert_non_null(strstr(out, "NotAKey"));
+        free(out);
+        assert_int_equal(test_sh("rm %s/units/%s.service.d/zz.conf", root, units[i]), 0);
+        /* the credential it loads is the file the comment's tlsKey names */
+        assert_int_equal(test_sh("grep -qx 'LoadCredential=etcd-client-key.pem:/etc/interlook/"
+                                 "etcd/client-key.pem' deploy/systemd/%s.service.d/etcd.conf && "
+                                 "grep -q 'tlsKey: /run/credentials/%s.service/etcd-client-key"
+                                 ".pem$' deploy/systemd/%s.service.d/etcd.conf",
+                                 units[i], units[i], units[i]),
+                         0);
+    }
+    /* the allocator's is restarted whatever its exit status */
+    assert_int_equal(test_sh("grep -qx 'RestartPreventExitStatus=' "
+                             "deploy/systemd/interlook-ipalloc.service.d/etcd.conf"),
+                     0);
+    test_rm_tree(root);
     free(root);
 }
 
@@ -1429,6 +1496,111 @@ static void test_compose_ha(void **state)
     free(left);
 }
 
+/* A one-host compose stack grown into the ha profile: its allocations
+ * imported into etcd from its volume (the README's migration), a service
+ * keeps its address. */
+static compose_t s_mig;
+static char s_mig_web2[96];
+
+static int s_mig_down(void **state)
+{
+    (void)state;
+    if (!*s_mig.project) return 0;
+    test_sh("docker rm -f %s %s >/dev/null 2>&1", s_mig.web, s_mig_web2);
+    test_sh("%s down -v >/dev/null 2>&1", s_mig.compose);
+    return 0;
+}
+
+static void test_compose_ha_import(void **state)
+{
+    (void)state;
+    ha_t h = {.ids = {"core", "core-b"}};
+    wait_t w = {0};
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ilmig%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose,
+             "docker-compose -p %s --env-file deploy/ha.env -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    snprintf(s_mig_web2, sizeof s_mig_web2, "%s-web2", c.project);
+    s_mig = c;
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    char text[32];
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(text, sizeof text, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", text, 1);
+
+    /* One host first: the plain stack (no env file), its state in volumes.
+     * Two services; the first removed, so that the second holds an address
+     * that is not the pool's first free one. */
+    char plain[192];
+    snprintf(plain, sizeof plain, "docker-compose -p %s -f deploy/docker-compose.yml", c.project);
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", plain), 0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[0]);
+    s_wait_registered(&w);
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             s_mig_web2, s_mig_web2),
+                     0);
+    s_wait_entry(&w, s_mig_web2, "deployed", 1);
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p 80 interlook-test:latest >/dev/null",
+                             c.web, c.web),
+                     0);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", s_mig_web2), 0);
+    s_wait_entry(&w, s_mig_web2, "undeployed", SIZE_MAX);
+    /* stopped, its volumes kept */
+    assert_int_equal(test_sh("%s stop >/dev/null 2>&1", plain), 0);
+
+    /* etcd up, the allocator's file imported from its volume (twice: the
+     * second changes nothing), then the ha profile. */
+    assert_int_equal(test_sh("%s up -d etcd1 etcd2 etcd3 >/dev/null 2>&1", c.compose), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "%s exec -T etcd1 env ETCDCTL_API=3 etcdctl endpoint health --cluster 2>&1 | "
+             "grep -c 'is healthy' | grep -qx 3",
+             c.compose);
+    if (!test_wait(s_sh_ok, cmd, UP_MS)) fail_msg("etcd's 3 members not healthy in %d ms", UP_MS);
+    char import[768];
+    snprintf(import, sizeof import,
+             "docker run --rm --network %s_default -v %s_ipalloc-state:/var/lib/interlook %s "
+             "interlook-ipalloc -c /etc/interlook/interlook-ha.yml --import "
+             "/var/lib/interlook/ipalloc.db 2>&1",
+             c.project, c.project, IMAGE);
+    char *out = test_sh_output("%s", import);
+    assert_non_null(out);
+    if (!strstr(out, ": 1 imported into etcd")) fail_msg("the import said: %s", out);
+    free(out);
+    out = test_sh_output("%s", import);
+    assert_non_null(out);
+    if (!strstr(out, ": 0 imported into etcd")) fail_msg("the second import said: %s", out);
+    free(out);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms", UP_MS);
+    if (!test_wait(s_ha_registered, h.api[h.leader], UP_MS))
+        fail_msg("the provider and both allocators did not register within %d ms", UP_MS);
+    /* The leader learnt the service from the provider; its address is the
+     * one the file held. */
+    snprintf(w.api, sizeof w.api, "%s", h.api[h.leader]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *again = s_public_ip(w.api, c.web);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip);
+
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", c.web), 0);
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+}
+
 /* docker stack deploy ------------------------------------------------------- */
 
 typedef struct {
@@ -1679,11 +1851,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_systemd_units, s_units_down),
+        cmocka_unit_test(test_systemd_etcd_dropins),
         cmocka_unit_test(test_image_builds_offline),
         cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
         cmocka_unit_test_teardown(test_compose_dns, s_dns_down),
         cmocka_unit_test_teardown(test_compose_lb, s_lb_down),
         cmocka_unit_test_teardown(test_compose_ha, s_ha_down),
+        cmocka_unit_test_teardown(test_compose_ha_import, s_mig_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
         cmocka_unit_test_teardown(test_swarm_ha, s_swarm_ha_down),
     };
