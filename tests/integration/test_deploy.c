@@ -1248,6 +1248,8 @@ static int s_ha_down(void **state)
     if (!*s_ha.project) return 0;
     test_sh("docker rm -f %s %s >/dev/null 2>&1", s_ha.web, s_ha_web2);
     test_sh("%s down -v >/dev/null 2>&1", s_ha.compose);
+    unsetenv("INTERLOOK_ROUTER_MORE"); /* the stacks of other tests have one core */
+    unsetenv("INTERLOOK_PUBLISH_MORE");
     return 0;
 }
 
@@ -1508,6 +1510,8 @@ static int s_mig_down(void **state)
     if (!*s_mig.project) return 0;
     test_sh("docker rm -f %s %s >/dev/null 2>&1", s_mig.web, s_mig_web2);
     test_sh("%s down -v >/dev/null 2>&1", s_mig.compose);
+    unsetenv("INTERLOOK_ROUTER_MORE");
+    unsetenv("INTERLOOK_PUBLISH_MORE");
     return 0;
 }
 
