@@ -50,6 +50,11 @@ void metrics_work_sent(metrics_t *self, const entry_t *entry)
         self->started[entry->id] = zclock_usecs();
 }
 
+void metrics_work_forget_all(metrics_t *self)
+{
+    if (self->started) memset(self->started, 0, self->started_cap * sizeof *self->started);
+}
+
 int64_t metrics_work_started(metrics_t *self, const entry_t *entry)
 {
     return entry->id < self->started_cap ? self->started[entry->id] : 0;

@@ -47,6 +47,10 @@ void metrics_work_answered(metrics_t *self, int64_t since_us);
  * has none out any more, or it is being removed. */
 void metrics_work_forget(metrics_t *self, const entry_t *entry);
 
+/* Forgets every WORK start time (the entries were dropped: a core that
+ * stopped leading). */
+void metrics_work_forget_all(metrics_t *self);
+
 /* The Prometheus text exposition of the entries (from the workflow), the
  * counters, the bus (from the broker) and the histogram. A heap string. */
 char *metrics_text(metrics_t *self, workflow_t *workflow, broker_t *broker);

@@ -557,6 +557,7 @@ static void s_forget_entries(server_t *self)
     if (self->published) memset(self->published, 0, self->published_cap * sizeof *self->published);
     self->npubs = 0;
     zhashx_purge(self->avoid);
+    metrics_work_forget_all(self->metrics);
     if (self->save_timer >= 0) zloop_timer_end(self->loop, self->save_timer);
     self->save_timer = -1;
     self->dirty = false;

@@ -27,9 +27,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#define TTL_S   2
-#define WAIT_MS 30000
-#define KILLS   6
+#define TTL_S       2
+#define WAIT_MS     30000
+#define KILLS       6
 #define LIVENESS_MS 300 /* heartbeat 100 ms x liveness 3 */
 
 typedef struct {
@@ -46,7 +46,8 @@ typedef struct {
     char ext_cfg[600];
     pid_t inject, ipalloc, echo;
     int inject_in;
-    int added; /* services s0..s(added-1) reported */
+    int added;     /* services s0..s(added-1) reported */
+    bool one_each; /* core i talks to etcd member i only (a partition is a member stopped) */
 } ctx_t;
 
 /* Writes core i's configuration: kernel-chosen ports before its first start
@@ -88,7 +89,9 @@ static void s_core_config(ctx_t *ctx, int i, bool known)
              "    liveness: 3\n"
              "%s",
              ctx->dir, i, known ? ctx->listen[i] : "127.0.0.1:0", i,
-             etcd_server_endpoints(ctx->etcd), TTL_S, bus);
+             ctx->one_each ? etcd_server_endpoint(ctx->etcd, (size_t)i)
+                           : etcd_server_endpoints(ctx->etcd),
+             TTL_S, bus);
     snprintf(ctx->cfg[i], sizeof ctx->cfg[i], "%s/core%d.yaml", ctx->dir, i);
     assert_int_equal(test_write_file(ctx->cfg[i], text), 0);
 }
@@ -267,10 +270,11 @@ static void s_assert_converged(ctx_t *ctx, int i)
         fail_msg("core %d did not converge in %d ms: %s", i, WAIT_MS, c.why);
 }
 
-static int s_setup(void **state)
+static int s_setup_ctx(void **state, bool one_each)
 {
     ctx_t *ctx = calloc(1, sizeof *ctx);
     *state = ctx;
+    ctx->one_each = one_each;
     fixture_opts_t opts = {.name = "test_ha"};
     ctx->stack = fixture_new(&opts);
     if (!ctx->stack) return -1;
@@ -310,6 +314,16 @@ static int s_setup(void **state)
     const char *echo[] = {"-c", ctx->ext_cfg, "--instance", "echo-1", NULL};
     ctx->echo = fixture_spawn(ctx->stack, "interlook-echo", echo, "echo.log", NULL);
     return ctx->inject > 0 && ctx->ipalloc > 0 && ctx->echo > 0 ? 0 : -1;
+}
+
+static int s_setup(void **state)
+{
+    return s_setup_ctx(state, false);
+}
+
+static int s_setup_one_each(void **state)
+{
+    return s_setup_ctx(state, true);
 }
 
 static int s_teardown(void **state)
@@ -470,12 +484,74 @@ static void test_etcd_quorum(void **state)
     s_assert_converged(ctx, now);
 }
 
+/* The time (ms of the day, UTC) of the last line of core i's log holding
+ * text; -1 when none. */
+static int64_t s_last_line_ms(ctx_t *ctx, int i, const char *text)
+{
+    char path[700], line[4096];
+    snprintf(path, sizeof path, "%s/core%d.log", ctx->dir, i);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int64_t last = -1;
+    while (fgets(line, sizeof line, f)) {
+        int h, m, sec, ms;
+        /* 2026-12-05T00:13:34.092Z interlookd[...] ... */
+        if (strstr(line, text) && sscanf(line, "%*10sT%d:%d:%d.%dZ", &h, &m, &sec, &ms) == 4)
+            last = ((h * 60 + m) * 60 + sec) * 1000LL + ms;
+    }
+    fclose(f);
+    return last;
+}
+
+/* The leader cut from etcd only (its one etcd member hangs: SIGSTOP, a
+ * partition without RST) while it keeps its extensions, under a steady
+ * load: it stops dispatching before the other core starts (the last WORK it
+ * sent is logged before the other's takeover), the other leads, and
+ * everything converges; with the member back, the old leader stands by. */
+static void test_leader_cut_from_etcd(void **state)
+{
+    ctx_t *ctx = *state;
+    int leader = s_leader(ctx, WAIT_MS);
+    assert_true(leader >= 0);
+    int other = 1 - leader;
+    s_add(ctx, 10);
+    s_assert_converged(ctx, leader);
+    assert_int_equal(etcd_server_pause(ctx->etcd, (size_t)leader), 0);
+    int64_t cut = zclock_mono();
+    /* A steady load until the other core leads: WORK keeps being due. */
+    int64_t end = cut + WAIT_MS;
+    while (!s_is_role(ctx, other, "leader") && zclock_mono() < end) {
+        s_add(ctx, 1);
+        zclock_sleep(50);
+    }
+    assert_true(s_is_role(ctx, other, "leader"));
+    fprintf(stderr, "test: leader cut from etcd: core %d led %lld ms after the cut\n", other,
+            (long long)(zclock_mono() - cut));
+    int64_t last_work = s_last_line_ms(ctx, leader, "-> WORK");
+    int64_t took_over = s_last_line_ms(ctx, other, "core: leading");
+    int64_t stood_down = s_last_line_ms(ctx, leader, "core: no longer leading");
+    fprintf(stderr,
+            "test: core %d sent its last WORK at %lld, stood down at %lld; core %d led at %lld "
+            "(ms of the day)\n",
+            leader, (long long)last_work, (long long)stood_down, other, (long long)took_over);
+    assert_true(last_work > 0 && took_over > 0 && stood_down > 0);
+    assert_true(stood_down < took_over);
+    assert_true(last_work < took_over);
+    s_add(ctx, 3);
+    s_assert_converged(ctx, other);
+    assert_int_equal(etcd_server_resume(ctx->etcd, (size_t)leader), 0);
+    s_role_wait_t back = {ctx, leader, "standby"};
+    assert_true(test_wait(s_role_is, &back, WAIT_MS));
+    s_assert_converged(ctx, other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_standby_refuses_hello, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failover_under_load, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_etcd_quorum, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_leader_cut_from_etcd, s_setup_one_each, s_teardown),
     };
     return test_run_group(tests, NULL, NULL);
 }
