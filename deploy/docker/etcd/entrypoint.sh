@@ -4,7 +4,7 @@
 # them itself). The data is kept in the volume: a member restarted with its
 # data rejoins; the initial cluster matters only at the first start.
 set -eu
-: "${ETCD_NAME:?interlook-etcd: set ETCD_NAME (this member's host name on the network)}"
+: "${ETCD_NAME:?interlook-etcd: set ETCD_NAME (the host name of this member on the network)}"
 : "${ETCD_INITIAL_CLUSTER:?interlook-etcd: set ETCD_INITIAL_CLUSTER (NAME=http://NAME:2380,...)}"
 export ETCD_DATA_DIR="${ETCD_DATA_DIR:-/var/lib/etcd/$ETCD_NAME}"
 export ETCD_LISTEN_CLIENT_URLS="${ETCD_LISTEN_CLIENT_URLS:-http://0.0.0.0:2379}"
