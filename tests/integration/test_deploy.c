@@ -1119,7 +1119,8 @@ static void test_compose_lb(void **state)
                        "config | grep -c -- '- /etc/interlook/interlook-lb.yml'",
                        c.project);
     assert_non_null(configs);
-    assert_string_equal(configs, "5"); /* core, docker, ipalloc, dns (off), lb */
+    /* core, docker, ipalloc, dns (off), lb; core-b, ipalloc-b (ha, off) */
+    assert_string_equal(configs, "7");
     free(configs);
 
     assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
