@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages interlook needs to build, test and run.
 # Idempotent; run as root (or through sudo). Every package the project uses is listed here.
-#   usage: install-deps.sh [all|build|runtime|bind|haproxy] [EXTRA_PACKAGE ...]
+#   usage: install-deps.sh [all|build|runtime|bind|haproxy|etcd] [EXTRA_PACKAGE ...]
 #     all      (default) build, test and deploy-test packages
 #     build    what `make bins` needs (the image's build stage)
 #     runtime  the shared libraries the binaries load (the image's final stage)
 #     bind     BIND 9 and dig (deploy/docker/bind/Dockerfile: the compose dns profile)
 #     haproxy  HAProxy (deploy/docker/haproxy/Dockerfile: the compose lb profile)
+#     etcd     etcd 3.4 and etcdctl (deploy/docker/etcd/Dockerfile: the compose ha profile)
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libczmq-dev libyaml-dev \
@@ -16,13 +17,14 @@ debootstrap docker-compose systemd \
 bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3 ldnsutils haproxy clang libclang-rt-14-dev etcd-server etcd-client"
 BIND_PKGS="bind9 bind9-dnsutils"
 HAPROXY_PKGS="haproxy"
+ETCD_PKGS="etcd-server etcd-client"
 # haproxy in the runtime too: interlook-lb checks its file with `haproxy -c`.
 RUNTIME_PKGS="libzmq5 libczmq4 libyaml-0-2 libcurl4 libmsgpackc2 libmicrohttpd12 libjansson4 libldns3 libmnl0 ca-certificates \
 haproxy"
 
 mode=all
 case "${1:-}" in
-    all | build | runtime | bind | haproxy) mode=$1; shift ;;
+    all | build | runtime | bind | haproxy | etcd) mode=$1; shift ;;
 esac
 case "$mode" in
     all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
@@ -30,6 +32,7 @@ case "$mode" in
     runtime) PKGS="$RUNTIME_PKGS" ;;
     bind) PKGS="$BIND_PKGS" ;;
     haproxy) PKGS="$HAPROXY_PKGS" ;;
+    etcd) PKGS="$ETCD_PKGS" ;;
 esac
 
 missing=""

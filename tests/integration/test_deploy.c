@@ -27,7 +27,19 @@
  *    drop-in's command lines start a HAProxy that interlook-lb drives.
  *  - deploy/stack.yml deployed on a one-node swarm, its keys stored as
  *    secrets and configs by deploy/swarm-keys.sh: the bus runs with CURVE, a
- *    labelled swarm service is deployed and undeployed.
+ *    labelled swarm service is deployed and undeployed;
+ *  - the compose "ha" profile (deploy/ha.env): a 3-member etcd from the image
+ *    of deploy/docker/etcd/, two cores and two allocators on it, nothing on
+ *    disk; one leads, the other stands by; docker kill of the leader's
+ *    container -> the other leads within 2 x TTL, a new service is deployed,
+ *    the old one keeps its address; the old leader, back, stands by;
+ *  - a one-host compose stack grown into the ha profile: its allocator's file
+ *    imported into etcd from its volume (interlook-ipalloc --import, twice),
+ *    a service keeps its address;
+ *  - deploy/stack-ha.yml with deploy/stack-etcd.yml on a one-node swarm: one
+ *    core leads, a labelled service is deployed, the leader's task killed ->
+ *    the other leads, the service keeps its address;
+ *  - the systemd drop-ins for a core and an allocator on etcd, verified.
  * interlook-lb is built once extensions/lb/main.c is in the tree; until then
  * its unit is verified against a stand-in binary, and the compose lb profile
  * is checked up to HAProxy (its image, its sockets, its empty file), with a
@@ -573,6 +585,61 @@ static void test_systemd_units(void **state)
     free(root);
 }
 
+/* The drop-ins for a core and an allocator on etcd: verified with their
+ * units as make install makes them (systemd reads them: a key it does not
+ * know in a copy is reported from the drop-in's path), and the credential
+ * each loads is the one its configuration comment names. */
+static void test_systemd_etcd_dropins(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir();
+    assert_non_null(root);
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build/release";
+    const char *sanitize = getenv("SANITIZE") ? getenv("SANITIZE") : "";
+    assert_int_equal(test_sh("make -s --no-print-directory install BUILD=%s SANITIZE=%s "
+                             "PREFIX=%s/usr SYSCONFDIR=%s/etc UNITDIR=%s/units "
+                             "STATEDIR=%s/var/lib >%s/install.log 2>&1",
+                             build, sanitize, root, root, root, root, root),
+                     0);
+    static const char *const units[] = {"interlookd", "interlook-ipalloc", NULL};
+    for (size_t i = 0; units[i]; i++) {
+        assert_int_equal(test_sh("cp -r deploy/systemd/%s.service.d %s/units/", units[i], root), 0);
+        char *out = test_sh_output("SYSTEMD_UNIT_PATH=%s/units: systemd-analyze verify "
+                                   "%s/units/%s.service 2>&1; echo \"rc=$?\"",
+                                   root, root, units[i]);
+        assert_non_null(out);
+        if (strcmp(out, "rc=0"))
+            fail_msg("systemd-analyze verify %s with etcd.conf: %s", units[i], out);
+        free(out);
+        /* read: a key systemd does not know, in a copy, is reported */
+        assert_int_equal(test_sh("cp %s/units/%s.service.d/etcd.conf %s/units/%s.service.d/zz.conf "
+                                 "&& echo 'NotAKey=1' >>%s/units/%s.service.d/zz.conf",
+                                 root, units[i], root, units[i], root, units[i]),
+                         0);
+        out = test_sh_output("SYSTEMD_UNIT_PATH=%s/units: systemd-analyze verify "
+                             "%s/units/%s.service 2>&1",
+                             root, root, units[i]);
+        assert_non_null(out);
+        assert_non_null(strstr(out, "zz.conf"));
+        assert_non_null(strstr(out, "NotAKey"));
+        free(out);
+        assert_int_equal(test_sh("rm %s/units/%s.service.d/zz.conf", root, units[i]), 0);
+        /* the credential it loads is the file the comment's tlsKey names */
+        assert_int_equal(test_sh("grep -qx 'LoadCredential=etcd-client-key.pem:/etc/interlook/"
+                                 "etcd/client-key.pem' deploy/systemd/%s.service.d/etcd.conf && "
+                                 "grep -q 'tlsKey: /run/credentials/%s.service/etcd-client-key"
+                                 ".pem$' deploy/systemd/%s.service.d/etcd.conf",
+                                 units[i], units[i], units[i]),
+                         0);
+    }
+    /* the allocator's is restarted whatever its exit status */
+    assert_int_equal(test_sh("grep -qx 'RestartPreventExitStatus=' "
+                             "deploy/systemd/interlook-ipalloc.service.d/etcd.conf"),
+                     0);
+    test_rm_tree(root);
+    free(root);
+}
+
 /* The image ---------------------------------------------------------------- */
 
 static void test_image_builds_offline(void **state)
@@ -1052,7 +1119,8 @@ static void test_compose_lb(void **state)
                        "config | grep -c -- '- /etc/interlook/interlook-lb.yml'",
                        c.project);
     assert_non_null(configs);
-    assert_string_equal(configs, "5"); /* core, docker, ipalloc, dns (off), lb */
+    /* core, docker, ipalloc, dns (off), lb; core-b, ipalloc-b (ha, off) */
+    assert_string_equal(configs, "7");
     free(configs);
 
     assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
@@ -1167,6 +1235,385 @@ static void test_compose_lb(void **state)
     *s_lb.project = '\0';
 }
 
+/* docker-compose with the ha profile ------------------------------------------ */
+
+#define ETCD_IMAGE "interlook-etcd:test"
+#define HA_TTL_MS  5000 /* core.etcd.leaseTTL of the image's interlook-ha.yml */
+
+static compose_t s_ha;
+static char s_ha_web2[96];
+
+static int s_ha_down(void **state)
+{
+    (void)state;
+    if (!*s_ha.project) return 0;
+    test_sh("docker rm -f %s %s >/dev/null 2>&1", s_ha.web, s_ha_web2);
+    test_sh("%s down -v >/dev/null 2>&1", s_ha.compose);
+    unsetenv("INTERLOOK_ROUTER_MORE"); /* the stacks of other tests have one core */
+    unsetenv("INTERLOOK_PUBLISH_MORE");
+    return 0;
+}
+
+typedef struct {
+    const char *ids[2];  /* the cores' core.id */
+    char api[2][64];     /* their APIs */
+    const char *role[2]; /* what each must say; NULL: anything */
+    int leader;          /* set by s_ha_roles: the index of the leader, -1: none */
+} ha_t;
+
+/* The role a core's /health gives (a static string), "" when it answers none. */
+static const char *s_ha_role(const char *api, char *leader, size_t len)
+{
+    static char role[32];
+    *role = 0;
+    if (leader) *leader = 0;
+    json_t *h = test_get_json(api, "/health");
+    const char *r = json_string_value(json_object_get(h, "role"));
+    const char *l = json_string_value(json_object_get(h, "leader"));
+    if (r) snprintf(role, sizeof role, "%s", r);
+    if (leader && l) snprintf(leader, len, "%s", l);
+    json_decref(h);
+    return role;
+}
+
+/* One core leads (its /health says leader) and the other stands by naming
+ * it; each as h->role says when set. */
+static bool s_ha_roles(void *arg)
+{
+    ha_t *h = arg;
+    char named[2][64];
+    const char *role[2];
+    char copy[2][32];
+    for (int i = 0; i < 2; i++) {
+        snprintf(copy[i], sizeof copy[i], "%s", s_ha_role(h->api[i], named[i], sizeof named[i]));
+        role[i] = copy[i];
+        if (h->role[i] && strcmp(role[i], h->role[i])) return false;
+    }
+    h->leader = -1;
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(role[i], "leader") && !strcmp(role[1 - i], "standby") &&
+            !strcmp(named[1 - i], h->ids[i]))
+            h->leader = i;
+    return h->leader >= 0;
+}
+
+/* The leader at arg has the provider and both allocators registered. */
+static bool s_ha_registered(void *arg)
+{
+    json_t *ext = test_get_json(arg, "/extensions");
+    bool all = json_array_size(json_object_get(ext, "provider.docker")) == 1 &&
+               json_array_size(json_object_get(ext, "ipam.ipalloc")) == 2;
+    json_decref(ext);
+    return all;
+}
+
+/* The profile's cores and allocators keep no file: /var/lib/interlook (the
+ * volumes core-state and ipalloc-state of the first two, the image's
+ * anonymous volume of the others) is empty in each. */
+static void s_ha_no_state(const compose_t *c)
+{
+    const char *parts[] = {"core", "core-b", "ipalloc", "ipalloc-b"};
+    for (int i = 0; i < 4; i++) {
+        char *left = test_sh_output("%s exec -T %s find /var/lib/interlook -mindepth 1", c->compose,
+                                    parts[i]);
+        assert_non_null(left);
+        if (*left) fail_msg("%s keeps state on disk: %s", parts[i], left);
+        free(left);
+    }
+    /* and core-b, ipalloc-b have no named volume for it */
+    char *named = test_sh_output("docker inspect -f '{{range .Mounts}}{{if eq .Destination "
+                                 "\"/var/lib/interlook\"}}{{.Name}}{{end}}{{end}}' "
+                                 "$(%s ps -q core-b) $(%s ps -q ipalloc-b)",
+                                 c->compose, c->compose);
+    assert_non_null(named);
+    assert_null(strstr(named, "state"));
+    free(named);
+}
+
+/* A labelled container name (its page on a port of the host chosen here:
+ * docker's own choice may collide with a port a restarted dockerd left held). */
+static void s_ha_web(const char *name)
+{
+    int port[1];
+    assert_int_equal(test_free_ports(port, 1), 0);
+    assert_int_equal(test_sh("docker run -d --name %s -l interlook.hosts=%s.example.test "
+                             "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null",
+                             name, name, port[0]),
+                     0);
+}
+
+static void s_ha_ports(ha_t *h)
+{
+    int p[6];
+    assert_int_equal(test_free_ports(p, 6), 0);
+    static const char *const vars[] = {"INTERLOOK_API_PORT",      "INTERLOOK_ROUTER_PORT",
+                                       "INTERLOOK_PUBLISH_PORT",  "INTERLOOK_API_PORT_B",
+                                       "INTERLOOK_ROUTER_PORT_B", "INTERLOOK_PUBLISH_PORT_B"};
+    char text[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(text, sizeof text, "%d", p[i]);
+        setenv(vars[i], text, 1);
+    }
+    /* the provider, in the host's namespace, reaches core-b on its ports */
+    snprintf(text, sizeof text, ",tcp://127.0.0.1:%d", p[4]);
+    setenv("INTERLOOK_ROUTER_MORE", text, 1);
+    snprintf(text, sizeof text, ",tcp://127.0.0.1:%d", p[5]);
+    setenv("INTERLOOK_PUBLISH_MORE", text, 1);
+    snprintf(h->api[0], sizeof h->api[0], "http://127.0.0.1:%d", p[0]);
+    snprintf(h->api[1], sizeof h->api[1], "http://127.0.0.1:%d", p[3]);
+}
+
+static void test_compose_ha(void **state)
+{
+    (void)state;
+    static const char *const svcs[] = {"core", "core-b"};
+    ha_t h = {.ids = {"core", "core-b"}};
+    wait_t w = {0};
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ilha%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose,
+             "docker-compose -p %s --env-file deploy/ha.env -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    snprintf(s_ha_web2, sizeof s_ha_web2, "%s-web2", c.project);
+    s_ha = c;
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    char text[32];
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(text, sizeof text, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", text, 1);
+
+    /* deploy/ha.env: the profile, and every interlook part reads interlook-ha.yml. */
+    assert_int_equal(test_sh("grep -qx 'COMPOSE_PROFILES=ha' deploy/ha.env"), 0);
+    char *configs =
+        test_sh_output("%s config | grep -c -- '- /etc/interlook/interlook-ha.yml'", c.compose);
+    assert_non_null(configs);
+    assert_string_equal(configs, "7"); /* core, core-b, docker, ipalloc, ipalloc-b, dns, lb */
+    free(configs);
+
+    /* etcd's image: Debian's etcd-server on the offline base. */
+    assert_int_equal(test_sh("DEBOOTSTRAP_CACHE=/var/cache/interlook-debootstrap "
+                             "deploy/docker/base-image.sh interlook-base:bookworm >/dev/null"),
+                     0);
+    assert_int_equal(test_sh("%s build -q etcd1 >/tmp/interlook-test-etcd-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-etcd-build.log; exit 1; }",
+                             c.compose),
+                     0);
+    assert_int_equal(test_sh("docker run --rm --entrypoint etcd %s --version | grep '^etcd "
+                             "Version: 3\\.4\\.' >/dev/null",
+                             ETCD_IMAGE),
+                     0);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms: core %s, core-b %s", UP_MS,
+                 s_ha_role(h.api[0], NULL, 0), s_ha_role(h.api[1], NULL, 0));
+    int first = h.leader;
+    fprintf(stderr, "test_compose_ha: %s leads\n", svcs[first]);
+    /* A cluster of three members, all healthy. */
+    assert_int_equal(test_sh("%s exec -T etcd1 env ETCDCTL_API=3 etcdctl endpoint health --cluster "
+                             "2>&1 | grep -c 'is healthy' | grep -qx 3",
+                             c.compose),
+                     0);
+    if (!test_wait(s_ha_registered, h.api[first], UP_MS))
+        fail_msg("the provider and both allocators did not register with the leader within %d ms",
+                 UP_MS);
+    /* The standby has no extension: it refuses them (not-leader). */
+    json_t *none = test_get_json(h.api[1 - first], "/extensions");
+    assert_non_null(none);
+    assert_int_equal(json_array_size(json_object_get(none, "ipam.ipalloc")), 0);
+    json_decref(none);
+    assert_int_equal(test_sh("%s logs core | grep -q 'bus: CURVE on' && %s logs core-b | grep -q "
+                             "'bus: CURVE on'",
+                             c.compose, c.compose),
+                     0);
+
+    s_ha_web(c.web);
+    snprintf(w.api, sizeof w.api, "%s", h.api[first]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+    /* The entry and the allocation are on etcd, nothing on a volume; the
+     * standby reads the entry from etcd. */
+    char *held = test_sh_output("%s exec -T etcd2 env ETCDCTL_API=3 etcdctl get --print-value-only "
+                                "/interlook/ipalloc/10.32.30.0_24/svc/%s",
+                                c.compose, c.web);
+    assert_non_null(held);
+    assert_string_equal(held, ip);
+    free(held);
+    assert_int_equal(test_sh("%s exec -T etcd3 env ETCDCTL_API=3 etcdctl get --keys-only "
+                             "/interlook/entries/%s | grep -q .",
+                             c.compose, c.web),
+                     0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    s_ha_no_state(&c);
+
+    /* docker kill of the leader's container: the other leads within 2 x TTL. */
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    assert_int_equal(test_sh("docker kill $(%s ps -q %s) >/dev/null", c.compose, svcs[first]), 0);
+    ha_t after = h;
+    after.role[1 - first] = "leader";
+    after.role[first] = NULL;
+    bool took = false;
+    for (int i = 0; i < 2 * HA_TTL_MS / 50 + 40 && !took; i++) {
+        took = !strcmp(s_ha_role(h.api[1 - first], NULL, 0), "leader");
+        if (!took) usleep(50000);
+    }
+    gettimeofday(&t1, NULL);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    fprintf(stderr, "test_compose_ha: %s leads %ld ms after docker kill of %s\n", svcs[1 - first],
+            ms, svcs[first]);
+    if (!took) fail_msg("%s did not lead within %ld ms of the kill", svcs[1 - first], ms);
+    /* 2 x TTL, and the time the kill itself takes */
+    assert_true(ms <= 2 * HA_TTL_MS + 2000);
+    if (!test_wait(s_ha_registered, h.api[1 - first], UP_MS))
+        fail_msg("the provider and both allocators did not move to %s within %d ms",
+                 svcs[1 - first], UP_MS);
+
+    /* A new service is deployed by the new leader, with another address; the
+     * old one is still deployed with its own. */
+    s_ha_web(s_ha_web2);
+    s_wait_entry(&w, s_ha_web2, "deployed", 1);
+    char *ip2 = s_public_ip(w.api, s_ha_web2);
+    assert_non_null(ip2);
+    assert_string_not_equal(ip2, ip);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *again = s_public_ip(w.api, c.web);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip2);
+    free(ip);
+
+    /* The old leader back: it stands by. */
+    assert_int_equal(test_sh("%s up -d %s >/dev/null 2>&1", c.compose, svcs[first]), 0);
+    after.role[first] = "standby";
+    if (!test_wait(s_ha_roles, &after, UP_MS))
+        fail_msg("%s, started again, did not stand by within %d ms", svcs[first], UP_MS);
+
+    assert_int_equal(test_sh("docker rm -f %s %s >/dev/null", c.web, s_ha_web2), 0);
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+    char *left =
+        test_sh_output("docker ps -aq --filter label=com.docker.compose.project=%s", c.project);
+    assert_non_null(left);
+    assert_string_equal(left, "");
+    free(left);
+}
+
+/* A one-host compose stack grown into the ha profile: its allocations
+ * imported into etcd from its volume (the README's migration), a service
+ * keeps its address. */
+static compose_t s_mig;
+static char s_mig_web2[96];
+
+static int s_mig_down(void **state)
+{
+    (void)state;
+    if (!*s_mig.project) return 0;
+    test_sh("docker rm -f %s %s >/dev/null 2>&1", s_mig.web, s_mig_web2);
+    test_sh("%s down -v >/dev/null 2>&1", s_mig.compose);
+    unsetenv("INTERLOOK_ROUTER_MORE");
+    unsetenv("INTERLOOK_PUBLISH_MORE");
+    return 0;
+}
+
+static void test_compose_ha_import(void **state)
+{
+    (void)state;
+    ha_t h = {.ids = {"core", "core-b"}};
+    wait_t w = {0};
+    compose_t c;
+    snprintf(c.project, sizeof c.project, "ilmig%d", (int)getpid());
+    snprintf(c.compose, sizeof c.compose,
+             "docker-compose -p %s --env-file deploy/ha.env -f deploy/docker-compose.yml",
+             c.project);
+    snprintf(c.web, sizeof c.web, "%s-web", c.project);
+    snprintf(s_mig_web2, sizeof s_mig_web2, "%s-web2", c.project);
+    s_mig = c;
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    char text[32];
+    struct stat st;
+    assert_int_equal(stat("/var/run/docker.sock", &st), 0);
+    snprintf(text, sizeof text, "%u", (unsigned)st.st_gid);
+    setenv("DOCKER_GID", text, 1);
+
+    /* One host first: the plain stack (no env file), its state in volumes.
+     * Two services; the first removed, so that the second holds an address
+     * that is not the pool's first free one. */
+    char plain[192];
+    snprintf(plain, sizeof plain, "docker-compose -p %s -f deploy/docker-compose.yml", c.project);
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", plain), 0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[0]);
+    s_wait_registered(&w);
+    s_ha_web(s_mig_web2);
+    s_wait_entry(&w, s_mig_web2, "deployed", 1);
+    s_ha_web(c.web);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *ip = s_public_ip(w.api, c.web);
+    assert_non_null(ip);
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", s_mig_web2), 0);
+    s_wait_entry(&w, s_mig_web2, "undeployed", SIZE_MAX);
+    /* stopped, its volumes kept */
+    assert_int_equal(test_sh("%s stop >/dev/null 2>&1", plain), 0);
+
+    /* etcd up, the allocator's file imported from its volume (twice: the
+     * second changes nothing), then the ha profile. */
+    assert_int_equal(test_sh("%s up -d etcd1 etcd2 etcd3 >/dev/null 2>&1", c.compose), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "%s exec -T etcd1 env ETCDCTL_API=3 etcdctl endpoint health --cluster 2>&1 | "
+             "grep -c 'is healthy' | grep -qx 3",
+             c.compose);
+    if (!test_wait(s_sh_ok, cmd, UP_MS)) fail_msg("etcd's 3 members not healthy in %d ms", UP_MS);
+    char import[768];
+    snprintf(import, sizeof import,
+             "docker run --rm --network %s_default -v %s_ipalloc-state:/var/lib/interlook %s "
+             "interlook-ipalloc -c /etc/interlook/interlook-ha.yml --import "
+             "/var/lib/interlook/ipalloc.db 2>&1",
+             c.project, c.project, IMAGE);
+    char *out = test_sh_output("%s", import);
+    assert_non_null(out);
+    if (!strstr(out, " imported into etcd")) fail_msg("the import said: %s", out);
+    free(out);
+    /* (the provider lists every labelled container of this host: other
+     * tests' too, so the count is not checked; the service's key is) */
+    char *held = test_sh_output("%s exec -T etcd2 env ETCDCTL_API=3 etcdctl get --print-value-only "
+                                "/interlook/ipalloc/10.32.30.0_24/svc/%s",
+                                c.compose, c.web);
+    assert_non_null(held);
+    assert_string_equal(held, ip);
+    free(held);
+    out = test_sh_output("%s", import);
+    assert_non_null(out);
+    if (!strstr(out, ": 0 imported into etcd")) fail_msg("the second import said: %s", out);
+    free(out);
+
+    assert_int_equal(test_sh("%s up -d >/dev/null 2>&1", c.compose), 0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms", UP_MS);
+    if (!test_wait(s_ha_registered, h.api[h.leader], UP_MS))
+        fail_msg("the provider and both allocators did not register within %d ms", UP_MS);
+    /* The leader learnt the service from the provider; its address is the
+     * one the file held. */
+    snprintf(w.api, sizeof w.api, "%s", h.api[h.leader]);
+    s_wait_entry(&w, c.web, "deployed", 1);
+    char *again = s_public_ip(w.api, c.web);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip);
+
+    assert_int_equal(test_sh("docker rm -f %s >/dev/null", c.web), 0);
+    assert_int_equal(test_sh("%s down -v >/dev/null 2>&1", c.compose), 0);
+}
+
 /* docker stack deploy ------------------------------------------------------- */
 
 typedef struct {
@@ -1268,6 +1715,130 @@ static void test_swarm_stack(void **state)
     assert_true(test_wait(s_stack_gone, stack, WAIT_MS));
 }
 
+/* docker stack deploy of the HA variant --------------------------------------- */
+
+static swarm_t s_swarm_ha;
+
+/* The stack's volumes (the etcd members') are gone. */
+static bool s_ha_volumes_removed(void *arg)
+{
+    const char *stack = arg;
+    return test_sh("docker volume rm %s_etcd1 %s_etcd2 %s_etcd3 >/dev/null 2>&1; "
+                   "! docker volume ls -q --filter name=%s_ | grep -q .",
+                   stack, stack, stack, stack) == 0;
+}
+
+static int s_swarm_ha_down(void **state)
+{
+    (void)state;
+    if (!*s_swarm_ha.stack) return 0;
+    test_sh("docker service rm %s >/dev/null 2>&1", s_swarm_ha.svc);
+    test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm_ha.stack);
+    test_wait(s_stack_gone, s_swarm_ha.stack, WAIT_MS);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
+             "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
+             "! docker secret ls -q --filter name=%s- | grep -q .",
+             s_swarm_ha.stack, s_swarm_ha.stack, s_swarm_ha.stack);
+    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
+        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm_ha.stack);
+    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm_ha.stack, s_swarm_ha.stack);
+    if (!test_wait(s_ha_volumes_removed, s_swarm_ha.stack, WAIT_MS))
+        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm_ha.stack);
+    if (!s_swarm_ha.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
+    return 0;
+}
+
+static void test_swarm_ha(void **state)
+{
+    (void)state;
+    ha_t h = {.ids = {"core-a", "core-b"}};
+    wait_t w = {0};
+    s_ha_ports(&h);
+    setenv("INTERLOOK_IMAGE", IMAGE, 1);
+    setenv("INTERLOOK_ETCD_IMAGE", ETCD_IMAGE, 1);
+    unsetenv("INTERLOOK_ETCD_ENDPOINTS"); /* the members of deploy/stack-etcd.yml */
+    char *stack = s_swarm_ha.stack, *svc = s_swarm_ha.svc;
+    snprintf(s_swarm_ha.stack, sizeof s_swarm_ha.stack, "ilhastack%d", (int)getpid());
+    snprintf(s_swarm_ha.svc, sizeof s_swarm_ha.svc, "%s-web", stack);
+    s_swarm_ha.joined =
+        test_sh("docker info --format '{{.Swarm.LocalNodeState}}' | grep -qx active") == 0;
+    if (!s_swarm_ha.joined) assert_int_equal(test_sh("docker swarm init >/dev/null 2>&1"), 0);
+    assert_int_equal(test_sh("docker build -q -f deploy/docker/etcd/Dockerfile -t %s . "
+                             ">/tmp/interlook-test-etcd-build.log 2>&1 || "
+                             "{ tail -40 /tmp/interlook-test-etcd-build.log; exit 1; }",
+                             ETCD_IMAGE),
+                     0);
+    /* The keys as for deploy/stack.yml: the same script, the same secrets. */
+    assert_int_equal(test_sh("PATH=/usr/bin:/bin deploy/swarm-keys.sh %s /tmp/%s-keys "
+                             ">/tmp/%s-keys.log 2>&1 || { cat /tmp/%s-keys.log; exit 1; }",
+                             stack, stack, stack, stack),
+                     0);
+    setenv("INTERLOOK_KEYS", stack, 1);
+    assert_int_equal(test_sh("docker stack deploy -c deploy/stack-ha.yml -c deploy/stack-etcd.yml "
+                             "%s >/tmp/%s-deploy.log 2>&1 || { cat /tmp/%s-deploy.log; exit 1; }",
+                             stack, stack, stack),
+                     0);
+    if (!test_wait(s_ha_roles, &h, UP_MS))
+        fail_msg("no core led with the other standing by within %d ms: core-a %s, core-b %s", UP_MS,
+                 s_ha_role(h.api[0], NULL, 0), s_ha_role(h.api[1], NULL, 0));
+    int first = h.leader;
+    fprintf(stderr, "test_swarm_ha: %s leads\n", h.ids[first]);
+    if (!test_wait(s_ha_registered, h.api[first], UP_MS))
+        fail_msg("the provider and both allocators did not register with the leader within %d ms",
+                 UP_MS);
+    assert_int_equal(test_sh("docker service logs %s_core-a 2>&1 | grep -q 'bus: CURVE on' && "
+                             "docker service logs %s_core-b 2>&1 | grep -q 'bus: CURVE on'",
+                             stack, stack),
+                     0);
+    /* No state volume: the stack's only volumes are the etcd members'. */
+    assert_int_equal(test_sh("! docker volume ls -q --filter label=com.docker.stack.namespace=%s | "
+                             "grep -v '_etcd[123]$'",
+                             stack),
+                     0);
+
+    int port[1];
+    assert_int_equal(test_free_ports(port, 1), 0);
+    assert_int_equal(
+        test_sh("docker service create -d --name %s -l interlook.hosts=%s.example.test "
+                "-l interlook.port=80 -p %d:80 interlook-test:latest >/dev/null 2>&1",
+                svc, svc, port[0]),
+        0);
+    snprintf(w.api, sizeof w.api, "%s", h.api[first]);
+    s_wait_entry(&w, svc, "deployed", 1);
+    char *ip = s_public_ip(w.api, svc);
+    assert_non_null(ip);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]); /* the standby reads etcd */
+    s_wait_entry(&w, svc, "deployed", 1);
+
+    /* The leader's task killed: the other core leads (swarm restarts the
+     * task, which stands by), the service stays deployed with its address. */
+    assert_int_equal(test_sh("docker kill $(docker ps -q --filter "
+                             "label=com.docker.swarm.service.name=%s_%s) >/dev/null",
+                             stack, h.ids[first]),
+                     0);
+    ha_t after = h;
+    after.role[1 - first] = "leader";
+    if (!test_wait(s_ha_roles, &after, UP_MS))
+        fail_msg("%s did not lead with %s standing by within %d ms of the kill", h.ids[1 - first],
+                 h.ids[first], UP_MS);
+    if (!test_wait(s_ha_registered, h.api[1 - first], UP_MS))
+        fail_msg("the extensions did not move to %s within %d ms", h.ids[1 - first], UP_MS);
+    snprintf(w.api, sizeof w.api, "%s", h.api[1 - first]);
+    s_wait_entry(&w, svc, "deployed", 1);
+    char *again = s_public_ip(w.api, svc);
+    assert_non_null(again);
+    assert_string_equal(again, ip);
+    free(again);
+    free(ip);
+
+    assert_int_equal(test_sh("docker service rm %s >/dev/null", svc), 0);
+    s_wait_entry(&w, svc, "undeployed", SIZE_MAX);
+    assert_int_equal(test_sh("docker stack rm %s >/dev/null 2>&1", stack), 0);
+    assert_true(test_wait(s_stack_gone, stack, WAIT_MS));
+}
+
 static bool s_docker_up(void *arg)
 {
     (void)arg;
@@ -1293,11 +1864,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_systemd_units, s_units_down),
+        cmocka_unit_test(test_systemd_etcd_dropins),
         cmocka_unit_test(test_image_builds_offline),
         cmocka_unit_test_teardown(test_compose_stack, s_compose_down),
         cmocka_unit_test_teardown(test_compose_dns, s_dns_down),
         cmocka_unit_test_teardown(test_compose_lb, s_lb_down),
+        cmocka_unit_test_teardown(test_compose_ha, s_ha_down),
+        cmocka_unit_test_teardown(test_compose_ha_import, s_mig_down),
         cmocka_unit_test_teardown(test_swarm_stack, s_swarm_down),
+        cmocka_unit_test_teardown(test_swarm_ha, s_swarm_ha_down),
     };
     return test_run_group(tests, s_setup, NULL);
 }
