@@ -260,6 +260,28 @@ int allocator_config_check(const allocator_config_t *config, char *err, size_t e
     return rc;
 }
 
+/* Reads the pool's allocations from etcd; with wait, an etcd that does not
+ * answer (down, no quorum yet) is tried again with a back-off up to 5 s,
+ * said when it starts and every minute, until it answers or a signal
+ * (zsys_interrupted) ends the wait. */
+static int s_etcd_load(allocator_t *self, bool wait, char *why, size_t whylen)
+{
+    int64_t backoff = 200, said = 0;
+    while (alloc_etcd_load(self->etcd, why, whylen) != 0) {
+        if (!wait || zsys_interrupted) return -1;
+        int64_t now = zclock_mono();
+        if (!said || now - said >= 60000) {
+            il_log_warn("ipalloc: waiting for %s: %s", self->where, why);
+            said = now;
+        }
+        for (int64_t slept = 0; slept < backoff && !zsys_interrupted; slept += 50)
+            zclock_sleep(50);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    if (said) il_log_info("ipalloc: %s answers", self->where);
+    return 0;
+}
+
 allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen)
 {
     allocator_t *self = il_calloc(1, sizeof *self);
@@ -281,7 +303,7 @@ allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t e
             goto fail;
         }
         snprintf(self->where, sizeof self->where, "etcd %s", alloc_etcd_base(self->etcd));
-        if (alloc_etcd_load(self->etcd, why, sizeof why) != 0) {
+        if (s_etcd_load(self, config->etcd_wait, why, sizeof why) != 0) {
             snprintf(err, errlen, "cannot read the allocations from %s: %s", self->where, why);
             goto fail;
         }

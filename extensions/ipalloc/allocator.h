@@ -36,6 +36,7 @@ typedef struct {
     const char *etcd_prefix;  /* <etcd_from>.prefix (/interlook) */
     const char *etcd_tls_ca, *etcd_tls_cert, *etcd_tls_key;
     const char *etcd_pool; /* ipam.ipalloc.etcd.pool, NULL: the CIDR with '_' for '/' */
+    bool etcd_wait; /* store etcd: wait for etcd at start (the daemon) rather than fail (--list) */
 } allocator_config_t;
 
 /* Reads the ipam.ipalloc section. Returns -1 with "FILE:LINE: key: reason" in err. */
@@ -48,8 +49,10 @@ void allocator_config_clear(allocator_config_t *self);
 int allocator_config_check(const allocator_config_t *config, char *err, size_t errlen);
 
 /* Builds the pool and opens the db, or (store etcd) reads the pool's
- * allocations from etcd (no bus yet). NULL with the reason (naming the key
- * and value, the db path, or the etcd endpoints) in err. */
+ * allocations from etcd (no bus yet; with etcd_wait, an etcd that does not
+ * answer is waited for, said once, until it answers or SIGINT/SIGTERM: a
+ * host that boots before etcd's quorum is back). NULL with the reason
+ * (naming the key and value, the db path, or the etcd endpoints) in err. */
 allocator_t *allocator_new(const allocator_config_t *config, char *err, size_t errlen);
 
 void allocator_destroy(allocator_t **self_p);

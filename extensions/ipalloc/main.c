@@ -80,6 +80,7 @@ int main(int argc, char *argv[])
     }
     il_log_setup("interlook-ipalloc", list || import ? IL_LOG_WARN : level, "stderr");
     zsys_init();
+    ac.etcd_wait = !list && !import; /* a command fails at once; the daemon waits */
     allocator_t *allocator = allocator_new(&ac, err, sizeof err);
     if (!allocator) {
         fprintf(stderr, "interlook-ipalloc: %s\n", err);

@@ -24,6 +24,7 @@
 #include "extensions/ipalloc/alloc_db.h"
 #include "extensions/ipalloc/alloc_etcd.h"
 #include "extensions/ipalloc/pool.h"
+#include "tests/support/asserts.h"
 #include "tests/support/etcd_server.h"
 #include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
@@ -873,8 +874,9 @@ static bool s_reached(void *arg)
 /* A stack deploys n services through two allocators on etcd (a member
  * killed once a quarter are deployed, when kill), checks them against etcd,
  * and undeploys them. */
-/* Starts a stack with two allocators on etcd; returns the provider's input. */
-static int s_stack_start(ctx_t *ctx)
+/* Starts a stack's core and provider, its allocators reading etcd; returns
+ * the provider's input. */
+static int s_stack_core(ctx_t *ctx)
 {
     fixture_opts_t opts = {.name = "test_ipalloc_etcd", .stop_signal = SIGKILL};
     fixture_t *stack = ctx->stack = fixture_new(&opts);
@@ -904,6 +906,14 @@ static int s_stack_start(ctx_t *ctx)
     int inject_in = -1;
     const char *iargs[] = {"--name", "provider.test", NULL};
     assert_true(fixture_spawn_ext(stack, "interlook-inject", iargs, &inject_in) > 0);
+    return inject_in;
+}
+
+/* Starts a stack with two allocators on etcd; returns the provider's input. */
+static int s_stack_start(ctx_t *ctx)
+{
+    int inject_in = s_stack_core(ctx);
+    fixture_t *stack = ctx->stack;
     const char *a1[] = {"--instance", "ipe-1", NULL}, *a2[] = {"--instance", "ipe-2", NULL};
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a1, NULL) > 0);
     assert_true(fixture_spawn_ext(stack, "interlook-ipalloc", a2, NULL) > 0);
@@ -1020,6 +1030,52 @@ static void test_stack_no_quorum(void **state)
     zhashx_destroy(&ips);
 }
 
+typedef struct {
+    const char *path;
+    const char *text;
+} s_grep_t;
+
+static bool s_log_has(void *arg)
+{
+    s_grep_t *g = arg;
+    return test_sh("grep -q '%s' '%s'", g->text, g->path) == 0;
+}
+
+/* An allocator started while etcd has no quorum (a host booting before its
+ * etcd) waits, says so once, and serves once etcd answers; --list, a
+ * command, fails at once instead. */
+static void test_starts_before_etcd(void **state)
+{
+    ctx_t *ctx = *state;
+    assert_int_equal(etcd_server_kill(ctx->cluster, 1), 0);
+    assert_int_equal(etcd_server_kill(ctx->cluster, 2), 0);
+    int inject_in = s_stack_core(ctx);
+    fixture_t *stack = ctx->stack;
+    char out[4096];
+    int64_t t0 = zclock_mono();
+    assert_true(test_run(out, sizeof out, "'%s' -c '%s' --list 2>&1", test_bin("interlook-ipalloc"),
+                         fixture_config(stack)) != 0);
+    assert_contains(out, "cannot read the allocations from etcd");
+    assert_true(zclock_mono() - t0 < WAIT_MS);
+    const char *args[] = {"-c", fixture_config(stack), "--instance", "ipe-early", NULL};
+    pid_t pid = fixture_spawn(stack, "interlook-ipalloc", args, "early.log", NULL);
+    assert_true(pid > 0);
+    char log[512];
+    snprintf(log, sizeof log, "%s/early.log", fixture_dir(stack));
+    s_grep_t g = {log, "waiting for etcd"};
+    assert_true(test_wait(s_log_has, &g, WAIT_MS));
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* still running */
+    assert_int_equal(test_sh("grep -c 'waiting for etcd' '%s' | grep -qx 1", log), 0); /* once */
+    assert_int_equal(etcd_server_restart(ctx->cluster, 1, START_MS), 0);
+    assert_int_equal(etcd_server_restart(ctx->cluster, 2, START_MS), 0);
+    assert_true(fixture_wait_registered(stack, "ipam.ipalloc", 1, 2 * WAIT_MS));
+    char line[64];
+    snprintf(line, sizeof line, "add-many %s 5\n", s_svc);
+    assert_int_equal(test_write_text(inject_in, line), 0);
+    s_wait_t w = {stack, "deployed", 5, 0};
+    if (!test_wait(s_reached, &w, WAIT_MS)) fail_msg("deployed: %d of 5", w.seen);
+}
+
 /* Two hosts (namespaces), each with a stack of its own (a core on the file
  * store in the host's namespace, its provider) and one interlook-ipalloc
  * inside the namespace reaching its core and the 3 etcd members through
@@ -1125,6 +1181,7 @@ int main(int argc, char *argv[])
         cmocka_unit_test_setup_teardown(test_stack_on_etcd, s_setup1, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_stack_no_quorum, s_setup3, s_teardown),
+        cmocka_unit_test_setup_teardown(test_starts_before_etcd, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_race_member_killed, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_namespaces_race, s_setup3, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_hosts_two_stacks, s_setup3, s_teardown),
