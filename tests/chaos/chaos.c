@@ -24,6 +24,7 @@
  * check, convergence bound hit), never on speed. Exit 2: bad usage or a stack
  * that could not be set up. Everything it starts (processes, the mount,
  * containers) is removed on every exit path, SIGINT/SIGTERM included. */
+#define _GNU_SOURCE /* setns */
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
 #include "tests/support/fixture.h"
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +56,41 @@
 #define S_LIST_BYTES (4 << 20)
 #define S_DETAIL     1536
 #define S_DOCKER_LOG "/tmp/interlook-test-dockerd.log"
+#define S_IP         "/usr/sbin/ip"
+#define S_LINK_NET                                                                                 \
+    "198.18.78" /* RFC 2544's benchmarking range, inside the drill's namespaces only */
 
 /* K_UP is no fault of its own: a dockerd restart's time from the daemon
  * answering again to converged (its start-up is Docker's, not ours). */
-typedef enum { K_CORE, K_ALLOC, K_ECHO, K_PROVIDER, K_DOCKERD, K_DISK, K_UP, K_NKINDS } s_kind_t;
-static const char *const s_kind_name[K_NKINDS] = {"core",    "allocator", "echo",      "provider",
-                                                  "dockerd", "disk",      "dockerd-up"};
+/* K_LINKUP likewise: a link cut's time from its restore to converged with the
+ * cut instances back. */
+typedef enum {
+    K_CORE,
+    K_ALLOC,
+    K_ECHO,
+    K_PROVIDER,
+    K_DOCKERD,
+    K_DISK,
+    K_UP,
+    K_LINK,
+    K_LINKUP,
+    K_NKINDS
+} s_kind_t;
+static const char *const s_kind_name[K_NKINDS] = {
+    "core", "allocator", "echo", "provider", "dockerd", "disk", "dockerd-up", "link", "link-up"};
+
+/* The kinds that are a second figure of another fault, not a fault. */
+static bool s_kind_after(int k)
+{
+    return k == K_UP || k == K_LINKUP;
+}
 
 /* Settings (environment; --short changes the defaults). */
 typedef struct {
     bool shrt;
-    int kills, docker_kills, dockerd_restarts, containers, disk, services, bound_s;
+    int kills, docker_kills, dockerd_restarts, containers, disk, services, bound_s, links;
     int gap_min_ms, gap_max_ms; /* load between two faults */
-    bool part_kills, part_docker, part_disk;
+    bool part_kills, part_docker, part_disk, part_link;
     uint64_t seed;
 } s_settings_t;
 
@@ -78,6 +102,7 @@ typedef struct {
     char log[700];
     pid_t pid;
     int in_fd; /* interlook-inject's standard input, else -1 */
+    bool cut;  /* part link: in the namespace whose link is cut */
 } s_proc_t;
 
 typedef struct {
@@ -100,6 +125,8 @@ typedef struct {
 typedef struct {
     const char *name;
     bool docker;
+    bool link;     /* part link: half the extensions behind a link that is cut */
+    int want_inst; /* when not 0: the instances of each extension step to be registered */
     fixture_t *fx;
     char config[700], api[200];
     s_proc_t procs[S_MAX_PROCS];
@@ -122,7 +149,14 @@ typedef struct {
 
 static s_settings_t s_set;
 static uint64_t s_rng;
-static s_part_t *s_parts[2];
+static s_part_t *s_parts[3];
+/* Part link: the whole drill runs in a network namespace of its own (A: the
+ * core, one allocator, one echo, the provider, the drill itself, so that it
+ * reaches the core's ports); one allocator and one echo run in B, wired to A
+ * by a veth pair: that link is cut. s_root_net is the namespace the drill
+ * started in (dockerd is started there). */
+static char s_ns_a[32], s_ns_b[32];
+static int s_root_net = -1;
 static char *s_listbuf;
 static bool s_interrupted(void)
 {
@@ -445,6 +479,20 @@ static bool s_ports_match(s_part_t *p, json_t *all, s_check_t *c)
     return wrong == 0;
 }
 
+/* Part link, after the restore: every instance registered again (the cut
+ * ones re-HELLO once their link is back). */
+static bool s_instances(s_part_t *p, s_check_t *c)
+{
+    json_t *ext = test_get_json(p->api, "/extensions");
+    size_t alloc = json_array_size(json_object_get(ext, "ipam.ipalloc"));
+    size_t echo = json_array_size(json_object_get(ext, "provisioner.echo"));
+    json_decref(ext);
+    if (alloc >= (size_t)p->want_inst && echo >= (size_t)p->want_inst) return true;
+    s_detail(c->detail, " registered: %zu allocator(s), %zu echo(s), want %d each;", alloc, echo,
+             p->want_inst);
+    return false;
+}
+
 /* One look at the core: true when everything checks. Spurious deletions and
  * duplicate IPs seen are counted in the stats whatever it returns. */
 static bool s_check(s_part_t *p, s_check_t *c, bool final)
@@ -525,6 +573,7 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
     bool ok = c->missing == 0 && c->lingering == 0 && c->dups == 0;
     if (ok) ok = c->list_ok = s_list_matches(p, deployed, c, false);
     if (ok && p->docker) ok = s_ports_match(p, all, c);
+    if (ok && p->want_inst) ok = s_instances(p, c);
     zhashx_destroy(&by_ip);
     json_decref(deployed);
     json_decref(all);
@@ -810,7 +859,11 @@ static bool s_no_dockerd(void *arg)
 
 static void s_start_dockerd(void)
 {
-    test_sh("setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &");
+    if (s_root_net >= 0) /* the drill is in a namespace of its own: dockerd is not */
+        test_sh("nsenter --net=/proc/%d/fd/%d setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &",
+                (int)getpid(), s_root_net);
+    else
+        test_sh("setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &");
 }
 
 static void s_dockerd_fault(s_part_t *p)
@@ -892,6 +945,87 @@ static void s_disk_fault(s_part_t *p)
     s_converge(p, K_DISK, zclock_mono(), (int64_t)s_set.bound_s * 1000);
 }
 
+/* A link cut: the veth of namespace B (one allocator, one echo) goes down
+ * under load: no FIN, no RST, the core notices by liveness alone. Work the
+ * cut instances hold must be done by the others (figure "link": cut ->
+ * converged without them); the cut lasts a while longer under load, then
+ * the link is restored (figure "link-up": restore -> converged with every
+ * instance registered again). */
+static void s_link_fault(s_part_t *p)
+{
+    p->st.faults[K_LINK]++;
+    s_burst(p);
+    int64_t t0 = zclock_mono();
+    if (test_sh(S_IP " -n %s link set eth0 down", s_ns_b) != 0) {
+        printf("chaos: [%s] FAILED: cannot cut the link of %s\n", p->name, s_ns_b);
+        p->st.checks_failed++;
+        return;
+    }
+    int64_t until = t0 + 3000;
+    int held = 0;
+    while (held <= 0 && zclock_mono() < until && !s_interrupted()) {
+        for (int i = 0; i < p->nprocs; i++)
+            if (p->procs[i].cut && held <= 0) held = s_in_flight(p, &p->procs[i]);
+        if (held > 0) break;
+        s_nudge(p);
+        s_pump(p, 20);
+    }
+    if (held > 0) p->st.held[K_LINK]++;
+    s_converge(p, K_LINK, t0, (int64_t)s_set.bound_s * 1000);
+    s_load(p, s_rand_in(1000, 2000), (size_t)s_set.services * 3 / 4,
+           (size_t)s_set.services * 5 / 4);
+    int64_t t1 = zclock_mono();
+    if (test_sh(S_IP " -n %s link set eth0 up", s_ns_b) != 0) {
+        printf("chaos: [%s] FAILED: cannot restore the link of %s\n", p->name, s_ns_b);
+        p->st.checks_failed++;
+        return;
+    }
+    printf("chaos: [%s] link cut for %lld ms, restored\n", p->name, (long long)(t1 - t0));
+    p->want_inst = 2;
+    s_converge(p, K_LINKUP, t1, (int64_t)s_set.bound_s * 1000);
+    p->want_inst = 0;
+}
+
+/* The namespaces of part link: A and B, a veth pair between them. Returns 0
+ * when made; on failure, what was made is removed. */
+static void s_ns_destroy(void)
+{
+    if (*s_ns_b) test_sh(S_IP " netns del %s 2>/dev/null", s_ns_b);
+    if (*s_ns_a) test_sh(S_IP " netns del %s 2>/dev/null", s_ns_a);
+}
+
+static int s_ns_setup(void)
+{
+    unsigned id = (unsigned)getpid() % 100000u;
+    snprintf(s_ns_a, sizeof s_ns_a, "ilc%u-a", id);
+    snprintf(s_ns_b, sizeof s_ns_b, "ilc%u-b", id);
+    if (test_sh(S_IP " netns add %s && " S_IP " netns add %s && " S_IP
+                     " -n %s link add eth0 type veth peer name eth0 netns %s && " S_IP
+                     " -n %s addr add " S_LINK_NET ".1/24 dev eth0 && " S_IP
+                     " -n %s addr add " S_LINK_NET ".2/24 dev eth0 && " S_IP
+                     " -n %s link set lo up && " S_IP " -n %s link set lo up && " S_IP
+                     " -n %s link set eth0 up && " S_IP " -n %s link set eth0 up",
+                s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a,
+                s_ns_b) != 0) {
+        fprintf(stderr, "chaos: cannot make the namespaces of part link (root and iproute2 "
+                        "needed)\n");
+        s_ns_destroy();
+        return -1;
+    }
+    char path[80];
+    snprintf(path, sizeof path, "/run/netns/%s", s_ns_a);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    s_root_net = open("/proc/self/ns/net", O_RDONLY); /* inherited: nsenter reads it */
+    if (fd < 0 || s_root_net < 0 || setns(fd, CLONE_NEWNET) != 0) {
+        fprintf(stderr, "chaos: cannot enter %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        s_ns_destroy();
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Stacks --------------------------------------------------------------------------- */
 
 /* When the drill itself dies (a crash, a sanitizer report), nothing of what
@@ -902,7 +1036,7 @@ static void s_last_rites(void)
     static volatile sig_atomic_t done;
     if (done) return;
     done = 1;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         s_part_t *p = s_parts[i];
         if (!p) continue;
         for (int k = 0; k < p->nprocs; k++)
@@ -912,6 +1046,16 @@ static void s_last_rites(void)
         pid_t child = fork();
         if (child == 0) {
             execl("/bin/sh", "sh", "-c", p->last_rites, (char *)NULL);
+            _exit(127);
+        }
+        if (child > 0) waitpid(child, NULL, 0);
+    }
+    const char *ns[2] = {s_ns_b, s_ns_a};
+    for (int i = 0; i < 2; i++) {
+        if (!*ns[i]) continue;
+        pid_t child = fork();
+        if (child == 0) {
+            execl(S_IP, "ip", "netns", "del", ns[i], (char *)NULL);
             _exit(127);
         }
         if (child > 0) waitpid(child, NULL, 0);
@@ -1007,11 +1151,16 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     int ports[3];
     if (test_free_ports(ports, 3) != 0) return -1;
     char listen[64], router[64], publish[64];
+    /* part link: the bus on A's side of the veth, which B reaches */
+    const char *bus_ip = p->link ? S_LINK_NET ".1" : "127.0.0.1";
     snprintf(listen, sizeof listen, "127.0.0.1:%d", ports[0]);
-    snprintf(router, sizeof router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", ports[2]);
+    snprintf(router, sizeof router, "tcp://%s:%d", bus_ip, ports[1]);
+    snprintf(publish, sizeof publish, "tcp://%s:%d", bus_ip, ports[2]);
     fixture_opts_t opts = {.name = "chaos",
-                           .bus = "heartbeat: 1000ms, liveness: 3",
+                           /* part link: the bus is between two namespaces of the
+                            * drill's own, nobody else on it */
+                           .bus = p->link ? "heartbeat: 1000ms, liveness: 3, insecure: true"
+                                          : "heartbeat: 1000ms, liveness: 3",
                            .core_log = "core.out",
                            .listen = listen,
                            .router = router,
@@ -1059,9 +1208,19 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     const char *ext[] = {"-c", p->config, NULL};
     const char *inject[] = {"-c", p->config, "--name", "provider.inject", NULL};
     s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-1.log", ext);
-    s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-2.log", ext);
     s_proc_add(p, K_ECHO, "interlook-echo", "echo-1.log", ext);
-    s_proc_add(p, K_ECHO, "interlook-echo", "echo-2.log", ext);
+    if (p->link) { /* the second instances in B, behind the link */
+        char alloc_bin[600], echo_bin[600];
+        snprintf(alloc_bin, sizeof alloc_bin, "%s", test_bin("interlook-ipalloc"));
+        snprintf(echo_bin, sizeof echo_bin, "%s", test_bin("interlook-echo"));
+        const char *alloc_b[] = {"netns", "exec", s_ns_b, alloc_bin, "-c", p->config, NULL};
+        const char *echo_b[] = {"netns", "exec", s_ns_b, echo_bin, "-c", p->config, NULL};
+        s_proc_add(p, K_ALLOC, S_IP, "alloc-2.log", alloc_b)->cut = true;
+        s_proc_add(p, K_ECHO, S_IP, "echo-2.log", echo_b)->cut = true;
+    } else {
+        s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-2.log", ext);
+        s_proc_add(p, K_ECHO, "interlook-echo", "echo-2.log", ext);
+    }
     if (p->docker)
         s_proc_add(p, K_PROVIDER, "interlook-docker", "docker.log", ext);
     else
@@ -1080,15 +1239,15 @@ static int s_part_start(s_part_t *p, bool tmpfs)
 }
 
 /* The faults of a part, in a random order. */
-static void s_part_run(s_part_t *p, int kills, int dockerd, int disk)
+static void s_part_run(s_part_t *p, int kills, int dockerd, int disk, int links)
 {
     size_t lo = p->docker ? (size_t)s_set.containers : (size_t)s_set.services * 3 / 4;
     size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
-    int total = kills + dockerd + disk, ndeck = 0;
+    int total = kills + dockerd + disk + links, ndeck = 0;
     s_kind_t deck[4];
     for (int i = 0; i < total && !s_interrupted(); i++) {
         s_load(p, s_rand_in(s_set.gap_min_ms, s_set.gap_max_ms), lo, hi);
-        int r = s_rand_in(1, kills + dockerd + disk);
+        int r = s_rand_in(1, kills + dockerd + disk + links);
         if (r <= kills) {
             kills--;
             if (ndeck == 0) { /* each kind in turn, in a random order: as many of each */
@@ -1106,9 +1265,12 @@ static void s_part_run(s_part_t *p, int kills, int dockerd, int disk)
         } else if (r <= kills + dockerd) {
             dockerd--;
             s_dockerd_fault(p);
-        } else {
+        } else if (r <= kills + dockerd + disk) {
             disk--;
             s_disk_fault(p);
+        } else {
+            links--;
+            s_link_fault(p);
         }
     }
     /* the end: one more look, nothing lost */
@@ -1130,7 +1292,7 @@ static int s_part(s_part_t *p)
             return -1;
         }
     }
-    if (s_part_start(p, !docker && s_set.part_disk) != 0) {
+    if (s_part_start(p, !docker && !p->link && s_set.part_disk) != 0) {
         printf("chaos: [%s] the stack could not be started (see above)\n", p->name);
         return -1;
     }
@@ -1145,9 +1307,11 @@ static int s_part(s_part_t *p)
     }
     if (!s_converge(p, -1, zclock_mono(), (int64_t)s_set.bound_s * 1000)) return 0;
     if (docker)
-        s_part_run(p, s_set.docker_kills, s_set.dockerd_restarts, 0);
+        s_part_run(p, s_set.docker_kills, s_set.dockerd_restarts, 0, 0);
+    else if (p->link)
+        s_part_run(p, 0, 0, 0, s_set.links);
     else
-        s_part_run(p, s_set.part_kills ? s_set.kills : 0, 0, s_set.part_disk ? s_set.disk : 0);
+        s_part_run(p, s_set.part_kills ? s_set.kills : 0, 0, s_set.part_disk ? s_set.disk : 0, 0);
     return 0;
 }
 
@@ -1158,7 +1322,7 @@ static bool s_print_stats(const s_stats_t *st)
     int faults = 0, nall = 0;
     for (int k = 0; k < K_NKINDS; k++) {
         faults += st->faults[k];
-        nall += k == K_UP ? 0 : st->nconv[k];
+        nall += s_kind_after(k) ? 0 : st->nconv[k];
     }
     printf("\n%s: %d faults, %ld adds, %ld removals, %ld state changes followed\n", st->name,
            faults, st->adds, st->deletes, st->changes);
@@ -1170,15 +1334,17 @@ static bool s_print_stats(const s_stats_t *st)
         const int64_t *v;
         int cnt, inj;
         if (k < K_NKINDS) {
-            if (k == K_UP ? !st->nconv[k] : !st->faults[k]) continue;
+            if (s_kind_after(k) ? !st->nconv[k] : !st->faults[k]) continue;
             if (st->nconv[k]) qsort(st->conv[k], (size_t)st->nconv[k], sizeof(int64_t), s_cmp_i64);
-            if (k != K_UP && st->nconv[k]) {
+            if (!s_kind_after(k) && st->nconv[k]) {
                 memcpy(all + n, st->conv[k], (size_t)st->nconv[k] * sizeof(int64_t));
                 n += st->nconv[k];
             }
             v = st->conv[k];
             cnt = st->nconv[k];
-            inj = k == K_UP ? st->faults[K_DOCKERD] : st->faults[k];
+            inj = k == K_UP       ? st->faults[K_DOCKERD]
+                  : k == K_LINKUP ? st->faults[K_LINK]
+                                  : st->faults[k];
         } else {
             qsort(all, (size_t)n, sizeof(int64_t), s_cmp_i64);
             v = all;
@@ -1193,6 +1359,9 @@ static bool s_print_stats(const s_stats_t *st)
     if (st->faults[K_ALLOC] || st->faults[K_ECHO])
         printf("  kills of an instance holding work: allocator %d/%d, echo %d/%d\n",
                st->held[K_ALLOC], st->faults[K_ALLOC], st->held[K_ECHO], st->faults[K_ECHO]);
+    if (st->faults[K_LINK])
+        printf("  link cuts while a cut instance held work: %d/%d\n", st->held[K_LINK],
+               st->faults[K_LINK]);
     printf("  lost entries %d, duplicate IPs %d, spurious deletions %d, checks failed %d "
            "(convergence bound hit %d)\n",
            st->lost, st->dup_ips, st->spurious, st->checks_failed, st->bound_hit);
@@ -1237,6 +1406,7 @@ int main(int argc, char *argv[])
     s_set.disk = s_env_int("CHAOS_DISK", shrt ? 1 : 2);
     s_set.services = s_env_int("CHAOS_SERVICES", shrt ? 30 : 100);
     s_set.bound_s = s_env_int("CHAOS_BOUND_S", 30);
+    s_set.links = s_env_int("CHAOS_LINKS", shrt ? 1 : 5);
     s_set.gap_min_ms = shrt ? 300 : 500;
     s_set.gap_max_ms = shrt ? 1500 : 3000;
     const char *parts = getenv("CHAOS_PARTS");
@@ -1250,8 +1420,11 @@ int main(int argc, char *argv[])
             s_set.part_docker = true;
         else if (!strcmp(t, "disk"))
             s_set.part_disk = true;
+        else if (!strcmp(t, "link"))
+            s_set.part_link = true;
         else {
-            fprintf(stderr, "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk)\n", t);
+            fprintf(stderr, "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk, link)\n",
+                    t);
             return 2;
         }
     }
@@ -1264,6 +1437,9 @@ int main(int argc, char *argv[])
            (unsigned long long)s_set.seed, (unsigned long long)s_set.seed, parts,
            shrt ? ", short" : "");
     fflush(stdout);
+    /* before any thread: a namespace entered is the calling thread's, and
+     * ZeroMQ's I/O threads make the drill's connections */
+    if (s_set.part_link && s_ns_setup() != 0) return 2;
     signal(SIGPIPE, SIG_IGN); /* a killed interlook-inject's pipe */
     zsys_init(); /* SIGINT/SIGTERM set zsys_interrupted: every loop ends, cleanup runs */
     signal(SIGABRT, s_on_crash);
@@ -1280,6 +1456,10 @@ int main(int argc, char *argv[])
     int rc = 0, np = 0;
     if (s_set.part_kills || s_set.part_disk) s_parts[np++] = s_part_new("kills", false);
     if (s_set.part_docker) s_parts[np++] = s_part_new("docker", true);
+    if (s_set.part_link) {
+        s_parts[np] = s_part_new("link", false);
+        s_parts[np++]->link = true;
+    }
     for (int i = 0; i < np && !s_interrupted(); i++)
         if (s_part(s_parts[i]) != 0) rc = 2;
     s_stats_t total = {.name = "total"};
@@ -1304,6 +1484,7 @@ int main(int argc, char *argv[])
         total.changes += st->changes;
         total.held[K_ALLOC] += st->held[K_ALLOC];
         total.held[K_ECHO] += st->held[K_ECHO];
+        total.held[K_LINK] += st->held[K_LINK];
         total.deletes += st->deletes;
     }
     if (np > 1) s_print_stats(&total);
@@ -1315,6 +1496,7 @@ int main(int argc, char *argv[])
     }
     for (int i = 0; i < np; i++)
         s_part_destroy(&s_parts[i]);
+    s_ns_destroy();
     free(s_listbuf);
     printf("chaos: %s (seed %llu)\n",
            rc == 0   ? "PASSED"
