@@ -27,19 +27,26 @@
 #define _GNU_SOURCE /* setns */
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
+#include "tests/support/dns_server.h"
 #include "tests/support/fixture.h"
+#include "tests/support/haproxy_server.h"
+#include "tests/support/http_backend.h"
 #include "tests/support/testutil.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,8 +64,10 @@
 #define S_DETAIL     1536
 #define S_DOCKER_LOG "/tmp/interlook-test-dockerd.log"
 #define S_IP         "/usr/sbin/ip"
-#define S_LINK_NET                                                                                 \
-    "198.18.78" /* RFC 2544's benchmarking range, inside the drill's namespaces only */
+/* RFC 2544's benchmarking range, inside the drill's namespaces only */
+#define S_LINK_NET "198.18.78"
+#define S_ZONE     "chaos.test"
+#define S_PAGE     "chaos-page" /* the http backend's answer, through HAProxy */
 
 /* K_UP is no fault of its own: a dockerd restart's time from the daemon
  * answering again to converged (its start-up is Docker's, not ours). */
@@ -74,10 +83,15 @@ typedef enum {
     K_UP,
     K_LINK,
     K_LINKUP,
+    K_NAMED,
+    K_HAPROXY,
+    K_DNS,
+    K_LB,
     K_NKINDS
 } s_kind_t;
 static const char *const s_kind_name[K_NKINDS] = {
-    "core", "allocator", "echo", "provider", "dockerd", "disk", "dockerd-up", "link", "link-up"};
+    "core", "allocator", "echo",  "provider", "dockerd", "disk", "dockerd-up",
+    "link", "link-up",   "named", "haproxy",  "dns",     "lb"};
 
 /* The kinds that are a second figure of another fault, not a fault. */
 static bool s_kind_after(int k)
@@ -89,8 +103,9 @@ static bool s_kind_after(int k)
 typedef struct {
     bool shrt;
     int kills, docker_kills, dockerd_restarts, containers, disk, services, bound_s, links;
+    int step_kills, step_services;
     int gap_min_ms, gap_max_ms; /* load between two faults */
-    bool part_kills, part_docker, part_disk, part_link;
+    bool part_kills, part_docker, part_disk, part_link, part_steps;
     uint64_t seed;
 } s_settings_t;
 
@@ -109,6 +124,8 @@ typedef struct {
     char name[64];
     bool present; /* in the model: exists (a service injected, a container) */
     bool base;    /* a container of the docker part's fixed set: never removed by the load */
+    char ip[64];  /* part steps: its IP when last seen deployed */
+    bool gone_ok; /* part steps: removed, and seen gone from BIND and HAProxy */
 } s_svc_t;
 
 typedef struct {
@@ -127,6 +144,12 @@ typedef struct {
     bool docker;
     bool link;     /* part link: half the extensions behind a link that is cut */
     int want_inst; /* when not 0: the instances of each extension step to be registered */
+    bool steps;    /* part steps: DNS (BIND) and LB (HAProxy) steps in the workflow */
+    int nservices; /* the load keeps about this many services present */
+    dns_server_t *dns;
+    haproxy_server_t *haproxy;
+    pid_t backend;
+    uint16_t backend_port;
     fixture_t *fx;
     char config[700], api[200];
     s_proc_t procs[S_MAX_PROCS];
@@ -149,7 +172,7 @@ typedef struct {
 
 static s_settings_t s_set;
 static uint64_t s_rng;
-static s_part_t *s_parts[3];
+static s_part_t *s_parts[4];
 /* Part link: the whole drill runs in a network namespace of its own (A: the
  * core, one allocator, one echo, the provider, the drill itself, so that it
  * reaches the core's ports); one allocator and one echo run in B, wired to A
@@ -493,6 +516,99 @@ static bool s_instances(s_part_t *p, s_check_t *c)
     return false;
 }
 
+/* GET / from ip:80 (1 s bound): 1 when HAProxy answers the backend's page,
+ * 0 when the connection is refused, -1 otherwise (another answer, none). */
+static int s_http_page(const char *ip)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(80)};
+    if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1) return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc = -1;
+    int64_t until = zclock_mono() + 1000;
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        if (errno == ECONNREFUSED) rc = 0;
+        if (errno != EINPROGRESS) goto done;
+        if (poll(&pfd, 1, 1000) != 1) goto done;
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err == ECONNREFUSED) rc = 0;
+        if (err) goto done;
+    }
+    static const char req[] = "GET / HTTP/1.0\r\nHost: chaos\r\n\r\n";
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) goto done;
+    char buf[2048];
+    size_t used = 0;
+    pfd.events = POLLIN;
+    while (used < sizeof buf - 1) {
+        int64_t left = until - zclock_mono();
+        if (left <= 0 || poll(&pfd, 1, (int)left) != 1) break;
+        ssize_t n = recv(fd, buf + used, sizeof buf - 1 - used, 0);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    buf[used] = 0;
+    rc = strstr(buf, " 200 ") && strstr(buf, S_PAGE) ? 1 : -1;
+done:
+    close(fd);
+    return rc;
+}
+
+/* Part steps: every deployed service's name resolves at BIND to its IP and
+ * HAProxy answers the backend's page on its VIP:80; every removed one is
+ * NXDOMAIN and refused on its last VIP (unless that VIP is another
+ * deployed service's now). A removed one seen gone is not asked again. */
+static bool s_steps_match(s_part_t *p, json_t *all, json_t *deployed, s_check_t *c)
+{
+    zhashx_t *vips = zhashx_new();
+    const char *key;
+    json_t *ipj;
+    json_object_foreach(deployed, key, ipj) zhashx_insert(vips, json_string_value(ipj), (void *)1);
+    int wrong = 0;
+    for (size_t i = 0; i < p->nsvcs; i++) {
+        s_svc_t *s = p->svcs[i];
+        if (s_known(p, s->name) || (!s->present && (s->gone_ok || !s->ip[0]))) continue;
+        char fqdn[128], answer[256];
+        snprintf(fqdn, sizeof fqdn, "%s." S_ZONE, s->name);
+        int rcode = dns_server_query(p->dns, fqdn, "A", answer, sizeof answer);
+        answer[strcspn(answer, "\n")] = 0;
+        if (s->present) {
+            const char *ip = json_string_value(json_object_get(
+                json_object_get(json_object_get(all, s->name), "service"), "public_ip"));
+            if (!ip) continue; /* s_check said so already */
+            snprintf(s->ip, sizeof s->ip, "%s", ip);
+            int page = rcode == DNS_SERVER_NOERROR && !strcmp(answer, ip) ? s_http_page(ip) : 1;
+            if (rcode == DNS_SERVER_NOERROR && !strcmp(answer, ip) && page == 1) continue;
+            s_note(p, c, s->name);
+            if (wrong++ < 5) {
+                if (rcode != DNS_SERVER_NOERROR || strcmp(answer, ip))
+                    s_detail(c->detail, " %s: BIND answers rcode %d '%s', not %s;", fqdn, rcode,
+                             answer, ip);
+                else
+                    s_detail(c->detail, " %s:80: HAProxy %s;", ip,
+                             page == 0 ? "refuses" : "does not answer the page");
+            }
+        } else {
+            int page = zhashx_lookup(vips, s->ip) ? 0 : s_http_page(s->ip);
+            if (rcode == DNS_SERVER_NXDOMAIN && page == 0) {
+                s->gone_ok = true;
+                continue;
+            }
+            s_note(p, c, s->name);
+            if (wrong++ < 5)
+                s_detail(c->detail, " removed %s: BIND rcode %d '%s', HAProxy on %s:80 %s;", fqdn,
+                         rcode, answer, s->ip,
+                         page == 0   ? "refuses"
+                         : page == 1 ? "answers"
+                                     : "no answer");
+        }
+    }
+    zhashx_destroy(&vips);
+    return wrong == 0;
+}
+
 /* One look at the core: true when everything checks. Spurious deletions and
  * duplicate IPs seen are counted in the stats whatever it returns. */
 static bool s_check(s_part_t *p, s_check_t *c, bool final)
@@ -574,6 +690,7 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
     if (ok) ok = c->list_ok = s_list_matches(p, deployed, c, false);
     if (ok && p->docker) ok = s_ports_match(p, all, c);
     if (ok && p->want_inst) ok = s_instances(p, c);
+    if (ok && p->steps) ok = s_steps_match(p, all, deployed, c);
     zhashx_destroy(&by_ip);
     json_decref(deployed);
     json_decref(all);
@@ -663,14 +780,25 @@ static int s_docker_run(s_part_t *p, const char *name)
     return rc;
 }
 
+/* interlook-inject's line adding that service: in part steps its target is
+ * the http backend, with public port 80 and its DNS name in the zone. */
+static void s_add_line(s_part_t *p, const char *name, char *line, size_t len)
+{
+    if (p->steps)
+        snprintf(line, len, "add %s 127.0.0.1:%u port=80 alias=%s." S_ZONE "\n", name,
+                 (unsigned)p->backend_port, name);
+    else
+        snprintf(line, len, "add %s " S_TARGET "\n", name);
+}
+
 static void s_add(s_part_t *p, bool base)
 {
-    char name[64], line[160];
+    char name[64], line[256];
     snprintf(name, sizeof name, "%s%d-%ld", p->docker ? "cd" : "ck", (int)getpid(), p->counter++);
     if (p->docker) {
         if (s_docker_run(p, name) != 0) return;
     } else {
-        snprintf(line, sizeof line, "add %s " S_TARGET "\n", name);
+        s_add_line(p, name, line, sizeof line);
         if (s_inject(p, line) != 0) return;
     }
     s_svc_new(p, name, base);
@@ -718,8 +846,8 @@ static void s_load(s_part_t *p, int ms, size_t lo, size_t hi)
 static void s_burst(s_part_t *p)
 {
     if (p->docker) return; /* docker run takes long enough: the load is in flight */
-    size_t lo = (size_t)s_set.services * 3 / 4, hi = (size_t)s_set.services * 5 / 4;
-    int n = s_rand_in(20, 100);
+    size_t lo = (size_t)p->nservices * 3 / 4, hi = (size_t)p->nservices * 5 / 4;
+    int n = p->steps ? s_rand_in(p->nservices / 5, p->nservices / 2) : s_rand_in(20, 100);
     for (int i = 0; i < n; i++) {
         bool add = p->npresent < lo ? true : p->npresent >= hi ? false : (s_rand() & 1);
         s_svc_t *victim = add ? NULL : s_svc_pick(p);
@@ -748,8 +876,8 @@ static void s_feed_inject(s_part_t *p)
             if (e && strcmp(s_str(e, "expected_state"), "undeployed")) untold++;
             continue;
         }
-        char line[160];
-        snprintf(line, sizeof line, "add %s " S_TARGET "\n", s->name);
+        char line[256];
+        s_add_line(p, s->name, line, sizeof line);
         zchunk_extend(text, line, strlen(line));
     }
     zchunk_extend(text, "", 1);
@@ -788,7 +916,7 @@ static int s_in_flight(s_part_t *p, const s_proc_t *proc)
  * some go to a busy (or stopped) instance too, not all to the idle one. */
 static void s_nudge(s_part_t *p)
 {
-    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
+    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)p->nservices * 5 / 4;
     for (int i = 0; i < (p->docker ? 1 : 10); i++) {
         s_svc_t *victim = p->npresent >= hi || (s_rand() & 1) ? s_svc_pick(p) : NULL;
         if (victim)
@@ -911,8 +1039,7 @@ static void s_disk_fault(s_part_t *p)
            df ? df : "?");
     free(df);
     fflush(stdout);
-    s_load(p, s_set.shrt ? 2000 : 4000, (size_t)s_set.services * 3 / 4,
-           (size_t)s_set.services * 5 / 4);
+    s_load(p, s_set.shrt ? 2000 : 4000, (size_t)p->nservices * 3 / 4, (size_t)p->nservices * 5 / 4);
     s_pump(p, 500);
     /* Nothing acknowledged that was not written: every service the core
      * shows deployed has its IP in the file, read while the disk is full. */
@@ -945,6 +1072,32 @@ static void s_disk_fault(s_part_t *p)
     s_converge(p, K_DISK, zclock_mono(), (int64_t)s_set.bound_s * 1000);
 }
 
+/* kill -9 of BIND's named or of HAProxy (master and workers), started again
+ * by the drill (as a service manager would): their data stays (BIND's zone
+ * and journal; the file interlook-lb owns). */
+static void s_server_fault(s_part_t *p, s_kind_t kind)
+{
+    p->st.faults[kind]++;
+    s_burst(p);
+    int64_t t0 = zclock_mono();
+    int rc;
+    if (kind == K_NAMED) {
+        kill(dns_server_pid(p->dns), SIGKILL);
+        dns_server_stop(p->dns); /* reaps it */
+        rc = dns_server_start(p->dns);
+    } else {
+        haproxy_server_kill(p->haproxy);
+        rc = haproxy_server_start(p->haproxy, S_START_MS);
+    }
+    if (rc != 0) {
+        printf("chaos: [%s] FAILED: %s did not start again (see above)\n", p->name,
+               s_kind_name[kind]);
+        p->st.checks_failed++;
+        return;
+    }
+    s_converge(p, kind, t0, (int64_t)s_set.bound_s * 1000);
+}
+
 /* A link cut: the veth of namespace B (one allocator, one echo) goes down
  * under load: no FIN, no RST, the core notices by liveness alone. Work the
  * cut instances hold must be done by the others (figure "link": cut ->
@@ -972,8 +1125,7 @@ static void s_link_fault(s_part_t *p)
     }
     if (held > 0) p->st.held[K_LINK]++;
     s_converge(p, K_LINK, t0, (int64_t)s_set.bound_s * 1000);
-    s_load(p, s_rand_in(1000, 2000), (size_t)s_set.services * 3 / 4,
-           (size_t)s_set.services * 5 / 4);
+    s_load(p, s_rand_in(1000, 2000), (size_t)p->nservices * 3 / 4, (size_t)p->nservices * 5 / 4);
     int64_t t1 = zclock_mono();
     if (test_sh(S_IP " -n %s link set eth0 up", s_ns_b) != 0) {
         printf("chaos: [%s] FAILED: cannot restore the link of %s\n", p->name, s_ns_b);
@@ -1036,9 +1188,10 @@ static void s_last_rites(void)
     static volatile sig_atomic_t done;
     if (done) return;
     done = 1;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         s_part_t *p = s_parts[i];
         if (!p) continue;
+        if (p->haproxy) haproxy_server_kill(p->haproxy); /* named, the backend: PDEATHSIG */
         for (int k = 0; k < p->nprocs; k++)
             if (p->procs[k].pid > 0) kill(p->procs[k].pid, SIGKILL);
         if (p->mounted) umount2(p->mount, MNT_DETACH);
@@ -1076,6 +1229,7 @@ static s_part_t *s_part_new(const char *name, bool docker)
     p->name = name;
     p->docker = docker;
     p->st.name = name;
+    p->nservices = s_set.services;
     p->index = zhashx_new();
     p->spurious = zhashx_new();
     p->dups = zhashx_new();
@@ -1097,6 +1251,9 @@ static void s_part_destroy(s_part_t **p_p)
     if (!p) return;
     for (int i = p->nprocs - 1; i >= 0; i--)
         s_proc_stop(&p->procs[i]);
+    if (p->backend > 0) http_backend_stop(p->backend);
+    haproxy_server_destroy(&p->haproxy);
+    dns_server_destroy(&p->dns);
     /* tests/run.sh looks for sanitizer reports in the logs of that directory */
     const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
     if (p->fx && logdir && *logdir)
@@ -1184,8 +1341,30 @@ static int s_part_start(s_part_t *p, bool tmpfs)
             fprintf(stderr, "chaos: cannot mount a tmpfs on %s (%s): the disk fault will fail\n",
                     p->mount, strerror(errno));
     }
-    char sections[2048];
-    if (p->docker)
+    char sections[4096];
+    if (p->steps) {
+        /* BIND, HAProxy and the backend first: the configuration names them */
+        static const char *const zones[] = {S_ZONE, NULL};
+        dns_server_opts_t dopts = {.zones = zones};
+        p->dns = dns_server_new(DNS_SERVER_BIND, &dopts);
+        if (!p->dns) return -1;
+        char hdir[800], lbfile[800];
+        snprintf(hdir, sizeof hdir, "%s/haproxy", dir);
+        snprintf(lbfile, sizeof lbfile, "%s/interlook.cfg", dir);
+        p->haproxy = haproxy_server_new(hdir, lbfile, NULL);
+        if (!p->haproxy || haproxy_server_start(p->haproxy, S_START_MS) != 0) return -1;
+        p->backend = http_backend_start(NULL, "127.0.0.1", 0, S_PAGE, &p->backend_port);
+        if (p->backend <= 0) return -1;
+        /* VIPs on loopback (a socket binds any 127.x.y.z): a /24 of 127.78/16 from the pid */
+        snprintf(
+            sections, sizeof sections,
+            "ipam:\n  ipalloc: { network_cidr: 127.78.%u.0/24, db_file: {dir}/var/ipalloc.db }\n"
+            "dns:\n  rfc2136:\n    server: %s\n    zones: [" S_ZONE "]\n"
+            "    tsigKeyFile: %s\n    ttl: 30s\n    ownerId: chaos\n    timeout: 1s\n"
+            "lb:\n  haproxy:\n%s    masterLog: %s/haproxy.log\n    timeout: 3s\n",
+            (unsigned)getpid() % 250u + 1u, dns_server_endpoint(p->dns),
+            dns_server_key_file(p->dns), haproxy_server_yaml(p->haproxy), hdir);
+    } else if (p->docker)
         snprintf(sections, sizeof sections,
                  "ipam:\n  ipalloc: { network_cidr: 10.78.0.0/20, db_file: {dir}/var/ipalloc.db }\n"
                  "provider:\n  docker:\n    endpoint: unix:///var/run/docker.sock\n"
@@ -1196,8 +1375,8 @@ static int s_part_start(s_part_t *p, bool tmpfs)
             sections, sizeof sections,
             "ipam:\n  ipalloc: { network_cidr: 10.77.0.0/20, db_file: {dir}/var/ipalloc.db }\n");
     char keys[256];
-    snprintf(keys, sizeof keys, "  workflowSteps: provider.%s,ipam.ipalloc,provisioner.echo\n",
-             p->docker ? "docker" : "inject");
+    snprintf(keys, sizeof keys, "  workflowSteps: provider.%s,ipam.ipalloc,%sprovisioner.echo\n",
+             p->docker ? "docker" : "inject", p->steps ? "dns.rfc2136,lb.haproxy," : "");
     if (fixture_config_write(p->fx, keys, sections) != 0) return -1;
     snprintf(p->config, sizeof p->config, "%s", fixture_config(p->fx));
     pid_t core = fixture_start_core(p->fx, S_START_MS);
@@ -1225,6 +1404,10 @@ static int s_part_start(s_part_t *p, bool tmpfs)
         s_proc_add(p, K_PROVIDER, "interlook-docker", "docker.log", ext);
     else
         s_proc_add(p, K_PROVIDER, "interlook-inject", "inject.log", inject);
+    if (p->steps) {
+        s_proc_add(p, K_DNS, "interlook-dns", "dns.log", ext);
+        s_proc_add(p, K_LB, "interlook-lb", "lb.log", ext);
+    }
     for (int i = 1; i < p->nprocs; i++)
         if (s_proc_start(&p->procs[i]) != 0) return -1;
     p->sub = zsock_new_sub(fixture_publish(p->fx), ILP_TOPIC_CHANGES);
@@ -1233,7 +1416,9 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     if (!fixture_wait_registered(p->fx, "ipam.ipalloc", 2, S_START_MS) ||
         !fixture_wait_registered(p->fx, "provisioner.echo", 2, S_START_MS) ||
         !fixture_wait_registered(p->fx, p->docker ? "provider.docker" : "provider.inject", 1,
-                                 S_START_MS))
+                                 S_START_MS) ||
+        (p->steps && (!fixture_wait_registered(p->fx, "dns.rfc2136", 1, S_START_MS) ||
+                      !fixture_wait_registered(p->fx, "lb.haproxy", 1, S_START_MS))))
         return -1;
     return 0;
 }
@@ -1241,27 +1426,35 @@ static int s_part_start(s_part_t *p, bool tmpfs)
 /* The faults of a part, in a random order. */
 static void s_part_run(s_part_t *p, int kills, int dockerd, int disk, int links)
 {
-    size_t lo = p->docker ? (size_t)s_set.containers : (size_t)s_set.services * 3 / 4;
-    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
+    size_t lo = p->docker ? (size_t)s_set.containers : (size_t)p->nservices * 3 / 4;
+    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)p->nservices * 5 / 4;
     int total = kills + dockerd + disk + links, ndeck = 0;
-    s_kind_t deck[4];
+    s_kind_t deck[6];
     for (int i = 0; i < total && !s_interrupted(); i++) {
         s_load(p, s_rand_in(s_set.gap_min_ms, s_set.gap_max_ms), lo, hi);
         int r = s_rand_in(1, kills + dockerd + disk + links);
         if (r <= kills) {
             kills--;
             if (ndeck == 0) { /* each kind in turn, in a random order: as many of each */
-                s_kind_t all[4] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
-                memcpy(deck, all, sizeof all);
-                for (int k = 3; k > 0; k--) {
-                    int j = (int)(s_rand() % (uint64_t)(k + 1));
+                /* part steps: the servers first in each round (a short run has both) */
+                s_kind_t all[6] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
+                s_kind_t steps[6] = {K_CORE, K_ALLOC, K_DNS, K_LB, K_NAMED, K_HAPROXY};
+                ndeck = p->steps ? 6 : 4;
+                memcpy(deck, p->steps ? steps : all, sizeof all);
+                int first = p->steps ? 4 : ndeck; /* the servers shuffled apart */
+                for (int k = ndeck - 1; k > 0; k--) {
+                    int base = k >= first ? first : 0;
+                    int j = base + (int)(s_rand() % (uint64_t)(k - base + 1));
                     s_kind_t t = deck[k];
                     deck[k] = deck[j];
                     deck[j] = t;
                 }
-                ndeck = 4;
             }
-            s_kill_fault(p, deck[--ndeck]);
+            s_kind_t kind = deck[--ndeck];
+            if (kind == K_NAMED || kind == K_HAPROXY)
+                s_server_fault(p, kind);
+            else
+                s_kill_fault(p, kind);
         } else if (r <= kills + dockerd) {
             dockerd--;
             s_dockerd_fault(p);
@@ -1292,7 +1485,7 @@ static int s_part(s_part_t *p)
             return -1;
         }
     }
-    if (s_part_start(p, !docker && !p->link && s_set.part_disk) != 0) {
+    if (s_part_start(p, !docker && !p->link && !p->steps && s_set.part_disk) != 0) {
         printf("chaos: [%s] the stack could not be started (see above)\n", p->name);
         return -1;
     }
@@ -1302,7 +1495,7 @@ static int s_part(s_part_t *p)
         for (int i = 0; i < s_set.containers && !s_interrupted(); i++)
             s_add(p, true);
     } else {
-        for (int i = 0; i < s_set.services; i++)
+        for (int i = 0; i < p->nservices; i++)
             s_add(p, false);
     }
     if (!s_converge(p, -1, zclock_mono(), (int64_t)s_set.bound_s * 1000)) return 0;
@@ -1310,6 +1503,8 @@ static int s_part(s_part_t *p)
         s_part_run(p, s_set.docker_kills, s_set.dockerd_restarts, 0, 0);
     else if (p->link)
         s_part_run(p, 0, 0, 0, s_set.links);
+    else if (p->steps)
+        s_part_run(p, s_set.step_kills, 0, 0, 0);
     else
         s_part_run(p, s_set.part_kills ? s_set.kills : 0, 0, s_set.part_disk ? s_set.disk : 0, 0);
     return 0;
@@ -1407,6 +1602,8 @@ int main(int argc, char *argv[])
     s_set.services = s_env_int("CHAOS_SERVICES", shrt ? 30 : 100);
     s_set.bound_s = s_env_int("CHAOS_BOUND_S", 30);
     s_set.links = s_env_int("CHAOS_LINKS", shrt ? 1 : 5);
+    s_set.step_kills = s_env_int("CHAOS_STEP_KILLS", shrt ? 2 : 12);
+    s_set.step_services = s_env_int("CHAOS_STEP_SERVICES", shrt ? 20 : 30);
     s_set.gap_min_ms = shrt ? 300 : 500;
     s_set.gap_max_ms = shrt ? 1500 : 3000;
     const char *parts = getenv("CHAOS_PARTS");
@@ -1422,8 +1619,11 @@ int main(int argc, char *argv[])
             s_set.part_disk = true;
         else if (!strcmp(t, "link"))
             s_set.part_link = true;
+        else if (!strcmp(t, "steps"))
+            s_set.part_steps = true;
         else {
-            fprintf(stderr, "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk, link)\n",
+            fprintf(stderr,
+                    "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk, link, steps)\n",
                     t);
             return 2;
         }
@@ -1459,6 +1659,11 @@ int main(int argc, char *argv[])
     if (s_set.part_link) {
         s_parts[np] = s_part_new("link", false);
         s_parts[np++]->link = true;
+    }
+    if (s_set.part_steps) {
+        s_parts[np] = s_part_new("steps", false);
+        s_parts[np]->steps = true;
+        s_parts[np++]->nservices = s_set.step_services;
     }
     for (int i = 0; i < np && !s_interrupted(); i++)
         if (s_part(s_parts[i]) != 0) rc = 2;
