@@ -18,12 +18,21 @@
  * core's var dir and the db on a tmpfs of the drill's own, filled up by the
  * full-disk fault (part "disk"). Part "docker": the same with the real
  * interlook-docker, labelled containers (--restart always), dockerd restarts.
+ * Part "link": as "kills", but one allocator and one echo run in a network
+ * namespace of the drill's own, behind a veth pair whose link is cut under
+ * load and restored (the drill then runs in the other namespace, with the
+ * core). Part "steps": workflow provider.inject,ipam.ipalloc,dns.rfc2136,
+ * lb.haproxy,provisioner.echo against a real BIND and HAProxy, VIPs on
+ * loopback, targets a real http backend; kills of named, haproxy,
+ * interlook-dns, interlook-lb, the core and an allocator; each service's name
+ * must resolve at BIND to its IP and HAProxy answer the backend's page on it.
  *
  * It is a tool, not a timed test: it prints figures; it fails (exit 1) only on
  * a correctness failure (lost entry, duplicate IP, spurious deletion, failed
  * check, convergence bound hit), never on speed. Exit 2: bad usage or a stack
  * that could not be set up. Everything it starts (processes, the mount,
- * containers) is removed on every exit path, SIGINT/SIGTERM included. */
+ * containers, the namespaces, the servers) is removed on every exit path, SIGINT/SIGTERM included.
+ */
 #define _GNU_SOURCE /* setns */
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
@@ -1565,17 +1574,19 @@ static bool s_print_stats(const s_stats_t *st)
 
 static void s_usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: chaos [--short]\n"
-        "The chaos drill (README \"Chaos drills\"): kill -9, dockerd restarts and a full disk\n"
-        "under a steady load; after each fault, convergence is waited for and checked.\n"
-        "  --short   a few faults (make test): 6 kills, 1 dockerd restart, the disk fault once\n"
-        "Environment: CHAOS_PARTS (kills,docker,disk), CHAOS_KILLS (50), CHAOS_DOCKER_KILLS (10),\n"
-        "CHAOS_DOCKERD_RESTARTS (10), CHAOS_CONTAINERS (20), CHAOS_DISK (2), CHAOS_SERVICES "
-        "(100),\n"
-        "CHAOS_BOUND_S (30: convergence bound), CHAOS_SEED (replays a run's choices).\n"
-        "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or no stack.\n");
+    fprintf(out,
+            "usage: chaos [--short]\n"
+            "The chaos drill (README \"Chaos drills\"): kill -9, dockerd restarts, a full disk,\n"
+            "link cuts and kills of the DNS and LB steps' servers under a steady load; after\n"
+            "each fault, convergence is waited for and checked.\n"
+            "  --short   a few faults (make test): 6 kills, 2 in part docker, 1 dockerd restart,\n"
+            "            the disk fault once, 1 link cut, named and haproxy killed once each\n"
+            "Environment: CHAOS_PARTS (kills,docker,disk,link,steps), CHAOS_KILLS (50),\n"
+            "CHAOS_DOCKER_KILLS (10), CHAOS_DOCKERD_RESTARTS (10), CHAOS_CONTAINERS (20),\n"
+            "CHAOS_DISK (2), CHAOS_SERVICES (100), CHAOS_LINKS (5), CHAOS_STEP_KILLS (12),\n"
+            "CHAOS_STEP_SERVICES (30), CHAOS_BOUND_S (30: convergence bound), CHAOS_SEED\n"
+            "(replays a run's choices).\n"
+            "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or no stack.\n");
 }
 
 int main(int argc, char *argv[])
@@ -1607,7 +1618,7 @@ int main(int argc, char *argv[])
     s_set.gap_min_ms = shrt ? 300 : 500;
     s_set.gap_max_ms = shrt ? 1500 : 3000;
     const char *parts = getenv("CHAOS_PARTS");
-    if (!parts || !*parts) parts = "kills,docker,disk";
+    if (!parts || !*parts) parts = "kills,docker,disk,link,steps";
     char copy[256];
     snprintf(copy, sizeof copy, "%s", parts);
     for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
