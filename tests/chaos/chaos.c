@@ -1662,7 +1662,10 @@ int main(int argc, char *argv[])
     signal(SIGFPE, s_on_crash);
 #endif
     s_listbuf = malloc(S_LIST_BYTES);
-    if (!s_listbuf) return 2;
+    if (!s_listbuf) {
+        s_ns_destroy();
+        return 2;
+    }
 
     int rc = 0, np = 0;
     if (s_set.part_kills || s_set.part_disk) s_parts[np++] = s_part_new("kills", false);
