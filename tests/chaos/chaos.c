@@ -31,8 +31,8 @@
  * a correctness failure (lost entry, duplicate IP, spurious deletion, failed
  * check, convergence bound hit), never on speed. Exit 2: bad usage or a stack
  * that could not be set up. Everything it starts (processes, the mount,
- * containers, the namespaces, the servers) is removed on every exit path, SIGINT/SIGTERM included.
- */
+ * containers, the namespaces, the servers) is removed on every exit path,
+ * SIGINT/SIGTERM included. */
 #define _GNU_SOURCE /* setns */
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
@@ -574,7 +574,10 @@ static bool s_steps_match(s_part_t *p, json_t *all, json_t *deployed, s_check_t 
     zhashx_t *vips = zhashx_new();
     const char *key;
     json_t *ipj;
-    json_object_foreach(deployed, key, ipj) zhashx_insert(vips, json_string_value(ipj), (void *)1);
+    json_object_foreach(deployed, key, ipj)
+    {
+        zhashx_insert(vips, json_string_value(ipj), (void *)1);
+    }
     int wrong = 0;
     for (size_t i = 0; i < p->nsvcs; i++) {
         s_svc_t *s = p->svcs[i];
