@@ -9,7 +9,8 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        start the stack with deploy/interlook.yml
 #   make fuzz       every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each
-#   make chaos      the chaos drill (tests/chaos): kills, dockerd restarts, full disk
+#   make chaos      the chaos drill (tests/chaos): kills, dockerd restarts, full disk,
+#                   link cuts, the DNS and LB steps with their servers killed
 #   make bench      benchmarks (figures as ratios to a raw ZeroMQ baseline)
 #   make bins       the binaries only (no tests, no cmocka needed)
 #   make install    binaries, configuration and systemd units under $(DESTDIR)$(PREFIX)
@@ -140,8 +141,9 @@ $(BUILD)/bench/%: tests/bench/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)
 
 # The chaos drill (tests/chaos, README "Chaos drills"): a tool like the
-# benchmarks. make chaos runs the full drill as root (it mounts a tmpfs and
-# restarts dockerd); make test runs chaos --short as one test (tests/run.sh).
+# benchmarks. make chaos runs the full drill as root (it mounts a tmpfs, makes
+# network namespaces and restarts dockerd); make test runs chaos --short as one
+# test (tests/run.sh).
 $(BUILD)/chaos/%: tests/chaos/%.c $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELP_OBJ) $(BUILD)/libcore.a $(LIB) $(LDLIBS)

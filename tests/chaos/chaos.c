@@ -18,26 +18,44 @@
  * core's var dir and the db on a tmpfs of the drill's own, filled up by the
  * full-disk fault (part "disk"). Part "docker": the same with the real
  * interlook-docker, labelled containers (--restart always), dockerd restarts.
+ * Part "link": as "kills", but one allocator and one echo run in a network
+ * namespace of the drill's own, behind a veth pair whose link is cut under
+ * load and restored (the drill then runs in the other namespace, with the
+ * core). Part "steps": workflow provider.inject,ipam.ipalloc,dns.rfc2136,
+ * lb.haproxy,provisioner.echo against a real BIND and HAProxy, VIPs on
+ * loopback, targets a real http backend; kills of named, haproxy,
+ * interlook-dns, interlook-lb, the core and an allocator; each service's name
+ * must resolve at BIND to its IP and HAProxy answer the backend's page on it.
  *
  * It is a tool, not a timed test: it prints figures; it fails (exit 1) only on
  * a correctness failure (lost entry, duplicate IP, spurious deletion, failed
  * check, convergence bound hit), never on speed. Exit 2: bad usage or a stack
  * that could not be set up. Everything it starts (processes, the mount,
- * containers) is removed on every exit path, SIGINT/SIGTERM included. */
+ * containers, the namespaces, the servers) is removed on every exit path,
+ * SIGINT/SIGTERM included. */
+#define _GNU_SOURCE /* setns */
 #include "broker/ilp_pub.h"
 #include "common/codec.h"
+#include "tests/support/dns_server.h"
 #include "tests/support/fixture.h"
+#include "tests/support/haproxy_server.h"
+#include "tests/support/http_backend.h"
 #include "tests/support/testutil.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,19 +72,49 @@
 #define S_LIST_BYTES (4 << 20)
 #define S_DETAIL     1536
 #define S_DOCKER_LOG "/tmp/interlook-test-dockerd.log"
+#define S_IP         "/usr/sbin/ip"
+/* RFC 2544's benchmarking range, inside the drill's namespaces only */
+#define S_LINK_NET "198.18.78"
+#define S_ZONE     "chaos.test"
+#define S_PAGE     "chaos-page" /* the http backend's answer, through HAProxy */
 
 /* K_UP is no fault of its own: a dockerd restart's time from the daemon
  * answering again to converged (its start-up is Docker's, not ours). */
-typedef enum { K_CORE, K_ALLOC, K_ECHO, K_PROVIDER, K_DOCKERD, K_DISK, K_UP, K_NKINDS } s_kind_t;
-static const char *const s_kind_name[K_NKINDS] = {"core",    "allocator", "echo",      "provider",
-                                                  "dockerd", "disk",      "dockerd-up"};
+/* K_LINKUP likewise: a link cut's time from its restore to converged with the
+ * cut instances back. */
+typedef enum {
+    K_CORE,
+    K_ALLOC,
+    K_ECHO,
+    K_PROVIDER,
+    K_DOCKERD,
+    K_DISK,
+    K_UP,
+    K_LINK,
+    K_LINKUP,
+    K_NAMED,
+    K_HAPROXY,
+    K_DNS,
+    K_LB,
+    K_NKINDS
+} s_kind_t;
+static const char *const s_kind_name[K_NKINDS] = {
+    "core", "allocator", "echo",  "provider", "dockerd", "disk", "dockerd-up",
+    "link", "link-up",   "named", "haproxy",  "dns",     "lb"};
+
+/* The kinds that are a second figure of another fault, not a fault. */
+static bool s_kind_after(int k)
+{
+    return k == K_UP || k == K_LINKUP;
+}
 
 /* Settings (environment; --short changes the defaults). */
 typedef struct {
     bool shrt;
-    int kills, docker_kills, dockerd_restarts, containers, disk, services, bound_s;
+    int kills, docker_kills, dockerd_restarts, containers, disk, services, bound_s, links;
+    int step_kills, step_services;
     int gap_min_ms, gap_max_ms; /* load between two faults */
-    bool part_kills, part_docker, part_disk;
+    bool part_kills, part_docker, part_disk, part_link, part_steps;
     uint64_t seed;
 } s_settings_t;
 
@@ -78,12 +126,15 @@ typedef struct {
     char log[700];
     pid_t pid;
     int in_fd; /* interlook-inject's standard input, else -1 */
+    bool cut;  /* part link: in the namespace whose link is cut */
 } s_proc_t;
 
 typedef struct {
     char name[64];
     bool present; /* in the model: exists (a service injected, a container) */
     bool base;    /* a container of the docker part's fixed set: never removed by the load */
+    char ip[64];  /* part steps: its IP when last seen deployed */
+    bool gone_ok; /* part steps: removed, and seen gone from BIND and HAProxy */
 } s_svc_t;
 
 typedef struct {
@@ -100,6 +151,14 @@ typedef struct {
 typedef struct {
     const char *name;
     bool docker;
+    bool link;     /* part link: half the extensions behind a link that is cut */
+    int want_inst; /* when not 0: the instances of each extension step to be registered */
+    bool steps;    /* part steps: DNS (BIND) and LB (HAProxy) steps in the workflow */
+    int nservices; /* the load keeps about this many services present */
+    dns_server_t *dns;
+    haproxy_server_t *haproxy;
+    pid_t backend;
+    uint16_t backend_port;
     fixture_t *fx;
     char config[700], api[200];
     s_proc_t procs[S_MAX_PROCS];
@@ -122,7 +181,14 @@ typedef struct {
 
 static s_settings_t s_set;
 static uint64_t s_rng;
-static s_part_t *s_parts[2];
+static s_part_t *s_parts[4];
+/* Part link: the whole drill runs in a network namespace of its own (A: the
+ * core, one allocator, one echo, the provider, the drill itself, so that it
+ * reaches the core's ports); one allocator and one echo run in B, wired to A
+ * by a veth pair: that link is cut. s_root_net is the namespace the drill
+ * started in (dockerd is started there). */
+static char s_ns_a[32], s_ns_b[32];
+static int s_root_net = -1;
 static char *s_listbuf;
 static bool s_interrupted(void)
 {
@@ -445,6 +511,116 @@ static bool s_ports_match(s_part_t *p, json_t *all, s_check_t *c)
     return wrong == 0;
 }
 
+/* Part link, after the restore: every instance registered again (the cut
+ * ones re-HELLO once their link is back). */
+static bool s_instances(s_part_t *p, s_check_t *c)
+{
+    json_t *ext = test_get_json(p->api, "/extensions");
+    size_t alloc = json_array_size(json_object_get(ext, "ipam.ipalloc"));
+    size_t echo = json_array_size(json_object_get(ext, "provisioner.echo"));
+    json_decref(ext);
+    if (alloc >= (size_t)p->want_inst && echo >= (size_t)p->want_inst) return true;
+    s_detail(c->detail, " registered: %zu allocator(s), %zu echo(s), want %d each;", alloc, echo,
+             p->want_inst);
+    return false;
+}
+
+/* GET / from ip:80 (1 s bound): 1 when HAProxy answers the backend's page,
+ * 0 when the connection is refused, -1 otherwise (another answer, none). */
+static int s_http_page(const char *ip)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(80)};
+    if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1) return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc = -1;
+    int64_t until = zclock_mono() + 1000;
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        if (errno == ECONNREFUSED) rc = 0;
+        if (errno != EINPROGRESS) goto done;
+        if (poll(&pfd, 1, 1000) != 1) goto done;
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err == ECONNREFUSED) rc = 0;
+        if (err) goto done;
+    }
+    static const char req[] = "GET / HTTP/1.0\r\nHost: chaos\r\n\r\n";
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) goto done;
+    char buf[2048];
+    size_t used = 0;
+    pfd.events = POLLIN;
+    while (used < sizeof buf - 1) {
+        int64_t left = until - zclock_mono();
+        if (left <= 0 || poll(&pfd, 1, (int)left) != 1) break;
+        ssize_t n = recv(fd, buf + used, sizeof buf - 1 - used, 0);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    buf[used] = 0;
+    rc = strstr(buf, " 200 ") && strstr(buf, S_PAGE) ? 1 : -1;
+done:
+    close(fd);
+    return rc;
+}
+
+/* Part steps: every deployed service's name resolves at BIND to its IP and
+ * HAProxy answers the backend's page on its VIP:80; every removed one is
+ * NXDOMAIN and refused on its last VIP (unless that VIP is another
+ * deployed service's now). A removed one seen gone is not asked again. */
+static bool s_steps_match(s_part_t *p, json_t *all, json_t *deployed, s_check_t *c)
+{
+    zhashx_t *vips = zhashx_new();
+    const char *key;
+    json_t *ipj;
+    json_object_foreach(deployed, key, ipj)
+    {
+        zhashx_insert(vips, json_string_value(ipj), (void *)1);
+    }
+    int wrong = 0;
+    for (size_t i = 0; i < p->nsvcs; i++) {
+        s_svc_t *s = p->svcs[i];
+        if (s_known(p, s->name) || (!s->present && (s->gone_ok || !s->ip[0]))) continue;
+        char fqdn[128], answer[256];
+        snprintf(fqdn, sizeof fqdn, "%s." S_ZONE, s->name);
+        int rcode = dns_server_query(p->dns, fqdn, "A", answer, sizeof answer);
+        answer[strcspn(answer, "\n")] = 0;
+        if (s->present) {
+            const char *ip = json_string_value(json_object_get(
+                json_object_get(json_object_get(all, s->name), "service"), "public_ip"));
+            if (!ip) continue; /* s_check said so already */
+            snprintf(s->ip, sizeof s->ip, "%s", ip);
+            int page = rcode == DNS_SERVER_NOERROR && !strcmp(answer, ip) ? s_http_page(ip) : 1;
+            if (rcode == DNS_SERVER_NOERROR && !strcmp(answer, ip) && page == 1) continue;
+            s_note(p, c, s->name);
+            if (wrong++ < 5) {
+                if (rcode != DNS_SERVER_NOERROR || strcmp(answer, ip))
+                    s_detail(c->detail, " %s: BIND answers rcode %d '%s', not %s;", fqdn, rcode,
+                             answer, ip);
+                else
+                    s_detail(c->detail, " %s:80: HAProxy %s;", ip,
+                             page == 0 ? "refuses" : "does not answer the page");
+            }
+        } else {
+            int page = zhashx_lookup(vips, s->ip) ? 0 : s_http_page(s->ip);
+            if (rcode == DNS_SERVER_NXDOMAIN && page == 0) {
+                s->gone_ok = true;
+                continue;
+            }
+            s_note(p, c, s->name);
+            if (wrong++ < 5)
+                s_detail(c->detail, " removed %s: BIND rcode %d '%s', HAProxy on %s:80 %s;", fqdn,
+                         rcode, answer, s->ip,
+                         page == 0   ? "refuses"
+                         : page == 1 ? "answers"
+                                     : "no answer");
+        }
+    }
+    zhashx_destroy(&vips);
+    return wrong == 0;
+}
+
 /* One look at the core: true when everything checks. Spurious deletions and
  * duplicate IPs seen are counted in the stats whatever it returns. */
 static bool s_check(s_part_t *p, s_check_t *c, bool final)
@@ -525,6 +701,8 @@ static bool s_check(s_part_t *p, s_check_t *c, bool final)
     bool ok = c->missing == 0 && c->lingering == 0 && c->dups == 0;
     if (ok) ok = c->list_ok = s_list_matches(p, deployed, c, false);
     if (ok && p->docker) ok = s_ports_match(p, all, c);
+    if (ok && p->want_inst) ok = s_instances(p, c);
+    if (ok && p->steps) ok = s_steps_match(p, all, deployed, c);
     zhashx_destroy(&by_ip);
     json_decref(deployed);
     json_decref(all);
@@ -614,14 +792,25 @@ static int s_docker_run(s_part_t *p, const char *name)
     return rc;
 }
 
+/* interlook-inject's line adding that service: in part steps its target is
+ * the http backend, with public port 80 and its DNS name in the zone. */
+static void s_add_line(s_part_t *p, const char *name, char *line, size_t len)
+{
+    if (p->steps)
+        snprintf(line, len, "add %s 127.0.0.1:%u port=80 alias=%s." S_ZONE "\n", name,
+                 (unsigned)p->backend_port, name);
+    else
+        snprintf(line, len, "add %s " S_TARGET "\n", name);
+}
+
 static void s_add(s_part_t *p, bool base)
 {
-    char name[64], line[160];
+    char name[64], line[256];
     snprintf(name, sizeof name, "%s%d-%ld", p->docker ? "cd" : "ck", (int)getpid(), p->counter++);
     if (p->docker) {
         if (s_docker_run(p, name) != 0) return;
     } else {
-        snprintf(line, sizeof line, "add %s " S_TARGET "\n", name);
+        s_add_line(p, name, line, sizeof line);
         if (s_inject(p, line) != 0) return;
     }
     s_svc_new(p, name, base);
@@ -669,8 +858,8 @@ static void s_load(s_part_t *p, int ms, size_t lo, size_t hi)
 static void s_burst(s_part_t *p)
 {
     if (p->docker) return; /* docker run takes long enough: the load is in flight */
-    size_t lo = (size_t)s_set.services * 3 / 4, hi = (size_t)s_set.services * 5 / 4;
-    int n = s_rand_in(20, 100);
+    size_t lo = (size_t)p->nservices * 3 / 4, hi = (size_t)p->nservices * 5 / 4;
+    int n = p->steps ? s_rand_in(p->nservices / 5, p->nservices / 2) : s_rand_in(20, 100);
     for (int i = 0; i < n; i++) {
         bool add = p->npresent < lo ? true : p->npresent >= hi ? false : (s_rand() & 1);
         s_svc_t *victim = add ? NULL : s_svc_pick(p);
@@ -699,8 +888,8 @@ static void s_feed_inject(s_part_t *p)
             if (e && strcmp(s_str(e, "expected_state"), "undeployed")) untold++;
             continue;
         }
-        char line[160];
-        snprintf(line, sizeof line, "add %s " S_TARGET "\n", s->name);
+        char line[256];
+        s_add_line(p, s->name, line, sizeof line);
         zchunk_extend(text, line, strlen(line));
     }
     zchunk_extend(text, "", 1);
@@ -739,7 +928,7 @@ static int s_in_flight(s_part_t *p, const s_proc_t *proc)
  * some go to a busy (or stopped) instance too, not all to the idle one. */
 static void s_nudge(s_part_t *p)
 {
-    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
+    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)p->nservices * 5 / 4;
     for (int i = 0; i < (p->docker ? 1 : 10); i++) {
         s_svc_t *victim = p->npresent >= hi || (s_rand() & 1) ? s_svc_pick(p) : NULL;
         if (victim)
@@ -810,7 +999,11 @@ static bool s_no_dockerd(void *arg)
 
 static void s_start_dockerd(void)
 {
-    test_sh("setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &");
+    if (s_root_net >= 0) /* the drill is in a namespace of its own: dockerd is not */
+        test_sh("nsenter --net=/proc/%d/fd/%d setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &",
+                (int)getpid(), s_root_net);
+    else
+        test_sh("setsid dockerd >>" S_DOCKER_LOG " 2>&1 </dev/null &");
 }
 
 static void s_dockerd_fault(s_part_t *p)
@@ -858,8 +1051,7 @@ static void s_disk_fault(s_part_t *p)
            df ? df : "?");
     free(df);
     fflush(stdout);
-    s_load(p, s_set.shrt ? 2000 : 4000, (size_t)s_set.services * 3 / 4,
-           (size_t)s_set.services * 5 / 4);
+    s_load(p, s_set.shrt ? 2000 : 4000, (size_t)p->nservices * 3 / 4, (size_t)p->nservices * 5 / 4);
     s_pump(p, 500);
     /* Nothing acknowledged that was not written: every service the core
      * shows deployed has its IP in the file, read while the disk is full. */
@@ -892,6 +1084,112 @@ static void s_disk_fault(s_part_t *p)
     s_converge(p, K_DISK, zclock_mono(), (int64_t)s_set.bound_s * 1000);
 }
 
+/* kill -9 of BIND's named or of HAProxy (master and workers), started again
+ * by the drill (as a service manager would): their data stays (BIND's zone
+ * and journal; the file interlook-lb owns). */
+static void s_server_fault(s_part_t *p, s_kind_t kind)
+{
+    p->st.faults[kind]++;
+    s_burst(p);
+    int64_t t0 = zclock_mono();
+    int rc;
+    if (kind == K_NAMED) {
+        kill(dns_server_pid(p->dns), SIGKILL);
+        dns_server_stop(p->dns); /* reaps it */
+        rc = dns_server_start(p->dns);
+    } else {
+        haproxy_server_kill(p->haproxy);
+        rc = haproxy_server_start(p->haproxy, S_START_MS);
+    }
+    if (rc != 0) {
+        printf("chaos: [%s] FAILED: %s did not start again (see above)\n", p->name,
+               s_kind_name[kind]);
+        p->st.checks_failed++;
+        return;
+    }
+    s_converge(p, kind, t0, (int64_t)s_set.bound_s * 1000);
+}
+
+/* A link cut: the veth of namespace B (one allocator, one echo) goes down
+ * under load: no FIN, no RST, the core notices by liveness alone. Work the
+ * cut instances hold must be done by the others (figure "link": cut ->
+ * converged without them); the cut lasts a while longer under load, then
+ * the link is restored (figure "link-up": restore -> converged with every
+ * instance registered again). */
+static void s_link_fault(s_part_t *p)
+{
+    p->st.faults[K_LINK]++;
+    s_burst(p);
+    int64_t t0 = zclock_mono();
+    if (test_sh(S_IP " -n %s link set eth0 down", s_ns_b) != 0) {
+        printf("chaos: [%s] FAILED: cannot cut the link of %s\n", p->name, s_ns_b);
+        p->st.checks_failed++;
+        return;
+    }
+    int64_t until = t0 + 3000;
+    int held = 0;
+    while (held <= 0 && zclock_mono() < until && !s_interrupted()) {
+        for (int i = 0; i < p->nprocs; i++)
+            if (p->procs[i].cut && held <= 0) held = s_in_flight(p, &p->procs[i]);
+        if (held > 0) break;
+        s_nudge(p);
+        s_pump(p, 20);
+    }
+    if (held > 0) p->st.held[K_LINK]++;
+    s_converge(p, K_LINK, t0, (int64_t)s_set.bound_s * 1000);
+    s_load(p, s_rand_in(1000, 2000), (size_t)p->nservices * 3 / 4, (size_t)p->nservices * 5 / 4);
+    int64_t t1 = zclock_mono();
+    if (test_sh(S_IP " -n %s link set eth0 up", s_ns_b) != 0) {
+        printf("chaos: [%s] FAILED: cannot restore the link of %s\n", p->name, s_ns_b);
+        p->st.checks_failed++;
+        return;
+    }
+    printf("chaos: [%s] link cut for %lld ms, restored\n", p->name, (long long)(t1 - t0));
+    p->want_inst = 2;
+    s_converge(p, K_LINKUP, t1, (int64_t)s_set.bound_s * 1000);
+    p->want_inst = 0;
+}
+
+/* The namespaces of part link: A and B, a veth pair between them. Returns 0
+ * when made; on failure, what was made is removed. */
+static void s_ns_destroy(void)
+{
+    if (*s_ns_b) test_sh(S_IP " netns del %s 2>/dev/null", s_ns_b);
+    if (*s_ns_a) test_sh(S_IP " netns del %s 2>/dev/null", s_ns_a);
+}
+
+static int s_ns_setup(void)
+{
+    unsigned id = (unsigned)getpid() % 100000u;
+    snprintf(s_ns_a, sizeof s_ns_a, "ilc%u-a", id);
+    snprintf(s_ns_b, sizeof s_ns_b, "ilc%u-b", id);
+    if (test_sh(S_IP " netns add %s && " S_IP " netns add %s && " S_IP
+                     " -n %s link add eth0 type veth peer name eth0 netns %s && " S_IP
+                     " -n %s addr add " S_LINK_NET ".1/24 dev eth0 && " S_IP
+                     " -n %s addr add " S_LINK_NET ".2/24 dev eth0 && " S_IP
+                     " -n %s link set lo up && " S_IP " -n %s link set lo up && " S_IP
+                     " -n %s link set eth0 up && " S_IP " -n %s link set eth0 up",
+                s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a, s_ns_b, s_ns_a,
+                s_ns_b) != 0) {
+        fprintf(stderr, "chaos: cannot make the namespaces of part link (root and iproute2 "
+                        "needed)\n");
+        s_ns_destroy();
+        return -1;
+    }
+    char path[80];
+    snprintf(path, sizeof path, "/run/netns/%s", s_ns_a);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    s_root_net = open("/proc/self/ns/net", O_RDONLY); /* inherited: nsenter reads it */
+    if (fd < 0 || s_root_net < 0 || setns(fd, CLONE_NEWNET) != 0) {
+        fprintf(stderr, "chaos: cannot enter %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        s_ns_destroy();
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Stacks --------------------------------------------------------------------------- */
 
 /* When the drill itself dies (a crash, a sanitizer report), nothing of what
@@ -902,9 +1200,10 @@ static void s_last_rites(void)
     static volatile sig_atomic_t done;
     if (done) return;
     done = 1;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         s_part_t *p = s_parts[i];
         if (!p) continue;
+        if (p->haproxy) haproxy_server_kill(p->haproxy); /* named, the backend: PDEATHSIG */
         for (int k = 0; k < p->nprocs; k++)
             if (p->procs[k].pid > 0) kill(p->procs[k].pid, SIGKILL);
         if (p->mounted) umount2(p->mount, MNT_DETACH);
@@ -912,6 +1211,16 @@ static void s_last_rites(void)
         pid_t child = fork();
         if (child == 0) {
             execl("/bin/sh", "sh", "-c", p->last_rites, (char *)NULL);
+            _exit(127);
+        }
+        if (child > 0) waitpid(child, NULL, 0);
+    }
+    const char *ns[2] = {s_ns_b, s_ns_a};
+    for (int i = 0; i < 2; i++) {
+        if (!*ns[i]) continue;
+        pid_t child = fork();
+        if (child == 0) {
+            execl(S_IP, "ip", "netns", "del", ns[i], (char *)NULL);
             _exit(127);
         }
         if (child > 0) waitpid(child, NULL, 0);
@@ -932,6 +1241,7 @@ static s_part_t *s_part_new(const char *name, bool docker)
     p->name = name;
     p->docker = docker;
     p->st.name = name;
+    p->nservices = s_set.services;
     p->index = zhashx_new();
     p->spurious = zhashx_new();
     p->dups = zhashx_new();
@@ -953,6 +1263,9 @@ static void s_part_destroy(s_part_t **p_p)
     if (!p) return;
     for (int i = p->nprocs - 1; i >= 0; i--)
         s_proc_stop(&p->procs[i]);
+    if (p->backend > 0) http_backend_stop(p->backend);
+    haproxy_server_destroy(&p->haproxy);
+    dns_server_destroy(&p->dns);
     /* tests/run.sh looks for sanitizer reports in the logs of that directory */
     const char *logdir = getenv("INTERLOOK_TEST_LOGDIR");
     if (p->fx && logdir && *logdir)
@@ -1007,11 +1320,16 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     int ports[3];
     if (test_free_ports(ports, 3) != 0) return -1;
     char listen[64], router[64], publish[64];
+    /* part link: the bus on A's side of the veth, which B reaches */
+    const char *bus_ip = p->link ? S_LINK_NET ".1" : "127.0.0.1";
     snprintf(listen, sizeof listen, "127.0.0.1:%d", ports[0]);
-    snprintf(router, sizeof router, "tcp://127.0.0.1:%d", ports[1]);
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", ports[2]);
+    snprintf(router, sizeof router, "tcp://%s:%d", bus_ip, ports[1]);
+    snprintf(publish, sizeof publish, "tcp://%s:%d", bus_ip, ports[2]);
     fixture_opts_t opts = {.name = "chaos",
-                           .bus = "heartbeat: 1000ms, liveness: 3",
+                           /* part link: the bus is between two namespaces of the
+                            * drill's own, nobody else on it */
+                           .bus = p->link ? "heartbeat: 1000ms, liveness: 3, insecure: true"
+                                          : "heartbeat: 1000ms, liveness: 3",
                            .core_log = "core.out",
                            .listen = listen,
                            .router = router,
@@ -1035,8 +1353,30 @@ static int s_part_start(s_part_t *p, bool tmpfs)
             fprintf(stderr, "chaos: cannot mount a tmpfs on %s (%s): the disk fault will fail\n",
                     p->mount, strerror(errno));
     }
-    char sections[2048];
-    if (p->docker)
+    char sections[4096];
+    if (p->steps) {
+        /* BIND, HAProxy and the backend first: the configuration names them */
+        static const char *const zones[] = {S_ZONE, NULL};
+        dns_server_opts_t dopts = {.zones = zones};
+        p->dns = dns_server_new(DNS_SERVER_BIND, &dopts);
+        if (!p->dns) return -1;
+        char hdir[800], lbfile[800];
+        snprintf(hdir, sizeof hdir, "%s/haproxy", dir);
+        snprintf(lbfile, sizeof lbfile, "%s/interlook.cfg", dir);
+        p->haproxy = haproxy_server_new(hdir, lbfile, NULL);
+        if (!p->haproxy || haproxy_server_start(p->haproxy, S_START_MS) != 0) return -1;
+        p->backend = http_backend_start(NULL, "127.0.0.1", 0, S_PAGE, &p->backend_port);
+        if (p->backend <= 0) return -1;
+        /* VIPs on loopback (a socket binds any 127.x.y.z): a /24 of 127.78/16 from the pid */
+        snprintf(
+            sections, sizeof sections,
+            "ipam:\n  ipalloc: { network_cidr: 127.78.%u.0/24, db_file: {dir}/var/ipalloc.db }\n"
+            "dns:\n  rfc2136:\n    server: %s\n    zones: [" S_ZONE "]\n"
+            "    tsigKeyFile: %s\n    ttl: 30s\n    ownerId: chaos\n    timeout: 1s\n"
+            "lb:\n  haproxy:\n%s    masterLog: %s/haproxy.log\n    timeout: 3s\n",
+            (unsigned)getpid() % 250u + 1u, dns_server_endpoint(p->dns),
+            dns_server_key_file(p->dns), haproxy_server_yaml(p->haproxy), hdir);
+    } else if (p->docker)
         snprintf(sections, sizeof sections,
                  "ipam:\n  ipalloc: { network_cidr: 10.78.0.0/20, db_file: {dir}/var/ipalloc.db }\n"
                  "provider:\n  docker:\n    endpoint: unix:///var/run/docker.sock\n"
@@ -1047,8 +1387,8 @@ static int s_part_start(s_part_t *p, bool tmpfs)
             sections, sizeof sections,
             "ipam:\n  ipalloc: { network_cidr: 10.77.0.0/20, db_file: {dir}/var/ipalloc.db }\n");
     char keys[256];
-    snprintf(keys, sizeof keys, "  workflowSteps: provider.%s,ipam.ipalloc,provisioner.echo\n",
-             p->docker ? "docker" : "inject");
+    snprintf(keys, sizeof keys, "  workflowSteps: provider.%s,ipam.ipalloc,%sprovisioner.echo\n",
+             p->docker ? "docker" : "inject", p->steps ? "dns.rfc2136,lb.haproxy," : "");
     if (fixture_config_write(p->fx, keys, sections) != 0) return -1;
     snprintf(p->config, sizeof p->config, "%s", fixture_config(p->fx));
     pid_t core = fixture_start_core(p->fx, S_START_MS);
@@ -1059,13 +1399,27 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     const char *ext[] = {"-c", p->config, NULL};
     const char *inject[] = {"-c", p->config, "--name", "provider.inject", NULL};
     s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-1.log", ext);
-    s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-2.log", ext);
     s_proc_add(p, K_ECHO, "interlook-echo", "echo-1.log", ext);
-    s_proc_add(p, K_ECHO, "interlook-echo", "echo-2.log", ext);
+    if (p->link) { /* the second instances in B, behind the link */
+        char alloc_bin[600], echo_bin[600];
+        snprintf(alloc_bin, sizeof alloc_bin, "%s", test_bin("interlook-ipalloc"));
+        snprintf(echo_bin, sizeof echo_bin, "%s", test_bin("interlook-echo"));
+        const char *alloc_b[] = {"netns", "exec", s_ns_b, alloc_bin, "-c", p->config, NULL};
+        const char *echo_b[] = {"netns", "exec", s_ns_b, echo_bin, "-c", p->config, NULL};
+        s_proc_add(p, K_ALLOC, S_IP, "alloc-2.log", alloc_b)->cut = true;
+        s_proc_add(p, K_ECHO, S_IP, "echo-2.log", echo_b)->cut = true;
+    } else {
+        s_proc_add(p, K_ALLOC, "interlook-ipalloc", "alloc-2.log", ext);
+        s_proc_add(p, K_ECHO, "interlook-echo", "echo-2.log", ext);
+    }
     if (p->docker)
         s_proc_add(p, K_PROVIDER, "interlook-docker", "docker.log", ext);
     else
         s_proc_add(p, K_PROVIDER, "interlook-inject", "inject.log", inject);
+    if (p->steps) {
+        s_proc_add(p, K_DNS, "interlook-dns", "dns.log", ext);
+        s_proc_add(p, K_LB, "interlook-lb", "lb.log", ext);
+    }
     for (int i = 1; i < p->nprocs; i++)
         if (s_proc_start(&p->procs[i]) != 0) return -1;
     p->sub = zsock_new_sub(fixture_publish(p->fx), ILP_TOPIC_CHANGES);
@@ -1074,41 +1428,54 @@ static int s_part_start(s_part_t *p, bool tmpfs)
     if (!fixture_wait_registered(p->fx, "ipam.ipalloc", 2, S_START_MS) ||
         !fixture_wait_registered(p->fx, "provisioner.echo", 2, S_START_MS) ||
         !fixture_wait_registered(p->fx, p->docker ? "provider.docker" : "provider.inject", 1,
-                                 S_START_MS))
+                                 S_START_MS) ||
+        (p->steps && (!fixture_wait_registered(p->fx, "dns.rfc2136", 1, S_START_MS) ||
+                      !fixture_wait_registered(p->fx, "lb.haproxy", 1, S_START_MS))))
         return -1;
     return 0;
 }
 
 /* The faults of a part, in a random order. */
-static void s_part_run(s_part_t *p, int kills, int dockerd, int disk)
+static void s_part_run(s_part_t *p, int kills, int dockerd, int disk, int links)
 {
-    size_t lo = p->docker ? (size_t)s_set.containers : (size_t)s_set.services * 3 / 4;
-    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)s_set.services * 5 / 4;
-    int total = kills + dockerd + disk, ndeck = 0;
-    s_kind_t deck[4];
+    size_t lo = p->docker ? (size_t)s_set.containers : (size_t)p->nservices * 3 / 4;
+    size_t hi = p->docker ? (size_t)s_set.containers + 10 : (size_t)p->nservices * 5 / 4;
+    int total = kills + dockerd + disk + links, ndeck = 0;
+    s_kind_t deck[6];
     for (int i = 0; i < total && !s_interrupted(); i++) {
         s_load(p, s_rand_in(s_set.gap_min_ms, s_set.gap_max_ms), lo, hi);
-        int r = s_rand_in(1, kills + dockerd + disk);
+        int r = s_rand_in(1, kills + dockerd + disk + links);
         if (r <= kills) {
             kills--;
             if (ndeck == 0) { /* each kind in turn, in a random order: as many of each */
-                s_kind_t all[4] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
-                memcpy(deck, all, sizeof all);
-                for (int k = 3; k > 0; k--) {
-                    int j = (int)(s_rand() % (uint64_t)(k + 1));
+                /* part steps: the servers first in each round (a short run has both) */
+                s_kind_t all[6] = {K_CORE, K_ALLOC, K_ECHO, K_PROVIDER};
+                s_kind_t steps[6] = {K_CORE, K_ALLOC, K_DNS, K_LB, K_NAMED, K_HAPROXY};
+                ndeck = p->steps ? 6 : 4;
+                memcpy(deck, p->steps ? steps : all, sizeof all);
+                int first = p->steps ? 4 : ndeck; /* the servers shuffled apart */
+                for (int k = ndeck - 1; k > 0; k--) {
+                    int base = k >= first ? first : 0;
+                    int j = base + (int)(s_rand() % (uint64_t)(k - base + 1));
                     s_kind_t t = deck[k];
                     deck[k] = deck[j];
                     deck[j] = t;
                 }
-                ndeck = 4;
             }
-            s_kill_fault(p, deck[--ndeck]);
+            s_kind_t kind = deck[--ndeck];
+            if (kind == K_NAMED || kind == K_HAPROXY)
+                s_server_fault(p, kind);
+            else
+                s_kill_fault(p, kind);
         } else if (r <= kills + dockerd) {
             dockerd--;
             s_dockerd_fault(p);
-        } else {
+        } else if (r <= kills + dockerd + disk) {
             disk--;
             s_disk_fault(p);
+        } else {
+            links--;
+            s_link_fault(p);
         }
     }
     /* the end: one more look, nothing lost */
@@ -1130,7 +1497,7 @@ static int s_part(s_part_t *p)
             return -1;
         }
     }
-    if (s_part_start(p, !docker && s_set.part_disk) != 0) {
+    if (s_part_start(p, !docker && !p->link && !p->steps && s_set.part_disk) != 0) {
         printf("chaos: [%s] the stack could not be started (see above)\n", p->name);
         return -1;
     }
@@ -1140,14 +1507,18 @@ static int s_part(s_part_t *p)
         for (int i = 0; i < s_set.containers && !s_interrupted(); i++)
             s_add(p, true);
     } else {
-        for (int i = 0; i < s_set.services; i++)
+        for (int i = 0; i < p->nservices; i++)
             s_add(p, false);
     }
     if (!s_converge(p, -1, zclock_mono(), (int64_t)s_set.bound_s * 1000)) return 0;
     if (docker)
-        s_part_run(p, s_set.docker_kills, s_set.dockerd_restarts, 0);
+        s_part_run(p, s_set.docker_kills, s_set.dockerd_restarts, 0, 0);
+    else if (p->link)
+        s_part_run(p, 0, 0, 0, s_set.links);
+    else if (p->steps)
+        s_part_run(p, s_set.step_kills, 0, 0, 0);
     else
-        s_part_run(p, s_set.part_kills ? s_set.kills : 0, 0, s_set.part_disk ? s_set.disk : 0);
+        s_part_run(p, s_set.part_kills ? s_set.kills : 0, 0, s_set.part_disk ? s_set.disk : 0, 0);
     return 0;
 }
 
@@ -1158,7 +1529,7 @@ static bool s_print_stats(const s_stats_t *st)
     int faults = 0, nall = 0;
     for (int k = 0; k < K_NKINDS; k++) {
         faults += st->faults[k];
-        nall += k == K_UP ? 0 : st->nconv[k];
+        nall += s_kind_after(k) ? 0 : st->nconv[k];
     }
     printf("\n%s: %d faults, %ld adds, %ld removals, %ld state changes followed\n", st->name,
            faults, st->adds, st->deletes, st->changes);
@@ -1170,15 +1541,17 @@ static bool s_print_stats(const s_stats_t *st)
         const int64_t *v;
         int cnt, inj;
         if (k < K_NKINDS) {
-            if (k == K_UP ? !st->nconv[k] : !st->faults[k]) continue;
+            if (s_kind_after(k) ? !st->nconv[k] : !st->faults[k]) continue;
             if (st->nconv[k]) qsort(st->conv[k], (size_t)st->nconv[k], sizeof(int64_t), s_cmp_i64);
-            if (k != K_UP && st->nconv[k]) {
+            if (!s_kind_after(k) && st->nconv[k]) {
                 memcpy(all + n, st->conv[k], (size_t)st->nconv[k] * sizeof(int64_t));
                 n += st->nconv[k];
             }
             v = st->conv[k];
             cnt = st->nconv[k];
-            inj = k == K_UP ? st->faults[K_DOCKERD] : st->faults[k];
+            inj = k == K_UP       ? st->faults[K_DOCKERD]
+                  : k == K_LINKUP ? st->faults[K_LINK]
+                                  : st->faults[k];
         } else {
             qsort(all, (size_t)n, sizeof(int64_t), s_cmp_i64);
             v = all;
@@ -1193,6 +1566,9 @@ static bool s_print_stats(const s_stats_t *st)
     if (st->faults[K_ALLOC] || st->faults[K_ECHO])
         printf("  kills of an instance holding work: allocator %d/%d, echo %d/%d\n",
                st->held[K_ALLOC], st->faults[K_ALLOC], st->held[K_ECHO], st->faults[K_ECHO]);
+    if (st->faults[K_LINK])
+        printf("  link cuts while a cut instance held work: %d/%d\n", st->held[K_LINK],
+               st->faults[K_LINK]);
     printf("  lost entries %d, duplicate IPs %d, spurious deletions %d, checks failed %d "
            "(convergence bound hit %d)\n",
            st->lost, st->dup_ips, st->spurious, st->checks_failed, st->bound_hit);
@@ -1201,17 +1577,19 @@ static bool s_print_stats(const s_stats_t *st)
 
 static void s_usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: chaos [--short]\n"
-        "The chaos drill (README \"Chaos drills\"): kill -9, dockerd restarts and a full disk\n"
-        "under a steady load; after each fault, convergence is waited for and checked.\n"
-        "  --short   a few faults (make test): 6 kills, 1 dockerd restart, the disk fault once\n"
-        "Environment: CHAOS_PARTS (kills,docker,disk), CHAOS_KILLS (50), CHAOS_DOCKER_KILLS (10),\n"
-        "CHAOS_DOCKERD_RESTARTS (10), CHAOS_CONTAINERS (20), CHAOS_DISK (2), CHAOS_SERVICES "
-        "(100),\n"
-        "CHAOS_BOUND_S (30: convergence bound), CHAOS_SEED (replays a run's choices).\n"
-        "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or no stack.\n");
+    fprintf(out,
+            "usage: chaos [--short]\n"
+            "The chaos drill (README \"Chaos drills\"): kill -9, dockerd restarts, a full disk,\n"
+            "link cuts and kills of the DNS and LB steps' servers under a steady load; after\n"
+            "each fault, convergence is waited for and checked.\n"
+            "  --short   a few faults (make test): 6 kills, 2 in part docker, 1 dockerd restart,\n"
+            "            the disk fault once, 1 link cut, named and haproxy killed once each\n"
+            "Environment: CHAOS_PARTS (kills,docker,disk,link,steps), CHAOS_KILLS (50),\n"
+            "CHAOS_DOCKER_KILLS (10), CHAOS_DOCKERD_RESTARTS (10), CHAOS_CONTAINERS (20),\n"
+            "CHAOS_DISK (2), CHAOS_SERVICES (100), CHAOS_LINKS (5), CHAOS_STEP_KILLS (12),\n"
+            "CHAOS_STEP_SERVICES (30), CHAOS_BOUND_S (30: convergence bound), CHAOS_SEED\n"
+            "(replays a run's choices).\n"
+            "Exit status: 0 all checks passed, 1 a check failed, 2 bad usage or no stack.\n");
 }
 
 int main(int argc, char *argv[])
@@ -1237,10 +1615,13 @@ int main(int argc, char *argv[])
     s_set.disk = s_env_int("CHAOS_DISK", shrt ? 1 : 2);
     s_set.services = s_env_int("CHAOS_SERVICES", shrt ? 30 : 100);
     s_set.bound_s = s_env_int("CHAOS_BOUND_S", 30);
+    s_set.links = s_env_int("CHAOS_LINKS", shrt ? 1 : 5);
+    s_set.step_kills = s_env_int("CHAOS_STEP_KILLS", shrt ? 2 : 12);
+    s_set.step_services = s_env_int("CHAOS_STEP_SERVICES", shrt ? 20 : 30);
     s_set.gap_min_ms = shrt ? 300 : 500;
     s_set.gap_max_ms = shrt ? 1500 : 3000;
     const char *parts = getenv("CHAOS_PARTS");
-    if (!parts || !*parts) parts = "kills,docker,disk";
+    if (!parts || !*parts) parts = "kills,docker,disk,link,steps";
     char copy[256];
     snprintf(copy, sizeof copy, "%s", parts);
     for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
@@ -1250,8 +1631,14 @@ int main(int argc, char *argv[])
             s_set.part_docker = true;
         else if (!strcmp(t, "disk"))
             s_set.part_disk = true;
+        else if (!strcmp(t, "link"))
+            s_set.part_link = true;
+        else if (!strcmp(t, "steps"))
+            s_set.part_steps = true;
         else {
-            fprintf(stderr, "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk)\n", t);
+            fprintf(stderr,
+                    "chaos: CHAOS_PARTS: unknown part '%s' (kills, docker, disk, link, steps)\n",
+                    t);
             return 2;
         }
     }
@@ -1264,6 +1651,9 @@ int main(int argc, char *argv[])
            (unsigned long long)s_set.seed, (unsigned long long)s_set.seed, parts,
            shrt ? ", short" : "");
     fflush(stdout);
+    /* before any thread: a namespace entered is the calling thread's, and
+     * ZeroMQ's I/O threads make the drill's connections */
+    if (s_set.part_link && s_ns_setup() != 0) return 2;
     signal(SIGPIPE, SIG_IGN); /* a killed interlook-inject's pipe */
     zsys_init(); /* SIGINT/SIGTERM set zsys_interrupted: every loop ends, cleanup runs */
     signal(SIGABRT, s_on_crash);
@@ -1275,11 +1665,23 @@ int main(int argc, char *argv[])
     signal(SIGFPE, s_on_crash);
 #endif
     s_listbuf = malloc(S_LIST_BYTES);
-    if (!s_listbuf) return 2;
+    if (!s_listbuf) {
+        s_ns_destroy();
+        return 2;
+    }
 
     int rc = 0, np = 0;
     if (s_set.part_kills || s_set.part_disk) s_parts[np++] = s_part_new("kills", false);
     if (s_set.part_docker) s_parts[np++] = s_part_new("docker", true);
+    if (s_set.part_link) {
+        s_parts[np] = s_part_new("link", false);
+        s_parts[np++]->link = true;
+    }
+    if (s_set.part_steps) {
+        s_parts[np] = s_part_new("steps", false);
+        s_parts[np]->steps = true;
+        s_parts[np++]->nservices = s_set.step_services;
+    }
     for (int i = 0; i < np && !s_interrupted(); i++)
         if (s_part(s_parts[i]) != 0) rc = 2;
     s_stats_t total = {.name = "total"};
@@ -1304,6 +1706,7 @@ int main(int argc, char *argv[])
         total.changes += st->changes;
         total.held[K_ALLOC] += st->held[K_ALLOC];
         total.held[K_ECHO] += st->held[K_ECHO];
+        total.held[K_LINK] += st->held[K_LINK];
         total.deletes += st->deletes;
     }
     if (np > 1) s_print_stats(&total);
@@ -1315,6 +1718,7 @@ int main(int argc, char *argv[])
     }
     for (int i = 0; i < np; i++)
         s_part_destroy(&s_parts[i]);
+    s_ns_destroy();
     free(s_listbuf);
     printf("chaos: %s (seed %llu)\n",
            rc == 0   ? "PASSED"
