@@ -561,18 +561,22 @@ static void s_on_instance(void *arg, const char *extension, const char *instance
         if (self->provider_live > 0) self->provider_live--;
         return;
     }
-    bool back = self->resynced && self->provider_live == 0;
+    bool none_before = self->provider_live == 0;
     self->provider_live++;
-    if (self->resync_timer >= 0 || (self->resynced && !back)) return;
-    if (back) {
+    if (!self->resynced && self->resync_timer < 0) { /* the first since the start */
+        self->resync_since = self->started;
+    } else if (none_before) {
+        /* Back (perhaps before the first re-synchronisation ran): whatever
+         * it does not re-report from now on is asked about. */
         self->resynced = false;
         self->resync_since = s_now();
     } else {
-        self->resync_since = self->started;
+        return;
     }
     self->provider_registered = zclock_mono();
     self->provider_heard = 0;
-    self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
+    if (self->resync_timer < 0)
+        self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
 }
 
 /* Several cores: leading and standing by ----------------------------------- */
