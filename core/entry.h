@@ -41,16 +41,17 @@ typedef struct {
     int wip_step;            /* step of that WORK (kept while a failed try waits to be retried) */
     ilp_action_t wip_action; /* add or delete */
     char work_id[ILP_MAX_ID + 1]; /* id of that WORK, "" when none */
-    bool restart;          /* definition changed while a step ran: redo from step 1 after it */
-    uint32_t attempt;      /* tries of the current step (1 = first) */
-    char *error;           /* last error, NULL when none */
-    int64_t wip_time;      /* wall-clock ms when the WORK went out */
-    int64_t time_detected; /* wall-clock ms of the first EVENT add */
-    int64_t last_update;   /* wall-clock ms of the provider's last report */
-    int64_t close_time;    /* wall-clock ms it became undeployed, 0 otherwise */
-    int64_t next_try;      /* wall-clock ms before which no WORK is sent (back-off) */
-    bool saved; /* read from a store or saved since: its WORK may leave (not saved itself) */
+    bool restart;           /* definition changed while a step ran: redo from step 1 after it */
+    uint32_t attempt;       /* tries of the current step (1 = first) */
+    char *error;            /* last error, NULL when none */
+    int64_t wip_time;       /* wall-clock ms when the WORK went out */
+    int64_t time_detected;  /* wall-clock ms of the first EVENT add */
+    int64_t last_update;    /* wall-clock ms of the provider's last report */
+    int64_t close_time;     /* wall-clock ms it became undeployed, 0 otherwise */
+    int64_t next_try;       /* wall-clock ms before which no WORK is sent (back-off) */
     entry_packed_t *packed; /* not saved: see entry_packed_service */
+    /* Read from a store, or saved since: its WORK may leave (not saved itself). */
+    bool saved;
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.
