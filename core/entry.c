@@ -197,6 +197,7 @@ entry_t *entry_unpack(const msgpack_object *obj, const char *const *steps, int n
         il_codec_get_uint(obj, "next_try", 0, max_ms, false, 0, &next_try, why, sizeof why))
         goto done;
     self = entry_new(&service, (int64_t)detected);
+    self->saved = true; /* it comes from a store */
     if (!strcmp(state, "deployed"))
         self->state = ENTRY_DEPLOYED;
     else if (!strcmp(state, "undeployed"))

@@ -50,6 +50,8 @@ typedef struct {
     int64_t close_time;     /* wall-clock ms it became undeployed, 0 otherwise */
     int64_t next_try;       /* wall-clock ms before which no WORK is sent (back-off) */
     entry_packed_t *packed; /* not saved: see entry_packed_service */
+    /* Read from a store, or saved since: its WORK may leave (not saved itself). */
+    bool saved;
 } entry_t;
 
 /* A new entry for that service, at the provider step, expected deployed.

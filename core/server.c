@@ -36,16 +36,23 @@ struct _server_t {
     workflow_t *workflow;
     store_t *store;
     api_t *api;
-    bool dirty;     /* entries changed since the last save */
-    int save_timer; /* pending coalesced save, -1 when none */
+    bool dirty; /* entries changed since the last save */
+    /* The first WORK of an entry that was never saved waits until it is
+     * (work ids): a core killed before the save would not know of the entry,
+     * and what that WORK did (an address allocated) would never be undone. */
+    zlistx_t *held;        /* waiting for the next save */
+    zlistx_t *held_saving; /* in the etcd batch in flight */
+    int save_timer;        /* pending coalesced save, -1 when none */
     bool save_failed;
     int64_t save_said;   /* zclock_mono of the last line saying a save failed, 0: none */
     bool save_down_said; /* that line was the last one said about saving */
     metrics_t *metrics;
-    metrics_counts_t *counts; /* the metrics' counters */
-    int64_t started;          /* wall-clock ms */
-    int resync_timer; /* pending start-up re-synchronisation with the provider, -1 when none */
-    bool resynced;    /* done (once per start) */
+    metrics_counts_t *counts;    /* the metrics' counters */
+    int64_t started;             /* wall-clock ms */
+    int resync_timer;            /* pending re-synchronisation with the provider, -1 when none */
+    bool resynced;               /* done (after the start, or the provider's return) */
+    int64_t resync_since;        /* wall-clock ms: entries not re-reported since are asked about */
+    size_t provider_live;        /* live instances of the provider */
     int64_t provider_registered; /* zclock_mono of the provider's first registration */
     int64_t provider_heard;      /* of its last EVENT since, 0 before one */
     s_published_t *published;    /* entry id -> what observers were shown of it */
@@ -85,10 +92,34 @@ static int s_on_save(zloop_t *loop, int timer_id, void *arg);
 
 #define S_SAVE_SAY_MS 60000
 
+static void s_send(server_t *self, entry_t *entry, const char *extension, ilp_action_t action);
+
+/* Sends the held WORK whose entries are saved now (those still in progress). */
+static void s_release(server_t *self, zlistx_t *held)
+{
+    for (const char *id = zlistx_first(held); id; id = zlistx_next(held)) {
+        entry_t *entry = workflow_work_entry(self->workflow, id);
+        if (!entry || !entry->wip) continue; /* timed out or answered meanwhile */
+        entry->saved = true;
+        s_send(self, entry, workflow_steps(self->workflow)[entry->wip_step], entry->wip_action);
+    }
+    zlistx_purge(held);
+}
+
+/* The held WORK goes with the etcd batch that just left (its entries were
+ * noted as changed before). */
+static void s_held_in_batch(server_t *self)
+{
+    for (char *id = zlistx_first(self->held); id; id = zlistx_next(self->held))
+        zlistx_add_end(self->held_saving, id);
+    zlistx_purge(self->held);
+}
+
 static void s_save(server_t *self)
 {
     if (self->estore) { /* the batch's outcome arrives on s_on_estore */
-        if (self->leading) etcd_store_save_changes(self->estore, self->workflow);
+        if (self->leading && etcd_store_save_changes(self->estore, self->workflow) == 0)
+            s_held_in_batch(self);
         self->dirty = false;
         return;
     }
@@ -117,6 +148,7 @@ static void s_save(server_t *self)
     self->dirty = false;
     self->counts->saves++;
     self->counts->last_save_seconds = (double)(zclock_usecs() - start) / 1e6;
+    s_release(self, self->held);
 }
 
 /* Coalesces changes: the first change arms one save persistDelay later, or
@@ -130,6 +162,21 @@ static void s_mark_dirty(server_t *self)
     int64_t adaptive = (int64_t)(self->counts->last_save_seconds * 1000 * 10);
     if (adaptive > delay) delay = adaptive > 10000 ? 10000 : adaptive;
     self->save_timer = zloop_timer(self->loop, (size_t)delay, 1, s_on_save, self);
+}
+
+/* A WORK is held until its entry is saved: save at the next turn of the
+ * loop (what arrived together is saved together), not persistDelay later.
+ * While saves fail, the retry timer keeps its pace. */
+static void s_save_soon(server_t *self)
+{
+    self->dirty = true;
+    if (self->save_failed) {
+        if (self->save_timer < 0)
+            self->save_timer = zloop_timer(self->loop, 1000, 1, s_on_save, self);
+        return;
+    }
+    if (self->save_timer >= 0) zloop_timer_end(self->loop, self->save_timer);
+    self->save_timer = zloop_timer(self->loop, 0, 1, s_on_save, self);
 }
 
 static int s_on_save(zloop_t *loop, int timer_id, void *arg)
@@ -148,6 +195,18 @@ static void s_fx_dispatch(void *arg, const entry_t *entry, const char *extension
                           ilp_action_t action)
 {
     server_t *self = arg;
+    if (!entry->saved) {
+        il_log_debug("core: %s -> WORK %s %s held until the entry is saved (%s)", entry->name,
+                     ilp_action_name(action), extension, entry->work_id);
+        zlistx_add_end(self->held, (void *)entry->work_id);
+        s_save_soon(self);
+        return;
+    }
+    s_send(self, (entry_t *)entry, extension, action);
+}
+
+static void s_send(server_t *self, entry_t *entry, const char *extension, ilp_action_t action)
+{
     if (self->leader && (!self->leading || !leader_is_leader(self->leader))) {
         /* Fenced: the lease may lapse before this WORK is handled; the next
          * leader sends it again. The fence timer stands this core down. */
@@ -481,23 +540,43 @@ static int s_on_resync(zloop_t *loop, int timer_id, void *arg)
     zloop_timer_end(loop, timer_id);
     self->resync_timer = -1;
     self->resynced = true;
-    size_t asked = workflow_resync(self->workflow, self->started);
+    size_t asked = workflow_resync(self->workflow, self->resync_since);
     if (asked > 0)
-        il_log_info("core: asked %s about %zu entries it has not re-reported since the start",
-                    self->config->steps[0], asked);
+        il_log_info("core: asked %s about %zu entries it has not re-reported since %s",
+                    self->config->steps[0], asked,
+                    self->resync_since == self->started ? "the start" : "it registered again");
     return 0;
 }
 
+/* A provider that comes back after having had no live instance (killed and
+ * started again, typically) may have lost a removal meanwhile: it lists
+ * without the service and never reports a delete. Its return is a
+ * re-synchronisation as after a start, for what it does not re-report since. */
 static void s_on_instance(void *arg, const char *extension, const char *instance, bool alive)
 {
     server_t *self = arg;
     (void)instance;
-    if (!alive || self->resynced || self->resync_timer >= 0 ||
-        strcmp(extension, self->config->steps[0]))
+    if (strcmp(extension, self->config->steps[0])) return;
+    if (!alive) {
+        if (self->provider_live > 0) self->provider_live--;
         return;
+    }
+    bool none_before = self->provider_live == 0;
+    self->provider_live++;
+    if (!self->resynced && self->resync_timer < 0) { /* the first since the start */
+        self->resync_since = self->started;
+    } else if (none_before) {
+        /* Back (perhaps before the first re-synchronisation ran): whatever
+         * it does not re-report from now on is asked about. */
+        self->resynced = false;
+        self->resync_since = s_now();
+    } else {
+        return;
+    }
     self->provider_registered = zclock_mono();
     self->provider_heard = 0;
-    self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
+    if (self->resync_timer < 0)
+        self->resync_timer = zloop_timer(self->loop, S_RESYNC_TICK_MS, 0, s_on_resync, self);
 }
 
 /* Several cores: leading and standing by ----------------------------------- */
@@ -561,6 +640,8 @@ static void s_forget_entries(server_t *self)
     if (self->save_timer >= 0) zloop_timer_end(self->loop, self->save_timer);
     self->save_timer = -1;
     self->dirty = false;
+    zlistx_purge(self->held);
+    zlistx_purge(self->held_saving);
     if (self->resync_timer >= 0) zloop_timer_end(self->loop, self->resync_timer);
     self->resync_timer = -1;
     self->resynced = false;
@@ -695,9 +776,11 @@ static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
         self->save_failed = false;
         self->save_down_said = false;
         self->counts->saves++;
+        if (self->leading) s_release(self, self->held_saving);
         /* What changed while the batch was out leaves now. */
-        if (self->leading && etcd_store_pending(self->estore))
-            etcd_store_save_changes(self->estore, self->workflow);
+        if (self->leading && etcd_store_pending(self->estore) &&
+            etcd_store_save_changes(self->estore, self->workflow) == 0)
+            s_held_in_batch(self);
     } else if (outcome == ETCD_STORE_FAILED) {
         self->counts->save_failures++;
         int64_t now = zclock_mono();
@@ -707,6 +790,10 @@ static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
             self->save_down_said = true;
         }
         self->save_failed = true;
+        /* Its entries go in the next batch, their WORK with them. */
+        for (char *id = zlistx_first(self->held_saving); id; id = zlistx_next(self->held_saving))
+            zlistx_add_end(self->held, id);
+        zlistx_purge(self->held_saving);
         if (self->leading) {
             self->dirty = true;
             if (self->save_timer < 0)
@@ -772,6 +859,12 @@ server_t *server_new(const core_config_t *config, char *err, size_t errlen)
     self->counts = metrics_counts(self->metrics);
     self->avoid = zhashx_new();
     zhashx_set_destructor(self->avoid, (zhashx_destructor_fn *)zstr_free);
+    self->held = zlistx_new();
+    self->held_saving = zlistx_new();
+    zlistx_set_duplicator(self->held, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor(self->held, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_duplicator(self->held_saving, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor(self->held_saving, (zlistx_destructor_fn *)zstr_free);
     self->workflow = s_workflow_new(self, true);
     bool etcd = config->store == CORE_STORE_ETCD;
     self->store = self->workflow && !etcd ? store_new(config->entries_file, err, errlen) : NULL;
@@ -853,6 +946,8 @@ void server_destroy(server_t **self_p)
     metrics_destroy(&self->metrics);
     free(self->pubs);
     zhashx_destroy(&self->avoid);
+    zlistx_destroy(&self->held);
+    zlistx_destroy(&self->held_saving);
     free(self);
     *self_p = NULL;
 }

@@ -379,6 +379,35 @@ static void test_lost_deletes_asked_soon(void **state)
     assert_true(took < FAST_MS);
 }
 
+/* The provider killed within a removal and started again without the
+ * service (it lists what exists, and never reports the delete it missed):
+ * its return after having had no live instance is a re-synchronisation, so
+ * the core asks about what it does not re-report and undeploys it within a
+ * few heartbeats, not after serviceMaxLastUpdated. */
+static void test_provider_back_without_service(void **state)
+{
+    rstack_t *st = *state;
+    s_stack_start(st);
+    assert_int_equal(test_write_text(st->inject_in, "add kept 10.0.0.1:80\nadd gone 10.0.0.2:80\n"),
+                     0);
+    st->want_deployed = 2;
+    assert_true(test_wait(s_converged, st, WAIT_MS));
+    test_stop(st->inject, SIGKILL, 2000);
+    close(st->inject_in);
+    st->inject_in = -1;
+    int64_t killed = zclock_mono();
+    const char *inject_args[] = {"--name", "provider.test", NULL};
+    st->inject = fixture_spawn_ext(st->stack, "interlook-inject", inject_args, &st->inject_in);
+    assert_true(st->inject > 0);
+    assert_int_equal(test_write_text(st->inject_in, "add kept 10.0.0.1:80\n"), 0);
+    st->want_deployed = 1;
+    st->want_undeployed = 1;
+    assert_true(test_wait(s_converged, st, WAIT_MS));
+    int64_t took = zclock_mono() - killed;
+    fprintf(stderr, "test: removal learnt %lld ms after the provider's kill\n", (long long)took);
+    assert_true(took < 5000); /* heartbeat 1 s: the re-synchronisation waits 3 at most */
+}
+
 /* With CURVE on: the instance that holds the work is killed, its work is
  * deployed by the other one long before the liveness time-out. */
 static void s_keygen(rstack_t *st, const char *name, const char *extensions)
@@ -528,6 +557,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_killed_instance_ipc, s_setup_ipc, s_teardown),
         cmocka_unit_test_setup_teardown(test_descriptor_reuse, s_setup_tcp, s_teardown),
         cmocka_unit_test_setup_teardown(test_core_restart_idle_extensions, s_setup_stack,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_provider_back_without_service, s_setup_stack,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_lost_deletes_asked_soon, s_setup_stack,
                                         fixture_teardown),
