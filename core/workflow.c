@@ -18,10 +18,11 @@ struct _workflow_t {
     char *id_prefix;
     size_t id_prefix_len; /* at most ILP_MAX_ID - 17: room for "-" and the counter */
     uint64_t next_id;
-    zhashx_t *entries; /* name -> entry_t*, owned */
-    zhashx_t *works;   /* work id -> entry_t*, not owned */
-    zhashx_t *ips;     /* public_ip -> the live entry that holds it, not owned */
-    entry_t **heap;    /* min-heap on next_try: entries in back-off */
+    zhashx_t *entries;    /* name -> entry_t*, owned */
+    zhashx_t *works;      /* work id -> entry_t*, not owned */
+    zhashx_t *ips;        /* public_ip -> the live entry that holds it, not owned */
+    zhashx_t *ip_waiters; /* public_ip -> name of an entry refused it while another held it */
+    entry_t **heap;       /* min-heap on next_try: entries in back-off */
     size_t heap_size;
     size_t heap_cap;
     uint32_t *heap_pos; /* entry id -> its index in heap + 1, 0 when not in it */
@@ -138,11 +139,22 @@ static entry_t *s_ip_holder(workflow_t *self, const char *ip)
     return ip ? zhashx_lookup(self->ips, ip) : NULL;
 }
 
-/* The entry no longer holds its address (which stays on its service). */
+/* The entry no longer holds its address (which stays on its service). An
+ * entry refused that address while this one held it (typically a holder
+ * whose release the core learnt late, after a restart) is retried now
+ * rather than at the end of its back-off. */
 static void s_ip_release(workflow_t *self, entry_t *entry)
 {
     const char *ip = entry->service->public_ip;
-    if (ip && zhashx_lookup(self->ips, ip) == entry) zhashx_delete(self->ips, ip);
+    if (!ip || zhashx_lookup(self->ips, ip) != entry) return;
+    const char *name = zhashx_lookup(self->ip_waiters, ip);
+    entry_t *waiter = name ? zhashx_lookup(self->entries, name) : NULL;
+    if (waiter && waiter != entry && !waiter->wip && waiter->next_try > 0) {
+        waiter->next_try = 0;
+        s_heap_push(self, waiter); /* the next workflow_tick moves it on */
+    }
+    if (name) zhashx_delete(self->ip_waiters, ip);
+    zhashx_delete(self->ips, ip);
 }
 
 /* The entry, when live, holds its address. Returns -1 when another live entry
@@ -433,6 +445,7 @@ int workflow_entry_result(workflow_t *self, entry_t *entry, const char *extensio
          * or misbehaves. Refused, and retried with the usual back-off. */
         snprintf(text, sizeof text, "%s answered %s for %s, but %s holds it", extension, ip,
                  entry->name, holder->name);
+        zhashx_update(self->ip_waiters, ip, il_strdup(entry->name));
         s_step_failed(self, entry, text, now);
         return 1;
     }
@@ -603,6 +616,8 @@ workflow_t *workflow_new(const char *const *steps, int nsteps, const workflow_ti
     zhashx_set_destructor(self->entries, (zhashx_destructor_fn *)entry_destroy);
     self->works = zhashx_new();
     self->ips = zhashx_new(); /* keys are copies: a changed address frees the service's string */
+    self->ip_waiters = zhashx_new();
+    zhashx_set_destructor(self->ip_waiters, (zhashx_destructor_fn *)zstr_free);
     /* Keyed by entry->name and entry->work_id, which live in the entry as long
      * as it is in the table (a work id is removed before it changes): no copies. */
     zhashx_set_key_duplicator(self->entries, NULL);
@@ -618,6 +633,7 @@ void workflow_destroy(workflow_t **self_p)
     workflow_t *self = *self_p;
     zhashx_destroy(&self->works);
     zhashx_destroy(&self->ips);
+    zhashx_destroy(&self->ip_waiters);
     zhashx_destroy(&self->entries);
     for (int i = 0; i < self->nsteps; i++)
         free(self->steps[i]);
