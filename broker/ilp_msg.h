@@ -31,7 +31,7 @@
 #define ILP_CODE_UNKNOWN_PEER "unknown-peer" /* the core does not know this peer: say HELLO */
 #define ILP_CODE_MALFORMED    "malformed"    /* the message could not be decoded */
 #define ILP_CODE_UNEXPECTED   "unexpected"   /* a valid message the core does not accept */
-#define ILP_CODE_NOT_LEADER   "not-leader"   /* a standby core: HELLO the leader (docs/protocol.md) */
+#define ILP_CODE_NOT_LEADER   "not-leader"   /* a standby core: say HELLO to the leader */
 
 typedef enum {
     ILP_INVALID = 0,
