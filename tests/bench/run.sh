@@ -18,7 +18,11 @@
 # BENCH_IPALLOC_ETCD_N (default 2000; empty: none) runs bench_ipalloc_etcd:
 # allocations per second of the IP allocator's file store next to its etcd
 # store (1 and 3 members it starts on loopback ports, and two allocators).
+# BENCH_ETCD (default 1; 0: off) runs each plain core N a second time with
+# core.store etcd on 3 members, so the two stores are compared in one run.
 set -u
+BENCH_ETCD=${BENCH_ETCD-1}
+export BENCH_ETCD
 BUILD=${BUILD:-build/release}
 N=${BENCH_N-1000 10000 100000}
 IPALLOC_N=${BENCH_IPALLOC_N-10000 50000}
