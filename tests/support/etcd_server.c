@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,6 +40,8 @@ struct _etcd_server_t {
     char endpoints[512]; /* comma-separated client URLs */
     const char *list[S_MAX_MEMBERS];
     char tls[512]; /* the certificates' directory (tls-certs.sh), "" for http */
+    char netns[64]; /* the network namespace the members run in, "" for the test's own */
+    char host[40];  /* the address they listen on (client and peer) */
     char ca[600], server_cert[600], server_key[600], client_cert[600], client_key[600];
 };
 
@@ -53,9 +56,24 @@ static size_t s_discard(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* /health of a member in another network namespace: curl run there (this
+ * process stays in its own namespace, where its other sockets live). */
+static bool s_healthy_in_netns(etcd_server_t *self, size_t i, int timeout_ms)
+{
+    char tls[2000] = "", body[256] = "";
+    if (*self->tls)
+        snprintf(tls, sizeof tls, "--cacert '%s' --cert '%s' --key '%s' ", self->ca,
+                 self->client_cert, self->client_key);
+    int rc = test_run(body, sizeof body, "ip netns exec '%s' curl -s -m %d.%03d %s'%s/health'",
+                      self->netns, timeout_ms / 1000, timeout_ms % 1000, tls,
+                      self->m[i].client_url);
+    return rc == 0 && strstr(body, "\"true\"") != NULL;
+}
+
 bool etcd_server_healthy(etcd_server_t *self, size_t i, int timeout_ms)
 {
     if (i >= self->size || self->m[i].pid <= 0) return false;
+    if (*self->netns) return s_healthy_in_netns(self, i, timeout_ms);
     char url[128], body[64] = "";
     snprintf(url, sizeof url, "%s/health", self->m[i].client_url);
     CURL *curl = curl_easy_init();
@@ -82,7 +100,7 @@ static int s_spawn(etcd_server_t *self, size_t i)
 {
     s_member_t *m = &self->m[i];
     char listen_peer[64];
-    snprintf(listen_peer, sizeof listen_peer, "http://127.0.0.1:%d", m->peer_port);
+    snprintf(listen_peer, sizeof listen_peer, "http://%s:%d", self->host, m->peer_port);
     const char *argv[40];
     size_t n = 0;
     /* clang-format off: flag, value */
@@ -114,6 +132,17 @@ static int s_spawn(etcd_server_t *self, size_t i)
         /* dies with the test, whatever way the test ends */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(1);
+        if (*self->netns) {
+            char path[128];
+            snprintf(path, sizeof path, "/var/run/netns/%s", self->netns);
+            int ns = open(path, O_RDONLY | O_CLOEXEC);
+            if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+                fprintf(stderr, "etcd_server: cannot enter the network namespace %s: %s\n",
+                        self->netns, strerror(errno));
+                _exit(126);
+            }
+            close(ns);
+        }
         int fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -190,10 +219,10 @@ static void s_layout(etcd_server_t *self, const int *ports)
         s_member_t *m = &self->m[i];
         m->client_port = ports[2 * i];
         m->peer_port = ports[2 * i + 1];
-        snprintf(m->client_url, sizeof m->client_url, "%s://127.0.0.1:%d",
-                 *self->tls ? "https" : "http", m->client_port);
+        snprintf(m->client_url, sizeof m->client_url, "%s://%s:%d", *self->tls ? "https" : "http",
+                 self->host, m->client_port);
         char part[128];
-        snprintf(part, sizeof part, "%s%s=http://127.0.0.1:%d", i ? "," : "", m->name,
+        snprintf(part, sizeof part, "%s%s=http://%s:%d", i ? "," : "", m->name, self->host,
                  m->peer_port);
         strcat(self->cluster, part);
         snprintf(part, sizeof part, "%s%s", i ? "," : "", m->client_url);
@@ -202,22 +231,50 @@ static void s_layout(etcd_server_t *self, const int *ports)
     }
 }
 
-static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls);
+static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls,
+                            const char *netns, const char *host);
 
 etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms)
 {
-    return s_new(dir, members, timeout_ms, NULL);
+    return s_new(dir, members, timeout_ms, NULL, NULL, NULL);
 }
 
 etcd_server_t *etcd_server_new_tls(const char *dir, size_t members, int timeout_ms,
                                    const char *certs)
 {
-    return s_new(dir, members, timeout_ms, certs);
+    return s_new(dir, members, timeout_ms, certs, NULL, NULL);
 }
 
-static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls)
+etcd_server_t *etcd_server_new_in(const char *dir, size_t members, int timeout_ms,
+                                  const char *netns, const char *host)
+{
+    if (!netns || !*netns || !host || !*host) {
+        fprintf(stderr, "etcd_server: a network namespace and an address are needed\n");
+        return NULL;
+    }
+    return s_new(dir, members, timeout_ms, NULL, netns, host);
+}
+
+static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, const char *tls,
+                            const char *netns, const char *host)
 {
     if (members < 1 || members > S_MAX_MEMBERS) return NULL;
+    if (netns && strlen(netns) >= 64) {
+        fprintf(stderr, "etcd_server: the namespace name '%s' is too long\n", netns);
+        return NULL;
+    }
+    if (host && strlen(host) >= 40) {
+        fprintf(stderr, "etcd_server: the address '%s' is too long\n", host);
+        return NULL;
+    }
+    if (netns) {
+        char path[128];
+        snprintf(path, sizeof path, "/var/run/netns/%s", netns);
+        if (access(path, R_OK)) {
+            fprintf(stderr, "etcd_server: no network namespace %s (%s)\n", netns, path);
+            return NULL;
+        }
+    }
     if (access(S_ETCD, X_OK)) {
         fprintf(stderr, "etcd_server: %s is not installed (deploy/install-deps.sh)\n", S_ETCD);
         return NULL;
@@ -234,6 +291,8 @@ static etcd_server_t *s_new(const char *dir, size_t members, int timeout_ms, con
         self->own_dir = true;
     }
     self->size = members;
+    snprintf(self->netns, sizeof self->netns, "%s", netns ? netns : "");
+    snprintf(self->host, sizeof self->host, "%s", host ? host : "127.0.0.1");
     if (tls) {
         snprintf(self->tls, sizeof self->tls, "%s", tls);
         snprintf(self->ca, sizeof self->ca, "%s/ca.pem", tls);

@@ -6,7 +6,8 @@
  * killed (kill -9), stopped (SIGSTOP: it keeps its sockets but answers
  * nothing, a hung host), resumed and restarted on its data. Members die with
  * the test process (PR_SET_PDEATHSIG) and at destroy, which also removes the
- * directory: no etcd is left behind. */
+ * directory: no etcd is left behind. Members can also run inside a network
+ * namespace (ip netns) on an address of it, for tests that cut links. */
 #ifndef INTERLOOK_ETCD_SERVER_H
 #define INTERLOOK_ETCD_SERVER_H
 
@@ -29,6 +30,15 @@ etcd_server_t *etcd_server_new(const char *dir, size_t members, int timeout_ms);
  * client's. */
 etcd_server_t *etcd_server_new_tls(const char *dir, size_t members, int timeout_ms,
                                    const char *certs);
+
+/* As etcd_server_new, every member inside the network namespace netns (a
+ * name under /var/run/netns, as `ip netns add` makes) listening on host (an
+ * address of that namespace, its loopback up), on ports of its own. Health
+ * is checked from there (ip netns exec ... curl), so this process may stay
+ * in its namespace. NULL, with the reason on stderr, when the namespace does
+ * not exist or the cluster does not become healthy. */
+etcd_server_t *etcd_server_new_in(const char *dir, size_t members, int timeout_ms,
+                                  const char *netns, const char *host);
 
 /* Kills every member (kill -9, waited for), removes the directory, frees it. */
 void etcd_server_destroy(etcd_server_t **self_p);
