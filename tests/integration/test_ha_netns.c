@@ -52,8 +52,8 @@ typedef struct {
     fixture_t *stack; /* first: see s_teardown */
     etcd_server_t *etcd;
     const char *dir;
-    char sw[32];              /* the switch namespace */
-    char ns[NHOSTS][32];      /* each host's namespace */
+    char sw[32];                /* the switch namespace */
+    char ns[NHOSTS][32];        /* each host's namespace */
     char etcd_port[NHOSTS][16]; /* its port on br-etcd ("" for X) */
     char bus_port[NHOSTS][16];  /* its port on br-bus ("" for E) */
     char cfg[2][600];
@@ -80,8 +80,8 @@ static int s_wire(ctx_t *ctx, int h, const char *ifname, const char *port, const
     return test_sh("ip -n %s link add %s type veth peer name %s netns %s && "
                    "ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && "
                    "ip -n %s link set %s master %s && ip -n %s link set %s up",
-                   ctx->ns[h], ifname, port, ctx->sw, ctx->ns[h], addr, ifname, ctx->ns[h],
-                   ifname, ctx->sw, port, br, ctx->sw, port);
+                   ctx->ns[h], ifname, port, ctx->sw, ctx->ns[h], addr, ifname, ctx->ns[h], ifname,
+                   ctx->sw, port, br, ctx->sw, port);
 }
 
 static int s_ns_setup(ctx_t *ctx)
@@ -163,6 +163,8 @@ static int s_core_config(ctx_t *ctx, int i)
              "  bus:\n"
              "    heartbeat: 100ms\n"
              "    liveness: 3\n"
+             /* a bus between namespaces of this test only (test_netns covers CURVE) */
+             "    insecure: true\n"
              "    router: \"tcp://" NET_BUS ".%d:5570\"\n"
              "    publish: \"tcp://" NET_BUS ".%d:5571\"\n",
              ctx->dir, i, i, endpoints, TTL_S, i + 1, i + 1);
@@ -339,8 +341,8 @@ static int s_setup_steps(ctx_t *ctx)
     if (!ctx->etcd) return -1;
     for (int i = 0; i < 2; i++) {
         if (s_core_config(ctx, i)) return -1;
-        ctx->core[i] = s_start(ctx, i, "interlookd", ctx->cfg[i], NULL,
-                               i ? "core1.out" : "core0.out", NULL);
+        ctx->core[i] =
+            s_start(ctx, i, "interlookd", ctx->cfg[i], NULL, i ? "core1.out" : "core0.out", NULL);
         if (ctx->core[i] <= 0) return -1;
     }
     for (int i = 0; i < 2; i++) {
@@ -357,6 +359,7 @@ static int s_setup_steps(ctx_t *ctx)
              "  bus:\n"
              "    heartbeat: 100ms\n"
              "    liveness: 3\n"
+             "    insecure: true\n"
              "    router: \"tcp://" NET_BUS ".1:5570,tcp://" NET_BUS ".2:5570\"\n"
              "    publish: \"tcp://" NET_BUS ".1:5571,tcp://" NET_BUS ".2:5571\"\n"
              "ipam:\n"
@@ -383,7 +386,8 @@ static int s_setup(void **state)
     ctx->inject_in = -1;
     *state = ctx;
     if (s_setup_steps(ctx) == 0) return 0;
-    s_teardown(state); /* nothing left behind, whether cmocka tears down after a failed setup or not */
+    s_teardown(
+        state); /* nothing left behind, whether cmocka tears down after a failed setup or not */
     return -1;
 }
 
@@ -397,6 +401,7 @@ static int64_t s_day_ms(void)
 
 typedef struct {
     long work_before, work_after; /* WORK sent before / from the cut on */
+    long held_after;              /* WORK due from the cut on but held until its entry is saved */
     int64_t last_work;            /* the last WORK sent (ms of the day), -1: none */
     int64_t led;                  /* its first "core: leading" from the cut on, -1: none */
     int64_t stood_down;           /* its first "core: no longer leading" from the cut on, -1 */
@@ -406,7 +411,7 @@ typedef struct {
  * WORK held until its entry is saved is not sent and not counted). */
 static s_log_t s_scan(ctx_t *ctx, int i, int64_t cut)
 {
-    s_log_t out = {0, 0, -1, -1, -1};
+    s_log_t out = {0, 0, 0, -1, -1, -1};
     char path[700], line[4096];
     snprintf(path, sizeof path, "%s/core%d.log", ctx->dir, i);
     FILE *f = fopen(path, "r");
@@ -416,7 +421,9 @@ static s_log_t s_scan(ctx_t *ctx, int i, int64_t cut)
         /* 2026-12-05T00:13:34.092Z interlookd[...] ... */
         if (sscanf(line, "%*10sT%d:%d:%d.%dZ", &h, &m, &sec, &ms) != 4) continue;
         int64_t t = ((h * 60 + m) * 60 + sec) * 1000LL + ms;
-        if (strstr(line, "-> WORK") && !strstr(line, "held until")) {
+        if (strstr(line, "-> WORK") && strstr(line, "held until")) {
+            if (t >= cut) out.held_after++;
+        } else if (strstr(line, "-> WORK")) {
             if (t < cut)
                 out.work_before++;
             else
@@ -460,6 +467,8 @@ static void test_leader_cut_from_etcd(void **state)
     char role[32], reason[512];
     s_role(ctx, leader, role, sizeof role, reason, sizeof reason);
     fprintf(stderr, "test: cut core %d: /health role '%s', reason: %s\n", leader, role, reason);
+    assert_string_equal(role, "none");
+    assert_non_null(strstr(reason, "etcd"));
     s_add(ctx, 5); /* after the takeover */
     s_assert_converged(ctx, other);
     s_log_t old = s_scan(ctx, leader, cut);
@@ -470,11 +479,12 @@ static void test_leader_cut_from_etcd(void **state)
             leader, (long long)(old.stood_down >= 0 ? old.stood_down - cut : -1), other,
             (long long)(new.led >= 0 ? new.led - cut : -1), (long long)seen);
     fprintf(stderr,
-            "test: WORK sent: core %d (old leader) %ld before the cut, %ld after (last %lld ms "
-            "after the cut); core %d (new leader) %ld before, %ld after\n",
+            "test: WORK sent: core %d (old leader) %ld before the cut, %ld after (its last %lld "
+            "ms after the cut; %ld more due after it held until saved, never sent); core %d "
+            "(new leader) %ld before, %ld after\n",
             leader, old.work_before, old.work_after,
-            (long long)(old.last_work >= 0 ? old.last_work - cut : 0), other, new.work_before,
-            new.work_after);
+            (long long)(old.last_work >= 0 ? old.last_work - cut : 0), old.held_after, other,
+            new.work_before, new.work_after);
     assert_true(old.work_before > 0);
     assert_true(new.led >= 0);
     assert_true(old.stood_down >= 0);

@@ -39,7 +39,7 @@ struct _etcd_server_t {
     char token[64];      /* --initial-cluster-token */
     char endpoints[512]; /* comma-separated client URLs */
     const char *list[S_MAX_MEMBERS];
-    char tls[512]; /* the certificates' directory (tls-certs.sh), "" for http */
+    char tls[512];  /* the certificates' directory (tls-certs.sh), "" for http */
     char netns[64]; /* the network namespace the members run in, "" for the test's own */
     char host[40];  /* the address they listen on (client and peer) */
     char ca[600], server_cert[600], server_key[600], client_cert[600], client_key[600];
@@ -64,9 +64,9 @@ static bool s_healthy_in_netns(etcd_server_t *self, size_t i, int timeout_ms)
     if (*self->tls)
         snprintf(tls, sizeof tls, "--cacert '%s' --cert '%s' --key '%s' ", self->ca,
                  self->client_cert, self->client_key);
-    int rc = test_run(body, sizeof body, "ip netns exec '%s' curl -s -m %d.%03d %s'%s/health'",
-                      self->netns, timeout_ms / 1000, timeout_ms % 1000, tls,
-                      self->m[i].client_url);
+    int rc =
+        test_run(body, sizeof body, "ip netns exec '%s' curl -s -m %d.%03d %s'%s/health'",
+                 self->netns, timeout_ms / 1000, timeout_ms % 1000, tls, self->m[i].client_url);
     return rc == 0 && strstr(body, "\"true\"") != NULL;
 }
 
