@@ -306,6 +306,20 @@ static void s_assert_converged(ctx_t *ctx, int i)
         fail_msg("core %d did not converge in %d ms: %s", i, WAIT_MS, c.why);
 }
 
+/* The last lines of both cores' logs, on stderr: what a failure needs. */
+static void s_dump(ctx_t *ctx)
+{
+    for (int i = 0; i < 2; i++) {
+        fprintf(stderr, "test: core %d's log, last lines:\n", i);
+        test_sh("grep -v -e '-> WORK' -e '<- RESULT' '%s/core%d.log' | tail -n 25 >&2", ctx->dir,
+                i);
+    }
+    /* etcd extends every lease when its raft leader changes: elections count */
+    test_sh("for f in '%s'/etcd/m*.log; do echo \"test: $f: $(grep -c 'elected leader' $f) "
+            "raft elections\"; tail -n 5 $f; done >&2",
+            ctx->dir);
+}
+
 /* Core i's etcd link (its port on br-etcd) up or down. */
 static void s_etcd_link(ctx_t *ctx, int i, const char *updown)
 {
@@ -316,6 +330,9 @@ static int s_teardown(void **state)
 {
     ctx_t *ctx = *state;
     if (!ctx) return 0;
+    const char *keep = getenv("TEST_HA_NETNS_KEEP"); /* a directory for the logs, to debug */
+    if (keep && *keep && ctx->dir)
+        test_sh("mkdir -p '%s' && cp -r '%s' '%s/' 2>/dev/null", keep, ctx->dir, keep);
     /* the processes first (the cores and extensions, then etcd), then their networks */
     fixture_destroy(&ctx->stack);
     etcd_server_destroy(&ctx->etcd);
@@ -463,7 +480,10 @@ static void test_leader_cut_from_etcd(void **state)
         zclock_sleep(50);
     }
     int64_t seen = zclock_mono() - cut_mono;
-    if (!led) fail_msg("core %d did not lead within %d ms of the cut", other, WAIT_MS);
+    if (!led) {
+        s_dump(ctx);
+        fail_msg("core %d did not lead within %d ms of the cut", other, WAIT_MS);
+    }
     char role[32], reason[512];
     s_role(ctx, leader, role, sizeof role, reason, sizeof reason);
     fprintf(stderr, "test: cut core %d: /health role '%s', reason: %s\n", leader, role, reason);
