@@ -37,6 +37,7 @@ typedef struct {
     const char *prefix; /* the store's */
     il_etcd_t *client;  /* its own */
     il_etcd_watch_t *watch;
+    int64_t heard; /* zclock_mono of the last sign that etcd answers */
 } s_follower_t;
 
 struct _etcd_store_t {
@@ -183,6 +184,10 @@ static void s_actor(zsock_t *pipe, void *arg)
 #define S_MIRROR_IDLE_MS  3000
 #define S_MIRROR_RETRY_MS 500
 #define S_MIRROR_WAIT_MS  200 /* one wait for events: how soon a command is read */
+/* A watch that has been quiet this long is checked by a small read: a watch
+ * on hung members moves on to the next endpoint without ever failing a wait
+ * shorter than its try time-out, so its silence alone says nothing. */
+#define S_MIRROR_CHECK_MS 3000
 
 /* News to the loop, as frames (a message the loop never reads, at its end,
  * is freed with it): [kind, gen, text, frames...]. */
@@ -214,6 +219,7 @@ static int s_follow_read(s_follower_t *f, zsock_t *pipe, int gen)
         return -1;
     }
     il_etcd_watch_set_idle(f->watch, S_MIRROR_IDLE_MS);
+    f->heard = zclock_mono();
     zmsg_t *msg = zmsg_new();
     for (size_t i = 0; i < range.count; i++) {
         zmsg_addstr(msg, range.kvs[i].key);
@@ -238,13 +244,20 @@ static int s_follow_watch(s_follower_t *f, zsock_t *pipe, int gen)
         il_log_info("core: the standby's view of etcd: %s; reading again", why);
         return s_follow_read(f, pipe, gen);
     }
+    if (rc == 0 && ev.count == 0 && zclock_mono() - f->heard >= S_MIRROR_CHECK_MS) {
+        il_etcd_range_t probe;
+        rc = il_etcd_get_prefix(f->client, f->prefix, 1, 0, &probe, why, sizeof why);
+        if (rc == 0) f->heard = zclock_mono();
+        il_etcd_range_free(&probe);
+    }
     if (rc != 0) {
         il_etcd_watch_destroy(&f->watch);
-        snprintf(err, sizeof err, "etcd %s: %s", f->prefix, why);
+        snprintf(err, sizeof err, "etcd %s: %.1000s", f->prefix, why);
         s_news(pipe, "ERROR", gen, err, zmsg_new());
         return -1;
     }
     if (ev.count == 0) return 0;
+    f->heard = zclock_mono();
     zmsg_t *msg = zmsg_new();
     for (size_t i = 0; i < ev.count; i++) {
         il_etcd_kv_t *kv = &ev.events[i].kv;
