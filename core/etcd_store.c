@@ -575,8 +575,9 @@ int etcd_store_mirror_recv(etcd_store_t *self)
     int rc = kind && gen && text ? 0 : -1;
     if (rc == 0 && self->mirror_on && atoi(gen) == self->mirror_gen) {
         if (!strcmp(kind, "ERROR")) {
-            if (self->mirror_synced || strcmp(text, self->mirror_reason))
-                il_log_warn("core: the standby's view of etcd lags: %s (reading again)", text);
+            /* said once per outage: the reason's wording changes with each try */
+            il_log_write(self->mirror_synced ? IL_LOG_WARN : IL_LOG_DEBUG,
+                         "core: the standby's view of etcd lags: %s (reading again)", text);
             snprintf(self->mirror_reason, sizeof self->mirror_reason, "%s", text);
             self->mirror_synced = false;
         } else if (!strcmp(kind, "SNAPSHOT")) {

@@ -732,6 +732,7 @@ static void s_on_loaded(server_t *self, etcd_store_outcome_t outcome, const char
     }
     if (!leader_is_leader(self->leader)) { /* the load outlasted the lease */
         s_forget_entries(self);
+        self->takeover_timer = zloop_timer(self->loop, 500, 1, s_on_takeover, self);
         return;
     }
     self->takeover_error[0] = 0;
