@@ -55,8 +55,8 @@ typedef enum {
 etcd_store_t *etcd_store_new(const il_etcd_config_t *config, const char *prefix, leader_t *leader,
                              char *err, size_t errlen);
 
-/* Stops the thread after the batch it is writing (bounded by the client's
- * time-out) and frees everything; sets *self_p to NULL. */
+/* Stops the threads after the batch or read they are doing (each bounded by
+ * the client's time-out) and frees everything; sets *self_p to NULL. */
 void etcd_store_destroy(etcd_store_t **self_p);
 
 /* Asks the thread to read every entry under the prefix (a takeover); the
