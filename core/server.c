@@ -69,6 +69,9 @@ struct _server_t {
     char leader_id[256];      /* the leading core's id, "" when none is known */
     int takeover_timer;       /* retries a failed load of the entries, -1 when none */
     char takeover_error[512]; /* the last load's failure, "" when none */
+    int64_t takeover_start;   /* zclock_mono when the load in flight was asked for */
+    bool load_stale;          /* the role changed while the load was in flight: drop it */
+    workflow_t *view;         /* a standby's read-only view, decoded from the mirror */
     int64_t peer_second;      /* rate limit of the lines bus input causes (s_peer_log) */
     int peer_count;
     uint64_t peer_suppressed;
@@ -460,17 +463,28 @@ static int s_on_housekeep(zloop_t *loop, int timer_id, void *arg)
 
 static workflow_t *s_workflow_new(server_t *self, bool effects);
 
-/* A standby answers the reads of entries from etcd (read-only, a view made
- * for the request); NULL when it leads or etcd cannot be read (the reason in
- * err). */
+/* A core that does not lead answers the reads of entries from its mirror of
+ * etcd (etcd_store_mirror_*: a watch keeps it current, nothing here waits on
+ * etcd), decoded into a read-only view when it changed since the last
+ * request; NULL when it leads, or the mirror does not follow etcd now or
+ * does not decode (the reason in err). */
 static workflow_t *s_etcd_view(server_t *self, const char *path, char *err, size_t errlen)
 {
     if (!self->leader || self->leading) return NULL;
     if (strcmp(path, "/services") && strncmp(path, "/services/", 10)) return NULL;
+    char why[1024];
+    if (!etcd_store_mirror_synced(self->estore, why, sizeof why)) {
+        snprintf(err, errlen, "this core does not lead and its view of etcd is not current: %.900s",
+                 *why ? why : "not following etcd");
+        return NULL;
+    }
+    if (self->view && !etcd_store_mirror_changed(self->estore)) return self->view;
+    workflow_destroy(&self->view);
     workflow_t *view = s_workflow_new(self, false);
-    size_t loaded = 0;
-    if (view && etcd_store_load(self->estore, view, &loaded, err, errlen) != 0)
+    size_t count = 0;
+    if (view && etcd_store_mirror_fill(self->estore, view, &count, err, errlen) != 0)
         workflow_destroy(&view);
+    self->view = view;
     return view;
 }
 
@@ -505,7 +519,6 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
         source.leader_id = *self->leader_id ? self->leader_id : NULL;
     }
     views_answer(&source, method, path, reply);
-    workflow_destroy(&view);
 }
 
 /* Start-up re-synchronisation -------------------------------------------------
@@ -652,6 +665,8 @@ static void s_forget_entries(server_t *self)
 static void s_stand_by(server_t *self, const char *why)
 {
     broker_set_refusing(self->broker, why);
+    if (etcd_store_loading(self->estore)) self->load_stale = true;
+    etcd_store_mirror_start(self->estore);
     if (!self->leading) return;
     self->leading = false;
     il_log_warn("core: no longer leading: %s", why);
@@ -660,35 +675,74 @@ static void s_stand_by(server_t *self, const char *why)
 }
 
 static int s_on_takeover(zloop_t *loop, int timer_id, void *arg);
+static void s_refusal(server_t *self, char *out, size_t outlen);
 
-/* Elected: loads the entries from etcd and resumes (the work in progress is
- * sent again: steps are idempotent). A failed load is tried again. */
+/* Elected: asks the store's thread for the entries (s_on_loaded resumes
+ * when they come back); HELLO is refused meanwhile ("taking over"). */
 static void s_take_over(server_t *self)
 {
-    if (self->leading || self->takeover_timer >= 0) return;
+    if (self->leading || self->takeover_timer >= 0 || etcd_store_loading(self->estore)) return;
+    char why[ILP_MAX_TEXT];
+    s_refusal(self, why, sizeof why);
+    broker_set_refusing(self->broker, why);
     s_forget_entries(self);
+    self->takeover_start = zclock_mono();
+    etcd_store_load_start(self->estore);
+}
+
+/* A failed takeover is tried again 500 ms later; /health says why. */
+static void s_take_over_failed(server_t *self, const char *err)
+{
+    char text[sizeof self->takeover_error];
+    snprintf(text, sizeof text, "elected, but cannot load the entries: %.400s", err);
+    if (strcmp(text, self->takeover_error)) il_log_error("core: %s (retrying)", text);
+    snprintf(self->takeover_error, sizeof self->takeover_error, "%s", text);
+    s_forget_entries(self);
+    self->takeover_timer = zloop_timer(self->loop, 500, 1, s_on_takeover, self);
+}
+
+/* The load came back (or failed): when this core still leads, the loop
+ * decodes the entries and resumes (the work in progress is sent again:
+ * steps are idempotent). A load asked for before the role changed is
+ * dropped (etcd may have changed since under another leader), and asked for
+ * again when this core leads now. */
+static void s_on_loaded(server_t *self, etcd_store_outcome_t outcome, const char *reason)
+{
+    bool stale = self->load_stale;
+    self->load_stale = false;
+    if (stale || self->leading || self->role != LEADER_LEADER) {
+        size_t n = 0;
+        char err[64];
+        if (outcome == ETCD_STORE_LOADED) etcd_store_adopt(self->estore, NULL, &n, err, sizeof err);
+        if (stale && !self->leading && self->role == LEADER_LEADER &&
+            leader_is_leader(self->leader))
+            s_take_over(self);
+        return;
+    }
     char err[1024];
     size_t loaded = 0;
-    int64_t start = zclock_mono();
-    if (etcd_store_load(self->estore, self->workflow, &loaded, err, sizeof err) != 0) {
-        if (strcmp(err, self->takeover_error))
-            il_log_error("core: elected, but cannot load the entries: %s (retrying)", err);
-        snprintf(self->takeover_error, sizeof self->takeover_error,
-                 "elected, but cannot load the entries: %.400s", err);
-        s_forget_entries(self);
-        self->takeover_timer = zloop_timer(self->loop, 500, 1, s_on_takeover, self);
+    s_forget_entries(self);
+    if (outcome != ETCD_STORE_LOADED) {
+        s_take_over_failed(self, reason ? reason : "no answer");
+        return;
+    }
+    if (etcd_store_adopt(self->estore, self->workflow, &loaded, err, sizeof err) != 0) {
+        s_take_over_failed(self, err);
         return;
     }
     if (!leader_is_leader(self->leader)) { /* the load outlasted the lease */
         s_forget_entries(self);
+        self->takeover_timer = zloop_timer(self->loop, 500, 1, s_on_takeover, self);
         return;
     }
     self->takeover_error[0] = 0;
     self->leading = true;
     self->started = s_now();
     self->resynced = false;
+    etcd_store_mirror_stop(self->estore);
+    workflow_destroy(&self->view);
     il_log_info("core: leading (%s): %zu entries loaded from etcd in %lld ms", self->config->id,
-                loaded, (long long)(zclock_mono() - start));
+                loaded, (long long)(zclock_mono() - self->takeover_start));
     broker_set_refusing(self->broker, NULL);
     workflow_resume(self->workflow, s_now());
     s_publish_changes(self);
@@ -769,7 +823,9 @@ static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
     etcd_store_outcome_t outcome;
     char *reason = NULL;
     if (etcd_store_recv(self->estore, &outcome, &reason) != 0) return 0;
-    if (outcome == ETCD_STORE_SAVED) {
+    if (outcome == ETCD_STORE_LOADED || outcome == ETCD_STORE_LOAD_FAILED) {
+        s_on_loaded(self, outcome, reason);
+    } else if (outcome == ETCD_STORE_SAVED) {
         if (self->save_failed)
             il_log_write(self->save_down_said ? IL_LOG_INFO : IL_LOG_DEBUG,
                          "core: entries saved to etcd again");
@@ -799,7 +855,7 @@ static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
             if (self->save_timer < 0)
                 self->save_timer = zloop_timer(self->loop, 1000, 1, s_on_save, self);
         }
-    } else if (self->leading) {
+    } else if (outcome == ETCD_STORE_DEPOSED && self->leading) {
         self->role = LEADER_NONE;
         snprintf(self->role_reason, sizeof self->role_reason, "%s", reason);
         char why[ILP_MAX_TEXT];
@@ -807,6 +863,15 @@ static int s_on_estore(zloop_t *loop, zsock_t *reader, void *arg)
         s_stand_by(self, why);
     }
     free(reason);
+    return 0;
+}
+
+static int s_on_mirror(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    server_t *self = arg;
+    etcd_store_mirror_recv(self->estore);
     return 0;
 }
 
@@ -836,11 +901,13 @@ static int s_etcd_start(server_t *self, char *err, size_t errlen)
     if (tick < 20) tick = 20;
     if (zloop_reader(self->loop, leader_sock(self->leader), s_on_leader, self) != 0 ||
         zloop_reader(self->loop, etcd_store_sock(self->estore), s_on_estore, self) != 0 ||
+        zloop_reader(self->loop, etcd_store_mirror_sock(self->estore), s_on_mirror, self) != 0 ||
         zloop_timer(self->loop, (size_t)tick, 0, s_on_fence, self) < 0) {
         snprintf(err, errlen, "cannot start the loop");
         return -1;
     }
     snprintf(self->role_reason, sizeof self->role_reason, "electing");
+    etcd_store_mirror_start(self->estore); /* a standby's view until this core leads */
     return 0;
 }
 
@@ -940,6 +1007,7 @@ void server_destroy(server_t **self_p)
     api_destroy(&self->api);
     broker_destroy(&self->broker);
     workflow_destroy(&self->workflow);
+    workflow_destroy(&self->view);
     store_destroy(&self->store);
     zloop_destroy(&self->loop);
     free(self->published);
