@@ -687,8 +687,10 @@ static int s_child(const char *endpoints, const char *prefix, const char *order,
         }
         alloc_etcd_sync(store, 0, err, sizeof err);
     }
-    printf("# txns %llu conflicts %llu\n", (unsigned long long)alloc_etcd_txns(store),
-           (unsigned long long)alloc_etcd_conflicts(store));
+    printf("# txns %llu conflicts %llu, addresses lost %llu\n",
+           (unsigned long long)alloc_etcd_txns(store),
+           (unsigned long long)alloc_etcd_conflicts(store),
+           (unsigned long long)alloc_etcd_lost(store));
     alloc_etcd_destroy(&store);
     free(copy);
     return rc;
