@@ -180,7 +180,7 @@ static size_t s_race_one(etcd_server_t *cluster, size_t n, bool same, bool lowes
 static size_t s_race(etcd_server_t *cluster, size_t n)
 {
     size_t errors = 0;
-    printf("%-44s\n", "etcd, 3 members, two allocators racing");
+    printf("etcd, 3 members, two allocators racing (batches of 100):\n");
     for (int same = 0; same < 2; same++) {
         double rate[2], lost[2];
         for (int after = 0; after < 2; after++)
