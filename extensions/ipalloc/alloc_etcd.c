@@ -7,11 +7,19 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Requests in one txn: each adds 2 compares, 2 puts and 2 reads. */
 #define S_PER_TXN (IL_ETCD_MAX_TXN_OPS / 2)
 /* Pause before a txn is sent again after an error (etcd without a leader). */
 #define S_RETRY_MS 200
+/* The lane (see alloc_etcd.h): first drawn among the lowest S_LANE_MIN free
+ * addresses, the window doubling on each lost race until S_LANE_MAX (and at
+ * most a quarter of the free addresses, so that a small pool stays packed);
+ * after S_LANE_CALM allocation txns without a lost race, the lowest again. */
+#define S_LANE_MIN  512
+#define S_LANE_MAX  4096
+#define S_LANE_CALM 64
 
 struct _alloc_etcd_t {
     il_etcd_t *etcd;
@@ -21,7 +29,12 @@ struct _alloc_etcd_t {
     zhashx_t *by_name; /* name -> ip (strings owned) */
     zhashx_t *by_ip;   /* ip -> name */
     il_etcd_watch_t *watch;
-    uint64_t txns, conflicts;
+    uint64_t txns, conflicts, lost;
+    bool spread;    /* a lost race moves the lane (else: always the lowest, the former policy) */
+    uint64_t lane;  /* rank among the free addresses new candidates are taken from (0: lowest) */
+    uint64_t width; /* the window the lane was last drawn from (0: none yet) */
+    unsigned calm;  /* allocation txns since the last lost race */
+    uint64_t rng;   /* xorshift64 state, never 0 */
 };
 
 char *alloc_etcd_pool_key(const char *cidr, char *buf, size_t buflen)
@@ -57,6 +70,14 @@ alloc_etcd_t *alloc_etcd_new(const il_etcd_config_t *config, const char *prefix,
     self->pool = pool;
     self->by_name = s_map();
     self->by_ip = s_map();
+    self->spread = true;
+    /* splitmix64 of time, pid and address: allocators started together draw apart */
+    uint64_t seed = (uint64_t)zclock_usecs() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)self;
+    seed += 0x9E3779B97F4A7C15u;
+    seed = (seed ^ (seed >> 30)) * 0xBF58476D1CE4E5B9u;
+    seed = (seed ^ (seed >> 27)) * 0x94D049BB133111EBu;
+    seed ^= seed >> 31;
+    self->rng = seed ? seed : 0x2545F4914F6CDD1Du;
     return self;
 }
 
@@ -218,10 +239,42 @@ static void s_drop_cand(alloc_etcd_t *self, alloc_etcd_req_t *req)
     req->has_cand = req->took = false;
 }
 
+/* After an allocation txn: one more without a lost race (lost: false), or a
+ * lost race for a lane candidate: a new lane, drawn among the lowest free
+ * addresses in a window twice the last (see S_LANE_*). */
+static void s_lane_after(alloc_etcd_t *self, bool lost)
+{
+    if (!self->spread) return;
+    if (!lost) {
+        if (self->lane != 0 && ++self->calm >= S_LANE_CALM) {
+            il_log_debug("ipalloc: %s: no race lost in %u txns: the lowest free address again",
+                         self->base, self->calm);
+            self->lane = self->width = 0;
+        }
+        return;
+    }
+    self->calm = 0;
+    uint64_t width = self->width ? self->width * 2 : S_LANE_MIN;
+    if (width > S_LANE_MAX) width = S_LANE_MAX;
+    uint64_t quarter = pool_free_count(self->pool) / 4;
+    if (width > quarter) width = quarter;
+    uint64_t x = self->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->rng = x;
+    self->width = width;
+    self->lane = width ? x % width : 0;
+    il_log_debug("ipalloc: %s: lost a race for an address: new candidates from the free address "
+                 "of rank %llu (drawn among the lowest %llu)",
+                 self->base, (unsigned long long)self->lane, (unsigned long long)width);
+}
+
 /* Picks the address to try for req. false when settled (an error). */
 static bool s_pick(alloc_etcd_t *self, alloc_etcd_req_t *req)
 {
     if (req->has_cand) return true;
+    req->laned = false;
     pool_addr_t addr;
     int family;
     if (req->fixed) {
@@ -242,9 +295,11 @@ static bool s_pick(alloc_etcd_t *self, alloc_etcd_req_t *req)
                !zhashx_lookup(self->by_ip, req->wanted) && pool_take(self->pool, addr) == 0) {
         req->cand = addr;
         req->took = true;
-    } else if (pool_take_lowest(self->pool, &addr) == 0) {
+    } else if ((self->lane ? pool_take_nth(self->pool, self->lane, &addr)
+                           : pool_take_lowest(self->pool, &addr)) == 0) {
         req->cand = addr;
         req->took = true;
+        req->laned = true;
     } else {
         s_fail(req, "no free address in %s", pool_describe(self->pool));
         return false;
@@ -303,6 +358,7 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
         }
         self->txns++;
         if (ok) {
+            s_lane_after(self, false);
             for (size_t k = 0; k < n; k++) {
                 s_view_add(self, chosen[k]->name, cand_text[k]);
                 s_copy(chosen[k]->ip, sizeof chosen[k]->ip, cand_text[k]);
@@ -315,6 +371,7 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
         self->conflicts++;
         zhashx_t *found = s_found(&got);
         il_etcd_range_free(&got);
+        bool lane_lost = false;
         for (size_t k = 0; k < n; k++) {
             alloc_etcd_req_t *req = chosen[k];
             char *ipk = s_key(self, "ip", cand_text[k]);
@@ -322,6 +379,10 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
             const char *holder = zhashx_lookup(found, ipk);
             const char *held = zhashx_lookup(found, svck);
             req->rounds++;
+            if (holder && !streq(holder, req->name)) {
+                self->lost++;
+                if (req->laned) lane_lost = true;
+            }
             if (held) { /* it has one: that one (the same when our earlier try went through) */
                 if (holder) s_view_add(self, holder, cand_text[k]);
                 if (!holder || !streq(holder, req->name)) s_drop_cand(self, req);
@@ -340,6 +401,7 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
             zstr_free(&svck);
         }
         zhashx_destroy(&found);
+        s_lane_after(self, lane_lost);
     }
 }
 
@@ -476,6 +538,7 @@ size_t alloc_etcd_apply(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count
     for (size_t i = 0; i < count; i++) {
         reqs[i].ip[0] = reqs[i].error[0] = '\0';
         reqs[i].has_cand = reqs[i].took = reqs[i].done = reqs[i].created = false;
+        reqs[i].laned = false;
         reqs[i].rounds = 0;
     }
     zhashx_t *names = zhashx_new();
@@ -532,4 +595,15 @@ uint64_t alloc_etcd_txns(alloc_etcd_t *self)
 uint64_t alloc_etcd_conflicts(alloc_etcd_t *self)
 {
     return self->conflicts;
+}
+
+uint64_t alloc_etcd_lost(alloc_etcd_t *self)
+{
+    return self->lost;
+}
+
+void alloc_etcd_set_spread(alloc_etcd_t *self, bool spread)
+{
+    self->spread = spread;
+    if (!spread) self->lane = self->width = 0;
 }

@@ -247,6 +247,21 @@ static void s_neighbours(pool_t *self, pool_addr_t addr, node_t **below, node_t 
     }
 }
 
+/* The range with the least lo > addr, NULL when none. */
+static node_t *s_above(pool_t *self, pool_addr_t addr)
+{
+    node_t *best = NULL;
+    node_t *node = self->root;
+    while (node) {
+        if (node->lo > addr) {
+            best = node;
+            node = node->left;
+        } else
+            node = node->right;
+    }
+    return best;
+}
+
 /* Splits tree into the ranges below key (*below) and the others (*above). */
 static void s_split(node_t *tree, pool_addr_t key, node_t **below, node_t **above)
 {
@@ -518,6 +533,32 @@ int pool_take_lowest(pool_t *self, pool_addr_t *addr)
         self->free_total--;
     }
     return 0;
+}
+
+int pool_take_nth(pool_t *self, uint64_t n, pool_addr_t *addr)
+{
+    assert(self);
+    node_t *node = s_min(self);
+    if (!node) return -1;
+    if (n == 0) return pool_take_lowest(self, addr);
+    pool_addr_t pick;
+    pool_addr_t skip = n;
+    for (;;) {
+        pool_addr_t size_less_one = node->hi - node->lo; /* a whole ::/0 overflows size */
+        if (skip <= size_less_one) {
+            pick = node->lo + skip;
+            break;
+        }
+        skip -= size_less_one + 1;
+        node_t *next = s_above(self, node->hi);
+        if (!next) { /* fewer than n + 1 free: the highest */
+            pick = node->hi;
+            break;
+        }
+        node = next;
+    }
+    if (addr) *addr = pick;
+    return pool_take(self, pick);
 }
 
 int pool_take(pool_t *self, pool_addr_t addr)

@@ -53,6 +53,12 @@ bool pool_contains(pool_t *self, pool_addr_t addr);
 /* Takes the lowest free address. Returns -1 when the pool is exhausted. */
 int pool_take_lowest(pool_t *self, pool_addr_t *addr);
 
+/* Takes the free address with n free addresses below it (0: the lowest, as
+ * pool_take_lowest), or the highest free one when fewer than n + 1 are free.
+ * Costs O(k log r) for the k free ranges below it (r: all free ranges), so n
+ * should stay small. Returns -1 when the pool is exhausted. */
+int pool_take_nth(pool_t *self, uint64_t n, pool_addr_t *addr);
+
 /* Takes that address. Returns -1 when it is not free (taken, excluded or outside). */
 int pool_take(pool_t *self, pool_addr_t addr);
 

@@ -6,7 +6,13 @@
  *   etcd  alloc_etcd_apply on real etcd 3.4 members on 127.0.0.1 (1 and 3
  *         members): txns of up to 64 allocations, committed on a quorum;
  *         and two stores (two allocators) racing for the same pool on the
- *         3 members, both allocating different services.
+ *         3 members, batches of 100: both allocating different services,
+ *         then both the same services in opposite orders (as two allocators
+ *         given the same work do), each with the former policy (every store
+ *         tries the lowest free addresses) and the current one (a lost race
+ *         moves the store to a lane, alloc_etcd.h), printing allocations per
+ *         second and the allocation txns that lost a race (failed a
+ *         compare), and the ratios after/before.
  * Each at batches of 1 (one service a round: latency-bound) and of 100 (the
  * allocator's group commit under load). Then as many releases.
  *
@@ -73,8 +79,12 @@ typedef struct {
     const char *prefix;
     const char *tag;
     size_t n, batch, errors;
-    double rate, release_rate;
-    uint64_t txns, conflicts;
+    bool down;   /* names in reverse order */
+    bool lowest; /* the former policy: always the lowest free address */
+    double rate, release_rate, alloc_secs;
+    uint64_t txns, conflicts;             /* over the run */
+    uint64_t alloc_txns, alloc_conflicts; /* over the allocations */
+    uint64_t lost;                        /* candidate addresses another service took */
 } s_run_t;
 
 static void *s_etcd(void *arg)
@@ -90,6 +100,7 @@ static void *s_etcd(void *arg)
         fprintf(stderr, "bench: %s\n", err);
         exit(1);
     }
+    alloc_etcd_set_spread(store, !run->lowest);
     alloc_etcd_req_t *reqs = calloc(run->batch, sizeof *reqs);
     char(*names)[48] = calloc(run->batch, 48);
     for (int release = 0; release < 2; release++) {
@@ -97,17 +108,23 @@ static void *s_etcd(void *arg)
         for (size_t i = 0; i < run->n; i += run->batch) {
             size_t m = 0;
             for (size_t k = i; k < run->n && k < i + run->batch; k++, m++) {
-                snprintf(names[m], 48, "%s-%zu", run->tag, k);
+                snprintf(names[m], 48, "%s-%zu", run->tag, run->down ? run->n - 1 - k : k);
                 reqs[m] = (alloc_etcd_req_t){.name = names[m], .release = release};
             }
             run->errors += alloc_etcd_apply(store, reqs, m, zclock_mono() + 30000);
             alloc_etcd_sync(store, 0, err, sizeof err);
         }
-        double rate = (double)run->n * 1e6 / (double)(zclock_usecs() - t0);
+        double secs = (double)(zclock_usecs() - t0) / 1e6;
+        double rate = (double)run->n / secs;
         if (release)
             run->release_rate = rate;
-        else
+        else {
             run->rate = rate;
+            run->alloc_secs = secs;
+            run->alloc_txns = alloc_etcd_txns(store);
+            run->alloc_conflicts = alloc_etcd_conflicts(store);
+            run->lost = alloc_etcd_lost(store);
+        }
     }
     run->txns = alloc_etcd_txns(store);
     run->conflicts = alloc_etcd_conflicts(store);
@@ -115,6 +132,64 @@ static void *s_etcd(void *arg)
     free(names);
     alloc_etcd_destroy(&store);
     return NULL;
+}
+
+/* Two stores racing for one pool, batches of 100: rate (allocations a
+ * second over both, distinct services) and the share of allocation txns
+ * that lost a race. same: both allocate the same services, in opposite
+ * orders; else different ones. Returns the requests that failed. */
+static size_t s_race_one(etcd_server_t *cluster, size_t n, bool same, bool lowest, double *rate,
+                         double *lost)
+{
+    static int round;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "/bench-race-%d", round++);
+    s_run_t two[2];
+    for (int i = 0; i < 2; i++)
+        two[i] = (s_run_t){.cluster = cluster,
+                           .prefix = prefix,
+                           .tag = same ? "s"
+                                  : i  ? "b"
+                                       : "a",
+                           .n = n,
+                           .batch = 100,
+                           .down = same && i == 1,
+                           .lowest = lowest};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, s_etcd, &two[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    double secs = two[0].alloc_secs > two[1].alloc_secs ? two[0].alloc_secs : two[1].alloc_secs;
+    uint64_t txns = two[0].alloc_txns + two[1].alloc_txns;
+    uint64_t failed = two[0].alloc_conflicts + two[1].alloc_conflicts;
+    *rate = (double)(same ? n : 2 * n) / secs;
+    *lost = txns ? (double)failed / (double)txns : 0;
+    char label[96];
+    snprintf(label, sizeof label, "  %s, %s", same ? "same services" : "different services",
+             lowest ? "lowest first (before)" : "lanes (after)");
+    printf("%-44s %18s %9.0f (allocation txns lost: %llu of %llu, %.0f%%, %llu + %llu; "
+           "addresses lost to the other: %llu)\n",
+           label, "-", *rate, (unsigned long long)failed, (unsigned long long)txns, 100.0 * *lost,
+           (unsigned long long)two[0].alloc_conflicts, (unsigned long long)two[1].alloc_conflicts,
+           (unsigned long long)(two[0].lost + two[1].lost));
+    return two[0].errors + two[1].errors;
+}
+
+/* The races, the former policy and the current one in one run. */
+static size_t s_race(etcd_server_t *cluster, size_t n)
+{
+    size_t errors = 0;
+    printf("etcd, 3 members, two allocators racing (batches of 100):\n");
+    for (int same = 0; same < 2; same++) {
+        double rate[2], lost[2];
+        for (int after = 0; after < 2; after++)
+            errors += s_race_one(cluster, n, same, !after, &rate[after], &lost[after]);
+        printf("  %-42s allocations/s x%.2f, share of txns lost x%.2f (%.0f%% -> %.0f%%)\n",
+               "after/before", rate[1] / rate[0], lost[0] > 0 ? lost[1] / lost[0] : 0,
+               100.0 * lost[0], 100.0 * lost[1]);
+    }
+    return errors;
 }
 
 int main(int argc, char *argv[])
@@ -153,25 +228,8 @@ int main(int argc, char *argv[])
         snprintf(label, sizeof label, "etcd, %zu member%s (one allocator)", members,
                  members > 1 ? "s" : "");
         printf("%-44s %9.0f/%-8.0f %9.0f/%-8.0f\n", label, rate[0], rel[0], rate[1], rel[1]);
-        if (members == 3) { /* two allocators, one pool */
-            s_run_t two[2] = {
-                {.cluster = cluster, .prefix = "/bench-two", .tag = "a", .n = n, .batch = 100},
-                {.cluster = cluster, .prefix = "/bench-two", .tag = "b", .n = n, .batch = 100}};
-            pthread_t t[2];
-            int64_t t0 = zclock_usecs();
-            for (int i = 0; i < 2; i++)
-                pthread_create(&t[i], NULL, s_etcd, &two[i]);
-            for (int i = 0; i < 2; i++)
-                pthread_join(t[i], NULL);
-            double secs = (double)(zclock_usecs() - t0) / 1e6;
-            errors += two[0].errors + two[1].errors;
-            printf("%-44s %18s %9.0f (both, allocations and releases: %.0f/s; txns failed "
-                   "on a compare: %llu of %llu and %llu of %llu)\n",
-                   "etcd, 3 members, two allocators racing", "-", two[0].rate + two[1].rate,
-                   4.0 * (double)n / secs, (unsigned long long)two[0].conflicts,
-                   (unsigned long long)two[0].txns, (unsigned long long)two[1].conflicts,
-                   (unsigned long long)two[1].txns);
-        }
+        if (members == 3) /* two allocators, one pool */
+            errors += s_race(cluster, n);
         if (errors) {
             printf("  %zu requests failed\n", errors);
             rc = 1;

@@ -840,6 +840,100 @@ static void test_differential_24(void **state)
     pool_destroy(&pool);
 }
 
+/* pool_take_nth: the n-th free address counting free ones only, across
+ * ranges and exclusions; the highest when n is past the end; against a
+ * reference array under random takes and releases. */
+static void test_take_nth(void **state)
+{
+    (void)state;
+    const char *reserved[] = {"10.32.30.3", "10.32.30.4", NULL};
+    pool_t *pool = s_pool("10.32.30.0/24", NULL, NULL, reserved);
+    pool_addr_t addr = 0;
+    /* free: .1 .2 | .5 .. .254 */
+    assert_int_equal(pool_take_nth(pool, 0, &addr), 0);
+    assert_addr_equal(4, addr, V4(10, 32, 30, 1));
+    assert_int_equal(pool_take_nth(pool, 1, &addr), 0); /* .2 .5: skips the reserved */
+    assert_addr_equal(4, addr, V4(10, 32, 30, 5));
+    assert_int_equal(pool_take_nth(pool, 10, &addr), 0); /* .2 .6 .. .14 below it */
+    assert_addr_equal(4, addr, V4(10, 32, 30, 15));
+    assert_false(pool_is_free(pool, V4(10, 32, 30, 15)));
+    /* taking rank n again gives the next free one above: a compact run */
+    for (int host = 16; host <= 19; host++) {
+        assert_int_equal(pool_take_nth(pool, 10, &addr), 0);
+        assert_addr_equal(4, addr, V4(10, 32, 30, host));
+    }
+    assert_int_equal(pool_take_nth(pool, 100000, &addr), 0); /* past the end: the highest */
+    assert_addr_equal(4, addr, V4(10, 32, 30, 254));
+    assert_int_equal(pool_free_count(pool), 252 - 8);
+    pool_destroy(&pool);
+
+    /* exhausted: -1, addr untouched */
+    pool = s_pool("10.32.30.0/30", NULL, NULL, NULL); /* .1 .2 */
+    assert_int_equal(pool_take_nth(pool, 5, &addr), 0);
+    assert_addr_equal(4, addr, V4(10, 32, 30, 2));
+    assert_int_equal(pool_take_nth(pool, 5, &addr), 0);
+    assert_addr_equal(4, addr, V4(10, 32, 30, 1));
+    addr = 77;
+    assert_int_equal(pool_take_nth(pool, 0, &addr), -1);
+    assert_int_equal(pool_take_nth(pool, 3, &addr), -1);
+    assert_addr_equal(4, addr, 77);
+    pool_destroy(&pool);
+
+    /* IPv6: a rank inside a huge range, and past the end of a /64 (2^64 - 1 free) */
+    pool = s_pool("fd00::/64", NULL, NULL, NULL);
+    assert_int_equal(pool_take_nth(pool, (uint64_t)1 << 40, &addr), 0);
+    assert_addr_equal(6, addr, FD00 + 1 + ((pool_addr_t)1 << 40));
+    assert_int_equal(pool_take_nth(pool, UINT64_MAX, &addr), 0);
+    assert_addr_equal(6, addr, FD00 + (pool_addr_t)UINT64_MAX);
+    pool_destroy(&pool);
+
+    /* differential: random take_nth / take / release on a /24 */
+    pool_addr_t base = V4(192, 168, 9, 0);
+    pool = s_pool("192.168.9.0/24", NULL, NULL, NULL);
+    bool free_at[256];
+    for (int i = 0; i < 256; i++)
+        free_at[i] = i != 0 && i != 255;
+    uint64_t seed = 0x7A4E;
+    for (int op = 0; op < 50000; op++) {
+        uint64_t r = s_rand(&seed);
+        int offset = (int)((r >> 16) % 256);
+        if (r % 3 == 0) {
+            if (offset != 0 && offset != 255) {
+                assert_int_equal(pool_release(pool, base + (pool_addr_t)offset),
+                                 free_at[offset] ? -1 : 0);
+                free_at[offset] = true;
+            }
+            continue;
+        }
+        uint64_t n = (r >> 32) % 300;
+        int want = -1, last = -1;
+        uint64_t seen = 0;
+        for (int i = 0; i < 256; i++)
+            if (free_at[i]) {
+                last = i;
+                if (seen++ == n) {
+                    want = i;
+                    break;
+                }
+            }
+        if (want < 0) want = last;
+        pool_addr_t got = 0;
+        int rc = pool_take_nth(pool, n, &got);
+        if (want < 0)
+            assert_int_equal(rc, -1);
+        else {
+            assert_int_equal(rc, 0);
+            assert_addr_equal(4, got, base + (pool_addr_t)want);
+            free_at[want] = false;
+        }
+        size_t count = 0;
+        for (int i = 0; i < 256; i++)
+            count += free_at[i];
+        assert_int_equal(pool_free_count(pool), count);
+    }
+    pool_destroy(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -849,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_take_specific),    cmocka_unit_test(test_release_merging),
         cmocka_unit_test(test_multicast),        cmocka_unit_test(test_v6_bulk),
         cmocka_unit_test(test_v4_16_stress),     cmocka_unit_test(test_differential_24),
+        cmocka_unit_test(test_take_nth),
     };
     return test_run_group(tests, NULL, NULL);
 }
