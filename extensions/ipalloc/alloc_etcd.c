@@ -270,11 +270,13 @@ static void s_lane_after(alloc_etcd_t *self, bool lost)
                  self->base, (unsigned long long)self->lane, (unsigned long long)width);
 }
 
+static void s_view_forget(alloc_etcd_t *self, const char *name);
+
 /* Picks the address to try for req. false when settled (an error). */
 static bool s_pick(alloc_etcd_t *self, alloc_etcd_req_t *req)
 {
     if (req->has_cand) return true;
-    req->laned = false;
+    req->laned = req->known = false;
     pool_addr_t addr;
     int family;
     if (req->fixed) {
@@ -291,6 +293,7 @@ static bool s_pick(alloc_etcd_t *self, alloc_etcd_req_t *req)
     if (held && s_parse(self, held, &addr)) { /* the same one again (the txn checks) */
         req->cand = addr;
         req->took = false;
+        req->known = true;
     } else if (req->wanted && s_parse(self, req->wanted, &addr) &&
                !zhashx_lookup(self->by_ip, req->wanted) && pool_take(self->pool, addr) == 0) {
         req->cand = addr;
@@ -337,10 +340,17 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
             pool_addr_format(chosen[k]->cand, cand_family, cand_text[k], sizeof cand_text[k]);
             char *ipk = s_key(self, "ip", cand_text[k]);
             char *svck = s_key(self, "svc", chosen[k]->name);
-            il_etcd_txn_compare(txn, ipk, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
-            il_etcd_txn_compare(txn, svck, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
-            il_etcd_txn_put(txn, true, ipk, chosen[k]->name, strlen(chosen[k]->name), 0);
-            il_etcd_txn_put(txn, true, svck, cand_text[k], strlen(cand_text[k]), 0);
+            if (chosen[k]->known) { /* held as the view says: checked, not created again */
+                il_etcd_txn_compare_value(txn, ipk, IL_ETCD_EQUAL, chosen[k]->name,
+                                          strlen(chosen[k]->name));
+                il_etcd_txn_compare_value(txn, svck, IL_ETCD_EQUAL, cand_text[k],
+                                          strlen(cand_text[k]));
+            } else {
+                il_etcd_txn_compare(txn, ipk, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
+                il_etcd_txn_compare(txn, svck, IL_ETCD_CREATE_REVISION, IL_ETCD_EQUAL, 0);
+                il_etcd_txn_put(txn, true, ipk, chosen[k]->name, strlen(chosen[k]->name), 0);
+                il_etcd_txn_put(txn, true, svck, cand_text[k], strlen(cand_text[k]), 0);
+            }
             il_etcd_txn_get(txn, false, ipk, false);
             il_etcd_txn_get(txn, false, svck, false);
             zstr_free(&ipk);
@@ -362,7 +372,7 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
             for (size_t k = 0; k < n; k++) {
                 s_view_add(self, chosen[k]->name, cand_text[k]);
                 s_copy(chosen[k]->ip, sizeof chosen[k]->ip, cand_text[k]);
-                chosen[k]->created = true;
+                chosen[k]->created = !chosen[k]->known;
                 chosen[k]->done = true;
             }
             il_etcd_range_free(&got);
@@ -396,6 +406,9 @@ static void s_allocate(alloc_etcd_t *self, alloc_etcd_req_t *reqs, size_t count,
                 req->has_cand = req->took = false;
                 if (req->fixed)
                     s_fail(req, "%s is held by %s in etcd (not imported)", cand_text[k], holder);
+            } else if (req->known) { /* released meanwhile: the view was behind */
+                s_view_forget(self, req->name);
+                req->has_cand = req->took = req->known = false;
             } /* else: not the one that failed: again, same address */
             zstr_free(&ipk);
             zstr_free(&svck);

@@ -63,7 +63,7 @@ typedef struct {
     char error[256]; /* "" on success */
     /* private to the module */
     pool_addr_t cand;
-    bool has_cand, took, done, laned;
+    bool has_cand, took, done, laned, known; /* known: held as the view says */
     int rounds;
 } alloc_etcd_req_t;
 
