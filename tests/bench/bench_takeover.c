@@ -63,8 +63,11 @@ static bool s_run(s_run_t *run, int kills)
         run->reg[k] = t.register_ms;
         run->conv[k] = t.converge_ms;
         run->done++;
-        fprintf(stderr, "bench: TTL %d s, kill %d: core %d led after %lld ms%s\n", run->ttl_s,
-                k + 1, now, (long long)t.takeover_ms,
+        fprintf(stderr,
+                "bench: TTL %d s, kill %d: core %d led after %lld ms, every extension registered "
+                "%lld ms later, converged %lld ms later%s\n",
+                run->ttl_s, k + 1, now, (long long)t.takeover_ms, (long long)t.register_ms,
+                (long long)t.converge_ms,
                 t.takeover_ms > 2000LL * run->ttl_s ? " (MISS: above 2 x TTL)" : "");
         leader = now;
     }

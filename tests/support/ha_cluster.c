@@ -200,6 +200,14 @@ void ha_cluster_destroy(ha_cluster_t **self_p)
 {
     ha_cluster_t *self = *self_p;
     if (!self) return;
+    /* HA_CLUSTER_KEEP=1: the logs stay (a copy beside the directory), to
+     * look at a slow or failed round afterwards. */
+    const char *keep = getenv("HA_CLUSTER_KEEP");
+    if (keep && !strcmp(keep, "1") && self->dir) {
+        test_sh("mkdir -p '%s.kept' && cp '%s'/*.log '%s'/*.out '%s'/*.yaml '%s.kept/' 2>/dev/null",
+                self->dir, self->dir, self->dir, self->dir, self->dir);
+        fprintf(stderr, "ha_cluster: logs kept in %s.kept\n", self->dir);
+    }
     fixture_destroy(&self->stack);
     etcd_server_destroy(&self->etcd);
     free(self->live);
