@@ -40,18 +40,13 @@ struct _ha_cluster_t {
     int oldest; /* every s<k> with k < oldest is removed */
 };
 
-/* Writes core i's configuration: kernel-chosen ports before its first start
- * (known false), then the ports it bound (a restart binds them again). A
- * core needs only its own endpoints; the extensions get both cores'. */
-static int s_core_config(ha_cluster_t *self, int i, bool known)
+/* Writes core i's configuration with its fixed ports. A core needs only
+ * its own endpoints; the extensions get both cores'. */
+static int s_core_config(ha_cluster_t *self, int i)
 {
     char bus[600];
-    if (known)
-        snprintf(bus, sizeof bus, "    router: \"%s\"\n    publish: \"%s\"\n", self->router[i],
-                 self->publish[i]);
-    else
-        snprintf(bus, sizeof bus,
-                 "    router: \"tcp://127.0.0.1:*\"\n    publish: \"tcp://127.0.0.1:*\"\n");
+    snprintf(bus, sizeof bus, "    router: \"%s\"\n    publish: \"%s\"\n", self->router[i],
+             self->publish[i]);
     char text[4096];
     snprintf(text, sizeof text,
              "core:\n"
@@ -75,8 +70,8 @@ static int s_core_config(ha_cluster_t *self, int i, bool known)
              "    heartbeat: 100ms\n"
              "    liveness: 3\n"
              "%s",
-             self->opts.log_level ? self->opts.log_level : "debug", self->dir, i,
-             known ? self->listen[i] : "127.0.0.1:0", i,
+             self->opts.log_level ? self->opts.log_level : "debug", self->dir, i, self->listen[i],
+             i,
              self->opts.one_each ? etcd_server_endpoint(self->etcd, (size_t)i)
                                  : etcd_server_endpoints(self->etcd),
              self->opts.ttl_s, bus);
@@ -152,12 +147,23 @@ ha_cluster_t *ha_cluster_new(const ha_cluster_opts_t *opts)
     snprintf(etcd_dir, sizeof etcd_dir, "%s/etcd", self->dir);
     self->etcd = etcd_server_new(etcd_dir, 3, self->timeout_ms);
     if (!self->etcd) goto fail;
-    /* Both cores bind ports of the kernel's choice; a core restarted later
-     * binds its own again. */
-    for (int i = 0; i < 2; i++)
-        if (s_core_config(self, i, false) || ha_cluster_start_core(self, i) ||
-            s_core_config(self, i, true))
+    /* Fixed ports out of the kernel's ephemeral range, not "*": while a
+     * killed core is down, its ephemeral ports could go to a core of another
+     * test running meanwhile, and our extensions, trying every endpoint,
+     * would register with it (seen: our allocators took that core's work
+     * and wrote its services into our pool). test_free_ports picks at
+     * random in 20000-31999, where the kernel hands out nothing. */
+    for (int i = 0; i < 2; i++) {
+        int p[3];
+        if (test_free_ports(p, 3) != 0) {
+            fprintf(stderr, "ha_cluster: no free ports\n");
             goto fail;
+        }
+        snprintf(self->listen[i], sizeof self->listen[i], "127.0.0.1:%d", p[0]);
+        snprintf(self->router[i], sizeof self->router[i], "tcp://127.0.0.1:%d", p[1]);
+        snprintf(self->publish[i], sizeof self->publish[i], "tcp://127.0.0.1:%d", p[2]);
+        if (s_core_config(self, i) || ha_cluster_start_core(self, i)) goto fail;
+    }
     /* The allocators share one pool in etcd, under the cores' prefix. */
     char text[4096];
     snprintf(text, sizeof text,
