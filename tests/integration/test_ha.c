@@ -184,6 +184,7 @@ static void test_standby_refuses_hello(void **state)
     s_add(ctx, 3);
     s_assert_converged(ctx, leader);
     s_assert_converged(ctx, standby); /* from etcd */
+    s_assert_allocations(ctx, leader);
     /* interlookctl works against either core. */
     for (int i = 0; i < 2; i++) {
         char out[8192];

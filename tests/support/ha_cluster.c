@@ -3,6 +3,7 @@
  * bench_takeover, so that the test and the figures run one scenario. */
 #include "tests/support/ha_cluster.h"
 
+#include "common/etcd.h"
 #include "tests/support/testutil.h"
 
 #include <czmq.h>
@@ -454,6 +455,41 @@ bool ha_cluster_wait_converged(ha_cluster_t *self, int i, int timeout_ms, char *
     return test_wait(s_converged, &c, timeout_ms);
 }
 
+/* The svc/ keys (name -> address) are the other half of each allocation:
+ * exactly core's deployed set too. 0, or -1 with why. */
+static int s_check_svc_keys(ha_cluster_t *self, zhashx_t *core, int i, char *why, size_t whylen)
+{
+    char err[1024];
+    il_etcd_config_t c = {.endpoints = etcd_server_endpoint_list(self->etcd),
+                          .endpoint_count = etcd_server_size(self->etcd)};
+    il_etcd_t *etcd = il_etcd_new(&c, err, sizeof err);
+    il_etcd_range_t r = {0};
+    const char *prefix = S_PREFIX "/ipalloc/" S_POOL "/svc/";
+    if (!etcd || il_etcd_get_prefix(etcd, prefix, 0, 0, &r, err, sizeof err) != 0) {
+        snprintf(why, whylen, "reading %s: %s", prefix, err);
+        il_etcd_destroy(&etcd);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < r.count && rc == 0; k++) {
+        const char *name = r.kvs[k].key + strlen(prefix);
+        const char *want = zhashx_lookup(core, name);
+        if (!want || strcmp(want, r.kvs[k].value)) {
+            snprintf(why, whylen, "etcd's %s%s = %s, core %d shows %s", prefix, name,
+                     r.kvs[k].value, i, want ? want : "it not deployed");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && r.count != zhashx_size(core)) {
+        snprintf(why, whylen, "%zu svc/ keys in etcd, %zu services deployed on core %d", r.count,
+                 zhashx_size(core), i);
+        rc = -1;
+    }
+    il_etcd_range_free(&r);
+    il_etcd_destroy(&etcd);
+    return rc;
+}
+
 int ha_cluster_check_allocations(ha_cluster_t *self, int i, char *why, size_t whylen)
 {
     json_t *all = test_get_json(self->api[i], "/services");
@@ -512,6 +548,7 @@ int ha_cluster_check_allocations(ha_cluster_t *self, int i, char *why, size_t wh
                  zhashx_size(core), i);
         rc = -1;
     }
+    if (rc == 0) rc = s_check_svc_keys(self, core, i, why, whylen);
     free(out);
     zhashx_destroy(&core);
     return rc;

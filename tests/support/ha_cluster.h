@@ -100,8 +100,9 @@ bool ha_cluster_wait_registered(ha_cluster_t *self, int i, int timeout_ms);
  * at the last look. */
 bool ha_cluster_wait_converged(ha_cluster_t *self, int i, int timeout_ms, char *why, size_t whylen);
 
-/* The allocations in etcd (interlook-ipalloc --list) are exactly the
- * name -> IP set core i shows deployed. 0, or -1 with why. */
+/* The allocations in etcd are exactly the name -> IP set core i shows
+ * deployed: the ip/ keys as interlook-ipalloc --list prints them, and the
+ * svc/ keys read from etcd. 0, or -1 with why. */
 int ha_cluster_check_allocations(ha_cluster_t *self, int i, char *why, size_t whylen);
 
 /* One failover round, leader being the core that leads and the other
