@@ -20,6 +20,10 @@
 # store (1 and 3 members it starts on loopback ports, and two allocators).
 # BENCH_ETCD (default 1; 0: off) runs each plain core N a second time with
 # core.store etcd on 3 members, so the two stores are compared in one run.
+# BENCH_TAKEOVER_N (default 10; empty or 0: none) runs bench_takeover: that
+# many kill -9 of the leading core at lease TTL 2 s and 5 s (3 etcd members,
+# two cores, two allocators on etcd), takeover p50/max next to Kubernetes'
+# 15 s lease and keepalived's ~3 s.
 set -u
 BENCH_ETCD=${BENCH_ETCD-1}
 export BENCH_ETCD
@@ -32,6 +36,7 @@ LB_BURST=${BENCH_LB_BURST:-1000}
 LB_CHANGES=${BENCH_LB_CHANGES:-100}
 LB_DOCKER=${BENCH_LB_DOCKER_N-20}
 IPALLOC_ETCD_N=${BENCH_IPALLOC_ETCD_N-2000}
+TAKEOVER_N=${BENCH_TAKEOVER_N-10}
 rc=0
 if [ -n "$N$IPALLOC_N$DNS_N" ]; then
     bin="$BUILD/bench/bench_core"
@@ -57,6 +62,16 @@ if [ -n "$IPALLOC_ETCD_N" ]; then
     if [ -x "$bin" ]; then
         echo "\$ $bin $IPALLOC_ETCD_N"
         "$bin" "$IPALLOC_ETCD_N" 2>/dev/null || rc=1
+    else
+        echo "bench: $bin not found (run make first)" >&2
+        rc=1
+    fi
+fi
+if [ -n "$TAKEOVER_N" ] && [ "$TAKEOVER_N" != 0 ]; then
+    bin="$BUILD/bench/bench_takeover"
+    if [ -x "$bin" ]; then
+        echo "\$ $bin $TAKEOVER_N"
+        "$bin" "$TAKEOVER_N" || rc=1
     else
         echo "bench: $bin not found (run make first)" >&2
         rc=1
