@@ -33,6 +33,7 @@ struct _il_etcd_t {
     char *body; /* the answer being read */
     size_t body_len, body_cap;
     bool body_too_big;
+    int64_t page; /* keys per read of a whole prefix */
 };
 
 typedef struct {
@@ -393,6 +394,7 @@ il_etcd_t *il_etcd_new(const il_etcd_config_t *config, char *err, size_t errlen)
     self->tls_key = il_strdup(config->tls_key);
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 5000;
     self->try_timeout_ms = config->try_timeout_ms > 0 ? config->try_timeout_ms : 2000;
+    self->page = IL_ETCD_PAGE;
     self->easy = curl_easy_init();
     self->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!self->easy || !self->headers) {
@@ -422,6 +424,11 @@ void il_etcd_destroy(il_etcd_t **self_p)
 void il_etcd_set_timeout(il_etcd_t *self, int64_t timeout_ms)
 {
     if (timeout_ms > 0) self->timeout_ms = timeout_ms;
+}
+
+void il_etcd_set_page(il_etcd_t *self, int64_t keys)
+{
+    if (keys > 0) self->page = keys;
 }
 
 const char *il_etcd_endpoint(il_etcd_t *self)
@@ -544,27 +551,33 @@ static json_t *s_call(il_etcd_t *self, const char *path, json_t *request, char *
     return result;
 }
 
-static json_t *s_range_request(const char *key, bool prefix, int64_t limit, int64_t revision)
+/* A range from key (len bytes) to end (end_len bytes; NULL: key alone). */
+static json_t *s_range_request(const char *key, size_t len, const char *end, size_t end_len,
+                               int64_t limit, int64_t revision)
 {
     json_t *req = json_object();
-    json_object_set_new(req, "key", s_b64_json(key, strlen(key)));
-    if (prefix) {
-        size_t len;
-        char *end = il_etcd_prefix_end(key, &len);
-        json_object_set_new(req, "range_end", s_b64_json(end, len));
-        free(end);
-    }
+    json_object_set_new(req, "key", s_b64_json(key, len));
+    if (end) json_object_set_new(req, "range_end", s_b64_json(end, end_len));
     if (limit > 0) json_object_set_new(req, "limit", s_int_json(limit));
     if (revision > 0) json_object_set_new(req, "revision", s_int_json(revision));
     return req;
 }
 
-static int s_range(il_etcd_t *self, const char *key, bool prefix, int64_t limit, int64_t revision,
-                   il_etcd_range_t *out, char *err, size_t errlen)
+/* One key, or every key under it (prefix). */
+static json_t *s_key_request(const char *key, bool prefix, int64_t limit, int64_t revision)
+{
+    if (!prefix) return s_range_request(key, strlen(key), NULL, 0, limit, revision);
+    size_t end_len;
+    char *end = il_etcd_prefix_end(key, &end_len);
+    json_t *req = s_range_request(key, strlen(key), end, end_len, limit, revision);
+    free(end);
+    return req;
+}
+
+static int s_range(il_etcd_t *self, json_t *request, il_etcd_range_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    json_t *answer =
-        s_call(self, "/v3/kv/range", s_range_request(key, prefix, limit, revision), err, errlen);
+    json_t *answer = s_call(self, "/v3/kv/range", request, err, errlen);
     if (!answer) return -1;
     char why[S_ERR];
     int rc = s_decode_range_json(answer, out, why, sizeof why);
@@ -576,13 +589,68 @@ static int s_range(il_etcd_t *self, const char *key, bool prefix, int64_t limit,
 int il_etcd_get(il_etcd_t *self, const char *key, int64_t revision, il_etcd_range_t *out, char *err,
                 size_t errlen)
 {
-    return s_range(self, key, false, 0, revision, out, err, errlen);
+    return s_range(self, s_range_request(key, strlen(key), NULL, 0, 0, revision), out, err, errlen);
+}
+
+/* Moves page's key-values to the end of out (page is left empty). */
+static void s_range_join(il_etcd_range_t *out, il_etcd_range_t *page)
+{
+    if (page->count == 0) return;
+    out->kvs = il_realloc(out->kvs, (out->count + page->count) * sizeof *out->kvs);
+    memcpy(out->kvs + out->count, page->kvs, page->count * sizeof *page->kvs);
+    out->count += page->count;
+    free(page->kvs);
+    page->kvs = NULL;
+    page->count = 0;
+}
+
+/* Every key under prefix in pages of self->page keys, each read at the
+ * revision of the first, so that the whole is one consistent view (a
+ * revision compacted meanwhile fails the read: the caller reads again). */
+static int s_range_pages(il_etcd_t *self, const char *prefix, int64_t revision,
+                         il_etcd_range_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t end_len;
+    char *end = il_etcd_prefix_end(prefix, &end_len);
+    char *start = il_strdup(prefix);
+    size_t start_len = strlen(prefix);
+    int rc = 0;
+    for (;;) {
+        il_etcd_range_t page;
+        json_t *req = s_range_request(start, start_len, end, end_len, self->page, revision);
+        if (s_range(self, req, &page, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        if (revision == 0) revision = out->revision = page.revision;
+        bool more = page.more && page.count > 0;
+        if (more) { /* the next page starts right after the last key */
+            const char *last = page.kvs[page.count - 1].key;
+            start_len = strlen(last) + 1;
+            free(start);
+            start = il_malloc(start_len + 1);
+            memcpy(start, last, start_len); /* with its NUL: last + "\0" */
+            start[start_len] = '\0';
+        }
+        s_range_join(out, &page);
+        il_etcd_range_free(&page);
+        if (!more) break;
+    }
+    free(start);
+    free(end);
+    if (rc)
+        il_etcd_range_free(out);
+    else
+        out->revision = revision;
+    return rc;
 }
 
 int il_etcd_get_prefix(il_etcd_t *self, const char *prefix, int64_t limit, int64_t revision,
                        il_etcd_range_t *out, char *err, size_t errlen)
 {
-    return s_range(self, prefix, true, limit, revision, out, err, errlen);
+    if (limit == 0) return s_range_pages(self, prefix, revision, out, err, errlen);
+    return s_range(self, s_key_request(prefix, true, limit, revision), out, err, errlen);
 }
 
 static json_t *s_put_request(const char *key, const void *value, size_t len, int64_t lease)
@@ -608,7 +676,7 @@ int il_etcd_delete(il_etcd_t *self, const char *key, bool prefix, int64_t *delet
                    size_t errlen)
 {
     json_t *answer =
-        s_call(self, "/v3/kv/deleterange", s_range_request(key, prefix, 0, 0), err, errlen);
+        s_call(self, "/v3/kv/deleterange", s_key_request(key, prefix, 0, 0), err, errlen);
     if (!answer) return -1;
     if (deleted) *deleted = s_int(answer, "deleted");
     json_decref(answer);
@@ -694,12 +762,12 @@ void il_etcd_txn_put(il_etcd_txn_t *self, bool success, const char *key, const v
 
 void il_etcd_txn_delete(il_etcd_txn_t *self, bool success, const char *key, bool prefix)
 {
-    s_txn_op(self, success, "request_delete_range", s_range_request(key, prefix, 0, 0));
+    s_txn_op(self, success, "request_delete_range", s_key_request(key, prefix, 0, 0));
 }
 
 void il_etcd_txn_get(il_etcd_txn_t *self, bool success, const char *key, bool prefix)
 {
-    s_txn_op(self, success, "request_range", s_range_request(key, prefix, 0, 0));
+    s_txn_op(self, success, "request_range", s_key_request(key, prefix, 0, 0));
 }
 
 size_t il_etcd_txn_size(il_etcd_txn_t *self)

@@ -22,6 +22,10 @@
 /* etcd's default --max-txn-ops: operations in each list of one txn. */
 #define IL_ETCD_MAX_TXN_OPS 128
 
+/* Keys per page of a whole-prefix read: some 2 MB of JSON at 400-byte
+ * values, well under what a client takes in one answer (64 MiB). */
+#define IL_ETCD_PAGE 4096
+
 /* What il_etcd_watch_next returns when the revision to resume from has been
  * compacted away: the caller must read the state again and watch anew. */
 #define IL_ETCD_COMPACTED (-2)
@@ -93,6 +97,9 @@ void il_etcd_destroy(il_etcd_t **self_p);
 /* Sets the bound of each later call (ms, > 0), failovers included. */
 void il_etcd_set_timeout(il_etcd_t *self, int64_t timeout_ms);
 
+/* Keys per page when a whole prefix is read (> 0; default IL_ETCD_PAGE). */
+void il_etcd_set_page(il_etcd_t *self, int64_t keys);
+
 /* The endpoint the next call tries first (the last that answered). */
 const char *il_etcd_endpoint(il_etcd_t *self);
 
@@ -102,7 +109,10 @@ int il_etcd_get(il_etcd_t *self, const char *key, int64_t revision, il_etcd_rang
                 size_t errlen);
 
 /* Reads every key starting with prefix (at most limit, 0: all) at revision
- * (0: the latest), in key order. -1 with the reason in err. */
+ * (0: the latest), in key order. All is read in pages of IL_ETCD_PAGE keys
+ * (il_etcd_set_page), each at the revision of the first (out->revision), so
+ * the whole is one consistent view of any size; a revision compacted while
+ * paging fails the read. -1 with the reason in err. */
 int il_etcd_get_prefix(il_etcd_t *self, const char *prefix, int64_t limit, int64_t revision,
                        il_etcd_range_t *out, char *err, size_t errlen);
 

@@ -247,7 +247,36 @@ static void test_prefix_pages(void **state)
         assert_true(strcmp(r.kvs[i - 1].key, r.kvs[i].key) < 0);
     assert_string_equal(r.kvs[1000].key, "/big/00999x");
     assert_int_equal(r.kvs[r.count - 1].value_len, sizeof value);
+    int64_t before = r.revision;
     il_etcd_range_free(&r);
+    /* In pages of 1000 keys: a page ends at /big/00999, the next starts
+     * right after it (/big/00999x is not skipped), and every page is read at
+     * the first one's revision: keys put since are not in a read pinned
+     * before them, and are in one that is not. */
+    s_put(ctx, "/big/99999", "later");
+    il_etcd_set_page(ctx->etcd, 1000);
+    assert_int_equal(
+        il_etcd_get_prefix(ctx->etcd, "/big/", 0, before, &r, ctx->err, sizeof ctx->err), 0);
+    assert_int_equal(r.count, (size_t)n + 1);
+    assert_false(r.more);
+    assert_int_equal(r.revision, before);
+    for (size_t i = 1; i < r.count; i++)
+        assert_true(strcmp(r.kvs[i - 1].key, r.kvs[i].key) < 0);
+    assert_string_equal(r.kvs[1000].key, "/big/00999x");
+    il_etcd_range_free(&r);
+    assert_int_equal(il_etcd_get_prefix(ctx->etcd, "/big/", 0, 0, &r, ctx->err, sizeof ctx->err),
+                     0);
+    assert_int_equal(r.count, (size_t)n + 2);
+    assert_string_equal(r.kvs[r.count - 1].key, "/big/99999");
+    assert_true(r.revision > before);
+    il_etcd_range_free(&r);
+    /* A limit still cuts one answer, and says so. */
+    assert_int_equal(il_etcd_get_prefix(ctx->etcd, "/big/", 10, 0, &r, ctx->err, sizeof ctx->err),
+                     0);
+    assert_int_equal(r.count, 10);
+    assert_true(r.more);
+    il_etcd_range_free(&r);
+    il_etcd_set_page(ctx->etcd, IL_ETCD_PAGE);
 }
 
 static void test_txn_limit(void **state)
