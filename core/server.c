@@ -517,6 +517,7 @@ static void s_on_request(void *arg, const char *method, const char *path, api_re
         source.role_reason =
             *self->takeover_error && !self->leading ? self->takeover_error : self->role_reason;
         source.leader_id = *self->leader_id ? self->leader_id : NULL;
+        source.id = self->config->id;
     }
     views_answer(&source, method, path, reply);
 }

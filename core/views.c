@@ -140,6 +140,7 @@ void views_answer(const views_source_t *source, const char *method, const char *
             "{s:s, s:s, s:I, s:b}", "status", "ok", "core_id", broker_core_id(source->broker),
             "entries", (json_int_t)workflow_size(workflow), "entries_saved", source->entries_saved);
         if (health && source->role) {
+            json_object_set_new(health, "id", source->id ? json_string(source->id) : json_null());
             json_object_set_new(health, "role", json_string(source->role));
             json_object_set_new(health, "reason",
                                 json_string(source->role_reason ? source->role_reason : ""));

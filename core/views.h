@@ -24,6 +24,7 @@ typedef struct {
     const char *role;
     const char *role_reason;
     const char *leader_id;
+    const char *id; /* this core's core.id, compared with leader_id */
 } views_source_t;
 
 /* The answer to METHOD PATH: 200 with the view, 404 for an unknown path or

@@ -176,6 +176,16 @@ static void test_standby_refuses_hello(void **state)
     snprintf(want, sizeof want, "core-%d", leader);
     if (!strstr(answer->reason, want))
         fail_msg("not-leader reason '%s' does not name %s", answer->reason, want);
+    /* /health on either core: its own core.id, and the leader's. */
+    for (int i = 0; i < 2; i++) {
+        json_t *health = test_get_json(ha_cluster_api(ctx->ha, i), "/health");
+        char own[64];
+        snprintf(own, sizeof own, "core-%d", i);
+        assert_non_null(health);
+        assert_string_equal(json_string_value(json_object_get(health, "id")), own);
+        assert_string_equal(json_string_value(json_object_get(health, "leader")), want);
+        json_decref(health);
+    }
     ilp_msg_destroy(&answer);
     zsock_destroy(&sock);
     s_add(ctx, 3);
