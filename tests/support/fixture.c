@@ -26,7 +26,8 @@ struct _fixture_t {
     char *dir;
     char config[600];
     char ports_file[600];
-    /* In the configuration: ephemeral until a core bound them, or fixed. */
+    /* In the configuration: picked (see s_pick) or fixed by opts; opts' '*'
+     * or 0 until a core bound them. */
     char listen[S_EP];
     char router[S_EP];
     char publish[S_EP];
