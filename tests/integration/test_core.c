@@ -4,7 +4,9 @@
 #include "tests/support/fixture.h"
 #include "tests/support/testutil.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -680,6 +683,73 @@ static void test_ports_file(void **state)
         0);
 }
 
+/* The port after "KEY: \"...:" in the configuration file at path; -1 when
+ * there is none. */
+static int s_config_port(const char *path, const char *key)
+{
+    char *text = test_sh_output("cat '%s'", path);
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "%s: \"", key);
+    const char *at = text ? strstr(text, pattern) : NULL;
+    const char *end = at ? strchr(at + strlen(pattern), '"') : NULL;
+    int port = -1;
+    if (end) {
+        const char *colon = at;
+        for (const char *p = at; p < end; p++)
+            if (*p == ':') colon = p;
+        port = atoi(colon + 1);
+    }
+    free(text);
+    return port;
+}
+
+/* The fixture picks the core's ports below the kernel's ephemeral range
+ * (32768-) and writes them into the configuration before the core starts,
+ * so that a killed core's ports cannot go to another process meanwhile; a
+ * port taken between the pick and the bind is picked again; a restarted
+ * core binds the same ones. */
+static void test_ports_picked_up_front(void **state)
+{
+    ctx_t *ctx = *state;
+    const char *keys[] = {"listen", "router", "publish"};
+    int picked[3];
+    for (int i = 0; i < 3; i++) {
+        picked[i] = s_config_port(ctx->config, keys[i]);
+        if (picked[i] < 20000 || picked[i] > 31999)
+            fail_msg("%s port %d: not picked in 20000-31999", keys[i], picked[i]);
+    }
+    /* Someone takes the router port before the core binds it. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)picked[1])};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    s_start_core(ctx);
+    close(fd);
+    int now[3];
+    for (int i = 0; i < 3; i++) {
+        now[i] = s_config_port(ctx->config, keys[i]);
+        if (now[i] < 20000 || now[i] > 31999)
+            fail_msg("%s port %d: not picked in 20000-31999", keys[i], now[i]);
+    }
+    assert_int_not_equal(now[1], picked[1]);
+    char want[128];
+    snprintf(want, sizeof want, "tcp://127.0.0.1:%d", now[1]);
+    assert_string_equal(ctx->router, want);
+    snprintf(want, sizeof want, "http://127.0.0.1:%d", now[0]);
+    assert_string_equal(ctx->api, want);
+    /* A restart binds the same ports. */
+    test_stop(ctx->core, SIGKILL, 5000);
+    s_start_core(ctx);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s_config_port(ctx->config, keys[i]), now[i]);
+    assert_string_equal(ctx->api, want);
+    json_t *health = fixture_api_get(ctx->stack, "/health");
+    assert_non_null(health);
+    json_decref(health);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -698,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_added_step_reaches_deployed, s_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ports_file, s_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ports_picked_up_front, s_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_public_ip_unique, s_setup, fixture_teardown),
     };
     return test_run_group(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #define S_STOP_MS       5000
 #define S_EPHEMERAL_API "127.0.0.1:0"
 #define S_EPHEMERAL_BUS "tcp://127.0.0.1:*"
+#define S_EP            128 /* an endpoint's bytes */
+#define S_BIND_TRIES    5   /* first starts on fresh ports when one was taken */
 
 struct _fixture_t {
     fixture_opts_t opts;
@@ -23,11 +26,13 @@ struct _fixture_t {
     char *dir;
     char config[600];
     char ports_file[600];
-    /* In the configuration: ephemeral until a core bound them, or fixed. */
-    char listen[128];
-    char router[128];
-    char publish[128];
-    bool known; /* the three above are the ones the core binds */
+    /* In the configuration: picked (see s_pick) or fixed by opts; opts' '*'
+     * or 0 until a core bound them. */
+    char listen[S_EP];
+    char router[S_EP];
+    char publish[S_EP];
+    bool known;  /* the three above are the ones the core binds */
+    bool chosen; /* the fixture picked those opts did not fix (test_free_ports) */
     /* What tests connect to: "" until known. */
     char api[160];
     char router_ep[128];
@@ -45,6 +50,26 @@ static void s_known(fixture_t *self)
     snprintf(self->api, sizeof self->api, "http://%s", self->listen);
     snprintf(self->router_ep, sizeof self->router_ep, "%s", self->router);
     snprintf(self->publish_ep, sizeof self->publish_ep, "%s", self->publish);
+}
+
+/* The endpoints with fresh ports (test_free_ports) for those opts did not
+ * fix, into the three buffers of S_EP bytes: ports out of the kernel's
+ * ephemeral range, so that while a test's core is down (the test killed it)
+ * the kernel cannot hand them to another process, as a core of a test
+ * running meanwhile, with which our extensions, reconnecting to the old
+ * ports, would register. Returns 0 or -1 (none free). */
+static int s_pick(fixture_t *self, char *listen, char *router, char *publish)
+{
+    int p[3];
+    if (test_free_ports(p, 3) != 0) return -1;
+    snprintf(listen, S_EP, "%s", self->listen);
+    snprintf(router, S_EP, "%s", self->router);
+    snprintf(publish, S_EP, "%s", self->publish);
+    if (!self->opts.listen) snprintf(listen, S_EP, "127.0.0.1:%d", p[0]);
+    if (!self->opts.router) snprintf(router, S_EP, "tcp://127.0.0.1:%d", p[1]);
+    if (!self->opts.publish) snprintf(publish, S_EP, "tcp://127.0.0.1:%d", p[2]);
+    self->chosen = true;
+    return 0;
 }
 
 fixture_t *fixture_new(const fixture_opts_t *opts)
@@ -77,7 +102,16 @@ fixture_t *fixture_new(const fixture_opts_t *opts)
              self->opts.router ? self->opts.router : S_EPHEMERAL_BUS);
     snprintf(self->publish, sizeof self->publish, "%s",
              self->opts.publish ? self->opts.publish : S_EPHEMERAL_BUS);
-    if (self->known) s_known(self);
+    char listen[S_EP], router[S_EP], publish[S_EP];
+    if (self->known) {
+        s_known(self);
+    } else if (s_pick(self, listen, router, publish) == 0) {
+        memcpy(self->listen, listen, S_EP);
+        memcpy(self->router, router, S_EP);
+        memcpy(self->publish, publish, S_EP);
+    } else {
+        fprintf(stderr, "fixture: no free port in 20000-31999: the kernel chooses them\n");
+    }
     return self;
 }
 
@@ -236,18 +270,9 @@ static bool s_healthy(void *arg)
     return status == 200;
 }
 
-/* Reads the endpoints the core wrote and puts them into the configuration. */
-static int s_learn_ports(fixture_t *self)
+/* Puts these endpoints into the configuration, in place of the ones there. */
+static int s_set_ports(fixture_t *self, const char *listen, const char *router, const char *publish)
 {
-    char listen[128] = "", router[128] = "", publish[128] = "";
-    FILE *f = fopen(self->ports_file, "r");
-    if (!f) return -1;
-    int n = fscanf(f, "listen %127s router %127s publish %127s", listen, router, publish);
-    fclose(f);
-    if (n != 3) {
-        fprintf(stderr, "fixture: %s: not what interlookd --ports-file writes\n", self->ports_file);
-        return -1;
-    }
     char from[256], to[256];
     snprintf(from, sizeof from, "listen: \"%s\"", self->listen);
     snprintf(to, sizeof to, "listen: \"%s\"", listen);
@@ -261,30 +286,99 @@ static int s_learn_ports(fixture_t *self)
     snprintf(self->listen, sizeof self->listen, "%s", listen);
     snprintf(self->router, sizeof self->router, "%s", router);
     snprintf(self->publish, sizeof self->publish, "%s", publish);
-    s_known(self);
     if (rc) fprintf(stderr, "fixture: cannot write the ports into %s\n", self->config);
     return rc ? -1 : 0;
+}
+
+/* Reads the endpoints the core wrote and puts them into the configuration
+ * (the same as there, but for those opts gave as '*' or 0). */
+static int s_learn_ports(fixture_t *self)
+{
+    char listen[128] = "", router[128] = "", publish[128] = "";
+    FILE *f = fopen(self->ports_file, "r");
+    if (!f) return -1;
+    int n = fscanf(f, "listen %127s router %127s publish %127s", listen, router, publish);
+    fclose(f);
+    if (n != 3) {
+        fprintf(stderr, "fixture: %s: not what interlookd --ports-file writes\n", self->ports_file);
+        return -1;
+    }
+    int rc = s_set_ports(self, listen, router, publish);
+    s_known(self);
+    return rc;
+}
+
+/* Fresh ports in place of the chosen ones, in the configuration too. */
+static int s_pick_again(fixture_t *self)
+{
+    char listen[S_EP], router[S_EP], publish[S_EP];
+    if (s_pick(self, listen, router, publish) != 0) return -1;
+    return s_set_ports(self, listen, router, publish);
+}
+
+static off_t s_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The log at path says, after offset, that an address was taken. */
+static bool s_bind_refused(const char *path, off_t offset)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text = NULL;
+    size_t size = 0;
+    bool refused = fd >= 0 && il_fileio_read_from(fd, offset, &text, &size) == 0 &&
+                   strstr(text, "Address already in use") != NULL;
+    if (fd >= 0) close(fd);
+    free(text);
+    return refused;
+}
+
+/* One start: spawns interlookd, learns its ports when they are not known,
+ * waits for /health until deadline. Returns its pid, or -1 with *w set. */
+static pid_t s_start(fixture_t *self, int64_t deadline, s_wait_t *w)
+{
+    unlink(self->ports_file);
+    const char *args[] = {"-c", self->config, "--ports-file", self->ports_file, NULL};
+    *w =
+        (s_wait_t){self, fixture_spawn(self, "interlookd", args, self->opts.core_log, NULL), false};
+    if (w->pid <= 0) return -1;
+    int left = (int)(deadline - zclock_mono());
+    bool ok = test_wait(s_ports_written, w, left > 0 ? left : 0) && !w->ended;
+    if (ok && !self->known) ok = s_learn_ports(self) == 0;
+    left = (int)(deadline - zclock_mono());
+    ok = ok && test_wait(s_healthy, w, left > 0 ? left : 0) && !w->ended;
+    if (ok) return w->pid;
+    if (!w->ended) test_stop(w->pid, SIGKILL, S_STOP_MS);
+    return -1;
 }
 
 pid_t fixture_start_core(fixture_t *self, int timeout_ms)
 {
     if (access(self->config, R_OK) != 0 && fixture_config_write(self, NULL, NULL) != 0) return -1;
-    unlink(self->ports_file);
-    const char *args[] = {"-c", self->config, "--ports-file", self->ports_file, NULL};
-    s_wait_t w = {self, fixture_spawn(self, "interlookd", args, self->opts.core_log, NULL), false};
-    if (w.pid <= 0) return -1;
     int64_t deadline = zclock_mono() + timeout_ms;
-    bool ok = test_wait(s_ports_written, &w, timeout_ms) && !w.ended;
-    if (ok && !self->known) ok = s_learn_ports(self) == 0;
-    int left = (int)(deadline - zclock_mono());
-    ok = ok && test_wait(s_healthy, &w, left > 0 ? left : 0) && !w.ended;
-    if (!ok) {
+    char log[700];
+    snprintf(log, sizeof log, "%s/core.log", self->dir);
+    for (int tries = 1;; tries++) {
+        off_t log_at = s_size(log);
+        s_wait_t w;
+        pid_t pid = s_start(self, deadline, &w);
+        if (pid > 0) return pid;
+        /* Another process took a port we chose between test_free_ports and
+         * the bind: a first start tries other ones (a restart keeps its
+         * ports: its extensions know them). */
+        bool again = w.pid > 0 && w.ended && !self->known && self->chosen && tries < S_BIND_TRIES &&
+                     zclock_mono() < deadline && s_bind_refused(log, log_at);
+        if (again && s_pick_again(self) == 0) {
+            fprintf(stderr, "fixture: a port was taken; interlookd again on %s, %s, %s\n",
+                    self->listen, self->router, self->publish);
+            continue;
+        }
         fprintf(stderr, "fixture: interlookd (%s) %s within %d ms; see %s/core.log\n", self->config,
                 w.ended ? "ended" : "did not answer /health", timeout_ms, self->dir);
-        if (!w.ended) test_stop(w.pid, SIGKILL, S_STOP_MS);
         return -1;
     }
-    return w.pid;
 }
 
 pid_t fixture_spawn(fixture_t *self, const char *bin, const char *const *args, const char *log,

@@ -4,11 +4,18 @@
  * registered, keeps each process's output in a log, and at the end stops
  * every process it started and removes the directory.
  *
- * Ports never race: the first core of a fixture binds port 0 and '*' and
- * says which ports it got (interlookd --ports-file); the fixture then writes
- * them into the configuration, so that extensions reading it, and a core
- * restarted later, use the same ones. Nothing probes a port free and binds it
- * later. (A restarted core binds again the ports it held a moment before.)
+ * Ports: the fixture picks the core's ports up front (test_free_ports: at
+ * random in 20000-31999, below the kernel's ephemeral range) and writes them
+ * into the configuration, so that extensions reading it, and a core
+ * restarted later, use the same ones. Not kernel-chosen ones: while a test's
+ * core is down, the kernel could hand its freed ports to another process (a
+ * core of a test running meanwhile), and our extensions, reconnecting, would
+ * register with it. When a first start finds a port taken between the pick
+ * and the bind (the core ends, "Address already in use" in core.log), the
+ * fixture picks again (a few times). A restarted core binds again the ports
+ * it held a moment before. Endpoints opts give with '*' or port 0 are still
+ * the kernel's: the first core says which it got (interlookd --ports-file)
+ * and the fixture writes them into the configuration.
  *
  * No function aborts a test: each returns -1, NULL or false and says why on
  * stderr, so that the benchmark, which has no cmocka, uses it too. */
@@ -29,7 +36,7 @@ typedef struct {
     const char *core_log; /* the core's output: a file name in the directory; NULL: the test log */
     int stop_signal;      /* what fixture_destroy sends first (SIGTERM when 0) */
     /* Fixed endpoints, for a core in a network namespace of its own; NULL:
-     * ports chosen by the kernel ("127.0.0.1:0", "tcp://127.0.0.1:*"). */
+     * 127.0.0.1 on a port the fixture picks (see above). */
     const char *listen, *router, *publish;
 } fixture_opts_t;
 
@@ -65,8 +72,9 @@ const char *fixture_publish(fixture_t *self);
 int fixture_config_write(fixture_t *self, const char *core_keys, const char *sections);
 
 /* Starts interlookd -c CONFIG and waits until its /health answers 200,
- * learning its ports first when they are not known yet. Returns its pid, or
- * -1 when it ended or did not answer within timeout_ms. */
+ * learning its ports first when they are not known yet; a first start that
+ * finds a picked port taken tries fresh ones. Returns its pid, or -1 when it
+ * ended or did not answer within timeout_ms. */
 pid_t fixture_start_core(fixture_t *self, int timeout_ms);
 
 /* Starts a binary of this build (or a path) with the NULL-terminated args;
