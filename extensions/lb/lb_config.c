@@ -100,13 +100,13 @@ static void s_check(lb_config_t *self, il_config_t *cfg, char *err, size_t errle
 int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "masterSocket", "runtimeSocket", "configFile",     "haproxy",
-        "vipInterface", "announce",      "healthInterval", "timeout",
-        "drainTimeout", "watchInterval", "credit",         "name",
-        "masterLog",    "curveCert",     "logLevel",       "healthCheck",
-        "healthCheckPath", "healthCheckExpect", "timeouts", NULL};
-    static const char *const timeouts[] = {"connect", "client", "server", "httpRequest", "tunnel",
-                                           NULL};
+        "masterSocket",    "runtimeSocket",     "configFile",     "haproxy",
+        "vipInterface",    "announce",          "healthInterval", "timeout",
+        "drainTimeout",    "watchInterval",     "credit",         "name",
+        "masterLog",       "curveCert",         "logLevel",       "healthCheck",
+        "healthCheckPath", "healthCheckExpect", "timeouts",       NULL};
+    static const char *const timeouts[] = {"connect",     "client", "server",
+                                           "httpRequest", "tunnel", NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     if (il_config_check_keys(cfg, S_SECTION, known))

@@ -353,8 +353,7 @@ static int s_server_op(lb_worker_t *self, const lb_plan_op_t *op, char *err, siz
         }
         return lb_haproxy_server_add(
             self->haproxy, backend, server, t->host, t->port, t->weight,
-            self->config->check == LB_CONFIG_CHECK_NONE ? 0 : self->config->health_ms, err,
-            errlen);
+            self->config->check == LB_CONFIG_CHECK_NONE ? 0 : self->config->health_ms, err, errlen);
     case LB_PLAN_WEIGHT:
         return lb_haproxy_server_set(self->haproxy, backend, server, t->host, t->port, t->weight,
                                      err, errlen);

@@ -104,9 +104,10 @@ static void test_file(void **state)
     char *text = lb_render_file(st, &config);
     assert_contains(text, "# interlook-lb: generated");
     /* The defaults' timeouts as they always were. */
-    assert_contains(text, "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n"
-                          "    timeout server 60s\n    timeout http-request 10s\n"
-                          "    timeout tunnel 1h\n");
+    assert_contains(text,
+                    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n"
+                    "    timeout server 60s\n    timeout http-request 10s\n"
+                    "    timeout tunnel 1h\n");
     assert_null(strstr(text, "httpchk")); /* tcp checks by default */
     assert_contains(text, "frontend ilf-web\n    bind 127.77.0.10:80\n    mode http\n"
                           "    option forwardfor\n    default_backend ilb-web\n");
