@@ -149,7 +149,7 @@ int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen
     s_duration(cfg, S_SECTION ".timeouts.server", 60000, 1000, 86400000, &self->timeout_server_ms,
                err, errlen);
     s_duration(cfg, S_SECTION ".timeouts.httpRequest", 10000, 1000, 600000,
-               &self->timeout_http_request_ms, err, errlen);
+               &self->timeout_request_ms, err, errlen);
     s_duration(cfg, S_SECTION ".timeouts.tunnel", 3600000, 1000, 604800000,
                &self->timeout_tunnel_ms, err, errlen);
     s_duration(cfg, S_SECTION ".timeout", 5000, 100, 600000, &self->timeout_ms, err, errlen);

@@ -34,14 +34,14 @@ typedef struct {
     int64_t timeout_connect_ms; /* timeouts.connect (5s): HAProxy's defaults section */
     int64_t timeout_client_ms;  /* timeouts.client (60s) */
     int64_t timeout_server_ms;  /* timeouts.server (60s) */
-    int64_t timeout_http_request_ms; /* timeouts.httpRequest (10s) */
-    int64_t timeout_tunnel_ms;       /* timeouts.tunnel (1h) */
-    int64_t timeout_ms;              /* timeout (5s): one exchange with HAProxy, a reload */
-    int64_t drain_ms;                /* drainTimeout (30s): a drained server's sessions at most */
-    int64_t watch_ms;                /* watchInterval (1s): how often HAProxy's master is checked */
-    int64_t credit;                  /* credit (64) */
-    const char *name;                /* name (lb.haproxy) */
-    const char *log_level;           /* logLevel (info) */
+    int64_t timeout_request_ms; /* timeouts.httpRequest (10s) */
+    int64_t timeout_tunnel_ms;  /* timeouts.tunnel (1h) */
+    int64_t timeout_ms;         /* timeout (5s): one exchange with HAProxy, a reload */
+    int64_t drain_ms;           /* drainTimeout (30s): a drained server's sessions at most */
+    int64_t watch_ms;           /* watchInterval (1s): how often HAProxy's master is checked */
+    int64_t credit;             /* credit (64) */
+    const char *name;           /* name (lb.haproxy) */
+    const char *log_level;      /* logLevel (info) */
 } lb_config_t;
 
 /* Reads lb.haproxy from cfg (strings stay cfg's). Every problem found is

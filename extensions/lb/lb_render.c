@@ -182,7 +182,7 @@ char *lb_render_file(zhashx_t *services, const lb_config_t *config)
     } timeouts[] = {{"connect", config->timeout_connect_ms},
                     {"client", config->timeout_client_ms},
                     {"server", config->timeout_server_ms},
-                    {"http-request", config->timeout_http_request_ms},
+                    {"http-request", config->timeout_request_ms},
                     {"tunnel", config->timeout_tunnel_ms}};
     zchunk_t *out = zchunk_new(header, sizeof header - 1);
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {

@@ -43,7 +43,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.timeout_connect_ms, 5000);
     assert_int_equal(c.timeout_client_ms, 60000);
     assert_int_equal(c.timeout_server_ms, 60000);
-    assert_int_equal(c.timeout_http_request_ms, 10000);
+    assert_int_equal(c.timeout_request_ms, 10000);
     assert_int_equal(c.timeout_tunnel_ms, 3600000);
     il_config_destroy(&cfg);
 }
@@ -85,7 +85,7 @@ static void test_values(void **state)
     assert_int_equal(c.timeout_connect_ms, 250);
     assert_int_equal(c.timeout_client_ms, 300000);
     assert_int_equal(c.timeout_server_ms, 120000);
-    assert_int_equal(c.timeout_http_request_ms, 30000);
+    assert_int_equal(c.timeout_request_ms, 30000);
     assert_int_equal(c.timeout_tunnel_ms, 86400000);
     il_config_destroy(&cfg);
     cfg = s_cfg("lb:\n  haproxy:\n    healthCheck: none\n    healthCheckExpect: 200-599\n");
