@@ -207,6 +207,23 @@ static void s_wait_status(ctx_t *ctx, uint16_t port, const char *status)
     fail_msg("server 127.0.0.1_%u: never %s (now %s)", (unsigned)port, status, now);
 }
 
+/* The master's reload counter (show proc: "PID master RELOADS ..."). */
+static long s_reloads(ctx_t *ctx)
+{
+    char *out = haproxy_server_command(haproxy_server_master_socket(ctx->haproxy), "show proc");
+    assert_non_null(out);
+    long reloads = -1;
+    char *save = NULL;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        long pid, n;
+        char type[32];
+        if (sscanf(l, "%ld %31s %ld", &pid, type, &n) == 3 && !strcmp(type, "master")) reloads = n;
+    }
+    free(out);
+    assert_true(reloads >= 0);
+    return reloads;
+}
+
 /* REQUESTS requests through the VIP: how many each backend answered. */
 static void s_requests(ctx_t *ctx, int *good, int *bad)
 {
@@ -237,10 +254,12 @@ static void test_http_checks(void **state)
     assert_int_equal(bad, 0);
     assert_int_equal(good, REQUESTS);
     /* A target added later goes through the runtime API: checked the same. */
+    long reloads = s_reloads(ctx);
     s_tell(ctx, "add web 127.0.0.1:%u 127.0.0.1:%u 127.0.0.1:%u port=80\n", ctx->good_port,
            ctx->bad_port, ctx->bad2_port);
     s_wait_deployed(ctx, 3);
     s_wait_status(ctx, ctx->bad2_port, "DOWN");
+    assert_int_equal(s_reloads(ctx), reloads); /* added by `add server`, not a reload */
     s_requests(ctx, &good, &bad);
     assert_int_equal(bad, 0);
     assert_int_equal(good, REQUESTS);
