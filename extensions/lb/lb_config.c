@@ -36,16 +36,82 @@ static void s_duration(il_config_t *cfg, const char *key, int64_t dflt, int64_t 
                    il_config_line(cfg, key), key, (long long)min_ms, (long long)(max_ms / 1000));
 }
 
+/* Bytes a health-check URI may hold: a URL's, without what HAProxy's
+ * configuration reads as a comment, a quote, an escape or a variable. */
+static bool s_uri_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~/?&=%:@!*+,;()[]", c));
+}
+
+/* healthCheck, healthCheckPath and healthCheckExpect (each checked even when
+ * healthCheck is not http, so that a typo is found before it matters). */
+static void s_check(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
+{
+    const char *mode = NULL;
+    if (il_config_string(cfg, S_SECTION ".healthCheck", "tcp", &mode))
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
+    else if (!strcmp(mode, "tcp"))
+        self->check = LB_CONFIG_CHECK_TCP;
+    else if (!strcmp(mode, "http"))
+        self->check = LB_CONFIG_CHECK_HTTP;
+    else if (!strcmp(mode, "none"))
+        self->check = LB_CONFIG_CHECK_NONE;
+    else
+        il_err_add(err, errlen, "%s:%d: " S_SECTION ".healthCheck: '%s': must be tcp, http or none",
+                   il_config_name(cfg), il_config_line(cfg, S_SECTION ".healthCheck"), mode);
+    const char *path = NULL;
+    if (il_config_string(cfg, S_SECTION ".healthCheckPath", "/", &path))
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
+    else {
+        bool ok = path[0] == '/' && strlen(path) <= LB_CONFIG_PATH_MAX;
+        for (const char *p = path; ok && *p; p++)
+            ok = s_uri_char(*p);
+        if (ok)
+            self->check_path = path;
+        else
+            il_err_add(err, errlen,
+                       "%s:%d: " S_SECTION ".healthCheckPath: '%s': must be a URI path "
+                       "starting with '/' (at most %d bytes; no blank, quote, '#', '\\' or '$')",
+                       il_config_name(cfg), il_config_line(cfg, S_SECTION ".healthCheckPath"), path,
+                       LB_CONFIG_PATH_MAX);
+    }
+    const char *expect = NULL;
+    if (il_config_string(cfg, S_SECTION ".healthCheckExpect", "200-399", &expect)) {
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
+        return;
+    }
+    int lo = 0, hi = 0, used = 0;
+    bool ok = strspn(expect, "0123456789-") == strlen(expect);
+    if (ok && sscanf(expect, "%3d%n", &lo, &used) == 1 && expect[used] == '\0')
+        hi = lo;
+    else if (!(ok && sscanf(expect, "%3d-%3d%n", &lo, &hi, &used) == 2 && expect[used] == '\0'))
+        lo = hi = 0;
+    if (lo < 100 || hi > 599 || lo > hi)
+        il_err_add(err, errlen,
+                   "%s:%d: " S_SECTION ".healthCheckExpect: '%s': must be a status or a range "
+                   "of statuses within 100..599 (e.g. 200 or 200-399)",
+                   il_config_name(cfg), il_config_line(cfg, S_SECTION ".healthCheckExpect"),
+                   expect);
+    self->check_status_min = lo;
+    self->check_status_max = hi;
+}
+
 int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "masterSocket", "runtimeSocket", "configFile",     "haproxy",
-        "vipInterface", "announce",      "healthInterval", "timeout",
-        "drainTimeout", "watchInterval", "credit",         "name",
-        "masterLog",    "curveCert",     "logLevel",       NULL};
+        "masterSocket",    "runtimeSocket",     "configFile",     "haproxy",
+        "vipInterface",    "announce",          "healthInterval", "timeout",
+        "drainTimeout",    "watchInterval",     "credit",         "name",
+        "masterLog",       "curveCert",         "logLevel",       "healthCheck",
+        "healthCheckPath", "healthCheckExpect", "timeouts",       NULL};
+    static const char *const timeouts[] = {"connect",     "client", "server",
+                                           "httpRequest", "tunnel", NULL};
     memset(self, 0, sizeof *self);
     err[0] = '\0';
     if (il_config_check_keys(cfg, S_SECTION, known))
+        il_err_add(err, errlen, "%s", il_config_error(cfg));
+    if (il_config_check_keys(cfg, S_SECTION ".timeouts", timeouts))
         il_err_add(err, errlen, "%s", il_config_error(cfg));
     s_path(cfg, S_SECTION ".masterSocket", "/run/haproxy-master.sock", &self->master_socket, err,
            errlen);
@@ -74,6 +140,18 @@ int lb_config_load(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen
     if (il_config_bool(cfg, S_SECTION ".announce", true, &self->announce))
         il_err_add(err, errlen, "%s", il_config_error(cfg));
     s_duration(cfg, S_SECTION ".healthInterval", 2000, 100, 3600000, &self->health_ms, err, errlen);
+    s_check(self, cfg, err, errlen);
+    /* HAProxy's defaults section; the bounds keep a typo (1ms, 100d) out. */
+    s_duration(cfg, S_SECTION ".timeouts.connect", 5000, 100, 600000, &self->timeout_connect_ms,
+               err, errlen);
+    s_duration(cfg, S_SECTION ".timeouts.client", 60000, 1000, 86400000, &self->timeout_client_ms,
+               err, errlen);
+    s_duration(cfg, S_SECTION ".timeouts.server", 60000, 1000, 86400000, &self->timeout_server_ms,
+               err, errlen);
+    s_duration(cfg, S_SECTION ".timeouts.httpRequest", 10000, 1000, 600000,
+               &self->timeout_request_ms, err, errlen);
+    s_duration(cfg, S_SECTION ".timeouts.tunnel", 3600000, 1000, 604800000,
+               &self->timeout_tunnel_ms, err, errlen);
     s_duration(cfg, S_SECTION ".timeout", 5000, 100, 600000, &self->timeout_ms, err, errlen);
     s_duration(cfg, S_SECTION ".drainTimeout", 30000, 0, 86400000, &self->drain_ms, err, errlen);
     s_duration(cfg, S_SECTION ".watchInterval", 1000, 100, 3600000, &self->watch_ms, err, errlen);

@@ -9,6 +9,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define LB_CONFIG_PATH_MAX 1024 /* bytes of healthCheckPath at most */
+
+/* How HAProxy checks a server's health (healthCheck). */
+typedef enum {
+    LB_CONFIG_CHECK_TCP,  /* tcp: a connect */
+    LB_CONFIG_CHECK_HTTP, /* http: GET healthCheckPath, a status in healthCheckExpect */
+    LB_CONFIG_CHECK_NONE  /* none: no check, every server always in rotation */
+} lb_config_check_t;
+
 typedef struct {
     const char *master_socket;  /* masterSocket (/run/haproxy-master.sock) */
     const char *runtime_socket; /* runtimeSocket (/run/haproxy/admin.sock) */
@@ -18,6 +27,15 @@ typedef struct {
     const char *master_log;     /* masterLog (""): where the master's stderr goes, NULL: unknown */
     bool announce;              /* announce (true) */
     int64_t health_ms;          /* healthInterval (2s): servers' check interval */
+    lb_config_check_t check;    /* healthCheck (tcp) */
+    const char *check_path;     /* healthCheckPath (/): the URI of an http check */
+    int check_status_min;       /* healthCheckExpect (200-399): an http check passes */
+    int check_status_max;       /* with a status in min..max */
+    int64_t timeout_connect_ms; /* timeouts.connect (5s): HAProxy's defaults section */
+    int64_t timeout_client_ms;  /* timeouts.client (60s) */
+    int64_t timeout_server_ms;  /* timeouts.server (60s) */
+    int64_t timeout_request_ms; /* timeouts.httpRequest (10s) */
+    int64_t timeout_tunnel_ms;  /* timeouts.tunnel (1h) */
     int64_t timeout_ms;         /* timeout (5s): one exchange with HAProxy, a reload */
     int64_t drain_ms;           /* drainTimeout (30s): a drained server's sessions at most */
     int64_t watch_ms;           /* watchInterval (1s): how often HAProxy's master is checked */

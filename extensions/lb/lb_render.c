@@ -109,29 +109,56 @@ static int s_unescape(const char *text, char *out, size_t len)
     return 0;
 }
 
-static void s_render_service(zchunk_t *out, const il_service_t *s, int64_t health_ms,
-                             bool transparent)
+/* A duration as HAProxy reads it: in hours, seconds or milliseconds, the
+ * largest unit that holds it whole (the defaults read as they always did). */
+static void s_duration(int64_t ms, char *out, size_t len)
+{
+    if (ms > 0 && ms % 3600000 == 0)
+        snprintf(out, len, "%lldh", (long long)(ms / 3600000));
+    else if (ms > 0 && ms % 1000 == 0)
+        snprintf(out, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, len, "%lldms", (long long)ms);
+}
+
+/* The backend's check lines and a server's check words. A TLS service
+ * passes TLS through to its servers: they answer no plain HTTP, so it keeps
+ * the TCP check. */
+static void s_check(const il_service_t *s, const lb_config_t *config, char *lines, size_t llen,
+                    char *words, size_t wlen)
+{
+    lines[0] = words[0] = '\0';
+    if (config->check == LB_CONFIG_CHECK_NONE) return;
+    snprintf(words, wlen, " check inter %lld", (long long)config->health_ms);
+    if (config->check != LB_CONFIG_CHECK_HTTP || s->tls) return;
+    snprintf(lines, llen, "    option httpchk GET %s\n    http-check expect status %d-%d\n",
+             config->check_path, config->check_status_min, config->check_status_max);
+}
+
+static void s_render_service(zchunk_t *out, const il_service_t *s, const lb_config_t *config)
 {
     char id[LB_RENDER_ID_MAX], escaped[4 * IL_SERVICE_MAX_NAME + 1], addr[320];
+    char lines[LB_CONFIG_PATH_MAX + 128], words[64];
     lb_render_id(s->name, id);
     s_escape(s->name, escaped, sizeof escaped);
+    s_check(s, config, lines, sizeof lines, words, sizeof words);
     const char *mode = s->tls ? "tcp" : "http";
     lb_render_address(s->public_ip ? s->public_ip : "", s->port, addr, sizeof addr);
-    char head[2048];
+    char head[4096];
     int n = snprintf(head, sizeof head,
                      "\n# service %s\nfrontend ilf-%s\n    bind %s%s\n    mode %s\n%s"
                      "    default_backend ilb-%s\n\nbackend ilb-%s\n    mode %s\n"
-                     "    balance roundrobin\n",
-                     escaped, id, addr, transparent ? " transparent" : "", mode,
-                     s->tls ? "" : "    option forwardfor\n", id, id, mode);
+                     "    balance roundrobin\n%s",
+                     escaped, id, addr, config->vip_interface ? " transparent" : "", mode,
+                     s->tls ? "" : "    option forwardfor\n", id, id, mode, lines);
     zchunk_extend(out, head, (size_t)n);
     for (size_t i = 0; i < s->target_count; i++) {
         const il_service_target_t *t = &s->targets[i];
         char server[LB_RENDER_SERVER_MAX], taddr[320];
         lb_render_server_name(t->host, t->port, server);
         lb_render_address(t->host, t->port, taddr, sizeof taddr);
-        n = snprintf(head, sizeof head, "    server %s %s weight %u check inter %lld\n", server,
-                     taddr, (unsigned)t->weight, (long long)health_ms);
+        n = snprintf(head, sizeof head, "    server %s %s weight %u%s\n", server, taddr,
+                     (unsigned)t->weight, words);
         zchunk_extend(out, head, (size_t)n);
     }
 }
@@ -141,27 +168,36 @@ static int s_by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent)
+char *lb_render_file(zhashx_t *services, const lb_config_t *config)
 {
-    static const char preamble[] =
+    static const char header[] =
         S_HEADER " file, rewritten whole at each change of the services it\n"
                  "# routes. Do not edit: the extension reads it back at start as its state.\n"
                  "# format 1\n\n"
                  "defaults\n"
-                 "    mode http\n"
-                 "    timeout connect 5s\n"
-                 "    timeout client 60s\n"
-                 "    timeout server 60s\n"
-                 "    timeout http-request 10s\n"
-                 "    timeout tunnel 1h\n";
-    zchunk_t *out = zchunk_new(preamble, sizeof preamble - 1);
+                 "    mode http\n";
+    const struct {
+        const char *name;
+        int64_t ms;
+    } timeouts[] = {{"connect", config->timeout_connect_ms},
+                    {"client", config->timeout_client_ms},
+                    {"server", config->timeout_server_ms},
+                    {"http-request", config->timeout_request_ms},
+                    {"tunnel", config->timeout_tunnel_ms}};
+    zchunk_t *out = zchunk_new(header, sizeof header - 1);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        char value[32], line[96];
+        s_duration(timeouts[i].ms, value, sizeof value);
+        int n = snprintf(line, sizeof line, "    timeout %s %s\n", timeouts[i].name, value);
+        zchunk_extend(out, line, (size_t)n);
+    }
     size_t count = zhashx_size(services), k = 0;
     const char **names = il_calloc(count ? count : 1, sizeof *names);
     for (il_service_t *s = zhashx_first(services); s; s = zhashx_next(services))
         names[k++] = s->name;
     qsort(names, count, sizeof *names, s_by_name);
     for (size_t i = 0; i < count; i++)
-        s_render_service(out, zhashx_lookup(services, names[i]), health_ms, transparent);
+        s_render_service(out, zhashx_lookup(services, names[i]), config);
     free(names);
     char *text = il_malloc(zchunk_size(out) + 1);
     memcpy(text, zchunk_data(out), zchunk_size(out));

@@ -13,6 +13,7 @@
 #define INTERLOOK_LB_RENDER_H
 
 #include "common/interlook.h"
+#include "extensions/lb/lb_config.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,12 +35,14 @@ void lb_render_address(const char *host, uint16_t port, char *out, size_t len);
  * highest when that is above 256 (else unchanged). */
 void lb_render_scale_weights(il_service_t *service);
 
-/* The whole file for these services (in name order), malloc'd. health_ms is
- * the servers' check interval. transparent: the binds may take an address
- * the host does not carry yet (HAProxy's `transparent`, IP_FREEBIND at
- * least), so that HAProxy starts before the extension has put the VIPs
- * back on their interface (after a reboot). */
-char *lb_render_file(zhashx_t *services, int64_t health_ms, bool transparent);
+/* The whole file for these services (in name order), malloc'd, with what
+ * config says of it: the defaults' timeouts, the servers' health checks
+ * (healthCheck: a TCP connect, an HTTP request whose status is expected in
+ * a range, or none; every healthInterval) and, with a vipInterface, binds
+ * that may take an address the host does not carry yet (HAProxy's
+ * `transparent`, IP_FREEBIND at least), so that HAProxy starts before the
+ * extension has put the VIPs back on their interface (after a reboot). */
+char *lb_render_file(zhashx_t *services, const lb_config_t *config);
 
 /* Reads a file written by lb_render_file back into a new hash of services
  * (name -> il_service_t, owned). NULL with the line and the reason in err

@@ -38,6 +38,7 @@ struct _lb_worker_t {
     int drain_timer;     /* -1 when none */
     char master_id[128]; /* the HAProxy master seen last ("" unknown) */
     bool synced;         /* HAProxy was seen running the state */
+    bool restyled;       /* the file was rewritten at start: settings changed */
     bool unreachable;    /* said once until it answers again */
     uint64_t reloads;    /* reloads made (logged) */
 };
@@ -85,8 +86,7 @@ static int s_fill(int fd, void *arg, char *err, size_t errlen)
 /* Writes the file for state, durably; -1 with the reason. */
 static int s_write_file(lb_worker_t *self, zhashx_t *state, char *err, size_t errlen)
 {
-    char *text =
-        lb_render_file(state, self->config->health_ms, self->config->vip_interface != NULL);
+    char *text = lb_render_file(state, self->config);
     int rc = il_fileio_replace(self->config->config_file, s_fill, text, NULL, err, errlen);
     free(text);
     return rc == 0 ? 0 : -1;
@@ -98,8 +98,7 @@ static int s_check_file(lb_worker_t *self, zhashx_t *state, char *err, size_t er
     if (zhashx_size(state) == 0) return 0; /* -c says "no listener": nothing to check */
     char path[4096];
     snprintf(path, sizeof path, "%s.check", self->config->config_file);
-    char *text =
-        lb_render_file(state, self->config->health_ms, self->config->vip_interface != NULL);
+    char *text = lb_render_file(state, self->config);
     int rc = il_fileio_replace(path, s_fill, text, NULL, err, errlen) == 0 ? 0 : -1;
     free(text);
     if (rc == 0) rc = lb_haproxy_check(self->config->haproxy, path, err, errlen);
@@ -352,8 +351,9 @@ static int s_server_op(lb_worker_t *self, const lb_plan_op_t *op, char *err, siz
             free(answer);
             return ok ? 0 : -1;
         }
-        return lb_haproxy_server_add(self->haproxy, backend, server, t->host, t->port, t->weight,
-                                     self->config->health_ms, err, errlen);
+        return lb_haproxy_server_add(
+            self->haproxy, backend, server, t->host, t->port, t->weight,
+            self->config->check == LB_CONFIG_CHECK_NONE ? 0 : self->config->health_ms, err, errlen);
     case LB_PLAN_WEIGHT:
         return lb_haproxy_server_set(self->haproxy, backend, server, t->host, t->port, t->weight,
                                      err, errlen);
@@ -556,7 +556,7 @@ static void s_converge(lb_worker_t *self)
         if (self->config->vip_interface &&
             lb_vip_add(self->config->vip_interface, s->public_ip, err, sizeof err))
             il_log_warn("lb: service %s: %s", s->name, err);
-    if (s_runs_state(self, err, sizeof err)) {
+    if (!self->restyled && s_runs_state(self, err, sizeof err)) {
         il_log_info("lb: HAProxy runs the %zu service(s) of %s: nothing to do",
                     zhashx_size(self->state), self->config->config_file);
         self->synced = true;
@@ -567,6 +567,7 @@ static void s_converge(lb_worker_t *self)
     } else {
         il_log_info("lb: HAProxy reloaded with the %zu service(s) of %s", zhashx_size(self->state),
                     self->config->config_file);
+        self->restyled = false;
         self->reloads++;
         s_drains_clear(self);
         self->synced = true;
@@ -622,8 +623,23 @@ static int s_load_state(lb_worker_t *self, char *err, size_t errlen)
     if (rc) return il_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     char why[S_ERR];
     self->state = lb_render_parse(data ? data : "", why, sizeof why);
+    if (!self->state) {
+        free(data);
+        return il_err(err, errlen, "%s: %s", path, why);
+    }
+    /* Settings that shape the file (health checks, timeouts) changed since it
+     * was written: rewritten now, and HAProxy reloaded once it answers. */
+    char *text = lb_render_file(self->state, self->config);
+    bool same = data && !strcmp(data, text);
+    free(text);
     free(data);
-    if (!self->state) return il_err(err, errlen, "%s: %s", path, why);
+    if (!same) {
+        if (s_check_file(self, self->state, err, errlen) ||
+            s_write_file(self, self->state, err, errlen))
+            return -1;
+        il_log_info("lb: %s rewritten with the current settings", path);
+        self->restyled = zhashx_size(self->state) > 0;
+    }
     return 0;
 }
 

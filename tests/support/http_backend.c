@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,25 @@ static int s_write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Serves one connection: reads the head, waits when asked, answers, closes. */
-static void s_serve(int fd, const char *body)
+/* A request for path (NULL: none) is answered with status instead of 200. */
+typedef struct {
+    const char *body;
+    const char *path;
+    int status;
+} s_answer_t;
+
+/* True when the request line's target is exactly path. */
+static bool s_asks(const char *head, const char *path)
 {
+    const char *sp = path ? strchr(head, ' ') : NULL;
+    size_t n = path ? strlen(path) : 0;
+    return sp && !strncmp(sp + 1, path, n) && sp[1 + n] == ' ';
+}
+
+/* Serves one connection: reads the head, waits when asked, answers, closes. */
+static void s_serve(int fd, const s_answer_t *what)
+{
+    const char *body = what->body;
     char head[S_HEAD_MAX + 1];
     size_t len = 0;
     while (len < S_HEAD_MAX) {
@@ -66,10 +83,11 @@ static void s_serve(int fd, const char *body)
     }
     char answer[512];
     size_t blen = strlen(body);
+    int status = s_asks(head, what->path) ? what->status : 200;
     int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                     "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\nContent-Length: "
                      "%zu\r\nConnection: close\r\n\r\n",
-                     blen);
+                     status, status == 200 ? "OK" : "Test", blen);
     if (s_write_all(fd, answer, (size_t)n) == 0) s_write_all(fd, body, blen);
     shutdown(fd, SHUT_WR);
     /* Let the client read it all before the close (no reset on unread input). */
@@ -84,7 +102,7 @@ static void s_serve(int fd, const char *body)
 /* The child: namespace, bind, report the port (0 on failure, with the reason
  * on stderr), serve until SIGTERM. */
 static void s_child(int report, const char *netns, const char *addr, uint16_t port,
-                    const char *body)
+                    const s_answer_t *what)
 {
     uint16_t got = 0;
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* not left serving when the test dies */
@@ -144,11 +162,11 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
         if (pid == 0) {
             close(fd);
             signal(SIGTERM, SIG_DFL);
-            s_serve(c, body);
+            s_serve(c, what);
             close(c);
             _exit(0);
         }
-        if (pid < 0) s_serve(c, body); /* no process to spare: serve it here */
+        if (pid < 0) s_serve(c, what); /* no process to spare: serve it here */
         close(c);
     }
 }
@@ -156,6 +174,16 @@ static void s_child(int report, const char *netns, const char *addr, uint16_t po
 pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, const char *body,
                          uint16_t *port_out)
 {
+    return http_backend_start_status(netns, addr, port, body, NULL, 200, port_out);
+}
+
+pid_t http_backend_start_status(const char *netns, const char *addr, uint16_t port,
+                                const char *body, const char *path, int status, uint16_t *port_out)
+{
+    if (status < 100 || status > 599) {
+        fprintf(stderr, "http_backend: bad status %d\n", status);
+        return -1;
+    }
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         fprintf(stderr, "http_backend: pipe: %s\n", strerror(errno));
@@ -171,7 +199,8 @@ pid_t http_backend_start(const char *netns, const char *addr, uint16_t port, con
     }
     if (pid == 0) {
         close(pipefd[0]);
-        s_child(pipefd[1], netns, addr, port, body ? body : "");
+        s_answer_t what = {body ? body : "", path, status};
+        s_child(pipefd[1], netns, addr, port, &what);
         _exit(0);
     }
     close(pipefd[1]);

@@ -19,6 +19,26 @@ static il_service_t *s_service(const char *name, const char *ip, uint16_t port, 
     return s;
 }
 
+/* The configuration the file is rendered with: lb_config's defaults. */
+static lb_config_t s_config(const char *yaml)
+{
+    char err[2048] = "";
+    il_config_t *cfg = il_config_load_string(yaml ? yaml : "", "t.yml", err, sizeof err);
+    if (!cfg) fail_msg("YAML refused: %s", err);
+    lb_config_t c;
+    if (lb_config_load(&c, cfg, err, sizeof err)) fail_msg("refused: %s", err);
+    /* Strings stay cfg's: the tests only read the numbers and the mode, and
+     * the path is copied into a static buffer below. */
+    static char path[LB_CONFIG_PATH_MAX + 1];
+    snprintf(path, sizeof path, "%s", c.check_path);
+    c.check_path = path;
+    c.master_socket = c.runtime_socket = c.config_file = c.haproxy = c.name = c.log_level = NULL;
+    c.vip_interface = c.vip_interface ? "eth0" : NULL;
+    c.master_log = NULL;
+    il_config_destroy(&cfg);
+    return c;
+}
+
 static void test_ids(void **state)
 {
     (void)state;
@@ -80,15 +100,22 @@ static void test_file(void **state)
     zhashx_insert(st, "web", web);
     il_service_t *db = s_service("db", "fd00::10", 443, true);
     zhashx_insert(st, "db", db);
-    char *text = lb_render_file(st, 2000, false);
+    lb_config_t config = s_config(NULL);
+    char *text = lb_render_file(st, &config);
     assert_contains(text, "# interlook-lb: generated");
+    /* The defaults' timeouts as they always were. */
+    assert_contains(text,
+                    "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n"
+                    "    timeout server 60s\n    timeout http-request 10s\n"
+                    "    timeout tunnel 1h\n");
+    assert_null(strstr(text, "httpchk")); /* tcp checks by default */
     assert_contains(text, "frontend ilf-web\n    bind 127.77.0.10:80\n    mode http\n"
                           "    option forwardfor\n    default_backend ilb-web\n");
     assert_contains(text, "server 127.0.0.1_32769 127.0.0.1:32769 weight 3 check inter 2000\n");
     assert_contains(text, "frontend ilf-db\n    bind [fd00::10]:443\n    mode tcp\n"
                           "    default_backend ilb-db\n");
     assert_true(strstr(text, "ilf-db") < strstr(text, "ilf-web")); /* name order */
-    char *again = lb_render_file(st, 2000, false);
+    char *again = lb_render_file(st, &config);
     assert_string_equal(text, again); /* the same state, the same bytes */
     free(again);
     char err[256];
@@ -118,7 +145,10 @@ static void test_odd_names(void **state)
     il_service_t *s = s_service(name, "10.1.0.1", 8080, false);
     il_service_add_target(s, "backend.example.test", 80, 2);
     zhashx_insert(st, name, s);
-    char *text = lb_render_file(st, 500, true);
+    lb_config_t config = s_config("lb:\n  haproxy:\n    vipInterface: eth0\n"
+                                  "    healthInterval: 500ms\n");
+    char *text = lb_render_file(st, &config);
+    assert_contains(text, "weight 2 check inter 500\n");
     assert_contains(text, "bind 10.1.0.1:8080 transparent\n");
     assert_null(strstr(text, "\t"));
     char err[256];
@@ -128,6 +158,60 @@ static void test_odd_names(void **state)
     assert_non_null(b);
     assert_string_equal(b->targets[0].host, "backend.example.test");
     zhashx_destroy(&back);
+    free(text);
+    zhashx_destroy(&st);
+}
+
+/* healthCheck http: the HTTP services' backends check GET PATH and a status
+ * range; a TLS service keeps the TCP check; none: no check at all. The file
+ * reads back the same either way. */
+static void test_checks(void **state)
+{
+    (void)state;
+    zhashx_t *st = lb_render_state_new();
+    il_service_t *web = s_service("web", "127.77.0.10", 80, false);
+    il_service_add_target(web, "127.0.0.1", 32768, 1);
+    zhashx_insert(st, "web", web);
+    il_service_t *db = s_service("db", "127.77.0.11", 443, true);
+    il_service_add_target(db, "127.0.0.1", 32770, 1);
+    zhashx_insert(st, "db", db);
+    lb_config_t config = s_config("lb:\n  haproxy:\n    healthCheck: http\n"
+                                  "    healthCheckPath: /healthz?full=1\n"
+                                  "    healthCheckExpect: 200-299\n");
+    char *text = lb_render_file(st, &config);
+    assert_contains(text, "backend ilb-web\n    mode http\n    balance roundrobin\n"
+                          "    option httpchk GET /healthz?full=1\n"
+                          "    http-check expect status 200-299\n"
+                          "    server 127.0.0.1_32768 127.0.0.1:32768 weight 1 check inter 2000\n");
+    assert_contains(text, "backend ilb-db\n    mode tcp\n    balance roundrobin\n"
+                          "    server 127.0.0.1_32770 127.0.0.1:32770 weight 1 check inter 2000\n");
+    char err[256];
+    zhashx_t *back = lb_render_parse(text, err, sizeof err);
+    assert_non_null(back);
+    assert_true(il_service_same_definition(zhashx_lookup(back, "web"), web));
+    zhashx_destroy(&back);
+    free(text);
+    config = s_config("lb:\n  haproxy:\n    healthCheck: none\n");
+    text = lb_render_file(st, &config);
+    assert_contains(text, "    server 127.0.0.1_32768 127.0.0.1:32768 weight 1\n");
+    assert_null(strstr(text, "check"));
+    free(text);
+    zhashx_destroy(&st);
+}
+
+/* lb.haproxy.timeouts.* go into the defaults, each in the largest unit that
+ * holds it whole. */
+static void test_timeouts(void **state)
+{
+    (void)state;
+    zhashx_t *st = lb_render_state_new();
+    lb_config_t config = s_config("lb:\n  haproxy:\n    timeouts:\n      connect: 1500ms\n"
+                                  "      client: 2m\n      server: 90s\n"
+                                  "      httpRequest: 3s\n      tunnel: 2h\n");
+    char *text = lb_render_file(st, &config);
+    assert_contains(text, "    timeout connect 1500ms\n    timeout client 120s\n"
+                          "    timeout server 90s\n    timeout http-request 3s\n"
+                          "    timeout tunnel 2h\n");
     free(text);
     zhashx_destroy(&st);
 }
@@ -194,6 +278,8 @@ int main(void)
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_odd_names),
+        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_names),
     };
