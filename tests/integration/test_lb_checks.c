@@ -366,6 +366,17 @@ static void test_service_check(void **state)
     assert_int_equal(good + bad, REQUESTS);
     assert_true(good > 0);
     assert_true(bad > 0);
+    /* The API shows the service's check (null: none). */
+    json_t *all = fixture_api_get(ctx->stack, "/services");
+    assert_non_null(all);
+    const char *web_check = json_string_value(
+        json_object_get(json_object_get(json_object_get(all, "web"), "service"), "check"));
+    assert_non_null(web_check);
+    assert_string_equal(web_check, "http:/healthz");
+    json_t *api_check =
+        json_object_get(json_object_get(json_object_get(all, "api"), "service"), "check");
+    assert_true(json_is_null(api_check));
+    json_decref(all);
     char *backend = s_backend(ctx, "web");
     assert_contains(backend, "    # check http:/healthz\n    option httpchk GET /healthz\n"
                              "    http-check expect status 200-399\n");
