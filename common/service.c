@@ -29,6 +29,7 @@ void il_service_destroy(il_service_t **self_p)
     free(self->name);
     free(self->provider);
     free(self->public_ip);
+    free(self->check);
     free(self);
     *self_p = NULL;
 }
@@ -39,6 +40,103 @@ int il_service_set_string(char **field, const char *value)
     free(*field);
     *field = copy;
     return 0;
+}
+
+/* Bytes a check's path may hold: a URL's, without what HAProxy's
+ * configuration reads as a comment, a quote, an escape or a variable. */
+static bool s_uri_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~/?&=%:@!*+,;()[]", c));
+}
+
+bool il_service_check_path_valid(const char *path)
+{
+    if (!path || path[0] != '/' || strlen(path) > IL_SERVICE_MAX_CHECK_PATH) return false;
+    for (const char *p = path; *p; p++)
+        if (!s_uri_char(*p)) return false;
+    return true;
+}
+
+int il_service_check_expect_parse(const char *text, int *lo, int *hi)
+{
+    int a = 0, b = 0, used = 0;
+    if (!text || !*text || strspn(text, "0123456789-") != strlen(text)) return -1;
+    if (sscanf(text, "%3d%n", &a, &used) == 1 && text[used] == '\0')
+        b = a;
+    else if (!(sscanf(text, "%3d-%3d%n", &a, &b, &used) == 2 && text[used] == '\0'))
+        return -1;
+    if (a < 100 || b > 599 || a > b) return -1;
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
+int il_service_check_parse(const char *text, il_service_check_t *check, char *err, size_t errlen)
+{
+    memset(check, 0, sizeof *check);
+    if (!text) text = "";
+    if (!strcmp(text, "tcp")) {
+        check->kind = IL_SERVICE_CHECK_TCP;
+        return 0;
+    }
+    if (!strcmp(text, "none")) {
+        check->kind = IL_SERVICE_CHECK_NONE;
+        return 0;
+    }
+    check->kind = IL_SERVICE_CHECK_HTTP;
+    if (!strcmp(text, "http")) return 0;
+    if (strncmp(text, "http:", 5)) {
+        snprintf(err, errlen, "'%.64s%s': must be tcp, none, http or http:PATH[ STATUS[-STATUS]]",
+                 text, strlen(text) > 64 ? "..." : "");
+        return -1;
+    }
+    const char *path = text + 5, *blank = strchr(path, ' ');
+    size_t n = blank ? (size_t)(blank - path) : strlen(path);
+    if (n > IL_SERVICE_MAX_CHECK_PATH) {
+        snprintf(err, errlen, "the path is longer than %d bytes", IL_SERVICE_MAX_CHECK_PATH);
+        return -1;
+    }
+    memcpy(check->path, path, n);
+    check->path[n] = '\0';
+    if (!il_service_check_path_valid(check->path)) {
+        snprintf(err, errlen,
+                 "'%.64s%s': not a URI path starting with '/' (no blank, quote, '#', '\\' or '$')",
+                 check->path, n > 64 ? "..." : "");
+        return -1;
+    }
+    if (blank && il_service_check_expect_parse(blank + 1, &check->status_min, &check->status_max)) {
+        snprintf(err, errlen,
+                 "'%.16s%s': not a status or a range of statuses within 100..599 (e.g. 200 or "
+                 "200-399)",
+                 blank + 1, strlen(blank + 1) > 16 ? "..." : "");
+        return -1;
+    }
+    return 0;
+}
+
+void il_service_check_format(const il_service_check_t *check, char *out, size_t len)
+{
+    if (check->kind != IL_SERVICE_CHECK_HTTP)
+        snprintf(out, len, "%s", check->kind == IL_SERVICE_CHECK_TCP ? "tcp" : "none");
+    else if (!check->path[0])
+        snprintf(out, len, "http");
+    else if (!check->status_min)
+        snprintf(out, len, "http:%s", check->path);
+    else if (check->status_min == check->status_max)
+        snprintf(out, len, "http:%s %d", check->path, check->status_min);
+    else
+        snprintf(out, len, "http:%s %d-%d", check->path, check->status_min, check->status_max);
+}
+
+int il_service_set_check(il_service_t *self, const char *text, char *err, size_t errlen)
+{
+    if (!text || !*text) return il_service_set_string(&self->check, NULL);
+    il_service_check_t check;
+    if (il_service_check_parse(text, &check, err, errlen)) return -1;
+    char normal[IL_SERVICE_MAX_CHECK + 1];
+    il_service_check_format(&check, normal, sizeof normal);
+    return il_service_set_string(&self->check, normal);
 }
 
 static int s_target_cmp(const char *host_a, uint16_t port_a, const il_service_target_t *b)
@@ -144,6 +242,7 @@ il_service_t *il_service_dup(const il_service_t *self)
     copy->port = self->port;
     int rc = il_service_set_string(&copy->provider, self->provider);
     rc |= il_service_set_string(&copy->public_ip, self->public_ip);
+    rc |= il_service_set_string(&copy->check, self->check);
     for (size_t i = 0; i < self->target_count && rc == 0; i++)
         rc = il_service_add_target(copy, self->targets[i].host, self->targets[i].port,
                                    self->targets[i].weight);
@@ -158,6 +257,8 @@ bool il_service_same_definition(const il_service_t *a, const il_service_t *b)
     if (a->tls != b->tls || a->port != b->port || a->target_count != b->target_count ||
         a->alias_count != b->alias_count)
         return false;
+    if (a->check != b->check && (!a->check || !b->check || strcmp(a->check, b->check)))
+        return false;
     for (size_t i = 0; i < a->target_count; i++) {
         if (strcmp(a->targets[i].host, b->targets[i].host) ||
             a->targets[i].port != b->targets[i].port ||
@@ -171,7 +272,7 @@ bool il_service_same_definition(const il_service_t *a, const il_service_t *b)
 
 void il_service_pack(const il_service_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, self->port ? 7 : 6);
+    msgpack_pack_map(pk, 6 + (self->port != 0) + (self->check != NULL));
     il_codec_pack_key_str(pk, "name", self->name);
     il_codec_pack_key_str(pk, "provider", self->provider);
     il_codec_pack_str(pk, "targets");
@@ -189,6 +290,7 @@ void il_service_pack(const il_service_t *self, msgpack_packer *pk)
     for (size_t i = 0; i < self->alias_count; i++)
         il_codec_pack_str(pk, self->dns_aliases[i]);
     if (self->port) il_codec_pack_key_uint(pk, "port", self->port);
+    if (self->check) il_codec_pack_key_str(pk, "check", self->check);
 }
 
 bool il_service_ip_valid(const char *text)
@@ -362,9 +464,9 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
     }
     /* The keys in one scan of the map; then checked in this order. */
     static const char *const keys[] = {"name",    "provider",    "public_ip", "tls",
-                                       "targets", "dns_aliases", "port"};
-    const msgpack_object *f[7];
-    il_codec_map_find(obj, keys, 7, f);
+                                       "targets", "dns_aliases", "port",      "check"};
+    const msgpack_object *f[8];
+    il_codec_map_find(obj, keys, 8, f);
     if (s_decode_head(f[0], f[2], &name, &ip, why, sizeof why) ||
         il_codec_value_str(f[1], "provider", IL_SERVICE_MAX_PROVIDER, false, &provider, why,
                            sizeof why))
@@ -377,6 +479,15 @@ il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t err
         il_codec_value_uint(f[6], "port", 1, 65535, false, 0, &port, why, sizeof why))
         goto fail;
     self->port = (uint16_t)port;
+    char *check = NULL, cwhy[160];
+    if (il_codec_value_str(f[7], "check", IL_SERVICE_MAX_CHECK, false, &check, why, sizeof why))
+        goto fail;
+    int crc = il_service_set_check(self, check, cwhy, sizeof cwhy);
+    free(check);
+    if (crc) {
+        snprintf(why, sizeof why, "check: %s", cwhy);
+        goto fail;
+    }
     self->provider = provider && *provider ? provider : NULL;
     if (!self->provider) free(provider);
     provider = NULL;

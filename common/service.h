@@ -15,14 +15,17 @@
 #include <stdint.h>
 
 /* Bounds on decoded services (documented in docs/protocol.md). */
-#define IL_SERVICE_MAX_NAME     255
-#define IL_SERVICE_MAX_PROVIDER 64
-#define IL_SERVICE_MAX_HOST     255
-#define IL_SERVICE_MAX_ALIAS    253
-#define IL_SERVICE_MAX_TARGETS  1024
-#define IL_SERVICE_MAX_ALIASES  256
-#define IL_SERVICE_MAX_WEIGHT   1000000
-#define IL_SERVICE_MAX_IP       45
+#define IL_SERVICE_MAX_NAME       255
+#define IL_SERVICE_MAX_PROVIDER   64
+#define IL_SERVICE_MAX_HOST       255
+#define IL_SERVICE_MAX_ALIAS      253
+#define IL_SERVICE_MAX_TARGETS    1024
+#define IL_SERVICE_MAX_ALIASES    256
+#define IL_SERVICE_MAX_WEIGHT     1000000
+#define IL_SERVICE_MAX_IP         45
+#define IL_SERVICE_MAX_CHECK_PATH 1024 /* bytes of an http check's path */
+/* bytes of a check: "http:" PATH " " LO "-" HI */
+#define IL_SERVICE_MAX_CHECK (5 + IL_SERVICE_MAX_CHECK_PATH + 8)
 
 typedef struct {
     char *host;      /* address or host name of one backend */
@@ -40,7 +43,21 @@ typedef struct {
     char *public_ip;    /* virtual IP given by IPAM, NULL when none */
     char **dns_aliases; /* alias_count names, sorted */
     size_t alias_count;
+    char *check; /* health check, normalised (il_service_check_parse), NULL = the step's default */
 } il_service_t;
+
+/* What a service's check says, once parsed. */
+typedef enum {
+    IL_SERVICE_CHECK_TCP,  /* "tcp": a connect */
+    IL_SERVICE_CHECK_HTTP, /* "http[:PATH[ LO[-HI]]]": GET PATH, a status in LO..HI */
+    IL_SERVICE_CHECK_NONE  /* "none": no check */
+} il_service_check_kind_t;
+
+typedef struct {
+    il_service_check_kind_t kind;
+    char path[IL_SERVICE_MAX_CHECK_PATH + 1]; /* http: the path, "" = the step's default */
+    int status_min, status_max;               /* http: the statuses, 0 = the step's default */
+} il_service_check_t;
 
 /* A new service with that name and nothing else. NULL when name is empty. */
 il_service_t *il_service_new(const char *name);
@@ -62,22 +79,46 @@ int il_service_add_alias(il_service_t *self, const char *alias);
 /* Replaces a string field (provider or public_ip); NULL clears it. Returns 0. */
 int il_service_set_string(char **field, const char *value);
 
+/* True when path may be an http check's: starts with '/', at most
+ * IL_SERVICE_MAX_CHECK_PATH bytes of a URI's characters, none that HAProxy's
+ * configuration reads as a blank, comment, quote, escape or variable. */
+bool il_service_check_path_valid(const char *path);
+
+/* Parses "LO" or "LO-HI", statuses within 100..599 and LO <= HI. Returns -1
+ * when it is not that. */
+int il_service_check_expect_parse(const char *text, int *lo, int *hi);
+
+/* Parses a check: "tcp", "none", "http", "http:PATH" or "http:PATH LO[-HI]"
+ * (one blank before the statuses). Returns -1 with the reason in err. */
+int il_service_check_parse(const char *text, il_service_check_t *check, char *err, size_t errlen);
+
+/* Writes a parsed check in its normal form ("http:/x 200" for 200-200). */
+void il_service_check_format(const il_service_check_t *check, char *out, size_t len);
+
+/* Sets the service's check to text in its normal form; NULL or "" clears
+ * it. Returns -1 with the reason in err (the check unchanged) when text is
+ * not a check. */
+int il_service_set_check(il_service_t *self, const char *text, char *err, size_t errlen);
+
 /* Sorts targets and aliases. The decoder and the adders keep this invariant. */
 void il_service_normalize(il_service_t *self);
 
-/* True when targets, tls, port and aliases are equal (what a provider defines). */
+/* True when targets, tls, port, aliases and check are equal (what a provider defines). */
 bool il_service_same_definition(const il_service_t *a, const il_service_t *b);
 
 /* Writes the service as a msgpack map: name, provider, targets, tls,
- * public_ip (nil when none), dns_aliases, and port only when it is not 0 (a
- * peer that predates it sees the map it always saw). */
+ * public_ip (nil when none), dns_aliases, port only when it is not 0 and
+ * check only when set (a peer that predates them sees the map it always
+ * saw). */
 void il_service_pack(const il_service_t *self, msgpack_packer *pk);
 
 /* Reads a service map from untrusted input. Only name is required; unknown
  * keys are ignored; missing optional keys take defaults (no targets, tls
  * false, port 0, no public_ip, no aliases). A public_ip must be an IPv4 or IPv6
  * address (an empty string means none); a port an integer from 1 to 65535 (nil
- * or absent means none). Returns NULL with the reason in err. */
+ * or absent means none); a check one il_service_check_parse reads (nil, absent
+ * or "" means none), kept in its normal form. Returns NULL with the reason in
+ * err. */
 il_service_t *il_service_decode(const msgpack_object *obj, char *err, size_t errlen);
 
 /* What the core reads of a RESULT's service: its name and public_ip, checked

@@ -68,7 +68,7 @@ void entry_set_error(entry_t *self, const char *error)
 }
 
 /* A digest of what the packed service is made from: the service, provider
- * and public IP pointers (il_service_set_string makes a new string), the counts
+ * public IP and check pointers (il_service_set_string makes a new string), the counts
  * of targets and aliases, the TLS flag and port. A safety net for changes nobody
  * announced (the workflow calls entry_service_changed), kept to 8 bytes: an
  * entry is kept for every service. */
@@ -82,6 +82,7 @@ static uint64_t s_packed_from(const il_service_t *svc)
     h = h * mix ^ (uint64_t)svc->alias_count;
     h = h * mix ^ (uint64_t)svc->tls;
     h = h * mix ^ (uint64_t)svc->port;
+    h = h * mix ^ (uint64_t)(uintptr_t)svc->check;
     return h;
 }
 

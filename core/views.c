@@ -43,9 +43,9 @@ static json_t *s_service_json(const il_service_t *svc)
         json_array_append_new(aliases, json_string(svc->dns_aliases[i]));
     /* port: null when none, as public_ip. */
     json_t *port = svc->port ? json_integer(svc->port) : json_null();
-    return json_pack("{s:s, s:s?, s:o, s:b, s:o, s:s?, s:o}", "name", svc->name, "provider",
+    return json_pack("{s:s, s:s?, s:o, s:b, s:o, s:s?, s:o, s:s?}", "name", svc->name, "provider",
                      svc->provider, "targets", targets, "tls", svc->tls, "port", port, "public_ip",
-                     svc->public_ip, "dns_aliases", aliases);
+                     svc->public_ip, "dns_aliases", aliases, "check", svc->check);
 }
 
 /* Milliseconds since the epoch as RFC 3339 UTC text, or JSON null for 0. */

@@ -6,8 +6,8 @@
  *    are ignored). Unknown "interlook.*" keys make an object take part but are
  *    otherwise ignored. Labels that are null or not an object mean no labels.
  *  - The first problem is reported, checked in this order: interlook.hosts,
- *    interlook.port, interlook.publicPort, interlook.ssl, interlook.name, the
- *    selector's labels.
+ *    interlook.port, interlook.publicPort, interlook.ssl, interlook.name,
+ *    interlook.check, the selector's labels.
  *    A label whose value is not a JSON string is invalid.
  *  - interlook.hosts: split on ',', each entry trimmed of ASCII white space;
  *    an empty entry (blank value, "a,,b", a trailing comma) is invalid. Names
@@ -29,7 +29,7 @@
  *    valid IP address gives itself, an invalid one is ignored. Publishing the
  *    port several times on different host ports gives one target each.
  *  - Containers merged into one service: aliases are the union; a container
- *    whose interlook.ssl, or public port (interlook.publicPort, else
+ *    whose interlook.ssl, interlook.check, or public port (interlook.publicPort, else
  *    interlook.port), disagrees with the service built so far (from the
  *    containers listed before it) is skipped, naming the label.
  *  - Swarm: an endpoint port counts when its Protocol is "tcp" or absent
@@ -80,6 +80,7 @@
 #define S_L_PUBLIC_PORT "interlook.publicPort"
 #define S_L_SSL         "interlook.ssl"
 #define S_L_NAME        "interlook.name"
+#define S_L_CHECK       "interlook.check"
 #define S_L_CPROJ       "com.docker.compose.project"
 #define S_L_CSERV       "com.docker.compose.service"
 
@@ -88,11 +89,12 @@ enum { S_OK = 0, S_IGNORE = 1, S_SKIP = 2 };
 
 /* The interlook labels of one object, validated. */
 typedef struct {
-    const char *hosts;    /* interlook.hosts, valid */
-    uint16_t port;        /* interlook.port */
-    uint16_t public_port; /* interlook.publicPort, else interlook.port */
-    bool tls;             /* interlook.ssl, false when absent */
-    const char *name;     /* interlook.name, NULL when absent */
+    const char *hosts;                    /* interlook.hosts, valid */
+    uint16_t port;                        /* interlook.port */
+    uint16_t public_port;                 /* interlook.publicPort, else interlook.port */
+    bool tls;                             /* interlook.ssl, false when absent */
+    const char *name;                     /* interlook.name, NULL when absent */
+    char check[IL_SERVICE_MAX_CHECK + 1]; /* interlook.check normalised, "" when absent */
 } s_spec_t;
 
 /* Helpers ------------------------------------------------------------------- */
@@ -344,6 +346,18 @@ static int s_spec_read(const json_t *labels, const discovery_config_t *config, s
         spec->name = text;
     }
 
+    rc = s_label(labels, S_L_CHECK, &text, reason, len);
+    if (rc == S_SKIP) return S_SKIP;
+    if (rc == 1) {
+        il_service_check_t check;
+        char why[200];
+        if (il_service_check_parse(text, &check, why, sizeof why)) {
+            snprintf(reason, len, "label " S_L_CHECK ": %s", why);
+            return S_SKIP;
+        }
+        il_service_check_format(&check, spec->check, sizeof spec->check);
+    }
+
     for (const char *const *sel = config->label_selector; sel && *sel; sel++) {
         if (!**sel) continue;
         if (!json_object_get(labels, *sel)) {
@@ -367,6 +381,7 @@ static int s_candidate_new(const char *name, const s_spec_t *spec, const discove
     il_service_set_string(&service->provider, config->provider);
     service->tls = spec->tls;
     service->port = spec->public_port;
+    if (spec->check[0]) il_service_set_string(&service->check, spec->check);
     int rc = s_hosts_apply(spec->hosts, service, reason, len);
     if (rc != S_OK) {
         il_service_destroy(&service);
@@ -523,6 +538,14 @@ static int s_merge(il_service_t *service, const il_service_t *candidate, char *r
                  "label " S_L_PUBLIC_PORT " (else " S_L_PORT
                  "): public port %u here, but %u on another container of service '%s'",
                  candidate->port, service->port, service->name);
+        return S_SKIP;
+    }
+    if (!!service->check != !!candidate->check ||
+        (service->check && strcmp(service->check, candidate->check))) {
+        snprintf(reason, len,
+                 "label " S_L_CHECK ": '%s' here, but '%s' on another container of service '%s'",
+                 candidate->check ? candidate->check : "", service->check ? service->check : "",
+                 service->name);
         return S_SKIP;
     }
     size_t new_targets = 0, new_aliases = 0;

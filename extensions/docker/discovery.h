@@ -12,6 +12,9 @@
  *                    listens on), 1..65535 (optional, default interlook.port)
  *   interlook.ssl    true/false/yes/no/1/0 -> tls (optional, default false)
  *   interlook.name   the service name (optional)
+ *   interlook.check  the service's health check: tcp, none, http or
+ *                    http:PATH[ STATUS[-STATUS]] -> check (optional, default
+ *                    the load balancer's own)
  *   every label of the label selector (required, any value)
  * Objects without any such label are ignored silently. */
 #ifndef INTERLOOK_DISCOVERY_H

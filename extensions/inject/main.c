@@ -3,6 +3,7 @@
  * its command line and from standard input, one command per line:
  *
  *   add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [port=PUBLIC_PORT] [tls]
+ *       [check=tcp|none|http|http:PATH [STATUS[-STATUS]]]
  *   delete NAME
  *   add-many PREFIX COUNT [HOST:PORT]      (PREFIX0 .. PREFIX<COUNT-1>)
  *   delete-many PREFIX COUNT
@@ -107,17 +108,29 @@ static int s_command(inject_t *self, int argc, char **argv)
         if (!svc) return -1;
         for (int i = 2; i < argc; i++) {
             int rc = 0;
+            char why[200] = "";
             if (!strcmp(argv[i], "tls"))
                 svc->tls = true;
-            else if (!strncmp(argv[i], "alias=", 6))
+            else if (!strncmp(argv[i], "check=", 6)) {
+                /* the label's blank before the statuses splits it here: the
+                 * next item, when it is made of digits and '-', is part of it */
+                char text[IL_SERVICE_MAX_CHECK + 2];
+                const char *next = i + 1 < argc ? argv[i + 1] : "";
+                bool statuses = *next && strspn(next, "0123456789-") == strlen(next);
+                snprintf(text, sizeof text, "%s%s%s", argv[i] + 6, statuses ? " " : "",
+                         statuses ? next : "");
+                rc = il_service_set_check(svc, text, why, sizeof why);
+                if (rc == 0 && statuses) i++;
+            } else if (!strncmp(argv[i], "alias=", 6))
                 rc = il_service_add_alias(svc, argv[i] + 6);
             else if (!strncmp(argv[i], "port=", 5))
                 rc = s_public_port(svc, argv[i] + 5);
             else
                 rc = s_target(svc, argv[i]);
             if (rc) {
-                il_log_error("inject: bad item '%s' (HOST:PORT, alias=NAME, port=1..65535 or tls)",
-                             argv[i]);
+                il_log_error("inject: bad item '%s' (HOST:PORT, alias=NAME, port=1..65535, tls or "
+                             "check=CHECK)%s%s",
+                             argv[i], *why ? ": " : "", why);
                 il_service_destroy(&svc);
                 return -1;
             }
@@ -261,6 +274,7 @@ static void s_usage(FILE *out)
             "A scripted provider: reports services to the core from the command line and from\n"
             "standard input (one command per line):\n"
             "  add NAME [HOST:PORT ...] [alias=DNS.NAME ...] [port=PUBLIC_PORT] [tls]\n"
+            "      [check=tcp|none|http|http:PATH [STATUS[-STATUS]]]\n"
             "  delete NAME\n"
             "  add-many PREFIX COUNT [HOST:PORT]\n"
             "  delete-many PREFIX COUNT\n"

@@ -36,14 +36,6 @@ static void s_duration(il_config_t *cfg, const char *key, int64_t dflt, int64_t 
                    il_config_line(cfg, key), key, (long long)min_ms, (long long)(max_ms / 1000));
 }
 
-/* Bytes a health-check URI may hold: a URL's, without what HAProxy's
- * configuration reads as a comment, a quote, an escape or a variable. */
-static bool s_uri_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("-._~/?&=%:@!*+,;()[]", c));
-}
-
 /* healthCheck, healthCheckPath and healthCheckExpect (each checked even when
  * healthCheck is not http, so that a typo is found before it matters). */
 static void s_check(lb_config_t *self, il_config_t *cfg, char *err, size_t errlen)
@@ -64,10 +56,8 @@ static void s_check(lb_config_t *self, il_config_t *cfg, char *err, size_t errle
     if (il_config_string(cfg, S_SECTION ".healthCheckPath", "/", &path))
         il_err_add(err, errlen, "%s", il_config_error(cfg));
     else {
-        bool ok = path[0] == '/' && strlen(path) <= LB_CONFIG_PATH_MAX;
-        for (const char *p = path; ok && *p; p++)
-            ok = s_uri_char(*p);
-        if (ok)
+        /* the rules of a service's own check (interlook.check), in one place */
+        if (il_service_check_path_valid(path))
             self->check_path = path;
         else
             il_err_add(err, errlen,
@@ -81,13 +71,8 @@ static void s_check(lb_config_t *self, il_config_t *cfg, char *err, size_t errle
         il_err_add(err, errlen, "%s", il_config_error(cfg));
         return;
     }
-    int lo = 0, hi = 0, used = 0;
-    bool ok = strspn(expect, "0123456789-") == strlen(expect);
-    if (ok && sscanf(expect, "%3d%n", &lo, &used) == 1 && expect[used] == '\0')
-        hi = lo;
-    else if (!(ok && sscanf(expect, "%3d-%3d%n", &lo, &hi, &used) == 2 && expect[used] == '\0'))
-        lo = hi = 0;
-    if (lo < 100 || hi > 599 || lo > hi)
+    int lo = 0, hi = 0;
+    if (il_service_check_expect_parse(expect, &lo, &hi))
         il_err_add(err, errlen,
                    "%s:%d: " S_SECTION ".healthCheckExpect: '%s': must be a status or a range "
                    "of statuses within 100..599 (e.g. 200 or 200-399)",

@@ -5,11 +5,12 @@
 #define INTERLOOK_LB_CONFIG_H
 
 #include "common/config.h"
+#include "common/service.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LB_CONFIG_PATH_MAX 1024 /* bytes of healthCheckPath at most */
+#define LB_CONFIG_PATH_MAX IL_SERVICE_MAX_CHECK_PATH /* bytes of healthCheckPath at most */
 
 /* How HAProxy checks a server's health (healthCheck). */
 typedef enum {

@@ -38,6 +38,8 @@ bool lb_plan_needs_reload(zhashx_t *from, zhashx_t *to)
         const il_service_t *old = zhashx_lookup(from, s->name);
         if (old && !il_service_same_definition(old, s) && (s_has_name(s) || s_has_name(old)))
             return true;
+        /* a backend's check lines and servers' check words: the file only */
+        if (old && !s_same_string(old->check, s->check)) return true;
     }
     return false;
 }

@@ -22,9 +22,9 @@ typedef struct {
 bool lb_plan_frontends_differ(zhashx_t *from, zhashx_t *to);
 
 /* True when only a reload can take HAProxy from `from` to `to`: the
- * frontends differ, or a service's targets changed and one of them is a host
+ * frontends differ, a service's targets changed and one of them is a host
  * name (the runtime API takes addresses only: HAProxy resolves names when it
- * loads its file). */
+ * loads its file), or a service's check changed (its backend's lines). */
 bool lb_plan_needs_reload(zhashx_t *from, zhashx_t *to);
 
 /* True when the one service's frontend differs (NULL: absent). */

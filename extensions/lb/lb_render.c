@@ -121,30 +121,45 @@ static void s_duration(int64_t ms, char *out, size_t len)
         snprintf(out, len, "%lldms", (long long)ms);
 }
 
-/* The backend's check lines and a server's check words. A TLS service
- * passes TLS through to its servers: they answer no plain HTTP, so it keeps
- * the TCP check. */
+/* The backend's check lines and a server's check words: the service's own
+ * check (its path and statuses defaulting to the config's), else the
+ * config's healthCheck. A TLS service passes TLS through to its servers:
+ * they answer no plain HTTP, so it keeps the TCP check (the worker logs it
+ * when a service asks for http). Its own check is kept in the file, as the
+ * comment line "# check CHECK", so that the file read back holds it. */
 static void s_check(const il_service_t *s, const lb_config_t *config, char *lines, size_t llen,
                     char *words, size_t wlen)
 {
     lines[0] = words[0] = '\0';
-    if (config->check == LB_CONFIG_CHECK_NONE) return;
+    il_service_check_t own;
+    char why[200];
+    bool has_own = s->check && il_service_check_parse(s->check, &own, why, sizeof why) == 0;
+    size_t n = 0;
+    if (has_own) n = (size_t)snprintf(lines, llen, "    # check %s\n", s->check);
+    il_service_check_kind_t kind = has_own                                 ? own.kind
+                                   : config->check == LB_CONFIG_CHECK_HTTP ? IL_SERVICE_CHECK_HTTP
+                                   : config->check == LB_CONFIG_CHECK_NONE ? IL_SERVICE_CHECK_NONE
+                                                                           : IL_SERVICE_CHECK_TCP;
+    if (kind == IL_SERVICE_CHECK_NONE) return;
     snprintf(words, wlen, " check inter %lld", (long long)config->health_ms);
-    if (config->check != LB_CONFIG_CHECK_HTTP || s->tls) return;
-    snprintf(lines, llen, "    option httpchk GET %s\n    http-check expect status %d-%d\n",
-             config->check_path, config->check_status_min, config->check_status_max);
+    if (kind != IL_SERVICE_CHECK_HTTP || s->tls) return;
+    const char *path = has_own && own.path[0] ? own.path : config->check_path;
+    int lo = has_own && own.status_min ? own.status_min : config->check_status_min;
+    int hi = has_own && own.status_min ? own.status_max : config->check_status_max;
+    snprintf(lines + n, llen - n, "    option httpchk GET %s\n    http-check expect status %d-%d\n",
+             path, lo, hi);
 }
 
 static void s_render_service(zchunk_t *out, const il_service_t *s, const lb_config_t *config)
 {
     char id[LB_RENDER_ID_MAX], escaped[4 * IL_SERVICE_MAX_NAME + 1], addr[320];
-    char lines[LB_CONFIG_PATH_MAX + 128], words[64];
+    char lines[LB_CONFIG_PATH_MAX + IL_SERVICE_MAX_CHECK + 160], words[64];
     lb_render_id(s->name, id);
     s_escape(s->name, escaped, sizeof escaped);
     s_check(s, config, lines, sizeof lines, words, sizeof words);
     const char *mode = s->tls ? "tcp" : "http";
     lb_render_address(s->public_ip ? s->public_ip : "", s->port, addr, sizeof addr);
-    char head[4096];
+    char head[8192];
     int n = snprintf(head, sizeof head,
                      "\n# service %s\nfrontend ilf-%s\n    bind %s%s\n    mode %s\n%s"
                      "    default_backend ilb-%s\n\nbackend ilb-%s\n    mode %s\n"
@@ -269,7 +284,7 @@ typedef struct {
 static int s_read_line(s_reader_t *r, char **word, int words, char *err, size_t errlen)
 {
     if (words == 0) return 0;
-    if (!strcmp(word[0], "#")) {
+    if (!strcmp(word[0], "#") && !(words >= 2 && !strcmp(word[1], "check"))) {
         if (words < 3 || strcmp(word[1], "service")) return 0;
         char name[IL_SERVICE_MAX_NAME + 1];
         if (words != 3 || s_unescape(word[2], name, sizeof name) || !*name)
@@ -304,6 +319,14 @@ static int s_read_line(s_reader_t *r, char **word, int words, char *err, size_t 
         r->current->port = port;
     } else if (r->section == 'f' && !strcmp(word[0], "mode") && words == 2) {
         r->current->tls = !strcmp(word[1], "tcp");
+    } else if (r->section == 'b' && !strcmp(word[0], "#") && words >= 3 &&
+               !strcmp(word[1], "check")) {
+        char text[IL_SERVICE_MAX_CHECK + 2], why[200];
+        snprintf(text, sizeof text, "%s%s%s", word[2], words >= 4 ? " " : "",
+                 words >= 4 ? word[3] : "");
+        if (words > 4 || r->current->check ||
+            il_service_set_check(r->current, text, why, sizeof why))
+            return il_err(err, errlen, "line %d: expected '# check CHECK' once", r->line);
     } else if (r->section == 'b' && !strcmp(word[0], "server")) {
         char *end = "";
         long w = words >= 5 && !strcmp(word[3], "weight") ? strtol(word[4], &end, 10) : 0;

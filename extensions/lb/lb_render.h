@@ -37,8 +37,10 @@ void lb_render_scale_weights(il_service_t *service);
 
 /* The whole file for these services (in name order), malloc'd, with what
  * config says of it: the defaults' timeouts, the servers' health checks
- * (healthCheck: a TCP connect, an HTTP request whose status is expected in
- * a range, or none; every healthInterval) and, with a vipInterface, binds
+ * (healthCheck, or the service's own check: a TCP connect, an HTTP request
+ * whose status is expected in a range, or none; every healthInterval; the
+ * service's check kept as a "# check" line that lb_render_parse reads
+ * back) and, with a vipInterface, binds
  * that may take an address the host does not carry yet (HAProxy's
  * `transparent`, IP_FREEBIND at least), so that HAProxy starts before the
  * extension has put the VIPs back on their interface (after a reboot). */

@@ -433,6 +433,11 @@ static const char *s_take(lb_worker_t *self, lb_item_t *item, zhashx_t *want, ch
     il_service_t *old = zhashx_lookup(want, s->name);
     item->changes =
         !old || lb_plan_frontend_differs(old, copy) || !il_service_same_definition(old, copy);
+    if (item->changes && copy->tls && copy->check && !strncmp(copy->check, "http", 4) &&
+        (!old || !old->tls || !old->check || strcmp(old->check, copy->check)))
+        il_log_warn("lb: service %s: check '%s' is not possible on a TLS service (passed through "
+                    "in tcp mode): its servers get a tcp check",
+                    s->name, copy->check);
     zhashx_update(want, s->name, copy);
     return NULL;
 }

@@ -233,6 +233,22 @@ int main(void)
         il_service_destroy(&s);
         s_n = 2;
     }
+    { /* a service with its own health check (the key "check") */
+        il_service_t *s = s_service("web", true);
+        char why[200];
+        if (il_service_set_check(s, "http:/healthz 200-299", why, sizeof why)) exit(1);
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        il_service_pack(s, &pk);
+        int n = s_n;
+        s_n = 4;
+        s_write("fuzz_service", "check", "", 0, buf.data, buf.size);
+        s_n = n;
+        msgpack_sbuffer_destroy(&buf);
+        il_service_destroy(&s);
+    }
     s_n = 30;
     s_pub(ilp_pub_refresh("provider.docker", "web"), 2, "refresh");
     s_pub(ilp_pub_core("started", "core-1"), 3, "core");

@@ -45,6 +45,7 @@ typedef struct {
     /* the server s_status waits on, and the status wanted */
     uint16_t port;
     const char *status;
+    const char *svc; /* the service the waits look at, NULL: web */
 } ctx_t;
 
 /* The configuration, with extra lines in lb.haproxy (4 spaces). */
@@ -144,7 +145,7 @@ static bool s_deployed(void *arg)
 {
     ctx_t *ctx = arg;
     json_t *all = fixture_api_get(ctx->stack, "/services");
-    json_t *e = json_object_get(all, "web");
+    json_t *e = json_object_get(all, ctx->svc ? ctx->svc : "web");
     const char *st = json_string_value(json_object_get(e, "state"));
     json_t *service = json_object_get(e, "service");
     const char *ip = json_string_value(json_object_get(service, "public_ip"));
@@ -160,7 +161,7 @@ static void s_wait_deployed(ctx_t *ctx, size_t targets)
     s_targets_wanted = targets;
     if (test_wait(s_deployed, ctx, WAIT_MS)) return;
     test_sh("tail -20 %s >&2", ctx->lb_log);
-    fail_msg("web: never deployed with %zu targets", targets);
+    fail_msg("%s: never deployed with %zu targets", ctx->svc ? ctx->svc : "web", targets);
 }
 
 /* The status (show stat's 18th field: UP, DOWN, no check...) of server
@@ -169,7 +170,8 @@ static bool s_server_status(ctx_t *ctx, uint16_t port, char *out, size_t len)
 {
     char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
     char prefix[64];
-    snprintf(prefix, sizeof prefix, "ilb-web,127.0.0.1_%u,", (unsigned)port);
+    snprintf(prefix, sizeof prefix, "ilb-%s,127.0.0.1_%u,", ctx->svc ? ctx->svc : "web",
+             (unsigned)port);
     bool found = false;
     char *save = NULL;
     for (char *l = stat ? strtok_r(stat, "\n", &save) : NULL; l && !found;
@@ -204,7 +206,8 @@ static void s_wait_status(ctx_t *ctx, uint16_t port, const char *status)
     char now[64] = "(absent)";
     s_server_status(ctx, port, now, sizeof now);
     test_sh("cat %s >&2; tail -20 %s >&2", ctx->lb_file, ctx->lb_log);
-    fail_msg("server 127.0.0.1_%u: never %s (now %s)", (unsigned)port, status, now);
+    fail_msg("%s: server 127.0.0.1_%u: never %s (now %s)", ctx->svc ? ctx->svc : "web",
+             (unsigned)port, status, now);
 }
 
 /* The master's reload counter (show proc: "PID master RELOADS ..."). */
@@ -318,6 +321,105 @@ static void test_setting_change(void **state)
     assert_int_equal(test_sh("grep -q 'rewritten with the current settings' %s", ctx->lb_log), 0);
 }
 
+/* The file's backend section of service name (up to the next service), malloc'd. */
+static char *s_backend(ctx_t *ctx, const char *name)
+{
+    char *text = test_sh_output("cat %s", ctx->lb_file), head[64];
+    assert_non_null(text);
+    snprintf(head, sizeof head, "backend ilb-%s\n", name);
+    char *at = strstr(text, head);
+    if (!at) fail_msg("no '%s' in the file:\n%s", head, text);
+    char *end = strstr(at, "\n# service");
+    if (end) *end = '\0';
+    char *out = strdup(at);
+    free(text);
+    return out;
+}
+
+/* A service's own check (the label interlook.check; here inject's check=)
+ * overrides the global tcp: web (check=http:/healthz) takes its bad
+ * backend out, api (no check: the global tcp) sends to both; a change of
+ * web's check applies live (a reload); without it, the global tcp again. */
+static void test_service_check(void **state)
+{
+    ctx_t *ctx = *state;
+    char vip_web[64], vip_api[64];
+    int good, bad;
+    s_tell(ctx, "add web 127.0.0.1:%u 127.0.0.1:%u port=80 check=http:/healthz\n", ctx->good_port,
+           ctx->bad_port);
+    s_tell(ctx, "add api 127.0.0.1:%u 127.0.0.1:%u port=80\n", ctx->good_port, ctx->bad_port);
+    ctx->svc = "api";
+    s_wait_deployed(ctx, 2);
+    snprintf(vip_api, sizeof vip_api, "%s", ctx->vip);
+    s_wait_status(ctx, ctx->bad_port, "UP");
+    s_wait_status(ctx, ctx->good_port, "UP");
+    ctx->svc = "web";
+    s_wait_deployed(ctx, 2);
+    snprintf(vip_web, sizeof vip_web, "%s", ctx->vip);
+    s_wait_status(ctx, ctx->bad_port, "DOWN");
+    s_wait_status(ctx, ctx->good_port, "UP");
+    s_requests(ctx, &good, &bad);
+    assert_int_equal(bad, 0);
+    assert_int_equal(good, REQUESTS);
+    snprintf(ctx->vip, sizeof ctx->vip, "%s", vip_api);
+    s_requests(ctx, &good, &bad);
+    assert_int_equal(good + bad, REQUESTS);
+    assert_true(good > 0);
+    assert_true(bad > 0);
+    /* The API shows the service's check (null: none). */
+    json_t *all = fixture_api_get(ctx->stack, "/services");
+    assert_non_null(all);
+    const char *web_check = json_string_value(
+        json_object_get(json_object_get(json_object_get(all, "web"), "service"), "check"));
+    assert_non_null(web_check);
+    assert_string_equal(web_check, "http:/healthz");
+    json_t *api_check =
+        json_object_get(json_object_get(json_object_get(all, "api"), "service"), "check");
+    assert_true(json_is_null(api_check));
+    json_decref(all);
+    char *backend = s_backend(ctx, "web");
+    assert_contains(backend, "    # check http:/healthz\n    option httpchk GET /healthz\n"
+                             "    http-check expect status 200-399\n");
+    free(backend);
+    backend = s_backend(ctx, "api");
+    assert_null(strstr(backend, "check http"));
+    assert_null(strstr(backend, "httpchk"));
+    assert_contains(backend, " check inter 200\n");
+    free(backend);
+    assert_int_equal(
+        test_sh("/usr/sbin/haproxy -c -q -f %s/base.cfg -f %s >&2", ctx->hdir, ctx->lb_file), 0);
+
+    /* The check changed: only 500 on /healthz passes; the good backend
+     * (200 everywhere) goes out, the bad one comes in. By a reload. */
+    long reloads = s_reloads(ctx);
+    s_tell(ctx, "add web 127.0.0.1:%u 127.0.0.1:%u port=80 check=http:/healthz 500\n",
+           ctx->good_port, ctx->bad_port);
+    s_wait_status(ctx, ctx->good_port, "DOWN");
+    s_wait_status(ctx, ctx->bad_port, "UP");
+    assert_true(s_reloads(ctx) > reloads);
+    snprintf(ctx->vip, sizeof ctx->vip, "%s", vip_web);
+    s_requests(ctx, &good, &bad);
+    assert_int_equal(good, 0);
+    assert_int_equal(bad, REQUESTS);
+    ctx->svc = "api"; /* api untouched: both still in */
+    s_wait_status(ctx, ctx->good_port, "UP");
+    s_wait_status(ctx, ctx->bad_port, "UP");
+
+    /* No check any more: the global tcp, both in. */
+    ctx->svc = "web";
+    s_tell(ctx, "add web 127.0.0.1:%u 127.0.0.1:%u port=80\n", ctx->good_port, ctx->bad_port);
+    s_wait_status(ctx, ctx->good_port, "UP"); /* DOWN until the change applies */
+    s_wait_status(ctx, ctx->bad_port, "UP");
+    backend = s_backend(ctx, "web");
+    assert_null(strstr(backend, "# check"));
+    assert_null(strstr(backend, "httpchk"));
+    free(backend);
+    s_requests(ctx, &good, &bad);
+    assert_int_equal(good + bad, REQUESTS);
+    assert_true(good > 0);
+    assert_true(bad > 0);
+}
+
 /* A bad setting: interlook-lb refuses to start, naming the key. */
 static void test_bad_setting(void **state)
 {
@@ -342,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_checks, s_setup_http, s_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_checks, s_setup_tcp, s_teardown),
         cmocka_unit_test_setup_teardown(test_setting_change, s_setup_tcp, s_teardown),
+        cmocka_unit_test_setup_teardown(test_service_check, s_setup_tcp, s_teardown),
         cmocka_unit_test(test_bad_setting),
     };
     return test_run_group(tests, NULL, NULL);

@@ -244,11 +244,91 @@ static void test_public_port(void **state)
     assert_int_equal(test_sh("docker rm -f %s >/dev/null", cname), 0);
 }
 
+/* docker run of a replica with -l interlook.check=CHECK; with_healthz: it
+ * serves /healthz (200), else that path is a 404. */
+static void s_run_checked(ctx_t *ctx, const char *service, const char *cname, const char *body,
+                          bool with_healthz, const char *check)
+{
+    assert_int_equal(
+        test_sh("docker run -d --name %s -l %s -l interlook.name=%s -l interlook.hosts=%s "
+                "-l interlook.port=80 -l 'interlook.check=%s' -p 127.0.0.1::80 "
+                "interlook-test:latest sh -c 'echo %s > /www/index.html; %s"
+                "exec httpd -f -p 80 -h /www' >/dev/null",
+                cname, ctx->label, service, ctx->host, check, body,
+                with_healthz ? "echo ok > /www/healthz; " : ""),
+        0);
+}
+
+static bool s_only_replica_1(void *arg)
+{
+    ctx_t *ctx = arg;
+    int one = 0;
+    for (int i = 0; i < 8; i++) {
+        char *body = s_curl(ctx, NULL);
+        one += body && !strcmp(body, "replica-1");
+        free(body);
+    }
+    return one == 8;
+}
+
+static const char *s_log_path(char *out, size_t len, const char *bin)
+{
+    snprintf(out, len, "%s/interlook-test-%s-%d.log",
+             getenv("INTERLOOK_TEST_LOGDIR") ? getenv("INTERLOOK_TEST_LOGDIR") : "/tmp", bin,
+             (int)getpid());
+    return out;
+}
+
+static bool s_bad_check_warned(void *arg)
+{
+    ctx_t *ctx = arg;
+    char log[512];
+    s_log_path(log, sizeof log, "interlook-docker");
+    return test_sh("grep '%s-bad' '%s' | grep -q \"label interlook.check: 'healthz': not a URI "
+                   "path\"",
+                   ctx->name, log) == 0;
+}
+
+/* -l interlook.check=http:/healthz: of two replicas, the one without
+ * /healthz (404) gets no traffic; HAProxy's backend has the http check
+ * while the stack's healthCheck is tcp. A bad value: the container is
+ * skipped, the provider's warning names the label. */
+static void test_check_label(void **state)
+{
+    ctx_t *ctx = *state;
+    snprintf(ctx->name, sizeof ctx->name, "%s-chk", ctx->prefix);
+    snprintf(ctx->host, sizeof ctx->host, "%s.example.test", ctx->name);
+    char c1[128], c2[128], c3[128], bad[128];
+    snprintf(c1, sizeof c1, "%s-1", ctx->name);
+    snprintf(c2, sizeof c2, "%s-2", ctx->name);
+    snprintf(c3, sizeof c3, "%s-bad", ctx->name);
+    snprintf(bad, sizeof bad, "%s-bad", ctx->name);
+    s_run_checked(ctx, ctx->name, c1, "replica-1", true, "http:/healthz");
+    s_run_checked(ctx, ctx->name, c2, "replica-2", false, "http:/healthz");
+    if (!test_wait(s_resolves, ctx, WAIT_MS)) s_fail_with_logs(ctx, "the name never resolved");
+    if (!test_wait(s_only_replica_1, ctx, WAIT_MS))
+        s_fail_with_logs(ctx, "the replica without /healthz still gets traffic");
+    char *text = test_sh_output("cat %s/interlook.cfg", fixture_dir(ctx->stack));
+    assert_non_null(text);
+    assert_contains(text, "    # check http:/healthz\n    option httpchk GET /healthz\n");
+    free(text);
+
+    s_run_checked(ctx, bad, c3, "bad", true, "http:healthz");
+    if (!test_wait(s_bad_check_warned, ctx, WAIT_MS))
+        s_fail_with_logs(ctx, "no warning names the bad label interlook.check");
+    json_t *all = fixture_api_get(ctx->stack, "/services");
+    assert_non_null(all);
+    assert_null(json_object_get(all, bad)); /* not published */
+    json_decref(all);
+    assert_int_equal(test_sh("docker rm -f %s %s %s >/dev/null", c1, c2, c3), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_docker_run_to_curl),
         cmocka_unit_test(test_public_port),
+        cmocka_unit_test(test_check_label),
     };
     return test_run_group(tests, s_setup, s_teardown);
 }

@@ -33,6 +33,7 @@ static inline void assert_same_service(const il_service_t *a, const il_service_t
     assert_same_string(a->public_ip, b->public_ip, "service.public_ip");
     assert_int_equal(a->tls, b->tls);
     assert_int_equal(a->port, b->port);
+    assert_same_string(a->check, b->check, "service.check");
     assert_int_equal(a->target_count, b->target_count);
     for (size_t i = 0; i < a->target_count; i++) {
         assert_same_string(a->targets[i].host, b->targets[i].host, "service.targets[].host");

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tests/support/asserts.h"
+#include "tests/support/service_asserts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -898,6 +899,90 @@ static void test_invalid_labels(void **state)
         s_expect_skip(cases[i].labels, cases[i].label, cases[i].detail);
 }
 
+/* interlook.check: normalised into service->check, in both modes; a bad
+ * value skips the object naming the label, as the other labels do; two
+ * containers of one service must agree on it. */
+static void test_check_label(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value, *check; /* the label ("" = absent), the service's check */
+    } cases[] = {{"", NULL},
+                 {"tcp", "tcp"},
+                 {"none", "none"},
+                 {"http", "http"},
+                 {"http:/healthz", "http:/healthz"},
+                 {"http:/healthz 200-200", "http:/healthz 200"},
+                 {"http:/a?b=1 200-299", "http:/a?b=1 200-299"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char labels[512], fixture[2048];
+        snprintf(labels, sizeof labels,
+                 "{'interlook.hosts': 'one.example.com', 'interlook.port': '80'%s%s%s}",
+                 *cases[i].value ? ", 'interlook.check': '" : "", cases[i].value,
+                 *cases[i].value ? "'" : "");
+        s_one_container(labels, fixture, sizeof fixture);
+        s_skips_t skips;
+        zhashx_t *services = s_containers(fixture, &s_config, &skips);
+        if (skips.count) fail_msg("%s: skipped: %s", labels, skips.reason[0]);
+        const il_service_t *one = s_get(services, "one");
+        assert_same_string(one->check, cases[i].check, "check");
+        zhashx_destroy(&services);
+        s_one_swarm(labels, &skips, &services);
+        if (skips.count) fail_msg("swarm %s: skipped: %s", labels, skips.reason[0]);
+        one = s_get(services, "one");
+        assert_same_string(one->check, cases[i].check, "swarm check");
+        zhashx_destroy(&services);
+    }
+    static const struct {
+        const char *value, *detail;
+    } bad[] = {{"''", "'': must be tcp, none, http"},
+               {"'HTTP'", "'HTTP': must be tcp"},
+               {"'http:healthz'", "'healthz': not a URI path"},
+               {"'http:/a b'", "'b': not a status"},
+               {"'http:/a 600'", "'600': not a status"},
+               {"'http:/a$x'", "not a URI path"},
+               {"'http:/a#x'", "not a URI path"},
+               {"true", "not a string"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char labels[512];
+        snprintf(labels, sizeof labels,
+                 "{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+                 " 'interlook.check': %s}",
+                 bad[i].value);
+        s_expect_skip(labels, "label interlook.check", bad[i].detail);
+    }
+    /* After interlook.name in the order of checks, before the selector. */
+    s_expect_skip("{'interlook.hosts': 'x.example.com', 'interlook.port': '80',"
+                  " 'interlook.name': '', 'interlook.check': 'bad'}",
+                  "label interlook.name", "empty");
+
+    /* Merged containers: the second disagrees, it is skipped naming the label. */
+    s_skips_t skips;
+    zhashx_t *services = s_containers(
+        "["
+        "{'Id': 'b1', 'Names': ['/lb-1'], 'State': 'running', 'Labels': {'interlook.name': 'lb',"
+        " 'interlook.hosts': 'lb.example.com', 'interlook.port': '80',"
+        " 'interlook.check': 'http:/healthz'}, 'Ports': ["
+        " {'IP': '192.0.2.5', 'PrivatePort': 80, 'PublicPort': 8000, 'Type': 'tcp'}]},"
+        "{'Id': 'b2', 'Names': ['/lb-2'], 'State': 'running', 'Labels': {'interlook.name': 'lb',"
+        " 'interlook.hosts': 'lb.example.com', 'interlook.port': '80'},"
+        " 'Ports': [{'IP': '192.0.2.6', 'PrivatePort': 80, 'PublicPort': 8000, 'Type': 'tcp'}]},"
+        "{'Id': 'b3', 'Names': ['/lb-3'], 'State': 'running', 'Labels': {'interlook.name': 'lb',"
+        " 'interlook.hosts': 'lb.example.com', 'interlook.port': '80',"
+        " 'interlook.check': 'http:/healthz'},"
+        " 'Ports': [{'IP': '192.0.2.7', 'PrivatePort': 80, 'PublicPort': 8000, 'Type': 'tcp'}]}"
+        "]",
+        &s_config, &skips);
+    const il_service_t *lb = s_get(services, "lb");
+    assert_string_equal(lb->check, "http:/healthz");
+    assert_int_equal(lb->target_count, 2);
+    assert_int_equal(skips.count, 1);
+    assert_string_equal(skips.id[0], "b2");
+    assert_contains(s_reason_for(&skips, "lb-2"),
+                    "label interlook.check: '' here, but 'http:/healthz' on another container");
+    zhashx_destroy(&services);
+}
+
 static void test_label_bounds(void **state)
 {
     (void)state;
@@ -1598,6 +1683,7 @@ int main(void)
         cmocka_unit_test(test_naming),
         cmocka_unit_test(test_valid_labels),
         cmocka_unit_test(test_invalid_labels),
+        cmocka_unit_test(test_check_label),
         cmocka_unit_test(test_label_bounds),
         cmocka_unit_test(test_label_selector),
         cmocka_unit_test(test_containers_ignored),

@@ -107,10 +107,35 @@ static void test_needs_reload(void **state)
     zhashx_destroy(&b);
 }
 
+/* A change of a service's check is in its backend's lines: a reload. */
+static void test_check_reload(void **state)
+{
+    (void)state;
+    char err[200];
+    zhashx_t *a = lb_render_state_new(), *b = lb_render_state_new();
+    il_service_t *w = s_service("web", "10.0.0.1", 80);
+    il_service_add_target(w, "10.0.1.1", 80, 1);
+    zhashx_insert(a, "web", w);
+    il_service_t *v = il_service_dup(w);
+    zhashx_insert(b, "web", v);
+    assert_false(lb_plan_needs_reload(a, b));
+    assert_int_equal(il_service_set_check(v, "http:/healthz", err, sizeof err), 0);
+    assert_true(lb_plan_needs_reload(a, b));
+    assert_false(lb_plan_frontends_differ(a, b)); /* the frontend is the same */
+    assert_int_equal(il_service_set_check(w, "http:/healthz", err, sizeof err), 0);
+    assert_false(lb_plan_needs_reload(a, b));
+    assert_int_equal(il_service_set_check(v, "http:/healthz 200", err, sizeof err), 0);
+    assert_true(lb_plan_needs_reload(a, b));
+    assert_int_equal(il_service_set_check(v, NULL, err, sizeof err), 0);
+    assert_true(lb_plan_needs_reload(a, b));
+    zhashx_destroy(&a);
+    zhashx_destroy(&b);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_frontends),
-                                       cmocka_unit_test(test_servers),
-                                       cmocka_unit_test(test_needs_reload)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frontends), cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_needs_reload), cmocka_unit_test(test_check_reload)};
     return test_run_group(tests, NULL, NULL);
 }

@@ -252,6 +252,89 @@ static void test_parse_refusals(void **state)
     s_refused(H "# service a%4\n", "line 2: a bad service name");
 }
 
+/* A service's own check overrides healthCheck in its backend (its path and
+ * statuses defaulting to the config's); a TLS service keeps the tcp check;
+ * the check is kept in the file ("# check") and read back. */
+static void test_service_checks(void **state)
+{
+    (void)state;
+    char err[256];
+    zhashx_t *st = lb_render_state_new();
+    struct {
+        const char *name, *check;
+        bool tls;
+    } svc[] = {{"own", "http:/healthz", false}, {"full", "http:/ready 204", false},
+               {"bare", "http", false},         {"tcpc", "tcp", false},
+               {"off", "none", false},          {"dflt", NULL, false},
+               {"tlsh", "http:/healthz", true}};
+    for (size_t i = 0; i < sizeof svc / sizeof svc[0]; i++) {
+        il_service_t *s = s_service(svc[i].name, "127.77.0.10", (uint16_t)(80 + i), svc[i].tls);
+        il_service_add_target(s, "127.0.0.1", (uint16_t)(32768 + i), 1);
+        assert_int_equal(il_service_set_check(s, svc[i].check, err, sizeof err), 0);
+        zhashx_insert(st, svc[i].name, s);
+    }
+    /* Global tcp: only the services that ask for http get httpchk. */
+    lb_config_t config = s_config("lb:\n  haproxy:\n    healthCheckPath: /global\n"
+                                  "    healthCheckExpect: 200-299\n");
+    char *text = lb_render_file(st, &config);
+    assert_contains(text, "backend ilb-own\n    mode http\n    balance roundrobin\n"
+                          "    # check http:/healthz\n"
+                          "    option httpchk GET /healthz\n"
+                          "    http-check expect status 200-299\n"
+                          "    server 127.0.0.1_32768 127.0.0.1:32768 weight 1 check inter 2000\n");
+    assert_contains(text, "backend ilb-full\n    mode http\n    balance roundrobin\n"
+                          "    # check http:/ready 204\n"
+                          "    option httpchk GET /ready\n"
+                          "    http-check expect status 204-204\n");
+    assert_contains(text, "backend ilb-bare\n    mode http\n    balance roundrobin\n"
+                          "    # check http\n"
+                          "    option httpchk GET /global\n"
+                          "    http-check expect status 200-299\n");
+    assert_contains(text, "backend ilb-tcpc\n    mode http\n    balance roundrobin\n"
+                          "    # check tcp\n"
+                          "    server 127.0.0.1_32771 127.0.0.1:32771 weight 1 check inter 2000\n");
+    assert_contains(text, "backend ilb-off\n    mode http\n    balance roundrobin\n"
+                          "    # check none\n"
+                          "    server 127.0.0.1_32772 127.0.0.1:32772 weight 1\n");
+    assert_contains(text, "backend ilb-dflt\n    mode http\n    balance roundrobin\n"
+                          "    server 127.0.0.1_32773 127.0.0.1:32773 weight 1 check inter 2000\n");
+    assert_contains(text, "backend ilb-tlsh\n    mode tcp\n    balance roundrobin\n"
+                          "    # check http:/healthz\n"
+                          "    server 127.0.0.1_32774 127.0.0.1:32774 weight 1 check inter 2000\n");
+    zhashx_t *back = lb_render_parse(text, err, sizeof err);
+    if (!back) fail_msg("read back refused: %s", err);
+    for (size_t i = 0; i < sizeof svc / sizeof svc[0]; i++) {
+        il_service_t *b = zhashx_lookup(back, svc[i].name);
+        assert_non_null(b);
+        if (svc[i].check)
+            assert_string_equal(b->check, svc[i].check);
+        else
+            assert_null(b->check);
+        assert_true(il_service_same_definition(b, zhashx_lookup(st, svc[i].name)));
+    }
+    zhashx_destroy(&back);
+    free(text);
+    /* Global http: a service's tcp or none overrides it. */
+    config = s_config("lb:\n  haproxy:\n    healthCheck: http\n");
+    text = lb_render_file(st, &config);
+    assert_contains(text, "backend ilb-tcpc\n    mode http\n    balance roundrobin\n"
+                          "    # check tcp\n    server ");
+    assert_contains(text, "backend ilb-off\n    mode http\n    balance roundrobin\n"
+                          "    # check none\n"
+                          "    server 127.0.0.1_32772 127.0.0.1:32772 weight 1\n");
+    assert_contains(text, "backend ilb-dflt\n    mode http\n    balance roundrobin\n"
+                          "    option httpchk GET /\n");
+    free(text);
+    zhashx_destroy(&st);
+    /* A bad or repeated check line is refused with its line. */
+    s_refused(H "# service x\nfrontend ilf-x\n    bind 10.0.0.1:80\nbackend ilb-x\n"
+                "    # check udp\n",
+              "line 6: expected '# check CHECK' once");
+    s_refused(H "# service x\nfrontend ilf-x\n    bind 10.0.0.1:80\nbackend ilb-x\n"
+                "    # check tcp\n    # check tcp\n",
+              "line 7");
+}
+
 /* HAProxy's messages name a service's proxies: found whole, not by prefix. */
 static void test_names(void **state)
 {
@@ -282,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_service_checks),
     };
     return test_run_group(tests, NULL, NULL);
 }

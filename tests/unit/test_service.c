@@ -293,9 +293,12 @@ static void test_dup(void **state)
 {
     (void)state;
     il_service_t *a = s_full(false);
+    char err[200];
+    assert_int_equal(il_service_set_check(a, "http:/healthz 200-299", err, sizeof err), 0);
     il_service_t *b = il_service_dup(a);
     assert_non_null(b);
     assert_same_service(a, b);
+    assert_ptr_not_equal(a->check, b->check);
     assert_ptr_not_equal(a->provider, b->provider);
     assert_ptr_not_equal(a->public_ip, b->public_ip);
     assert_ptr_not_equal(a->targets, b->targets);
@@ -450,7 +453,20 @@ static void s_ip_and_provider(il_service_t *s)
     s_no_provider(s);
 }
 
+static void s_http_check(il_service_t *s)
+{
+    char err[200];
+    assert_int_equal(il_service_set_check(s, "http:/healthz", err, sizeof err), 0);
+}
+static void s_tcp_check(il_service_t *s)
+{
+    char err[200];
+    assert_int_equal(il_service_set_check(s, "tcp", err, sizeof err), 0);
+}
+
 static const same_case_t s_same_cases[] = {
+    {"a check", false, s_http_check},
+    {"a tcp check (not the default: the step decides that)", false, s_tcp_check},
     {"unchanged", true, s_none},
     {"tls", false, s_tls},
     {"other public port", false, s_other_public_port},
@@ -502,6 +518,13 @@ static void test_same_definition(void **state)
     assert_false(il_service_same_definition(x, y));
     x->port = 80;
     assert_true(il_service_same_definition(x, y));
+    char err[200];
+    assert_int_equal(il_service_set_check(y, "http:/a", err, sizeof err), 0);
+    assert_false(il_service_same_definition(x, y));
+    assert_int_equal(il_service_set_check(x, "http:/b", err, sizeof err), 0);
+    assert_false(il_service_same_definition(x, y));
+    assert_int_equal(il_service_set_check(x, "http:/a", err, sizeof err), 0);
+    assert_true(il_service_same_definition(x, y));
     il_service_destroy(&x);
     il_service_destroy(&y);
 }
@@ -535,6 +558,7 @@ static void test_pack_layout(void **state)
     assert_true(tls->type == MSGPACK_OBJECT_BOOLEAN && !tls->via.boolean);
     /* No public port: no key at all, the map a peer that predates it knows. */
     assert_null(il_codec_map_get(m, "port"));
+    assert_null(il_codec_map_get(m, "check"));
     s_doc_close(&doc);
     il_service_destroy(&s);
 
@@ -556,6 +580,17 @@ static void test_pack_layout(void **state)
     assert_int_equal(public_port->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
     assert_int_equal(public_port->via.u64, 8443);
     s_doc_close(&doc);
+    /* A check: one more key, the normal form as a string. */
+    char err[200];
+    assert_int_equal(il_service_set_check(s, "http:/healthz 200-200", err, sizeof err), 0);
+    s_doc_service(&doc, s);
+    assert_int_equal(doc.up.data.via.map.size, 8);
+    const msgpack_object *check = il_codec_map_get(&doc.up.data, "check");
+    assert_non_null(check);
+    assert_int_equal(check->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(check->via.str.size, strlen("http:/healthz 200"));
+    assert_memory_equal(check->via.str.ptr, "http:/healthz 200", check->via.str.size);
+    s_doc_close(&doc);
     il_service_destroy(&s);
 }
 
@@ -573,7 +608,7 @@ static il_service_t *s_round_trip(const il_service_t *s)
 static void test_round_trip(void **state)
 {
     (void)state;
-    il_service_t *cases[8];
+    il_service_t *cases[12];
     cases[0] = s_full(false);
     cases[1] = il_service_new("bare");
     cases[2] = il_service_new("v6 and UTF-8 caf\xc3\xa9");
@@ -616,6 +651,19 @@ static void test_round_trip(void **state)
     cases[6]->port = 1;
     cases[7] = il_service_new("port 65535");
     cases[7]->port = 65535;
+    /* Checks, the longest one included. */
+    static const char *checks[] = {"tcp", "none", "http:/healthz 200-299", NULL};
+    char err[200], longest[IL_SERVICE_MAX_CHECK + 1];
+    memset(longest, 'p', sizeof longest);
+    memcpy(longest, "http:/", 6);
+    memcpy(longest + 5 + IL_SERVICE_MAX_CHECK_PATH, " 100-599", 9);
+    assert_int_equal(strlen(longest), IL_SERVICE_MAX_CHECK);
+    checks[3] = longest;
+    for (int i = 0; i < 4; i++) {
+        cases[8 + i] = s_full(i % 2);
+        assert_int_equal(il_service_set_check(cases[8 + i], checks[i], err, sizeof err), 0);
+        assert_string_equal(cases[8 + i]->check, checks[i]);
+    }
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         assert_non_null(cases[i]);
@@ -636,9 +684,9 @@ static void test_decode_defaults(void **state)
     const char *specs[] = {
         "{'name': 'web'}",
         "{'name': 'web', 'provider': nil, 'targets': nil, 'tls': nil, 'public_ip': nil, "
-        "'dns_aliases': nil, 'port': nil}",
+        "'dns_aliases': nil, 'port': nil, 'check': nil}",
         "{'name': 'web', 'provider': '', 'targets': [], 'tls': false, 'public_ip': '', "
-        "'dns_aliases': []}",
+        "'dns_aliases': [], 'check': ''}",
         /* Unknown keys of any type, and non-string keys, are ignored. */
         "{'version': 2, 'name': 'web', 'labels': {'a': [1, {'b': nil}]}, 7: 'seven', "
         "nil: true, 'TLS': true, 'Name': 'other', 'extra': -1.5}",
@@ -652,6 +700,7 @@ static void test_decode_defaults(void **state)
         assert_null(s->public_ip);
         assert_int_equal(s->alias_count, 0);
         assert_int_equal(s->port, 0);
+        assert_null(s->check);
         il_service_destroy(&s);
     }
 
@@ -685,6 +734,69 @@ static void test_decode_normalizes(void **state)
     assert_string_equal(s->dns_aliases[0], "a.example");
     assert_string_equal(s->dns_aliases[1], "m.example");
     assert_string_equal(s->dns_aliases[2], "z.example");
+    il_service_destroy(&s);
+}
+
+/* The check's text: its normal form, and what is refused (the decoder's
+ * cases above go through the same parser). */
+static void test_check_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *normal;
+    } ok[] = {{"tcp", "tcp"},
+              {"none", "none"},
+              {"http", "http"},
+              {"http:/", "http:/"},
+              {"http:/healthz", "http:/healthz"},
+              {"http:/a?b=c&d=%20:@!*+,;()[]~-._", "http:/a?b=c&d=%20:@!*+,;()[]~-._"},
+              {"http:/h 200", "http:/h 200"},
+              {"http:/h 200-200", "http:/h 200"},
+              {"http:/h 100-599", "http:/h 100-599"}};
+    char err[200], out[IL_SERVICE_MAX_CHECK + 1];
+    for (size_t i = 0; i < COUNT(ok); i++) {
+        il_service_check_t c;
+        if (il_service_check_parse(ok[i].text, &c, err, sizeof err))
+            fail_msg("'%s' refused: %s", ok[i].text, err);
+        il_service_check_format(&c, out, sizeof out);
+        assert_string_equal(out, ok[i].normal);
+    }
+    il_service_check_t c;
+    assert_int_equal(il_service_check_parse("http:/x/y 201-204", &c, err, sizeof err), 0);
+    assert_int_equal(c.kind, IL_SERVICE_CHECK_HTTP);
+    assert_string_equal(c.path, "/x/y");
+    assert_int_equal(c.status_min, 201);
+    assert_int_equal(c.status_max, 204);
+    assert_int_equal(il_service_check_parse("http", &c, err, sizeof err), 0);
+    assert_string_equal(c.path, "");
+    assert_int_equal(c.status_min, 0);
+    assert_int_equal(il_service_check_parse("none", &c, err, sizeof err), 0);
+    assert_int_equal(c.kind, IL_SERVICE_CHECK_NONE);
+    /* The path's bound: IL_SERVICE_MAX_CHECK_PATH bytes, not one more. */
+    char text[IL_SERVICE_MAX_CHECK_PATH + 16];
+    memset(text, 'a', sizeof text);
+    memcpy(text, "http:/", 6);
+    text[5 + IL_SERVICE_MAX_CHECK_PATH] = '\0';
+    assert_int_equal(il_service_check_parse(text, &c, err, sizeof err), 0);
+    text[5 + IL_SERVICE_MAX_CHECK_PATH] = 'a';
+    text[6 + IL_SERVICE_MAX_CHECK_PATH] = '\0';
+    assert_int_equal(il_service_check_parse(text, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "longer than 1024 bytes"));
+    /* il_service_set_check: normal form; NULL and "" clear; a bad one leaves it. */
+    il_service_t *s = il_service_new("web");
+    assert_int_equal(il_service_set_check(s, "http:/h 404-404", err, sizeof err), 0);
+    assert_string_equal(s->check, "http:/h 404");
+    assert_int_equal(il_service_set_check(s, "http:/h 99", err, sizeof err), -1);
+    assert_string_equal(s->check, "http:/h 404");
+    assert_int_equal(il_service_set_check(s, "", err, sizeof err), 0);
+    assert_null(s->check);
+    assert_int_equal(il_service_set_check(s, "none", err, sizeof err), 0);
+    assert_int_equal(il_service_set_check(s, NULL, err, sizeof err), 0);
+    assert_null(s->check);
+    il_service_destroy(&s);
+    /* Decoded in its normal form. */
+    s = s_decode_spec("{'name': 'web', 'check': 'http:/h 200-200'}");
+    assert_string_equal(s->check, "http:/h 200");
     il_service_destroy(&s);
 }
 
@@ -847,6 +959,28 @@ static const refuse_case_t s_refused[] = {
     {"{'name': 'web', 'port': 80.0}", "service.port: expected an integer"},
     {"{'name': 'web', 'port': true}", "service.port: expected an integer"},
     {"{'name': 'web', 'port': [80]}", "service.port: expected an integer"},
+    /* check: a known kind, the path and statuses healthCheckPath/Expect take */
+    {"{'name': 'web', 'check': 'tcp '}", "service.check: 'tcp ': must be tcp, none, http"},
+    {"{'name': 'web', 'check': 'HTTP'}", "service.check: 'HTTP': must be tcp, none, http"},
+    {"{'name': 'web', 'check': 'udp'}", "service.check: 'udp': must be tcp"},
+    {"{'name': 'web', 'check': 'http:'}", "service.check: '': not a URI path"},
+    {"{'name': 'web', 'check': 'http:healthz'}", "service.check: 'healthz': not a URI path"},
+    {"{'name': 'web', 'check': 'http:/a#b'}", "service.check: '/a#b': not a URI path"},
+    {"{'name': 'web', 'check': 'http:/a\"b'}", "not a URI path"},
+    {"{'name': 'web', 'check': 'http:/a$b'}", "not a URI path"},
+    {"{'name': 'web', 'check': 'http:/a\\\\b'}", "not a URI path"},
+    {"{'name': 'web', 'check': 'http:/a  200'}", "service.check: ' 200': not a status"},
+    {"{'name': 'web', 'check': 'http:/a '}", "service.check: '': not a status"},
+    {"{'name': 'web', 'check': 'http:/a 99'}", "'99': not a status"},
+    {"{'name': 'web', 'check': 'http:/a 600'}", "'600': not a status"},
+    {"{'name': 'web', 'check': 'http:/a 300-200'}", "'300-200': not a status"},
+    {"{'name': 'web', 'check': 'http:/a 200-'}", "'200-': not a status"},
+    {"{'name': 'web', 'check': 'http:/a 200-399 x'}", "not a status"},
+    {"{'name': 'web', 'check': 'http:/a 2000'}", "not a status"},
+    {"{'name': 'web', 'check': 7}", "service.check: expected a string"},
+    {"{'name': 'web', 'check': ['tcp']}", "service.check: expected a string"},
+    {"{'name': 'web', 'check': 'http:/	'}", "service.check: not UTF-8 text"},
+    {"{'name': 'web', 'check': '/'*1038}", "service.check"},
 };
 
 static void test_decode_refused(void **state)
@@ -999,7 +1133,7 @@ int main(void)
         cmocka_unit_test(test_decode_defaults),  cmocka_unit_test(test_decode_normalizes),
         cmocka_unit_test(test_decode_public_ip), cmocka_unit_test(test_decode_refused),
         cmocka_unit_test(test_decode_limits),    cmocka_unit_test(test_decode_result),
-        cmocka_unit_test(test_decode_port),
+        cmocka_unit_test(test_decode_port),      cmocka_unit_test(test_check_parse),
     };
     return test_run_group(tests, NULL, NULL);
 }

@@ -157,6 +157,11 @@ static entry_t *s_entry(const char *name, int shape, int64_t i)
         e->service->tls = true;
         e->service->port = (uint16_t)(1 + i % 65535); /* the public port, 1..65535 */
         assert_int_equal(il_service_set_string(&e->service->public_ip, ip), 0);
+        if (i % 3 == 0) { /* a health check of its own, kept too */
+            char why[200];
+            assert_int_equal(il_service_set_check(e->service, "http:/healthz 200", why, sizeof why),
+                             0);
+        }
         break;
     }
     case 2: /* undeployed since close_time */
@@ -195,6 +200,7 @@ static void s_assert_service_eq(const il_service_t *a, const il_service_t *b)
     s_assert_str_eq(a->public_ip, b->public_ip);
     assert_int_equal(a->tls, b->tls);
     assert_int_equal(a->port, b->port);
+    s_assert_str_eq(a->check, b->check);
     assert_int_equal(a->target_count, b->target_count);
     for (size_t i = 0; i < a->target_count; i++) {
         assert_string_equal(a->targets[i].host, b->targets[i].host);
@@ -1190,6 +1196,14 @@ static void test_packed_service(void **state)
     s_assert_packed(e);
     entry_packed_service(e, &len);
     e->service->port = 0;
+    s_assert_packed(e);
+    /* The check (a new string each time it is set). */
+    entry_packed_service(e, &len);
+    char why[200];
+    assert_int_equal(il_service_set_check(e->service, "http:/healthz", why, sizeof why), 0);
+    s_assert_packed(e);
+    entry_packed_service(e, &len);
+    assert_int_equal(il_service_set_check(e->service, NULL, why, sizeof why), 0);
     s_assert_packed(e);
     /* A change it cannot see (a weight in place) is told. */
     entry_packed_service(e, &len);
