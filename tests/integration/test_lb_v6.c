@@ -326,6 +326,13 @@ static void test_v6_service_life(void **state)
     assert_true(test_wait(s_serves, ctx, WAIT_MS));
     s_count(ctx, 6, &b6, &b4);
     assert_int_equal(b6, 0);
+
+    /* The IPv6 one back, twice (weight 2), by the runtime API: 2:1. */
+    s_tell(ctx, "add web " NET6 "11:8080 " NET6 "11:8080 " NET4 "12:8080 port=80\n");
+    assert_true(test_wait(s_both_seen, ctx, WAIT_MS));
+    s_count(ctx, 12, &b6, &b4);
+    assert_int_equal(b6, 8);
+    assert_int_equal(b4, 4);
     char *now = haproxy_server_workers(ctx->haproxy); /* targets only: no reload */
     assert_string_equal(workers, now);
     free(workers);
@@ -409,12 +416,44 @@ static void test_v6_announcement(void **state)
     s_wait_state(ctx, "api", "undeployed");
 }
 
+/* interlook-lb restarted: it reads its file back ([v6]:port binds, IPv6
+ * servers), finds the VIP on the interface and HAProxy running it all, and
+ * changes nothing (the same workers). */
+static void test_v6_restart_no_reload(void **state)
+{
+    ctx_t *ctx = *state;
+    s_tell(ctx, "add db " NET6 "11:8080 " NET4 "12:8080 port=80\n");
+    s_wait_state(ctx, "db", "deployed");
+    assert_true(test_wait(s_both_seen, ctx, WAIT_MS));
+    char *before = haproxy_server_workers(ctx->haproxy);
+    assert_non_null(before);
+    assert_true(test_stop(ctx->lb, SIGKILL, 5000) >= 0);
+    ctx->lb = s_start_lb(ctx);
+    assert_true(ctx->lb > 0);
+    assert_true(fixture_wait_registered(ctx->stack, "lb.haproxy", 1, WAIT_MS));
+    char log[600];
+    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(ctx->stack));
+    assert_int_equal(test_sh("grep -q 'HAProxy runs the 1 service(s)' %s", log), 0);
+    char *after = haproxy_server_workers(ctx->haproxy);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_true(s_vip_on_lb(ctx));
+    int b6, b4;
+    s_count(ctx, 4, &b6, &b4);
+    assert_int_equal(b6, 2);
+    s_tell(ctx, "delete db\n");
+    s_wait_state(ctx, "db", "undeployed");
+    assert_false(s_vip_on_lb(ctx));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v6_service_life),
         cmocka_unit_test(test_v6_side_by_side),
         cmocka_unit_test(test_v6_announcement),
+        cmocka_unit_test(test_v6_restart_no_reload),
     };
     return test_run_group(tests, s_setup, s_teardown);
 }
