@@ -414,6 +414,8 @@ static void test_v6_announcement(void **state)
     assert_true(test_wait(s_serves, ctx, WAIT_MS));
     s_tell(ctx, "delete api\n");
     s_wait_state(ctx, "api", "undeployed");
+    /* None of those entries left for the next cases' VIPs. */
+    assert_int_equal(test_sh("ip -n %s -6 neigh flush to " POOL6 " dev eth0", ctx->ns[CLIENT]), 0);
 }
 
 /* interlook-lb restarted: it reads its file back ([v6]:port binds, IPv6
