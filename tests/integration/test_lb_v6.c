@@ -85,12 +85,20 @@ static int s_ns_setup(ctx_t *ctx)
     return 0;
 }
 
+/* interlook-lb in the lb namespace, with the stack's configuration or
+ * another file (NULL: the stack's). */
+static pid_t s_start_lb_with(ctx_t *ctx, const char *config)
+{
+    const char *args[] = {"netns",     "exec",
+                          ctx->ns[LB], test_bin("interlook-lb"),
+                          "-c",        config ? config : fixture_config(ctx->stack),
+                          NULL};
+    return fixture_spawn(ctx->stack, IP, args, "lb.log", NULL);
+}
+
 static pid_t s_start_lb(ctx_t *ctx)
 {
-    const char *args[] = {
-        "netns", "exec", ctx->ns[LB], test_bin("interlook-lb"), "-c", fixture_config(ctx->stack),
-        NULL};
-    return fixture_spawn(ctx->stack, IP, args, "lb.log", NULL);
+    return s_start_lb_with(ctx, NULL);
 }
 
 static int s_setup(void **state)
@@ -449,13 +457,49 @@ static void test_v6_restart_no_reload(void **state)
     assert_false(s_vip_on_lb(ctx));
 }
 
+static bool s_error_has(void *arg)
+{
+    ctx_t *ctx = arg;
+    json_t *all = fixture_api_get(ctx->stack, "/services");
+    const char *err = json_string_value(json_object_get(json_object_get(all, ctx->name), "error"));
+    bool ok = err && strstr(err, ctx->state);
+    json_decref(all);
+    return ok;
+}
+
+/* Without vipInterface an IPv6 VIP the host does not hold is refused with
+ * the IPv6 sysctl to set (not the IPv4 one). */
+static void test_v6_not_here_named(void **state)
+{
+    ctx_t *ctx = *state;
+    char novip[600];
+    snprintf(novip, sizeof novip, "%s/novip.yaml", fixture_dir(ctx->stack));
+    assert_int_equal(test_sh("sed '/vipInterface/d' %s > %s", fixture_config(ctx->stack), novip),
+                     0);
+    assert_true(test_stop(ctx->lb, SIGKILL, 5000) >= 0);
+    ctx->lb = s_start_lb_with(ctx, novip);
+    assert_true(ctx->lb > 0);
+    assert_true(fixture_wait_registered(ctx->stack, "lb.haproxy", 1, WAIT_MS));
+    s_tell(ctx, "add far " NET6 "11:8080 port=80\n");
+    ctx->name = "far";
+    ctx->state = "HAProxy could not listen on fd00:77::";
+    assert_true(test_wait(s_error_has, ctx, WAIT_MS));
+    ctx->state = "(not an address of this host: set lb.haproxy.vipInterface, or route it here "
+                 "with net.ipv6.ip_nonlocal_bind=1)";
+    assert_true(test_wait(s_error_has, ctx, WAIT_MS));
+    s_tell(ctx, "delete far\n");
+    s_wait_state(ctx, "far", "undeployed");
+    assert_true(test_stop(ctx->lb, SIGKILL, 5000) >= 0);
+    ctx->lb = s_start_lb(ctx);
+    assert_true(ctx->lb > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v6_service_life),
-        cmocka_unit_test(test_v6_side_by_side),
-        cmocka_unit_test(test_v6_announcement),
-        cmocka_unit_test(test_v6_restart_no_reload),
+        cmocka_unit_test(test_v6_service_life),   cmocka_unit_test(test_v6_side_by_side),
+        cmocka_unit_test(test_v6_announcement),   cmocka_unit_test(test_v6_restart_no_reload),
+        cmocka_unit_test(test_v6_not_here_named),
     };
     return test_run_group(tests, s_setup, s_teardown);
 }
