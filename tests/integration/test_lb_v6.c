@@ -366,12 +366,13 @@ static void test_v6_service_life(void **state)
 }
 
 /* Two services side by side on two IPv6 VIPs of the pool, one served from
- * the IPv6 backend, one from the IPv4 backend, on different ports; each VIP
- * reaches only its own. Deleting one leaves the other serving. */
+ * the IPv6 backend (given to the provider as [V6]:PORT), one from the IPv4
+ * backend, on different ports; each VIP reaches only its own. Deleting one
+ * leaves the other serving. */
 static void test_v6_side_by_side(void **state)
 {
     ctx_t *ctx = *state;
-    s_tell(ctx, "add six " NET6 "11:8080 port=8006\n");
+    s_tell(ctx, "add six [" NET6 "11]:8080 port=8006\n"); /* the bracketed form too */
     s_tell(ctx, "add four " NET4 "12:8080 port=8004\n");
     s_wait_state(ctx, "six", "deployed");
     char vip6[64];
