@@ -39,14 +39,21 @@ typedef struct {
     bool stdin_open;
 } inject_t;
 
+/* HOST:PORT, a bare IPv6 address before the last ':' or [V6]:PORT; the
+ * host is kept without brackets, as the Docker provider gives it. */
 static int s_target(il_service_t *svc, const char *text)
 {
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text) return -1;
+    const char *start = text;
+    if (*text == '[') {
+        if (colon[-1] != ']' || colon - text < 3) return -1;
+        start = text + 1;
+    }
     char host[256];
-    size_t n = (size_t)(colon - text);
+    size_t n = (size_t)(colon - start) - (start != text);
     if (n >= sizeof host) return -1;
-    memcpy(host, text, n);
+    memcpy(host, start, n);
     host[n] = 0;
     char *end;
     long port = strtol(colon + 1, &end, 10);

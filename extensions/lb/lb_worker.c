@@ -164,8 +164,8 @@ static int s_can_listen(const lb_config_t *config, const char *ip, uint16_t port
         return il_err(err, errlen,
                       "HAProxy could not listen on %s: %s (not an address of this host: set "
                       "lb.haproxy.vipInterface, or route it here with "
-                      "net.ipv4.ip_nonlocal_bind=1)",
-                      ip, strerror(e));
+                      "net.%s.ip_nonlocal_bind=1)",
+                      ip, strerror(e), ss.ss_family == AF_INET6 ? "ipv6" : "ipv4");
     return 0; /* e.g. EACCES: a port HAProxy (root) may bind and we may not: it will tell */
 }
 
