@@ -247,7 +247,7 @@ static void test_etcd_quorum(void **state)
     s_assert_allocations(ctx, now);
 }
 
-/* The time (ms of the day, UTC) of the last line of core i's log holding
+/* The time (ms since the epoch) of the last line of core i's log holding
  * text; -1 when none. */
 static int64_t s_last_line_ms(ctx_t *ctx, int i, const char *text)
 {
@@ -257,10 +257,8 @@ static int64_t s_last_line_ms(ctx_t *ctx, int i, const char *text)
     if (!f) return -1;
     int64_t last = -1;
     while (fgets(line, sizeof line, f)) {
-        int h, m, sec, ms;
-        /* 2026-12-05T00:13:34.092Z interlookd[...] ... */
-        if (strstr(line, text) && sscanf(line, "%*10sT%d:%d:%d.%dZ", &h, &m, &sec, &ms) == 4)
-            last = ((h * 60 + m) * 60 + sec) * 1000LL + ms;
+        int64_t t = strstr(line, text) ? test_log_line_ms(line) : -1;
+        if (t >= 0) last = t;
     }
     fclose(f);
     return last;
@@ -295,7 +293,7 @@ static void test_leader_cut_from_etcd(void **state)
     int64_t stood_down = s_last_line_ms(ctx, leader, "core: no longer leading");
     fprintf(stderr,
             "test: core %d sent its last WORK at %lld, stood down at %lld; core %d led at %lld "
-            "(ms of the day)\n",
+            "(ms since the epoch)\n",
             leader, (long long)last_work, (long long)stood_down, other, (long long)took_over);
     assert_true(last_work > 0 && took_over > 0 && stood_down > 0);
     assert_true(stood_down < took_over);

@@ -411,18 +411,10 @@ static int s_setup(void **state)
     return -1;
 }
 
-/* Now as milliseconds of the day, UTC: the clock of the cores' log lines. */
-static int64_t s_day_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)(tv.tv_sec % 86400) * 1000 + tv.tv_usec / 1000;
-}
-
 typedef struct {
     long work_before, work_after; /* WORK sent before / from the cut on */
     long held_after;              /* WORK due from the cut on but held until its entry is saved */
-    int64_t last_work;            /* the last WORK sent (ms of the day), -1: none */
+    int64_t last_work;            /* the last WORK sent (ms since the epoch), -1: none */
     int64_t led;                  /* its first "core: leading" from the cut on, -1: none */
     int64_t stood_down;           /* its first "core: no longer leading" from the cut on, -1 */
 } s_log_t;
@@ -437,10 +429,8 @@ static s_log_t s_scan(ctx_t *ctx, int i, int64_t cut)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     while (fgets(line, sizeof line, f)) {
-        int h, m, sec, ms;
-        /* 2026-12-05T00:13:34.092Z interlookd[...] ... */
-        if (sscanf(line, "%*10sT%d:%d:%d.%dZ", &h, &m, &sec, &ms) != 4) continue;
-        int64_t t = ((h * 60 + m) * 60 + sec) * 1000LL + ms;
+        int64_t t = test_log_line_ms(line);
+        if (t < 0) continue;
         if (strstr(line, "-> WORK") && strstr(line, "held until")) {
             if (t >= cut) out.held_after++;
         } else if (strstr(line, "-> WORK")) {
@@ -472,7 +462,7 @@ static void test_leader_cut_from_etcd(void **state)
     s_add(ctx, 20);
     s_assert_converged(ctx, leader);
     s_add(ctx, 5); /* in flight at the cut */
-    int64_t cut = s_day_ms();
+    int64_t cut = test_wall_ms();
     s_etcd_link(ctx, leader, "down");
     int64_t cut_mono = zclock_mono();
     /* A steady load until the other core leads: WORK keeps being due. */
@@ -541,7 +531,7 @@ static void test_standby_cut_from_etcd(void **state)
     int standby = 1 - leader;
     s_add(ctx, 10);
     s_assert_converged(ctx, leader);
-    int64_t cut = s_day_ms();
+    int64_t cut = test_wall_ms();
     s_etcd_link(ctx, standby, "down");
     int64_t cut_mono = zclock_mono();
     s_role_wait_t none = {ctx, standby, "none"};

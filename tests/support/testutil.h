@@ -44,6 +44,13 @@ bool test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
  * on, on any address, a moment ago. Returns 0 or -1. */
 int test_free_ports(int *ports, int n);
 
+/* The time of a log line of ours ("2026-12-05T00:13:34.092Z name[pid] ..."),
+ * in ms since the epoch (UTC); -1 when the line does not start so. */
+int64_t test_log_line_ms(const char *line);
+
+/* Now, in ms since the epoch (the clock of log lines). */
+int64_t test_wall_ms(void);
+
 /* A TCP port of 127.0.0.1 that refuses connections while *fd is open:
  * bound but not listening, so that no other process can take it meanwhile.
  * Returns the port, or -1. */
