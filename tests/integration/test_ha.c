@@ -384,6 +384,88 @@ static void test_leader_hung(void **state)
     s_assert_allocations(ctx, other);
 }
 
+typedef struct {
+    ctx_t *ctx;
+    int i;
+} s_py_t;
+
+/* Core i lists the Python peer (instance py-1) as an instance of the echo
+ * step. */
+static bool s_py_registered(void *arg)
+{
+    s_py_t *w = arg;
+    json_t *exts = test_get_json(S_API(w->ctx, w->i), "/extensions");
+    json_t *list = json_object_get(exts, "provisioner.echo");
+    bool found = false;
+    for (size_t k = 0; k < json_array_size(list) && !found; k++)
+        found = !strcmp(
+            json_string_value(json_object_get(json_array_get(list, k), "instance")) ?: "", "py-1");
+    json_decref(exts);
+    return found;
+}
+
+/* A foreign peer that does not know ERROR not-leader (tests/peers/ilp_echo.py,
+ * written from docs/protocol.md) given both cores' endpoints, the standby's
+ * first: it logs the standby's refusal as an unknown code, moves on by the
+ * liveness time-out and registers with the leader (docs/protocol.md 5.1:
+ * compatible within ILP/1); after a kill -9 of the leader it finds the new
+ * one the same way, and does its share of the echo step throughout. */
+static void test_foreign_peer_finds_leader(void **state)
+{
+    ctx_t *ctx = *state;
+    int leader = ha_cluster_leader(ctx->ha, WAIT_MS);
+    assert_true(leader >= 0);
+    int standby = 1 - leader;
+    assert_true(ha_cluster_wait_role(ctx->ha, standby, "standby", WAIT_MS));
+    const char *peer = "tests/peers/ilp_echo.py";
+    assert_int_equal(access(peer, R_OK), 0);
+    char routers[300], publishes[300];
+    snprintf(routers, sizeof routers, "%s,%s", ha_cluster_router(ctx->ha, standby),
+             ha_cluster_router(ctx->ha, leader));
+    snprintf(publishes, sizeof publishes, "%s,%s", ha_cluster_publish(ctx->ha, standby),
+             ha_cluster_publish(ctx->ha, leader));
+    const char *args[] = {
+        peer,         "--router", routers,    "--publish", publishes, "--name", "provisioner.echo",
+        "--instance", "py-1",     "--credit", "10",        NULL};
+    int64_t start = zclock_mono();
+    assert_true(
+        fixture_spawn(ha_cluster_fixture(ctx->ha), "/usr/bin/python3", args, "py.log", NULL) > 0);
+    s_py_t w = {ctx, leader};
+    assert_true(test_wait(s_py_registered, &w, WAIT_MS));
+    fprintf(stderr, "test: the foreign peer registered with the leader %lld ms after its start\n",
+            (long long)(zclock_mono() - start));
+    char out[4096] = "";
+    test_run(out, sizeof out, "grep -c 'ERROR not-leader' '%s/py.log'", ha_cluster_dir(ctx->ha));
+    if (atoi(out) < 1) fail_msg("the peer never met the standby's not-leader (log: %s)", out);
+    s_add(ctx, 20);
+    s_assert_converged(ctx, leader);
+    assert_int_equal(ha_cluster_kill_core(ctx->ha, leader), 0);
+    int64_t killed = zclock_mono();
+    assert_true(ha_cluster_wait_role(ctx->ha, standby, "leader", WAIT_MS));
+    s_py_t w2 = {ctx, standby};
+    assert_true(test_wait(s_py_registered, &w2, WAIT_MS));
+    fprintf(stderr,
+            "test: after the leader's kill, the foreign peer registered with the new "
+            "leader %lld ms after the kill\n",
+            (long long)(zclock_mono() - killed));
+    s_add(ctx, 20);
+    s_assert_converged(ctx, standby);
+    /* It did its share: RESULTs from py-1 (the two echo instances split the
+     * step's WORK). */
+    json_t *exts = test_get_json(S_API(ctx, standby), "/extensions");
+    json_t *list = json_object_get(exts, "provisioner.echo");
+    json_int_t results = -1;
+    for (size_t k = 0; k < json_array_size(list); k++) {
+        json_t *inst = json_array_get(list, k);
+        if (!strcmp(json_string_value(json_object_get(inst, "instance")) ?: "", "py-1"))
+            results = json_integer_value(json_object_get(inst, "results"));
+    }
+    json_decref(exts);
+    fprintf(stderr, "test: the new leader counts %lld RESULTs from the foreign peer\n",
+            (long long)results);
+    assert_true(results > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_etcd_quorum, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_cut_from_etcd, s_setup_one_each, s_teardown),
         cmocka_unit_test_setup_teardown(test_leader_hung, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_peer_finds_leader, s_setup, s_teardown),
     };
     return test_run_group(tests, NULL, NULL);
 }

@@ -22,6 +22,14 @@ with another core_id; RESULTs and EVENTs are kept while not registered and
 sent after WELCOME; a WORK id already being worked on is ignored; BYE on
 SIGTERM/SIGINT, exit 0.  Malformed input is logged and ignored.
 
+Several cores (section 5.1): --router and --publish take comma-separated
+lists, paired by index; it talks to one core at a time and moves to the
+next when a HELLO got no WELCOME within liveness x heartbeat, or when the
+core it is registered with falls silent that long.  On purpose it does NOT
+know the ERROR code `not-leader` (it logs it like any unknown code): it
+finds the leader by the time-out alone, as section 5.1 says a peer that
+predates that code does.
+
 Security (protocol.md section "Security"): with --core-cert FILE (the core's
 public certificate) and --cert FILE (its own, FILE_secret beside it; both in
 czmq's format, as `interlookctl keygen` writes them), both sockets use CURVE.
@@ -141,7 +149,9 @@ class Echo:
         self.curve_on(self.sub)
         self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
         self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.connect(args.publish)
+        self.cores = list(zip(args.router.split(","), args.publish.split(",")))
+        self.at = 0                         # the core talked to: an index in self.cores
+        self.sub.connect(self.cores[0][1])
         self.refresh_topic = b"refresh." + args.name.encode()
         for topic in (self.refresh_topic, b"core"):
             self.sub.setsockopt(zmq.SUBSCRIBE, topic)
@@ -196,7 +206,7 @@ class Echo:
         self.curve_on(self.dealer)
         self.dealer.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME)
         self.dealer.setsockopt(zmq.LINGER, 0)
-        self.dealer.connect(self.a.router)
+        self.dealer.connect(self.cores[self.at][0])
         self.poller.register(self.dealer, zmq.POLLIN)
 
     def send(self, cmd, body):
@@ -207,6 +217,16 @@ class Echo:
             return True
         except zmq.Again:
             return False
+
+    def next_core(self):
+        """Several cores: the next pair of endpoints, a new DEALER, the SUB
+        moved along.  One core: just a new DEALER."""
+        if len(self.cores) > 1:
+            self.sub.disconnect(self.cores[self.at][1])
+            self.at = (self.at + 1) % len(self.cores)
+            self.sub.connect(self.cores[self.at][1])
+            self.log(f"no WELCOME or a silent core: trying {self.cores[self.at][0]}")
+        self.new_dealer()
 
     def hello(self, new_socket=False, reset_backoff=False):
         if new_socket or self.dealer is None:
@@ -358,11 +378,15 @@ class Echo:
         if self.registered:
             if now - self.last_recv >= self.hb * self.liveness:
                 self.log("the core is silent: new DEALER and HELLO")
-                self.hello(new_socket=True, reset_backoff=True)
+                self.next_core()
+                self.hello(reset_backoff=True)
             elif now - self.last_send >= self.hb:
                 self.send(b"HEARTBEAT", {})
             if self.results or self.events:
                 self.flush()
+        elif now >= self.next_hello and len(self.cores) > 1:
+            self.next_core()                       # no WELCOME in time: the next core
+            self.hello()
         elif now >= self.next_hello:
             self.hello(new_socket=not self.heard)  # a core that answers keeps its socket
 
@@ -418,6 +442,8 @@ def main():
     p.add_argument("--core-cert", metavar="FILE", help="the core's public CURVE certificate")
     p.add_argument("--cert", metavar="FILE", help="our CURVE certificate (FILE_secret beside it)")
     a = p.parse_args()
+    if len(a.router.split(",")) != len(a.publish.split(",")):
+        p.error("--router and --publish: as many endpoints in each (paired by index)")
     if len(a.name) > 64 or not NAME_RE.match(a.name):
         p.error("--name: two or more '.'-separated segments of [A-Za-z0-9_-], at most 64")
     if not 1 <= len(a.instance.encode()) <= 128 or CONTROL_RE.search(a.instance):

@@ -242,6 +242,16 @@ const char *ha_cluster_router(ha_cluster_t *self, int i)
     return self->router[i];
 }
 
+const char *ha_cluster_publish(ha_cluster_t *self, int i)
+{
+    return self->publish[i];
+}
+
+fixture_t *ha_cluster_fixture(ha_cluster_t *self)
+{
+    return self->stack;
+}
+
 pid_t ha_cluster_core_pid(ha_cluster_t *self, int i)
 {
     return self->core[i];

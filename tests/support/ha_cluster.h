@@ -55,6 +55,9 @@ etcd_server_t *ha_cluster_etcd(ha_cluster_t *self);
 /* Core i's API ("http://127.0.0.1:PORT") and ROUTER endpoint, as bound. */
 const char *ha_cluster_api(ha_cluster_t *self, int i);
 const char *ha_cluster_router(ha_cluster_t *self, int i);
+const char *ha_cluster_publish(ha_cluster_t *self, int i);
+/* The fixture that owns the processes (fixture_spawn: stopped at destroy). */
+fixture_t *ha_cluster_fixture(ha_cluster_t *self);
 /* Core i's pid; 0 while it is not running. */
 pid_t ha_cluster_core_pid(ha_cluster_t *self, int i);
 /* The lease TTL the cores run with, in ms. */
