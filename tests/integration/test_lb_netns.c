@@ -26,18 +26,11 @@
 #define WAIT_MS 20000
 
 typedef struct {
-    lb_stack_t *lb;
-    fixture_t *stack;          /* the lb stack's */
-    haproxy_server_t *haproxy; /* the lb stack's */
-    const char *client, *lbns; /* the client's and the lb's namespaces */
-    char vip[64];              /* the VIP of the service under test */
-    char url[128];             /* http://VIP/ */
+    lb_stack_t *lb; /* first: lb_stack_teardown */
 } ctx_t;
 
 static int s_setup(void **state)
 {
-    ctx_t *ctx = calloc(1, sizeof *ctx);
-    *state = ctx;
     lb_stack_opts_t opts = {.name = "test_lb_netns",
                             .tag = "l",
                             .net4 = SUBNET ".",
@@ -45,50 +38,25 @@ static int s_setup(void **state)
                             .drain = "10s",
                             .backend = {"b1", "b2"},
                             .listen = {SUBNET ".11", SUBNET ".12"}};
-    ctx->lb = lb_stack_new(&opts);
-    if (!ctx->lb) return -1;
-    ctx->stack = lb_stack_fixture(ctx->lb);
-    ctx->haproxy = lb_stack_haproxy(ctx->lb);
-    ctx->client = lb_stack_ns(ctx->lb, LB_STACK_CLIENT);
-    ctx->lbns = lb_stack_ns(ctx->lb, LB_STACK_LB);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    if (ctx) lb_stack_destroy(&ctx->lb);
-    free(ctx);
-    return 0;
+    return lb_stack_setup(state, sizeof(ctx_t), &opts);
 }
 
 #define s_tell(ctx, ...) assert_int_equal(lb_stack_tell((ctx)->lb, __VA_ARGS__), 0)
 
-/* Waits until the service is in that state (NULL: gone); a deployed one's VIP is read. */
+/* Waits until the service is in that state (NULL: gone); a deployed one
+ * becomes the service under test. */
 static void s_wait_state(ctx_t *ctx, const char *name, const char *st)
 {
     if (!lb_stack_wait_state(ctx->lb, name, st, WAIT_MS))
         fail_msg("service %s is not %s", name, st ? st : "gone");
-    if (!st || strcmp(st, "deployed")) return;
-    lb_stack_service(ctx->lb, name, ctx->vip, sizeof ctx->vip, NULL);
-    snprintf(ctx->url, sizeof ctx->url, "http://%s/", ctx->vip);
-}
-
-/* Counts the bodies of n requests: b1 and b2 (0 failures asserted). */
-static void s_count(ctx_t *ctx, int n, int *b1, int *b2)
-{
-    int counts[2];
-    assert_int_equal(lb_stack_count(ctx->lb, ctx->url, n, counts), 0);
-    *b1 = counts[0];
-    *b2 = counts[1];
-    assert_int_equal(*b1 + *b2, n);
 }
 
 /* HAProxy has a request in progress on b1 (scur > 0 in show stat). */
 static bool s_b1_busy(void *arg)
 {
     ctx_t *ctx = arg;
-    char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
+    char *stat = haproxy_server_command(haproxy_server_runtime_socket(lb_stack_haproxy(ctx->lb)),
+                                        "show stat");
     bool busy = false;
     char *save = NULL;
     for (char *l = stat ? strtok_r(stat, "\n", &save) : NULL; l && !busy;
@@ -105,8 +73,8 @@ static bool s_b1_busy(void *arg)
 
 static bool s_vip_on_lb(ctx_t *ctx)
 {
-    return test_sh("ip -n %s -4 addr show dev eth0 | grep -q 'inet %s/32'", ctx->lbns, ctx->vip) ==
-           0;
+    return test_sh("ip -n %s -4 addr show dev eth0 | grep -q 'inet %s/32'",
+                   lb_stack_ns(ctx->lb, LB_STACK_LB), lb_stack_vip(ctx->lb)) == 0;
 }
 
 /* The whole life of a service: deployed and announced, a second target with
@@ -117,16 +85,17 @@ static void test_service_life(void **state)
     s_tell(ctx, "add web " SUBNET ".11:8080 port=80\n");
     s_wait_state(ctx, "web", "deployed");
     assert_true(s_vip_on_lb(ctx));
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b1", WAIT_MS));
-    char *workers = haproxy_server_workers(ctx->haproxy); /* target changes: no reload */
+    assert_true(lb_stack_wait_body(ctx->lb, "b1", WAIT_MS));
+    char *workers =
+        haproxy_server_workers(lb_stack_haproxy(ctx->lb)); /* target changes: no reload */
     assert_non_null(workers);
 
     /* b2 three times (weight 3): both serve, 1:3 with round robin. */
     s_tell(ctx, "add web " SUBNET ".11:8080 " SUBNET ".12:8080 " SUBNET ".12:8080 " SUBNET
                 ".12:8080 port=80\n");
-    assert_true(lb_stack_wait_both(ctx->lb, ctx->url, WAIT_MS));
+    assert_true(lb_stack_wait_both(ctx->lb, WAIT_MS));
     int b1, b2;
-    s_count(ctx, 40, &b1, &b2);
+    assert_int_equal(lb_stack_count(ctx->lb, 40, &b1, &b2), 0);
     assert_int_equal(b1, 10);
     assert_int_equal(b2, 30);
 
@@ -138,21 +107,23 @@ static void test_service_life(void **state)
         snprintf(cmd, sizeof cmd,
                  "ip netns exec %s curl -s -m 20 http://%s/delay/1500 > %s/slow.%d || echo FAIL "
                  ">> %s/slow.%d",
-                 ctx->client, ctx->vip, fixture_dir(ctx->stack), i, fixture_dir(ctx->stack), i);
+                 lb_stack_ns(ctx->lb, LB_STACK_CLIENT), lb_stack_vip(ctx->lb),
+                 fixture_dir(lb_stack_fixture(ctx->lb)), i, fixture_dir(lb_stack_fixture(ctx->lb)),
+                 i);
         const char *sargs[] = {"-c", cmd, NULL};
-        slow[i] = fixture_spawn(ctx->stack, "/bin/sh", sargs, NULL, NULL);
+        slow[i] = fixture_spawn(lb_stack_fixture(ctx->lb), "/bin/sh", sargs, NULL, NULL);
         assert_true(slow[i] > 0);
     }
     assert_true(test_wait(s_b1_busy, ctx, WAIT_MS));
     char out[600];
-    snprintf(out, sizeof out, "%s/loop.out", fixture_dir(ctx->stack));
+    snprintf(out, sizeof out, "%s/loop.out", fixture_dir(lb_stack_fixture(ctx->lb)));
     char script[1024];
     snprintf(script, sizeof script,
              "for i in $(seq 200); do ip netns exec %s curl -s -m 3 http://%s/ || echo FAIL; "
              "echo; done > %s",
-             ctx->client, ctx->vip, out);
+             lb_stack_ns(ctx->lb, LB_STACK_CLIENT), lb_stack_vip(ctx->lb), out);
     const char *args[] = {"-c", script, NULL};
-    pid_t loop = fixture_spawn(ctx->stack, "/bin/sh", args, NULL, NULL);
+    pid_t loop = fixture_spawn(lb_stack_fixture(ctx->lb), "/bin/sh", args, NULL, NULL);
     assert_true(loop > 0);
     s_tell(ctx, "add web " SUBNET ".12:8080 port=80\n");
     assert_int_equal(test_stop(loop, 0, 60000), 0); /* waits for its end */
@@ -166,39 +137,43 @@ static void test_service_life(void **state)
     int slow_b1 = 0;
     for (int i = 0; i < 4; i++) {
         assert_int_equal(test_stop(slow[i], 0, 30000), 0);
-        char *body = test_sh_output("cat %s/slow.%d", fixture_dir(ctx->stack), i);
+        char *body = test_sh_output("cat %s/slow.%d", fixture_dir(lb_stack_fixture(ctx->lb)), i);
         assert_non_null(body);
         assert_true(!strcmp(body, "b1") || !strcmp(body, "b2"));
         slow_b1 += !strcmp(body, "b1");
         free(body);
     }
     assert_true(slow_b1 >= 1); /* at least one was on b1 when it went */
-    s_count(ctx, 8, &b1, &b2);
+    assert_int_equal(lb_stack_count(ctx->lb, 8, &b1, &b2), 0);
     assert_int_equal(b1, 0);
-    char *now = haproxy_server_workers(ctx->haproxy); /* the runtime API did all that */
+    char *now =
+        haproxy_server_workers(lb_stack_haproxy(ctx->lb)); /* the runtime API did all that */
     assert_string_equal(workers, now);
     free(workers);
     free(now);
 
     /* HAProxy killed, the VIP gone with it (a reboot): a new master gets it all back. */
-    haproxy_server_kill(ctx->haproxy);
-    assert_int_equal(test_sh("ip -n %s addr del %s/32 dev eth0", ctx->lbns, ctx->vip), 0);
-    assert_int_equal(haproxy_server_start(ctx->haproxy, WAIT_MS), 0);
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b2", WAIT_MS));
+    haproxy_server_kill(lb_stack_haproxy(ctx->lb));
+    assert_int_equal(test_sh("ip -n %s addr del %s/32 dev eth0", lb_stack_ns(ctx->lb, LB_STACK_LB),
+                             lb_stack_vip(ctx->lb)),
+                     0);
+    assert_int_equal(haproxy_server_start(lb_stack_haproxy(ctx->lb), WAIT_MS), 0);
+    assert_true(lb_stack_wait_body(ctx->lb, "b2", WAIT_MS));
     assert_true(s_vip_on_lb(ctx));
 
     /* Deleted: the frontend goes, then the VIP leaves the interface: the
      * client gets nothing. */
     s_tell(ctx, "delete web\n");
     s_wait_state(ctx, "web", "undeployed");
-    char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
+    char *stat = haproxy_server_command(haproxy_server_runtime_socket(lb_stack_haproxy(ctx->lb)),
+                                        "show stat");
     assert_non_null(stat);
     assert_null(strstr(stat, "ilf-web"));
     assert_null(strstr(stat, "ilb-web"));
     free(stat);
     assert_false(s_vip_on_lb(ctx));
     int rc = 0;
-    char *body = lb_stack_get(ctx->lb, ctx->url, &rc);
+    char *body = lb_stack_get(ctx->lb, &rc);
     assert_null(body);
     assert_true(rc != 0);
 }
@@ -213,11 +188,11 @@ static void test_announcement(void **state)
     for (int i = 128; i < 136; i++)
         assert_int_equal(test_sh("ip -n %s neigh replace " SUBNET ".%d lladdr 02:00:00:00:00:01 "
                                  "dev eth0 nud stale",
-                                 ctx->client, i),
+                                 lb_stack_ns(ctx->lb, LB_STACK_CLIENT), i),
                          0);
     s_tell(ctx, "add api " SUBNET ".11:8080 port=8000\n");
     s_wait_state(ctx, "api", "deployed");
-    assert_true(lb_stack_wait_learnt(ctx->lb, ctx->vip, WAIT_MS));
+    assert_true(lb_stack_wait_learnt(ctx->lb, WAIT_MS));
     s_tell(ctx, "delete api\n");
     s_wait_state(ctx, "api", "undeployed");
 }
@@ -229,18 +204,18 @@ static void test_restart_no_reload(void **state)
     ctx_t *ctx = *state;
     s_tell(ctx, "add db " SUBNET ".12:8080 port=80\n");
     s_wait_state(ctx, "db", "deployed");
-    char *before = haproxy_server_workers(ctx->haproxy);
+    char *before = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
     assert_non_null(before);
     assert_int_equal(lb_stack_restart_lb(ctx->lb, NULL), 0);
-    assert_true(fixture_wait_registered(ctx->stack, "lb.haproxy", 1, WAIT_MS));
+    assert_true(fixture_wait_registered(lb_stack_fixture(ctx->lb), "lb.haproxy", 1, WAIT_MS));
     char log[600];
-    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(ctx->stack));
+    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(lb_stack_fixture(ctx->lb)));
     assert_int_equal(test_sh("grep -q 'HAProxy runs the 1 service(s)' %s", log), 0);
-    char *after = haproxy_server_workers(ctx->haproxy);
+    char *after = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
     assert_string_equal(before, after);
     free(before);
     free(after);
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b2", WAIT_MS));
+    assert_true(lb_stack_wait_body(ctx->lb, "b2", WAIT_MS));
     s_tell(ctx, "delete db\n");
     s_wait_state(ctx, "db", "undeployed");
 }
@@ -252,5 +227,5 @@ int main(void)
         cmocka_unit_test(test_announcement),
         cmocka_unit_test(test_restart_no_reload),
     };
-    return test_run_group(tests, s_setup, s_teardown);
+    return test_run_group(tests, s_setup, lb_stack_teardown);
 }

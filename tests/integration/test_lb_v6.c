@@ -32,20 +32,12 @@
 #define WAIT_MS 20000
 
 typedef struct {
-    lb_stack_t *lb;
-    fixture_t *stack;          /* the lb stack's */
-    haproxy_server_t *haproxy; /* the lb stack's */
-    const char *client, *lbns; /* the client's and the lb's namespaces */
-    char vip[64];              /* the VIP of the service under test */
-    int vport;                 /* its public port */
-    char url[160];             /* curl's -6 -g http://[VIP]:PORT/ */
-    const char *name, *state;  /* conditions */
+    lb_stack_t *lb;           /* first: lb_stack_teardown */
+    const char *name, *state; /* conditions */
 } ctx_t;
 
 static int s_setup(void **state)
 {
-    ctx_t *ctx = calloc(1, sizeof *ctx);
-    *state = ctx;
     lb_stack_opts_t opts = {.name = "test_lb_v6",
                             .tag = "6",
                             .net4 = NET4,
@@ -54,48 +46,22 @@ static int s_setup(void **state)
                             .drain = "2s",
                             .backend = {"b6", "b4"},
                             .listen = {NET6 "11", NET4 "12"}};
-    ctx->lb = lb_stack_new(&opts);
-    if (!ctx->lb) return -1;
-    ctx->stack = lb_stack_fixture(ctx->lb);
-    ctx->haproxy = lb_stack_haproxy(ctx->lb);
-    ctx->client = lb_stack_ns(ctx->lb, LB_STACK_CLIENT);
-    ctx->lbns = lb_stack_ns(ctx->lb, LB_STACK_LB);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    ctx_t *ctx = *state;
-    if (ctx) lb_stack_destroy(&ctx->lb);
-    free(ctx);
-    return 0;
+    return lb_stack_setup(state, sizeof(ctx_t), &opts);
 }
 
 #define s_tell(ctx, ...) assert_int_equal(lb_stack_tell((ctx)->lb, __VA_ARGS__), 0)
 
-/* Waits until the service is in that state; a deployed one's VIP and port
- * are read, and the VIP asserted an IPv6 address of the pool. */
+/* Waits until the service is in that state; a deployed one is the service
+ * under test, its VIP asserted an IPv6 address of the pool. */
 static void s_wait_state(ctx_t *ctx, const char *name, const char *st)
 {
     if (!lb_stack_wait_state(ctx->lb, name, st, WAIT_MS))
         fail_msg("service %s is not %s", name, st);
     if (strcmp(st, "deployed")) return;
-    lb_stack_service(ctx->lb, name, ctx->vip, sizeof ctx->vip, &ctx->vport);
-    snprintf(ctx->url, sizeof ctx->url, "-6 -g http://[%s]:%d/", ctx->vip, ctx->vport);
     unsigned char a[16];
-    assert_int_equal(inet_pton(AF_INET6, ctx->vip, a), 1);
+    assert_int_equal(inet_pton(AF_INET6, lb_stack_vip(ctx->lb), a), 1);
     static const unsigned char pool[15] = {0xfd, 0x00, 0x00, 0x77};
     assert_memory_equal(a, pool, 15); /* fd00:77::/120 */
-}
-
-/* Counts the bodies of n requests: b6 and b4 (0 failures asserted). */
-static void s_count(ctx_t *ctx, int n, int *b6, int *b4)
-{
-    int counts[2];
-    assert_int_equal(lb_stack_count(ctx->lb, ctx->url, n, counts), 0);
-    *b6 = counts[0];
-    *b4 = counts[1];
-    assert_int_equal(*b6 + *b4, n);
 }
 
 /* The VIP as a /128 on the lb's eth0, usable (not tentative nor failed DAD). */
@@ -103,14 +69,14 @@ static bool s_vip_on_lb(ctx_t *ctx)
 {
     return test_sh("ip -n %s -6 addr show dev eth0 | grep 'inet6 %s/128' | "
                    "grep -vq 'tentative\\|dadfailed'",
-                   ctx->lbns, ctx->vip) == 0;
+                   lb_stack_ns(ctx->lb, LB_STACK_LB), lb_stack_vip(ctx->lb)) == 0;
 }
 
 /* HAProxy's file binds the VIP in brackets: [VIP]:port. */
 static bool s_file_binds(ctx_t *ctx)
 {
-    return test_sh("grep -qF 'bind [%s]:%d' %s/interlook.cfg", ctx->vip, ctx->vport,
-                   fixture_dir(ctx->stack)) == 0;
+    return test_sh("grep -qF 'bind [%s]:%d' %s/interlook.cfg", lb_stack_vip(ctx->lb),
+                   lb_stack_port(ctx->lb), fixture_dir(lb_stack_fixture(ctx->lb))) == 0;
 }
 
 /* Whether the service's VIP and port answer nothing (after the delete). */
@@ -118,7 +84,7 @@ static bool s_refused(void *arg)
 {
     ctx_t *ctx = arg;
     int rc = 0;
-    char *body = lb_stack_get(ctx->lb, ctx->url, &rc);
+    char *body = lb_stack_get(ctx->lb, &rc);
     bool gone = body == NULL && rc != 0;
     free(body);
     return gone;
@@ -134,50 +100,53 @@ static void test_v6_service_life(void **state)
     ctx_t *ctx = *state;
     s_tell(ctx, "add web " NET6 "11:8080 port=80\n");
     s_wait_state(ctx, "web", "deployed");
-    assert_int_equal(ctx->vport, 80);
+    assert_int_equal(lb_stack_port(ctx->lb), 80);
     assert_true(s_vip_on_lb(ctx));
     assert_true(s_file_binds(ctx));
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b6", WAIT_MS));
-    char *workers = haproxy_server_workers(ctx->haproxy);
+    assert_true(lb_stack_wait_body(ctx->lb, "b6", WAIT_MS));
+    char *workers = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
     assert_non_null(workers);
 
     /* An IPv4 backend beside the IPv6 one behind the IPv6 VIP. */
     s_tell(ctx, "add web " NET6 "11:8080 " NET4 "12:8080 port=80\n");
-    assert_true(lb_stack_wait_both(ctx->lb, ctx->url, WAIT_MS));
+    assert_true(lb_stack_wait_both(ctx->lb, WAIT_MS));
     int b6, b4;
-    s_count(ctx, 10, &b6, &b4);
+    assert_int_equal(lb_stack_count(ctx->lb, 10, &b6, &b4), 0);
     assert_int_equal(b6, 5);
     assert_int_equal(b4, 5);
 
     /* The IPv6 backend goes: drained, then only b4 answers. */
     s_tell(ctx, "add web " NET4 "12:8080 port=80\n");
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b4", WAIT_MS));
-    s_count(ctx, 6, &b6, &b4);
+    assert_true(lb_stack_wait_body(ctx->lb, "b4", WAIT_MS));
+    assert_int_equal(lb_stack_count(ctx->lb, 6, &b6, &b4), 0);
     assert_int_equal(b6, 0);
 
     /* The IPv6 one back, twice (weight 2), by the runtime API: 2:1. */
     s_tell(ctx, "add web " NET6 "11:8080 " NET6 "11:8080 " NET4 "12:8080 port=80\n");
-    assert_true(lb_stack_wait_both(ctx->lb, ctx->url, WAIT_MS));
-    s_count(ctx, 12, &b6, &b4);
+    assert_true(lb_stack_wait_both(ctx->lb, WAIT_MS));
+    assert_int_equal(lb_stack_count(ctx->lb, 12, &b6, &b4), 0);
     assert_int_equal(b6, 8);
     assert_int_equal(b4, 4);
-    char *now = haproxy_server_workers(ctx->haproxy); /* targets only: no reload */
+    char *now = haproxy_server_workers(lb_stack_haproxy(ctx->lb)); /* targets only: no reload */
     assert_string_equal(workers, now);
     free(workers);
     free(now);
 
     /* HAProxy killed and the VIP gone with it: a new master gets it all back. */
-    haproxy_server_kill(ctx->haproxy);
-    assert_int_equal(test_sh("ip -n %s -6 addr del %s/128 dev eth0", ctx->lbns, ctx->vip), 0);
+    haproxy_server_kill(lb_stack_haproxy(ctx->lb));
+    assert_int_equal(test_sh("ip -n %s -6 addr del %s/128 dev eth0",
+                             lb_stack_ns(ctx->lb, LB_STACK_LB), lb_stack_vip(ctx->lb)),
+                     0);
     assert_false(s_vip_on_lb(ctx));
-    assert_int_equal(haproxy_server_start(ctx->haproxy, WAIT_MS), 0);
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b4", WAIT_MS)); /* still b4 last asked */
+    assert_int_equal(haproxy_server_start(lb_stack_haproxy(ctx->lb), WAIT_MS), 0);
+    assert_true(lb_stack_wait_body(ctx->lb, "b4", WAIT_MS)); /* still b4 last asked */
     assert_true(s_vip_on_lb(ctx));
 
     /* Deleted: the frontend goes, the VIP leaves the interface, nothing answers. */
     s_tell(ctx, "delete web\n");
     s_wait_state(ctx, "web", "undeployed");
-    char *stat = haproxy_server_command(haproxy_server_runtime_socket(ctx->haproxy), "show stat");
+    char *stat = haproxy_server_command(haproxy_server_runtime_socket(lb_stack_haproxy(ctx->lb)),
+                                        "show stat");
     assert_non_null(stat);
     assert_null(strstr(stat, "ilf-web"));
     free(stat);
@@ -196,17 +165,17 @@ static void test_v6_side_by_side(void **state)
     s_tell(ctx, "add four " NET4 "12:8080 port=8004\n");
     s_wait_state(ctx, "six", "deployed");
     char vip6[64];
-    snprintf(vip6, sizeof vip6, "%s", ctx->vip);
+    snprintf(vip6, sizeof vip6, "%s", lb_stack_vip(ctx->lb));
     assert_true(s_vip_on_lb(ctx));
     assert_true(s_file_binds(ctx));
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b6", WAIT_MS));
+    assert_true(lb_stack_wait_body(ctx->lb, "b6", WAIT_MS));
     s_wait_state(ctx, "four", "deployed");
-    assert_string_not_equal(ctx->vip, vip6);
+    assert_string_not_equal(lb_stack_vip(ctx->lb), vip6);
     assert_true(s_vip_on_lb(ctx));
     assert_true(s_file_binds(ctx));
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b4", WAIT_MS));
+    assert_true(lb_stack_wait_body(ctx->lb, "b4", WAIT_MS));
     int b6, b4;
-    s_count(ctx, 4, &b6, &b4);
+    assert_int_equal(lb_stack_count(ctx->lb, 4, &b6, &b4), 0);
     assert_int_equal(b4, 4);
 
     s_tell(ctx, "delete four\n");
@@ -214,9 +183,9 @@ static void test_v6_side_by_side(void **state)
     assert_false(s_vip_on_lb(ctx));
     assert_true(test_wait(s_refused, ctx, WAIT_MS));
     s_wait_state(ctx, "six", "deployed");
-    assert_string_equal(ctx->vip, vip6);
+    assert_string_equal(lb_stack_vip(ctx->lb), vip6);
     assert_true(s_vip_on_lb(ctx));
-    s_count(ctx, 4, &b6, &b4);
+    assert_int_equal(lb_stack_count(ctx->lb, 4, &b6, &b4), 0);
     assert_int_equal(b6, 4);
     s_tell(ctx, "delete six\n");
     s_wait_state(ctx, "six", "undeployed");
@@ -232,16 +201,18 @@ static void test_v6_announcement(void **state)
     for (int i = 1; i < 8; i++)
         assert_int_equal(test_sh("ip -n %s -6 neigh replace fd00:77::%x lladdr 02:00:00:00:00:01 "
                                  "dev eth0 nud stale",
-                                 ctx->client, i),
+                                 lb_stack_ns(ctx->lb, LB_STACK_CLIENT), i),
                          0);
     s_tell(ctx, "add api " NET6 "11:8080 port=8000\n");
     s_wait_state(ctx, "api", "deployed");
-    assert_true(lb_stack_wait_learnt(ctx->lb, ctx->vip, WAIT_MS));
-    assert_true(lb_stack_wait_body(ctx->lb, ctx->url, "b6", WAIT_MS));
+    assert_true(lb_stack_wait_learnt(ctx->lb, WAIT_MS));
+    assert_true(lb_stack_wait_body(ctx->lb, "b6", WAIT_MS));
     s_tell(ctx, "delete api\n");
     s_wait_state(ctx, "api", "undeployed");
     /* None of those entries left for the next cases' VIPs. */
-    assert_int_equal(test_sh("ip -n %s -6 neigh flush to " POOL6 " dev eth0", ctx->client), 0);
+    assert_int_equal(test_sh("ip -n %s -6 neigh flush to " POOL6 " dev eth0",
+                             lb_stack_ns(ctx->lb, LB_STACK_CLIENT)),
+                     0);
 }
 
 /* interlook-lb restarted: it reads its file back ([v6]:port binds, IPv6
@@ -252,21 +223,21 @@ static void test_v6_restart_no_reload(void **state)
     ctx_t *ctx = *state;
     s_tell(ctx, "add db " NET6 "11:8080 " NET4 "12:8080 port=80\n");
     s_wait_state(ctx, "db", "deployed");
-    assert_true(lb_stack_wait_both(ctx->lb, ctx->url, WAIT_MS));
-    char *before = haproxy_server_workers(ctx->haproxy);
+    assert_true(lb_stack_wait_both(ctx->lb, WAIT_MS));
+    char *before = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
     assert_non_null(before);
     assert_int_equal(lb_stack_restart_lb(ctx->lb, NULL), 0);
-    assert_true(fixture_wait_registered(ctx->stack, "lb.haproxy", 1, WAIT_MS));
+    assert_true(fixture_wait_registered(lb_stack_fixture(ctx->lb), "lb.haproxy", 1, WAIT_MS));
     char log[600];
-    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(ctx->stack));
+    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(lb_stack_fixture(ctx->lb)));
     assert_int_equal(test_sh("grep -q 'HAProxy runs the 1 service(s)' %s", log), 0);
-    char *after = haproxy_server_workers(ctx->haproxy);
+    char *after = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
     assert_string_equal(before, after);
     free(before);
     free(after);
     assert_true(s_vip_on_lb(ctx));
     int b6, b4;
-    s_count(ctx, 4, &b6, &b4);
+    assert_int_equal(lb_stack_count(ctx->lb, 4, &b6, &b4), 0);
     assert_int_equal(b6, 2);
     s_tell(ctx, "delete db\n");
     s_wait_state(ctx, "db", "undeployed");
@@ -276,7 +247,7 @@ static void test_v6_restart_no_reload(void **state)
 static bool s_error_has(void *arg)
 {
     ctx_t *ctx = arg;
-    json_t *all = fixture_api_get(ctx->stack, "/services");
+    json_t *all = fixture_api_get(lb_stack_fixture(ctx->lb), "/services");
     const char *err = json_string_value(json_object_get(json_object_get(all, ctx->name), "error"));
     bool ok = err && strstr(err, ctx->state);
     json_decref(all);
@@ -289,11 +260,12 @@ static void test_v6_not_here_named(void **state)
 {
     ctx_t *ctx = *state;
     char novip[600];
-    snprintf(novip, sizeof novip, "%s/novip.yaml", fixture_dir(ctx->stack));
-    assert_int_equal(test_sh("sed '/vipInterface/d' %s > %s", fixture_config(ctx->stack), novip),
-                     0);
+    snprintf(novip, sizeof novip, "%s/novip.yaml", fixture_dir(lb_stack_fixture(ctx->lb)));
+    assert_int_equal(
+        test_sh("sed '/vipInterface/d' %s > %s", fixture_config(lb_stack_fixture(ctx->lb)), novip),
+        0);
     assert_int_equal(lb_stack_restart_lb(ctx->lb, novip), 0);
-    assert_true(fixture_wait_registered(ctx->stack, "lb.haproxy", 1, WAIT_MS));
+    assert_true(fixture_wait_registered(lb_stack_fixture(ctx->lb), "lb.haproxy", 1, WAIT_MS));
     s_tell(ctx, "add far " NET6 "11:8080 port=80\n");
     ctx->name = "far";
     ctx->state = "HAProxy could not listen on fd00:77::";
@@ -313,5 +285,5 @@ int main(void)
         cmocka_unit_test(test_v6_announcement),   cmocka_unit_test(test_v6_restart_no_reload),
         cmocka_unit_test(test_v6_not_here_named),
     };
-    return test_run_group(tests, s_setup, s_teardown);
+    return test_run_group(tests, s_setup, lb_stack_teardown);
 }

@@ -29,8 +29,11 @@ struct _lb_stack_t {
     pid_t lb;
     int prov_in;
     char lb_mac[32];
+    char vip[64]; /* the service last seen deployed: its VIP, port, URL */
+    int vport;
+    char url[160];
     /* the condition test_wait polls */
-    const char *name, *state, *url, *body;
+    const char *name, *state, *body;
     bool broken; /* a request failed where none may: stop waiting */
 };
 
@@ -170,6 +173,24 @@ void lb_stack_destroy(lb_stack_t **self_p)
     *self_p = NULL;
 }
 
+int lb_stack_setup(void **state, size_t size, const lb_stack_opts_t *opts)
+{
+    lb_stack_t **ctx = calloc(1, size);
+    *state = ctx;
+    if (!ctx) return -1;
+    *ctx = lb_stack_new(opts);
+    return *ctx ? 0 : -1;
+}
+
+int lb_stack_teardown(void **state)
+{
+    lb_stack_t **ctx = *state;
+    if (ctx) lb_stack_destroy(ctx);
+    free(ctx);
+    *state = NULL;
+    return 0;
+}
+
 fixture_t *lb_stack_fixture(lb_stack_t *self)
 {
     return self->stack;
@@ -224,25 +245,39 @@ bool lb_stack_wait_state(lb_stack_t *self, const char *name, const char *state, 
 {
     self->name = name;
     self->state = state;
-    if (test_wait(s_state_is, self, timeout_ms)) return true;
-    test_sh("tail -30 %s/lb.log >&2", fixture_dir(self->stack));
-    return false;
-}
-
-void lb_stack_service(lb_stack_t *self, const char *name, char *vip, size_t size, int *port)
-{
+    if (!test_wait(s_state_is, self, timeout_ms)) {
+        test_sh("tail -30 %s/lb.log >&2", fixture_dir(self->stack));
+        fprintf(stderr, "lb_stack: service %s is not %s\n", name, state ? state : "gone");
+        return false;
+    }
+    if (!state || strcmp(state, "deployed")) return true;
     json_t *all = fixture_api_get(self->stack, "/services");
     json_t *svc = json_object_get(json_object_get(all, name), "service");
     const char *ip = json_string_value(json_object_get(svc, "public_ip"));
-    snprintf(vip, size, "%s", ip ? ip : "");
-    if (port) *port = (int)json_integer_value(json_object_get(svc, "port"));
+    snprintf(self->vip, sizeof self->vip, "%s", ip ? ip : "");
+    self->vport = (int)json_integer_value(json_object_get(svc, "port"));
     json_decref(all);
+    if (strchr(self->vip, ':'))
+        snprintf(self->url, sizeof self->url, "-6 -g http://[%s]:%d/", self->vip, self->vport);
+    else
+        snprintf(self->url, sizeof self->url, "http://%s:%d/", self->vip, self->vport);
+    return true;
 }
 
-char *lb_stack_get(lb_stack_t *self, const char *url, int *curl_rc)
+const char *lb_stack_vip(lb_stack_t *self)
+{
+    return self->vip;
+}
+
+int lb_stack_port(lb_stack_t *self)
+{
+    return self->vport;
+}
+
+char *lb_stack_get(lb_stack_t *self, int *curl_rc)
 {
     char *out = test_sh_output("ip netns exec %s curl -s -m 3 %s; echo \" rc=$?\"",
-                               self->ns[LB_STACK_CLIENT], url);
+                               self->ns[LB_STACK_CLIENT], self->url);
     if (curl_rc) *curl_rc = out && strstr(out, "rc=") ? atoi(strstr(out, "rc=") + 3) : -1;
     if (out && strstr(out, " rc=0") == NULL) {
         free(out);
@@ -255,54 +290,53 @@ char *lb_stack_get(lb_stack_t *self, const char *url, int *curl_rc)
 static bool s_serves(void *arg)
 {
     lb_stack_t *self = arg;
-    char *body = lb_stack_get(self, self->url, NULL);
+    char *body = lb_stack_get(self, NULL);
     bool ok = body && !strcmp(body, self->body);
     free(body);
     return ok;
 }
 
-bool lb_stack_wait_body(lb_stack_t *self, const char *url, const char *body, int timeout_ms)
+bool lb_stack_wait_body(lb_stack_t *self, const char *body, int timeout_ms)
 {
-    self->url = url;
     self->body = body;
     return test_wait(s_serves, self, timeout_ms);
 }
 
-int lb_stack_count(lb_stack_t *self, const char *url, int n, int counts[2])
+int lb_stack_count(lb_stack_t *self, int n, int *b1, int *b2)
 {
     char *out = test_sh_output("for i in $(seq %d); do ip netns exec %s curl -s -m 3 %s "
                                "|| echo FAIL; echo; done",
-                               n, self->ns[LB_STACK_CLIENT], url);
+                               n, self->ns[LB_STACK_CLIENT], self->url);
     if (!out) return -1;
-    counts[0] = counts[1] = 0;
+    *b1 = *b2 = 0;
     int fails = 0;
     for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        for (int i = 0; i < 2; i++)
-            counts[i] += !strcmp(l, self->backend_name[i]);
+        *b1 += !strcmp(l, self->backend_name[0]);
+        *b2 += !strcmp(l, self->backend_name[1]);
         fails += !strcmp(l, "FAIL");
     }
     free(out);
-    return fails;
+    if (fails == 0 && *b1 + *b2 == n) return 0;
+    fprintf(stderr, "lb_stack: %d requests to %s: %d failed, %d %s, %d %s\n", n, self->url, fails,
+            *b1, self->backend_name[0], *b2, self->backend_name[1]);
+    return -1;
 }
 
 static bool s_both_seen(void *arg)
 {
     lb_stack_t *self = arg;
-    int counts[2];
-    if (lb_stack_count(self, self->url, 8, counts) != 0 || counts[0] + counts[1] != 8) {
+    int b1, b2;
+    if (lb_stack_count(self, 8, &b1, &b2)) {
         self->broken = true; /* a failed request is a failure, not something to wait out */
         return true;
     }
-    return counts[0] > 0 && counts[1] > 0;
+    return b1 > 0 && b2 > 0;
 }
 
-bool lb_stack_wait_both(lb_stack_t *self, const char *url, int timeout_ms)
+bool lb_stack_wait_both(lb_stack_t *self, int timeout_ms)
 {
-    self->url = url;
     self->broken = false;
-    bool seen = test_wait(s_both_seen, self, timeout_ms);
-    if (self->broken) fprintf(stderr, "lb_stack: a request to %s failed\n", url);
-    return seen && !self->broken;
+    return test_wait(s_both_seen, self, timeout_ms) && !self->broken;
 }
 
 static bool s_learnt(void *arg)
@@ -315,8 +349,8 @@ static bool s_learnt(void *arg)
     return ok;
 }
 
-bool lb_stack_wait_learnt(lb_stack_t *self, const char *vip, int timeout_ms)
+bool lb_stack_wait_learnt(lb_stack_t *self, int timeout_ms)
 {
-    self->name = vip;
+    self->name = self->vip;
     return test_wait(s_learnt, self, timeout_ms);
 }

@@ -18,6 +18,7 @@
 #include "tests/support/haproxy_server.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct _lb_stack_t lb_stack_t;
@@ -65,33 +66,44 @@ int lb_stack_restart_lb(lb_stack_t *self, const char *config);
 /* Writes one printf-made line to the provider's standard input: 0 or -1. */
 int lb_stack_tell(lb_stack_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A cmocka group setup: state gets a zeroed struct of size bytes whose
+ * first member is an lb_stack_t pointer, set to lb_stack_new(opts); -1 when
+ * that fails (what the stack had made already undone). */
+int lb_stack_setup(void **state, size_t size, const lb_stack_opts_t *opts);
+
+/* A cmocka group teardown for lb_stack_setup's struct: destroys the stack,
+ * frees the struct. */
+int lb_stack_teardown(void **state);
+
 /* Waits (bounded) until service name is in state (not work in progress;
- * NULL: gone from the core); false on time-out, after the tail of lb.log on
- * stderr. */
+ * NULL: gone from the core); a deployed one becomes the service under test
+ * (its VIP, port and URL read). False on time-out, after the tail of lb.log
+ * on stderr. */
 bool lb_stack_wait_state(lb_stack_t *self, const char *name, const char *state, int timeout_ms);
 
-/* The public_ip of service name into vip (size bytes, "" when none) and its
- * port into *port (NULL: not read). */
-void lb_stack_service(lb_stack_t *self, const char *name, char *vip, size_t size, int *port);
+/* The service under test's VIP ("" before any) and public port. */
+const char *lb_stack_vip(lb_stack_t *self);
+int lb_stack_port(lb_stack_t *self);
 
-/* One curl from the client to url (curl's options may come first, e.g.
- * "-6 -g http://[VIP]:PORT/"): the body, or NULL with curl's exit status in
- * *curl_rc (refused, unreachable, time-out). */
-char *lb_stack_get(lb_stack_t *self, const char *url, int *curl_rc);
+/* One curl from the client to the service under test (http://VIP:PORT/,
+ * with -6 and the VIP in brackets for IPv6): the body, or NULL with curl's
+ * exit status in *curl_rc (refused, unreachable, time-out). */
+char *lb_stack_get(lb_stack_t *self, int *curl_rc);
 
-/* Waits (bounded) until a request to url answers exactly body. */
-bool lb_stack_wait_body(lb_stack_t *self, const char *url, const char *body, int timeout_ms);
+/* Waits (bounded) until a request to the service under test answers exactly body. */
+bool lb_stack_wait_body(lb_stack_t *self, const char *body, int timeout_ms);
 
-/* Sends n requests to url and counts the bodies of the two backends in
- * counts[0] and counts[1]; returns how many requests failed, or -1 when
- * curl could not be run. */
-int lb_stack_count(lb_stack_t *self, const char *url, int n, int counts[2]);
+/* Sends n requests to the service under test and counts the answers of
+ * the first and second backend in *b1 and *b2; 0 when none failed and they
+ * add up to n, else -1 (the figures on stderr). */
+int lb_stack_count(lb_stack_t *self, int n, int *b1, int *b2);
 
-/* Waits (bounded) until 8 requests to url all succeed and reach both backends. */
-bool lb_stack_wait_both(lb_stack_t *self, const char *url, int timeout_ms);
+/* Waits (bounded) until 8 requests all answer and reach both backends;
+ * false at once when a request fails. */
+bool lb_stack_wait_both(lb_stack_t *self, int timeout_ms);
 
 /* Waits (bounded) until the client's neighbour table has the lb's eth0
- * address for vip (IPv4 or IPv6): the announcement reached it. */
-bool lb_stack_wait_learnt(lb_stack_t *self, const char *vip, int timeout_ms);
+ * address for the VIP (IPv4 or IPv6): the announcement reached it. */
+bool lb_stack_wait_learnt(lb_stack_t *self, int timeout_ms);
 
 #endif
