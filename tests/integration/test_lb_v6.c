@@ -224,17 +224,7 @@ static void test_v6_restart_no_reload(void **state)
     s_tell(ctx, "add db " NET6 "11:8080 " NET4 "12:8080 port=80\n");
     s_wait_state(ctx, "db", "deployed");
     assert_true(lb_stack_wait_both(ctx->lb, WAIT_MS));
-    char *before = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
-    assert_non_null(before);
-    assert_int_equal(lb_stack_restart_lb(ctx->lb, NULL), 0);
-    assert_true(fixture_wait_registered(lb_stack_fixture(ctx->lb), "lb.haproxy", 1, WAIT_MS));
-    char log[600];
-    snprintf(log, sizeof log, "%s/lb.log", fixture_dir(lb_stack_fixture(ctx->lb)));
-    assert_int_equal(test_sh("grep -q 'HAProxy runs the 1 service(s)' %s", log), 0);
-    char *after = haproxy_server_workers(lb_stack_haproxy(ctx->lb));
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    assert_int_equal(lb_stack_restart_no_reload(ctx->lb, 1), 0);
     assert_true(s_vip_on_lb(ctx));
     int b6, b4;
     assert_int_equal(lb_stack_count(ctx->lb, 4, &b6, &b4), 0);

@@ -218,6 +218,32 @@ int lb_stack_restart_lb(lb_stack_t *self, const char *config)
     return self->lb > 0 ? 0 : -1;
 }
 
+int lb_stack_restart_no_reload(lb_stack_t *self, int services)
+{
+    char *before = haproxy_server_workers(self->haproxy);
+    int rc = 0;
+    if (!before || lb_stack_restart_lb(self, NULL) ||
+        !fixture_wait_registered(self->stack, "lb.haproxy", 1, WAIT_MS)) {
+        fprintf(stderr, "lb_stack: %s\n",
+                before ? "interlook-lb did not come back" : "no HAProxy workers to compare");
+        rc = -1;
+    }
+    if (rc == 0 && test_sh("grep -q 'HAProxy runs the %d service(s)' %s/lb.log", services,
+                           fixture_dir(self->stack))) {
+        fprintf(stderr, "lb_stack: lb.log does not say HAProxy runs the %d service(s)\n", services);
+        rc = -1;
+    }
+    char *after = rc == 0 ? haproxy_server_workers(self->haproxy) : NULL;
+    if (rc == 0 && (!after || strcmp(before, after))) {
+        fprintf(stderr, "lb_stack: HAProxy's workers were %s, are %s (a reload)\n", before,
+                after ? after : "(none)");
+        rc = -1;
+    }
+    free(before);
+    free(after);
+    return rc;
+}
+
 int lb_stack_tell(lb_stack_t *self, const char *fmt, ...)
 {
     char line[1024];

@@ -63,6 +63,12 @@ const char *lb_stack_lb_mac(lb_stack_t *self);
  * config (NULL: the stack's configuration); 0, or -1 when either fails. */
 int lb_stack_restart_lb(lb_stack_t *self, const char *config);
 
+/* Restarts interlook-lb as lb_stack_restart_lb does (the stack's
+ * configuration) and checks it changed nothing: registered again, its log
+ * says HAProxy runs the services (that many), HAProxy's workers are the same
+ * (no reload). 0, or -1 saying on stderr which did not hold. */
+int lb_stack_restart_no_reload(lb_stack_t *self, int services);
+
 /* Writes one printf-made line to the provider's standard input: 0 or -1. */
 int lb_stack_tell(lb_stack_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
