@@ -128,8 +128,7 @@ static void s_commit(etcd_store_t *self, s_batch_t *batch)
     }
 }
 
-/* Reads the range under the prefix. One answer: the client caps it at
- * 64 MiB (docs/etcd.md, some 100,000 entries). */
+/* Reads the range under the prefix (in pages, at one revision: any size). */
 static void s_load_run(etcd_store_t *self, s_load_t *load)
 {
     char why[1024];
