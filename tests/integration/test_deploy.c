@@ -1639,27 +1639,34 @@ static bool s_volumes_removed(void *arg)
                    stack, stack, stack) == 0;
 }
 
-static int s_swarm_down(void **state)
+/* Removes a stack of the test's, its keys and volumes, and leaves a swarm
+ * the test made. */
+static int s_swarm_teardown(swarm_t *sw, bool (*volumes_removed)(void *))
 {
-    (void)state;
-    if (!*s_swarm.stack) return 0;
-    test_sh("docker service rm %s >/dev/null 2>&1", s_swarm.svc);
-    test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm.stack);
-    test_wait(s_stack_gone, s_swarm.stack, WAIT_MS);
+    if (!*sw->stack) return 0;
+    test_sh("docker service rm %s >/dev/null 2>&1", sw->svc);
+    test_sh("docker stack rm %s >/dev/null 2>&1", sw->stack);
+    test_wait(s_stack_gone, sw->stack, WAIT_MS);
     /* The keys deploy/swarm-keys.sh stored, once no task uses them. */
     char cmd[512];
     snprintf(cmd, sizeof cmd,
              "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
              "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
              "! docker secret ls -q --filter name=%s- | grep -q .",
-             s_swarm.stack, s_swarm.stack, s_swarm.stack);
+             sw->stack, sw->stack, sw->stack);
     if (!test_wait(s_sh_ok, cmd, WAIT_MS))
-        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm.stack);
-    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm.stack, s_swarm.stack);
-    if (!test_wait(s_volumes_removed, s_swarm.stack, WAIT_MS))
-        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm.stack);
-    if (!s_swarm.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
+        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", sw->stack);
+    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", sw->stack, sw->stack);
+    if (!test_wait(volumes_removed, sw->stack, WAIT_MS))
+        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", sw->stack);
+    if (!sw->joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
     return 0;
+}
+
+static int s_swarm_down(void **state)
+{
+    (void)state;
+    return s_swarm_teardown(&s_swarm, s_volumes_removed);
 }
 
 static void test_swarm_stack(void **state)
@@ -1731,23 +1738,7 @@ static bool s_ha_volumes_removed(void *arg)
 static int s_swarm_ha_down(void **state)
 {
     (void)state;
-    if (!*s_swarm_ha.stack) return 0;
-    test_sh("docker service rm %s >/dev/null 2>&1", s_swarm_ha.svc);
-    test_sh("docker stack rm %s >/dev/null 2>&1", s_swarm_ha.stack);
-    test_wait(s_stack_gone, s_swarm_ha.stack, WAIT_MS);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "for h in core docker ipalloc; do docker secret rm %s-$h.cert_secret; "
-             "docker config rm %s-$h.cert; done >/dev/null 2>&1; "
-             "! docker secret ls -q --filter name=%s- | grep -q .",
-             s_swarm_ha.stack, s_swarm_ha.stack, s_swarm_ha.stack);
-    if (!test_wait(s_sh_ok, cmd, WAIT_MS))
-        fprintf(stderr, "test_deploy: the secrets of %s could not be removed\n", s_swarm_ha.stack);
-    test_sh("rm -rf /tmp/%s-keys /tmp/%s-keys.log", s_swarm_ha.stack, s_swarm_ha.stack);
-    if (!test_wait(s_ha_volumes_removed, s_swarm_ha.stack, WAIT_MS))
-        fprintf(stderr, "test_deploy: the volumes of %s could not be removed\n", s_swarm_ha.stack);
-    if (!s_swarm_ha.joined) test_sh("docker swarm leave --force >/dev/null 2>&1");
-    return 0;
+    return s_swarm_teardown(&s_swarm_ha, s_ha_volumes_removed);
 }
 
 static void test_swarm_ha(void **state)
